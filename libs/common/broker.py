@@ -1,0 +1,147 @@
+"""The NATS connection of a service (a FastStream broker) and its JetStream streams."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass
+
+from faststream.nats import NatsBroker
+from faststream.nats.opentelemetry import NatsTelemetryMiddleware
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+from nats.js.api import StorageType, StreamConfig
+from nats.js.errors import BadRequestError, NotFoundError
+from opentelemetry.sdk.trace import TracerProvider
+
+from libs.common.logging import get_logger
+from libs.common.settings import ServiceSettings
+
+log = get_logger(__name__)
+
+DAY = 86_400.0
+
+
+@dataclass(frozen=True)
+class StreamSpec:
+    """A JetStream stream as configuration declares it."""
+
+    name: str
+    subjects: tuple[str, ...]
+    storage: str
+    replicas: int
+    max_age_seconds: float
+    duplicate_window_seconds: float
+    description: str = ""
+
+    def config(self) -> StreamConfig:
+        return StreamConfig(
+            name=self.name,
+            description=self.description or None,
+            subjects=list(self.subjects),
+            storage=StorageType.FILE if self.storage == "file" else StorageType.MEMORY,
+            num_replicas=self.replicas,
+            max_age=self.max_age_seconds,
+            duplicate_window=self.duplicate_window_seconds,
+        )
+
+
+def service_streams(settings: ServiceSettings) -> list[StreamSpec]:
+    """The streams a service owns: the events it produces and its dead letters."""
+    name = settings.service_name
+    common = {
+        "storage": settings.stream_storage,
+        "replicas": settings.stream_replicas,
+        "duplicate_window_seconds": settings.duplicate_window_seconds,
+    }
+    return [
+        StreamSpec(
+            name=settings.stream_name,
+            subjects=(f"pb.{name}.>",),
+            max_age_seconds=settings.stream_max_age_days * DAY,
+            description=f"Integration events published by the {name} service",
+            **common,  # type: ignore[arg-type]
+        ),
+        StreamSpec(
+            name=settings.dead_letter_stream_name,
+            subjects=(f"pb.dlq.{name}.>",),
+            max_age_seconds=max(settings.stream_max_age_days, 30.0) * DAY,
+            description=f"Messages the {name} service's consumers gave up on",
+            **common,  # type: ignore[arg-type]
+        ),
+    ]
+
+
+async def ensure_stream(js: JetStreamContext, spec: StreamSpec) -> None:
+    """Create the stream, or bring an existing one to the configured shape."""
+    config = spec.config()
+    try:
+        await js.stream_info(spec.name)
+    except NotFoundError:
+        await js.add_stream(config)
+        log.info("stream created", stream=spec.name)
+        return
+    try:
+        await js.update_stream(config)
+    except BadRequestError as exc:  # e.g. storage type cannot change in place
+        log.warning("stream kept as it is", stream=spec.name, reason=exc.description)
+
+
+class BrokerLink:
+    """The service's NATS connection, made in the background so the service starts (and keeps
+    its outbox filling) while NATS is down; `ready` is set once connected and streams exist."""
+
+    def __init__(self, settings: ServiceSettings, tracer_provider: TracerProvider) -> None:
+        self.settings = settings
+        self.broker = NatsBroker(
+            servers=[s.strip() for s in settings.nats_url.split(",")],
+            name=f"pb-{settings.service_name}",
+            middlewares=[NatsTelemetryMiddleware(tracer_provider=tracer_provider)],
+            allow_reconnect=True,
+            max_reconnect_attempts=-1,
+            reconnect_time_wait=1,
+            connect_timeout=2,
+        )
+        self.ready = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def client(self) -> Client:
+        return self.broker.connection
+
+    @property
+    def js(self) -> JetStreamContext:
+        return self.broker.config.connection_state.stream
+
+    @property
+    def connected(self) -> bool:
+        return self.ready.is_set() and self.client.is_connected
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._connect(), name="broker-connect")
+
+    async def _connect(self) -> None:
+        delay = 0.5
+        while True:
+            try:
+                await self.broker.start()
+                for spec in service_streams(self.settings):
+                    await ensure_stream(self.js, spec)
+                break
+            except Exception as exc:  # noqa: BLE001 - any failure here means "try again"
+                log.warning("NATS not reachable yet", error=type(exc).__name__, retry_in=delay)
+                with contextlib.suppress(Exception):
+                    await self.broker.stop()
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+        self.ready.set()
+        log.info("connected to NATS", url=self.settings.nats_url)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        with contextlib.suppress(Exception):
+            await self.broker.stop()
+        self.ready.clear()

@@ -1,0 +1,187 @@
+"""Database engine, sessions and the unit of work (SQLAlchemy 2 async; SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from types import TracebackType
+from typing import Any
+
+from opentelemetry import propagate
+from sqlalchemy import event, insert
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from libs.common.events import Envelope, IntegrationEvent
+from libs.common.tables import outbox
+
+
+def _configure_sqlite(engine: AsyncEngine) -> None:
+    """WAL, sane durability, foreign keys, and transactions SQLAlchemy controls itself.
+
+    pysqlite's own implicit transactions break SAVEPOINT, so they are switched off and
+    BEGIN is emitted here: IMMEDIATE for writers (no lock-upgrade deadlocks between the
+    relay and a request), a plain deferred BEGIN for read-only sessions.
+    """
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def on_begin(conn: Any) -> None:
+        readonly = conn.get_execution_options().get("pb_readonly", False)
+        conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
+
+
+def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
+        _configure_sqlite(engine)
+        return engine
+    return create_async_engine(url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True)
+
+
+class Database:
+    """One service's store: the engine, its sessions, and a signal the outbox relay waits on."""
+
+    def __init__(self, url: str, *, source: str) -> None:
+        self.url = url
+        self.source = source
+        self.engine = create_engine(url)
+        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._read_sessions = async_sessionmaker(
+            self.engine.execution_options(pb_readonly=True), expire_on_commit=False
+        )
+        self.outbox_written = asyncio.Event()
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def unit_of_work(self) -> UnitOfWork:
+        return UnitOfWork(self)
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        """A session for queries that change nothing."""
+        async with self._read_sessions() as session, session.begin():
+            yield session
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+class UnitOfWork:
+    """One transaction: the state change and the events it causes commit together or not at all.
+
+    Use cases call `record(event)`; the events are written to the outbox in the same transaction
+    (at commit, or at the end of a `savepoint()`), never published directly.
+    """
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._pending: list[Envelope] = []
+        self._written = 0
+        self._session: AsyncSession | None = None
+
+    @property
+    def session(self) -> AsyncSession:
+        if self._session is None:
+            raise RuntimeError("the unit of work is not open")
+        return self._session
+
+    @property
+    def dialect(self) -> str:
+        return self._db.dialect
+
+    async def __aenter__(self) -> UnitOfWork:
+        self._session = self._db.sessions()
+        await self._session.begin()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        session = self.session
+        try:
+            if exc_type is None:
+                await self.flush_events()
+                await session.commit()
+                if self._written:
+                    self._db.outbox_written.set()
+            else:
+                await session.rollback()
+        finally:
+            await session.close()
+            self._session = None
+            self._pending.clear()
+
+    def record(self, event: IntegrationEvent) -> Envelope:
+        """Record an event caused by this transaction, with the current trace context."""
+        carrier: dict[str, str] = {}
+        propagate.inject(carrier)
+        envelope = Envelope.wrap(event, source=self._db.source)
+        envelope = Envelope(
+            id=envelope.id,
+            source=envelope.source,
+            type=envelope.type,
+            subject=envelope.subject,
+            time=envelope.time,
+            data=envelope.data,
+            traceparent=carrier.get("traceparent"),
+            tracestate=carrier.get("tracestate"),
+        )
+        self._pending.append(envelope)
+        return envelope
+
+    async def flush_events(self) -> None:
+        """Write the recorded events to the outbox inside the current transaction."""
+        if not self._pending:
+            return
+        rows = [
+            {
+                "event_id": e.id,
+                "type": e.type,
+                "subject": e.subject,
+                "source": e.source,
+                "occurred_at": e.time,
+                "data": e.data,
+                "traceparent": e.traceparent,
+                "tracestate": e.tracestate,
+                "created_at": e.time,
+            }
+            for e in self._pending
+        ]
+        await self.session.execute(insert(outbox), rows)
+        self._written += len(rows)
+        self._pending.clear()
+
+    @asynccontextmanager
+    async def savepoint(self) -> AsyncIterator[None]:
+        """A nested transaction: on error its writes and the events it recorded are undone."""
+        await self.flush_events()  # what came before belongs to the outer transaction
+        pending_before = len(self._pending)
+        try:
+            async with self.session.begin_nested():
+                yield
+                await self.flush_events()
+        except BaseException:
+            del self._pending[pending_before:]
+            raise

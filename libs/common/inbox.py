@@ -1,0 +1,317 @@
+"""The inbox: a durable JetStream consumer that applies each event at most once per consumer.
+
+Messages are pulled in batches and applied in one transaction, each in its own savepoint, with
+the event ids stored in the same transaction as their effect; then they are acknowledged. A
+failing event is retried with backoff; after `inbox_max_deliveries` deliveries, or at once when it
+cannot be read at all, it is dead-lettered: stored with its reason and copied to the DLQ subject.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from nats.aio.msg import Msg
+from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import NotFoundError
+from opentelemetry import trace
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import insert, select
+
+from libs.common.broker import BrokerLink
+from libs.common.db import Database, UnitOfWork
+from libs.common.events import Envelope, MalformedEnvelope
+from libs.common.logging import get_logger
+from libs.common.metrics import ServiceMetrics
+from libs.common.settings import ServiceSettings
+from libs.common.tables import dead_letters, inbox, utcnow
+from libs.common.tracing import span_from
+
+log = get_logger(__name__)
+
+Handler = Callable[[UnitOfWork, Envelope, Any], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """One event type a consumer applies: the consumer's own tolerant model and its handler."""
+
+    event_type: str  # the versioned type name, which is also the NATS subject
+    model: type[BaseModel]
+    handler: Handler
+
+
+@dataclass
+class ConsumerSpec:
+    """A durable consumer on another service's stream."""
+
+    name: str
+    stream: str
+    subscriptions: list[Subscription] = field(default_factory=list)
+
+    def on(self, event_type: str, model: type[BaseModel]) -> Callable[[Handler], Handler]:
+        """Register `handler` for `event_type`: `@consumer.on("pb.x.y.z.v1", Model)`."""
+
+        def decorate(handler: Handler) -> Handler:
+            self.subscriptions.append(Subscription(event_type, model, handler))
+            return handler
+
+        return decorate
+
+
+class DeadLetter(Exception):
+    """Raised by a handler for an event that can never succeed: dead-letter it at once."""
+
+
+@dataclass
+class _Delivery:
+    msg: Msg
+    envelope: Envelope | None = None
+    event: Any = None
+    subscription: Subscription | None = None
+    problem: str | None = None  # set when the message can never be applied
+
+
+class InboxConsumer:
+    """Pulls, applies and acknowledges the messages of one `ConsumerSpec`."""
+
+    def __init__(
+        self,
+        spec: ConsumerSpec,
+        db: Database,
+        link: BrokerLink,
+        settings: ServiceSettings,
+        metrics: ServiceMetrics,
+        tracer: trace.Tracer,
+    ) -> None:
+        self.spec = spec
+        self.db = db
+        self.link = link
+        self.settings = settings
+        self.metrics = metrics
+        self.tracer = tracer
+        self._by_type = {s.event_type: s for s in spec.subscriptions}
+        self._task: asyncio.Task[None] | None = None
+        self.dead_letter_subject = f"pb.dlq.{settings.service_name}.{spec.name}"
+
+    def consumer_config(self) -> ConsumerConfig:
+        # No server-side max_deliver: the consumer counts deliveries itself and dead-letters,
+        # so nothing is ever dropped silently by the server.
+        return ConsumerConfig(
+            durable_name=self.spec.name,
+            filter_subjects=sorted(self._by_type),
+            deliver_policy=DeliverPolicy.ALL,
+            ack_policy=AckPolicy.EXPLICIT,
+            ack_wait=self.settings.inbox_ack_wait_seconds,
+            max_ack_pending=max(1000, self.settings.inbox_batch_size * 8),
+        )
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"inbox-{self.spec.name}")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _subscribe(self) -> Any:
+        js = self.link.js
+        config = self.consumer_config()
+        try:
+            await js.consumer_info(self.spec.stream, self.spec.name)
+            await js.update_consumer(self.spec.stream, config)
+        except NotFoundError:
+            await js.add_consumer(self.spec.stream, config)
+        return await js.pull_subscribe_bind(durable=self.spec.name, stream=self.spec.stream)
+
+    async def _run(self) -> None:
+        subscription = None
+        while True:
+            try:
+                await self.link.ready.wait()
+                if subscription is None:
+                    subscription = await self._subscribe()
+                    log.info("consumer started", consumer=self.spec.name, stream=self.spec.stream)
+                try:
+                    msgs = await subscription.fetch(self.settings.inbox_batch_size, timeout=1.0)
+                except (NatsTimeoutError, TimeoutError):
+                    continue
+                await self.process(msgs)
+            except asyncio.CancelledError:
+                raise
+            except NotFoundError:
+                # the producer has not declared its stream yet
+                await asyncio.sleep(1.0)
+            except Exception:  # noqa: BLE001 - the consumer must outlive any single failure
+                log.exception("consumer round failed", consumer=self.spec.name)
+                subscription = None
+                await asyncio.sleep(1.0)
+
+    def _read(self, msg: Msg) -> _Delivery:
+        delivery = _Delivery(msg)
+        try:
+            envelope = Envelope.from_nats(msg.headers, msg.data)
+        except MalformedEnvelope as exc:
+            delivery.problem = f"not a readable CloudEvent: {exc}"
+            return delivery
+        delivery.envelope = envelope
+        subscription = self._by_type.get(envelope.type)
+        if subscription is None:
+            delivery.problem = f"no handler for event type {envelope.type}"
+            return delivery
+        delivery.subscription = subscription
+        try:
+            delivery.event = envelope.decode(subscription.model)
+        except ValidationError as exc:
+            fields = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or 'data'}: {e['msg']}" for e in exc.errors()
+            )
+            delivery.problem = f"data does not match {envelope.type}: {fields}"
+        return delivery
+
+    async def process(self, msgs: Sequence[Msg]) -> None:
+        """Apply one fetched batch, then acknowledge, retry or dead-letter each message."""
+        deliveries = [self._read(m) for m in msgs]
+        readable = [d for d in deliveries if d.problem is None]
+        applied: list[_Delivery] = []
+        duplicates: list[_Delivery] = []
+        failed: list[tuple[_Delivery, str]] = []
+        if readable:
+            async with self.db.unit_of_work() as uow:
+                ids = [d.envelope.id for d in readable if d.envelope]
+                seen = set(
+                    (
+                        await uow.session.execute(
+                            select(inbox.c.event_id).where(
+                                inbox.c.consumer == self.spec.name, inbox.c.event_id.in_(ids)
+                            )
+                        )
+                    ).scalars()
+                )
+                for d in readable:
+                    assert d.envelope is not None and d.subscription is not None
+                    if d.envelope.id in seen:
+                        duplicates.append(d)
+                        continue
+                    seen.add(d.envelope.id)
+                    error = await self._apply(uow, d)
+                    if error is None:
+                        applied.append(d)
+                    else:
+                        failed.append((d, error))
+                if applied:
+                    now = utcnow()
+                    await uow.session.execute(
+                        insert(inbox),
+                        [
+                            {
+                                "consumer": self.spec.name,
+                                "event_id": d.envelope.id,
+                                "event_type": d.envelope.type,
+                                "processed_at": now,
+                            }
+                            for d in applied
+                            if d.envelope
+                        ],
+                    )
+        for d in applied + duplicates:
+            await d.msg.ack()
+        for d in applied:
+            self.metrics.events_consumed.labels(self.spec.name, d.envelope.type if d.envelope else "").inc()
+        if duplicates:
+            self.metrics.events_duplicate.labels(self.spec.name).inc(len(duplicates))
+        poison = [(d, d.problem) for d in deliveries if d.problem is not None]
+        retry: list[tuple[_Delivery, str]] = []
+        for d, error in failed:
+            if error.startswith("dead-letter: ") or d.msg.metadata.num_delivered >= (
+                self.settings.inbox_max_deliveries
+            ):
+                poison.append((d, error.removeprefix("dead-letter: ")))
+            else:
+                retry.append((d, error))
+        for d, error in retry:
+            self.metrics.events_failed.labels(self.spec.name).inc()
+            attempt = d.msg.metadata.num_delivered
+            delays = self.settings.inbox_backoff_seconds
+            delay = delays[min(attempt - 1, len(delays) - 1)] if delays else 1.0
+            log.warning("event failed, will retry", consumer=self.spec.name,
+                        event_id=d.envelope.id if d.envelope else None, attempt=attempt,
+                        retry_in=delay, error=error)
+            await d.msg.nak(delay=delay)
+        if poison:
+            await self._dead_letter([(d, str(reason)) for d, reason in poison])
+        if msgs:
+            self.metrics.consumer_lag.labels(self.spec.name).set(msgs[-1].metadata.num_pending)
+
+    async def _apply(self, uow: UnitOfWork, d: _Delivery) -> str | None:
+        """Run the handler in a savepoint under the trace the event carries; None when it worked."""
+        assert d.envelope is not None and d.subscription is not None
+        with span_from(
+            self.tracer,
+            f"{d.envelope.type} process",
+            traceparent=d.envelope.traceparent,
+            tracestate=d.envelope.tracestate,
+            kind=trace.SpanKind.CONSUMER,
+            attributes={"messaging.system": "nats", "messaging.consumer.group.name": self.spec.name,
+                        "messaging.message.id": d.envelope.id},
+        ) as span:
+            try:
+                async with uow.savepoint():
+                    await d.subscription.handler(uow, d.envelope, d.event)
+            except DeadLetter as exc:
+                span.record_exception(exc)
+                return f"dead-letter: {exc}"
+            except Exception as exc:  # noqa: BLE001 - a handler's failure is this event's failure
+                span.record_exception(exc)
+                span.set_status(trace.Status(trace.StatusCode.ERROR))
+                return f"{type(exc).__name__}: {exc}"
+        return None
+
+    async def _dead_letter(self, items: list[tuple[_Delivery, str]]) -> None:
+        """Store, copy to the DLQ subject, then terminate: a message is never just dropped."""
+        now = utcnow()
+        rows = [
+            {
+                "consumer": self.spec.name,
+                "event_id": d.envelope.id if d.envelope else None,
+                "event_type": d.envelope.type if d.envelope else None,
+                "nats_subject": d.msg.subject,
+                "stream_sequence": d.msg.metadata.sequence.stream,
+                "headers": json.dumps(dict(d.msg.headers or {}), ensure_ascii=False),
+                "data": d.msg.data,
+                "reason": reason[:4000],
+                "deliveries": d.msg.metadata.num_delivered,
+                "failed_at": now,
+            }
+            for d, reason in items
+        ]
+        try:
+            async with self.db.unit_of_work() as uow:
+                await uow.session.execute(insert(dead_letters), rows)
+        except Exception:  # noqa: BLE001 - not stored means not given up on: redeliver later
+            log.exception("could not store dead letters; they will be redelivered",
+                          consumer=self.spec.name)
+            for d, _ in items:
+                await d.msg.nak(delay=5.0)
+            return
+        for d, reason in items:
+            headers = dict(d.msg.headers or {})
+            headers.pop("Nats-Msg-Id", None)
+            headers["pb-dead-letter-reason"] = reason[:1000].replace("\n", " ")
+            headers["pb-dead-letter-consumer"] = self.spec.name
+            try:
+                await self.link.js.publish(self.dead_letter_subject, d.msg.data, headers=headers)
+            except Exception:  # noqa: BLE001 - the stored row is the record that matters
+                log.warning("dead letter stored but not copied to the DLQ subject",
+                            consumer=self.spec.name)
+            await d.msg.term()
+            self.metrics.events_dead_lettered.labels(self.spec.name).inc()
+            log.error("event dead-lettered", consumer=self.spec.name,
+                      event_id=d.envelope.id if d.envelope else None,
+                      event_type=d.envelope.type if d.envelope else None, reason=reason)

@@ -1,0 +1,92 @@
+"""Alembic, driven from code: each service keeps its own migrations and runs them to head."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from alembic import command, context
+from alembic.config import Config
+from alembic.operations import Operations
+from sqlalchemy import MetaData, pool
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import async_engine_from_config
+
+from libs.common.db import Database
+from libs.common.tables import platform_metadata
+
+
+def alembic_config(script_location: Path, url: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(script_location))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+async def upgrade_to_head(db: Database, script_location: Path) -> None:
+    """Bring the store to the newest revision, on the service's own engine."""
+    config = alembic_config(script_location, db.url)
+
+    def upgrade(connection: Connection) -> None:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+
+    async with db.engine.begin() as connection:
+        await connection.run_sync(upgrade)
+
+
+def run_env(service_metadata: MetaData) -> None:
+    """The body of every service's `env.py`: online migrations on a given or new connection."""
+    target = [platform_metadata, service_metadata]
+    connection: Connection | None = context.config.attributes.get("connection")
+    if connection is not None:
+        _migrate(connection, target)
+        return
+
+    import asyncio
+
+    async def run_async() -> None:
+        engine = async_engine_from_config(
+            context.config.get_section(context.config.config_ini_section, {}),
+            prefix="sqlalchemy.",
+            poolclass=pool.NullPool,
+        )
+        async with engine.begin() as conn:
+            await conn.run_sync(_migrate, target)
+        await engine.dispose()
+
+    asyncio.run(run_async())
+
+
+def _migrate(connection: Connection, target: list[MetaData]) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=target,
+        render_as_batch=connection.dialect.name == "sqlite",
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def create_platform_tables_v1(op: Operations) -> None:
+    """Revision 1 of the outbox, inbox and dead-letter tables, shared by every service's first
+    migration. A later change to them gets a `_v2` function and a new revision in each service."""
+    for table in platform_metadata.sorted_tables:
+        columns: list[Any] = [c._copy() for c in table.columns]
+        op.create_table(table.name, *columns, comment=table.comment)
+        for index in table.indexes:
+            op.create_index(
+                index.name or "",
+                table.name,
+                [c.name for c in index.columns],
+                unique=bool(index.unique),
+                **{k: v for k, v in index.dialect_kwargs.items() if k.endswith("_where")},
+            )
+
+
+def drop_platform_tables_v1(op: Operations) -> None:
+    for table in reversed(platform_metadata.sorted_tables):
+        op.drop_table(table.name)
+
+

@@ -1,0 +1,302 @@
+"""The outbox relay: publishes recorded events to JetStream, pipelined, and marks them sent only
+after JetStream acknowledged them. Also the retention purge and the re-publish of a time range."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from nats.js import JetStreamContext
+from opentelemetry import propagate, trace
+from sqlalchemy import Row, delete, func, select, text, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from libs.common.broker import BrokerLink
+from libs.common.db import Database
+from libs.common.events import (
+    CE_PREFIX,
+    CONTENT_TYPE,
+    MSG_ID_HEADER,
+    SPEC_VERSION,
+)
+from libs.common.logging import get_logger
+from libs.common.metrics import ServiceMetrics
+from libs.common.settings import ServiceSettings
+from libs.common.tables import outbox, utcnow
+from libs.common.tracing import span_from
+
+log = get_logger(__name__)
+
+_COLUMNS = (
+    outbox.c.seq,
+    outbox.c.event_id,
+    outbox.c.type,
+    outbox.c.subject,
+    outbox.c.source,
+    outbox.c.occurred_at,
+    outbox.c.data,
+    outbox.c.traceparent,
+    outbox.c.tracestate,
+)
+
+
+def message_headers(row: Row[tuple[object, ...]]) -> dict[str, str]:
+    """The CloudEvents NATS-binding headers of a stored event (see `Envelope.headers`)."""
+    headers = {
+        f"{CE_PREFIX}specversion": SPEC_VERSION,
+        f"{CE_PREFIX}id": row.event_id,
+        f"{CE_PREFIX}source": row.source,
+        f"{CE_PREFIX}type": row.type,
+        f"{CE_PREFIX}subject": row.subject,
+        f"{CE_PREFIX}time": row.occurred_at.isoformat(),
+        "content-type": CONTENT_TYPE,
+        MSG_ID_HEADER: row.event_id,
+    }
+    if row.traceparent:
+        headers["traceparent"] = row.traceparent
+        if row.tracestate:
+            headers["tracestate"] = row.tracestate
+    return headers
+
+
+@dataclass
+class BatchResult:
+    published: int
+    failed: int
+
+
+class OutboxRelay:
+    """Runs beside the service: drains the outbox in order, in batches, and never loses a row.
+
+    With several replicas on PostgreSQL only the holder of an advisory lock relays, which keeps
+    each stream in commit order; SQLite serves one process.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        link: BrokerLink,
+        settings: ServiceSettings,
+        metrics: ServiceMetrics,
+        tracer: trace.Tracer,
+    ) -> None:
+        self.db = db
+        self.link = link
+        self.settings = settings
+        self.metrics = metrics
+        self.tracer = tracer
+        self._task: asyncio.Task[None] | None = None
+        self._lock_conn: AsyncConnection | None = None
+        self._lock_key = zlib.crc32(f"pb-outbox-{settings.service_name}".encode())
+        self._last_housekeeping = 0.0
+        self._last_gauges = 0.0
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="outbox-relay")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._lock_conn is not None:
+            with contextlib.suppress(Exception):
+                await self._lock_conn.close()
+            self._lock_conn = None
+
+    async def _run(self) -> None:
+        backoff = self.settings.outbox_poll_seconds
+        while True:
+            try:
+                await self.link.ready.wait()
+                if not await self._is_leader():
+                    await asyncio.sleep(self.settings.outbox_poll_seconds * 4)
+                    continue
+                result = await self.publish_batch()
+                await self._housekeeping()
+                if result.failed:
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, 5.0)
+                    continue
+                backoff = self.settings.outbox_poll_seconds
+                if result.published < self.settings.outbox_batch_size:
+                    await self._wait_for_work()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - the relay must outlive any single failure
+                log.exception("outbox relay round failed")
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+
+    async def _wait_for_work(self) -> None:
+        self.db.outbox_written.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(
+                self.db.outbox_written.wait(), timeout=self.settings.outbox_poll_seconds
+            )
+
+    async def _is_leader(self) -> bool:
+        if self.db.dialect != "postgresql":
+            return True
+        if self._lock_conn is not None and not self._lock_conn.closed:
+            return True
+        conn = await self.db.engine.connect()
+        got = (await conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": self._lock_key}))
+        if got.scalar_one():
+            await conn.commit()
+            self._lock_conn = conn
+            log.info("outbox relay took the lead")
+            return True
+        await conn.close()
+        return False
+
+    async def publish_batch(self) -> BatchResult:
+        """Publish up to one batch of unsent events; returns what was published and failed."""
+        async with self.db.read() as session:
+            rows = (
+                await session.execute(
+                    select(*_COLUMNS)
+                    .where(outbox.c.sent_at.is_(None))
+                    .order_by(outbox.c.seq)
+                    .limit(self.settings.outbox_batch_size)
+                )
+            ).all()
+        if not rows:
+            return BatchResult(0, 0)
+        acked, errors = await self._publish(self.link.js, rows)
+        failed = [(row.seq, errors[row.seq]) for row in rows if row.seq not in acked]
+        async with self.db.unit_of_work() as uow:
+            if acked:
+                await uow.session.execute(
+                    update(outbox).where(outbox.c.seq.in_(acked)).values(sent_at=utcnow())
+                )
+            for seq, error in failed:
+                await uow.session.execute(
+                    update(outbox)
+                    .where(outbox.c.seq == seq)
+                    .values(attempts=outbox.c.attempts + 1, last_error=error[:500])
+                )
+        for row in rows:
+            if row.seq in acked:
+                self.metrics.events_published.labels(row.type).inc()
+        if failed:
+            log.warning("outbox publish incomplete", published=len(acked), failed=len(failed),
+                        error=failed[0][1][:200])
+        return BatchResult(len(acked), len(failed))
+
+    async def _publish(
+        self, js: JetStreamContext, rows: Sequence[Row[tuple[object, ...]]]
+    ) -> tuple[set[int], dict[int, str]]:
+        """Send the whole batch without waiting on each ack, then collect the acks."""
+        futures: dict[int, asyncio.Future[object]] = {}
+        errors: dict[int, str] = {}
+        for row in rows:
+            headers = message_headers(row)
+            try:
+                if row.traceparent:
+                    with span_from(
+                        self.tracer,
+                        f"{row.type} publish",
+                        traceparent=row.traceparent,
+                        tracestate=row.tracestate,
+                        kind=trace.SpanKind.PRODUCER,
+                        attributes={"messaging.system": "nats",
+                                    "messaging.destination.name": row.type,
+                                    "messaging.message.id": row.event_id},
+                    ):
+                        propagate.inject(headers)
+                        futures[row.seq] = await js.publish_async(row.type, row.data,
+                                                                  headers=headers)
+                else:
+                    futures[row.seq] = await js.publish_async(row.type, row.data, headers=headers)
+            except Exception as exc:  # noqa: BLE001 - recorded per row, retried next round
+                errors[row.seq] = f"{type(exc).__name__}: {exc}"
+                break  # the connection is gone; the rest waits for the next round
+        if futures:
+            await asyncio.wait(
+                futures.values(), timeout=self.settings.outbox_ack_timeout_seconds
+            )
+        acked: set[int] = set()
+        for seq, future in futures.items():
+            if not future.done():
+                future.cancel()
+                errors[seq] = "no acknowledgement from JetStream in time"
+            elif future.cancelled():
+                errors[seq] = "publish cancelled"
+            elif (exc := future.exception()) is not None:
+                errors[seq] = f"{type(exc).__name__}: {exc}"
+            else:
+                acked.add(seq)
+        for row in rows:
+            if row.seq not in acked and row.seq not in errors:
+                errors[row.seq] = "not attempted: an earlier publish in the batch failed"
+        return acked, errors
+
+    async def _housekeeping(self) -> None:
+        now = time.monotonic()
+        if now - self._last_gauges >= 2.0:
+            self._last_gauges = now
+            backlog, oldest = await outbox_backlog(self.db)
+            self.metrics.outbox_backlog.set(backlog)
+            self.metrics.outbox_oldest_age.set(
+                (utcnow() - oldest).total_seconds() if oldest else 0.0
+            )
+        if now - self._last_housekeeping >= 3600.0:
+            self._last_housekeeping = now
+            removed = await purge_sent(self.db, timedelta(days=self.settings.outbox_retention_days))
+            if removed:
+                log.info("outbox rows past retention removed", rows=removed)
+
+
+async def outbox_backlog(db: Database) -> tuple[int, datetime | None]:
+    """How many events wait to be published, and when the oldest was recorded."""
+    async with db.read() as session:
+        count, oldest = (
+            await session.execute(
+                select(func.count(), func.min(outbox.c.created_at)).where(
+                    outbox.c.sent_at.is_(None)
+                )
+            )
+        ).one()
+    if isinstance(oldest, str):  # SQLite's MIN() loses the column type
+        oldest = datetime.fromisoformat(oldest)
+    if oldest is not None and oldest.tzinfo is None:
+        from datetime import UTC
+
+        oldest = oldest.replace(tzinfo=UTC)
+    return int(count), oldest
+
+
+async def purge_sent(db: Database, retention: timedelta) -> int:
+    """Delete rows sent before the retention window; unsent rows are never deleted."""
+    cutoff = utcnow() - retention
+    async with db.unit_of_work() as uow:
+        result = await uow.session.execute(
+            delete(outbox).where(outbox.c.sent_at.is_not(None), outbox.c.sent_at < cutoff)
+        )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def mark_for_republish(db: Database, since: datetime, until: datetime) -> int:
+    """Mark the events recorded in [since, until) unsent, so the relay publishes them again.
+
+    Their ids are unchanged: JetStream drops what it still has inside its duplicate window, and
+    consumers' inboxes drop what they already applied.
+    """
+    async with db.unit_of_work() as uow:
+        result = await uow.session.execute(
+            update(outbox)
+            .where(
+                outbox.c.created_at >= since,
+                outbox.c.created_at < until,
+                outbox.c.sent_at.is_not(None),
+            )
+            .values(sent_at=None)
+        )
+    db.outbox_written.set()
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -1,0 +1,177 @@
+"""Builds one service process: FastAPI for HTTP, the broker, outbox relay and inbox consumers in
+the same event loop, with tracing, logging, metrics, health and problem+json wired in."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import JSONResponse
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SpanExporter
+from sqlalchemy import MetaData, text
+
+from libs.common.auth import TokenService
+from libs.common.broker import BrokerLink
+from libs.common.db import Database, UnitOfWork
+from libs.common.errors import PROBLEM_JSON, install_problem_handlers
+from libs.common.inbox import ConsumerSpec, InboxConsumer
+from libs.common.logging import configure_logging, get_logger
+from libs.common.metrics import ServiceMetrics
+from libs.common.migrations import upgrade_to_head
+from libs.common.outbox import OutboxRelay
+from libs.common.settings import ServiceSettings
+from libs.common.tracing import create_tracer_provider, instrument_engine, instrument_fastapi
+
+log = get_logger(__name__)
+
+
+@dataclass
+class ServiceDefinition:
+    """What makes one service what it is; `build_app` turns it into a running process."""
+
+    settings: ServiceSettings
+    title: str
+    description: str
+    metadata: MetaData
+    migrations: Path
+    routers: list[APIRouter] = field(default_factory=list)
+    consumers: list[ConsumerSpec] = field(default_factory=list)
+    version: str = "0.1.0"
+
+
+class Runtime:
+    """The live parts of a service, reachable from routes as `request.app.state.runtime`."""
+
+    def __init__(self, definition: ServiceDefinition, span_exporter: SpanExporter | None) -> None:
+        settings = definition.settings
+        self.definition = definition
+        self.settings = settings
+        self.tracer_provider: TracerProvider = create_tracer_provider(
+            settings, exporter=span_exporter
+        )
+        self.tracer = self.tracer_provider.get_tracer(f"pb.{settings.service_name}")
+        self.metrics = ServiceMetrics(settings.service_name)
+        self.db = Database(
+            settings.resolved_database_url(), source=f"/pb/{settings.service_name}"
+        )
+        instrument_engine(self.db.engine, self.tracer_provider)
+        self.link = BrokerLink(settings, self.tracer_provider)
+        self.relay = OutboxRelay(self.db, self.link, settings, self.metrics, self.tracer)
+        self.consumers = [
+            InboxConsumer(spec, self.db, self.link, settings, self.metrics, self.tracer)
+            for spec in definition.consumers
+        ]
+        self.tokens = TokenService.from_settings(settings)
+
+    async def start(self) -> None:
+        if self.settings.migrate_on_start:
+            await upgrade_to_head(self.db, self.definition.migrations)
+        self.link.start()
+        self.relay.start()
+        for consumer in self.consumers:
+            consumer.start()
+        log.info("service started", port=self.settings.port)
+
+    async def stop(self) -> None:
+        for consumer in self.consumers:
+            await consumer.stop()
+        await self.relay.stop()
+        await self.link.stop()
+        await self.db.dispose()
+        self.tracer_provider.shutdown()
+        log.info("service stopped")
+
+    async def readiness(self) -> dict[str, str]:
+        checks: dict[str, str] = {}
+        try:
+            async with self.db.read() as session:
+                await session.execute(text("SELECT 1"))
+            checks["store"] = "ok"
+        except Exception as exc:  # noqa: BLE001 - reported, not raised
+            checks["store"] = f"failing: {type(exc).__name__}"
+        checks["broker"] = "ok" if self.link.connected else "not connected"
+        return checks
+
+
+def build_app(
+    definition: ServiceDefinition, *, span_exporter: SpanExporter | None = None
+) -> FastAPI:
+    settings = definition.settings
+    configure_logging(level=settings.log_level, fmt=settings.log_format,
+                      service=settings.service_name)
+    runtime = Runtime(definition, span_exporter)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await runtime.start()
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    app = FastAPI(
+        title=definition.title,
+        description=definition.description,
+        version=definition.version,
+        lifespan=lifespan,
+    )
+    app.state.runtime = runtime
+    app.state.tokens = runtime.tokens
+    install_problem_handlers(app)
+    runtime.metrics.install(app)
+    instrument_fastapi(app, runtime.tracer_provider)
+
+    @app.get("/healthz", tags=["operations"], summary="Liveness: the process answers")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok", "service": settings.service_name}
+
+    @app.get("/readyz", tags=["operations"], summary="Readiness: store and broker reachable",
+             responses={503: {"description": "not ready", "content": {PROBLEM_JSON: {}}}})
+    async def readyz() -> JSONResponse:
+        checks = await runtime.readiness()
+        if all(v == "ok" for v in checks.values()):
+            return JSONResponse({"status": "ready", "checks": checks})
+        return JSONResponse(
+            {
+                "type": "https://pb.example.org/problems/not-ready",
+                "title": "Not ready",
+                "status": 503,
+                "detail": ", ".join(f"{k}: {v}" for k, v in checks.items() if v != "ok"),
+                "checks": checks,
+            },
+            status_code=503,
+            media_type=PROBLEM_JSON,
+        )
+
+    for router in definition.routers:
+        app.include_router(router)
+    return app
+
+
+def runtime_of(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+async def unit_of_work(request: Request) -> AsyncIterator[UnitOfWork]:
+    """One transaction per request: committed when the route returns, rolled back on error."""
+    async with runtime_of(request).db.unit_of_work() as uow:
+        yield uow
+
+
+UnitOfWorkDep = Annotated[UnitOfWork, Depends(unit_of_work)]
+RuntimeDep = Annotated[Runtime, Depends(runtime_of)]
+
+
+def current_span_ids() -> dict[str, Any]:
+    ctx = trace.get_current_span().get_span_context()
+    return {"trace_id": format(ctx.trace_id, "032x")} if ctx.is_valid else {}
+
+
+ServiceFactory = Callable[[], ServiceDefinition]

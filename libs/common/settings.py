@@ -1,0 +1,91 @@
+"""Settings every service shares, read from the environment with a prefix per service."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: Where `make run` keeps its files when no database URL is given.
+DATA_DIR = Path(".data")
+
+#: Used only when no secret is configured; `make run` and tests rely on it, production must not.
+DEVELOPMENT_AUTH_SECRET = "development-only-secret-change-me-0123456789"
+
+
+class ServiceSettings(BaseSettings):
+    """The settings of one service; a subclass sets `service_name` and the env prefix."""
+
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    service_name: str = "service"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    database_url: str = ""
+    migrate_on_start: bool = Field(
+        default=True, description="Run the Alembic migrations to head when the service starts."
+    )
+
+    # Shared by all services, so read without the per-service prefix.
+    nats_url: str = Field(
+        default="nats://127.0.0.1:4222",
+        validation_alias=AliasChoices("NATS_URL", "nats_url"),
+        description="NATS server URL(s), comma-separated",
+    )
+    stream_replicas: int = Field(default=1, ge=1, le=5)
+    stream_storage: Literal["file", "memory"] = "file"
+    stream_max_age_days: float = Field(default=30.0, gt=0)
+    duplicate_window_seconds: float = Field(default=120.0, gt=0)
+
+    outbox_batch_size: int = Field(default=1000, ge=1)
+    outbox_poll_seconds: float = Field(default=0.5, gt=0)
+    outbox_ack_timeout_seconds: float = Field(default=10.0, gt=0)
+    outbox_retention_days: float = Field(default=7.0, ge=0)
+
+    inbox_batch_size: int = Field(default=256, ge=1)
+    inbox_max_deliveries: int = Field(default=5, ge=1)
+    inbox_backoff_seconds: list[float] = Field(default=[1.0, 5.0, 30.0, 120.0])
+    inbox_ack_wait_seconds: float = Field(default=60.0, gt=0)
+
+    auth_secret: SecretStr = Field(
+        default=SecretStr(DEVELOPMENT_AUTH_SECRET),
+        validation_alias=AliasChoices("PB_AUTH_SECRET", "auth_secret"),
+        description="HMAC key that signs and verifies bearer tokens",
+    )
+    auth_issuer: str = Field(
+        default="pb-dev", validation_alias=AliasChoices("PB_AUTH_ISSUER", "auth_issuer")
+    )
+    tracing_exporter: Literal["none", "console", "otlp"] = Field(
+        default="none",
+        validation_alias=AliasChoices("PB_TRACING_EXPORTER", "tracing_exporter"),
+        description="Where spans go (the OTLP endpoint comes from OTEL_EXPORTER_OTLP_ENDPOINT)",
+    )
+    tracing_sample_ratio: float = Field(
+        default=1.0,
+        ge=0,
+        le=1,
+        validation_alias=AliasChoices("PB_TRACING_SAMPLE_RATIO", "tracing_sample_ratio"),
+    )
+    log_level: str = Field(
+        default="INFO", validation_alias=AliasChoices("PB_LOG_LEVEL", "log_level")
+    )
+    log_format: Literal["json", "console"] = Field(
+        default="json", validation_alias=AliasChoices("PB_LOG_FORMAT", "log_format")
+    )
+
+    @property
+    def stream_name(self) -> str:
+        return f"PB_{self.service_name.upper()}"
+
+    @property
+    def dead_letter_stream_name(self) -> str:
+        return f"PB_DLQ_{self.service_name.upper()}"
+
+    def resolved_database_url(self) -> str:
+        """The configured URL, or a SQLite file in the project's data folder."""
+        if self.database_url:
+            return self.database_url
+        DATA_DIR.mkdir(exist_ok=True)
+        return f"sqlite+aiosqlite:///{(DATA_DIR / f'{self.service_name}.db').resolve()}"

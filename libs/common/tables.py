@@ -1,0 +1,107 @@
+"""The platform's own tables, present in every service's store: outbox, inbox, dead letters."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Dialect,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    text,
+)
+from sqlalchemy.types import DateTime, TypeDecorator
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp stored in UTC and always read back timezone-aware (SQLite keeps no zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored; use an aware UTC datetime")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+#: SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT.
+BigIntPK = BigInteger().with_variant(Integer(), "sqlite")
+
+platform_metadata = MetaData()
+
+outbox = Table(
+    "pb_outbox",
+    platform_metadata,
+    Column("seq", BigIntPK, primary_key=True, autoincrement=True),
+    Column("event_id", String(36), nullable=False, unique=True),
+    Column("type", String(200), nullable=False),
+    Column("subject", String(200), nullable=False),
+    Column("source", String(200), nullable=False),
+    Column("occurred_at", UTCDateTime(), nullable=False),
+    Column("data", LargeBinary(), nullable=False),
+    Column("traceparent", String(64)),
+    Column("tracestate", String(512)),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("sent_at", UTCDateTime()),
+    Column("attempts", Integer(), nullable=False, server_default=text("0")),
+    Column("last_error", Text()),
+    comment="Events recorded with the state change; the relay publishes and marks them sent.",
+)
+# The relay reads only what is unsent, in order: a partial index keeps that cheap at any size.
+Index(
+    "ix_pb_outbox_unsent",
+    outbox.c.seq,
+    postgresql_where=outbox.c.sent_at.is_(None),
+    sqlite_where=outbox.c.sent_at.is_(None),
+)
+Index("ix_pb_outbox_created_at", outbox.c.created_at)
+
+inbox = Table(
+    "pb_inbox",
+    platform_metadata,
+    Column("consumer", String(100), primary_key=True),
+    Column("event_id", String(64), primary_key=True),
+    Column("event_type", String(200), nullable=False),
+    Column("processed_at", UTCDateTime(), nullable=False),
+    comment="Event ids each consumer has applied, written in the same transaction as the effect.",
+)
+Index("ix_pb_inbox_processed_at", inbox.c.processed_at)
+
+dead_letters = Table(
+    "pb_dead_letters",
+    platform_metadata,
+    Column("id", BigIntPK, primary_key=True, autoincrement=True),
+    Column("consumer", String(100), nullable=False),
+    Column("event_id", String(64)),
+    Column("event_type", String(200)),
+    Column("nats_subject", String(300), nullable=False),
+    Column("stream_sequence", BigInteger()),
+    Column("headers", Text(), nullable=False),
+    Column("data", LargeBinary(), nullable=False),
+    Column("reason", Text(), nullable=False),
+    Column("deliveries", Integer(), nullable=False),
+    Column("failed_at", UTCDateTime(), nullable=False),
+    Column("resolved_at", UTCDateTime()),
+    comment="Messages a consumer gave up on, with the reason; kept for an operator to inspect.",
+)
+Index("ix_pb_dead_letters_consumer", dead_letters.c.consumer, dead_letters.c.failed_at)

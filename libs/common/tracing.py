@@ -1,0 +1,95 @@
+"""OpenTelemetry tracing: one provider per service, exporter chosen by settings."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+
+from fastapi import FastAPI
+from opentelemetry import metrics, propagate, trace
+from opentelemetry.context import Context
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import (
+    BatchSpanProcessor,
+    ConsoleSpanExporter,
+    SimpleSpanProcessor,
+    SpanExporter,
+)
+from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from libs.common.settings import ServiceSettings
+
+#: Probes and scrapes would drown the useful traces.
+UNTRACED_URLS = "healthz,readyz,metrics"
+
+
+def create_tracer_provider(
+    settings: ServiceSettings, *, exporter: SpanExporter | None = None
+) -> TracerProvider:
+    """A provider for one service. `exporter` (tests) wins over the configured one."""
+    provider = TracerProvider(
+        resource=Resource.create({"service.name": f"pb-{settings.service_name}"}),
+        sampler=ParentBased(TraceIdRatioBased(settings.tracing_sample_ratio)),
+    )
+    if exporter is not None:
+        provider.add_span_processor(SimpleSpanProcessor(exporter))
+    elif settings.tracing_exporter == "otlp":
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    elif settings.tracing_exporter == "console":
+        provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter()))
+    return provider
+
+
+def instrument_fastapi(app: FastAPI, provider: TracerProvider) -> None:
+    FastAPIInstrumentor.instrument_app(
+        app, tracer_provider=provider, excluded_urls=UNTRACED_URLS
+    )
+
+
+def instrument_engine(engine: AsyncEngine, provider: TracerProvider) -> None:
+    """Trace SQL on this engine only.
+
+    The engine tracer is attached directly: `SQLAlchemyInstrumentor().instrument()` refuses
+    SQLAlchemy 2.1 without `skip_dep_check=True` (silently) and patches process-wide.
+    """
+    tracer = provider.get_tracer("opentelemetry.instrumentation.sqlalchemy")
+    usage = metrics.get_meter(__name__).create_up_down_counter("db.client.connections.usage")
+    EngineTracer(tracer, engine.sync_engine, usage)
+
+
+def context_from_headers(headers: Mapping[str, str]) -> Context:
+    """The trace context a message carries (W3C traceparent), or an empty one."""
+    return propagate.extract(dict(headers))
+
+
+@contextmanager
+def span_from(
+    tracer: trace.Tracer,
+    name: str,
+    *,
+    traceparent: str | None,
+    tracestate: str | None = None,
+    kind: trace.SpanKind = trace.SpanKind.INTERNAL,
+    attributes: Mapping[str, str | int] | None = None,
+) -> Iterator[trace.Span]:
+    """A span continuing the trace of a stored or received `traceparent`."""
+    carrier = {"traceparent": traceparent} if traceparent else {}
+    if traceparent and tracestate:
+        carrier["tracestate"] = tracestate
+    parent = propagate.extract(carrier)
+    with tracer.start_as_current_span(
+        name, context=parent, kind=kind, attributes=dict(attributes or {})
+    ) as span:
+        yield span
+
+
+def current_traceparent() -> tuple[str | None, str | None]:
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    return carrier.get("traceparent"), carrier.get("tracestate")

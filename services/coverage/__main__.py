@@ -1,0 +1,7 @@
+"""`python -m services.coverage`: serve the coverage service, or run one of its admin commands."""
+
+from libs.common.cli import run
+from services.coverage.app import definition
+
+if __name__ == "__main__":
+    run(definition)

@@ -1,0 +1,1 @@
+"""Domain rules of the coverage service, in plain Python."""

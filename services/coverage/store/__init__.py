@@ -1,0 +1,1 @@
+"""The coverage service's store: tables, repositories, migrations."""

@@ -1,0 +1,20 @@
+"""Wires the registry service: its settings, store, routes and events (the only place)."""
+
+from pathlib import Path
+
+from libs.common.service import ServiceDefinition
+from services.registry import events  # noqa: F401 - registers the events in the catalogue
+from services.registry.api.organizations import router as organizations
+from services.registry.settings import RegistrySettings
+from services.registry.store.tables import metadata
+
+
+def definition(settings: RegistrySettings | None = None) -> ServiceDefinition:
+    return ServiceDefinition(
+        settings=settings or RegistrySettings(),
+        title="Registry",
+        description="The ledger of organisations (一企一档), members and Party organisations.",
+        metadata=metadata,
+        migrations=Path(__file__).parent / "store" / "migrations",
+        routers=[organizations],
+    )

@@ -1,0 +1,1 @@
+"""Domain rules of the registry service, in plain Python."""

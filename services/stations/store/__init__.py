@@ -1,0 +1,1 @@
+"""The stations service's store: tables, repositories, migrations."""

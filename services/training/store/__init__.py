@@ -1,0 +1,1 @@
+"""The training service's store: tables, repositories, migrations."""

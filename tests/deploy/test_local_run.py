@@ -1,0 +1,358 @@
+"""Tests for the local launcher behind `make run` (the parts that do not need the services)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from deploy.local import run
+
+VENV_NATS = Path(sys.executable).parent / "nats-server"
+needs_nats = pytest.mark.skipif(not VENV_NATS.is_file(), reason="no nats-server in the venv")
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((run.HOST, 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def busy_port() -> Iterator[int]:
+    """A port something is listening on for the duration of the test."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
+        listener.bind((run.HOST, 0))
+        listener.listen()
+        yield listener.getsockname()[1]
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+# --- the environment each service gets -------------------------------------------------------
+
+
+def test_service_env_defaults(tmp_path: Path) -> None:
+    environ = {"PATH": "/usr/bin", "PB_COVERAGE_PORT": "9999"}
+
+    env = run.build_service_env("registry", 8001, tmp_path, "nats://127.0.0.1:4222", environ)
+
+    assert env["NATS_URL"] == "nats://127.0.0.1:4222"
+    assert env["PB_REGISTRY_PORT"] == "8001"
+    assert env["PB_REGISTRY_DATABASE_URL"] == (
+        f"sqlite+aiosqlite:///{tmp_path.resolve().as_posix()}/registry.db"
+    )
+    assert env["PB_REGISTRY_DATABASE_URL"].startswith("sqlite+aiosqlite:////")  # absolute path
+    assert env["PATH"] == "/usr/bin"  # the rest of the environment is passed on
+    assert env["PB_COVERAGE_PORT"] == "9999"  # another service's setting is left alone
+    assert environ == {"PATH": "/usr/bin", "PB_COVERAGE_PORT": "9999"}  # not mutated
+
+
+def test_service_env_respects_preset_port_and_database_url(tmp_path: Path) -> None:
+    postgres = "postgresql+asyncpg://pb:secret@db:5432/stations"
+    environ = {"PB_STATIONS_PORT": "9103", "PB_STATIONS_DATABASE_URL": postgres}
+
+    env = run.build_service_env("stations", 8003, tmp_path, "nats://n:4222", environ)
+
+    assert env["PB_STATIONS_PORT"] == "9103"
+    assert env["PB_STATIONS_DATABASE_URL"] == postgres
+
+
+def test_started_nats_url_replaces_an_inherited_one(tmp_path: Path) -> None:
+    env = run.build_service_env("training", 8004, tmp_path, "nats://127.0.0.1:4223", {})
+    assert env["NATS_URL"] == "nats://127.0.0.1:4223"
+
+
+def test_service_spec_uses_the_preset_port(tmp_path: Path) -> None:
+    spec = run.service_spec("coverage", tmp_path, "nats://x:4222", {"PB_COVERAGE_PORT": "9102"})
+
+    assert spec.port == 9102
+    assert spec.url == "http://127.0.0.1:9102"
+    assert spec.database_url.endswith("/coverage.db")
+    assert spec.command == [sys.executable, "-m", "services.coverage"]
+
+
+def test_service_spec_rejects_a_port_that_is_not_a_number(tmp_path: Path) -> None:
+    with pytest.raises(run.LauncherError, match="PB_REGISTRY_PORT"):
+        run.service_spec("registry", tmp_path, "nats://x:4222", {"PB_REGISTRY_PORT": "eighty"})
+
+
+def test_default_ports() -> None:
+    assert run.SERVICE_PORTS == {
+        "registry": 8001,
+        "coverage": 8002,
+        "stations": 8003,
+        "training": 8004,
+    }
+
+
+# --- command line -----------------------------------------------------------------------------
+
+
+def test_only_keeps_start_order_and_rejects_unknown_names() -> None:
+    assert run.parse_only("training, registry") == ["registry", "training"]
+    with pytest.raises(argparse.ArgumentTypeError, match="unknown service"):
+        run.parse_only("registry,billing")
+    with pytest.raises(argparse.ArgumentTypeError):
+        run.parse_only(" , ")
+
+
+def test_argument_defaults() -> None:
+    args = run.parse_args([])
+    assert args.only == list(run.SERVICE_PORTS)
+    assert args.nats_port == 4222
+    assert args.nats_monitor_port == 8222
+    assert args.timeout == 60.0
+    assert args.no_wait is False
+    assert args.data_dir == run.REPO_ROOT / ".data"
+
+
+def test_redact_url_hides_passwords() -> None:
+    assert run.redact_url("postgresql+asyncpg://pb:secret@db:5432/x") == (
+        "postgresql+asyncpg://pb:***@db:5432/x"
+    )
+    assert run.redact_url("sqlite+aiosqlite:////tmp/x.db") == "sqlite+aiosqlite:////tmp/x.db"
+
+
+def test_describe_exit() -> None:
+    assert run.describe_exit(3) == "exited with code 3"
+    assert run.describe_exit(-9) == "was killed by SIGKILL"
+
+
+# --- finding nats-server ----------------------------------------------------------------------
+
+
+@needs_nats
+def test_find_nats_server_finds_the_venv_binary() -> None:
+    assert run.find_nats_server() == VENV_NATS
+
+
+def test_find_nats_server_falls_back_to_path(tmp_path: Path) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    binary = bin_dir / "nats-server"
+    binary.write_text("#!/bin/sh\n")
+    binary.chmod(0o755)
+    python = tmp_path / "elsewhere" / "python"  # no nats-server beside it
+
+    assert run.find_nats_server(str(python), search_path=str(bin_dir)) == binary
+
+
+def test_missing_nats_server_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(run.LauncherError, match=r"nats-server not found.*NATS_URL"):
+        run.find_nats_server(str(tmp_path / "python"), search_path=str(tmp_path))
+
+
+# --- starting and stopping nats-server --------------------------------------------------------
+
+
+@needs_nats
+def test_start_nats_comes_up_healthy_and_shutdown_stops_it(tmp_path: Path) -> None:
+    port, monitor_port = free_port(), free_port()
+
+    nats = run.start_nats(tmp_path, port, monitor_port, timeout=20)
+    try:
+        assert nats.url == f"nats://127.0.0.1:{port}"
+        assert nats.process.poll() is None
+        assert run.accepts_tcp(run.HOST, port)
+        assert run.http_ok(f"http://127.0.0.1:{monitor_port}/healthz?js-enabled-only=true")
+        assert (tmp_path / "nats").is_dir()
+        assert wait_for(lambda: "Server is ready" in nats.log_path.read_text())
+        assert nats.log_path == tmp_path / "logs" / "nats.log"
+    finally:
+        run.shutdown([], nats, grace=10)
+
+    assert nats.process.returncode is not None
+    assert wait_for(lambda: run.port_is_free(port))
+    assert (tmp_path / "nats" / "jetstream").is_dir()  # the store stays for the next run
+
+
+def test_busy_nats_port_is_a_clear_error(tmp_path: Path, busy_port: int) -> None:
+    with pytest.raises(run.LauncherError) as caught:
+        run.start_nats(tmp_path, busy_port, free_port(), binary=VENV_NATS)
+
+    message = str(caught.value)
+    assert f"Port {busy_port} on 127.0.0.1 is already in use" in message
+    assert f"NATS_URL=nats://127.0.0.1:{busy_port} make run" in message
+    assert "--nats-port" in message
+    assert not (tmp_path / "logs" / "nats.log").exists()  # nothing was started
+
+
+def test_busy_monitor_port_is_a_clear_error(tmp_path: Path, busy_port: int) -> None:
+    with pytest.raises(run.LauncherError, match="--nats-monitor-port"):
+        run.start_nats(tmp_path, free_port(), busy_port, binary=VENV_NATS)
+
+
+def test_main_exits_1_with_the_hint_when_the_nats_port_is_busy(
+    tmp_path: Path,
+    busy_port: int,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.delenv("NATS_URL", raising=False)
+
+    code = run.main(["--data-dir", str(tmp_path), "--nats-port", str(busy_port)])
+
+    assert code == 1
+    assert f"NATS_URL=nats://127.0.0.1:{busy_port} make run" in capsys.readouterr().err
+
+
+def test_main_exits_1_when_the_external_nats_is_unreachable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("NATS_URL", f"nats://user:pw@127.0.0.1:{free_port()}")
+
+    code = run.main(["--data-dir", str(tmp_path)])
+
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "nothing answers" in err
+    assert "pw@" not in err  # the password is not printed
+
+
+# --- the process plumbing, with a stand-in process instead of a service -----------------------
+
+FAKE_SERVICE = textwrap.dedent(
+    """
+    import http.server, os, sys
+    port = int(os.environ["PB_REGISTRY_PORT"])
+    print("fake registry on", port, flush=True)
+    if os.environ.get("FAKE_EXIT"):
+        print("fatal: cannot open the store", flush=True)
+        sys.exit(int(os.environ["FAKE_EXIT"]))
+    class Ready(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200 if self.path == "/readyz" else 404)
+            self.end_headers()
+        def log_message(self, *args):
+            pass
+    http.server.HTTPServer(("127.0.0.1", port), Ready).serve_forever()
+    """
+)
+
+
+def fake_spec(tmp_path: Path, **extra: str) -> run.ServiceSpec:
+    environ = {**os.environ, "PB_REGISTRY_PORT": str(free_port()), **extra}
+    return run.service_spec("registry", tmp_path, "nats://127.0.0.1:1", environ)
+
+
+def test_service_output_goes_to_its_log_and_prefixed_to_stdout(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = fake_spec(tmp_path)
+    service = run.start_service(
+        spec, tmp_path / "logs", command=[sys.executable, "-c", FAKE_SERVICE]
+    )
+    try:
+        run.wait_ready(service, timeout=20)
+    finally:
+        run.shutdown([service], None, grace=5)
+
+    assert service.process.returncode is not None
+    assert service.log_path == tmp_path / "logs" / "registry.log"
+    assert f"fake registry on {spec.port}" in service.log_path.read_text()
+    out = capsys.readouterr().out
+    assert f"[registry] fake registry on {spec.port}" in out
+    assert "everything stopped" in out
+
+
+def test_wait_ready_reports_a_service_that_exits(tmp_path: Path) -> None:
+    service = run.start_service(
+        fake_spec(tmp_path, FAKE_EXIT="3"),
+        tmp_path / "logs",
+        command=[sys.executable, "-c", FAKE_SERVICE],
+    )
+
+    with pytest.raises(run.LauncherError, match="registry exited with code 3") as caught:
+        run.wait_ready(service, timeout=20)
+
+    assert caught.value.log_path == service.log_path
+    assert run.tail_lines(service.log_path)[-1] == "fatal: cannot open the store"
+
+
+def test_wait_ready_times_out(tmp_path: Path) -> None:
+    sleeper = [sys.executable, "-c", "import time; time.sleep(60)"]
+    service = run.start_service(fake_spec(tmp_path), tmp_path / "logs", command=sleeper)
+    try:
+        with pytest.raises(run.LauncherError, match=r"was not ready within 0\.5 s"):
+            run.wait_ready(service, timeout=0.5)
+    finally:
+        run.shutdown([service], None, grace=5)
+    assert service.process.returncode == -15  # stopped by SIGTERM
+
+
+def test_wait_ready_stops_on_a_stop_signal(tmp_path: Path) -> None:
+    sleeper = [sys.executable, "-c", "import time; time.sleep(60)"]
+    service = run.start_service(fake_spec(tmp_path), tmp_path / "logs", command=sleeper)
+    try:
+        with pytest.raises(run.StartInterruptedError):
+            run.wait_ready(service, timeout=20, stop=run.StopRequest(signals=1))
+    finally:
+        run.shutdown([service], None, grace=5)
+
+
+def test_stop_processes_kills_what_ignores_sigterm() -> None:
+    ignore_sigterm = (
+        "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+        "print('ready', flush=True); time.sleep(60)"
+    )
+    stubborn = subprocess.Popen(
+        [sys.executable, "-c", ignore_sigterm],
+        stdout=subprocess.PIPE,
+        process_group=0,
+    )
+    assert stubborn.stdout is not None
+    with stubborn.stdout:
+        assert stubborn.stdout.readline() == b"ready\n"
+        started = time.monotonic()
+
+        killed = run.stop_processes([stubborn], grace=0.5)
+
+    assert killed == [stubborn]
+    assert stubborn.returncode == -9
+    assert time.monotonic() - started < 5
+
+
+def test_tail_lines(tmp_path: Path) -> None:
+    log = tmp_path / "x.log"
+    log.write_text("".join(f"line {n}\n" for n in range(100)))
+
+    assert run.tail_lines(log) == [f"line {n}" for n in range(70, 100)]
+    assert run.tail_lines(tmp_path / "missing.log") == []
+
+
+def test_summary_lists_every_url_and_the_token_hint(tmp_path: Path) -> None:
+    spec = run.service_spec("stations", tmp_path, "nats://127.0.0.1:4222", {})
+    process = subprocess.Popen([sys.executable, "-c", ""])
+    process.wait()
+    service = run.RunningService(spec, process, tmp_path / "s.log", threading.Thread())
+
+    text = run.summary([service], "nats://127.0.0.1:4222", None, tmp_path, waited=True)
+
+    for expected in (
+        "http://127.0.0.1:8003 ",
+        "http://127.0.0.1:8003/docs",
+        "http://127.0.0.1:8003/metrics",
+        spec.database_url,
+        "nats://127.0.0.1:4222",
+        str(tmp_path),
+        "make token REGION=140212",
+    ):
+        assert expected in text
