@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from dataclasses import dataclass
 
 from faststream.nats import NatsBroker
@@ -16,6 +17,7 @@ from opentelemetry.sdk.trace import TracerProvider
 
 from libs.common.logging import get_logger
 from libs.common.settings import ServiceSettings
+from libs.common.tasks import stop_task
 
 log = get_logger(__name__)
 
@@ -101,6 +103,8 @@ class BrokerLink:
             max_reconnect_attempts=-1,
             reconnect_time_wait=1,
             connect_timeout=2,
+            drain_timeout=5,
+            logger=logging.getLogger("faststream"),
         )
         self.ready = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -111,7 +115,8 @@ class BrokerLink:
 
     @property
     def js(self) -> JetStreamContext:
-        return self.broker.config.connection_state.stream
+        stream: JetStreamContext = self.broker.config.connection_state.stream
+        return stream
 
     @property
     def connected(self) -> bool:
@@ -138,10 +143,8 @@ class BrokerLink:
         log.info("connected to NATS", url=self.settings.nats_url)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await stop_task(self._task)
+        self._task = None
         with contextlib.suppress(Exception):
-            await self.broker.stop()
+            await asyncio.wait_for(self.broker.stop(), timeout=10)
         self.ready.clear()

@@ -46,8 +46,7 @@ def run(factory: ServiceFactory, argv: list[str] | None = None) -> None:
     command = args.command or "serve"
     if command == "serve":
         app = build_app(definition)
-        uvicorn.run(app, host=settings.host, port=settings.port, log_config=None,
-                    access_log=False)
+        uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False)
         return
     db = Database(settings.resolved_database_url(), source=f"/pb/{settings.service_name}")
 
@@ -63,15 +62,19 @@ def run(factory: ServiceFactory, argv: list[str] | None = None) -> None:
                 if args.until <= args.since:
                     raise SystemExit("--until must be after --since")
                 marked = await mark_for_republish(db, args.since, args.until)
-                print(f"{marked} events marked for re-publishing; the running service's relay "
-                      "publishes them with their original ids")
+                print(
+                    f"{marked} events marked for re-publishing; the running service's relay "
+                    "publishes them with their original ids"
+                )
             elif command == "dead-letters":
                 async with db.read() as session:
-                    rows = (await session.execute(
-                        select(dead_letters.c.consumer, func.count())
-                        .where(dead_letters.c.resolved_at.is_(None))
-                        .group_by(dead_letters.c.consumer)
-                    )).all()
+                    rows = (
+                        await session.execute(
+                            select(dead_letters.c.consumer, func.count())
+                            .where(dead_letters.c.resolved_at.is_(None))
+                            .group_by(dead_letters.c.consumer)
+                        )
+                    ).all()
                 for consumer, count in rows:
                     print(f"{consumer}: {count}")
                 if not rows:

@@ -111,8 +111,7 @@ class Problem:
         if self.errors:
             body["errors"] = [{"field": e.field, "reason": e.reason} for e in self.errors]
         body.update(self.extra)
-        return JSONResponse(body, status_code=self.status, media_type=PROBLEM_JSON,
-                            headers=headers)
+        return JSONResponse(body, status_code=self.status, media_type=PROBLEM_JSON, headers=headers)
 
 
 def _field_path(loc: tuple[Any, ...] | list[Any]) -> str:
@@ -146,8 +145,12 @@ def install_problem_handlers(app: FastAPI) -> None:
         ]
         fields = ", ".join(sorted({e.field for e in errors}))
         return Problem(
-            422, InvalidInput.type, InvalidInput.title, f"invalid input: {fields}",
-            request.url.path, errors,
+            422,
+            InvalidInput.type,
+            InvalidInput.title,
+            f"invalid input: {fields}",
+            request.url.path,
+            errors,
         ).response()
 
     @app.exception_handler(StarletteHTTPException)
@@ -161,6 +164,9 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", path=request.url.path)
         return Problem(
-            500, "internal-error", "Internal error",
-            "the service failed to handle the request; it has been logged", request.url.path,
+            500,
+            "internal-error",
+            "Internal error",
+            "the service failed to handle the request; it has been logged",
+            request.url.path,
         ).response()

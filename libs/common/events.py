@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import re
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -76,7 +77,8 @@ class Catalogue:
             raise ValueError(f"event type {event_type!r} is not in producer {producer!r}'s space")
 
         def decorate(model: E) -> E:
-            if subject_field not in model.model_fields:
+            model_cls: type[IntegrationEvent] = model
+            if subject_field not in model_cls.model_fields:
                 raise ValueError(f"{model.__name__} has no field {subject_field!r}")
             model.event_type = event_type
             model.event_version = version
@@ -179,7 +181,7 @@ class Envelope:
             tracestate=h.get(TRACESTATE_HEADER),
         )
 
-    def decode(self, model: type[BaseModel]) -> Any:
+    def decode(self, model: builtins.type[BaseModel]) -> Any:
         """The data validated by the consumer's own (tolerant) model."""
         return model.model_validate_json(self.data)
 

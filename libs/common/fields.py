@@ -34,12 +34,16 @@ def _region(value: str) -> str:
 CreditCode = Annotated[
     str,
     AfterValidator(_reasoned(validate_credit_code)),
-    Field(description="Unified social credit code (统一社会信用代码, GB 32100-2015)",
-          examples=["91350100M000100Y43"]),
+    Field(
+        description="Unified social credit code (统一社会信用代码, GB 32100-2015)",
+        examples=["91350100M000100Y43"],
+    ),
 ]
 RegionCode = Annotated[
     str,
     AfterValidator(_reasoned(_region)),
-    Field(description="Statistical division code, 2/4/6/9/12 digits; stored in canonical form",
-          examples=["140212"]),
+    Field(
+        description="Statistical division code, 2/4/6/9/12 digits; stored in canonical form",
+        examples=["140212"],
+    ),
 ]

@@ -25,14 +25,18 @@ from sqlalchemy import insert, select
 
 from libs.common.broker import BrokerLink
 from libs.common.db import Database, UnitOfWork
-from libs.common.events import Envelope, MalformedEnvelope
+from libs.common.events import MSG_ID_HEADER, Envelope, MalformedEnvelope
 from libs.common.logging import get_logger
 from libs.common.metrics import ServiceMetrics
 from libs.common.settings import ServiceSettings
 from libs.common.tables import dead_letters, inbox, utcnow
+from libs.common.tasks import stop_task
 from libs.common.tracing import span_from
 
 log = get_logger(__name__)
+
+#: How long one pull waits for messages; also how long a stop may take to be noticed.
+FETCH_SECONDS = 1.0
 
 Handler = Callable[[UnitOfWork, Envelope, Any], Awaitable[None]]
 
@@ -68,13 +72,23 @@ class DeadLetter(Exception):
     """Raised by a handler for an event that can never succeed: dead-letter it at once."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Delivery:
+    """A message this consumer can apply: its envelope, decoded event and subscription."""
+
     msg: Msg
+    envelope: Envelope
+    event: Any
+    subscription: Subscription
+
+
+@dataclass(frozen=True)
+class _Unreadable:
+    """A message that can never be applied, and why."""
+
+    msg: Msg
+    reason: str
     envelope: Envelope | None = None
-    event: Any = None
-    subscription: Subscription | None = None
-    problem: str | None = None  # set when the message can never be applied
 
 
 class InboxConsumer:
@@ -97,6 +111,8 @@ class InboxConsumer:
         self.tracer = tracer
         self._by_type = {s.event_type: s for s in spec.subscriptions}
         self._task: asyncio.Task[None] | None = None
+        self._subscription: Any = None
+        self._stopping = asyncio.Event()
         self.dead_letter_subject = f"pb.dlq.{settings.service_name}.{spec.name}"
 
     def consumer_config(self) -> ConsumerConfig:
@@ -115,31 +131,43 @@ class InboxConsumer:
         self._task = asyncio.create_task(self._run(), name=f"inbox-{self.spec.name}")
 
     async def stop(self) -> None:
+        # Let the current fetch run out rather than cancel it: nats-py's fetch does not always
+        # survive a cancellation (its inner wait can be left pending forever).
+        self._stopping.set()
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await asyncio.wait({self._task}, timeout=FETCH_SECONDS + 5)
+        await stop_task(self._task)
+        self._task = None
+        if self._subscription is not None:
+            # An open pull request would hold up the connection's drain at shutdown.
+            with contextlib.suppress(Exception):
+                await self._subscription.unsubscribe()
+            self._subscription = None
 
     async def _subscribe(self) -> Any:
         js = self.link.js
         config = self.consumer_config()
-        try:
-            await js.consumer_info(self.spec.stream, self.spec.name)
-            await js.update_consumer(self.spec.stream, config)
-        except NotFoundError:
-            await js.add_consumer(self.spec.stream, config)
-        return await js.pull_subscribe_bind(durable=self.spec.name, stream=self.spec.stream)
+        # The server creates the durable consumer, or updates it to this configuration.
+        await js.add_consumer(self.spec.stream, config)
+        self._subscription = await js.pull_subscribe_bind(
+            durable=self.spec.name, stream=self.spec.stream
+        )
+        return self._subscription
 
     async def _run(self) -> None:
         subscription = None
-        while True:
+        while not self._stopping.is_set():
             try:
-                await self.link.ready.wait()
+                if not self.link.ready.is_set():
+                    await self._pause(0.2)
+                    continue
                 if subscription is None:
                     subscription = await self._subscribe()
                     log.info("consumer started", consumer=self.spec.name, stream=self.spec.stream)
                 try:
-                    msgs = await subscription.fetch(self.settings.inbox_batch_size, timeout=1.0)
+                    msgs = await subscription.fetch(
+                        self.settings.inbox_batch_size, timeout=FETCH_SECONDS
+                    )
                 except (NatsTimeoutError, TimeoutError):
                     continue
                 await self.process(msgs)
@@ -147,133 +175,146 @@ class InboxConsumer:
                 raise
             except NotFoundError:
                 # the producer has not declared its stream yet
-                await asyncio.sleep(1.0)
-            except Exception:  # noqa: BLE001 - the consumer must outlive any single failure
+                await self._pause(1.0)
+            except Exception:
                 log.exception("consumer round failed", consumer=self.spec.name)
                 subscription = None
-                await asyncio.sleep(1.0)
+                await self._pause(1.0)
 
-    def _read(self, msg: Msg) -> _Delivery:
-        delivery = _Delivery(msg)
+    async def _pause(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), seconds)
+
+    def _read(self, msg: Msg) -> _Delivery | _Unreadable:
         try:
             envelope = Envelope.from_nats(msg.headers, msg.data)
         except MalformedEnvelope as exc:
-            delivery.problem = f"not a readable CloudEvent: {exc}"
-            return delivery
-        delivery.envelope = envelope
+            return _Unreadable(msg, f"not a readable CloudEvent: {exc}")
         subscription = self._by_type.get(envelope.type)
         if subscription is None:
-            delivery.problem = f"no handler for event type {envelope.type}"
-            return delivery
-        delivery.subscription = subscription
+            return _Unreadable(msg, f"no handler for event type {envelope.type}", envelope)
         try:
-            delivery.event = envelope.decode(subscription.model)
+            event = envelope.decode(subscription.model)
         except ValidationError as exc:
             fields = "; ".join(
                 f"{'.'.join(str(p) for p in e['loc']) or 'data'}: {e['msg']}" for e in exc.errors()
             )
-            delivery.problem = f"data does not match {envelope.type}: {fields}"
-        return delivery
+            return _Unreadable(msg, f"data does not match {envelope.type}: {fields}", envelope)
+        return _Delivery(msg, envelope, event, subscription)
 
     async def process(self, msgs: Sequence[Msg]) -> None:
         """Apply one fetched batch, then acknowledge, retry or dead-letter each message."""
-        deliveries = [self._read(m) for m in msgs]
-        readable = [d for d in deliveries if d.problem is None]
-        applied: list[_Delivery] = []
-        duplicates: list[_Delivery] = []
-        failed: list[tuple[_Delivery, str]] = []
-        if readable:
-            async with self.db.unit_of_work() as uow:
-                ids = [d.envelope.id for d in readable if d.envelope]
-                seen = set(
-                    (
-                        await uow.session.execute(
-                            select(inbox.c.event_id).where(
-                                inbox.c.consumer == self.spec.name, inbox.c.event_id.in_(ids)
-                            )
-                        )
-                    ).scalars()
-                )
-                for d in readable:
-                    assert d.envelope is not None and d.subscription is not None
-                    if d.envelope.id in seen:
-                        duplicates.append(d)
-                        continue
-                    seen.add(d.envelope.id)
-                    error = await self._apply(uow, d)
-                    if error is None:
-                        applied.append(d)
-                    else:
-                        failed.append((d, error))
-                if applied:
-                    now = utcnow()
-                    await uow.session.execute(
-                        insert(inbox),
-                        [
-                            {
-                                "consumer": self.spec.name,
-                                "event_id": d.envelope.id,
-                                "event_type": d.envelope.type,
-                                "processed_at": now,
-                            }
-                            for d in applied
-                            if d.envelope
-                        ],
-                    )
+        read = [self._read(m) for m in msgs]
+        readable = [d for d in read if isinstance(d, _Delivery)]
+        poison = [d for d in read if isinstance(d, _Unreadable)]
+        applied, duplicates, failed = (
+            await self._apply_batch(readable) if readable else ([], [], [])
+        )
         for d in applied + duplicates:
             await d.msg.ack()
         for d in applied:
-            self.metrics.events_consumed.labels(self.spec.name, d.envelope.type if d.envelope else "").inc()
+            self.metrics.events_consumed.labels(self.spec.name, d.envelope.type).inc()
         if duplicates:
             self.metrics.events_duplicate.labels(self.spec.name).inc(len(duplicates))
-        poison = [(d, d.problem) for d in deliveries if d.problem is not None]
-        retry: list[tuple[_Delivery, str]] = []
-        for d, error in failed:
-            if error.startswith("dead-letter: ") or d.msg.metadata.num_delivered >= (
-                self.settings.inbox_max_deliveries
-            ):
-                poison.append((d, error.removeprefix("dead-letter: ")))
+        for d, error, give_up in failed:
+            if give_up or d.msg.metadata.num_delivered >= self.settings.inbox_max_deliveries:
+                poison.append(_Unreadable(d.msg, error, d.envelope))
             else:
-                retry.append((d, error))
-        for d, error in retry:
-            self.metrics.events_failed.labels(self.spec.name).inc()
-            attempt = d.msg.metadata.num_delivered
-            delays = self.settings.inbox_backoff_seconds
-            delay = delays[min(attempt - 1, len(delays) - 1)] if delays else 1.0
-            log.warning("event failed, will retry", consumer=self.spec.name,
-                        event_id=d.envelope.id if d.envelope else None, attempt=attempt,
-                        retry_in=delay, error=error)
-            await d.msg.nak(delay=delay)
+                await self._retry_later(d, error)
         if poison:
-            await self._dead_letter([(d, str(reason)) for d, reason in poison])
+            await self._dead_letter(poison)
         if msgs:
             self.metrics.consumer_lag.labels(self.spec.name).set(msgs[-1].metadata.num_pending)
 
-    async def _apply(self, uow: UnitOfWork, d: _Delivery) -> str | None:
-        """Run the handler in a savepoint under the trace the event carries; None when it worked."""
-        assert d.envelope is not None and d.subscription is not None
+    async def _apply_batch(
+        self, batch: list[_Delivery]
+    ) -> tuple[list[_Delivery], list[_Delivery], list[tuple[_Delivery, str, bool]]]:
+        """One transaction for the batch: skip what was applied before, apply the rest each in
+        a savepoint, and store the applied ids with their effects."""
+        applied: list[_Delivery] = []
+        duplicates: list[_Delivery] = []
+        failed: list[tuple[_Delivery, str, bool]] = []
+        async with self.db.unit_of_work() as uow:
+            seen = set(
+                (
+                    await uow.session.execute(
+                        select(inbox.c.event_id).where(
+                            inbox.c.consumer == self.spec.name,
+                            inbox.c.event_id.in_([d.envelope.id for d in batch]),
+                        )
+                    )
+                ).scalars()
+            )
+            for d in batch:
+                if d.envelope.id in seen:
+                    duplicates.append(d)
+                    continue
+                seen.add(d.envelope.id)
+                error = await self._apply(uow, d)
+                if error is None:
+                    applied.append(d)
+                else:
+                    failed.append((d, *error))
+            if applied:
+                now = utcnow()
+                await uow.session.execute(
+                    insert(inbox),
+                    [
+                        {
+                            "consumer": self.spec.name,
+                            "event_id": d.envelope.id,
+                            "event_type": d.envelope.type,
+                            "processed_at": now,
+                        }
+                        for d in applied
+                    ],
+                )
+        return applied, duplicates, failed
+
+    async def _apply(self, uow: UnitOfWork, d: _Delivery) -> tuple[str, bool] | None:
+        """Run the handler in a savepoint under the trace the event carries.
+
+        Returns None when it worked, else the reason and whether to give up at once."""
         with span_from(
             self.tracer,
             f"{d.envelope.type} process",
             traceparent=d.envelope.traceparent,
             tracestate=d.envelope.tracestate,
             kind=trace.SpanKind.CONSUMER,
-            attributes={"messaging.system": "nats", "messaging.consumer.group.name": self.spec.name,
-                        "messaging.message.id": d.envelope.id},
+            attributes={
+                "messaging.system": "nats",
+                "messaging.consumer.group.name": self.spec.name,
+                "messaging.message.id": d.envelope.id,
+            },
         ) as span:
             try:
                 async with uow.savepoint():
                     await d.subscription.handler(uow, d.envelope, d.event)
             except DeadLetter as exc:
                 span.record_exception(exc)
-                return f"dead-letter: {exc}"
+                return str(exc), True
             except Exception as exc:  # noqa: BLE001 - a handler's failure is this event's failure
                 span.record_exception(exc)
                 span.set_status(trace.Status(trace.StatusCode.ERROR))
-                return f"{type(exc).__name__}: {exc}"
+                return f"{type(exc).__name__}: {exc}", False
         return None
 
-    async def _dead_letter(self, items: list[tuple[_Delivery, str]]) -> None:
+    async def _retry_later(self, d: _Delivery, error: str) -> None:
+        self.metrics.events_failed.labels(self.spec.name).inc()
+        attempt = d.msg.metadata.num_delivered
+        delays = self.settings.inbox_backoff_seconds or [1.0]
+        delay = delays[min(attempt - 1, len(delays) - 1)]
+        log.warning(
+            "event failed, will retry",
+            consumer=self.spec.name,
+            event_id=d.envelope.id,
+            attempt=attempt,
+            retry_in=delay,
+            error=error,
+        )
+        await d.msg.nak(delay=delay)
+
+    async def _dead_letter(self, items: list[_Unreadable]) -> None:
         """Store, copy to the DLQ subject, then terminate: a message is never just dropped."""
         now = utcnow()
         rows = [
@@ -285,33 +326,39 @@ class InboxConsumer:
                 "stream_sequence": d.msg.metadata.sequence.stream,
                 "headers": json.dumps(dict(d.msg.headers or {}), ensure_ascii=False),
                 "data": d.msg.data,
-                "reason": reason[:4000],
+                "reason": d.reason[:4000],
                 "deliveries": d.msg.metadata.num_delivered,
                 "failed_at": now,
             }
-            for d, reason in items
+            for d in items
         ]
         try:
             async with self.db.unit_of_work() as uow:
                 await uow.session.execute(insert(dead_letters), rows)
-        except Exception:  # noqa: BLE001 - not stored means not given up on: redeliver later
-            log.exception("could not store dead letters; they will be redelivered",
-                          consumer=self.spec.name)
-            for d, _ in items:
+        except Exception:
+            log.exception(
+                "could not store dead letters; they will be redelivered", consumer=self.spec.name
+            )
+            for d in items:
                 await d.msg.nak(delay=5.0)
             return
-        for d, reason in items:
+        for d in items:
             headers = dict(d.msg.headers or {})
-            headers.pop("Nats-Msg-Id", None)
-            headers["pb-dead-letter-reason"] = reason[:1000].replace("\n", " ")
+            headers.pop(MSG_ID_HEADER, None)
+            headers["pb-dead-letter-reason"] = d.reason[:1000].replace("\n", " ")
             headers["pb-dead-letter-consumer"] = self.spec.name
             try:
                 await self.link.js.publish(self.dead_letter_subject, d.msg.data, headers=headers)
             except Exception:  # noqa: BLE001 - the stored row is the record that matters
-                log.warning("dead letter stored but not copied to the DLQ subject",
-                            consumer=self.spec.name)
+                log.warning(
+                    "dead letter stored but not copied to the DLQ subject", consumer=self.spec.name
+                )
             await d.msg.term()
             self.metrics.events_dead_lettered.labels(self.spec.name).inc()
-            log.error("event dead-lettered", consumer=self.spec.name,
-                      event_id=d.envelope.id if d.envelope else None,
-                      event_type=d.envelope.type if d.envelope else None, reason=reason)
+            log.error(
+                "event dead-lettered",
+                consumer=self.spec.name,
+                event_id=d.envelope.id if d.envelope else None,
+                event_type=d.envelope.type if d.envelope else None,
+                reason=d.reason,
+            )

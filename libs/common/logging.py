@@ -81,6 +81,7 @@ def configure_logging(*, level: str = "INFO", fmt: str = "json", service: str = 
     # (and written outside the span); the request metrics and traces carry that information.
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
     logging.getLogger("faststream").setLevel(logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:

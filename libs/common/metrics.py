@@ -25,45 +25,61 @@ class ServiceMetrics:
         labels = {"service": service}
         r = self.registry
         self.requests = Counter(
-            "pb_http_requests", "HTTP requests served", ["method", "route", "status"],
+            "pb_http_requests",
+            "HTTP requests served",
+            ["method", "route", "status"],
             registry=r,
         ).labels
         self.request_seconds = Histogram(
-            "pb_http_request_duration_seconds", "HTTP request latency", ["method", "route"],
+            "pb_http_request_duration_seconds",
+            "HTTP request latency",
+            ["method", "route"],
             registry=r,
         )
         self.events_published = Counter(
-            "pb_events_published", "Events published to JetStream by the outbox relay", ["type"],
+            "pb_events_published",
+            "Events published to JetStream by the outbox relay",
+            ["type"],
             registry=r,
         )
         self.events_consumed = Counter(
             "pb_events_consumed", "Events applied by a consumer", ["consumer", "type"], registry=r
         )
         self.events_duplicate = Counter(
-            "pb_events_duplicate", "Redelivered events the inbox had already applied",
-            ["consumer"], registry=r,
+            "pb_events_duplicate",
+            "Redelivered events the inbox had already applied",
+            ["consumer"],
+            registry=r,
         )
         self.events_failed = Counter(
-            "pb_events_failed", "Event deliveries whose handling failed (will be retried)",
-            ["consumer"], registry=r,
+            "pb_events_failed",
+            "Event deliveries whose handling failed (will be retried)",
+            ["consumer"],
+            registry=r,
         )
         self.events_dead_lettered = Counter(
-            "pb_events_dead_lettered", "Events given up on and dead-lettered", ["consumer"],
+            "pb_events_dead_lettered",
+            "Events given up on and dead-lettered",
+            ["consumer"],
             registry=r,
         )
         self.outbox_backlog = Gauge(
             "pb_outbox_backlog", "Outbox rows not yet acknowledged by JetStream", registry=r
         )
         self.outbox_oldest_age = Gauge(
-            "pb_outbox_oldest_unsent_age_seconds", "Age of the oldest unsent outbox row",
+            "pb_outbox_oldest_unsent_age_seconds",
+            "Age of the oldest unsent outbox row",
             registry=r,
         )
         self.consumer_lag = Gauge(
-            "pb_consumer_lag", "Messages pending for a durable consumer", ["consumer"],
+            "pb_consumer_lag",
+            "Messages pending for a durable consumer",
+            ["consumer"],
             registry=r,
         )
-        self.info = Gauge("pb_service_info", "The service this process runs", ["service"],
-                          registry=r)
+        self.info = Gauge(
+            "pb_service_info", "The service this process runs", ["service"], registry=r
+        )
         self.info.labels(**labels).set(1)
 
     def expose(self) -> Response:

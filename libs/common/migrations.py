@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from alembic import command, context
+from alembic import command, context, op
 from alembic.config import Config
-from alembic.operations import Operations
 from sqlalchemy import MetaData, pool
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import async_engine_from_config
@@ -69,7 +68,7 @@ def _migrate(connection: Connection, target: list[MetaData]) -> None:
         context.run_migrations()
 
 
-def create_platform_tables_v1(op: Operations) -> None:
+def create_platform_tables_v1() -> None:
     """Revision 1 of the outbox, inbox and dead-letter tables, shared by every service's first
     migration. A later change to them gets a `_v2` function and a new revision in each service."""
     for table in platform_metadata.sorted_tables:
@@ -85,8 +84,6 @@ def create_platform_tables_v1(op: Operations) -> None:
             )
 
 
-def drop_platform_tables_v1(op: Operations) -> None:
+def drop_platform_tables_v1() -> None:
     for table in reversed(platform_metadata.sorted_tables):
         op.drop_table(table.name)
-
-

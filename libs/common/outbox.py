@@ -10,10 +10,11 @@ import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from nats.js import JetStreamContext
 from opentelemetry import propagate, trace
-from sqlalchemy import Row, delete, func, select, text, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from libs.common.broker import BrokerLink
@@ -28,6 +29,7 @@ from libs.common.logging import get_logger
 from libs.common.metrics import ServiceMetrics
 from libs.common.settings import ServiceSettings
 from libs.common.tables import outbox, utcnow
+from libs.common.tasks import stop_task
 from libs.common.tracing import span_from
 
 log = get_logger(__name__)
@@ -45,7 +47,7 @@ _COLUMNS = (
 )
 
 
-def message_headers(row: Row[tuple[object, ...]]) -> dict[str, str]:
+def message_headers(row: Any) -> dict[str, str]:
     """The CloudEvents NATS-binding headers of a stored event (see `Envelope.headers`)."""
     headers = {
         f"{CE_PREFIX}specversion": SPEC_VERSION,
@@ -100,10 +102,8 @@ class OutboxRelay:
         self._task = asyncio.create_task(self._run(), name="outbox-relay")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await stop_task(self._task)
+        self._task = None
         if self._lock_conn is not None:
             with contextlib.suppress(Exception):
                 await self._lock_conn.close()
@@ -128,7 +128,7 @@ class OutboxRelay:
                     await self._wait_for_work()
             except asyncio.CancelledError:
                 raise
-            except Exception:  # noqa: BLE001 - the relay must outlive any single failure
+            except Exception:
                 log.exception("outbox relay round failed")
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
@@ -146,7 +146,7 @@ class OutboxRelay:
         if self._lock_conn is not None and not self._lock_conn.closed:
             return True
         conn = await self.db.engine.connect()
-        got = (await conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": self._lock_key}))
+        got = await conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": self._lock_key})
         if got.scalar_one():
             await conn.commit()
             self._lock_conn = conn
@@ -185,15 +185,19 @@ class OutboxRelay:
             if row.seq in acked:
                 self.metrics.events_published.labels(row.type).inc()
         if failed:
-            log.warning("outbox publish incomplete", published=len(acked), failed=len(failed),
-                        error=failed[0][1][:200])
+            log.warning(
+                "outbox publish incomplete",
+                published=len(acked),
+                failed=len(failed),
+                error=failed[0][1][:200],
+            )
         return BatchResult(len(acked), len(failed))
 
     async def _publish(
-        self, js: JetStreamContext, rows: Sequence[Row[tuple[object, ...]]]
+        self, js: JetStreamContext, rows: Sequence[Any]
     ) -> tuple[set[int], dict[int, str]]:
         """Send the whole batch without waiting on each ack, then collect the acks."""
-        futures: dict[int, asyncio.Future[object]] = {}
+        futures: dict[int, asyncio.Future[Any]] = {}
         errors: dict[int, str] = {}
         for row in rows:
             headers = message_headers(row)
@@ -205,22 +209,23 @@ class OutboxRelay:
                         traceparent=row.traceparent,
                         tracestate=row.tracestate,
                         kind=trace.SpanKind.PRODUCER,
-                        attributes={"messaging.system": "nats",
-                                    "messaging.destination.name": row.type,
-                                    "messaging.message.id": row.event_id},
+                        attributes={
+                            "messaging.system": "nats",
+                            "messaging.destination.name": row.type,
+                            "messaging.message.id": row.event_id,
+                        },
                     ):
                         propagate.inject(headers)
-                        futures[row.seq] = await js.publish_async(row.type, row.data,
-                                                                  headers=headers)
+                        futures[row.seq] = await js.publish_async(
+                            row.type, row.data, headers=headers
+                        )
                 else:
                     futures[row.seq] = await js.publish_async(row.type, row.data, headers=headers)
             except Exception as exc:  # noqa: BLE001 - recorded per row, retried next round
                 errors[row.seq] = f"{type(exc).__name__}: {exc}"
                 break  # the connection is gone; the rest waits for the next round
         if futures:
-            await asyncio.wait(
-                futures.values(), timeout=self.settings.outbox_ack_timeout_seconds
-            )
+            await asyncio.wait(futures.values(), timeout=self.settings.outbox_ack_timeout_seconds)
         acked: set[int] = set()
         for seq, future in futures.items():
             if not future.done():
@@ -228,8 +233,8 @@ class OutboxRelay:
                 errors[seq] = "no acknowledgement from JetStream in time"
             elif future.cancelled():
                 errors[seq] = "publish cancelled"
-            elif (exc := future.exception()) is not None:
-                errors[seq] = f"{type(exc).__name__}: {exc}"
+            elif (failure := future.exception()) is not None:
+                errors[seq] = f"{type(failure).__name__}: {failure}"
             else:
                 acked.add(seq)
         for row in rows:

@@ -57,9 +57,7 @@ class Runtime:
         )
         self.tracer = self.tracer_provider.get_tracer(f"pb.{settings.service_name}")
         self.metrics = ServiceMetrics(settings.service_name)
-        self.db = Database(
-            settings.resolved_database_url(), source=f"/pb/{settings.service_name}"
-        )
+        self.db = Database(settings.resolved_database_url(), source=f"/pb/{settings.service_name}")
         instrument_engine(self.db.engine, self.tracer_provider)
         self.link = BrokerLink(settings, self.tracer_provider)
         self.relay = OutboxRelay(self.db, self.link, settings, self.metrics, self.tracer)
@@ -103,8 +101,9 @@ def build_app(
     definition: ServiceDefinition, *, span_exporter: SpanExporter | None = None
 ) -> FastAPI:
     settings = definition.settings
-    configure_logging(level=settings.log_level, fmt=settings.log_format,
-                      service=settings.service_name)
+    configure_logging(
+        level=settings.log_level, fmt=settings.log_format, service=settings.service_name
+    )
     runtime = Runtime(definition, span_exporter)
 
     @asynccontextmanager
@@ -131,8 +130,12 @@ def build_app(
     async def healthz() -> dict[str, str]:
         return {"status": "ok", "service": settings.service_name}
 
-    @app.get("/readyz", tags=["operations"], summary="Readiness: store and broker reachable",
-             responses={503: {"description": "not ready", "content": {PROBLEM_JSON: {}}}})
+    @app.get(
+        "/readyz",
+        tags=["operations"],
+        summary="Readiness: store and broker reachable",
+        responses={503: {"description": "not ready", "content": {PROBLEM_JSON: {}}}},
+    )
     async def readyz() -> JSONResponse:
         checks = await runtime.readiness()
         if all(v == "ok" for v in checks.values()):

@@ -47,9 +47,7 @@ def create_tracer_provider(
 
 
 def instrument_fastapi(app: FastAPI, provider: TracerProvider) -> None:
-    FastAPIInstrumentor.instrument_app(
-        app, tracer_provider=provider, excluded_urls=UNTRACED_URLS
-    )
+    FastAPIInstrumentor.instrument_app(app, tracer_provider=provider, excluded_urls=UNTRACED_URLS)
 
 
 def instrument_engine(engine: AsyncEngine, provider: TracerProvider) -> None:
@@ -60,7 +58,7 @@ def instrument_engine(engine: AsyncEngine, provider: TracerProvider) -> None:
     """
     tracer = provider.get_tracer("opentelemetry.instrumentation.sqlalchemy")
     usage = metrics.get_meter(__name__).create_up_down_counter("db.client.connections.usage")
-    EngineTracer(tracer, engine.sync_engine, usage)
+    EngineTracer(tracer, engine.sync_engine, usage)  # type: ignore[no-untyped-call]
 
 
 def context_from_headers(headers: Mapping[str, str]) -> Context:

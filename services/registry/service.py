@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 from libs.common.db import UnitOfWork
+from libs.common.logging import get_logger
 from libs.common.tables import utcnow
 from services.registry.domain.organizations import (
     DuplicateCreditCode,
@@ -13,6 +14,8 @@ from services.registry.domain.organizations import (
 )
 from services.registry.events import OrganizationRegisteredV1
 from services.registry.store.organizations import OrganizationRepository
+
+log = get_logger(__name__)
 
 
 async def register_organization(
@@ -44,6 +47,7 @@ async def register_organization(
         updated_at=now,
     )
     await repo.add(organization)
+    log.info("organisation registered", organization_id=organization.id)
     uow.record(
         OrganizationRegisteredV1(
             organization_id=organization.id,

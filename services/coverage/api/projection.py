@@ -28,8 +28,11 @@ class OrganizationFacts(BaseModel):
     updated_at: datetime
 
 
-@router.get("/organizations/{organization_id}", response_model=OrganizationFacts,
-            summary="What coverage knows of one organisation")
+@router.get(
+    "/organizations/{organization_id}",
+    response_model=OrganizationFacts,
+    summary="What coverage knows of one organisation",
+)
 async def organization(
     organization_id: str, uow: UnitOfWorkDep, principal: Reader
 ) -> OrganizationFacts:

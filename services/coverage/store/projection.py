@@ -48,10 +48,14 @@ class ProjectionRepository:
 
     async def organization(self, organization_id: str) -> dict[str, Any] | None:
         row = (
-            await self.session.execute(
-                select(organization_facts).where(
-                    organization_facts.c.organization_id == organization_id
+            (
+                await self.session.execute(
+                    select(organization_facts).where(
+                        organization_facts.c.organization_id == organization_id
+                    )
                 )
             )
-        ).mappings().first()
+            .mappings()
+            .first()
+        )
         return dict(row) if row else None

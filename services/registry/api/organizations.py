@@ -32,8 +32,9 @@ class OrganizationIn(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     kind: OrganizationKind
     region_code: RegionCode
-    industry_code: str | None = Field(default=None, pattern=r"^[A-T](\d{2,4})?$",
-                                      description="GB/T 4754 code, e.g. I6513 or G54")
+    industry_code: str | None = Field(
+        default=None, pattern=r"^[A-T](\d{2,4})?$", description="GB/T 4754 code, e.g. I6513 or G54"
+    )
     staff_count: int | None = Field(default=None, ge=0, le=10_000_000)
 
 
@@ -54,10 +55,15 @@ class OrganizationOut(BaseModel):
         return cls.model_validate(organization, from_attributes=True)
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=OrganizationOut,
-             summary="Enter an organisation in the ledger")
-async def register(body: OrganizationIn, uow: UnitOfWorkDep, principal: Writer,
-                   response: Response) -> OrganizationOut:
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=OrganizationOut,
+    summary="Enter an organisation in the ledger",
+)
+async def register(
+    body: OrganizationIn, uow: UnitOfWorkDep, principal: Writer, response: Response
+) -> OrganizationOut:
     principal.ensure_covers(body.region_code)
     try:
         organization = await service.register_organization(uow, **body.model_dump())
@@ -72,10 +78,10 @@ async def register(body: OrganizationIn, uow: UnitOfWorkDep, principal: Writer,
     return OrganizationOut.of(organization)
 
 
-@router.get("/{organization_id}", response_model=OrganizationOut,
-            summary="One organisation's file")
-async def read(organization_id: str, uow: UnitOfWorkDep, principal: Reader,
-               response: Response) -> OrganizationOut:
+@router.get("/{organization_id}", response_model=OrganizationOut, summary="One organisation's file")
+async def read(
+    organization_id: str, uow: UnitOfWorkDep, principal: Reader, response: Response
+) -> OrganizationOut:
     organization = await service.get_organization(uow, organization_id)
     if organization is None:
         raise NotFound("organisation not found")

@@ -17,10 +17,14 @@ class OrganizationRepository:
 
     async def get(self, organization_id: str) -> Organization | None:
         row = (
-            await self.session.execute(
-                select(organizations).where(organizations.c.id == organization_id)
+            (
+                await self.session.execute(
+                    select(organizations).where(organizations.c.id == organization_id)
+                )
             )
-        ).mappings().first()
+            .mappings()
+            .first()
+        )
         return Organization(**row) if row else None
 
     async def id_by_credit_code(self, credit_code: str) -> str | None:

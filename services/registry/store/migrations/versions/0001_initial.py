@@ -20,7 +20,7 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    create_platform_tables_v1(op)
+    create_platform_tables_v1()
     op.create_table(
         "organizations",
         sa.Column("id", sa.String(36), primary_key=True),
@@ -40,4 +40,4 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("organizations")
-    drop_platform_tables_v1(op)
+    drop_platform_tables_v1()

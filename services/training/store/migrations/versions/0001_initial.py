@@ -7,8 +7,6 @@ Create Date: 2026-11-23
 
 from collections.abc import Sequence
 
-from alembic import op
-
 from libs.common.migrations import create_platform_tables_v1, drop_platform_tables_v1
 
 revision: str = "0001"
@@ -18,8 +16,8 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    create_platform_tables_v1(op)
+    create_platform_tables_v1()
 
 
 def downgrade() -> None:
-    drop_platform_tables_v1(op)
+    drop_platform_tables_v1()

@@ -1,0 +1,195 @@
+"""The inbox on real NATS and both stores: once per consumer, retries, dead letters."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import string
+from collections.abc import AsyncIterator, Awaitable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import nats
+import pytest
+from opentelemetry import trace
+from pydantic import BaseModel
+from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select
+
+from libs.common.broker import BrokerLink
+from libs.common.db import Database, UnitOfWork
+from libs.common.events import Envelope
+from libs.common.inbox import ConsumerSpec, InboxConsumer
+from libs.common.metrics import ServiceMetrics
+from libs.common.settings import ServiceSettings
+from libs.common.tables import dead_letters, platform_metadata
+from libs.common.tracing import create_tracer_provider
+from tests.harness import NatsServer, wait_for
+
+test_metadata = MetaData()
+effects = Table(
+    "effects",
+    test_metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("event_id", String(64), nullable=False),
+    Column("value", String(50), nullable=False),
+)
+
+
+class Noted(BaseModel):
+    note_id: str
+    value: str
+
+
+@dataclass
+class Harness:
+    db: Database
+    link: BrokerLink
+    consumer: InboxConsumer
+    metrics: ServiceMetrics
+    service: str
+
+    @property
+    def subject(self) -> str:
+        return f"pb.{self.service}.note.made.v1"
+
+    def envelope(self, value: str, event_id: str | None = None) -> Envelope:
+        env = Envelope(
+            id=event_id or f"evt-{value}-{random.random()}",
+            source=f"/pb/{self.service}",
+            type=self.subject,
+            subject=value,
+            time=datetime.now(UTC),
+            data=Noted(note_id=value, value=value).model_dump_json().encode(),
+        )
+        return env
+
+    async def publish(self, env: Envelope, msg_id: str | None = None) -> None:
+        headers = env.headers()
+        if msg_id is not None:
+            headers["Nats-Msg-Id"] = msg_id
+        await self.link.js.publish(env.type, env.data, headers=headers)
+
+    async def count(self, value: str | None = None) -> int:
+        query = select(func.count()).select_from(effects)
+        if value is not None:
+            query = query.where(effects.c.value == value)
+        async with self.db.read() as session:
+            return int((await session.execute(query)).scalar_one())
+
+    async def dead(self) -> list[dict[str, object]]:
+        async with self.db.read() as session:
+            rows = (await session.execute(select(dead_letters))).mappings().all()
+        return [dict(r) for r in rows]
+
+
+@pytest.fixture
+async def harness(nats_server: NatsServer, database_url: str) -> AsyncIterator[Harness]:
+    service = "t" + "".join(random.choices(string.ascii_lowercase, k=8))
+    settings = ServiceSettings(
+        service_name=service,
+        database_url=database_url,
+        nats_url=nats_server.url,
+        inbox_max_deliveries=3,
+        inbox_backoff_seconds=[0.05],
+        inbox_batch_size=50,
+    )
+    db = Database(database_url, source=f"/pb/{service}")
+    async with db.engine.begin() as conn:
+        await conn.run_sync(platform_metadata.create_all)
+        await conn.run_sync(test_metadata.create_all)
+    provider = create_tracer_provider(settings)
+    metrics = ServiceMetrics(service)
+    link = BrokerLink(settings, provider)
+    spec = ConsumerSpec(name=f"{service}-notes", stream=settings.stream_name)
+
+    @spec.on(f"pb.{service}.note.made.v1", Noted)
+    async def on_note(uow: UnitOfWork, envelope: Envelope, event: Noted) -> None:
+        await uow.session.execute(insert(effects).values(event_id=envelope.id, value=event.value))
+        if event.value.startswith("bad"):
+            raise RuntimeError(f"cannot apply note {event.value}")
+
+    consumer = InboxConsumer(spec, db, link, settings, metrics, trace.get_tracer("test"))
+    link.start()
+    await asyncio.wait_for(link.ready.wait(), 10)
+    consumer.start()
+    yield Harness(db, link, consumer, metrics, service)
+    await consumer.stop()
+    await link.stop()
+    await db.dispose()
+
+
+async def test_an_event_delivered_twice_changes_the_store_once(harness: Harness) -> None:
+    env = harness.envelope("once")
+    await harness.publish(env)
+    # the same event again, past JetStream's dedup (another message id): the inbox must catch it
+    await harness.publish(env, msg_id=env.id + "-again")
+    await harness.publish(harness.envelope("after"))
+    await wait_for(lambda: _is(harness.count("after"), 1))
+    await asyncio.sleep(0.3)
+    assert await harness.count("once") == 1
+    duplicates = harness.metrics.registry.get_sample_value(
+        "pb_events_duplicate_total", {"consumer": harness.consumer.spec.name}
+    )
+    assert duplicates == 1
+
+
+async def test_jetstream_drops_a_republished_id_inside_its_window(harness: Harness) -> None:
+    env = harness.envelope("dedup")
+    await harness.publish(env)
+    ack = await harness.link.js.publish(env.type, env.data, headers=env.headers())
+    assert ack.duplicate is True
+
+
+async def test_a_failing_event_is_dead_lettered_with_its_reason_and_others_go_on(
+    harness: Harness,
+) -> None:
+    await harness.publish(harness.envelope("bad-1"))
+    await harness.publish(harness.envelope("good-1"))
+    await wait_for(lambda: harness.dead(), timeout=10)
+    await harness.publish(harness.envelope("good-2"))
+    await wait_for(lambda: _is(harness.count("good-2"), 1))
+
+    [letter] = await harness.dead()
+    assert letter["consumer"] == harness.consumer.spec.name
+    assert letter["deliveries"] == 3
+    assert "cannot apply note bad-1" in str(letter["reason"])
+    assert letter["event_type"] == harness.subject
+    # the failed attempts left nothing behind; the good events were applied once each
+    assert await harness.count("bad-1") == 0
+    assert await harness.count("good-1") == 1
+
+    # and a copy went to the dead-letter subject, with the reason in a header
+    nc = await nats.connect(harness.link.settings.nats_url)
+    try:
+        js = nc.jetstream()
+        sub = await js.pull_subscribe(
+            f"pb.dlq.{harness.service}.>", stream=f"PB_DLQ_{harness.service.upper()}"
+        )
+        [copy] = await sub.fetch(1, timeout=5)
+        assert copy.headers is not None
+        assert "cannot apply note bad-1" in copy.headers["pb-dead-letter-reason"]
+    finally:
+        await nc.close()
+
+
+async def test_a_message_that_is_not_a_cloudevent_is_dead_lettered_at_once(
+    harness: Harness,
+) -> None:
+    await harness.link.js.publish(harness.subject, b"not json", headers={"x": "y"})
+    letters = await wait_for(lambda: harness.dead(), timeout=10)
+    assert letters[0]["deliveries"] == 1
+    assert "not a readable CloudEvent" in str(letters[0]["reason"])
+
+
+async def test_data_that_does_not_match_the_model_is_dead_lettered_naming_the_field(
+    harness: Harness,
+) -> None:
+    env = harness.envelope("shape")
+    broken = Envelope(env.id, env.source, env.type, env.subject, env.time, b'{"note_id": "x"}')
+    await harness.publish(broken)
+    letters = await wait_for(lambda: harness.dead(), timeout=10)
+    assert "value" in str(letters[0]["reason"])
+
+
+async def _is(count: Awaitable[int], expected: int) -> bool:
+    return await count == expected

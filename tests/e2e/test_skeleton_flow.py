@@ -1,0 +1,170 @@
+"""One event end to end: registry records an organisation, coverage applies it, over real NATS."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import pytest
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from libs.common.validators import credit_code_check_char
+from services.coverage.app import definition as coverage_definition
+from services.coverage.settings import CoverageSettings
+from services.registry.app import definition as registry_definition
+from services.registry.settings import RegistrySettings
+from tests.harness import NatsServer, RunningService, serve, wait_for
+
+REGION = "140212"
+
+
+def credit_code(n: int) -> str:
+    first17 = f"91{REGION}{n:09d}"
+    return first17 + credit_code_check_char(first17)
+
+
+def organization(n: int, **overrides: Any) -> dict[str, Any]:
+    body = {
+        "credit_code": credit_code(n),
+        "name": f"大同市新荣区测试企业{n}有限公司",
+        "kind": "enterprise",
+        "region_code": "140212101",
+        "industry_code": "I6513",
+        "staff_count": 12,
+    }
+    body.update(overrides)
+    return body
+
+
+@asynccontextmanager
+async def both_services(
+    nats: NatsServer,
+    registry_db: str,
+    coverage_db: str,
+    exporter: InMemorySpanExporter | None = None,
+) -> AsyncIterator[tuple[RunningService, RunningService]]:
+    registry_settings = RegistrySettings(
+        database_url=registry_db, nats_url=nats.url, outbox_poll_seconds=0.1
+    )
+    coverage_settings = CoverageSettings(database_url=coverage_db, nats_url=nats.url)
+    async with (
+        serve(registry_definition(registry_settings), span_exporter=exporter) as registry,
+        serve(coverage_definition(coverage_settings), span_exporter=exporter) as coverage,
+    ):
+        await wait_for(lambda: _ready(registry), timeout=15)
+        await wait_for(lambda: _ready(coverage), timeout=15)
+        yield registry, coverage
+
+
+async def _ready(service: RunningService) -> bool:
+    response = await service.client.get("/readyz")
+    return response.status_code == 200
+
+
+async def projected(coverage: RunningService, organization_id: str) -> dict[str, Any] | None:
+    response = await coverage.client.get(
+        f"/v1/projection/organizations/{organization_id}", headers=coverage.as_region(REGION)
+    )
+    return response.json() if response.status_code == 200 else None
+
+
+async def test_registered_organization_reaches_coverage(
+    private_nats: NatsServer, database_url: str, second_database_url: str
+) -> None:
+    async with both_services(private_nats, database_url, second_database_url) as (
+        registry,
+        coverage,
+    ):
+        created = await registry.client.post(
+            "/v1/organizations", json=organization(1), headers=registry.as_region(REGION)
+        )
+        assert created.status_code == 201, created.text
+        org = created.json()
+        assert created.headers["Location"] == f"/v1/organizations/{org['id']}"
+
+        facts = await wait_for(lambda: projected(coverage, org["id"]), timeout=5)
+        assert facts["region_code"] == "140212101"
+        assert facts["kind"] == "enterprise"
+        assert facts["industry_code"] == "I6513"
+
+
+async def test_event_written_while_nats_is_down_is_delivered_after_restart(
+    private_nats: NatsServer, database_url: str, second_database_url: str
+) -> None:
+    async with both_services(private_nats, database_url, second_database_url) as (
+        registry,
+        coverage,
+    ):
+        private_nats.stop()
+        created = await registry.client.post(
+            "/v1/organizations", json=organization(2), headers=registry.as_region(REGION)
+        )
+        assert created.status_code == 201, created.text
+        assert (await registry.client.get("/readyz")).status_code == 503
+        assert await projected(coverage, created.json()["id"]) is None
+
+        private_nats.start()
+        facts = await wait_for(lambda: projected(coverage, created.json()["id"]), timeout=30)
+        assert facts["organization_id"] == created.json()["id"]
+
+
+async def test_one_trace_from_request_through_relay_to_consumer(
+    private_nats: NatsServer, tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    exporter = InMemorySpanExporter()
+    async with both_services(
+        private_nats,
+        f"sqlite+aiosqlite:///{tmp_path / 'r.db'}",
+        f"sqlite+aiosqlite:///{tmp_path / 'c.db'}",
+        exporter,
+    ) as (registry, coverage):
+        capsys.readouterr()
+        created = await registry.client.post(
+            "/v1/organizations", json=organization(3), headers=registry.as_region(REGION)
+        )
+        assert created.status_code == 201
+        await wait_for(lambda: projected(coverage, created.json()["id"]), timeout=5)
+
+    spans = exporter.get_finished_spans()
+    request = next(s for s in spans if s.name == "POST /v1/organizations")
+    publish = next(s for s in spans if s.name == "pb.registry.organization.registered.v1 publish")
+    process = next(s for s in spans if s.name == "pb.registry.organization.registered.v1 process")
+    trace_id = request.context.trace_id
+    assert publish.context.trace_id == trace_id
+    assert process.context.trace_id == trace_id
+    assert process.resource.attributes["service.name"] == "pb-coverage"
+    sql_in_consumer = [
+        s for s in spans if s.parent is not None and s.parent.span_id == process.context.span_id
+    ]
+    assert sql_in_consumer, "the consumer's SQL should be traced under its process span"
+
+    lines = [
+        json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")
+    ]
+    registered = [line for line in lines if line.get("event") == "organisation registered"]
+    assert registered
+    assert registered[0]["trace_id"] == format(trace_id, "032x")
+
+
+async def test_bad_credit_code_is_a_problem_naming_the_field(
+    nats_server: NatsServer, tmp_path: Any
+) -> None:
+    settings = RegistrySettings(
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'r.db'}", nats_url=nats_server.url
+    )
+    async with serve(registry_definition(settings)) as registry:
+        bad = organization(4)
+        bad["credit_code"] = bad["credit_code"][:-1] + (
+            "0" if bad["credit_code"][-1] != "0" else "1"
+        )
+        response = await registry.client.post(
+            "/v1/organizations", json=bad, headers=registry.as_region(REGION)
+        )
+        assert response.status_code == 422
+        assert response.headers["content-type"] == "application/problem+json"
+        problem = response.json()
+        assert problem["status"] == 422
+        assert [e["field"] for e in problem["errors"]] == ["credit_code"]
+        assert "check character" in problem["errors"][0]["reason"]
