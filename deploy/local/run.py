@@ -184,6 +184,17 @@ def redact_url(url: str) -> str:
 # --- ports and probes -----------------------------------------------------------------------
 
 
+def first_free_port(preferred: int, tries: int = 50) -> int:
+    """`preferred` when it is free, else the next free port after it (a NATS server that the
+    machine already runs on 4222 must not stop `make run`)."""
+    for port in range(preferred, preferred + tries):
+        if port_is_free(port):
+            if port != preferred:
+                say(f"[run] port {preferred} is taken; using {port} instead")
+            return port
+    raise LauncherError(f"no free port in {preferred}..{preferred + tries - 1}")
+
+
 def port_is_free(port: int, host: str = HOST) -> bool:
     """Whether a server could listen on ``host:port`` now (nothing listens or holds the port)."""
     try:
@@ -648,13 +659,16 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="folder for databases, the JetStream store and logs (default: <repo>/.data)",
     )
     parser.add_argument(
-        "--nats-port", type=int, default=DEFAULT_NATS_PORT, help="client port (default 4222)"
+        "--nats-port",
+        type=int,
+        default=None,
+        help="client port (default: 4222, or the next free one when 4222 is taken)",
     )
     parser.add_argument(
         "--nats-monitor-port",
         type=int,
-        default=DEFAULT_NATS_MONITOR_PORT,
-        help="HTTP monitoring port (default 8222)",
+        default=None,
+        help="HTTP monitoring port (default: 8222, or the next free one)",
     )
     parser.add_argument(
         "--timeout",
@@ -689,8 +703,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             nats = start_nats(
                 data_dir,
-                args.nats_port,
-                args.nats_monitor_port,
+                args.nats_port or first_free_port(DEFAULT_NATS_PORT),
+                args.nats_monitor_port or first_free_port(DEFAULT_NATS_MONITOR_PORT),
                 timeout=args.timeout,
                 stop=stop,
             )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 from dataclasses import dataclass
 
 from faststream.nats import NatsBroker
@@ -89,6 +90,11 @@ async def ensure_stream(js: JetStreamContext, spec: StreamSpec) -> None:
         log.warning("stream kept as it is", stream=spec.name, reason=exc.description)
 
 
+def redact_url(url: str) -> str:
+    """The URL(s) without passwords or tokens, fit for a log line."""
+    return re.sub(r"//[^@/]*@", "//***@", url)
+
+
 class BrokerLink:
     """The service's NATS connection, made in the background so the service starts (and keeps
     its outbox filling) while NATS is down; `ready` is set once connected and streams exist."""
@@ -140,7 +146,7 @@ class BrokerLink:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
         self.ready.set()
-        log.info("connected to NATS", url=self.settings.nats_url)
+        log.info("connected to NATS", url=redact_url(self.settings.nats_url))
 
     async def stop(self) -> None:
         await stop_task(self._task)

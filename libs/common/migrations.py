@@ -7,12 +7,16 @@ from typing import Any
 
 from alembic import command, context, op
 from alembic.config import Config
-from sqlalchemy import MetaData, pool
+from sqlalchemy import MetaData, pool, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import async_engine_from_config
 
 from libs.common.db import Database
 from libs.common.tables import platform_metadata
+
+
+#: Advisory lock held while migrating (any constant; one database per service).
+MIGRATION_LOCK_KEY = 7_221_001
 
 
 def alembic_config(script_location: Path, url: str) -> Config:
@@ -31,6 +35,11 @@ async def upgrade_to_head(db: Database, script_location: Path) -> None:
         command.upgrade(config, "head")
 
     async with db.engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            # Replicas starting together must not migrate the same database at once.
+            await connection.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
+            )
         await connection.run_sync(upgrade)
 
 

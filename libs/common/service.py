@@ -168,7 +168,9 @@ async def unit_of_work(request: Request) -> AsyncIterator[UnitOfWork]:
         yield uow
 
 
-UnitOfWorkDep = Annotated[UnitOfWork, Depends(unit_of_work)]
+# scope="function": the transaction commits before the response leaves, so a failed commit is
+# an error response, never a 201 for something that was not stored.
+UnitOfWorkDep = Annotated[UnitOfWork, Depends(unit_of_work, scope="function")]
 RuntimeDep = Annotated[Runtime, Depends(runtime_of)]
 
 

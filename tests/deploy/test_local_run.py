@@ -117,11 +117,19 @@ def test_only_keeps_start_order_and_rejects_unknown_names() -> None:
 def test_argument_defaults() -> None:
     args = run.parse_args([])
     assert args.only == list(run.SERVICE_PORTS)
-    assert args.nats_port == 4222
-    assert args.nats_monitor_port == 8222
+    assert args.nats_port is None  # 4222, or the next free port when it is taken
+    assert args.nats_monitor_port is None
     assert args.timeout == 60.0
     assert args.no_wait is False
     assert args.data_dir == run.REPO_ROOT / ".data"
+
+
+def test_first_free_port_skips_a_taken_port() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert run.first_free_port(port) > port
 
 
 def test_redact_url_hides_passwords() -> None:

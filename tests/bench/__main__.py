@@ -1,0 +1,66 @@
+"""Run the benchmarks and print their tables: `make bench`, `make bench ARGS='--only outbox_relay
+--events 5000'`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+
+from tests.bench import outbox_relay
+from tests.bench.common import Benchmark, BenchOptions, Table
+
+#: Every benchmark `make bench` runs, by name.
+BENCHMARKS: dict[str, Benchmark] = {
+    outbox_relay.NAME: outbox_relay.run,
+}
+
+STORES = ("sqlite", "postgresql")
+
+
+def parse(argv: list[str]) -> tuple[list[str], BenchOptions]:
+    parser = argparse.ArgumentParser(prog="python -m tests.bench", description=__doc__)
+    parser.add_argument(
+        "--only", action="append", choices=sorted(BENCHMARKS), help="run only this (repeatable)"
+    )
+    parser.add_argument("--events", type=int, default=BenchOptions.events, help="events per run")
+    parser.add_argument(
+        "--repeats", type=int, default=BenchOptions.repeats, help="repetitions (median printed)"
+    )
+    parser.add_argument(
+        "--batch-size", type=int, default=None, help="outbox_batch_size (default: the service's)"
+    )
+    parser.add_argument(
+        "--store", action="append", choices=STORES, help="only this store (repeatable)"
+    )
+    parser.add_argument("--list", action="store_true", help="list the benchmarks and exit")
+    args = parser.parse_args(argv)
+    if args.list:
+        print("\n".join(sorted(BENCHMARKS)))
+        sys.exit(0)
+    if args.events < 1 or args.repeats < 1 or (args.batch_size is not None and args.batch_size < 1):
+        parser.error("--events, --repeats and --batch-size must be positive")
+    options = BenchOptions(
+        events=args.events,
+        repeats=args.repeats,
+        batch_size=args.batch_size,
+        stores=tuple(args.store or STORES),
+    )
+    return list(args.only or BENCHMARKS), options
+
+
+async def main(names: list[str], options: BenchOptions) -> None:
+    tables: list[Table] = []
+    for name in names:
+        print(f"{name} ...", flush=True)
+        started = time.perf_counter()
+        tables += await BENCHMARKS[name](options)
+        print(f"{name} done in {time.perf_counter() - started:.1f} s", flush=True)
+    for table in tables:
+        print()
+        print(table.render())
+
+
+if __name__ == "__main__":
+    asyncio.run(main(*parse(sys.argv[1:])))

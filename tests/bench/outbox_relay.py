@@ -1,0 +1,293 @@
+"""The outbox relay against the JetStream ceiling of the same client, server and payloads.
+
+Per store and repetition (fresh database, fresh streams):
+
+* raw: the recorded envelopes (their data bytes and `Envelope.headers()`, so a unique
+  Nats-Msg-Id each) published from a plain nats-py client with `publish_async` (pipelined,
+  default max pending) to a fresh stream of the service's shape, then every ack awaited;
+* relay: a `BrokerLink` and an `OutboxRelay` started as `libs.common.service.Runtime` starts
+  them, timed from the relay's start until `outbox_backlog` reports nothing unsent.
+
+The floor: the relay keeps at least a third of the raw rate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import nats
+from nats.js import JetStreamContext
+from nats.js.errors import NotFoundError
+from opentelemetry.sdk.trace import TracerProvider
+from pydantic import Field
+
+from libs.common.broker import BrokerLink, service_streams
+from libs.common.db import Database
+from libs.common.events import Envelope, IntegrationEvent, catalogue
+from libs.common.logging import configure_logging
+from libs.common.metrics import ServiceMetrics
+from libs.common.outbox import OutboxRelay, outbox_backlog
+from libs.common.settings import ServiceSettings
+from libs.common.tables import platform_metadata
+from libs.common.tracing import create_tracer_provider, instrument_engine
+from tests.bench.common import BenchOptions, Table, median, rate
+from tests.harness import NatsServer, postgres_available, postgres_database
+
+NAME = "outbox_relay"
+SERVICE = "benchsvc"
+WRITE_BATCH = 1_000  # events per transaction when filling the outbox (not timed)
+FLOOR = 1 / 3  # the relay keeps at least this share of the raw rate
+POLL_SECONDS = 0.02  # how often the backlog is read while the relay drains
+
+
+@catalogue.register(
+    "pb.benchsvc.thing.happened", version=1, producer=SERVICE, subject_field="thing_id"
+)
+class ThingHappenedV1(IntegrationEvent):
+    """A thing happened (the benchmark's event, about the size of a real one)."""
+
+    thing_id: str = Field(description="The thing's id")
+    region_code: str = Field(description="Statistical division code")
+    kind: str
+    count: int = Field(ge=0)
+    happened_at: datetime
+
+
+@dataclass
+class Repetition:
+    raw_seconds: float
+    relay_seconds: float
+    events: int
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def raw_rate(self) -> float:
+        return self.events / self.raw_seconds if self.raw_seconds > 0 else float("nan")
+
+    @property
+    def relay_rate(self) -> float:
+        return self.events / self.relay_seconds if self.relay_seconds > 0 else float("nan")
+
+
+def phase_timeout(events: int) -> float:
+    """Generous: a slow machine must print a slow figure, not hang."""
+    return max(60.0, events / 200)
+
+
+def bench_settings(database_url: str, nats_url: str, options: BenchOptions) -> ServiceSettings:
+    extra = {} if options.batch_size is None else {"outbox_batch_size": options.batch_size}
+    return ServiceSettings(
+        service_name=SERVICE,
+        database_url=database_url,
+        nats_url=nats_url,
+        migrate_on_start=False,
+        log_level="WARNING",
+        **extra,  # type: ignore[arg-type]
+    )
+
+
+@contextlib.asynccontextmanager
+async def store(kind: str) -> AsyncIterator[str]:
+    """A fresh, empty database of the kind; yields its SQLAlchemy async URL."""
+    if kind == "sqlite":
+        with tempfile.TemporaryDirectory(prefix="pb-bench-") as folder:
+            yield f"sqlite+aiosqlite:///{Path(folder) / 'store.db'}"
+        return
+    async with postgres_database() as url:
+        yield url
+
+
+def thing(i: int) -> ThingHappenedV1:
+    return ThingHappenedV1(
+        thing_id=str(uuid.uuid4()),
+        region_code="140212001001",
+        kind=("registered", "updated", "closed")[i % 3],
+        count=i,
+        happened_at=datetime.now(UTC),
+    )
+
+
+async def fill_outbox(
+    db: Database, provider: TracerProvider, events: int
+) -> list[Envelope]:
+    """Record `events` events through the unit of work, `WRITE_BATCH` per transaction, each
+    inside a span as a request would be (so every row carries a traceparent)."""
+    async with db.engine.begin() as conn:
+        await conn.run_sync(platform_metadata.create_all)
+    tracer = provider.get_tracer("pb.bench.writer")
+    envelopes: list[Envelope] = []
+    for start in range(0, events, WRITE_BATCH):
+        with tracer.start_as_current_span("POST /things"):
+            async with db.unit_of_work() as uow:
+                for i in range(start, min(start + WRITE_BATCH, events)):
+                    envelopes.append(uow.record(thing(i)))
+    return envelopes
+
+
+async def drop_streams(js: JetStreamContext, settings: ServiceSettings) -> None:
+    for spec in service_streams(settings):
+        with contextlib.suppress(NotFoundError):
+            await js.delete_stream(spec.name)
+
+
+async def stream_messages(js: JetStreamContext, name: str) -> int:
+    info = await js.stream_info(name)
+    return int(info.state.messages)
+
+
+async def raw_publish(
+    settings: ServiceSettings, envelopes: list[Envelope], problems: list[str]
+) -> float:
+    """Seconds a plain nats-py client takes to publish the envelopes and have every ack."""
+    spec = service_streams(settings)[0]
+    nc = await nats.connect(settings.nats_url)
+    try:
+        js = nc.jetstream()
+        await drop_streams(js, settings)
+        await js.add_stream(spec.config())
+        started = time.perf_counter()
+        futures = [
+            await js.publish_async(e.type, e.data, headers=e.headers()) for e in envelopes
+        ]
+        try:
+            await asyncio.wait_for(
+                js.publish_async_completed(), timeout=phase_timeout(len(envelopes))
+            )
+        except TimeoutError:
+            problems.append(f"raw: {js.publish_async_pending()} acks still missing at timeout")
+        elapsed = time.perf_counter() - started
+        failed = sum(1 for f in futures if not f.done() or f.cancelled() or f.exception())
+        if failed:
+            problems.append(f"raw: {failed} publishes failed")
+        held = await stream_messages(js, spec.name)
+        if held != len(envelopes):
+            problems.append(f"raw: stream holds {held} messages, expected {len(envelopes)}")
+        await drop_streams(js, settings)
+        return elapsed
+    finally:
+        await nc.close()
+
+
+async def relay_drain(
+    settings: ServiceSettings,
+    db: Database,
+    provider: TracerProvider,
+    events: int,
+    problems: list[str],
+) -> float:
+    """Seconds from the relay's start until the outbox has nothing unsent (broker already
+    connected and streams created, as once a service is up)."""
+    metrics = ServiceMetrics(settings.service_name)
+    tracer = provider.get_tracer(f"pb.{settings.service_name}")
+    link = BrokerLink(settings, provider)
+    relay = OutboxRelay(db, link, settings, metrics, tracer)
+    link.start()
+    try:
+        await asyncio.wait_for(link.ready.wait(), timeout=30)
+        deadline = time.monotonic() + phase_timeout(events)
+        started = time.perf_counter()
+        relay.start()
+        while True:
+            backlog, _ = await outbox_backlog(db)
+            if backlog == 0:
+                break
+            if time.monotonic() > deadline:
+                problems.append(f"relay: {backlog} events still unsent at timeout")
+                break
+            await asyncio.sleep(POLL_SECONDS)
+        elapsed = time.perf_counter() - started
+        await relay.stop()
+        held = await stream_messages(link.js, settings.stream_name)
+        if held != events:
+            problems.append(f"relay: stream holds {held} messages, expected {events}")
+        await drop_streams(link.js, settings)
+        return elapsed
+    finally:
+        await relay.stop()
+        await link.stop()
+
+
+async def repetition(kind: str, nats_url: str, options: BenchOptions) -> Repetition:
+    async with store(kind) as url:
+        settings = bench_settings(url, nats_url, options)
+        provider = create_tracer_provider(settings)
+        db = Database(settings.resolved_database_url(), source=f"/pb/{SERVICE}")
+        instrument_engine(db.engine, provider)
+        problems: list[str] = []
+        try:
+            envelopes = await fill_outbox(db, provider, options.events)
+            raw = await raw_publish(settings, envelopes, problems)
+            relay = await relay_drain(settings, db, provider, options.events, problems)
+        finally:
+            await db.dispose()
+            provider.shutdown()
+        return Repetition(raw, relay, options.events, problems)
+
+
+async def run(options: BenchOptions) -> list[Table]:
+    configure_logging(level="WARNING", fmt="console", service=SERVICE)
+    batch = ServiceSettings(service_name=SERVICE).outbox_batch_size
+    batch = options.batch_size or batch
+    table = Table(
+        title=(
+            f"outbox relay: {options.events:,} events, median of {options.repeats} "
+            "repetition(s), events/s"
+        ),
+        columns=["store", "raw nats-py", "relay", "relay/raw", f"floor ≥ {FLOOR:.2f}", "runs"],
+    )
+    server = NatsServer()
+    server.start()
+    try:
+        for kind in options.stores:
+            if kind == "postgresql" and not await postgres_available():
+                table.notes.append("postgresql: skipped, not reachable (PB_TEST_POSTGRES_URL)")
+                continue
+            runs: list[Repetition] = []
+            for i in range(options.repeats):
+                rep = await repetition(kind, server.url, options)
+                runs.append(rep)
+                print(
+                    f"  {kind} {i + 1}/{options.repeats}: raw {rate(rep.raw_rate)}/s "
+                    f"({rep.raw_seconds:.2f} s), relay {rate(rep.relay_rate)}/s "
+                    f"({rep.relay_seconds:.2f} s)",
+                    flush=True,
+                )
+                for problem in rep.problems:
+                    print(f"  !!! {kind} {i + 1}: {problem}", flush=True)
+            raw = median([r.raw_rate for r in runs])
+            relay = median([r.relay_rate for r in runs])
+            ratio = relay / raw
+            problems = sum(len(r.problems) for r in runs)
+            table.rows.append(
+                [
+                    kind,
+                    rate(raw),
+                    rate(relay),
+                    f"{ratio:.2f}",
+                    "yes" if ratio >= FLOOR else "NO",
+                    " ".join(f"{r.relay_rate:,.0f}" for r in runs),
+                ]
+            )
+            if problems:
+                table.notes.append(f"!!! {kind}: {problems} problem(s), see the lines above")
+    finally:
+        server.close()
+    table.notes += [
+        f"config: outbox_batch_size={batch}, written {WRITE_BATCH} events per transaction, "
+        "every row with a traceparent; ack timeout "
+        f"{ServiceSettings().outbox_ack_timeout_seconds:g} s; "
+        f"backlog polled every {POLL_SECONDS * 1000:.0f} ms",
+        "raw: plain nats-py publish_async (default max pending), same data and headers, "
+        "a fresh stream of the service's shape (file storage, duplicate window); "
+        "relay: BrokerLink + OutboxRelay as Runtime starts them, from relay start to 0 unsent",
+        "runs: the relay's events/s of each repetition; relay/raw compares the medians",
+    ]
+    return [table]
