@@ -14,7 +14,6 @@ from sqlalchemy.ext.asyncio import async_engine_from_config
 from libs.common.db import Database
 from libs.common.tables import platform_metadata
 
-
 #: Advisory lock held while migrating (any constant; one database per service).
 MIGRATION_LOCK_KEY = 7_221_001
 

