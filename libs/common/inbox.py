@@ -30,7 +30,7 @@ from libs.common.logging import get_logger
 from libs.common.metrics import ServiceMetrics
 from libs.common.settings import ServiceSettings
 from libs.common.tables import dead_letters, inbox, utcnow
-from libs.common.tasks import stop_task
+from libs.common.tasks import StopSignal, stop_loop
 from libs.common.tracing import span_from
 
 log = get_logger(__name__)
@@ -112,7 +112,7 @@ class InboxConsumer:
         self._by_type = {s.event_type: s for s in spec.subscriptions}
         self._task: asyncio.Task[None] | None = None
         self._subscription: Any = None
-        self._stopping = asyncio.Event()
+        self._stopping = StopSignal()
         self.dead_letter_subject = f"pb.dlq.{settings.service_name}.{spec.name}"
 
     def consumer_config(self) -> ConsumerConfig:
@@ -133,10 +133,7 @@ class InboxConsumer:
     async def stop(self) -> None:
         # Let the current fetch run out rather than cancel it: nats-py's fetch does not always
         # survive a cancellation (its inner wait can be left pending forever).
-        self._stopping.set()
-        if self._task is not None:
-            await asyncio.wait({self._task}, timeout=FETCH_SECONDS + 5)
-        await stop_task(self._task)
+        await stop_loop(self._task, self._stopping, grace=FETCH_SECONDS + 5)
         self._task = None
         if self._subscription is not None:
             # An open pull request would hold up the connection's drain at shutdown.
@@ -156,10 +153,10 @@ class InboxConsumer:
 
     async def _run(self) -> None:
         subscription = None
-        while not self._stopping.is_set():
+        while not self._stopping.is_set:
             try:
                 if not self.link.ready.is_set():
-                    await self._pause(0.2)
+                    await self._stopping.sleep(0.2, wake=self.link.ready)
                     continue
                 if subscription is None:
                     subscription = await self._subscribe()
@@ -175,15 +172,11 @@ class InboxConsumer:
                 raise
             except NotFoundError:
                 # the producer has not declared its stream yet
-                await self._pause(1.0)
+                await self._stopping.sleep(1.0)
             except Exception:
                 log.exception("consumer round failed", consumer=self.spec.name)
                 subscription = None
-                await self._pause(1.0)
-
-    async def _pause(self, seconds: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stopping.wait(), seconds)
+                await self._stopping.sleep(1.0)
 
     def _read(self, msg: Msg) -> _Delivery | _Unreadable:
         try:

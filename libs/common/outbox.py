@@ -29,7 +29,7 @@ from libs.common.logging import get_logger
 from libs.common.metrics import ServiceMetrics
 from libs.common.settings import ServiceSettings
 from libs.common.tables import outbox, utcnow
-from libs.common.tasks import stop_task
+from libs.common.tasks import StopSignal, stop_loop
 from libs.common.tracing import span_from
 
 log = get_logger(__name__)
@@ -93,6 +93,7 @@ class OutboxRelay:
         self.metrics = metrics
         self.tracer = tracer
         self._task: asyncio.Task[None] | None = None
+        self._stopping = StopSignal()
         self._lock_conn: AsyncConnection | None = None
         self._lock_key = zlib.crc32(f"pb-outbox-{settings.service_name}".encode())
         self._last_housekeeping = 0.0
@@ -102,7 +103,7 @@ class OutboxRelay:
         self._task = asyncio.create_task(self._run(), name="outbox-relay")
 
     async def stop(self) -> None:
-        await stop_task(self._task)
+        await stop_loop(self._task, self._stopping, grace=self.settings.outbox_ack_timeout_seconds)
         self._task = None
         if self._lock_conn is not None:
             with contextlib.suppress(Exception):
@@ -111,34 +112,33 @@ class OutboxRelay:
 
     async def _run(self) -> None:
         backoff = self.settings.outbox_poll_seconds
-        while True:
+        while not self._stopping.is_set:
             try:
-                await self.link.ready.wait()
-                if not await self._is_leader():
-                    await asyncio.sleep(self.settings.outbox_poll_seconds * 4)
+                if not self.link.ready.is_set():
+                    await self._stopping.sleep(0.2, wake=self.link.ready)
                     continue
+                if not await self._is_leader():
+                    await self._stopping.sleep(self.settings.outbox_poll_seconds * 4)
+                    continue
+                self.db.outbox_written.clear()
                 result = await self.publish_batch()
                 await self._housekeeping()
                 if result.failed:
-                    await asyncio.sleep(backoff)
+                    await self._stopping.sleep(backoff)
                     backoff = min(backoff * 2, 5.0)
                     continue
                 backoff = self.settings.outbox_poll_seconds
                 if result.published < self.settings.outbox_batch_size:
-                    await self._wait_for_work()
+                    # wake at once when a transaction writes to the outbox, else poll
+                    await self._stopping.sleep(
+                        self.settings.outbox_poll_seconds, wake=self.db.outbox_written
+                    )
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("outbox relay round failed")
-                await asyncio.sleep(backoff)
+                await self._stopping.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
-
-    async def _wait_for_work(self) -> None:
-        self.db.outbox_written.clear()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(
-                self.db.outbox_written.wait(), timeout=self.settings.outbox_poll_seconds
-            )
 
     async def _is_leader(self) -> bool:
         if self.db.dialect != "postgresql":

@@ -18,3 +18,41 @@ async def stop_task(task: asyncio.Task[None] | None, *, timeout: float = 10.0) -
     done, _ = await asyncio.wait({task}, timeout=timeout)
     if not done:
         log.warning("background task did not stop in time", task=task.get_name())
+
+
+class StopSignal:
+    """Tells a background loop to finish its round and end, and lets it sleep interruptibly.
+
+    Loops end on this signal rather than by cancellation alone: on Python 3.11
+    `asyncio.wait_for` can swallow a cancellation that arrives as its inner wait completes,
+    and nats-py's fetch does not always survive being cancelled.
+    """
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+
+    @property
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+    def set(self) -> None:
+        self._event.set()
+
+    async def sleep(self, seconds: float, *, wake: asyncio.Event | None = None) -> None:
+        """Wait `seconds`, or less when stopped or when `wake` is set."""
+        waiters = {asyncio.ensure_future(self._event.wait())}
+        if wake is not None:
+            waiters.add(asyncio.ensure_future(wake.wait()))
+        try:
+            await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+
+
+async def stop_loop(task: asyncio.Task[None] | None, signal: StopSignal, grace: float) -> None:
+    """Signal a loop to end, give it `grace` seconds to finish its round, then cancel it."""
+    signal.set()
+    if task is not None and not task.done():
+        await asyncio.wait({task}, timeout=grace)
+    await stop_task(task)

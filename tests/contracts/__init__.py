@@ -1,0 +1,1 @@
+"""Contract tests: each consumer's model against its producer's exported event schema."""
