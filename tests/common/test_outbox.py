@@ -141,3 +141,28 @@ async def test_purge_keeps_unsent_rows_and_rows_inside_retention(relay: Relay) -
 
 async def _zero(count: Awaitable[int]) -> bool:
     return await count == 0
+
+
+async def test_two_relays_on_one_postgresql_store_publish_each_event_once_in_order(
+    relay: Relay, database_url: str
+) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite serves one process; the leader lock is PostgreSQL's")
+    second_metrics = ServiceMetrics("outboxtest")
+    second = OutboxRelay(
+        relay.db, relay.link, relay.settings, second_metrics, trace.get_tracer("t")
+    )
+    second.start()
+    try:
+        await relay.record(300)
+        await wait_for(lambda: _zero(relay.unsent()), timeout=15)
+        assert await relay.stream_messages() == 300
+        published = [
+            m.registry.get_sample_value(
+                "pb_events_published_total", {"type": "pb.outboxtest.item.noted.v1"}
+            )
+            for m in (relay.relay.metrics, second_metrics)
+        ]
+        assert sorted(p or 0 for p in published) == [0, 300]
+    finally:
+        await second.stop()
