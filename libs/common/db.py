@@ -8,7 +8,6 @@ from contextlib import asynccontextmanager
 from types import TracebackType
 from typing import Any
 
-from opentelemetry import propagate
 from sqlalchemy import event, insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
@@ -20,6 +19,7 @@ from sqlalchemy.ext.asyncio import (
 
 from libs.common.events import Envelope, IntegrationEvent
 from libs.common.tables import outbox
+from libs.common.tracing import current_traceparent
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:
@@ -135,18 +135,9 @@ class UnitOfWork:
 
     def record(self, event: IntegrationEvent) -> Envelope:
         """Record an event caused by this transaction, with the current trace context."""
-        carrier: dict[str, str] = {}
-        propagate.inject(carrier)
-        envelope = Envelope.wrap(event, source=self._db.source)
-        envelope = Envelope(
-            id=envelope.id,
-            source=envelope.source,
-            type=envelope.type,
-            subject=envelope.subject,
-            time=envelope.time,
-            data=envelope.data,
-            traceparent=carrier.get("traceparent"),
-            tracestate=carrier.get("tracestate"),
+        traceparent, tracestate = current_traceparent()
+        envelope = Envelope.wrap(
+            event, source=self._db.source, traceparent=traceparent, tracestate=tracestate
         )
         self._pending.append(envelope)
         return envelope

@@ -123,7 +123,14 @@ class Envelope:
     tracestate: str | None = None
 
     @classmethod
-    def wrap(cls, event: IntegrationEvent, *, source: str) -> Envelope:
+    def wrap(
+        cls,
+        event: IntegrationEvent,
+        *,
+        source: str,
+        traceparent: str | None = None,
+        tracestate: str | None = None,
+    ) -> Envelope:
         return cls(
             id=new_event_id(),
             source=source,
@@ -131,6 +138,8 @@ class Envelope:
             subject=event.aggregate_id(),
             time=datetime.now(UTC),
             data=event.model_dump_json().encode(),
+            traceparent=traceparent,
+            tracestate=tracestate,
         )
 
     @property
