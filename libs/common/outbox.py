@@ -9,7 +9,7 @@ import time
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from nats.js import JetStreamContext
@@ -271,8 +271,6 @@ async def outbox_backlog(db: Database) -> tuple[int, datetime | None]:
     if isinstance(oldest, str):  # SQLite's MIN() loses the column type
         oldest = datetime.fromisoformat(oldest)
     if oldest is not None and oldest.tzinfo is None:
-        from datetime import UTC
-
         oldest = oldest.replace(tzinfo=UTC)
     return int(count), oldest
 

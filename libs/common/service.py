@@ -7,11 +7,10 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
-from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SpanExporter
 from sqlalchemy import MetaData, text
@@ -172,11 +171,6 @@ async def unit_of_work(request: Request) -> AsyncIterator[UnitOfWork]:
 # an error response, never a 201 for something that was not stored.
 UnitOfWorkDep = Annotated[UnitOfWork, Depends(unit_of_work, scope="function")]
 RuntimeDep = Annotated[Runtime, Depends(runtime_of)]
-
-
-def current_span_ids() -> dict[str, Any]:
-    ctx = trace.get_current_span().get_span_context()
-    return {"trace_id": format(ctx.trace_id, "032x")} if ctx.is_valid else {}
 
 
 ServiceFactory = Callable[[], ServiceDefinition]

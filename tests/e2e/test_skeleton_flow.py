@@ -10,32 +10,14 @@ from typing import Any
 import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from libs.common.validators import credit_code_check_char
 from services.coverage.app import definition as coverage_definition
 from services.coverage.settings import CoverageSettings
 from services.registry.app import definition as registry_definition
 from services.registry.settings import RegistrySettings
+from tests.factories import organization
 from tests.harness import NatsServer, RunningService, serve, wait_for
 
 REGION = "140212"
-
-
-def credit_code(n: int) -> str:
-    first17 = f"91{REGION}{n:09d}"
-    return first17 + credit_code_check_char(first17)
-
-
-def organization(n: int, **overrides: Any) -> dict[str, Any]:
-    body = {
-        "credit_code": credit_code(n),
-        "name": f"大同市新荣区测试企业{n}有限公司",
-        "kind": "enterprise",
-        "region_code": "140212101",
-        "industry_code": "I6513",
-        "staff_count": 12,
-    }
-    body.update(overrides)
-    return body
 
 
 @asynccontextmanager

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from libs.common.tables import outbox
 from services.registry.app import definition
 from services.registry.settings import RegistrySettings
-from tests.e2e.test_skeleton_flow import organization
+from tests.factories import organization
 from tests.harness import NatsServer, RunningService, serve
 
 
