@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import time
 import zlib
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -30,7 +31,7 @@ from libs.common.metrics import ServiceMetrics
 from libs.common.settings import ServiceSettings
 from libs.common.tables import outbox, utcnow
 from libs.common.tasks import StopSignal, stop_loop
-from libs.common.tracing import span_from
+from libs.common.tracing import is_sampled
 
 log = get_logger(__name__)
 
@@ -181,9 +182,8 @@ class OutboxRelay:
                     .where(outbox.c.seq == seq)
                     .values(attempts=outbox.c.attempts + 1, last_error=error[:500])
                 )
-        for row in rows:
-            if row.seq in acked:
-                self.metrics.events_published.labels(row.type).inc()
+        for event_type, count in Counter(r.type for r in rows if r.seq in acked).items():
+            self.metrics.events_published.labels(event_type).inc(count)
         if failed:
             log.warning(
                 "outbox publish incomplete",
@@ -193,6 +193,26 @@ class OutboxRelay:
             )
         return BatchResult(len(acked), len(failed))
 
+    def _publish_span(self, row: Any) -> trace.Span | None:
+        """A producer span for a sampled trace, else None: the stored traceparent then travels
+        as it is (same trace id, no span). This is the relay's hot path, so the span is started
+        without being made current, and unsampled traces cost nothing."""
+        if not row.traceparent or not is_sampled(row.traceparent):
+            return None
+        carrier = {"traceparent": row.traceparent}
+        if row.tracestate:
+            carrier["tracestate"] = row.tracestate
+        return self.tracer.start_span(
+            f"{row.type} publish",
+            context=propagate.extract(carrier),
+            kind=trace.SpanKind.PRODUCER,
+            attributes={
+                "messaging.system": "nats",
+                "messaging.destination.name": row.type,
+                "messaging.message.id": row.event_id,
+            },
+        )
+
     async def _publish(
         self, js: JetStreamContext, rows: Sequence[Any]
     ) -> tuple[set[int], dict[int, str]]:
@@ -201,29 +221,19 @@ class OutboxRelay:
         errors: dict[int, str] = {}
         for row in rows:
             headers = message_headers(row)
+            span = self._publish_span(row)
             try:
-                if row.traceparent:
-                    with span_from(
-                        self.tracer,
-                        f"{row.type} publish",
-                        traceparent=row.traceparent,
-                        tracestate=row.tracestate,
-                        kind=trace.SpanKind.PRODUCER,
-                        attributes={
-                            "messaging.system": "nats",
-                            "messaging.destination.name": row.type,
-                            "messaging.message.id": row.event_id,
-                        },
-                    ):
-                        propagate.inject(headers)
-                        futures[row.seq] = await js.publish_async(
-                            row.type, row.data, headers=headers
-                        )
-                else:
-                    futures[row.seq] = await js.publish_async(row.type, row.data, headers=headers)
+                if span is not None:
+                    propagate.inject(headers, context=trace.set_span_in_context(span))
+                futures[row.seq] = await js.publish_async(row.type, row.data, headers=headers)
             except Exception as exc:  # noqa: BLE001 - recorded per row, retried next round
                 errors[row.seq] = f"{type(exc).__name__}: {exc}"
+                if span is not None:
+                    span.set_status(trace.Status(trace.StatusCode.ERROR, type(exc).__name__))
                 break  # the connection is gone; the rest waits for the next round
+            finally:
+                if span is not None:
+                    span.end()
         if futures:
             await asyncio.wait(futures.values(), timeout=self.settings.outbox_ack_timeout_seconds)
         acked: set[int] = set()

@@ -18,7 +18,7 @@ from opentelemetry.sdk.trace.export import (
     SimpleSpanProcessor,
     SpanExporter,
 )
-from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ParentBased, TraceIdRatioBased
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from libs.common.settings import ServiceSettings
@@ -31,9 +31,14 @@ def create_tracer_provider(
     settings: ServiceSettings, *, exporter: SpanExporter | None = None
 ) -> TracerProvider:
     """A provider for one service. `exporter` (tests) wins over the configured one."""
+    # With nowhere to export, new traces are not sampled: trace ids are still made and
+    # propagated (logs carry them, events carry them), but no span is recorded for nothing.
+    exporting = exporter is not None or settings.tracing_exporter != "none"
     provider = TracerProvider(
         resource=Resource.create({"service.name": f"pb-{settings.service_name}"}),
-        sampler=ParentBased(TraceIdRatioBased(settings.tracing_sample_ratio)),
+        sampler=ParentBased(
+            TraceIdRatioBased(settings.tracing_sample_ratio) if exporting else ALWAYS_OFF
+        ),
     )
     if exporter is not None:
         provider.add_span_processor(SimpleSpanProcessor(exporter))
@@ -85,6 +90,14 @@ def span_from(
         name, context=parent, kind=kind, attributes=dict(attributes or {})
     ) as span:
         yield span
+
+
+def is_sampled(traceparent: str) -> bool:
+    """Whether a W3C traceparent has its sampled flag set (other flag bits may be set too)."""
+    try:
+        return bool(int(traceparent.rsplit("-", 1)[1], 16) & 0x01)
+    except (IndexError, ValueError):
+        return False
 
 
 def current_traceparent() -> tuple[str | None, str | None]:

@@ -1,5 +1,8 @@
-"""Run the benchmarks and print their tables: `make bench`, `make bench ARGS='--only outbox_relay
---events 5000'`."""
+"""Run the benchmarks and print their tables.
+
+make bench
+make bench ARGS='--only outbox_relay --events 5000 --repeats 1 --store sqlite'
+"""
 
 from __future__ import annotations
 
@@ -20,7 +23,11 @@ STORES = ("sqlite", "postgresql")
 
 
 def parse(argv: list[str]) -> tuple[list[str], BenchOptions]:
-    parser = argparse.ArgumentParser(prog="python -m tests.bench", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.bench",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument(
         "--only", action="append", choices=sorted(BENCHMARKS), help="run only this (repeatable)"
     )

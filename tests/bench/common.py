@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import statistics
+import textwrap
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -43,7 +44,8 @@ class Table:
         out = [self.title, rule, line(self.columns), rule]
         out += [line(row) for row in self.rows]
         out.append(rule)
-        out += [f"  {note}" for note in self.notes]
+        for note in self.notes:
+            out += textwrap.wrap(note, width=100, initial_indent="  ", subsequent_indent="    ")
         return "\n".join(out)
 
 

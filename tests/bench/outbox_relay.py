@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import tempfile
 import time
 import uuid
@@ -29,7 +30,7 @@ from nats.js.errors import NotFoundError
 from opentelemetry.sdk.trace import TracerProvider
 from pydantic import Field
 
-from libs.common.broker import BrokerLink, service_streams
+from libs.common.broker import BrokerLink, redact_url, service_streams
 from libs.common.db import Database
 from libs.common.events import Envelope, IntegrationEvent, catalogue
 from libs.common.logging import configure_logging
@@ -39,7 +40,7 @@ from libs.common.settings import ServiceSettings
 from libs.common.tables import platform_metadata
 from libs.common.tracing import create_tracer_provider, instrument_engine
 from tests.bench.common import BenchOptions, Table, median, rate
-from tests.harness import NatsServer, postgres_available, postgres_database
+from tests.harness import POSTGRES_URL, NatsServer, postgres_available, postgres_database
 
 NAME = "outbox_relay"
 SERVICE = "benchsvc"
@@ -62,11 +63,35 @@ class ThingHappenedV1(IntegrationEvent):
 
 
 @dataclass
+class Timing:
+    """Wall-clock seconds of a phase and this process's CPU seconds in it (all threads)."""
+
+    wall: float
+    cpu: float
+
+
+@dataclass
 class Repetition:
-    raw_seconds: float
-    relay_seconds: float
+    raw: Timing
+    relay: Timing
     events: int
     problems: list[str] = field(default_factory=list)
+
+    @property
+    def raw_seconds(self) -> float:
+        return self.raw.wall
+
+    @property
+    def relay_seconds(self) -> float:
+        return self.relay.wall
+
+    @property
+    def raw_cpu_us(self) -> float:
+        return self.raw.cpu / self.events * 1e6
+
+    @property
+    def relay_cpu_us(self) -> float:
+        return self.relay.cpu / self.events * 1e6
 
     @property
     def raw_rate(self) -> float:
@@ -82,15 +107,21 @@ def phase_timeout(events: int) -> float:
     return max(60.0, events / 200)
 
 
+def default_batch_size() -> int:
+    size: int = ServiceSettings.model_fields["outbox_batch_size"].default
+    return size
+
+
 def bench_settings(database_url: str, nats_url: str, options: BenchOptions) -> ServiceSettings:
-    extra = {} if options.batch_size is None else {"outbox_batch_size": options.batch_size}
+    """A service's settings as `make run` would give them, on the bench's store and server."""
     return ServiceSettings(
         service_name=SERVICE,
         database_url=database_url,
         nats_url=nats_url,
         migrate_on_start=False,
+        outbox_batch_size=options.batch_size or default_batch_size(),
+        tracing_exporter="none",  # spans are made (and cost) as in a service, exported nowhere
         log_level="WARNING",
-        **extra,  # type: ignore[arg-type]
     )
 
 
@@ -115,9 +146,7 @@ def thing(i: int) -> ThingHappenedV1:
     )
 
 
-async def fill_outbox(
-    db: Database, provider: TracerProvider, events: int
-) -> list[Envelope]:
+async def fill_outbox(db: Database, provider: TracerProvider, events: int) -> list[Envelope]:
     """Record `events` events through the unit of work, `WRITE_BATCH` per transaction, each
     inside a span as a request would be (so every row carries a traceparent)."""
     async with db.engine.begin() as conn:
@@ -145,25 +174,23 @@ async def stream_messages(js: JetStreamContext, name: str) -> int:
 
 async def raw_publish(
     settings: ServiceSettings, envelopes: list[Envelope], problems: list[str]
-) -> float:
-    """Seconds a plain nats-py client takes to publish the envelopes and have every ack."""
+) -> Timing:
+    """How long a plain nats-py client takes to publish the envelopes and have every ack."""
     spec = service_streams(settings)[0]
     nc = await nats.connect(settings.nats_url)
     try:
         js = nc.jetstream()
         await drop_streams(js, settings)
         await js.add_stream(spec.config())
-        started = time.perf_counter()
-        futures = [
-            await js.publish_async(e.type, e.data, headers=e.headers()) for e in envelopes
-        ]
+        started, cpu = time.perf_counter(), time.process_time()
+        futures = [await js.publish_async(e.type, e.data, headers=e.headers()) for e in envelopes]
         try:
             await asyncio.wait_for(
                 js.publish_async_completed(), timeout=phase_timeout(len(envelopes))
             )
         except TimeoutError:
             problems.append(f"raw: {js.publish_async_pending()} acks still missing at timeout")
-        elapsed = time.perf_counter() - started
+        elapsed = Timing(time.perf_counter() - started, time.process_time() - cpu)
         failed = sum(1 for f in futures if not f.done() or f.cancelled() or f.exception())
         if failed:
             problems.append(f"raw: {failed} publishes failed")
@@ -182,8 +209,8 @@ async def relay_drain(
     provider: TracerProvider,
     events: int,
     problems: list[str],
-) -> float:
-    """Seconds from the relay's start until the outbox has nothing unsent (broker already
+) -> Timing:
+    """From the relay's start until the outbox has nothing unsent (broker already
     connected and streams created, as once a service is up)."""
     metrics = ServiceMetrics(settings.service_name)
     tracer = provider.get_tracer(f"pb.{settings.service_name}")
@@ -193,7 +220,7 @@ async def relay_drain(
     try:
         await asyncio.wait_for(link.ready.wait(), timeout=30)
         deadline = time.monotonic() + phase_timeout(events)
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         relay.start()
         while True:
             backlog, _ = await outbox_backlog(db)
@@ -203,7 +230,7 @@ async def relay_drain(
                 problems.append(f"relay: {backlog} events still unsent at timeout")
                 break
             await asyncio.sleep(POLL_SECONDS)
-        elapsed = time.perf_counter() - started
+        elapsed = Timing(time.perf_counter() - started, time.process_time() - cpu)
         await relay.stop()
         held = await stream_messages(link.js, settings.stream_name)
         if held != events:
@@ -224,7 +251,10 @@ async def repetition(kind: str, nats_url: str, options: BenchOptions) -> Repetit
         problems: list[str] = []
         try:
             envelopes = await fill_outbox(db, provider, options.events)
+            gc.collect()
             raw = await raw_publish(settings, envelopes, problems)
+            del envelopes  # a service holds no copy of its outbox in memory
+            gc.collect()
             relay = await relay_drain(settings, db, provider, options.events, problems)
         finally:
             await db.dispose()
@@ -234,21 +264,32 @@ async def repetition(kind: str, nats_url: str, options: BenchOptions) -> Repetit
 
 async def run(options: BenchOptions) -> list[Table]:
     configure_logging(level="WARNING", fmt="console", service=SERVICE)
-    batch = ServiceSettings(service_name=SERVICE).outbox_batch_size
-    batch = options.batch_size or batch
+    settings = bench_settings("", "", options)
     table = Table(
         title=(
             f"outbox relay: {options.events:,} events, median of {options.repeats} "
             "repetition(s), events/s"
         ),
-        columns=["store", "raw nats-py", "relay", "relay/raw", f"floor ≥ {FLOOR:.2f}", "runs"],
+        columns=[
+            "store",
+            "raw nats-py",
+            "relay",
+            "relay/raw",
+            "floor 1/3",
+            "CPU µs/ev raw/relay",
+            "checks",
+            "relay each run",
+        ],
     )
     server = NatsServer()
     server.start()
     try:
         for kind in options.stores:
             if kind == "postgresql" and not await postgres_available():
-                table.notes.append("postgresql: skipped, not reachable (PB_TEST_POSTGRES_URL)")
+                table.notes.append(
+                    f"postgresql: SKIPPED, {redact_url(POSTGRES_URL)} is not reachable "
+                    "(set PB_TEST_POSTGRES_URL)"
+                )
                 continue
             runs: list[Repetition] = []
             for i in range(options.repeats):
@@ -261,7 +302,7 @@ async def run(options: BenchOptions) -> list[Table]:
                     flush=True,
                 )
                 for problem in rep.problems:
-                    print(f"  !!! {kind} {i + 1}: {problem}", flush=True)
+                    print(f"  !!! {kind} {i + 1}/{options.repeats}: {problem}", flush=True)
             raw = median([r.raw_rate for r in runs])
             relay = median([r.relay_rate for r in runs])
             ratio = relay / raw
@@ -272,22 +313,33 @@ async def run(options: BenchOptions) -> list[Table]:
                     rate(raw),
                     rate(relay),
                     f"{ratio:.2f}",
-                    "yes" if ratio >= FLOOR else "NO",
-                    " ".join(f"{r.relay_rate:,.0f}" for r in runs),
+                    "met" if ratio >= FLOOR else "NOT MET",
+                    f"{median([r.raw_cpu_us for r in runs]):.0f} / "
+                    f"{median([r.relay_cpu_us for r in runs]):.0f}",
+                    "ok" if not problems else f"{problems} PROBLEM(S)",
+                    " ".join(rate(r.relay_rate) for r in runs),
                 ]
             )
             if problems:
-                table.notes.append(f"!!! {kind}: {problems} problem(s), see the lines above")
+                table.notes.append(
+                    f"!!! {kind}: {problems} problem(s) (missing acks, unsent rows or a stream "
+                    "not holding exactly the events written): see the !!! lines above"
+                )
     finally:
         server.close()
     table.notes += [
-        f"config: outbox_batch_size={batch}, written {WRITE_BATCH} events per transaction, "
-        "every row with a traceparent; ack timeout "
-        f"{ServiceSettings().outbox_ack_timeout_seconds:g} s; "
-        f"backlog polled every {POLL_SECONDS * 1000:.0f} ms",
-        "raw: plain nats-py publish_async (default max pending), same data and headers, "
-        "a fresh stream of the service's shape (file storage, duplicate window); "
-        "relay: BrokerLink + OutboxRelay as Runtime starts them, from relay start to 0 unsent",
-        "runs: the relay's events/s of each repetition; relay/raw compares the medians",
+        f"config: outbox_batch_size={settings.outbox_batch_size}, "
+        f"outbox_ack_timeout_seconds={settings.outbox_ack_timeout_seconds:g}, "
+        f"stream storage={settings.stream_storage}, "
+        f"duplicate window={settings.duplicate_window_seconds:g} s, "
+        f"tracing_exporter={settings.tracing_exporter} (sample ratio "
+        f"{settings.tracing_sample_ratio:g}); outbox written {WRITE_BATCH} events per "
+        "transaction, each inside a span (every row has a traceparent)",
+        "raw: plain nats-py publish_async (default max pending), the same subjects, data and "
+        "headers (Envelope.headers()), to a fresh stream of the service's shape, until all acked",
+        "relay: BrokerLink + OutboxRelay as Runtime starts them, from relay start until "
+        f"outbox_backlog() is 0 (polled every {POLL_SECONDS * 1000:.0f} ms); stream then checked",
+        f"floor: relay/raw >= {FLOOR:.2f}; relay/raw compares the medians; CPU: this process's "
+        "CPU time (all threads; the nats-server and PostgreSQL not included) per event",
     ]
     return [table]
