@@ -11,8 +11,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from nats.aio.msg import Msg
@@ -21,7 +23,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 from opentelemetry import trace
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import insert, select
+from sqlalchemy import delete, insert, select
 
 from libs.common.broker import BrokerLink
 from libs.common.db import Database, UnitOfWork
@@ -113,6 +115,7 @@ class InboxConsumer:
         self._task: asyncio.Task[None] | None = None
         self._subscription: Any = None
         self._stopping = StopSignal()
+        self._last_purge = 0.0
         self.dead_letter_subject = f"pb.dlq.{settings.service_name}.{spec.name}"
 
     def consumer_config(self) -> ConsumerConfig:
@@ -161,6 +164,7 @@ class InboxConsumer:
                 if subscription is None:
                     subscription = await self._subscribe()
                     log.info("consumer started", consumer=self.spec.name, stream=self.spec.stream)
+                await self._forget_old_ids()
                 try:
                     msgs = await subscription.fetch(
                         self.settings.inbox_batch_size, timeout=FETCH_SECONDS
@@ -177,6 +181,20 @@ class InboxConsumer:
                 log.exception("consumer round failed", consumer=self.spec.name)
                 subscription = None
                 await self._stopping.sleep(1.0)
+
+    async def _forget_old_ids(self) -> None:
+        """Hourly, drop applied ids older than the retention window (the table stays small)."""
+        now = time.monotonic()
+        if now - self._last_purge < 3600.0:
+            return
+        self._last_purge = now
+        cutoff = utcnow() - timedelta(days=self.settings.inbox_retention_days)
+        async with self.db.unit_of_work() as uow:
+            await uow.session.execute(
+                delete(inbox).where(
+                    inbox.c.consumer == self.spec.name, inbox.c.processed_at < cutoff
+                )
+            )
 
     def _read(self, msg: Msg) -> _Delivery | _Unreadable:
         try:

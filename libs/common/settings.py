@@ -48,6 +48,12 @@ class ServiceSettings(BaseSettings):
     inbox_max_deliveries: int = Field(default=5, ge=1)
     inbox_backoff_seconds: list[float] = Field(default=[1.0, 5.0, 30.0, 120.0])
     inbox_ack_wait_seconds: float = Field(default=60.0, gt=0)
+    inbox_retention_days: float = Field(
+        default=30.0,
+        gt=0,
+        description="How long applied event ids are remembered; longer than any producer's "
+        "outbox retention, so a re-published event is still recognised",
+    )
 
     auth_secret: SecretStr = Field(
         default=SecretStr(DEVELOPMENT_AUTH_SECRET),

@@ -7,7 +7,7 @@ import random
 import string
 from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import nats
 import pytest
@@ -21,7 +21,7 @@ from libs.common.events import Envelope
 from libs.common.inbox import ConsumerSpec, InboxConsumer
 from libs.common.metrics import ServiceMetrics
 from libs.common.settings import ServiceSettings
-from libs.common.tables import dead_letters, platform_metadata
+from libs.common.tables import dead_letters, inbox, platform_metadata
 from libs.common.tracing import create_tracer_provider
 from tests.harness import NatsServer, wait_for
 
@@ -193,3 +193,31 @@ async def test_data_that_does_not_match_the_model_is_dead_lettered_naming_the_fi
 
 async def _is(count: Awaitable[int], expected: int) -> bool:
     return await count == expected
+
+
+async def test_applied_ids_past_retention_are_forgotten(harness: Harness) -> None:
+    await harness.publish(harness.envelope("kept"))
+    await wait_for(lambda: _is(harness.count("kept"), 1))
+    async with harness.db.unit_of_work() as uow:
+        await uow.session.execute(
+            insert(inbox).values(
+                consumer=harness.consumer.spec.name,
+                event_id="ancient",
+                event_type=harness.subject,
+                processed_at=datetime.now(UTC) - timedelta(days=31),
+            )
+        )
+    harness.consumer._last_purge = 0.0  # the next round purges
+    await harness.publish(harness.envelope("trigger"))
+    await wait_for(lambda: _is(harness.count("trigger"), 1))
+
+    async def ids() -> set[str]:
+        async with harness.db.read() as session:
+            return set((await session.execute(select(inbox.c.event_id))).scalars())
+
+    await wait_for(lambda: _lacks(ids(), "ancient"))
+    assert len(await ids()) == 2
+
+
+async def _lacks(found: Awaitable[set[str]], item: str) -> bool:
+    return item not in await found
