@@ -145,6 +145,9 @@ class InboxConsumer:
             self._subscription = None
 
     async def _subscribe(self) -> Any:
+        if self._subscription is not None:  # a broken one from an earlier round
+            with contextlib.suppress(Exception):
+                await self._subscription.unsubscribe()
         js = self.link.js
         config = self.consumer_config()
         # The server creates the durable consumer, or updates it to this configuration.
