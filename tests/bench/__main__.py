@@ -11,12 +11,13 @@ import asyncio
 import sys
 import time
 
-from tests.bench import outbox_relay
+from tests.bench import inbox_consumer, outbox_relay
 from tests.bench.common import Benchmark, BenchOptions, Table
 
 #: Every benchmark `make bench` runs, by name.
 BENCHMARKS: dict[str, Benchmark] = {
     outbox_relay.NAME: outbox_relay.run,
+    inbox_consumer.NAME: inbox_consumer.run,
 }
 
 STORES = ("sqlite", "postgresql")
