@@ -33,7 +33,7 @@ from libs.common.metrics import ServiceMetrics
 from libs.common.settings import ServiceSettings
 from libs.common.tables import dead_letters, inbox, utcnow
 from libs.common.tasks import StopSignal, stop_loop
-from libs.common.tracing import span_from
+from libs.common.tracing import span_context_of, span_from
 
 log = get_logger(__name__)
 
@@ -41,15 +41,26 @@ log = get_logger(__name__)
 FETCH_SECONDS = 1.0
 
 Handler = Callable[[UnitOfWork, Envelope, Any], Awaitable[None]]
+BatchHandler = Callable[[UnitOfWork, list[tuple[Envelope, Any]]], Awaitable[None]]
 
 
 @dataclass(frozen=True)
 class Subscription:
-    """One event type a consumer applies: the consumer's own tolerant model and its handler."""
+    """One event type a consumer applies: the consumer's own tolerant model and its handler,
+    called per event or, for a batch handler, once per run of consecutive events of the type."""
 
     event_type: str  # the versioned type name, which is also the NATS subject
     model: type[BaseModel]
-    handler: Handler
+    handler: Handler | None = None
+    batch_handler: BatchHandler | None = None
+
+    async def apply(self, uow: UnitOfWork, items: list[tuple[Envelope, Any]]) -> None:
+        if self.batch_handler is not None:
+            await self.batch_handler(uow, items)
+            return
+        assert self.handler is not None
+        for envelope, event in items:
+            await self.handler(uow, envelope, event)
 
 
 @dataclass
@@ -64,7 +75,19 @@ class ConsumerSpec:
         """Register `handler` for `event_type`: `@consumer.on("pb.x.y.z.v1", Model)`."""
 
         def decorate(handler: Handler) -> Handler:
-            self.subscriptions.append(Subscription(event_type, model, handler))
+            self.subscriptions.append(Subscription(event_type, model, handler=handler))
+            return handler
+
+        return decorate
+
+    def on_batch(
+        self, event_type: str, model: type[BaseModel]
+    ) -> Callable[[BatchHandler], BatchHandler]:
+        """Register a handler that takes a run of consecutive events of `event_type` at once
+        (in stream order), so a projection can write them in one statement."""
+
+        def decorate(handler: BatchHandler) -> BatchHandler:
+            self.subscriptions.append(Subscription(event_type, model, batch_handler=handler))
             return handler
 
         return decorate
@@ -243,8 +266,12 @@ class InboxConsumer:
     async def _apply_batch(
         self, batch: list[_Delivery]
     ) -> tuple[list[_Delivery], list[_Delivery], list[tuple[_Delivery, str, bool]]]:
-        """One transaction for the batch: skip what was applied before, apply the rest each in
-        a savepoint, and store the applied ids with their effects."""
+        """One transaction for the batch: skip what was applied before, apply the rest, and store
+        the applied ids with their effects.
+
+        The rest is first applied all at once in one savepoint (the common case costs no
+        per-event round trips); only when that fails is each event applied in its own savepoint,
+        so the failing ones are found and the others still commit."""
         applied: list[_Delivery] = []
         duplicates: list[_Delivery] = []
         failed: list[tuple[_Delivery, str, bool]] = []
@@ -259,16 +286,22 @@ class InboxConsumer:
                     )
                 ).scalars()
             )
+            fresh: list[_Delivery] = []
             for d in batch:
                 if d.envelope.id in seen:
                     duplicates.append(d)
                     continue
                 seen.add(d.envelope.id)
-                error = await self._apply(uow, d)
-                if error is None:
-                    applied.append(d)
-                else:
-                    failed.append((d, *error))
+                fresh.append(d)
+            if fresh and await self._apply_together(uow, fresh):
+                applied = fresh
+            else:
+                for d in fresh:
+                    error = await self._apply(uow, d)
+                    if error is None:
+                        applied.append(d)
+                    else:
+                        failed.append((d, *error))
             if applied:
                 now = utcnow()
                 await uow.session.execute(
@@ -284,6 +317,36 @@ class InboxConsumer:
                     ],
                 )
         return applied, duplicates, failed
+
+    async def _apply_together(self, uow: UnitOfWork, fresh: list[_Delivery]) -> bool:
+        """Apply the events in runs of one type, all in one savepoint; False if any failed."""
+        try:
+            async with uow.savepoint():
+                for run in _runs(fresh):
+                    first = run[0].envelope
+                    links = [
+                        trace.Link(span_context_of(d.envelope.traceparent))
+                        for d in run[1:]
+                        if d.envelope.traceparent
+                    ]
+                    with span_from(
+                        self.tracer,
+                        f"{first.type} process",
+                        traceparent=first.traceparent,
+                        tracestate=first.tracestate,
+                        kind=trace.SpanKind.CONSUMER,
+                        attributes={
+                            "messaging.system": "nats",
+                            "messaging.consumer.group.name": self.spec.name,
+                            "messaging.message.id": first.id,
+                            "messaging.batch.message_count": len(run),
+                        },
+                        links=links,
+                    ):
+                        await run[0].subscription.apply(uow, [(d.envelope, d.event) for d in run])
+        except Exception:  # noqa: BLE001 - found again, per event, by the caller
+            return False
+        return True
 
     async def _apply(self, uow: UnitOfWork, d: _Delivery) -> tuple[str, bool] | None:
         """Run the handler in a savepoint under the trace the event carries.
@@ -303,7 +366,7 @@ class InboxConsumer:
         ) as span:
             try:
                 async with uow.savepoint():
-                    await d.subscription.handler(uow, d.envelope, d.event)
+                    await d.subscription.apply(uow, [(d.envelope, d.event)])
             except DeadLetter as exc:
                 span.record_exception(exc)
                 return str(exc), True
@@ -376,3 +439,14 @@ class InboxConsumer:
                 event_type=d.envelope.type if d.envelope else None,
                 reason=d.reason,
             )
+
+
+def _runs(deliveries: list[_Delivery]) -> list[list[_Delivery]]:
+    """Consecutive deliveries of the same type, in stream order."""
+    runs: list[list[_Delivery]] = []
+    for d in deliveries:
+        if runs and runs[-1][0].subscription is d.subscription:
+            runs[-1].append(d)
+        else:
+            runs.append([d])
+    return runs

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
 from fastapi import FastAPI
@@ -80,6 +80,7 @@ def span_from(
     tracestate: str | None = None,
     kind: trace.SpanKind = trace.SpanKind.INTERNAL,
     attributes: Mapping[str, str | int] | None = None,
+    links: Sequence[trace.Link] = (),
 ) -> Iterator[trace.Span]:
     """A span continuing the trace of a stored or received `traceparent`."""
     carrier = {"traceparent": traceparent} if traceparent else {}
@@ -87,9 +88,16 @@ def span_from(
         carrier["tracestate"] = tracestate
     parent = propagate.extract(carrier)
     with tracer.start_as_current_span(
-        name, context=parent, kind=kind, attributes=dict(attributes or {})
+        name, context=parent, kind=kind, attributes=dict(attributes or {}), links=list(links)
     ) as span:
         yield span
+
+
+def span_context_of(traceparent: str) -> trace.SpanContext:
+    """The remote span context a traceparent names (invalid when it names none)."""
+    return trace.get_current_span(
+        propagate.extract({"traceparent": traceparent})
+    ).get_span_context()
 
 
 def is_sampled(traceparent: str) -> bool:

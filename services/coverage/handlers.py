@@ -27,8 +27,10 @@ class OrganizationRegistered(BaseModel):
     registered_at: datetime
 
 
-@registry_events.on("pb.registry.organization.registered.v1", OrganizationRegistered)
-async def on_organization_registered(
-    uow: UnitOfWork, _envelope: Envelope, event: OrganizationRegistered
+@registry_events.on_batch("pb.registry.organization.registered.v1", OrganizationRegistered)
+async def on_organizations_registered(
+    uow: UnitOfWork, events: list[tuple[Envelope, OrganizationRegistered]]
 ) -> None:
-    await ProjectionRepository(uow.session).upsert_organization(**event.model_dump())
+    await ProjectionRepository(uow.session).upsert_organizations(
+        [event.model_dump() for _, event in events]
+    )

@@ -52,11 +52,11 @@ class Harness:
     def subject(self) -> str:
         return f"pb.{self.service}.note.made.v1"
 
-    def envelope(self, value: str, event_id: str | None = None) -> Envelope:
+    def envelope(self, value: str, event_id: str | None = None, event: str = "made") -> Envelope:
         env = Envelope(
             id=event_id or f"evt-{value}-{random.random()}",
             source=f"/pb/{self.service}",
-            type=self.subject,
+            type=f"pb.{self.service}.note.{event}.v1",
             subject=value,
             time=datetime.now(UTC),
             data=Noted(note_id=value, value=value).model_dump_json().encode(),
@@ -107,6 +107,14 @@ async def harness(nats_server: NatsServer, database_url: str) -> AsyncIterator[H
         await uow.session.execute(insert(effects).values(event_id=envelope.id, value=event.value))
         if event.value.startswith("bad"):
             raise RuntimeError(f"cannot apply note {event.value}")
+
+    @spec.on_batch(f"pb.{service}.note.batched.v1", Noted)
+    async def on_notes(uow: UnitOfWork, items: list[tuple[Envelope, Noted]]) -> None:
+        await uow.session.execute(
+            insert(effects), [{"event_id": e.id, "value": n.value} for e, n in items]
+        )
+        if any(n.value.startswith("bad") for _, n in items):
+            raise RuntimeError("a bad note in the run")
 
     consumer = InboxConsumer(spec, db, link, settings, metrics, trace.get_tracer("test"))
     link.start()
@@ -217,6 +225,18 @@ async def test_applied_ids_past_retention_are_forgotten(harness: Harness) -> Non
 
     await wait_for(lambda: _lacks(ids(), "ancient"))
     assert len(await ids()) == 2
+
+
+async def test_a_batch_handler_writes_a_run_at_once_and_a_bad_event_is_isolated(
+    harness: Harness,
+) -> None:
+    for value in ("run-a", "bad-run-b", "run-c"):
+        await harness.publish(harness.envelope(value, event="batched"))
+    letters = await wait_for(lambda: harness.dead(), timeout=10)
+    assert [str(letter["reason"]) for letter in letters] == ["RuntimeError: a bad note in the run"]
+    await wait_for(lambda: _is(harness.count("run-c"), 1))
+    assert await harness.count("run-a") == 1
+    assert await harness.count("bad-run-b") == 0
 
 
 async def _lacks(found: Awaitable[set[str]], item: str) -> bool:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -18,31 +17,22 @@ class ProjectionRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def upsert_organization(
-        self,
-        *,
-        organization_id: str,
-        region_code: str,
-        kind: str,
-        industry_code: str | None,
-        staff_count: int | None,
-        registered_at: datetime,
-    ) -> None:
-        values: dict[str, Any] = {
-            "organization_id": organization_id,
-            "region_code": region_code,
-            "kind": kind,
-            "industry_code": industry_code,
-            "staff_count": staff_count,
-            "registered_at": registered_at,
-            "updated_at": utcnow(),
-        }
+    async def upsert_organizations(self, facts: list[dict[str, Any]]) -> None:
+        """Insert or update many organisations in one statement (the last word per id wins)."""
+        if not facts:
+            return
+        now = utcnow()
+        latest = {f["organization_id"]: {**f, "updated_at": now} for f in facts}
         dialect = self.session.bind.dialect.name if self.session.bind else "sqlite"
         insert = pg_insert if dialect == "postgresql" else sqlite_insert
-        statement = insert(organization_facts).values(**values)
+        statement = insert(organization_facts).values(list(latest.values()))
         statement = statement.on_conflict_do_update(
             index_elements=[organization_facts.c.organization_id],
-            set_={k: statement.excluded[k] for k in values if k != "organization_id"},
+            set_={
+                c.name: statement.excluded[c.name]
+                for c in organization_facts.columns
+                if c.name != "organization_id"
+            },
         )
         await self.session.execute(statement)
 
