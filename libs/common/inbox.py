@@ -23,7 +23,9 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 from opentelemetry import trace
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, insert
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from libs.common.broker import BrokerLink
 from libs.common.db import Database, UnitOfWork
@@ -266,33 +268,24 @@ class InboxConsumer:
     async def _apply_batch(
         self, batch: list[_Delivery]
     ) -> tuple[list[_Delivery], list[_Delivery], list[tuple[_Delivery, str, bool]]]:
-        """One transaction for the batch: skip what was applied before, apply the rest, and store
-        the applied ids with their effects.
+        """One transaction for the batch: claim the event ids, apply what was not applied before,
+        and keep the claims only of what was applied.
 
-        The rest is first applied all at once in one savepoint (the common case costs no
-        per-event round trips); only when that fails is each event applied in its own savepoint,
+        The fresh events are first applied all at once in one savepoint (the common case costs
+        no per-event round trips); only when that fails is each applied in its own savepoint,
         so the failing ones are found and the others still commit."""
         applied: list[_Delivery] = []
         duplicates: list[_Delivery] = []
         failed: list[tuple[_Delivery, str, bool]] = []
         async with self.db.unit_of_work() as uow:
-            seen = set(
-                (
-                    await uow.session.execute(
-                        select(inbox.c.event_id).where(
-                            inbox.c.consumer == self.spec.name,
-                            inbox.c.event_id.in_([d.envelope.id for d in batch]),
-                        )
-                    )
-                ).scalars()
-            )
+            claimed = await self._claim(uow, batch)
             fresh: list[_Delivery] = []
             for d in batch:
-                if d.envelope.id in seen:
+                if d.envelope.id in claimed:
+                    claimed.discard(d.envelope.id)  # a second copy in the batch is a duplicate
+                    fresh.append(d)
+                else:
                     duplicates.append(d)
-                    continue
-                seen.add(d.envelope.id)
-                fresh.append(d)
             if fresh and await self._apply_together(uow, fresh):
                 applied = fresh
             else:
@@ -302,21 +295,37 @@ class InboxConsumer:
                         applied.append(d)
                     else:
                         failed.append((d, *error))
-            if applied:
-                now = utcnow()
+            if failed:
                 await uow.session.execute(
-                    insert(inbox),
-                    [
-                        {
-                            "consumer": self.spec.name,
-                            "event_id": d.envelope.id,
-                            "event_type": d.envelope.type,
-                            "processed_at": now,
-                        }
-                        for d in applied
-                    ],
+                    delete(inbox).where(
+                        inbox.c.consumer == self.spec.name,
+                        inbox.c.event_id.in_([d.envelope.id for d, _, _ in failed]),
+                    )
                 )
         return applied, duplicates, failed
+
+    async def _claim(self, uow: UnitOfWork, batch: list[_Delivery]) -> set[str]:
+        """Insert the batch's ids into the inbox, skipping those already there; returns the ids
+        that were new. The unique index decides, so no query plan can turn this into a scan
+        (a `SELECT ... IN (...)` on a freshly grown table did: 70 ms a batch on PostgreSQL)."""
+        now = utcnow()
+        rows = {
+            d.envelope.id: {
+                "consumer": self.spec.name,
+                "event_id": d.envelope.id,
+                "event_type": d.envelope.type,
+                "processed_at": now,
+            }
+            for d in batch
+        }
+        insert_ = pg_insert if uow.dialect == "postgresql" else sqlite_insert
+        statement = (
+            insert_(inbox)
+            .values(list(rows.values()))
+            .on_conflict_do_nothing()
+            .returning(inbox.c.event_id)
+        )
+        return set((await uow.session.execute(statement)).scalars())
 
     async def _apply_together(self, uow: UnitOfWork, fresh: list[_Delivery]) -> bool:
         """Apply the events in runs of one type, all in one savepoint; False if any failed."""

@@ -110,9 +110,16 @@ async def test_one_trace_from_request_through_relay_to_consumer(
         await wait_for(lambda: projected(coverage, created.json()["id"]), timeout=5)
 
     spans = exporter.get_finished_spans()
-    request = next(s for s in spans if s.name == "POST /v1/organizations")
-    publish = next(s for s in spans if s.name == "pb.registry.organization.registered.v1 publish")
-    process = next(s for s in spans if s.name == "pb.registry.organization.registered.v1 process")
+    names = sorted({s.name for s in spans})
+
+    def span(name: str) -> Any:
+        found = [s for s in spans if s.name == name]
+        assert found, f"no span {name!r} among {names}"
+        return found[0]
+
+    request = span("POST /v1/organizations")
+    publish = span("pb.registry.organization.registered.v1 publish")
+    process = span("pb.registry.organization.registered.v1 process")
     trace_id = request.context.trace_id
     assert publish.context.trace_id == trace_id
     assert process.context.trace_id == trace_id
