@@ -319,13 +319,9 @@ class InboxConsumer:
             for d in batch
         }
         insert_ = pg_insert if uow.dialect == "postgresql" else sqlite_insert
-        statement = (
-            insert_(inbox)
-            .values(list(rows.values()))
-            .on_conflict_do_nothing()
-            .returning(inbox.c.event_id)
-        )
-        return set((await uow.session.execute(statement)).scalars())
+        statement = insert_(inbox).on_conflict_do_nothing().returning(inbox.c.event_id)
+        # executemany: SQLAlchemy renders it as multi-row INSERTs from one cached statement
+        return set((await uow.session.execute(statement, list(rows.values()))).scalars())
 
     async def _apply_together(self, uow: UnitOfWork, fresh: list[_Delivery]) -> bool:
         """Apply the events in runs of one type, all in one savepoint; False if any failed."""

@@ -201,7 +201,7 @@ def consumer_spec(settings: ServiceSettings) -> ConsumerSpec:
             for _, event in items
         }
         insert = pg_insert if uow.dialect == "postgresql" else sqlite_insert
-        statement = insert(projection).values(list(rows.values()))
+        statement = insert(projection)
         statement = statement.on_conflict_do_update(
             index_elements=[projection.c.organization_id],
             set_={
@@ -210,7 +210,7 @@ def consumer_spec(settings: ServiceSettings) -> ConsumerSpec:
                 if c.name != "organization_id"
             },
         )
-        await uow.session.execute(statement)
+        await uow.session.execute(statement, list(rows.values()))
 
     return spec
 

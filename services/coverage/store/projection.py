@@ -25,7 +25,7 @@ class ProjectionRepository:
         latest = {f["organization_id"]: {**f, "updated_at": now} for f in facts}
         dialect = self.session.bind.dialect.name if self.session.bind else "sqlite"
         insert = pg_insert if dialect == "postgresql" else sqlite_insert
-        statement = insert(organization_facts).values(list(latest.values()))
+        statement = insert(organization_facts)
         statement = statement.on_conflict_do_update(
             index_elements=[organization_facts.c.organization_id],
             set_={
@@ -34,7 +34,9 @@ class ProjectionRepository:
                 if c.name != "organization_id"
             },
         )
-        await self.session.execute(statement)
+        # executemany of one cached statement: SQLAlchemy batches it into multi-row INSERTs;
+        # compiling a fresh many-row VALUES clause per batch cost ~40 ms on PostgreSQL
+        await self.session.execute(statement, list(latest.values()))
 
     async def organization(self, organization_id: str) -> dict[str, Any] | None:
         row = (
