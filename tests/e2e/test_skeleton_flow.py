@@ -66,7 +66,7 @@ async def test_registered_organization_reaches_coverage(
         org = created.json()
         assert created.headers["Location"] == f"/v1/organizations/{org['id']}"
 
-        facts = await wait_for(lambda: projected(coverage, org["id"]), timeout=5)
+        facts = await wait_for(lambda: projected(coverage, org["id"]), timeout=15)
         assert facts["region_code"] == "140212101"
         assert facts["kind"] == "enterprise"
         assert facts["industry_code"] == "I6513"
@@ -107,7 +107,7 @@ async def test_one_trace_from_request_through_relay_to_consumer(
             "/v1/organizations", json=organization(3), headers=registry.as_region(REGION)
         )
         assert created.status_code == 201
-        await wait_for(lambda: projected(coverage, created.json()["id"]), timeout=5)
+        await wait_for(lambda: projected(coverage, created.json()["id"]), timeout=15)
 
     spans = exporter.get_finished_spans()
     names = sorted({s.name for s in spans})
