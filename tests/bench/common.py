@@ -1,11 +1,22 @@
-"""What every benchmark shares: its options, its result tables, and how a table is printed."""
+"""What every benchmark shares: options, timings, fresh stores and streams, the run over stores
+and repetitions, and how a result table is printed."""
 
 from __future__ import annotations
 
+import contextlib
 import statistics
+import tempfile
 import textwrap
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
+
+from nats.js import JetStreamContext
+from nats.js.errors import NotFoundError
+
+from libs.common.broker import redact_url, service_streams
+from libs.common.settings import ServiceSettings
+from tests.harness import POSTGRES_URL, NatsServer, postgres_available, postgres_database
 
 
 @dataclass(frozen=True)
@@ -59,3 +70,108 @@ def median(values: Sequence[float]) -> float:
 def rate(value: float) -> str:
     """Events per second, grouped by thousands."""
     return "-" if value != value else f"{value:,.0f}"  # NaN: no figure
+
+
+@dataclass
+class Timing:
+    """Wall-clock seconds of a phase and this process's CPU seconds in it (all threads)."""
+
+    wall: float
+    cpu: float
+
+
+@dataclass
+class Repetition:
+    """One repetition: the raw client's phase and the measured component's, over `events`."""
+
+    raw: Timing
+    measured: Timing
+    events: int
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def raw_seconds(self) -> float:
+        return self.raw.wall
+
+    @property
+    def measured_seconds(self) -> float:
+        return self.measured.wall
+
+    @property
+    def raw_cpu_us(self) -> float:
+        return self.raw.cpu / self.events * 1e6
+
+    @property
+    def measured_cpu_us(self) -> float:
+        return self.measured.cpu / self.events * 1e6
+
+    @property
+    def raw_rate(self) -> float:
+        return self.events / self.raw.wall if self.raw.wall > 0 else float("nan")
+
+    @property
+    def measured_rate(self) -> float:
+        return self.events / self.measured.wall if self.measured.wall > 0 else float("nan")
+
+
+def phase_timeout(events: int) -> float:
+    """Generous: a slow machine must print a slow figure, not hang."""
+    return max(60.0, events / 200)
+
+
+@contextlib.asynccontextmanager
+async def store(kind: str) -> AsyncIterator[str]:
+    """A fresh, empty database of the kind; yields its SQLAlchemy async URL."""
+    if kind == "sqlite":
+        with tempfile.TemporaryDirectory(prefix="pb-bench-") as folder:
+            yield f"sqlite+aiosqlite:///{Path(folder) / 'store.db'}"
+        return
+    async with postgres_database() as url:
+        yield url
+
+
+async def drop_streams(js: JetStreamContext, settings: ServiceSettings) -> None:
+    for spec in service_streams(settings):
+        with contextlib.suppress(NotFoundError):
+            await js.delete_stream(spec.name)
+
+
+async def stream_messages(js: JetStreamContext, name: str) -> int:
+    info = await js.stream_info(name)
+    return int(info.state.messages)
+
+
+RepetitionRun = Callable[[str, str, BenchOptions], Awaitable[Repetition]]
+
+
+async def repeat_per_store(
+    options: BenchOptions, label: str, repetition: RepetitionRun, table: Table
+) -> dict[str, list[Repetition]]:
+    """Run `repetition` `options.repeats` times per store on one nats-server of its own,
+    printing each run; a store that cannot be reached gets a note in `table`."""
+    results: dict[str, list[Repetition]] = {}
+    server = NatsServer()
+    server.start()
+    try:
+        for kind in options.stores:
+            if kind == "postgresql" and not await postgres_available():
+                table.notes.append(
+                    f"postgresql: SKIPPED, {redact_url(POSTGRES_URL)} is not reachable "
+                    "(set PB_TEST_POSTGRES_URL)"
+                )
+                continue
+            runs = results.setdefault(kind, [])
+            for i in range(options.repeats):
+                rep = await repetition(kind, server.url, options)
+                runs.append(rep)
+                print(
+                    f"  {kind} {i + 1}/{options.repeats}: raw {rate(rep.raw_rate)}/s "
+                    f"({rep.raw_seconds:.2f} s), {label} {rate(rep.measured_rate)}/s "
+                    f"({rep.measured_seconds:.2f} s)",
+                    flush=True,
+                )
+                for problem in rep.problems:
+                    print(f"  !!! {kind} {i + 1}/{options.repeats}: {problem}", flush=True)
+    finally:
+        server.close()
+    return results

@@ -19,12 +19,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import nats
@@ -32,7 +28,6 @@ from nats.aio.client import Client
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
-from nats.js.errors import NotFoundError
 from opentelemetry.sdk.trace import TracerProvider
 from pydantic import Field
 from sqlalchemy import Column, Integer, MetaData, String, func, select
@@ -40,7 +35,7 @@ from sqlalchemy import Table as SqlTable
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from libs.common.broker import BrokerLink, redact_url, service_streams
+from libs.common.broker import BrokerLink
 from libs.common.db import Database, UnitOfWork
 from libs.common.events import Envelope, IntegrationEvent, catalogue
 from libs.common.inbox import ConsumerSpec, InboxConsumer
@@ -49,8 +44,19 @@ from libs.common.metrics import ServiceMetrics
 from libs.common.settings import ServiceSettings
 from libs.common.tables import UTCDateTime, dead_letters, inbox, platform_metadata, utcnow
 from libs.common.tracing import create_tracer_provider, instrument_engine
-from tests.bench.common import BenchOptions, Table, median, rate
-from tests.harness import POSTGRES_URL, NatsServer, postgres_available, postgres_database
+from tests.bench.common import (
+    BenchOptions,
+    Repetition,
+    Table,
+    Timing,
+    drop_streams,
+    median,
+    phase_timeout,
+    rate,
+    repeat_per_store,
+    store,
+    stream_messages,
+)
 
 NAME = "inbox_consumer"
 SERVICE = "benchinbox"
@@ -88,51 +94,6 @@ projection = SqlTable(
 )
 
 
-@dataclass
-class Timing:
-    """Wall-clock seconds of a phase and this process's CPU seconds in it (all threads)."""
-
-    wall: float
-    cpu: float
-
-
-@dataclass
-class Repetition:
-    raw: Timing
-    inbox: Timing
-    events: int
-    problems: list[str] = field(default_factory=list)
-
-    @property
-    def raw_seconds(self) -> float:
-        return self.raw.wall
-
-    @property
-    def inbox_seconds(self) -> float:
-        return self.inbox.wall
-
-    @property
-    def raw_cpu_us(self) -> float:
-        return self.raw.cpu / self.events * 1e6
-
-    @property
-    def inbox_cpu_us(self) -> float:
-        return self.inbox.cpu / self.events * 1e6
-
-    @property
-    def raw_rate(self) -> float:
-        return self.events / self.raw_seconds if self.raw_seconds > 0 else float("nan")
-
-    @property
-    def inbox_rate(self) -> float:
-        return self.events / self.inbox_seconds if self.inbox_seconds > 0 else float("nan")
-
-
-def phase_timeout(events: int) -> float:
-    """Generous: a slow machine must print a slow figure, not hang."""
-    return max(60.0, events / 200)
-
-
 def bench_settings(database_url: str, nats_url: str) -> ServiceSettings:
     """A service's settings as `make run` would give them, on the bench's store and server."""
     return ServiceSettings(
@@ -143,17 +104,6 @@ def bench_settings(database_url: str, nats_url: str) -> ServiceSettings:
         tracing_exporter="none",  # spans are made (and cost) as in a service, exported nowhere
         log_level="WARNING",
     )
-
-
-@contextlib.asynccontextmanager
-async def store(kind: str) -> AsyncIterator[str]:
-    """A fresh, empty database of the kind; yields its SQLAlchemy async URL."""
-    if kind == "sqlite":
-        with tempfile.TemporaryDirectory(prefix="pb-bench-") as folder:
-            yield f"sqlite+aiosqlite:///{Path(folder) / 'store.db'}"
-        return
-    async with postgres_database() as url:
-        yield url
 
 
 def organization(i: int) -> OrganizationRegisteredV1:
@@ -213,17 +163,6 @@ def consumer_spec(settings: ServiceSettings) -> ConsumerSpec:
         await uow.session.execute(statement, list(rows.values()))
 
     return spec
-
-
-async def drop_streams(js: JetStreamContext, settings: ServiceSettings) -> None:
-    for spec in service_streams(settings):
-        with contextlib.suppress(NotFoundError):
-            await js.delete_stream(spec.name)
-
-
-async def stream_messages(js: JetStreamContext, name: str) -> int:
-    info = await js.stream_info(name)
-    return int(info.state.messages)
 
 
 async def produce(js: JetStreamContext, settings: ServiceSettings, batch: list[Envelope]) -> None:
@@ -382,51 +321,29 @@ async def run(options: BenchOptions) -> list[Table]:
             "inbox each run",
         ],
     )
-    server = NatsServer()
-    server.start()
-    try:
-        for kind in options.stores:
-            if kind == "postgresql" and not await postgres_available():
-                table.notes.append(
-                    f"postgresql: SKIPPED, {redact_url(POSTGRES_URL)} is not reachable "
-                    "(set PB_TEST_POSTGRES_URL)"
-                )
-                continue
-            runs: list[Repetition] = []
-            for i in range(options.repeats):
-                rep = await repetition(kind, server.url, options)
-                runs.append(rep)
-                print(
-                    f"  {kind} {i + 1}/{options.repeats}: raw {rate(rep.raw_rate)}/s "
-                    f"({rep.raw_seconds:.2f} s), inbox {rate(rep.inbox_rate)}/s "
-                    f"({rep.inbox_seconds:.2f} s)",
-                    flush=True,
-                )
-                for problem in rep.problems:
-                    print(f"  !!! {kind} {i + 1}/{options.repeats}: {problem}", flush=True)
-            raw = median([r.raw_rate for r in runs])
-            consumed = median([r.inbox_rate for r in runs])
-            problems = sum(len(r.problems) for r in runs)
-            table.rows.append(
-                [
-                    kind,
-                    rate(raw),
-                    rate(consumed),
-                    f"{consumed / raw:.2f}",
-                    f"{median([r.raw_cpu_us for r in runs]):.0f} / "
-                    f"{median([r.inbox_cpu_us for r in runs]):.0f}",
-                    "ok" if not problems else f"{problems} PROBLEM(S)",
-                    " ".join(rate(r.inbox_rate) for r in runs),
-                ]
+    results = await repeat_per_store(options, "inbox", repetition, table)
+    for kind, runs in results.items():
+        raw = median([r.raw_rate for r in runs])
+        consumed = median([r.measured_rate for r in runs])
+        problems = sum(len(r.problems) for r in runs)
+        table.rows.append(
+            [
+                kind,
+                rate(raw),
+                rate(consumed),
+                f"{consumed / raw:.2f}",
+                f"{median([r.raw_cpu_us for r in runs]):.0f} / "
+                f"{median([r.measured_cpu_us for r in runs]):.0f}",
+                "ok" if not problems else f"{problems} PROBLEM(S)",
+                " ".join(rate(r.measured_rate) for r in runs),
+            ]
+        )
+        if problems:
+            table.notes.append(
+                f"!!! {kind}: {problems} problem(s) (events not received or not applied, "
+                "unacked messages, projection rows missing, dead letters): see the !!! lines "
+                "above"
             )
-            if problems:
-                table.notes.append(
-                    f"!!! {kind}: {problems} problem(s) (events not received or not applied, "
-                    "unacked messages, projection rows missing, dead letters): see the !!! lines "
-                    "above"
-                )
-    finally:
-        server.close()
     table.notes += [
         f"config: inbox_batch_size={settings.inbox_batch_size}, "
         f"inbox_ack_wait_seconds={settings.inbox_ack_wait_seconds:g}, "

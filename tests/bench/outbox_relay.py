@@ -14,23 +14,16 @@ The floor: the relay keeps at least a third of the raw rate.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
-import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 
 import nats
-from nats.js import JetStreamContext
-from nats.js.errors import NotFoundError
 from opentelemetry.sdk.trace import TracerProvider
 from pydantic import Field
 
-from libs.common.broker import BrokerLink, redact_url, service_streams
+from libs.common.broker import BrokerLink, service_streams
 from libs.common.db import Database
 from libs.common.events import Envelope, IntegrationEvent, catalogue
 from libs.common.logging import configure_logging
@@ -39,8 +32,19 @@ from libs.common.outbox import OutboxRelay, outbox_backlog
 from libs.common.settings import ServiceSettings
 from libs.common.tables import platform_metadata
 from libs.common.tracing import create_tracer_provider, instrument_engine
-from tests.bench.common import BenchOptions, Table, median, rate
-from tests.harness import POSTGRES_URL, NatsServer, postgres_available, postgres_database
+from tests.bench.common import (
+    BenchOptions,
+    Repetition,
+    Table,
+    Timing,
+    drop_streams,
+    median,
+    phase_timeout,
+    rate,
+    repeat_per_store,
+    store,
+    stream_messages,
+)
 
 NAME = "outbox_relay"
 SERVICE = "benchsvc"
@@ -62,51 +66,6 @@ class ThingHappenedV1(IntegrationEvent):
     happened_at: datetime
 
 
-@dataclass
-class Timing:
-    """Wall-clock seconds of a phase and this process's CPU seconds in it (all threads)."""
-
-    wall: float
-    cpu: float
-
-
-@dataclass
-class Repetition:
-    raw: Timing
-    relay: Timing
-    events: int
-    problems: list[str] = field(default_factory=list)
-
-    @property
-    def raw_seconds(self) -> float:
-        return self.raw.wall
-
-    @property
-    def relay_seconds(self) -> float:
-        return self.relay.wall
-
-    @property
-    def raw_cpu_us(self) -> float:
-        return self.raw.cpu / self.events * 1e6
-
-    @property
-    def relay_cpu_us(self) -> float:
-        return self.relay.cpu / self.events * 1e6
-
-    @property
-    def raw_rate(self) -> float:
-        return self.events / self.raw_seconds if self.raw_seconds > 0 else float("nan")
-
-    @property
-    def relay_rate(self) -> float:
-        return self.events / self.relay_seconds if self.relay_seconds > 0 else float("nan")
-
-
-def phase_timeout(events: int) -> float:
-    """Generous: a slow machine must print a slow figure, not hang."""
-    return max(60.0, events / 200)
-
-
 def default_batch_size() -> int:
     size: int = ServiceSettings.model_fields["outbox_batch_size"].default
     return size
@@ -123,17 +82,6 @@ def bench_settings(database_url: str, nats_url: str, options: BenchOptions) -> S
         tracing_exporter="none",  # spans are made (and cost) as in a service, exported nowhere
         log_level="WARNING",
     )
-
-
-@contextlib.asynccontextmanager
-async def store(kind: str) -> AsyncIterator[str]:
-    """A fresh, empty database of the kind; yields its SQLAlchemy async URL."""
-    if kind == "sqlite":
-        with tempfile.TemporaryDirectory(prefix="pb-bench-") as folder:
-            yield f"sqlite+aiosqlite:///{Path(folder) / 'store.db'}"
-        return
-    async with postgres_database() as url:
-        yield url
 
 
 def thing(i: int) -> ThingHappenedV1:
@@ -159,17 +107,6 @@ async def fill_outbox(db: Database, provider: TracerProvider, events: int) -> li
                 for i in range(start, min(start + WRITE_BATCH, events)):
                     envelopes.append(uow.record(thing(i)))
     return envelopes
-
-
-async def drop_streams(js: JetStreamContext, settings: ServiceSettings) -> None:
-    for spec in service_streams(settings):
-        with contextlib.suppress(NotFoundError):
-            await js.delete_stream(spec.name)
-
-
-async def stream_messages(js: JetStreamContext, name: str) -> int:
-    info = await js.stream_info(name)
-    return int(info.state.messages)
 
 
 async def raw_publish(
@@ -281,52 +218,30 @@ async def run(options: BenchOptions) -> list[Table]:
             "relay each run",
         ],
     )
-    server = NatsServer()
-    server.start()
-    try:
-        for kind in options.stores:
-            if kind == "postgresql" and not await postgres_available():
-                table.notes.append(
-                    f"postgresql: SKIPPED, {redact_url(POSTGRES_URL)} is not reachable "
-                    "(set PB_TEST_POSTGRES_URL)"
-                )
-                continue
-            runs: list[Repetition] = []
-            for i in range(options.repeats):
-                rep = await repetition(kind, server.url, options)
-                runs.append(rep)
-                print(
-                    f"  {kind} {i + 1}/{options.repeats}: raw {rate(rep.raw_rate)}/s "
-                    f"({rep.raw_seconds:.2f} s), relay {rate(rep.relay_rate)}/s "
-                    f"({rep.relay_seconds:.2f} s)",
-                    flush=True,
-                )
-                for problem in rep.problems:
-                    print(f"  !!! {kind} {i + 1}/{options.repeats}: {problem}", flush=True)
-            raw = median([r.raw_rate for r in runs])
-            relay = median([r.relay_rate for r in runs])
-            ratio = relay / raw
-            problems = sum(len(r.problems) for r in runs)
-            table.rows.append(
-                [
-                    kind,
-                    rate(raw),
-                    rate(relay),
-                    f"{ratio:.2f}",
-                    "met" if ratio >= FLOOR else "NOT MET",
-                    f"{median([r.raw_cpu_us for r in runs]):.0f} / "
-                    f"{median([r.relay_cpu_us for r in runs]):.0f}",
-                    "ok" if not problems else f"{problems} PROBLEM(S)",
-                    " ".join(rate(r.relay_rate) for r in runs),
-                ]
+    results = await repeat_per_store(options, "relay", repetition, table)
+    for kind, runs in results.items():
+        raw = median([r.raw_rate for r in runs])
+        relay = median([r.measured_rate for r in runs])
+        ratio = relay / raw
+        problems = sum(len(r.problems) for r in runs)
+        table.rows.append(
+            [
+                kind,
+                rate(raw),
+                rate(relay),
+                f"{ratio:.2f}",
+                "met" if ratio >= FLOOR else "NOT MET",
+                f"{median([r.raw_cpu_us for r in runs]):.0f} / "
+                f"{median([r.measured_cpu_us for r in runs]):.0f}",
+                "ok" if not problems else f"{problems} PROBLEM(S)",
+                " ".join(rate(r.measured_rate) for r in runs),
+            ]
+        )
+        if problems:
+            table.notes.append(
+                f"!!! {kind}: {problems} problem(s) (missing acks, unsent rows or a stream "
+                "not holding exactly the events written): see the !!! lines above"
             )
-            if problems:
-                table.notes.append(
-                    f"!!! {kind}: {problems} problem(s) (missing acks, unsent rows or a stream "
-                    "not holding exactly the events written): see the !!! lines above"
-                )
-    finally:
-        server.close()
     table.notes += [
         f"config: outbox_batch_size={settings.outbox_batch_size}, "
         f"outbox_ack_timeout_seconds={settings.outbox_ack_timeout_seconds:g}, "
