@@ -24,11 +24,9 @@ from nats.js.errors import NotFoundError
 from opentelemetry import trace
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import delete, insert
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from libs.common.broker import BrokerLink
-from libs.common.db import Database, UnitOfWork
+from libs.common.db import Database, UnitOfWork, dialect_insert
 from libs.common.events import MSG_ID_HEADER, Envelope, MalformedEnvelope
 from libs.common.logging import get_logger
 from libs.common.metrics import ServiceMetrics
@@ -318,8 +316,9 @@ class InboxConsumer:
             }
             for d in batch
         }
-        insert_ = pg_insert if uow.dialect == "postgresql" else sqlite_insert
-        statement = insert_(inbox).on_conflict_do_nothing().returning(inbox.c.event_id)
+        statement = (
+            dialect_insert(uow.session, inbox).on_conflict_do_nothing().returning(inbox.c.event_id)
+        )
         # executemany: SQLAlchemy renders it as multi-row INSERTs from one cached statement
         return set((await uow.session.execute(statement, list(rows.values()))).scalars())
 

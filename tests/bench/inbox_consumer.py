@@ -32,11 +32,9 @@ from opentelemetry.sdk.trace import TracerProvider
 from pydantic import Field
 from sqlalchemy import Column, Integer, MetaData, String, func, select
 from sqlalchemy import Table as SqlTable
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from libs.common.broker import BrokerLink
-from libs.common.db import Database, UnitOfWork
+from libs.common.db import Database, UnitOfWork, upsert_many
 from libs.common.events import Envelope, IntegrationEvent, catalogue
 from libs.common.inbox import ConsumerSpec, InboxConsumer
 from libs.common.logging import configure_logging
@@ -140,8 +138,8 @@ def consumer_spec(settings: ServiceSettings) -> ConsumerSpec:
     @spec.on_batch(OrganizationRegisteredV1.type_name(), OrganizationRegisteredV1)
     async def on_registered(uow: UnitOfWork, items: list[tuple[Envelope, Any]]) -> None:
         now = utcnow()
-        rows = {
-            event.organization_id: {
+        rows = [
+            {
                 "organization_id": event.organization_id,
                 "region_code": event.region_code,
                 "kind": event.kind,
@@ -149,18 +147,8 @@ def consumer_spec(settings: ServiceSettings) -> ConsumerSpec:
                 "updated_at": now,
             }
             for _, event in items
-        }
-        insert = pg_insert if uow.dialect == "postgresql" else sqlite_insert
-        statement = insert(projection)
-        statement = statement.on_conflict_do_update(
-            index_elements=[projection.c.organization_id],
-            set_={
-                c.name: statement.excluded[c.name]
-                for c in projection.columns
-                if c.name != "organization_id"
-            },
-        )
-        await uow.session.execute(statement, list(rows.values()))
+        ]
+        await upsert_many(uow.session, projection, rows, key="organization_id")
 
     return spec
 
