@@ -20,12 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from libs.common.broker import BrokerLink
 from libs.common.db import Database
-from libs.common.events import (
-    CE_PREFIX,
-    CONTENT_TYPE,
-    MSG_ID_HEADER,
-    SPEC_VERSION,
-)
+from libs.common.events import Envelope
 from libs.common.logging import get_logger
 from libs.common.metrics import ServiceMetrics
 from libs.common.settings import ServiceSettings
@@ -49,22 +44,17 @@ _COLUMNS = (
 
 
 def message_headers(row: Any) -> dict[str, str]:
-    """The CloudEvents NATS-binding headers of a stored event (see `Envelope.headers`)."""
-    headers = {
-        f"{CE_PREFIX}specversion": SPEC_VERSION,
-        f"{CE_PREFIX}id": row.event_id,
-        f"{CE_PREFIX}source": row.source,
-        f"{CE_PREFIX}type": row.type,
-        f"{CE_PREFIX}subject": row.subject,
-        f"{CE_PREFIX}time": row.occurred_at.isoformat(),
-        "content-type": CONTENT_TYPE,
-        MSG_ID_HEADER: row.event_id,
-    }
-    if row.traceparent:
-        headers["traceparent"] = row.traceparent
-        if row.tracestate:
-            headers["tracestate"] = row.tracestate
-    return headers
+    """The CloudEvents NATS-binding headers of a stored event: the envelope it was recorded as."""
+    return Envelope(
+        id=row.event_id,
+        source=row.source,
+        type=row.type,
+        subject=row.subject,
+        time=row.occurred_at,
+        data=row.data,
+        traceparent=row.traceparent,
+        tracestate=row.tracestate,
+    ).headers()
 
 
 @dataclass
