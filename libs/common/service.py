@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Protocol
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -41,7 +41,21 @@ class ServiceDefinition:
     migrations: Path
     routers: list[APIRouter] = field(default_factory=list)
     consumers: list[ConsumerSpec] = field(default_factory=list)
+    #: Long-running loops of the service (import jobs, snapshots): each is started with the
+    #: runtime after the consumers and stopped before them.
+    workers: list[WorkerFactory] = field(default_factory=list)
     version: str = "0.1.0"
+
+
+class Worker(Protocol):
+    """A background loop owned by a service: `start` returns at once, `stop` ends it."""
+
+    def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+WorkerFactory = Callable[["Runtime"], Worker]
 
 
 class Runtime:
@@ -65,6 +79,7 @@ class Runtime:
             for spec in definition.consumers
         ]
         self.tokens = TokenService.from_settings(settings)
+        self.workers = [make(self) for make in definition.workers]
 
     async def start(self) -> None:
         if self.settings.migrate_on_start:
@@ -73,9 +88,13 @@ class Runtime:
         self.relay.start()
         for consumer in self.consumers:
             consumer.start()
+        for worker in self.workers:
+            worker.start()
         log.info("service started", port=self.settings.port)
 
     async def stop(self) -> None:
+        for worker in self.workers:
+            await worker.stop()
         for consumer in self.consumers:
             await consumer.stop()
         await self.relay.stop()

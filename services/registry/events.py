@@ -1,6 +1,12 @@
-"""The events the registry service publishes. It owns their schemas (see docs/events/)."""
+"""The events the registry service publishes. It owns their schemas (see docs/events/).
 
-from datetime import datetime
+Organisation events carry the organisation's whole coverage-relevant state and its `version`, so a
+consumer keeps the highest version it has seen and redelivery or reordering cannot move it back.
+No event carries a person's name, ID number or phone: members, instructors and workers appear by
+opaque id only, and an individual business's (个体工商户) name is masked (it is often a person's).
+"""
+
+from datetime import date, datetime
 from typing import Literal
 
 from pydantic import Field
@@ -8,6 +14,34 @@ from pydantic import Field
 from libs.common.events import IntegrationEvent, catalogue
 
 OrganizationKind = Literal["enterprise", "social_organization"]
+BranchKind = Literal["standalone", "joint", "temporary"]
+CommitteeKind = Literal["industry", "township", "park", "two_new"]
+MassOrganizationKind = Literal["union", "youth_league", "womens_federation"]
+Membership = Literal["full", "probationary"]
+
+
+class OrganizationState(IntegrationEvent):
+    """The facts of one organisation every organisation event carries (its state after it)."""
+
+    organization_id: str = Field(description="The registry's id of the organisation")
+    version: int = Field(default=1, ge=1, description="Version of the organisation after this")
+    credit_code: str = Field(description="Unified social credit code (GB 32100-2015)")
+    name: str = Field(description="Registered name; an individual business's name is masked (张**)")
+    kind: OrganizationKind
+    region_code: str = Field(description="Statistical division code (2 to 12 digits)")
+    industry_code: str | None = Field(default=None, description="GB/T 4754 industry code")
+    staff_count: int | None = Field(default=None, ge=0)
+    area_ids: list[str] = Field(
+        default_factory=list, description="Parks and commercial districts the organisation is in"
+    )
+    three_haves: bool = Field(
+        default=False, description="Premises, 10+ staff and stable operations (三有)"
+    )
+    full_members: int = Field(default=0, ge=0, description="Full Party members (正式党员) known")
+    probationary_members: int = Field(default=0, ge=0, description="Probationary members known")
+    ledger_complete: bool = Field(default=False, description="All six points clear (六清)")
+    latitude: float | None = Field(default=None, ge=-90, le=90)
+    longitude: float | None = Field(default=None, ge=-180, le=180)
 
 
 @catalogue.register(
@@ -16,14 +50,250 @@ OrganizationKind = Literal["enterprise", "social_organization"]
     producer="registry",
     subject_field="organization_id",
 )
-class OrganizationRegisteredV1(IntegrationEvent):
+class OrganizationRegisteredV1(OrganizationState):
     """Emitted when an organisation enters the ledger (一企一档) of a region."""
 
-    organization_id: str = Field(description="The registry's id of the organisation")
-    credit_code: str = Field(description="Unified social credit code (GB 32100-2015)")
-    name: str = Field(description="Registered name of the organisation")
-    kind: OrganizationKind
-    region_code: str = Field(description="Statistical division code (2 to 12 digits)")
-    industry_code: str | None = Field(default=None, description="GB/T 4754 industry code")
-    staff_count: int | None = Field(default=None, ge=0)
     registered_at: datetime
+
+
+@catalogue.register(
+    "pb.registry.organization.updated",
+    version=1,
+    producer="registry",
+    subject_field="organization_id",
+)
+class OrganizationUpdatedV1(OrganizationState):
+    """Emitted when an organisation's file changes: an edit, an import, or its member counts."""
+
+    changed: list[str] = Field(description="Names of the fields that changed")
+    updated_at: datetime
+
+
+@catalogue.register(
+    "pb.registry.organization.deregistered",
+    version=1,
+    producer="registry",
+    subject_field="organization_id",
+)
+class OrganizationDeregisteredV1(IntegrationEvent):
+    """Emitted when an organisation leaves the ledger (closed, moved away, out of scope)."""
+
+    organization_id: str
+    version: int = Field(ge=1)
+    region_code: str
+    reason: str = Field(description="Why it left, as the office recorded it")
+    deregistered_at: datetime
+
+
+@catalogue.register(
+    "pb.registry.member.discovered",
+    version=1,
+    producer="registry",
+    subject_field="member_id",
+)
+class MemberDiscoveredV1(IntegrationEvent):
+    """Emitted when a staff list and the member roster match: a hidden member (隐形党员) found."""
+
+    member_id: str = Field(description="Opaque id of the member-at-organisation record")
+    organization_id: str
+    region_code: str
+    membership: Membership
+    status: Literal["discovered"] = "discovered"
+    discovered_at: datetime
+
+
+@catalogue.register(
+    "pb.registry.member.declared",
+    version=1,
+    producer="registry",
+    subject_field="member_id",
+)
+class MemberDeclaredV1(IntegrationEvent):
+    """Emitted when a discovered member declares themself at work (亮明身份)."""
+
+    member_id: str
+    organization_id: str
+    region_code: str
+    membership: Membership
+    status: Literal["declared"] = "declared"
+    declared_at: datetime
+
+
+@catalogue.register(
+    "pb.registry.member.transferred",
+    version=1,
+    producer="registry",
+    subject_field="member_id",
+)
+class MemberTransferredV1(IntegrationEvent):
+    """Emitted when a member's relationship is transferred to the organisation (组织关系转接)."""
+
+    member_id: str
+    organization_id: str
+    region_code: str
+    membership: Membership
+    status: Literal["transferred"] = "transferred"
+    transferred_at: datetime
+
+
+@catalogue.register(
+    "pb.registry.committee.formed",
+    version=1,
+    producer="registry",
+    subject_field="committee_id",
+)
+class CommitteeFormedV1(IntegrationEvent):
+    """Emitted when a parent committee (行业党委, 综合党委, 园区党委, 两新工委) is set up."""
+
+    committee_id: str
+    kind: CommitteeKind
+    name: str
+    parent_id: str | None = None
+    region_code: str
+    formed_on: date
+
+
+class BranchState(IntegrationEvent):
+    """The facts of one Party branch every branch event carries (its state after it)."""
+
+    branch_id: str
+    version: int = Field(default=1, ge=1, description="Version of the branch after this")
+    kind: BranchKind
+    name: str
+    parent_id: str | None = Field(default=None, description="The committee it is under")
+    region_code: str
+    organization_ids: list[str] = Field(description="Organisations the branch covers")
+
+
+@catalogue.register(
+    "pb.registry.branch.formed",
+    version=1,
+    producer="registry",
+    subject_field="branch_id",
+)
+class BranchFormedV1(BranchState):
+    """Emitted when a standalone, joint or temporary branch is formed."""
+
+    formed_on: date
+    ends_on: date | None = Field(default=None, description="A temporary branch's end date")
+
+
+@catalogue.register(
+    "pb.registry.branch.reorganized",
+    version=1,
+    producer="registry",
+    subject_field="branch_id",
+)
+class BranchReorganizedV1(BranchState):
+    """Emitted when a branch gains or loses covered organisations."""
+
+    added_organization_ids: list[str] = Field(default_factory=list)
+    removed_organization_ids: list[str] = Field(default_factory=list)
+    reorganized_on: date
+
+
+@catalogue.register(
+    "pb.registry.branch.dissolved",
+    version=1,
+    producer="registry",
+    subject_field="branch_id",
+)
+class BranchDissolvedV1(BranchState):
+    """Emitted when a branch is dissolved; `organization_ids` are those it covered until then."""
+
+    reason: str
+    dissolved_on: date
+
+
+@catalogue.register(
+    "pb.registry.branch.eligible",
+    version=1,
+    producer="registry",
+    subject_field="organization_id",
+)
+class BranchEligibleV1(IntegrationEvent):
+    """Emitted when an organisation with no standalone branch reaches 3 full members (应建尽建)."""
+
+    organization_id: str
+    region_code: str
+    full_members: int = Field(ge=0)
+    eligible_on: date
+
+
+@catalogue.register(
+    "pb.registry.instructor.registered",
+    version=1,
+    producer="registry",
+    subject_field="instructor_id",
+)
+class InstructorRegisteredV1(IntegrationEvent):
+    """Emitted when a Party-building instructor (党建指导员) is registered (no name: a person)."""
+
+    instructor_id: str
+    region_code: str
+    registered_at: datetime
+
+
+@catalogue.register(
+    "pb.registry.instructor.assigned",
+    version=1,
+    producer="registry",
+    subject_field="assignment_id",
+)
+class InstructorAssignedV1(IntegrationEvent):
+    """Emitted when an instructor is assigned to guide an organisation (包联)."""
+
+    assignment_id: str
+    instructor_id: str
+    organization_id: str
+    region_code: str
+    starts_on: date
+    ends_on: date | None = None
+
+
+@catalogue.register(
+    "pb.registry.instructor.unassigned",
+    version=1,
+    producer="registry",
+    subject_field="assignment_id",
+)
+class InstructorUnassignedV1(IntegrationEvent):
+    """Emitted when an instructor's assignment to an organisation ends."""
+
+    assignment_id: str
+    instructor_id: str
+    organization_id: str
+    region_code: str
+    ended_on: date
+
+
+@catalogue.register(
+    "pb.registry.massorg.established",
+    version=1,
+    producer="registry",
+    subject_field="mass_organization_id",
+)
+class MassOrganizationEstablishedV1(IntegrationEvent):
+    """Emitted when a union, youth league or women's federation is set up in an organisation."""
+
+    mass_organization_id: str
+    organization_id: str
+    region_code: str
+    kind: MassOrganizationKind
+    established_on: date
+
+
+@catalogue.register(
+    "pb.registry.massorg.dissolved",
+    version=1,
+    producer="registry",
+    subject_field="mass_organization_id",
+)
+class MassOrganizationDissolvedV1(IntegrationEvent):
+    """Emitted when a mass organisation in an organisation is dissolved."""
+
+    mass_organization_id: str
+    organization_id: str
+    region_code: str
+    kind: MassOrganizationKind
+    dissolved_on: date
