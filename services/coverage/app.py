@@ -3,6 +3,7 @@
 from pathlib import Path
 
 from libs.common.service import ServiceDefinition
+from services.coverage.api.gaps import router as gaps
 from services.coverage.api.projection import router as projection
 from services.coverage.handlers import registry_events
 from services.coverage.settings import CoverageSettings
@@ -16,6 +17,6 @@ def definition(settings: CoverageSettings | None = None) -> ServiceDefinition:
         description="The two coverage rates (两个覆盖), live, with the gap list behind them.",
         metadata=metadata,
         migrations=Path(__file__).parent / "store" / "migrations",
-        routers=[projection],
+        routers=[projection, gaps],
         consumers=[registry_events],
     )

@@ -1,0 +1,88 @@
+"""What coverage knows of one organisation, and the rules that say whether it is covered.
+
+These are the definitions both rates, the gap list and the roll-ups share (see DOMAIN.md,
+"The two coverage rates"); keep every reading of "in scope" and "covered" here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Literal
+
+#: Named denominators. `with_members` is the default for organisation coverage, `all_managed`
+#: for work coverage; `three_haves` is also reported.
+Scope = Literal["with_members", "three_haves", "all_managed"]
+SCOPES: tuple[Scope, ...] = ("with_members", "three_haves", "all_managed")
+DEFAULT_ORGANIZATION_SCOPE: Scope = "with_members"
+DEFAULT_WORK_SCOPE: Scope = "all_managed"
+
+BranchKind = Literal["standalone", "joint", "temporary"]
+
+#: Size bands by staff count (lower bound inclusive); unknown staff count is its own band.
+SIZE_BANDS: tuple[tuple[str, int], ...] = (("300+", 300), ("50-299", 50), ("10-49", 10), ("1-9", 0))
+UNKNOWN_SIZE = "unknown"
+
+
+def size_band(staff_count: int | None) -> str:
+    if staff_count is None:
+        return UNKNOWN_SIZE
+    return next(band for band, lower in SIZE_BANDS if staff_count >= lower)
+
+
+@dataclass(frozen=True)
+class CoverageFacts:
+    """One organisation as the coverage projection holds it."""
+
+    organization_id: str
+    region_code: str
+    kind: str
+    industry_code: str | None = None
+    staff_count: int | None = None
+    area_ids: tuple[str, ...] = ()
+    managed: bool = True  # in the ledger (not deregistered)
+    three_haves: bool = False
+    full_members: int = 0
+    probationary_members: int = 0
+    ledger_complete: bool = False
+    branch_id: str | None = None
+    branch_kind: BranchKind | None = None
+    instructor_count: int = 0
+    mass_organization_count: int = 0
+    name: str = ""
+    credit_code: str = ""
+    latitude: float | None = None
+    longitude: float | None = None
+    branch_formed_on: date | None = field(default=None, compare=False)
+
+    @property
+    def has_members(self) -> bool:
+        return self.full_members + self.probationary_members > 0
+
+    @property
+    def organization_covered(self) -> bool:
+        """A Party organisation covers it: its own, a joint or a temporary one (组织覆盖)."""
+        return self.managed and self.branch_id is not None
+
+    @property
+    def standalone(self) -> bool:
+        """Covered by a branch of its own (单独组建)."""
+        return self.organization_covered and self.branch_kind == "standalone"
+
+    @property
+    def work_covered(self) -> bool:
+        """A Party organisation, an instructor or a mass organisation reaches it (工作覆盖)."""
+        return self.managed and (
+            self.branch_id is not None
+            or self.instructor_count > 0
+            or self.mass_organization_count > 0
+        )
+
+    def in_scope(self, scope: Scope) -> bool:
+        if not self.managed:
+            return False
+        if scope == "with_members":
+            return self.has_members
+        if scope == "three_haves":
+            return self.three_haves
+        return True
