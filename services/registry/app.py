@@ -4,9 +4,18 @@ from pathlib import Path
 
 from libs.common.service import ServiceDefinition
 from services.registry import events  # noqa: F401 - registers the events in the catalogue
-from services.registry.api.organizations import router as organizations
+from services.registry.api import (
+    audit,
+    branches,
+    imports,
+    instructors,
+    mass_organizations,
+    members,
+    organizations,
+    regions,
+)
 from services.registry.settings import RegistrySettings
-from services.registry.store.tables import metadata
+from services.registry.store import tables
 
 
 def definition(settings: RegistrySettings | None = None) -> ServiceDefinition:
@@ -14,7 +23,17 @@ def definition(settings: RegistrySettings | None = None) -> ServiceDefinition:
         settings=settings or RegistrySettings(),
         title="Registry",
         description="The ledger of organisations (一企一档), members and Party organisations.",
-        metadata=metadata,
+        metadata=tables.metadata,
         migrations=Path(__file__).parent / "store" / "migrations",
-        routers=[organizations],
+        routers=[
+            organizations.router,
+            imports.router,
+            members.router,
+            branches.router,
+            instructors.router,
+            mass_organizations.router,
+            regions.router,
+            audit.router,
+        ],
+        workers=[],
     )

@@ -1,8 +1,13 @@
 """Settings of the registry service (environment prefix `PB_REGISTRY_`)."""
 
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from libs.common.settings import ServiceSettings
+from services.registry.domain.organizations import Rules
+
+#: Used only when no key is configured; `make run` and tests rely on it, production must not.
+DEVELOPMENT_IDENTITY_KEY = "development-only-identity-key-change-me-0123456789"
 
 
 class RegistrySettings(ServiceSettings):
@@ -12,3 +17,23 @@ class RegistrySettings(ServiceSettings):
 
     service_name: str = "registry"
     port: int = 8001
+
+    standalone_min_full_members: int = Field(
+        default=3, ge=1, description="Full members an organisation needs for its own branch"
+    )
+    joint_max_organizations: int = Field(
+        default=5, ge=2, description="Most organisations one joint branch generally covers"
+    )
+    identity_key: SecretStr = Field(
+        default=SecretStr(DEVELOPMENT_IDENTITY_KEY),
+        description="HMAC key for the keyed hashes of ID numbers and phones used for matching",
+    )
+    import_max_bytes: int = Field(
+        default=50 * 1024 * 1024, ge=1024, description="Largest file an import accepts"
+    )
+
+    def rules(self) -> Rules:
+        return Rules(
+            standalone_min_full_members=self.standalone_min_full_members,
+            joint_max_organizations=self.joint_max_organizations,
+        )

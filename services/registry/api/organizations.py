@@ -3,26 +3,23 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
 
-from fastapi import APIRouter, Depends, Response, status
+from fastapi import APIRouter, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from libs.common.auth import Principal, Scope
+from libs.common.audit import Actor
 from libs.common.errors import Conflict, FieldError, NotFound
 from libs.common.fields import CreditCode, RegionCode
 from libs.common.service import UnitOfWorkDep
-from services.registry import service
+from services.registry.api.deps import Reader, RulesDep, Writer
 from services.registry.domain.organizations import (
     DuplicateCreditCode,
     Organization,
     OrganizationKind,
 )
+from services.registry.service import organizations as service
 
 router = APIRouter(prefix="/v1/organizations", tags=["organizations"])
-
-Reader = Annotated[Principal, Depends(Scope("registry:read"))]
-Writer = Annotated[Principal, Depends(Scope("registry:write"))]
 
 
 class OrganizationIn(BaseModel):
@@ -62,11 +59,13 @@ class OrganizationOut(BaseModel):
     summary="Enter an organisation in the ledger",
 )
 async def register(
-    body: OrganizationIn, uow: UnitOfWorkDep, principal: Writer, response: Response
+    body: OrganizationIn, uow: UnitOfWorkDep, principal: Writer, rules: RulesDep, response: Response
 ) -> OrganizationOut:
     principal.ensure_covers(body.region_code)
     try:
-        organization = await service.register_organization(uow, **body.model_dump())
+        organization = await service.register_organization(
+            uow, Actor.of(principal), rules, **body.model_dump()
+        )
     except DuplicateCreditCode as exc:
         raise Conflict(
             str(exc),

@@ -2,11 +2,78 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Literal
+from dataclasses import dataclass, field, fields, replace
+from datetime import date, datetime
+from typing import Any, Literal
+
+from services.registry.domain.names import name_key
 
 OrganizationKind = Literal["enterprise", "social_organization"]
+OperatingStatus = Literal["operating", "suspended", "closed"]
+OrganizationStatus = Literal["active", "deregistered"]
+
+#: Staff needed for the "10 or more staff" point of 三有.
+THREE_HAVES_MIN_STAFF = 10
+
+#: The six "clear" points of a complete ledger file (六清), in the order offices list them.
+LEDGER_POINTS: tuple[str, ...] = (
+    "operations",  # 经营运行清
+    "workforce",  # 职工队伍清
+    "members",  # 党员队伍清
+    "investors",  # 出资人清
+    "no_branch_reason",  # 未建党组织原因清
+    "mass_organizations",  # 群团组织设置清
+)
+
+#: Fields a caller may change on an organisation's file (the rest are kept by the registry).
+EDITABLE_FIELDS: frozenset[str] = frozenset(
+    {
+        "name",
+        "kind",
+        "region_code",
+        "park_id",
+        "district_id",
+        "industry_code",
+        "address",
+        "latitude",
+        "longitude",
+        "staff_count",
+        "investors",
+        "operating_status",
+        "has_premises",
+        "stable_operations",
+        "full_members",
+        "probationary_members",
+        "no_branch_reason",
+        "ledger",
+    }
+)
+
+#: Credit codes of individual businesses (个体工商户) start with 92: their name is often a person's.
+INDIVIDUAL_BUSINESS_PREFIX = "92"
+
+
+@dataclass(frozen=True)
+class Ledger:
+    """Which of the six points (六清) of the organisation's file are clear."""
+
+    operations: bool = False
+    workforce: bool = False
+    members: bool = False
+    investors: bool = False
+    no_branch_reason: bool = False
+    mass_organizations: bool = False
+
+    @property
+    def complete(self) -> bool:
+        return all(getattr(self, point) for point in LEDGER_POINTS)
+
+    @property
+    def missing(self) -> list[str]:
+        return [point for point in LEDGER_POINTS if not getattr(self, point)]
+
+    def as_dict(self) -> dict[str, bool]:
+        return {point: getattr(self, point) for point in LEDGER_POINTS}
 
 
 @dataclass
@@ -18,11 +85,80 @@ class Organization:
     name: str
     kind: OrganizationKind
     region_code: str
-    industry_code: str | None
-    staff_count: int | None
     version: int
     created_at: datetime
     updated_at: datetime
+    industry_code: str | None = None
+    staff_count: int | None = None
+    park_id: str | None = None
+    district_id: str | None = None
+    address: str | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+    investors: list[dict[str, Any]] = field(default_factory=list)
+    operating_status: OperatingStatus = "operating"
+    has_premises: bool | None = None
+    stable_operations: bool | None = None
+    full_members: int = 0
+    probationary_members: int = 0
+    no_branch_reason: str | None = None
+    ledger: Ledger = field(default_factory=Ledger)
+    branch_id: str | None = None
+    branch_kind: str | None = None
+    status: OrganizationStatus = "active"
+    deregistered_on: date | None = None
+    deregistration_reason: str | None = None
+
+    @property
+    def name_key(self) -> str:
+        return name_key(self.name)
+
+    @property
+    def three_haves(self) -> bool | None:
+        """Premises, 10+ staff, stable operations (三有); None while the data cannot say."""
+        staff = None if self.staff_count is None else self.staff_count >= THREE_HAVES_MIN_STAFF
+        points = (self.has_premises, staff, self.stable_operations)
+        if any(point is False for point in points):
+            return False
+        if any(point is None for point in points):
+            return None
+        return True
+
+    @property
+    def area_ids(self) -> list[str]:
+        return [a for a in (self.park_id, self.district_id) if a]
+
+    @property
+    def is_individual_business(self) -> bool:
+        return self.credit_code.startswith(INDIVIDUAL_BUSINESS_PREFIX)
+
+    @property
+    def public_name(self) -> str:
+        """The name as events may carry it: an individual business's name masked (张**)."""
+        if self.is_individual_business:
+            return self.name[:1] + "**"
+        return self.name
+
+    @property
+    def active(self) -> bool:
+        return self.status == "active"
+
+    def with_changes(self, changes: dict[str, Any]) -> tuple[Organization, list[str]]:
+        """This file with `changes` applied, and the names of the fields that really changed."""
+        unknown = set(changes) - EDITABLE_FIELDS
+        if unknown:
+            raise ValueError(f"fields not editable: {', '.join(sorted(unknown))}")
+        values = dict(changes)
+        if isinstance(values.get("ledger"), dict):
+            values["ledger"] = replace(self.ledger, **values["ledger"])
+        changed = [name for name, value in values.items() if getattr(self, name) != value]
+        return replace(self, **{name: values[name] for name in changed}), sorted(changed)
+
+    def snapshot(self) -> dict[str, Any]:
+        """Every field, for audit trails and comparisons."""
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        out["ledger"] = self.ledger.as_dict()
+        return out
 
 
 class DuplicateCreditCode(Exception):
@@ -32,3 +168,43 @@ class DuplicateCreditCode(Exception):
         super().__init__(f"credit code {credit_code} is already registered")
         self.credit_code = credit_code
         self.existing_id = existing_id
+
+
+def became_eligible(before: Organization | None, after: Organization, min_full: int) -> bool:
+    """Its full members just reached the standalone threshold while it has no own branch."""
+    was = before.full_members if before is not None else 0
+    return (
+        after.active and was < min_full <= after.full_members and after.branch_kind != "standalone"
+    )
+
+
+class OrganizationNotFound(Exception):
+    def __init__(self, organization_id: str) -> None:
+        super().__init__(f"organisation {organization_id} not found")
+        self.organization_id = organization_id
+
+
+class StaleVersion(Exception):
+    """The caller changed a file from an older version than the ledger holds."""
+
+    def __init__(self, organization_id: str, expected: int, current: int) -> None:
+        super().__init__(f"organisation {organization_id} is at version {current}, not {expected}")
+        self.organization_id = organization_id
+        self.expected = expected
+        self.current = current
+
+
+class NotActive(Exception):
+    """The organisation has been deregistered: its file is closed to changes."""
+
+    def __init__(self, organization_id: str) -> None:
+        super().__init__(f"organisation {organization_id} is deregistered")
+        self.organization_id = organization_id
+
+
+@dataclass(frozen=True)
+class Rules:
+    """The numbers the Party's rules set, as configured (DOMAIN.md)."""
+
+    standalone_min_full_members: int = 3
+    joint_max_organizations: int = 5

@@ -1,1 +1,5 @@
-"""The registry service's store: tables, repositories, migrations."""
+"""The registry's store. Importing it declares every table on `tables.metadata`."""
+
+from services.registry.store import import_tables, party_tables, tables
+
+__all__ = ["import_tables", "party_tables", "tables"]

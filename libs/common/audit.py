@@ -1,0 +1,165 @@
+"""The audit trail: who changed what and when, one row per write, in the service's own store.
+
+Each service that keeps one declares the table on its own metadata with `audit_table(metadata)`
+and records through `AuditTrail`. Values are stored as the use case gives them: a use case passes
+masked forms of anything sensitive, never a raw ID number or phone.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Column, Index, MetaData, String, Table, Text, and_, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from libs.common.auth import Principal
+from libs.common.tables import BigIntPK, UTCDateTime, utcnow
+
+
+def audit_table(metadata: MetaData) -> Table:
+    table = Table(
+        "audit_log",
+        metadata,
+        Column("id", BigIntPK, primary_key=True, autoincrement=True),
+        Column("at", UTCDateTime(), nullable=False),
+        Column("actor", String(200), nullable=False),
+        Column("actor_region", String(12), nullable=False),
+        Column("action", String(100), nullable=False),
+        Column("entity_type", String(50), nullable=False),
+        Column("entity_id", String(64), nullable=False),
+        Column("region_code", String(12), nullable=False),
+        Column("changes", Text(), nullable=False),
+        comment="Who changed what and when: one row per write.",
+    )
+    Index("ix_audit_log_region_code_id", table.c.region_code, table.c.id)
+    Index("ix_audit_log_entity", table.c.entity_type, table.c.entity_id)
+    return table
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who made a change: the token's subject and the region it answers for."""
+
+    subject: str
+    region_code: str
+
+    @classmethod
+    def of(cls, principal: Principal) -> Actor:
+        return cls(principal.subject, principal.region_code)
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    id: int
+    at: datetime
+    actor: str
+    actor_region: str
+    action: str
+    entity_type: str
+    entity_id: str
+    region_code: str
+    changes: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class AuditQuery:
+    """Filters of a look-up in the trail; `region_code` is a prefix (the caller's subtree)."""
+
+    region_code: str
+    entity_type: str | None = None
+    entity_id: str | None = None
+    actor: str | None = None
+    action: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    after_id: int | None = None  # cursor: entries older than this id (newest first)
+    limit: int = 100
+
+
+def region_range(table: Table, prefix: str) -> Any:
+    """`region_code` within the subtree of `prefix`, as an index-friendly range."""
+    upper = prefix[:-1] + chr(ord(prefix[-1]) + 1) if prefix else None
+    column = table.c.region_code
+    if upper is None:
+        return column.is_not(None)
+    return and_(column >= prefix, column < upper)
+
+
+class AuditTrail:
+    def __init__(self, session: AsyncSession, table: Table) -> None:
+        self.session = session
+        self.table = table
+
+    async def record(
+        self,
+        actor: Actor,
+        action: str,
+        *,
+        entity_type: str,
+        entity_id: str,
+        region_code: str,
+        changes: Mapping[str, Any] | None = None,
+    ) -> None:
+        await self.record_many(
+            actor,
+            action,
+            entity_type=entity_type,
+            entries=[(entity_id, region_code, changes or {})],
+        )
+
+    async def record_many(
+        self,
+        actor: Actor,
+        action: str,
+        *,
+        entity_type: str,
+        entries: Sequence[tuple[str, str, Mapping[str, Any]]],
+    ) -> None:
+        """Many entries of one action at once (imports), in one executemany."""
+        if not entries:
+            return
+        now = utcnow()
+        await self.session.execute(
+            insert(self.table),
+            [
+                {
+                    "at": now,
+                    "actor": actor.subject,
+                    "actor_region": actor.region_code,
+                    "action": action,
+                    "entity_type": entity_type,
+                    "entity_id": entity_id,
+                    "region_code": region_code,
+                    "changes": json.dumps(changes, ensure_ascii=False, default=str),
+                }
+                for entity_id, region_code, changes in entries
+            ],
+        )
+
+    async def find(self, query: AuditQuery) -> list[AuditEntry]:
+        t = self.table
+        conditions = [region_range(t, query.region_code)]
+        if query.entity_type:
+            conditions.append(t.c.entity_type == query.entity_type)
+        if query.entity_id:
+            conditions.append(t.c.entity_id == query.entity_id)
+        if query.actor:
+            conditions.append(t.c.actor == query.actor)
+        if query.action:
+            conditions.append(t.c.action == query.action)
+        if query.since:
+            conditions.append(t.c.at >= query.since)
+        if query.until:
+            conditions.append(t.c.at < query.until)
+        if query.after_id is not None:
+            conditions.append(t.c.id < query.after_id)
+        rows = (
+            await self.session.execute(
+                select(t).where(*conditions).order_by(t.c.id.desc()).limit(query.limit)
+            )
+        ).mappings()
+        return [AuditEntry(**{**row, "changes": json.loads(row["changes"])}) for row in rows]
