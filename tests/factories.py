@@ -1,16 +1,24 @@
-"""Valid inputs for tests: organisations with correct credit codes."""
+"""Valid inputs for tests: organisations with correct credit codes, areas, and outbox reads."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+from sqlalchemy import select
+
+from libs.common.tables import outbox
 from libs.common.validators import credit_code_check_char
 
 REGION = "140212"
+#: 新荣区's townships as the published division codes hold them (古店镇, 花园屯镇).
+TOWNSHIP = "140212101"
+OTHER_TOWNSHIP = "140212102"
 
 
-def credit_code(n: int) -> str:
-    first17 = f"91{REGION}{n:09d}"
+def credit_code(n: int, *, prefix: str = "91", region: str = REGION) -> str:
+    """A valid credit code; prefix 91 is an enterprise, 92 an individual business (个体工商户)."""
+    first17 = f"{prefix}{region}{n:09d}"
     return first17 + credit_code_check_char(first17)
 
 
@@ -19,9 +27,25 @@ def organization(n: int, **overrides: Any) -> dict[str, Any]:
         "credit_code": credit_code(n),
         "name": f"大同市新荣区测试企业{n}有限公司",
         "kind": "enterprise",
-        "region_code": "140212101",
+        "region_code": TOWNSHIP,
         "industry_code": "I6513",
         "staff_count": 12,
     }
     body.update(overrides)
     return body
+
+
+def area(name: str = "新荣工业园区", **overrides: Any) -> dict[str, Any]:
+    body = {"kind": "park", "name": name, "region_code": TOWNSHIP}
+    body.update(overrides)
+    return body
+
+
+async def outbox_events(runtime: Any, type_name: str | None = None) -> list[dict[str, Any]]:
+    """The events in a service's outbox (sent or not), oldest first, as `{"type", **data}`."""
+    statement = select(outbox.c.type, outbox.c.data).order_by(outbox.c.seq)
+    if type_name is not None:
+        statement = statement.where(outbox.c.type == type_name)
+    async with runtime.db.read() as session:
+        rows = (await session.execute(statement)).all()
+    return [{"type": row.type, **json.loads(row.data)} for row in rows]

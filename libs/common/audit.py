@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, Index, MetaData, String, Table, Text, and_, insert, select
+from sqlalchemy import Column, Index, MetaData, String, Table, Text, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.auth import Principal
+from libs.common.subtree import within_region
 from libs.common.tables import BigIntPK, UTCDateTime, utcnow
 
 
@@ -82,11 +83,7 @@ class AuditQuery:
 
 def region_range(table: Table, prefix: str) -> Any:
     """`region_code` within the subtree of `prefix`, as an index-friendly range."""
-    upper = prefix[:-1] + chr(ord(prefix[-1]) + 1) if prefix else None
-    column = table.c.region_code
-    if upper is None:
-        return column.is_not(None)
-    return and_(column >= prefix, column < upper)
+    return within_region(table.c.region_code, prefix)
 
 
 class AuditTrail:

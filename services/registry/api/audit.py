@@ -1,7 +1,99 @@
-"""The audit trail (who changed what and when), for an administrator of the region."""
+"""The audit trail (who changed what and when), for an administrator of the region.
+
+Only callers holding the `admin` scope read it, and only entries about their region's subtree
+(by the region of the thing changed, not of who changed it). Newest first, with a cursor.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
+
+from libs.common.audit import AuditEntry, AuditQuery
+from libs.common.errors import FieldError, InvalidInput
+from libs.common.service import UnitOfWorkDep
+from services.registry.api.deps import (
+    Administrator,
+    Limit,
+    decode_cursor,
+    encode_cursor,
+    subtree_of,
+)
+from services.registry.service.organizations import audit
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
+
+
+class AuditEntryOut(BaseModel):
+    id: int
+    at: datetime
+    actor: str = Field(description="The token subject that made the change")
+    actor_region: str
+    action: str
+    entity_type: str
+    entity_id: str
+    region_code: str
+    changes: dict[str, Any] = Field(
+        description="What changed: for an update each field's `from` and `to`"
+    )
+
+    @classmethod
+    def of(cls, entry: AuditEntry) -> AuditEntryOut:
+        return cls.model_validate(entry, from_attributes=True)
+
+
+class AuditPage(BaseModel):
+    items: list[AuditEntryOut]
+    next_cursor: str | None
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    """A time given without a zone is taken as UTC."""
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)
+
+
+@router.get("", response_model=AuditPage, summary="Who changed what and when (administrators)")
+async def read_trail(
+    uow: UnitOfWorkDep,
+    principal: Administrator,
+    region: Annotated[
+        str | None, Query(description="A region within yours (default: your region)")
+    ] = None,
+    entity_type: Annotated[str | None, Query(max_length=50)] = None,
+    entity_id: Annotated[str | None, Query(max_length=64)] = None,
+    actor: Annotated[str | None, Query(max_length=200)] = None,
+    action: Annotated[str | None, Query(max_length=100)] = None,
+    since: Annotated[datetime | None, Query(description="From this time (inclusive)")] = None,
+    until: Annotated[datetime | None, Query(description="Before this time")] = None,
+    cursor: str | None = None,
+    limit: Limit = 100,
+) -> AuditPage:
+    after_id = None
+    if cursor is not None:
+        (last,) = decode_cursor(cursor, 1)
+        if not isinstance(last, int):
+            raise InvalidInput("not a cursor", errors=[FieldError("cursor", "not a cursor")])
+        after_id = last
+    entries = await audit(uow).find(
+        AuditQuery(
+            region_code=subtree_of(principal, region),
+            entity_type=entity_type,
+            entity_id=entity_id,
+            actor=actor,
+            action=action,
+            since=_aware(since),
+            until=_aware(until),
+            after_id=after_id,
+            limit=limit + 1,
+        )
+    )
+    page = entries[:limit]
+    return AuditPage(
+        items=[AuditEntryOut.of(e) for e in page],
+        next_cursor=encode_cursor(page[-1].id) if len(entries) > limit else None,
+    )

@@ -1,25 +1,96 @@
-"""HTTP routes for organisations in the ledger."""
+"""HTTP routes for organisations in the ledger (一企一档).
+
+Every read and write carries the file's version as a strong ETag (`"3"`). PATCH and DELETE require
+`If-Match` with the version the caller read: 428 without it, 412 when the file has moved on. PATCH
+is a JSON merge patch (RFC 7396) of the editable fields: a field left out stays, `null` clears it
+(refused, naming the field, where the file cannot be without it), `ledger` merges point by point.
+DELETE deregisters: the reason is the `reason` query parameter; the file is kept, closed.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Response, status
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Query, Response, status
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from libs.common.audit import Actor
-from libs.common.errors import Conflict, FieldError, NotFound
+from libs.common.errors import FieldError, InvalidInput, NotFound
 from libs.common.fields import CreditCode, RegionCode
 from libs.common.service import UnitOfWorkDep
-from services.registry.api.deps import Reader, RulesDep, Writer
+from services.registry.api.deps import (
+    IfMatch,
+    Limit,
+    Reader,
+    RulesDep,
+    Writer,
+    actor_of,
+    decode_cursor,
+    encode_cursor,
+    etag,
+    expected_version,
+    refusals,
+    subtree_of,
+)
 from services.registry.domain.organizations import (
-    DuplicateCreditCode,
+    LEDGER_POINTS,
+    InvestorKind,
+    Ledger,
+    OperatingStatus,
     Organization,
+    OrganizationFilter,
     OrganizationKind,
+    OrganizationStatus,
+    ThreeHavesState,
+    investor_entry,
 )
 from services.registry.service import organizations as service
 
 router = APIRouter(prefix="/v1/organizations", tags=["organizations"])
+
+IndustryCode = Annotated[
+    str,
+    Field(pattern=r"^[A-T](\d{2,4})?$", description="GB/T 4754 code, e.g. I6513 or G54"),
+]
+Latitude = Annotated[float, Field(ge=-90, le=90)]
+Longitude = Annotated[float, Field(ge=-180, le=180)]
+Text = Annotated[str, Field(min_length=1, max_length=1000)]
+
+
+class InvestorIn(BaseModel):
+    """An investor (出资人). A person's name is kept masked (张**); an organisation's in full."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    kind: InvestorKind
+    name: str = Field(min_length=1, max_length=200)
+    credit_code: CreditCode | None = Field(default=None, description="An organisation's only")
+    share: float | None = Field(default=None, ge=0, le=100, description="Percent of capital")
+
+    @model_validator(mode="after")
+    def _person_has_no_code(self) -> InvestorIn:
+        if self.kind == "person" and self.credit_code is not None:
+            raise ValueError("a person investor has no credit code")
+        return self
+
+    def entry(self) -> dict[str, Any]:
+        return investor_entry(self.kind, self.name, credit_code=self.credit_code, share=self.share)
+
+
+class LedgerIn(BaseModel):
+    """Which of the six points (六清) are clear; in a PATCH, only the points given change."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    operations: bool | None = None
+    workforce: bool | None = None
+    members: bool | None = None
+    investors: bool | None = None
+    no_branch_reason: bool | None = None
+    mass_organizations: bool | None = None
+
+    def points(self) -> dict[str, bool]:
+        return {k: v for k, v in self.model_dump(exclude_unset=True).items() if v is not None}
 
 
 class OrganizationIn(BaseModel):
@@ -29,10 +100,105 @@ class OrganizationIn(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     kind: OrganizationKind
     region_code: RegionCode
-    industry_code: str | None = Field(
-        default=None, pattern=r"^[A-T](\d{2,4})?$", description="GB/T 4754 code, e.g. I6513 or G54"
+    park_id: str | None = Field(default=None, description="A park (园区) in its township")
+    district_id: str | None = Field(
+        default=None, description="A commercial district (商圈) or building (楼宇) in its township"
     )
+    industry_code: IndustryCode | None = None
+    address: str | None = Field(default=None, max_length=300)
+    latitude: Latitude | None = None
+    longitude: Longitude | None = None
     staff_count: int | None = Field(default=None, ge=0, le=10_000_000)
+    investors: list[InvestorIn] = Field(default_factory=list, max_length=200)
+    operating_status: OperatingStatus = "operating"
+    has_premises: bool | None = Field(default=None, description="Fixed premises (有固定经营场所)")
+    stable_operations: bool | None = Field(default=None, description="稳定经营活动")
+    full_members: int = Field(default=0, ge=0, le=100_000)
+    probationary_members: int = Field(default=0, ge=0, le=100_000)
+    no_branch_reason: Text | None = None
+    ledger: LedgerIn | None = None
+
+    def values(self) -> dict[str, Any]:
+        values = self.model_dump(exclude={"investors", "ledger"})
+        values["investors"] = [i.entry() for i in self.investors]
+        values["ledger"] = Ledger(**(self.ledger.points() if self.ledger else {}))
+        return values
+
+
+#: Fields a merge patch may not set to null: the file cannot be without them.
+_NOT_NULL = frozenset(
+    {
+        "name",
+        "kind",
+        "region_code",
+        "operating_status",
+        "full_members",
+        "probationary_members",
+        "ledger",
+    }
+)
+
+
+class OrganizationPatch(BaseModel):
+    """A JSON merge patch (RFC 7396) of an organisation's editable fields."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    kind: OrganizationKind | None = None
+    region_code: RegionCode | None = None
+    park_id: str | None = None
+    district_id: str | None = None
+    industry_code: IndustryCode | None = None
+    address: str | None = Field(default=None, max_length=300)
+    latitude: Latitude | None = None
+    longitude: Longitude | None = None
+    staff_count: int | None = Field(default=None, ge=0, le=10_000_000)
+    investors: list[InvestorIn] | None = Field(default=None, max_length=200)
+    operating_status: OperatingStatus | None = None
+    has_premises: bool | None = None
+    stable_operations: bool | None = None
+    full_members: int | None = Field(default=None, ge=0, le=100_000)
+    probationary_members: int | None = Field(default=None, ge=0, le=100_000)
+    no_branch_reason: Text | None = None
+    ledger: LedgerIn | None = None
+
+    def changes(self) -> dict[str, Any]:
+        given = self.model_fields_set
+        nulls = sorted(f for f in given & _NOT_NULL if getattr(self, f) is None)
+        if nulls:
+            raise InvalidInput(
+                f"these fields cannot be cleared: {', '.join(nulls)}",
+                errors=[FieldError(f, "must not be null") for f in nulls],
+            )
+        changes: dict[str, Any] = {}
+        for name in given:
+            value = getattr(self, name)
+            if name == "investors":
+                changes[name] = [i.entry() for i in value or []]
+            elif name == "ledger":
+                changes[name] = value.points()
+            else:
+                changes[name] = value
+        return changes
+
+
+class LedgerOut(BaseModel):
+    operations: bool
+    workforce: bool
+    members: bool
+    investors: bool
+    no_branch_reason: bool
+    mass_organizations: bool
+    complete: bool
+    missing: list[str] = Field(description="The points not yet clear, in the offices' order")
+
+
+class InvestorOut(BaseModel):
+    kind: InvestorKind
+    name: str = Field(description="A person's name masked (张**)")
+    credit_code: str | None = None
+    share: float | None = None
 
 
 class OrganizationOut(BaseModel):
@@ -41,15 +207,71 @@ class OrganizationOut(BaseModel):
     name: str
     kind: OrganizationKind
     region_code: str
+    park_id: str | None
+    district_id: str | None
     industry_code: str | None
+    address: str | None
+    latitude: float | None
+    longitude: float | None
     staff_count: int | None
+    investors: list[InvestorOut]
+    operating_status: OperatingStatus
+    has_premises: bool | None
+    stable_operations: bool | None
+    three_haves: bool | None = Field(description="三有, derived; null while the data cannot say")
+    full_members: int
+    probationary_members: int
+    no_branch_reason: str | None
+    ledger: LedgerOut
+    branch_id: str | None = Field(description="The Party organisation covering it (read-only)")
+    branch_kind: str | None
+    covered: bool
+    status: OrganizationStatus
+    deregistered_on: date | None
+    deregistration_reason: str | None
     version: int
     created_at: datetime
     updated_at: datetime
 
     @classmethod
     def of(cls, organization: Organization) -> OrganizationOut:
-        return cls.model_validate(organization, from_attributes=True)
+        values = {
+            name: getattr(organization, name)
+            for name in cls.model_fields
+            if name not in {"ledger", "investors"}
+        }
+        ledger = organization.ledger
+        return cls(
+            **values,
+            investors=[InvestorOut.model_validate(i) for i in organization.investors],
+            ledger=LedgerOut(
+                **{p: getattr(ledger, p) for p in LEDGER_POINTS},
+                complete=ledger.complete,
+                missing=ledger.missing,
+            ),
+        )
+
+
+class OrganizationPage(BaseModel):
+    items: list[OrganizationOut]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null at end")
+
+
+def _check_coordinates(latitude: float | None, longitude: float | None) -> None:
+    if (latitude is None) != (longitude is None):
+        missing = "longitude" if longitude is None else "latitude"
+        raise InvalidInput(
+            "latitude and longitude go together",
+            errors=[FieldError(missing, "required with the other coordinate")],
+        )
+
+
+async def _visible(uow: UnitOfWorkDep, organization_id: str, principal: Reader) -> Organization:
+    organization = await service.get_organization(uow, organization_id)
+    if organization is None:
+        raise NotFound("organisation not found")
+    principal.ensure_visible(organization.region_code, "organisation")
+    return organization
 
 
 @router.post(
@@ -62,28 +284,141 @@ async def register(
     body: OrganizationIn, uow: UnitOfWorkDep, principal: Writer, rules: RulesDep, response: Response
 ) -> OrganizationOut:
     principal.ensure_covers(body.region_code)
-    try:
+    _check_coordinates(body.latitude, body.longitude)
+    with refusals():
         organization = await service.register_organization(
-            uow, Actor.of(principal), rules, **body.model_dump()
+            uow, actor_of(principal), rules, **body.values()
         )
-    except DuplicateCreditCode as exc:
-        raise Conflict(
-            str(exc),
-            errors=[FieldError("credit_code", "already registered")],
-            extra={"existing_id": exc.existing_id},
-        ) from exc
     response.headers["Location"] = f"{router.prefix}/{organization.id}"
-    response.headers["ETag"] = f'"{organization.version}"'
+    response.headers["ETag"] = etag(organization.version)
     return OrganizationOut.of(organization)
+
+
+@router.get(
+    "",
+    response_model=OrganizationPage,
+    summary="List the ledger of a region subtree, with filters and a cursor",
+)
+async def list_organizations(
+    uow: UnitOfWorkDep,
+    principal: Reader,
+    region: Annotated[
+        str | None, Query(description="A region within yours (default: your region)")
+    ] = None,
+    kind: OrganizationKind | None = None,
+    industry: Annotated[
+        str | None,
+        Query(pattern=r"^[A-T]\d{0,4}$", description="GB/T 4754 code or its prefix (I, I65)"),
+    ] = None,
+    three_haves: ThreeHavesState | None = None,
+    covered: bool | None = None,
+    ledger_incomplete: bool | None = None,
+    org_status: Annotated[
+        OrganizationStatus | Literal["any"],
+        Query(alias="status", description="active (default), deregistered or any"),
+    ] = "active",
+    park_id: str | None = None,
+    district_id: str | None = None,
+    name: Annotated[
+        str | None,
+        Query(min_length=1, max_length=200, description="Part of the name (normalised match)"),
+    ] = None,
+    cursor: str | None = None,
+    limit: Limit = 100,
+) -> OrganizationPage:
+    where = OrganizationFilter(
+        region_code=subtree_of(principal, region),
+        kind=kind,
+        industry_prefix=industry,
+        three_haves=three_haves,
+        covered=covered,
+        ledger_incomplete=ledger_incomplete,
+        status=None if org_status == "any" else org_status,
+        park_id=park_id,
+        district_id=district_id,
+        name_contains=name,
+    )
+    after = None
+    if cursor is not None:
+        region_code, last_id = decode_cursor(cursor, 2)
+        after = (str(region_code), str(last_id))
+    found = await service.list_organizations(uow, where, after=after, limit=limit + 1)
+    page = found[:limit]
+    more = len(found) > limit
+    return OrganizationPage(
+        items=[OrganizationOut.of(o) for o in page],
+        next_cursor=encode_cursor(page[-1].region_code, page[-1].id) if more else None,
+    )
 
 
 @router.get("/{organization_id}", response_model=OrganizationOut, summary="One organisation's file")
 async def read(
     organization_id: str, uow: UnitOfWorkDep, principal: Reader, response: Response
 ) -> OrganizationOut:
-    organization = await service.get_organization(uow, organization_id)
-    if organization is None:
-        raise NotFound("organisation not found")
-    principal.ensure_visible(organization.region_code, "organisation")
-    response.headers["ETag"] = f'"{organization.version}"'
+    organization = await _visible(uow, organization_id, principal)
+    response.headers["ETag"] = etag(organization.version)
+    return OrganizationOut.of(organization)
+
+
+@router.patch(
+    "/{organization_id}",
+    response_model=OrganizationOut,
+    summary="Change an organisation's file (JSON merge patch; If-Match required)",
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "application/merge-patch+json": {
+                    "schema": {"$ref": "#/components/schemas/OrganizationPatch"}
+                }
+            }
+        }
+    },
+)
+async def change(
+    organization_id: str,
+    body: OrganizationPatch,
+    uow: UnitOfWorkDep,
+    principal: Writer,
+    rules: RulesDep,
+    response: Response,
+    if_match: IfMatch = None,
+) -> OrganizationOut:
+    current = await _visible(uow, organization_id, principal)
+    expected = expected_version(if_match)
+    changes = body.changes()
+    if "region_code" in changes:
+        principal.ensure_covers(changes["region_code"])
+    _check_coordinates(
+        changes.get("latitude", current.latitude), changes.get("longitude", current.longitude)
+    )
+    with refusals():
+        organization = await service.update_organization(
+            uow, actor_of(principal), rules, organization_id, changes, expected_version=expected
+        )
+    response.headers["ETag"] = etag(organization.version)
+    return OrganizationOut.of(organization)
+
+
+@router.delete(
+    "/{organization_id}",
+    response_model=OrganizationOut,
+    summary="Deregister an organisation (its file is kept, closed; If-Match required)",
+)
+async def deregister(
+    organization_id: str,
+    uow: UnitOfWorkDep,
+    principal: Writer,
+    response: Response,
+    reason: Annotated[
+        str, Query(min_length=1, max_length=500, description="Why it leaves the ledger")
+    ],
+    if_match: IfMatch = None,
+) -> OrganizationOut:
+    await _visible(uow, organization_id, principal)
+    expected = expected_version(if_match)
+    with refusals():
+        organization = await service.deregister_organization(
+            uow, actor_of(principal), organization_id, reason=reason, expected_version=expected
+        )
+    response.headers["ETag"] = etag(organization.version)
     return OrganizationOut.of(organization)

@@ -1,7 +1,154 @@
-"""The region tree (division codes and names) and named areas (parks, commercial districts)."""
+"""The region tree (division codes and names) and named areas (parks, commercial districts).
+
+A caller reads its own region, everything below it and its ancestors (for a breadcrumb), and
+names areas only inside its subtree: another region it names is a 403, an area found by id
+outside it a 404.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
+from pydantic import BaseModel, ConfigDict, Field
+
+from libs.common.errors import FieldError, Forbidden, InvalidInput, NotFound
+from libs.common.fields import RegionCode
+from libs.common.service import UnitOfWorkDep
+from libs.common.validators import InvalidCode, RegionLevel, canonical_region_code, is_within
+from services.registry.api.deps import (
+    Limit,
+    Reader,
+    Writer,
+    actor_of,
+    decode_cursor,
+    encode_cursor,
+    refusals,
+    subtree_of,
+)
+from services.registry.domain.regions import Area, AreaKind, Region
+from services.registry.service import regions as service
 
 router = APIRouter(prefix="/v1", tags=["regions"])
+
+
+class RegionRef(BaseModel):
+    code: str
+    name: str
+    level: RegionLevel
+
+    @classmethod
+    def of(cls, region: Region) -> RegionRef:
+        return cls(code=region.code, name=region.name, level=region.level)
+
+
+class RegionOut(RegionRef):
+    parent: RegionRef | None
+    children: list[RegionRef]
+    source: str = Field(description="Where the codes and names come from")
+
+
+class AreaIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    kind: AreaKind
+    name: str = Field(min_length=1, max_length=200)
+    region_code: RegionCode = Field(description="The township (9 digits) the area lies in")
+
+
+class AreaOut(BaseModel):
+    id: str
+    kind: AreaKind
+    name: str
+    region_code: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, area: Area) -> AreaOut:
+        return cls.model_validate(area, from_attributes=True)
+
+
+class AreaPage(BaseModel):
+    items: list[AreaOut]
+    next_cursor: str | None
+
+
+@router.get(
+    "/regions/{code}", response_model=RegionOut, summary="A division: name, parent, children"
+)
+async def read_region(code: str, principal: Reader) -> RegionOut:
+    try:
+        canonical = canonical_region_code(code)
+    except InvalidCode as exc:
+        raise InvalidInput(
+            f"invalid code: {exc.reason}", errors=[FieldError("code", exc.reason)]
+        ) from exc
+    if not (principal.covers(canonical) or is_within(principal.region_code, canonical)):
+        raise Forbidden(f"region {canonical} is outside your region {principal.region_code}")
+    tree = service.tree()
+    region = tree.get(canonical)
+    if region is None:
+        reason = tree.unknown_reason(canonical) or "deeper than the published division codes go"
+        raise NotFound(f"region {canonical} not found: {reason}")
+    parent = tree.get(region.parent) if region.parent else None
+    return RegionOut(
+        **RegionRef.of(region).model_dump(),
+        parent=RegionRef.of(parent) if parent else None,
+        children=[RegionRef.of(r) for r in tree.children(canonical)],
+        source=tree.source,
+    )
+
+
+@router.post(
+    "/areas",
+    status_code=status.HTTP_201_CREATED,
+    response_model=AreaOut,
+    summary="Name a park, commercial district or building in a township",
+)
+async def create_area(
+    body: AreaIn, uow: UnitOfWorkDep, principal: Writer, response: Response
+) -> AreaOut:
+    principal.ensure_covers(body.region_code)
+    with refusals():
+        area = await service.create_area(
+            uow, actor_of(principal), kind=body.kind, name=body.name, region_code=body.region_code
+        )
+    response.headers["Location"] = f"{router.prefix}/areas/{area.id}"
+    return AreaOut.of(area)
+
+
+@router.get("/areas", response_model=AreaPage, summary="Named areas in a region's subtree")
+async def list_areas(
+    uow: UnitOfWorkDep,
+    principal: Reader,
+    region: Annotated[
+        str | None, Query(description="A region within yours (default: your region)")
+    ] = None,
+    kind: AreaKind | None = None,
+    cursor: str | None = None,
+    limit: Limit = 100,
+) -> AreaPage:
+    after = None
+    if cursor is not None:
+        region_code, last_id = decode_cursor(cursor, 2)
+        after = (str(region_code), str(last_id))
+    found = await service.list_areas(
+        uow, subtree_of(principal, region), kind=kind, after=after, limit=limit + 1
+    )
+    page = found[:limit]
+    return AreaPage(
+        items=[AreaOut.of(a) for a in page],
+        next_cursor=(
+            encode_cursor(page[-1].region_code, page[-1].id) if len(found) > limit else None
+        ),
+    )
+
+
+@router.get("/areas/{area_id}", response_model=AreaOut, summary="One named area")
+async def read_area(area_id: str, uow: UnitOfWorkDep, principal: Reader) -> AreaOut:
+    area = await service.get_area(uow, area_id)
+    if area is None:
+        raise NotFound("area not found")
+    principal.ensure_visible(area.region_code, "area")
+    return AreaOut.of(area)

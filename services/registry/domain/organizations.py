@@ -11,6 +11,8 @@ from services.registry.domain.names import name_key
 OrganizationKind = Literal["enterprise", "social_organization"]
 OperatingStatus = Literal["operating", "suspended", "closed"]
 OrganizationStatus = Literal["active", "deregistered"]
+InvestorKind = Literal["person", "organization"]
+ThreeHavesState = Literal["true", "false", "unknown"]
 
 #: Staff needed for the "10 or more staff" point of 三有.
 THREE_HAVES_MIN_STAFF = 10
@@ -51,6 +53,25 @@ EDITABLE_FIELDS: frozenset[str] = frozenset(
 
 #: Credit codes of individual businesses (个体工商户) start with 92: their name is often a person's.
 INDIVIDUAL_BUSINESS_PREFIX = "92"
+
+
+def mask_person_name(name: str) -> str:
+    """A person's name as the registry keeps and shows it: the first character only (张**)."""
+    text = name.strip()
+    return text[:1] + "**" if text else ""
+
+
+def investor_entry(
+    kind: InvestorKind, name: str, *, credit_code: str | None = None, share: float | None = None
+) -> dict[str, Any]:
+    """One investor (出资人) of the file. A person is kept by masked name only: the ledger needs to
+    know who holds what share, not to hold personal data."""
+    return {
+        "kind": kind,
+        "name": mask_person_name(name) if kind == "person" else name.strip(),
+        "credit_code": credit_code if kind == "organization" else None,
+        "share": share,
+    }
 
 
 @dataclass(frozen=True)
@@ -136,12 +157,17 @@ class Organization:
     def public_name(self) -> str:
         """The name as events may carry it: an individual business's name masked (张**)."""
         if self.is_individual_business:
-            return self.name[:1] + "**"
+            return mask_person_name(self.name)
         return self.name
 
     @property
     def active(self) -> bool:
         return self.status == "active"
+
+    @property
+    def covered(self) -> bool:
+        """A Party organisation (its own, a joint or a temporary one) covers it."""
+        return self.branch_id is not None
 
     def with_changes(self, changes: dict[str, Any]) -> tuple[Organization, list[str]]:
         """This file with `changes` applied, and the names of the fields that really changed."""
@@ -159,6 +185,22 @@ class Organization:
         out = {f.name: getattr(self, f.name) for f in fields(self)}
         out["ledger"] = self.ledger.as_dict()
         return out
+
+
+@dataclass(frozen=True)
+class OrganizationFilter:
+    """What a list of organisations is narrowed to; `region_code` is a subtree (canonical)."""
+
+    region_code: str
+    kind: OrganizationKind | None = None
+    industry_prefix: str | None = None
+    three_haves: ThreeHavesState | None = None
+    covered: bool | None = None
+    ledger_incomplete: bool | None = None
+    status: OrganizationStatus | None = "active"
+    park_id: str | None = None
+    district_id: str | None = None
+    name_contains: str | None = None  # matched against `name_key`, so normalised first
 
 
 class DuplicateCreditCode(Exception):

@@ -15,11 +15,13 @@ from services.registry.domain.organizations import (
     DuplicateCreditCode,
     NotActive,
     Organization,
+    OrganizationFilter,
     OrganizationNotFound,
     Rules,
     StaleVersion,
     became_eligible,
 )
+from services.registry.domain.regions import check_area
 from services.registry.events import (
     BranchEligibleV1,
     OrganizationDeregisteredV1,
@@ -27,6 +29,7 @@ from services.registry.events import (
     OrganizationUpdatedV1,
 )
 from services.registry.store.organizations import OrganizationRepository
+from services.registry.store.regions import AreaRepository, region_tree
 from services.registry.store.tables import audit_log
 
 log = get_logger(__name__)
@@ -86,6 +89,27 @@ def announce_changed(uow: UnitOfWork, changes: Sequence[Change], rules: Rules) -
             )
 
 
+#: Fields whose change moves the organisation: its region and areas are checked again.
+PLACEMENT_FIELDS = frozenset({"region_code", "park_id", "district_id"})
+
+
+async def check_placements(uow: UnitOfWork, batch: Sequence[Organization]) -> None:
+    """Each organisation's region is a known division (as far as the published codes go) and
+    its park / commercial district are areas of that kind in its township.
+
+    Raises `UnknownRegion` or `AreaMisplaced` (domain/regions.py) naming the field."""
+    tree = region_tree()
+    for organization in batch:
+        tree.ensure_known(organization.region_code)
+    wanted = {a for o in batch for a in (o.park_id, o.district_id) if a}
+    found = await AreaRepository(uow.session).get_many(sorted(wanted))
+    for organization in batch:
+        for name in ("park_id", "district_id"):
+            area_id = getattr(organization, name)
+            if area_id:
+                check_area(name, found.get(area_id), area_id, organization.region_code)
+
+
 def new_organization(**values: Any) -> Organization:
     now = utcnow()
     return Organization(id=str(uuid.uuid4()), version=1, created_at=now, updated_at=now, **values)
@@ -100,7 +124,11 @@ async def register_organization(
     if existing is not None:
         raise DuplicateCreditCode(values["credit_code"], existing)
     organization = new_organization(**values)
-    await repo.add(organization)
+    await check_placements(uow, [organization])
+    if not await repo.add_if_new(organization):  # registered meanwhile by another request
+        raise DuplicateCreditCode(
+            organization.credit_code, await repo.id_by_credit_code(organization.credit_code) or ""
+        )
     announce_registered(uow, [organization])
     if became_eligible(None, organization, rules.standalone_min_full_members):
         uow.record(
@@ -151,6 +179,8 @@ async def update_organization(
     after, changed = before.with_changes(changes)
     if not changed:
         return before
+    if PLACEMENT_FIELDS.intersection(changed):
+        await check_placements(uow, [after])
     after.version = before.version + 1
     after.updated_at = utcnow()
     if not await repo.save(after, expected_version=before.version):
@@ -163,9 +193,24 @@ async def update_organization(
         entity_type="organization",
         entity_id=organization_id,
         region_code=after.region_code,
-        changes={name: after.snapshot()[name] for name in changed},
+        changes=changed_values(before, after, changed),
     )
     return after
+
+
+def changed_values(
+    before: Organization, after: Organization, changed: Sequence[str]
+) -> dict[str, dict[str, Any]]:
+    """For the audit trail: each changed field's value before and after."""
+    old, new = before.snapshot(), after.snapshot()
+    return {name: {"from": old[name], "to": new[name]} for name in changed}
+
+
+async def list_organizations(
+    uow: UnitOfWork, where: OrganizationFilter, *, after: tuple[str, str] | None, limit: int
+) -> list[Organization]:
+    """A page of the ledger in (region_code, id) order, after a keyset cursor."""
+    return await OrganizationRepository(uow.session).find(where, after=after, limit=limit)
 
 
 async def adjust_member_counts(

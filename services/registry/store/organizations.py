@@ -5,10 +5,32 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    bindparam,
+    false,
+    func,
+    insert,
+    or_,
+    select,
+    true,
+    tuple_,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.registry.domain.organizations import LEDGER_POINTS, Ledger, Organization
+from libs.common.db import dialect_insert
+from libs.common.subtree import within_region
+from services.registry.domain.names import name_key
+from services.registry.domain.organizations import (
+    LEDGER_POINTS,
+    THREE_HAVES_MIN_STAFF,
+    Ledger,
+    Organization,
+    OrganizationFilter,
+    ThreeHavesState,
+)
 from services.registry.store.tables import organizations
 
 _LEDGER_COLUMNS = {point: f"ledger_{point}" for point in LEDGER_POINTS}
@@ -29,6 +51,57 @@ def from_row(row: Mapping[Any, Any]) -> Organization:
         **{point: bool(values.pop(column)) for point, column in _LEDGER_COLUMNS.items()}
     )
     return Organization(**values, ledger=ledger)
+
+
+def _three_haves(state: ThreeHavesState) -> ColumnElement[bool]:
+    """The derived 三有 flag as SQL, with the same true/false/unknown logic as the domain."""
+    t = organizations.c
+    if state == "true":
+        return and_(
+            t.has_premises == true(),
+            t.stable_operations == true(),
+            t.staff_count >= THREE_HAVES_MIN_STAFF,
+        )
+    if state == "false":
+        return or_(
+            t.has_premises == false(),
+            t.stable_operations == false(),
+            t.staff_count < THREE_HAVES_MIN_STAFF,
+        )
+    return and_(
+        or_(t.has_premises.is_(None), t.stable_operations.is_(None), t.staff_count.is_(None)),
+        func.coalesce(t.has_premises, true()) == true(),
+        func.coalesce(t.stable_operations, true()) == true(),
+        func.coalesce(t.staff_count, THREE_HAVES_MIN_STAFF) >= THREE_HAVES_MIN_STAFF,
+    )
+
+
+def _conditions(f: OrganizationFilter) -> list[ColumnElement[bool]]:
+    t = organizations.c
+    conditions = [within_region(t.region_code, f.region_code)]
+    if f.kind is not None:
+        conditions.append(t.kind == f.kind)
+    if f.industry_prefix:
+        conditions.append(t.industry_code.startswith(f.industry_prefix, autoescape=True))
+    if f.three_haves is not None:
+        conditions.append(_three_haves(f.three_haves))
+    if f.covered is not None:
+        conditions.append(t.branch_id.is_not(None) if f.covered else t.branch_id.is_(None))
+    if f.ledger_incomplete is not None:
+        columns = [t[column] for column in _LEDGER_COLUMNS.values()]
+        incomplete = or_(*[c == false() for c in columns])
+        conditions.append(
+            incomplete if f.ledger_incomplete else and_(*[c == true() for c in columns])
+        )
+    if f.status is not None:
+        conditions.append(t.status == f.status)
+    if f.park_id is not None:
+        conditions.append(t.park_id == f.park_id)
+    if f.district_id is not None:
+        conditions.append(t.district_id == f.district_id)
+    if f.name_contains:
+        conditions.append(t.name_key.contains(name_key(f.name_contains), autoescape=True))
+    return conditions
 
 
 class OrganizationRepository:
@@ -75,6 +148,32 @@ class OrganizationRepository:
 
     async def add(self, organization: Organization) -> None:
         await self.add_many([organization])
+
+    async def add_if_new(self, organization: Organization) -> bool:
+        """Insert unless its credit code is already there (race-safe); False when it was."""
+        statement = (
+            dialect_insert(self.session, organizations)
+            .values(to_row(organization))
+            .on_conflict_do_nothing(index_elements=[organizations.c.credit_code])
+            .returning(organizations.c.id)
+        )
+        return (await self.session.execute(statement)).scalar_one_or_none() is not None
+
+    async def find(
+        self,
+        where: OrganizationFilter,
+        *,
+        after: tuple[str, str] | None = None,
+        limit: int = 100,
+    ) -> list[Organization]:
+        """A page of the organisations matching `where`, in (region_code, id) order after a
+        keyset cursor: one range scan of `ix_organizations_region_code_id` at any depth."""
+        t = organizations.c
+        statement = select(organizations).where(*_conditions(where))
+        if after is not None:
+            statement = statement.where(tuple_(t.region_code, t.id) > after)
+        statement = statement.order_by(t.region_code, t.id).limit(limit)
+        return [from_row(row) for row in (await self.session.execute(statement)).mappings()]
 
     async def add_many(self, batch: Sequence[Organization]) -> None:
         if batch:

@@ -1,0 +1,127 @@
+"""Listing the ledger over real HTTP: region subtree, filters, and walking every page."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from services.registry.app import definition
+from services.registry.settings import RegistrySettings
+from tests.factories import area, organization
+from tests.harness import NatsServer, RunningService, serve
+
+
+@pytest.fixture
+async def registry(nats_server: NatsServer, database_url: str) -> AsyncIterator[RunningService]:
+    settings = RegistrySettings(database_url=database_url, nats_url=nats_server.url)
+    async with serve(definition(settings)) as service:
+        yield service
+
+
+async def walk(registry: RunningService, caller: str, **params: Any) -> list[dict[str, Any]]:
+    """Every item of every page, following `next_cursor` to the end."""
+    items: list[dict[str, Any]] = []
+    cursor = None
+    pages = 0
+    while True:
+        query = {**params, **({"cursor": cursor} if cursor else {})}
+        response = await registry.client.get(
+            "/v1/organizations", params=query, headers=registry.as_region(caller)
+        )
+        assert response.status_code == 200, response.text
+        body = response.json()
+        items += body["items"]
+        pages += 1
+        cursor = body["next_cursor"]
+        if cursor is None:
+            return items
+        assert pages < 100
+
+
+async def test_filters_and_pages_return_exactly_what_was_made(registry: RunningService) -> None:
+    headers = registry.as_region("1402")
+    park = (await registry.client.post("/v1/areas", json=area(), headers=headers)).json()
+    made: dict[str, dict[str, Any]] = {}
+    specs = [
+        # n, region, kind, industry, staff, premises, stable, ledger complete, park
+        (1, "140212101", "enterprise", "I6513", 12, True, True, True, True),
+        (2, "140212101", "enterprise", "I6520", 3, True, True, False, False),
+        (3, "140212102", "social_organization", "P8310", 20, None, True, False, False),
+        (4, "140212102", "enterprise", "G5411", 50, True, False, True, False),
+        (5, "140212", "enterprise", None, None, None, None, False, False),
+        (6, "140213", "enterprise", "I6513", 12, True, True, False, False),
+        (7, "140212101203", "enterprise", "C1311", 11, True, True, False, True),
+    ]
+    all_points = dict.fromkeys(
+        ["operations", "workforce", "members", "investors", "no_branch_reason"], True
+    )
+    for n, region, kind, industry, staff, premises, stable, complete, in_park in specs:
+        ledger = {**all_points, "mass_organizations": True} if complete else all_points
+        body = organization(
+            200 + n,
+            name=f"测试{n}号科技有限公司",
+            region_code=region,
+            kind=kind,
+            industry_code=industry,
+            staff_count=staff,
+            has_premises=premises,
+            stable_operations=stable,
+            ledger=ledger,
+            park_id=park["id"] if in_park else None,
+        )
+        response = await registry.client.post("/v1/organizations", json=body, headers=headers)
+        assert response.status_code == 201, response.text
+        made[str(n)] = response.json()
+
+    def ids(items: list[dict[str, Any]]) -> set[str]:
+        return {o["id"] for o in items}
+
+    def of(*ns: int) -> set[str]:
+        return {made[str(n)]["id"] for n in ns}
+
+    everything = await walk(registry, "1402", limit=2)
+    assert len(everything) == 7
+    assert ids(everything) == of(1, 2, 3, 4, 5, 6, 7)
+    order = [(o["region_code"], o["id"]) for o in everything]
+    assert order == sorted(order)  # stable order across pages, no repeats
+    assert ids(await walk(registry, "140212", limit=1)) == of(1, 2, 3, 4, 5, 7)  # default region
+    assert ids(await walk(registry, "1402", region="140212101")) == of(1, 2, 7)
+    assert ids(await walk(registry, "1402", kind="social_organization")) == of(3)
+    assert ids(await walk(registry, "1402", industry="I65")) == of(1, 2, 6)
+    assert ids(await walk(registry, "1402", industry="I")) == of(1, 2, 6)
+    assert ids(await walk(registry, "1402", three_haves="true")) == of(1, 6, 7)
+    assert ids(await walk(registry, "1402", three_haves="false")) == of(2, 4)
+    assert ids(await walk(registry, "1402", three_haves="unknown")) == of(3, 5)
+    assert ids(await walk(registry, "1402", ledger_incomplete="true")) == of(2, 3, 5, 6, 7)
+    assert ids(await walk(registry, "1402", ledger_incomplete="false")) == of(1, 4)
+    assert ids(await walk(registry, "1402", park_id=park["id"])) == of(1, 7)
+    assert ids(await walk(registry, "1402", covered="false")) == of(1, 2, 3, 4, 5, 6, 7)
+    assert ids(await walk(registry, "1402", covered="true")) == set()
+    assert ids(await walk(registry, "1402", name="３号科技")) == of(3)  # full-width digit
+    assert ids(await walk(registry, "1402", name="科技有限责任公司")) == of(1, 2, 3, 4, 5, 6, 7)
+    combined = await walk(registry, "1402", region="140212", three_haves="true", industry="I")
+    assert ids(combined) == of(1)
+    # each listed file is the same as reading it by id
+    assert {o["id"]: o for o in everything}[made["1"]["id"]] == made["1"]
+
+
+async def test_list_refusals(registry: RunningService) -> None:
+    headers = registry.as_region("140212")
+    outside = await registry.client.get(
+        "/v1/organizations", params={"region": "140211"}, headers=headers
+    )
+    assert outside.status_code == 403
+    cases: list[tuple[dict[str, str | int], str]] = [
+        ({"limit": 501}, "limit"),
+        ({"limit": 0}, "limit"),
+        ({"cursor": "not-a-cursor"}, "cursor"),
+        ({"region": "14021"}, "region"),
+        ({"three_haves": "maybe"}, "three_haves"),
+        ({"industry": "65"}, "industry"),
+    ]
+    for params, field in cases:
+        refused = await registry.client.get("/v1/organizations", params=params, headers=headers)
+        assert refused.status_code == 422, (params, refused.text)
+        assert field in [e["field"] for e in refused.json()["errors"]]
