@@ -14,6 +14,7 @@ from services.registry.api import (
     organizations,
     regions,
 )
+from services.registry.service.imports import import_worker
 from services.registry.settings import RegistrySettings
 from services.registry.store import tables
 
@@ -35,5 +36,5 @@ def definition(settings: RegistrySettings | None = None) -> ServiceDefinition:
             regions.router,
             audit.router,
         ],
-        workers=[],
+        workers=[import_worker],
     )

@@ -2,6 +2,189 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from datetime import datetime
+from typing import Any, Literal
+
+from fastapi import APIRouter, BackgroundTasks, Query, Request, Response, status
+from pydantic import BaseModel, Field
+from starlette.datastructures import UploadFile
+
+from libs.common.audit import Actor
+from libs.common.errors import PROBLEM_JSON, DomainError, FieldError, InvalidInput, NotFound
+from libs.common.service import RuntimeDep
+from services.registry.api.deps import Reader, SettingsDep, Writer
+from services.registry.domain.imports import SOURCES
+from services.registry.service import imports as service
+from services.registry.sheets import SheetError
+from services.registry.store.imports import ImportJob
 
 router = APIRouter(prefix="/v1/imports", tags=["imports"])
+
+#: Room for the multipart envelope around the file when judging a request by its length.
+_ENVELOPE_BYTES = 64 * 1024
+
+
+class FileTooLarge(DomainError):
+    status = 413
+    type = "file-too-large"
+    title = "The file is too large"
+
+
+class Progress(BaseModel):
+    rows_total: int | None = Field(description="Data rows in the file, once it has been checked")
+    rows_done: int
+    percent: float
+
+
+class Page(BaseModel):
+    total: int
+    offset: int
+    items: list[dict[str, Any]]
+
+
+class ImportOut(BaseModel):
+    id: str
+    source: str
+    region_code: str
+    filename: str
+    size_bytes: int
+    status: Literal["queued", "running", "done", "rejected", "failed"]
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    progress: Progress
+    counts: dict[str, int] = Field(
+        description="rows, new, matched, matched_by_name, updated, unchanged, conflicts, rejected"
+    )
+    reason: str | None = Field(description="Why the whole file was rejected")
+    missing_columns: list[str] | None
+    columns: dict[str, Any] | None = Field(
+        description="Columns used, dropped (personal data), ignored"
+    )
+    errors: Page | None = Field(default=None, description="Rejected rows: row, field, reason")
+    conflicts: Page | None = Field(
+        default=None, description="Fields where the source and the ledger disagree"
+    )
+
+    @classmethod
+    def of(cls, job: ImportJob, report: service.ImportReport | None = None) -> ImportOut:
+        total = job.rows_total
+        percent = 100.0 if job.status == "done" else (job.rows_done * 100 / total if total else 0.0)
+        out = cls(
+            id=job.id,
+            source=job.source,
+            region_code=job.region_code,
+            filename=job.filename,
+            size_bytes=job.size_bytes,
+            status=job.status,
+            created_at=job.created_at,
+            started_at=job.started_at,
+            finished_at=job.finished_at,
+            progress=Progress(rows_total=total, rows_done=job.rows_done, percent=round(percent, 1)),
+            counts=job.counts,
+            reason=job.reason,
+            missing_columns=job.missing_columns,
+            columns=job.columns,
+        )
+        if report is not None:
+            out.errors = Page(total=report.errors_total, offset=0, items=report.errors)
+            out.conflicts = Page(total=report.conflicts_total, offset=0, items=report.conflicts)
+        return out
+
+
+def _too_large(limit: int) -> FileTooLarge:
+    return FileTooLarge(
+        f"the file is over the limit of {limit / 1e6:.1f} MB: split it into smaller files",
+        errors=[FieldError("file", f"larger than {limit} bytes")],
+        extra={"max_bytes": limit},
+    )
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=ImportOut,
+    summary="Import a file from a source (market supervision, civil affairs, tax, survey)",
+    responses={
+        200: {"description": "This file was imported before: the first job", "model": ImportOut},
+        413: {"description": "The file is over the size limit", "content": {PROBLEM_JSON: {}}},
+    },
+)
+async def submit(
+    request: Request,
+    principal: Writer,
+    settings: SettingsDep,
+    runtime: RuntimeDep,
+    response: Response,
+    background: BackgroundTasks,
+) -> ImportOut:
+    limit = settings.import_max_bytes
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > limit + _ENVELOPE_BYTES:
+        raise _too_large(limit)  # refused before a byte of it is read
+    # Starlette spools a file part to a temporary file past 1 MB: the upload never sits in memory.
+    form = await request.form(max_files=1, max_fields=10)
+    try:
+        source = form.get("source")
+        upload = form.get("file")
+        errors = []
+        if not isinstance(source, str) or source not in SOURCES:
+            errors.append(FieldError("source", f"one of: {', '.join(SOURCES)}"))
+        if not isinstance(upload, UploadFile):
+            errors.append(FieldError("file", "a file is required (multipart field 'file')"))
+        if errors:
+            raise InvalidInput("invalid import request", errors=errors)
+        assert isinstance(upload, UploadFile)
+        assert isinstance(source, str)
+        if upload.size is not None and upload.size > limit:
+            raise _too_large(limit)
+        async with runtime.db.unit_of_work() as uow:
+            try:
+                job, created = await service.submit_import(
+                    uow,
+                    Actor.of(principal),
+                    source=source,
+                    region_code=principal.region_code,
+                    filename=upload.filename or "upload",
+                    file=upload.file,
+                )
+            except SheetError as exc:
+                raise InvalidInput(exc.reason, errors=[FieldError("file", exc.reason)]) from exc
+    finally:
+        await form.close()
+    response.headers["Location"] = f"{router.prefix}/{job.id}"
+    if created:
+        worker = service.worker_of(runtime)
+        if worker is not None:
+            background.add_task(worker.wake)  # after the response: the job is committed by then
+    else:
+        response.status_code = status.HTTP_200_OK
+    return ImportOut.of(job)
+
+
+@router.get("/{import_id}", response_model=ImportOut, summary="An import's status and report")
+async def read(
+    import_id: str,
+    principal: Reader,
+    runtime: RuntimeDep,
+    errors_offset: int = Query(0, ge=0),
+    conflicts_offset: int = Query(0, ge=0),
+    limit: int = Query(100, ge=1, le=1000, description="Rejected rows and conflicts per page"),
+) -> ImportOut:
+    async with runtime.db.read() as session:
+        report = await service.import_report(
+            session,
+            import_id,
+            errors_offset=errors_offset,
+            conflicts_offset=conflicts_offset,
+            limit=limit,
+        )
+    if report is None:
+        raise NotFound("import not found")
+    principal.ensure_visible(report.job.region_code, "import")
+    out = ImportOut.of(report.job, report)
+    assert out.errors is not None
+    assert out.conflicts is not None
+    out.errors.offset = errors_offset
+    out.conflicts.offset = conflicts_offset
+    return out

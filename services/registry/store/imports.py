@@ -1,0 +1,332 @@
+"""SQL of imports: jobs and their files, rejected rows, conflicts, provenance, and the bulk
+look-ups of organisations by credit code and by normalised name that matching needs."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from libs.common.db import dialect_insert
+from libs.common.tables import utcnow
+from services.registry.domain.organizations import Organization
+from services.registry.store.import_tables import (
+    import_conflicts,
+    import_file_chunks,
+    import_jobs,
+    import_row_errors,
+    organization_sources,
+)
+from services.registry.store.organizations import from_row
+from services.registry.store.tables import organizations
+
+_LOOKUP_BATCH = 2000  # bound parameters per IN (...): well under SQLite's and asyncpg's limits
+
+
+@dataclass
+class ImportJob:
+    """An import job as stored."""
+
+    id: str
+    source: str
+    region_code: str
+    filename: str
+    content_hash: str
+    size_bytes: int
+    status: str
+    actor: str
+    actor_region: str
+    rows_total: int | None
+    rows_done: int
+    counts: dict[str, int]
+    columns: dict[str, Any] | None
+    reason: str | None
+    missing_columns: list[str] | None
+    attempts: int
+    lease_owner: str | None
+    lease_until: datetime | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    updated_at: datetime
+
+
+def _job(row: Mapping[Any, Any]) -> ImportJob:
+    return ImportJob(**dict(row))
+
+
+def _chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(values), _LOOKUP_BATCH):
+        yield values[start : start + _LOOKUP_BATCH]
+
+
+class ImportRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    @property
+    def _postgres(self) -> bool:
+        bind = self.session.bind
+        return bind is not None and bind.dialect.name == "postgresql"
+
+    # -- jobs ------------------------------------------------------------------------------------
+
+    async def find_job(self, source: str, region_code: str, content_hash: str) -> ImportJob | None:
+        row = (
+            (
+                await self.session.execute(
+                    select(import_jobs).where(
+                        import_jobs.c.source == source,
+                        import_jobs.c.region_code == region_code,
+                        import_jobs.c.content_hash == content_hash,
+                    )
+                )
+            )
+            .mappings()
+            .first()
+        )
+        return _job(row) if row else None
+
+    async def create_job(self, values: dict[str, Any]) -> bool:
+        """Insert the job unless the same file from the same source and region is there."""
+        statement = (
+            dialect_insert(self.session, import_jobs)
+            .values(**values)
+            .on_conflict_do_nothing(
+                index_elements=[
+                    import_jobs.c.source,
+                    import_jobs.c.region_code,
+                    import_jobs.c.content_hash,
+                ]
+            )
+        )
+        result = await self.session.execute(statement)
+        return bool(getattr(result, "rowcount", 0) == 1)
+
+    async def add_file_chunks(self, job_id: str, chunks: Sequence[tuple[int, bytes]]) -> None:
+        if chunks:
+            await self.session.execute(
+                insert(import_file_chunks),
+                [{"job_id": job_id, "seq": seq, "data": data} for seq, data in chunks],
+            )
+
+    async def file_chunk(self, job_id: str, seq: int) -> bytes | None:
+        data: bytes | None = (
+            await self.session.execute(
+                select(import_file_chunks.c.data).where(
+                    import_file_chunks.c.job_id == job_id, import_file_chunks.c.seq == seq
+                )
+            )
+        ).scalar_one_or_none()
+        return data
+
+    async def get_job(self, job_id: str) -> ImportJob | None:
+        row = (
+            (await self.session.execute(select(import_jobs).where(import_jobs.c.id == job_id)))
+            .mappings()
+            .first()
+        )
+        return _job(row) if row else None
+
+    async def claimable_job(self, now: datetime) -> str | None:
+        """The oldest job waiting, or running under a lease that ran out (its worker died)."""
+        found: str | None = (
+            await self.session.execute(
+                select(import_jobs.c.id)
+                .where(
+                    import_jobs.c.status.in_(("queued", "running")),
+                    or_(import_jobs.c.lease_until.is_(None), import_jobs.c.lease_until < now),
+                )
+                .order_by(import_jobs.c.created_at)
+                .limit(1)
+            )
+        ).scalar_one_or_none()
+        return found
+
+    async def claim(self, job_id: str, owner: str, now: datetime, lease: timedelta) -> bool:
+        """Take the job's lease if nobody holds it (one UPDATE: two replicas cannot both win)."""
+        result = await self.session.execute(
+            update(import_jobs)
+            .where(
+                import_jobs.c.id == job_id,
+                import_jobs.c.status.in_(("queued", "running")),
+                or_(import_jobs.c.lease_until.is_(None), import_jobs.c.lease_until < now),
+            )
+            .values(
+                lease_owner=owner,
+                lease_until=now + lease,
+                status="running",
+                attempts=import_jobs.c.attempts + 1,
+                started_at=func.coalesce(import_jobs.c.started_at, now),
+                updated_at=now,
+            )
+        )
+        return bool(getattr(result, "rowcount", 0) == 1)
+
+    async def update_job(self, job_id: str, owner: str | None, **values: Any) -> bool:
+        """Change the job; with `owner`, only while that worker still holds the lease."""
+        statement = update(import_jobs).where(import_jobs.c.id == job_id)
+        if owner is not None:
+            statement = statement.where(import_jobs.c.lease_owner == owner)
+        result = await self.session.execute(statement.values(updated_at=utcnow(), **values))
+        return bool(getattr(result, "rowcount", 0) == 1)
+
+    # -- the report ------------------------------------------------------------------------------
+
+    async def add_row_errors(self, job_id: str, errors: Sequence[tuple[int, str, str]]) -> None:
+        if errors:
+            await self.session.execute(
+                insert(import_row_errors),
+                [
+                    {"job_id": job_id, "row": row, "field": f, "reason": reason}
+                    for row, f, reason in errors
+                ],
+            )
+
+    async def add_conflicts(
+        self, job_id: str, conflicts: Sequence[tuple[int, str, str, Any, Any]]
+    ) -> None:
+        if conflicts:
+            await self.session.execute(
+                insert(import_conflicts),
+                [
+                    {
+                        "job_id": job_id,
+                        "row": row,
+                        "organization_id": organization_id,
+                        "field": f,
+                        "ledger_value": json.dumps(ledger, ensure_ascii=False, default=str),
+                        "incoming_value": json.dumps(incoming, ensure_ascii=False, default=str),
+                    }
+                    for row, organization_id, f, ledger, incoming in conflicts
+                ],
+            )
+
+    async def row_errors(
+        self, job_id: str, offset: int, limit: int
+    ) -> tuple[int, list[dict[str, Any]]]:
+        t = import_row_errors
+        total = (
+            await self.session.execute(select(func.count()).where(t.c.job_id == job_id))
+        ).scalar_one()
+        rows = (
+            await self.session.execute(
+                select(t.c.row, t.c.field, t.c.reason)
+                .where(t.c.job_id == job_id)
+                .order_by(t.c.id)
+                .offset(offset)
+                .limit(limit)
+            )
+        ).mappings()
+        return int(total), [dict(r) for r in rows]
+
+    async def conflicts(
+        self, job_id: str, offset: int, limit: int
+    ) -> tuple[int, list[dict[str, Any]]]:
+        t = import_conflicts
+        total = (
+            await self.session.execute(select(func.count()).where(t.c.job_id == job_id))
+        ).scalar_one()
+        rows = (
+            await self.session.execute(
+                select(
+                    t.c.row, t.c.organization_id, t.c.field, t.c.ledger_value, t.c.incoming_value
+                )
+                .where(t.c.job_id == job_id)
+                .order_by(t.c.id)
+                .offset(offset)
+                .limit(limit)
+            )
+        ).mappings()
+        out = []
+        for r in rows:
+            item = dict(r)
+            item["ledger_value"] = json.loads(item["ledger_value"] or "null")
+            item["incoming_value"] = json.loads(item["incoming_value"] or "null")
+            out.append(item)
+        return int(total), out
+
+    # -- provenance ------------------------------------------------------------------------------
+
+    async def said_before(
+        self, organization_ids: Iterable[str], source: str
+    ) -> dict[str, dict[str, Any]]:
+        """What `source` last said about each organisation (field -> value)."""
+        ids = sorted(set(organization_ids))
+        out: dict[str, dict[str, Any]] = {}
+        t = organization_sources
+        for part in _chunks(ids):
+            rows = await self.session.execute(
+                select(t.c.organization_id, t.c["values"]).where(
+                    t.c.source == source, t.c.organization_id.in_(part)
+                )
+            )
+            out.update({organization_id: values for organization_id, values in rows})
+        return out
+
+    async def record_sources(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Upsert what a source said (one statement, executemany) keyed by organisation+source."""
+        if not rows:
+            return
+        statement = dialect_insert(self.session, organization_sources)
+        statement = statement.on_conflict_do_update(
+            index_elements=[organization_sources.c.organization_id, organization_sources.c.source],
+            set_={
+                name: statement.excluded[name]
+                for name in ("values", "import_id", "row", "matched_by", "said_at")
+            },
+        )
+        await self.session.execute(statement, list(rows))
+
+    async def sources_of(self, organization_id: str) -> list[dict[str, Any]]:
+        t = organization_sources
+        rows = (
+            await self.session.execute(
+                select(t).where(t.c.organization_id == organization_id).order_by(t.c.source)
+            )
+        ).mappings()
+        return [dict(r) for r in rows]
+
+    # -- organisations, in bulk ------------------------------------------------------------------
+
+    async def organizations_by_credit_code(
+        self, credit_codes: Iterable[str]
+    ) -> dict[str, Organization]:
+        """The organisations with these codes, locked for the rest of the transaction."""
+        codes = sorted(set(credit_codes))
+        out: dict[str, Organization] = {}
+        for part in _chunks(codes):
+            statement = select(organizations).where(organizations.c.credit_code.in_(part))
+            if self._postgres:
+                statement = statement.order_by(organizations.c.id).with_for_update()
+            rows = (await self.session.execute(statement)).mappings()
+            out.update({row["credit_code"]: from_row(row) for row in rows})
+        return out
+
+    async def organizations_by_name_key(
+        self, keys: Iterable[str], region_prefix: str
+    ) -> dict[str, list[Organization]]:
+        """Active organisations whose `name_key` is one of `keys`, within the importing region
+        (the composite index on name_key, region_code serves it), locked like the above."""
+        wanted = sorted(set(keys))
+        out: dict[str, list[Organization]] = {}
+        upper = region_prefix[:-1] + chr(ord(region_prefix[-1]) + 1)
+        for part in _chunks(wanted):
+            statement = select(organizations).where(
+                organizations.c.name_key.in_(part),
+                and_(
+                    organizations.c.region_code >= region_prefix,
+                    organizations.c.region_code < upper,
+                ),
+                organizations.c.status == "active",
+            )
+            if self._postgres:
+                statement = statement.order_by(organizations.c.id).with_for_update()
+            for row in (await self.session.execute(statement)).mappings():
+                out.setdefault(row["name_key"], []).append(from_row(row))
+        return out

@@ -1,0 +1,80 @@
+"""An import job resumes after its worker dies: chunks committed once, the rest done by another."""
+
+from __future__ import annotations
+
+import io
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import func, select, update
+
+from libs.common.audit import Actor
+from libs.common.db import Database
+from libs.common.migrations import upgrade_to_head
+from libs.common.tables import outbox, utcnow
+from services.registry.app import definition
+from services.registry.domain.organizations import Rules
+from services.registry.service.imports import ImportWorker, run_job, submit_import
+from services.registry.store.import_tables import import_jobs, import_row_errors
+from services.registry.store.imports import ImportRepository
+from services.registry.store.tables import organizations
+from tests.registry.imports_data import MARKET_HEADER, csv_bytes, market_row
+
+
+async def count(db: Database, statement: Any) -> int:
+    async with db.read() as session:
+        return int((await session.execute(statement)).scalar_one())
+
+
+async def test_a_job_resumes_where_its_dead_worker_stopped(database_url: str) -> None:
+    db = Database(database_url, source="/pb/registry")
+    try:
+        await upgrade_to_head(db, definition().migrations)
+        rows = [market_row(n) for n in range(25)] + [market_row(3)]  # the last one a duplicate
+        async with db.unit_of_work() as uow:
+            job, created = await submit_import(
+                uow,
+                Actor("tester", "140212"),
+                source="market_supervision",
+                region_code="140212",
+                filename="a.csv",
+                file=io.BytesIO(csv_bytes(MARKET_HEADER, rows)),
+            )
+        assert created
+        async with db.unit_of_work() as uow:
+            assert await ImportRepository(uow.session).claim(
+                job.id, "dying", utcnow(), timedelta(minutes=2)
+            )
+        status = await run_job(db, job.id, "dying", Rules(), chunk_rows=10, max_chunks=1)
+        assert status == "running"
+        assert await count(db, select(import_jobs.c.rows_done)) == 10
+        assert await count(db, select(func.count()).select_from(organizations)) == 10
+        # The worker "died" holding its lease; a live one must wait for it to run out.
+        async with db.unit_of_work() as uow:
+            await uow.session.execute(
+                update(import_jobs).values(
+                    lease_owner="dying", lease_until=utcnow() + timedelta(minutes=1)
+                )
+            )
+        worker = ImportWorker(db, Rules(), chunk_rows=10)
+        assert not await worker.run_once()
+        async with db.unit_of_work() as uow:
+            await uow.session.execute(
+                update(import_jobs).values(lease_until=utcnow() - timedelta(seconds=1))
+            )
+        assert await worker.run_once()
+        async with db.read() as session:
+            finished = await ImportRepository(session).get_job(job.id)
+        assert finished is not None
+        assert finished.status == "done"
+        assert finished.attempts == 2
+        assert finished.counts["new"] == 25
+        assert finished.counts["rows"] == 26
+        assert finished.counts["rejected"] == 1  # the duplicate is caught across the restart
+        assert await count(db, select(func.count()).select_from(organizations)) == 25
+        assert await count(db, select(func.count()).select_from(outbox)) == 25  # each once
+        async with db.read() as session:
+            reasons = (await session.execute(select(import_row_errors.c.reason))).scalars().all()
+        assert reasons == ["duplicate of row 5 (same credit code)"]
+    finally:
+        await db.dispose()
