@@ -1,7 +1,304 @@
-"""Party organisations: branches (standalone, joint, temporary) and the committees above."""
+"""Party organisations: committees (the tree) and branches (standalone, joint, temporary).
+
+Every refusal by a Party rule is a 422 problem+json of type `rule-violation` whose `rule` names
+the rule (e.g. `standalone_min_full_members`) and `organization_ids` the organisations concerned.
+Warnings (a joint branch across townships or industries) come back with the branch, not as errors.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from datetime import date
+from typing import Literal
+
+from fastapi import APIRouter, Response, status
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from libs.common.audit import Actor
+from libs.common.errors import Conflict, FieldError, InvalidInput, NotFound, RuleViolation
+from libs.common.fields import RegionCode
+from libs.common.service import UnitOfWorkDep
+from services.registry.api.deps import Reader, RulesDep, Writer
+from services.registry.domain.branches import Branch, Committee, CommitteeKind, RuleBroken
+from services.registry.domain.organizations import NotActive, OrganizationNotFound
+from services.registry.service import branches as service
 
 router = APIRouter(prefix="/v1", tags=["branches"])
+
+
+def refused(exc: RuleBroken) -> RuleViolation:
+    """A domain refusal as problem+json: the rule, and the organisations it concerns."""
+    return RuleViolation(
+        exc.message, extra={"rule": exc.rule, "organization_ids": exc.organization_ids}
+    )
+
+
+def not_active(exc: NotActive) -> RuleViolation:
+    return refused(
+        RuleBroken("organization_active", "the organisation is deregistered", [exc.organization_id])
+    )
+
+
+class CommitteeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    kind: CommitteeKind = Field(
+        description="industry 行业党委, township 综合党委, park 园区党委, two_new 两新工委"
+    )
+    name: str = Field(min_length=1, max_length=200)
+    region_code: RegionCode
+    parent_id: str | None = Field(default=None, description="The committee above it")
+    formed_on: date | None = Field(default=None, description="Default: today")
+
+
+class CommitteeOut(BaseModel):
+    id: str
+    kind: CommitteeKind
+    name: str
+    region_code: str
+    parent_id: str | None
+    formed_on: date
+
+    @classmethod
+    def of(cls, committee: Committee) -> CommitteeOut:
+        return cls.model_validate(committee, from_attributes=True)
+
+
+class CoveredIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    organization_id: str
+    unable_reason: str | None = Field(
+        default=None,
+        max_length=500,
+        description="Why an organisation with enough full members cannot stand alone (joint)",
+    )
+
+
+class BranchIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    kind: Literal["standalone", "joint", "temporary"]
+    name: str = Field(min_length=1, max_length=200)
+    parent_id: str = Field(description="The parent committee")
+    organization_ids: list[str] = Field(default_factory=list, max_length=100)
+    organizations: list[CoveredIn] = Field(
+        default_factory=list,
+        max_length=100,
+        description="Alternative to organization_ids, with unable_reason where needed",
+    )
+    formed_on: date | None = Field(default=None, description="Default: today")
+    ends_on: date | None = Field(default=None, description="Required for a temporary branch")
+
+    @model_validator(mode="after")
+    def _one_list(self) -> BranchIn:
+        if self.organization_ids and self.organizations:
+            raise ValueError("give organization_ids or organizations, not both")
+        return self
+
+    def covered(self) -> list[service.Covered]:
+        if self.organizations:
+            return [service.Covered(o.organization_id, o.unable_reason) for o in self.organizations]
+        return [service.Covered(i) for i in self.organization_ids]
+
+
+class AdviceOut(BaseModel):
+    rule: str
+    message: str
+    organization_ids: list[str]
+
+
+class BranchOut(BaseModel):
+    id: str
+    kind: Literal["standalone", "joint", "temporary"]
+    name: str
+    parent_id: str
+    organization_ids: list[str]
+    formed_on: date
+    ends_on: date | None
+    can_develop_members: bool = Field(description="False for a temporary branch")
+    status: Literal["active", "dissolved"]
+    region_code: str
+    warnings: list[AdviceOut]
+    unable_reasons: dict[str, str]
+    dissolved_on: date | None
+    dissolution_reason: str | None
+    version: int
+
+    @classmethod
+    def of(cls, branch: Branch) -> BranchOut:
+        return cls.model_validate(branch, from_attributes=True)
+
+
+class UpgradeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    organization_id: str
+    name: str = Field(min_length=1, max_length=200, description="Name of its standalone branch")
+
+
+class ReorganizeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    add: list[CoveredIn] = Field(default_factory=list, max_length=100)
+    remove: list[str] = Field(default_factory=list, max_length=100)
+    upgrade: list[UpgradeIn] = Field(
+        default_factory=list,
+        max_length=100,
+        description="Joint members with enough full members, each to its own standalone branch",
+    )
+    on: date | None = Field(default=None, description="Default: today")
+
+    @model_validator(mode="after")
+    def _something(self) -> ReorganizeIn:
+        if not (self.add or self.remove or self.upgrade):
+            raise ValueError("nothing to change: give add, remove or upgrade")
+        return self
+
+
+class ReorganizedOut(BaseModel):
+    branch: BranchOut
+    formed: list[BranchOut] = Field(description="Standalone branches formed by upgrades")
+
+
+class DissolveIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    reason: str = Field(min_length=1, max_length=500)
+    on: date | None = Field(default=None, description="Default: today")
+
+
+def _not_found(exc: Exception) -> NotFound | InvalidInput:
+    if isinstance(exc, service.CommitteeNotFound):
+        return InvalidInput(
+            "parent committee not found", errors=[FieldError("parent_id", "no such committee")]
+        )
+    if isinstance(exc, OrganizationNotFound):
+        return NotFound("organisation not found", extra={"organization_ids": [exc.organization_id]})
+    return NotFound("branch not found")
+
+
+@router.post(
+    "/committees",
+    status_code=status.HTTP_201_CREATED,
+    response_model=CommitteeOut,
+    summary="Set up a parent committee (行业党委, 综合党委, 园区党委, 两新工委)",
+)
+async def form_committee(
+    body: CommitteeIn, uow: UnitOfWorkDep, principal: Writer, response: Response
+) -> CommitteeOut:
+    principal.ensure_covers(body.region_code)
+    try:
+        committee = await service.form_committee(
+            uow,
+            Actor.of(principal),
+            kind=body.kind,
+            name=body.name,
+            region_code=body.region_code,
+            parent_id=body.parent_id,
+            formed_on=body.formed_on or date.today(),
+        )
+    except service.CommitteeNotFound as exc:
+        raise _not_found(exc) from exc
+    except RuleBroken as exc:
+        raise refused(exc) from exc
+    response.headers["Location"] = f"/v1/committees/{committee.id}"
+    return CommitteeOut.of(committee)
+
+
+@router.get("/committees/{committee_id}", response_model=CommitteeOut, summary="One committee")
+async def read_committee(committee_id: str, uow: UnitOfWorkDep, principal: Reader) -> CommitteeOut:
+    try:
+        return CommitteeOut.of(
+            await service.get_committee(uow, committee_id, principal.region_code)
+        )
+    except service.CommitteeNotFound as exc:
+        raise NotFound("committee not found") from exc
+
+
+@router.post(
+    "/branches",
+    status_code=status.HTTP_201_CREATED,
+    response_model=BranchOut,
+    summary="Form a standalone, joint or temporary branch under a committee",
+)
+async def form_branch(
+    body: BranchIn, uow: UnitOfWorkDep, principal: Writer, rules: RulesDep, response: Response
+) -> BranchOut:
+    try:
+        branch = await service.form_branch(
+            uow,
+            Actor.of(principal),
+            rules,
+            kind=body.kind,
+            name=body.name,
+            parent_id=body.parent_id,
+            covered=body.covered(),
+            formed_on=body.formed_on or date.today(),
+            ends_on=body.ends_on,
+        )
+    except (service.CommitteeNotFound, OrganizationNotFound) as exc:
+        raise _not_found(exc) from exc
+    except RuleBroken as exc:
+        raise refused(exc) from exc
+    response.headers["Location"] = f"/v1/branches/{branch.id}"
+    response.headers["ETag"] = f'"{branch.version}"'
+    return BranchOut.of(branch)
+
+
+@router.get("/branches/{branch_id}", response_model=BranchOut, summary="One branch")
+async def read_branch(
+    branch_id: str, uow: UnitOfWorkDep, principal: Reader, response: Response
+) -> BranchOut:
+    try:
+        branch = await service.get_branch(uow, branch_id, principal.region_code)
+    except service.BranchNotFound as exc:
+        raise NotFound("branch not found") from exc
+    response.headers["ETag"] = f'"{branch.version}"'
+    return BranchOut.of(branch)
+
+
+@router.post(
+    "/branches/{branch_id}/reorganize",
+    response_model=ReorganizedOut,
+    summary="Add or remove covered organisations; upgrade joint members to standalone",
+)
+async def reorganize(
+    branch_id: str, body: ReorganizeIn, uow: UnitOfWorkDep, principal: Writer, rules: RulesDep
+) -> ReorganizedOut:
+    try:
+        branch, formed = await service.reorganize_branch(
+            uow,
+            Actor.of(principal),
+            rules,
+            branch_id,
+            add=[service.Covered(c.organization_id, c.unable_reason) for c in body.add],
+            remove=body.remove,
+            upgrade=[service.Upgrade(u.organization_id, u.name) for u in body.upgrade],
+            on=body.on or date.today(),
+        )
+    except (service.BranchNotFound, service.CommitteeNotFound, OrganizationNotFound) as exc:
+        raise _not_found(exc) from exc
+    except RuleBroken as exc:
+        raise refused(exc) from exc
+    except service.StaleBranch as exc:
+        raise Conflict("the branch changed meanwhile; read it again") from exc
+    return ReorganizedOut(branch=BranchOut.of(branch), formed=[BranchOut.of(b) for b in formed])
+
+
+@router.post(
+    "/branches/{branch_id}/dissolve", response_model=BranchOut, summary="Dissolve a branch"
+)
+async def dissolve(
+    branch_id: str, body: DissolveIn, uow: UnitOfWorkDep, principal: Writer
+) -> BranchOut:
+    try:
+        branch = await service.dissolve_branch(
+            uow, Actor.of(principal), branch_id, reason=body.reason, on=body.on or date.today()
+        )
+    except service.BranchNotFound as exc:
+        raise NotFound("branch not found") from exc
+    except RuleBroken as exc:
+        raise refused(exc) from exc
+    except service.StaleBranch as exc:
+        raise Conflict("the branch changed meanwhile; read it again") from exc
+    return BranchOut.of(branch)

@@ -1,7 +1,159 @@
-"""Party-building instructors (党建指导员) and their assignments to organisations."""
+"""Party-building instructors (党建指导员) and their assignments to organisations (包联).
+
+An instructor's name is kept for the office and shown masked (it is a person's); events carry the
+instructor by id only. Ending an assignment: `POST /v1/instructors/{id}/assignments/{aid}/end`.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from datetime import date
+
+from fastapi import APIRouter, Response, status
+from pydantic import BaseModel, ConfigDict, Field
+
+from libs.common.audit import Actor
+from libs.common.errors import NotFound
+from libs.common.fields import RegionCode
+from libs.common.service import UnitOfWorkDep
+from services.registry.api.branches import refused
+from services.registry.api.deps import Reader, Writer
+from services.registry.domain.branches import RuleBroken
+from services.registry.domain.instructors import Assignment, Instructor
+from services.registry.domain.organizations import OrganizationNotFound
+from services.registry.service import instructors as service
 
 router = APIRouter(prefix="/v1/instructors", tags=["instructors"])
+
+
+class InstructorIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: str = Field(min_length=1, max_length=100, description="Kept for the office, shown masked")
+    region_code: RegionCode = Field(description="The region whose organisations they may guide")
+
+
+class AssignmentOut(BaseModel):
+    id: str
+    instructor_id: str
+    organization_id: str
+    region_code: str
+    starts_on: date
+    ends_on: date | None
+    ended_on: date | None
+    active: bool
+
+    @classmethod
+    def of(cls, assignment: Assignment) -> AssignmentOut:
+        return cls.model_validate(assignment, from_attributes=True)
+
+
+class InstructorOut(BaseModel):
+    id: str
+    name: str = Field(description="Masked (王**)")
+    region_code: str
+    assignments: list[AssignmentOut]
+
+    @classmethod
+    def of(cls, instructor: Instructor, assignments: list[Assignment]) -> InstructorOut:
+        return cls(
+            id=instructor.id,
+            name=instructor.name_masked,
+            region_code=instructor.region_code,
+            assignments=[AssignmentOut.of(a) for a in assignments],
+        )
+
+
+class AssignmentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    organization_id: str
+    starts_on: date
+    ends_on: date | None = Field(default=None, description="Planned end, if any")
+
+
+class EndIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    on: date | None = Field(default=None, description="Default: today")
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=InstructorOut,
+    summary="Register an instructor (党建指导员)",
+)
+async def register(
+    body: InstructorIn, uow: UnitOfWorkDep, principal: Writer, response: Response
+) -> InstructorOut:
+    principal.ensure_covers(body.region_code)
+    instructor = await service.register_instructor(
+        uow, Actor.of(principal), name=body.name, region_code=body.region_code
+    )
+    response.headers["Location"] = f"{router.prefix}/{instructor.id}"
+    return InstructorOut.of(instructor, [])
+
+
+@router.get("/{instructor_id}", response_model=InstructorOut, summary="An instructor (masked)")
+async def read(instructor_id: str, uow: UnitOfWorkDep, principal: Reader) -> InstructorOut:
+    try:
+        instructor = await service.get_instructor(uow, instructor_id, principal.region_code)
+    except service.InstructorNotFound as exc:
+        raise NotFound("instructor not found") from exc
+    return InstructorOut.of(instructor, await service.assignments_of(uow, instructor_id))
+
+
+@router.post(
+    "/{instructor_id}/assignments",
+    status_code=status.HTTP_201_CREATED,
+    response_model=AssignmentOut,
+    summary="Assign the instructor to guide an organisation (包联)",
+)
+async def assign(
+    instructor_id: str, body: AssignmentIn, uow: UnitOfWorkDep, principal: Writer
+) -> AssignmentOut:
+    try:
+        assignment = await service.assign(
+            uow,
+            Actor.of(principal),
+            instructor_id,
+            organization_id=body.organization_id,
+            starts_on=body.starts_on,
+            ends_on=body.ends_on,
+        )
+    except service.InstructorNotFound as exc:
+        raise NotFound("instructor not found") from exc
+    except OrganizationNotFound as exc:
+        raise NotFound(
+            "organisation not found", extra={"organization_ids": [body.organization_id]}
+        ) from exc
+    except RuleBroken as exc:
+        raise refused(exc) from exc
+    return AssignmentOut.of(assignment)
+
+
+@router.post(
+    "/{instructor_id}/assignments/{assignment_id}/end",
+    response_model=AssignmentOut,
+    summary="End an assignment",
+)
+async def end(
+    instructor_id: str,
+    assignment_id: str,
+    uow: UnitOfWorkDep,
+    principal: Writer,
+    body: EndIn | None = None,
+) -> AssignmentOut:
+    try:
+        assignment = await service.end_assignment(
+            uow,
+            Actor.of(principal),
+            instructor_id,
+            assignment_id,
+            on=(body.on if body else None) or date.today(),
+        )
+    except (service.InstructorNotFound, service.AssignmentNotFound) as exc:
+        raise NotFound("assignment not found") from exc
+    except RuleBroken as exc:
+        raise refused(exc) from exc
+    return AssignmentOut.of(assignment)

@@ -1,7 +1,131 @@
-"""Mass organisations (工会, 共青团, 妇联) set up in organisations."""
+"""Mass organisations (群团组织: union, youth league, women's federation) in organisations."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from datetime import date
 
-router = APIRouter(prefix="/v1", tags=["mass-organizations"])
+from fastapi import APIRouter, status
+from pydantic import BaseModel, ConfigDict, Field
+
+from libs.common.audit import Actor
+from libs.common.auth import Principal
+from libs.common.errors import NotFound
+from libs.common.service import UnitOfWorkDep
+from services.registry.api.branches import refused
+from services.registry.api.deps import Reader, Writer
+from services.registry.domain.branches import RuleBroken
+from services.registry.domain.mass_organizations import MassOrganization, MassOrganizationKind
+from services.registry.service import mass_organizations as service
+from services.registry.service.organizations import get_organization
+
+router = APIRouter(prefix="/v1/organizations", tags=["mass organisations"])
+
+
+class MassOrganizationIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    kind: MassOrganizationKind = Field(
+        description="union 工会, youth_league 共青团, womens_federation 妇联"
+    )
+    name: str | None = Field(default=None, max_length=200)
+    established_on: date | None = Field(default=None, description="Default: today")
+
+
+class MassOrganizationOut(BaseModel):
+    id: str
+    organization_id: str
+    region_code: str
+    kind: MassOrganizationKind
+    name: str | None
+    established_on: date
+    dissolved_on: date | None
+    dissolution_reason: str | None
+    active: bool
+
+    @classmethod
+    def of(cls, mass_organization: MassOrganization) -> MassOrganizationOut:
+        return cls.model_validate(mass_organization, from_attributes=True)
+
+
+class MassOrganizationsOut(BaseModel):
+    items: list[MassOrganizationOut]
+
+
+class DissolveIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    reason: str = Field(min_length=1, max_length=500)
+    on: date | None = Field(default=None, description="Default: today")
+
+
+async def _visible(uow: UnitOfWorkDep, organization_id: str, principal: Principal) -> None:
+    organization = await get_organization(uow, organization_id)
+    if organization is None:
+        raise NotFound("organisation not found")
+    principal.ensure_visible(organization.region_code, "organisation")
+
+
+@router.post(
+    "/{organization_id}/mass-organizations",
+    status_code=status.HTTP_201_CREATED,
+    response_model=MassOrganizationOut,
+    summary="Set up a union, youth league or women's federation in an organisation",
+)
+async def establish(
+    organization_id: str, body: MassOrganizationIn, uow: UnitOfWorkDep, principal: Writer
+) -> MassOrganizationOut:
+    await _visible(uow, organization_id, principal)
+    try:
+        created = await service.establish(
+            uow,
+            Actor.of(principal),
+            organization_id,
+            kind=body.kind,
+            name=body.name,
+            established_on=body.established_on or date.today(),
+        )
+    except RuleBroken as exc:
+        raise refused(exc) from exc
+    return MassOrganizationOut.of(created)
+
+
+@router.get(
+    "/{organization_id}/mass-organizations",
+    response_model=MassOrganizationsOut,
+    summary="The mass organisations of an organisation, dissolved ones included",
+)
+async def list_mass_organizations(
+    organization_id: str, uow: UnitOfWorkDep, principal: Reader
+) -> MassOrganizationsOut:
+    await _visible(uow, organization_id, principal)
+    found = await service.of_organization(uow, organization_id)
+    return MassOrganizationsOut(items=[MassOrganizationOut.of(m) for m in found])
+
+
+@router.post(
+    "/{organization_id}/mass-organizations/{mass_organization_id}/dissolve",
+    response_model=MassOrganizationOut,
+    summary="Dissolve a mass organisation",
+)
+async def dissolve(
+    organization_id: str,
+    mass_organization_id: str,
+    body: DissolveIn,
+    uow: UnitOfWorkDep,
+    principal: Writer,
+) -> MassOrganizationOut:
+    await _visible(uow, organization_id, principal)
+    try:
+        done = await service.dissolve(
+            uow,
+            Actor.of(principal),
+            organization_id,
+            mass_organization_id,
+            reason=body.reason,
+            on=body.on or date.today(),
+        )
+    except service.MassOrganizationNotFound as exc:
+        raise NotFound("mass organisation not found") from exc
+    except RuleBroken as exc:
+        raise refused(exc) from exc
+    return MassOrganizationOut.of(done)

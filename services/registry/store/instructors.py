@@ -1,0 +1,87 @@
+"""SQL for instructors (党建指导员) and their assignments to organisations."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.registry.domain.instructors import Assignment, Instructor
+from services.registry.store.party_tables import instructor_assignments, instructors
+
+_ASSIGNMENT_COLUMNS = (
+    "id",
+    "instructor_id",
+    "organization_id",
+    "region_code",
+    "starts_on",
+    "ends_on",
+    "ended_on",
+)
+
+
+def assignment_of(row: Mapping[Any, Any]) -> Assignment:
+    return Assignment(**{c: row[c] for c in _ASSIGNMENT_COLUMNS})
+
+
+class InstructorStore:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, instructor: Instructor, now: datetime) -> None:
+        await self.session.execute(
+            insert(instructors).values(
+                id=instructor.id,
+                name=instructor.name,
+                region_code=instructor.region_code,
+                created_at=now,
+            )
+        )
+
+    async def get(self, instructor_id: str, *, for_update: bool = False) -> Instructor | None:
+        statement = select(instructors.c.id, instructors.c.name, instructors.c.region_code).where(
+            instructors.c.id == instructor_id
+        )
+        if for_update:
+            statement = statement.with_for_update()
+        row = (await self.session.execute(statement)).mappings().first()
+        return Instructor(**row) if row else None
+
+    async def assignments(self, instructor_id: str) -> list[Assignment]:
+        rows = await self.session.execute(
+            select(instructor_assignments)
+            .where(instructor_assignments.c.instructor_id == instructor_id)
+            .order_by(instructor_assignments.c.starts_on, instructor_assignments.c.id)
+        )
+        return [assignment_of(row) for row in rows.mappings()]
+
+    async def assignment(self, assignment_id: str) -> Assignment | None:
+        row = (
+            (
+                await self.session.execute(
+                    select(instructor_assignments).where(
+                        instructor_assignments.c.id == assignment_id
+                    )
+                )
+            )
+            .mappings()
+            .first()
+        )
+        return assignment_of(row) if row else None
+
+    async def add_assignment(self, assignment: Assignment, now: datetime) -> None:
+        await self.session.execute(
+            insert(instructor_assignments).values(
+                **{c: getattr(assignment, c) for c in _ASSIGNMENT_COLUMNS}, created_at=now
+            )
+        )
+
+    async def end_assignment(self, assignment: Assignment) -> None:
+        await self.session.execute(
+            update(instructor_assignments)
+            .where(instructor_assignments.c.id == assignment.id)
+            .values(ended_on=assignment.ended_on)
+        )

@@ -1,0 +1,96 @@
+"""Helpers for the registry's Party tests: people with valid ID numbers, organisations, events."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from libs.common.tables import outbox
+from libs.common.validators import id_number_check_char
+from services.registry.app import definition
+from services.registry.settings import RegistrySettings
+from tests.factories import organization
+from tests.harness import NatsServer, RunningService, serve
+
+REGION = "140212"
+
+
+def id_number(n: int, region: str = REGION) -> str:
+    """A valid resident ID number (GB 11643), distinct per `n`."""
+    first17 = f"{region}1990{1 + n % 12:02d}{1 + n % 28:02d}{n % 1000:03d}"
+    return first17 + id_number_check_char(first17)
+
+
+def phone(n: int) -> str:
+    return f"139{n:08d}"
+
+
+def person(n: int, **overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {"name": f"张{n}明", "id_number": id_number(n), "phone": phone(n)}
+    body.update(overrides)
+    return body
+
+
+def roster_person(n: int, membership: str = "full", **overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "name": f"张{n}明",
+        "id_number": id_number(n),
+        "membership": membership,
+        "registered_with": "新荣区某村党支部",
+    }
+    body.update(overrides)
+    return body
+
+
+@pytest.fixture
+async def registry(nats_server: NatsServer, database_url: str) -> AsyncIterator[RunningService]:
+    settings = RegistrySettings(database_url=database_url, nats_url=nats_server.url)
+    async with serve(definition(settings)) as service:
+        yield service
+
+
+async def new_organization(
+    service: RunningService, n: int, *, region: str = "14", **overrides: Any
+) -> dict[str, Any]:
+    response = await service.client.post(
+        "/v1/organizations", json=organization(n, **overrides), headers=service.as_region(region)
+    )
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def events(
+    service: RunningService, type_prefix: str = ""
+) -> list[tuple[str, dict[str, Any]]]:
+    """(type, data) of every outbox event, in order, whose type starts with the prefix."""
+    async with service.runtime.db.read() as session:
+        rows = (
+            await session.execute(select(outbox.c.type, outbox.c.data).order_by(outbox.c.seq))
+        ).all()
+    return [
+        (str(row.type), json.loads(row.data))
+        for row in rows
+        if str(row.type).startswith(type_prefix)
+    ]
+
+
+async def data_of(service: RunningService, type_: str) -> list[dict[str, Any]]:
+    return [data for t, data in await events(service) if t == type_]
+
+
+async def set_members(service: RunningService, organization_id: str, full: int) -> None:
+    """Set an organisation's full-member count the way an office corrects its file."""
+    response = await service.client.get(
+        f"/v1/organizations/{organization_id}", headers=service.as_region("14")
+    )
+    response = await service.client.patch(
+        f"/v1/organizations/{organization_id}",
+        json={"full_members": full},
+        headers={**service.as_region("14"), "If-Match": response.headers["etag"]},
+    )
+    assert response.status_code == 200, response.text
