@@ -82,6 +82,8 @@ def configure_logging(*, level: str = "INFO", fmt: str = "json", service: str = 
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
     logging.getLogger("faststream").setLevel(logging.WARNING)
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    # aiosqlite logs SQL parameters at DEBUG, and parameters can hold what we must not log.
+    logging.getLogger("aiosqlite").setLevel(logging.WARNING)
 
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:

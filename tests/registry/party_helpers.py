@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
 from sqlalchemy import select
 
 from libs.common.tables import outbox
 from libs.common.validators import id_number_check_char
-from services.registry.app import definition
-from services.registry.settings import RegistrySettings
 from tests.factories import organization
-from tests.harness import NatsServer, RunningService, serve
+from tests.harness import RunningService
 
 REGION = "140212"
 
@@ -44,13 +40,6 @@ def roster_person(n: int, membership: str = "full", **overrides: Any) -> dict[st
     }
     body.update(overrides)
     return body
-
-
-@pytest.fixture
-async def registry(nats_server: NatsServer, database_url: str) -> AsyncIterator[RunningService]:
-    settings = RegistrySettings(database_url=database_url, nats_url=nats_server.url)
-    async with serve(definition(settings)) as service:
-        yield service
 
 
 async def new_organization(

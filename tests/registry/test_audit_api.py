@@ -3,22 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
-
-from services.registry.app import definition
-from services.registry.settings import RegistrySettings
 from tests.factories import area, organization
-from tests.harness import NatsServer, RunningService, serve
-
-
-@pytest.fixture
-async def registry(nats_server: NatsServer, database_url: str) -> AsyncIterator[RunningService]:
-    settings = RegistrySettings(database_url=database_url, nats_url=nats_server.url)
-    async with serve(definition(settings)) as service:
-        yield service
+from tests.harness import RunningService
 
 
 def admin(registry: RunningService, region: str, subject: str = "admin") -> dict[str, str]:

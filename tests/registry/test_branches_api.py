@@ -13,11 +13,8 @@ from tests.registry.party_helpers import (
     events,
     new_organization,
     person,
-    registry,
     roster_person,
 )
-
-__all__ = ["registry"]
 
 
 async def committee(

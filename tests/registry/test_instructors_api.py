@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 from tests.harness import RunningService
-from tests.registry.party_helpers import data_of, new_organization, registry
-
-__all__ = ["registry"]
+from tests.registry.party_helpers import data_of, new_organization
 
 
 async def test_register_assign_many_and_end(registry: RunningService) -> None:

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 from tests.harness import RunningService
-from tests.registry.party_helpers import data_of, new_organization, registry
-
-__all__ = ["registry"]
+from tests.registry.party_helpers import data_of, new_organization
 
 
 async def test_one_of_each_kind_then_dissolve(registry: RunningService) -> None:

@@ -15,11 +15,8 @@ from tests.registry.party_helpers import (
     new_organization,
     person,
     phone,
-    registry,
     roster_person,
 )
-
-__all__ = ["registry"]
 
 
 async def staff(

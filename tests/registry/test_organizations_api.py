@@ -2,23 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 from sqlalchemy import func, select
 
 from libs.common.tables import outbox
-from services.registry.app import definition
-from services.registry.settings import RegistrySettings
 from tests.factories import organization
-from tests.harness import NatsServer, RunningService, serve
-
-
-@pytest.fixture
-async def registry(nats_server: NatsServer, database_url: str) -> AsyncIterator[RunningService]:
-    settings = RegistrySettings(database_url=database_url, nats_url=nats_server.url)
-    async with serve(definition(settings)) as service:
-        yield service
+from tests.harness import RunningService
 
 
 async def outbox_rows(service: RunningService) -> int:

@@ -8,21 +8,11 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import nats
-import pytest
 
-from services.registry.app import definition
-from services.registry.settings import RegistrySettings
 from tests.factories import area, credit_code, organization, outbox_events
-from tests.harness import NatsServer, RunningService, serve, wait_for
+from tests.harness import NatsServer, RunningService, wait_for
 
 PATCH = "application/merge-patch+json"
-
-
-@pytest.fixture
-async def registry(nats_server: NatsServer, database_url: str) -> AsyncIterator[RunningService]:
-    settings = RegistrySettings(database_url=database_url, nats_url=nats_server.url)
-    async with serve(definition(settings)) as service:
-        yield service
 
 
 async def create(registry: RunningService, body: dict[str, Any]) -> dict[str, Any]:

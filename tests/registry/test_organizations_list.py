@@ -2,22 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
-
-from services.registry.app import definition
-from services.registry.settings import RegistrySettings
 from tests.factories import area, organization
-from tests.harness import NatsServer, RunningService, serve
-
-
-@pytest.fixture
-async def registry(nats_server: NatsServer, database_url: str) -> AsyncIterator[RunningService]:
-    settings = RegistrySettings(database_url=database_url, nats_url=nats_server.url)
-    async with serve(definition(settings)) as service:
-        yield service
+from tests.harness import RunningService
 
 
 async def walk(registry: RunningService, caller: str, **params: Any) -> list[dict[str, Any]]:

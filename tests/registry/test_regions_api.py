@@ -2,23 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest
-
-from services.registry.app import definition
 from services.registry.domain.regions import RegionTree
-from services.registry.settings import RegistrySettings
 from services.registry.store.regions import region_tree
 from tests.factories import area, organization
-from tests.harness import NatsServer, RunningService, serve
-
-
-@pytest.fixture
-async def registry(nats_server: NatsServer, database_url: str) -> AsyncIterator[RunningService]:
-    settings = RegistrySettings(database_url=database_url, nats_url=nats_server.url)
-    async with serve(definition(settings)) as service:
-        yield service
+from tests.harness import RunningService
 
 
 def test_the_tree_holds_the_published_codes_down_to_townships() -> None:
