@@ -138,7 +138,9 @@ class InboxConsumer:
         self._task: asyncio.Task[None] | None = None
         self._subscription: Any = None
         self._stopping = StopSignal()
-        self._last_purge = 0.0
+        # -inf, not 0.0: the monotonic clock starts near zero at boot, and a machine up for
+        # less than an hour would otherwise never purge.
+        self._last_purge = float("-inf")
         self.dead_letter_subject = f"pb.dlq.{settings.service_name}.{spec.name}"
 
     def consumer_config(self) -> ConsumerConfig:

@@ -87,8 +87,9 @@ class OutboxRelay:
         self._stopping = StopSignal()
         self._lock_conn: AsyncConnection | None = None
         self._lock_key = zlib.crc32(f"pb-outbox-{settings.service_name}".encode())
-        self._last_housekeeping = 0.0
-        self._last_gauges = 0.0
+        # -inf, not 0.0: the monotonic clock starts near zero at boot (see InboxConsumer).
+        self._last_housekeeping = float("-inf")
+        self._last_gauges = float("-inf")
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="outbox-relay")

@@ -215,7 +215,7 @@ async def test_applied_ids_past_retention_are_forgotten(harness: Harness) -> Non
                 processed_at=datetime.now(UTC) - timedelta(days=31),
             )
         )
-    harness.consumer._last_purge = 0.0  # the next round purges
+    harness.consumer._last_purge = float("-inf")  # the next round purges
     await harness.publish(harness.envelope("trigger"))
     await wait_for(lambda: _is(harness.count("trigger"), 1))
 
