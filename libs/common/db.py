@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
@@ -143,6 +144,19 @@ class UnitOfWork:
         )
         self._pending.append(envelope)
         return envelope
+
+    def record_many(self, events: Iterable[IntegrationEvent]) -> None:
+        """Record many events at once (imports): as `record` for each, with the trace context
+        and the clock read once for all of them."""
+        traceparent, tracestate = current_traceparent()
+        now = datetime.now(UTC)
+        source = self._db.source
+        self._pending.extend(
+            Envelope.wrap(
+                event, source=source, traceparent=traceparent, tracestate=tracestate, time=now
+            )
+            for event in events
+        )
 
     async def flush_events(self) -> None:
         """Write the recorded events to the outbox inside the current transaction."""

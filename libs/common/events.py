@@ -130,13 +130,15 @@ class Envelope:
         source: str,
         traceparent: str | None = None,
         tracestate: str | None = None,
+        time: datetime | None = None,
     ) -> Envelope:
+        """The event in its envelope, with a new id; `time` (aware, UTC) defaults to now."""
         return cls(
             id=new_event_id(),
             source=source,
             type=event.type_name(),
             subject=event.aggregate_id(),
-            time=datetime.now(UTC),
+            time=time or datetime.now(UTC),
             data=event.model_dump_json().encode(),
             traceparent=traceparent,
             tracestate=tracestate,

@@ -169,6 +169,10 @@ async def repetition(kind: str, nats_url: str, options: BenchOptions) -> Repetit
 
 repetition_notes: dict[str, list[tuple[float, float]]] = {}
 
+#: The import via API at 100,000 rows before the speed-up (commit b2bbea8, one repetition on the
+#: shared 2-core machine, rows/s), printed under the table for comparison.
+BEFORE_100K = {"sqlite": 1_842, "postgresql": 1_882}
+
 
 async def run(options: BenchOptions) -> list[Table]:
     configure_logging(level="WARNING", fmt="console", service="registry")
@@ -211,5 +215,9 @@ async def run(options: BenchOptions) -> list[Table]:
         "import via API: from the POST until GET reports the job done (rows validated, matched, "
         "written with their events in the outbox, audit and provenance), one transaction per "
         f"{DEFAULT_CHUNK_ROWS:,} rows; relayed: until the stream holds every event."
+    )
+    table.notes.append(
+        "before the speed-up (b2bbea8), 100,000 rows, import via API: "
+        + ", ".join(f"{kind} {rate(value)}/s" for kind, value in BEFORE_100K.items())
     )
     return [table]

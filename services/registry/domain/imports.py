@@ -21,6 +21,7 @@ import re
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Literal
 
 from libs.common.validators import (
@@ -50,6 +51,12 @@ IMPORT_FIELDS: tuple[str, ...] = (
 )
 #: Fields merged into a matched organisation (the credit code and kind are identity, not data).
 MERGED_FIELDS: tuple[str, ...] = (*IMPORT_FIELDS[3:], "name")
+
+#: A file repeats a few region codes, industries and statuses on every row: each distinct value
+#: is checked once (the checks are pure functions; a refusal is not cached and is raised again).
+_CACHED_VALUES = 1 << 14
+_canonical_region = lru_cache(maxsize=_CACHED_VALUES)(canonical_region_code)
+_is_within = lru_cache(maxsize=_CACHED_VALUES)(is_within)
 
 _MAX_STAFF = 10_000_000
 _MAX_MEMBERS = 100_000
@@ -262,6 +269,7 @@ _SECTION_BY_NAME = {re.sub(r"[、，,和及\s]", "", name): letter for letter, n
 _INDUSTRY_CODE = re.compile(r"^([A-T])?(\d{2,4})?$")
 
 
+@lru_cache(maxsize=_CACHED_VALUES)
 def industry_code(raw: str) -> str:
     """A GB/T 4754 code (`I6513`, `6513`, `I`, or a section's name) as `I6513` or `I`."""
     text = unicodedata.normalize("NFKC", raw).strip().upper()
@@ -292,6 +300,7 @@ _STATUSES: dict[str, str] = {
 }
 
 
+@lru_cache(maxsize=_CACHED_VALUES)
 def operating_status(raw: str) -> str:
     text = re.sub(r"[\s()（）]", "", raw)
     for word, status in _STATUSES.items():
@@ -385,7 +394,7 @@ def read_row(
     region: str | None = None
     if raw.get("region_code"):
         try:
-            region = canonical_region_code(raw["region_code"])
+            region = _canonical_region(raw["region_code"])
         except InvalidCode as exc:
             reason = exc.reason
             if not any(c.isdigit() for c in raw["region_code"]):
@@ -393,12 +402,12 @@ def read_row(
             reject("region_code", reason)
     elif credit_code is not None and "region_code" not in header.source.required:
         try:  # positions 3-8 of the credit code: the registering county
-            region = canonical_region_code(credit_code[2:8])
+            region = _canonical_region(credit_code[2:8])
         except InvalidCode:
             reject("region_code", "no region column and the credit code names no valid county")
     if region is not None:
         try:
-            inside = is_within(region, scope)
+            inside = _is_within(region, scope)
         except InvalidCode:
             inside = False
         if inside:
@@ -519,7 +528,7 @@ def match_record(
 
 def is_within_safe(code: str, scope: str) -> bool:
     try:
-        return is_within(code, scope)
+        return _is_within(code, scope)
     except InvalidCode:
         return False
 

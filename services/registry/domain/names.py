@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 #: Legal-form endings that sources write in several ways for the same organisation (after
 #: brackets are dropped), longest first, and the one form each is keyed as.
@@ -31,20 +32,27 @@ _NOISE = re.compile(
     r"[\s\u3000·・•.,，。、;；:：!！?？'\"“”‘’`~@#$%^&*+=|<>《》〈〉「」『』\-—–_/\\]+"
 )
 _BRACKETS = re.compile(r"[()（）\[\]【】{}〔〕]")
+#: The notes in the two bracket pairs that survive NFKC, in the order they are stripped.
+_BRACKETED_NOTES = tuple(
+    f"{opening}{note}{closing}" for note in _TRAILING_NOTES for opening, closing in ("()", "[]")
+)
 
 
+@lru_cache(maxsize=1 << 15)
 def name_key(name: str) -> str:
     """The matching key of an organisation name: ``'大同市 新荣区（测试）有限责任公司'`` and
-    ``'大同市新荣区测试有限公司'`` have the same key."""
+    ``'大同市新荣区测试有限公司'`` have the same key.
+
+    Cached: an import asks for the key of the same name while reading, matching and writing."""
     text = unicodedata.normalize("NFKC", name).strip().lower()
     text = _NOISE.sub("", text)
-    for note in _TRAILING_NOTES:
-        for opening, closing in ("()", "[]"):
-            bracketed = f"{opening}{note}{closing}"
+    if text.endswith((")", "]")):
+        for bracketed in _BRACKETED_NOTES:
             if text.endswith(bracketed) and len(text) > len(bracketed):
                 text = text[: -len(bracketed)]
     text = _BRACKETS.sub("", text)
-    for form in _COMPANY_FORMS:
-        if text.endswith(form) and len(text) > len(form):
-            return text[: -len(form)] + _COMPANY
+    if text.endswith(_COMPANY):
+        for form in _COMPANY_FORMS:
+            if text.endswith(form) and len(text) > len(form):
+                return text[: -len(form)] + _COMPANY
     return text

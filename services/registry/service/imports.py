@@ -18,7 +18,7 @@ import tempfile
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import IO, Any
 
@@ -44,8 +44,7 @@ from services.registry.domain.imports import (
     new_values,
     read_row,
 )
-from services.registry.domain.organizations import Organization, Rules, became_eligible
-from services.registry.events import BranchEligibleV1
+from services.registry.domain.organizations import Organization, Rules
 from services.registry.service.organizations import (
     Change,
     announce_changed,
@@ -288,17 +287,7 @@ async def _apply(uow: UnitOfWork, job: ImportJob, batch: _Batch, rules: Rules) -
     registered = [organization for _, organization in fresh]
     await organizations.add_many(registered)
     await organizations.save_many([after for _, after, _ in changes])
-    announce_registered(uow, registered)
-    for organization in registered:
-        if became_eligible(None, organization, rules.standalone_min_full_members):
-            uow.record(
-                BranchEligibleV1(
-                    organization_id=organization.id,
-                    region_code=organization.region_code,
-                    full_members=organization.full_members,
-                    eligible_on=date.today(),
-                )
-            )
+    announce_registered(uow, registered, rules)
     announce_changed(uow, changes, rules)
     actor = Actor(job.actor, job.actor_region)
     trail = audit(uow)

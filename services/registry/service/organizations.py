@@ -9,6 +9,7 @@ from typing import Any
 
 from libs.common.audit import Actor, AuditTrail
 from libs.common.db import UnitOfWork
+from libs.common.events import IntegrationEvent
 from libs.common.logging import get_logger
 from libs.common.tables import utcnow
 from services.registry.domain.organizations import (
@@ -62,31 +63,45 @@ def state_of(organization: Organization) -> dict[str, Any]:
     }
 
 
-def announce_registered(uow: UnitOfWork, batch: Sequence[Organization]) -> None:
-    for organization in batch:
-        uow.record(
-            OrganizationRegisteredV1(
-                **state_of(organization), registered_at=organization.created_at
-            )
-        )
+def _eligible(organization: Organization, today: date) -> BranchEligibleV1:
+    return BranchEligibleV1(
+        organization_id=organization.id,
+        region_code=organization.region_code,
+        full_members=organization.full_members,
+        eligible_on=today,
+    )
+
+
+def announce_registered(
+    uow: UnitOfWork, batch: Sequence[Organization], rules: Rules | None = None
+) -> None:
+    """Record `organization.registered` for each new organisation; given the `rules`, then
+    `branch.eligible` for each that enters the ledger with enough full members to stand alone."""
+    events: list[IntegrationEvent] = [
+        OrganizationRegisteredV1(**state_of(organization), registered_at=organization.created_at)
+        for organization in batch
+    ]
+    if rules is not None:
+        today = date.today()
+        events += [
+            _eligible(organization, today)
+            for organization in batch
+            if became_eligible(None, organization, rules.standalone_min_full_members)
+        ]
+    uow.record_many(events)
 
 
 def announce_changed(uow: UnitOfWork, changes: Sequence[Change], rules: Rules) -> None:
     """Record `organization.updated` for each change, and `branch.eligible` where it applies."""
     today = date.today()
+    events: list[IntegrationEvent] = []
     for before, after, changed in changes:
-        uow.record(
+        events.append(
             OrganizationUpdatedV1(**state_of(after), changed=changed, updated_at=after.updated_at)
         )
         if became_eligible(before, after, rules.standalone_min_full_members):
-            uow.record(
-                BranchEligibleV1(
-                    organization_id=after.id,
-                    region_code=after.region_code,
-                    full_members=after.full_members,
-                    eligible_on=today,
-                )
-            )
+            events.append(_eligible(after, today))
+    uow.record_many(events)
 
 
 #: Fields whose change moves the organisation: its region and areas are checked again.
@@ -129,16 +144,7 @@ async def register_organization(
         raise DuplicateCreditCode(
             organization.credit_code, await repo.id_by_credit_code(organization.credit_code) or ""
         )
-    announce_registered(uow, [organization])
-    if became_eligible(None, organization, rules.standalone_min_full_members):
-        uow.record(
-            BranchEligibleV1(
-                organization_id=organization.id,
-                region_code=organization.region_code,
-                full_members=organization.full_members,
-                eligible_on=date.today(),
-            )
-        )
+    announce_registered(uow, [organization], rules)
     await audit(uow).record(
         actor,
         "organization.registered",

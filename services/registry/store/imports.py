@@ -9,7 +9,19 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    String,
+    and_,
+    any_,
+    bindparam,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.db import dialect_insert
@@ -25,7 +37,7 @@ from services.registry.store.import_tables import (
 from services.registry.store.organizations import from_row
 from services.registry.store.tables import organizations
 
-_LOOKUP_BATCH = 2000  # bound parameters per IN (...): well under SQLite's and asyncpg's limits
+_LOOKUP_BATCH = 10_000  # values per look-up query
 
 
 @dataclass
@@ -73,6 +85,15 @@ class ImportRepository:
     def _postgres(self) -> bool:
         bind = self.session.bind
         return bind is not None and bind.dialect.name == "postgresql"
+
+    def _one_of(self, column: ColumnElement[str], values: Sequence[str]) -> ColumnElement[bool]:
+        """`column IN (values)` with the values as one bound parameter: an array on PostgreSQL,
+        a JSON array read by `json_each` on SQLite. An IN list of thousands of parameters is
+        rendered afresh for every query, which cost more than running it."""
+        if self._postgres:
+            return column == any_(bindparam(None, list(values), type_=ARRAY(String())))
+        listed = func.json_each(bindparam(None, json.dumps(list(values)))).table_valued("value")
+        return column.in_(select(listed.c.value))
 
     # -- jobs ------------------------------------------------------------------------------------
 
@@ -263,7 +284,7 @@ class ImportRepository:
         for part in _chunks(ids):
             rows = await self.session.execute(
                 select(t.c.organization_id, t.c["values"]).where(
-                    t.c.source == source, t.c.organization_id.in_(part)
+                    t.c.source == source, self._one_of(t.c.organization_id, part)
                 )
             )
             out.update({organization_id: values for organization_id, values in rows})
@@ -301,7 +322,7 @@ class ImportRepository:
         codes = sorted(set(credit_codes))
         out: dict[str, Organization] = {}
         for part in _chunks(codes):
-            statement = select(organizations).where(organizations.c.credit_code.in_(part))
+            statement = select(organizations).where(self._one_of(organizations.c.credit_code, part))
             if self._postgres:
                 statement = statement.order_by(organizations.c.id).with_for_update()
             rows = (await self.session.execute(statement)).mappings()
@@ -318,7 +339,7 @@ class ImportRepository:
         upper = region_prefix[:-1] + chr(ord(region_prefix[-1]) + 1)
         for part in _chunks(wanted):
             statement = select(organizations).where(
-                organizations.c.name_key.in_(part),
+                self._one_of(organizations.c.name_key, part),
                 and_(
                     organizations.c.region_code >= region_prefix,
                     organizations.c.region_code < upper,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import fields
 from typing import Any
 
 from sqlalchemy import (
@@ -34,12 +35,14 @@ from services.registry.domain.organizations import (
 from services.registry.store.tables import organizations
 
 _LEDGER_COLUMNS = {point: f"ledger_{point}" for point in LEDGER_POINTS}
+#: The file's fields stored as columns of their own (the ledger is stored point by point).
+_FIELD_COLUMNS = tuple(f.name for f in fields(Organization) if f.name != "ledger")
 
 
 def to_row(organization: Organization) -> dict[str, Any]:
-    row = organization.snapshot()
-    ledger = row.pop("ledger")
-    row.update({column: ledger[point] for point, column in _LEDGER_COLUMNS.items()})
+    row = {name: getattr(organization, name) for name in _FIELD_COLUMNS}
+    ledger = organization.ledger
+    row.update({column: getattr(ledger, point) for point, column in _LEDGER_COLUMNS.items()})
     row["name_key"] = organization.name_key
     return row
 
@@ -195,12 +198,12 @@ class OrganizationRepository:
         if not batch:
             return
         rows = [to_row(o) for o in batch]
-        columns = [c for c in rows[0] if c != "id"]
+        for row in rows:  # the key is bound as `_id`: `id` would name the SET column
+            row["_id"] = row.pop("id")
+        columns = [c for c in rows[0] if c != "_id"]
         statement = (
             update(organizations)
             .where(organizations.c.id == bindparam("_id"))
             .values({c: bindparam(c) for c in columns})
         )
-        await self.session.execute(
-            statement, [{**{c: r[c] for c in columns}, "_id": r["id"]} for r in rows]
-        )
+        await self.session.execute(statement, rows)

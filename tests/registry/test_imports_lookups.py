@@ -1,0 +1,97 @@
+"""The import's bulk look-ups and event batches on both stores: many keys in one query, Chinese
+names and quotes intact, and `branch.eligible` recorded right after a registration that earns it."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import select
+
+from libs.common.db import Database
+from libs.common.migrations import upgrade_to_head
+from libs.common.tables import outbox
+from services.registry.app import definition
+from services.registry.domain.organizations import Organization, Rules
+from services.registry.service.organizations import announce_registered, new_organization
+from services.registry.store.imports import ImportRepository
+from services.registry.store.organizations import OrganizationRepository
+from tests.registry.imports_data import credit_code
+
+KEYS = 2500  # more than one chunk of the old IN-list look-up
+
+
+def named(n: int, name: str, **values: Any) -> Organization:
+    return new_organization(
+        credit_code=credit_code(n),
+        name=name,
+        kind="enterprise",
+        region_code="140212101",
+        **values,
+    )
+
+
+async def test_look_ups_by_many_codes_and_names_find_exactly_the_stored_ones(
+    database_url: str,
+) -> None:
+    db = Database(database_url, source="/pb/registry")
+    try:
+        await upgrade_to_head(db, definition().migrations)
+        stored = [
+            named(1, "大同市新荣区\"引号\"'测试'物流有限公司"),
+            named(2, "大同市新荣区测试二号有限责任公司"),
+            named(3, "大同市新荣区测试三号有限公司"),
+        ]
+        async with db.unit_of_work() as uow:
+            await OrganizationRepository(uow.session).add_many(stored)
+        async with db.unit_of_work() as uow:
+            repo = ImportRepository(uow.session)
+            codes = [credit_code(n) for n in range(100, 100 + KEYS)] + [credit_code(2)]
+            by_code = await repo.organizations_by_credit_code(codes)
+            assert sorted(by_code) == [credit_code(2)]
+            keys = [f"不存在{n}公司" for n in range(KEYS)] + [
+                stored[0].name_key,
+                stored[2].name_key,
+            ]
+            by_name = await repo.organizations_by_name_key(keys, "140212")
+            assert {k: [o.credit_code for o in v] for k, v in by_name.items()} == {
+                stored[0].name_key: [credit_code(1)],
+                stored[2].name_key: [credit_code(3)],
+            }
+            assert await repo.organizations_by_name_key(keys, "140211") == {}
+            assert await repo.said_before([o.id for o in stored], "tax") == {}
+    finally:
+        await db.dispose()
+
+
+async def test_announce_registered_with_rules_records_eligibility_after_the_registrations(
+    database_url: str,
+) -> None:
+    db = Database(database_url, source="/pb/registry")
+    try:
+        await upgrade_to_head(db, definition().migrations)
+        batch = [
+            named(1, "甲公司", full_members=3),
+            named(2, "乙公司", full_members=2),
+            named(3, "丙公司", full_members=5),
+        ]
+        async with db.unit_of_work() as uow:
+            announce_registered(uow, batch, Rules())
+        async with db.unit_of_work() as uow:
+            announce_registered(uow, batch[:1])  # no rules: no eligibility check
+        async with db.read() as session:
+            rows = (
+                await session.execute(select(outbox.c.type, outbox.c.data).order_by(outbox.c.seq))
+            ).all()
+        seen = [(t.split(".")[2], json.loads(d)["organization_id"]) for t, d in rows]
+        ids = [o.id for o in batch]
+        assert seen == [
+            ("organization", ids[0]),
+            ("organization", ids[1]),
+            ("organization", ids[2]),
+            ("branch", ids[0]),
+            ("branch", ids[2]),
+            ("organization", ids[0]),
+        ]
+    finally:
+        await db.dispose()
