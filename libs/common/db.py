@@ -3,13 +3,26 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import Table, event, insert
+from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    ColumnElement,
+    String,
+    Table,
+    any_,
+    bindparam,
+    event,
+    func,
+    insert,
+    select,
+)
 from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import make_url
@@ -216,3 +229,16 @@ async def upsert_many(
         set_={c.name: statement.excluded[c.name] for c in table.columns if c.name != key},
     )
     await session.execute(statement, latest)
+
+
+def one_of(session: AsyncSession, column: ColumnElement[Any], values: Iterable[Any]) -> Any:
+    """`column IN (values)` with the values as ONE bound parameter: an array on PostgreSQL, a JSON
+    array read by `json_each` on SQLite. An IN list of thousands of parameters is rendered afresh
+    for every statement, which cost more than running it (25 ms for 2,000 keys)."""
+    listed = list(values)
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    if dialect == "postgresql":
+        element = BigInteger() if listed and isinstance(listed[0], int) else String()
+        return column == any_(bindparam(None, listed, type_=ARRAY(element)))
+    rows = func.json_each(bindparam(None, json.dumps(listed))).table_valued("value")
+    return column.in_(select(rows.c.value))

@@ -19,7 +19,7 @@ from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from libs.common.broker import BrokerLink
-from libs.common.db import Database
+from libs.common.db import Database, one_of
 from libs.common.events import Envelope
 from libs.common.logging import get_logger
 from libs.common.metrics import ServiceMetrics
@@ -165,7 +165,9 @@ class OutboxRelay:
         async with self.db.unit_of_work() as uow:
             if acked:
                 await uow.session.execute(
-                    update(outbox).where(outbox.c.seq.in_(acked)).values(sent_at=utcnow())
+                    update(outbox)
+                    .where(one_of(uow.session, outbox.c.seq, sorted(acked)))
+                    .values(sent_at=utcnow())
                 )
             for seq, error in failed:
                 await uow.session.execute(

@@ -10,12 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
-    ARRAY,
     ColumnElement,
-    String,
-    and_,
-    any_,
-    bindparam,
     func,
     insert,
     or_,
@@ -24,7 +19,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from libs.common.db import dialect_insert
+from libs.common.db import dialect_insert, one_of
+from libs.common.subtree import within_region
 from libs.common.tables import utcnow
 from services.registry.domain.organizations import Organization
 from services.registry.store.import_tables import (
@@ -86,14 +82,8 @@ class ImportRepository:
         bind = self.session.bind
         return bind is not None and bind.dialect.name == "postgresql"
 
-    def _one_of(self, column: ColumnElement[str], values: Sequence[str]) -> ColumnElement[bool]:
-        """`column IN (values)` with the values as one bound parameter: an array on PostgreSQL,
-        a JSON array read by `json_each` on SQLite. An IN list of thousands of parameters is
-        rendered afresh for every query, which cost more than running it."""
-        if self._postgres:
-            return column == any_(bindparam(None, list(values), type_=ARRAY(String())))
-        listed = func.json_each(bindparam(None, json.dumps(list(values)))).table_valued("value")
-        return column.in_(select(listed.c.value))
+    def _one_of(self, column: ColumnElement[str], values: Sequence[str]) -> Any:
+        return one_of(self.session, column, values)
 
     # -- jobs ------------------------------------------------------------------------------------
 
@@ -336,14 +326,10 @@ class ImportRepository:
         (the composite index on name_key, region_code serves it), locked like the above."""
         wanted = sorted(set(keys))
         out: dict[str, list[Organization]] = {}
-        upper = region_prefix[:-1] + chr(ord(region_prefix[-1]) + 1)
         for part in _chunks(wanted):
             statement = select(organizations).where(
                 self._one_of(organizations.c.name_key, part),
-                and_(
-                    organizations.c.region_code >= region_prefix,
-                    organizations.c.region_code < upper,
-                ),
+                within_region(organizations.c.region_code, region_prefix),
                 organizations.c.status == "active",
             )
             if self._postgres:
