@@ -67,7 +67,14 @@ class ImportOut(BaseModel):
     )
 
     @classmethod
-    def of(cls, job: ImportJob, report: service.ImportReport | None = None) -> ImportOut:
+    def of(
+        cls,
+        job: ImportJob,
+        report: service.ImportReport | None = None,
+        *,
+        errors_offset: int = 0,
+        conflicts_offset: int = 0,
+    ) -> ImportOut:
         total = job.rows_total
         percent = 100.0 if job.status == "done" else (job.rows_done * 100 / total if total else 0.0)
         out = cls(
@@ -87,8 +94,10 @@ class ImportOut(BaseModel):
             columns=job.columns,
         )
         if report is not None:
-            out.errors = Page(total=report.errors_total, offset=0, items=report.errors)
-            out.conflicts = Page(total=report.conflicts_total, offset=0, items=report.conflicts)
+            out.errors = Page(total=report.errors_total, offset=errors_offset, items=report.errors)
+            out.conflicts = Page(
+                total=report.conflicts_total, offset=conflicts_offset, items=report.conflicts
+            )
         return out
 
 
@@ -132,10 +141,8 @@ async def submit(
             errors.append(FieldError("source", f"one of: {', '.join(SOURCES)}"))
         if not isinstance(upload, UploadFile):
             errors.append(FieldError("file", "a file is required (multipart field 'file')"))
-        if errors:
+        if errors or not isinstance(upload, UploadFile) or not isinstance(source, str):
             raise InvalidInput("invalid import request", errors=errors)
-        assert isinstance(upload, UploadFile)
-        assert isinstance(source, str)
         if upload.size is not None and upload.size > limit:
             raise _too_large(limit)
         async with runtime.db.unit_of_work() as uow:
@@ -182,9 +189,6 @@ async def read(
     if report is None:
         raise NotFound("import not found")
     principal.ensure_visible(report.job.region_code, "import")
-    out = ImportOut.of(report.job, report)
-    assert out.errors is not None
-    assert out.conflicts is not None
-    out.errors.offset = errors_offset
-    out.conflicts.offset = conflicts_offset
-    return out
+    return ImportOut.of(
+        report.job, report, errors_offset=errors_offset, conflicts_offset=conflicts_offset
+    )

@@ -77,7 +77,6 @@ organizations = Table(
     Column("updated_at", UTCDateTime(), nullable=False),
     comment="One row per organisation in the ledger (一企一档).",
 )
-Index("ix_organizations_region_code", organizations.c.region_code)
 # Lists walk a region's subtree in (region_code, id) order with a keyset cursor: one range scan.
 Index("ix_organizations_region_code_id", organizations.c.region_code, organizations.c.id)
 Index("ix_organizations_name_key", organizations.c.name_key, organizations.c.region_code)
