@@ -23,10 +23,14 @@ from tests.harness import POSTGRES_URL, NatsServer, postgres_available, postgres
 class BenchOptions:
     """The command line, as a benchmark sees it."""
 
-    events: int = 20_000
+    events: int | None = None  # None: each benchmark's own size
     repeats: int = 3
     batch_size: int | None = None  # None: the service default (ServiceSettings)
     stores: tuple[str, ...] = ("sqlite", "postgresql")
+
+    def size(self, default: int) -> int:
+        """The number of events (rows, organisations) to run: `--events`, or the default."""
+        return self.events if self.events is not None else default
 
 
 @dataclass

@@ -56,6 +56,9 @@ from tests.bench.common import (
     stream_messages,
 )
 
+#: Events per run unless `--events` says otherwise.
+DEFAULT_EVENTS = 20_000
+
 NAME = "inbox_consumer"
 SERVICE = "benchinbox"
 CONSUMER = "benchinbox-projection"  # the inbox's durable consumer
@@ -275,20 +278,22 @@ async def repetition(kind: str, nats_url: str, options: BenchOptions) -> Repetit
             await drop_streams(js, settings)
             link.start()  # declares the service's streams
             await asyncio.wait_for(link.ready.wait(), timeout=30)
-            batch = envelopes(provider, options.events)
+            batch = envelopes(provider, options.size(DEFAULT_EVENTS))
             await produce(js, settings, batch)
             del batch
             gc.collect()
-            raw = await raw_consume(nc, settings, options.events, problems)
+            raw = await raw_consume(nc, settings, options.size(DEFAULT_EVENTS), problems)
             gc.collect()
-            consumed = await inbox_consume(settings, db, link, provider, options.events, problems)
+            consumed = await inbox_consume(
+                settings, db, link, provider, options.size(DEFAULT_EVENTS), problems
+            )
             await drop_streams(js, settings)
         finally:
             await nc.close()
             await link.stop()
             await db.dispose()
             provider.shutdown()
-        return Repetition(raw, consumed, options.events, problems)
+        return Repetition(raw, consumed, options.size(DEFAULT_EVENTS), problems)
 
 
 async def run(options: BenchOptions) -> list[Table]:
@@ -296,7 +301,7 @@ async def run(options: BenchOptions) -> list[Table]:
     settings = bench_settings("", "")
     table = Table(
         title=(
-            f"inbox consumer: {options.events:,} events, median of {options.repeats} "
+            f"inbox consumer: {options.size(DEFAULT_EVENTS):,} events, median of {options.repeats} "
             "repetition(s), events/s"
         ),
         columns=[

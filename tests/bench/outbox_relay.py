@@ -46,6 +46,9 @@ from tests.bench.common import (
     stream_messages,
 )
 
+#: Events per run unless `--events` says otherwise.
+DEFAULT_EVENTS = 20_000
+
 NAME = "outbox_relay"
 SERVICE = "benchsvc"
 WRITE_BATCH = 1_000  # events per transaction when filling the outbox (not timed)
@@ -187,16 +190,18 @@ async def repetition(kind: str, nats_url: str, options: BenchOptions) -> Repetit
         instrument_engine(db.engine, provider)
         problems: list[str] = []
         try:
-            envelopes = await fill_outbox(db, provider, options.events)
+            envelopes = await fill_outbox(db, provider, options.size(DEFAULT_EVENTS))
             gc.collect()
             raw = await raw_publish(settings, envelopes, problems)
             del envelopes  # a service holds no copy of its outbox in memory
             gc.collect()
-            relay = await relay_drain(settings, db, provider, options.events, problems)
+            relay = await relay_drain(
+                settings, db, provider, options.size(DEFAULT_EVENTS), problems
+            )
         finally:
             await db.dispose()
             provider.shutdown()
-        return Repetition(raw, relay, options.events, problems)
+        return Repetition(raw, relay, options.size(DEFAULT_EVENTS), problems)
 
 
 async def run(options: BenchOptions) -> list[Table]:
@@ -204,7 +209,7 @@ async def run(options: BenchOptions) -> list[Table]:
     settings = bench_settings("", "", options)
     table = Table(
         title=(
-            f"outbox relay: {options.events:,} events, median of {options.repeats} "
+            f"outbox relay: {options.size(DEFAULT_EVENTS):,} events, median of {options.repeats} "
             "repetition(s), events/s"
         ),
         columns=[
