@@ -1,7 +1,15 @@
-"""`python -m services.coverage`: serve the coverage service, or run one of its admin commands."""
+"""`python -m services.coverage`: serve the coverage service, or run one of its admin commands
+(the platform's, and `rebuild`: the projection rebuilt from the registry's stream)."""
+
+import sys
 
 from libs.common.cli import run
 from services.coverage.app import definition
 
 if __name__ == "__main__":
-    run(definition)
+    if sys.argv[1:2] == ["rebuild"]:
+        from services.coverage.rebuild import main
+
+        main(sys.argv[2:])
+    else:
+        run(definition)

@@ -1,22 +1,28 @@
-"""Wires the coverage service: its settings, store, routes and consumers (the only place)."""
+"""Wires the coverage service: settings, store, routes, consumers and workers (the only place)."""
 
 from pathlib import Path
 
 from libs.common.service import ServiceDefinition
+from services.coverage import events as _events  # noqa: F401 - registers coverage's events
 from services.coverage.api.gaps import router as gaps
 from services.coverage.api.projection import router as projection
+from services.coverage.api.rates import router as rates
+from services.coverage.api.targets import router as targets
 from services.coverage.handlers import registry_events
 from services.coverage.settings import CoverageSettings
 from services.coverage.store.tables import metadata
+from services.coverage.workers import rates_changed_worker, snapshot_worker
 
 
 def definition(settings: CoverageSettings | None = None) -> ServiceDefinition:
+    settings = settings or CoverageSettings()
     return ServiceDefinition(
-        settings=settings or CoverageSettings(),
+        settings=settings,
         title="Coverage",
         description="The two coverage rates (两个覆盖), live, with the gap list behind them.",
         metadata=metadata,
         migrations=Path(__file__).parent / "store" / "migrations",
-        routers=[projection, gaps],
+        routers=[projection, gaps, targets, rates],
         consumers=[registry_events],
+        workers=[snapshot_worker(settings), rates_changed_worker(settings)],
     )

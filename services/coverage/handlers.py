@@ -1,36 +1,234 @@
-"""Subscribers of the coverage service: registry events applied to its projection."""
+"""Subscribers of the coverage service: registry events applied to its projection.
+
+Each event type coverage reads has its own tolerant model here (`extra="ignore"`, checked by the
+contract tests against the registry's exported schema) and is applied a batch at a time: the
+inbox hands over a run of consecutive events of one type, which the projector applies with a
+handful of statements. `PROJECTED` is also what the rebuild from the stream replays.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import date, datetime
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from libs.common.db import UnitOfWork
 from libs.common.events import Envelope
-from libs.common.inbox import ConsumerSpec
-from services.coverage.store.projection import ProjectionRepository
+from libs.common.inbox import BatchHandler, ConsumerSpec
+from services.coverage.domain.facts import CoverageFacts
+from services.coverage.service import (
+    BranchChanged,
+    LinkChanged,
+    OrganizationFiled,
+    OrganizationLeft,
+    Projector,
+)
 
 registry_events = ConsumerSpec(name="coverage-registry", stream="PB_REGISTRY")
 
 
-class OrganizationRegistered(BaseModel):
-    """What coverage reads of `pb.registry.organization.registered.v1` (tolerant of additions)."""
-
+class _Tolerant(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
+
+class OrganizationFile(_Tolerant):
+    """The organisation's state every organisation event carries, as coverage reads it."""
+
     organization_id: str
+    version: int = 1
+    credit_code: str = ""
+    name: str = ""
     kind: str
     region_code: str
     industry_code: str | None = None
     staff_count: int | None = None
+    area_ids: list[str] = Field(default_factory=list)
+    three_haves: bool = False
+    full_members: int = 0
+    probationary_members: int = 0
+    ledger_complete: bool = False
+    latitude: float | None = None
+    longitude: float | None = None
+
+    def facts(self) -> CoverageFacts:
+        return CoverageFacts(
+            organization_id=self.organization_id,
+            region_code=self.region_code,
+            kind=self.kind,
+            industry_code=self.industry_code,
+            staff_count=self.staff_count,
+            area_ids=tuple(sorted(set(self.area_ids))),
+            three_haves=self.three_haves,
+            full_members=self.full_members,
+            probationary_members=self.probationary_members,
+            ledger_complete=self.ledger_complete,
+            name=self.name,
+            credit_code=self.credit_code,
+            latitude=self.latitude,
+            longitude=self.longitude,
+        )
+
+
+class OrganizationRegistered(OrganizationFile):
+    """What coverage reads of `pb.registry.organization.registered.v1`."""
+
     registered_at: datetime
 
 
-@registry_events.on_batch("pb.registry.organization.registered.v1", OrganizationRegistered)
-async def on_organizations_registered(
-    uow: UnitOfWork, events: list[tuple[Envelope, OrganizationRegistered]]
-) -> None:
-    await ProjectionRepository(uow.session).upsert_organizations(
-        [event.model_dump() for _, event in events]
+class OrganizationUpdated(OrganizationFile):
+    """What coverage reads of `pb.registry.organization.updated.v1`."""
+
+    updated_at: datetime
+
+
+class OrganizationDeregistered(_Tolerant):
+    """What coverage reads of `pb.registry.organization.deregistered.v1`."""
+
+    organization_id: str
+    version: int
+    region_code: str
+    deregistered_at: datetime
+
+
+class BranchState(_Tolerant):
+    """What coverage reads of every `pb.registry.branch.*` event: the branch after it."""
+
+    branch_id: str
+    version: int = 1
+    kind: str
+    region_code: str
+    organization_ids: list[str]
+
+
+class BranchFormed(BranchState):
+    """What coverage reads of `pb.registry.branch.formed.v1`."""
+
+    formed_on: date
+
+
+class BranchReorganized(BranchState):
+    """What coverage reads of `pb.registry.branch.reorganized.v1`."""
+
+
+class BranchDissolved(BranchState):
+    """What coverage reads of `pb.registry.branch.dissolved.v1`."""
+
+
+class InstructorAssignment(_Tolerant):
+    """What coverage reads of `pb.registry.instructor.assigned.v1` and `.unassigned.v1`."""
+
+    assignment_id: str
+    instructor_id: str
+    organization_id: str
+
+
+class MassOrganization(_Tolerant):
+    """What coverage reads of `pb.registry.massorg.established.v1` and `.dissolved.v1`."""
+
+    mass_organization_id: str
+    organization_id: str
+    kind: str
+
+
+Items = Sequence[tuple[Envelope, Any]]
+Apply = Callable[[Projector, Items], Awaitable[None]]
+
+
+async def _organizations_registered(projector: Projector, items: Items) -> None:
+    await projector.organizations_filed(
+        [
+            OrganizationFiled(e.facts(), e.version, envelope.time, registered_at=e.registered_at)
+            for envelope, e in items
+        ]
     )
+
+
+async def _organizations_updated(projector: Projector, items: Items) -> None:
+    await projector.organizations_filed(
+        [OrganizationFiled(e.facts(), e.version, e.updated_at) for _, e in items]
+    )
+
+
+async def _organizations_deregistered(projector: Projector, items: Items) -> None:
+    await projector.organizations_left(
+        [
+            OrganizationLeft(e.organization_id, e.region_code, e.version, e.deregistered_at)
+            for _, e in items
+        ]
+    )
+
+
+def _branches(*, dissolved: bool) -> Apply:
+    async def apply(projector: Projector, items: Items) -> None:
+        await projector.branches_changed(
+            [
+                BranchChanged(
+                    branch_id=e.branch_id,
+                    version=e.version,
+                    kind=e.kind,
+                    region_code=e.region_code,
+                    organization_ids=frozenset(e.organization_ids),
+                    formed_on=getattr(e, "formed_on", None),
+                    dissolved=dissolved,
+                )
+                for _, e in items
+            ]
+        )
+
+    return apply
+
+
+def _assignments(items: Items) -> list[LinkChanged]:
+    return [LinkChanged(e.assignment_id, e.organization_id, e.instructor_id) for _, e in items]
+
+
+def _mass_organizations(items: Items) -> list[LinkChanged]:
+    return [LinkChanged(e.mass_organization_id, e.organization_id, e.kind) for _, e in items]
+
+
+async def _instructors_assigned(projector: Projector, items: Items) -> None:
+    await projector.instructors_assigned(_assignments(items))
+
+
+async def _instructors_unassigned(projector: Projector, items: Items) -> None:
+    await projector.instructors_unassigned(_assignments(items))
+
+
+async def _mass_organizations_established(projector: Projector, items: Items) -> None:
+    await projector.mass_organizations_established(_mass_organizations(items))
+
+
+async def _mass_organizations_dissolved(projector: Projector, items: Items) -> None:
+    await projector.mass_organizations_dissolved(_mass_organizations(items))
+
+
+#: Every registry event coverage applies: the model it reads it with and how it is applied.
+PROJECTED: dict[str, tuple[type[BaseModel], Apply]] = {
+    "pb.registry.organization.registered.v1": (OrganizationRegistered, _organizations_registered),
+    "pb.registry.organization.updated.v1": (OrganizationUpdated, _organizations_updated),
+    "pb.registry.organization.deregistered.v1": (
+        OrganizationDeregistered,
+        _organizations_deregistered,
+    ),
+    "pb.registry.branch.formed.v1": (BranchFormed, _branches(dissolved=False)),
+    "pb.registry.branch.reorganized.v1": (BranchReorganized, _branches(dissolved=False)),
+    "pb.registry.branch.dissolved.v1": (BranchDissolved, _branches(dissolved=True)),
+    "pb.registry.instructor.assigned.v1": (InstructorAssignment, _instructors_assigned),
+    "pb.registry.instructor.unassigned.v1": (InstructorAssignment, _instructors_unassigned),
+    "pb.registry.massorg.established.v1": (MassOrganization, _mass_organizations_established),
+    "pb.registry.massorg.dissolved.v1": (MassOrganization, _mass_organizations_dissolved),
+}
+
+
+def _live(apply: Apply) -> BatchHandler:
+    async def handle(uow: UnitOfWork, items: list[tuple[Envelope, Any]]) -> None:
+        await apply(Projector(uow), items)
+
+    handle.__name__ = f"on{apply.__name__}"
+    return handle
+
+
+for _event_type, (_model, _apply) in PROJECTED.items():
+    registry_events.on_batch(_event_type, _model)(_live(_apply))

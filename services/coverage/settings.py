@@ -20,3 +20,24 @@ class CoverageSettings(ServiceSettings):
     joint_branch_max_organizations: int = Field(
         default=5, ge=2, description="Most organisations one proposed joint branch covers"
     )
+
+    inbox_batch_size: int = Field(
+        default=1000,
+        ge=1,
+        description="Registry events applied per transaction: imports arrive in long runs, and "
+        "each run of one event type costs a handful of statements whatever its length",
+    )
+    rates_changed_window_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="pb.coverage.rates.changed is sent at most once per region per window",
+    )
+    snapshot_check_seconds: float = Field(
+        default=300.0, gt=0, description="How often the snapshot worker looks for a new day"
+    )
+    snapshot_utc_offset_hours: float = Field(
+        default=8.0, ge=-12, le=14, description="The offices' time zone, for the snapshot's day"
+    )
+    rebuild_batch_size: int = Field(
+        default=1000, ge=1, description="Events applied per transaction by `rebuild`"
+    )

@@ -11,13 +11,22 @@ import asyncio
 import sys
 import time
 
-from tests.bench import inbox_consumer, outbox_relay
+from tests.bench import (
+    coverage_projection,
+    inbox_consumer,
+    joint_branch_proposals,
+    outbox_relay,
+    registry_import,
+)
 from tests.bench.common import Benchmark, BenchOptions, Table
 
 #: Every benchmark `make bench` runs, by name.
 BENCHMARKS: dict[str, Benchmark] = {
     outbox_relay.NAME: outbox_relay.run,
     inbox_consumer.NAME: inbox_consumer.run,
+    registry_import.NAME: registry_import.run,
+    coverage_projection.NAME: coverage_projection.run,
+    joint_branch_proposals.NAME: joint_branch_proposals.run,
 }
 
 STORES = ("sqlite", "postgresql")
@@ -32,7 +41,9 @@ def parse(argv: list[str]) -> tuple[list[str], BenchOptions]:
     parser.add_argument(
         "--only", action="append", choices=sorted(BENCHMARKS), help="run only this (repeatable)"
     )
-    parser.add_argument("--events", type=int, default=BenchOptions.events, help="events per run")
+    parser.add_argument(
+        "--events", type=int, default=None, help="events (rows, organisations) per run"
+    )
     parser.add_argument(
         "--repeats", type=int, default=BenchOptions.repeats, help="repetitions (median printed)"
     )
@@ -47,7 +58,11 @@ def parse(argv: list[str]) -> tuple[list[str], BenchOptions]:
     if args.list:
         print("\n".join(sorted(BENCHMARKS)))
         sys.exit(0)
-    if args.events < 1 or args.repeats < 1 or (args.batch_size is not None and args.batch_size < 1):
+    if (
+        (args.events is not None and args.events < 1)
+        or args.repeats < 1
+        or (args.batch_size is not None and args.batch_size < 1)
+    ):
         parser.error("--events, --repeats and --batch-size must be positive")
     options = BenchOptions(
         events=args.events,

@@ -2,6 +2,432 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import asyncio
+import base64
+import binascii
+import hashlib
+import json
+import shutil
+import tempfile
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import quote
+
+from fastapi import APIRouter, Query
+from fastapi.responses import FileResponse
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from starlette.background import BackgroundTask
+
+from libs.common.errors import PROBLEM_JSON, FieldError, InvalidInput
+from libs.common.service import Runtime, RuntimeDep
+from services.coverage.api.deps import Reader, ReadSession, region_in_scope
+from services.coverage.domain import facts as coverage_facts
+from services.coverage.domain.gaps import (
+    Gap,
+    Metric,
+    NextAction,
+    Reason,
+    action_label,
+    gap_of,
+    reason_label,
+)
+from services.coverage.domain.proposals import (
+    Candidate,
+    LeftoverReason,
+    ProposalRules,
+    coverage_upper_bound,
+    propose_joint_branches,
+)
+from services.coverage.export import XLSX_MEDIA_TYPE, GapWorkbook
+from services.coverage.settings import CoverageSettings
+from services.coverage.store.gaps import DEFAULT_SORT, SORT_KEYS, GapFilter, GapRepository
 
 router = APIRouter(prefix="/v1/coverage", tags=["gaps"])
+
+MAX_PAGE = 500
+EXPORT_CHUNK = 2_000  # rows per query while the workbook is written
+#: Above this many candidates (a large city or more) proposals are refused: ask per county or
+#: township. A county has some hundreds; 5,000 take a few seconds of one core.
+MAX_PROPOSAL_CANDIDATES = 5_000
+CHINA_TIME = timezone(timedelta(hours=8))
+PROBLEMS: dict[int | str, dict[str, Any]] = {
+    status: {"description": text, "content": {PROBLEM_JSON: {}}}
+    for status, text in ((403, "outside the caller's region"), (422, "invalid input"))
+}
+
+
+def settings_of(runtime: Runtime) -> CoverageSettings:
+    settings = runtime.settings
+    if not isinstance(settings, CoverageSettings):
+        raise TypeError("the coverage routes need CoverageSettings")
+    return settings
+
+
+class GapFilters(BaseModel):
+    """Which gaps, in which order (query parameters shared by the list and the export)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    metric: Metric = Metric.ORGANIZATION
+    scope: coverage_facts.Scope | None = Field(
+        default=None, description="default: with_members (organization), all_managed (work)"
+    )
+    kind: Literal["enterprise", "social_organization"] | None = None
+    industry: str | None = Field(
+        default=None,
+        pattern=r"^[A-Ta-t](\d{1,4})?$",
+        description="GB/T 4754 code or prefix: a section letter (I), a division (I65), a class",
+    )
+    township: str | None = Field(default=None, pattern=r"^\d{9}$")
+    size_band: Literal["1-9", "10-49", "50-299", "300+", "unknown"] | None = None
+    area_id: str | None = Field(default=None, min_length=1, max_length=64)
+    reason: Reason | None = None
+    next_action: NextAction | None = None
+    sort: str = Field(
+        default=DEFAULT_SORT,
+        description=f"one of {', '.join(SORT_KEYS)}; prefix '-' for descending",
+    )
+
+    @field_validator("sort")
+    @classmethod
+    def known_sort_key(cls, value: str) -> str:
+        if value.removeprefix("-") not in SORT_KEYS:
+            raise ValueError(f"must be one of {', '.join(SORT_KEYS)}, optionally with '-'")
+        return value
+
+    def gap_filter(self, region_code: str, min_full_members: int) -> GapFilter:
+        return GapFilter(
+            region_code=region_code,
+            metric=self.metric,
+            scope=self.scope or self.metric.default_scope,
+            min_full_members=min_full_members,
+            kind=self.kind,
+            industry=self.industry.upper() if self.industry else None,
+            township=self.township,
+            size_band=self.size_band,
+            area_id=self.area_id,
+            reason=self.reason,
+            next_action=self.next_action,
+        )
+
+    def fingerprint(self, region_code: str) -> str:
+        """Ties a cursor to the list it came from."""
+        described = json.dumps([region_code, self.model_dump(mode="json")], sort_keys=True)
+        return hashlib.sha256(described.encode()).hexdigest()[:16]
+
+
+class GapPageQuery(GapFilters):
+    cursor: str | None = Field(default=None, max_length=1000)
+    limit: int = Field(default=50, ge=1, le=MAX_PAGE)
+
+
+def encode_cursor(fingerprint: str, sort_value: Any, organization_id: str) -> str:
+    raw = json.dumps([fingerprint, sort_value, organization_id], separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, fingerprint: str) -> tuple[Any, str]:
+    refusal = InvalidInput(
+        "invalid cursor",
+        errors=[FieldError("cursor", "is not a cursor of this list (same filters and sort)")],
+    )
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        made_for, sort_value, organization_id = json.loads(raw)
+    except (binascii.Error, ValueError, TypeError) as exc:
+        raise refusal from exc
+    if made_for != fingerprint or not isinstance(organization_id, str):
+        raise refusal
+    if not isinstance(sort_value, str | int) or isinstance(sort_value, bool):
+        raise refusal
+    return sort_value, organization_id
+
+
+class GapOut(BaseModel):
+    organization_id: str
+    credit_code: str
+    name: str
+    region_code: str
+    township_code: str
+    kind: str
+    industry_code: str | None
+    staff_count: int | None
+    size_band: str
+    area_ids: list[str]
+    three_haves: bool
+    full_members: int
+    probationary_members: int
+    instructor_count: int
+    mass_organization_count: int
+    ledger_complete: bool
+    reason: Reason
+    reason_label: str
+    reasons: list[Reason]
+    next_action: NextAction
+    next_action_label: str
+    next_actions: list[NextAction]
+
+    @classmethod
+    def of(cls, gap: Gap, township_code: str, size_band: str, min_full: int) -> GapOut:
+        f = gap.facts
+        return cls(
+            organization_id=f.organization_id,
+            credit_code=f.credit_code,
+            name=f.name,
+            region_code=f.region_code,
+            township_code=township_code,
+            kind=f.kind,
+            industry_code=f.industry_code,
+            staff_count=f.staff_count,
+            size_band=size_band,
+            area_ids=list(f.area_ids),
+            three_haves=f.three_haves,
+            full_members=f.full_members,
+            probationary_members=f.probationary_members,
+            instructor_count=f.instructor_count,
+            mass_organization_count=f.mass_organization_count,
+            ledger_complete=f.ledger_complete,
+            reason=gap.reason,
+            reason_label=reason_label(gap.reason, min_full),
+            reasons=list(gap.reasons),
+            next_action=gap.next_action,
+            next_action_label=action_label(gap.next_action),
+            next_actions=list(gap.next_actions),
+        )
+
+
+class GapListOut(BaseModel):
+    region_code: str
+    metric: Metric
+    scope: coverage_facts.Scope
+    sort: str
+    total: int = Field(description="gaps matching the filters, over all pages")
+    items: list[GapOut]
+    next_cursor: str | None = Field(description="pass as `cursor` for the next page; null at end")
+
+
+@router.get(
+    "/{region_code}/gaps",
+    response_model=GapListOut,
+    summary="The gap list: uncovered organisations in scope, why, and what to do next",
+    responses=PROBLEMS,
+)
+async def gaps(
+    region_code: str,
+    query: Annotated[GapPageQuery, Query()],
+    session: ReadSession,
+    runtime: RuntimeDep,
+    principal: Reader,
+) -> GapListOut:
+    """Organisations in the metric's scope that are not covered, with why (`reasons`, the
+    primary first) and what to do next (`next_actions`, the primary first). `reason` and
+    `next_action` filters match any of an item's reasons or actions. Keyset pages: pass
+    `next_cursor` back as `cursor` with the same filters and sort."""
+    region = region_in_scope(region_code, principal)
+    min_full = settings_of(runtime).branch_min_full_members
+    filters = GapFilters.model_validate(query.model_dump(exclude={"cursor", "limit"}))
+    fingerprint = filters.fingerprint(region)
+    after = decode_cursor(query.cursor, fingerprint) if query.cursor else None
+    selection = filters.gap_filter(region, min_full)
+    repository = GapRepository(session)
+    total = await repository.count(selection)
+    rows = await repository.page(selection, sort=query.sort, after=after, limit=query.limit)
+    next_cursor = None
+    if len(rows) == query.limit:
+        last = rows[-1]
+        next_cursor = encode_cursor(fingerprint, last.sort_value, last.facts.organization_id)
+    return GapListOut(
+        region_code=region,
+        metric=selection.metric,
+        scope=selection.scope,
+        sort=query.sort,
+        total=total,
+        items=[
+            GapOut.of(
+                gap_of(r.facts, selection.metric, min_full), r.township_code, r.size_band, min_full
+            )
+            for r in rows
+        ],
+        next_cursor=next_cursor,
+    )
+
+
+def content_disposition(region_code: str) -> str:
+    """RFC 6266: an ASCII fallback name and the Chinese one, with the region and the date."""
+    today = datetime.now(UTC).astimezone(CHINA_TIME).date().isoformat()
+    fallback = f"gaps-{region_code}-{today}.xlsx"
+    chinese = quote(f"目标对象清单-{region_code}-{today}.xlsx", safe="")
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{chinese}"
+
+
+@router.get(
+    "/{region_code}/gaps.xlsx",
+    response_class=FileResponse,
+    summary="The whole gap list as an XLSX workbook with the headings an office expects",
+    responses={200: {"content": {XLSX_MEDIA_TYPE: {}}}, **PROBLEMS},
+)
+async def gaps_xlsx(
+    region_code: str,
+    query: Annotated[GapFilters, Query()],
+    session: ReadSession,
+    runtime: RuntimeDep,
+    principal: Reader,
+) -> FileResponse:
+    """The same list and filters, every row (not paged): read in one streamed query and written
+    chunk by chunk to a write-only workbook in a temporary file, which is then sent."""
+    region = region_in_scope(region_code, principal)
+    min_full = settings_of(runtime).branch_min_full_members
+    selection = query.gap_filter(region, min_full)
+    folder = Path(tempfile.mkdtemp(prefix="pb-gaps-"))
+    path = folder / "gaps.xlsx"
+    try:
+        workbook = GapWorkbook(min_full)
+        chunks = GapRepository(session).chunks(selection, sort=query.sort, size=EXPORT_CHUNK)
+        async for rows in chunks:
+            # openpyxl writes some 5,000 rows a second: off the event loop, chunk by chunk
+            lines = [(gap_of(r.facts, selection.metric, min_full), r.township_code) for r in rows]
+            await asyncio.to_thread(workbook.append, lines)
+        await asyncio.to_thread(workbook.save, path)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    return FileResponse(
+        path,
+        media_type=XLSX_MEDIA_TYPE,
+        headers={"Content-Disposition": content_disposition(region)},
+        background=BackgroundTask(shutil.rmtree, folder, ignore_errors=True),
+    )
+
+
+class ProposedOrganization(BaseModel):
+    organization_id: str
+    credit_code: str
+    name: str
+    industry_code: str | None
+    full_members: int
+    probationary_members: int
+    latitude: float | None
+    longitude: float | None
+    role: Literal["core", "rider"] = Field(
+        description="core: brings full members; rider: probationary members only"
+    )
+
+    @classmethod
+    def of(cls, c: Candidate) -> ProposedOrganization:
+        return cls(
+            organization_id=c.organization_id,
+            credit_code=c.credit_code,
+            name=c.name,
+            industry_code=c.industry_code,
+            full_members=c.full_members,
+            probationary_members=c.probationary_members,
+            latitude=c.latitude,
+            longitude=c.longitude,
+            role="rider" if c.is_rider else "core",
+        )
+
+
+class ProposalOut(BaseModel):
+    township_code: str
+    organizations: list[ProposedOrganization]
+    full_members: int
+    probationary_members: int
+    industry_codes: list[str]
+    sections: list[str]
+    diameter_km: float | None
+    explanation: str
+
+
+class LeftoverOut(BaseModel):
+    organization: ProposedOrganization
+    township_code: str
+    reason: LeftoverReason
+    explanation: str
+
+
+class ProposalRulesOut(BaseModel):
+    min_full_members: int
+    max_organizations: int
+
+
+class ProposalsOut(BaseModel):
+    region_code: str
+    township: str | None
+    rules: ProposalRulesOut
+    candidates: int
+    covered: int = Field(description="candidates placed in a proposed joint branch")
+    upper_bound: int = Field(description="no grouping can cover more candidates than this")
+    proposals: list[ProposalOut]
+    leftovers: list[LeftoverOut]
+
+
+@router.get(
+    "/{region_code}/joint-branch-proposals",
+    response_model=ProposalsOut,
+    summary="Proposed joint branches (联合党支部) for uncovered organisations with too few members",
+    responses=PROBLEMS,
+)
+async def joint_branch_proposals(
+    region_code: str,
+    session: ReadSession,
+    runtime: RuntimeDep,
+    principal: Reader,
+    township: Annotated[str | None, Query(pattern=r"^\d{9}$")] = None,
+) -> ProposalsOut:
+    """Groups managed organisations without a Party organisation that have 1-2 full members
+    (and, in free places, those with probationary members only) into joint branches of one
+    township, each with at least `branch_min_full_members` full members and at most
+    `joint_branch_max_organizations` organisations, same or related industry and close together
+    preferred; each proposal explains itself and each leftover says why. Computed per township;
+    refused (422) above MAX_PROPOSAL_CANDIDATES candidates: ask per county or `township`."""
+    region = region_in_scope(region_code, principal)
+    settings = settings_of(runtime)
+    rules = ProposalRules(settings.branch_min_full_members, settings.joint_branch_max_organizations)
+    candidates = await GapRepository(session).joint_branch_candidates(
+        region, rules.min_full_members, township=township, limit=MAX_PROPOSAL_CANDIDATES + 1
+    )
+    if len(candidates) > MAX_PROPOSAL_CANDIDATES:
+        raise InvalidInput(
+            "too many candidates for one request",
+            errors=[
+                FieldError(
+                    "region_code",
+                    f"more than {MAX_PROPOSAL_CANDIDATES} candidates: ask for a county, "
+                    "or one township at a time (township=...)",
+                )
+            ],
+        )
+    plan = await asyncio.to_thread(propose_joint_branches, candidates, rules)
+    return ProposalsOut(
+        region_code=region,
+        township=township,
+        rules=ProposalRulesOut(
+            min_full_members=rules.min_full_members, max_organizations=rules.max_organizations
+        ),
+        candidates=len(candidates),
+        covered=plan.covered,
+        upper_bound=coverage_upper_bound(candidates, rules),
+        proposals=[
+            ProposalOut(
+                township_code=p.township_code,
+                organizations=[ProposedOrganization.of(m) for m in p.members],
+                full_members=p.full_members,
+                probationary_members=p.probationary_members,
+                industry_codes=p.industry_codes,
+                sections=p.sections,
+                diameter_km=None if p.diameter_km is None else round(p.diameter_km, 3),
+                explanation=p.explanation,
+            )
+            for p in plan.proposals
+        ],
+        leftovers=[
+            LeftoverOut(
+                organization=ProposedOrganization.of(left.candidate),
+                township_code=left.candidate.township_code,
+                reason=left.reason,
+                explanation=left.explanation,
+            )
+            for left in plan.leftovers
+        ],
+    )

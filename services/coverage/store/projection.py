@@ -1,30 +1,216 @@
-"""SQL for the coverage projection: the only place that queries its tables."""
+"""SQL for the coverage projection: organisations' facts, what links to them, and the roll-ups.
+
+Every method works on a whole batch: one SELECT for the rows it needs, one executemany to write.
+"""
 
 from __future__ import annotations
 
+import json
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import (
+    BindParameter,
+    Table,
+    bindparam,
+    delete,
+    func,
+    insert,
+    literal,
+    null,
+    select,
+    union_all,
+)
+from sqlalchemy.dialects import postgresql as pg
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from libs.common.db import upsert_many
+from libs.common.db import dialect_insert, upsert_many
 from libs.common.tables import utcnow
-from services.coverage.store.tables import organization_facts
+from services.coverage.domain.facts import CoverageFacts, size_band
+from services.coverage.domain.links import BranchLink, Links, covering_branch
+from services.coverage.domain.rollups import COUNTERS, RollupKey
+from services.coverage.store.tables import (
+    branch_organizations,
+    branches,
+    instructor_assignments,
+    mass_organizations,
+    organization_facts,
+    rate_changes,
+    rollups,
+)
+
+#: The tables a rebuild empties and fills again (targets, snapshots and history stay).
+PROJECTION_TABLES: tuple[Table, ...] = (
+    organization_facts,
+    branches,
+    branch_organizations,
+    instructor_assignments,
+    mass_organizations,
+    rollups,
+    rate_changes,
+)
+
+
+# The hot path's statements are built once and reused: building an upsert of 26 columns, or
+# the links query, costs more than running it. `IDS` is an expanding parameter (a list).
+IDS: BindParameter[list[str]] = bindparam("ids", expanding=True)
+
+_ORGANIZATIONS = select(organization_facts).where(organization_facts.c.organization_id.in_(IDS))
+
+_LINKS = union_all(
+    select(
+        literal("branch").label("what"),
+        branch_organizations.c.organization_id,
+        branches.c.branch_id,
+        branches.c.kind,
+        branches.c.formed_on,
+        literal(0).label("count"),
+    )
+    .join(branches, branches.c.branch_id == branch_organizations.c.branch_id)
+    .where(branch_organizations.c.organization_id.in_(IDS), branches.c.active),
+    *[
+        select(literal(what), table.c.organization_id, null(), null(), null(), func.count())
+        .where(table.c.organization_id.in_(IDS), table.c.active)
+        .group_by(table.c.organization_id)
+        for what, table in (("instructors", instructor_assignments), ("mass", mass_organizations))
+    ],
+)
+
+
+def _upsert(dialect: str, table: Table, set_: Callable[[Any], dict[str, Any]]) -> Any:
+    insert_ = pg.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+    return insert_.on_conflict_do_update(
+        index_elements=list(table.primary_key.columns), set_=set_(insert_.excluded)
+    )
+
+
+@cache
+def _statement(dialect: str, name: str) -> Any:
+    """The dialect's upserts of the hot path (ON CONFLICT is spelled per dialect)."""
+    if name == "facts":
+        return _upsert(
+            dialect,
+            organization_facts,
+            lambda new: {
+                c.name: new[c.name] for c in organization_facts.columns if not c.primary_key
+            },
+        )
+    if name == "rollups":
+        return _upsert(
+            dialect,
+            rollups,
+            lambda new: {
+                **{c: rollups.c[c] + new[c] for c in COUNTERS},
+                "updated_at": new.updated_at,
+            },
+        )
+    if name == "rate_changes":
+        return _upsert(dialect, rate_changes, lambda new: {"changed_at": new.changed_at})
+    raise KeyError(name)
+
+
+@dataclass(frozen=True)
+class StoredOrganization:
+    """One row of `organization_facts`: the facts, and the version they are at."""
+
+    facts: CoverageFacts
+    version: int
+    registered_at: datetime
+    deregistered_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class BranchRow:
+    """A branch at one version, with the organisations it covers (none once dissolved)."""
+
+    branch_id: str
+    version: int
+    kind: str
+    region_code: str
+    active: bool
+    formed_on: date | None
+    organization_ids: frozenset[str]
+
+
+def _date(value: Any) -> date | None:
+    """A date read through a UNION, where SQLite hands back its text form."""
+    if value is None or isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value))
+
+
+def _facts(row: Any) -> StoredOrganization:
+    facts = CoverageFacts(
+        organization_id=row.organization_id,
+        region_code=row.region_code,
+        kind=row.kind,
+        industry_code=row.industry_code,
+        staff_count=row.staff_count,
+        area_ids=tuple(json.loads(row.area_ids or "[]")),
+        managed=bool(row.managed),
+        three_haves=bool(row.three_haves),
+        full_members=row.full_members,
+        probationary_members=row.probationary_members,
+        ledger_complete=bool(row.ledger_complete),
+        branch_id=row.branch_id,
+        branch_kind=row.branch_kind,
+        instructor_count=row.instructor_count,
+        mass_organization_count=row.mass_organization_count,
+        name=row.name,
+        credit_code=row.credit_code,
+        latitude=row.latitude,
+        longitude=row.longitude,
+        branch_formed_on=row.branch_formed_on,
+    )
+    return StoredOrganization(facts, row.version, row.registered_at, row.deregistered_at)
+
+
+def _row(stored: StoredOrganization, now: datetime) -> dict[str, Any]:
+    f = stored.facts
+    return {
+        "organization_id": f.organization_id,
+        "version": stored.version,
+        "credit_code": f.credit_code,
+        "name": f.name,
+        "region_code": f.region_code,
+        "township_code": f.region_code[:9] if len(f.region_code) >= 9 else "",
+        "kind": f.kind,
+        "industry_code": f.industry_code,
+        "staff_count": f.staff_count,
+        "size_band": size_band(f.staff_count),
+        "area_ids": json.dumps(sorted(set(f.area_ids)), ensure_ascii=False),
+        "managed": f.managed,
+        "three_haves": f.three_haves,
+        "full_members": f.full_members,
+        "probationary_members": f.probationary_members,
+        "ledger_complete": f.ledger_complete,
+        "latitude": f.latitude,
+        "longitude": f.longitude,
+        "branch_id": f.branch_id,
+        "branch_kind": f.branch_kind,
+        "branch_formed_on": f.branch_formed_on,
+        "instructor_count": f.instructor_count,
+        "mass_organization_count": f.mass_organization_count,
+        "registered_at": stored.registered_at,
+        "deregistered_at": stored.deregistered_at,
+        "updated_at": now,
+    }
 
 
 class ProjectionRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def upsert_organizations(self, facts: list[dict[str, Any]]) -> None:
-        """Insert or update many organisations at once (the last word per id wins)."""
-        now = utcnow()
-        await upsert_many(
-            self.session,
-            organization_facts,
-            [{**f, "updated_at": now} for f in facts],
-            key="organization_id",
-        )
+    def _statement(self, name: str) -> Any:
+        bind = self.session.bind
+        return _statement(bind.dialect.name if bind is not None else "sqlite", name)
+
+    # --- organisations -------------------------------------------------------------------
 
     async def organization(self, organization_id: str) -> dict[str, Any] | None:
         row = (
@@ -39,3 +225,187 @@ class ProjectionRepository:
             .first()
         )
         return dict(row) if row else None
+
+    async def organizations(self, ids: Iterable[str]) -> dict[str, StoredOrganization]:
+        wanted = sorted(set(ids))
+        if not wanted:
+            return {}
+        rows = await self.session.execute(_ORGANIZATIONS, {"ids": wanted})
+        return {row.organization_id: _facts(row) for row in rows}
+
+    async def write_organizations(self, stored: Sequence[StoredOrganization]) -> None:
+        if stored:
+            now = utcnow()
+            rows = list({s.facts.organization_id: _row(s, now) for s in stored}.values())
+            await self.session.execute(self._statement("facts"), rows)
+
+    async def links(self, ids: Iterable[str]) -> dict[str, Links]:
+        """Branch, instructors and mass organisations of each organisation, from the
+        projection's own tables, in one query (organisations with none get an empty `Links`)."""
+        wanted = sorted(set(ids))
+        if not wanted:
+            return {}
+        found: defaultdict[str, list[BranchLink]] = defaultdict(list)
+        counts: dict[tuple[str, str], int] = {}
+        rows = await self.session.execute(_LINKS, {"ids": wanted})
+        for what, org_id, branch_id, kind, formed_on, count in rows:
+            if what == "branch":
+                found[org_id].append(BranchLink(branch_id, kind, _date(formed_on)))
+            else:
+                counts[(what, org_id)] = int(count)
+        return {
+            org_id: Links(
+                branch=covering_branch(found.get(org_id, ())),
+                instructor_count=counts.get(("instructors", org_id), 0),
+                mass_organization_count=counts.get(("mass", org_id), 0),
+            )
+            for org_id in wanted
+        }
+
+    # --- branches ------------------------------------------------------------------------
+
+    async def branches(self, ids: Iterable[str]) -> dict[str, BranchRow]:
+        wanted = sorted(set(ids))
+        if not wanted:
+            return {}
+        members: defaultdict[str, set[str]] = defaultdict(set)
+        for branch_id, org_id in await self.session.execute(
+            select(branch_organizations.c.branch_id, branch_organizations.c.organization_id).where(
+                branch_organizations.c.branch_id.in_(wanted)
+            )
+        ):
+            members[branch_id].add(org_id)
+        rows = await self.session.execute(select(branches).where(branches.c.branch_id.in_(wanted)))
+        return {
+            r.branch_id: BranchRow(
+                r.branch_id,
+                r.version,
+                r.kind,
+                r.region_code,
+                bool(r.active),
+                r.formed_on,
+                frozenset(members.get(r.branch_id, ())),
+            )
+            for r in rows
+        }
+
+    async def write_branches(self, rows: Sequence[BranchRow]) -> None:
+        """Store the branches at their new versions and the organisations each now covers."""
+        if not rows:
+            return
+        now = utcnow()
+        await upsert_many(
+            self.session,
+            branches,
+            [
+                {
+                    "branch_id": b.branch_id,
+                    "version": b.version,
+                    "kind": b.kind,
+                    "region_code": b.region_code,
+                    "active": b.active,
+                    "formed_on": b.formed_on,
+                    "updated_at": now,
+                }
+                for b in rows
+            ],
+            key="branch_id",
+        )
+        await self.session.execute(
+            delete(branch_organizations).where(
+                branch_organizations.c.branch_id.in_([b.branch_id for b in rows])
+            )
+        )
+        members = [
+            {"branch_id": b.branch_id, "organization_id": org_id}
+            for b in rows
+            for org_id in sorted(b.organization_ids)
+        ]
+        if members:
+            await self.session.execute(insert(branch_organizations), members)
+
+    # --- instructors and mass organisations ----------------------------------------------
+
+    async def start_assignments(self, rows: list[dict[str, Any]]) -> None:
+        await self._start_links(instructor_assignments, rows)
+
+    async def end_assignments(self, rows: list[dict[str, Any]]) -> None:
+        await self._end_links(instructor_assignments, rows)
+
+    async def start_mass_organizations(self, rows: list[dict[str, Any]]) -> None:
+        await self._start_links(mass_organizations, rows)
+
+    async def end_mass_organizations(self, rows: list[dict[str, Any]]) -> None:
+        await self._end_links(mass_organizations, rows)
+
+    async def _start_links(self, table: Table, rows: list[dict[str, Any]]) -> None:
+        """Record assignments or mass organisations as active, unless already known: an ended
+        one stays ended whatever order its events arrive in."""
+        if rows:
+            key = table.primary_key.columns.values()[0].name
+            unique = list({r[key]: r for r in rows}.values())
+            statement = dialect_insert(self.session, table).on_conflict_do_nothing()
+            await self.session.execute(statement, [{**r, "active": True} for r in unique])
+
+    async def _end_links(self, table: Table, rows: list[dict[str, Any]]) -> None:
+        """Record assignments or mass organisations as ended (kept, so a late start is ignored)."""
+        if rows:
+            await upsert_many(
+                self.session,
+                table,
+                [{**r, "active": False} for r in rows],
+                key=table.primary_key.columns.values()[0].name,
+            )
+
+    # --- roll-ups --------------------------------------------------------------------------
+
+    async def add_to_rollups(self, delta: dict[RollupKey, tuple[int, ...]]) -> None:
+        """Add a batch's summed changes to the counters, in one statement."""
+        if not delta:
+            return
+        now = utcnow()
+        rows = [
+            {
+                "region_code": key.region_code,
+                "area_id": key.area_id,
+                "kind": key.kind,
+                "section": key.section,
+                "size_band": key.size_band,
+                **dict(zip(COUNTERS, values, strict=True)),
+                "updated_at": now,
+            }
+            for key, values in delta.items()
+        ]
+        await self.session.execute(self._statement("rollups"), rows)
+
+    async def mark_changed(self, areas: Iterable[tuple[str, str]]) -> None:
+        """Note regions whose figures changed, for the debounced pb.coverage.rates.changed
+        (`changed_at` moves on, so a change made while the announcer reads is not lost)."""
+        now = utcnow()
+        rows = [{"region_code": r, "area_id": a, "changed_at": now} for r, a in sorted(set(areas))]
+        if rows:
+            await self.session.execute(self._statement("rate_changes"), rows)
+
+    # --- rebuilds ---------------------------------------------------------------------------
+
+    async def clear(self) -> None:
+        """Empty the projection (before a rebuild from the stream)."""
+        for table in PROJECTION_TABLES:
+            await self.session.execute(delete(table))
+
+    async def stored_rollups(self) -> dict[RollupKey, tuple[int, ...]]:
+        """The stored roll-ups, non-zero rows only (to compare a projection with another)."""
+        rows = await self.session.execute(select(rollups))
+        result: dict[RollupKey, tuple[int, ...]] = {}
+        for row in rows.mappings():
+            values = tuple(int(row[name]) for name in COUNTERS)
+            if any(values):
+                key = RollupKey(
+                    row["region_code"],
+                    row["area_id"],
+                    row["kind"],
+                    row["section"],
+                    row["size_band"],
+                )
+                result[key] = values
+        return result

@@ -1,6 +1,7 @@
 """Tables of the coverage service's store: its own projection of what the registry announced."""
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     Date,
@@ -17,6 +18,7 @@ from sqlalchemy import (
 )
 
 from libs.common.tables import UTCDateTime
+from services.coverage.domain.rollups import COUNTERS
 
 metadata = MetaData()
 
@@ -53,3 +55,128 @@ organization_facts = Table(
 )
 Index("ix_organization_facts_region_code", organization_facts.c.region_code)
 Index("ix_organization_facts_township_code", organization_facts.c.township_code)
+
+# --- What reaches an organisation from outside its file, kept even before the organisation is
+# known, so that `organization_facts.branch_id/branch_kind/instructor_count/
+# mass_organization_count` can always be recomputed from these tables.
+
+branches = Table(
+    "coverage_branches",
+    metadata,
+    Column("branch_id", String(64), primary_key=True),
+    Column("version", Integer(), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("region_code", String(12), nullable=False),
+    Column("active", Boolean(), nullable=False),
+    Column("formed_on", Date()),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    comment="Each Party branch at its highest version seen; inactive once dissolved.",
+)
+
+branch_organizations = Table(
+    "coverage_branch_organizations",
+    metadata,
+    Column("branch_id", String(64), primary_key=True),
+    Column("organization_id", String(64), primary_key=True),
+    comment="Organisations a live branch covers (none for a dissolved branch).",
+)
+Index("ix_coverage_branch_organizations_org", branch_organizations.c.organization_id)
+
+instructor_assignments = Table(
+    "coverage_instructor_assignments",
+    metadata,
+    Column("assignment_id", String(64), primary_key=True),
+    Column("instructor_id", String(64), nullable=False),
+    Column("organization_id", String(64), nullable=False),
+    Column("active", Boolean(), nullable=False),
+    comment="Instructor assignments (包联); an ended one stays, inactive, so a late copy of its "
+    "start cannot revive it.",
+)
+Index("ix_coverage_instructor_assignments_org", instructor_assignments.c.organization_id)
+
+mass_organizations = Table(
+    "coverage_mass_organizations",
+    metadata,
+    Column("mass_organization_id", String(64), primary_key=True),
+    Column("organization_id", String(64), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("active", Boolean(), nullable=False),
+    comment="Unions, youth leagues, women's federations in organisations; dissolved ones stay, "
+    "inactive.",
+)
+Index("ix_coverage_mass_organizations_org", mass_organizations.c.organization_id)
+
+
+def _counter_columns() -> list[Column[int]]:
+    return [Column(name, Integer(), nullable=False, server_default=text("0")) for name in COUNTERS]
+
+
+rollups = Table(
+    "coverage_rollups",
+    metadata,
+    Column("region_code", String(12), primary_key=True),
+    Column("area_id", String(64), primary_key=True),  # "" for the whole region
+    Column("kind", String(32), primary_key=True),
+    Column("section", String(8), primary_key=True),
+    Column("size_band", String(16), primary_key=True),
+    *_counter_columns(),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    comment="Coverage counters per region (or park within it) x kind x industry x size band, "
+    "maintained incrementally; rates are read from here only.",
+)
+
+snapshots = Table(
+    "coverage_snapshots",
+    metadata,
+    Column("region_code", String(12), primary_key=True),
+    Column("area_id", String(64), primary_key=True),
+    Column("taken_on", Date(), primary_key=True),
+    Column("taken_at", UTCDateTime(), nullable=False),
+    *_counter_columns(),
+    comment="The counters of each region on a day, as taken then: history is read from here.",
+)
+
+targets = Table(
+    "coverage_targets",
+    metadata,
+    Column("region_code", String(12), primary_key=True),
+    Column("metric", String(16), primary_key=True),
+    Column("scope", String(16), primary_key=True),
+    Column("due_on", Date(), primary_key=True),
+    Column("rate_bp", Integer(), nullable=False),
+    Column("standing", String(16), nullable=False),
+    Column("set_by", String(100), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    comment="Target rates per region and due date (basis points) and where the region stands.",
+)
+
+rate_changes = Table(
+    "coverage_rate_changes",
+    metadata,
+    Column("region_code", String(12), primary_key=True),
+    Column("area_id", String(64), primary_key=True),
+    Column("changed_at", UTCDateTime(), nullable=False),
+    comment="Regions whose counters changed since the last pb.coverage.rates.changed.",
+)
+
+branch_activity = Table(
+    "coverage_branch_activity",
+    metadata,
+    Column("branch_id", String(64), primary_key=True),
+    Column("last_meeting_on", Date()),
+    Column("meetings_last_quarter", Integer(), nullable=False, server_default=text("0")),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    comment="Effective coverage (有效覆盖): a branch's 三会一课 activity, filled from training's "
+    "meeting events once they exist; empty until then.",
+)
+
+rebuilds = Table(
+    "coverage_rebuilds",
+    metadata,
+    Column("stream", String(64), primary_key=True),
+    Column("last_sequence", BigInteger(), nullable=False),
+    Column("end_sequence", BigInteger(), nullable=False),
+    Column("started_at", UTCDateTime(), nullable=False),
+    Column("finished_at", UTCDateTime()),
+    comment="Progress of the last rebuild from a stream, so an interrupted one can resume.",
+)

@@ -6,6 +6,7 @@ Create Date: 2026-11-23
 """
 
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -17,7 +18,7 @@ down_revision: str | None = "0001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-_ADDED = (
+_ADDED: tuple[sa.Column[Any], ...] = (
     sa.Column("version", sa.Integer(), nullable=False, server_default=sa.text("0")),
     sa.Column("credit_code", sa.String(18), nullable=False, server_default=""),
     sa.Column("name", sa.String(200), nullable=False, server_default=""),

@@ -1,0 +1,153 @@
+"""HTTP routes for the coverage rates of a region (or a park within it) and their history."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
+
+from libs.common.errors import FieldError, InvalidInput
+from services.coverage import service
+from services.coverage.api.deps import AreaQuery, Reader, ReadSession, region_in_scope
+from services.coverage.domain.facts import DEFAULT_ORGANIZATION_SCOPE, DEFAULT_WORK_SCOPE, Scope
+from services.coverage.domain.rates import Counts, Coverage
+
+router = APIRouter(prefix="/v1/coverage", tags=["coverage"])
+
+OrganizationScope = Annotated[
+    Scope, Query(description="Denominator of the organisation and standalone rates")
+]
+WorkScope = Annotated[Scope, Query(description="Denominator of the work rate")]
+
+
+class Rate(BaseModel):
+    covered: int = Field(description="Numerator")
+    in_scope: int = Field(description="Denominator: organisations in the scope")
+    rate: float | None = Field(description="covered / in_scope, 4 places; null when none in scope")
+    scope: Scope
+
+    @classmethod
+    def of(cls, coverage: Coverage) -> Rate:
+        return cls(
+            covered=coverage.covered,
+            in_scope=coverage.in_scope,
+            rate=coverage.rate,
+            scope=coverage.scope,
+        )
+
+
+class BreakdownEntry(BaseModel):
+    organization_coverage: Rate
+    standalone_coverage: Rate
+    work_coverage: Rate
+
+
+class Rates(BaseModel):
+    region_code: str
+    area_id: str | None = Field(description="The park or commercial district, when asked for")
+    as_of: datetime = Field(description="When these figures last changed")
+    organization_coverage: Rate = Field(description="组织覆盖率")
+    standalone_coverage: Rate = Field(description="单独组建率, same denominator")
+    work_coverage: Rate = Field(description="工作覆盖率")
+    breakdown: dict[str, dict[str, BreakdownEntry]] = Field(
+        description="By `kind`, industry `section` (GB/T 4754 letter) and `size_band`"
+    )
+    effective: None = Field(
+        default=None,
+        description="Effective coverage (有效覆盖: branches that keep 三会一课). Null: not yet "
+        "reported; filled from the training service's meeting records once they are published.",
+    )
+
+
+class HistoryPoint(BaseModel):
+    date: date
+    taken_at: datetime
+    organization_coverage: Rate
+    standalone_coverage: Rate
+    work_coverage: Rate
+
+
+class History(BaseModel):
+    region_code: str
+    area_id: str | None
+    snapshots: list[HistoryPoint]
+
+
+@router.get(
+    "/{region_code}",
+    response_model=Rates,
+    summary="Organisation, standalone and work coverage of a region, with the breakdown",
+    description="Answered from roll-ups kept up to date as registry events arrive. "
+    "`?area=<id>` gives a park's or commercial district's figures within the region "
+    "(the province code gives the whole park).",
+)
+async def rates(
+    region_code: str,
+    session: ReadSession,
+    principal: Reader,
+    area: AreaQuery = None,
+    organization_scope: OrganizationScope = DEFAULT_ORGANIZATION_SCOPE,
+    work_scope: WorkScope = DEFAULT_WORK_SCOPE,
+) -> Rates:
+    region = region_in_scope(region_code, principal)
+    figures = await service.figures(session, (region, area or ""), organization_scope, work_scope)
+    return Rates(
+        region_code=figures.region_code,
+        area_id=area,
+        as_of=figures.as_of,
+        organization_coverage=Rate.of(figures.organization),
+        standalone_coverage=Rate.of(figures.standalone),
+        work_coverage=Rate.of(figures.work),
+        breakdown={
+            dimension: {value: BreakdownEntry.model_validate(entry) for value, entry in by.items()}
+            for dimension, by in figures.breakdown.items()
+        },
+    )
+
+
+@router.get(
+    "/{region_code}/history",
+    response_model=History,
+    summary="The region's rates on each day, from the stored daily snapshots",
+    description="Never recomputed: a past day's answer is the same every time it is asked.",
+)
+async def rate_history(
+    region_code: str,
+    session: ReadSession,
+    principal: Reader,
+    start: Annotated[
+        date | None, Query(alias="from", description="First day (default: to - 90)")
+    ] = None,
+    end: Annotated[date | None, Query(alias="to", description="Last day (default: today)")] = None,
+    area: AreaQuery = None,
+    organization_scope: OrganizationScope = DEFAULT_ORGANIZATION_SCOPE,
+    work_scope: WorkScope = DEFAULT_WORK_SCOPE,
+) -> History:
+    region = region_in_scope(region_code, principal)
+    end = end or date.today() + timedelta(days=1)
+    start = start or end - timedelta(days=90)
+    if start > end:
+        raise InvalidInput("from is after to", errors=[FieldError("from", "must not be after to")])
+    snapshots = await service.history(session, (region, area or ""), start, end)
+    return History(
+        region_code=region,
+        area_id=area,
+        snapshots=[
+            _point(s.taken_on, s.taken_at, s.counts, organization_scope, work_scope)
+            for s in snapshots
+        ],
+    )
+
+
+def _point(
+    taken_on: date, taken_at: datetime, counts: Counts, organization_scope: Scope, work_scope: Scope
+) -> HistoryPoint:
+    return HistoryPoint(
+        date=taken_on,
+        taken_at=taken_at,
+        organization_coverage=Rate.of(counts.coverage("organization", organization_scope)),
+        standalone_coverage=Rate.of(counts.coverage("standalone", organization_scope)),
+        work_coverage=Rate.of(counts.coverage("work", work_scope)),
+    )

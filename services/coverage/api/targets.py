@@ -1,0 +1,111 @@
+"""HTTP routes for coverage targets per region and due date, and for on-demand snapshots."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field, field_validator
+
+from libs.common.service import RuntimeDep, UnitOfWorkDep
+from libs.common.tables import utcnow
+from services.coverage import service
+from services.coverage.api.deps import Admin, Reader, ReadSession, Writer, region_in_scope
+from services.coverage.api.rates import Rate
+from services.coverage.domain.facts import DEFAULT_ORGANIZATION_SCOPE, DEFAULT_WORK_SCOPE, Scope
+from services.coverage.domain.rates import Metric
+from services.coverage.domain.targets import BASIS_POINTS, Standing, Target
+from services.coverage.settings import CoverageSettings
+
+router = APIRouter(tags=["targets"])
+
+
+class TargetIn(BaseModel):
+    metric: Metric = Field(default="organization", description="Which rate the target is for")
+    scope: Scope | None = Field(
+        default=None, description="Its denominator (default: with_members, or all_managed for work)"
+    )
+    rate: float = Field(ge=0, le=1, description="The target, a decimal fraction (0.95)")
+    due_on: date = Field(description="The day it is due")
+
+    @field_validator("rate")
+    @classmethod
+    def four_places(cls, value: float) -> float:
+        if abs(value * BASIS_POINTS - round(value * BASIS_POINTS)) > 1e-6:
+            raise ValueError("at most 4 decimal places")
+        return value
+
+
+class TargetOut(BaseModel):
+    region_code: str
+    metric: Metric
+    scope: Scope
+    rate: float
+    due_on: date
+    standing: Standing = Field(description="reached, below, or unknown (nothing in scope)")
+    current: Rate | None = Field(default=None, description="The region's rate when set")
+
+
+class Snapshot(BaseModel):
+    taken_on: date
+    taken_at: datetime
+    regions: int
+
+
+def _out(target: Target, standing: Standing, current: Rate | None = None) -> TargetOut:
+    return TargetOut(
+        region_code=target.region_code,
+        metric=target.metric,
+        scope=target.scope,
+        rate=target.rate,
+        due_on=target.due_on,
+        standing=standing,
+        current=current,
+    )
+
+
+@router.put(
+    "/v1/targets/{region_code}",
+    response_model=TargetOut,
+    summary="Set a region's target for one rate and due date",
+    description="One target per region, metric, scope and due date; putting it again changes "
+    "the rate. `pb.coverage.target.reached` / `.missed` are sent when the region later "
+    "comes up to it or falls back below it.",
+)
+async def put_target(
+    region_code: str, body: TargetIn, uow: UnitOfWorkDep, principal: Writer
+) -> TargetOut:
+    region = region_in_scope(region_code, principal)
+    scope = body.scope or (
+        DEFAULT_WORK_SCOPE if body.metric == "work" else DEFAULT_ORGANIZATION_SCOPE
+    )
+    target = Target(region, body.metric, scope, body.due_on, round(body.rate * BASIS_POINTS))
+    standing, current = await service.put_target(uow, target, principal.subject)
+    return _out(target, standing, Rate.of(current))
+
+
+@router.get(
+    "/v1/targets/{region_code}",
+    response_model=list[TargetOut],
+    summary="A region's targets and where it stands against each",
+)
+async def list_targets(
+    region_code: str, session: ReadSession, principal: Reader
+) -> list[TargetOut]:
+    region = region_in_scope(region_code, principal)
+    return [_out(t, s) for t, s in await service.targets_of(session, region)]
+
+
+@router.post(
+    "/v1/snapshots",
+    response_model=Snapshot,
+    status_code=201,
+    summary="Take today's snapshot of every region now (admin)",
+    description="Replaces a snapshot taken earlier today; past days are never changed.",
+)
+async def take_snapshot(uow: UnitOfWorkDep, principal: Admin, runtime: RuntimeDep) -> Snapshot:
+    settings = runtime.settings
+    offset = settings.snapshot_utc_offset_hours if isinstance(settings, CoverageSettings) else 8.0
+    today = service.local_today(offset)
+    regions = await service.take_snapshot(uow, today)
+    return Snapshot(taken_on=today, taken_at=utcnow(), regions=regions)

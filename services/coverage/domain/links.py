@@ -1,0 +1,52 @@
+"""What reaches an organisation from outside its own file: the branch covering it, instructors and
+mass organisations. Kept apart from the organisation so that an event naming an organisation
+coverage has not heard of yet is applied when the organisation arrives."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+
+from services.coverage.domain.facts import BranchKind, CoverageFacts
+
+#: When several branches name one organisation (a standalone branch and a temporary one on its
+#: site), the organisation counts under its own branch first.
+_PREFERENCE: dict[str, int] = {"standalone": 0, "joint": 1, "temporary": 2}
+
+
+@dataclass(frozen=True)
+class BranchLink:
+    """A live branch that names the organisation among those it covers."""
+
+    branch_id: str
+    kind: BranchKind
+    formed_on: date | None = None
+
+
+@dataclass(frozen=True)
+class Links:
+    """Everything that reaches one organisation, as the projection's own tables say."""
+
+    branch: BranchLink | None = None
+    instructor_count: int = 0
+    mass_organization_count: int = 0
+
+
+def covering_branch(links: Iterable[BranchLink]) -> BranchLink | None:
+    """The branch an organisation is counted under: its own before a joint before a temporary."""
+    return min(links, key=lambda b: (_PREFERENCE.get(b.kind, 9), b.branch_id), default=None)
+
+
+def with_links(facts: CoverageFacts, links: Links) -> CoverageFacts:
+    """The organisation's facts with its branch, instructor and mass-organisation counts."""
+    branch = links.branch
+    return dataclasses.replace(
+        facts,
+        branch_id=branch.branch_id if branch else None,
+        branch_kind=branch.kind if branch else None,
+        branch_formed_on=branch.formed_on if branch else None,
+        instructor_count=links.instructor_count,
+        mass_organization_count=links.mass_organization_count,
+    )

@@ -1,0 +1,108 @@
+"""The two coverage rates and the standalone rate (单独组建率), from roll-up counts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Literal
+
+from services.coverage.domain.facts import Scope
+from services.coverage.domain.rollups import COUNTERS
+
+#: What a rate measures: organisations a Party organisation covers (组织覆盖), those with a branch
+#: of their own (单独组建), those Party work reaches (工作覆盖).
+Metric = Literal["organization", "standalone", "work"]
+METRICS: tuple[Metric, ...] = ("organization", "standalone", "work")
+_MEASURE_OF: dict[Metric, str] = {
+    "organization": "covered",
+    "standalone": "standalone",
+    "work": "work",
+}
+#: The dimensions a region's figures are broken down by.
+DIMENSIONS: tuple[str, ...] = ("kind", "section", "size_band")
+
+_FOUR_PLACES = Decimal("0.0001")
+
+
+def rate(covered: int, in_scope: int) -> float | None:
+    """covered / in_scope as a decimal fraction rounded half-up to 4 places (85/88 -> 0.9659);
+    None when nothing is in scope."""
+    if in_scope <= 0:
+        return None
+    return float((Decimal(covered) / Decimal(in_scope)).quantize(_FOUR_PLACES, ROUND_HALF_UP))
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """One rate with the counts behind it."""
+
+    covered: int
+    in_scope: int
+    scope: Scope
+
+    @property
+    def rate(self) -> float | None:
+        return rate(self.covered, self.in_scope)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "covered": self.covered,
+            "in_scope": self.in_scope,
+            "rate": self.rate,
+            "scope": self.scope,
+        }
+
+
+@dataclass(frozen=True)
+class Counts:
+    """Summed roll-up counters of some set of organisations, by counter name."""
+
+    values: tuple[int, ...] = (0,) * len(COUNTERS)
+
+    @classmethod
+    def total(cls, rows: Iterable[Iterable[int]]) -> Counts:
+        sums = [0] * len(COUNTERS)
+        for row in rows:
+            for i, value in enumerate(row):
+                sums[i] += int(value)
+        return cls(tuple(sums))
+
+    def get(self, scope: Scope, measure: str) -> int:
+        return self.values[COUNTERS.index(f"{scope}_{measure}")]
+
+    def coverage(self, metric: Metric, scope: Scope) -> Coverage:
+        return Coverage(self.get(scope, _MEASURE_OF[metric]), self.get(scope, "in_scope"), scope)
+
+
+@dataclass(frozen=True)
+class BreakdownRow:
+    """Roll-up counters of one kind × industry section × size band."""
+
+    kind: str
+    section: str
+    size_band: str
+    counts: Counts
+
+
+def breakdown(
+    rows: Iterable[BreakdownRow], organization_scope: Scope, work_scope: Scope
+) -> dict[str, dict[str, dict[str, dict[str, object]]]]:
+    """Per dimension and value: organisation, standalone and work coverage."""
+    grouped: dict[str, dict[str, list[Counts]]] = {d: {} for d in DIMENSIONS}
+    for row in rows:
+        for dimension in DIMENSIONS:
+            grouped[dimension].setdefault(getattr(row, dimension), []).append(row.counts)
+    result: dict[str, dict[str, dict[str, dict[str, object]]]] = {}
+    for dimension, by_value in grouped.items():
+        result[dimension] = {}
+        for value in sorted(by_value):
+            total = Counts.total(c.values for c in by_value[value])
+            result[dimension][value] = {
+                "organization_coverage": total.coverage(
+                    "organization", organization_scope
+                ).as_dict(),
+                "standalone_coverage": total.coverage("standalone", organization_scope).as_dict(),
+                "work_coverage": total.coverage("work", work_scope).as_dict(),
+            }
+    return result

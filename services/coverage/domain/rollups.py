@@ -1,0 +1,141 @@
+"""Roll-ups (汇总): what one organisation adds to the coverage counters of every area it is in.
+
+A roll-up row is keyed by area × kind × industry section × size band and holds, for each named
+scope, four counters: organisations in scope (the denominator), those a Party organisation covers,
+those with a branch of their own (单独组建) and those Party work reaches. When an organisation's
+facts change, its old contribution is subtracted and its new one added, so a read never scans
+organisations.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from functools import lru_cache
+
+from libs.common.validators import InvalidCode, region_ancestors
+from services.coverage.domain.facts import SCOPES, CoverageFacts, size_band
+
+MEASURES: tuple[str, ...] = ("in_scope", "covered", "standalone", "work")
+#: Counter names, one per scope and measure: `with_members_in_scope`, `all_managed_work`, ...
+COUNTERS: tuple[str, ...] = tuple(f"{scope}_{measure}" for scope in SCOPES for measure in MEASURES)
+
+UNKNOWN_SECTION = "unknown"
+
+#: GB/T 4754-2017: the section letter of each two-digit division (门类 ← 大类).
+_SECTION_OF_DIVISION: tuple[tuple[int, int, str], ...] = (
+    (1, 5, "A"),
+    (6, 12, "B"),
+    (13, 43, "C"),
+    (44, 46, "D"),
+    (47, 50, "E"),
+    (51, 52, "F"),
+    (53, 60, "G"),
+    (61, 62, "H"),
+    (63, 65, "I"),
+    (66, 69, "J"),
+    (70, 70, "K"),
+    (71, 72, "L"),
+    (73, 75, "M"),
+    (76, 79, "N"),
+    (80, 82, "O"),
+    (83, 83, "P"),
+    (84, 85, "Q"),
+    (86, 90, "R"),
+    (91, 96, "S"),
+    (97, 97, "T"),
+)
+
+
+@lru_cache(maxsize=10_000)
+def industry_section(industry_code: str | None) -> str:
+    """The GB/T 4754 section letter (门类) of an industry code: `I6513` -> `I`, `6513` -> `I`."""
+    code = (industry_code or "").strip().upper()
+    if not code:
+        return UNKNOWN_SECTION
+    if "A" <= code[0] <= "T":
+        return code[0]
+    if code[:2].isdigit():
+        division = int(code[:2])
+        for low, high, section in _SECTION_OF_DIVISION:
+            if low <= division <= high:
+                return section
+    return UNKNOWN_SECTION
+
+
+@dataclass(frozen=True, order=True)
+class RollupKey:
+    """One roll-up row: a region (and, when `area_id` is set, a park or commercial district
+    within it), the kind of organisation, its industry section and its size band."""
+
+    region_code: str
+    area_id: str  # "" for the whole region
+    kind: str
+    section: str
+    size_band: str
+
+
+@lru_cache(maxsize=100_000)
+def regions_of(region_code: str) -> tuple[str, ...]:
+    """Every level the organisation rolls up to: province, city, county, township, village
+    (cached: a province has some tens of thousands of codes, and this runs per organisation)."""
+    try:
+        return tuple(region_ancestors(region_code))
+    except InvalidCode:
+        return (region_code,)
+
+
+def rollup_keys(facts: CoverageFacts) -> list[RollupKey]:
+    """The rows an organisation counts in: each ancestor region, and each of its parks or
+    commercial districts within each ancestor region (so a park's figures are region-scoped)."""
+    section = industry_section(facts.industry_code)
+    band = size_band(facts.staff_count)
+    keys = []
+    for region in regions_of(facts.region_code):
+        keys.append(RollupKey(region, "", facts.kind, section, band))
+        keys.extend(
+            RollupKey(region, area, facts.kind, section, band)
+            for area in sorted(set(facts.area_ids))
+        )
+    return keys
+
+
+def counts(facts: CoverageFacts) -> tuple[int, ...]:
+    """The organisation's counters (0 or 1 each), in the order of COUNTERS."""
+    values: list[int] = []
+    for scope in SCOPES:
+        in_scope = facts.in_scope(scope)
+        values += [
+            int(in_scope),
+            int(in_scope and facts.organization_covered),
+            int(in_scope and facts.standalone),
+            int(in_scope and facts.work_covered),
+        ]
+    return tuple(values)
+
+
+class RollupDelta:
+    """The change a batch makes to the roll-ups, summed in memory and written at once."""
+
+    def __init__(self) -> None:
+        self._delta: defaultdict[RollupKey, list[int]] = defaultdict(lambda: [0] * len(COUNTERS))
+
+    def add(self, facts: CoverageFacts | None, sign: int) -> None:
+        if facts is None:
+            return
+        values = counts(facts)
+        if not any(values):
+            return
+        for key in rollup_keys(facts):
+            row = self._delta[key]
+            for i, value in enumerate(values):
+                row[i] += sign * value
+
+    def change(self, old: CoverageFacts | None, new: CoverageFacts | None) -> None:
+        """An organisation went from `old` to `new` (None: not counted at all)."""
+        self.add(old, -1)
+        self.add(new, +1)
+
+    def rows(self) -> dict[RollupKey, tuple[int, ...]]:
+        """The keys whose counters change, with how much."""
+        return {key: tuple(row) for key, row in sorted(self._delta.items()) if any(row)}

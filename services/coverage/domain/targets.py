@@ -1,0 +1,49 @@
+"""Coverage targets per region and due date, and when reaching or falling below one is news."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Literal
+
+from services.coverage.domain.facts import Scope
+from services.coverage.domain.rates import Metric
+
+#: Where a region stands against a target: at or above it, below it, or nothing in scope yet.
+Standing = Literal["reached", "below", "unknown"]
+#: The news a change of standing makes: `pb.coverage.target.reached` / `.missed`.
+Crossing = Literal["reached", "missed"]
+
+BASIS_POINTS = 10_000
+
+
+@dataclass(frozen=True)
+class Target:
+    """A rate a region means to reach by a date, in basis points (9500 = 0.95)."""
+
+    region_code: str
+    metric: Metric
+    scope: Scope
+    due_on: date
+    rate_bp: int
+
+    @property
+    def rate(self) -> float:
+        return self.rate_bp / BASIS_POINTS
+
+
+def standing(target: Target, covered: int, in_scope: int) -> Standing:
+    """Exact in integers: covered / in_scope >= rate_bp / 10000."""
+    if in_scope <= 0:
+        return "unknown"
+    return "reached" if covered * BASIS_POINTS >= target.rate_bp * in_scope else "below"
+
+
+def crossing(before: Standing, after: Standing) -> Crossing | None:
+    """`reached` when a region comes up to its target, `missed` when it falls back below it;
+    nothing while it stays on one side or has nothing in scope."""
+    if after == "reached" and before != "reached":
+        return "reached"
+    if after == "below" and before == "reached":
+        return "missed"
+    return None

@@ -1,0 +1,65 @@
+"""The events the coverage service publishes. It owns their schemas (see docs/events/).
+
+Rates are decimal fractions rounded to 4 places (null when nothing is in scope), with the counts
+behind them. `area_id` is empty for a whole region, else a park or commercial district within it.
+"""
+
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import Field
+
+from libs.common.events import IntegrationEvent, catalogue
+
+Scope = Literal["with_members", "three_haves", "all_managed"]
+Metric = Literal["organization", "standalone", "work"]
+
+
+class TargetCrossed(IntegrationEvent):
+    """What both target events carry: the target and the figures that crossed it."""
+
+    target_id: str = Field(description="`<region_code>/<metric>/<scope>/<due_on>`")
+    region_code: str = Field(description="Statistical division code of the region")
+    metric: Metric
+    scope: Scope
+    target_rate: float = Field(description="The target, a decimal fraction from 0 to 1")
+    due_on: date
+    covered: int = Field(ge=0)
+    in_scope: int = Field(ge=0)
+    rate: float | None = Field(description="The region's rate now, 4 places")
+    crossed_at: datetime
+
+
+@catalogue.register(
+    "pb.coverage.target.reached", version=1, producer="coverage", subject_field="target_id"
+)
+class TargetReachedV1(TargetCrossed):
+    """Emitted when a region's rate comes up to one of its targets (at or above it)."""
+
+
+@catalogue.register(
+    "pb.coverage.target.missed", version=1, producer="coverage", subject_field="target_id"
+)
+class TargetMissedV1(TargetCrossed):
+    """Emitted when a region that had reached a target falls back below it."""
+
+
+@catalogue.register(
+    "pb.coverage.rates.changed", version=1, producer="coverage", subject_field="region_code"
+)
+class RatesChangedV1(IntegrationEvent):
+    """Emitted at most once per region per debounce window when its figures changed."""
+
+    region_code: str = Field(description="Statistical division code of the region")
+    area_id: str = Field(default="", description="A park or commercial district, or empty")
+    as_of: datetime
+    organization_scope: Scope
+    organization_covered: int = Field(ge=0)
+    organization_in_scope: int = Field(ge=0)
+    organization_rate: float | None
+    standalone_covered: int = Field(ge=0)
+    standalone_rate: float | None
+    work_scope: Scope
+    work_covered: int = Field(ge=0)
+    work_in_scope: int = Field(ge=0)
+    work_rate: float | None

@@ -1,0 +1,182 @@
+"""`python -m services.coverage rebuild`: the projection rebuilt from the registry's stream.
+
+Empties the projection (organisation facts, branches, assignments, mass organisations, roll-ups)
+and replays PB_REGISTRY from sequence 1 up to the stream's last message at the start, through the
+same code the live consumer uses, `--batch-size` events per transaction, printing progress.
+Targets, snapshots and history are kept. The progress is stored with each batch, so `--resume`
+continues an interrupted rebuild where it stopped (every step of the projection is idempotent).
+Stop the service (or at least its consumer) while it runs.
+
+When it ends, targets are evaluated once against the rebuilt roll-ups (a real crossing is
+recorded as an event in the outbox, sent by the service's relay when it runs again).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import nats
+from nats.aio.msg import Msg
+from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from pydantic import ValidationError
+
+from libs.common.db import Database
+from libs.common.events import Envelope, MalformedEnvelope
+from libs.common.migrations import upgrade_to_head
+from services.coverage.handlers import PROJECTED, registry_events
+from services.coverage.service import Projector, evaluate_targets
+from services.coverage.settings import CoverageSettings
+from services.coverage.store.projection import ProjectionRepository
+from services.coverage.store.rebuilds import RebuildRepository
+from services.coverage.store.targets import TargetRepository
+
+MIGRATIONS = Path(__file__).parent / "store" / "migrations"
+FETCH_TIMEOUT = 2.0
+
+
+@dataclass
+class RebuildReport:
+    """What a rebuild did."""
+
+    applied: int = 0
+    skipped: int = 0  # other event types, or messages that could not be read
+    last_sequence: int = 0
+    seconds: float = 0.0
+
+
+Progress = Callable[[str], None]
+
+
+async def rebuild(
+    settings: CoverageSettings,
+    *,
+    resume: bool = False,
+    batch_size: int | None = None,
+    progress: Progress = print,
+) -> RebuildReport:
+    db = Database(settings.resolved_database_url(), source=f"/pb/{settings.service_name}")
+    client = await nats.connect(settings.nats_url, connect_timeout=5)
+    try:
+        await upgrade_to_head(db, MIGRATIONS)
+        return await _rebuild(
+            db, client, resume, batch_size or settings.rebuild_batch_size, progress
+        )
+    finally:
+        await client.close()
+        await db.dispose()
+
+
+async def _rebuild(
+    db: Database, client: Any, resume: bool, batch_size: int, progress: Progress
+) -> RebuildReport:
+    stream = registry_events.stream
+    js = client.jetstream()
+    report = RebuildReport()
+    started = time.monotonic()
+    async with db.unit_of_work() as uow:
+        rebuilds = RebuildRepository(uow.session)
+        previous = await rebuilds.progress(stream)
+        if resume and previous is not None and previous.finished_at is None:
+            start, end = previous.last_sequence + 1, previous.end_sequence
+            progress(f"resuming {stream} at sequence {start} of {end}")
+        else:
+            end = int((await js.stream_info(stream)).state.last_seq)
+            start = 1
+            await ProjectionRepository(uow.session).clear()
+            await rebuilds.start(stream, end)
+            progress(f"rebuilding from {stream}: sequences 1..{end}")
+    if start <= end:
+        subscription = await js.pull_subscribe(
+            "pb.registry.>",
+            durable=None,
+            stream=stream,
+            config=ConsumerConfig(
+                deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
+                opt_start_seq=start,
+                ack_policy=AckPolicy.NONE,
+                max_ack_pending=-1,
+            ),
+        )
+        try:
+            last = start - 1
+            reported = time.monotonic()
+            while last < end:
+                try:
+                    msgs = await subscription.fetch(batch_size, timeout=FETCH_TIMEOUT)
+                except (NatsTimeoutError, TimeoutError):
+                    continue
+                batch = [m for m in msgs if m.metadata.sequence.stream <= end]
+                if not batch:
+                    break
+                last = batch[-1].metadata.sequence.stream
+                await _apply(db, stream, batch, last, last >= end, report)
+                report.last_sequence = last
+                if time.monotonic() - reported >= 1.0 or last >= end:
+                    reported = time.monotonic()
+                    elapsed = reported - started
+                    progress(
+                        f"  {last}/{end} ({100 * last / end:.1f} %), {report.applied} applied, "
+                        f"{report.applied / max(elapsed, 1e-9):,.0f}/s"
+                    )
+        finally:
+            await subscription.unsubscribe()
+    else:
+        async with db.unit_of_work() as uow:
+            await RebuildRepository(uow.session).advance(stream, end, finished=True)
+    async with db.unit_of_work() as uow:
+        regions = await TargetRepository(uow.session).regions()
+        await evaluate_targets(uow, regions)
+    report.seconds = time.monotonic() - started
+    progress(f"rebuilt: {report.applied} events applied in {report.seconds:.1f} s")
+    return report
+
+
+async def _apply(
+    db: Database, stream: str, msgs: list[Msg], last: int, finished: bool, report: RebuildReport
+) -> None:
+    """One transaction: the batch's runs of one event type, then the progress."""
+    runs: list[tuple[str, list[tuple[Envelope, Any]]]] = []
+    for msg in msgs:
+        try:
+            envelope = Envelope.from_nats(msg.headers, msg.data)
+        except MalformedEnvelope:
+            report.skipped += 1
+            continue
+        projected = PROJECTED.get(envelope.type)
+        if projected is None:
+            report.skipped += 1
+            continue
+        try:
+            event = envelope.decode(projected[0])
+        except ValidationError:
+            report.skipped += 1  # the live consumer dead-letters these too
+            continue
+        if runs and runs[-1][0] == envelope.type:
+            runs[-1][1].append((envelope, event))
+        else:
+            runs.append((envelope.type, [(envelope, event)]))
+    async with db.unit_of_work() as uow:
+        projector = Projector(uow, live=False)
+        for event_type, items in runs:
+            await PROJECTED[event_type][1](projector, items)
+            report.applied += len(items)
+        await RebuildRepository(uow.session).advance(stream, last, finished=finished)
+
+
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m services.coverage rebuild",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--resume", action="store_true", help="continue an interrupted rebuild")
+    parser.add_argument("--batch-size", type=int, default=None, help="events per transaction")
+    args = parser.parse_args(argv)
+    asyncio.run(rebuild(CoverageSettings(), resume=args.resume, batch_size=args.batch_size))

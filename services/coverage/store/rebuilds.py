@@ -1,0 +1,60 @@
+"""SQL for the progress of a rebuild from a stream (so an interrupted one can resume)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from libs.common.db import upsert_many
+from libs.common.tables import utcnow
+from services.coverage.store.tables import rebuilds
+
+
+@dataclass(frozen=True)
+class RebuildProgress:
+    stream: str
+    last_sequence: int
+    end_sequence: int
+    started_at: datetime
+    finished_at: datetime | None
+
+
+class RebuildRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def progress(self, stream: str) -> RebuildProgress | None:
+        row = (
+            await self.session.execute(select(rebuilds).where(rebuilds.c.stream == stream))
+        ).first()
+        if row is None:
+            return None
+        return RebuildProgress(
+            row.stream, row.last_sequence, row.end_sequence, row.started_at, row.finished_at
+        )
+
+    async def start(self, stream: str, end_sequence: int) -> None:
+        await upsert_many(
+            self.session,
+            rebuilds,
+            [
+                {
+                    "stream": stream,
+                    "last_sequence": 0,
+                    "end_sequence": end_sequence,
+                    "started_at": utcnow(),
+                    "finished_at": None,
+                }
+            ],
+            key="stream",
+        )
+
+    async def advance(self, stream: str, last_sequence: int, *, finished: bool = False) -> None:
+        await self.session.execute(
+            update(rebuilds)
+            .where(rebuilds.c.stream == stream)
+            .values(last_sequence=last_sequence, finished_at=utcnow() if finished else None)
+        )

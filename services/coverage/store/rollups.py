@@ -1,0 +1,141 @@
+"""SQL that reads the roll-ups: a region's figures, daily snapshots, changes pending."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import bindparam, delete, func, literal, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from libs.common.tables import UTCDateTime
+from services.coverage.domain.rates import BreakdownRow, Counts
+from services.coverage.domain.rollups import COUNTERS
+from services.coverage.store.tables import rate_changes, rollups, snapshots
+
+Area = tuple[str, str]  # (region_code, area_id); area_id "" for the whole region
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A region's counters as stored on one day."""
+
+    taken_on: date
+    taken_at: datetime
+    counts: Counts
+
+
+class RollupRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def breakdown(self, area: Area) -> tuple[list[BreakdownRow], datetime | None]:
+        """The roll-up rows of one region (at most kinds x sections x size bands of them) and
+        when they last changed."""
+        region_code, area_id = area
+        rows = (
+            await self.session.execute(
+                select(rollups).where(
+                    rollups.c.region_code == region_code, rollups.c.area_id == area_id
+                )
+            )
+        ).mappings()
+        found: list[BreakdownRow] = []
+        as_of: datetime | None = None
+        for row in rows:
+            found.append(
+                BreakdownRow(
+                    row["kind"],
+                    row["section"],
+                    row["size_band"],
+                    Counts(tuple(int(row[name]) for name in COUNTERS)),
+                )
+            )
+            as_of = row["updated_at"] if as_of is None else max(as_of, row["updated_at"])
+        return found, as_of
+
+    async def totals(self, areas: Iterable[Area]) -> dict[Area, Counts]:
+        """Summed counters of many regions in one query."""
+        wanted = sorted(set(areas))
+        if not wanted:
+            return {}
+        rows = await self.session.execute(
+            select(
+                rollups.c.region_code,
+                rollups.c.area_id,
+                *[func.sum(rollups.c[name]) for name in COUNTERS],
+            )
+            .where(tuple_(rollups.c.region_code, rollups.c.area_id).in_(wanted))
+            .group_by(rollups.c.region_code, rollups.c.area_id)
+        )
+        found = {(r[0], r[1]): Counts(tuple(int(v or 0) for v in r[2:])) for r in rows}
+        return {area: found.get(area, Counts()) for area in wanted}
+
+    # --- snapshots -------------------------------------------------------------------------
+
+    async def has_snapshot(self, taken_on: date) -> bool:
+        found = await self.session.execute(
+            select(snapshots.c.taken_on).where(snapshots.c.taken_on == taken_on).limit(1)
+        )
+        return found.first() is not None
+
+    async def take_snapshot(self, taken_on: date, taken_at: datetime) -> int:
+        """Store every region's counters for the day (replacing that day's, if any), computed
+        in the database from the roll-ups; returns how many regions were stored."""
+        await self.session.execute(delete(snapshots).where(snapshots.c.taken_on == taken_on))
+        source = select(
+            rollups.c.region_code,
+            rollups.c.area_id,
+            literal(taken_on, snapshots.c.taken_on.type),
+            literal(taken_at, UTCDateTime()),
+            *[func.sum(rollups.c[name]) for name in COUNTERS],
+        ).group_by(rollups.c.region_code, rollups.c.area_id)
+        names = ["region_code", "area_id", "taken_on", "taken_at", *COUNTERS]
+        result = await self.session.execute(snapshots.insert().from_select(names, source))
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    async def history(self, area: Area, start: date, end: date) -> list[Snapshot]:
+        region_code, area_id = area
+        rows = await self.session.execute(
+            select(snapshots)
+            .where(
+                snapshots.c.region_code == region_code,
+                snapshots.c.area_id == area_id,
+                snapshots.c.taken_on >= start,
+                snapshots.c.taken_on <= end,
+            )
+            .order_by(snapshots.c.taken_on)
+        )
+        return [
+            Snapshot(
+                row["taken_on"],
+                row["taken_at"],
+                Counts(tuple(int(row[name]) for name in COUNTERS)),
+            )
+            for row in rows.mappings()
+        ]
+
+    # --- changes awaiting pb.coverage.rates.changed ----------------------------------------
+
+    async def pending_changes(self, limit: int) -> dict[Area, datetime]:
+        rows = await self.session.execute(
+            select(rate_changes.c.region_code, rate_changes.c.area_id, rate_changes.c.changed_at)
+            .order_by(rate_changes.c.changed_at)
+            .limit(limit)
+        )
+        return {(r, a): at for r, a, at in rows}
+
+    async def forget_changes(self, seen: dict[Area, datetime]) -> None:
+        """Forget the changes announced, unless another came after they were read."""
+        if not seen:
+            return
+        statement = delete(rate_changes).where(
+            rate_changes.c.region_code == bindparam("r"),
+            rate_changes.c.area_id == bindparam("a"),
+            rate_changes.c.changed_at <= bindparam("at"),
+        )
+        # in key order, as the projector marks them: no lock-order deadlock on PostgreSQL
+        await self.session.execute(
+            statement, [{"r": r, "a": a, "at": at} for (r, a), at in sorted(seen.items())]
+        )

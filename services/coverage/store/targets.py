@@ -1,0 +1,89 @@
+"""SQL for coverage targets and where each region stands against them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from libs.common.db import dialect_insert
+from libs.common.tables import utcnow
+from services.coverage.domain.targets import Standing, Target
+from services.coverage.store.tables import targets
+
+_KEY = ("region_code", "metric", "scope", "due_on")
+
+
+class TargetRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def put(self, target: Target, standing: Standing, set_by: str) -> None:
+        row = {
+            "region_code": target.region_code,
+            "metric": target.metric,
+            "scope": target.scope,
+            "due_on": target.due_on,
+            "rate_bp": target.rate_bp,
+            "standing": standing,
+            "set_by": set_by,
+            "updated_at": utcnow(),
+        }
+        # upsert_many keys on one column; a target's key is four
+        statement = dialect_insert(self.session, targets)
+        statement = statement.on_conflict_do_update(
+            index_elements=[targets.c[k] for k in _KEY],
+            set_={
+                k: statement.excluded[k] for k in ("rate_bp", "standing", "set_by", "updated_at")
+            },
+        )
+        await self.session.execute(statement, [row])
+
+    async def regions(self) -> set[str]:
+        """Every region that has a target."""
+        rows = await self.session.execute(select(targets.c.region_code).distinct())
+        return {region for (region,) in rows}
+
+    async def in_regions(self, regions: Iterable[str]) -> list[tuple[Target, Standing]]:
+        wanted = sorted(set(regions))
+        if not wanted:
+            return []
+        rows = await self.session.execute(
+            select(targets).where(targets.c.region_code.in_(wanted)).order_by(*_KEY)
+        )
+        return [(_target(r), r.standing) for r in rows]
+
+    async def set_standings(self, changed: list[tuple[Target, Standing]]) -> None:
+        if not changed:
+            return
+        statement = (
+            update(targets)
+            .where(
+                targets.c.region_code == bindparam("k_region"),
+                targets.c.metric == bindparam("k_metric"),
+                targets.c.scope == bindparam("k_scope"),
+                targets.c.due_on == bindparam("k_due"),
+            )
+            .values(standing=bindparam("k_standing"), updated_at=bindparam("k_at"))
+        )
+        now = utcnow()
+        await self.session.execute(
+            statement,
+            [
+                {
+                    "k_region": t.region_code,
+                    "k_metric": t.metric,
+                    "k_scope": t.scope,
+                    "k_due": t.due_on,
+                    "k_standing": s,
+                    "k_at": now,
+                }
+                for t, s in changed
+            ],
+        )
+
+
+def _target(row: Any) -> Target:
+    return Target(row.region_code, row.metric, row.scope, row.due_on, row.rate_bp)

@@ -1,0 +1,76 @@
+"""Background loops of the coverage service: the daily snapshot and the debounced
+pb.coverage.rates.changed announcer."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+from libs.common.db import Database, UnitOfWork
+from libs.common.logging import get_logger
+from libs.common.service import Runtime, Worker
+from libs.common.tasks import StopSignal, stop_loop
+from services.coverage.service import announce_changed_rates, local_today, take_daily_snapshot
+from services.coverage.settings import CoverageSettings
+
+log = get_logger(__name__)
+
+Job = Callable[[UnitOfWork], Awaitable[object]]
+
+
+class PeriodicJob:
+    """Runs `job` in a transaction of its own every `interval` seconds until stopped."""
+
+    def __init__(self, name: str, db: Database, interval: float, job: Job) -> None:
+        self.name = name
+        self.db = db
+        self.interval = interval
+        self.job = job
+        self._stopping = StopSignal()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=self.name)
+
+    async def stop(self) -> None:
+        await stop_loop(self._task, self._stopping, grace=10.0)
+        self._task = None
+
+    async def run_once(self) -> object:
+        async with self.db.unit_of_work() as uow:
+            return await self.job(uow)
+
+    async def _run(self) -> None:
+        while not self._stopping.is_set:
+            try:
+                await self.run_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("background job failed", job=self.name)
+            await self._stopping.sleep(self.interval)
+
+
+def snapshot_worker(settings: CoverageSettings) -> Callable[[Runtime], Worker]:
+    """Takes the day's snapshot of every region once a day (the first check of a new day)."""
+
+    async def job(uow: UnitOfWork) -> object:
+        today = local_today(settings.snapshot_utc_offset_hours)
+        taken = await take_daily_snapshot(uow, today)
+        if taken is not None:
+            log.info("daily snapshot taken", day=today.isoformat(), regions=taken)
+        return taken
+
+    return lambda runtime: PeriodicJob(
+        "coverage-snapshots", runtime.db, settings.snapshot_check_seconds, job
+    )
+
+
+def rates_changed_worker(settings: CoverageSettings) -> Callable[[Runtime], Worker]:
+    """Announces the regions whose figures changed, once per region per window."""
+    return lambda runtime: PeriodicJob(
+        "coverage-rates-changed",
+        runtime.db,
+        settings.rates_changed_window_seconds,
+        announce_changed_rates,
+    )

@@ -1,0 +1,454 @@
+"""The coverage projection at province scale: a province of organisations, published as registry
+events, consumed by the coverage service while its rates are read.
+
+One run per store (a run at province scale takes minutes), on a nats-server of its own:
+
+* produced (not timed): `--events` organisations (province scale: 1,000,000) across 1,430
+  townships of 11 cities and 110 counties (a few townships much busier than most), 85 % without
+  members, about 4 % with a standalone or joint branch, 4 % with an instructor, 2 % with a
+  union, 5 % in a park; township by township as surveys fill the ledger (the township's
+  `pb.registry.organization.registered.v1`, then its `branch.formed`, `instructor.assigned` and
+  `massorg.established`), built with the registry's event classes and published with
+  `publish_async` into PB_REGISTRY;
+* raw: a plain nats-py durable pull consumer, `fetch(500)` and ack each, nothing stored;
+* live: the coverage service as it runs (`serve(definition(settings))`: uvicorn, its inbox
+  consumer, workers) from its start until its consumer has nothing pending: events per second
+  with the projection and roll-ups kept up to date; meanwhile `GET /v1/coverage/{region}` is
+  asked in turn for the province, a city, a county and a township (p50/p99 per level), and once
+  more when idle;
+* checks: the province's figures equal the counts the generator made;
+* rebuild: `services.coverage.rebuild.rebuild` from sequence 1, then the same check;
+* peak memory: `ru_maxrss` of this process (generator, publisher and service together).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import random
+import resource
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import nats
+from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+from libs.common.broker import ensure_stream, service_streams
+from libs.common.db import Database
+from libs.common.events import Envelope, IntegrationEvent
+from libs.common.logging import configure_logging
+from libs.common.settings import ServiceSettings
+from libs.common.tables import utcnow
+from services.coverage import service as coverage
+from services.coverage.app import definition
+from services.coverage.rebuild import rebuild
+from services.coverage.settings import CoverageSettings
+from services.registry.events import (
+    BranchFormedV1,
+    InstructorAssignedV1,
+    MassOrganizationEstablishedV1,
+    OrganizationRegisteredV1,
+)
+from tests.bench.common import BenchOptions, Table, median, phase_timeout, rate, store
+from tests.harness import NatsServer, RunningService, postgres_available, serve
+
+NAME = "coverage_projection"
+#: Province scale; `--events` sets the number of organisations.
+DEFAULT_ORGANIZATIONS = 1_000_000
+STREAM = "PB_REGISTRY"
+CONSUMER = "coverage-registry"
+RAW_CONSUMER = "bench-raw"
+RAW_BATCH = 500
+PUBLISH_CHUNK = 20_000
+PROVINCE = "14"
+CITY = "1401"
+COUNTY = "140101"
+TOWNSHIP = "140101001"
+LEVELS = {"province": PROVINCE, "city": CITY, "county": COUNTY, "township": TOWNSHIP}
+INDUSTRIES = ("I6513", "C1311", "F5191", "H6210", "L7212", "E4710", "G5430", "O8010", "M7320")
+
+
+def townships() -> list[str]:
+    """11 cities x 10 counties x 13 townships = 1,430 townships."""
+    return [
+        f"14{city:02d}{county:02d}{town:03d}"
+        for city in range(1, 12)
+        for county in range(1, 11)
+        for town in range(1, 14)
+    ]
+
+
+@dataclass
+class Expected:
+    """The province's figures, counted while generating."""
+
+    with_members: int = 0
+    covered: int = 0
+    standalone: int = 0
+    managed: int = 0
+    work: int = 0
+    events: int = 0
+
+
+@dataclass
+class Generator:
+    """A province of organisations and the registry events that describe it."""
+
+    organizations: int
+    rng: random.Random = field(default_factory=lambda: random.Random(20261123))
+    expected: Expected = field(default_factory=Expected)
+    worked: set[str] = field(default_factory=set)  # organisations Party work reaches
+
+    def events(self) -> Iterator[IntegrationEvent]:
+        """Township by township, as surveys (摸排) fill the ledger: a township's organisations
+        are registered, then its branches are formed, instructors assigned, unions set up."""
+        towns = townships()
+        weights = [self.rng.paretovariate(1.5) for _ in towns]  # a few busy townships
+        per_town = [0] * len(towns)
+        for i in self.rng.choices(range(len(towns)), weights, k=self.organizations):
+            per_town[i] += 1
+        n = 0
+        branch = 0
+        for town, count in zip(towns, per_town, strict=True):
+            branches: list[IntegrationEvent] = []
+            links: list[IntegrationEvent] = []
+            joint: list[str] = []
+            for _ in range(count):
+                org_id = f"o{n:07d}"
+                region = (
+                    town + f"{self.rng.randint(1, 20):03d}" if self.rng.random() < 0.7 else town
+                )
+                full, probationary = self._members()
+                yield OrganizationRegisteredV1(
+                    organization_id=org_id,
+                    credit_code=f"91{n:016d}",
+                    name=f"企业{n}",
+                    kind="enterprise" if self.rng.random() < 0.85 else "social_organization",
+                    region_code=region,
+                    industry_code=self.rng.choice(INDUSTRIES),
+                    staff_count=int(self.rng.lognormvariate(2.3, 1.0)),
+                    area_ids=[f"park-{town[:6]}"] if self.rng.random() < 0.05 else [],
+                    three_haves=self.rng.random() < 0.3,
+                    full_members=full,
+                    probationary_members=probationary,
+                    registered_at=utcnow(),
+                )
+                self.expected.managed += 1
+                self.expected.with_members += full + probationary > 0
+                if full >= 3 and self.rng.random() < 0.7:
+                    branch += 1
+                    branches.append(_branch(f"b{branch:07d}", "standalone", town, [org_id]))
+                    self.expected.covered += 1
+                    self.expected.standalone += 1
+                    self.worked.add(org_id)
+                elif 0 < full < 3 and self.rng.random() < 0.5:
+                    joint.append(org_id)
+                    if len(joint) == 4:
+                        branch += 1
+                        branches.append(_branch(f"b{branch:07d}", "joint", town, joint))
+                        self.expected.covered += len(joint)
+                        self.worked.update(joint)
+                        joint = []
+                if not full and self.rng.random() < 0.04:
+                    links.append(
+                        InstructorAssignedV1(
+                            assignment_id=f"a{n:07d}",
+                            instructor_id=f"i{n % 5000:05d}",
+                            organization_id=org_id,
+                            region_code=region,
+                            starts_on=utcnow().date(),
+                        )
+                    )
+                    self.worked.add(org_id)
+                if self.rng.random() < 0.02:
+                    links.append(
+                        MassOrganizationEstablishedV1(
+                            mass_organization_id=f"m{n:07d}",
+                            organization_id=org_id,
+                            region_code=region,
+                            kind="union",
+                            established_on=utcnow().date(),
+                        )
+                    )
+                    self.worked.add(org_id)
+                n += 1
+            yield from branches
+            yield from sorted(links, key=lambda e: e.type_name())
+        self.expected.work = len(self.worked)
+
+    def _members(self) -> tuple[int, int]:
+        """Most organisations have no Party member; a few have three or more."""
+        draw = self.rng.random()
+        if draw < 0.85:
+            return 0, 0
+        full = self.rng.randint(1, 2) if draw < 0.95 else self.rng.randint(3, 12)
+        return full, 1 if self.rng.random() < 0.2 else 0
+
+
+def _branch(branch_id: str, kind: str, region: str, org_ids: list[str]) -> BranchFormedV1:
+    return BranchFormedV1(
+        branch_id=branch_id,
+        kind=kind,
+        name=branch_id,
+        region_code=region[:9],
+        organization_ids=list(org_ids),
+        formed_on=utcnow().date(),
+    )
+
+
+def peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+async def produce(js: JetStreamContext, generator: Generator) -> int:
+    """Publish the province into PB_REGISTRY (pipelined), returns the number of events."""
+    for spec in service_streams(ServiceSettings(service_name="registry")):
+        await ensure_stream(js, spec)
+    sent = 0
+    pending = 0
+    for event in generator.events():
+        envelope = Envelope.wrap(event, source="/pb/registry")
+        await js.publish_async(envelope.type, envelope.data, headers=envelope.headers())
+        sent += 1
+        pending += 1
+        if pending >= PUBLISH_CHUNK:
+            await asyncio.wait_for(js.publish_async_completed(), timeout=120)
+            pending = 0
+    await asyncio.wait_for(js.publish_async_completed(), timeout=120)
+    generator.expected.events = sent
+    return sent
+
+
+async def raw_consume(js: JetStreamContext, events: int) -> float:
+    subscription = await js.pull_subscribe(
+        "pb.registry.>",
+        durable=RAW_CONSUMER,
+        stream=STREAM,
+        config=ConsumerConfig(
+            deliver_policy=DeliverPolicy.ALL, ack_policy=AckPolicy.EXPLICIT, max_ack_pending=4000
+        ),
+    )
+    received = 0
+    deadline = time.monotonic() + phase_timeout(events)
+    started = time.perf_counter()
+    while received < events and time.monotonic() < deadline:
+        try:
+            msgs = await subscription.fetch(RAW_BATCH, timeout=1)
+        except (NatsTimeoutError, TimeoutError):
+            continue
+        for msg in msgs:
+            await msg.ack()
+        received += len(msgs)
+    elapsed = time.perf_counter() - started
+    with contextlib.suppress(Exception):
+        await subscription.unsubscribe()
+    await js.delete_consumer(STREAM, RAW_CONSUMER)
+    return elapsed
+
+
+async def pending(js: JetStreamContext) -> int | None:
+    try:
+        info = await js.consumer_info(STREAM, CONSUMER)
+    except Exception:  # noqa: BLE001 - not created yet
+        return None
+    return int(info.num_pending or 0) + int(info.num_ack_pending or 0)
+
+
+@dataclass
+class Latencies:
+    samples: dict[str, list[float]] = field(default_factory=lambda: {k: [] for k in LEVELS})
+
+    def p(self, level: str, q: float) -> str:
+        values = sorted(self.samples[level])
+        if not values:
+            return "-"
+        return f"{values[min(len(values) - 1, int(q * len(values)))] * 1000:.1f}"
+
+
+async def sample(
+    running: RunningService, latencies: Latencies, stop: asyncio.Event, pause: float
+) -> None:
+    headers = running.as_region(PROVINCE)
+    client = running.client
+    while not stop.is_set():
+        for level, region in LEVELS.items():
+            started = time.perf_counter()
+            response = await client.get(f"/v1/coverage/{region}", headers=headers)
+            latencies.samples[level].append(time.perf_counter() - started)
+            response.raise_for_status()
+            await asyncio.sleep(pause)
+
+
+@dataclass
+class Run:
+    store: str
+    organizations: int
+    events: int = 0
+    raw_seconds: float = float("nan")
+    live_seconds: float = float("nan")
+    rebuild_seconds: float = float("nan")
+    under_load: Latencies = field(default_factory=Latencies)
+    idle: Latencies = field(default_factory=Latencies)
+    peak_mb: float = 0.0
+    problems: list[str] = field(default_factory=list)
+
+
+def check(figures: coverage.Figures, expected: Expected, what: str, problems: list[str]) -> None:
+    got = (
+        figures.organization.in_scope,
+        figures.organization.covered,
+        figures.standalone.covered,
+        figures.work.in_scope,
+        figures.work.covered,
+    )
+    want = (
+        expected.with_members,
+        expected.covered,
+        expected.standalone,
+        expected.managed,
+        expected.work,
+    )
+    if got != want:
+        problems.append(f"{what}: province figures {got} != generated {want}")
+
+
+async def one_run(kind: str, organizations: int) -> Run:
+    result = Run(kind, organizations)
+    server = NatsServer()
+    server.start()
+    try:
+        async with store(kind) as url:
+            client = await nats.connect(server.url)
+            js = client.jetstream(publish_async_max_pending=4000)
+            generator = Generator(organizations)
+            started = time.perf_counter()
+            result.events = await produce(js, generator)
+            print(
+                f"  {kind}: {result.events:,} events published in "
+                f"{time.perf_counter() - started:.1f} s",
+                flush=True,
+            )
+            gc.collect()
+            result.raw_seconds = await raw_consume(js, result.events)
+            settings = CoverageSettings(
+                database_url=url,
+                nats_url=server.url,
+                log_level="WARNING",
+                tracing_exporter="none",
+                snapshot_check_seconds=3600,
+            )
+            stop = asyncio.Event()
+            started = time.perf_counter()
+            async with serve(definition(settings)) as running:
+                sampler = asyncio.create_task(sample(running, result.under_load, stop, 0.05))
+                deadline = time.monotonic() + phase_timeout(result.events) * 4
+                while time.monotonic() < deadline:
+                    left = await pending(js)
+                    if left == 0:
+                        break
+                    await asyncio.sleep(0.2)
+                else:
+                    result.problems.append("live: events still pending at timeout")
+                result.live_seconds = time.perf_counter() - started
+                stop.set()
+                await sampler
+                idle_stop = asyncio.Event()
+                idle = asyncio.create_task(sample(running, result.idle, idle_stop, 0.0))
+                await asyncio.sleep(3)
+                idle_stop.set()
+                await idle
+                async with running.runtime.db.read() as session:
+                    figures = await coverage.figures(session, (PROVINCE, ""))
+                check(figures, generator.expected, "live", result.problems)
+            print(
+                f"  {kind}: live projection {rate(result.events / result.live_seconds)}/s",
+                flush=True,
+            )
+            lines: list[str] = []
+            report = await rebuild(settings, progress=lines.append)
+            result.rebuild_seconds = report.seconds
+            db = Database(url, source="/pb/bench")
+            try:
+                async with db.read() as session:
+                    figures = await coverage.figures(session, (PROVINCE, ""))
+                check(figures, generator.expected, "rebuild", result.problems)
+            finally:
+                await db.dispose()
+            await client.close()
+    finally:
+        server.close()
+    result.peak_mb = peak_mb()
+    return result
+
+
+async def run(options: BenchOptions) -> list[Table]:
+    configure_logging(level="WARNING", fmt="console", service="coverage")
+    organizations = options.size(DEFAULT_ORGANIZATIONS)
+    runs: list[Run] = []
+    notes: list[str] = []
+    for kind in options.stores:
+        if kind == "postgresql" and not await postgres_available():
+            notes.append("postgresql: SKIPPED, not reachable")
+            continue
+        runs.append(await one_run(kind, organizations))
+    throughput = Table(
+        title=f"coverage projection: {organizations:,} organisations, one run per store",
+        columns=[
+            "store",
+            "events",
+            "raw nats-py ev/s",
+            "live projection ev/s",
+            "live/raw",
+            "rebuild s (ev/s)",
+            "peak RSS MB",
+            "checks",
+        ],
+        notes=notes,
+    )
+    latency = Table(
+        title="GET /v1/coverage/{region}: p50 / p99 ms, while consuming | idle",
+        columns=["store", *LEVELS],
+    )
+    for r in runs:
+        raw = r.events / r.raw_seconds
+        live = r.events / r.live_seconds
+        throughput.rows.append(
+            [
+                r.store,
+                f"{r.events:,}",
+                rate(raw),
+                rate(live),
+                f"{live / raw:.2f}",
+                f"{r.rebuild_seconds:.1f} ({rate(r.events / r.rebuild_seconds)})",
+                f"{r.peak_mb:,.0f}",
+                "ok" if not r.problems else "; ".join(r.problems),
+            ]
+        )
+        latency.rows.append(
+            [r.store]
+            + [
+                f"{r.under_load.p(level, 0.5)} / {r.under_load.p(level, 0.99)} | "
+                f"{r.idle.p(level, 0.5)} / {r.idle.p(level, 0.99)}"
+                for level in LEVELS
+            ]
+        )
+    throughput.notes += [
+        "live: the coverage service (uvicorn + inbox consumer + workers, default settings) "
+        "from its start until its durable consumer has nothing pending or unacked; the "
+        "projection, roll-ups, pending rate changes and targets are written in each batch",
+        "rebuild: services.coverage.rebuild from sequence 1 (the projection emptied first)",
+        "peak RSS: this process (generator, publisher, service and client together)",
+        f"checks: province figures equal to the generator's counts after live and rebuild; "
+        f"{median([len(r.under_load.samples['province']) for r in runs] or [0]):.0f} "
+        "province reads sampled under load per run",
+    ]
+    latency.notes.append(
+        f"regions: province {PROVINCE}, city {CITY}, county {COUNTY}, township {TOWNSHIP}; "
+        "asked in turn, one request every 50 ms while consuming (20 a second), back to back "
+        "for 3 s when idle; client in the same process and event loop as the service"
+    )
+    return [throughput, latency]
