@@ -90,6 +90,8 @@ class Runtime:
             consumer.start()
         for worker in self.workers:
             worker.start()
+        for key in self.settings.development_keys():
+            log.warning("development-only secret in use: set it before production", setting=key)
         log.info("service started", port=self.settings.port)
 
     async def stop(self) -> None:

@@ -89,6 +89,12 @@ class ServiceSettings(BaseSettings):
     def dead_letter_stream_name(self) -> str:
         return f"PB_DLQ_{self.service_name.upper()}"
 
+    def development_keys(self) -> list[str]:
+        """Names of the secrets still at their development-only defaults (warned about at start)."""
+        if self.auth_secret.get_secret_value() == DEVELOPMENT_AUTH_SECRET:
+            return ["PB_AUTH_SECRET"]
+        return []
+
     def resolved_database_url(self) -> str:
         """The configured URL, or a SQLite file in the project's data folder."""
         if self.database_url:

@@ -32,6 +32,12 @@ class RegistrySettings(ServiceSettings):
         default=50 * 1024 * 1024, ge=1024, description="Largest file an import accepts"
     )
 
+    def development_keys(self) -> list[str]:
+        keys = super().development_keys()
+        if self.identity_key.get_secret_value() == DEVELOPMENT_IDENTITY_KEY:
+            keys.append("PB_REGISTRY_IDENTITY_KEY")
+        return keys
+
     def rules(self) -> Rules:
         return Rules(
             standalone_min_full_members=self.standalone_min_full_members,
