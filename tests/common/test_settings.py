@@ -4,13 +4,18 @@ from __future__ import annotations
 
 from pydantic import SecretStr
 
-from libs.common.settings import ServiceSettings
-from services.registry.settings import RegistrySettings
+from libs.common.settings import DEVELOPMENT_AUTH_SECRET, ServiceSettings
+from services.registry.settings import DEVELOPMENT_IDENTITY_KEY, RegistrySettings
+
+DEV_AUTH = SecretStr(DEVELOPMENT_AUTH_SECRET)
 
 
 def test_development_secrets_are_named_until_replaced() -> None:
-    assert ServiceSettings().development_keys() == ["PB_AUTH_SECRET"]
+    assert ServiceSettings(auth_secret=DEV_AUTH).development_keys() == ["PB_AUTH_SECRET"]
     assert ServiceSettings(auth_secret=SecretStr("x" * 40)).development_keys() == []
-    assert RegistrySettings().development_keys() == ["PB_AUTH_SECRET", "PB_REGISTRY_IDENTITY_KEY"]
+    development = RegistrySettings(
+        auth_secret=DEV_AUTH, identity_key=SecretStr(DEVELOPMENT_IDENTITY_KEY)
+    )
+    assert development.development_keys() == ["PB_AUTH_SECRET", "PB_REGISTRY_IDENTITY_KEY"]
     configured = RegistrySettings(auth_secret=SecretStr("x" * 40), identity_key=SecretStr("y" * 40))
     assert configured.development_keys() == []
