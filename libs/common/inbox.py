@@ -4,6 +4,10 @@ Messages are pulled in batches and applied in one transaction, each in its own s
 the event ids stored in the same transaction as their effect; then they are acknowledged. A
 failing event is retried with backoff; after `inbox_max_deliveries` deliveries, or at once when it
 cannot be read at all, it is dead-lettered: stored with its reason and copied to the DLQ subject.
+
+A consumer may wrap each group of events applied together in a batch scope
+(`@spec.batch_scope`): the handlers accumulate into it, and it writes what they accumulated once
+on its way out, inside the same savepoint (see `ConsumerSpec.batch_scope`).
 """
 
 from __future__ import annotations
@@ -12,7 +16,13 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import (
+    AbstractAsyncContextManager,
+    AbstractContextManager,
+    asynccontextmanager,
+    nullcontext,
+)
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -42,6 +52,7 @@ FETCH_SECONDS = 1.0
 
 Handler = Callable[[UnitOfWork, Envelope, Any], Awaitable[None]]
 BatchHandler = Callable[[UnitOfWork, list[tuple[Envelope, Any]]], Awaitable[None]]
+BatchScope = Callable[[UnitOfWork], AbstractAsyncContextManager[object]]
 
 
 @dataclass(frozen=True)
@@ -70,6 +81,7 @@ class ConsumerSpec:
     name: str
     stream: str
     subscriptions: list[Subscription] = field(default_factory=list)
+    scope: BatchScope | None = None
 
     def on(self, event_type: str, model: type[BaseModel]) -> Callable[[Handler], Handler]:
         """Register `handler` for `event_type`: `@consumer.on("pb.x.y.z.v1", Model)`."""
@@ -91,6 +103,22 @@ class ConsumerSpec:
             return handler
 
         return decorate
+
+    def batch_scope(self, scope: BatchScope) -> BatchScope:
+        """Register an async context manager entered around each group of events applied
+        together, inside the group's savepoint: the whole fetched batch (all its runs), or a
+        single event while a failing one is being isolated.
+
+        The handlers accumulate into it (roll-up deltas, say) and it writes the sum once as it
+        exits cleanly, so the writes are per batch rather than per run; when a handler raises,
+        it exits with the exception, writes nothing, and the savepoint undoes the rest, so an
+        isolated event's accumulation never reaches the store."""
+        self.scope = scope
+        return scope
+
+    def scoped(self, uow: UnitOfWork) -> AbstractAsyncContextManager[object]:
+        """The batch scope for `uow` (a no-op when none is registered)."""
+        return self.scope(uow) if self.scope is not None else _no_scope()
 
 
 class DeadLetter(Exception):
@@ -325,34 +353,61 @@ class InboxConsumer:
         return set((await uow.session.execute(statement, list(rows.values()))).scalars())
 
     async def _apply_together(self, uow: UnitOfWork, fresh: list[_Delivery]) -> bool:
-        """Apply the events in runs of one type, all in one savepoint; False if any failed."""
+        """Apply the events in runs of one type, all in one savepoint and one batch scope;
+        False if any failed."""
+        runs = _runs(fresh)
         try:
             async with uow.savepoint():
-                for run in _runs(fresh):
-                    first = run[0].envelope
-                    links = [
-                        trace.Link(span_context_of(d.envelope.traceparent))
-                        for d in run[1:]
-                        if d.envelope.traceparent
-                    ]
-                    with span_from(
-                        self.tracer,
-                        f"{first.type} process",
-                        traceparent=first.traceparent,
-                        tracestate=first.tracestate,
-                        kind=trace.SpanKind.CONSUMER,
-                        attributes={
-                            "messaging.system": "nats",
-                            "messaging.consumer.group.name": self.spec.name,
-                            "messaging.message.id": first.id,
-                            "messaging.batch.message_count": len(run),
-                        },
-                        links=links,
-                    ):
-                        await run[0].subscription.apply(uow, [(d.envelope, d.event) for d in run])
+                # the batch scope writes under a span too: the run's, when there is one run
+                with self._group_span(runs) as group:
+                    async with self.spec.scoped(uow):
+                        for run in runs:
+                            with self._run_span(run) if len(runs) > 1 else nullcontext(group):
+                                await run[0].subscription.apply(
+                                    uow, [(d.envelope, d.event) for d in run]
+                                )
         except Exception:  # noqa: BLE001 - found again, per event, by the caller
             return False
         return True
+
+    def _run_span(self, run: list[_Delivery]) -> AbstractContextManager[trace.Span]:
+        """The span of a run of one event type: it continues the trace of the run's first
+        event and links the others."""
+        first = run[0].envelope
+        return span_from(
+            self.tracer,
+            f"{first.type} process",
+            traceparent=first.traceparent,
+            tracestate=first.tracestate,
+            kind=trace.SpanKind.CONSUMER,
+            attributes={
+                "messaging.system": "nats",
+                "messaging.consumer.group.name": self.spec.name,
+                "messaging.message.id": first.id,
+                "messaging.batch.message_count": len(run),
+            },
+            links=_links(run[1:]),
+        )
+
+    def _group_span(self, runs: list[list[_Delivery]]) -> AbstractContextManager[trace.Span]:
+        """The span of a group applied together: its run's span when it has one run, else a
+        span of the batch (continuing its first event's trace, linking each other run)."""
+        if len(runs) == 1:
+            return self._run_span(runs[0])
+        first = runs[0][0].envelope
+        return span_from(
+            self.tracer,
+            f"{self.spec.name} process",
+            traceparent=first.traceparent,
+            tracestate=first.tracestate,
+            kind=trace.SpanKind.CONSUMER,
+            attributes={
+                "messaging.system": "nats",
+                "messaging.consumer.group.name": self.spec.name,
+                "messaging.batch.message_count": sum(len(run) for run in runs),
+            },
+            links=_links([run[0] for run in runs[1:]]),
+        )
 
     async def _apply(self, uow: UnitOfWork, d: _Delivery) -> tuple[str, bool] | None:
         """Run the handler in a savepoint under the trace the event carries.
@@ -371,7 +426,7 @@ class InboxConsumer:
             },
         ) as span:
             try:
-                async with uow.savepoint():
+                async with uow.savepoint(), self.spec.scoped(uow):
                     await d.subscription.apply(uow, [(d.envelope, d.event)])
             except DeadLetter as exc:
                 span.record_exception(exc)
@@ -445,6 +500,19 @@ class InboxConsumer:
                 event_type=d.envelope.type if d.envelope else None,
                 reason=d.reason,
             )
+
+
+@asynccontextmanager
+async def _no_scope() -> AsyncIterator[object]:
+    yield None
+
+
+def _links(deliveries: list[_Delivery]) -> list[trace.Link]:
+    return [
+        trace.Link(span_context_of(d.envelope.traceparent))
+        for d in deliveries
+        if d.envelope.traceparent
+    ]
 
 
 def _runs(deliveries: list[_Delivery]) -> list[list[_Delivery]]:

@@ -2,13 +2,15 @@
 
 Each event type coverage reads has its own tolerant model here (`extra="ignore"`, checked by the
 contract tests against the registry's exported schema) and is applied a batch at a time: the
-inbox hands over a run of consecutive events of one type, which the projector applies with a
-handful of statements. `PROJECTED` is also what the rebuild from the stream replays.
+inbox hands over runs of consecutive events of one type, which are noted on the batch's
+`Projector` (the consumer's batch scope), and the projector applies the whole batch with a
+handful of statements as the scope closes. `PROJECTED` is also what the rebuild replays.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from datetime import date, datetime
 from typing import Any
 
@@ -133,11 +135,11 @@ class MassOrganization(_Tolerant):
 
 
 Items = Sequence[tuple[Envelope, Any]]
-Apply = Callable[[Projector, Items], Awaitable[None]]
+Apply = Callable[[Projector, Items], None]
 
 
-async def _organizations_registered(projector: Projector, items: Items) -> None:
-    await projector.organizations_filed(
+def _organizations_registered(projector: Projector, items: Items) -> None:
+    projector.organizations_filed(
         [
             OrganizationFiled(e.facts(), e.version, envelope.time, registered_at=e.registered_at)
             for envelope, e in items
@@ -145,14 +147,14 @@ async def _organizations_registered(projector: Projector, items: Items) -> None:
     )
 
 
-async def _organizations_updated(projector: Projector, items: Items) -> None:
-    await projector.organizations_filed(
+def _organizations_updated(projector: Projector, items: Items) -> None:
+    projector.organizations_filed(
         [OrganizationFiled(e.facts(), e.version, e.updated_at) for _, e in items]
     )
 
 
-async def _organizations_deregistered(projector: Projector, items: Items) -> None:
-    await projector.organizations_left(
+def _organizations_deregistered(projector: Projector, items: Items) -> None:
+    projector.organizations_left(
         [
             OrganizationLeft(e.organization_id, e.region_code, e.version, e.deregistered_at)
             for _, e in items
@@ -161,8 +163,8 @@ async def _organizations_deregistered(projector: Projector, items: Items) -> Non
 
 
 def _branches(*, dissolved: bool) -> Apply:
-    async def apply(projector: Projector, items: Items) -> None:
-        await projector.branches_changed(
+    def apply(projector: Projector, items: Items) -> None:
+        projector.branches_changed(
             [
                 BranchChanged(
                     branch_id=e.branch_id,
@@ -188,20 +190,20 @@ def _mass_organizations(items: Items) -> list[LinkChanged]:
     return [LinkChanged(e.mass_organization_id, e.organization_id, e.kind) for _, e in items]
 
 
-async def _instructors_assigned(projector: Projector, items: Items) -> None:
-    await projector.instructors_assigned(_assignments(items))
+def _instructors_assigned(projector: Projector, items: Items) -> None:
+    projector.instructors_assigned(_assignments(items))
 
 
-async def _instructors_unassigned(projector: Projector, items: Items) -> None:
-    await projector.instructors_unassigned(_assignments(items))
+def _instructors_unassigned(projector: Projector, items: Items) -> None:
+    projector.instructors_unassigned(_assignments(items))
 
 
-async def _mass_organizations_established(projector: Projector, items: Items) -> None:
-    await projector.mass_organizations_established(_mass_organizations(items))
+def _mass_organizations_established(projector: Projector, items: Items) -> None:
+    projector.mass_organizations_established(_mass_organizations(items))
 
 
-async def _mass_organizations_dissolved(projector: Projector, items: Items) -> None:
-    await projector.mass_organizations_dissolved(_mass_organizations(items))
+def _mass_organizations_dissolved(projector: Projector, items: Items) -> None:
+    projector.mass_organizations_dissolved(_mass_organizations(items))
 
 
 #: Every registry event coverage applies: the model it reads it with and how it is applied.
@@ -222,9 +224,26 @@ PROJECTED: dict[str, tuple[type[BaseModel], Apply]] = {
 }
 
 
+_PROJECTOR = "coverage.projector"
+
+
+@registry_events.batch_scope
+@asynccontextmanager
+async def _projecting(uow: UnitOfWork) -> AsyncIterator[Projector]:
+    """One projector per group of events the inbox applies together: the runs note their
+    events on it, and it applies them all once they have run (never after a failure)."""
+    projector = Projector(uow)
+    uow.session.info[_PROJECTOR] = projector
+    try:
+        yield projector
+        await projector.flush()
+    finally:
+        del uow.session.info[_PROJECTOR]
+
+
 def _live(apply: Apply) -> BatchHandler:
     async def handle(uow: UnitOfWork, items: list[tuple[Envelope, Any]]) -> None:
-        await apply(Projector(uow), items)
+        apply(uow.session.info[_PROJECTOR], items)
 
     handle.__name__ = f"on{apply.__name__}"
     return handle

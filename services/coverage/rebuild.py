@@ -141,7 +141,7 @@ async def _rebuild(
 async def _apply(
     db: Database, stream: str, msgs: list[Msg], last: int, finished: bool, report: RebuildReport
 ) -> None:
-    """One transaction: the batch's runs of one event type, then the progress."""
+    """One transaction: the batch's runs of one event type, applied at once, then the progress."""
     runs: list[tuple[str, list[tuple[Envelope, Any]]]] = []
     for msg in msgs:
         try:
@@ -165,8 +165,9 @@ async def _apply(
     async with db.unit_of_work() as uow:
         projector = Projector(uow, live=False)
         for event_type, items in runs:
-            await PROJECTED[event_type][1](projector, items)
+            PROJECTED[event_type][1](projector, items)
             report.applied += len(items)
+        await projector.flush()
         await RebuildRepository(uow.session).advance(stream, last, finished=finished)
 
 

@@ -8,8 +8,8 @@ worker that calls them owns the transaction.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -45,6 +45,10 @@ class OrganizationFiled:
     seen_at: datetime
     registered_at: datetime | None = None
 
+    @property
+    def organization_id(self) -> str:
+        return self.facts.organization_id
+
 
 @dataclass(frozen=True)
 class OrganizationLeft:
@@ -78,123 +82,115 @@ class LinkChanged:
     detail: str  # the instructor's id, or the mass organisation's kind
 
 
-def _latest(items: Iterable[tuple[str, int, object]]) -> dict[str, int]:
-    """Index of the highest version per id (the last one on a tie)."""
-    best: dict[str, tuple[int, int]] = {}
-    for index, (key, version, _) in enumerate(items):
-        if key not in best or version >= best[key][0]:
-            best[key] = (version, index)
-    return {key: index for key, (_, index) in best.items()}
+@dataclass
+class _Noted:
+    """What the events of a batch said, in stream order, until the batch is applied."""
+
+    files: list[OrganizationFiled | OrganizationLeft] = field(default_factory=list)
+    branches: list[BranchChanged] = field(default_factory=list)
+    assignments_started: list[LinkChanged] = field(default_factory=list)
+    assignments_ended: list[LinkChanged] = field(default_factory=list)
+    mass_organizations_started: list[LinkChanged] = field(default_factory=list)
+    mass_organizations_ended: list[LinkChanged] = field(default_factory=list)
+
+    def links(self) -> Iterator[LinkChanged]:
+        yield from self.assignments_started
+        yield from self.assignments_ended
+        yield from self.mass_organizations_started
+        yield from self.mass_organizations_ended
 
 
 class Projector:
-    """Applies one batch of registry facts: the projection's tables, the organisations' facts
+    """Applies one batch of registry facts to the projection's tables, the organisations' facts
     and the roll-ups, in the caller's transaction.
 
-    `live` projectors (the inbox) also note changed regions for pb.coverage.rates.changed and
-    record target crossings; a rebuild from the stream does neither while it refills.
+    The handlers note what each event says, in stream order (`organizations_filed`,
+    `branches_changed`, ...); `flush` then applies the whole batch with a fixed handful of
+    statements however its event types interleave: it reads the branches and organisations the
+    batch names once, folds the events over them in memory (a newer version wins, as one event at
+    a time would), writes the branches and links, reads what now links to each organisation once,
+    and writes the organisations, the roll-up delta (new minus stored, summed) and, for `live`
+    projectors (the inbox), the changed regions for pb.coverage.rates.changed and the target
+    crossings; a rebuild from the stream does neither while it refills.
     """
 
     def __init__(self, uow: UnitOfWork, *, live: bool = True) -> None:
         self.uow = uow
         self.live = live
         self.store = ProjectionRepository(uow.session)
+        self._noted = _Noted()
 
-    async def organizations_filed(self, filed: Sequence[OrganizationFiled]) -> None:
-        latest = [
-            filed[i]
-            for i in _latest((f.facts.organization_id, f.version, f) for f in filed).values()
-        ]
-        stored = await self.store.organizations(f.facts.organization_id for f in latest)
-        newer = [
-            f
-            for f in latest
-            if (s := stored.get(f.facts.organization_id)) is None or f.version > s.version
-        ]
-        links = await self.store.links(f.facts.organization_id for f in newer)
+    # --- what the batch's events say, in stream order ---------------------------------------
+
+    def organizations_filed(self, filed: Iterable[OrganizationFiled]) -> None:
+        self._noted.files.extend(filed)
+
+    def organizations_left(self, left: Iterable[OrganizationLeft]) -> None:
+        self._noted.files.extend(left)
+
+    def branches_changed(self, changed: Iterable[BranchChanged]) -> None:
+        self._noted.branches.extend(changed)
+
+    def instructors_assigned(self, links: Iterable[LinkChanged]) -> None:
+        self._noted.assignments_started.extend(links)
+
+    def instructors_unassigned(self, links: Iterable[LinkChanged]) -> None:
+        self._noted.assignments_ended.extend(links)
+
+    def mass_organizations_established(self, links: Iterable[LinkChanged]) -> None:
+        self._noted.mass_organizations_started.extend(links)
+
+    def mass_organizations_dissolved(self, links: Iterable[LinkChanged]) -> None:
+        self._noted.mass_organizations_ended.extend(links)
+
+    # --- the batch applied at once ------------------------------------------------------------
+
+    async def flush(self) -> None:
+        """Apply everything noted since the last flush."""
+        noted, self._noted = self._noted, _Noted()
+        affected = await self._write_branches(noted.branches)
+        affected |= await self._write_links(noted)
+        files = noted.files
+        stored = await self.store.organizations(affected | {f.organization_id for f in files})
+        filed = _fold_files(stored, files)
         changes = []
-        for f in newer:
-            old = stored.get(f.facts.organization_id)
-            registered_at = f.registered_at or (old.registered_at if old else f.seen_at)
-            new = StoredOrganization(
-                with_links(f.facts, links[f.facts.organization_id]), f.version, registered_at
-            )
-            changes.append((old, new))
+        if filed or stored:
+            current = {**stored, **filed}
+            linked = await self.store.links(current)
+            for org_id, now in current.items():
+                facts = with_links(now.facts, linked[org_id])
+                new = now if facts is now.facts else dataclasses.replace(now, facts=facts)
+                old = stored.get(org_id)
+                if old is None or new != old or _formed_on(new) != _formed_on(old):
+                    changes.append((old, new))
         await self._save(changes)
 
-    async def organizations_left(self, left: Sequence[OrganizationLeft]) -> None:
-        latest = [
-            left[i] for i in _latest((e.organization_id, e.version, e) for e in left).values()
-        ]
-        stored = await self.store.organizations(e.organization_id for e in latest)
-        changes = []
-        for e in latest:
-            old = stored.get(e.organization_id)
-            if old is not None and e.version <= old.version:
-                continue
-            if old is None:  # remembered, so the older registration arriving later is ignored
-                facts = CoverageFacts(e.organization_id, e.region_code, kind="", managed=False)
-                new = StoredOrganization(facts, e.version, e.left_at, e.left_at)
-            else:
-                facts = dataclasses.replace(old.facts, managed=False)
-                new = StoredOrganization(facts, e.version, old.registered_at, e.left_at)
-            changes.append((old, new))
-        await self._save(changes)
+    async def _write_branches(self, changed: list[BranchChanged]) -> set[str]:
+        """Store each branch at its newest version; the organisations whose branch may change."""
+        if not changed:
+            return set()
+        stored = await self.store.branches(b.branch_id for b in changed)
+        newer = _fold_branches(stored, changed)
+        await self.store.write_branches(list(newer.values()))
+        # those the branches named before and those any event names (one in between, too)
+        affected = {org_id for b in changed for org_id in b.organization_ids}
+        for branch_id in newer.keys() & stored.keys():
+            affected |= stored[branch_id].organization_ids
+        return affected
 
-    async def branches_changed(self, changed: Sequence[BranchChanged]) -> None:
-        latest = [
-            changed[i] for i in _latest((b.branch_id, b.version, b) for b in changed).values()
-        ]
-        stored = await self.store.branches(b.branch_id for b in latest)
-        rows: list[BranchRow] = []
-        affected: set[str] = set()
-        for b in latest:
-            old = stored.get(b.branch_id)
-            if old is not None and b.version <= old.version:
-                continue
-            members = frozenset() if b.dissolved else b.organization_ids
-            formed_on = b.formed_on or (old.formed_on if old else None)
-            rows.append(
-                BranchRow(
-                    b.branch_id,
-                    b.version,
-                    b.kind,
-                    b.region_code,
-                    not b.dissolved,
-                    formed_on,
-                    members,
-                )
-            )
-            affected |= members | (old.organization_ids if old else frozenset())
-        await self.store.write_branches(rows)
-        await self.refresh(affected)
-
-    async def instructors_assigned(self, links: Sequence[LinkChanged]) -> None:
-        await self.store.start_assignments([_assignment(link) for link in links])
-        await self.refresh(link.organization_id for link in links)
-
-    async def instructors_unassigned(self, links: Sequence[LinkChanged]) -> None:
-        await self.store.end_assignments([_assignment(link) for link in links])
-        await self.refresh(link.organization_id for link in links)
-
-    async def mass_organizations_established(self, links: Sequence[LinkChanged]) -> None:
-        await self.store.start_mass_organizations([_mass_organization(link) for link in links])
-        await self.refresh(link.organization_id for link in links)
-
-    async def mass_organizations_dissolved(self, links: Sequence[LinkChanged]) -> None:
-        await self.store.end_mass_organizations([_mass_organization(link) for link in links])
-        await self.refresh(link.organization_id for link in links)
-
-    async def refresh(self, organization_ids: Iterable[str]) -> None:
-        """Bring the facts of known organisations in line with what links to them."""
-        stored = await self.store.organizations(organization_ids)
-        links = await self.store.links(stored)
-        changes = []
-        for org_id, old in stored.items():
-            facts = with_links(old.facts, links[org_id])
-            if facts != old.facts or facts.branch_formed_on != old.facts.branch_formed_on:
-                changes.append((old, dataclasses.replace(old, facts=facts)))
-        await self._save(changes)
+    async def _write_links(self, noted: _Noted) -> set[str]:
+        """Start and end instructor assignments and mass organisations: every start first, then
+        every end, so an ended one stays ended whatever order its events came in."""
+        store = self.store
+        await store.start_assignments([_assignment(x) for x in noted.assignments_started])
+        await store.end_assignments([_assignment(x) for x in noted.assignments_ended])
+        await store.start_mass_organizations(
+            [_mass_organization(x) for x in noted.mass_organizations_started]
+        )
+        await store.end_mass_organizations(
+            [_mass_organization(x) for x in noted.mass_organizations_ended]
+        )
+        return {x.organization_id for x in noted.links()}
 
     async def _save(
         self, changes: Sequence[tuple[StoredOrganization | None, StoredOrganization]]
@@ -211,6 +207,59 @@ class Projector:
             areas = {(key.region_code, key.area_id) for key in rows}
             await self.store.mark_changed(areas)
             await evaluate_targets(self.uow, {region for region, area in areas if not area})
+
+
+def _formed_on(stored: StoredOrganization) -> date | None:
+    return stored.facts.branch_formed_on
+
+
+def _fold_files(
+    stored: dict[str, StoredOrganization], files: Sequence[OrganizationFiled | OrganizationLeft]
+) -> dict[str, StoredOrganization]:
+    """The organisations' own files after the batch's events, in stream order: an event applies
+    only over an older version (so duplicates and late copies change nothing). Returns those
+    that changed, without links (the caller adds them)."""
+    current: dict[str, StoredOrganization | None] = dict(stored)
+    changed: dict[str, StoredOrganization] = {}
+    for event in files:
+        org_id = event.organization_id
+        old = current.get(org_id)
+        if old is not None and event.version <= old.version:
+            continue
+        if isinstance(event, OrganizationFiled):
+            registered_at = event.registered_at or (old.registered_at if old else event.seen_at)
+            new = StoredOrganization(event.facts, event.version, registered_at)
+        elif old is None:  # remembered, so the older registration arriving later is ignored
+            facts = CoverageFacts(org_id, event.region_code, kind="", managed=False)
+            new = StoredOrganization(facts, event.version, event.left_at, event.left_at)
+        else:
+            facts = dataclasses.replace(old.facts, managed=False)
+            new = StoredOrganization(facts, event.version, old.registered_at, event.left_at)
+        current[org_id] = changed[org_id] = new
+    return changed
+
+
+def _fold_branches(
+    stored: dict[str, BranchRow], changed: Sequence[BranchChanged]
+) -> dict[str, BranchRow]:
+    """The branches at their newest versions after the batch's events, in stream order;
+    returns those that changed."""
+    current: dict[str, BranchRow] = dict(stored)
+    newer: dict[str, BranchRow] = {}
+    for b in changed:
+        old = current.get(b.branch_id)
+        if old is not None and b.version <= old.version:
+            continue
+        current[b.branch_id] = newer[b.branch_id] = BranchRow(
+            b.branch_id,
+            b.version,
+            b.kind,
+            b.region_code,
+            not b.dissolved,
+            b.formed_on or (old.formed_on if old else None),
+            frozenset() if b.dissolved else b.organization_ids,
+        )
+    return newer
 
 
 def _assignment(link: LinkChanged) -> dict[str, str]:
@@ -379,26 +428,27 @@ async def announce_changed_rates(uow: UnitOfWork, limit: int = 5_000) -> int:
         return 0
     totals = await store.totals(pending)
     now = utcnow()
-    for (region_code, area_id), counts in totals.items():
-        organization = counts.coverage("organization", DEFAULT_ORGANIZATION_SCOPE)
-        standalone = counts.coverage("standalone", DEFAULT_ORGANIZATION_SCOPE)
-        work = counts.coverage("work", DEFAULT_WORK_SCOPE)
-        uow.record(
-            RatesChangedV1(
-                region_code=region_code,
-                area_id=area_id,
-                as_of=now,
-                organization_scope=organization.scope,
-                organization_covered=organization.covered,
-                organization_in_scope=organization.in_scope,
-                organization_rate=organization.rate,
-                standalone_covered=standalone.covered,
-                standalone_rate=standalone.rate,
-                work_scope=work.scope,
-                work_covered=work.covered,
-                work_in_scope=work.in_scope,
-                work_rate=work.rate,
-            )
-        )
+    uow.record_many(_rates_changed(area, counts, now) for area, counts in totals.items())
     await store.forget_changes(pending)
     return len(pending)
+
+
+def _rates_changed(area: Area, counts: Counts, now: datetime) -> RatesChangedV1:
+    organization = counts.coverage("organization", DEFAULT_ORGANIZATION_SCOPE)
+    standalone = counts.coverage("standalone", DEFAULT_ORGANIZATION_SCOPE)
+    work = counts.coverage("work", DEFAULT_WORK_SCOPE)
+    return RatesChangedV1(
+        region_code=area[0],
+        area_id=area[1],
+        as_of=now,
+        organization_scope=organization.scope,
+        organization_covered=organization.covered,
+        organization_in_scope=organization.in_scope,
+        organization_rate=organization.rate,
+        standalone_covered=standalone.covered,
+        standalone_rate=standalone.rate,
+        work_scope=work.scope,
+        work_covered=work.covered,
+        work_in_scope=work.in_scope,
+        work_rate=work.rate,
+    )

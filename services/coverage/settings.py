@@ -24,8 +24,8 @@ class CoverageSettings(ServiceSettings):
     inbox_batch_size: int = Field(
         default=1000,
         ge=1,
-        description="Registry events applied per transaction: imports arrive in long runs, and "
-        "each run of one event type costs a handful of statements whatever its length",
+        description="Registry events applied per transaction: a batch costs a fixed handful of "
+        "statements (one per table it touches) however its event types interleave",
     )
     rates_changed_window_seconds: float = Field(
         default=5.0,

@@ -6,6 +6,7 @@ import asyncio
 import random
 import string
 from collections.abc import AsyncIterator, Awaitable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -241,3 +242,64 @@ async def test_a_batch_handler_writes_a_run_at_once_and_a_bad_event_is_isolated(
 
 async def _lacks(found: Awaitable[set[str]], item: str) -> bool:
     return item not in await found
+
+
+async def test_a_batch_scope_writes_a_batch_once_and_never_a_failed_events_share(
+    harness: Harness,
+) -> None:
+    """The handlers accumulate into the batch scope, which writes once per group applied
+    together; a failing event is isolated in a scope of its own, and what it accumulated is
+    never written, whether its handler or the scope's own write fails."""
+    spec = ConsumerSpec(name=f"{harness.service}-tallies", stream=harness.consumer.spec.stream)
+    flushed: list[list[str]] = []
+
+    @spec.batch_scope
+    @asynccontextmanager
+    async def tally(uow: UnitOfWork) -> AsyncIterator[list[str]]:
+        values: list[str] = []
+        uow.session.info["tally"] = values
+        try:
+            yield values
+            if "bad-flush" in values:
+                raise RuntimeError("cannot write the tally")
+            await uow.session.execute(
+                insert(effects), [{"event_id": "tally", "value": v} for v in values]
+            )
+            flushed.append(list(values))
+        finally:
+            del uow.session.info["tally"]
+
+    @spec.on_batch(f"pb.{harness.service}.note.tallied.v1", Noted)
+    async def on_tallied(uow: UnitOfWork, items: list[tuple[Envelope, Noted]]) -> None:
+        uow.session.info["tally"].extend(n.value for _, n in items)
+        if any(n.value == "bad-handler" for _, n in items):
+            raise RuntimeError("a bad tally")
+
+    @spec.on(f"pb.{harness.service}.note.counted.v1", Noted)
+    async def on_counted(uow: UnitOfWork, envelope: Envelope, event: Noted) -> None:
+        uow.session.info["tally"].append(event.value)
+
+    # all published before the consumer starts, so its first fetch takes them in one batch
+    for value in ("t-1", "t-2"):
+        await harness.publish(harness.envelope(value, event="tallied"))
+    await harness.publish(harness.envelope("c-3", event="counted"))
+    await harness.publish(harness.envelope("t-4", event="tallied"))
+    settings = harness.link.settings
+    tracer = trace.get_tracer("test")
+    consumer = InboxConsumer(spec, harness.db, harness.link, settings, harness.metrics, tracer)
+    consumer.start()
+    try:
+        await wait_for(lambda: _is(harness.count("t-4"), 1))
+        # three runs of two event types, one write for the whole batch, in stream order
+        assert flushed == [["t-1", "t-2", "c-3", "t-4"]]
+
+        flushed.clear()
+        for value in ("t-5", "bad-handler", "t-6", "bad-flush", "t-7"):
+            await harness.publish(harness.envelope(value, event="tallied"))
+        await wait_for(lambda: _is(harness.count("t-7"), 1))
+        assert await harness.count("t-5") == await harness.count("t-6") == 1
+        assert await harness.count("bad-handler") == await harness.count("bad-flush") == 0
+        # whatever the batches, a bad event never shared a write with a good one
+        assert sorted(v for values in flushed for v in values) == ["t-5", "t-6", "t-7"]
+    finally:
+        await consumer.stop()

@@ -40,13 +40,25 @@ def covering_branch(links: Iterable[BranchLink]) -> BranchLink | None:
 
 
 def with_links(facts: CoverageFacts, links: Links) -> CoverageFacts:
-    """The organisation's facts with its branch, instructor and mass-organisation counts."""
+    """The organisation's facts with its branch, instructor and mass-organisation counts
+    (the same object when they already say so, as they mostly do)."""
     branch = links.branch
+    branch_id = branch.branch_id if branch else None
+    branch_kind = branch.kind if branch else None
+    formed_on = branch.formed_on if branch else None
+    if (
+        facts.branch_id == branch_id
+        and facts.branch_kind == branch_kind
+        and facts.branch_formed_on == formed_on
+        and facts.instructor_count == links.instructor_count
+        and facts.mass_organization_count == links.mass_organization_count
+    ):
+        return facts
     return dataclasses.replace(
         facts,
-        branch_id=branch.branch_id if branch else None,
-        branch_kind=branch.kind if branch else None,
-        branch_formed_on=branch.formed_on if branch else None,
+        branch_id=branch_id,
+        branch_kind=branch_kind,
+        branch_formed_on=formed_on,
         instructor_count=links.instructor_count,
         mass_organization_count=links.mass_organization_count,
     )

@@ -10,8 +10,8 @@ organisations.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 from libs.common.validators import InvalidCode, region_ancestors
 from services.coverage.domain.facts import SCOPES, CoverageFacts, size_band
@@ -63,10 +63,10 @@ def industry_section(industry_code: str | None) -> str:
     return UNKNOWN_SECTION
 
 
-@dataclass(frozen=True, order=True)
-class RollupKey:
+class RollupKey(NamedTuple):
     """One roll-up row: a region (and, when `area_id` is set, a park or commercial district
-    within it), the kind of organisation, its industry section and its size band."""
+    within it), the kind of organisation, its industry section and its size band (a tuple:
+    hashed and sorted at C speed, a few thousand times per batch)."""
 
     region_code: str
     area_id: str  # "" for the whole region
@@ -85,33 +85,63 @@ def regions_of(region_code: str) -> tuple[str, ...]:
         return (region_code,)
 
 
-def rollup_keys(facts: CoverageFacts) -> list[RollupKey]:
+def rollup_keys(facts: CoverageFacts) -> tuple[RollupKey, ...]:
     """The rows an organisation counts in: each ancestor region, and each of its parks or
     commercial districts within each ancestor region (so a park's figures are region-scoped)."""
-    section = industry_section(facts.industry_code)
-    band = size_band(facts.staff_count)
+    return _keys(
+        facts.region_code,
+        facts.kind,
+        industry_section(facts.industry_code),
+        size_band(facts.staff_count),
+        tuple(sorted(set(facts.area_ids))),
+    )
+
+
+@lru_cache(maxsize=100_000)
+def _keys(
+    region_code: str, kind: str, section: str, band: str, area_ids: tuple[str, ...]
+) -> tuple[RollupKey, ...]:
     keys = []
-    for region in regions_of(facts.region_code):
-        keys.append(RollupKey(region, "", facts.kind, section, band))
-        keys.extend(
-            RollupKey(region, area, facts.kind, section, band)
-            for area in sorted(set(facts.area_ids))
-        )
-    return keys
+    for region in regions_of(region_code):
+        keys.append(RollupKey(region, "", kind, section, band))
+        keys.extend(RollupKey(region, area, kind, section, band) for area in area_ids)
+    return tuple(keys)
 
 
 def counts(facts: CoverageFacts) -> tuple[int, ...]:
     """The organisation's counters (0 or 1 each), in the order of COUNTERS."""
+    return _counts(
+        facts.managed,
+        facts.has_members,
+        facts.three_haves,
+        facts.organization_covered,
+        facts.standalone,
+        facts.work_covered,
+    )
+
+
+@lru_cache(maxsize=256)
+def _counts(
+    managed: bool,
+    has_members: bool,
+    three_haves: bool,
+    covered: bool,
+    standalone: bool,
+    work: bool,
+) -> tuple[int, ...]:
+    in_scope = {"with_members": has_members, "three_haves": three_haves, "all_managed": True}
     values: list[int] = []
     for scope in SCOPES:
-        in_scope = facts.in_scope(scope)
-        values += [
-            int(in_scope),
-            int(in_scope and facts.organization_covered),
-            int(in_scope and facts.standalone),
-            int(in_scope and facts.work_covered),
-        ]
+        counted = managed and in_scope[scope]
+        values += [int(counted), int(counted and covered), int(counted and standalone)]
+        values.append(int(counted and work))
     return tuple(values)
+
+
+@lru_cache(maxsize=256)
+def _nonzero(values: tuple[int, ...], sign: int) -> tuple[tuple[int, int], ...]:
+    """The counters an organisation moves, as (index, change): most move one or two."""
+    return tuple((i, sign * value) for i, value in enumerate(values) if value)
 
 
 class RollupDelta:
@@ -123,13 +153,14 @@ class RollupDelta:
     def add(self, facts: CoverageFacts | None, sign: int) -> None:
         if facts is None:
             return
-        values = counts(facts)
-        if not any(values):
+        moved = _nonzero(counts(facts), sign)
+        if not moved:
             return
+        delta = self._delta
         for key in rollup_keys(facts):
-            row = self._delta[key]
-            for i, value in enumerate(values):
-                row[i] += sign * value
+            row = delta[key]
+            for i, change in moved:
+                row[i] += change
 
     def change(self, old: CoverageFacts | None, new: CoverageFacts | None) -> None:
         """An organisation went from `old` to `new` (None: not counted at all)."""
@@ -137,5 +168,6 @@ class RollupDelta:
         self.add(new, +1)
 
     def rows(self) -> dict[RollupKey, tuple[int, ...]]:
-        """The keys whose counters change, with how much."""
+        """The keys whose counters change, with how much, in key order (so concurrent writers
+        lock rows in one order)."""
         return {key: tuple(row) for key, row in sorted(self._delta.items()) if any(row)}

@@ -14,9 +14,7 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import (
-    BindParameter,
     Table,
-    bindparam,
     delete,
     func,
     insert,
@@ -29,7 +27,7 @@ from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from libs.common.db import dialect_insert, upsert_many
+from libs.common.db import dialect_insert, one_of, upsert_many
 from libs.common.tables import utcnow
 from services.coverage.domain.facts import CoverageFacts, size_band
 from services.coverage.domain.links import BranchLink, Links, covering_branch
@@ -56,30 +54,35 @@ PROJECTION_TABLES: tuple[Table, ...] = (
 )
 
 
-# The hot path's statements are built once and reused: building an upsert of 26 columns, or
-# the links query, costs more than running it. `IDS` is an expanding parameter (a list).
-IDS: BindParameter[list[str]] = bindparam("ids", expanding=True)
+# The hot path's upserts are built once and reused: building an upsert of 26 columns costs more
+# than running it. Key lists go as ONE parameter (`one_of`): an IN list of a thousand
+# parameters is rendered afresh for every statement.
 
-_ORGANIZATIONS = select(organization_facts).where(organization_facts.c.organization_id.in_(IDS))
 
-_LINKS = union_all(
-    select(
-        literal("branch").label("what"),
-        branch_organizations.c.organization_id,
-        branches.c.branch_id,
-        branches.c.kind,
-        branches.c.formed_on,
-        literal(0).label("count"),
+def _links_query(session: AsyncSession, ids: list[str]) -> Any:
+    """Each organisation's live branches, and how many active instructors and mass
+    organisations it has, as rows (what, organization_id, branch_id, kind, formed_on, count)."""
+    return union_all(
+        select(
+            literal("branch").label("what"),
+            branch_organizations.c.organization_id,
+            branches.c.branch_id,
+            branches.c.kind,
+            branches.c.formed_on,
+            literal(0).label("count"),
+        )
+        .join(branches, branches.c.branch_id == branch_organizations.c.branch_id)
+        .where(one_of(session, branch_organizations.c.organization_id, ids), branches.c.active),
+        *[
+            select(literal(what), table.c.organization_id, null(), null(), null(), func.count())
+            .where(one_of(session, table.c.organization_id, ids), table.c.active)
+            .group_by(table.c.organization_id)
+            for what, table in (
+                ("instructors", instructor_assignments),
+                ("mass", mass_organizations),
+            )
+        ],
     )
-    .join(branches, branches.c.branch_id == branch_organizations.c.branch_id)
-    .where(branch_organizations.c.organization_id.in_(IDS), branches.c.active),
-    *[
-        select(literal(what), table.c.organization_id, null(), null(), null(), func.count())
-        .where(table.c.organization_id.in_(IDS), table.c.active)
-        .group_by(table.c.organization_id)
-        for what, table in (("instructors", instructor_assignments), ("mass", mass_organizations))
-    ],
-)
 
 
 def _upsert(dialect: str, table: Table, set_: Callable[[Any], dict[str, Any]]) -> Any:
@@ -135,6 +138,9 @@ class BranchRow:
     active: bool
     formed_on: date | None
     organization_ids: frozenset[str]
+
+
+_NO_LINKS = Links()
 
 
 def _date(value: Any) -> date | None:
@@ -230,7 +236,11 @@ class ProjectionRepository:
         wanted = sorted(set(ids))
         if not wanted:
             return {}
-        rows = await self.session.execute(_ORGANIZATIONS, {"ids": wanted})
+        rows = await self.session.execute(
+            select(organization_facts).where(
+                one_of(self.session, organization_facts.c.organization_id, wanted)
+            )
+        )
         return {row.organization_id: _facts(row) for row in rows}
 
     async def write_organizations(self, stored: Sequence[StoredOrganization]) -> None:
@@ -247,18 +257,21 @@ class ProjectionRepository:
             return {}
         found: defaultdict[str, list[BranchLink]] = defaultdict(list)
         counts: dict[tuple[str, str], int] = {}
-        rows = await self.session.execute(_LINKS, {"ids": wanted})
+        rows = await self.session.execute(_links_query(self.session, wanted))
         for what, org_id, branch_id, kind, formed_on, count in rows:
             if what == "branch":
                 found[org_id].append(BranchLink(branch_id, kind, _date(formed_on)))
             else:
                 counts[(what, org_id)] = int(count)
+        linked = found.keys() | {org_id for _, org_id in counts}
         return {
             org_id: Links(
                 branch=covering_branch(found.get(org_id, ())),
                 instructor_count=counts.get(("instructors", org_id), 0),
                 mass_organization_count=counts.get(("mass", org_id), 0),
             )
+            if org_id in linked
+            else _NO_LINKS
             for org_id in wanted
         }
 
@@ -271,11 +284,13 @@ class ProjectionRepository:
         members: defaultdict[str, set[str]] = defaultdict(set)
         for branch_id, org_id in await self.session.execute(
             select(branch_organizations.c.branch_id, branch_organizations.c.organization_id).where(
-                branch_organizations.c.branch_id.in_(wanted)
+                one_of(self.session, branch_organizations.c.branch_id, wanted)
             )
         ):
             members[branch_id].add(org_id)
-        rows = await self.session.execute(select(branches).where(branches.c.branch_id.in_(wanted)))
+        rows = await self.session.execute(
+            select(branches).where(one_of(self.session, branches.c.branch_id, wanted))
+        )
         return {
             r.branch_id: BranchRow(
                 r.branch_id,
@@ -313,7 +328,7 @@ class ProjectionRepository:
         )
         await self.session.execute(
             delete(branch_organizations).where(
-                branch_organizations.c.branch_id.in_([b.branch_id for b in rows])
+                one_of(self.session, branch_organizations.c.branch_id, [b.branch_id for b in rows])
             )
         )
         members = [

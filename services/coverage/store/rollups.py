@@ -6,9 +6,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import bindparam, delete, func, literal, select, tuple_
+from sqlalchemy import bindparam, delete, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from libs.common.db import one_of
 from libs.common.tables import UTCDateTime
 from services.coverage.domain.rates import BreakdownRow, Counts
 from services.coverage.domain.rollups import COUNTERS
@@ -60,13 +61,15 @@ class RollupRepository:
         wanted = sorted(set(areas))
         if not wanted:
             return {}
+        # by region as one array parameter (thousands of (region, area) pairs rendered as an
+        # IN list cost more than the query); the few other areas of those regions are dropped
         rows = await self.session.execute(
             select(
                 rollups.c.region_code,
                 rollups.c.area_id,
                 *[func.sum(rollups.c[name]) for name in COUNTERS],
             )
-            .where(tuple_(rollups.c.region_code, rollups.c.area_id).in_(wanted))
+            .where(one_of(self.session, rollups.c.region_code, sorted({r for r, _ in wanted})))
             .group_by(rollups.c.region_code, rollups.c.area_id)
         )
         found = {(r[0], r[1]): Counts(tuple(int(v or 0) for v in r[2:])) for r in rows}
