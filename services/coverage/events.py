@@ -48,7 +48,9 @@ class TargetMissedV1(TargetCrossed):
     "pb.coverage.rates.changed", version=1, producer="coverage", subject_field="region_code"
 )
 class RatesChangedV1(IntegrationEvent):
-    """Emitted at most once per region per debounce window when its figures changed."""
+    """Emitted at most once per region per debounce window when its figures changed: for the
+    province, city, county and township levels (and their parks and commercial districts), not
+    for each village or community, whose figures are read on demand."""
 
     region_code: str = Field(description="Statistical division code of the region")
     area_id: str = Field(default="", description="A park or commercial district, or empty")

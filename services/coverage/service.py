@@ -23,7 +23,7 @@ from services.coverage.domain.facts import (
     Scope,
 )
 from services.coverage.domain.links import with_links
-from services.coverage.domain.rates import Counts, Coverage, breakdown
+from services.coverage.domain.rates import Counts, Coverage, announced, breakdown
 from services.coverage.domain.rollups import RollupDelta
 from services.coverage.domain.targets import Standing, Target, crossing, standing
 from services.coverage.events import RatesChangedV1, TargetMissedV1, TargetReachedV1
@@ -205,7 +205,7 @@ class Projector:
         await self.store.add_to_rollups(rows)
         if self.live and rows:
             areas = {(key.region_code, key.area_id) for key in rows}
-            await self.store.mark_changed(areas)
+            await self.store.mark_changed(a for a in areas if announced(a[0]))
             await evaluate_targets(self.uow, {region for region, area in areas if not area})
 
 

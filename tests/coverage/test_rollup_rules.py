@@ -8,7 +8,7 @@ import pytest
 
 from services.coverage.domain.facts import CoverageFacts
 from services.coverage.domain.links import BranchLink, covering_branch
-from services.coverage.domain.rates import BreakdownRow, Counts, breakdown, rate
+from services.coverage.domain.rates import BreakdownRow, Counts, announced, breakdown, rate
 from services.coverage.domain.rollups import COUNTERS, RollupDelta, industry_section, rollup_keys
 from services.coverage.domain.targets import Target, crossing, standing
 
@@ -139,3 +139,8 @@ def test_target_standing_and_crossings() -> None:
     assert crossing("reached", "below") == "missed"
     assert crossing("unknown", "below") is None
     assert crossing("reached", "reached") is None
+
+
+def test_rates_changed_is_announced_down_to_townships_only() -> None:
+    assert [announced(code) for code in ("14", "1402", "140212", "140212101")] == [True] * 4
+    assert not announced("140212101001")

@@ -106,3 +106,13 @@ def breakdown(
                 "work_coverage": total.coverage("work", work_scope).as_dict(),
             }
     return result
+
+
+#: pb.coverage.rates.changed goes down to townships (9 digits): a village's figures are read on
+#: demand, and announcing every touched village multiplied the events by tens of thousands.
+ANNOUNCED_REGION_DIGITS = 9
+
+
+def announced(region_code: str) -> bool:
+    """Whether a change of this region's figures is announced by pb.coverage.rates.changed."""
+    return len(region_code) <= ANNOUNCED_REGION_DIGITS
