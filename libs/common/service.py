@@ -3,6 +3,7 @@ the same event loop, with tracing, logging, metrics, health and problem+json wir
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -92,6 +93,11 @@ class Runtime:
             worker.start()
         for key in self.settings.development_keys():
             log.warning("development-only secret in use: set it before production", setting=key)
+        # What exists now (modules, app, settings, caches) lives as long as the process: moved out
+        # of the collector's sight, the full collections a busy consumer triggers stop rescanning
+        # it (they were ~20% of the coverage consumer's time).
+        gc.collect()
+        gc.freeze()
         log.info("service started", port=self.settings.port)
 
     async def stop(self) -> None:
