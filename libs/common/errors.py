@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from libs.common.logging import get_logger
@@ -159,6 +160,20 @@ def install_problem_handlers(app: FastAPI) -> None:
         return Problem(
             exc.status_code, f"http-{exc.status_code}", title, str(exc.detail), request.url.path
         ).response(dict(exc.headers) if exc.headers else None)
+
+    @app.exception_handler(IntegrityError)
+    async def on_integrity_error(request: Request, exc: IntegrityError) -> JSONResponse:
+        # Use cases check uniqueness first; this is the race two requests can still run into
+        # (both passed the check, the store's unique index refused the second). The driver's
+        # message can quote stored values, so only the constraint's kind is logged.
+        log.warning("write refused by a store constraint", path=request.url.path)
+        return Problem(
+            409,
+            Conflict.type,
+            Conflict.title,
+            "a concurrent change conflicted with this one: read the resource again and retry",
+            request.url.path,
+        ).response()
 
     @app.exception_handler(Exception)
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
