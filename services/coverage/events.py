@@ -45,6 +45,24 @@ class TargetMissedV1(TargetCrossed):
 
 
 @catalogue.register(
+    "pb.coverage.target.overdue", version=1, producer="coverage", subject_field="target_id"
+)
+class TargetOverdueV1(IntegrationEvent):
+    """Emitted once when a target's due date has passed with the region still below it."""
+
+    target_id: str = Field(description="`<region_code>/<metric>/<scope>/<due_on>`")
+    region_code: str = Field(description="Statistical division code of the region")
+    metric: Metric
+    scope: Scope
+    target_rate: float = Field(description="The target, a decimal fraction from 0 to 1")
+    due_on: date
+    covered: int = Field(ge=0)
+    in_scope: int = Field(ge=0)
+    rate: float | None = Field(description="The region's rate when judged, 4 places")
+    judged_on: date = Field(description="The (local) day the due date was found passed")
+
+
+@catalogue.register(
     "pb.coverage.rates.changed", version=1, producer="coverage", subject_field="region_code"
 )
 class RatesChangedV1(IntegrationEvent):

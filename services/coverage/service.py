@@ -26,7 +26,12 @@ from services.coverage.domain.links import with_links
 from services.coverage.domain.rates import Counts, Coverage, announced, breakdown
 from services.coverage.domain.rollups import RollupDelta
 from services.coverage.domain.targets import Standing, Target, crossing, standing
-from services.coverage.events import RatesChangedV1, TargetMissedV1, TargetReachedV1
+from services.coverage.events import (
+    RatesChangedV1,
+    TargetMissedV1,
+    TargetOverdueV1,
+    TargetReachedV1,
+)
 from services.coverage.store.projection import BranchRow, ProjectionRepository, StoredOrganization
 from services.coverage.store.rollups import Area, RollupRepository, Snapshot
 from services.coverage.store.targets import TargetRepository
@@ -412,6 +417,36 @@ async def evaluate_targets(uow: UnitOfWork, regions: set[str]) -> None:
                 )
             )
     await store.set_standings(changed)
+
+
+async def judge_due_targets(uow: UnitOfWork, today: date) -> int:
+    """Once per target, after its due date: pb.coverage.target.overdue when the region is still
+    below it (a target met by then needs no news: `reached` was said when it was). Returns how
+    many targets were judged; setting a target again makes it due for judging again."""
+    store = TargetRepository(uow.session)
+    due = await store.due_unjudged(today)
+    if not due:
+        return 0
+    totals = await RollupRepository(uow.session).totals((t.region_code, "") for t in due)
+    for target in due:
+        current = totals[(target.region_code, "")].coverage(target.metric, target.scope)
+        if standing(target, current.covered, current.in_scope) == "below":
+            uow.record(
+                TargetOverdueV1(
+                    target_id=target_id(target),
+                    region_code=target.region_code,
+                    metric=target.metric,
+                    scope=target.scope,
+                    target_rate=target.rate,
+                    due_on=target.due_on,
+                    covered=current.covered,
+                    in_scope=current.in_scope,
+                    rate=current.rate,
+                    judged_on=today,
+                )
+            )
+    await store.mark_judged(due, today)
+    return len(due)
 
 
 # --------------------------------------------------------------------------------------------

@@ -10,7 +10,12 @@ from libs.common.db import Database, UnitOfWork
 from libs.common.logging import get_logger
 from libs.common.service import Runtime, Worker
 from libs.common.tasks import StopSignal, stop_loop
-from services.coverage.service import announce_changed_rates, local_today, take_daily_snapshot
+from services.coverage.service import (
+    announce_changed_rates,
+    judge_due_targets,
+    local_today,
+    take_daily_snapshot,
+)
 from services.coverage.settings import CoverageSettings
 
 log = get_logger(__name__)
@@ -52,13 +57,17 @@ class PeriodicJob:
 
 
 def snapshot_worker(settings: CoverageSettings) -> Callable[[Runtime], Worker]:
-    """Takes the day's snapshot of every region once a day (the first check of a new day)."""
+    """Takes the day's snapshot of every region once a day (the first check of a new day), and
+    judges the targets whose due date has passed."""
 
     async def job(uow: UnitOfWork) -> object:
         today = local_today(settings.snapshot_utc_offset_hours)
         taken = await take_daily_snapshot(uow, today)
         if taken is not None:
             log.info("daily snapshot taken", day=today.isoformat(), regions=taken)
+        judged = await judge_due_targets(uow, today)
+        if judged:
+            log.info("due targets judged", day=today.isoformat(), targets=judged)
         return taken
 
     return lambda runtime: PeriodicJob(

@@ -147,6 +147,7 @@ targets = Table(
     Column("standing", String(16), nullable=False),
     Column("set_by", String(100), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
+    Column("judged_on", Date()),  # when its passed due date was judged (overdue or met)
     comment="Target rates per region and due date (basis points) and where the region stands.",
 )
 

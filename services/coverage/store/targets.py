@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import date
 from typing import Any
 
 from sqlalchemy import bindparam, select, update
@@ -30,13 +31,15 @@ class TargetRepository:
             "standing": standing,
             "set_by": set_by,
             "updated_at": utcnow(),
+            "judged_on": None,
         }
         # upsert_many keys on one column; a target's key is four
         statement = dialect_insert(self.session, targets)
         statement = statement.on_conflict_do_update(
             index_elements=[targets.c[k] for k in _KEY],
             set_={
-                k: statement.excluded[k] for k in ("rate_bp", "standing", "set_by", "updated_at")
+                k: statement.excluded[k]
+                for k in ("rate_bp", "standing", "set_by", "updated_at", "judged_on")
             },
         )
         await self.session.execute(statement, [row])
@@ -54,6 +57,42 @@ class TargetRepository:
             select(targets).where(targets.c.region_code.in_(wanted)).order_by(*_KEY)
         )
         return [(_target(r), r.standing) for r in rows]
+
+    async def due_unjudged(self, today: date) -> list[Target]:
+        """Targets whose due date has passed and that have not been judged yet."""
+        rows = await self.session.execute(
+            select(targets)
+            .where(targets.c.due_on < today, targets.c.judged_on.is_(None))
+            .order_by(*_KEY)
+        )
+        return [_target(r) for r in rows]
+
+    async def mark_judged(self, judged: list[Target], today: date) -> None:
+        if not judged:
+            return
+        statement = (
+            update(targets)
+            .where(
+                targets.c.region_code == bindparam("k_region"),
+                targets.c.metric == bindparam("k_metric"),
+                targets.c.scope == bindparam("k_scope"),
+                targets.c.due_on == bindparam("k_due"),
+            )
+            .values(judged_on=bindparam("k_today"))
+        )
+        await self.session.execute(
+            statement,
+            [
+                {
+                    "k_region": t.region_code,
+                    "k_metric": t.metric,
+                    "k_scope": t.scope,
+                    "k_due": t.due_on,
+                    "k_today": today,
+                }
+                for t in judged
+            ],
+        )
 
     async def set_standings(self, changed: list[tuple[Target, Standing]]) -> None:
         if not changed:
