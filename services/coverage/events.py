@@ -15,8 +15,8 @@ Scope = Literal["with_members", "three_haves", "all_managed"]
 Metric = Literal["organization", "standalone", "work"]
 
 
-class TargetCrossed(IntegrationEvent):
-    """What both target events carry: the target and the figures that crossed it."""
+class TargetFigures(IntegrationEvent):
+    """What every target event carries: the target and the region's figures against it."""
 
     target_id: str = Field(description="`<region_code>/<metric>/<scope>/<due_on>`")
     region_code: str = Field(description="Statistical division code of the region")
@@ -27,6 +27,11 @@ class TargetCrossed(IntegrationEvent):
     covered: int = Field(ge=0)
     in_scope: int = Field(ge=0)
     rate: float | None = Field(description="The region's rate now, 4 places")
+
+
+class TargetCrossed(TargetFigures):
+    """What both crossing events carry: the figures that crossed the target, and when."""
+
     crossed_at: datetime
 
 
@@ -47,18 +52,9 @@ class TargetMissedV1(TargetCrossed):
 @catalogue.register(
     "pb.coverage.target.overdue", version=1, producer="coverage", subject_field="target_id"
 )
-class TargetOverdueV1(IntegrationEvent):
+class TargetOverdueV1(TargetFigures):
     """Emitted once when a target's due date has passed with the region still below it."""
 
-    target_id: str = Field(description="`<region_code>/<metric>/<scope>/<due_on>`")
-    region_code: str = Field(description="Statistical division code of the region")
-    metric: Metric
-    scope: Scope
-    target_rate: float = Field(description="The target, a decimal fraction from 0 to 1")
-    due_on: date
-    covered: int = Field(ge=0)
-    in_scope: int = Field(ge=0)
-    rate: float | None = Field(description="The region's rate when judged, 4 places")
     judged_on: date = Field(description="The (local) day the due date was found passed")
 
 

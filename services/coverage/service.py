@@ -11,6 +11,7 @@ import dataclasses
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -358,6 +359,21 @@ def target_id(target: Target) -> str:
     return f"{target.region_code}/{target.metric}/{target.scope}/{target.due_on.isoformat()}"
 
 
+def target_figures(target: Target, current: Coverage) -> dict[str, Any]:
+    """The fields every target event carries (`TargetFigures`)."""
+    return {
+        "target_id": target_id(target),
+        "region_code": target.region_code,
+        "metric": target.metric,
+        "scope": target.scope,
+        "target_rate": target.rate,
+        "due_on": target.due_on,
+        "covered": current.covered,
+        "in_scope": current.in_scope,
+        "rate": current.rate,
+    }
+
+
 async def put_target(uow: UnitOfWork, target: Target, set_by: str) -> tuple[Standing, Coverage]:
     """Set (or change) a target; where the region stands now is recorded without an event:
     events announce crossings that happen after."""
@@ -402,20 +418,7 @@ async def evaluate_targets(uow: UnitOfWork, regions: set[str]) -> None:
         news = crossing(before, after)
         if news is not None:
             event = TargetReachedV1 if news == "reached" else TargetMissedV1
-            uow.record(
-                event(
-                    target_id=target_id(target),
-                    region_code=target.region_code,
-                    metric=target.metric,
-                    scope=target.scope,
-                    target_rate=target.rate,
-                    due_on=target.due_on,
-                    covered=current.covered,
-                    in_scope=current.in_scope,
-                    rate=current.rate,
-                    crossed_at=now,
-                )
-            )
+            uow.record(event(**target_figures(target, current), crossed_at=now))
     await store.set_standings(changed)
 
 
@@ -431,20 +434,7 @@ async def judge_due_targets(uow: UnitOfWork, today: date) -> int:
     for target in due:
         current = totals[(target.region_code, "")].coverage(target.metric, target.scope)
         if standing(target, current.covered, current.in_scope) == "below":
-            uow.record(
-                TargetOverdueV1(
-                    target_id=target_id(target),
-                    region_code=target.region_code,
-                    metric=target.metric,
-                    scope=target.scope,
-                    target_rate=target.rate,
-                    due_on=target.due_on,
-                    covered=current.covered,
-                    in_scope=current.in_scope,
-                    rate=current.rate,
-                    judged_on=today,
-                )
-            )
+            uow.record(TargetOverdueV1(**target_figures(target, current), judged_on=today))
     await store.mark_judged(due, today)
     return len(due)
 

@@ -68,34 +68,23 @@ class TargetRepository:
         return [_target(r) for r in rows]
 
     async def mark_judged(self, judged: list[Target], today: date) -> None:
-        if not judged:
-            return
-        statement = (
-            update(targets)
-            .where(
-                targets.c.region_code == bindparam("k_region"),
-                targets.c.metric == bindparam("k_metric"),
-                targets.c.scope == bindparam("k_scope"),
-                targets.c.due_on == bindparam("k_due"),
-            )
-            .values(judged_on=bindparam("k_today"))
-        )
-        await self.session.execute(
-            statement,
-            [
-                {
-                    "k_region": t.region_code,
-                    "k_metric": t.metric,
-                    "k_scope": t.scope,
-                    "k_due": t.due_on,
-                    "k_today": today,
-                }
-                for t in judged
-            ],
+        await self._update_each(
+            {"judged_on": bindparam("v_judged_on")},
+            [(t, {"v_judged_on": today}) for t in judged],
         )
 
     async def set_standings(self, changed: list[tuple[Target, Standing]]) -> None:
-        if not changed:
+        now = utcnow()
+        await self._update_each(
+            {"standing": bindparam("v_standing"), "updated_at": bindparam("v_at")},
+            [(t, {"v_standing": s, "v_at": now}) for t, s in changed],
+        )
+
+    async def _update_each(
+        self, values: dict[str, Any], rows: list[tuple[Target, dict[str, Any]]]
+    ) -> None:
+        """One UPDATE by target key, executed for every (target, its values) at once."""
+        if not rows:
             return
         statement = (
             update(targets)
@@ -105,9 +94,8 @@ class TargetRepository:
                 targets.c.scope == bindparam("k_scope"),
                 targets.c.due_on == bindparam("k_due"),
             )
-            .values(standing=bindparam("k_standing"), updated_at=bindparam("k_at"))
+            .values(values)
         )
-        now = utcnow()
         await self.session.execute(
             statement,
             [
@@ -116,10 +104,9 @@ class TargetRepository:
                     "k_metric": t.metric,
                     "k_scope": t.scope,
                     "k_due": t.due_on,
-                    "k_standing": s,
-                    "k_at": now,
+                    **params,
                 }
-                for t, s in changed
+                for t, params in rows
             ],
         )
 
