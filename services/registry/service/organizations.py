@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
@@ -157,6 +158,28 @@ async def register_organization(
     return organization
 
 
+async def _open_for_change(
+    repo: OrganizationRepository, organization_id: str, expected_version: int | None
+) -> Organization:
+    """The organisation, locked for a change: it exists, is at `expected_version` (when given)
+    and is still in the ledger."""
+    before = await repo.get(organization_id, for_update=True)
+    if before is None:
+        raise OrganizationNotFound(organization_id)
+    if expected_version is not None and before.version != expected_version:
+        raise StaleVersion(organization_id, expected_version, before.version)
+    if not before.active:
+        raise NotActive(organization_id)
+    return before
+
+
+async def _save(repo: OrganizationRepository, after: Organization, before: Organization) -> None:
+    """Write `after` over `before`, unless another writer moved the file on meanwhile."""
+    if not await repo.save(after, expected_version=before.version):
+        current = await repo.get(after.id)
+        raise StaleVersion(after.id, before.version, current.version if current else 0)
+
+
 async def get_organization(uow: UnitOfWork, organization_id: str) -> Organization | None:
     return await OrganizationRepository(uow.session).get(organization_id)
 
@@ -175,13 +198,7 @@ async def update_organization(
 
     Nothing is written or announced when no field really changes."""
     repo = OrganizationRepository(uow.session)
-    before = await repo.get(organization_id, for_update=True)
-    if before is None:
-        raise OrganizationNotFound(organization_id)
-    if expected_version is not None and before.version != expected_version:
-        raise StaleVersion(organization_id, expected_version, before.version)
-    if not before.active:
-        raise NotActive(organization_id)
+    before = await _open_for_change(repo, organization_id, expected_version)
     after, changed = before.with_changes(changes)
     if not changed:
         return before
@@ -189,9 +206,7 @@ async def update_organization(
         await check_placements(uow, [after])
     after.version = before.version + 1
     after.updated_at = utcnow()
-    if not await repo.save(after, expected_version=before.version):
-        current = await repo.get(organization_id)
-        raise StaleVersion(organization_id, before.version, current.version if current else 0)
+    await _save(repo, after, before)
     announce_changed(uow, [(before, after, changed)], rules)
     await audit(uow).record(
         actor,
@@ -256,26 +271,17 @@ async def deregister_organization(
 ) -> Organization:
     """Take an organisation out of the ledger (its file is kept, closed)."""
     repo = OrganizationRepository(uow.session)
-    before = await repo.get(organization_id, for_update=True)
-    if before is None:
-        raise OrganizationNotFound(organization_id)
-    if expected_version is not None and before.version != expected_version:
-        raise StaleVersion(organization_id, expected_version, before.version)
-    if not before.active:
-        raise NotActive(organization_id)
+    before = await _open_for_change(repo, organization_id, expected_version)
     now = utcnow()
-    after = Organization(
-        **{
-            **{k: getattr(before, k) for k in before.__dataclass_fields__},
-            "status": "deregistered",
-            "deregistered_on": now.date(),
-            "deregistration_reason": reason,
-            "version": before.version + 1,
-            "updated_at": now,
-        }
+    after = replace(
+        before,
+        status="deregistered",
+        deregistered_on=now.date(),
+        deregistration_reason=reason,
+        version=before.version + 1,
+        updated_at=now,
     )
-    if not await repo.save(after, expected_version=before.version):
-        raise StaleVersion(organization_id, before.version, before.version + 1)
+    await _save(repo, after, before)
     uow.record(
         OrganizationDeregisteredV1(
             organization_id=after.id,
