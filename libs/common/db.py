@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from types import TracebackType
@@ -211,6 +211,29 @@ def dialect_insert(session: AsyncSession, table: Table) -> pg.Insert | sqlite.In
     """An INSERT for the session's dialect, with its ON CONFLICT clauses."""
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
     return pg.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+
+
+async def insert_new(
+    session: AsyncSession,
+    table: Table,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    returning: str,
+    unique: Sequence[str] = (),
+) -> set[Any]:
+    """Insert `rows`, skipping those a unique index (`unique` columns, or the primary key when
+    empty) already holds; returns the `returning` column of the rows really inserted.
+
+    The index decides, so concurrent writers cannot both insert, and no `SELECT .. IN` plan can
+    turn the check into a scan. Executemany of one cached statement, as in `upsert_many`."""
+    if not rows:
+        return set()
+    statement = (
+        dialect_insert(session, table)
+        .on_conflict_do_nothing(index_elements=[table.c[name] for name in unique] or None)
+        .returning(table.c[returning])
+    )
+    return set((await session.execute(statement, list(rows))).scalars())
 
 
 async def upsert_many(

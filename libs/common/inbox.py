@@ -36,7 +36,7 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy import delete, insert
 
 from libs.common.broker import BrokerLink
-from libs.common.db import Database, UnitOfWork, dialect_insert
+from libs.common.db import Database, UnitOfWork, insert_new
 from libs.common.events import MSG_ID_HEADER, Envelope, MalformedEnvelope
 from libs.common.logging import get_logger
 from libs.common.metrics import ServiceMetrics
@@ -346,11 +346,7 @@ class InboxConsumer:
             }
             for d in batch
         }
-        statement = (
-            dialect_insert(uow.session, inbox).on_conflict_do_nothing().returning(inbox.c.event_id)
-        )
-        # executemany: SQLAlchemy renders it as multi-row INSERTs from one cached statement
-        return set((await uow.session.execute(statement, list(rows.values()))).scalars())
+        return await insert_new(uow.session, inbox, list(rows.values()), returning="event_id")
 
     async def _apply_together(self, uow: UnitOfWork, fresh: list[_Delivery]) -> bool:
         """Apply the events in runs of one type, all in one savepoint and one batch scope;

@@ -11,7 +11,7 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.audit import region_range
-from libs.common.db import dialect_insert
+from libs.common.db import insert_new
 from libs.common.validators import region_ancestors
 from services.registry.domain.identity import Person
 from services.registry.domain.members import Member, RosterEntry
@@ -90,15 +90,13 @@ class MemberStore:
             }
             for entry_id, p in people
         ]
-        inserted = await self.session.execute(
-            dialect_insert(self.session, staff_entries)
-            .on_conflict_do_nothing(
-                index_elements=[staff_entries.c.organization_id, staff_entries.c.id_hash]
-            )
-            .returning(staff_entries.c.id_hash),
+        new = await insert_new(
+            self.session,
+            staff_entries,
             rows,
+            returning="id_hash",
+            unique=("organization_id", "id_hash"),
         )
-        new = set(inserted.scalars())
         known = [r for r in rows if r["id_hash"] not in new]
         if known:
             await self.session.execute(
@@ -155,15 +153,13 @@ class MemberStore:
             }
             for entry_id, e in entries
         ]
-        inserted = await self.session.execute(
-            dialect_insert(self.session, roster_entries)
-            .on_conflict_do_nothing(
-                index_elements=[roster_entries.c.region_code, roster_entries.c.id_hash]
-            )
-            .returning(roster_entries.c.id_hash),
+        new = await insert_new(
+            self.session,
+            roster_entries,
             rows,
+            returning="id_hash",
+            unique=("region_code", "id_hash"),
         )
-        new = set(inserted.scalars())
         refreshed = (
             "name",
             "id_masked",
@@ -232,17 +228,15 @@ class MemberStore:
 
     async def add_new(self, batch: Sequence[Member]) -> set[str]:
         """Insert members not yet recorded at their organisation; the ids really inserted."""
-        if not batch:
-            return set()
-        statement = (
-            dialect_insert(self.session, members)
-            .on_conflict_do_nothing(index_elements=[members.c.organization_id, members.c.id_hash])
-            .returning(members.c.id)
-        )
         inserted: set[str] = set()
         for part in chunks(batch):
-            result = await self.session.execute(statement, [member_row(m) for m in part])
-            inserted.update(result.scalars())
+            inserted |= await insert_new(
+                self.session,
+                members,
+                [member_row(m) for m in part],
+                returning="id",
+                unique=("organization_id", "id_hash"),
+            )
         return inserted
 
     async def get(self, member_id: str, *, for_update: bool = False) -> Member | None:
