@@ -81,11 +81,6 @@ class AuditQuery:
     limit: int = 100
 
 
-def region_range(table: Table, prefix: str) -> Any:
-    """`region_code` within the subtree of `prefix`, as an index-friendly range."""
-    return within_region(table.c.region_code, prefix)
-
-
 class AuditTrail:
     def __init__(self, session: AsyncSession, table: Table) -> None:
         self.session = session
@@ -139,7 +134,7 @@ class AuditTrail:
 
     async def find(self, query: AuditQuery) -> list[AuditEntry]:
         t = self.table
-        conditions = [region_range(t, query.region_code)]
+        conditions = [within_region(t.c.region_code, query.region_code)]
         if query.entity_type:
             conditions.append(t.c.entity_type == query.entity_type)
         if query.entity_id:

@@ -10,8 +10,8 @@ from typing import Any, TypeVar
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from libs.common.audit import region_range
 from libs.common.db import insert_new
+from libs.common.subtree import within_region
 from libs.common.validators import region_ancestors
 from services.registry.domain.identity import Person
 from services.registry.domain.members import Member, RosterEntry
@@ -221,7 +221,7 @@ class MemberStore:
             .join(organizations, organizations.c.id == staff_entries.c.organization_id)
             .where(roster_entries.c.upload_id == upload_id)
             .where(roster_entries.c.region_code == region_code)
-            .where(region_range(organizations, region_code))
+            .where(within_region(organizations.c.region_code, region_code))
             .where(organizations.c.status == "active")
         )
         return [Match(**row) for row in rows.mappings()]
