@@ -41,11 +41,26 @@ def area(name: str = "新荣工业园区", **overrides: Any) -> dict[str, Any]:
     return body
 
 
-async def outbox_events(runtime: Any, type_name: str | None = None) -> list[dict[str, Any]]:
-    """The events in a service's outbox (sent or not), oldest first, as `{"type", **data}`."""
+async def outbox_records(runtime: Any, type_prefix: str = "") -> list[tuple[str, dict[str, Any]]]:
+    """(type, data) of the events in a service's outbox (sent or not), oldest first, whose type
+    starts with `type_prefix`."""
     statement = select(outbox.c.type, outbox.c.data).order_by(outbox.c.seq)
-    if type_name is not None:
-        statement = statement.where(outbox.c.type == type_name)
+    if type_prefix:
+        statement = statement.where(outbox.c.type.startswith(type_prefix))
     async with runtime.db.read() as session:
         rows = (await session.execute(statement)).all()
-    return [{"type": row.type, **json.loads(row.data)} for row in rows]
+    return [(str(row.type), json.loads(row.data)) for row in rows]
+
+
+async def outbox_data(runtime: Any, type_name: str) -> list[dict[str, Any]]:
+    """The data of a service's outbox events of one type, oldest first."""
+    return [data for t, data in await outbox_records(runtime, type_name) if t == type_name]
+
+
+async def outbox_events(runtime: Any, type_name: str | None = None) -> list[dict[str, Any]]:
+    """The events in a service's outbox (sent or not), oldest first, as `{"type", **data}`."""
+    return [
+        {"type": t, **data}
+        for t, data in await outbox_records(runtime, type_name or "")
+        if type_name is None or t == type_name
+    ]

@@ -13,7 +13,6 @@ import pytest
 from sqlalchemy import select
 
 from libs.common.events import IntegrationEvent
-from libs.common.tables import outbox
 from services.coverage.app import definition
 from services.coverage.settings import CoverageSettings
 from services.coverage.store.tables import organization_facts
@@ -31,6 +30,7 @@ from tests.coverage.feed import (
     union_set_up,
     updated,
 )
+from tests.factories import outbox_data
 from tests.harness import NatsServer, RunningService, serve, wait_for
 
 TOWNSHIP_A = "140212101"
@@ -285,13 +285,7 @@ async def test_region_scope_and_bad_input(
 
 
 async def outbox_events(service: RunningService, event_type: str) -> list[dict[str, Any]]:
-    import json
-
-    async with service.runtime.db.read() as session:
-        rows = await session.execute(
-            select(outbox.c.data).where(outbox.c.type == event_type).order_by(outbox.c.seq)
-        )
-        return [json.loads(data) for (data,) in rows]
+    return await outbox_data(service.runtime, event_type)
 
 
 async def test_targets_are_reached_and_missed_with_events(

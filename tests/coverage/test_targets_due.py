@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from datetime import date
+from typing import Any
 
-from sqlalchemy import select
-
-from libs.common.tables import outbox
 from services.coverage.service import judge_due_targets
 from tests.coverage.feed import Ledger, RegistryStream, formed, registered
 from tests.coverage.test_rates_api import running, settled
+from tests.factories import outbox_data
 from tests.harness import RunningService
 
 __all__ = ["running"]  # the fixture, shared with the rates tests
@@ -19,10 +17,8 @@ OVERDUE = "pb.coverage.target.overdue.v1"
 TODAY = date(2026, 11, 23)
 
 
-async def overdue_events(service: RunningService) -> list[dict[str, object]]:
-    async with service.runtime.db.read() as session:
-        rows = await session.execute(select(outbox.c.data).where(outbox.c.type == OVERDUE))
-        return [json.loads(data) for (data,) in rows]
+async def overdue_events(service: RunningService) -> list[dict[str, Any]]:
+    return await outbox_data(service.runtime, OVERDUE)
 
 
 async def judge(service: RunningService, today: date) -> int:

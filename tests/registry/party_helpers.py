@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from sqlalchemy import select
-
-from libs.common.tables import outbox
 from libs.common.validators import id_number_check_char
-from tests.factories import organization
+from tests.factories import organization, outbox_data, outbox_records
 from tests.harness import RunningService
 
 REGION = "140212"
@@ -57,19 +53,11 @@ async def events(
     service: RunningService, type_prefix: str = ""
 ) -> list[tuple[str, dict[str, Any]]]:
     """(type, data) of every outbox event, in order, whose type starts with the prefix."""
-    async with service.runtime.db.read() as session:
-        rows = (
-            await session.execute(select(outbox.c.type, outbox.c.data).order_by(outbox.c.seq))
-        ).all()
-    return [
-        (str(row.type), json.loads(row.data))
-        for row in rows
-        if str(row.type).startswith(type_prefix)
-    ]
+    return await outbox_records(service.runtime, type_prefix)
 
 
 async def data_of(service: RunningService, type_: str) -> list[dict[str, Any]]:
-    return [data for t, data in await events(service) if t == type_]
+    return await outbox_data(service.runtime, type_)
 
 
 async def set_members(service: RunningService, organization_id: str, full: int) -> None:
