@@ -15,7 +15,7 @@ import jwt
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from libs.common.errors import Forbidden, NotFound, Unauthorized
+from libs.common.problems import Forbidden, NotFound, Unauthorized
 from libs.common.settings import ServiceSettings
 from libs.common.validators import InvalidCode, canonical_region_code, is_within
 

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Any
+from typing import Any, Self, TypeVar
 
 from sqlalchemy import (
     ARRAY,
@@ -79,7 +79,7 @@ class Database:
         self.source = source
         self.engine = create_engine(url)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
-        self._read_sessions = async_sessionmaker(
+        self.read_sessions = async_sessionmaker(
             self.engine.execution_options(pb_readonly=True), expire_on_commit=False
         )
         self.outbox_written = asyncio.Event()
@@ -88,31 +88,50 @@ class Database:
     def dialect(self) -> str:
         return self.engine.dialect.name
 
-    def unit_of_work(self) -> UnitOfWork:
-        return UnitOfWork(self)
+    def unit_of_work(self, *, readonly: bool = False) -> UnitOfWork:
+        """A plain unit of work (no repositories): for the platform's own tables."""
+        return UnitOfWork(self, readonly=readonly)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
         """A session for queries that change nothing."""
-        async with self._read_sessions() as session, session.begin():
+        async with self.read_sessions() as session, session.begin():
             yield session
 
     async def dispose(self) -> None:
         await self.engine.dispose()
 
 
+R = TypeVar("R", bound="Repository")
+
+
+class Repository:
+    """The SQL of one aggregate behind plain methods that take and return domain objects.
+
+    Built by the unit of work on its session (`uow.organizations`); nothing else builds queries.
+    """
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+
 class UnitOfWork:
     """One transaction: the state change and the events it causes commit together or not at all.
 
     Use cases call `record(event)`; the events are written to the outbox in the same transaction
-    (at commit, or at the end of a `savepoint()`), never published directly.
+    (at commit, or at the end of a `savepoint()`), never published directly. A service's own
+    unit of work subclasses this and carries its repositories as properties built through
+    `repository(cls)`. `readonly=True` opens a read session (no writer lock on SQLite), records
+    nothing and commits nothing: GETs run on it.
     """
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, readonly: bool = False) -> None:
         self._db = db
+        self.readonly = readonly
         self._pending: list[Envelope] = []
         self._written = 0
         self._session: AsyncSession | None = None
+        self._repositories: dict[type[Repository], Repository] = {}
 
     @property
     def session(self) -> AsyncSession:
@@ -124,8 +143,15 @@ class UnitOfWork:
     def dialect(self) -> str:
         return self._db.dialect
 
-    async def __aenter__(self) -> UnitOfWork:
-        self._session = self._db.sessions()
+    def repository(self, cls: type[R]) -> R:
+        """The transaction's one instance of repository `cls`."""
+        found = self._repositories.get(cls)
+        if found is None:
+            found = self._repositories[cls] = cls(self.session)
+        return found  # type: ignore[return-value]
+
+    async def __aenter__(self) -> Self:
+        self._session = (self._db.read_sessions if self.readonly else self._db.sessions)()
         await self._session.begin()
         return self
 
@@ -137,7 +163,7 @@ class UnitOfWork:
     ) -> None:
         session = self.session
         try:
-            if exc_type is None:
+            if exc_type is None and not self.readonly:
                 await self.flush_events()
                 await session.commit()
                 if self._written:
@@ -148,9 +174,15 @@ class UnitOfWork:
             await session.close()
             self._session = None
             self._pending.clear()
+            self._repositories.clear()
+
+    def _writable(self) -> None:
+        if self.readonly:
+            raise RuntimeError("a read-only unit of work records no events")
 
     def record(self, event: IntegrationEvent) -> Envelope:
         """Record an event caused by this transaction, with the current trace context."""
+        self._writable()
         traceparent, tracestate = current_traceparent()
         envelope = Envelope.wrap(
             event, source=self._db.source, traceparent=traceparent, tracestate=tracestate
@@ -161,6 +193,7 @@ class UnitOfWork:
     def record_many(self, events: Iterable[IntegrationEvent]) -> None:
         """Record many events at once (imports): as `record` for each, with the trace context
         and the clock read once for all of them."""
+        self._writable()
         traceparent, tracestate = current_traceparent()
         now = datetime.now(UTC)
         source = self._db.source

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Protocol
+from typing import Annotated, Protocol, TypeVar
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -19,12 +19,12 @@ from sqlalchemy import MetaData, text
 from libs.common.auth import TokenService
 from libs.common.broker import BrokerLink
 from libs.common.db import Database, UnitOfWork
-from libs.common.errors import PROBLEM_JSON, install_problem_handlers
 from libs.common.inbox import ConsumerSpec, InboxConsumer
 from libs.common.logging import configure_logging, get_logger
 from libs.common.metrics import ServiceMetrics
 from libs.common.migrations import upgrade_to_head
 from libs.common.outbox import OutboxRelay
+from libs.common.problems import PROBLEM_JSON, ProblemMap, install_problem_handlers
 from libs.common.settings import ServiceSettings
 from libs.common.tracing import create_tracer_provider, instrument_engine, instrument_fastapi
 
@@ -45,6 +45,11 @@ class ServiceDefinition:
     #: Long-running loops of the service (import jobs, snapshots): each is started with the
     #: runtime after the consumers and stopped before them.
     workers: list[WorkerFactory] = field(default_factory=list)
+    #: The service's unit of work (carrying its repositories): what requests, consumers and
+    #: workers get from `runtime.unit_of_work()`.
+    unit_of_work: type[UnitOfWork] = UnitOfWork
+    #: Problem shapes for the service's refusals that differ from `problem_of`'s defaults.
+    problems: ProblemMap = field(default_factory=dict)
     version: str = "0.1.0"
 
 
@@ -81,6 +86,10 @@ class Runtime:
         ]
         self.tokens = TokenService.from_settings(settings)
         self.workers = [make(self) for make in definition.workers]
+
+    def unit_of_work(self, *, readonly: bool = False) -> UnitOfWork:
+        """A transaction of the service's own unit of work (`readonly` for queries)."""
+        return self.definition.unit_of_work(self.db, readonly=readonly)
 
     async def start(self) -> None:
         if self.settings.migrate_on_start:
@@ -148,7 +157,7 @@ def build_app(
     )
     app.state.runtime = runtime
     app.state.tokens = runtime.tokens
-    install_problem_handlers(app)
+    install_problem_handlers(app, definition.problems)
     runtime.metrics.install(app)
     instrument_fastapi(app, runtime.tracer_provider)
 
@@ -188,15 +197,34 @@ def runtime_of(request: Request) -> Runtime:
     return runtime
 
 
-async def unit_of_work(request: Request) -> AsyncIterator[UnitOfWork]:
-    """One transaction per request: committed when the route returns, rolled back on error."""
-    async with runtime_of(request).db.unit_of_work() as uow:
-        yield uow
+U = TypeVar("U", bound=UnitOfWork)
+S = TypeVar("S", bound=ServiceSettings)
+
+
+def transaction(cls: type[U], *, readonly: bool = False) -> Callable[[Request], AsyncIterator[U]]:
+    """A dependency giving the route one unit of work of class `cls`: committed when the route
+    returns, rolled back on error; `readonly` for GETs (a read session, nothing committed)."""
+
+    async def dependency(request: Request) -> AsyncIterator[U]:
+        async with cls(runtime_of(request).db, readonly=readonly) as uow:
+            yield uow
+
+    return dependency
+
+
+def settings_of(cls: type[S]) -> Callable[[Request], S]:
+    """A dependency giving the route the service's settings, typed as its own class."""
+
+    def dependency(request: Request) -> S:
+        settings: S = request.app.state.runtime.settings
+        return settings
+
+    return dependency
 
 
 # scope="function": the transaction commits before the response leaves, so a failed commit is
 # an error response, never a 201 for something that was not stored.
-UnitOfWorkDep = Annotated[UnitOfWork, Depends(unit_of_work, scope="function")]
+UnitOfWorkDep = Annotated[UnitOfWork, Depends(transaction(UnitOfWork), scope="function")]
 RuntimeDep = Annotated[Runtime, Depends(runtime_of)]
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -16,9 +16,16 @@ DEVELOPMENT_AUTH_SECRET = "development-only-secret-change-me-0123456789"
 
 
 class ServiceSettings(BaseSettings):
-    """The settings of one service; a subclass sets `service_name` and the env prefix."""
+    """The settings of one service. A subclass sets the default of `service_name`; its
+    environment prefix follows from it (`registry` reads `PB_REGISTRY_*`)."""
 
     model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        name = cls.model_fields["service_name"].default
+        cls.model_config["env_prefix"] = f"PB_{str(name).upper()}_"
 
     service_name: str = "service"
     host: str = "127.0.0.1"

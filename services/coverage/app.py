@@ -11,6 +11,7 @@ from services.coverage.api.targets import router as targets
 from services.coverage.handlers import registry_events
 from services.coverage.settings import CoverageSettings
 from services.coverage.store.tables import metadata
+from services.coverage.store.uow import CoverageUnitOfWork
 from services.coverage.workers import rates_changed_worker, snapshot_worker
 
 
@@ -25,4 +26,5 @@ def definition(settings: CoverageSettings | None = None) -> ServiceDefinition:
         routers=[projection, gaps, targets, rates],
         consumers=[registry_events],
         workers=[snapshot_worker(settings), rates_changed_worker(settings)],
+        unit_of_work=CoverageUnitOfWork,
     )

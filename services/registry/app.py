@@ -17,6 +17,7 @@ from services.registry.api import (
 from services.registry.service.imports import import_worker
 from services.registry.settings import RegistrySettings
 from services.registry.store import tables
+from services.registry.store.uow import RegistryUnitOfWork
 
 
 def definition(settings: RegistrySettings | None = None) -> ServiceDefinition:
@@ -37,4 +38,5 @@ def definition(settings: RegistrySettings | None = None) -> ServiceDefinition:
             audit.router,
         ],
         workers=[import_worker],
+        unit_of_work=RegistryUnitOfWork,
     )

@@ -1,7 +1,6 @@
 """Settings of the registry service (environment prefix `PB_REGISTRY_`)."""
 
 from pydantic import Field, SecretStr
-from pydantic_settings import SettingsConfigDict
 
 from libs.common.settings import ServiceSettings
 from services.registry.domain.organizations import Rules
@@ -11,10 +10,6 @@ DEVELOPMENT_IDENTITY_KEY = "development-only-identity-key-change-me-0123456789"
 
 
 class RegistrySettings(ServiceSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="PB_REGISTRY_", extra="ignore", populate_by_name=True
-    )
-
     service_name: str = "registry"
     port: int = 8001
 

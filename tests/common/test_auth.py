@@ -8,7 +8,7 @@ import jwt
 import pytest
 
 from libs.common.auth import Principal, TokenService
-from libs.common.errors import Forbidden, NotFound, Unauthorized
+from libs.common.problems import Forbidden, NotFound, Unauthorized
 
 tokens = TokenService("a-test-secret-that-is-long-enough-0123", "pb-test")
 

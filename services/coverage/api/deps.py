@@ -9,7 +9,7 @@ from fastapi import Depends, Query
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.auth import ADMIN_SCOPE, Principal, Scope
-from libs.common.errors import FieldError, InvalidInput
+from libs.common.problems import FieldError, InvalidInput
 from libs.common.service import RuntimeDep
 from libs.common.validators import InvalidCode, canonical_region_code
 

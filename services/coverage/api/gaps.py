@@ -19,7 +19,7 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.background import BackgroundTask
 
-from libs.common.errors import PROBLEM_JSON, FieldError, InvalidInput
+from libs.common.problems import PROBLEM_JSON, FieldError, InvalidInput
 from libs.common.service import Runtime, RuntimeDep
 from services.coverage.api.deps import Reader, ReadSession, region_in_scope
 from services.coverage.domain import facts as coverage_facts

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel
 
 from libs.common.auth import Principal, Scope
-from libs.common.errors import NotFound
+from libs.common.problems import NotFound
 from libs.common.service import UnitOfWorkDep
 from services.coverage.store.projection import ProjectionRepository
 

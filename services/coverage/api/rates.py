@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from libs.common.errors import FieldError, InvalidInput
+from libs.common.problems import FieldError, InvalidInput
 from services.coverage import service
 from services.coverage.api.deps import AreaQuery, Reader, ReadSession, region_in_scope
 from services.coverage.domain.facts import DEFAULT_ORGANIZATION_SCOPE, DEFAULT_WORK_SCOPE, Scope

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, false, func, not_, or_, select, true, tuple_
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from libs.common.db import Repository
 from libs.common.subtree import within_region
 from services.coverage.domain.facts import CoverageFacts, Scope
 from services.coverage.domain.gaps import Metric, NextAction, Reason
@@ -154,10 +154,7 @@ def to_facts(row: Any) -> CoverageFacts:
     )
 
 
-class GapRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
+class GapRepository(Repository):
     async def count(self, f: GapFilter) -> int:
         query = select(func.count()).select_from(facts).where(*_where(f))
         return int((await self.session.execute(query)).scalar_one())

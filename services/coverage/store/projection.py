@@ -27,7 +27,7 @@ from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from libs.common.db import dialect_insert, one_of, upsert_many
+from libs.common.db import Repository, dialect_insert, one_of, upsert_many
 from libs.common.tables import utcnow
 from services.coverage.domain.facts import CoverageFacts, size_band
 from services.coverage.domain.links import BranchLink, Links, covering_branch
@@ -208,10 +208,7 @@ def _row(stored: StoredOrganization, now: datetime) -> dict[str, Any]:
     }
 
 
-class ProjectionRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
+class ProjectionRepository(Repository):
     def _statement(self, name: str) -> Any:
         bind = self.session.bind
         return _statement(bind.dialect.name if bind is not None else "sqlite", name)

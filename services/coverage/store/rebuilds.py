@@ -6,9 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from libs.common.db import upsert_many
+from libs.common.db import Repository, upsert_many
 from libs.common.tables import utcnow
 from services.coverage.store.tables import rebuilds
 
@@ -22,10 +21,7 @@ class RebuildProgress:
     finished_at: datetime | None
 
 
-class RebuildRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
+class RebuildRepository(Repository):
     async def progress(self, stream: str) -> RebuildProgress | None:
         row = (
             await self.session.execute(select(rebuilds).where(rebuilds.c.stream == stream))

@@ -7,9 +7,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import bindparam, delete, func, literal, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from libs.common.db import one_of
+from libs.common.db import Repository, one_of
 from libs.common.tables import UTCDateTime
 from services.coverage.domain.rates import BreakdownRow, Counts
 from services.coverage.domain.rollups import COUNTERS
@@ -27,10 +26,7 @@ class Snapshot:
     counts: Counts
 
 
-class RollupRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
+class RollupRepository(Repository):
     async def breakdown(self, area: Area) -> tuple[list[BreakdownRow], datetime | None]:
         """The roll-up rows of one region (at most kinds x sections x size bands of them) and
         when they last changed."""

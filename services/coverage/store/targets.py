@@ -7,9 +7,8 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import bindparam, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from libs.common.db import dialect_insert
+from libs.common.db import Repository, dialect_insert
 from libs.common.tables import utcnow
 from services.coverage.domain.targets import Standing, Target
 from services.coverage.store.tables import targets
@@ -17,10 +16,7 @@ from services.coverage.store.tables import targets
 _KEY = ("region_code", "metric", "scope", "due_on")
 
 
-class TargetRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
+class TargetRepository(Repository):
     async def put(self, target: Target, standing: Standing, set_by: str) -> None:
         row = {
             "region_code": target.region_code,

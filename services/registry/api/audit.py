@@ -13,14 +13,16 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from libs.common.audit import AuditEntry, AuditQuery
-from libs.common.errors import FieldError, InvalidInput
-from libs.common.service import UnitOfWorkDep
-from services.registry.api.deps import (
-    Administrator,
+from libs.common.http import (
     Limit,
     decode_cursor,
     encode_cursor,
     subtree_of,
+)
+from libs.common.problems import FieldError, InvalidInput
+from libs.common.service import UnitOfWorkDep
+from services.registry.api.deps import (
+    Administrator,
 )
 from services.registry.service.organizations import audit
 

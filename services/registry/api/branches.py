@@ -14,8 +14,8 @@ from fastapi import APIRouter, Response, status
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from libs.common.audit import Actor
-from libs.common.errors import Conflict, FieldError, InvalidInput, NotFound, RuleViolation
 from libs.common.fields import RegionCode
+from libs.common.problems import Conflict, FieldError, InvalidInput, NotFound, RuleViolation
 from libs.common.service import UnitOfWorkDep
 from services.registry.api.deps import Reader, RulesDep, Writer
 from services.registry.domain.branches import Branch, Committee, CommitteeKind, RuleBroken

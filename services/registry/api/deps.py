@@ -1,28 +1,23 @@
-"""What the registry's routes take from a request: the caller, its scopes, the rules, the
-version it read (If-Match) and where a page starts (cursor)."""
+"""What the registry's routes take from a request: the caller, its scopes, the rules; the HTTP
+helpers (If-Match, cursors, subtree) come from `libs.common.http`."""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import Depends, Header, Query, Request
+from fastapi import Depends, Request
 
 from libs.common.audit import Actor
 from libs.common.auth import ADMIN_SCOPE, Principal, Scope
-from libs.common.errors import (
+from libs.common.problems import (
     Conflict,
-    DomainError,
     FieldError,
     InvalidInput,
     NotFound,
     PreconditionFailed,
 )
-from libs.common.validators import InvalidCode, canonical_region_code
 from services.registry.domain.organizations import (
     DuplicateCreditCode,
     NotActive,
@@ -53,79 +48,6 @@ RulesDep = Annotated[Rules, Depends(rules)]
 
 def actor_of(principal: Principal) -> Actor:
     return Actor.of(principal)
-
-
-class PreconditionRequired(DomainError):
-    """A change to a versioned resource came without `If-Match`."""
-
-    status = 428
-    type = "precondition-required"
-    title = "If-Match is required"
-
-
-def etag(version: int) -> str:
-    return f'"{version}"'
-
-
-def expected_version(if_match: str | None) -> int | None:
-    """The version an `If-Match` header names: None for `*` (any current version).
-
-    Required on every change of a versioned resource (428 without it): a client must have read
-    what it changes. A value that is no version of ours can never match (412)."""
-    if if_match is None or not if_match.strip():
-        raise PreconditionRequired("send If-Match with the ETag of the version you read")
-    value = if_match.strip()
-    if value == "*":
-        return None
-    tag = value.split(",")[0].strip().removeprefix("W/").strip('"')
-    if not tag.isdigit():
-        raise PreconditionFailed(f"If-Match {value} names no version of this resource")
-    return int(tag)
-
-
-IfMatch = Annotated[
-    str | None,
-    Header(description='The ETag of the version read, e.g. "3" (required; * for any)'),
-]
-
-
-def encode_cursor(*values: str | int) -> str:
-    """An opaque cursor for keyset pagination (the sort key of the last item returned)."""
-    raw = json.dumps(list(values), separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str, arity: int) -> list[Any]:
-    try:
-        values = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (ValueError, binascii.Error) as exc:
-        raise InvalidInput(
-            "the cursor is not one this API returned",
-            errors=[FieldError("cursor", "not a cursor this API returned")],
-        ) from exc
-    if not isinstance(values, list) or len(values) != arity:
-        raise InvalidInput(
-            "the cursor is not one this API returned",
-            errors=[FieldError("cursor", "not a cursor this API returned")],
-        )
-    return values
-
-
-def subtree_of(principal: Principal, region: str | None) -> str:
-    """The subtree a list covers: the caller's region, or one inside it it names (else 403)."""
-    if region is None:
-        return principal.region_code
-    try:
-        code = canonical_region_code(region)
-    except InvalidCode as exc:
-        raise InvalidInput(
-            f"invalid region: {exc.reason}", errors=[FieldError("region", exc.reason)]
-        ) from exc
-    principal.ensure_covers(code)
-    return code
-
-
-Limit = Annotated[int, Query(ge=1, le=500, description="Items per page (at most 500)")]
 
 
 @contextmanager

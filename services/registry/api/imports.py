@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from starlette.datastructures import UploadFile
 
 from libs.common.audit import Actor
-from libs.common.errors import PROBLEM_JSON, DomainError, FieldError, InvalidInput, NotFound
+from libs.common.problems import PROBLEM_JSON, FieldError, HttpProblem, InvalidInput, NotFound
 from libs.common.service import RuntimeDep
 from services.registry.api.deps import Reader, SettingsDep, Writer
 from services.registry.domain.imports import SOURCES
@@ -24,7 +24,7 @@ router = APIRouter(prefix="/v1/imports", tags=["imports"])
 _ENVELOPE_BYTES = 64 * 1024
 
 
-class FileTooLarge(DomainError):
+class FileTooLarge(HttpProblem):
     status = 413
     type = "file-too-large"
     title = "The file is too large"

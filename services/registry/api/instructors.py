@@ -12,8 +12,8 @@ from fastapi import APIRouter, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from libs.common.audit import Actor
-from libs.common.errors import NotFound
 from libs.common.fields import RegionCode
+from libs.common.problems import NotFound
 from libs.common.service import UnitOfWorkDep
 from services.registry.api.branches import refused
 from services.registry.api.deps import Reader, Writer

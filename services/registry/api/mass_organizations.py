@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from libs.common.audit import Actor
 from libs.common.auth import Principal
-from libs.common.errors import NotFound
+from libs.common.problems import NotFound
 from libs.common.service import UnitOfWorkDep
 from services.registry.api.branches import refused
 from services.registry.api.deps import Reader, Writer

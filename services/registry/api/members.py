@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.datastructures import UploadFile
 
 from libs.common.audit import Actor
-from libs.common.errors import Conflict, FieldError, InvalidInput, NotFound
+from libs.common.problems import Conflict, FieldError, InvalidInput, NotFound
 from libs.common.service import UnitOfWorkDep
 from services.registry.api.branches import not_active, refused
 from services.registry.api.deps import Reader, RulesDep, SettingsDep, Writer

@@ -15,22 +15,24 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from libs.common.errors import FieldError, InvalidInput, NotFound
 from libs.common.fields import CreditCode, RegionCode
-from libs.common.service import UnitOfWorkDep
-from services.registry.api.deps import (
+from libs.common.http import (
     IfMatch,
     Limit,
-    Reader,
-    RulesDep,
-    Writer,
-    actor_of,
     decode_cursor,
     encode_cursor,
     etag,
     expected_version,
-    refusals,
     subtree_of,
+)
+from libs.common.problems import FieldError, InvalidInput, NotFound
+from libs.common.service import UnitOfWorkDep
+from services.registry.api.deps import (
+    Reader,
+    RulesDep,
+    Writer,
+    actor_of,
+    refusals,
 )
 from services.registry.domain.organizations import (
     LEDGER_POINTS,

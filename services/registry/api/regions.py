@@ -13,19 +13,21 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from libs.common.errors import FieldError, Forbidden, InvalidInput, NotFound
 from libs.common.fields import RegionCode
+from libs.common.http import (
+    Limit,
+    decode_cursor,
+    encode_cursor,
+    subtree_of,
+)
+from libs.common.problems import FieldError, Forbidden, InvalidInput, NotFound
 from libs.common.service import UnitOfWorkDep
 from libs.common.validators import InvalidCode, RegionLevel, canonical_region_code, is_within
 from services.registry.api.deps import (
-    Limit,
     Reader,
     Writer,
     actor_of,
-    decode_cursor,
-    encode_cursor,
     refusals,
-    subtree_of,
 )
 from services.registry.domain.regions import Area, AreaKind, Region
 from services.registry.service import regions as service

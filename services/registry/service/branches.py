@@ -39,7 +39,7 @@ from services.registry.events import (
     CommitteeFormedV1,
 )
 from services.registry.service.organizations import audit
-from services.registry.store.branches import BranchStore, CommitteeStore
+from services.registry.store.branches import BranchRepository, CommitteeRepository
 from services.registry.store.organizations import OrganizationRepository
 
 
@@ -90,7 +90,7 @@ async def form_committee(
     parent_id: str | None,
     formed_on: date,
 ) -> Committee:
-    store = CommitteeStore(uow.session)
+    store = CommitteeRepository(uow.session)
     parent = None
     if parent_id is not None:
         parent = await store.get(parent_id)
@@ -128,14 +128,14 @@ async def form_committee(
 
 
 async def get_committee(uow: UnitOfWork, committee_id: str, scope: str) -> Committee:
-    committee = await CommitteeStore(uow.session).get(committee_id)
+    committee = await CommitteeRepository(uow.session).get(committee_id)
     if committee is None or not committee_visible(committee, scope):
         raise CommitteeNotFound(committee_id)
     return committee
 
 
 async def get_branch(uow: UnitOfWork, branch_id: str, scope: str) -> Branch:
-    branch = await BranchStore(uow.session).get(branch_id)
+    branch = await BranchRepository(uow.session).get(branch_id)
     if branch is None or not within(branch.region_code, scope):
         raise BranchNotFound(branch_id)
     return branch
@@ -198,7 +198,7 @@ async def _add_branch(
         warnings=[a.as_dict() for a in advice],
         unable_reasons={c.id: c.unable_reason for c in candidates if c.unable_reason},
     )
-    await BranchStore(uow.session).add(branch, utcnow())
+    await BranchRepository(uow.session).add(branch, utcnow())
     _formed(uow, branch)
     await audit(uow).record(
         actor,
@@ -229,7 +229,7 @@ async def form_branch(
     ids = [c.organization_id for c in covered]
     found = await _organizations(uow, ids, scope)
     candidates = [Candidate(found[c.organization_id], c.unable_reason) for c in covered]
-    covering = await BranchStore(uow.session).covering(ids)
+    covering = await BranchRepository(uow.session).covering(ids)
     return await _add_branch(
         uow,
         actor,
@@ -259,7 +259,7 @@ async def reorganize_branch(
 
     Returns the branch as it now is and the standalone branches formed by upgrades."""
     scope = actor.region_code
-    store = BranchStore(uow.session)
+    store = BranchRepository(uow.session)
     before = await store.get(branch_id, for_update=True)
     if before is None or not within(before.region_code, scope):
         raise BranchNotFound(branch_id)
@@ -353,7 +353,7 @@ async def dissolve_branch(
     uow: UnitOfWork, actor: Actor, branch_id: str, *, reason: str, on: date
 ) -> Branch:
     """Dissolve a branch: the organisations it covered are uncovered (they keep their history)."""
-    store = BranchStore(uow.session)
+    store = BranchRepository(uow.session)
     before = await store.get(branch_id, for_update=True)
     if before is None or not within(before.region_code, actor.region_code):
         raise BranchNotFound(branch_id)

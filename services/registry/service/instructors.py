@@ -22,7 +22,7 @@ from services.registry.events import (
     InstructorUnassignedV1,
 )
 from services.registry.service.organizations import audit
-from services.registry.store.instructors import InstructorStore
+from services.registry.store.instructors import InstructorRepository
 from services.registry.store.organizations import OrganizationRepository
 
 
@@ -41,7 +41,7 @@ async def register_instructor(
 ) -> Instructor:
     instructor = Instructor(id=str(uuid.uuid4()), name=name, region_code=region_code)
     now = utcnow()
-    await InstructorStore(uow.session).add(instructor, now)
+    await InstructorRepository(uow.session).add(instructor, now)
     uow.record(
         InstructorRegisteredV1(
             instructor_id=instructor.id, region_code=region_code, registered_at=now
@@ -61,14 +61,14 @@ async def register_instructor(
 async def get_instructor(
     uow: UnitOfWork, instructor_id: str, scope: str, *, for_update: bool = False
 ) -> Instructor:
-    instructor = await InstructorStore(uow.session).get(instructor_id, for_update=for_update)
+    instructor = await InstructorRepository(uow.session).get(instructor_id, for_update=for_update)
     if instructor is None or not within(instructor.region_code, scope):
         raise InstructorNotFound(instructor_id)
     return instructor
 
 
 async def assignments_of(uow: UnitOfWork, instructor_id: str) -> list[Assignment]:
-    return await InstructorStore(uow.session).assignments(instructor_id)
+    return await InstructorRepository(uow.session).assignments(instructor_id)
 
 
 async def assign(
@@ -81,7 +81,7 @@ async def assign(
     ends_on: date | None,
 ) -> Assignment:
     """Assign an instructor to guide an organisation; one instructor guides many."""
-    store = InstructorStore(uow.session)
+    store = InstructorRepository(uow.session)
     # locked: two concurrent assignments of one instructor cannot both pass the overlap check
     instructor = await get_instructor(uow, instructor_id, actor.region_code, for_update=True)
     organization = await OrganizationRepository(uow.session).get(organization_id)
@@ -134,7 +134,7 @@ async def assign(
 async def end_assignment(
     uow: UnitOfWork, actor: Actor, instructor_id: str, assignment_id: str, *, on: date
 ) -> Assignment:
-    store = InstructorStore(uow.session)
+    store = InstructorRepository(uow.session)
     await get_instructor(uow, instructor_id, actor.region_code, for_update=True)
     before = await store.assignment(assignment_id)
     if before is None or before.instructor_id != instructor_id:

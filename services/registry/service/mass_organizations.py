@@ -17,7 +17,7 @@ from services.registry.domain.mass_organizations import (
 from services.registry.domain.organizations import Organization, OrganizationNotFound
 from services.registry.events import MassOrganizationDissolvedV1, MassOrganizationEstablishedV1
 from services.registry.service.organizations import audit
-from services.registry.store.mass_organizations import MassOrganizationStore
+from services.registry.store.mass_organizations import MassOrganizationRepository
 from services.registry.store.organizations import OrganizationRepository
 
 
@@ -46,7 +46,7 @@ async def establish(
 ) -> MassOrganization:
     # the organisation's row is locked: two requests cannot both set up its union
     organization = await _organization(uow, organization_id, for_update=True)
-    store = MassOrganizationStore(uow.session)
+    store = MassOrganizationRepository(uow.session)
     check_establish(
         organization.id, organization.active, kind, await store.of_organization(organization.id)
     )
@@ -85,7 +85,7 @@ async def establish(
 
 
 async def of_organization(uow: UnitOfWork, organization_id: str) -> list[MassOrganization]:
-    return await MassOrganizationStore(uow.session).of_organization(organization_id)
+    return await MassOrganizationRepository(uow.session).of_organization(organization_id)
 
 
 async def dissolve(
@@ -98,7 +98,7 @@ async def dissolve(
     on: date,
 ) -> MassOrganization:
     await _organization(uow, organization_id, for_update=True)
-    store = MassOrganizationStore(uow.session)
+    store = MassOrganizationRepository(uow.session)
     before = await store.get(mass_organization_id)
     if before is None or before.organization_id != organization_id:
         raise MassOrganizationNotFound(mass_organization_id)

@@ -26,7 +26,7 @@ from services.registry.domain.organizations import (
 )
 from services.registry.events import MemberDeclaredV1, MemberDiscoveredV1, MemberTransferredV1
 from services.registry.service.organizations import adjust_member_counts, audit
-from services.registry.store.members import Match, MemberStore
+from services.registry.store.members import Match, MemberRepository
 from services.registry.store.organizations import OrganizationRepository
 
 log = get_logger(__name__)
@@ -67,7 +67,7 @@ async def receive_staff_list(
         raise OrganizationNotFound(organization_id)
     if not organization.active:
         raise NotActive(organization_id)
-    store = MemberStore(uow.session)
+    store = MemberRepository(uow.session)
     now = utcnow()
     new = await store.save_staff(organization_id, [(str(uuid.uuid4()), p) for p in people], now)
     discovered = await discover(
@@ -101,7 +101,7 @@ async def receive_roster(
     repeated: int = 0,
 ) -> ListResult:
     """Keep a roster extract for the caller's region and discover its people on staff lists."""
-    store = MemberStore(uow.session)
+    store = MemberRepository(uow.session)
     region_code = actor.region_code
     upload_id = str(uuid.uuid4())
     now = utcnow()
@@ -140,7 +140,7 @@ async def discover(uow: UnitOfWork, actor: Actor, matches: Sequence[Match]) -> l
         )
         for m in matches
     ]
-    inserted = await MemberStore(uow.session).add_new(candidates)
+    inserted = await MemberRepository(uow.session).add_new(candidates)
     found = [m for m in candidates if m.id in inserted]
     for member in found:
         uow.record(
@@ -162,7 +162,7 @@ async def discover(uow: UnitOfWork, actor: Actor, matches: Sequence[Match]) -> l
 
 
 async def get_member(uow: UnitOfWork, member_id: str) -> Member | None:
-    return await MemberStore(uow.session).get(member_id)
+    return await MemberRepository(uow.session).get(member_id)
 
 
 async def members_at(
@@ -173,7 +173,7 @@ async def members_at(
     after: str | None = None,
     limit: int = 100,
 ) -> list[Member]:
-    return await MemberStore(uow.session).at_organization(
+    return await MemberRepository(uow.session).at_organization(
         organization_id, status=status, after=after, limit=limit
     )
 
@@ -187,7 +187,7 @@ async def advance_member(
     on: date,
 ) -> tuple[Member, Organization | None]:
     """Declare (亮明身份) or transfer (组织关系转接) a member; a transfer counts them in."""
-    store = MemberStore(uow.session)
+    store = MemberRepository(uow.session)
     before = await store.get(member_id, for_update=True)
     if before is None:
         raise MemberNotFound(member_id)

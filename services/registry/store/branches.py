@@ -8,9 +8,8 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from libs.common.db import dialect_insert
+from libs.common.db import Repository, dialect_insert
 from services.registry.domain.branches import Branch, Committee
 from services.registry.store.party_tables import branch_organizations, branches, committees
 from services.registry.store.tables import organizations
@@ -22,10 +21,7 @@ def committee_of(row: Mapping[Any, Any]) -> Committee:
     return Committee(**values)
 
 
-class CommitteeStore:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
+class CommitteeRepository(Repository):
     async def add(self, committee: Committee, now: datetime) -> None:
         await self.session.execute(
             insert(committees).values(
@@ -64,10 +60,7 @@ _BRANCH_COLUMNS = (
 )
 
 
-class BranchStore:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
+class BranchRepository(Repository):
     async def get(self, branch_id: str, *, for_update: bool = False) -> Branch | None:
         statement = select(branches).where(branches.c.id == branch_id)
         if for_update:

@@ -17,9 +17,8 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from libs.common.db import dialect_insert, one_of
+from libs.common.db import Repository, dialect_insert, one_of
 from libs.common.subtree import within_region
 from libs.common.tables import utcnow
 from services.registry.domain.organizations import Organization
@@ -73,10 +72,7 @@ def _chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
         yield values[start : start + _LOOKUP_BATCH]
 
 
-class ImportRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
+class ImportRepository(Repository):
     @property
     def _postgres(self) -> bool:
         bind = self.session.bind

@@ -7,8 +7,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from libs.common.db import Repository
 from services.registry.domain.instructors import Assignment, Instructor
 from services.registry.store.party_tables import instructor_assignments, instructors
 
@@ -27,10 +27,7 @@ def assignment_of(row: Mapping[Any, Any]) -> Assignment:
     return Assignment(**{c: row[c] for c in _ASSIGNMENT_COLUMNS})
 
 
-class InstructorStore:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
+class InstructorRepository(Repository):
     async def add(self, instructor: Instructor, now: datetime) -> None:
         await self.session.execute(
             insert(instructors).values(

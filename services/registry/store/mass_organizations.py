@@ -7,8 +7,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from libs.common.db import Repository
 from services.registry.domain.mass_organizations import MassOrganization
 from services.registry.store.party_tables import mass_organizations
 
@@ -28,10 +28,7 @@ def mass_organization_of(row: Mapping[Any, Any]) -> MassOrganization:
     return MassOrganization(**{c: row[c] for c in _COLUMNS})
 
 
-class MassOrganizationStore:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
+class MassOrganizationRepository(Repository):
     async def add(self, mass_organization: MassOrganization, now: datetime) -> None:
         await self.session.execute(
             insert(mass_organizations).values(

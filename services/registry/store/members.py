@@ -8,9 +8,8 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import bindparam, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from libs.common.db import insert_new
+from libs.common.db import Repository, insert_new
 from libs.common.subtree import within_region
 from libs.common.validators import region_ancestors
 from services.registry.domain.identity import Person
@@ -66,10 +65,7 @@ def member_row(member: Member) -> dict[str, Any]:
     }
 
 
-class MemberStore:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
+class MemberRepository(Repository):
     async def save_staff(
         self, organization_id: str, people: Sequence[tuple[str, Person]], now: datetime
     ) -> int:

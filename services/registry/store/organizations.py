@@ -19,9 +19,8 @@ from sqlalchemy import (
     tuple_,
     update,
 )
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from libs.common.db import dialect_insert
+from libs.common.db import Repository, dialect_insert
 from libs.common.subtree import within_region
 from services.registry.domain.names import name_key
 from services.registry.domain.organizations import (
@@ -107,10 +106,7 @@ def _conditions(f: OrganizationFilter) -> list[ColumnElement[bool]]:
     return conditions
 
 
-class OrganizationRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
+class OrganizationRepository(Repository):
     async def get(self, organization_id: str, *, for_update: bool = False) -> Organization | None:
         statement = select(organizations).where(organizations.c.id == organization_id)
         if for_update:

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import insert, select, tuple_
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from libs.common.db import Repository
 from libs.common.logging import get_logger
 from libs.common.subtree import within_region
 from services.registry.domain.regions import Area, RegionTree
@@ -97,10 +97,7 @@ def _area(row: Any) -> Area:
     return Area(**dict(row))
 
 
-class AreaRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
+class AreaRepository(Repository):
     async def add(self, area: Area) -> None:
         await self.session.execute(
             insert(areas),

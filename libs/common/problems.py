@@ -1,7 +1,9 @@
-"""Domain errors and their one mapping to RFC 9457 problem+json responses."""
+"""RFC 9457 problem+json: the HTTP problems a route can raise, and the one mapping of every
+domain refusal (`libs.common.refusals`) and failure to a problem response."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,6 +13,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from libs.common import refusals
 from libs.common.logging import get_logger
 
 PROBLEM_JSON = "application/problem+json"
@@ -27,8 +30,11 @@ class FieldError:
     reason: str
 
 
-class DomainError(Exception):
-    """A refusal the caller can understand. Subclasses set status, type and title."""
+class HttpProblem(Exception):
+    """An HTTP problem response raised as an exception. Subclasses set status, type and title.
+
+    Routes raise these only for what is about HTTP itself (a header, a cursor, a token); the
+    domain raises `refusals.*`, which `problem_of` maps."""
 
     status = 400
     type = "bad-request"
@@ -47,25 +53,25 @@ class DomainError(Exception):
         self.extra = extra or {}
 
 
-class InvalidInput(DomainError):
+class InvalidInput(HttpProblem):
     status = 422
     type = "validation-error"
     title = "The request is not valid"
 
 
-class NotFound(DomainError):
+class NotFound(HttpProblem):
     status = 404
     type = "not-found"
     title = "Not found"
 
 
-class Conflict(DomainError):
+class Conflict(HttpProblem):
     status = 409
     type = "conflict"
     title = "Conflict"
 
 
-class RuleViolation(DomainError):
+class RuleViolation(HttpProblem):
     """A domain rule refused the change; `extra` names the rule and the objects involved."""
 
     status = 422
@@ -73,19 +79,27 @@ class RuleViolation(DomainError):
     title = "A domain rule refused the change"
 
 
-class PreconditionFailed(DomainError):
+class PreconditionFailed(HttpProblem):
     status = 412
     type = "precondition-failed"
     title = "The resource changed since it was read"
 
 
-class Unauthorized(DomainError):
+class PreconditionRequired(HttpProblem):
+    """A change to a versioned resource came without `If-Match`."""
+
+    status = 428
+    type = "precondition-required"
+    title = "If-Match is required"
+
+
+class Unauthorized(HttpProblem):
     status = 401
     type = "unauthorized"
     title = "Authentication required"
 
 
-class Forbidden(DomainError):
+class Forbidden(HttpProblem):
     status = 403
     type = "forbidden"
     title = "Not allowed"
@@ -115,6 +129,36 @@ class Problem:
         return JSONResponse(body, status_code=self.status, media_type=PROBLEM_JSON, headers=headers)
 
 
+ProblemMap = Mapping[type[refusals.Refusal], Callable[[Any], HttpProblem]]
+"""Service-specific shapes for some refusals (by class, most specific first in the MRO)."""
+
+
+def _field_errors(refusal: refusals.Refusal) -> list[FieldError]:
+    return [FieldError(name, reason) for name, reason in refusal.fields]
+
+
+def problem_of(refusal: refusals.Refusal, overrides: ProblemMap | None = None) -> HttpProblem:
+    """The one mapping of a domain refusal to problem+json: a service's override for its class
+    (or a base of it), else by its base: not found 404, stale 412, rule broken 422
+    `rule-violation`, conflict 409, invalid 422 `validation-error`."""
+    for cls in type(refusal).__mro__:
+        make = (overrides or {}).get(cls)
+        if make is not None:
+            return make(refusal)
+    kind: type[HttpProblem] = HttpProblem
+    if isinstance(refusal, refusals.NotFound):
+        kind = NotFound
+    elif isinstance(refusal, refusals.Stale):
+        kind = PreconditionFailed
+    elif isinstance(refusal, refusals.RuleBroken):
+        kind = RuleViolation
+    elif isinstance(refusal, refusals.Conflict):
+        kind = Conflict
+    elif isinstance(refusal, refusals.Invalid):
+        kind = InvalidInput
+    return kind(refusal.message, errors=_field_errors(refusal), extra=refusal.context)
+
+
 def _field_path(loc: tuple[Any, ...] | list[Any]) -> str:
     # ("body", "credit_code") -> "credit_code"; ("query", "limit") -> "limit"
     parts = [str(p) for p in loc]
@@ -129,15 +173,24 @@ def _validation_reason(err: dict[str, Any]) -> str:
     return message.removeprefix("Value error, ")
 
 
-def install_problem_handlers(app: FastAPI) -> None:
-    """Every failure, validation included, leaves as problem+json."""
+def _respond(request: Request, exc: HttpProblem) -> JSONResponse:
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+    return Problem(
+        exc.status, exc.type, exc.title, exc.detail, request.url.path, exc.errors, exc.extra
+    ).response(headers)
 
-    @app.exception_handler(DomainError)
-    async def on_domain_error(request: Request, exc: DomainError) -> JSONResponse:
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-        return Problem(
-            exc.status, exc.type, exc.title, exc.detail, request.url.path, exc.errors, exc.extra
-        ).response(headers)
+
+def install_problem_handlers(app: FastAPI, overrides: ProblemMap | None = None) -> None:
+    """Every failure, validation included, leaves as problem+json; domain refusals through
+    `problem_of` with the service's `overrides`."""
+
+    @app.exception_handler(HttpProblem)
+    async def on_http_problem(request: Request, exc: HttpProblem) -> JSONResponse:
+        return _respond(request, exc)
+
+    @app.exception_handler(refusals.Refusal)
+    async def on_refusal(request: Request, exc: refusals.Refusal) -> JSONResponse:
+        return _respond(request, problem_of(exc, overrides))
 
     @app.exception_handler(RequestValidationError)
     async def on_validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

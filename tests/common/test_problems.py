@@ -9,7 +9,7 @@ import httpx
 from fastapi import Depends, FastAPI
 from sqlalchemy.exc import IntegrityError
 
-from libs.common.errors import PROBLEM_JSON, install_problem_handlers
+from libs.common.problems import PROBLEM_JSON, install_problem_handlers
 
 
 async def test_a_constraint_violation_is_a_409_problem_without_the_stored_values() -> None:

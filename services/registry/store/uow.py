@@ -1,0 +1,54 @@
+"""The registry's unit of work: one transaction, and the repositories that work inside it."""
+
+from __future__ import annotations
+
+from libs.common.audit import AuditTrail
+from libs.common.db import UnitOfWork
+from services.registry.store.branches import BranchRepository, CommitteeRepository
+from services.registry.store.imports import ImportRepository
+from services.registry.store.instructors import InstructorRepository
+from services.registry.store.mass_organizations import MassOrganizationRepository
+from services.registry.store.members import MemberRepository
+from services.registry.store.organizations import OrganizationRepository
+from services.registry.store.regions import AreaRepository
+from services.registry.store.tables import audit_log
+
+
+class RegistryUnitOfWork(UnitOfWork):
+    """`uow.organizations`, `uow.branches`, ...: each built once per transaction."""
+
+    @property
+    def organizations(self) -> OrganizationRepository:
+        return self.repository(OrganizationRepository)
+
+    @property
+    def committees(self) -> CommitteeRepository:
+        return self.repository(CommitteeRepository)
+
+    @property
+    def branches(self) -> BranchRepository:
+        return self.repository(BranchRepository)
+
+    @property
+    def instructors(self) -> InstructorRepository:
+        return self.repository(InstructorRepository)
+
+    @property
+    def mass_organizations(self) -> MassOrganizationRepository:
+        return self.repository(MassOrganizationRepository)
+
+    @property
+    def members(self) -> MemberRepository:
+        return self.repository(MemberRepository)
+
+    @property
+    def areas(self) -> AreaRepository:
+        return self.repository(AreaRepository)
+
+    @property
+    def imports(self) -> ImportRepository:
+        return self.repository(ImportRepository)
+
+    @property
+    def audit(self) -> AuditTrail:
+        return AuditTrail(self.session, audit_log)
