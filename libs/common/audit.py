@@ -11,12 +11,14 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import Column, Index, MetaData, String, Table, Text, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.auth import Principal
+from libs.common.db import UnitOfWork
+from libs.common.events import Envelope, IntegrationEvent
 from libs.common.subtree import within_region
 from libs.common.tables import BigIntPK, UTCDateTime, utcnow
 
@@ -155,3 +157,53 @@ class AuditTrail:
             )
         ).mappings()
         return [AuditEntry(**{**row, "changes": json.loads(row["changes"])}) for row in rows]
+
+
+class AuditedUnitOfWork(UnitOfWork):
+    """A unit of work whose service keeps an audit trail (`audit_log`, on its own metadata).
+
+    `record_and_audit` is the one call for a use case that both announces and audits a change:
+    the audit entry is read off the event (action from its type, changes from its fields), so
+    the two can never tell different stories."""
+
+    audit_log: ClassVar[Table]
+
+    @property
+    def audit(self) -> AuditTrail:
+        return AuditTrail(self.session, self.audit_log)
+
+    async def record_and_audit(
+        self,
+        actor: Actor,
+        event: IntegrationEvent,
+        *,
+        entity_type: str,
+        region_code: str,
+        entity_id: str | None = None,
+        action: str | None = None,
+        changes: Mapping[str, Any] | None = None,
+    ) -> Envelope:
+        """Record `event` and its audit entry. Defaults: the entity is the event's aggregate,
+        the action is its type without prefix and version (`branch.formed`), the changes are
+        its fields but the aggregate id and region."""
+        envelope = self.record(event)
+        await self.audit.record(
+            actor,
+            action or event_action(event),
+            entity_type=entity_type,
+            entity_id=entity_id or event.aggregate_id(),
+            region_code=region_code,
+            changes=event_changes(event) if changes is None else changes,
+        )
+        return envelope
+
+
+def event_action(event: IntegrationEvent) -> str:
+    """`pb.registry.branch.formed` -> `branch.formed`."""
+    return ".".join(event.event_type.split(".")[2:])
+
+
+def event_changes(event: IntegrationEvent) -> dict[str, Any]:
+    """An event's fields as an audit entry's changes: all but the aggregate id and region."""
+    skip = {event.subject_field, "region_code"}
+    return {k: v for k, v in event.model_dump(mode="json").items() if k not in skip}

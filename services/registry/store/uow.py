@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from libs.common.audit import AuditTrail
-from libs.common.db import UnitOfWork
+from libs.common.audit import AuditedUnitOfWork
 from services.registry.store.branches import BranchRepository, CommitteeRepository
 from services.registry.store.imports import ImportRepository
 from services.registry.store.instructors import InstructorRepository
@@ -14,8 +13,11 @@ from services.registry.store.regions import AreaRepository
 from services.registry.store.tables import audit_log
 
 
-class RegistryUnitOfWork(UnitOfWork):
-    """`uow.organizations`, `uow.branches`, ...: each built once per transaction."""
+class RegistryUnitOfWork(AuditedUnitOfWork):
+    """`uow.organizations`, `uow.branches`, ...: each built once per transaction; `uow.audit`
+    and `uow.record_and_audit` write the registry's audit trail."""
+
+    audit_log = audit_log
 
     @property
     def organizations(self) -> OrganizationRepository:
@@ -48,7 +50,3 @@ class RegistryUnitOfWork(UnitOfWork):
     @property
     def imports(self) -> ImportRepository:
         return self.repository(ImportRepository)
-
-    @property
-    def audit(self) -> AuditTrail:
-        return AuditTrail(self.session, audit_log)
