@@ -14,10 +14,10 @@ from services.registry.api import (
     organizations,
     regions,
 )
-from services.registry.service.imports import import_worker
 from services.registry.settings import RegistrySettings
 from services.registry.store import tables
 from services.registry.store.uow import RegistryUnitOfWork
+from services.registry.workers import import_worker
 
 
 def definition(settings: RegistrySettings | None = None) -> ServiceDefinition:

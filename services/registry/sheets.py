@@ -5,7 +5,9 @@ stripped strings (numbers without a spurious `.0`, dates in ISO form); a blank r
 so a caller that counts rows keeps the office's row numbers. `iter_numbered` yields the same rows
 with their row number as the office sees it (the line of a CSV record, the row of an XLSX sheet).
 
-Everything a file can get wrong is a `SheetError` whose `.reason` an office understands.
+Everything a file can get wrong is a `SheetError` whose `.reason` an office understands: a
+refusal of the `file` field (422 when a request brings the file, a rejected job when a worker
+reads it later).
 
 * CSV: UTF-8 (with or without BOM) or GB18030 (which covers GBK and GB2312), comma or tab,
   decoded and parsed as it is read: a 50 MB file never sits in memory.
@@ -31,6 +33,8 @@ from xml.etree import ElementTree
 
 import python_calamine
 
+from libs.common import refusals
+
 __all__ = ["SUPPORTED_SUFFIXES", "SheetError", "iter_numbered", "iter_sheet", "sheet_kind"]
 
 SUPPORTED_SUFFIXES = (".csv", ".txt", ".xlsx")
@@ -48,12 +52,11 @@ _NS_PKG = "{http://schemas.openxmlformats.org/package/2006/relationships}"
 csv.field_size_limit(1 << 20)
 
 
-class SheetError(ValueError):
+class SheetError(refusals.Invalid):
     """A file that cannot be read as a sheet; `reason` says why in words an office understands."""
 
     def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
+        super().__init__("file", reason, message=reason)
 
 
 def sheet_kind(filename: str) -> str:

@@ -29,11 +29,11 @@ from libs.common.db import Database
 from libs.common.logging import configure_logging
 from libs.common.tables import outbox
 from services.registry.app import definition
-from services.registry.service.imports import DEFAULT_CHUNK_ROWS
 from services.registry.service.organizations import new_organization
 from services.registry.settings import RegistrySettings
 from services.registry.store.organizations import OrganizationRepository, to_row
 from services.registry.store.tables import organizations
+from services.registry.workers import DEFAULT_CHUNK_ROWS
 from tests.bench.common import (
     BenchOptions,
     Repetition,

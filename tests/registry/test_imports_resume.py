@@ -14,10 +14,12 @@ from libs.common.migrations import upgrade_to_head
 from libs.common.tables import outbox, utcnow
 from services.registry.app import definition
 from services.registry.domain.organizations import Rules
-from services.registry.service.imports import ImportWorker, run_job, submit_import
+from services.registry.service.imports import submit_import
 from services.registry.store.import_tables import import_jobs, import_row_errors
 from services.registry.store.imports import ImportRepository
 from services.registry.store.tables import organizations
+from services.registry.store.uow import RegistryUnitOfWork
+from services.registry.workers import ImportWorker, run_job
 from tests.registry.imports_data import MARKET_HEADER, csv_bytes, market_row
 
 
@@ -31,7 +33,7 @@ async def test_a_job_resumes_where_its_dead_worker_stopped(database_url: str) ->
     try:
         await upgrade_to_head(db, definition().migrations)
         rows = [market_row(n) for n in range(25)] + [market_row(3)]  # the last one a duplicate
-        async with db.unit_of_work() as uow:
+        async with RegistryUnitOfWork(db) as uow:
             job, created = await submit_import(
                 uow,
                 Actor("tester", "140212"),

@@ -3,25 +3,27 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, BackgroundTasks, Query, Request, Response, status
+from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request, Response, status
 from pydantic import BaseModel, Field
 from starlette.datastructures import UploadFile
 
-from libs.common.audit import Actor
-from libs.common.problems import PROBLEM_JSON, FieldError, HttpProblem, InvalidInput, NotFound
-from libs.common.service import RuntimeDep
-from services.registry.api.deps import Reader, SettingsDep, Writer
-from services.registry.domain.imports import SOURCES
+from libs.common.problems import PROBLEM_JSON, FieldError, HttpProblem
+from libs.common.service import RuntimeDep, transaction
+from services.registry.api.deps import Reader, SettingsDep, Writer, actor_of
+from services.registry.domain.imports import ImportJob
 from services.registry.service import imports as service
-from services.registry.sheets import SheetError
-from services.registry.store.imports import ImportJob
+from services.registry.store.uow import RegistryUnitOfWork
+from services.registry.workers import worker_of
 
 router = APIRouter(prefix="/v1/imports", tags=["imports"])
 
 #: Room for the multipart envelope around the file when judging a request by its length.
 _ENVELOPE_BYTES = 64 * 1024
+
+
+ReadUnit = Annotated[RegistryUnitOfWork, Depends(transaction(RegistryUnitOfWork, readonly=True))]
 
 
 class FileTooLarge(HttpProblem):
@@ -132,36 +134,26 @@ async def submit(
     if length.isdigit() and int(length) > limit + _ENVELOPE_BYTES:
         raise _too_large(limit)  # refused before a byte of it is read
     # Starlette spools a file part to a temporary file past 1 MB: the upload never sits in memory.
-    form = await request.form(max_files=1, max_fields=10)
-    try:
-        source = form.get("source")
+    async with request.form(max_files=1, max_fields=10) as form:
         upload = form.get("file")
-        errors = []
-        if not isinstance(source, str) or source not in SOURCES:
-            errors.append(FieldError("source", f"one of: {', '.join(SOURCES)}"))
-        if not isinstance(upload, UploadFile):
-            errors.append(FieldError("file", "a file is required (multipart field 'file')"))
-        if errors or not isinstance(upload, UploadFile) or not isinstance(source, str):
-            raise InvalidInput("invalid import request", errors=errors)
-        if upload.size is not None and upload.size > limit:
+        source, file = service.check_submission(
+            form.get("source"), upload if isinstance(upload, UploadFile) else None
+        )
+        if file.size is not None and file.size > limit:
             raise _too_large(limit)
-        async with runtime.db.unit_of_work() as uow:
-            try:
-                job, created = await service.submit_import(
-                    uow,
-                    Actor.of(principal),
-                    source=source,
-                    region_code=principal.region_code,
-                    filename=upload.filename or "upload",
-                    file=upload.file,
-                )
-            except SheetError as exc:
-                raise InvalidInput(exc.reason, errors=[FieldError("file", exc.reason)]) from exc
-    finally:
-        await form.close()
+        # The transaction starts once the upload is in: no writer lock while it arrives.
+        async with RegistryUnitOfWork(runtime.db) as uow:
+            job, created = await service.submit_import(
+                uow,
+                actor_of(principal),
+                source=source,
+                region_code=principal.region_code,
+                filename=file.filename or "upload",
+                file=file.file,
+            )
     response.headers["Location"] = f"{router.prefix}/{job.id}"
     if created:
-        worker = service.worker_of(runtime)
+        worker = worker_of(runtime)
         if worker is not None:
             background.add_task(worker.wake)  # after the response: the job is committed by then
     else:
@@ -173,21 +165,18 @@ async def submit(
 async def read(
     import_id: str,
     principal: Reader,
-    runtime: RuntimeDep,
+    uow: ReadUnit,
     errors_offset: int = Query(0, ge=0),
     conflicts_offset: int = Query(0, ge=0),
     limit: int = Query(100, ge=1, le=1000, description="Rejected rows and conflicts per page"),
 ) -> ImportOut:
-    async with runtime.db.read() as session:
-        report = await service.import_report(
-            session,
-            import_id,
-            errors_offset=errors_offset,
-            conflicts_offset=conflicts_offset,
-            limit=limit,
-        )
-    if report is None:
-        raise NotFound("import not found")
+    report = await service.import_report(
+        uow,
+        import_id,
+        errors_offset=errors_offset,
+        conflicts_offset=conflicts_offset,
+        limit=limit,
+    )
     principal.ensure_visible(report.job.region_code, "import")
     return ImportOut.of(
         report.job, report, errors_offset=errors_offset, conflicts_offset=conflicts_offset

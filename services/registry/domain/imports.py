@@ -2,8 +2,10 @@
 
 A file comes from one of the sources the offices pull data from. Each source names its columns in
 its own words; `map_header` finds the ledger's fields among them (and refuses a file that lacks a
-required one), `read_row` turns a row into a `SourceRecord` or the reasons it is rejected, and
-`match_record` / `merge_record` decide which organisation a record is and what it may change:
+required one), `read_row` turns a row into a `SourceRecord` or the reasons it is rejected (one
+parser per field, `FIELD_PARSERS`), `match_record` / `merge_record` decide which organisation a
+record is and what it may change, and `plan_chunk` plans what a chunk of records does to the
+ledger (new organisations, fills, conflicts, audit entries, provenance) for the service to write:
 
 * matched by credit code first, then by normalised name (`name_key`) within the same region;
 * a field the ledger lacks is filled; a value that agrees is confirmed; a value that differs is a
@@ -19,11 +21,14 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from functools import lru_cache
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from functools import lru_cache, partial
 from typing import Any, Literal
 
+from libs.common import refusals
 from libs.common.validators import (
     InvalidCode,
     canonical_region_code,
@@ -185,6 +190,14 @@ class HeaderMap:
     positions: Mapping[str, tuple[int, ...]]  # field -> column indexes, preferred first
     dropped: tuple[str, ...]  # personal-data columns, not read
     ignored: tuple[str, ...]  # columns the source's mapping does not use
+
+    def report(self) -> dict[str, Any]:
+        """The columns as the job's report lists them: used (by field), dropped, ignored."""
+        return {
+            "used": {f: list(p) for f, p in self.positions.items()},
+            "dropped": list(self.dropped),
+            "ignored": list(self.ignored),
+        }
 
 
 def map_header(source: Source, header: Sequence[str]) -> HeaderMap:
@@ -357,6 +370,104 @@ def _cell(cells: Sequence[str], positions: tuple[int, ...]) -> str:
     return ""
 
 
+@dataclass(frozen=True)
+class _Row:
+    """What a field's parser may look at beside its own cell: the row's other cells (by field),
+    the source and the importing office's region."""
+
+    raw: Mapping[str, str]
+    source: Source
+    scope: str
+
+
+#: A field's parser: its cell's text (empty when the row states nothing) -> the value the record
+#: keeps (None: nothing to keep), or a ValueError whose reason the report gives.
+FieldParser = Callable[[str, _Row], Any]
+
+
+def _stated(parse: Callable[[str], Any]) -> FieldParser:
+    """A parser that needs only its own cell, and keeps nothing when the cell is empty."""
+    return lambda text, _row: parse(text) if text else None
+
+
+def _credit_code(text: str) -> str:
+    code = validate_credit_code(text)
+    if code[0] == "1":
+        raise ValueError(
+            "a Party or government organ or public institution (code starts with 1): "
+            "not in the emerging fields"
+        )
+    return code
+
+
+def _name(text: str) -> str:
+    name = " ".join(text.split())
+    if len(name) > 200:
+        raise ValueError("longer than 200 characters")
+    return name
+
+
+def _address(text: str) -> str:
+    if len(text) > 300:
+        raise ValueError("longer than 300 characters")
+    return text
+
+
+def _region_code(text: str, row: _Row) -> str | None:
+    """The row's region, from its column or else from the credit code, within the scope."""
+    region: str | None
+    if text:
+        try:
+            region = _canonical_region(text)
+        except InvalidCode as exc:
+            if not any(c.isdigit() for c in text):
+                raise ValueError("must be a division code (行政区划代码), not a name") from None
+            raise ValueError(exc.reason) from None
+    else:
+        region = _region_of_credit_code(row)
+    if region is None:
+        return None
+    if not is_within_safe(region, row.scope):
+        raise ValueError(f"region {region} is outside your region {row.scope}")
+    return region
+
+
+def _region_of_credit_code(row: _Row) -> str | None:
+    """Positions 3-8 of a valid credit code, the registering county, when the source does not
+    require a region column."""
+    if "region_code" in row.source.required or not row.raw.get("credit_code"):
+        return None
+    try:
+        code = validate_credit_code(row.raw["credit_code"])
+    except InvalidCode:
+        return None  # the credit code's own reason is reported
+    try:
+        return _canonical_region(code[2:8])
+    except InvalidCode:
+        raise ValueError("no region column and the credit code names no valid county") from None
+
+
+def _kind(text: str) -> None:
+    """Checked only: the record's kind follows from the credit code or this (`kind_of`)."""
+    if text not in _KINDS:
+        raise ValueError("not a kind the registry knows (企业, 社会组织 ...)")
+
+
+#: How each field's cell is read, in the order a row's reasons are reported.
+FIELD_PARSERS: Mapping[str, FieldParser] = {
+    "credit_code": _stated(_credit_code),
+    "name": _stated(_name),
+    "region_code": _region_code,
+    "address": _stated(_address),
+    "industry_code": _stated(industry_code),
+    "operating_status": _stated(operating_status),
+    "staff_count": _stated(partial(count, most=_MAX_STAFF)),
+    "full_members": _stated(partial(count, most=_MAX_MEMBERS)),
+    "probationary_members": _stated(partial(count, most=_MAX_MEMBERS)),
+    "kind": _stated(_kind),
+}
+
+
 def read_row(
     header: HeaderMap, row: int, cells: Sequence[str], scope: str
 ) -> SourceRecord | list[RowError]:
@@ -364,83 +475,28 @@ def read_row(
 
     `scope` is the importing office's region: a row outside it is rejected."""
     raw = {f: _cell(cells, p) for f, p in header.positions.items()}
-    errors: list[RowError] = []
+    errors = [
+        RowError(row, f, "required and empty") for f in header.source.required if not raw.get(f)
+    ]
     values: dict[str, Any] = {}
-
-    def reject(field_name: str, reason: str) -> None:
-        errors.append(RowError(row, field_name, reason))
-
-    for field_name in header.source.required:
-        if not raw.get(field_name):
-            reject(field_name, "required and empty")
-    credit_code: str | None = None
-    if raw.get("credit_code"):
+    context = _Row(raw, header.source, scope)
+    for field_name, parse in FIELD_PARSERS.items():
         try:
-            credit_code = validate_credit_code(raw["credit_code"])
-        except InvalidCode as exc:
-            reject("credit_code", exc.reason)
+            value = parse(raw.get(field_name, ""), context)
+        except ValueError as exc:
+            reason = exc.reason if isinstance(exc, InvalidCode) else str(exc)
+            errors.append(RowError(row, field_name, reason))
         else:
-            if credit_code[0] == "1":
-                reject(
-                    "credit_code",
-                    "a Party or government organ or public institution (code starts with 1): "
-                    "not in the emerging fields",
-                )
-    name = " ".join(raw.get("name", "").split())
-    if len(name) > 200:
-        reject("name", "longer than 200 characters")
-    elif name:
-        values["name"] = name
-    region: str | None = None
-    if raw.get("region_code"):
-        try:
-            region = _canonical_region(raw["region_code"])
-        except InvalidCode as exc:
-            reason = exc.reason
-            if not any(c.isdigit() for c in raw["region_code"]):
-                reason = "must be a division code (行政区划代码), not a name"
-            reject("region_code", reason)
-    elif credit_code is not None and "region_code" not in header.source.required:
-        try:  # positions 3-8 of the credit code: the registering county
-            region = _canonical_region(credit_code[2:8])
-        except InvalidCode:
-            reject("region_code", "no region column and the credit code names no valid county")
-    if region is not None:
-        try:
-            inside = _is_within(region, scope)
-        except InvalidCode:
-            inside = False
-        if inside:
-            values["region_code"] = region
-        else:
-            reject("region_code", f"region {region} is outside your region {scope}")
-    if raw.get("address"):
-        if len(raw["address"]) > 300:
-            reject("address", "longer than 300 characters")
-        else:
-            values["address"] = raw["address"]
-    for field_name, parse in (
-        ("industry_code", industry_code),
-        ("operating_status", operating_status),
-        ("staff_count", lambda text: count(text, _MAX_STAFF)),
-        ("full_members", lambda text: count(text, _MAX_MEMBERS)),
-        ("probationary_members", lambda text: count(text, _MAX_MEMBERS)),
-    ):
-        if raw.get(field_name):
-            try:
-                values[field_name] = parse(raw[field_name])
-            except ValueError as exc:
-                reject(field_name, str(exc))
-    stated_kind = raw.get("kind")
-    if stated_kind and stated_kind not in _KINDS:
-        reject("kind", "not a kind the registry knows (企业, 社会组织 ...)")
+            if value is not None:
+                values[field_name] = value
     if errors:
         return errors
-    assert region is not None  # required, or derived from the (valid) credit code
-    kind: Any = kind_of(credit_code, stated_kind, header.source.default_kind)
-    if credit_code is not None:
-        values["credit_code"] = credit_code
-    return SourceRecord(row, credit_code, name, region, kind, values)
+    credit_code: str | None = values.get("credit_code")
+    kind: Any = kind_of(credit_code, raw.get("kind"), header.source.default_kind)
+    # The region is required, or derived from the (valid) credit code.
+    return SourceRecord(
+        row, credit_code, values.get("name", ""), values["region_code"], kind, values
+    )
 
 
 class FileDuplicates:
@@ -629,3 +685,266 @@ class ImportCounts:
     def add(self, other: ImportCounts) -> None:
         for key, value in other.__dict__.items():
             setattr(self, key, getattr(self, key) + value)
+
+
+# -- jobs ----------------------------------------------------------------------------------------
+
+#: Runs of one job before it is given up as failed (each run after a crash resumes the last).
+MAX_ATTEMPTS = 3
+
+JobStatus = Literal["queued", "running", "done", "rejected", "failed"]
+
+
+@dataclass
+class ImportJob:
+    """An import job: the file it holds, where its worker got to, and its running totals."""
+
+    id: str
+    source: str
+    region_code: str
+    filename: str
+    content_hash: str
+    size_bytes: int
+    status: JobStatus
+    actor: str
+    actor_region: str
+    rows_total: int | None
+    rows_done: int
+    counts: dict[str, int]
+    columns: dict[str, Any] | None
+    reason: str | None
+    missing_columns: list[str] | None
+    attempts: int
+    lease_owner: str | None
+    lease_until: datetime | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    updated_at: datetime
+
+
+class ImportNotFound(refusals.NotFound):
+    """No such import job (or not one the caller's region may see)."""
+
+    def __init__(self, import_id: str) -> None:
+        super().__init__("import not found")
+        self.import_id = import_id
+
+
+class InvalidSubmission(refusals.Invalid):
+    """A submission without a known source or without a file: every field at fault is named."""
+
+    def __init__(self, fields: Sequence[tuple[str, str]]) -> None:
+        # One refusal naming several fields, where `Invalid` names one.
+        refusals.Refusal.__init__(self, "invalid import request", fields=fields)
+        self.field, self.reason = fields[0] if fields else ("", "")
+
+
+class LeaseLost(refusals.Conflict):
+    """Another worker took the job over (this one was too slow to renew its lease)."""
+
+    def __init__(self, import_id: str) -> None:
+        super().__init__(f"import {import_id} is now another worker's")
+        self.import_id = import_id
+
+
+# -- planning one chunk --------------------------------------------------------------------------
+
+
+@dataclass
+class RowBatch:
+    """Rows of a file read and checked, for one chunk's transaction."""
+
+    records: list[SourceRecord] = field(default_factory=list)
+    errors: list[RowError] = field(default_factory=list)
+    consumed: int = 0  # data rows read, blank ones included: the resume cursor moves by this
+    rows: int = 0  # non-blank rows
+    rejected_rows: int = 0
+
+
+Change = tuple[Organization, Organization, list[str]]  # before, after, changed field names
+AuditEntry = tuple[str, str, dict[str, Any]]  # organisation id, its region, the entry's changes
+
+
+@dataclass(frozen=True)
+class ConflictRow:
+    """A conflict as the report lists it (an individual business's name masked)."""
+
+    row: int
+    organization_id: str
+    field: str
+    ledger_value: Any
+    incoming_value: Any
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """What a source said about an organisation, kept per organisation and source."""
+
+    organization_id: str
+    source: str
+    values: dict[str, Any]
+    import_id: str
+    row: int
+    matched_by: MatchKind
+    said_at: datetime
+
+
+@dataclass
+class ChunkPlan:
+    """Everything one chunk of a job changes, for the service to persist in one transaction.
+
+    `registered` and `changes` are what the ledger gains and what its events announce
+    (`organization.registered`, `organization.updated`, `branch.eligible`); `audit` holds the
+    import's own audit entries by action."""
+
+    counts: ImportCounts
+    errors: list[RowError]
+    registered: list[Organization] = field(default_factory=list)
+    changes: list[Change] = field(default_factory=list)
+    conflicts: list[ConflictRow] = field(default_factory=list)
+    audit: dict[str, list[AuditEntry]] = field(default_factory=dict)
+    provenance: list[Provenance] = field(default_factory=list)
+
+    def reject(self, error: RowError) -> None:
+        self.errors.append(error)
+        self.counts.rejected += 1
+
+
+@dataclass
+class _Matched:
+    record: SourceRecord
+    organization: Organization
+    by: MatchKind
+
+
+def _new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def plan_chunk(
+    job: ImportJob,
+    batch: RowBatch,
+    *,
+    by_code: Mapping[str, Organization],
+    by_name: Mapping[str, Sequence[Organization]],
+    said_before: Mapping[str, Mapping[str, Any]],
+    now: datetime,
+    new_id: Callable[[], str] = _new_id,
+) -> ChunkPlan:
+    """What a chunk of valid records does to the ledger.
+
+    `by_code` and `by_name` are the organisations the records may be (by credit code, and the
+    active ones by `name_key` within the job's region), `said_before` what the job's source last
+    said about each of them; `now` stamps the changes and `new_id` names new organisations."""
+    plan = ChunkPlan(
+        counts=ImportCounts(rows=batch.rows, rejected=batch.rejected_rows),
+        errors=list(batch.errors),
+    )
+    matched, fresh = _match(plan, batch.records, by_code, by_name, job.region_code)
+    plan.registered = [
+        Organization(id=new_id(), version=1, created_at=now, updated_at=now, **new_values(r))
+        for r in fresh
+    ]
+    plan.counts.new = len(plan.registered)
+    _merge(plan, matched, said_before, now)
+    plan.audit = _audit_entries(job, zip(fresh, plan.registered, strict=True), matched, plan)
+    plan.provenance = [
+        Provenance(o.id, job.source, r.values, job.id, r.row, "new", now)
+        for r, o in zip(fresh, plan.registered, strict=True)
+    ] + [
+        Provenance(organization_id, job.source, m.record.values, job.id, m.record.row, m.by, now)
+        for organization_id, m in matched.items()
+    ]
+    return plan
+
+
+def _match(
+    plan: ChunkPlan,
+    records: Iterable[SourceRecord],
+    by_code: Mapping[str, Organization],
+    by_name: Mapping[str, Sequence[Organization]],
+    scope: str,
+) -> tuple[dict[str, _Matched], list[SourceRecord]]:
+    """The records matched (by organisation id, the first row for each) and the new ones; a
+    record that cannot be matched, or matches an organisation an earlier row did, is rejected."""
+    matched: dict[str, _Matched] = {}
+    fresh: list[SourceRecord] = []
+    for record in records:
+        found = match_record(record, by_code, by_name, scope)
+        if found.error is not None:
+            plan.reject(found.error)
+        elif found.organization is None:
+            fresh.append(record)
+        elif found.organization.id in matched:
+            first = matched[found.organization.id].record.row
+            plan.reject(RowError(record.row, "name", f"the same organisation as row {first}"))
+        else:
+            matched[found.organization.id] = _Matched(record, found.organization, found.by)
+    return matched, fresh
+
+
+def _merge(
+    plan: ChunkPlan,
+    matched: Mapping[str, _Matched],
+    said_before: Mapping[str, Mapping[str, Any]],
+    now: datetime,
+) -> None:
+    """Each matched organisation's fills (a new version) and conflicts."""
+    for organization_id, m in matched.items():
+        before = m.organization
+        plan.counts.matched += 1
+        plan.counts.matched_by_name += m.by == "name"
+        merge = merge_record(before, m.record, said_before.get(organization_id))
+        plan.conflicts += [
+            ConflictRow(
+                m.record.row,
+                organization_id,
+                c.field,
+                _masked(before, c.field, c.ledger_value),
+                _masked(before, c.field, c.incoming_value),
+            )
+            for c in merge.conflicts
+        ]
+        plan.counts.conflicts += bool(merge.conflicts)
+        if merge.changes:
+            after = replace(before, **merge.changes, version=before.version + 1, updated_at=now)
+            plan.changes.append((before, after, sorted(merge.changes)))
+        else:
+            plan.counts.unchanged += 1
+    plan.counts.updated = len(plan.changes)
+
+
+def _masked(organization: Organization, name: str, value: Any) -> Any:
+    if name == "name" and organization.is_individual_business and isinstance(value, str):
+        return value[:1] + "**"
+    return value
+
+
+def _audit_entries(
+    job: ImportJob,
+    registered: Iterable[tuple[SourceRecord, Organization]],
+    matched: Mapping[str, _Matched],
+    plan: ChunkPlan,
+) -> dict[str, list[AuditEntry]]:
+    """The import's audit entries: each organisation it registered (with the row's values) and
+    each it changed (with the changed fields)."""
+    origin = {"import_id": job.id, "source": job.source}
+    return {
+        "organization.imported": [
+            (o.id, o.region_code, {**origin, "row": r.row, "values": r.values})
+            for r, o in registered
+        ],
+        "organization.updated_by_import": [
+            (
+                after.id,
+                after.region_code,
+                {
+                    **origin,
+                    "row": matched[after.id].record.row,
+                    "changes": {name: getattr(after, name) for name in changed},
+                },
+            )
+            for _, after, changed in plan.changes
+        ],
+    }

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,6 +20,7 @@ from sqlalchemy import (
 from libs.common.db import Repository, dialect_insert, one_of
 from libs.common.subtree import within_region
 from libs.common.tables import utcnow
+from services.registry.domain.imports import ConflictRow, ImportJob, Provenance, RowError
 from services.registry.domain.organizations import Organization
 from services.registry.store.import_tables import (
     import_conflicts,
@@ -35,36 +35,12 @@ from services.registry.store.tables import organizations
 _LOOKUP_BATCH = 10_000  # values per look-up query
 
 
-@dataclass
-class ImportJob:
-    """An import job as stored."""
-
-    id: str
-    source: str
-    region_code: str
-    filename: str
-    content_hash: str
-    size_bytes: int
-    status: str
-    actor: str
-    actor_region: str
-    rows_total: int | None
-    rows_done: int
-    counts: dict[str, int]
-    columns: dict[str, Any] | None
-    reason: str | None
-    missing_columns: list[str] | None
-    attempts: int
-    lease_owner: str | None
-    lease_until: datetime | None
-    created_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
-    updated_at: datetime
-
-
 def _job(row: Mapping[Any, Any]) -> ImportJob:
     return ImportJob(**dict(row))
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, default=str)
 
 
 def _chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
@@ -185,32 +161,30 @@ class ImportRepository(Repository):
 
     # -- the report ------------------------------------------------------------------------------
 
-    async def add_row_errors(self, job_id: str, errors: Sequence[tuple[int, str, str]]) -> None:
+    async def add_row_errors(self, job_id: str, errors: Sequence[RowError]) -> None:
         if errors:
             await self.session.execute(
                 insert(import_row_errors),
                 [
-                    {"job_id": job_id, "row": row, "field": f, "reason": reason}
-                    for row, f, reason in errors
+                    {"job_id": job_id, "row": e.row, "field": e.field, "reason": e.reason}
+                    for e in errors
                 ],
             )
 
-    async def add_conflicts(
-        self, job_id: str, conflicts: Sequence[tuple[int, str, str, Any, Any]]
-    ) -> None:
+    async def add_conflicts(self, job_id: str, conflicts: Sequence[ConflictRow]) -> None:
         if conflicts:
             await self.session.execute(
                 insert(import_conflicts),
                 [
                     {
                         "job_id": job_id,
-                        "row": row,
-                        "organization_id": organization_id,
-                        "field": f,
-                        "ledger_value": json.dumps(ledger, ensure_ascii=False, default=str),
-                        "incoming_value": json.dumps(incoming, ensure_ascii=False, default=str),
+                        "row": c.row,
+                        "organization_id": c.organization_id,
+                        "field": c.field,
+                        "ledger_value": _json(c.ledger_value),
+                        "incoming_value": _json(c.incoming_value),
                     }
-                    for row, organization_id, f, ledger, incoming in conflicts
+                    for c in conflicts
                 ],
             )
 
@@ -276,10 +250,22 @@ class ImportRepository(Repository):
             out.update({organization_id: values for organization_id, values in rows})
         return out
 
-    async def record_sources(self, rows: Sequence[dict[str, Any]]) -> None:
+    async def record_sources(self, said: Sequence[Provenance]) -> None:
         """Upsert what a source said (one statement, executemany) keyed by organisation+source."""
-        if not rows:
+        if not said:
             return
+        rows = [
+            {
+                "organization_id": p.organization_id,
+                "source": p.source,
+                "values": p.values,
+                "import_id": p.import_id,
+                "row": p.row,
+                "matched_by": p.matched_by,
+                "said_at": p.said_at,
+            }
+            for p in said
+        ]
         statement = dialect_insert(self.session, organization_sources)
         statement = statement.on_conflict_do_update(
             index_elements=[organization_sources.c.organization_id, organization_sources.c.source],
@@ -288,7 +274,7 @@ class ImportRepository(Repository):
                 for name in ("values", "import_id", "row", "matched_by", "said_at")
             },
         )
-        await self.session.execute(statement, list(rows))
+        await self.session.execute(statement, rows)
 
     async def sources_of(self, organization_id: str) -> list[dict[str, Any]]:
         t = organization_sources

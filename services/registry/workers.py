@@ -1,0 +1,298 @@
+"""The registry's background loops: the import worker, which runs import jobs (摸排比对).
+
+A worker takes a job under a lease (one UPDATE), checks the whole file first (encoding,
+formulas, header: a bad file is rejected before anything changes), then commits one
+transaction per chunk of rows (the use case `import_chunk`, with the job's progress). A resumed
+job starts after the last committed chunk; the rows before it are read again only to rebuild the
+file's duplicate check. While one chunk is written, the next is read and validated in a thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import tempfile
+import uuid
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import cast
+
+from libs.common.db import Database
+from libs.common.logging import get_logger
+from libs.common.service import Runtime
+from libs.common.tables import utcnow
+from libs.common.tasks import StopSignal, stop_loop
+from services.registry.domain.imports import (
+    SOURCES,
+    FileDuplicates,
+    HeaderMap,
+    ImportCounts,
+    ImportJob,
+    MissingColumns,
+    RowBatch,
+    map_header,
+    read_row,
+)
+from services.registry.domain.organizations import Rules
+from services.registry.service import imports as service
+from services.registry.settings import RegistrySettings
+from services.registry.sheets import SheetError, iter_numbered
+from services.registry.store.uow import RegistryUnitOfWork
+
+log = get_logger(__name__)
+
+DEFAULT_CHUNK_ROWS = 2000
+
+
+# -- reading the stored file ---------------------------------------------------------------------
+
+
+async def _materialise(db: Database, job: ImportJob, folder: Path) -> Path:
+    """The stored file written to a local temporary file, one piece at a time."""
+    path = folder / ("upload" + Path(job.filename).suffix.lower())
+    seq = 0
+    with path.open("wb") as out:
+        while True:
+            async with RegistryUnitOfWork(db, readonly=True) as uow:
+                block = await service.file_piece(uow, job.id, seq)
+            if block is None:
+                return path
+            await asyncio.to_thread(out.write, block)
+            seq += 1
+
+
+class _FileReader:
+    """The file's rows, validated, in batches; used from a worker thread (it parses and checks
+    plain Python, so the event loop stays free for requests)."""
+
+    def __init__(self, path: Path, job: ImportJob) -> None:
+        self.rows = iter_numbered(path, job.filename)
+        _, header = next(self.rows)
+        self.header: HeaderMap = map_header(SOURCES[job.source], header)
+        self.scope = job.region_code
+        self.duplicates = FileDuplicates()
+
+    def count(self) -> int:
+        return sum(1 for _ in self.rows)
+
+    def take(self, n: int) -> RowBatch:
+        batch = RowBatch()
+        for number, cells in self.rows:
+            batch.consumed += 1
+            if cells:
+                batch.rows += 1
+                result = read_row(self.header, number, cells, self.scope)
+                if isinstance(result, list):
+                    batch.errors += result
+                    batch.rejected_rows += 1
+                else:
+                    duplicate = self.duplicates.check(result)
+                    if duplicate is not None:
+                        batch.errors.append(duplicate)
+                        batch.rejected_rows += 1
+                    else:
+                        batch.records.append(result)
+            if batch.consumed >= n:
+                break
+        return batch
+
+    def skip(self, n: int) -> None:
+        """Pass over rows already imported, remembering them for the duplicate check."""
+        while n > 0:
+            n -= self.take(min(n, 10_000)).consumed or n
+
+
+def _check(path: Path, job: ImportJob) -> int:
+    """Read the whole file once before changing anything: a bad file is rejected whole."""
+    return _FileReader(path, job).count()
+
+
+# -- running a job -------------------------------------------------------------------------------
+
+
+async def run_job(
+    db: Database,
+    job_id: str,
+    owner: str,
+    rules: Rules,
+    *,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    lease: timedelta = timedelta(minutes=2),
+    should_stop: Callable[[], bool] = lambda: False,
+    max_chunks: int | None = None,
+) -> str:
+    """Process a job this worker has claimed; returns its status when this run ends."""
+    async with RegistryUnitOfWork(db, readonly=True) as uow:
+        job = await service.get_job(uow, job_id)
+    if job is None:
+        return "missing"
+    folder = Path(tempfile.mkdtemp(prefix="pb-import-"))
+    try:
+        path = await _materialise(db, job, folder)
+        try:
+            if job.rows_total is None:
+                checked = await asyncio.to_thread(_check, path, job)
+            reader = await asyncio.to_thread(_FileReader, path, job)
+        except (SheetError, MissingColumns) as exc:
+            return await _reject(db, job, owner, exc)
+        if job.rows_total is None:
+            async with RegistryUnitOfWork(db) as uow:
+                await service.record_checked(
+                    uow,
+                    job,
+                    owner,
+                    rows_total=checked,
+                    header=reader.header,
+                    lease_until=utcnow() + lease,
+                )
+        if job.rows_done:
+            await asyncio.to_thread(reader.skip, job.rows_done)
+        return await _run_chunks(
+            db,
+            job,
+            owner,
+            rules,
+            reader,
+            chunk_rows=chunk_rows,
+            lease=lease,
+            should_stop=should_stop,
+            max_chunks=max_chunks,
+        )
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+async def _run_chunks(
+    db: Database,
+    job: ImportJob,
+    owner: str,
+    rules: Rules,
+    reader: _FileReader,
+    *,
+    chunk_rows: int,
+    lease: timedelta,
+    should_stop: Callable[[], bool],
+    max_chunks: int | None,
+) -> str:
+    """The job's chunks from where it stands, each in its own transaction with the progress."""
+    counts = ImportCounts(**job.counts)
+    done = job.rows_done
+    chunks = 0
+    # The next batch is read and validated in a thread while this one is written.
+    upcoming = asyncio.ensure_future(asyncio.to_thread(reader.take, chunk_rows))
+    while True:
+        if should_stop() or (max_chunks is not None and chunks >= max_chunks):
+            await upcoming  # the reader's thread must not outlive the temporary file
+            async with RegistryUnitOfWork(db) as uow:  # let another worker (or a restart) resume
+                await service.release_job(uow, job, owner)
+            return "running"
+        batch = await upcoming
+        if batch.consumed == 0:
+            break
+        upcoming = asyncio.ensure_future(asyncio.to_thread(reader.take, chunk_rows))
+        async with RegistryUnitOfWork(db) as uow:
+            total = ImportCounts(**counts.as_dict())
+            total.add(await service.import_chunk(uow, job, batch, rules))
+            await service.record_progress(
+                uow,
+                job,
+                owner,
+                rows_done=done + batch.consumed,
+                counts=total,
+                lease_until=utcnow() + lease,
+            )
+        counts, done, chunks = total, done + batch.consumed, chunks + 1
+    async with RegistryUnitOfWork(db) as uow:
+        await service.finish_job(uow, job, owner)
+    log.info("import done", import_id=job.id, **counts.as_dict())
+    return "done"
+
+
+async def _reject(
+    db: Database, job: ImportJob, owner: str, exc: SheetError | MissingColumns
+) -> str:
+    missing = exc.missing if isinstance(exc, MissingColumns) else None
+    async with RegistryUnitOfWork(db) as uow:
+        await service.reject_job(uow, job, owner, exc.reason, missing)
+    log.info("import rejected", import_id=job.id, reason=exc.reason)
+    return "rejected"
+
+
+# -- the worker ----------------------------------------------------------------------------------
+
+
+class ImportWorker:
+    """Takes queued import jobs (and jobs whose worker died) and runs them, one at a time."""
+
+    def __init__(
+        self,
+        db: Database,
+        rules: Rules,
+        *,
+        chunk_rows: int = DEFAULT_CHUNK_ROWS,
+        poll_seconds: float = 2.0,
+        lease: timedelta = timedelta(minutes=2),
+    ) -> None:
+        self.db = db
+        self.rules = rules
+        self.chunk_rows = chunk_rows
+        self.poll_seconds = poll_seconds
+        self.lease = lease
+        self.owner = f"import-worker-{uuid.uuid4().hex[:12]}"
+        self._signal = StopSignal()
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="registry-import-worker")
+
+    def wake(self) -> None:
+        """A job was queued: look now rather than at the next poll."""
+        self._wake.set()
+
+    async def stop(self) -> None:
+        await stop_loop(self._task, self._signal, grace=10.0)
+
+    async def _run(self) -> None:
+        while not self._signal.is_set:
+            self._wake.clear()
+            try:
+                worked = await self.run_once()
+            except Exception:
+                log.exception("import worker round failed")
+                worked = False
+            if not worked:
+                await self._signal.sleep(self.poll_seconds, wake=self._wake)
+
+    async def run_once(self) -> bool:
+        """Claim one job and run it; False when there was none."""
+        now = utcnow()
+        async with RegistryUnitOfWork(self.db) as uow:
+            job = await service.claim_job(uow, self.owner, now, self.lease)
+            if job is None:
+                return False
+            if await service.give_up_if_exhausted(uow, job, self.owner, now):
+                return True
+        await run_job(
+            self.db,
+            job.id,
+            self.owner,
+            self.rules,
+            chunk_rows=self.chunk_rows,
+            lease=self.lease,
+            should_stop=lambda: self._signal.is_set,
+        )
+        return True
+
+
+def import_worker(runtime: Runtime) -> ImportWorker:
+    """The worker factory `ServiceDefinition.workers` takes."""
+    # The runtime holds the settings the registry's definition was built with.
+    settings = cast(RegistrySettings, runtime.settings)
+    return ImportWorker(runtime.db, settings.rules())
+
+
+def worker_of(runtime: Runtime) -> ImportWorker | None:
+    """The runtime's import worker, to wake when a job is queued (None when it runs none)."""
+    return next((w for w in runtime.workers if isinstance(w, ImportWorker)), None)
