@@ -1,5 +1,4 @@
-"""What the registry's routes take from a request: the caller and its scopes, the unit of work
-(a writer transaction, or a read session for GETs), the settings and the rules."""
+"""What the registry's routes take from a request: the caller, a unit of work, settings, rules."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""Committee and branch use cases on the in-memory unit of work: what is written, announced and
-audited, and what is refused before anything is."""
+"""Committee and branch use cases on the in-memory unit of work: writes, events, audit, refusals."""
 
 from __future__ import annotations
 

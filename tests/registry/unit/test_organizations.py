@@ -1,5 +1,4 @@
-"""Organisation use cases on the in-memory unit of work: registering, changing and deregistering
-a file, with its events and audit entries, and the refusals."""
+"""Organisation use cases on the in-memory unit of work: register, change, deregister, refuse."""
 
 from __future__ import annotations
 

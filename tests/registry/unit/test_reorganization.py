@@ -1,5 +1,4 @@
-"""`check_reorganization` as plain domain code: the refusals in the order a caller hears them,
-and the plan a use case persists."""
+"""`check_reorganization` as plain domain code: its refusals in order, and the plan it returns."""
 
 from __future__ import annotations
 
