@@ -182,18 +182,22 @@ class AuditedUnitOfWork(UnitOfWork):
         entity_id: str | None = None,
         action: str | None = None,
         changes: Mapping[str, Any] | None = None,
+        extra: Mapping[str, Any] | None = None,
     ) -> Envelope:
         """Record `event` and its audit entry. Defaults: the entity is the event's aggregate,
         the action is its type without prefix and version (`branch.formed`), the changes are
-        its fields but the aggregate id and region."""
+        its fields but the aggregate id and region; `extra` adds what the event does not carry
+        (a reason, a masked name)."""
         envelope = self.record(event)
+        recorded = dict(event_changes(event) if changes is None else changes)
+        recorded.update(extra or {})
         await self.audit.record(
             actor,
             action or event_action(event),
             entity_type=entity_type,
             entity_id=entity_id or event.aggregate_id(),
             region_code=region_code,
-            changes=event_changes(event) if changes is None else changes,
+            changes=recorded,
         )
         return envelope
 

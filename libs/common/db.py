@@ -25,7 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.dialects import sqlite
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import RowMapping, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -113,6 +113,16 @@ class Repository:
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+
+    async def row_by_id(
+        self, table: Table, key: Any, *, for_update: bool = False
+    ) -> RowMapping | None:
+        """The row of `table` whose `id` is `key`, locked for the transaction with `for_update`
+        (the read every repository's `get` starts from)."""
+        statement = select(table).where(table.c.id == key)
+        if for_update:
+            statement = statement.with_for_update()
+        return (await self.session.execute(statement)).mappings().first()
 
 
 class UnitOfWork:

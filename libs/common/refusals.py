@@ -46,7 +46,8 @@ class Stale(Refusal):
 
 
 class RuleBroken(Refusal):
-    """A domain rule refused the change: `rule` names it (e.g. `standalone_min_full_members`)."""
+    """A domain rule refused the change: `rule` names it (e.g. `standalone_min_full_members`),
+    `organization_ids` the organisations it concerns (each once, sorted)."""
 
     def __init__(
         self,
@@ -56,12 +57,12 @@ class RuleBroken(Refusal):
         *,
         context: Mapping[str, Any] | None = None,
     ) -> None:
+        concerned = sorted(set(organization_ids))
         super().__init__(
-            message,
-            context={"rule": rule, "organization_ids": list(organization_ids), **(context or {})},
+            message, context={"rule": rule, "organization_ids": concerned, **(context or {})}
         )
         self.rule = rule
-        self.organization_ids = list(organization_ids)
+        self.organization_ids = concerned
 
 
 class Conflict(Refusal):

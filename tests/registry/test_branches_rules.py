@@ -7,11 +7,11 @@ from datetime import UTC, date, datetime
 
 import pytest
 
+from libs.common.refusals import RuleBroken
 from services.registry.domain.branches import (
     Branch,
     Candidate,
     Committee,
-    RuleBroken,
     common_region,
     plan_branch,
     plan_reorganization,

@@ -20,11 +20,7 @@ from libs.common.http import (
     subtree_of,
 )
 from libs.common.problems import FieldError, InvalidInput
-from libs.common.service import UnitOfWorkDep
-from services.registry.api.deps import (
-    Administrator,
-)
-from services.registry.service.organizations import audit
+from services.registry.api.deps import Administrator, ReadSession
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 
@@ -61,7 +57,7 @@ def _aware(moment: datetime | None) -> datetime | None:
 
 @router.get("", response_model=AuditPage, summary="Who changed what and when (administrators)")
 async def read_trail(
-    uow: UnitOfWorkDep,
+    uow: ReadSession,
     principal: Administrator,
     region: Annotated[
         str | None, Query(description="A region within yours (default: your region)")
@@ -81,7 +77,7 @@ async def read_trail(
         if not isinstance(last, int):
             raise InvalidInput("not a cursor", errors=[FieldError("cursor", "not a cursor")])
         after_id = last
-    entries = await audit(uow).find(
+    entries = await uow.audit.find(
         AuditQuery(
             region_code=subtree_of(principal, region),
             entity_type=entity_type,

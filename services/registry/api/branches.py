@@ -15,27 +15,12 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from libs.common.audit import Actor
 from libs.common.fields import RegionCode
-from libs.common.problems import Conflict, FieldError, InvalidInput, NotFound, RuleViolation
-from libs.common.service import UnitOfWorkDep
-from services.registry.api.deps import Reader, RulesDep, Writer
-from services.registry.domain.branches import Branch, Committee, CommitteeKind, RuleBroken
-from services.registry.domain.organizations import NotActive, OrganizationNotFound
+from libs.common.http import etag
+from services.registry.api.deps import Reader, ReadSession, RulesDep, Transaction, Writer
+from services.registry.domain.branches import Branch, Committee, CommitteeKind, Covered, Upgrade
 from services.registry.service import branches as service
 
 router = APIRouter(prefix="/v1", tags=["branches"])
-
-
-def refused(exc: RuleBroken) -> RuleViolation:
-    """A domain refusal as problem+json: the rule, and the organisations it concerns."""
-    return RuleViolation(
-        exc.message, extra={"rule": exc.rule, "organization_ids": exc.organization_ids}
-    )
-
-
-def not_active(exc: NotActive) -> RuleViolation:
-    return refused(
-        RuleBroken("organization_active", "the organisation is deregistered", [exc.organization_id])
-    )
 
 
 class CommitteeIn(BaseModel):
@@ -95,10 +80,10 @@ class BranchIn(BaseModel):
             raise ValueError("give organization_ids or organizations, not both")
         return self
 
-    def covered(self) -> list[service.Covered]:
+    def covered(self) -> list[Covered]:
         if self.organizations:
-            return [service.Covered(o.organization_id, o.unable_reason) for o in self.organizations]
-        return [service.Covered(i) for i in self.organization_ids]
+            return [Covered(o.organization_id, o.unable_reason) for o in self.organizations]
+        return [Covered(i) for i in self.organization_ids]
 
 
 class AdviceOut(BaseModel):
@@ -167,16 +152,6 @@ class DissolveIn(BaseModel):
     on: date | None = Field(default=None, description="Default: today")
 
 
-def _not_found(exc: Exception) -> NotFound | InvalidInput:
-    if isinstance(exc, service.CommitteeNotFound):
-        return InvalidInput(
-            "parent committee not found", errors=[FieldError("parent_id", "no such committee")]
-        )
-    if isinstance(exc, OrganizationNotFound):
-        return NotFound("organisation not found", extra={"organization_ids": [exc.organization_id]})
-    return NotFound("branch not found")
-
-
 @router.post(
     "/committees",
     status_code=status.HTTP_201_CREATED,
@@ -184,35 +159,25 @@ def _not_found(exc: Exception) -> NotFound | InvalidInput:
     summary="Set up a parent committee (行业党委, 综合党委, 园区党委, 两新工委)",
 )
 async def form_committee(
-    body: CommitteeIn, uow: UnitOfWorkDep, principal: Writer, response: Response
+    body: CommitteeIn, uow: Transaction, principal: Writer, response: Response
 ) -> CommitteeOut:
     principal.ensure_covers(body.region_code)
-    try:
-        committee = await service.form_committee(
-            uow,
-            Actor.of(principal),
-            kind=body.kind,
-            name=body.name,
-            region_code=body.region_code,
-            parent_id=body.parent_id,
-            formed_on=body.formed_on or date.today(),
-        )
-    except service.CommitteeNotFound as exc:
-        raise _not_found(exc) from exc
-    except RuleBroken as exc:
-        raise refused(exc) from exc
+    committee = await service.form_committee(
+        uow,
+        Actor.of(principal),
+        kind=body.kind,
+        name=body.name,
+        region_code=body.region_code,
+        parent_id=body.parent_id,
+        formed_on=body.formed_on or date.today(),
+    )
     response.headers["Location"] = f"/v1/committees/{committee.id}"
     return CommitteeOut.of(committee)
 
 
 @router.get("/committees/{committee_id}", response_model=CommitteeOut, summary="One committee")
-async def read_committee(committee_id: str, uow: UnitOfWorkDep, principal: Reader) -> CommitteeOut:
-    try:
-        return CommitteeOut.of(
-            await service.get_committee(uow, committee_id, principal.region_code)
-        )
-    except service.CommitteeNotFound as exc:
-        raise NotFound("committee not found") from exc
+async def read_committee(committee_id: str, uow: ReadSession, principal: Reader) -> CommitteeOut:
+    return CommitteeOut.of(await service.get_committee(uow, committee_id, principal.region_code))
 
 
 @router.post(
@@ -222,38 +187,30 @@ async def read_committee(committee_id: str, uow: UnitOfWorkDep, principal: Reade
     summary="Form a standalone, joint or temporary branch under a committee",
 )
 async def form_branch(
-    body: BranchIn, uow: UnitOfWorkDep, principal: Writer, rules: RulesDep, response: Response
+    body: BranchIn, uow: Transaction, principal: Writer, rules: RulesDep, response: Response
 ) -> BranchOut:
-    try:
-        branch = await service.form_branch(
-            uow,
-            Actor.of(principal),
-            rules,
-            kind=body.kind,
-            name=body.name,
-            parent_id=body.parent_id,
-            covered=body.covered(),
-            formed_on=body.formed_on or date.today(),
-            ends_on=body.ends_on,
-        )
-    except (service.CommitteeNotFound, OrganizationNotFound) as exc:
-        raise _not_found(exc) from exc
-    except RuleBroken as exc:
-        raise refused(exc) from exc
+    branch = await service.form_branch(
+        uow,
+        Actor.of(principal),
+        rules,
+        kind=body.kind,
+        name=body.name,
+        parent_id=body.parent_id,
+        covered=body.covered(),
+        formed_on=body.formed_on or date.today(),
+        ends_on=body.ends_on,
+    )
     response.headers["Location"] = f"/v1/branches/{branch.id}"
-    response.headers["ETag"] = f'"{branch.version}"'
+    response.headers["ETag"] = etag(branch.version)
     return BranchOut.of(branch)
 
 
 @router.get("/branches/{branch_id}", response_model=BranchOut, summary="One branch")
 async def read_branch(
-    branch_id: str, uow: UnitOfWorkDep, principal: Reader, response: Response
+    branch_id: str, uow: ReadSession, principal: Reader, response: Response
 ) -> BranchOut:
-    try:
-        branch = await service.get_branch(uow, branch_id, principal.region_code)
-    except service.BranchNotFound as exc:
-        raise NotFound("branch not found") from exc
-    response.headers["ETag"] = f'"{branch.version}"'
+    branch = await service.get_branch(uow, branch_id, principal.region_code)
+    response.headers["ETag"] = etag(branch.version)
     return BranchOut.of(branch)
 
 
@@ -263,25 +220,18 @@ async def read_branch(
     summary="Add or remove covered organisations; upgrade joint members to standalone",
 )
 async def reorganize(
-    branch_id: str, body: ReorganizeIn, uow: UnitOfWorkDep, principal: Writer, rules: RulesDep
+    branch_id: str, body: ReorganizeIn, uow: Transaction, principal: Writer, rules: RulesDep
 ) -> ReorganizedOut:
-    try:
-        branch, formed = await service.reorganize_branch(
-            uow,
-            Actor.of(principal),
-            rules,
-            branch_id,
-            add=[service.Covered(c.organization_id, c.unable_reason) for c in body.add],
-            remove=body.remove,
-            upgrade=[service.Upgrade(u.organization_id, u.name) for u in body.upgrade],
-            on=body.on or date.today(),
-        )
-    except (service.BranchNotFound, service.CommitteeNotFound, OrganizationNotFound) as exc:
-        raise _not_found(exc) from exc
-    except RuleBroken as exc:
-        raise refused(exc) from exc
-    except service.StaleBranch as exc:
-        raise Conflict("the branch changed meanwhile; read it again") from exc
+    branch, formed = await service.reorganize_branch(
+        uow,
+        Actor.of(principal),
+        rules,
+        branch_id,
+        add=[Covered(c.organization_id, c.unable_reason) for c in body.add],
+        remove=body.remove,
+        upgrade=[Upgrade(u.organization_id, u.name) for u in body.upgrade],
+        on=body.on or date.today(),
+    )
     return ReorganizedOut(branch=BranchOut.of(branch), formed=[BranchOut.of(b) for b in formed])
 
 
@@ -289,16 +239,9 @@ async def reorganize(
     "/branches/{branch_id}/dissolve", response_model=BranchOut, summary="Dissolve a branch"
 )
 async def dissolve(
-    branch_id: str, body: DissolveIn, uow: UnitOfWorkDep, principal: Writer
+    branch_id: str, body: DissolveIn, uow: Transaction, principal: Writer
 ) -> BranchOut:
-    try:
-        branch = await service.dissolve_branch(
-            uow, Actor.of(principal), branch_id, reason=body.reason, on=body.on or date.today()
-        )
-    except service.BranchNotFound as exc:
-        raise NotFound("branch not found") from exc
-    except RuleBroken as exc:
-        raise refused(exc) from exc
-    except service.StaleBranch as exc:
-        raise Conflict("the branch changed meanwhile; read it again") from exc
+    branch = await service.dissolve_branch(
+        uow, Actor.of(principal), branch_id, reason=body.reason, on=body.on or date.today()
+    )
     return BranchOut.of(branch)

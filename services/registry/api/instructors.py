@@ -13,13 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from libs.common.audit import Actor
 from libs.common.fields import RegionCode
-from libs.common.problems import NotFound
-from libs.common.service import UnitOfWorkDep
-from services.registry.api.branches import refused
-from services.registry.api.deps import Reader, Writer
-from services.registry.domain.branches import RuleBroken
+from services.registry.api.deps import Reader, ReadSession, Transaction, Writer
 from services.registry.domain.instructors import Assignment, Instructor
-from services.registry.domain.organizations import OrganizationNotFound
 from services.registry.service import instructors as service
 
 router = APIRouter(prefix="/v1/instructors", tags=["instructors"])
@@ -84,7 +79,7 @@ class EndIn(BaseModel):
     summary="Register an instructor (党建指导员)",
 )
 async def register(
-    body: InstructorIn, uow: UnitOfWorkDep, principal: Writer, response: Response
+    body: InstructorIn, uow: Transaction, principal: Writer, response: Response
 ) -> InstructorOut:
     principal.ensure_covers(body.region_code)
     instructor = await service.register_instructor(
@@ -95,11 +90,8 @@ async def register(
 
 
 @router.get("/{instructor_id}", response_model=InstructorOut, summary="An instructor (masked)")
-async def read(instructor_id: str, uow: UnitOfWorkDep, principal: Reader) -> InstructorOut:
-    try:
-        instructor = await service.get_instructor(uow, instructor_id, principal.region_code)
-    except service.InstructorNotFound as exc:
-        raise NotFound("instructor not found") from exc
+async def read(instructor_id: str, uow: ReadSession, principal: Reader) -> InstructorOut:
+    instructor = await service.get_instructor(uow, instructor_id, principal.region_code)
     return InstructorOut.of(instructor, await service.assignments_of(uow, instructor_id))
 
 
@@ -110,25 +102,16 @@ async def read(instructor_id: str, uow: UnitOfWorkDep, principal: Reader) -> Ins
     summary="Assign the instructor to guide an organisation (包联)",
 )
 async def assign(
-    instructor_id: str, body: AssignmentIn, uow: UnitOfWorkDep, principal: Writer
+    instructor_id: str, body: AssignmentIn, uow: Transaction, principal: Writer
 ) -> AssignmentOut:
-    try:
-        assignment = await service.assign(
-            uow,
-            Actor.of(principal),
-            instructor_id,
-            organization_id=body.organization_id,
-            starts_on=body.starts_on,
-            ends_on=body.ends_on,
-        )
-    except service.InstructorNotFound as exc:
-        raise NotFound("instructor not found") from exc
-    except OrganizationNotFound as exc:
-        raise NotFound(
-            "organisation not found", extra={"organization_ids": [body.organization_id]}
-        ) from exc
-    except RuleBroken as exc:
-        raise refused(exc) from exc
+    assignment = await service.assign(
+        uow,
+        Actor.of(principal),
+        instructor_id,
+        organization_id=body.organization_id,
+        starts_on=body.starts_on,
+        ends_on=body.ends_on,
+    )
     return AssignmentOut.of(assignment)
 
 
@@ -140,20 +123,15 @@ async def assign(
 async def end(
     instructor_id: str,
     assignment_id: str,
-    uow: UnitOfWorkDep,
+    uow: Transaction,
     principal: Writer,
     body: EndIn | None = None,
 ) -> AssignmentOut:
-    try:
-        assignment = await service.end_assignment(
-            uow,
-            Actor.of(principal),
-            instructor_id,
-            assignment_id,
-            on=(body.on if body else None) or date.today(),
-        )
-    except (service.InstructorNotFound, service.AssignmentNotFound) as exc:
-        raise NotFound("assignment not found") from exc
-    except RuleBroken as exc:
-        raise refused(exc) from exc
+    assignment = await service.end_assignment(
+        uow,
+        Actor.of(principal),
+        instructor_id,
+        assignment_id,
+        on=(body.on if body else None) or date.today(),
+    )
     return AssignmentOut.of(assignment)

@@ -10,13 +10,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from libs.common.audit import Actor
 from libs.common.auth import Principal
 from libs.common.problems import NotFound
-from libs.common.service import UnitOfWorkDep
-from services.registry.api.branches import refused
-from services.registry.api.deps import Reader, Writer
-from services.registry.domain.branches import RuleBroken
+from services.registry.api.deps import Reader, ReadSession, Transaction, Writer
 from services.registry.domain.mass_organizations import MassOrganization, MassOrganizationKind
 from services.registry.service import mass_organizations as service
 from services.registry.service.organizations import get_organization
+from services.registry.store.uow import RegistryUnitOfWork
 
 router = APIRouter(prefix="/v1/organizations", tags=["mass organisations"])
 
@@ -58,7 +56,7 @@ class DissolveIn(BaseModel):
     on: date | None = Field(default=None, description="Default: today")
 
 
-async def _visible(uow: UnitOfWorkDep, organization_id: str, principal: Principal) -> None:
+async def _visible(uow: RegistryUnitOfWork, organization_id: str, principal: Principal) -> None:
     organization = await get_organization(uow, organization_id)
     if organization is None:
         raise NotFound("organisation not found")
@@ -72,20 +70,17 @@ async def _visible(uow: UnitOfWorkDep, organization_id: str, principal: Principa
     summary="Set up a union, youth league or women's federation in an organisation",
 )
 async def establish(
-    organization_id: str, body: MassOrganizationIn, uow: UnitOfWorkDep, principal: Writer
+    organization_id: str, body: MassOrganizationIn, uow: Transaction, principal: Writer
 ) -> MassOrganizationOut:
     await _visible(uow, organization_id, principal)
-    try:
-        created = await service.establish(
-            uow,
-            Actor.of(principal),
-            organization_id,
-            kind=body.kind,
-            name=body.name,
-            established_on=body.established_on or date.today(),
-        )
-    except RuleBroken as exc:
-        raise refused(exc) from exc
+    created = await service.establish(
+        uow,
+        Actor.of(principal),
+        organization_id,
+        kind=body.kind,
+        name=body.name,
+        established_on=body.established_on or date.today(),
+    )
     return MassOrganizationOut.of(created)
 
 
@@ -95,7 +90,7 @@ async def establish(
     summary="The mass organisations of an organisation, dissolved ones included",
 )
 async def list_mass_organizations(
-    organization_id: str, uow: UnitOfWorkDep, principal: Reader
+    organization_id: str, uow: ReadSession, principal: Reader
 ) -> MassOrganizationsOut:
     await _visible(uow, organization_id, principal)
     found = await service.of_organization(uow, organization_id)
@@ -111,21 +106,16 @@ async def dissolve(
     organization_id: str,
     mass_organization_id: str,
     body: DissolveIn,
-    uow: UnitOfWorkDep,
+    uow: Transaction,
     principal: Writer,
 ) -> MassOrganizationOut:
     await _visible(uow, organization_id, principal)
-    try:
-        done = await service.dissolve(
-            uow,
-            Actor.of(principal),
-            organization_id,
-            mass_organization_id,
-            reason=body.reason,
-            on=body.on or date.today(),
-        )
-    except service.MassOrganizationNotFound as exc:
-        raise NotFound("mass organisation not found") from exc
-    except RuleBroken as exc:
-        raise refused(exc) from exc
+    done = await service.dissolve(
+        uow,
+        Actor.of(principal),
+        organization_id,
+        mass_organization_id,
+        reason=body.reason,
+        on=body.on or date.today(),
+    )
     return MassOrganizationOut.of(done)

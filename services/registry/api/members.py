@@ -26,11 +26,16 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.datastructures import UploadFile
 
 from libs.common.audit import Actor
-from libs.common.problems import Conflict, FieldError, InvalidInput, NotFound
-from libs.common.service import UnitOfWorkDep
-from services.registry.api.branches import not_active, refused
-from services.registry.api.deps import Reader, RulesDep, SettingsDep, Writer
-from services.registry.domain.branches import RuleBroken
+from libs.common.auth import Principal
+from libs.common.problems import FieldError, InvalidInput, NotFound
+from services.registry.api.deps import (
+    Reader,
+    ReadSession,
+    RulesDep,
+    SettingsDep,
+    Transaction,
+    Writer,
+)
 from services.registry.domain.identity import IdentityKey
 from services.registry.domain.members import (
     REQUIRED_ROSTER,
@@ -43,7 +48,7 @@ from services.registry.domain.members import (
     read_roster,
     read_staff,
 )
-from services.registry.domain.organizations import NotActive, OrganizationNotFound
+from services.registry.domain.organizations import Rules
 from services.registry.service import members as service
 from services.registry.service.organizations import get_organization
 from services.registry.settings import RegistrySettings
@@ -295,7 +300,7 @@ def _list_out(result: service.ListResult) -> ListOut:
 async def receive_staff_list(
     organization_id: str,
     request: Request,
-    uow: UnitOfWorkDep,
+    uow: Transaction,
     principal: Writer,
     settings: SettingsDep,
 ) -> ListOut:
@@ -307,12 +312,9 @@ async def receive_staff_list(
     people, errors, repeated = read_staff(rows, identity_key(settings))
     if errors:
         raise _refuse_rows(errors)
-    try:
-        result = await service.receive_staff_list(
-            uow, Actor.of(principal), organization_id, people, repeated=repeated
-        )
-    except NotActive as exc:
-        raise not_active(exc) from exc
+    result = await service.receive_staff_list(
+        uow, Actor.of(principal), organization_id, people, repeated=repeated
+    )
     return _list_out(result)
 
 
@@ -323,7 +325,7 @@ async def receive_staff_list(
     openapi_extra=_upload_body(RosterIn),
 )
 async def receive_roster(
-    request: Request, uow: UnitOfWorkDep, principal: Writer, settings: SettingsDep
+    request: Request, uow: Transaction, principal: Writer, settings: SettingsDep
 ) -> ListOut:
     rows = await _rows(request, RosterIn, ROSTER_HEADERS, REQUIRED_ROSTER, settings)
     entries, errors, repeated = read_roster(rows, identity_key(settings))
@@ -340,7 +342,7 @@ async def receive_roster(
 )
 async def list_members(
     organization_id: str,
-    uow: UnitOfWorkDep,
+    uow: ReadSession,
     principal: Reader,
     status: Literal["discovered", "declared", "transferred"] | None = None,
     after: str | None = None,
@@ -358,7 +360,7 @@ async def list_members(
 
 
 @router.get("/members/{member_id}", response_model=MemberOut, summary="One member (masked)")
-async def read_member(member_id: str, uow: UnitOfWorkDep, principal: Reader) -> MemberOut:
+async def read_member(member_id: str, uow: ReadSession, principal: Reader) -> MemberOut:
     member = await service.get_member(uow, member_id)
     if member is None:
         raise NotFound("member not found")
@@ -370,24 +372,17 @@ async def _step(
     member_id: str,
     to: Literal["declared", "transferred"],
     body: StepIn,
-    uow: UnitOfWorkDep,
-    principal: Any,
-    rules: Any,
+    uow: Transaction,
+    principal: Principal,
+    rules: Rules,
 ) -> MemberOut:
     member = await service.get_member(uow, member_id)
     if member is None:
         raise NotFound("member not found")
     principal.ensure_visible(member.region_code, "member")
-    try:
-        after, _ = await service.advance_member(
-            uow, Actor.of(principal), rules, member_id, to, body.on or date.today()
-        )
-    except RuleBroken as exc:
-        raise refused(exc) from exc
-    except NotActive as exc:
-        raise not_active(exc) from exc
-    except (service.StaleMember, OrganizationNotFound) as exc:
-        raise Conflict("the member changed meanwhile; read it again") from exc
+    after, _ = await service.advance_member(
+        uow, Actor.of(principal), rules, member_id, to, body.on or date.today()
+    )
     return MemberOut.of(after)
 
 
@@ -398,7 +393,7 @@ async def _step(
 )
 async def declare(
     member_id: str,
-    uow: UnitOfWorkDep,
+    uow: Transaction,
     principal: Writer,
     rules: RulesDep,
     body: StepIn | None = None,
@@ -413,7 +408,7 @@ async def declare(
 )
 async def transfer(
     member_id: str,
-    uow: UnitOfWorkDep,
+    uow: Transaction,
     principal: Writer,
     rules: RulesDep,
     body: StepIn | None = None,

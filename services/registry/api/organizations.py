@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from libs.common.auth import Principal
 from libs.common.fields import CreditCode, RegionCode
 from libs.common.http import (
     IfMatch,
@@ -26,13 +27,13 @@ from libs.common.http import (
     subtree_of,
 )
 from libs.common.problems import FieldError, InvalidInput, NotFound
-from libs.common.service import UnitOfWorkDep
 from services.registry.api.deps import (
     Reader,
+    ReadSession,
     RulesDep,
+    Transaction,
     Writer,
     actor_of,
-    refusals,
 )
 from services.registry.domain.organizations import (
     LEDGER_POINTS,
@@ -47,6 +48,7 @@ from services.registry.domain.organizations import (
     investor_entry,
 )
 from services.registry.service import organizations as service
+from services.registry.store.uow import RegistryUnitOfWork
 
 router = APIRouter(prefix="/v1/organizations", tags=["organizations"])
 
@@ -268,7 +270,9 @@ def _check_coordinates(latitude: float | None, longitude: float | None) -> None:
         )
 
 
-async def _visible(uow: UnitOfWorkDep, organization_id: str, principal: Reader) -> Organization:
+async def _visible(
+    uow: RegistryUnitOfWork, organization_id: str, principal: Principal
+) -> Organization:
     organization = await service.get_organization(uow, organization_id)
     if organization is None:
         raise NotFound("organisation not found")
@@ -283,14 +287,13 @@ async def _visible(uow: UnitOfWorkDep, organization_id: str, principal: Reader) 
     summary="Enter an organisation in the ledger",
 )
 async def register(
-    body: OrganizationIn, uow: UnitOfWorkDep, principal: Writer, rules: RulesDep, response: Response
+    body: OrganizationIn, uow: Transaction, principal: Writer, rules: RulesDep, response: Response
 ) -> OrganizationOut:
     principal.ensure_covers(body.region_code)
     _check_coordinates(body.latitude, body.longitude)
-    with refusals():
-        organization = await service.register_organization(
-            uow, actor_of(principal), rules, **body.values()
-        )
+    organization = await service.register_organization(
+        uow, actor_of(principal), rules, **body.values()
+    )
     response.headers["Location"] = f"{router.prefix}/{organization.id}"
     response.headers["ETag"] = etag(organization.version)
     return OrganizationOut.of(organization)
@@ -302,7 +305,7 @@ async def register(
     summary="List the ledger of a region subtree, with filters and a cursor",
 )
 async def list_organizations(
-    uow: UnitOfWorkDep,
+    uow: ReadSession,
     principal: Reader,
     region: Annotated[
         str | None, Query(description="A region within yours (default: your region)")
@@ -355,7 +358,7 @@ async def list_organizations(
 
 @router.get("/{organization_id}", response_model=OrganizationOut, summary="One organisation's file")
 async def read(
-    organization_id: str, uow: UnitOfWorkDep, principal: Reader, response: Response
+    organization_id: str, uow: ReadSession, principal: Reader, response: Response
 ) -> OrganizationOut:
     organization = await _visible(uow, organization_id, principal)
     response.headers["ETag"] = etag(organization.version)
@@ -379,7 +382,7 @@ async def read(
 async def change(
     organization_id: str,
     body: OrganizationPatch,
-    uow: UnitOfWorkDep,
+    uow: Transaction,
     principal: Writer,
     rules: RulesDep,
     response: Response,
@@ -393,10 +396,9 @@ async def change(
     _check_coordinates(
         changes.get("latitude", current.latitude), changes.get("longitude", current.longitude)
     )
-    with refusals():
-        organization = await service.update_organization(
-            uow, actor_of(principal), rules, organization_id, changes, expected_version=expected
-        )
+    organization = await service.update_organization(
+        uow, actor_of(principal), rules, organization_id, changes, expected_version=expected
+    )
     response.headers["ETag"] = etag(organization.version)
     return OrganizationOut.of(organization)
 
@@ -408,7 +410,7 @@ async def change(
 )
 async def deregister(
     organization_id: str,
-    uow: UnitOfWorkDep,
+    uow: Transaction,
     principal: Writer,
     response: Response,
     reason: Annotated[
@@ -418,9 +420,8 @@ async def deregister(
 ) -> OrganizationOut:
     await _visible(uow, organization_id, principal)
     expected = expected_version(if_match)
-    with refusals():
-        organization = await service.deregister_organization(
-            uow, actor_of(principal), organization_id, reason=reason, expected_version=expected
-        )
+    organization = await service.deregister_organization(
+        uow, actor_of(principal), organization_id, reason=reason, expected_version=expected
+    )
     response.headers["ETag"] = etag(organization.version)
     return OrganizationOut.of(organization)

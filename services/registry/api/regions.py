@@ -20,16 +20,10 @@ from libs.common.http import (
     encode_cursor,
     subtree_of,
 )
-from libs.common.problems import FieldError, Forbidden, InvalidInput, NotFound
-from libs.common.service import UnitOfWorkDep
-from libs.common.validators import InvalidCode, RegionLevel, canonical_region_code, is_within
-from services.registry.api.deps import (
-    Reader,
-    Writer,
-    actor_of,
-    refusals,
-)
-from services.registry.domain.regions import Area, AreaKind, Region
+from libs.common.problems import Forbidden, NotFound
+from libs.common.validators import RegionLevel, is_within
+from services.registry.api.deps import Reader, ReadSession, Transaction, Writer, actor_of
+from services.registry.domain.regions import Area, AreaKind, Region, canonical_code
 from services.registry.service import regions as service
 
 router = APIRouter(prefix="/v1", tags=["regions"])
@@ -80,19 +74,11 @@ class AreaPage(BaseModel):
     "/regions/{code}", response_model=RegionOut, summary="A division: name, parent, children"
 )
 async def read_region(code: str, principal: Reader) -> RegionOut:
-    try:
-        canonical = canonical_region_code(code)
-    except InvalidCode as exc:
-        raise InvalidInput(
-            f"invalid code: {exc.reason}", errors=[FieldError("code", exc.reason)]
-        ) from exc
+    canonical = canonical_code(code)
     if not (principal.covers(canonical) or is_within(principal.region_code, canonical)):
         raise Forbidden(f"region {canonical} is outside your region {principal.region_code}")
     tree = service.tree()
-    region = tree.get(canonical)
-    if region is None:
-        reason = tree.unknown_reason(canonical) or "deeper than the published division codes go"
-        raise NotFound(f"region {canonical} not found: {reason}")
+    region = tree.region(canonical)
     parent = tree.get(region.parent) if region.parent else None
     return RegionOut(
         **RegionRef.of(region).model_dump(),
@@ -109,20 +95,19 @@ async def read_region(code: str, principal: Reader) -> RegionOut:
     summary="Name a park, commercial district or building in a township",
 )
 async def create_area(
-    body: AreaIn, uow: UnitOfWorkDep, principal: Writer, response: Response
+    body: AreaIn, uow: Transaction, principal: Writer, response: Response
 ) -> AreaOut:
     principal.ensure_covers(body.region_code)
-    with refusals():
-        area = await service.create_area(
-            uow, actor_of(principal), kind=body.kind, name=body.name, region_code=body.region_code
-        )
+    area = await service.create_area(
+        uow, actor_of(principal), kind=body.kind, name=body.name, region_code=body.region_code
+    )
     response.headers["Location"] = f"{router.prefix}/areas/{area.id}"
     return AreaOut.of(area)
 
 
 @router.get("/areas", response_model=AreaPage, summary="Named areas in a region's subtree")
 async def list_areas(
-    uow: UnitOfWorkDep,
+    uow: ReadSession,
     principal: Reader,
     region: Annotated[
         str | None, Query(description="A region within yours (default: your region)")
@@ -148,7 +133,7 @@ async def list_areas(
 
 
 @router.get("/areas/{area_id}", response_model=AreaOut, summary="One named area")
-async def read_area(area_id: str, uow: UnitOfWorkDep, principal: Reader) -> AreaOut:
+async def read_area(area_id: str, uow: ReadSession, principal: Reader) -> AreaOut:
     area = await service.get_area(uow, area_id)
     if area is None:
         raise NotFound("area not found")

@@ -5,18 +5,19 @@ joint (联合建, organisations too small to stand alone, grouped: 地域相邻�
 temporary (临时党组织, with an end date; it does not develop members). Every branch is under a
 parent committee (行业党委, 综合党委, 园区党委, 两新工委), and an organisation is covered by at
 most one active branch. Each refusal is a `RuleBroken` naming the rule and the organisations
-concerned.
+concerned; the use cases load what the checks need and persist what they plan.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Literal
 
+from libs.common.refusals import Conflict, Invalid, NotFound, RuleBroken
 from libs.common.validators import InvalidCode, canonical_region_code, region_ancestors
-from services.registry.domain.organizations import Organization, Rules
+from services.registry.domain.organizations import Organization, OrganizationNotFound, Rules
 
 BranchKind = Literal["standalone", "joint", "temporary"]
 BranchStatus = Literal["active", "dissolved"]
@@ -25,14 +26,36 @@ CommitteeKind = Literal["industry", "township", "park", "two_new"]
 TOWNSHIP_CODE_LENGTH = 9
 
 
-class RuleBroken(Exception):
-    """A Party rule refused the change: which rule, why, and which organisations it concerns."""
+class CommitteeNotFound(NotFound):
+    """No such committee, or none the caller sees."""
 
-    def __init__(self, rule: str, message: str, organization_ids: Sequence[str] = ()) -> None:
-        super().__init__(message)
-        self.rule = rule
-        self.message = message
-        self.organization_ids = sorted(set(organization_ids))
+    def __init__(self, committee_id: str) -> None:
+        super().__init__("committee not found")
+        self.committee_id = committee_id
+
+
+class ParentCommitteeNotFound(Invalid):
+    """The committee named as parent (`parent_id`) does not exist for the caller."""
+
+    def __init__(self, committee_id: str) -> None:
+        super().__init__("parent_id", "no such committee", message="parent committee not found")
+        self.committee_id = committee_id
+
+
+class BranchNotFound(NotFound):
+    """No such branch, or none in the caller's region."""
+
+    def __init__(self, branch_id: str) -> None:
+        super().__init__("branch not found")
+        self.branch_id = branch_id
+
+
+class StaleBranch(Conflict):
+    """The branch changed while this change was being made."""
+
+    def __init__(self, branch_id: str) -> None:
+        super().__init__("the branch changed meanwhile; read it again")
+        self.branch_id = branch_id
 
 
 @dataclass(frozen=True)
@@ -78,6 +101,22 @@ class Candidate:
         return self.organization.id
 
 
+@dataclass(frozen=True)
+class Covered:
+    """An organisation a request asks a branch to cover, and why it cannot stand alone."""
+
+    organization_id: str
+    unable_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Upgrade:
+    """A joint branch member to get its own standalone branch, and that branch's name."""
+
+    organization_id: str
+    name: str
+
+
 @dataclass
 class Branch:
     """A basic-level Party organisation and the organisations it covers."""
@@ -108,6 +147,23 @@ def within(code: str, scope: str) -> bool:
         return canonical_region_code(code).startswith(canonical_region_code(scope))
     except InvalidCode:
         return False
+
+
+def committee_visible(committee: Committee, scope: str) -> bool:
+    """A caller sees the committees of its subtree and those above it (its 两新工委, say)."""
+    return within(committee.region_code, scope) or within(scope, committee.region_code)
+
+
+def visible_organizations(
+    found: Mapping[str, Organization], ids: Sequence[str], scope: str
+) -> Mapping[str, Organization]:
+    """`found` (the organisations loaded by id), refusing the first of `ids` missing from it
+    or outside the caller's region `scope`: for the caller it does not exist."""
+    for organization_id in ids:
+        organization = found.get(organization_id)
+        if organization is None or not within(organization.region_code, scope):
+            raise OrganizationNotFound(organization_id)
+    return found
 
 
 def common_region(codes: Sequence[str]) -> str:
@@ -301,6 +357,33 @@ def plan_branch(
     return []
 
 
+def new_branch(
+    branch_id: str,
+    kind: BranchKind,
+    name: str,
+    committee: Committee,
+    candidates: Sequence[Candidate],
+    advice: Sequence[Advice],
+    *,
+    formed_on: date,
+    ends_on: date | None,
+) -> Branch:
+    """The branch `plan_branch` accepted, as it is formed."""
+    return Branch(
+        id=branch_id,
+        kind=kind,
+        name=name,
+        parent_id=committee.id,
+        region_code=common_region([c.organization.region_code for c in candidates]),
+        formed_on=formed_on,
+        organization_ids=sorted(c.id for c in candidates),
+        ends_on=ends_on,
+        can_develop_members=kind != "temporary",
+        warnings=[a.as_dict() for a in advice],
+        unable_reasons={c.id: c.unable_reason for c in candidates if c.unable_reason},
+    )
+
+
 def plan_reorganization(
     branch: Branch,
     remaining: Sequence[Candidate],
@@ -338,6 +421,82 @@ def check_upgrade(branch: Branch, candidate: Candidate, rules: Rules) -> None:
             "upgrade_from_joint", "the organisation is not covered by this branch", [candidate.id]
         )
     check_standalone([candidate], rules)
+
+
+@dataclass(frozen=True)
+class Reorganization:
+    """A reorganisation every rule accepted: the branch as it will be, who joins it, who leaves
+    it, and the organisations leaving for a standalone branch of their own (with its name)."""
+
+    after: Branch
+    added_ids: list[str]
+    leaving: list[str]
+    upgrades: list[tuple[Candidate, str]]
+
+
+def check_leaving(branch: Branch, leaving: Sequence[str]) -> None:
+    """Only an active branch is reorganised; those leaving it are its own, each named once."""
+    if not branch.active:
+        raise RuleBroken(
+            "branch_active", "a dissolved branch cannot be reorganised", branch.organization_ids
+        )
+    strangers = [i for i in leaving if i not in branch.organization_ids]
+    if strangers:
+        raise RuleBroken(
+            "covered_by_this_branch", "these organisations are not covered by the branch", strangers
+        )
+    if len(set(leaving)) != len(leaving):
+        raise RuleBroken(
+            "organization_listed_once",
+            "an organisation is both removed and upgraded, or listed twice",
+            [i for i in leaving if leaving.count(i) > 1],
+        )
+
+
+def check_reorganization(
+    branch: Branch,
+    committee: Committee,
+    found: Mapping[str, Organization],
+    covering: dict[str, str | None],
+    rules: Rules,
+    *,
+    add: Sequence[Covered],
+    remove: Sequence[str],
+    upgrade: Sequence[Upgrade],
+    scope: str,
+) -> Reorganization:
+    """Check adding `add`, removing `remove` and upgrading `upgrade` against every rule.
+
+    `found` holds the organisations the branch covers and those to add (any missing one, or
+    one outside `scope`, is not found); `covering` the branch covering each one to add."""
+    leaving = [*remove, *(u.organization_id for u in upgrade)]
+    check_leaving(branch, leaving)
+    added_ids = [c.organization_id for c in add]
+    visible = visible_organizations(found, [*branch.organization_ids, *added_ids], scope)
+    remaining = [
+        Candidate(visible[i], branch.unable_reasons.get(i))
+        for i in branch.organization_ids
+        if i not in leaving
+    ]
+    added = [Candidate(visible[c.organization_id], c.unable_reason) for c in add]
+    advice = plan_reorganization(branch, remaining, added, committee, covering, rules)
+    upgrades = [(Candidate(visible[u.organization_id]), u.name) for u in upgrade]
+    for candidate, _ in upgrades:
+        check_upgrade(branch, candidate, rules)
+    after = reorganized(branch, [*remaining, *added], advice)
+    return Reorganization(after, added_ids, leaving, upgrades)
+
+
+def reorganized(branch: Branch, kept: Sequence[Candidate], advice: Sequence[Advice]) -> Branch:
+    """The branch covering `kept`, one version on."""
+    return replace(
+        branch,
+        organization_ids=sorted(c.id for c in kept),
+        region_code=common_region([c.organization.region_code for c in kept]),
+        warnings=[a.as_dict() for a in advice],
+        unable_reasons={c.id: c.unable_reason for c in kept if c.unable_reason},
+        version=branch.version + 1,
+    )
 
 
 def dissolved(branch: Branch, *, on: date, reason: str) -> Branch:

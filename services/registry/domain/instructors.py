@@ -9,8 +9,25 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import date
 
-from services.registry.domain.branches import RuleBroken, within
+from libs.common.refusals import NotFound, RuleBroken
+from services.registry.domain.branches import within
 from services.registry.domain.identity import mask_name
+
+
+class InstructorNotFound(NotFound):
+    """No such instructor, or none in the caller's region."""
+
+    def __init__(self, instructor_id: str) -> None:
+        super().__init__("instructor not found")
+        self.instructor_id = instructor_id
+
+
+class AssignmentNotFound(NotFound):
+    """No such assignment of this instructor (or the instructor is not the caller's)."""
+
+    def __init__(self, assignment_id: str) -> None:
+        super().__init__("assignment not found")
+        self.assignment_id = assignment_id
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,17 @@ from dataclasses import dataclass, replace
 from datetime import date
 from typing import Literal
 
-from services.registry.domain.branches import RuleBroken
+from libs.common.refusals import NotFound, RuleBroken
 
 MassOrganizationKind = Literal["union", "youth_league", "womens_federation"]
+
+
+class MassOrganizationNotFound(NotFound):
+    """No such mass organisation in this organisation."""
+
+    def __init__(self, mass_organization_id: str) -> None:
+        super().__init__("mass organisation not found")
+        self.mass_organization_id = mass_organization_id
 
 
 @dataclass(frozen=True)

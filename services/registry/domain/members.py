@@ -15,8 +15,8 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Literal
 
+from libs.common.refusals import Conflict, NotFound, RuleBroken
 from libs.common.validators import InvalidCode
-from services.registry.domain.branches import RuleBroken
 from services.registry.domain.identity import IdentityKey, Person, mask_name
 
 Membership = Literal["full", "probationary"]
@@ -64,6 +64,22 @@ def parse_membership(raw: str) -> Membership:
     if word not in _MEMBERSHIP_WORDS:
         raise ValueError("must be full (正式党员) or probationary (预备党员)")
     return _MEMBERSHIP_WORDS[word]
+
+
+class MemberNotFound(NotFound):
+    """No such member at any organisation."""
+
+    def __init__(self, member_id: str) -> None:
+        super().__init__("member not found")
+        self.member_id = member_id
+
+
+class StaleMember(Conflict):
+    """The member changed while this step was being taken."""
+
+    def __init__(self, member_id: str) -> None:
+        super().__init__("the member changed meanwhile; read it again")
+        self.member_id = member_id
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field, fields, replace
 from datetime import date, datetime
 from typing import Any, Literal
 
+from libs.common.refusals import Conflict, NotFound, RuleBroken, Stale
 from services.registry.domain.names import name_key
 
 OrganizationKind = Literal["enterprise", "social_organization"]
@@ -203,15 +204,6 @@ class OrganizationFilter:
     name_contains: str | None = None  # matched against `name_key`, so normalised first
 
 
-class DuplicateCreditCode(Exception):
-    """An organisation with this credit code is already in the ledger."""
-
-    def __init__(self, credit_code: str, existing_id: str) -> None:
-        super().__init__(f"credit code {credit_code} is already registered")
-        self.credit_code = credit_code
-        self.existing_id = existing_id
-
-
 def became_eligible(before: Organization | None, after: Organization, min_full: int) -> bool:
     """Its full members just reached the standalone threshold while it has no own branch."""
     was = before.full_members if before is not None else 0
@@ -220,28 +212,57 @@ def became_eligible(before: Organization | None, after: Organization, min_full: 
     )
 
 
-class OrganizationNotFound(Exception):
+class DuplicateCreditCode(Conflict):
+    """An organisation with this credit code is already in the ledger."""
+
+    def __init__(self, credit_code: str, existing_id: str) -> None:
+        super().__init__(
+            f"credit code {credit_code} is already registered",
+            fields=[("credit_code", "already registered")],
+            context={"existing_id": existing_id},
+        )
+        self.credit_code = credit_code
+        self.existing_id = existing_id
+
+
+class OrganizationNotFound(NotFound):
+    """No such organisation, or none the caller's region holds."""
+
     def __init__(self, organization_id: str) -> None:
-        super().__init__(f"organisation {organization_id} not found")
+        super().__init__("organisation not found", context={"organization_ids": [organization_id]})
         self.organization_id = organization_id
 
 
-class StaleVersion(Exception):
+class StaleVersion(Stale):
     """The caller changed a file from an older version than the ledger holds."""
 
-    def __init__(self, organization_id: str, expected: int, current: int) -> None:
-        super().__init__(f"organisation {organization_id} is at version {current}, not {expected}")
+    def __init__(self, organization_id: str, expected: int | None, current: int) -> None:
+        super().__init__(
+            f"the organisation is at version {current}, not {expected}: read it again",
+            expected=expected,
+            current=current,
+        )
         self.organization_id = organization_id
-        self.expected = expected
-        self.current = current
 
 
-class NotActive(Exception):
+class NotActive(Conflict):
     """The organisation has been deregistered: its file is closed to changes."""
 
     def __init__(self, organization_id: str) -> None:
-        super().__init__(f"organisation {organization_id} is deregistered")
+        super().__init__(
+            "the organisation is deregistered; its file is closed",
+            context={"organization_id": organization_id},
+        )
         self.organization_id = organization_id
+
+
+class OrganizationClosed(RuleBroken):
+    """A deregistered organisation takes no part in Party work (staff lists, members)."""
+
+    def __init__(self, organization_id: str) -> None:
+        super().__init__(
+            "organization_active", "the organisation is deregistered", [organization_id]
+        )
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
+from libs.common.refusals import Invalid, NotFound
 from libs.common.validators import (
     InvalidCode,
     RegionLevel,
@@ -68,23 +69,36 @@ class Area:
     created_at: datetime
 
 
-class UnknownRegion(Exception):
+class UnknownRegion(Invalid):
     """A well-formed division code that the published data does not hold."""
 
     def __init__(self, code: str, reason: str, *, field: str = "region_code") -> None:
-        super().__init__(f"{field}: {reason}")
+        super().__init__(field, reason)
         self.code = code
-        self.reason = reason
-        self.field = field
 
 
-class AreaMisplaced(Exception):
+class AreaMisplaced(Invalid):
     """An organisation names an area that is of the wrong kind or outside its township."""
 
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(f"{field}: {reason}")
-        self.field = field
-        self.reason = reason
+
+class MalformedRegionCode(Invalid):
+    """A division code that is not one at all (length, digits, zero padding)."""
+
+
+class RegionNotFound(NotFound):
+    """A well-formed code the tree does not hold (unknown, or deeper than the data goes)."""
+
+    def __init__(self, code: str, reason: str) -> None:
+        super().__init__(f"region {code} not found: {reason}")
+        self.code = code
+
+
+def canonical_code(code: str, *, field: str = "code") -> str:
+    """`code` in canonical form (140212, 140212101); a malformed one is refused by `field`."""
+    try:
+        return canonical_region_code(code)
+    except InvalidCode as exc:
+        raise MalformedRegionCode(field, exc.reason) from exc
 
 
 def _canonical(code: str) -> str:
@@ -136,6 +150,14 @@ class RegionTree:
 
     def get(self, code: str) -> Region | None:
         return self._regions.get(canonical_region_code(code))
+
+    def region(self, code: str) -> Region:
+        """The division `code` names; refused when the tree does not hold it."""
+        found = self.get(code)
+        if found is None:
+            reason = self.unknown_reason(code) or "deeper than the published division codes go"
+            raise RegionNotFound(canonical_region_code(code), reason)
+        return found
 
     def children(self, code: str | None) -> list[Region]:
         kids = self._roots if code is None else self._children.get(canonical_region_code(code), [])

@@ -6,37 +6,29 @@ import uuid
 from datetime import date
 
 from libs.common.audit import Actor
-from libs.common.db import UnitOfWork
 from libs.common.tables import utcnow
 from services.registry.domain.mass_organizations import (
     MassOrganization,
     MassOrganizationKind,
+    MassOrganizationNotFound,
     check_establish,
     dissolved,
 )
 from services.registry.domain.organizations import Organization, OrganizationNotFound
 from services.registry.events import MassOrganizationDissolvedV1, MassOrganizationEstablishedV1
-from services.registry.service.organizations import audit
-from services.registry.store.mass_organizations import MassOrganizationRepository
-from services.registry.store.organizations import OrganizationRepository
+from services.registry.store.uow import RegistryUnitOfWork
 
 
-class MassOrganizationNotFound(Exception):
-    def __init__(self, mass_organization_id: str) -> None:
-        super().__init__(f"mass organisation {mass_organization_id} not found")
-
-
-async def _organization(
-    uow: UnitOfWork, organization_id: str, *, for_update: bool = False
-) -> Organization:
-    found = await OrganizationRepository(uow.session).get(organization_id, for_update=for_update)
+async def _locked_organization(uow: RegistryUnitOfWork, organization_id: str) -> Organization:
+    # the organisation's row is locked: two requests cannot both set up its union
+    found = await uow.organizations.get(organization_id, for_update=True)
     if found is None:
         raise OrganizationNotFound(organization_id)
     return found
 
 
 async def establish(
-    uow: UnitOfWork,
+    uow: RegistryUnitOfWork,
     actor: Actor,
     organization_id: str,
     *,
@@ -44,12 +36,9 @@ async def establish(
     name: str | None,
     established_on: date,
 ) -> MassOrganization:
-    # the organisation's row is locked: two requests cannot both set up its union
-    organization = await _organization(uow, organization_id, for_update=True)
-    store = MassOrganizationRepository(uow.session)
-    check_establish(
-        organization.id, organization.active, kind, await store.of_organization(organization.id)
-    )
+    organization = await _locked_organization(uow, organization_id)
+    existing = await uow.mass_organizations.of_organization(organization.id)
+    check_establish(organization.id, organization.active, kind, existing)
     mass_organization = MassOrganization(
         id=str(uuid.uuid4()),
         organization_id=organization.id,
@@ -58,38 +47,29 @@ async def establish(
         name=name,
         established_on=established_on,
     )
-    await store.add(mass_organization, utcnow())
-    uow.record(
+    await uow.mass_organizations.add(mass_organization, utcnow())
+    await uow.record_and_audit(
+        actor,
         MassOrganizationEstablishedV1(
             mass_organization_id=mass_organization.id,
             organization_id=organization.id,
             region_code=organization.region_code,
             kind=kind,
             established_on=established_on,
-        )
-    )
-    await audit(uow).record(
-        actor,
-        "massorg.established",
+        ),
         entity_type="mass_organization",
-        entity_id=mass_organization.id,
         region_code=organization.region_code,
-        changes={
-            "organization_id": organization.id,
-            "kind": kind,
-            "name": name,
-            "established_on": established_on,
-        },
+        extra={"name": name},
     )
     return mass_organization
 
 
-async def of_organization(uow: UnitOfWork, organization_id: str) -> list[MassOrganization]:
-    return await MassOrganizationRepository(uow.session).of_organization(organization_id)
+async def of_organization(uow: RegistryUnitOfWork, organization_id: str) -> list[MassOrganization]:
+    return await uow.mass_organizations.of_organization(organization_id)
 
 
 async def dissolve(
-    uow: UnitOfWork,
+    uow: RegistryUnitOfWork,
     actor: Actor,
     organization_id: str,
     mass_organization_id: str,
@@ -97,28 +77,23 @@ async def dissolve(
     reason: str,
     on: date,
 ) -> MassOrganization:
-    await _organization(uow, organization_id, for_update=True)
-    store = MassOrganizationRepository(uow.session)
-    before = await store.get(mass_organization_id)
+    await _locked_organization(uow, organization_id)
+    before = await uow.mass_organizations.get(mass_organization_id)
     if before is None or before.organization_id != organization_id:
         raise MassOrganizationNotFound(mass_organization_id)
     after = dissolved(before, on=on, reason=reason)
-    await store.save_dissolution(after)
-    uow.record(
+    await uow.mass_organizations.save_dissolution(after)
+    await uow.record_and_audit(
+        actor,
         MassOrganizationDissolvedV1(
             mass_organization_id=after.id,
             organization_id=organization_id,
             region_code=after.region_code,
             kind=after.kind,
             dissolved_on=on,
-        )
-    )
-    await audit(uow).record(
-        actor,
-        "massorg.dissolved",
+        ),
         entity_type="mass_organization",
-        entity_id=after.id,
         region_code=after.region_code,
-        changes={"reason": reason, "dissolved_on": on},
+        extra={"reason": reason},
     )
     return after

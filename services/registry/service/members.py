@@ -10,36 +10,32 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
+from typing import Any
 
 from libs.common.audit import Actor
-from libs.common.db import UnitOfWork
 from libs.common.logging import get_logger
 from libs.common.tables import utcnow
 from services.registry.domain.identity import Person
-from services.registry.domain.members import Member, MemberStatus, RosterEntry
+from services.registry.domain.members import (
+    Member,
+    MemberNotFound,
+    MemberStatus,
+    RosterEntry,
+    StaleMember,
+)
 from services.registry.domain.organizations import (
-    NotActive,
     Organization,
+    OrganizationClosed,
     OrganizationNotFound,
     Rules,
 )
 from services.registry.events import MemberDeclaredV1, MemberDiscoveredV1, MemberTransferredV1
-from services.registry.service.organizations import adjust_member_counts, audit
-from services.registry.store.members import Match, MemberRepository
-from services.registry.store.organizations import OrganizationRepository
+from services.registry.service.organizations import adjust_member_counts
+from services.registry.store.members import Match
+from services.registry.store.uow import RegistryUnitOfWork
 
 log = get_logger(__name__)
-
-
-class MemberNotFound(Exception):
-    def __init__(self, member_id: str) -> None:
-        super().__init__(f"member {member_id} not found")
-        self.member_id = member_id
-
-
-class StaleMember(Exception):
-    """The member changed while this step was being taken."""
 
 
 @dataclass
@@ -53,8 +49,18 @@ class ListResult:
     discovered: list[Member] = field(default_factory=list)
 
 
+async def _open_organization(uow: RegistryUnitOfWork, organization_id: str) -> Organization:
+    """The organisation, locked: it must be in the ledger still to take part in Party work."""
+    organization = await uow.organizations.get(organization_id, for_update=True)
+    if organization is None:
+        raise OrganizationNotFound(organization_id)
+    if not organization.active:
+        raise OrganizationClosed(organization_id)
+    return organization
+
+
 async def receive_staff_list(
-    uow: UnitOfWork,
+    uow: RegistryUnitOfWork,
     actor: Actor,
     organization_id: str,
     people: Sequence[Person],
@@ -62,27 +68,18 @@ async def receive_staff_list(
     repeated: int = 0,
 ) -> ListResult:
     """Keep an organisation's staff list and discover those of its staff on a roster."""
-    organization = await OrganizationRepository(uow.session).get(organization_id, for_update=True)
-    if organization is None:
-        raise OrganizationNotFound(organization_id)
-    if not organization.active:
-        raise NotActive(organization_id)
-    store = MemberRepository(uow.session)
-    now = utcnow()
-    new = await store.save_staff(organization_id, [(str(uuid.uuid4()), p) for p in people], now)
-    discovered = await discover(
-        uow, actor, await store.roster_matches(organization_id, organization.region_code)
-    )
-    await audit(uow).record(
+    organization = await _open_organization(uow, organization_id)
+    entries = [(str(uuid.uuid4()), p) for p in people]
+    new = await uow.members.save_staff(organization_id, entries, utcnow())
+    matches = await uow.members.roster_matches(organization_id, organization.region_code)
+    discovered = await discover(uow, actor, matches)
+    await uow.audit.record(
         actor,
         "organization.staff_listed",
         entity_type="organization",
         entity_id=organization_id,
         region_code=organization.region_code,
-        changes={
-            "people": len(people),
-            "new": new,
-        },
+        changes={"people": len(people), "new": new},
     )
     log.info(
         "staff list received",
@@ -94,22 +91,19 @@ async def receive_staff_list(
 
 
 async def receive_roster(
-    uow: UnitOfWork,
+    uow: RegistryUnitOfWork,
     actor: Actor,
     entries: Sequence[RosterEntry],
     *,
     repeated: int = 0,
 ) -> ListResult:
     """Keep a roster extract for the caller's region and discover its people on staff lists."""
-    store = MemberRepository(uow.session)
     region_code = actor.region_code
     upload_id = str(uuid.uuid4())
-    now = utcnow()
-    new = await store.save_roster(
-        region_code, upload_id, [(str(uuid.uuid4()), e) for e in entries], now
-    )
-    discovered = await discover(uow, actor, await store.staff_matches(region_code, upload_id))
-    await audit(uow).record(
+    rows = [(str(uuid.uuid4()), e) for e in entries]
+    new = await uow.members.save_roster(region_code, upload_id, rows, utcnow())
+    discovered = await discover(uow, actor, await uow.members.staff_matches(region_code, upload_id))
+    await uow.audit.record(
         actor,
         "member_roster.received",
         entity_type="member_roster",
@@ -121,38 +115,41 @@ async def receive_roster(
     return ListResult(len(entries) + repeated, new, len(entries) - new, repeated, discovered)
 
 
-async def discover(uow: UnitOfWork, actor: Actor, matches: Sequence[Match]) -> list[Member]:
-    """Record each match as a discovered member, once per person and organisation."""
+def _discovered(match: Match, now: datetime) -> Member:
+    return Member(
+        id=str(uuid.uuid4()),
+        organization_id=match.organization_id,
+        region_code=match.region_code,
+        id_hash=match.id_hash,
+        name=match.name,
+        id_masked=match.id_masked,
+        phone_masked=match.phone_masked,
+        membership="full" if match.membership == "full" else "probationary",
+        registered_with=match.registered_with,
+        status="discovered",
+        discovered_at=now,
+    )
+
+
+async def discover(uow: RegistryUnitOfWork, actor: Actor, matches: Sequence[Match]) -> list[Member]:
+    """Record each match as a discovered member, once per person and organisation.
+
+    Many at once (a roster finds thousands): the events and the audit entries go in batches."""
     now = utcnow()
-    candidates = [
-        Member(
-            id=str(uuid.uuid4()),
-            organization_id=m.organization_id,
-            region_code=m.region_code,
-            id_hash=m.id_hash,
-            name=m.name,
-            id_masked=m.id_masked,
-            phone_masked=m.phone_masked,
-            membership="full" if m.membership == "full" else "probationary",
-            registered_with=m.registered_with,
-            status="discovered",
+    candidates = [_discovered(m, now) for m in matches]
+    inserted = await uow.members.add_new(candidates)
+    found = [m for m in candidates if m.id in inserted]
+    uow.record_many(
+        MemberDiscoveredV1(
+            member_id=member.id,
+            organization_id=member.organization_id,
+            region_code=member.region_code,
+            membership=member.membership,
             discovered_at=now,
         )
-        for m in matches
-    ]
-    inserted = await MemberRepository(uow.session).add_new(candidates)
-    found = [m for m in candidates if m.id in inserted]
-    for member in found:
-        uow.record(
-            MemberDiscoveredV1(
-                member_id=member.id,
-                organization_id=member.organization_id,
-                region_code=member.region_code,
-                membership=member.membership,
-                discovered_at=now,
-            )
-        )
-    await audit(uow).record_many(
+        for member in found
+    )
+    await uow.audit.record_many(
         actor,
         "member.discovered",
         entity_type="member",
@@ -161,25 +158,38 @@ async def discover(uow: UnitOfWork, actor: Actor, matches: Sequence[Match]) -> l
     return found
 
 
-async def get_member(uow: UnitOfWork, member_id: str) -> Member | None:
-    return await MemberRepository(uow.session).get(member_id)
+async def get_member(uow: RegistryUnitOfWork, member_id: str) -> Member | None:
+    return await uow.members.get(member_id)
 
 
 async def members_at(
-    uow: UnitOfWork,
+    uow: RegistryUnitOfWork,
     organization_id: str,
     *,
     status: str | None = None,
     after: str | None = None,
     limit: int = 100,
 ) -> list[Member]:
-    return await MemberRepository(uow.session).at_organization(
+    return await uow.members.at_organization(
         organization_id, status=status, after=after, limit=limit
     )
 
 
+def _stepped(member: Member, to: MemberStatus) -> MemberDeclaredV1 | MemberTransferredV1:
+    """The event of a member's step (亮明身份 or 组织关系转接)."""
+    facts: dict[str, Any] = {
+        "member_id": member.id,
+        "organization_id": member.organization_id,
+        "region_code": member.region_code,
+        "membership": member.membership,
+    }
+    if to == "declared":
+        return MemberDeclaredV1(**facts, declared_at=utcnow())
+    return MemberTransferredV1(**facts, transferred_at=utcnow())
+
+
 async def advance_member(
-    uow: UnitOfWork,
+    uow: RegistryUnitOfWork,
     actor: Actor,
     rules: Rules,
     member_id: str,
@@ -187,39 +197,26 @@ async def advance_member(
     on: date,
 ) -> tuple[Member, Organization | None]:
     """Declare (亮明身份) or transfer (组织关系转接) a member; a transfer counts them in."""
-    store = MemberRepository(uow.session)
-    before = await store.get(member_id, for_update=True)
+    before = await uow.members.get(member_id, for_update=True)
     if before is None:
         raise MemberNotFound(member_id)
-    organization = await OrganizationRepository(uow.session).get(before.organization_id)
-    if organization is None:
-        raise OrganizationNotFound(before.organization_id)
-    if not organization.active:
-        raise NotActive(organization.id)
-    after = before.advanced(to, on)
-    if not await store.save(after, expected_version=before.version):
+    organization = await uow.organizations.get(before.organization_id)
+    if organization is None:  # the member's file moved under us: read it again
         raise StaleMember(member_id)
-    counted: Organization | None = None
-    if to == "declared":
-        uow.record(
-            MemberDeclaredV1(
-                member_id=after.id,
-                organization_id=after.organization_id,
-                region_code=after.region_code,
-                membership=after.membership,
-                declared_at=utcnow(),
-            )
-        )
-    else:
-        uow.record(
-            MemberTransferredV1(
-                member_id=after.id,
-                organization_id=after.organization_id,
-                region_code=after.region_code,
-                membership=after.membership,
-                transferred_at=utcnow(),
-            )
-        )
+    if not organization.active:
+        raise OrganizationClosed(organization.id)
+    after = before.advanced(to, on)
+    if not await uow.members.save(after, expected_version=before.version):
+        raise StaleMember(member_id)
+    await uow.record_and_audit(
+        actor,
+        _stepped(after, to),
+        entity_type="member",
+        region_code=after.region_code,
+        extra={**after.snapshot(), "on": on.isoformat()},
+    )
+    counted = None
+    if to == "transferred":
         counted = await adjust_member_counts(
             uow,
             actor,
@@ -229,12 +226,4 @@ async def advance_member(
             probationary=1 if after.membership == "probationary" else 0,
             action="organization.member_transferred",
         )
-    await audit(uow).record(
-        actor,
-        f"member.{to}",
-        entity_type="member",
-        entity_id=after.id,
-        region_code=after.region_code,
-        changes={**after.snapshot(), "on": on.isoformat()},
-    )
     return after, counted

@@ -30,9 +30,8 @@ from services.registry.events import (
     OrganizationRegisteredV1,
     OrganizationUpdatedV1,
 )
-from services.registry.store.organizations import OrganizationRepository
-from services.registry.store.regions import AreaRepository, region_tree
 from services.registry.store.tables import audit_log
+from services.registry.store.uow import RegistryUnitOfWork
 
 log = get_logger(__name__)
 
@@ -40,6 +39,8 @@ Change = tuple[Organization, Organization, list[str]]  # before, after, changed 
 
 
 def audit(uow: UnitOfWork) -> AuditTrail:
+    """The audit trail through a plain unit of work (the import worker's); use cases on a
+    `RegistryUnitOfWork` use `uow.audit` and `uow.record_and_audit`."""
     return AuditTrail(uow.session, audit_log)
 
 
@@ -64,6 +65,14 @@ def state_of(organization: Organization) -> dict[str, Any]:
     }
 
 
+def registered_event(organization: Organization) -> OrganizationRegisteredV1:
+    return OrganizationRegisteredV1(**state_of(organization), registered_at=organization.created_at)
+
+
+def updated_event(after: Organization, changed: list[str]) -> OrganizationUpdatedV1:
+    return OrganizationUpdatedV1(**state_of(after), changed=changed, updated_at=after.updated_at)
+
+
 def _eligible(organization: Organization, today: date) -> BranchEligibleV1:
     return BranchEligibleV1(
         organization_id=organization.id,
@@ -73,35 +82,37 @@ def _eligible(organization: Organization, today: date) -> BranchEligibleV1:
     )
 
 
+def eligible_events(
+    moves: Sequence[tuple[Organization | None, Organization]], rules: Rules
+) -> list[IntegrationEvent]:
+    """`branch.eligible` for each organisation (before, after; before None when new) that has
+    just reached enough full members to stand alone."""
+    today = date.today()
+    minimum = rules.standalone_min_full_members
+    return [
+        _eligible(after, today)
+        for before, after in moves
+        if became_eligible(before, after, minimum)
+    ]
+
+
 def announce_registered(
     uow: UnitOfWork, batch: Sequence[Organization], rules: Rules | None = None
 ) -> None:
     """Record `organization.registered` for each new organisation; given the `rules`, then
     `branch.eligible` for each that enters the ledger with enough full members to stand alone."""
-    events: list[IntegrationEvent] = [
-        OrganizationRegisteredV1(**state_of(organization), registered_at=organization.created_at)
-        for organization in batch
-    ]
+    events: list[IntegrationEvent] = [registered_event(organization) for organization in batch]
     if rules is not None:
-        today = date.today()
-        events += [
-            _eligible(organization, today)
-            for organization in batch
-            if became_eligible(None, organization, rules.standalone_min_full_members)
-        ]
+        events += eligible_events([(None, organization) for organization in batch], rules)
     uow.record_many(events)
 
 
 def announce_changed(uow: UnitOfWork, changes: Sequence[Change], rules: Rules) -> None:
     """Record `organization.updated` for each change, and `branch.eligible` where it applies."""
-    today = date.today()
     events: list[IntegrationEvent] = []
     for before, after, changed in changes:
-        events.append(
-            OrganizationUpdatedV1(**state_of(after), changed=changed, updated_at=after.updated_at)
-        )
-        if became_eligible(before, after, rules.standalone_min_full_members):
-            events.append(_eligible(after, today))
+        events.append(updated_event(after, changed))
+        events += eligible_events([(before, after)], rules)
     uow.record_many(events)
 
 
@@ -109,16 +120,15 @@ def announce_changed(uow: UnitOfWork, changes: Sequence[Change], rules: Rules) -
 PLACEMENT_FIELDS = frozenset({"region_code", "park_id", "district_id"})
 
 
-async def check_placements(uow: UnitOfWork, batch: Sequence[Organization]) -> None:
+async def check_placements(uow: RegistryUnitOfWork, batch: Sequence[Organization]) -> None:
     """Each organisation's region is a known division (as far as the published codes go) and
     its park / commercial district are areas of that kind in its township.
 
     Raises `UnknownRegion` or `AreaMisplaced` (domain/regions.py) naming the field."""
-    tree = region_tree()
     for organization in batch:
-        tree.ensure_known(organization.region_code)
-    wanted = {a for o in batch for a in (o.park_id, o.district_id) if a}
-    found = await AreaRepository(uow.session).get_many(sorted(wanted))
+        uow.regions.ensure_known(organization.region_code)
+    wanted = {a for o in batch for a in o.area_ids}
+    found = await uow.areas.get_many(sorted(wanted))
     for organization in batch:
         for name in ("park_id", "district_id"):
             area_id = getattr(organization, name)
@@ -132,38 +142,35 @@ def new_organization(**values: Any) -> Organization:
 
 
 async def register_organization(
-    uow: UnitOfWork, actor: Actor, rules: Rules, **values: Any
+    uow: RegistryUnitOfWork, actor: Actor, rules: Rules, **values: Any
 ) -> Organization:
     """Enter an organisation in the ledger and announce it."""
-    repo = OrganizationRepository(uow.session)
-    existing = await repo.id_by_credit_code(values["credit_code"])
+    existing = await uow.organizations.id_by_credit_code(values["credit_code"])
     if existing is not None:
         raise DuplicateCreditCode(values["credit_code"], existing)
     organization = new_organization(**values)
     await check_placements(uow, [organization])
-    if not await repo.add_if_new(organization):  # registered meanwhile by another request
-        raise DuplicateCreditCode(
-            organization.credit_code, await repo.id_by_credit_code(organization.credit_code) or ""
-        )
-    announce_registered(uow, [organization], rules)
-    await audit(uow).record(
+    if not await uow.organizations.add_if_new(organization):  # registered meanwhile
+        existing = await uow.organizations.id_by_credit_code(organization.credit_code)
+        raise DuplicateCreditCode(organization.credit_code, existing or "")
+    await uow.record_and_audit(
         actor,
-        "organization.registered",
+        registered_event(organization),
         entity_type="organization",
-        entity_id=organization.id,
         region_code=organization.region_code,
         changes=organization.snapshot(),
     )
+    uow.record_many(eligible_events([(None, organization)], rules))
     log.info("organisation registered", organization_id=organization.id)
     return organization
 
 
 async def _open_for_change(
-    repo: OrganizationRepository, organization_id: str, expected_version: int | None
+    uow: RegistryUnitOfWork, organization_id: str, expected_version: int | None
 ) -> Organization:
     """The organisation, locked for a change: it exists, is at `expected_version` (when given)
     and is still in the ledger."""
-    before = await repo.get(organization_id, for_update=True)
+    before = await uow.organizations.get(organization_id, for_update=True)
     if before is None:
         raise OrganizationNotFound(organization_id)
     if expected_version is not None and before.version != expected_version:
@@ -173,19 +180,19 @@ async def _open_for_change(
     return before
 
 
-async def _save(repo: OrganizationRepository, after: Organization, before: Organization) -> None:
+async def _save(uow: RegistryUnitOfWork, after: Organization, before: Organization) -> None:
     """Write `after` over `before`, unless another writer moved the file on meanwhile."""
-    if not await repo.save(after, expected_version=before.version):
-        current = await repo.get(after.id)
+    if not await uow.organizations.save(after, expected_version=before.version):
+        current = await uow.organizations.get(after.id)
         raise StaleVersion(after.id, before.version, current.version if current else 0)
 
 
-async def get_organization(uow: UnitOfWork, organization_id: str) -> Organization | None:
-    return await OrganizationRepository(uow.session).get(organization_id)
+async def get_organization(uow: RegistryUnitOfWork, organization_id: str) -> Organization | None:
+    return await uow.organizations.get(organization_id)
 
 
 async def update_organization(
-    uow: UnitOfWork,
+    uow: RegistryUnitOfWork,
     actor: Actor,
     rules: Rules,
     organization_id: str,
@@ -197,8 +204,7 @@ async def update_organization(
     """Change an organisation's file; with `expected_version`, only if nobody changed it since.
 
     Nothing is written or announced when no field really changes."""
-    repo = OrganizationRepository(uow.session)
-    before = await _open_for_change(repo, organization_id, expected_version)
+    before = await _open_for_change(uow, organization_id, expected_version)
     after, changed = before.with_changes(changes)
     if not changed:
         return before
@@ -206,16 +212,16 @@ async def update_organization(
         await check_placements(uow, [after])
     after.version = before.version + 1
     after.updated_at = utcnow()
-    await _save(repo, after, before)
-    announce_changed(uow, [(before, after, changed)], rules)
-    await audit(uow).record(
+    await _save(uow, after, before)
+    await uow.record_and_audit(
         actor,
-        action,
+        updated_event(after, changed),
         entity_type="organization",
-        entity_id=organization_id,
         region_code=after.region_code,
+        action=action,
         changes=changed_values(before, after, changed),
     )
+    uow.record_many(eligible_events([(before, after)], rules))
     return after
 
 
@@ -228,14 +234,18 @@ def changed_values(
 
 
 async def list_organizations(
-    uow: UnitOfWork, where: OrganizationFilter, *, after: tuple[str, str] | None, limit: int
+    uow: RegistryUnitOfWork,
+    where: OrganizationFilter,
+    *,
+    after: tuple[str, str] | None,
+    limit: int,
 ) -> list[Organization]:
     """A page of the ledger in (region_code, id) order, after a keyset cursor."""
-    return await OrganizationRepository(uow.session).find(where, after=after, limit=limit)
+    return await uow.organizations.find(where, after=after, limit=limit)
 
 
 async def adjust_member_counts(
-    uow: UnitOfWork,
+    uow: RegistryUnitOfWork,
     actor: Actor,
     rules: Rules,
     organization_id: str,
@@ -245,7 +255,7 @@ async def adjust_member_counts(
     action: str = "organization.members_counted",
 ) -> Organization:
     """Add to (or take from) the organisation's known member counts, never below zero."""
-    current = await OrganizationRepository(uow.session).get(organization_id)
+    current = await uow.organizations.get(organization_id)
     if current is None:
         raise OrganizationNotFound(organization_id)
     return await update_organization(
@@ -262,7 +272,7 @@ async def adjust_member_counts(
 
 
 async def deregister_organization(
-    uow: UnitOfWork,
+    uow: RegistryUnitOfWork,
     actor: Actor,
     organization_id: str,
     *,
@@ -270,8 +280,7 @@ async def deregister_organization(
     expected_version: int | None = None,
 ) -> Organization:
     """Take an organisation out of the ledger (its file is kept, closed)."""
-    repo = OrganizationRepository(uow.session)
-    before = await _open_for_change(repo, organization_id, expected_version)
+    before = await _open_for_change(uow, organization_id, expected_version)
     now = utcnow()
     after = replace(
         before,
@@ -281,21 +290,17 @@ async def deregister_organization(
         version=before.version + 1,
         updated_at=now,
     )
-    await _save(repo, after, before)
-    uow.record(
+    await _save(uow, after, before)
+    await uow.record_and_audit(
+        actor,
         OrganizationDeregisteredV1(
             organization_id=after.id,
             version=after.version,
             region_code=after.region_code,
             reason=reason,
             deregistered_at=now,
-        )
-    )
-    await audit(uow).record(
-        actor,
-        "organization.deregistered",
+        ),
         entity_type="organization",
-        entity_id=organization_id,
         region_code=after.region_code,
         changes={"reason": reason},
     )

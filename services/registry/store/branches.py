@@ -36,11 +36,7 @@ class CommitteeRepository(Repository):
         )
 
     async def get(self, committee_id: str) -> Committee | None:
-        row = (
-            (await self.session.execute(select(committees).where(committees.c.id == committee_id)))
-            .mappings()
-            .first()
-        )
+        row = await self.row_by_id(committees, committee_id)
         return committee_of(row) if row else None
 
 
@@ -62,10 +58,7 @@ _BRANCH_COLUMNS = (
 
 class BranchRepository(Repository):
     async def get(self, branch_id: str, *, for_update: bool = False) -> Branch | None:
-        statement = select(branches).where(branches.c.id == branch_id)
-        if for_update:
-            statement = statement.with_for_update()
-        row = (await self.session.execute(statement)).mappings().first()
+        row = await self.row_by_id(branches, branch_id, for_update=for_update)
         if row is None:
             return None
         ended_by = "dissolved" if row["status"] == "dissolved" else None

@@ -39,13 +39,8 @@ class InstructorRepository(Repository):
         )
 
     async def get(self, instructor_id: str, *, for_update: bool = False) -> Instructor | None:
-        statement = select(instructors.c.id, instructors.c.name, instructors.c.region_code).where(
-            instructors.c.id == instructor_id
-        )
-        if for_update:
-            statement = statement.with_for_update()
-        row = (await self.session.execute(statement)).mappings().first()
-        return Instructor(**row) if row else None
+        row = await self.row_by_id(instructors, instructor_id, for_update=for_update)
+        return Instructor(row["id"], row["name"], row["region_code"]) if row else None
 
     async def assignments(self, instructor_id: str) -> list[Assignment]:
         rows = await self.session.execute(
@@ -56,17 +51,7 @@ class InstructorRepository(Repository):
         return [assignment_of(row) for row in rows.mappings()]
 
     async def assignment(self, assignment_id: str) -> Assignment | None:
-        row = (
-            (
-                await self.session.execute(
-                    select(instructor_assignments).where(
-                        instructor_assignments.c.id == assignment_id
-                    )
-                )
-            )
-            .mappings()
-            .first()
-        )
+        row = await self.row_by_id(instructor_assignments, assignment_id)
         return assignment_of(row) if row else None
 
     async def add_assignment(self, assignment: Assignment, now: datetime) -> None:

@@ -37,17 +37,7 @@ class MassOrganizationRepository(Repository):
         )
 
     async def get(self, mass_organization_id: str) -> MassOrganization | None:
-        row = (
-            (
-                await self.session.execute(
-                    select(mass_organizations).where(
-                        mass_organizations.c.id == mass_organization_id
-                    )
-                )
-            )
-            .mappings()
-            .first()
-        )
+        row = await self.row_by_id(mass_organizations, mass_organization_id)
         return mass_organization_of(row) if row else None
 
     async def of_organization(self, organization_id: str) -> list[MassOrganization]:

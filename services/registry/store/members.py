@@ -236,10 +236,7 @@ class MemberRepository(Repository):
         return inserted
 
     async def get(self, member_id: str, *, for_update: bool = False) -> Member | None:
-        statement = select(members).where(members.c.id == member_id)
-        if for_update:
-            statement = statement.with_for_update()
-        row = (await self.session.execute(statement)).mappings().first()
+        row = await self.row_by_id(members, member_id, for_update=for_update)
         return member_of(row) if row else None
 
     async def save(self, member: Member, *, expected_version: int) -> bool:

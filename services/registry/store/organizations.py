@@ -108,10 +108,7 @@ def _conditions(f: OrganizationFilter) -> list[ColumnElement[bool]]:
 
 class OrganizationRepository(Repository):
     async def get(self, organization_id: str, *, for_update: bool = False) -> Organization | None:
-        statement = select(organizations).where(organizations.c.id == organization_id)
-        if for_update:
-            statement = statement.with_for_update()
-        row = (await self.session.execute(statement)).mappings().first()
+        row = await self.row_by_id(organizations, organization_id, for_update=for_update)
         return from_row(row) if row else None
 
     async def get_many(

@@ -113,11 +113,7 @@ class AreaRepository(Repository):
         )
 
     async def get(self, area_id: str) -> Area | None:
-        row = (
-            (await self.session.execute(select(areas).where(areas.c.id == area_id)))
-            .mappings()
-            .first()
-        )
+        row = await self.row_by_id(areas, area_id)
         return _area(row) if row else None
 
     async def get_many(self, area_ids: Sequence[str]) -> dict[str, Area]:

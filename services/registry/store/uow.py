@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 from libs.common.audit import AuditedUnitOfWork
+from services.registry.domain.regions import RegionTree
 from services.registry.store.branches import BranchRepository, CommitteeRepository
 from services.registry.store.imports import ImportRepository
 from services.registry.store.instructors import InstructorRepository
 from services.registry.store.mass_organizations import MassOrganizationRepository
 from services.registry.store.members import MemberRepository
 from services.registry.store.organizations import OrganizationRepository
-from services.registry.store.regions import AreaRepository
+from services.registry.store.regions import AreaRepository, region_tree
 from services.registry.store.tables import audit_log
 
 
 class RegistryUnitOfWork(AuditedUnitOfWork):
     """`uow.organizations`, `uow.branches`, ...: each built once per transaction; `uow.audit`
-    and `uow.record_and_audit` write the registry's audit trail."""
+    and `uow.record_and_audit` write the registry's audit trail; `uow.regions` is the division
+    tree (read-only, from the committed codes)."""
 
     audit_log = audit_log
 
@@ -50,3 +52,7 @@ class RegistryUnitOfWork(AuditedUnitOfWork):
     @property
     def imports(self) -> ImportRepository:
         return self.repository(ImportRepository)
+
+    @property
+    def regions(self) -> RegionTree:
+        return region_tree()

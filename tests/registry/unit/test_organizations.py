@@ -1,0 +1,113 @@
+"""Organisation use cases on the in-memory unit of work: register, change, deregister, refuse."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from libs.common.audit import Actor
+from services.registry.domain.organizations import (
+    DuplicateCreditCode,
+    NotActive,
+    Rules,
+    StaleVersion,
+)
+from services.registry.domain.regions import UnknownRegion
+from services.registry.service import organizations as service
+from tests.factories import TOWNSHIP, credit_code
+from tests.registry.unit.fakes import FakeUnitOfWork, an_organization, seeded
+
+CLERK = Actor("clerk", "140212")
+RULES = Rules()
+
+
+def values(n: int, **overrides: Any) -> dict[str, Any]:
+    return {
+        "credit_code": credit_code(n),
+        "name": f"大同市新荣区测试企业{n}有限公司",
+        "kind": "enterprise",
+        "region_code": TOWNSHIP,
+        **overrides,
+    }
+
+
+async def test_registering_announces_audits_and_says_when_a_branch_is_due() -> None:
+    uow = FakeUnitOfWork()
+    async with uow:
+        organization = await service.register_organization(
+            uow, CLERK, RULES, **values(1, full_members=3)
+        )
+    assert uow.committed
+    assert await uow.organizations.get(organization.id) == organization
+    assert uow.types() == ["organization.registered", "branch.eligible"]
+    [entry] = uow.trail.entries
+    assert (entry.action, entry.entity_id, entry.region_code) == (
+        "organization.registered",
+        organization.id,
+        TOWNSHIP,
+    )
+    assert entry.changes["credit_code"] == credit_code(1)  # the whole file, as registered
+
+
+async def test_a_credit_code_is_registered_once() -> None:
+    first = an_organization(1)
+    uow = seeded(first)
+    with pytest.raises(DuplicateCreditCode) as caught:
+        await service.register_organization(uow, CLERK, RULES, **values(1))
+    assert (caught.value.context, caught.value.fields) == (
+        {"existing_id": first.id},
+        [("credit_code", "already registered")],
+    )
+    assert uow.events == []
+
+
+async def test_a_region_the_division_codes_do_not_hold_is_refused() -> None:
+    uow = FakeUnitOfWork()
+    with pytest.raises(UnknownRegion) as caught:
+        await service.register_organization(uow, CLERK, RULES, **values(2, region_code="140212199"))
+    assert caught.value.field == "region_code"
+    assert uow.fake_organizations.rows == {}
+
+
+async def test_an_update_audits_each_changed_field_and_nothing_else() -> None:
+    uow = seeded(an_organization(1, staff_count=12))
+    after = await service.update_organization(
+        uow, CLERK, RULES, "org-1", {"staff_count": 40, "kind": "enterprise"}, expected_version=1
+    )
+    assert after.version == 2
+    [event] = uow.events
+    assert event.model_dump(include={"changed", "version", "staff_count"}) == {
+        "changed": ["staff_count"],
+        "version": 2,
+        "staff_count": 40,
+    }
+    assert uow.trail.entries[0].changes == {"staff_count": {"from": 12, "to": 40}}
+    same = await service.update_organization(uow, CLERK, RULES, "org-1", {"staff_count": 40})
+    assert same.version == 2
+    assert len(uow.events) == 1
+
+
+async def test_a_change_from_an_old_version_is_stale() -> None:
+    uow = seeded(an_organization(1, version=3))
+    with pytest.raises(StaleVersion) as caught:
+        await service.update_organization(
+            uow, CLERK, RULES, "org-1", {"staff_count": 1}, expected_version=2
+        )
+    assert (caught.value.expected, caught.value.current, caught.value.context) == (
+        2,
+        3,
+        {"current_version": 3},
+    )
+
+
+async def test_a_deregistered_file_is_closed_to_changes() -> None:
+    uow = seeded(an_organization(1))
+    closed = await service.deregister_organization(
+        uow, CLERK, "org-1", reason="迁出", expected_version=1
+    )
+    assert (closed.status, closed.version) == ("deregistered", 2)
+    assert uow.trail.entries[0].changes == {"reason": "迁出"}
+    with pytest.raises(NotActive):
+        await service.update_organization(uow, CLERK, RULES, "org-1", {"staff_count": 1})
+    assert uow.types() == ["organization.deregistered"]
