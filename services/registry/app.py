@@ -21,8 +21,9 @@ from services.registry.workers import import_worker
 
 
 def definition(settings: RegistrySettings | None = None) -> ServiceDefinition:
+    settings = settings or RegistrySettings()
     return ServiceDefinition(
-        settings=settings or RegistrySettings(),
+        settings=settings,
         title="Registry",
         description="The ledger of organisations (一企一档), members and Party organisations.",
         metadata=tables.metadata,
@@ -37,6 +38,6 @@ def definition(settings: RegistrySettings | None = None) -> ServiceDefinition:
             regions.router,
             audit.router,
         ],
-        workers=[import_worker],
+        workers=[import_worker(settings)],
         unit_of_work=RegistryUnitOfWork,
     )

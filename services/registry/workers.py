@@ -16,11 +16,10 @@ import uuid
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import cast
 
 from libs.common.db import Database
 from libs.common.logging import get_logger
-from libs.common.service import Runtime
+from libs.common.service import Runtime, WorkerFactory
 from libs.common.tables import utcnow
 from libs.common.tasks import StopSignal, stop_loop
 from services.registry.domain.imports import (
@@ -286,11 +285,13 @@ class ImportWorker:
         return True
 
 
-def import_worker(runtime: Runtime) -> ImportWorker:
-    """The worker factory `ServiceDefinition.workers` takes."""
-    # The runtime holds the settings the registry's definition was built with.
-    settings = cast(RegistrySettings, runtime.settings)
-    return ImportWorker(runtime.db, settings.rules())
+def import_worker(settings: RegistrySettings) -> WorkerFactory:
+    """The worker factory `ServiceDefinition.workers` takes, with the registry's own settings."""
+
+    def make(runtime: Runtime) -> ImportWorker:
+        return ImportWorker(runtime.db, settings.rules())
+
+    return make
 
 
 def worker_of(runtime: Runtime) -> ImportWorker | None:

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request, Response, status
+from fastapi import APIRouter, BackgroundTasks, Query, Request, Response, status
 from pydantic import BaseModel, Field
 from starlette.datastructures import UploadFile
 
 from libs.common.problems import PROBLEM_JSON, FieldError, HttpProblem
-from libs.common.service import RuntimeDep, transaction
-from services.registry.api.deps import Reader, SettingsDep, Writer, actor_of
+from libs.common.service import RuntimeDep
+from services.registry.api.deps import Reader, ReadSession, SettingsDep, Writer, actor_of
 from services.registry.domain.imports import ImportJob
 from services.registry.service import imports as service
 from services.registry.store.uow import RegistryUnitOfWork
@@ -21,9 +21,6 @@ router = APIRouter(prefix="/v1/imports", tags=["imports"])
 
 #: Room for the multipart envelope around the file when judging a request by its length.
 _ENVELOPE_BYTES = 64 * 1024
-
-
-ReadUnit = Annotated[RegistryUnitOfWork, Depends(transaction(RegistryUnitOfWork, readonly=True))]
 
 
 class FileTooLarge(HttpProblem):
@@ -165,7 +162,7 @@ async def submit(
 async def read(
     import_id: str,
     principal: Reader,
-    uow: ReadUnit,
+    uow: ReadSession,
     errors_offset: int = Query(0, ge=0),
     conflicts_offset: int = Query(0, ge=0),
     limit: int = Query(100, ge=1, le=1000, description="Rejected rows and conflicts per page"),

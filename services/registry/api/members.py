@@ -255,17 +255,10 @@ async def _rows(
             path = Path(folder) / "upload"
             with path.open("wb") as out:
                 await run_in_threadpool(shutil.copyfileobj, upload.file, out)
-            try:
-                return await run_in_threadpool(
-                    _sheet_rows,
-                    path,
-                    upload.filename,
-                    columns,
-                    required,
-                    settings.import_max_bytes,
-                )
-            except SheetError as exc:
-                raise InvalidInput(exc.reason, errors=[FieldError("file", exc.reason)]) from exc
+            # A file that cannot be read raises SheetError, a refusal mapped like any other.
+            return await run_in_threadpool(
+                _sheet_rows, path, upload.filename, columns, required, settings.import_max_bytes
+            )
     try:
         raw = json.loads(await request.body())
     except ValueError as exc:

@@ -8,7 +8,7 @@ from dataclasses import replace
 from datetime import date
 from typing import Any
 
-from libs.common.audit import Actor, AuditTrail
+from libs.common.audit import Actor
 from libs.common.db import UnitOfWork
 from libs.common.events import IntegrationEvent
 from libs.common.logging import get_logger
@@ -30,18 +30,11 @@ from services.registry.events import (
     OrganizationRegisteredV1,
     OrganizationUpdatedV1,
 )
-from services.registry.store.tables import audit_log
 from services.registry.store.uow import RegistryUnitOfWork
 
 log = get_logger(__name__)
 
 Change = tuple[Organization, Organization, list[str]]  # before, after, changed field names
-
-
-def audit(uow: UnitOfWork) -> AuditTrail:
-    """The audit trail through a plain unit of work (the import worker's); use cases on a
-    `RegistryUnitOfWork` use `uow.audit` and `uow.record_and_audit`."""
-    return AuditTrail(uow.session, audit_log)
 
 
 def state_of(organization: Organization) -> dict[str, Any]:
