@@ -25,7 +25,7 @@ from contextlib import (
 )
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, Generic
 
 from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeoutError
@@ -34,6 +34,7 @@ from nats.js.errors import NotFoundError
 from opentelemetry import trace
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import delete, insert
+from typing_extensions import TypeVar
 
 from libs.common.broker import BrokerLink
 from libs.common.db import Database, UnitOfWork, insert_new
@@ -50,22 +51,25 @@ log = get_logger(__name__)
 #: How long one pull waits for messages; also how long a stop may take to be noticed.
 FETCH_SECONDS = 1.0
 
-Handler = Callable[[UnitOfWork, Envelope, Any], Awaitable[None]]
-BatchHandler = Callable[[UnitOfWork, list[tuple[Envelope, Any]]], Awaitable[None]]
-BatchScope = Callable[[UnitOfWork], AbstractAsyncContextManager[object]]
+#: The unit of work a consumer's handlers take: the service's own, carrying its repositories.
+U = TypeVar("U", bound=UnitOfWork, default=Any)
+
+Handler = Callable[[U, Envelope, Any], Awaitable[None]]
+BatchHandler = Callable[[U, list[tuple[Envelope, Any]]], Awaitable[None]]
+BatchScope = Callable[[U], AbstractAsyncContextManager[object]]
 
 
 @dataclass(frozen=True)
-class Subscription:
+class Subscription(Generic[U]):
     """One event type a consumer applies: the consumer's own tolerant model and its handler,
     called per event or, for a batch handler, once per run of consecutive events of the type."""
 
     event_type: str  # the versioned type name, which is also the NATS subject
     model: type[BaseModel]
-    handler: Handler | None = None
-    batch_handler: BatchHandler | None = None
+    handler: Handler[U] | None = None
+    batch_handler: BatchHandler[U] | None = None
 
-    async def apply(self, uow: UnitOfWork, items: list[tuple[Envelope, Any]]) -> None:
+    async def apply(self, uow: U, items: list[tuple[Envelope, Any]]) -> None:
         if self.batch_handler is not None:
             await self.batch_handler(uow, items)
             return
@@ -75,18 +79,20 @@ class Subscription:
 
 
 @dataclass
-class ConsumerSpec:
-    """A durable consumer on another service's stream."""
+class ConsumerSpec(Generic[U]):
+    """A durable consumer on another service's stream; its handlers and batch scope get a unit
+    of work of class `unit_of_work` (the service's own, carrying its repositories)."""
 
     name: str
     stream: str
-    subscriptions: list[Subscription] = field(default_factory=list)
-    scope: BatchScope | None = None
+    unit_of_work: type[U] = UnitOfWork  # type: ignore[assignment]  # U's default
+    subscriptions: list[Subscription[U]] = field(default_factory=list)
+    scope: BatchScope[U] | None = None
 
-    def on(self, event_type: str, model: type[BaseModel]) -> Callable[[Handler], Handler]:
+    def on(self, event_type: str, model: type[BaseModel]) -> Callable[[Handler[U]], Handler[U]]:
         """Register `handler` for `event_type`: `@consumer.on("pb.x.y.z.v1", Model)`."""
 
-        def decorate(handler: Handler) -> Handler:
+        def decorate(handler: Handler[U]) -> Handler[U]:
             self.subscriptions.append(Subscription(event_type, model, handler=handler))
             return handler
 
@@ -94,17 +100,17 @@ class ConsumerSpec:
 
     def on_batch(
         self, event_type: str, model: type[BaseModel]
-    ) -> Callable[[BatchHandler], BatchHandler]:
+    ) -> Callable[[BatchHandler[U]], BatchHandler[U]]:
         """Register a handler that takes a run of consecutive events of `event_type` at once
         (in stream order), so a projection can write them in one statement."""
 
-        def decorate(handler: BatchHandler) -> BatchHandler:
+        def decorate(handler: BatchHandler[U]) -> BatchHandler[U]:
             self.subscriptions.append(Subscription(event_type, model, batch_handler=handler))
             return handler
 
         return decorate
 
-    def batch_scope(self, scope: BatchScope) -> BatchScope:
+    def batch_scope(self, scope: BatchScope[U]) -> BatchScope[U]:
         """Register an async context manager entered around each group of events applied
         together, inside the group's savepoint: the whole fetched batch (all its runs), or a
         single event while a failing one is being isolated.
@@ -116,7 +122,7 @@ class ConsumerSpec:
         self.scope = scope
         return scope
 
-    def scoped(self, uow: UnitOfWork) -> AbstractAsyncContextManager[object]:
+    def scoped(self, uow: U) -> AbstractAsyncContextManager[object]:
         """The batch scope for `uow` (a no-op when none is registered)."""
         return self.scope(uow) if self.scope is not None else _no_scope()
 
@@ -149,7 +155,7 @@ class InboxConsumer:
 
     def __init__(
         self,
-        spec: ConsumerSpec,
+        spec: ConsumerSpec[Any],
         db: Database,
         link: BrokerLink,
         settings: ServiceSettings,
@@ -305,7 +311,7 @@ class InboxConsumer:
         applied: list[_Delivery] = []
         duplicates: list[_Delivery] = []
         failed: list[tuple[_Delivery, str, bool]] = []
-        async with self.db.unit_of_work() as uow:
+        async with self.spec.unit_of_work(self.db) as uow:
             claimed = await self._claim(uow, batch)
             fresh: list[_Delivery] = []
             for d in batch:

@@ -11,24 +11,27 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from datetime import date, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from libs.common.db import UnitOfWork
 from libs.common.events import Envelope
 from libs.common.inbox import BatchHandler, ConsumerSpec
 from services.coverage.domain.facts import CoverageFacts
-from services.coverage.service import (
+from services.coverage.service.projection import (
     BranchChanged,
     LinkChanged,
     OrganizationFiled,
     OrganizationLeft,
     Projector,
 )
+from services.coverage.store.uow import CoverageUnitOfWork
 
-registry_events = ConsumerSpec(name="coverage-registry", stream="PB_REGISTRY")
+registry_events = ConsumerSpec(
+    name="coverage-registry", stream="PB_REGISTRY", unit_of_work=CoverageUnitOfWork
+)
 
 
 class _Tolerant(BaseModel):
@@ -224,26 +227,28 @@ PROJECTED: dict[str, tuple[type[BaseModel], Apply]] = {
 }
 
 
-_PROJECTOR = "coverage.projector"
+#: The projector of the group of events being applied (set by the batch scope, in the task
+#: that runs the group's handlers).
+_projector: ContextVar[Projector] = ContextVar("coverage_projector")
 
 
 @registry_events.batch_scope
 @asynccontextmanager
-async def _projecting(uow: UnitOfWork) -> AsyncIterator[Projector]:
+async def _projecting(uow: CoverageUnitOfWork) -> AsyncIterator[Projector]:
     """One projector per group of events the inbox applies together: the runs note their
     events on it, and it applies them all once they have run (never after a failure)."""
     projector = Projector(uow)
-    uow.session.info[_PROJECTOR] = projector
+    token = _projector.set(projector)
     try:
         yield projector
         await projector.flush()
     finally:
-        del uow.session.info[_PROJECTOR]
+        _projector.reset(token)
 
 
-def _live(apply: Apply) -> BatchHandler:
-    async def handle(uow: UnitOfWork, items: list[tuple[Envelope, Any]]) -> None:
-        apply(uow.session.info[_PROJECTOR], items)
+def _live(apply: Apply) -> BatchHandler[CoverageUnitOfWork]:
+    async def handle(_uow: CoverageUnitOfWork, items: list[tuple[Envelope, Any]]) -> None:
+        apply(_projector.get(), items)
 
     handle.__name__ = f"on{apply.__name__}"
     return handle

@@ -9,6 +9,8 @@ Stop the service (or at least its consumer) while it runs.
 
 When it ends, targets are evaluated once against the rebuilt roll-ups (a real crossing is
 recorded as an event in the outbox, sent by the service's relay when it runs again).
+
+This module reads the stream; what each transaction does is in `service/rebuild.py`.
 """
 
 from __future__ import annotations
@@ -31,11 +33,16 @@ from libs.common.db import Database
 from libs.common.events import Envelope, MalformedEnvelope
 from libs.common.migrations import upgrade_to_head
 from services.coverage.handlers import PROJECTED, registry_events
-from services.coverage.service import Projector, evaluate_targets
+from services.coverage.service.rebuild import (
+    Noting,
+    finish_rebuild,
+    replay,
+    start_rebuild,
+    unfinished,
+)
+from services.coverage.service.targets import evaluate_all_targets
 from services.coverage.settings import CoverageSettings
-from services.coverage.store.projection import ProjectionRepository
-from services.coverage.store.rebuilds import RebuildRepository
-from services.coverage.store.targets import TargetRepository
+from services.coverage.store.uow import CoverageUnitOfWork
 
 MIGRATIONS = Path(__file__).parent / "store" / "migrations"
 FETCH_TIMEOUT = 2.0
@@ -80,17 +87,15 @@ async def _rebuild(
     js = client.jetstream()
     report = RebuildReport()
     started = time.monotonic()
-    async with db.unit_of_work() as uow:
-        rebuilds = RebuildRepository(uow.session)
-        previous = await rebuilds.progress(stream)
-        if resume and previous is not None and previous.finished_at is None:
-            start, end = previous.last_sequence + 1, previous.end_sequence
+    async with CoverageUnitOfWork(db) as uow:
+        resumed = await unfinished(uow, stream) if resume else None
+        if resumed is not None:
+            start, end = resumed
             progress(f"resuming {stream} at sequence {start} of {end}")
         else:
             end = int((await js.stream_info(stream)).state.last_seq)
             start = 1
-            await ProjectionRepository(uow.session).clear()
-            await rebuilds.start(stream, end)
+            await start_rebuild(uow, stream, end)
             progress(f"rebuilding from {stream}: sequences 1..{end}")
     if start <= end:
         subscription = await js.pull_subscribe(
@@ -128,11 +133,10 @@ async def _rebuild(
         finally:
             await subscription.unsubscribe()
     else:
-        async with db.unit_of_work() as uow:
-            await RebuildRepository(uow.session).advance(stream, end, finished=True)
-    async with db.unit_of_work() as uow:
-        regions = await TargetRepository(uow.session).regions()
-        await evaluate_targets(uow, regions)
+        async with CoverageUnitOfWork(db) as uow:
+            await finish_rebuild(uow, stream, end)
+    async with CoverageUnitOfWork(db) as uow:
+        await evaluate_all_targets(uow)
     report.seconds = time.monotonic() - started
     progress(f"rebuilt: {report.applied} events applied in {report.seconds:.1f} s")
     return report
@@ -162,13 +166,14 @@ async def _apply(
             runs[-1][1].append((envelope, event))
         else:
             runs.append((envelope.type, [(envelope, event)]))
-    async with db.unit_of_work() as uow:
-        projector = Projector(uow, live=False)
-        for event_type, items in runs:
-            PROJECTED[event_type][1](projector, items)
-            report.applied += len(items)
-        await projector.flush()
-        await RebuildRepository(uow.session).advance(stream, last, finished=finished)
+    async with CoverageUnitOfWork(db) as uow:
+        await replay(uow, stream, [_noting(*run) for run in runs], last, finished=finished)
+    report.applied += sum(len(items) for _, items in runs)
+
+
+def _noting(event_type: str, items: list[tuple[Envelope, Any]]) -> Noting:
+    apply = PROJECTED[event_type][1]
+    return lambda projector: apply(projector, items)
 
 
 def main(argv: list[str]) -> None:

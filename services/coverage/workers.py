@@ -6,21 +6,19 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
-from libs.common.db import Database, UnitOfWork
+from libs.common.db import Database
 from libs.common.logging import get_logger
 from libs.common.service import Runtime, Worker
 from libs.common.tasks import StopSignal, stop_loop
-from services.coverage.service import (
-    announce_changed_rates,
-    judge_due_targets,
-    local_today,
-    take_daily_snapshot,
-)
+from services.coverage.service.announcements import announce_changed_rates
+from services.coverage.service.snapshots import local_today, take_daily_snapshot
+from services.coverage.service.targets import judge_due_targets
 from services.coverage.settings import CoverageSettings
+from services.coverage.store.uow import CoverageUnitOfWork
 
 log = get_logger(__name__)
 
-Job = Callable[[UnitOfWork], Awaitable[object]]
+Job = Callable[[CoverageUnitOfWork], Awaitable[object]]
 
 
 class PeriodicJob:
@@ -42,7 +40,7 @@ class PeriodicJob:
         self._task = None
 
     async def run_once(self) -> object:
-        async with self.db.unit_of_work() as uow:
+        async with CoverageUnitOfWork(self.db) as uow:
             return await self.job(uow)
 
     async def _run(self) -> None:
@@ -60,7 +58,7 @@ def snapshot_worker(settings: CoverageSettings) -> Callable[[Runtime], Worker]:
     """Takes the day's snapshot of every region once a day (the first check of a new day), and
     judges the targets whose due date has passed."""
 
-    async def job(uow: UnitOfWork) -> object:
+    async def job(uow: CoverageUnitOfWork) -> object:
         today = local_today(settings.snapshot_utc_offset_hours)
         taken = await take_daily_snapshot(uow, today)
         if taken is not None:

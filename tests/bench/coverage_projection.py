@@ -43,10 +43,11 @@ from libs.common.events import Envelope, IntegrationEvent
 from libs.common.logging import configure_logging
 from libs.common.settings import ServiceSettings
 from libs.common.tables import utcnow
-from services.coverage import service as coverage
 from services.coverage.app import definition
 from services.coverage.rebuild import rebuild
+from services.coverage.service import rates as coverage
 from services.coverage.settings import CoverageSettings
+from services.coverage.store.uow import CoverageUnitOfWork
 from services.registry.events import (
     BranchFormedV1,
     InstructorAssignedV1,
@@ -361,8 +362,8 @@ async def one_run(kind: str, organizations: int) -> Run:
                 await asyncio.sleep(3)
                 idle_stop.set()
                 await idle
-                async with running.runtime.db.read() as session:
-                    figures = await coverage.figures(session, (PROVINCE, ""))
+                async with CoverageUnitOfWork(running.runtime.db, readonly=True) as uow:
+                    figures = await coverage.figures(uow, (PROVINCE, ""))
                 check(figures, generator.expected, "live", result.problems)
             print(
                 f"  {kind}: live projection {rate(result.events / result.live_seconds)}/s",
@@ -373,8 +374,8 @@ async def one_run(kind: str, organizations: int) -> Run:
             result.rebuild_seconds = report.seconds
             db = Database(url, source="/pb/bench")
             try:
-                async with db.read() as session:
-                    figures = await coverage.figures(session, (PROVINCE, ""))
+                async with CoverageUnitOfWork(db, readonly=True) as uow:
+                    figures = await coverage.figures(uow, (PROVINCE, ""))
                 check(figures, generator.expected, "rebuild", result.problems)
             finally:
                 await db.dispose()

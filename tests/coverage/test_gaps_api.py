@@ -12,9 +12,9 @@ from urllib.parse import unquote
 import pytest
 from openpyxl import load_workbook
 
-from services.coverage.api import gaps as gaps_api
 from services.coverage.app import definition
-from services.coverage.export import HEADINGS, XLSX_MEDIA_TYPE
+from services.coverage.service import proposals
+from services.coverage.service.export import HEADINGS, XLSX_MEDIA_TYPE
 from services.coverage.settings import CoverageSettings
 from tests.coverage.test_gaps_store import fact_row, insert_rows
 from tests.harness import NatsServer, RunningService, serve
@@ -242,7 +242,7 @@ async def test_joint_branch_proposals(coverage: RunningService) -> None:
 async def test_proposals_for_too_large_a_region_are_refused(
     coverage: RunningService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(gaps_api, "MAX_PROPOSAL_CANDIDATES", 4)  # the county has 5
+    monkeypatch.setattr(proposals, "MAX_PROPOSAL_CANDIDATES", 4)  # the county has 5
     await insert_rows(coverage.runtime.db, rows())
     refused = await get(coverage, f"/v1/coverage/{COUNTY}/joint-branch-proposals")
     assert refused.status_code == 422

@@ -16,8 +16,8 @@ from sqlalchemy import insert
 from libs.common.db import Database
 from libs.common.migrations import upgrade_to_head
 from services.coverage.domain.facts import SCOPES, size_band
-from services.coverage.domain.gaps import Metric, NextAction, Reason, gap_of, is_gap
-from services.coverage.store.gaps import SORT_KEYS, GapFilter, GapRepository, to_facts
+from services.coverage.domain.gaps import GapFilter, Metric, NextAction, Reason, gap_of, is_gap
+from services.coverage.store.gaps import SORT_KEYS, GapRepository, to_facts
 from services.coverage.store.tables import organization_facts
 
 MIGRATIONS = Path(__file__).parents[2] / "services" / "coverage" / "store" / "migrations"

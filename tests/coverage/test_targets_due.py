@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from services.coverage.service import judge_due_targets
+from services.coverage.service.targets import judge_due_targets
+from services.coverage.store.uow import CoverageUnitOfWork
 from tests.coverage.feed import Ledger, RegistryStream, formed, registered
 from tests.coverage.test_rates_api import running, settled
 from tests.factories import outbox_data
@@ -22,7 +23,7 @@ async def overdue_events(service: RunningService) -> list[dict[str, Any]]:
 
 
 async def judge(service: RunningService, today: date) -> int:
-    async with service.runtime.db.unit_of_work() as uow:
+    async with CoverageUnitOfWork(service.runtime.db) as uow:
         return await judge_due_targets(uow, today)
 
 

@@ -1,30 +1,32 @@
-"""What the coverage routes share: callers by scope, a read-only session, region parameters."""
+"""What the coverage routes share: callers by scope, the unit of work (read-only for GETs), the
+typed settings, region parameters."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Query
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.auth import ADMIN_SCOPE, Principal, Scope
-from libs.common.problems import FieldError, InvalidInput
-from libs.common.service import RuntimeDep
-from libs.common.validators import InvalidCode, canonical_region_code
+from libs.common.service import settings_of, transaction
+from services.coverage.domain.regions import region_code as canonical_region
+from services.coverage.service import CoverageUnitOfWork
+from services.coverage.settings import CoverageSettings
 
 Reader = Annotated[Principal, Depends(Scope("coverage:read"))]
 Writer = Annotated[Principal, Depends(Scope("coverage:write"))]
 Admin = Annotated[Principal, Depends(Scope(ADMIN_SCOPE))]
 
-
-async def read_session(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
-    """Reads do not take the writer's lock (SQLite) nor a transaction of their own for long."""
-    async with runtime.db.read() as session:
-        yield session
-
-
-ReadSession = Annotated[AsyncSession, Depends(read_session)]
+# scope="function": the transaction commits before the response leaves, so a failed commit is
+# an error response, never a 2xx for something that was not stored.
+UnitOfWorkDep = Annotated[
+    CoverageUnitOfWork, Depends(transaction(CoverageUnitOfWork), scope="function")
+]
+#: Reads do not take the writer's lock (SQLite) nor a transaction of their own for long.
+ReadUnitOfWorkDep = Annotated[
+    CoverageUnitOfWork, Depends(transaction(CoverageUnitOfWork, readonly=True))
+]
+Settings = Annotated[CoverageSettings, Depends(settings_of(CoverageSettings))]
 
 AreaQuery = Annotated[
     str | None,
@@ -37,11 +39,6 @@ AreaQuery = Annotated[
 
 def region_in_scope(region_code: str, principal: Principal) -> str:
     """The canonical region code, if the caller may read it (422 if not a code, 403 if not its)."""
-    try:
-        canonical = canonical_region_code(region_code)
-    except InvalidCode as exc:
-        raise InvalidInput(
-            "not a division code", errors=[FieldError("region_code", exc.reason)]
-        ) from None
+    canonical = canonical_region(region_code)
     principal.ensure_covers(canonical)
     return canonical

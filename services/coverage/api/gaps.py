@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import hashlib
 import json
 import shutil
-import tempfile
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
@@ -20,48 +17,32 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.background import BackgroundTask
 
 from libs.common.problems import PROBLEM_JSON, FieldError, InvalidInput
-from libs.common.service import Runtime, RuntimeDep
-from services.coverage.api.deps import Reader, ReadSession, region_in_scope
+from services.coverage.api.deps import Reader, ReadUnitOfWorkDep, Settings, region_in_scope
 from services.coverage.domain import facts as coverage_facts
 from services.coverage.domain.gaps import (
+    DEFAULT_SORT,
+    SORT_FIELDS,
     Gap,
+    GapFilter,
     Metric,
     NextAction,
     Reason,
     action_label,
-    gap_of,
     reason_label,
 )
-from services.coverage.domain.proposals import (
-    Candidate,
-    LeftoverReason,
-    ProposalRules,
-    coverage_upper_bound,
-    propose_joint_branches,
-)
-from services.coverage.export import XLSX_MEDIA_TYPE, GapWorkbook
-from services.coverage.settings import CoverageSettings
-from services.coverage.store.gaps import DEFAULT_SORT, SORT_KEYS, GapFilter, GapRepository
+from services.coverage.domain.proposals import Candidate, LeftoverReason, ProposalRules
+from services.coverage.service import gaps as gap_list
+from services.coverage.service import proposals
+from services.coverage.service.export import XLSX_MEDIA_TYPE
 
 router = APIRouter(prefix="/v1/coverage", tags=["gaps"])
 
 MAX_PAGE = 500
-EXPORT_CHUNK = 2_000  # rows per query while the workbook is written
-#: Above this many candidates (a large city or more) proposals are refused: ask per county or
-#: township. A county has some hundreds; 5,000 take a few seconds of one core.
-MAX_PROPOSAL_CANDIDATES = 5_000
 CHINA_TIME = timezone(timedelta(hours=8))
 PROBLEMS: dict[int | str, dict[str, Any]] = {
     status: {"description": text, "content": {PROBLEM_JSON: {}}}
     for status, text in ((403, "outside the caller's region"), (422, "invalid input"))
 }
-
-
-def settings_of(runtime: Runtime) -> CoverageSettings:
-    settings = runtime.settings
-    if not isinstance(settings, CoverageSettings):
-        raise TypeError("the coverage routes need CoverageSettings")
-    return settings
 
 
 class GapFilters(BaseModel):
@@ -86,14 +67,14 @@ class GapFilters(BaseModel):
     next_action: NextAction | None = None
     sort: str = Field(
         default=DEFAULT_SORT,
-        description=f"one of {', '.join(SORT_KEYS)}; prefix '-' for descending",
+        description=f"one of {', '.join(SORT_FIELDS)}; prefix '-' for descending",
     )
 
     @field_validator("sort")
     @classmethod
     def known_sort_key(cls, value: str) -> str:
-        if value.removeprefix("-") not in SORT_KEYS:
-            raise ValueError(f"must be one of {', '.join(SORT_KEYS)}, optionally with '-'")
+        if value.removeprefix("-") not in SORT_FIELDS:
+            raise ValueError(f"must be one of {', '.join(SORT_FIELDS)}, optionally with '-'")
         return value
 
     def gap_filter(self, region_code: str, min_full_members: int) -> GapFilter:
@@ -216,8 +197,8 @@ class GapListOut(BaseModel):
 async def gaps(
     region_code: str,
     query: Annotated[GapPageQuery, Query()],
-    session: ReadSession,
-    runtime: RuntimeDep,
+    uow: ReadUnitOfWorkDep,
+    settings: Settings,
     principal: Reader,
 ) -> GapListOut:
     """Organisations in the metric's scope that are not covered, with why (`reasons`, the
@@ -225,29 +206,24 @@ async def gaps(
     `next_action` filters match any of an item's reasons or actions. Keyset pages: pass
     `next_cursor` back as `cursor` with the same filters and sort."""
     region = region_in_scope(region_code, principal)
-    min_full = settings_of(runtime).branch_min_full_members
+    min_full = settings.branch_min_full_members
     filters = GapFilters.model_validate(query.model_dump(exclude={"cursor", "limit"}))
     fingerprint = filters.fingerprint(region)
     after = decode_cursor(query.cursor, fingerprint) if query.cursor else None
     selection = filters.gap_filter(region, min_full)
-    repository = GapRepository(session)
-    total = await repository.count(selection)
-    rows = await repository.page(selection, sort=query.sort, after=after, limit=query.limit)
+    page = await gap_list.gap_page(uow, selection, sort=query.sort, after=after, limit=query.limit)
     next_cursor = None
-    if len(rows) == query.limit:
-        last = rows[-1]
-        next_cursor = encode_cursor(fingerprint, last.sort_value, last.facts.organization_id)
+    if len(page.lines) == query.limit:
+        last = page.lines[-1]
+        next_cursor = encode_cursor(fingerprint, last.sort_value, last.gap.facts.organization_id)
     return GapListOut(
         region_code=region,
         metric=selection.metric,
         scope=selection.scope,
         sort=query.sort,
-        total=total,
+        total=page.total,
         items=[
-            GapOut.of(
-                gap_of(r.facts, selection.metric, min_full), r.township_code, r.size_band, min_full
-            )
-            for r in rows
+            GapOut.of(line.gap, line.township_code, line.size_band, min_full) for line in page.lines
         ],
         next_cursor=next_cursor,
     )
@@ -270,33 +246,20 @@ def content_disposition(region_code: str) -> str:
 async def gaps_xlsx(
     region_code: str,
     query: Annotated[GapFilters, Query()],
-    session: ReadSession,
-    runtime: RuntimeDep,
+    uow: ReadUnitOfWorkDep,
+    settings: Settings,
     principal: Reader,
 ) -> FileResponse:
     """The same list and filters, every row (not paged): read in one streamed query and written
     chunk by chunk to a write-only workbook in a temporary file, which is then sent."""
     region = region_in_scope(region_code, principal)
-    min_full = settings_of(runtime).branch_min_full_members
-    selection = query.gap_filter(region, min_full)
-    folder = Path(tempfile.mkdtemp(prefix="pb-gaps-"))
-    path = folder / "gaps.xlsx"
-    try:
-        workbook = GapWorkbook(min_full)
-        chunks = GapRepository(session).chunks(selection, sort=query.sort, size=EXPORT_CHUNK)
-        async for rows in chunks:
-            # openpyxl writes some 5,000 rows a second: off the event loop, chunk by chunk
-            lines = [(gap_of(r.facts, selection.metric, min_full), r.township_code) for r in rows]
-            await asyncio.to_thread(workbook.append, lines)
-        await asyncio.to_thread(workbook.save, path)
-    except BaseException:
-        shutil.rmtree(folder, ignore_errors=True)
-        raise
+    selection = query.gap_filter(region, settings.branch_min_full_members)
+    path = await gap_list.export_gaps(uow, selection, sort=query.sort)
     return FileResponse(
         path,
         media_type=XLSX_MEDIA_TYPE,
         headers={"Content-Disposition": content_disposition(region)},
-        background=BackgroundTask(shutil.rmtree, folder, ignore_errors=True),
+        background=BackgroundTask(shutil.rmtree, path.parent, ignore_errors=True),
     )
 
 
@@ -370,8 +333,8 @@ class ProposalsOut(BaseModel):
 )
 async def joint_branch_proposals(
     region_code: str,
-    session: ReadSession,
-    runtime: RuntimeDep,
+    uow: ReadUnitOfWorkDep,
+    settings: Settings,
     principal: Reader,
     township: Annotated[str | None, Query(pattern=r"^\d{9}$")] = None,
 ) -> ProposalsOut:
@@ -382,32 +345,18 @@ async def joint_branch_proposals(
     preferred; each proposal explains itself and each leftover says why. Computed per township;
     refused (422) above MAX_PROPOSAL_CANDIDATES candidates: ask per county or `township`."""
     region = region_in_scope(region_code, principal)
-    settings = settings_of(runtime)
     rules = ProposalRules(settings.branch_min_full_members, settings.joint_branch_max_organizations)
-    candidates = await GapRepository(session).joint_branch_candidates(
-        region, rules.min_full_members, township=township, limit=MAX_PROPOSAL_CANDIDATES + 1
-    )
-    if len(candidates) > MAX_PROPOSAL_CANDIDATES:
-        raise InvalidInput(
-            "too many candidates for one request",
-            errors=[
-                FieldError(
-                    "region_code",
-                    f"more than {MAX_PROPOSAL_CANDIDATES} candidates: ask for a county, "
-                    "or one township at a time (township=...)",
-                )
-            ],
-        )
-    plan = await asyncio.to_thread(propose_joint_branches, candidates, rules)
+    found = await proposals.joint_branch_proposals(uow, region, rules, township=township)
+    plan = found.plan
     return ProposalsOut(
         region_code=region,
         township=township,
         rules=ProposalRulesOut(
             min_full_members=rules.min_full_members, max_organizations=rules.max_organizations
         ),
-        candidates=len(candidates),
+        candidates=found.candidates,
         covered=plan.covered,
-        upper_bound=coverage_upper_bound(candidates, rules),
+        upper_bound=found.upper_bound,
         proposals=[
             ProposalOut(
                 township_code=p.township_code,

@@ -3,19 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from pydantic import BaseModel
 
-from libs.common.auth import Principal, Scope
-from libs.common.problems import NotFound
-from libs.common.service import UnitOfWorkDep
-from services.coverage.store.projection import ProjectionRepository
+from services.coverage.api.deps import Reader, ReadUnitOfWorkDep
+from services.coverage.service import projection
 
 router = APIRouter(prefix="/v1/projection", tags=["projection"])
-
-Reader = Annotated[Principal, Depends(Scope("coverage:read"))]
 
 
 class OrganizationFacts(BaseModel):
@@ -34,10 +29,8 @@ class OrganizationFacts(BaseModel):
     summary="What coverage knows of one organisation",
 )
 async def organization(
-    organization_id: str, uow: UnitOfWorkDep, principal: Reader
+    organization_id: str, uow: ReadUnitOfWorkDep, principal: Reader
 ) -> OrganizationFacts:
-    facts = await ProjectionRepository(uow.session).organization(organization_id)
-    if facts is None:
-        raise NotFound("organisation not known to coverage")
+    facts = await projection.organization(uow, organization_id)
     principal.ensure_visible(facts["region_code"], "organisation")
     return OrganizationFacts(**facts)

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from libs.common.problems import FieldError, InvalidInput
-from services.coverage import service
-from services.coverage.api.deps import AreaQuery, Reader, ReadSession, region_in_scope
+from services.coverage.api.deps import AreaQuery, Reader, ReadUnitOfWorkDep, region_in_scope
 from services.coverage.domain.facts import DEFAULT_ORGANIZATION_SCOPE, DEFAULT_WORK_SCOPE, Scope
-from services.coverage.domain.rates import Counts, Coverage
+from services.coverage.domain.rates import Coverage
+from services.coverage.service import rates as coverage
 
 router = APIRouter(prefix="/v1/coverage", tags=["coverage"])
 
@@ -85,14 +84,14 @@ class History(BaseModel):
 )
 async def rates(
     region_code: str,
-    session: ReadSession,
+    uow: ReadUnitOfWorkDep,
     principal: Reader,
     area: AreaQuery = None,
     organization_scope: OrganizationScope = DEFAULT_ORGANIZATION_SCOPE,
     work_scope: WorkScope = DEFAULT_WORK_SCOPE,
 ) -> Rates:
     region = region_in_scope(region_code, principal)
-    figures = await service.figures(session, (region, area or ""), organization_scope, work_scope)
+    figures = await coverage.figures(uow, (region, area or ""), organization_scope, work_scope)
     return Rates(
         region_code=figures.region_code,
         area_id=area,
@@ -115,7 +114,7 @@ async def rates(
 )
 async def rate_history(
     region_code: str,
-    session: ReadSession,
+    uow: ReadUnitOfWorkDep,
     principal: Reader,
     start: Annotated[
         date | None, Query(alias="from", description="First day (default: to - 90)")
@@ -126,28 +125,20 @@ async def rate_history(
     work_scope: WorkScope = DEFAULT_WORK_SCOPE,
 ) -> History:
     region = region_in_scope(region_code, principal)
-    end = end or date.today() + timedelta(days=1)
-    start = start or end - timedelta(days=90)
-    if start > end:
-        raise InvalidInput("from is after to", errors=[FieldError("from", "must not be after to")])
-    snapshots = await service.history(session, (region, area or ""), start, end)
+    days = await coverage.history(
+        uow, (region, area or ""), start, end, organization_scope, work_scope
+    )
     return History(
         region_code=region,
         area_id=area,
         snapshots=[
-            _point(s.taken_on, s.taken_at, s.counts, organization_scope, work_scope)
-            for s in snapshots
+            HistoryPoint(
+                date=day.taken_on,
+                taken_at=day.taken_at,
+                organization_coverage=Rate.of(day.organization),
+                standalone_coverage=Rate.of(day.standalone),
+                work_coverage=Rate.of(day.work),
+            )
+            for day in days
         ],
-    )
-
-
-def _point(
-    taken_on: date, taken_at: datetime, counts: Counts, organization_scope: Scope, work_scope: Scope
-) -> HistoryPoint:
-    return HistoryPoint(
-        date=taken_on,
-        taken_at=taken_at,
-        organization_coverage=Rate.of(counts.coverage("organization", organization_scope)),
-        standalone_coverage=Rate.of(counts.coverage("standalone", organization_scope)),
-        work_coverage=Rate.of(counts.coverage("work", work_scope)),
     )

@@ -7,15 +7,21 @@ from datetime import date, datetime
 from fastapi import APIRouter
 from pydantic import BaseModel, Field, field_validator
 
-from libs.common.service import RuntimeDep, UnitOfWorkDep
 from libs.common.tables import utcnow
-from services.coverage import service
-from services.coverage.api.deps import Admin, Reader, ReadSession, Writer, region_in_scope
+from services.coverage.api.deps import (
+    Admin,
+    Reader,
+    ReadUnitOfWorkDep,
+    Settings,
+    UnitOfWorkDep,
+    Writer,
+    region_in_scope,
+)
 from services.coverage.api.rates import Rate
-from services.coverage.domain.facts import DEFAULT_ORGANIZATION_SCOPE, DEFAULT_WORK_SCOPE, Scope
+from services.coverage.domain.facts import Scope
 from services.coverage.domain.rates import Metric
 from services.coverage.domain.targets import BASIS_POINTS, Standing, Target
-from services.coverage.settings import CoverageSettings
+from services.coverage.service import snapshots, targets
 
 router = APIRouter(tags=["targets"])
 
@@ -76,11 +82,8 @@ async def put_target(
     region_code: str, body: TargetIn, uow: UnitOfWorkDep, principal: Writer
 ) -> TargetOut:
     region = region_in_scope(region_code, principal)
-    scope = body.scope or (
-        DEFAULT_WORK_SCOPE if body.metric == "work" else DEFAULT_ORGANIZATION_SCOPE
-    )
-    target = Target(region, body.metric, scope, body.due_on, round(body.rate * BASIS_POINTS))
-    standing, current = await service.put_target(uow, target, principal.subject)
+    target = Target.asked(region, body.metric, body.scope, body.due_on, body.rate)
+    standing, current = await targets.put_target(uow, target, principal.subject)
     return _out(target, standing, Rate.of(current))
 
 
@@ -90,10 +93,10 @@ async def put_target(
     summary="A region's targets and where it stands against each",
 )
 async def list_targets(
-    region_code: str, session: ReadSession, principal: Reader
+    region_code: str, uow: ReadUnitOfWorkDep, principal: Reader
 ) -> list[TargetOut]:
     region = region_in_scope(region_code, principal)
-    return [_out(t, s) for t, s in await service.targets_of(session, region)]
+    return [_out(t, s) for t, s in await targets.targets_of(uow, region)]
 
 
 @router.post(
@@ -103,9 +106,7 @@ async def list_targets(
     summary="Take today's snapshot of every region now (admin)",
     description="Replaces a snapshot taken earlier today; past days are never changed.",
 )
-async def take_snapshot(uow: UnitOfWorkDep, principal: Admin, runtime: RuntimeDep) -> Snapshot:
-    settings = runtime.settings
-    offset = settings.snapshot_utc_offset_hours if isinstance(settings, CoverageSettings) else 8.0
-    today = service.local_today(offset)
-    regions = await service.take_snapshot(uow, today)
+async def take_snapshot(uow: UnitOfWorkDep, principal: Admin, settings: Settings) -> Snapshot:
+    today = snapshots.local_today(settings.snapshot_utc_offset_hours)
+    regions = await snapshots.take_snapshot(uow, today)
     return Snapshot(taken_on=today, taken_at=utcnow(), regions=regions)

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Literal
 
+from libs.common.refusals import NotFound
+
 #: Named denominators. `with_members` is the default for organisation coverage, `all_managed`
 #: for work coverage; `three_haves` is also reported.
 Scope = Literal["with_members", "three_haves", "all_managed"]
@@ -28,6 +30,10 @@ def size_band(staff_count: int | None) -> str:
     if staff_count is None:
         return UNKNOWN_SIZE
     return next(band for band, lower in SIZE_BANDS if staff_count >= lower)
+
+
+class UnknownOrganization(NotFound):
+    """No registry event about this organisation has reached coverage."""
 
 
 @dataclass(frozen=True)

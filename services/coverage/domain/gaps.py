@@ -155,3 +155,32 @@ def gap_of(facts: CoverageFacts, metric: Metric, min_full_members: int) -> Gap:
         reasons=reasons(facts, metric, min_full_members),
         next_actions=next_actions(facts, min_full_members),
     )
+
+
+#: What the gap list can be sorted by (prefix `-` for descending); ties go by organisation id.
+SORT_FIELDS: tuple[str, ...] = (
+    "region_code",
+    "name",
+    "credit_code",
+    "industry_code",
+    "staff_count",
+    "full_members",
+)
+DEFAULT_SORT = "region_code"
+
+
+@dataclass(frozen=True)
+class GapFilter:
+    """Which gaps: a region subtree, a metric and scope, and optional narrowing filters."""
+
+    region_code: str
+    metric: Metric
+    scope: Scope
+    min_full_members: int
+    kind: str | None = None
+    industry: str | None = None  # a GB/T 4754 code or its prefix (section letter, division)
+    township: str | None = None
+    size_band: str | None = None
+    area_id: str | None = None
+    reason: Reason | None = None
+    next_action: NextAction | None = None

@@ -32,6 +32,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from itertools import groupby
 
+from libs.common.refusals import Invalid
+
 SECTION_MISMATCH_KM = 5.0
 CODE_MISMATCH_KM = 1.0
 UNKNOWN_LOCATION_KM = 1.0
@@ -40,6 +42,18 @@ GROW_POOL = 12  # a growing group looks at its members' nearest candidates first
 MAX_PASSES = 20
 EARTH_RADIUS_KM = 6371.0088
 _EPSILON = 1e-9
+
+
+class TooManyCandidates(Invalid):
+    """More candidates than one request plans for: the caller asks per county or township."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            "region_code",
+            f"more than {limit} candidates: ask for a county, "
+            "or one township at a time (township=...)",
+            message="too many candidates for one request",
+        )
 
 
 @dataclass(frozen=True)

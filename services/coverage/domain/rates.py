@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Literal
 
+from libs.common.refusals import Invalid
 from services.coverage.domain.facts import Scope
 from services.coverage.domain.rollups import COUNTERS
 
@@ -19,6 +21,9 @@ _MEASURE_OF: dict[Metric, str] = {
     "standalone": "standalone",
     "work": "work",
 }
+#: A region, or a park or commercial district within it: (region_code, area_id), area_id "" for
+#: the whole region.
+Area = tuple[str, str]
 #: The dimensions a region's figures are broken down by.
 DIMENSIONS: tuple[str, ...] = ("kind", "section", "size_band")
 
@@ -116,3 +121,33 @@ ANNOUNCED_REGION_DIGITS = 9
 def announced(region_code: str) -> bool:
     """Whether a change of this region's figures is announced by pb.coverage.rates.changed."""
     return len(region_code) <= ANNOUNCED_REGION_DIGITS
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A region's counters as stored on one day."""
+
+    taken_on: date
+    taken_at: datetime
+    counts: Counts
+
+
+#: The days a history covers when the caller names no first day.
+HISTORY_DAYS = 90
+
+
+class InvalidPeriod(Invalid):
+    """A history asked for with its first day after its last."""
+
+    def __init__(self) -> None:
+        super().__init__("from", "must not be after to", message="from is after to")
+
+
+def history_period(start: date | None, end: date | None, today: date) -> tuple[date, date]:
+    """The days a history covers: up to `end` (default: tomorrow, so today's snapshot is in)
+    from `start` (default: HISTORY_DAYS before the end); refused when it starts after it ends."""
+    end = end or today + timedelta(days=1)
+    start = start or end - timedelta(days=HISTORY_DAYS)
+    if start > end:
+        raise InvalidPeriod()
+    return start, end

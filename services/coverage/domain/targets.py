@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Literal
 
-from services.coverage.domain.facts import Scope
+from services.coverage.domain.facts import DEFAULT_ORGANIZATION_SCOPE, DEFAULT_WORK_SCOPE, Scope
 from services.coverage.domain.rates import Metric
 
 #: Where a region stands against a target: at or above it, below it, or nothing in scope yet.
@@ -26,6 +26,19 @@ class Target:
     scope: Scope
     due_on: date
     rate_bp: int
+
+    @classmethod
+    def asked(
+        cls, region_code: str, metric: Metric, scope: Scope | None, due_on: date, rate: float
+    ) -> Target:
+        """The target a caller sets: `rate` a decimal fraction (0.95), `scope` by default the
+        metric's (all managed organisations for work, those with members for the others)."""
+        default = DEFAULT_WORK_SCOPE if metric == "work" else DEFAULT_ORGANIZATION_SCOPE
+        return cls(region_code, metric, scope or default, due_on, round(rate * BASIS_POINTS))
+
+    @property
+    def id(self) -> str:
+        return f"{self.region_code}/{self.metric}/{self.scope}/{self.due_on.isoformat()}"
 
     @property
     def rate(self) -> float:

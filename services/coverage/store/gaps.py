@@ -17,13 +17,17 @@ from sqlalchemy import ColumnElement, Select, and_, false, func, not_, or_, sele
 from libs.common.db import Repository
 from libs.common.subtree import within_region
 from services.coverage.domain.facts import CoverageFacts, Scope
-from services.coverage.domain.gaps import Metric, NextAction, Reason
+from services.coverage.domain.gaps import (
+    SORT_FIELDS,
+    GapFilter,
+    Metric,
+    NextAction,
+    Reason,
+)
 from services.coverage.domain.proposals import Candidate
 from services.coverage.store.tables import organization_facts as facts
 
-#: Sort keys a caller may use (prefix `-` for descending); each ends with the organisation id.
-#: Nullable columns sort as if empty so that the keyset comparison never meets a NULL.
-SORT_KEYS: dict[str, ColumnElement[Any]] = {
+_SORT_COLUMNS: dict[str, ColumnElement[Any]] = {
     "region_code": facts.c.region_code,
     "name": facts.c.name,
     "credit_code": facts.c.credit_code,
@@ -31,24 +35,9 @@ SORT_KEYS: dict[str, ColumnElement[Any]] = {
     "staff_count": func.coalesce(facts.c.staff_count, -1),
     "full_members": facts.c.full_members,
 }
-DEFAULT_SORT = "region_code"
-
-
-@dataclass(frozen=True)
-class GapFilter:
-    """Which gaps: a region subtree, a metric and scope, and optional narrowing filters."""
-
-    region_code: str
-    metric: Metric
-    scope: Scope
-    min_full_members: int
-    kind: str | None = None
-    industry: str | None = None  # a GB/T 4754 code or its prefix (section letter, division)
-    township: str | None = None
-    size_band: str | None = None
-    area_id: str | None = None
-    reason: Reason | None = None
-    next_action: NextAction | None = None
+#: The column of each sort key (`domain.gaps.SORT_FIELDS`); each sort ends with the organisation
+#: id. Nullable columns sort as if empty so that the keyset comparison never meets a NULL.
+SORT_KEYS: dict[str, ColumnElement[Any]] = {name: _SORT_COLUMNS[name] for name in SORT_FIELDS}
 
 
 @dataclass(frozen=True)

@@ -3,27 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import bindparam, delete, func, literal, select
 
 from libs.common.db import Repository, one_of
 from libs.common.tables import UTCDateTime
-from services.coverage.domain.rates import BreakdownRow, Counts
+from services.coverage.domain.rates import Area, BreakdownRow, Counts, Snapshot
 from services.coverage.domain.rollups import COUNTERS
 from services.coverage.store.tables import rate_changes, rollups, snapshots
-
-Area = tuple[str, str]  # (region_code, area_id); area_id "" for the whole region
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """A region's counters as stored on one day."""
-
-    taken_on: date
-    taken_at: datetime
-    counts: Counts
 
 
 class RollupRepository(Repository):

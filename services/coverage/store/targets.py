@@ -17,6 +17,11 @@ _KEY = ("region_code", "metric", "scope", "due_on")
 
 
 class TargetRepository(Repository):
+    """The targets and their standings. Built once per transaction (`uow.targets`), it reads
+    the regions that have targets once in it: they are few and change rarely."""
+
+    _regions: set[str] | None = None
+
     async def put(self, target: Target, standing: Standing, set_by: str) -> None:
         row = {
             "region_code": target.region_code,
@@ -39,11 +44,15 @@ class TargetRepository(Repository):
             },
         )
         await self.session.execute(statement, [row])
+        if self._regions is not None:
+            self._regions.add(target.region_code)
 
-    async def regions(self) -> set[str]:
+    async def regions(self) -> frozenset[str]:
         """Every region that has a target."""
-        rows = await self.session.execute(select(targets.c.region_code).distinct())
-        return {region for (region,) in rows}
+        if self._regions is None:
+            rows = await self.session.execute(select(targets.c.region_code).distinct())
+            self._regions = {region for (region,) in rows}
+        return frozenset(self._regions)
 
     async def in_regions(self, regions: Iterable[str]) -> list[tuple[Target, Standing]]:
         wanted = sorted(set(regions))

@@ -1,45 +1,23 @@
-"""Use cases of the coverage service: apply registry facts to the projection and its roll-ups,
-read rates, take snapshots, set targets and announce crossings and changed rates.
-
-They take the unit of work (or a read session) and never commit: the inbox, the request or the
-worker that calls them owns the transaction.
-"""
+"""Registry facts applied to the projection and its roll-ups (the `Projector`, which the live
+consumer and the rebuild both drive), and what coverage knows of one organisation."""
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from libs.common.db import UnitOfWork
-from libs.common.tables import utcnow
-from services.coverage.domain.facts import (
-    DEFAULT_ORGANIZATION_SCOPE,
-    DEFAULT_WORK_SCOPE,
-    CoverageFacts,
-    Scope,
-)
+from services.coverage.domain.facts import CoverageFacts, UnknownOrganization
 from services.coverage.domain.links import with_links
-from services.coverage.domain.rates import Counts, Coverage, announced, breakdown
+from services.coverage.domain.rates import announced
 from services.coverage.domain.rollups import RollupDelta
-from services.coverage.domain.targets import Standing, Target, crossing, standing
-from services.coverage.events import (
-    RatesChangedV1,
-    TargetMissedV1,
-    TargetOverdueV1,
-    TargetReachedV1,
-)
-from services.coverage.store.projection import BranchRow, ProjectionRepository, StoredOrganization
-from services.coverage.store.rollups import Area, RollupRepository, Snapshot
-from services.coverage.store.targets import TargetRepository
+from services.coverage.service.targets import evaluate_targets
+from services.coverage.store.projection import BranchRow, StoredOrganization
+from services.coverage.store.uow import CoverageUnitOfWork
 
-# --------------------------------------------------------------------------------------------
-# What the projection learns from registry events (decoded by handlers.py)
-# --------------------------------------------------------------------------------------------
+# --- what the projection learns from registry events (decoded by handlers.py) -----------------
 
 
 @dataclass(frozen=True)
@@ -120,10 +98,10 @@ class Projector:
     crossings; a rebuild from the stream does neither while it refills.
     """
 
-    def __init__(self, uow: UnitOfWork, *, live: bool = True) -> None:
+    def __init__(self, uow: CoverageUnitOfWork, *, live: bool = True) -> None:
         self.uow = uow
         self.live = live
-        self.store = ProjectionRepository(uow.session)
+        self.store = uow.projection
         self._noted = _Noted()
 
     # --- what the batch's events say, in stream order ---------------------------------------
@@ -284,196 +262,12 @@ def _mass_organization(link: LinkChanged) -> dict[str, str]:
     }
 
 
-# --------------------------------------------------------------------------------------------
-# Rates
-# --------------------------------------------------------------------------------------------
+# --- what coverage knows of one organisation ------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Figures:
-    """A region's rates as the API answers them."""
-
-    region_code: str
-    area_id: str
-    as_of: datetime
-    organization: Coverage
-    standalone: Coverage
-    work: Coverage
-    breakdown: dict[str, dict[str, dict[str, dict[str, object]]]]
-
-
-async def figures(
-    session: AsyncSession,
-    area: Area,
-    organization_scope: Scope = DEFAULT_ORGANIZATION_SCOPE,
-    work_scope: Scope = DEFAULT_WORK_SCOPE,
-) -> Figures:
-    """A region's figures, from its roll-up rows only (never from the organisations)."""
-    rows, as_of = await RollupRepository(session).breakdown(area)
-    total = Counts.total(row.counts.values for row in rows)
-    return Figures(
-        region_code=area[0],
-        area_id=area[1],
-        as_of=as_of or utcnow(),
-        organization=total.coverage("organization", organization_scope),
-        standalone=total.coverage("standalone", organization_scope),
-        work=total.coverage("work", work_scope),
-        breakdown=breakdown(rows, organization_scope, work_scope),
-    )
-
-
-async def history(session: AsyncSession, area: Area, start: date, end: date) -> list[Snapshot]:
-    return await RollupRepository(session).history(area, start, end)
-
-
-# --------------------------------------------------------------------------------------------
-# Snapshots
-# --------------------------------------------------------------------------------------------
-
-
-def local_today(utc_offset_hours: float, now: datetime | None = None) -> date:
-    """The calendar day in the offices' time zone (China: UTC+8)."""
-    return ((now or datetime.now(UTC)) + timedelta(hours=utc_offset_hours)).date()
-
-
-async def take_snapshot(uow: UnitOfWork, taken_on: date) -> int:
-    """Store every region's counters as the day's snapshot (replacing one taken earlier that
-    day); a past day's snapshot is never touched, so history answers the same way every time."""
-    return await RollupRepository(uow.session).take_snapshot(taken_on, utcnow())
-
-
-async def take_daily_snapshot(uow: UnitOfWork, taken_on: date) -> int | None:
-    """The day's snapshot, unless one was already taken; None when there was one."""
-    store = RollupRepository(uow.session)
-    if await store.has_snapshot(taken_on):
-        return None
-    return await store.take_snapshot(taken_on, utcnow())
-
-
-# --------------------------------------------------------------------------------------------
-# Targets
-# --------------------------------------------------------------------------------------------
-
-
-def target_id(target: Target) -> str:
-    return f"{target.region_code}/{target.metric}/{target.scope}/{target.due_on.isoformat()}"
-
-
-def target_figures(target: Target, current: Coverage) -> dict[str, Any]:
-    """The fields every target event carries (`TargetFigures`)."""
-    return {
-        "target_id": target_id(target),
-        "region_code": target.region_code,
-        "metric": target.metric,
-        "scope": target.scope,
-        "target_rate": target.rate,
-        "due_on": target.due_on,
-        "covered": current.covered,
-        "in_scope": current.in_scope,
-        "rate": current.rate,
-    }
-
-
-async def put_target(uow: UnitOfWork, target: Target, set_by: str) -> tuple[Standing, Coverage]:
-    """Set (or change) a target; where the region stands now is recorded without an event:
-    events announce crossings that happen after."""
-    counts = (await RollupRepository(uow.session).totals([(target.region_code, "")]))[
-        (target.region_code, "")
-    ]
-    now = counts.coverage(target.metric, target.scope)
-    now_standing = standing(target, now.covered, now.in_scope)
-    await TargetRepository(uow.session).put(target, now_standing, set_by)
-    return now_standing, now
-
-
-async def targets_of(session: AsyncSession, region_code: str) -> list[tuple[Target, Standing]]:
-    return await TargetRepository(session).in_regions([region_code])
-
-
-_TARGET_REGIONS = "coverage.target_regions"
-
-
-async def evaluate_targets(uow: UnitOfWork, regions: set[str]) -> None:
-    """After a batch: record pb.coverage.target.reached / .missed for each target whose region
-    crossed it, and remember where each now stands."""
-    store = TargetRepository(uow.session)
-    # The regions with targets are few and change rarely: read once per transaction, so a
-    # batch's runs of events cost no query when none of their regions has a target.
-    info = uow.session.info
-    if _TARGET_REGIONS not in info:
-        info[_TARGET_REGIONS] = await store.regions()
-    regions = regions & info[_TARGET_REGIONS]
-    if not regions:
-        return
-    found = await store.in_regions(regions)
-    totals = await RollupRepository(uow.session).totals((t.region_code, "") for t, _ in found)
-    changed: list[tuple[Target, Standing]] = []
-    now = utcnow()
-    for target, before in found:
-        current = totals[(target.region_code, "")].coverage(target.metric, target.scope)
-        after = standing(target, current.covered, current.in_scope)
-        if after == before:
-            continue
-        changed.append((target, after))
-        news = crossing(before, after)
-        if news is not None:
-            event = TargetReachedV1 if news == "reached" else TargetMissedV1
-            uow.record(event(**target_figures(target, current), crossed_at=now))
-    await store.set_standings(changed)
-
-
-async def judge_due_targets(uow: UnitOfWork, today: date) -> int:
-    """Once per target, after its due date: pb.coverage.target.overdue when the region is still
-    below it (a target met by then needs no news: `reached` was said when it was). Returns how
-    many targets were judged; setting a target again makes it due for judging again."""
-    store = TargetRepository(uow.session)
-    due = await store.due_unjudged(today)
-    if not due:
-        return 0
-    totals = await RollupRepository(uow.session).totals((t.region_code, "") for t in due)
-    for target in due:
-        current = totals[(target.region_code, "")].coverage(target.metric, target.scope)
-        if standing(target, current.covered, current.in_scope) == "below":
-            uow.record(TargetOverdueV1(**target_figures(target, current), judged_on=today))
-    await store.mark_judged(due, today)
-    return len(due)
-
-
-# --------------------------------------------------------------------------------------------
-# pb.coverage.rates.changed, debounced
-# --------------------------------------------------------------------------------------------
-
-
-async def announce_changed_rates(uow: UnitOfWork, limit: int = 5_000) -> int:
-    """One pb.coverage.rates.changed per region whose figures changed since the last round;
-    the worker calls this once per window, so a region is announced at most once per window."""
-    store = RollupRepository(uow.session)
-    pending = await store.pending_changes(limit)
-    if not pending:
-        return 0
-    totals = await store.totals(pending)
-    now = utcnow()
-    uow.record_many(_rates_changed(area, counts, now) for area, counts in totals.items())
-    await store.forget_changes(pending)
-    return len(pending)
-
-
-def _rates_changed(area: Area, counts: Counts, now: datetime) -> RatesChangedV1:
-    organization = counts.coverage("organization", DEFAULT_ORGANIZATION_SCOPE)
-    standalone = counts.coverage("standalone", DEFAULT_ORGANIZATION_SCOPE)
-    work = counts.coverage("work", DEFAULT_WORK_SCOPE)
-    return RatesChangedV1(
-        region_code=area[0],
-        area_id=area[1],
-        as_of=now,
-        organization_scope=organization.scope,
-        organization_covered=organization.covered,
-        organization_in_scope=organization.in_scope,
-        organization_rate=organization.rate,
-        standalone_covered=standalone.covered,
-        standalone_rate=standalone.rate,
-        work_scope=work.scope,
-        work_covered=work.covered,
-        work_in_scope=work.in_scope,
-        work_rate=work.rate,
-    )
+async def organization(uow: CoverageUnitOfWork, organization_id: str) -> dict[str, Any]:
+    """The organisation's facts as the projection holds them, or UnknownOrganization."""
+    facts = await uow.projection.organization(organization_id)
+    if facts is None:
+        raise UnknownOrganization("organisation not known to coverage")
+    return facts
