@@ -80,12 +80,12 @@ class Subscription(Generic[U]):
 
 @dataclass
 class ConsumerSpec(Generic[U]):
-    """A durable consumer on another service's stream; its handlers and batch scope get a unit
-    of work of class `unit_of_work` (the service's own, carrying its repositories)."""
+    """A durable consumer on another service's stream; its handlers and batch scope get the
+    service's own unit of work (`ServiceDefinition.unit_of_work`, carrying its repositories):
+    annotate the spec with it, `ConsumerSpec[CoverageUnitOfWork](...)`."""
 
     name: str
     stream: str
-    unit_of_work: type[U] = UnitOfWork  # type: ignore[assignment]  # U's default
     subscriptions: list[Subscription[U]] = field(default_factory=list)
     scope: BatchScope[U] | None = None
 
@@ -161,8 +161,10 @@ class InboxConsumer:
         settings: ServiceSettings,
         metrics: ServiceMetrics,
         tracer: trace.Tracer,
+        unit_of_work: type[UnitOfWork] = UnitOfWork,
     ) -> None:
         self.spec = spec
+        self.unit_of_work = unit_of_work
         self.db = db
         self.link = link
         self.settings = settings
@@ -311,7 +313,7 @@ class InboxConsumer:
         applied: list[_Delivery] = []
         duplicates: list[_Delivery] = []
         failed: list[tuple[_Delivery, str, bool]] = []
-        async with self.spec.unit_of_work(self.db) as uow:
+        async with self.unit_of_work(self.db) as uow:
             claimed = await self._claim(uow, batch)
             fresh: list[_Delivery] = []
             for d in batch:

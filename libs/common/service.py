@@ -81,7 +81,15 @@ class Runtime:
         self.link = BrokerLink(settings, self.tracer_provider)
         self.relay = OutboxRelay(self.db, self.link, settings, self.metrics, self.tracer)
         self.consumers = [
-            InboxConsumer(spec, self.db, self.link, settings, self.metrics, self.tracer)
+            InboxConsumer(
+                spec,
+                self.db,
+                self.link,
+                settings,
+                self.metrics,
+                self.tracer,
+                unit_of_work=definition.unit_of_work,
+            )
             for spec in definition.consumers
         ]
         self.tokens = TokenService.from_settings(settings)

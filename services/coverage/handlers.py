@@ -29,9 +29,7 @@ from services.coverage.service.projection import (
 )
 from services.coverage.store.uow import CoverageUnitOfWork
 
-registry_events = ConsumerSpec(
-    name="coverage-registry", stream="PB_REGISTRY", unit_of_work=CoverageUnitOfWork
-)
+registry_events = ConsumerSpec[CoverageUnitOfWork](name="coverage-registry", stream="PB_REGISTRY")
 
 
 class _Tolerant(BaseModel):
