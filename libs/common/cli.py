@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from libs.common.db import Database
 from libs.common.migrations import upgrade_to_head
 from libs.common.outbox import mark_for_republish, outbox_backlog
-from libs.common.service import ServiceFactory, build_app
+from libs.common.service import Command, ServiceFactory, build_app
 from libs.common.tables import dead_letters
 
 
@@ -21,7 +21,7 @@ def _timestamp(value: str) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def _parser(name: str) -> argparse.ArgumentParser:
+def _parser(name: str, own: list[Command]) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=f"python -m services.{name}")
     commands = parser.add_subparsers(dest="command")
     commands.add_parser("serve", help="run the service (the default)")
@@ -36,14 +36,20 @@ def _parser(name: str) -> argparse.ArgumentParser:
     republish.add_argument("--since", type=_timestamp, required=True, help="ISO 8601, inclusive")
     republish.add_argument("--until", type=_timestamp, required=True, help="ISO 8601, exclusive")
     commands.add_parser("dead-letters", help="count unresolved dead letters per consumer")
+    for command in own:
+        command.arguments(commands.add_parser(command.name, help=command.help))
     return parser
 
 
 def run(factory: ServiceFactory, argv: list[str] | None = None) -> None:
     definition = factory()
     settings = definition.settings
-    args = _parser(settings.service_name).parse_args(argv)
+    args = _parser(settings.service_name, definition.commands).parse_args(argv)
     command = args.command or "serve"
+    own = {c.name: c for c in definition.commands}
+    if command in own:
+        asyncio.run(own[command].run(args))
+        return
     if command == "serve":
         app = build_app(definition)
         uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False)

@@ -3,12 +3,13 @@ the same event loop, with tracing, logging, metrics, health and problem+json wir
 
 from __future__ import annotations
 
+import argparse
 import gc
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Protocol, TypeVar
+from typing import Annotated, Any, Protocol, TypeVar
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -50,7 +51,21 @@ class ServiceDefinition:
     unit_of_work: type[UnitOfWork] = UnitOfWork
     #: Problem shapes for the service's refusals that differ from `problem_of`'s defaults.
     problems: ProblemMap = field(default_factory=dict)
+    #: The service's own operator commands, beside the platform's (serve, migrate, outbox, ...).
+    commands: list[Command] = field(default_factory=list)
     version: str = "0.1.0"
+
+
+@dataclass(frozen=True)
+class Command:
+    """An operator command of one service: `python -m services.<name> <name> [options]`."""
+
+    name: str
+    help: str
+    #: Adds the command's options to its argparse sub-parser.
+    arguments: Callable[[argparse.ArgumentParser], None]
+    #: Runs it with the parsed options (the process's asyncio loop is already running).
+    run: Callable[[argparse.Namespace], Coroutine[Any, Any, None]]
 
 
 class Worker(Protocol):

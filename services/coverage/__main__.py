@@ -1,15 +1,8 @@
 """`python -m services.coverage`: serve the coverage service, or run one of its admin commands
 (the platform's, and `rebuild`: the projection rebuilt from the registry's stream)."""
 
-import sys
-
 from libs.common.cli import run
 from services.coverage.app import definition
 
 if __name__ == "__main__":
-    if sys.argv[1:2] == ["rebuild"]:
-        from services.coverage.rebuild import main
-
-        main(sys.argv[2:])
-    else:
-        run(definition)
+    run(definition)

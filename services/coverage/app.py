@@ -9,6 +9,7 @@ from services.coverage.api.projection import router as projection
 from services.coverage.api.rates import router as rates
 from services.coverage.api.targets import router as targets
 from services.coverage.handlers import registry_events
+from services.coverage.rebuild import rebuild_command
 from services.coverage.settings import CoverageSettings
 from services.coverage.store.tables import metadata
 from services.coverage.store.uow import CoverageUnitOfWork
@@ -27,4 +28,5 @@ def definition(settings: CoverageSettings | None = None) -> ServiceDefinition:
         consumers=[registry_events],
         workers=[snapshot_worker(settings), rates_changed_worker(settings)],
         unit_of_work=CoverageUnitOfWork,
+        commands=[rebuild_command(settings)],
     )

@@ -16,7 +16,6 @@ This module reads the stream; what each transaction does is in `service/rebuild.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ from pydantic import ValidationError
 from libs.common.db import Database
 from libs.common.events import Envelope, MalformedEnvelope
 from libs.common.migrations import upgrade_to_head
+from libs.common.service import Command
 from services.coverage.handlers import PROJECTED, registry_events
 from services.coverage.service.rebuild import (
     Noting,
@@ -176,13 +176,21 @@ def _noting(event_type: str, items: list[tuple[Envelope, Any]]) -> Noting:
     return lambda projector: apply(projector, items)
 
 
-def main(argv: list[str]) -> None:
-    parser = argparse.ArgumentParser(
-        prog="python -m services.coverage rebuild",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+def rebuild_command(settings: CoverageSettings) -> Command:
+    """`rebuild [--resume] [--batch-size N]` for the service's command line."""
+
+    def arguments(parser: argparse.ArgumentParser) -> None:
+        parser.description = __doc__
+        parser.formatter_class = argparse.RawDescriptionHelpFormatter
+        parser.add_argument("--resume", action="store_true", help="continue an interrupted rebuild")
+        parser.add_argument("--batch-size", type=int, default=None, help="events per transaction")
+
+    async def run(args: argparse.Namespace) -> None:
+        await rebuild(settings, resume=args.resume, batch_size=args.batch_size)
+
+    return Command(
+        "rebuild",
+        "rebuild the projection from the registry's stream (stop the service first)",
+        arguments,
+        run,
     )
-    parser.add_argument("--resume", action="store_true", help="continue an interrupted rebuild")
-    parser.add_argument("--batch-size", type=int, default=None, help="events per transaction")
-    args = parser.parse_args(argv)
-    asyncio.run(rebuild(CoverageSettings(), resume=args.resume, batch_size=args.batch_size))
