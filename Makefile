@@ -35,10 +35,10 @@ test: lint docs-check ## lint, then the whole test suite (real NATS, SQLite and 
 	$(PY) -m pytest $(ARGS)
 
 docs: $(STAMP) ## write the AsyncAPI document and JSON Schemas of every event to docs/events/
-	$(PY) -m libs.common.docs docs/events
+	$(PY) -m tools.docs docs/events
 
 docs-check: $(STAMP) ## fail when docs/events/ is not what the catalogue produces
-	$(PY) -m libs.common.docs docs/events --check
+	$(PY) -m tools.docs docs/events --check
 
 bench: $(STAMP) ## benchmarks, printing their figures
 	$(PY) -m tests.bench $(ARGS)

@@ -12,10 +12,10 @@ import pytest
 import yaml
 from pydantic import BaseModel
 
-from libs.common import docs
 from libs.common.events import Envelope
 from libs.common.inbox import Subscription
 from tests.contracts.examples import example_event
+from tools import docs
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "events"
 EVENTS = docs.discover()
