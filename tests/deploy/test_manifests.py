@@ -1036,6 +1036,7 @@ def _password(passwords: dict[str, str], user: str) -> str:
     return passwords[f"NATS_{user.upper()}_PASSWORD"]
 
 
+@pytest.mark.integration
 @pytest.mark.asyncio
 async def test_live_permissions_match_the_architecture(
     compose_nats: tuple[str, dict[str, str]],
@@ -1174,6 +1175,7 @@ async def test_live_permissions_match_the_architecture(
             await client.close()
 
 
+@pytest.mark.integration
 def test_kubernetes_nats_config_forms_a_tls_cluster(tmp_path: Path) -> None:
     """Three nats-servers from the Kubernetes nats.conf (routes and ports mapped to 127.0.0.1),
     mutual TLS between them: a replicated stream is created and written through TLS."""
