@@ -36,7 +36,9 @@ from libs.common.settings import DEVELOPMENT_AUTH_SECRET
 POSTGRES_URL = os.environ.get("PB_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 #: For a test whose fixtures take a store it does not test: run it on SQLite only, once.
-SQLITE_ONLY = pytest.mark.parametrize("store", ["sqlite"])
+SQLITE_ONLY = pytest.mark.parametrize("store", ["sqlite"], indirect=True)
+#: For a test of what only PostgreSQL does (several processes on one store).
+POSTGRESQL_ONLY = pytest.mark.parametrize("store", ["postgresql"], indirect=True)
 
 
 def free_port() -> int:

@@ -19,7 +19,7 @@ from libs.common.outbox import OutboxRelay, mark_for_republish, outbox_backlog, 
 from libs.common.settings import ServiceSettings
 from libs.common.tables import outbox, platform_metadata, utcnow
 from libs.common.tracing import create_tracer_provider
-from tests.harness import NatsServer, wait_for
+from tests.harness import POSTGRESQL_ONLY, NatsServer, wait_for
 
 
 @catalogue.register(
@@ -147,11 +147,11 @@ async def _zero(count: Awaitable[int]) -> bool:
     return await count == 0
 
 
+@POSTGRESQL_ONLY  # SQLite serves one process; the leader lock is PostgreSQL's
 async def test_two_relays_on_one_postgresql_store_publish_each_event_once_in_order(
     relay: Relay, database_url: str
 ) -> None:
-    if not database_url.startswith("postgresql"):
-        pytest.skip("SQLite serves one process; the leader lock is PostgreSQL's")
+    assert database_url.startswith("postgresql")
     second_metrics = ServiceMetrics("outboxtest")
     second = OutboxRelay(
         relay.db, relay.link, relay.settings, second_metrics, trace.get_tracer("t")
