@@ -6,10 +6,10 @@ STAMP  := $(VENV)/.installed
 ARGS   ?=
 REGION ?= 140212
 
-.PHONY: help install run test lint typecheck unit docs docs-check bench token clean-data
+.PHONY: help install run test unit integration lint typecheck docs docs-check bench token clean-data
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,20 +25,27 @@ run: $(STAMP) ## nats-server (unless NATS_URL is set) and all four services on S
 token: $(STAMP) ## print a development bearer token: make token REGION=140212
 	@$(PY) -m libs.common.auth --region $(REGION)
 
-lint: $(STAMP) ## ruff, mypy and the import contracts
+lint: $(STAMP) typecheck ## ruff (lint and format check), mypy and the import contracts
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy libs services deploy tests
 	$(VENV)/bin/lint-imports
 
-test: lint docs-check ## lint, then the whole test suite (real NATS, SQLite and PostgreSQL)
-	$(PY) -m pytest $(ARGS)
+typecheck: $(STAMP) ## mypy, strict
+	$(VENV)/bin/mypy libs services deploy tests tools
+
+test: lint docs-check unit integration ## lint, docs-check, then every test: unit first, then integration
+
+unit: $(STAMP) ## the tests that start nothing (no nats-server, database or service): seconds
+	$(PY) -m pytest -m "not integration" $(ARGS)
+
+integration: $(STAMP) ## the tests on real NATS, SQLite and PostgreSQL, and served services
+	$(PY) -m pytest -m integration $(ARGS)
 
 docs: $(STAMP) ## write the AsyncAPI document and JSON Schemas of every event to docs/events/
-	$(PY) -m libs.common.docs docs/events
+	$(PY) -m tools.docs docs/events
 
 docs-check: $(STAMP) ## fail when docs/events/ is not what the catalogue produces
-	$(PY) -m libs.common.docs docs/events --check
+	$(PY) -m tools.docs docs/events --check
 
 bench: $(STAMP) ## benchmarks, printing their figures
 	$(PY) -m tests.bench $(ARGS)

@@ -4,30 +4,41 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import os
 import shutil
 import socket
+import sqlite3
 import subprocess
 import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx
+import pytest
 import uvicorn
 from fastapi import FastAPI
 from opentelemetry.sdk.trace.export import SpanExporter
 
 from deploy.local.run import find_nats_server
 from libs.common.auth import ALL_SCOPES, TokenService
+from libs.common.db import Database
+from libs.common.migrations import upgrade_to_head
 from libs.common.service import Runtime, ServiceDefinition, build_app
 from libs.common.settings import DEVELOPMENT_AUTH_SECRET
 
 POSTGRES_URL = os.environ.get("PB_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+#: For a test whose fixtures take a store it does not test: run it on SQLite only, once.
+SQLITE_ONLY = pytest.mark.parametrize("store", ["sqlite"], indirect=True)
+#: For a test of what only PostgreSQL does (several processes on one store).
+POSTGRESQL_ONLY = pytest.mark.parametrize("store", ["postgresql"], indirect=True)
 
 
 def free_port() -> int:
@@ -85,24 +96,129 @@ class NatsServer:
         shutil.rmtree(self.store, ignore_errors=True)
 
 
-@asynccontextmanager
-async def postgres_database() -> AsyncIterator[str]:
-    """A fresh PostgreSQL database, dropped afterwards; yields its SQLAlchemy async URL."""
-    name = f"pb_test_{uuid.uuid4().hex[:12]}"
+def postgres_url(name: str) -> str:
+    """The SQLAlchemy async URL of database `name` on the test PostgreSQL server."""
+    base = POSTGRES_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
+    return f"{base}/{name}"
+
+
+async def _admin(statement: str) -> None:
     admin = await asyncpg.connect(POSTGRES_URL)
     try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
+        await admin.execute(statement)
     finally:
         await admin.close()
-    base = POSTGRES_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
-    try:
-        yield f"{base}/{name}"
-    finally:
-        admin = await asyncpg.connect(POSTGRES_URL)
+
+
+def migrations_of(service: str) -> Path:
+    """The migrations folder of `services.<service>`, as its ServiceDefinition names it."""
+    app = importlib.import_module(f"services.{service}.app")
+    definition: ServiceDefinition = app.definition()
+    return definition.migrations
+
+
+class DatabaseTemplates:
+    """A database per service migrated to head once per test run; tests get copies of it.
+
+    Each service has its own alembic_version and same-named platform tables, hence one template
+    per service: on PostgreSQL the database `pb_tpl_<service>_<run id>` that tests clone with
+    `CREATE DATABASE ... TEMPLATE`, on SQLite a file that tests copy. A service started on a
+    copy runs its migrations as always and finds itself at head. `drop()` at the end of the run.
+    Not for concurrent first uses of one service inside a test (the fixtures ask in turn).
+    """
+
+    def __init__(self) -> None:
+        self.run_id = uuid.uuid4().hex[:8]
+        self.folder: Path | None = None  # made on first use
+        self.postgres: dict[str, str] = {}
+        self.sqlite: dict[str, Path] = {}
+
+    @staticmethod
+    async def _migrate(url: str, service: str) -> None:
+        db = Database(url, source=f"/pb/{service}")
         try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            await upgrade_to_head(db, migrations_of(service))
         finally:
-            await admin.close()
+            await db.dispose()  # a template must have no connection when it is copied
+
+    async def postgres_template(self, service: str) -> str:
+        """The name of the service's template database, made on first use."""
+        if service not in self.postgres:
+            name = f"pb_tpl_{service}_{self.run_id}"
+            await _admin(f'CREATE DATABASE "{name}"')
+            try:
+                await self._migrate(postgres_url(name), service)
+            except BaseException:
+                await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                raise
+            self.postgres[service] = name
+        return self.postgres[service]
+
+    async def sqlite_copy(self, service: str, path: Path) -> str:
+        """A copy of the service's migrated SQLite file at `path`; returns its URL."""
+        if service not in self.sqlite:
+            if self.folder is None:
+                self.folder = Path(tempfile.mkdtemp(prefix="pb-templates-"))
+            template = self.folder / f"{service}.db"
+            await self._migrate(f"sqlite+aiosqlite:///{template}", service)
+            self.sqlite[service] = template
+        # The backup API copies a consistent database whatever the journal (WAL) holds.
+        with (
+            contextlib.closing(sqlite3.connect(self.sqlite[service])) as source,
+            contextlib.closing(sqlite3.connect(path)) as target,
+        ):
+            source.backup(target)
+        return f"sqlite+aiosqlite:///{path}"
+
+    async def drop(self) -> None:
+        """Drop the PostgreSQL templates and remove the SQLite ones."""
+        for name in self.postgres.values():
+            await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        self.postgres.clear()
+        self.sqlite.clear()
+        if self.folder is not None:
+            shutil.rmtree(self.folder, ignore_errors=True)
+            self.folder = None
+
+
+#: The run's templates (conftest.py drops them when the session ends).
+templates = DatabaseTemplates()
+
+
+@asynccontextmanager
+async def postgres_database(template: str | None = None) -> AsyncIterator[str]:
+    """A fresh PostgreSQL database, dropped afterwards; yields its SQLAlchemy async URL.
+
+    With `template` (a service name) the database is a copy of that service's template,
+    already at the head of its migrations.
+    """
+    name = f"pb_test_{uuid.uuid4().hex[:12]}"
+    clone = f' TEMPLATE "{await templates.postgres_template(template)}"' if template else ""
+    await _admin(f'CREATE DATABASE "{name}"{clone}')
+    try:
+        yield postgres_url(name)
+    finally:
+        await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+class ServiceDatabases:
+    """Databases already at a service's head, on the test's store, one per service and test."""
+
+    def __init__(self, store: str, folder: Path, stack: AsyncExitStack) -> None:
+        self.store = store
+        self.folder = folder
+        self._stack = stack
+        self._urls: dict[str, str] = {}
+
+    async def url(self, service: str) -> str:
+        """The URL of the service's database in this test (the same on every call)."""
+        if service not in self._urls:
+            if self.store == "sqlite":
+                url = await templates.sqlite_copy(service, self.folder / f"{service}.db")
+            else:
+                url = await self._stack.enter_async_context(postgres_database(template=service))
+            self._urls[service] = url
+        return self._urls[service]
 
 
 async def postgres_available() -> bool:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import update
@@ -17,9 +16,9 @@ from services.registry.events import OrganizationRegisteredV1
 
 
 async def test_migrate_status_and_republish(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    sqlite_url: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'registry.db'}"
+    url = sqlite_url
     monkeypatch.setenv("PB_REGISTRY_DATABASE_URL", url)
     await _in_thread(["migrate"])
     assert "newest migration" in capsys.readouterr().out

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import functools
 import importlib
 import importlib.util
 import json
@@ -12,10 +14,10 @@ import pytest
 import yaml
 from pydantic import BaseModel
 
-from libs.common import docs
 from libs.common.events import Envelope
 from libs.common.inbox import Subscription
 from tests.contracts.examples import example_event
+from tools import docs
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "events"
 EVENTS = docs.discover()
@@ -38,9 +40,15 @@ HEADERS = [
 ]
 
 
-def load_asyncapi() -> dict[str, Any]:
+@functools.cache
+def _asyncapi() -> dict[str, Any]:
     document: dict[str, Any] = yaml.safe_load((DOCS / "asyncapi.yaml").read_text("utf-8"))
     return document
+
+
+def load_asyncapi() -> dict[str, Any]:
+    """docs/events/asyncapi.yaml, parsed once per session (each test gets its own copy)."""
+    return copy.deepcopy(_asyncapi())
 
 
 def resolve(document: dict[str, Any], ref: str) -> Any:

@@ -134,12 +134,15 @@ async def test_an_event_delivered_twice_changes_the_store_once(harness: Harness)
     await harness.publish(env, msg_id=env.id + "-again")
     await harness.publish(harness.envelope("after"))
     await wait_for(lambda: _is(harness.count("after"), 1))
-    await asyncio.sleep(0.3)
+
+    async def duplicates() -> float | None:
+        return harness.metrics.registry.get_sample_value(
+            "pb_events_duplicate_total", {"consumer": harness.consumer.spec.name}
+        )
+
+    await wait_for(duplicates)
     assert await harness.count("once") == 1
-    duplicates = harness.metrics.registry.get_sample_value(
-        "pb_events_duplicate_total", {"consumer": harness.consumer.spec.name}
-    )
-    assert duplicates == 1
+    assert await duplicates() == 1
 
 
 async def test_jetstream_drops_a_republished_id_inside_its_window(harness: Harness) -> None:

@@ -19,7 +19,7 @@ from libs.common.outbox import OutboxRelay, mark_for_republish, outbox_backlog, 
 from libs.common.settings import ServiceSettings
 from libs.common.tables import outbox, platform_metadata, utcnow
 from libs.common.tracing import create_tracer_provider
-from tests.harness import NatsServer, wait_for
+from tests.harness import POSTGRESQL_ONLY, NatsServer, wait_for
 
 
 @catalogue.register(
@@ -94,11 +94,15 @@ async def test_recorded_events_are_published_in_order_and_marked_sent(relay: Rel
 async def test_nothing_is_lost_while_nats_is_down(relay: Relay, private_nats: NatsServer) -> None:
     private_nats.stop()
     await relay.record(20)
-    await asyncio.sleep(1.5)
+
+    async def attempted() -> bool:
+        async with relay.db.read() as session:
+            attempts = (await session.execute(select(outbox.c.attempts))).scalars().all()
+        return bool(max(attempts) >= 1)
+
+    # Failed publishes are counted on the row, and the row stays unsent.
+    await wait_for(attempted, timeout=10)
     assert await relay.unsent() == 20
-    async with relay.db.read() as session:
-        attempts = (await session.execute(select(outbox.c.attempts))).scalars().all()
-    assert max(attempts) >= 1, "failed publishes are counted on the row"
     private_nats.start()
     await wait_for(lambda: _zero(relay.unsent()), timeout=30)
     assert await relay.stream_messages() == 20
@@ -143,11 +147,11 @@ async def _zero(count: Awaitable[int]) -> bool:
     return await count == 0
 
 
+@POSTGRESQL_ONLY  # SQLite serves one process; the leader lock is PostgreSQL's
 async def test_two_relays_on_one_postgresql_store_publish_each_event_once_in_order(
     relay: Relay, database_url: str
 ) -> None:
-    if not database_url.startswith("postgresql"):
-        pytest.skip("SQLite serves one process; the leader lock is PostgreSQL's")
+    assert database_url.startswith("postgresql")
     second_metrics = ServiceMetrics("outboxtest")
     second = OutboxRelay(
         relay.db, relay.link, relay.settings, second_metrics, trace.get_tracer("t")

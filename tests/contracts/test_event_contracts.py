@@ -17,9 +17,9 @@ from typing import Any, NamedTuple
 import pytest
 from pydantic import BaseModel, ConfigDict
 
-from libs.common import docs
-from libs.common.docs import ConsumerRef, EventDoc, EventMap
 from tests.contracts.examples import example_event
+from tools import docs
+from tools.docs import ConsumerRef, EventDoc, EventMap
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "events"
 SCHEMAS = DOCS / "schemas"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import unquote
@@ -12,21 +11,12 @@ from urllib.parse import unquote
 import pytest
 from openpyxl import load_workbook
 
-from services.coverage.app import definition
 from services.coverage.service import proposals
 from services.coverage.service.export import HEADINGS, XLSX_MEDIA_TYPE
-from services.coverage.settings import CoverageSettings
 from tests.coverage.test_gaps_store import fact_row, insert_rows
-from tests.harness import NatsServer, RunningService, serve
+from tests.harness import RunningService
 
 COUNTY = "140212"
-
-
-@pytest.fixture
-async def coverage(nats_server: NatsServer, database_url: str) -> AsyncIterator[RunningService]:
-    settings = CoverageSettings(database_url=database_url, nats_url=nats_server.url)
-    async with serve(definition(settings)) as service:
-        yield service
 
 
 def rows() -> list[dict[str, Any]]:

@@ -5,22 +5,18 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import insert
 
 from libs.common.db import Database
-from libs.common.migrations import upgrade_to_head
 from services.coverage.domain.facts import SCOPES, size_band
 from services.coverage.domain.gaps import GapFilter, Metric, NextAction, Reason, gap_of, is_gap
 from services.coverage.store.gaps import SORT_KEYS, GapRepository, to_facts
 from services.coverage.store.tables import organization_facts
 
-MIGRATIONS = Path(__file__).parents[2] / "services" / "coverage" / "store" / "migrations"
 NOW = datetime(2026, 11, 23, tzinfo=UTC)
 
 
@@ -59,14 +55,6 @@ def fact_row(n: int, region_code: str = "140212101001", **overrides: Any) -> dic
 async def insert_rows(db: Database, rows: list[dict[str, Any]]) -> None:
     async with db.unit_of_work() as uow:
         await uow.session.execute(insert(organization_facts), rows)
-
-
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[Database]:
-    database = Database(database_url, source="/pb/coverage-test")
-    await upgrade_to_head(database, MIGRATIONS)
-    yield database
-    await database.dispose()
 
 
 def grid() -> list[dict[str, Any]]:

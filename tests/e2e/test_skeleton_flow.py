@@ -15,7 +15,14 @@ from services.coverage.settings import CoverageSettings
 from services.registry.app import definition as registry_definition
 from services.registry.settings import RegistrySettings
 from tests.factories import organization
-from tests.harness import NatsServer, RunningService, serve, wait_for
+from tests.harness import (
+    SQLITE_ONLY,
+    NatsServer,
+    RunningService,
+    ServiceDatabases,
+    serve,
+    wait_for,
+)
 
 REGION = "140212"
 
@@ -40,6 +47,11 @@ async def both_services(
         yield registry, coverage
 
 
+async def databases(service_databases: ServiceDatabases) -> tuple[str, str]:
+    """The registry's and coverage's databases, each a copy of its service's template."""
+    return await service_databases.url("registry"), await service_databases.url("coverage")
+
+
 async def _ready(service: RunningService) -> bool:
     response = await service.client.get("/readyz")
     return response.status_code == 200
@@ -53,9 +65,9 @@ async def projected(coverage: RunningService, organization_id: str) -> dict[str,
 
 
 async def test_registered_organization_reaches_coverage(
-    private_nats: NatsServer, database_url: str, second_database_url: str
+    private_nats: NatsServer, service_databases: ServiceDatabases
 ) -> None:
-    async with both_services(private_nats, database_url, second_database_url) as (
+    async with both_services(private_nats, *await databases(service_databases)) as (
         registry,
         coverage,
     ):
@@ -73,9 +85,9 @@ async def test_registered_organization_reaches_coverage(
 
 
 async def test_event_written_while_nats_is_down_is_delivered_after_restart(
-    private_nats: NatsServer, database_url: str, second_database_url: str
+    private_nats: NatsServer, service_databases: ServiceDatabases
 ) -> None:
-    async with both_services(private_nats, database_url, second_database_url) as (
+    async with both_services(private_nats, *await databases(service_databases)) as (
         registry,
         coverage,
     ):
@@ -92,16 +104,17 @@ async def test_event_written_while_nats_is_down_is_delivered_after_restart(
         assert facts["organization_id"] == created.json()["id"]
 
 
+@SQLITE_ONLY
 async def test_one_trace_from_request_through_relay_to_consumer(
-    private_nats: NatsServer, tmp_path: Any, capsys: pytest.CaptureFixture[str]
+    private_nats: NatsServer,
+    service_databases: ServiceDatabases,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     exporter = InMemorySpanExporter()
-    async with both_services(
-        private_nats,
-        f"sqlite+aiosqlite:///{tmp_path / 'r.db'}",
-        f"sqlite+aiosqlite:///{tmp_path / 'c.db'}",
-        exporter,
-    ) as (registry, coverage):
+    async with both_services(private_nats, *await databases(service_databases), exporter) as (
+        registry,
+        coverage,
+    ):
         capsys.readouterr()
         created = await registry.client.post(
             "/v1/organizations", json=organization(3), headers=registry.as_region(REGION)
@@ -137,11 +150,12 @@ async def test_one_trace_from_request_through_relay_to_consumer(
     assert registered[0]["trace_id"] == format(trace_id, "032x")
 
 
+@SQLITE_ONLY
 async def test_bad_credit_code_is_a_problem_naming_the_field(
-    nats_server: NatsServer, tmp_path: Any
+    nats_server: NatsServer, service_databases: ServiceDatabases
 ) -> None:
     settings = RegistrySettings(
-        database_url=f"sqlite+aiosqlite:///{tmp_path / 'r.db'}", nats_url=nats_server.url
+        database_url=await service_databases.url("registry"), nats_url=nats_server.url
     )
     async with serve(registry_definition(settings)) as registry:
         bad = organization(4)

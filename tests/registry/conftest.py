@@ -8,11 +8,15 @@ import pytest
 
 from services.registry.app import definition
 from services.registry.settings import RegistrySettings
-from tests.harness import NatsServer, RunningService, serve
+from tests.harness import NatsServer, RunningService, ServiceDatabases, serve
 
 
 @pytest.fixture
-async def registry(nats_server: NatsServer, database_url: str) -> AsyncIterator[RunningService]:
-    settings = RegistrySettings(database_url=database_url, nats_url=nats_server.url)
+async def registry(
+    nats_server: NatsServer, service_databases: ServiceDatabases
+) -> AsyncIterator[RunningService]:
+    settings = RegistrySettings(
+        database_url=await service_databases.url("registry"), nats_url=nats_server.url
+    )
     async with serve(definition(settings)) as service:
         yield service

@@ -1,0 +1,5 @@
+"""`python -m tools.docs docs/events` (`make docs`), `... --check` (`make docs-check`)."""
+
+from tools.docs.cli import main
+
+raise SystemExit(main())
