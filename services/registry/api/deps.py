@@ -10,8 +10,8 @@ from libs.common.audit import Actor
 from libs.common.auth import ADMIN_SCOPE, Principal, Scope
 from libs.common.service import settings_of, transaction
 from services.registry.domain.organizations import Rules
+from services.registry.service import RegistryUnitOfWork
 from services.registry.settings import RegistrySettings
-from services.registry.store.uow import RegistryUnitOfWork
 
 Reader = Annotated[Principal, Depends(Scope("registry:read"))]
 Writer = Annotated[Principal, Depends(Scope("registry:write"))]

@@ -13,8 +13,8 @@ from libs.common.problems import PROBLEM_JSON, FieldError, HttpProblem
 from libs.common.service import RuntimeDep
 from services.registry.api.deps import Reader, ReadSession, SettingsDep, Writer, actor_of
 from services.registry.domain.imports import ImportJob
+from services.registry.service import RegistryUnitOfWork
 from services.registry.service import imports as service
-from services.registry.store.uow import RegistryUnitOfWork
 from services.registry.workers import worker_of
 
 router = APIRouter(prefix="/v1/imports", tags=["imports"])

@@ -12,9 +12,9 @@ from libs.common.auth import Principal
 from libs.common.problems import NotFound
 from services.registry.api.deps import Reader, ReadSession, Transaction, Writer
 from services.registry.domain.mass_organizations import MassOrganization, MassOrganizationKind
+from services.registry.service import RegistryUnitOfWork
 from services.registry.service import mass_organizations as service
 from services.registry.service.organizations import get_organization
-from services.registry.store.uow import RegistryUnitOfWork
 
 router = APIRouter(prefix="/v1/organizations", tags=["mass organisations"])
 

@@ -47,8 +47,8 @@ from services.registry.domain.organizations import (
     ThreeHavesState,
     investor_entry,
 )
+from services.registry.service import RegistryUnitOfWork
 from services.registry.service import organizations as service
-from services.registry.store.uow import RegistryUnitOfWork
 
 router = APIRouter(prefix="/v1/organizations", tags=["organizations"])
 
