@@ -37,6 +37,16 @@ class OrganizationState(IntegrationEvent):
     three_haves: bool = Field(
         default=False, description="Premises, 10+ staff and stable operations (三有)"
     )
+    three_haves_state: Literal["true", "false", "unknown"] | None = Field(
+        default=None,
+        description="三有 as the registry holds it, unknown included; `three_haves` reads unknown "
+        "as false. Absent (null) only in events recorded before this field existed",
+    )
+    operating_status: Literal["operating", "suspended", "closed", "revoked"] = Field(
+        default="operating",
+        description="Operating status (经营状态): closed 注销 and revoked 吊销 leave every "
+        "coverage scope; suspended leaves the default scopes",
+    )
     full_members: int = Field(default=0, ge=0, description="Full Party members (正式党员) known")
     probationary_members: int = Field(default=0, ge=0, description="Probationary members known")
     ledger_complete: bool = Field(default=False, description="All six points clear (六清)")

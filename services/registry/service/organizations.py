@@ -37,6 +37,10 @@ log = get_logger(__name__)
 Change = tuple[Organization, Organization, list[str]]  # before, after, changed field names
 
 
+def three_haves_state(value: bool | None) -> str:
+    return "unknown" if value is None else "true" if value else "false"
+
+
 def state_of(organization: Organization) -> dict[str, Any]:
     """The organisation's state as every organisation event carries it."""
     return {
@@ -50,6 +54,8 @@ def state_of(organization: Organization) -> dict[str, Any]:
         "staff_count": organization.staff_count,
         "area_ids": organization.area_ids,
         "three_haves": bool(organization.three_haves),
+        "three_haves_state": three_haves_state(organization.three_haves),
+        "operating_status": organization.operating_status,
         "full_members": organization.full_members,
         "probationary_members": organization.probationary_members,
         "ledger_complete": organization.ledger.complete,
