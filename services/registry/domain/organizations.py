@@ -10,7 +10,7 @@ from libs.common.refusals import Conflict, NotFound, RuleBroken, Stale
 from services.registry.domain.names import name_key
 
 OrganizationKind = Literal["enterprise", "social_organization"]
-OperatingStatus = Literal["operating", "suspended", "closed"]
+OperatingStatus = Literal["operating", "suspended", "closed", "revoked"]
 OrganizationStatus = Literal["active", "deregistered"]
 InvestorKind = Literal["person", "organization"]
 ThreeHavesState = Literal["true", "false", "unknown"]
