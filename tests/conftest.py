@@ -95,16 +95,6 @@ async def database_url(store: str, tmp_path: Path) -> AsyncIterator[str]:
 
 
 @pytest.fixture
-async def second_database_url(store: str, tmp_path: Path) -> AsyncIterator[str]:
-    """A second fresh database of the same kind, for a second service in the same test."""
-    if store == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'second.db'}"
-        return
-    async with postgres_database() as url:
-        yield url
-
-
-@pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     """A fresh SQLite file, for a test that needs a store but does not test it: one run."""
     return f"sqlite+aiosqlite:///{tmp_path / 'store.db'}"

@@ -23,7 +23,7 @@ from libs.common.tables import outbox
 from services.registry.app import definition
 from services.registry.settings import RegistrySettings
 from tests.factories import credit_code
-from tests.harness import NatsServer, RunningService, serve, wait_for
+from tests.harness import NatsServer, RunningService, ServiceDatabases, serve, wait_for
 from tests.registry.party_helpers import person, roster_person
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "docs" / "events" / "schemas"
@@ -140,10 +140,12 @@ def cloud_events(messages: list[Any]) -> Iterator[tuple[str, str, dict[str, Any]
 
 
 async def test_import_discovery_transfer_and_joint_branch_reach_nats_in_order_once(
-    private_nats: NatsServer, database_url: str
+    private_nats: NatsServer, service_databases: ServiceDatabases
 ) -> None:
     settings = RegistrySettings(
-        database_url=database_url, nats_url=private_nats.url, outbox_poll_seconds=0.1
+        database_url=await service_databases.url("registry"),
+        nats_url=private_nats.url,
+        outbox_poll_seconds=0.1,
     )
     async with serve(definition(settings)) as registry:
         ids = await the_story(registry)

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from tests.factories import area, organization
-from tests.harness import RunningService
+from tests.harness import SQLITE_ONLY, RunningService
 
 
 def admin(registry: RunningService, region: str, subject: str = "admin") -> dict[str, str]:
@@ -84,6 +84,7 @@ async def test_every_organisation_write_is_audited_and_scoped(registry: RunningS
     assert await trail(registry, "1402", until="2000-01-01T00:00:00") == []
 
 
+@SQLITE_ONLY
 async def test_only_administrators_of_the_region_read_it(registry: RunningService) -> None:
     clerk = await registry.client.get(
         "/v1/audit",

@@ -17,7 +17,7 @@ from services.registry.settings import RegistrySettings
 from services.registry.store.import_tables import organization_sources
 from services.registry.store.tables import audit_log, organizations
 from tests.factories import organization
-from tests.harness import NatsServer, RunningService, serve, wait_for
+from tests.harness import SQLITE_ONLY, NatsServer, RunningService, ServiceDatabases, serve, wait_for
 from tests.registry.imports_data import (
     MARKET_HEADER,
     credit_code,
@@ -30,9 +30,14 @@ COUNTY = "140212"
 
 
 @pytest.fixture
-async def registry(nats_server: NatsServer, database_url: str) -> AsyncIterator[RunningService]:
+async def registry(
+    nats_server: NatsServer, service_databases: ServiceDatabases
+) -> AsyncIterator[RunningService]:
+    """The registry with a 1 MB import limit, on a copy of its template database."""
     settings = RegistrySettings(
-        database_url=database_url, nats_url=nats_server.url, import_max_bytes=1 << 20
+        database_url=await service_databases.url("registry"),
+        nats_url=nats_server.url,
+        import_max_bytes=1 << 20,
     )
     async with serve(definition(settings)) as service:
         yield service
@@ -293,6 +298,7 @@ async def test_a_file_that_turns_bad_halfway_changes_nothing(registry: RunningSe
     assert await scalar(registry, select(func.count()).select_from(organizations)) == 0
 
 
+@SQLITE_ONLY
 @pytest.mark.parametrize(
     ("filename", "data", "reason"),
     [("data.xls", b"anything", "unsupported file type .xls"), ("empty.csv", b"", "empty")],
@@ -306,6 +312,7 @@ async def test_files_refused_at_the_door(
     assert reason in response.json()["errors"][0]["reason"]
 
 
+@SQLITE_ONLY
 async def test_a_file_over_the_limit_is_413(registry: RunningService) -> None:
     data = csv_bytes(MARKET_HEADER, [market_row(n) for n in range(12_000)])
     assert len(data) > 1 << 20

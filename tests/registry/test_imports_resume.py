@@ -10,9 +10,7 @@ from sqlalchemy import func, select, update
 
 from libs.common.audit import Actor
 from libs.common.db import Database
-from libs.common.migrations import upgrade_to_head
 from libs.common.tables import outbox, utcnow
-from services.registry.app import definition
 from services.registry.domain.organizations import Rules
 from services.registry.service.imports import submit_import
 from services.registry.store.import_tables import import_jobs, import_row_errors
@@ -20,6 +18,7 @@ from services.registry.store.imports import ImportRepository
 from services.registry.store.tables import organizations
 from services.registry.store.uow import RegistryUnitOfWork
 from services.registry.workers import ImportWorker, run_job
+from tests.harness import ServiceDatabases
 from tests.registry.imports_data import MARKET_HEADER, csv_bytes, market_row
 
 
@@ -28,10 +27,11 @@ async def count(db: Database, statement: Any) -> int:
         return int((await session.execute(statement)).scalar_one())
 
 
-async def test_a_job_resumes_where_its_dead_worker_stopped(database_url: str) -> None:
-    db = Database(database_url, source="/pb/registry")
+async def test_a_job_resumes_where_its_dead_worker_stopped(
+    service_databases: ServiceDatabases,
+) -> None:
+    db = Database(await service_databases.url("registry"), source="/pb/registry")
     try:
-        await upgrade_to_head(db, definition().migrations)
         rows = [market_row(n) for n in range(25)] + [market_row(3)]  # the last one a duplicate
         async with RegistryUnitOfWork(db) as uow:
             job, created = await submit_import(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.factories import area, organization
-from tests.harness import RunningService
+from tests.harness import SQLITE_ONLY, RunningService
 
 
 async def walk(registry: RunningService, caller: str, **params: Any) -> list[dict[str, Any]]:
@@ -95,6 +95,7 @@ async def test_filters_and_pages_return_exactly_what_was_made(registry: RunningS
     assert {o["id"]: o for o in everything}[made["1"]["id"]] == made["1"]
 
 
+@SQLITE_ONLY
 async def test_list_refusals(registry: RunningService) -> None:
     headers = registry.as_region("140212")
     outside = await registry.client.get(

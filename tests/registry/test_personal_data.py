@@ -21,7 +21,7 @@ from libs.common.tables import outbox, platform_metadata
 from services.registry.app import definition
 from services.registry.settings import RegistrySettings
 from services.registry.store.tables import metadata
-from tests.harness import NatsServer, RunningService, serve, wait_for
+from tests.harness import NatsServer, RunningService, ServiceDatabases, serve, wait_for
 from tests.registry.party_helpers import id_number, new_organization, person, phone, roster_person
 
 PEOPLE = range(900, 906)
@@ -93,10 +93,12 @@ async def stored(service: RunningService) -> str:
 
 
 async def test_no_raw_personal_data_leaves_the_registry(
-    private_nats: NatsServer, database_url: str, capsys: pytest.CaptureFixture[str]
+    private_nats: NatsServer,
+    service_databases: ServiceDatabases,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     settings = RegistrySettings(
-        database_url=database_url,
+        database_url=await service_databases.url("registry"),
         nats_url=private_nats.url,
         outbox_poll_seconds=0.1,
         log_level="DEBUG",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from services.registry.domain.regions import RegionTree
 from services.registry.store.regions import region_tree
 from tests.factories import area, organization
-from tests.harness import RunningService
+from tests.harness import SQLITE_ONLY, RunningService
 
 
 def test_the_tree_holds_the_published_codes_down_to_townships() -> None:
@@ -40,6 +40,7 @@ def test_a_tree_knows_only_what_it_was_given() -> None:
     assert RegionTree([]).unknown_reason("1403") is None  # no data: nothing to check against
 
 
+@SQLITE_ONLY
 async def test_regions_are_read_within_the_callers_reach(registry: RunningService) -> None:
     headers = registry.as_region("140212")
     county = await registry.client.get("/v1/regions/140212", headers=headers)
@@ -63,6 +64,7 @@ async def test_regions_are_read_within_the_callers_reach(registry: RunningServic
     assert invalid.json()["errors"][0]["field"] == "code"
 
 
+@SQLITE_ONLY
 async def test_an_organisation_in_an_unknown_region_is_refused(registry: RunningService) -> None:
     refused = await registry.client.post(
         "/v1/organizations",
