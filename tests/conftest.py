@@ -27,6 +27,11 @@ from tests.harness import (
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
+# Consumers in tests pull with short waits: a stop waits for the pull under way (nats-py's fetch
+# does not survive cancellation), and the production second per stop is most of a served
+# coverage test's teardown.
+os.environ.setdefault("PB_INBOX_FETCH_SECONDS", "0.2")
+
 #: Fixtures that start a process or open a database: a test using any of them (directly or
 #: through another fixture) is an integration test.
 REAL_THINGS = frozenset({"nats_server", "private_nats", "store", "sqlite_url"})
