@@ -569,7 +569,8 @@ class PlaceNames:
 
     A name is looked up among the divisions below `scope`: by its full name (龙坑街道), else by
     its name without the ending (龙坑, 龙坑镇); the names of `scope` and its ancestors may stand
-    before it (播州区龙坑街道). Divisions marked dissolved (撤销) in the published data are left
+    before it (播州区龙坑街道), and so may those of the divisions between (播州区三合镇 for a
+    city office). Divisions marked dissolved (撤销) in the published data are left
     out. Several divisions of one name are ambiguous: the row must give the code."""
 
     def __init__(self, tree: RegionLookup, scope: str) -> None:
@@ -586,15 +587,17 @@ class PlaceNames:
                 break
             self._prefixes.append(_place_key(region.name))
             code = region.parent
-        pending = list(tree.children(scope))
+        # (region, the names of the divisions between the scope and it: 播州区 for 三合镇)
+        pending = [(r, "") for r in tree.children(scope)]
         while pending:
-            region = pending.pop()
-            pending += tree.children(region.code)
+            region, above = pending.pop()
+            key = _place_key(region.name)
+            pending += [(r, above + key) for r in tree.children(region.code)]
             if "撤销" in region.name:
                 continue
-            key = _place_key(region.name)
-            self._full.setdefault(key, []).append(region.code)
-            self._stem.setdefault(_PLACE_ENDING.sub("", key), []).append(region.code)
+            for written in {key, above + key}:
+                self._full.setdefault(written, []).append(region.code)
+                self._stem.setdefault(_PLACE_ENDING.sub("", written), []).append(region.code)
 
     def code_of(self, text: str) -> str:
         """The code of the one division `text` names; `ValueError` saying why not."""
