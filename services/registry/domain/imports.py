@@ -418,7 +418,7 @@ _STATUSES: dict[str, str] = {
         ("存续", "在业", "开业", "正常", "营业", "在营", "登记成立", "正常户"), "operating"
     ),
     **dict.fromkeys(("停业", "歇业", "非正常户", "停止经营"), "suspended"),
-    **dict.fromkeys(("注销", "撤销", "迁出", "已注销", "注销户", "清算"), "closed"),
+    **dict.fromkeys(("注销", "撤销", "迁出", "已注销", "注销户", "清算", "吊销已注销"), "closed"),
     **dict.fromkeys(("吊销", "已吊销"), "revoked"),
 }
 #: Statuses a registration authority decides (注销, 吊销): when it says so, the file follows.
@@ -427,7 +427,7 @@ FINAL_STATUSES: frozenset[str] = frozenset({"closed", "revoked"})
 
 @lru_cache(maxsize=_CACHED_VALUES)
 def operating_status(raw: str) -> str:
-    text = re.sub(r"[\s()（）]", "", raw)
+    text = re.sub(r"[\s()（）,，、;；]", "", raw)  # 吊销，已注销: revoked, then closed
     for word, status in _STATUSES.items():
         if text.startswith(word):
             return status
@@ -451,10 +451,14 @@ _KINDS = {
 _PEOPLE = re.compile(r"^(?:约|大约|共|共计|合计|计)?(-?\d[\d,]*(?:\.\d+)?)(?:人|名|位|个|人员)?$")
 
 
+_SPACE = re.compile(r"\s")
+
+
+@lru_cache(maxsize=_CACHED_VALUES)
 def count(raw: str, most: int) -> int:
     """A whole number of people: `12`, `12.0`, `12人`, `1名`, `约30人` (about 30 is read as 30);
     `30余人`, `10-20人` or words are not one number."""
-    text = re.sub(r"\s", "", unicodedata.normalize("NFKC", raw))
+    text = _SPACE.sub("", unicodedata.normalize("NFKC", raw))
     found = _PEOPLE.match(text)
     if found is None:
         raise ValueError("not a number")
@@ -473,9 +477,10 @@ _NO = frozenset({"否", "无", "没有", "×", "✗", "n", "no", "false", "0", "
 _UNKNOWN = frozenset({"不详", "未知", "不清楚", "待核实", "待定", "-", "/", "—", "?"})
 
 
+@lru_cache(maxsize=64)
 def yes_no(raw: str) -> bool | None:
     """A 三有 point as the survey writes it: 是/有/√ yes, 否/无/× no, 不详/待核实 unknown (None)."""
-    text = re.sub(r"\s", "", unicodedata.normalize("NFKC", raw)).lower()
+    text = _SPACE.sub("", unicodedata.normalize("NFKC", raw)).lower()
     if text in _YES:
         return True
     if text in _NO:
@@ -716,11 +721,12 @@ def read_row(
         else:
             if value is not None:
                 values[field_name] = value
-    required = IDENTITY_FIELDS.union(header.source.required)
-    if any(e.field in required for e in errors):
+    if errors and any(
+        e.field in IDENTITY_FIELDS or e.field in header.source.required for e in errors
+    ):
         return errors
     credit_code: str | None = values.get("credit_code")
-    stated_kind = raw.get("kind") if "kind" not in {e.field for e in errors} else None
+    stated_kind = raw.get("kind") if not any(e.field == "kind" for e in errors) else None
     kind: Any = kind_of(credit_code, stated_kind, header.source.default_kind)
     # The region is required, or derived from the (valid) credit code.
     return SourceRecord(

@@ -178,6 +178,7 @@ def test_three_haves_words(text: str, value: bool | None) -> None:
 def test_revoked_and_closed_are_two_statuses() -> None:
     assert operating_status("吊销，未注销") == "revoked"
     assert operating_status("注销") == "closed"
+    assert operating_status("吊销，已注销") == "closed"  # revoked, then closed: closed
     assert operating_status("存续（在营、开业、在册）") == "operating"
 
 
