@@ -1,17 +1,25 @@
 """Imports and matching (摸排比对): the sources, their columns, row rules and how records merge.
 
 A file comes from one of the sources the offices pull data from. Each source names its columns in
-its own words; `map_header` finds the ledger's fields among them (and refuses a file that lacks a
-required one), `read_row` turns a row into a `SourceRecord` or the reasons it is rejected (one
-parser per field, `FIELD_PARSERS`), `match_record` / `merge_record` decide which organisation a
-record is and what it may change, and `plan_chunk` plans what a chunk of records does to the
-ledger (new organisations, fills, conflicts, audit entries, provenance) for the service to write:
+its own words; `locate_header` finds the header among the first rows (titles and notes may stand
+above it) and `map_header` the ledger's fields in it (a file that lacks a required one is refused
+whole), `read_row` turns a row into a `SourceRecord` or the reasons it is rejected (one parser
+per field, `FIELD_PARSERS`), `FileDuplicates` catches a row the file already gave,
+`match_record` / `merge_record` decide which organisation a record is and what it may change, and
+`plan_chunk` plans what a chunk of records does to the ledger (new organisations, fills,
+conflicts, audit entries, provenance) for the service to write:
 
-* matched by credit code first, then by normalised name (`name_key`) within the same region;
+* only a bad required or identity field (credit code, name, region) rejects a row; any other bad
+  field is left out alone, and the report says which and why (`RowError.rejected` False);
+* a township may be written in words (龙坑街道): `PlaceNames` finds it under the office's region;
+* matched by credit code first, then by normalised name (`name_key`) within the same region; a
+  record with neither a code nor a match registers a provisional file (no credit code yet);
 * a field the ledger lacks is filled; a value that agrees is confirmed; a value that differs is a
   conflict, listed for the office, unless the ledger still holds what the same source said
-  before (a source may correct itself, never another source or an office's own edit);
-* a credit code is never changed by an import, a name match with another code is a conflict.
+  before (a source may correct itself, never another source or an office's own edit), or it is
+  the registration authority's 注销/吊销 (`Source.decides_status`), which the file follows;
+* a credit code is never changed by an import, except that a provisional file takes the code of
+  the record that matches it by name; a name match with another code is a conflict.
 
 Personal data in a sheet (a legal representative's ID number or phone, a person's name) is never
 read: those columns are named in the report as dropped.
