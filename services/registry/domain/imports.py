@@ -580,11 +580,11 @@ def _place_key(text: str) -> str:
 class PlaceNames:
     """Divisions under the importing office's region by name (所属乡镇 written in words).
 
-    A name is looked up among the divisions below `scope`: by its full name (龙坑街道), else by
-    its name without the ending (龙坑, 龙坑镇); the names of `scope` and its ancestors may stand
-    before it (播州区龙坑街道), and so may those of the divisions between (播州区三合镇 for a
-    city office). Divisions marked dissolved (撤销) in the published data are left
-    out. Several divisions of one name are ambiguous: the row must give the code."""
+    A name is looked up among `scope` and the divisions below it: by its full name (龙坑街道),
+    else by its name without the ending (龙坑, 龙坑镇); the names of `scope` and its ancestors may
+    stand before it (播州区龙坑街道), and so may those of the divisions between (播州区三合镇 for a
+    city office). Divisions marked dissolved (撤销) in the published data are left out. Several
+    divisions of one name are ambiguous: the row must give the code."""
 
     def __init__(self, tree: RegionLookup, scope: str) -> None:
         self.scope = scope
@@ -600,12 +600,14 @@ class PlaceNames:
                 break
             self._prefixes.append(_place_key(region.name))
             code = region.parent
-        # (region, the names of the divisions between the scope and it: 播州区 for 三合镇)
-        pending = [(r, "") for r in tree.children(scope)]
+        # (region, the names of the divisions between the scope and it: 播州区 for 三合镇); the
+        # scope itself too: a township's office writes its own township's name.
+        pending = [(found, "")] if found else []
         while pending:
             region, above = pending.pop()
             key = _place_key(region.name)
-            pending += [(r, above + key) for r in tree.children(region.code)]
+            below = "" if region.code == scope else above + key
+            pending += [(r, below) for r in tree.children(region.code)]
             if "撤销" in region.name:
                 continue
             for written in {key, above + key}:

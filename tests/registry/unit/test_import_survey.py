@@ -68,6 +68,10 @@ def test_a_name_two_divisions_share_is_ambiguous_until_qualified() -> None:
     assert city.code_of("播州区三合镇") == "520304104"
     assert city.code_of("仁怀市三合镇") == "520382108"
     assert city.code_of("播州区") == "520304"
+    township = PlaceNames(TREE, "520304005")  # a township's office names its own township
+    assert township.code_of("龙坑街道") == "520304005"
+    with pytest.raises(ValueError, match="no division named 南白街道 under 龙坑街道"):
+        township.code_of("南白街道")
 
 
 SURVEY = SOURCES["survey"]
