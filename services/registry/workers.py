@@ -85,7 +85,7 @@ class _FileReader:
         # The rows after the header: those read while looking for it, then the rest of the file.
         self.rows = itertools.chain(((n, c) for n, c in read if n > at), rows)
         self.scope = job.region_code
-        self.places = PlaceNames(region_tree(), job.region_code)
+        self.places = PlaceNames(region_tree, job.region_code)
         self.duplicates: FileDuplicates = FileDuplicates()
 
     def count(self) -> int:

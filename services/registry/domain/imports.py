@@ -586,14 +586,22 @@ class PlaceNames:
     city office). Divisions marked dissolved (撤销) in the published data are left out. Several
     divisions of one name are ambiguous: the row must give the code."""
 
-    def __init__(self, tree: RegionLookup, scope: str) -> None:
+    def __init__(self, tree: Callable[[], RegionLookup], scope: str) -> None:
+        """`tree` gives the region tree when a name is first looked up (a file of codes never
+        needs it)."""
         self.scope = scope
+        self._tree = tree
         self._full: dict[str, list[str]] = {}
         self._stem: dict[str, list[str]] = {}
-        found = tree.get(scope)
-        self.scope_name = found.name if found else scope
         self._prefixes: list[str] = []
-        code: str | None = scope
+        self.scope_name = scope
+        self._indexed = False
+
+    def _index(self) -> None:
+        tree = self._tree()
+        found = tree.get(self.scope)
+        self.scope_name = found.name if found else self.scope
+        code: str | None = self.scope
         while code:
             region = tree.get(code)
             if region is None:
@@ -606,16 +614,19 @@ class PlaceNames:
         while pending:
             region, above = pending.pop()
             key = _place_key(region.name)
-            below = "" if region.code == scope else above + key
+            below = "" if region.code == self.scope else above + key
             pending += [(r, below) for r in tree.children(region.code)]
             if "撤销" in region.name:
                 continue
             for written in {key, above + key}:
                 self._full.setdefault(written, []).append(region.code)
                 self._stem.setdefault(_PLACE_ENDING.sub("", written), []).append(region.code)
+        self._indexed = True
 
     def code_of(self, text: str) -> str:
         """The code of the one division `text` names; `ValueError` saying why not."""
+        if not self._indexed:
+            self._index()
         key = _place_key(text)
         for prefix in reversed(self._prefixes):  # province, city, county: as addresses run
             if key.startswith(prefix) and len(key) > len(prefix):

@@ -45,7 +45,7 @@ TREE = RegionTree(
 
 
 def test_a_division_is_found_by_its_name_under_the_scope() -> None:
-    county = PlaceNames(TREE, "520304")
+    county = PlaceNames(lambda: TREE, "520304")
     assert county.code_of("龙坑街道") == "520304005"
     assert county.code_of("龙坑") == "520304005"  # without its ending
     assert county.code_of(" 龙坑 街道 ") == "520304005"
@@ -58,7 +58,7 @@ def test_a_division_is_found_by_its_name_under_the_scope() -> None:
 
 
 def test_a_name_two_divisions_share_is_ambiguous_until_qualified() -> None:
-    city = PlaceNames(TREE, "5203")
+    city = PlaceNames(lambda: TREE, "5203")
     with pytest.raises(ValueError, match="give the division code") as caught:
         city.code_of("三合镇")
     assert str(caught.value) == (
@@ -68,7 +68,7 @@ def test_a_name_two_divisions_share_is_ambiguous_until_qualified() -> None:
     assert city.code_of("播州区三合镇") == "520304104"
     assert city.code_of("仁怀市三合镇") == "520382108"
     assert city.code_of("播州区") == "520304"
-    township = PlaceNames(TREE, "520304005")  # a township's office names its own township
+    township = PlaceNames(lambda: TREE, "520304005")  # a township's office names its own township
     assert township.code_of("龙坑街道") == "520304005"
     with pytest.raises(ValueError, match="no division named 南白街道 under 龙坑街道"):
         township.code_of("南白街道")
@@ -188,7 +188,7 @@ def test_revoked_and_closed_are_two_statuses() -> None:
 
 def read(cells: Sequence[str]) -> SourceRecord | list[Any]:
     _, header = locate_header(SURVEY, rows(HEADER))
-    places = PlaceNames(TREE, "520304")
+    places = PlaceNames(lambda: TREE, "520304")
     return read_row(header, 2, cells, "520304", places)
 
 
