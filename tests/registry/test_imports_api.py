@@ -140,6 +140,7 @@ async def test_an_import_registers_matches_fills_and_lists_conflicts(
     assert conflicts["name"]["incoming_value"] == "大同市新荣区导入测试1有限公司"
     assert body["columns"]["dropped"] == ["法定代表人", "法定代表人身份证号", "联系电话"]
     assert body["columns"]["ignored"] == ["成立日期"]
+    assert body["columns"]["header_row"] == 1
     assert "11010519491231002X" not in json.dumps(body)
 
     filled = await registry.client.get(f"/v1/organizations/{known.json()['id']}", headers=headers)

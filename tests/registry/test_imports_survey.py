@@ -141,6 +141,7 @@ async def test_the_header_is_found_below_title_rows(registry: RunningService) ->
     assert (body["counts"]["rows"], body["counts"]["new"]) == (3, 2)
     assert rejected(body) == {7: ("region_code", "required and empty")}  # the sheet's row 7
     assert left_out(body) == {(6, "staff_count"): "not a number"}
+    assert body["columns"]["header_row"] == 4
     assert body["columns"]["dropped"] == ["负责人", "联系电话"]
     assert body["columns"]["ignored"] == ["序号"]
 

@@ -59,7 +59,7 @@ class ImportOut(BaseModel):
     reason: str | None = Field(description="Why the whole file was rejected")
     missing_columns: list[str] | None
     columns: dict[str, Any] | None = Field(
-        description="Columns used, dropped (personal data), ignored"
+        description="The header's row, columns used, dropped (personal data), ignored"
     )
     errors: Page | None = Field(default=None, description="Rejected rows: row, field, reason")
     left_out: Page | None = Field(

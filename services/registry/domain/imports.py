@@ -220,10 +220,13 @@ class HeaderMap:
     positions: Mapping[str, tuple[int, ...]]  # field -> column indexes, preferred first
     dropped: tuple[str, ...]  # personal-data columns, not read
     ignored: tuple[str, ...]  # columns the source's mapping does not use
+    row: int | None = None  # the header's row in the file, once located
 
     def report(self) -> dict[str, Any]:
-        """The columns as the job's report lists them: used (by field), dropped, ignored."""
+        """The columns as the job's report lists them: the header's row, used (by field),
+        dropped, ignored."""
         return {
+            "header_row": self.row,
             "used": {f: list(p) for f, p in self.positions.items()},
             "dropped": list(self.dropped),
             "ignored": list(self.ignored),
@@ -294,7 +297,7 @@ def locate_header(
             best, chosen = score, (number, cells)
     if chosen is None:
         raise NoHeaderRow(source, min(len(rows), HEADER_SCAN_ROWS))
-    return chosen[0], map_header(source, chosen[1])
+    return chosen[0], replace(map_header(source, chosen[1]), row=chosen[0])
 
 
 @dataclass(frozen=True)
