@@ -2,8 +2,8 @@
 
 A worker takes a job under a lease (one UPDATE), checks the whole file first (encoding,
 formulas, header, which may stand below title rows: a bad file is rejected before anything
-changes), then commits one
-transaction per chunk of rows (the use case `import_chunk`, with the job's progress). A resumed
+changes), then commits one transaction per chunk of rows (the use case `import_chunk`, with the
+job's progress). A resumed
 job starts after the last committed chunk; the rows before it are read again only to rebuild the
 file's duplicate check. While one chunk is written, the next is read and validated in a thread.
 """
@@ -86,7 +86,7 @@ class _FileReader:
         self.rows = itertools.chain(((n, c) for n, c in read if n > at), rows)
         self.scope = job.region_code
         self.places = PlaceNames(region_tree, job.region_code)
-        self.duplicates: FileDuplicates = FileDuplicates()
+        self.duplicates = FileDuplicates()
 
     def count(self) -> int:
         return sum(1 for _ in self.rows)
