@@ -3,9 +3,9 @@
 A worker takes a job under a lease (one UPDATE), checks the whole file first (encoding,
 formulas, header, which may stand below title rows: a bad file is rejected before anything
 changes), then commits one transaction per chunk of rows (the use case `import_chunk`, with the
-job's progress). A resumed
-job starts after the last committed chunk; the rows before it are read again only to rebuild the
-file's duplicate check. While one chunk is written, the next is read and validated in a thread.
+job's progress). A resumed job starts after the last committed chunk; the rows before it are
+read again only to rebuild the file's duplicate check. While one chunk is written, the next is
+read and validated in a thread.
 """
 
 from __future__ import annotations
