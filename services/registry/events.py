@@ -25,7 +25,14 @@ class OrganizationState(IntegrationEvent):
 
     organization_id: str = Field(description="The registry's id of the organisation")
     version: int = Field(default=1, ge=1, description="Version of the organisation after this")
-    credit_code: str = Field(description="Unified social credit code (GB 32100-2015)")
+    credit_code: str = Field(
+        description="Unified social credit code (GB 32100-2015); empty for a provisional file"
+    )
+    provisional: bool = Field(
+        default=False,
+        description="A file without a credit code yet (found by a survey): matched by name "
+        "until a source gives its code, then `credit_code` is filled and this turns false",
+    )
     name: str = Field(description="Registered name; an individual business's name is masked (张**)")
     kind: OrganizationKind
     region_code: str = Field(description="Statistical division code (2 to 12 digits)")

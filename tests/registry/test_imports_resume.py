@@ -6,6 +6,7 @@ import io
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select, update
 
 from libs.common.audit import Actor
@@ -27,12 +28,16 @@ async def count(db: Database, statement: Any) -> int:
         return int((await session.execute(statement)).scalar_one())
 
 
+@pytest.mark.parametrize("title", [False, True], ids=["header-first", "title-above"])
 async def test_a_job_resumes_where_its_dead_worker_stopped(
-    service_databases: ServiceDatabases,
+    service_databases: ServiceDatabases, title: bool
 ) -> None:
     db = Database(await service_databases.url("registry"), source="/pb/registry")
     try:
         rows = [market_row(n) for n in range(25)] + [market_row(3)]  # the last one a duplicate
+        data = csv_bytes(MARKET_HEADER, rows)
+        if title:  # a title and a blank line above the header: the rows are numbered after them
+            data = "新荣区市场主体登记名录\n\n".encode() + data
         async with RegistryUnitOfWork(db) as uow:
             job, created = await submit_import(
                 uow,
@@ -40,7 +45,7 @@ async def test_a_job_resumes_where_its_dead_worker_stopped(
                 source="market_supervision",
                 region_code="140212",
                 filename="a.csv",
-                file=io.BytesIO(csv_bytes(MARKET_HEADER, rows)),
+                file=io.BytesIO(data),
             )
         assert created
         async with db.unit_of_work() as uow:
@@ -77,6 +82,7 @@ async def test_a_job_resumes_where_its_dead_worker_stopped(
         assert await count(db, select(func.count()).select_from(outbox)) == 25  # each once
         async with db.read() as session:
             reasons = (await session.execute(select(import_row_errors.c.reason))).scalars().all()
-        assert reasons == ["duplicate of row 5 (same credit code)"]
+        first = 5 + 2 * title
+        assert reasons == [f"duplicate of row {first} (same credit code)"]
     finally:
         await db.dispose()

@@ -47,6 +47,7 @@ def state_of(organization: Organization) -> dict[str, Any]:
         "organization_id": organization.id,
         "version": organization.version,
         "credit_code": organization.credit_code,
+        "provisional": organization.provisional,
         "name": organization.public_name,
         "kind": organization.kind,
         "region_code": organization.region_code,
