@@ -18,6 +18,7 @@ from libs.common.fields import RegionCode
 from libs.common.http import etag
 from services.registry.api.deps import Reader, ReadSession, RulesDep, Transaction, Writer
 from services.registry.domain.branches import Branch, Committee, CommitteeKind, Covered, Upgrade
+from services.registry.domain.calendar import local_today
 from services.registry.service import branches as service
 
 router = APIRouter(prefix="/v1", tags=["branches"])
@@ -101,7 +102,15 @@ class BranchOut(BaseModel):
     formed_on: date
     ends_on: date | None
     can_develop_members: bool = Field(description="False for a temporary branch")
-    status: Literal["active", "dissolved"]
+    status: Literal["active", "needs_rectification", "dissolved"] = Field(
+        description="needs_rectification: a joint branch below the rules (it still covers them)"
+    )
+    rectification_reason: str | None
+    rectify_by: date | None = Field(description="Deadline to put it right (calendar months)")
+    needs_reparenting: bool = Field(
+        description="An organisation it covers moved township or out of its committee's region"
+    )
+    reparenting_reason: str | None
     region_code: str
     warnings: list[AdviceOut]
     unable_reasons: dict[str, str]
@@ -233,6 +242,27 @@ async def reorganize(
         on=body.on or date.today(),
     )
     return ReorganizedOut(branch=BranchOut.of(branch), formed=[BranchOut.of(b) for b in formed])
+
+
+class ReparentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    parent_id: str = Field(description="The committee to be under (it may be the same one)")
+    on: date | None = Field(default=None, description="Default: today")
+
+
+@router.post(
+    "/branches/{branch_id}/reparent",
+    response_model=BranchOut,
+    summary="Put a branch under a committee (clears the flag set when an organisation moved)",
+)
+async def reparent(
+    branch_id: str, body: ReparentIn, uow: Transaction, principal: Writer
+) -> BranchOut:
+    branch = await service.reparent_branch(
+        uow, Actor.of(principal), branch_id, parent_id=body.parent_id, on=body.on or local_today()
+    )
+    return BranchOut.of(branch)
 
 
 @router.post(

@@ -100,7 +100,7 @@ class MemberOut(BaseModel):
     phone: str | None = Field(description="Masked (138****5678)")
     membership: Literal["full", "probationary"]
     registered_with: str | None
-    status: Literal["discovered", "declared", "transferred"]
+    status: Literal["discovered", "declared", "transferred", "moved_out"]
     discovered_at: datetime
     declared_on: date | None
     transferred_on: date | None
@@ -337,7 +337,7 @@ async def list_members(
     organization_id: str,
     uow: ReadSession,
     principal: Reader,
-    status: Literal["discovered", "declared", "transferred"] | None = None,
+    status: Literal["discovered", "declared", "transferred", "moved_out"] | None = None,
     after: str | None = None,
     limit: int = Query(default=100, ge=1, le=1000),
 ) -> MembersOut:

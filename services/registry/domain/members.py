@@ -20,7 +20,7 @@ from libs.common.validators import InvalidCode
 from services.registry.domain.identity import IdentityKey, Person, mask_name
 
 Membership = Literal["full", "probationary"]
-MemberStatus = Literal["discovered", "declared", "transferred"]
+MemberStatus = Literal["discovered", "declared", "transferred", "moved_out"]
 
 #: Which step each status follows: a member moves one step at a time.
 NEXT_STATUS: dict[MemberStatus, MemberStatus] = {
@@ -181,6 +181,7 @@ class Member:
     declared_on: date | None = None
     transferred_on: date | None = None
     version: int = 1
+    moved_out_on: date | None = None
 
     @property
     def name_masked(self) -> str:
@@ -204,6 +205,17 @@ class Member:
                 [self.organization_id],
             )
         return replace(self, status=to, transferred_on=on, version=self.version + 1)
+
+    def moved_out(self, on: date) -> Member:
+        """A transferred member whose organisation left the ledger: the relationship no longer
+        belongs to it (it goes back to the Party organisation the office names)."""
+        if self.status != "transferred":
+            raise RuleBroken(
+                "member_status_order",
+                f"only a transferred member moves out, not a {self.status} one",
+                [self.organization_id],
+            )
+        return replace(self, status="moved_out", moved_out_on=on, version=self.version + 1)
 
     def snapshot(self) -> dict[str, object]:
         """What an audit entry may keep of the member: masked values only."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import replace
 from datetime import date
 from typing import Any
 
@@ -13,6 +12,7 @@ from libs.common.db import UnitOfWork
 from libs.common.events import IntegrationEvent
 from libs.common.logging import get_logger
 from libs.common.tables import utcnow
+from services.registry.domain.calendar import local_today
 from services.registry.domain.organizations import (
     DuplicateCreditCode,
     NotActive,
@@ -26,10 +26,10 @@ from services.registry.domain.organizations import (
 from services.registry.domain.regions import check_area
 from services.registry.events import (
     BranchEligibleV1,
-    OrganizationDeregisteredV1,
     OrganizationRegisteredV1,
     OrganizationUpdatedV1,
 )
+from services.registry.service.branches import follow_move
 from services.registry.store.uow import RegistryUnitOfWork
 
 log = get_logger(__name__)
@@ -164,7 +164,7 @@ async def register_organization(
     return organization
 
 
-async def _open_for_change(
+async def open_for_change(
     uow: RegistryUnitOfWork, organization_id: str, expected_version: int | None
 ) -> Organization:
     """The organisation, locked for a change: it exists, is at `expected_version` (when given)
@@ -179,7 +179,7 @@ async def _open_for_change(
     return before
 
 
-async def _save(uow: RegistryUnitOfWork, after: Organization, before: Organization) -> None:
+async def save_over(uow: RegistryUnitOfWork, after: Organization, before: Organization) -> None:
     """Write `after` over `before`, unless another writer moved the file on meanwhile."""
     if not await uow.organizations.save(after, expected_version=before.version):
         current = await uow.organizations.get(after.id)
@@ -203,7 +203,7 @@ async def update_organization(
     """Change an organisation's file; with `expected_version`, only if nobody changed it since.
 
     Nothing is written or announced when no field really changes."""
-    before = await _open_for_change(uow, organization_id, expected_version)
+    before = await open_for_change(uow, organization_id, expected_version)
     after, changed = before.with_changes(changes)
     if not changed:
         return before
@@ -211,7 +211,7 @@ async def update_organization(
         await check_placements(uow, [after])
     after.version = before.version + 1
     after.updated_at = utcnow()
-    await _save(uow, after, before)
+    await save_over(uow, after, before)
     await uow.record_and_audit(
         actor,
         updated_event(after, changed),
@@ -221,6 +221,8 @@ async def update_organization(
         changes=changed_values(before, after, changed),
     )
     uow.record_many(eligible_events([(before, after)], rules))
+    if "region_code" in changed:
+        await follow_move(uow, actor, before, after, on=local_today())
     return after
 
 
@@ -268,39 +270,3 @@ async def adjust_member_counts(
         },
         action=action,
     )
-
-
-async def deregister_organization(
-    uow: RegistryUnitOfWork,
-    actor: Actor,
-    organization_id: str,
-    *,
-    reason: str,
-    expected_version: int | None = None,
-) -> Organization:
-    """Take an organisation out of the ledger (its file is kept, closed)."""
-    before = await _open_for_change(uow, organization_id, expected_version)
-    now = utcnow()
-    after = replace(
-        before,
-        status="deregistered",
-        deregistered_on=now.date(),
-        deregistration_reason=reason,
-        version=before.version + 1,
-        updated_at=now,
-    )
-    await _save(uow, after, before)
-    await uow.record_and_audit(
-        actor,
-        OrganizationDeregisteredV1(
-            organization_id=after.id,
-            version=after.version,
-            region_code=after.region_code,
-            reason=reason,
-            deregistered_at=now,
-        ),
-        entity_type="organization",
-        region_code=after.region_code,
-        changes={"reason": reason},
-    )
-    return after
