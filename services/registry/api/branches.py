@@ -7,6 +7,7 @@ Warnings (a joint branch across townships or industries) come back with the bran
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from typing import Literal
 
@@ -17,7 +18,14 @@ from libs.common.audit import Actor
 from libs.common.fields import RegionCode
 from libs.common.http import etag
 from services.registry.api.deps import Reader, ReadSession, RulesDep, Transaction, Writer
-from services.registry.domain.branches import Branch, Committee, CommitteeKind, Covered, Upgrade
+from services.registry.domain.branches import (
+    Advice,
+    Branch,
+    Committee,
+    CommitteeKind,
+    Covered,
+    Upgrade,
+)
 from services.registry.domain.calendar import local_today
 from services.registry.service import branches as service
 
@@ -117,10 +125,17 @@ class BranchOut(BaseModel):
     dissolved_on: date | None
     dissolution_reason: str | None
     version: int
+    advice: list[AdviceOut] = Field(
+        default_factory=list,
+        description="Advice on the branch as it is now: general_branch_size (党总支, 50+ members), "
+        "committee_size (党委, 100+)",
+    )
 
     @classmethod
-    def of(cls, branch: Branch) -> BranchOut:
-        return cls.model_validate(branch, from_attributes=True)
+    def of(cls, branch: Branch, advice: Sequence[Advice] = ()) -> BranchOut:
+        out = cls.model_validate(branch, from_attributes=True)
+        out.advice = [AdviceOut(**a.as_dict()) for a in advice]
+        return out
 
 
 class UpgradeIn(BaseModel):
@@ -211,16 +226,16 @@ async def form_branch(
     )
     response.headers["Location"] = f"/v1/branches/{branch.id}"
     response.headers["ETag"] = etag(branch.version)
-    return BranchOut.of(branch)
+    return BranchOut.of(branch, await service.branch_advice(uow, branch, rules))
 
 
 @router.get("/branches/{branch_id}", response_model=BranchOut, summary="One branch")
 async def read_branch(
-    branch_id: str, uow: ReadSession, principal: Reader, response: Response
+    branch_id: str, uow: ReadSession, principal: Reader, rules: RulesDep, response: Response
 ) -> BranchOut:
     branch = await service.get_branch(uow, branch_id, principal.region_code)
     response.headers["ETag"] = etag(branch.version)
-    return BranchOut.of(branch)
+    return BranchOut.of(branch, await service.branch_advice(uow, branch, rules))
 
 
 @router.post(
@@ -241,7 +256,10 @@ async def reorganize(
         upgrade=[Upgrade(u.organization_id, u.name) for u in body.upgrade],
         on=body.on or date.today(),
     )
-    return ReorganizedOut(branch=BranchOut.of(branch), formed=[BranchOut.of(b) for b in formed])
+    return ReorganizedOut(
+        branch=BranchOut.of(branch, await service.branch_advice(uow, branch, rules)),
+        formed=[BranchOut.of(b) for b in formed],
+    )
 
 
 class ReparentIn(BaseModel):

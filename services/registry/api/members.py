@@ -104,6 +104,9 @@ class MemberOut(BaseModel):
     discovered_at: datetime
     declared_on: date | None
     transferred_on: date | None
+    branch_id: str | None = Field(
+        description="The Party organisation holding the relationship once transferred"
+    )
     version: int
 
     @classmethod
@@ -121,6 +124,7 @@ class MemberOut(BaseModel):
             discovered_at=member.discovered_at,
             declared_on=member.declared_on,
             transferred_on=member.transferred_on,
+            branch_id=member.branch_id,
             version=member.version,
         )
 

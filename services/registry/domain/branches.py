@@ -709,3 +709,33 @@ def reparented(branch: Branch, committee: Committee, found: Mapping[str, Organiz
     return replace(
         branch, parent_id=committee.id, reparenting_reason=None, version=branch.version + 1
     )
+
+
+def size_advice(branch: Branch, found: Mapping[str, Organization], rules: Rules) -> list[Advice]:
+    """Advice when a branch's members call for another kind of organisation: 50 or more a
+    general branch (党总支), 100 or more a committee (基层党委, with approval); settings."""
+    members = sum(
+        found[i].full_members + found[i].probationary_members
+        for i in branch.organization_ids
+        if i in found
+    )
+    ids = sorted(branch.organization_ids)
+    if members >= rules.committee_min_members:
+        return [
+            Advice(
+                "committee_size",
+                f"{members} members: a committee (基层党委) is advised, with approval "
+                f"({rules.committee_min_members} or more)",
+                ids,
+            )
+        ]
+    if members >= rules.general_branch_min_members:
+        return [
+            Advice(
+                "general_branch_size",
+                f"{members} members: a general branch (党总支) is advised "
+                f"({rules.general_branch_min_members} or more)",
+                ids,
+            )
+        ]
+    return []

@@ -15,6 +15,7 @@ from datetime import date
 from libs.common.audit import Actor
 from libs.common.tables import utcnow
 from services.registry.domain.branches import (
+    Advice,
     Branch,
     BranchKind,
     BranchNotFound,
@@ -35,6 +36,7 @@ from services.registry.domain.branches import (
     plan_departure,
     relocated,
     reparented,
+    size_advice,
     visible_organizations,
     within,
 )
@@ -109,6 +111,14 @@ async def _branch(
 
 async def get_branch(uow: RegistryUnitOfWork, branch_id: str, scope: str) -> Branch:
     return await _branch(uow, branch_id, scope)
+
+
+async def branch_advice(uow: RegistryUnitOfWork, branch: Branch, rules: Rules) -> list[Advice]:
+    """Advice on the branch as its organisations are now (its size: 党总支, 党委)."""
+    if not branch.active:
+        return []
+    found = await uow.organizations.get_many(branch.organization_ids)
+    return size_advice(branch, found, rules)
 
 
 def _state(branch: Branch) -> dict[str, object]:

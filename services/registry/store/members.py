@@ -62,6 +62,7 @@ def member_row(member: Member) -> dict[str, Any]:
         "declared_on": member.declared_on,
         "transferred_on": member.transferred_on,
         "moved_out_on": member.moved_out_on,
+        "branch_id": member.branch_id,
         "version": member.version,
     }
 

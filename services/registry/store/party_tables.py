@@ -89,6 +89,7 @@ members = Table(
     Column("declared_on", Date()),
     Column("transferred_on", Date()),
     Column("moved_out_on", Date()),  # its organisation left the ledger
+    Column("branch_id", String(36)),  # the branch holding the relationship once transferred
     Column("version", Integer(), nullable=False, server_default=text("1")),
     UniqueConstraint("organization_id", "id_hash", name="uq_members_person"),
     comment="Party members found at organisations (隐形党员) and their status.",

@@ -108,3 +108,16 @@ def test_the_deadline_is_kept_until_the_branch_meets_the_rules_again() -> None:
 def test_choices_that_break_the_rules_are_still_refused() -> None:
     ready = {**LEDGER, "d": replace(LEDGER["d"], full_members=4)}
     assert refused(found=ready, add=[Covered("d")]) == ("joint_only_below_standalone", ["d"])
+
+
+def test_size_advice_follows_the_settings() -> None:
+    from services.registry.domain.branches import size_advice
+
+    found = {"a": replace(LEDGER["a"], full_members=30, probationary_members=19)}
+    branch = replace(JOINT, organization_ids=["a"])
+    assert size_advice(branch, found, Rules()) == []
+    found["a"] = replace(found["a"], probationary_members=20)  # 50
+    assert [a.rule for a in size_advice(branch, found, Rules())] == ["general_branch_size"]
+    assert [a.rule for a in size_advice(branch, found, Rules(committee_min_members=50))] == [
+        "committee_size"
+    ]

@@ -1,5 +1,6 @@
 """The life cycle of branches and members: a branch needing rectification (reason, deadline) or
-flagged for a new parent committee, and a member moved out when the organisation left the ledger.
+flagged for a new parent committee; a member moved out when the organisation left the ledger, and
+the branch a transferred member's relationship went to.
 
 Revision ID: 0007
 Revises: 0006
@@ -28,10 +29,12 @@ def upgrade() -> None:
         batch.add_column(sa.Column("reparenting_reason", sa.Text()))
     with op.batch_alter_table("members") as batch:
         batch.add_column(sa.Column("moved_out_on", sa.Date()))
+        batch.add_column(sa.Column("branch_id", sa.String(36)))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("members") as batch:
+        batch.drop_column("branch_id")
         batch.drop_column("moved_out_on")
     with op.batch_alter_table("branches") as batch:
         batch.drop_column("reparenting_reason")
