@@ -52,6 +52,7 @@ from services.registry.domain.organizations import (
 )
 from services.registry.service import RegistryUnitOfWork, lifecycle
 from services.registry.service import organizations as service
+from services.registry.service.organizations import three_haves_state
 
 router = APIRouter(prefix="/v1/organizations", tags=["organizations"])
 
@@ -226,6 +227,9 @@ class OrganizationOut(BaseModel):
     has_premises: bool | None
     stable_operations: bool | None
     three_haves: bool | None = Field(description="三有, derived; null while the data cannot say")
+    three_haves_state: ThreeHavesState = Field(
+        description="三有 as a word: true, false, or unknown (never false for missing data)"
+    )
     full_members: int
     probationary_members: int
     no_branch_reason: str | None
@@ -245,12 +249,13 @@ class OrganizationOut(BaseModel):
         values = {
             name: getattr(organization, name)
             for name in cls.model_fields
-            if name not in {"ledger", "investors"}
+            if name not in {"ledger", "investors", "three_haves_state"}
         }
         ledger = organization.ledger
         return cls(
             **values,
             investors=[InvestorOut.model_validate(i) for i in organization.investors],
+            three_haves_state=three_haves_state(organization.three_haves),
             ledger=LedgerOut(
                 **{p: getattr(ledger, p) for p in LEDGER_POINTS},
                 complete=ledger.complete,

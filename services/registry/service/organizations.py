@@ -13,6 +13,7 @@ from libs.common.events import IntegrationEvent
 from libs.common.logging import get_logger
 from libs.common.tables import utcnow
 from services.registry.domain.calendar import local_today
+from services.registry.domain.ledger import check_manual_points, with_derived_ledger
 from services.registry.domain.organizations import (
     DuplicateCreditCode,
     NotActive,
@@ -21,6 +22,7 @@ from services.registry.domain.organizations import (
     OrganizationNotFound,
     Rules,
     StaleVersion,
+    ThreeHavesState,
     became_eligible,
 )
 from services.registry.domain.regions import check_area
@@ -37,7 +39,8 @@ log = get_logger(__name__)
 Change = tuple[Organization, Organization, list[str]]  # before, after, changed field names
 
 
-def three_haves_state(value: bool | None) -> str:
+def three_haves_state(value: bool | None) -> ThreeHavesState:
+    """三有 as a word: unknown kept apart from false."""
     return "unknown" if value is None else "true" if value else "false"
 
 
@@ -136,8 +139,11 @@ async def check_placements(uow: RegistryUnitOfWork, batch: Sequence[Organization
 
 
 def new_organization(**values: Any) -> Organization:
+    """A new file, its ledger points (六清) as its data shows them."""
     now = utcnow()
-    return Organization(id=str(uuid.uuid4()), version=1, created_at=now, updated_at=now, **values)
+    return with_derived_ledger(
+        Organization(id=str(uuid.uuid4()), version=1, created_at=now, updated_at=now, **values)
+    )
 
 
 async def register_organization(
@@ -148,6 +154,9 @@ async def register_organization(
     if existing is not None:
         raise DuplicateCreditCode(values["credit_code"], existing)
     organization = new_organization(**values)
+    requested = values.get("ledger")
+    if requested is not None:
+        check_manual_points(organization, requested.as_dict())
     await check_placements(uow, [organization])
     if not await uow.organizations.add_if_new(organization):  # registered meanwhile
         existing = await uow.organizations.id_by_credit_code(organization.credit_code)
@@ -205,6 +214,11 @@ async def update_organization(
     Nothing is written or announced when no field really changes."""
     before = await open_for_change(uow, organization_id, expected_version)
     after, changed = before.with_changes(changes)
+    check_manual_points(after, changes.get("ledger") or {})
+    after = with_derived_ledger(after)
+    changed = sorted(
+        {*changed, "ledger"} if after.ledger != before.ledger else set(changed) - {"ledger"}
+    )
     if not changed:
         return before
     if PLACEMENT_FIELDS.intersection(changed):

@@ -21,6 +21,7 @@ from libs.common.events import Envelope, IntegrationEvent
 from libs.common.tables import utcnow
 from services.registry.domain.branches import Branch, Committee
 from services.registry.domain.instructors import Assignment
+from services.registry.domain.ledger import with_derived_ledger
 from services.registry.domain.members import Member
 from services.registry.domain.organizations import Organization
 from services.registry.domain.regions import Area, RegionTree
@@ -328,7 +329,8 @@ class FakeUnitOfWork(RegistryUnitOfWork):
 
 
 def an_organization(n: int, *, full_members: int = 0, **values: Any) -> Organization:
-    """An organisation as the ledger holds it (active, version 1) in 古店镇 by default."""
+    """An organisation as the ledger holds it (active, version 1, its 六清 as its data shows
+    them) in 古店镇 by default."""
     now = utcnow()
     fields: dict[str, Any] = {
         "id": f"org-{n}",
@@ -342,7 +344,7 @@ def an_organization(n: int, *, full_members: int = 0, **values: Any) -> Organiza
         "industry_code": "I6513",
         "full_members": full_members,
     }
-    return Organization(**{**fields, **values})
+    return with_derived_ledger(Organization(**{**fields, **values}))
 
 
 def seeded(*organizations: Organization, committee: Committee | None = None) -> FakeUnitOfWork:
