@@ -68,8 +68,8 @@ async def the_life(registry: RunningService) -> dict[str, Any]:
     await post(f"/v1/members/{member['id']}/transfer")  # own: 4 full members now
 
     for organization_id, reason, version in (
-        (own["id"], "注销", '"2"'),
-        (joint_orgs[0]["id"], "吊销", '"1"'),
+        (own["id"], "注销", '"3"'),  # covered (v2), a member transferred (v3)
+        (joint_orgs[0]["id"], "吊销", '"2"'),  # covered (v2)
     ):
         gone = await registry.client.delete(
             f"/v1/organizations/{organization_id}",
@@ -78,7 +78,7 @@ async def the_life(registry: RunningService) -> dict[str, Any]:
         )
         assert gone.status_code == 200, gone.text
     back = await post(
-        f"/v1/organizations/{own['id']}/reactivate", {"reason": "重新登记"}, **{"If-Match": '"3"'}
+        f"/v1/organizations/{own['id']}/reactivate", {"reason": "重新登记"}, **{"If-Match": '"4"'}
     )
     assert back["full_members"] == 3  # the member moved out with the deregistration
     return {
@@ -141,6 +141,6 @@ async def test_deregistration_and_reactivation_reach_nats_with_their_dependants(
     back = at("organization.reactivated", ids["own"])
     assert back > revoked
     state = events[back][2]
-    assert (state["version"], state["full_members"], state["reason"]) == (4, 3, "重新登记")
+    assert (state["version"], state["full_members"], state["reason"]) == (5, 3, "重新登记")
     eligible = [i for i, (t, s, _) in enumerate(events) if kinds[i] == "branch.eligible"]
     assert eligible[-1] == back + 1  # 3 full members and no branch of its own any more

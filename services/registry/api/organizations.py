@@ -404,8 +404,14 @@ async def change(
     _check_coordinates(
         changes.get("latitude", current.latitude), changes.get("longitude", current.longitude)
     )
-    organization = await service.update_organization(
-        uow, actor_of(principal), rules, organization_id, changes, expected_version=expected
+    organization = await lifecycle.change_organization(
+        uow,
+        actor_of(principal),
+        rules,
+        organization_id,
+        changes,
+        expected_version=expected,
+        on=local_today(),
     )
     response.headers["ETag"] = etag(organization.version)
     return OrganizationOut.of(organization)

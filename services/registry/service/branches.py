@@ -49,6 +49,7 @@ from services.registry.events import (
     BranchReorganizedV1,
     CommitteeFormedV1,
 )
+from services.registry.service.organizations import refresh_ledgers
 from services.registry.store.uow import RegistryUnitOfWork
 
 
@@ -179,6 +180,7 @@ async def _add_branch(
     await uow.branches.add(branch, utcnow())
     event = BranchFormedV1(**_state(branch), formed_on=formed_on, ends_on=ends_on)
     await uow.record_and_audit(actor, event, entity_type="branch", region_code=branch.region_code)
+    await refresh_ledgers(uow, actor, rules, branch.organization_ids)  # covered: 六清 point
     return branch
 
 
@@ -280,6 +282,7 @@ async def reorganize_branch(
         )
         for candidate, name in plan.upgrades
     ]
+    await refresh_ledgers(uow, actor, rules, [*plan.leaving, *plan.added_ids])
     return after, formed
 
 
@@ -293,6 +296,8 @@ async def dissolve_branch(
     await uow.branches.uncover(before.id, before.organization_ids, on, ended_by="dissolved")
     event = BranchDissolvedV1(**_state(after), reason=reason, dissolved_on=on)
     await uow.record_and_audit(actor, event, entity_type="branch", region_code=after.region_code)
+    # member counts do not change here: the rules about them do not apply
+    await refresh_ledgers(uow, actor, Rules(), before.organization_ids)
     return after
 
 
@@ -332,6 +337,8 @@ async def leave_branch(
         region_code=after.region_code,
         extra={"because_of": organization.id},
     )
+    if plan.dissolves:
+        await refresh_ledgers(uow, actor, rules, before.organization_ids)
     return after
 
 

@@ -4,6 +4,7 @@ reactivation of a deregistered file (the rules: `domain.lifecycle`)."""
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from libs.common.audit import Actor
 from libs.common.logging import get_logger
@@ -21,16 +22,38 @@ from services.registry.events import (
     OrganizationDeregisteredV1,
     OrganizationReactivatedV1,
 )
-from services.registry.service.branches import leave_branch
+from services.registry.service.branches import follow_move, leave_branch
 from services.registry.service.organizations import (
     eligible_events,
     open_for_change,
     save_over,
     state_of,
+    update_organization,
 )
 from services.registry.store.uow import RegistryUnitOfWork
 
 log = get_logger(__name__)
+
+
+async def change_organization(
+    uow: RegistryUnitOfWork,
+    actor: Actor,
+    rules: Rules,
+    organization_id: str,
+    changes: dict[str, Any],
+    *,
+    expected_version: int | None = None,
+    on: date,
+) -> Organization:
+    """Change a file (`organizations.update_organization`); when it moved region, the branch
+    covering it follows (`branches.follow_move`: its region, and the re-parenting flag)."""
+    before = await open_for_change(uow, organization_id, expected_version)
+    after = await update_organization(
+        uow, actor, rules, organization_id, changes, expected_version=expected_version
+    )
+    if after.region_code != before.region_code:
+        await follow_move(uow, actor, before, after, on=on)
+    return after
 
 
 async def deregister_organization(

@@ -12,7 +12,6 @@ from libs.common.db import UnitOfWork
 from libs.common.events import IntegrationEvent
 from libs.common.logging import get_logger
 from libs.common.tables import utcnow
-from services.registry.domain.calendar import local_today
 from services.registry.domain.ledger import check_manual_points, with_derived_ledger
 from services.registry.domain.organizations import (
     DuplicateCreditCode,
@@ -31,7 +30,6 @@ from services.registry.events import (
     OrganizationRegisteredV1,
     OrganizationUpdatedV1,
 )
-from services.registry.service.branches import follow_move
 from services.registry.store.uow import RegistryUnitOfWork
 
 log = get_logger(__name__)
@@ -235,9 +233,21 @@ async def update_organization(
         changes=changed_values(before, after, changed),
     )
     uow.record_many(eligible_events([(before, after)], rules))
-    if "region_code" in changed:
-        await follow_move(uow, actor, before, after, on=local_today())
     return after
+
+
+async def refresh_ledgers(
+    uow: RegistryUnitOfWork, actor: Actor, rules: Rules, organization_ids: Sequence[str]
+) -> None:
+    """Derive again the 六清 of these files after something outside them changed what their data
+    shows (a Party organisation now covers them, or no longer does); a file whose points moved
+    is saved one version on and announced. Deregistered files are left as they were closed."""
+    found = await uow.organizations.get_many(organization_ids)
+    for organization in found.values():
+        if organization.active and with_derived_ledger(organization) != organization:
+            await update_organization(
+                uow, actor, rules, organization.id, {}, action="organization.ledger_derived"
+            )
 
 
 def changed_values(

@@ -16,7 +16,6 @@ from services.registry.domain.lifecycle import NotDeregistered
 from services.registry.domain.members import Member
 from services.registry.domain.organizations import Rules
 from services.registry.service import branches, lifecycle
-from services.registry.service import organizations as organizations_service
 from tests.registry.unit.fakes import FakeUnitOfWork, an_organization, seeded
 
 CLERK = Actor("clerk", "140212")
@@ -70,7 +69,13 @@ async def test_deregistration_dissolves_its_own_branch_ends_assignments_moves_me
     uow.events.clear()
 
     closed = await lifecycle.deregister_organization(
-        uow, CLERK, RULES, "org-1", reason="注销", on=ON, expected_version=1
+        uow,
+        CLERK,
+        RULES,
+        "org-1",
+        reason="注销",
+        on=ON,
+        expected_version=2,  # covered: v2
     )
 
     assert (closed.status, closed.branch_id, closed.full_members, closed.probationary_members) == (
@@ -131,11 +136,11 @@ async def test_reactivation_opens_the_file_again_uncovered() -> None:
     await lifecycle.deregister_organization(uow, CLERK, RULES, "org-1", reason="注销", on=ON)
     uow.events.clear()
     back = await lifecycle.reactivate_organization(
-        uow, CLERK, RULES, "org-1", reason="重新登记", expected_version=2
+        uow, CLERK, RULES, "org-1", reason="重新登记", expected_version=3
     )
     assert (back.status, back.version, back.branch_id, back.deregistered_on) == (
         "active",
-        3,
+        4,
         None,
         None,
     )
@@ -152,8 +157,8 @@ async def test_a_move_to_another_township_flags_the_branch_and_its_region_follow
     uow.fake_committees.rows[TOWNSHIP_COMMITTEE.id] = TOWNSHIP_COMMITTEE
     own = await form(uow, "standalone", "org-1", parent_id=TOWNSHIP_COMMITTEE.id)
     uow.events.clear()
-    await organizations_service.update_organization(
-        uow, CLERK, RULES, "org-1", {"region_code": "140212102"}
+    await lifecycle.change_organization(
+        uow, CLERK, RULES, "org-1", {"region_code": "140212102"}, on=ON
     )
     assert uow.types() == ["organization.updated", "branch.relocated"]
     moved = await uow.branches.get(own.id)
