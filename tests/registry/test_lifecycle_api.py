@@ -144,7 +144,9 @@ async def test_a_deregistered_file_is_reactivated_with_if_match(registry: Runnin
     again = await registry.client.post(
         "/v1/organizations", json=organization(720), headers=registry.as_region("14")
     )
-    assert (again.status_code, again.json()["existing_id"]) == (409, shop["id"])  # reactivate it
+    assert (again.status_code, again.json()["existing_id"]) == (409, shop["id"])
+    assert again.json()["existing_status"] == "deregistered"
+    assert "reactivate" in again.json()["detail"]
     no_match = await registry.client.post(url, headers=headers)
     assert no_match.status_code == 428
     stale = await registry.client.post(url, headers={**headers, "If-Match": '"1"'})

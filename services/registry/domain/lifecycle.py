@@ -13,7 +13,7 @@ from datetime import date, datetime
 
 from libs.common.refusals import Conflict
 from services.registry.domain.instructors import Assignment
-from services.registry.domain.organizations import Organization
+from services.registry.domain.organizations import DuplicateCreditCode, Organization
 
 
 class NotDeregistered(Conflict):
@@ -25,6 +25,18 @@ class NotDeregistered(Conflict):
             context={"organization_id": organization_id},
         )
         self.organization_id = organization_id
+
+
+class DeregisteredCreditCode(DuplicateCreditCode):
+    """The credit code is a deregistered file's: it is reactivated, not registered again."""
+
+    def __init__(self, credit_code: str, existing_id: str) -> None:
+        super().__init__(credit_code, existing_id)
+        self.message = (
+            f"credit code {credit_code} is a deregistered file's: reactivate it "
+            f"(POST /v1/organizations/{existing_id}/reactivate)"
+        )
+        self.context = {**self.context, "existing_status": "deregistered"}
 
 
 def assignment_ended_with(assignment: Assignment, on: date) -> Assignment:

@@ -13,6 +13,7 @@ from libs.common.events import IntegrationEvent
 from libs.common.logging import get_logger
 from libs.common.tables import utcnow
 from services.registry.domain.ledger import check_manual_points, with_derived_ledger
+from services.registry.domain.lifecycle import DeregisteredCreditCode
 from services.registry.domain.organizations import (
     DuplicateCreditCode,
     NotActive,
@@ -150,6 +151,9 @@ async def register_organization(
     """Enter an organisation in the ledger and announce it."""
     existing = await uow.organizations.id_by_credit_code(values["credit_code"])
     if existing is not None:
+        known = await uow.organizations.get(existing)
+        if known is not None and not known.active:
+            raise DeregisteredCreditCode(values["credit_code"], existing)
         raise DuplicateCreditCode(values["credit_code"], existing)
     organization = new_organization(**values)
     requested = values.get("ledger")
