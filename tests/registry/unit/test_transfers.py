@@ -52,8 +52,6 @@ def test_a_transfer_goes_to_the_branch_covering_the_organisation() -> None:
 
 def test_registered_with_the_own_branch_is_matched_by_normalised_name() -> None:
     assert registered_here("古店镇 联合党支部", JOINT)
-        "古店镇联合党支部", JOINT
-    )
     assert not registered_here("某村党支部", JOINT)
     assert not registered_here(None, JOINT)
     assert not registered_here("古店镇联合党支部", replace(JOINT, kind="temporary"))
