@@ -278,3 +278,8 @@ class Rules:
 
     standalone_min_full_members: int = 3
     joint_max_organizations: int = 5
+    #: Calendar months a joint branch below the rules has to be put right (整改期限).
+    rectification_months: int = 3
+    #: Members from which a branch should become a general branch (党总支) / a committee (党委).
+    general_branch_min_members: int = 50
+    committee_min_members: int = 100
