@@ -221,7 +221,7 @@ async def test_a_business_without_a_code_is_a_provisional_file_until_a_source_gi
         f"/v1/organizations/{file['id']}", headers=registry.as_region(BOZHOU)
     )
     assert seen.status_code == 200
-    assert seen.json()["credit_code"] == ""
+    assert (seen.json()["credit_code"], seen.json()["provisional"]) == ("", True)
     [(_, registered)] = await outbox_records(
         registry.runtime, "pb.registry.organization.registered"
     )
@@ -249,6 +249,10 @@ async def test_a_business_without_a_code_is_a_provisional_file_until_a_source_gi
     [(_, updated)] = await outbox_records(registry.runtime, "pb.registry.organization.updated")
     assert "credit_code" in updated["changed"]
     assert (updated["credit_code"], updated["provisional"]) == (code, False)
+    seen = await registry.client.get(
+        f"/v1/organizations/{file['id']}", headers=registry.as_region(BOZHOU)
+    )
+    assert (seen.json()["credit_code"], seen.json()["provisional"]) == (code, False)
 
 
 async def test_three_haves_columns_of_a_survey(registry: RunningService) -> None:

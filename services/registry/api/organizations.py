@@ -211,7 +211,10 @@ class InvestorOut(BaseModel):
 
 class OrganizationOut(BaseModel):
     id: str
-    credit_code: str
+    credit_code: str = Field(description="Empty for a provisional file (found without a code)")
+    provisional: bool = Field(
+        description="Found by a survey without a credit code: matched by name when one arrives"
+    )
     name: str
     kind: OrganizationKind
     region_code: str
