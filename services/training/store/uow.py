@@ -1,0 +1,26 @@
+"""The training service's unit of work: one transaction, and the repositories inside it."""
+
+from __future__ import annotations
+
+from libs.common.audit import AuditedUnitOfWork
+from services.training.store.routines import LapseRepository, MeetingRepository, RoutineRepository
+from services.training.store.tables import audit_log
+
+
+class TrainingUnitOfWork(AuditedUnitOfWork):
+    """`uow.routines`, `uow.meetings`, `uow.lapses`, ...: each built once per transaction;
+    `uow.record_and_audit` writes the training service's audit trail."""
+
+    audit_log = audit_log
+
+    @property
+    def routines(self) -> RoutineRepository:
+        return self.repository(RoutineRepository)
+
+    @property
+    def meetings(self) -> MeetingRepository:
+        return self.repository(MeetingRepository)
+
+    @property
+    def lapses(self) -> LapseRepository:
+        return self.repository(LapseRepository)
