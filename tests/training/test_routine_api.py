@@ -210,3 +210,29 @@ async def test_a_process_started_later_judges_what_closed_meanwhile(training: Tr
             return ("theme_day", "2026-10") in {(e["obligation"], e["period"]) for e in lapsed}
 
         assert await wait_for(october_judged)
+
+
+async def test_a_branch_with_a_committee_and_groups_owes_their_monthly_meetings(
+    training: Training,
+) -> None:
+    service = training.service
+    await training.registry.publish(formed("b-5"))
+    await wait_for(lambda: known(service, "b-5"))
+    response = await service.client.put(
+        "/v1/branches/b-5/structure",
+        json={"has_committee": True, "has_groups": True, "since": "2026-06-10"},
+        headers=service.as_region("140212"),
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["committee_since"] == "2026-06-10"
+    routine = await known(service, "b-5")
+    assert routine is not None
+    committee = [p["period"] for p in routine["periods"] if p["obligation"] == "committee_meeting"]
+    assert committee == ["2026-07", "2026-08", "2026-09"]  # whole months after it was set up
+    before = await service.client.put(
+        "/v1/branches/b-5/structure",
+        json={"has_committee": True, "has_groups": False, "since": "2026-03-01"},
+        headers=service.as_region("140212"),
+    )
+    assert before.status_code == 422
+    assert before.json()["rule"] == "structure_within_branch_life"

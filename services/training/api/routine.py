@@ -100,6 +100,42 @@ async def record_meeting(
     )
 
 
+class StructureIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    has_committee: bool = Field(description="The branch elected a committee (7+ full members)")
+    has_groups: bool = Field(description="The branch has Party groups (党小组)")
+    since: date | None = Field(default=None, description="Since when; default today")
+
+
+class StructureOut(BaseModel):
+    branch_id: str
+    committee_since: date | None
+    groups_since: date | None
+
+
+@router.put(
+    "/branches/{branch_id}/structure",
+    summary="Record whether a branch has a committee and Party groups (what it owes monthly)",
+)
+async def set_structure(
+    branch_id: str, body: StructureIn, uow: Transaction, principal: Writer
+) -> StructureOut:
+    routine = await service.set_structure(
+        uow,
+        Actor.of(principal),
+        branch_id=branch_id,
+        has_committee=body.has_committee,
+        has_groups=body.has_groups,
+        since=body.since or local_today(),
+    )
+    return StructureOut(
+        branch_id=routine.branch_id,
+        committee_since=routine.committee_since,
+        groups_since=routine.groups_since,
+    )
+
+
 @router.get(
     "/branches/{branch_id}/routine",
     summary="Each obligation's periods in a range: met, missed or open",

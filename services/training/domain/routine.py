@@ -10,7 +10,7 @@ of its type held inside it; it is judged when it closes.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Literal
 
@@ -113,6 +113,26 @@ class BranchRoutine:
         return list(
             periods_within(obligation.frequency, obligation.since, min(until, self.ends_before))
         )
+
+
+def with_structure(
+    routine: BranchRoutine, *, has_committee: bool, has_groups: bool, since: date
+) -> BranchRoutine:
+    """The branch with a committee (支部委员会) and Party groups (党小组) as the office says:
+    an obligation that starts is owed from the first whole period on or after `since` (one
+    already running keeps its start); one that ends is owed no more."""
+    if since < routine.formed_on or since >= routine.ends_before:
+        raise RuleBroken(
+            "structure_within_branch_life",
+            f"branch {routine.branch_id} lived from {routine.formed_on}; {since} is outside it",
+            routine.organization_ids,
+            context={"formed_on": routine.formed_on.isoformat(), "since": since.isoformat()},
+        )
+    return replace(
+        routine,
+        committee_since=(routine.committee_since or since) if has_committee else None,
+        groups_since=(routine.groups_since or since) if has_groups else None,
+    )
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from services.training.domain.routine import (
     judged_through,
     restored_by,
     routine_view,
+    with_structure,
 )
 from services.training.events import MeetingRecordedV1, RoutineLapsedV1, RoutineRestoredV1
 from services.training.store.uow import TrainingUnitOfWork
@@ -159,6 +160,33 @@ async def record_meeting(
             )
         )
     return meeting
+
+
+async def set_structure(
+    uow: TrainingUnitOfWork,
+    actor: Actor,
+    *,
+    branch_id: str,
+    has_committee: bool,
+    has_groups: bool,
+    since: date,
+) -> BranchRoutine:
+    """Record whether the branch has a committee and Party groups (what it then owes)."""
+    before = await _routine(uow, branch_id, actor.region_code, for_update=True)
+    after = with_structure(before, has_committee=has_committee, has_groups=has_groups, since=since)
+    await uow.routines.save_many([after], utcnow())
+    await uow.audit.record(
+        actor,
+        "routine.structure",
+        entity_type="branch",
+        entity_id=branch_id,
+        region_code=after.region_code,
+        changes={
+            "committee_since": after.committee_since,
+            "groups_since": after.groups_since,
+        },
+    )
+    return after
 
 
 def _period_fields(meeting_type: MeetingType, period: Period) -> dict[str, object]:
