@@ -4,12 +4,12 @@ from pathlib import Path
 
 from libs.common.service import ServiceDefinition
 from services.training import events as _events  # noqa: F401 - registers training's events
-from services.training.api import routine
+from services.training.api import candidates, routine
 from services.training.handlers import registry_events
 from services.training.settings import TrainingSettings
 from services.training.store.tables import metadata
 from services.training.store.uow import TrainingUnitOfWork
-from services.training.workers import routine_worker
+from services.training.workers import deadline_worker, routine_worker
 
 
 def definition(settings: TrainingSettings | None = None) -> ServiceDefinition:
@@ -20,8 +20,8 @@ def definition(settings: TrainingSettings | None = None) -> ServiceDefinition:
         description="Courses, each branch's 三会一课 routine and the member-development pipeline.",
         metadata=metadata,
         migrations=Path(__file__).parent / "store" / "migrations",
-        routers=[routine.router],
+        routers=[routine.router, candidates.router],
         consumers=[registry_events],
-        workers=[routine_worker(settings)],
+        workers=[routine_worker(settings), deadline_worker(settings)],
         unit_of_work=TrainingUnitOfWork,
     )

@@ -77,3 +77,69 @@ class RoutineRestoredV1(RoutinePeriod):
         description="True when the meeting was held inside the lapsed period (recorded late), "
         "which is then met; false when it was held in a later period"
     )
+
+
+class CandidateFacts(IntegrationEvent):
+    """Where a candidate of the pipeline belongs: an opaque id, never a name or ID number."""
+
+    candidate_id: str = Field(description="Opaque id of the candidate in the training service")
+    organization_id: str = Field(description="The organisation the person works in")
+    branch_id: str = Field(description="The branch developing the person")
+    region_code: str
+
+
+@catalogue.register(
+    "pb.training.member.admitted", version=1, producer="training", subject_field="candidate_id"
+)
+class MemberAdmittedV1(CandidateFacts):
+    """Emitted when the committee approves a branch's admission: a new probationary member."""
+
+    membership: Literal["probationary"] = "probationary"
+    admitted_on: date = Field(description="The branch meeting: probation runs from it")
+    approved_on: date
+
+
+@catalogue.register(
+    "pb.training.member.confirmed", version=1, producer="training", subject_field="candidate_id"
+)
+class MemberConfirmedV1(CandidateFacts):
+    """Emitted when a probationary member becomes a full member (转正)."""
+
+    membership: Literal["full"] = "full"
+    confirmed_on: date
+
+
+@catalogue.register(
+    "pb.training.member.cancelled", version=1, producer="training", subject_field="candidate_id"
+)
+class MemberCancelledV1(CandidateFacts):
+    """Emitted when a probationary member's admission is cancelled: no longer counted."""
+
+    membership: Literal["probationary"] = "probationary"
+    cancelled_on: date
+
+
+DeadlineKind = Literal["talk", "approval", "probation"]
+
+
+@catalogue.register(
+    "pb.training.deadline.approaching",
+    version=1,
+    producer="training",
+    subject_field="candidate_id",
+)
+class DeadlineApproachingV1(CandidateFacts):
+    """Emitted once when a pipeline deadline (talk, approval, probation end) comes near."""
+
+    deadline: DeadlineKind
+    due_on: date
+
+
+@catalogue.register(
+    "pb.training.deadline.breached", version=1, producer="training", subject_field="candidate_id"
+)
+class DeadlineBreachedV1(CandidateFacts):
+    """Emitted once when a pipeline deadline passed with its step not taken."""
+
+    deadline: DeadlineKind
+    due_on: date

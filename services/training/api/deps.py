@@ -8,6 +8,8 @@ from fastapi import Depends
 
 from libs.common.auth import Principal, Scope
 from libs.common.service import settings_of, transaction
+from services.training.domain.candidates import PipelineRules
+from services.training.domain.identity import IdentityKey
 from services.training.domain.routine import RoutineRules
 from services.training.service import TrainingUnitOfWork
 from services.training.settings import TrainingSettings
@@ -32,3 +34,17 @@ def routine_rules(settings: SettingsDep) -> RoutineRules:
 
 
 RoutineRulesDep = Annotated[RoutineRules, Depends(routine_rules)]
+
+
+def pipeline_rules(settings: SettingsDep) -> PipelineRules:
+    return settings.pipeline_rules()
+
+
+PipelineRulesDep = Annotated[PipelineRules, Depends(pipeline_rules)]
+
+
+def identity_key(settings: SettingsDep) -> IdentityKey:
+    return settings.identity()
+
+
+IdentityKeyDep = Annotated[IdentityKey, Depends(identity_key)]

@@ -8,7 +8,13 @@ import hmac
 from dataclasses import dataclass
 from datetime import date
 
-from libs.common.validators import id_number_birth_date, mask_id_number, validate_id_number
+from libs.common.refusals import Invalid
+from libs.common.validators import (
+    InvalidCode,
+    id_number_birth_date,
+    mask_id_number,
+    validate_id_number,
+)
 
 
 def mask_name(name: str) -> str:
@@ -43,10 +49,13 @@ class IdentityKey:
             self._key, b"id_number\x00" + normalised.encode(), hashlib.sha256
         ).hexdigest()
 
-    def person(self, name: str, id_number: str) -> Person:
-        """Validate and reduce one person's identifiers (raises `InvalidCode` on a bad value);
-        the birth date is used for the age rule and not stored."""
-        number = validate_id_number(id_number)
+    def person(self, name: str, id_number: str, *, field: str = "id_number") -> Person:
+        """Validate and reduce one person's identifiers (an `Invalid` on `field` for a bad ID
+        number, never echoing it); the birth date serves the age rule and is not stored."""
+        try:
+            number = validate_id_number(id_number)
+        except InvalidCode as exc:
+            raise Invalid(field, exc.reason) from None
         return Person(
             id_hash=self.id_number(number),
             id_masked=mask_id_number(number),

@@ -80,3 +80,56 @@ routine_lapses = Table(
     comment="Periods that closed without their meeting (routine.lapsed), until restored.",
 )
 Index("ix_routine_lapses_branch_restored", routine_lapses.c.branch_id, routine_lapses.c.restored_on)
+
+candidates = Table(
+    "candidates",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("version", Integer(), nullable=False, server_default=text("1")),
+    Column("region_code", String(12), nullable=False),
+    Column("organization_id", String(36), nullable=False),
+    Column("branch_id", String(36), nullable=False),
+    Column("id_hash", String(64), nullable=False),
+    Column("id_masked", String(18), nullable=False),
+    Column("name_masked", String(100), nullable=False),
+    Column("stage", String(24), nullable=False),
+    Column("applied_on", Date(), nullable=False),
+    Column("talked_on", Date()),
+    Column("activist_on", Date()),
+    Column("target_on", Date()),
+    Column("political_review_on", Date()),
+    Column("trained_on", Date()),
+    Column("training_days", Integer(), nullable=False, server_default=text("0")),
+    Column("training_hours", Integer(), nullable=False, server_default=text("0")),
+    Column("introducers", Text(), nullable=False, server_default="[]"),
+    Column("admitted_on", Date()),
+    Column("vote_entitled", Integer()),
+    Column("vote_present", Integer()),
+    Column("vote_yes", Integer()),
+    Column("approved_on", Date()),
+    Column("approval_extended", Boolean(), nullable=False, server_default=false()),
+    Column("extension_months", Integer()),
+    Column("confirmed_on", Date()),
+    Column("cancelled_on", Date()),
+    Column("cancel_reason", String(500)),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    comment="The member-development pipeline (四本台账): one row per candidate, "
+    "no raw identifiers.",
+)
+Index("ix_candidates_region_code", candidates.c.region_code)
+Index("ix_candidates_id_hash", candidates.c.id_hash)
+
+candidate_deadlines = Table(
+    "candidate_deadlines",
+    metadata,
+    Column("candidate_id", String(36), primary_key=True),
+    Column("kind", String(16), primary_key=True),
+    Column("due_on", Date(), nullable=False),
+    Column("warn_on", Date(), nullable=False),
+    Column("warned_on", Date()),
+    Column("breached_on", Date()),
+    Column("closed", Boolean(), nullable=False, server_default=false()),
+    comment="Durable timers of the pipeline: talk due, approval due, probation ending.",
+)
+Index("ix_candidate_deadlines_warn_on", candidate_deadlines.c.warn_on)
+Index("ix_candidate_deadlines_due_on", candidate_deadlines.c.due_on)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from libs.common.audit import AuditedUnitOfWork
+from services.training.store.candidates import CandidateRepository, DeadlineRepository
 from services.training.store.routines import LapseRepository, MeetingRepository, RoutineRepository
 from services.training.store.tables import audit_log
 
@@ -24,3 +25,11 @@ class TrainingUnitOfWork(AuditedUnitOfWork):
     @property
     def lapses(self) -> LapseRepository:
         return self.repository(LapseRepository)
+
+    @property
+    def candidates(self) -> CandidateRepository:
+        return self.repository(CandidateRepository)
+
+    @property
+    def deadlines(self) -> DeadlineRepository:
+        return self.repository(DeadlineRepository)
