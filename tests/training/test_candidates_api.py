@@ -78,7 +78,8 @@ async def test_an_applicant_is_carried_to_full_membership(training: Training) ->
     assert response.status_code == 201, response.text
     candidate = response.json()
     assert candidate["name_masked"] == "张**"
-    assert candidate["id_masked"].startswith("140212") and "*" in candidate["id_masked"]
+    assert candidate["id_masked"].startswith("140212")
+    assert "*" in candidate["id_masked"]
     assert candidate["talk_due_on"] == "2024-02-29"
     assert candidate["next_deadline"] == {"kind": "talk", "due_on": "2024-02-29"}
     cid = candidate["id"]
@@ -127,7 +128,8 @@ async def test_an_applicant_is_carried_to_full_membership(training: Training) ->
     ]
     for _, data in await outbox_records(service.runtime, "pb.training."):
         text = str(data)
-        assert "张" not in text and id_number(1) not in text
+        assert "张" not in text
+        assert id_number(1) not in text
 
     pipeline = await service.client.get(
         "/v1/pipeline", params={"region_code": "140212"}, headers=service.as_region("140212")
@@ -198,7 +200,8 @@ async def test_refusals_name_the_rule_and_the_date_it_will_be_met(training: Trai
     assert half.status_code == 422
     assert (half.json()["rule"], half.json()["needed"]) == ("admission_majority", 4)
     no_vote = await step(service, cid, "admission", on="2026-08-01")
-    assert no_vote.status_code == 422 and "vote" in no_vote.text
+    assert no_vote.status_code == 422
+    assert "vote" in no_vote.text
     await step(service, cid, "admission", on="2026-08-01", vote=VOTE)
     village = await step(
         service, cid, "approval", on="2026-08-10", committee_region_code="140212101001"
