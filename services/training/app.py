@@ -4,7 +4,7 @@ from pathlib import Path
 
 from libs.common.service import ServiceDefinition
 from services.training import events as _events  # noqa: F401 - registers training's events
-from services.training.api import candidates, routine
+from services.training.api import candidates, courses, routine
 from services.training.handlers import registry_events
 from services.training.settings import TrainingSettings
 from services.training.store.tables import metadata
@@ -20,7 +20,7 @@ def definition(settings: TrainingSettings | None = None) -> ServiceDefinition:
         description="Courses, each branch's 三会一课 routine and the member-development pipeline.",
         metadata=metadata,
         migrations=Path(__file__).parent / "store" / "migrations",
-        routers=[routine.router, candidates.router],
+        routers=[routine.router, candidates.router, courses.router],
         consumers=[registry_events],
         workers=[routine_worker(settings), deadline_worker(settings)],
         unit_of_work=TrainingUnitOfWork,

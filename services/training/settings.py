@@ -6,6 +6,7 @@ from pydantic import Field, SecretStr
 
 from libs.common.settings import ServiceSettings
 from services.training.domain.candidates import PipelineRules
+from services.training.domain.courses import StudyRules
 from services.training.domain.identity import IdentityKey
 from services.training.domain.routine import RoutineRules
 
@@ -45,6 +46,12 @@ class TrainingSettings(ServiceSettings):
     probation_years: int = Field(default=1, ge=1, description="Probation from the branch meeting")
     extension_min_months: int = Field(default=6, ge=1, description="Probation extension: least")
     extension_max_months: int = Field(default=12, ge=1, description="Probation extension: most")
+    member_study_hours: float = Field(
+        default=32, ge=0, description="Class hours a member studies each year"
+    )
+    leader_study_hours: float = Field(
+        default=56, ge=0, description="... a branch secretary or committee member"
+    )
     deadline_check_seconds: float = Field(
         default=3600.0, gt=0, description="How often pipeline deadlines are looked at"
     )
@@ -70,6 +77,11 @@ class TrainingSettings(ServiceSettings):
             probation_years=self.probation_years,
             extension_min_months=self.extension_min_months,
             extension_max_months=self.extension_max_months,
+        )
+
+    def study_rules(self) -> StudyRules:
+        return StudyRules(
+            member_hours=self.member_study_hours, leader_hours=self.leader_study_hours
         )
 
     def routine_rules(self) -> RoutineRules:

@@ -9,6 +9,7 @@ from fastapi import Depends
 from libs.common.auth import Principal, Scope
 from libs.common.service import settings_of, transaction
 from services.training.domain.candidates import PipelineRules
+from services.training.domain.courses import StudyRules
 from services.training.domain.identity import IdentityKey
 from services.training.domain.routine import RoutineRules
 from services.training.service import TrainingUnitOfWork
@@ -48,3 +49,10 @@ def identity_key(settings: SettingsDep) -> IdentityKey:
 
 
 IdentityKeyDep = Annotated[IdentityKey, Depends(identity_key)]
+
+
+def study_rules(settings: SettingsDep) -> StudyRules:
+    return settings.study_rules()
+
+
+StudyRulesDep = Annotated[StudyRules, Depends(study_rules)]

@@ -4,6 +4,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     Date,
+    Float,
     Index,
     Integer,
     MetaData,
@@ -133,3 +134,103 @@ candidate_deadlines = Table(
 )
 Index("ix_candidate_deadlines_warn_on", candidate_deadlines.c.warn_on)
 Index("ix_candidate_deadlines_due_on", candidate_deadlines.c.due_on)
+
+courses = Table(
+    "courses",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("title", String(200), nullable=False),
+    Column("format", String(24), nullable=False),
+    Column("audience", String(16), nullable=False),
+    Column("class_hours", Float(), nullable=False),
+    Column("region_code", String(12), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    comment="Courses (理论课堂, 微党课, 送教上门, 暖新课堂...) offered in a region.",
+)
+Index("ix_courses_region_code", courses.c.region_code)
+
+course_sessions = Table(
+    "course_sessions",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("course_id", String(36), nullable=False),
+    Column("region_code", String(12), nullable=False),
+    Column("starts_at", UTCDateTime(), nullable=False),
+    Column("place", String(200)),
+    Column("station_id", String(36)),
+    Column("capacity", Integer(), nullable=False),
+    Column("code", String(16), nullable=False),
+    Column("class_hours", Float(), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    comment="Sessions of a course: when, where (a place or a station), how many seats.",
+)
+Index("ix_course_sessions_course_id", course_sessions.c.course_id)
+
+learners = Table(
+    "learners",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("region_code", String(12), nullable=False),
+    Column("id_hash", String(64), nullable=False),
+    Column("id_masked", String(18), nullable=False),
+    Column("name_masked", String(100), nullable=False),
+    Column("role", String(24), nullable=False),
+    Column("branch_id", String(36)),
+    Column("organization_id", String(36)),
+    Column("created_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("region_code", "id_hash", name="uq_learners_person"),
+    comment="People who study (members, workers, instructors): keyed hash and masked forms.",
+)
+Index("ix_learners_region_role", learners.c.region_code, learners.c.role)
+
+enrolments = Table(
+    "enrolments",
+    metadata,
+    Column("id", BigIntPK, primary_key=True, autoincrement=True),
+    Column("session_id", String(36), nullable=False),
+    Column("learner_id", String(36), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("session_id", "learner_id", name="uq_enrolments_seat"),
+    comment="Seats and the waiting list of each session (first come, first served).",
+)
+
+study_records = Table(
+    "study_records",
+    metadata,
+    Column("id", BigIntPK, primary_key=True, autoincrement=True),
+    Column("learner_id", String(36), nullable=False),
+    Column("year", Integer(), nullable=False),
+    Column("hours", Float(), nullable=False),
+    Column("studied_on", Date(), nullable=False),
+    Column("session_id", String(36)),
+    Column("method", String(16), nullable=False),
+    Column("description", String(500)),
+    Column("recorded_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("session_id", "learner_id", name="uq_study_records_attendance"),
+    comment="Class hours studied: attendance at sessions, and external study recorded.",
+)
+
+study_totals = Table(
+    "study_totals",
+    metadata,
+    Column("learner_id", String(36), primary_key=True),
+    Column("year", Integer(), primary_key=True),
+    Column("hours", Float(), nullable=False),
+    comment="Class hours per learner and year, kept with each study record (for compliance).",
+)
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("region_code", String(12), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("count", Integer(), nullable=False),
+    Column("delivered_on", Date(), nullable=False),
+    Column("course_id", String(36)),
+    Column("note", String(500)),
+    Column("recorded_at", UTCDateTime(), nullable=False),
+    comment="Door-to-door teaching (送教上门): booklets handed out, visits made.",
+)
+Index("ix_deliveries_region_code", deliveries.c.region_code)

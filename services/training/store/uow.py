@@ -4,6 +4,13 @@ from __future__ import annotations
 
 from libs.common.audit import AuditedUnitOfWork
 from services.training.store.candidates import CandidateRepository, DeadlineRepository
+from services.training.store.courses import (
+    CourseRepository,
+    DeliveryRepository,
+    EnrolmentRepository,
+    LearnerRepository,
+    StudyRepository,
+)
 from services.training.store.routines import LapseRepository, MeetingRepository, RoutineRepository
 from services.training.store.tables import audit_log
 
@@ -33,3 +40,23 @@ class TrainingUnitOfWork(AuditedUnitOfWork):
     @property
     def deadlines(self) -> DeadlineRepository:
         return self.repository(DeadlineRepository)
+
+    @property
+    def courses(self) -> CourseRepository:
+        return self.repository(CourseRepository)
+
+    @property
+    def learners(self) -> LearnerRepository:
+        return self.repository(LearnerRepository)
+
+    @property
+    def enrolments(self) -> EnrolmentRepository:
+        return self.repository(EnrolmentRepository)
+
+    @property
+    def study(self) -> StudyRepository:
+        return self.repository(StudyRepository)
+
+    @property
+    def deliveries(self) -> DeliveryRepository:
+        return self.repository(DeliveryRepository)
