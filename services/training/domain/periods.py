@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from datetime import UTC, date, datetime
 from typing import Literal
 from zoneinfo import ZoneInfo
@@ -54,7 +55,7 @@ class Period:
         first_month = (day.month - 1) // months * months + 1
         return cls(date(day.year, first_month, 1), frequency)
 
-    @property
+    @cached_property
     def ends_before(self) -> date:
         """The first day after the period: the day it closes."""
         return add_months(self.starts_on, _MONTHS[self.frequency])
@@ -79,10 +80,13 @@ class Period:
         return self.starts_on <= day < self.ends_before
 
 
-def periods_within(frequency: Frequency, starts_on: date, ends_before: date) -> Iterator[Period]:
+def periods_within(
+    frequency: Frequency, starts_on: date, ends_before: date, *, closing_after: date | None = None
+) -> Iterator[Period]:
     """The whole periods inside `[starts_on, ends_before)`: a period that began before
-    `starts_on` or closes after `ends_before` is not owed by something that lived only between."""
-    period = Period.containing(frequency, starts_on)
+    `starts_on` or closes after `ends_before` is not owed by something that lived only between.
+    With `closing_after`, only those closing after that day (the ones not yet judged)."""
+    period = Period.containing(frequency, max(starts_on, closing_after or starts_on))
     if period.starts_on < starts_on:
         period = period.following()
     while period.ends_before <= ends_before:

@@ -108,10 +108,18 @@ class BranchRoutine:
             owed.append(Obligation(meeting_type, frequency, max(since, self.formed_on)))
         return owed
 
-    def periods(self, obligation: Obligation, *, until: date) -> list[Period]:
-        """The periods of `obligation` this branch owes that close on or before `until`."""
+    def periods(
+        self, obligation: Obligation, *, until: date, after: date | None = None
+    ) -> list[Period]:
+        """The periods of `obligation` this branch owes that close on or before `until` (and,
+        with `after`, after that day)."""
         return list(
-            periods_within(obligation.frequency, obligation.since, min(until, self.ends_before))
+            periods_within(
+                obligation.frequency,
+                obligation.since,
+                min(until, self.ends_before),
+                closing_after=after,
+            )
         )
 
 
@@ -153,9 +161,7 @@ def judge(routine: BranchRoutine, rules: RoutineRules, through: date, held: Held
     verdicts: list[Verdict] = []
     for obligation in routine.obligations(rules):
         dates = held.get(obligation.meeting_type, ())
-        for period in routine.periods(obligation, until=through):
-            if routine.judged_through is not None and period.ends_before <= routine.judged_through:
-                continue
+        for period in routine.periods(obligation, until=through, after=routine.judged_through):
             met = any(period.holds(day) for day in dates)
             verdicts.append(Verdict(obligation.meeting_type, period, met))
     return verdicts
