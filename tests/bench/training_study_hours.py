@@ -80,7 +80,15 @@ def generate(members: int) -> tuple[list[dict[str, object]], list[dict[str, obje
             continue
         hours = max(0.5, round(rng.gauss(required + 4, 12) * 2) / 2)
         meeting += hours >= required
-        totals.append({"learner_id": learner_id, "year": YEAR, "hours": hours})
+        totals.append(
+            {
+                "learner_id": learner_id,
+                "year": YEAR,
+                "region_code": region,
+                "role": role,
+                "hours": hours,
+            }
+        )
     return people, totals, meeting
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
+from functools import lru_cache
 from typing import Literal
 
 from libs.common.refusals import Invalid, NotFound, RuleBroken
@@ -158,13 +159,32 @@ Held = Mapping[str, Sequence[date]]
 def judge(routine: BranchRoutine, rules: RoutineRules, through: date, held: Held) -> list[Verdict]:
     """The periods closing after the branch's `judged_through` and on or before `through`,
     each met or missed by the meetings `held` (dates per meeting type)."""
-    verdicts: list[Verdict] = []
-    for obligation in routine.obligations(rules):
-        dates = held.get(obligation.meeting_type, ())
-        for period in routine.periods(obligation, until=through, after=routine.judged_through):
-            met = any(period.holds(day) for day in dates)
-            verdicts.append(Verdict(obligation.meeting_type, period, met))
-    return verdicts
+    owed = _schedule(
+        replace(routine, branch_id="", name="", region_code="", organization_ids=(), version=0),
+        rules,
+        through,
+    )
+    return [
+        Verdict(
+            meeting_type,
+            period,
+            any(period.holds(day) for day in held.get(meeting_type, ())),
+        )
+        for meeting_type, period in owed
+    ]
+
+
+@lru_cache(maxsize=4096)
+def _schedule(
+    routine: BranchRoutine, rules: RoutineRules, through: date
+) -> tuple[tuple[MeetingType, Period], ...]:
+    """The periods to judge of a branch's schedule (its dates and kind only): most branches
+    share one, so a day's judgement of a county computes each schedule once."""
+    return tuple(
+        (obligation.meeting_type, period)
+        for obligation in routine.obligations(rules)
+        for period in routine.periods(obligation, until=through, after=routine.judged_through)
+    )
 
 
 def judged_through(routine: BranchRoutine, through: date) -> date:

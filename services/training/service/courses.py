@@ -231,6 +231,7 @@ async def take_attendance(
             code=code,
         )
     day = local_today(session.starts_at)
+    who = await uow.learners.many(list(dict.fromkeys(learner_ids)))
     return await uow.study.record(
         [
             {
@@ -243,6 +244,7 @@ async def take_attendance(
             }
             for learner_id in dict.fromkeys(learner_ids)
         ],
+        who,
         utcnow(),
     )
 
@@ -259,7 +261,7 @@ async def record_study(
 ) -> float:
     """External study (a provincial online course, a study at the county school); returns the
     learner's hours of that year."""
-    await _learner(uow, learner_id, actor.region_code)
+    learner = await _learner(uow, learner_id, actor.region_code)
     check_study(hours, studied_on, today)
     await uow.study.record(
         [
@@ -273,6 +275,7 @@ async def record_study(
                 "description": description,
             }
         ],
+        {learner_id: learner},
         utcnow(),
     )
     return await uow.study.hours_of(learner_id, studied_on.year)

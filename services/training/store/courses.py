@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Float, case, cast, func, insert, literal, select, update
+from sqlalchemy import case, func, insert, literal, select, update
 
 from libs.common.db import Repository, dialect_insert, insert_new
 from libs.common.subtree import within_region
@@ -192,10 +192,23 @@ class EnrolmentRepository(Repository):
         )
 
 
+LEADER_ROLES = ("secretary", "committee_member")
+
+
+def _required(role: Any, rules: StudyRules) -> Any:
+    return case(
+        (role.in_(LEADER_ROLES), literal(rules.leader_hours)),
+        else_=literal(rules.member_hours),
+    )
+
+
 class StudyRepository(Repository):
-    async def record(self, rows: Sequence[Mapping[str, Any]], now: datetime) -> int:
+    async def record(
+        self, rows: Sequence[Mapping[str, Any]], who: Mapping[str, Learner], now: datetime
+    ) -> int:
         """Store study records (an attendance already taken is skipped) and add their hours to
-        the yearly totals; returns how many were new."""
+        the yearly totals of each learner (`who`: the learners concerned); returns how many
+        were new."""
         if not rows:
             return 0
         new = [dict(r, recorded_at=now) for r in rows]
@@ -225,39 +238,18 @@ class StudyRepository(Repository):
             )
             await self.session.execute(
                 statement,
-                [{"learner_id": k[0], "year": k[1], "hours": h} for k, h in totals.items()],
+                [
+                    {
+                        "learner_id": learner_id,
+                        "year": year,
+                        "region_code": who[learner_id].region_code,
+                        "role": who[learner_id].role,
+                        "hours": hours,
+                    }
+                    for (learner_id, year), hours in totals.items()
+                ],
             )
         return len(added)
-
-    def _standing(
-        self, region_code: str, year: int, rules: StudyRules, branch_id: str | None
-    ) -> Any:
-        required = case(
-            (learners.c.role.in_(("secretary", "committee_member")), literal(rules.leader_hours)),
-            else_=literal(rules.member_hours),
-        )
-        hours = func.coalesce(study_totals.c.hours, cast(literal(0.0), Float()))
-        statement = (
-            select(
-                learners.c.id.label("learner_id"),
-                learners.c.name_masked,
-                learners.c.role,
-                learners.c.branch_id,
-                hours.label("hours"),
-                required.label("required"),
-            )
-            .select_from(
-                learners.outerjoin(
-                    study_totals,
-                    (study_totals.c.learner_id == learners.c.id) & (study_totals.c.year == year),
-                )
-            )
-            .where(within_region(learners.c.region_code, region_code))
-            .where(learners.c.role.in_(MEMBER_ROLES))
-        )
-        if branch_id is not None:
-            statement = statement.where(learners.c.branch_id == branch_id)
-        return statement.subquery("standing")
 
     async def compliance(
         self,
@@ -268,40 +260,96 @@ class StudyRepository(Repository):
         branch_id: str | None = None,
         limit: int = 100,
     ) -> tuple[int, int, float, list[StudyStanding]]:
-        """(members, meeting the requirement, total hours short, the `limit` furthest short)."""
-        standing = self._standing(region_code, year, rules, branch_id)
-        short = standing.c.required - standing.c.hours
-        members, meeting, missing = (
+        """(members, meeting the requirement, total hours short, the `limit` furthest short).
+
+        Three range reads of covering indexes (members per role; the year's totals; the short),
+        plus the members with no hours at all, leaders first, stopping at `limit`."""
+        members_of = (
+            select(learners.c.role, func.count())
+            .where(within_region(learners.c.region_code, region_code))
+            .where(learners.c.role.in_(MEMBER_ROLES))
+            .group_by(learners.c.role)
+        )
+        t = study_totals
+        required = _required(t.c.role, rules)
+        of_year = [
+            t.c.year == year,
+            within_region(t.c.region_code, region_code),
+            t.c.role.in_(MEMBER_ROLES),
+        ]
+        if branch_id is not None:
+            members_of = members_of.where(learners.c.branch_id == branch_id)
+            of_year.append(
+                t.c.learner_id.in_(select(learners.c.id).where(learners.c.branch_id == branch_id))
+            )
+        by_role = {role: int(n) for role, n in await self.session.execute(members_of)}
+        members = sum(by_role.values())
+        owed = sum(n * rules.required(role) for role, n in by_role.items())
+        meeting, studied = (
             await self.session.execute(
                 select(
-                    func.count(),
-                    func.coalesce(func.sum(case((short <= 0, 1), else_=0)), 0),
-                    func.coalesce(func.sum(case((short > 0, short), else_=0.0)), 0.0),
-                ).select_from(standing)
+                    func.coalesce(func.sum(case((t.c.hours >= required, 1), else_=0)), 0),
+                    func.coalesce(
+                        func.sum(case((t.c.hours < required, t.c.hours), else_=required)), 0.0
+                    ),
+                ).where(*of_year)
             )
         ).one()
-        rows = await self.session.execute(
-            select(standing)
-            .where(short > 0)
-            .order_by(short.desc(), standing.c.learner_id)
+        short = await self._furthest_short(
+            region_code, year, rules, branch_id, of_year, required, limit
+        )
+        return int(members), int(meeting), float(owed) - float(studied), short
+
+    async def _furthest_short(
+        self,
+        region_code: str,
+        year: int,
+        rules: StudyRules,
+        branch_id: str | None,
+        of_year: list[Any],
+        required: Any,
+        limit: int,
+    ) -> list[StudyStanding]:
+        if limit == 0:
+            return []
+        t = study_totals
+        found: list[StudyStanding] = []
+        studied = (
+            select(t.c.learner_id, t.c.hours, required.label("required"))
+            .where(*of_year, t.c.hours < required)
+            .order_by((required - t.c.hours).desc(), t.c.learner_id)
             .limit(limit)
+            .subquery()
         )
-        return (
-            int(members),
-            int(meeting),
-            float(missing),
-            [
-                StudyStanding(
-                    r["learner_id"],
-                    r["name_masked"],
-                    r["role"],
-                    r["branch_id"],
-                    float(r["hours"]),
-                    float(r["required"]),
+        rows = await self.session.execute(
+            select(
+                learners.c.id,
+                learners.c.name_masked,
+                learners.c.role,
+                learners.c.branch_id,
+                studied.c.hours,
+                studied.c.required,
+            ).join(studied, studied.c.learner_id == learners.c.id)
+        )
+        found += [StudyStanding(i, n, r, b, float(h), float(q)) for i, n, r, b, h, q in rows]
+        for roles in (LEADER_ROLES, ("member",)):
+            none = (
+                select(learners.c.id, learners.c.name_masked, learners.c.role, learners.c.branch_id)
+                .where(within_region(learners.c.region_code, region_code))
+                .where(learners.c.role.in_(roles))
+                .where(
+                    ~select(t.c.learner_id)
+                    .where(t.c.learner_id == learners.c.id, t.c.year == year)
+                    .exists()
                 )
-                for r in rows.mappings()
-            ],
-        )
+                .limit(limit)
+            )
+            if branch_id is not None:
+                none = none.where(learners.c.branch_id == branch_id)
+            idle = await self.session.execute(none)
+            found += [StudyStanding(i, n, r, b, 0.0, rules.required(r)) for i, n, r, b in idle]
+        found.sort(key=lambda s: (-s.short_by, s.learner_id))
+        return found[:limit]
 
     async def hours_of(self, learner_id: str, year: int) -> float:
         found = (

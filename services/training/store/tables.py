@@ -216,8 +216,18 @@ study_totals = Table(
     metadata,
     Column("learner_id", String(36), primary_key=True),
     Column("year", Integer(), primary_key=True),
+    Column("region_code", String(12), nullable=False),
+    Column("role", String(24), nullable=False),
     Column("hours", Float(), nullable=False),
     comment="Class hours per learner and year, kept with each study record (for compliance).",
+)
+# covering: a region's compliance is read from this index alone
+Index(
+    "ix_study_totals_year_region",
+    study_totals.c.year,
+    study_totals.c.region_code,
+    study_totals.c.role,
+    study_totals.c.hours,
 )
 
 deliveries = Table(

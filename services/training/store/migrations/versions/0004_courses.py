@@ -89,8 +89,15 @@ def upgrade() -> None:
         "study_totals",
         sa.Column("learner_id", sa.String(36), primary_key=True),
         sa.Column("year", sa.Integer(), primary_key=True),
+        sa.Column("region_code", sa.String(12), nullable=False),
+        sa.Column("role", sa.String(24), nullable=False),
         sa.Column("hours", sa.Float(), nullable=False),
         comment="Class hours per learner and year, kept with each study record (for compliance).",
+    )
+    op.create_index(
+        "ix_study_totals_year_region",
+        "study_totals",
+        ["year", "region_code", "role", "hours"],
     )
     op.create_table(
         "deliveries",
