@@ -8,7 +8,7 @@ from typing import Any
 
 import nats
 
-from services.registry.events import BranchDissolvedV1, BranchFormedV1
+from services.registry.events import BranchDissolvedV1, BranchFormedV1, BranchReorganizedV1
 from services.training.app import definition
 from services.training.settings import TrainingSettings
 from services.training.workers import RoutineJudge
@@ -236,3 +236,34 @@ async def test_a_branch_with_a_committee_and_groups_owes_their_monthly_meetings(
     )
     assert before.status_code == 422
     assert before.json()["rule"] == "structure_within_branch_life"
+
+
+async def test_a_reorganisation_moves_the_branch_and_an_older_version_changes_nothing(
+    training: Training,
+) -> None:
+    service = training.service
+    first = formed("b-6")
+    await training.registry.publish(first)
+    await wait_for(lambda: known(service, "b-6"))
+    values = first.model_dump(exclude={"formed_on", "ends_on", "organization_ids", "version"})
+    await training.registry.publish(
+        BranchReorganizedV1(
+            **values,
+            version=2,
+            organization_ids=["org-1", "org-3"],
+            added_organization_ids=["org-3"],
+            removed_organization_ids=["org-2"],
+            reorganized_on=date(2026, 6, 1),
+        ),
+        first,  # redelivered late: version 1 must not undo version 2
+    )
+
+    async def moved() -> Any:
+        body = await known(service, "b-6")
+        return body and body["organization_ids"] == ["org-1", "org-3"] and body
+
+    body = await wait_for(moved)
+    assert body["formed_on"] == "2026-04-01"
+    await meeting(service, "b-6", "theme_day", "2026-06-05")
+    recorded = await outbox_data(service.runtime, "pb.training.meeting.recorded.v1")
+    assert recorded[-1]["organization_ids"] == ["org-1", "org-3"]
