@@ -138,6 +138,27 @@ async def test_an_applicant_is_carried_to_full_membership(training: Training) ->
     assert pipeline.json()["stages"]["full"] == 1
     assert pipeline.json()["organizations"][0]["organization_id"] == "org-1"
 
+    second = (await apply(service, 11, "2026-01-05")).json()["id"]
+    listed = await service.client.get(
+        "/v1/candidates",
+        params={"region_code": "140212", "organization_id": "org-1", "limit": 1},
+        headers=service.as_region("140212"),
+    )
+    page = listed.json()
+    assert [c["id"] for c in page["items"]] == [min(cid, second)]
+    rest = await service.client.get(
+        "/v1/candidates",
+        params={"region_code": "140212", "after": page["next_cursor"]},
+        headers=service.as_region("140212"),
+    )
+    assert [c["id"] for c in rest.json()["items"]] == [max(cid, second)]
+    applicants = await service.client.get(
+        "/v1/candidates",
+        params={"region_code": "140212", "stage": "applicant"},
+        headers=service.as_region("140212"),
+    )
+    assert [c["id"] for c in applicants.json()["items"]] == [second]
+
 
 async def test_refusals_name_the_rule_and_the_date_it_will_be_met(training: Training) -> None:
     service = training.service

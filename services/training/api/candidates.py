@@ -175,6 +175,39 @@ async def apply(
     return CandidateOut.of(candidate, rules)
 
 
+class CandidatePageOut(BaseModel):
+    items: list[CandidateOut]
+    next_cursor: str | None = Field(description="Pass as `after` for the next page")
+
+
+@router.get("/candidates", summary="The pipeline's candidates of a region, organisation, branch")
+async def list_candidates(
+    uow: ReadSession,
+    principal: Reader,
+    rules: PipelineRulesDep,
+    region_code: Annotated[RegionCode, Query()],
+    organization_id: Annotated[str | None, Query()] = None,
+    branch_id: Annotated[str | None, Query()] = None,
+    stage: Annotated[Stage | None, Query()] = None,
+    after: Annotated[str | None, Query(description="The last id of the previous page")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> CandidatePageOut:
+    principal.ensure_covers(region_code)
+    found = await service.listed(
+        uow,
+        region_code,
+        organization_id=organization_id,
+        branch_id=branch_id,
+        stage=stage,
+        after_id=after,
+        limit=limit,
+    )
+    return CandidatePageOut(
+        items=[CandidateOut.of(c, rules) for c in found],
+        next_cursor=found[-1].id if len(found) == limit else None,
+    )
+
+
 @router.get("/candidates/{candidate_id}", summary="A candidate: stage, dates, next deadline")
 async def read_candidate(
     candidate_id: str, uow: ReadSession, principal: Reader, rules: PipelineRulesDep

@@ -131,6 +131,26 @@ async def get(uow: TrainingUnitOfWork, candidate_id: str, scope: str) -> Candida
     return candidate
 
 
+async def listed(
+    uow: TrainingUnitOfWork,
+    region_code: str,
+    *,
+    organization_id: str | None,
+    branch_id: str | None,
+    stage: str | None,
+    after_id: str | None,
+    limit: int,
+) -> list[Candidate]:
+    return await uow.candidates.listed(
+        region_code,
+        organization_id=organization_id,
+        branch_id=branch_id,
+        stage=stage,
+        after_id=after_id,
+        limit=limit,
+    )
+
+
 T = TypeVar("T")
 
 

@@ -129,6 +129,31 @@ class CandidateRepository(Repository):
         )
         return [StageCount(o, b, s, int(n)) for o, b, s, n in rows]
 
+    async def listed(
+        self,
+        region_code: str,
+        *,
+        organization_id: str | None,
+        branch_id: str | None,
+        stage: str | None,
+        after_id: str | None,
+        limit: int,
+    ) -> list[Candidate]:
+        """Candidates of a region by id (keyset: those after `after_id`), optionally of one
+        organisation, branch or stage."""
+        t = candidates
+        statement = select(t).where(within_region(t.c.region_code, region_code))
+        if organization_id is not None:
+            statement = statement.where(t.c.organization_id == organization_id)
+        if branch_id is not None:
+            statement = statement.where(t.c.branch_id == branch_id)
+        if stage is not None:
+            statement = statement.where(t.c.stage == stage)
+        if after_id is not None:
+            statement = statement.where(t.c.id > after_id)
+        rows = await self.session.execute(statement.order_by(t.c.id).limit(limit))
+        return [_candidate(row) for row in rows.mappings()]
+
     async def many(self, candidate_ids: Sequence[str]) -> dict[str, Candidate]:
         if not candidate_ids:
             return {}
