@@ -18,7 +18,7 @@ from datetime import date
 from typing import Literal
 
 from libs.common.refusals import Conflict, Invalid, NotFound, RuleBroken
-from libs.common.validators import region_level
+from libs.common.validators import is_within, region_level
 from services.training.domain.periods import add_months, add_years
 
 Stage = Literal[
@@ -427,6 +427,14 @@ def approve(
             "approving_committee_level",
             "admission is approved by a committee at township level or above, never by a "
             "temporary organisation or a committee below township level",
+            committee_region_code=committee_region_code,
+        )
+    if not is_within(candidate.region_code, committee_region_code):
+        raise _broken(
+            candidate,
+            "approving_committee_above",
+            "admission is approved by a committee above the branch: the candidate's region "
+            f"{candidate.region_code} is not within {committee_region_code}",
             committee_region_code=committee_region_code,
         )
     _not_before(candidate, on, candidate.admitted_on, "branch meeting")
