@@ -22,7 +22,6 @@ from services.training.domain.candidates import (
     Vote,
 )
 from services.training.domain.identity import IdentityKey
-from services.training.domain.routine import BranchNotFound
 from services.training.events import (
     DeadlineApproachingV1,
     DeadlineBreachedV1,
@@ -327,5 +326,3 @@ async def announce_deadlines(uow: TrainingUnitOfWork, today: date, limit: int) -
     await uow.deadlines.mark(breached, "breached_on", today)
     return len(approaching) + len(breached)
 
-
-__all__ = ["BranchNotFound", "Step", "StepInput"]
