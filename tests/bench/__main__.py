@@ -17,6 +17,8 @@ from tests.bench import (
     joint_branch_proposals,
     outbox_relay,
     registry_import,
+    training_routine,
+    training_study_hours,
 )
 from tests.bench.common import Benchmark, BenchOptions, Table
 
@@ -27,6 +29,8 @@ BENCHMARKS: dict[str, Benchmark] = {
     registry_import.NAME: registry_import.run,
     coverage_projection.NAME: coverage_projection.run,
     joint_branch_proposals.NAME: joint_branch_proposals.run,
+    training_routine.NAME: training_routine.run,
+    training_study_hours.NAME: training_study_hours.run,
 }
 
 STORES = ("sqlite", "postgresql")
