@@ -1,17 +1,23 @@
-"""Wires the stations service (no features yet: health, metrics, OpenAPI and its streams)."""
+"""Wires the stations service: settings, store, routes, consumers and workers (the only place)."""
 
 from pathlib import Path
 
 from libs.common.service import ServiceDefinition
+from services.stations import events  # noqa: F401 - registers the events in the catalogue
+from services.stations.api import stations
 from services.stations.settings import StationsSettings
 from services.stations.store.tables import metadata
+from services.stations.store.uow import StationsUnitOfWork
 
 
 def definition(settings: StationsSettings | None = None) -> ServiceDefinition:
+    settings = settings or StationsSettings()
     return ServiceDefinition(
-        settings=settings or StationsSettings(),
+        settings=settings,
         title="Stations",
-        description="Service stations (驿站) for the new employment groups and the request loop.",
+        description="Stations (驿站) for the new employment groups and the request loop.",
         metadata=metadata,
         migrations=Path(__file__).parent / "store" / "migrations",
+        routers=[stations.router],
+        unit_of_work=StationsUnitOfWork,
     )

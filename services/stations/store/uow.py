@@ -1,0 +1,23 @@
+"""The stations service's unit of work: one transaction, and the repositories that work in it."""
+
+from __future__ import annotations
+
+from libs.common.audit import AuditedUnitOfWork
+from services.stations.store.operators import OperatorRepository
+from services.stations.store.stations import StationRepository
+from services.stations.store.tables import audit_log
+
+
+class StationsUnitOfWork(AuditedUnitOfWork):
+    """`uow.stations`, `uow.operators`, ...: each built once per transaction; `uow.audit` and
+    `uow.record_and_audit` write the service's audit trail."""
+
+    audit_log = audit_log
+
+    @property
+    def stations(self) -> StationRepository:
+        return self.repository(StationRepository)
+
+    @property
+    def operators(self) -> OperatorRepository:
+        return self.repository(OperatorRepository)
