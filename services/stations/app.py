@@ -5,6 +5,7 @@ from pathlib import Path
 from libs.common.service import ServiceDefinition
 from services.stations import events  # noqa: F401 - registers the events in the catalogue
 from services.stations.api import stations
+from services.stations.handlers import registry_events
 from services.stations.settings import StationsSettings
 from services.stations.store.tables import metadata
 from services.stations.store.uow import StationsUnitOfWork
@@ -19,5 +20,6 @@ def definition(settings: StationsSettings | None = None) -> ServiceDefinition:
         metadata=metadata,
         migrations=Path(__file__).parent / "store" / "migrations",
         routers=[stations.router],
+        consumers=[registry_events],
         unit_of_work=StationsUnitOfWork,
     )

@@ -3,28 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 
 from libs.common.db import Repository, dialect_insert
+from services.stations.domain.operators import KnownOperator
 from services.stations.store.tables import operators
-
-
-@dataclass(frozen=True)
-class KnownOperator:
-    """An organisation or mass organisation as the stations service knows it."""
-
-    id: str
-    kind: str
-    name: str | None
-    region_code: str
-    active: bool
-    version: int
-    organization_id: str | None = None
-    mass_kind: str | None = None
 
 
 class OperatorRepository(Repository):
@@ -46,7 +33,7 @@ class OperatorRepository(Repository):
 
     async def put(self, operator: KnownOperator, at: datetime) -> None:
         """Insert or update, unless what is stored is of a later version (out-of-order events)."""
-        row: dict[str, Any] = {**operator.__dict__, "updated_at": at}
+        row: dict[str, Any] = {**asdict(operator), "updated_at": at}
         statement = dialect_insert(self.session, operators).values(row)
         statement = statement.on_conflict_do_update(
             index_elements=[operators.c.id],
