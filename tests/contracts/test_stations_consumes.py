@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+from pydantic import BaseModel
+
 from services.stations.handlers import (
     MassOrganization,
     OrganizationDeregistered,
@@ -15,7 +17,7 @@ from tests.contracts.examples import example_event
 from tests.contracts.test_event_contracts import CONTRACTS, contract_problems, exported_schema
 from tools import docs
 
-CONSUMED = {
+CONSUMED: dict[str, type[BaseModel]] = {
     "pb.registry.organization.registered.v1": OrganizationFile,
     "pb.registry.organization.updated.v1": OrganizationFile,
     "pb.registry.organization.deregistered.v1": OrganizationDeregistered,

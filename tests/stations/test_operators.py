@@ -48,7 +48,7 @@ async def test_operators_follow_the_registry(
 
     async def learned() -> bool:
         response = await _enter(stations, {"kind": "mass_organization", "id": union_id})
-        return response.status_code == 201
+        return bool(response.status_code == 201)
 
     await wait_for(learned, timeout=20)
     by_org = await _enter(stations, {"kind": "organization", "id": org_id})
@@ -70,6 +70,6 @@ async def test_operators_follow_the_registry(
 
     async def forgotten() -> bool:
         response = await _enter(stations, {"kind": "organization", "id": org_id})
-        return response.status_code == 422
+        return bool(response.status_code == 422)
 
     await wait_for(forgotten, timeout=20)
