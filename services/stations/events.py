@@ -62,3 +62,131 @@ class StationClosedV1(IntegrationEvent):
     region_code: str
     closed_on: date
     reason: str
+
+
+class RequestMove(IntegrationEvent):
+    """What every request event after placing carries: the request, its region and state."""
+
+    request_id: str
+    version: int = Field(ge=1, description="Version of the request after this")
+    region_code: str
+    category: str = Field(description="need, micro_wish, suggestion or report")
+    state: str = Field(description="The request's state after this")
+    unit: str | None = Field(default=None, description="The unit it is dispatched to, if any")
+    at: datetime
+
+
+@catalogue.register(
+    "pb.stations.request.placed", version=1, producer=PRODUCER, subject_field="request_id"
+)
+class RequestPlacedV1(RequestMove):
+    """Emitted when a worker, organisation or station places a request (点单)."""
+
+    requester_kind: str = Field(description="worker, organization or station")
+    requester_id: str = Field(description="The requester's opaque id")
+    station_id: str | None = None
+    latitude: float | None = Field(default=None, description="WGS-84, for a report (随手拍)")
+    longitude: float | None = None
+
+
+@catalogue.register(
+    "pb.stations.request.dispatched", version=1, producer=PRODUCER, subject_field="request_id"
+)
+class RequestDispatchedV1(RequestMove):
+    """Emitted when the office dispatches a request to a unit (派单)."""
+
+    accept_due_at: datetime = Field(description="When the unit must have accepted it by")
+
+
+@catalogue.register(
+    "pb.stations.request.accepted", version=1, producer=PRODUCER, subject_field="request_id"
+)
+class RequestAcceptedV1(RequestMove):
+    """Emitted when the unit accepts a request (接单)."""
+
+    on_time: bool = Field(description="Accepted by its accept deadline")
+    resolve_due_at: datetime
+
+
+@catalogue.register(
+    "pb.stations.request.returned", version=1, producer=PRODUCER, subject_field="request_id"
+)
+class RequestReturnedV1(RequestMove):
+    """Emitted when a unit returns a request to the office (it is placed again)."""
+
+    returned_by: str = Field(description="The unit that returned it")
+    reason: str
+
+
+@catalogue.register(
+    "pb.stations.request.resolved", version=1, producer=PRODUCER, subject_field="request_id"
+)
+class RequestResolvedV1(RequestMove):
+    """Emitted when the unit resolves a request."""
+
+    on_time: bool = Field(description="Accepted and resolved by their deadlines")
+    requester_kind: str
+    requester_id: str
+
+
+@catalogue.register(
+    "pb.stations.request.rated", version=1, producer=PRODUCER, subject_field="request_id"
+)
+class RequestRatedV1(RequestMove):
+    """Emitted when the requester rates a resolved request (评单, 1–5; the comment stays here)."""
+
+    score: int = Field(ge=1, le=5)
+    requester_kind: str
+    requester_id: str
+
+
+@catalogue.register(
+    "pb.stations.request.closed", version=1, producer=PRODUCER, subject_field="request_id"
+)
+class RequestClosedV1(RequestMove):
+    """Emitted when the office closes a request."""
+
+    reason: str
+
+
+@catalogue.register(
+    "pb.stations.request.reopened", version=1, producer=PRODUCER, subject_field="request_id"
+)
+class RequestReopenedV1(RequestMove):
+    """Emitted when the office reopens a resolved, rated or closed request (placed again)."""
+
+    reason: str
+
+
+class RequestTimer(IntegrationEvent):
+    """What every SLA timer event carries."""
+
+    request_id: str
+    region_code: str
+    category: str
+    unit: str | None = None
+    stage: str = Field(description="accept or resolve: the deadline concerned")
+    due_at: datetime
+
+
+@catalogue.register(
+    "pb.stations.request.reminded", version=1, producer=PRODUCER, subject_field="request_id"
+)
+class RequestRemindedV1(RequestTimer):
+    """Emitted when a request's deadline draws near (a reminder to its unit)."""
+
+
+@catalogue.register(
+    "pb.stations.request.overdue", version=1, producer=PRODUCER, subject_field="request_id"
+)
+class RequestOverdueV1(RequestTimer):
+    """Emitted when a request passes its accept or resolve deadline."""
+
+
+@catalogue.register(
+    "pb.stations.request.escalated", version=1, producer=PRODUCER, subject_field="request_id"
+)
+class RequestEscalatedV1(RequestTimer):
+    """Emitted when an overdue request is escalated to the office above its region."""
+
+    to_region_code: str = Field(description="The office above (the parent division)")

@@ -7,6 +7,7 @@ from sqlalchemy import (
     Column,
     Date,
     Float,
+    ForeignKey,
     Index,
     Integer,
     MetaData,
@@ -16,7 +17,7 @@ from sqlalchemy import (
 )
 
 from libs.common.audit import audit_table
-from libs.common.tables import UTCDateTime
+from libs.common.tables import BigIntPK, UTCDateTime
 
 metadata = MetaData()
 
@@ -66,5 +67,79 @@ operators = Table(
     Column("updated_at", UTCDateTime(), nullable=False),
     comment="Organisations and mass organisations learned from the registry's events.",
 )
+
+requests = Table(
+    "requests",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("region_code", String(12), nullable=False),
+    Column("category", String(16), nullable=False),
+    Column("requester_kind", String(16), nullable=False),
+    Column("requester_id", String(64), nullable=False),
+    Column("title", String(200), nullable=False),
+    Column("description", Text()),
+    Column("state", String(16), nullable=False),
+    Column("station_id", String(36)),
+    Column("latitude", Float()),
+    Column("longitude", Float()),
+    Column("photo_ref", String(300)),
+    Column("unit", String(64)),
+    Column("placed_at", UTCDateTime(), nullable=False),
+    Column("dispatched_at", UTCDateTime()),
+    Column("accepted_at", UTCDateTime()),
+    Column("resolved_at", UTCDateTime()),
+    Column("rated_at", UTCDateTime()),
+    Column("closed_at", UTCDateTime()),
+    Column("accept_due_at", UTCDateTime()),
+    Column("resolve_due_at", UTCDateTime()),
+    Column("accept_on_time", Boolean()),
+    Column("resolve_on_time", Boolean()),
+    Column("score", Integer()),
+    Column("comment", Text()),
+    Column("returns", Integer(), nullable=False),
+    Column("reopens", Integer(), nullable=False),
+    Column("escalated", Boolean(), nullable=False),
+    Column("version", Integer(), nullable=False),
+    comment="Requests in the loop 点单→派单→接单→评单, in their current state.",
+)
+Index("ix_requests_region_code_id", requests.c.region_code, requests.c.id)
+Index("ix_requests_unit_state", requests.c.unit, requests.c.state)
+
+request_history = Table(
+    "request_history",
+    metadata,
+    Column("id", BigIntPK, primary_key=True, autoincrement=True),
+    Column("request_id", String(36), ForeignKey("requests.id"), nullable=False),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("action", String(16), nullable=False),
+    Column("from_state", String(16)),
+    Column("to_state", String(16), nullable=False),
+    Column("party", String(16), nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("unit", String(64)),
+    Column("note", Text()),
+    comment="Every move of every request, in order.",
+)
+Index("ix_request_history_request_id", request_history.c.request_id, request_history.c.id)
+
+sla_timers = Table(
+    "sla_timers",
+    metadata,
+    Column("id", BigIntPK, primary_key=True, autoincrement=True),
+    Column("request_id", String(36), ForeignKey("requests.id"), nullable=False),
+    Column("stage", String(16), nullable=False),  # accept | resolve
+    Column("kind", String(16), nullable=False),  # reminder | overdue | escalation
+    Column("due_at", UTCDateTime(), nullable=False),
+    Column("done", Boolean(), nullable=False),  # fired or cancelled
+    Column("fired_at", UTCDateTime()),
+    comment="Durable SLA timers: the worker fires those due, so they survive restarts.",
+)
+Index(
+    "ix_sla_timers_pending",
+    sla_timers.c.due_at,
+    postgresql_where=sla_timers.c.done.is_(False),
+    sqlite_where=sla_timers.c.done.is_(False),
+)
+Index("ix_sla_timers_request_id", sla_timers.c.request_id, sla_timers.c.stage)
 
 audit_log = audit_table(metadata)

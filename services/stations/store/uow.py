@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from libs.common.audit import AuditedUnitOfWork
 from services.stations.store.operators import OperatorRepository
+from services.stations.store.requests import RequestRepository, TimerRepository
 from services.stations.store.stations import StationRepository
 from services.stations.store.tables import audit_log
 
@@ -21,3 +22,11 @@ class StationsUnitOfWork(AuditedUnitOfWork):
     @property
     def operators(self) -> OperatorRepository:
         return self.repository(OperatorRepository)
+
+    @property
+    def requests(self) -> RequestRepository:
+        return self.repository(RequestRepository)
+
+    @property
+    def timers(self) -> TimerRepository:
+        return self.repository(TimerRepository)
