@@ -190,3 +190,55 @@ class RequestEscalatedV1(RequestTimer):
     """Emitted when an overdue request is escalated to the office above its region."""
 
     to_region_code: str = Field(description="The office above (the parent division)")
+
+
+@catalogue.register(
+    "pb.stations.worker.registered", version=1, producer=PRODUCER, subject_field="worker_id"
+)
+class WorkerRegisteredV1(IntegrationEvent):
+    """Emitted when a worker of the new employment groups registers (no name, no phone)."""
+
+    worker_id: str
+    region_code: str
+    platform: str = Field(description="The platform company or fleet the worker works for")
+    occupation: str = Field(description="courier, food_delivery_rider, ride_hailing_driver, ...")
+    registered_at: datetime
+
+
+@catalogue.register(
+    "pb.stations.worker.checked_in", version=1, producer=PRODUCER, subject_field="worker_id"
+)
+class WorkerCheckedInV1(IntegrationEvent):
+    """Emitted when a worker checks in with a community (社区报到), with the roles taken there."""
+
+    worker_id: str
+    check_in_id: str
+    region_code: str = Field(description="The worker's region")
+    community_code: str = Field(description="The community's division code (or its region's)")
+    roles: list[str] = Field(description="grid_member (兼职网格员), info_reporter, volunteer")
+    checked_in_on: date
+
+
+@catalogue.register(
+    "pb.stations.worker.member_declared",
+    version=1,
+    producer=PRODUCER,
+    subject_field="worker_id",
+)
+class WorkerMemberDeclaredV1(IntegrationEvent):
+    """Emitted when a worker declares being a Party member (党员骑手): keyed hashes and region
+    only, for the registry to record a declared mobile member (流动党员)."""
+
+    worker_id: str
+    region_code: str = Field(description="Where the worker works (the declaring region)")
+    community_code: str | None = Field(default=None, description="Where the worker checked in")
+    match_key: str = Field(
+        description="HMAC-SHA256 (hex) of the normalised mobile number under the shared identity "
+        "key, label 'phone': the registry's own keyed hash of that number"
+    )
+    id_match_key: str | None = Field(
+        default=None,
+        description="HMAC-SHA256 (hex) of the normalised resident ID number, label 'id_number', "
+        "when the worker gave one when declaring",
+    )
+    declared_on: date

@@ -2,9 +2,10 @@
 
 from datetime import timedelta
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr
 
 from libs.common.settings import ServiceSettings
+from services.stations.domain.identity import IdentityKey
 from services.stations.domain.sla import LoopRules, ServiceLevel, Timers, WorkingHours
 
 #: The units an office dispatches to by default (configurable: PB_STATIONS_UNITS).
@@ -18,6 +19,10 @@ DEFAULT_UNITS = (
     "civil_affairs",
     "community",
 )
+
+
+#: Used only when no key is configured; `make run` and tests rely on it, production must not.
+DEVELOPMENT_IDENTITY_KEY = "development-only-identity-key-change-me-0123456789"
 
 
 class Level(BaseModel):
@@ -54,6 +59,11 @@ class StationsSettings(ServiceSettings):
     escalate_after_hours: float = Field(
         default=24, gt=0, description="Escalate this long after a deadline passes"
     )
+    identity_key: SecretStr = Field(
+        default=SecretStr(DEVELOPMENT_IDENTITY_KEY),
+        description="HMAC key of workers' phone and name hashes; the registry's key, so that a "
+        "declared member's hashes match there",
+    )
     sla_check_seconds: float = Field(default=30.0, gt=0, description="How often timers are read")
 
     def service_level(self, category: str) -> ServiceLevel:
@@ -77,3 +87,12 @@ class StationsSettings(ServiceSettings):
             levels={c: self.service_level(c) for c in self.service_levels},
             timers=self.timers(),
         )
+
+    def development_keys(self) -> list[str]:
+        keys = super().development_keys()
+        if self.identity_key.get_secret_value() == DEVELOPMENT_IDENTITY_KEY:
+            keys.append("PB_STATIONS_IDENTITY_KEY")
+        return keys
+
+    def identity(self) -> IdentityKey:
+        return IdentityKey(self.identity_key.get_secret_value().encode())

@@ -142,4 +142,40 @@ Index(
 )
 Index("ix_sla_timers_request_id", sla_timers.c.request_id, sla_timers.c.stage)
 
+workers = Table(
+    "workers",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("region_code", String(12), nullable=False),
+    Column("platform", String(200), nullable=False),
+    Column("occupation", String(32), nullable=False),
+    Column("name_hash", String(64), nullable=False),
+    Column("name_masked", String(64), nullable=False),
+    Column("phone_hash", String(64), nullable=False, unique=True),
+    Column("phone_masked", String(16), nullable=False),
+    Column("registered_at", UTCDateTime(), nullable=False),
+    Column("community_code", String(12)),
+    Column("area_name", String(200)),
+    Column("roles", JSON(), nullable=False),
+    Column("checked_in_on", Date()),
+    Column("member_declared_on", Date()),
+    Column("version", Integer(), nullable=False),
+    comment="Workers of the new employment groups: name and phone only hashed and masked.",
+)
+Index("ix_workers_region_code_id", workers.c.region_code, workers.c.id)
+
+check_ins = Table(
+    "check_ins",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("worker_id", String(36), ForeignKey("workers.id"), nullable=False),
+    Column("community_code", String(12), nullable=False),
+    Column("area_name", String(200)),
+    Column("roles", JSON(), nullable=False),
+    Column("checked_in_on", Date(), nullable=False),
+    Column("at", UTCDateTime(), nullable=False),
+    comment="Every community check-in (社区报到) of every worker, in order.",
+)
+Index("ix_check_ins_worker_id", check_ins.c.worker_id, check_ins.c.at)
+
 audit_log = audit_table(metadata)

@@ -7,6 +7,7 @@ from services.stations.store.operators import OperatorRepository
 from services.stations.store.requests import RequestRepository, TimerRepository
 from services.stations.store.stations import StationRepository
 from services.stations.store.tables import audit_log
+from services.stations.store.workers import WorkerRepository
 
 
 class StationsUnitOfWork(AuditedUnitOfWork):
@@ -30,3 +31,7 @@ class StationsUnitOfWork(AuditedUnitOfWork):
     @property
     def timers(self) -> TimerRepository:
         return self.repository(TimerRepository)
+
+    @property
+    def workers(self) -> WorkerRepository:
+        return self.repository(WorkerRepository)
