@@ -4,7 +4,7 @@ from pathlib import Path
 
 from libs.common.service import ServiceDefinition
 from services.stations import events  # noqa: F401 - registers the events in the catalogue
-from services.stations.api import requests, stations, workers
+from services.stations.api import points, requests, stations, workers
 from services.stations.handlers import registry_events
 from services.stations.settings import StationsSettings
 from services.stations.store.tables import metadata
@@ -20,7 +20,7 @@ def definition(settings: StationsSettings | None = None) -> ServiceDefinition:
         description="Stations (驿站) for the new employment groups and the request loop.",
         metadata=metadata,
         migrations=Path(__file__).parent / "store" / "migrations",
-        routers=[stations.router, requests.router, workers.router],
+        routers=[stations.router, requests.router, workers.router, points.router],
         consumers=[registry_events],
         workers=[sla_worker(settings)],
         unit_of_work=StationsUnitOfWork,

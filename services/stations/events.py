@@ -242,3 +242,32 @@ class WorkerMemberDeclaredV1(IntegrationEvent):
         "when the worker gave one when declaring",
     )
     declared_on: date
+
+
+@catalogue.register(
+    "pb.stations.points.awarded", version=1, producer=PRODUCER, subject_field="transaction_id"
+)
+class PointsAwardedV1(IntegrationEvent):
+    """Emitted when points are awarded to a worker (once per idempotency key)."""
+
+    transaction_id: str
+    worker_id: str
+    region_code: str
+    reason: str = Field(description="party_life, volunteer, report, governance, request_helped")
+    points: int = Field(ge=1)
+    request_id: str | None = Field(default=None, description="The request that earned them")
+    awarded_at: datetime
+
+
+@catalogue.register(
+    "pb.stations.points.redeemed", version=1, producer=PRODUCER, subject_field="transaction_id"
+)
+class PointsRedeemedV1(IntegrationEvent):
+    """Emitted when a worker redeems points for a reward."""
+
+    transaction_id: str
+    worker_id: str
+    region_code: str
+    reward_id: str
+    points: int = Field(ge=1)
+    redeemed_at: datetime

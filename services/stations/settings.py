@@ -59,6 +59,9 @@ class StationsSettings(ServiceSettings):
     escalate_after_hours: float = Field(
         default=24, gt=0, description="Escalate this long after a deadline passes"
     )
+    report_points: int = Field(
+        default=10, ge=0, description="Points for a worker whose report (随手拍) is resolved"
+    )
     identity_key: SecretStr = Field(
         default=SecretStr(DEVELOPMENT_IDENTITY_KEY),
         description="HMAC key of workers' phone and name hashes; the registry's key, so that a "
@@ -86,6 +89,7 @@ class StationsSettings(ServiceSettings):
             units=self.units,
             levels={c: self.service_level(c) for c in self.service_levels},
             timers=self.timers(),
+            report_points=self.report_points,
         )
 
     def development_keys(self) -> list[str]:

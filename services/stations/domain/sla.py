@@ -82,6 +82,8 @@ class LoopRules:
     units: tuple[str, ...]
     levels: dict[str, ServiceLevel]
     timers: Timers = Timers()
+    #: Points a worker earns, once, when a report (随手拍) of theirs is resolved.
+    report_points: int = 10
 
     def level(self, category: str) -> ServiceLevel:
         return self.levels.get(category, ServiceLevel())

@@ -40,6 +40,7 @@ from services.stations.events import (
     RequestResolvedV1,
     RequestReturnedV1,
 )
+from services.stations.service.points import award_points
 from services.stations.store.uow import StationsUnitOfWork
 
 
@@ -167,7 +168,31 @@ async def move_request(
         region_code=after.region_code,
         extra={"note": note} if note and action != "rate" else None,
     )
+    if action == "resolve":
+        await _award_report(uow, actor, rules, after)
     return await uow.requests.with_history(after)
+
+
+async def _award_report(
+    uow: StationsUnitOfWork, actor: Actor, rules: LoopRules, request: Request
+) -> None:
+    """A worker's resolved report (随手拍) earns points, once whatever reopens follow."""
+    if request.category != "report" or request.requester_kind != "worker":
+        return
+    if rules.report_points < 1:
+        return
+    worker = await uow.workers.get(request.requester_id)
+    if worker is None:  # placed for someone not registered as a worker: nothing to credit
+        return
+    await award_points(
+        uow,
+        actor,
+        worker=worker,
+        reason="report",
+        points=rules.report_points,
+        idempotency_key=f"request:{request.id}:report",
+        request_id=request.id,
+    )
 
 
 def _event_of(

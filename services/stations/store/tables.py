@@ -4,6 +4,7 @@ and the audit trail."""
 from sqlalchemy import (
     JSON,
     Boolean,
+    CheckConstraint,
     Column,
     Date,
     Float,
@@ -177,5 +178,47 @@ check_ins = Table(
     comment="Every community check-in (社区报到) of every worker, in order.",
 )
 Index("ix_check_ins_worker_id", check_ins.c.worker_id, check_ins.c.at)
+
+point_transactions = Table(
+    "point_transactions",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("kind", String(16), nullable=False),  # award | redemption
+    Column("worker_id", String(36), ForeignKey("workers.id"), nullable=False),
+    Column("region_code", String(12), nullable=False),
+    Column("points", Integer(), nullable=False),
+    Column("idempotency_key", String(200), nullable=False, unique=True),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("reason", String(32)),
+    Column("reward_id", String(36)),
+    Column("request_id", String(36)),
+    comment="Each award or redemption of points: one transaction of the ledger.",
+)
+Index("ix_point_transactions_worker_id", point_transactions.c.worker_id, point_transactions.c.at)
+
+point_entries = Table(
+    "point_entries",
+    metadata,
+    Column("id", BigIntPK, primary_key=True, autoincrement=True),
+    Column("transaction_id", String(36), ForeignKey("point_transactions.id"), nullable=False),
+    Column("account", String(64), nullable=False),
+    Column("amount", Integer(), nullable=False),
+    comment="The two entries of each transaction (they sum to zero); balances are their sums.",
+)
+Index("ix_point_entries_account", point_entries.c.account)
+
+rewards = Table(
+    "rewards",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("region_code", String(12), nullable=False),
+    Column("cost", Integer(), nullable=False),
+    Column("stock", Integer(), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    CheckConstraint("stock >= 0", name="ck_rewards_stock_not_negative"),
+    comment="The rewards catalogue: benefits bought with points, in limited stock.",
+)
+Index("ix_rewards_region_code_id", rewards.c.region_code, rewards.c.id)
 
 audit_log = audit_table(metadata)

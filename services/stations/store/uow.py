@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from libs.common.audit import AuditedUnitOfWork
 from services.stations.store.operators import OperatorRepository
+from services.stations.store.points import LedgerRepository, RewardRepository
 from services.stations.store.requests import RequestRepository, TimerRepository
 from services.stations.store.stations import StationRepository
 from services.stations.store.tables import audit_log
@@ -35,3 +36,11 @@ class StationsUnitOfWork(AuditedUnitOfWork):
     @property
     def workers(self) -> WorkerRepository:
         return self.repository(WorkerRepository)
+
+    @property
+    def ledger(self) -> LedgerRepository:
+        return self.repository(LedgerRepository)
+
+    @property
+    def rewards(self) -> RewardRepository:
+        return self.repository(RewardRepository)
