@@ -271,3 +271,17 @@ class PointsRedeemedV1(IntegrationEvent):
     reward_id: str
     points: int = Field(ge=1)
     redeemed_at: datetime
+
+
+@catalogue.register(
+    "pb.stations.visits.counted", version=1, producer=PRODUCER, subject_field="station_id"
+)
+class VisitsCountedV1(IntegrationEvent):
+    """Emitted once a day per station for the day before (and again if its count is corrected)."""
+
+    station_id: str
+    region_code: str
+    day: date = Field(description="The day counted (Asia/Shanghai)")
+    visits: int = Field(ge=0, description="The station's own count when entered, else scanned")
+    scanned: int = Field(ge=0, description="Scanned check-ins that day")
+    entered: int | None = Field(default=None, ge=0, description="The count the station entered")

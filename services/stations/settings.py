@@ -68,6 +68,9 @@ class StationsSettings(ServiceSettings):
         "declared member's hashes match there",
     )
     sla_check_seconds: float = Field(default=30.0, gt=0, description="How often timers are read")
+    visits_check_seconds: float = Field(
+        default=300.0, gt=0, description="How often the daily visits announcement looks"
+    )
 
     def service_level(self, category: str) -> ServiceLevel:
         level = self.service_levels.get(category) or Level(

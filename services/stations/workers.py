@@ -1,14 +1,15 @@
-"""Background loops of the stations service: the SLA timers of the request loop.
+"""Background loops of the stations service: the SLA timers of the request loop and the daily
+`visits.counted` announcement.
 
-Timers are rows (`sla_timers`), written with the move that starts a deadline, so a restart
-loses none: the worker reads those due, fires each once (its event and its `done` mark in one
-transaction) and sleeps.
+Both keep their state in the store (timers are rows written with the move that starts a
+deadline; the announcement keeps the last day it has done), so a restart loses nothing: each
+round does what is due and sleeps.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from libs.common.db import Database
 from libs.common.logging import get_logger
@@ -16,20 +17,25 @@ from libs.common.service import Runtime, Worker
 from libs.common.tables import utcnow
 from libs.common.tasks import StopSignal, stop_loop
 from services.stations.service.requests import fire_due_timers
+from services.stations.service.visits import announce_counted_days
 from services.stations.settings import StationsSettings
 from services.stations.store.uow import StationsUnitOfWork
 
 log = get_logger(__name__)
 
+#: One round of a job in a transaction of its own; returns how much it did.
+Job = Callable[[StationsUnitOfWork], Awaitable[int]]
 
-class SlaWorker:
-    """Fires the due SLA timers every `interval` seconds, a batch per transaction."""
 
-    name = "stations-sla-timers"
+class PeriodicJob:
+    """Runs `job` every `interval` seconds until stopped; while a round does a full `batch`, the
+    next one follows at once."""
 
-    def __init__(self, db: Database, interval: float, batch: int = 500) -> None:
+    def __init__(self, name: str, db: Database, interval: float, job: Job, batch: int = 0) -> None:
+        self.name = name
         self.db = db
         self.interval = interval
+        self.job = job
         self.batch = batch
         self._stopping = StopSignal()
         self._task: asyncio.Task[None] | None = None
@@ -42,27 +48,46 @@ class SlaWorker:
         self._task = None
 
     async def run_once(self) -> int:
-        """Fire what is due now, batch after batch; how many fired."""
         total = 0
         while True:
             async with StationsUnitOfWork(self.db) as uow:
-                fired = await fire_due_timers(uow, utcnow(), limit=self.batch)
-            total += fired
-            if fired < self.batch:
+                done = await self.job(uow)
+            total += done
+            if not self.batch or done < self.batch:
                 return total
 
     async def _run(self) -> None:
         while not self._stopping.is_set:
             try:
-                fired = await self.run_once()
-                if fired:
-                    log.info("SLA timers fired", timers=fired)
+                done = await self.run_once()
+                if done:
+                    log.info("background job done", job=self.name, items=done)
             except asyncio.CancelledError:
                 raise
             except Exception:
-                log.exception("SLA timers failed")
+                log.exception("background job failed", job=self.name)
             await self._stopping.sleep(self.interval)
 
 
+SLA_BATCH = 500
+
+
+async def _fire_timers(uow: StationsUnitOfWork) -> int:
+    return await fire_due_timers(uow, utcnow(), limit=SLA_BATCH)
+
+
 def sla_worker(settings: StationsSettings) -> Callable[[Runtime], Worker]:
-    return lambda runtime: SlaWorker(runtime.db, settings.sla_check_seconds)
+    """Fires the due SLA timers: reminders, `overdue`, escalation."""
+    return lambda runtime: PeriodicJob(
+        "stations-sla-timers", runtime.db, settings.sla_check_seconds, _fire_timers, SLA_BATCH
+    )
+
+
+def visits_worker(settings: StationsSettings) -> Callable[[Runtime], Worker]:
+    """Announces yesterday's visits per station once the day is over (Asia/Shanghai)."""
+    return lambda runtime: PeriodicJob(
+        "stations-visits-counted",
+        runtime.db,
+        settings.visits_check_seconds,
+        announce_counted_days,
+    )

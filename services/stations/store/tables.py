@@ -221,4 +221,39 @@ rewards = Table(
 )
 Index("ix_rewards_region_code_id", rewards.c.region_code, rewards.c.id)
 
+visits = Table(
+    "visits",
+    metadata,
+    Column("id", BigIntPK, primary_key=True, autoincrement=True),
+    Column("station_id", String(36), ForeignKey("stations.id"), nullable=False),
+    Column("region_code", String(12), nullable=False),
+    Column("worker_id", String(36)),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("day", Date(), nullable=False),  # Asia/Shanghai
+    Column("hour", Integer(), nullable=False),  # Asia/Shanghai, 0-23
+    comment="Scanned check-ins at stations.",
+)
+Index("ix_visits_station_day", visits.c.station_id, visits.c.day)
+Index("ix_visits_region_day", visits.c.region_code, visits.c.day)
+
+visit_counts = Table(
+    "visit_counts",
+    metadata,
+    Column("station_id", String(36), ForeignKey("stations.id"), primary_key=True),
+    Column("day", Date(), primary_key=True),
+    Column("region_code", String(12), nullable=False),
+    Column("count", Integer(), nullable=False),
+    Column("entered_at", UTCDateTime(), nullable=False),
+    comment="The visits a station counted itself on a day (walk-ins included).",
+)
+Index("ix_visit_counts_region_day", visit_counts.c.region_code, visit_counts.c.day)
+
+worker_marks = Table(
+    "worker_marks",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("day", Date(), nullable=False),
+    comment="How far each daily worker has got (the last day it has done).",
+)
+
 audit_log = audit_table(metadata)

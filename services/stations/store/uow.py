@@ -8,6 +8,7 @@ from services.stations.store.points import LedgerRepository, RewardRepository
 from services.stations.store.requests import RequestRepository, TimerRepository
 from services.stations.store.stations import StationRepository
 from services.stations.store.tables import audit_log
+from services.stations.store.visits import VisitRepository
 from services.stations.store.workers import WorkerRepository
 
 
@@ -44,3 +45,7 @@ class StationsUnitOfWork(AuditedUnitOfWork):
     @property
     def rewards(self) -> RewardRepository:
         return self.repository(RewardRepository)
+
+    @property
+    def visits(self) -> VisitRepository:
+        return self.repository(VisitRepository)
