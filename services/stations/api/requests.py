@@ -189,9 +189,14 @@ def _requester(principal: Principal, party: Party, body: RequestIn) -> tuple[str
 
 
 async def _visible(
-    uow: StationsUnitOfWork, request_id: str, principal: Principal, party: Party
+    uow: StationsUnitOfWork,
+    request_id: str,
+    principal: Principal,
+    party: Party,
+    *,
+    history: bool = True,
 ) -> Request:
-    request = await service.get_request(uow, request_id)
+    request = await service.get_request(uow, request_id, history=history)
     if request is None or not service.visible_to(request, party):
         raise NotFound("request not found")
     principal.ensure_visible(request.region_code, "request")
@@ -308,7 +313,7 @@ async def _move(
     score: int | None = None,
 ) -> RequestOut:
     party = party_of(principal, moving=True)
-    await _visible(uow, request_id, principal, party)
+    await _visible(uow, request_id, principal, party, history=False)
     request = await service.move_request(
         uow,
         Actor.of(principal),

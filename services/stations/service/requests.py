@@ -94,9 +94,13 @@ async def place_request(
     return await uow.requests.with_history(request)
 
 
-async def get_request(uow: StationsUnitOfWork, request_id: str) -> Request | None:
+async def get_request(
+    uow: StationsUnitOfWork, request_id: str, *, history: bool = True
+) -> Request | None:
     request = await uow.requests.get(request_id)
-    return None if request is None else await uow.requests.with_history(request)
+    if request is None or not history:
+        return request
+    return await uow.requests.with_history(request)
 
 
 async def move_request(
