@@ -174,6 +174,10 @@ async def test_who_sees_what(stations: RunningService) -> None:
         "/v1/requests", json=need(requester=None), headers=worker(stations, "w9")
     )
     assert (own.status_code, own.json()["requester_id"]) == (201, "w9")
+    nowhere = await stations.client.post(
+        "/v1/requests", json=need(station_id="no-such-station"), headers=office(stations)
+    )
+    assert nowhere.json()["errors"][0]["field"] == "station_id"
     missing = await stations.client.post(
         "/v1/requests", json=need(requester=None), headers=office(stations)
     )

@@ -76,6 +76,13 @@ class RequestNotFound(NotFound):
         self.request_id = request_id
 
 
+class UnknownStation(Invalid):
+    """A request names a station the service does not hold."""
+
+    def __init__(self) -> None:
+        super().__init__("station_id", "no such station")
+
+
 class UnknownUnit(Invalid):
     """A unit that is not one of the configured units."""
 

@@ -20,6 +20,7 @@ from services.stations.domain.requests import (
     Request,
     RequestFilter,
     RequestNotFound,
+    UnknownStation,
     check_move,
     check_place,
     check_score,
@@ -71,6 +72,9 @@ async def place_request(
 ) -> Request:
     """Place a request (点单) and announce it."""
     check_place(values["category"], values.get("latitude"), values.get("photo_ref"))
+    station_id = values.get("station_id")
+    if station_id is not None and await uow.stations.get(station_id) is None:
+        raise UnknownStation()
     now = utcnow()
     request = Request(id=str(uuid.uuid4()), state="placed", placed_at=now, version=1, **values)
     await uow.requests.add(request)
