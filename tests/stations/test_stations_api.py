@@ -182,3 +182,19 @@ async def test_list_with_filters_and_cursor(stations: RunningService) -> None:
     }
     none = await stations.client.get("/v1/stations", params={"facility": "meals"}, headers=headers)
     assert none.json()["items"] == []
+
+
+async def test_weekly_hours_replace_24_hours(stations: RunningService) -> None:
+    station = await new_station(stations)  # open 24 hours
+    changed = await stations.client.patch(
+        f"/v1/stations/{station['id']}",
+        json={"hours": {"sun": [["10:00", "16:00"]]}},
+        headers={**stations.as_region(REGION), "If-Match": '"1"'},
+    )
+    assert changed.status_code == 200, changed.text
+    assert (changed.json()["open_24h"], changed.json()["hours"]) == (
+        False,
+        {"sun": [["10:00", "16:00"]]},
+    )
+    [event] = await outbox_data(stations.runtime, "pb.stations.station.changed.v1")
+    assert event["changed"] == ["hours", "open_24h"]

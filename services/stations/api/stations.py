@@ -157,7 +157,8 @@ class StationPatch(BaseModel):
         if self.facilities is not None:
             changes["facilities"] = tuple(sorted(set(self.facilities)))
         if given & {"open_24h", "hours"}:
-            open_24h = current.hours.open_24h if self.open_24h is None else self.open_24h
+            # weekly hours given alone replace 24-hour opening
+            open_24h = (self.hours is None and current.hours.open_24h) or bool(self.open_24h)
             hours = current.hours.as_dict() if self.hours is None else self.hours
             changes["hours"] = OpeningHours.parse(open_24h, hours)
         if self.operator is not None:
