@@ -45,6 +45,10 @@ async def test_figures_and_the_daily_announcement(stations: RunningService) -> N
         f"/v1/stations/{sid}/visits", json={"at": local(5, 9)}, headers=headers
     )
     assert before_opening.json()["rule"] == "station_open"
+    stranger = await stations.client.post(
+        f"/v1/stations/{sid}/visits", json={"worker_id": "nobody"}, headers=headers
+    )
+    assert stranger.json()["errors"][0]["field"] == "worker_id"
 
     counted = await stations.client.put(
         f"/v1/stations/{sid}/visit-counts/{yesterday}", json={"count": 40}, headers=headers

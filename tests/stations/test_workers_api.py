@@ -110,6 +110,34 @@ async def test_register_check_in_declare(stations: RunningService) -> None:
     assert hidden.status_code == 404
 
 
+async def test_a_worker_checks_in_for_themself_only(stations: RunningService) -> None:
+    worker = await register(stations)
+    other = await register(stations, phone="13900000001")
+    own = stations.as_region(REGION, scopes=("stations:request",), subject=f"worker:{worker['id']}")
+    checked = await stations.client.post(
+        f"/v1/workers/{worker['id']}/check-ins",
+        json={"community_code": VILLAGE, "roles": ["volunteer"]},
+        headers=own,
+    )
+    assert checked.status_code == 201, checked.text
+    declared = await stations.client.post(
+        f"/v1/workers/{worker['id']}/member-declaration", headers=own
+    )
+    assert declared.json()["member_declared"] is True
+    for path, body in (("check-ins", {"community_code": VILLAGE}), ("member-declaration", {})):
+        refused = await stations.client.post(
+            f"/v1/workers/{other['id']}/{path}", json=body, headers=own
+        )
+        assert refused.status_code == 403, path
+    unit_token = stations.as_region(REGION, scopes=("stations:unit:union",))
+    refused = await stations.client.post(
+        f"/v1/workers/{worker['id']}/check-ins",
+        json={"community_code": VILLAGE},
+        headers=unit_token,
+    )
+    assert refused.status_code == 403
+
+
 async def test_no_raw_personal_data_anywhere(stations: RunningService) -> None:
     worker = await register(stations)
     await stations.client.post(

@@ -11,8 +11,16 @@ from pydantic import BaseModel, ConfigDict, Field
 from libs.common.audit import Actor
 from libs.common.auth import Principal
 from libs.common.fields import RegionCode
-from libs.common.problems import NotFound
-from services.stations.api.deps import Reader, ReadSession, SettingsDep, Transaction, Writer
+from libs.common.problems import Forbidden, NotFound
+from services.stations.api.deps import (
+    Caller,
+    Reader,
+    ReadSession,
+    SettingsDep,
+    Transaction,
+    Writer,
+    party_of,
+)
 from services.stations.domain.workers import Occupation, Role, Worker
 from services.stations.service import StationsUnitOfWork
 from services.stations.service import workers as service
@@ -79,6 +87,14 @@ class WorkerOut(BaseModel):
         )
 
 
+def _office_or_self(principal: Principal, worker_id: str) -> None:
+    """The office writes for any worker of its region; a worker's own token for itself."""
+    party = party_of(principal, moving=True)
+    if party.kind == "office" or party.subject == f"worker:{worker_id}":
+        return
+    raise Forbidden("only the office or the worker themself may do this")
+
+
 async def _visible(uow: StationsUnitOfWork, worker_id: str, principal: Principal) -> Worker:
     worker = await service.get_worker(uow, worker_id)
     if worker is None:
@@ -117,8 +133,9 @@ async def read(worker_id: str, uow: ReadSession, principal: Reader) -> WorkerOut
     summary="Check in with a community (社区报到), taking roles",
 )
 async def check_in(
-    worker_id: str, body: CheckInIn, uow: Transaction, principal: Writer
+    worker_id: str, body: CheckInIn, uow: Transaction, principal: Caller
 ) -> WorkerOut:
+    _office_or_self(principal, worker_id)
     await _visible(uow, worker_id, principal)
     worker = await service.check_in(
         uow,
@@ -139,10 +156,11 @@ async def check_in(
 async def declare(
     worker_id: str,
     uow: Transaction,
-    principal: Writer,
+    principal: Caller,
     settings: SettingsDep,
     body: DeclarationIn | None = None,
 ) -> WorkerOut:
+    _office_or_self(principal, worker_id)
     await _visible(uow, worker_id, principal)
     worker = await service.declare_member(
         uow,

@@ -20,6 +20,13 @@ from libs.common.refusals import Invalid, RuleBroken
 MAX_PERIOD_DAYS = 366
 
 
+class UnknownVisitor(Invalid):
+    """A check-in names a worker the service does not hold."""
+
+    def __init__(self) -> None:
+        super().__init__("worker_id", "no such worker")
+
+
 def check_period(since: date, until: date) -> None:
     if until < since:
         raise Invalid("to", "the period ends before it starts")

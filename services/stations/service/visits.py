@@ -9,6 +9,7 @@ from libs.common.tables import utcnow
 from services.stations.domain.hours import LOCAL
 from services.stations.domain.stations import Station, StationNotFound, station_rule
 from services.stations.domain.visits import (
+    UnknownVisitor,
     VisitFigures,
     check_count_day,
     check_period,
@@ -42,6 +43,8 @@ async def check_in_visit(
     local = moment.astimezone(LOCAL)
     if not station.is_open_on(local.date()):
         raise station_rule("station_open", "the station was not open that day")
+    if worker_id is not None and await uow.workers.get(worker_id) is None:
+        raise UnknownVisitor()
     await uow.visits.add(
         station_id=station.id,
         region_code=station.region_code,
