@@ -66,12 +66,16 @@ def clearance_m(point: Point, radius: int) -> float:
 
 
 def rings(point: Point, max_radius_m: float) -> Iterator[tuple[int, list[int], float]]:
-    """(radius, its cells, the clearance after it) outward from the point's cell, until the
-    clearance passes `max_radius_m` (what lies beyond is not wanted)."""
-    radius = 0
+    """(outermost radius, the cells of the rings read together, the clearance after them)
+    outward from the point's cell: ring 0, ring 1, then batches of doubling width (2–3, 4–7,
+    8–15, ...) so a sparse area costs a few queries, not one per ring; until the clearance
+    passes `max_radius_m` (what lies beyond is not wanted)."""
+    first = 0
     while True:
-        clearance = clearance_m(point, radius)
-        yield radius, ring(point, radius), clearance
-        if clearance >= max_radius_m or radius >= _ROWS:
+        last = first if first < 2 else 2 * first - 1
+        cells = [c for radius in range(first, last + 1) for c in ring(point, radius)]
+        clearance = clearance_m(point, last)
+        yield last, cells, clearance
+        if clearance >= max_radius_m or last >= _ROWS:
             return
-        radius += 1
+        first = last + 1
