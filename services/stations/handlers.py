@@ -67,6 +67,8 @@ async def _organization(
 
 registry_events.on("pb.registry.organization.registered.v1", OrganizationFile)(_organization)
 registry_events.on("pb.registry.organization.updated.v1", OrganizationFile)(_organization)
+# A reactivated file is a newer version of the same organisation: it can operate stations again.
+registry_events.on("pb.registry.organization.reactivated.v1", OrganizationFile)(_organization)
 
 
 @registry_events.on("pb.registry.organization.deregistered.v1", OrganizationDeregistered)

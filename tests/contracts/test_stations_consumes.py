@@ -20,6 +20,7 @@ from tools import docs
 CONSUMED: dict[str, type[BaseModel]] = {
     "pb.registry.organization.registered.v1": OrganizationFile,
     "pb.registry.organization.updated.v1": OrganizationFile,
+    "pb.registry.organization.reactivated.v1": OrganizationFile,
     "pb.registry.organization.deregistered.v1": OrganizationDeregistered,
     "pb.registry.massorg.established.v1": MassOrganization,
     "pb.registry.massorg.dissolved.v1": MassOrganization,

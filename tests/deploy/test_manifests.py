@@ -46,10 +46,10 @@ SERVICES: dict[str, int] = {"registry": 8001, "coverage": 8002, "stations": 8003
 
 #: What each service consumes (subjects), as the architecture defines it.
 CONSUMES: dict[str, list[str]] = {
-    "registry": ["pb.training.candidate.>", "pb.stations.worker.>"],
+    "registry": ["pb.training.member.>", "pb.stations.worker.>"],
     "coverage": ["pb.registry.>", "pb.training.>"],
-    "stations": ["pb.registry.member.>"],
-    "training": ["pb.registry.branch.>", "pb.registry.member.>"],
+    "stations": ["pb.registry.organization.>", "pb.registry.massorg.>"],
+    "training": ["pb.registry.branch.>"],
 }
 
 NATS_USERS = [*SERVICES, "admin", "sys"]
