@@ -59,7 +59,7 @@ async def rates(service: RunningService, region: str, **params: str) -> dict[str
 def pairs(body: dict[str, Any]) -> dict[str, tuple[int, int]]:
     return {
         name: (body[f"{name}_coverage"]["covered"], body[f"{name}_coverage"]["in_scope"])
-        for name in ("organization", "standalone", "work")
+        for name in ("organization", "standalone", "work", "temporary")
     }
 
 

@@ -136,7 +136,11 @@ class GapOut(BaseModel):
     staff_count: int | None
     size_band: str
     area_ids: list[str]
-    three_haves: bool
+    three_haves: bool | None = Field(description="三有; null: not known (never read as false)")
+    operating_status: str
+    temporary_branch: bool = Field(
+        description="A temporary Party organisation reaches it (work coverage only)"
+    )
     full_members: int
     probationary_members: int
     instructor_count: int
@@ -164,6 +168,8 @@ class GapOut(BaseModel):
             size_band=size_band,
             area_ids=list(f.area_ids),
             three_haves=f.three_haves,
+            operating_status=f.operating_status,
+            temporary_branch=f.temporary,
             full_members=f.full_members,
             probationary_members=f.probationary_members,
             instructor_count=f.instructor_count,

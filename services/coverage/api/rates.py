@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
@@ -46,12 +46,23 @@ class BreakdownEntry(BaseModel):
 class Rates(BaseModel):
     region_code: str
     area_id: str | None = Field(description="The park or commercial district, when asked for")
-    as_of: datetime = Field(description="When these figures last changed")
-    organization_coverage: Rate = Field(description="组织覆盖率")
+    day: date = Field(description="The day (Asia/Shanghai) the figures are as of")
+    as_of: datetime = Field(
+        description="When these figures last changed (for a past day: when its snapshot was taken)"
+    )
+    source: Literal["live", "snapshot"] = Field(
+        description="live roll-ups (the projection's day) or the snapshot stored for a past day"
+    )
+    organization_coverage: Rate = Field(description="组织覆盖率: own or joint branch")
     standalone_coverage: Rate = Field(description="单独组建率, same denominator")
     work_coverage: Rate = Field(description="工作覆盖率")
+    temporary_coverage: Rate = Field(
+        description="Organisations only a temporary Party organisation (临时党组织) reaches, over "
+        "the organisation-coverage scope: reported apart, never in the organisation rate"
+    )
     breakdown: dict[str, dict[str, BreakdownEntry]] = Field(
-        description="By `kind`, industry `section` (GB/T 4754 letter) and `size_band`"
+        description="By `kind`, industry `section` (GB/T 4754 letter) and `size_band` (empty "
+        "for a past day: snapshots keep the region's totals only)"
     )
     effective: None = Field(
         default=None,
@@ -78,7 +89,8 @@ class History(BaseModel):
     "/{region_code}",
     response_model=Rates,
     summary="Organisation, standalone and work coverage of a region, with the breakdown",
-    description="Answered from roll-ups kept up to date as registry events arrive. "
+    description="Answered from roll-ups kept up to date as registry events arrive, as of the "
+    "projection's day; `?as_of=` a past day answers from that day's snapshot. "
     "`?area=<id>` gives a park's or commercial district's figures within the region "
     "(the province code gives the whole park).",
 )
@@ -89,16 +101,28 @@ async def rates(
     area: AreaQuery = None,
     organization_scope: OrganizationScope = DEFAULT_ORGANIZATION_SCOPE,
     work_scope: WorkScope = DEFAULT_WORK_SCOPE,
+    as_of: Annotated[
+        date | None,
+        Query(
+            description="A past day: its stored snapshot (422 when that day has none); "
+            "default: the projection's day, live"
+        ),
+    ] = None,
 ) -> Rates:
     region = region_in_scope(region_code, principal)
-    figures = await coverage.figures(uow, (region, area or ""), organization_scope, work_scope)
+    figures = await coverage.figures(
+        uow, (region, area or ""), organization_scope, work_scope, on=as_of
+    )
     return Rates(
         region_code=figures.region_code,
         area_id=area,
+        day=figures.day,
         as_of=figures.as_of,
+        source="snapshot" if figures.snapshot else "live",
         organization_coverage=Rate.of(figures.organization),
         standalone_coverage=Rate.of(figures.standalone),
         work_coverage=Rate.of(figures.work),
+        temporary_coverage=Rate.of(figures.temporary),
         breakdown={
             dimension: {value: BreakdownEntry.model_validate(entry) for value, entry in by.items()}
             for dimension, by in figures.breakdown.items()

@@ -107,6 +107,6 @@ async def list_targets(
     description="Replaces a snapshot taken earlier today; past days are never changed.",
 )
 async def take_snapshot(uow: UnitOfWorkDep, principal: Admin, settings: Settings) -> Snapshot:
-    today = snapshots.local_today(settings.snapshot_utc_offset_hours)
+    today = settings.office_today()
     regions = await snapshots.take_snapshot(uow, today)
     return Snapshot(taken_on=today, taken_at=utcnow(), regions=regions)

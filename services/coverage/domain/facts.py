@@ -13,13 +13,23 @@ from typing import Literal
 from libs.common.refusals import NotFound
 
 #: Named denominators. `with_members` is the default for organisation coverage, `all_managed`
-#: for work coverage; `three_haves` is also reported.
-Scope = Literal["with_members", "three_haves", "all_managed"]
-SCOPES: tuple[Scope, ...] = ("with_members", "three_haves", "all_managed")
+#: for work coverage; `three_haves` is also reported. None of them holds a closed (注销) or revoked
+#: (吊销) organisation; only `all_registered` holds a suspended one (停业: still in the ledger,
+#: not operating).
+Scope = Literal["with_members", "three_haves", "all_managed", "all_registered"]
+SCOPES: tuple[Scope, ...] = ("with_members", "three_haves", "all_managed", "all_registered")
 DEFAULT_ORGANIZATION_SCOPE: Scope = "with_members"
 DEFAULT_WORK_SCOPE: Scope = "all_managed"
 
 BranchKind = Literal["standalone", "joint", "temporary"]
+#: The branches that give organisation coverage: an organisation's own or a joint one. A
+#: temporary Party organisation (临时党组织) is its own figure (see `CoverageFacts.temporary`).
+ORGANIZATION_BRANCH_KINDS: frozenset[str] = frozenset({"standalone", "joint"})
+
+#: Operating status (经营状态) as the registry reports it.
+OperatingStatus = Literal["operating", "suspended", "closed", "revoked"]
+#: Statuses that take an organisation out of every scope, the gap list and the proposals.
+GONE_STATUSES: frozenset[str] = frozenset({"closed", "revoked"})
 
 #: Size bands by staff count (lower bound inclusive); unknown staff count is its own band.
 SIZE_BANDS: tuple[tuple[str, int], ...] = (("300+", 300), ("50-299", 50), ("10-49", 10), ("1-9", 0))
@@ -47,7 +57,8 @@ class CoverageFacts:
     staff_count: int | None = None
     area_ids: tuple[str, ...] = ()
     managed: bool = True  # in the ledger (not deregistered)
-    three_haves: bool = False
+    three_haves: bool | None = None  # 三有; None: not known (never counted as true or false)
+    operating_status: str = "operating"
     full_members: int = 0
     probationary_members: int = 0
     ledger_complete: bool = False
@@ -66,9 +77,15 @@ class CoverageFacts:
         return self.full_members + self.probationary_members > 0
 
     @property
+    def counted(self) -> bool:
+        """In the ledger and not closed or revoked: in some scope (`all_registered` at least)."""
+        return self.managed and self.operating_status not in GONE_STATUSES
+
+    @property
     def organization_covered(self) -> bool:
-        """A Party organisation covers it: its own, a joint or a temporary one (组织覆盖)."""
-        return self.managed and self.branch_id is not None
+        """A Party organisation of its own or a joint one covers it (组织覆盖); a temporary one
+        does not (it is reported apart, `temporary`)."""
+        return self.managed and self.branch_kind in ORGANIZATION_BRANCH_KINDS
 
     @property
     def standalone(self) -> bool:
@@ -76,8 +93,15 @@ class CoverageFacts:
         return self.organization_covered and self.branch_kind == "standalone"
 
     @property
+    def temporary(self) -> bool:
+        """Reached by a temporary Party organisation (临时党组织) and by no branch of its own or
+        joint one: its own figure, never organisation coverage."""
+        return self.managed and self.branch_kind == "temporary"
+
+    @property
     def work_covered(self) -> bool:
-        """A Party organisation, an instructor or a mass organisation reaches it (工作覆盖)."""
+        """A Party organisation (a temporary one included: it is a Party organisation doing Party
+        work there), an instructor or a mass organisation reaches it (工作覆盖)."""
         return self.managed and (
             self.branch_id is not None
             or self.instructor_count > 0
@@ -85,10 +109,16 @@ class CoverageFacts:
         )
 
     def in_scope(self, scope: Scope) -> bool:
-        if not self.managed:
+        """Whether the organisation is in the named denominator: never when deregistered,
+        closed or revoked; a suspended one only in `all_registered`; 三有 only when known true."""
+        if not self.counted:
+            return False
+        if scope == "all_registered":
+            return True
+        if self.operating_status == "suspended":
             return False
         if scope == "with_members":
             return self.has_members
         if scope == "three_haves":
-            return self.three_haves
+            return self.three_haves is True
         return True

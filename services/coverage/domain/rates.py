@@ -79,6 +79,11 @@ class Counts:
     def coverage(self, metric: Metric, scope: Scope) -> Coverage:
         return Coverage(self.get(scope, _MEASURE_OF[metric]), self.get(scope, "in_scope"), scope)
 
+    def temporary(self, scope: Scope) -> Coverage:
+        """Organisations in scope that only a temporary Party organisation reaches (their own
+        figure: never in the organisation rate)."""
+        return Coverage(self.get(scope, "temporary"), self.get(scope, "in_scope"), scope)
+
 
 @dataclass(frozen=True)
 class BreakdownRow:
@@ -130,6 +135,21 @@ class Snapshot:
     taken_on: date
     taken_at: datetime
     counts: Counts
+
+
+class DayNotKept(Invalid):
+    """Rates asked for as of a day other than the projection's day that has no snapshot: the
+    organisations' files are kept only as they are now, so a day with no stored snapshot cannot
+    be recomputed truthfully, and a future day is not known yet."""
+
+    def __init__(self, day: date, today: date) -> None:
+        reason = (
+            "is after today: the figures of a future day are not known yet"
+            if day > today
+            else "has no stored snapshot: a past day is answered only from the snapshot taken "
+            "that day (organisation files are not kept per day, so it cannot be recomputed)"
+        )
+        super().__init__("as_of", reason, message=f"as_of {day.isoformat()} {reason}")
 
 
 #: The days a history covers when the caller names no first day.

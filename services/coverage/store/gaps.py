@@ -16,7 +16,12 @@ from sqlalchemy import ColumnElement, Select, and_, false, func, not_, or_, sele
 
 from libs.common.db import Repository
 from libs.common.subtree import within_region
-from services.coverage.domain.facts import CoverageFacts, Scope
+from services.coverage.domain.facts import (
+    GONE_STATUSES,
+    ORGANIZATION_BRANCH_KINDS,
+    CoverageFacts,
+    Scope,
+)
 from services.coverage.domain.gaps import (
     SORT_FIELDS,
     GapFilter,
@@ -51,18 +56,34 @@ class GapRow:
 
 
 def in_scope(scope: Scope) -> ColumnElement[bool]:
+    """`CoverageFacts.in_scope` in SQL."""
+    counted = and_(
+        facts.c.managed == true(), facts.c.operating_status.not_in(sorted(GONE_STATUSES))
+    )
+    if scope == "all_registered":
+        return counted
+    operating = and_(counted, facts.c.operating_status != "suspended")
     if scope == "with_members":
-        return and_(facts.c.managed, facts.c.full_members + facts.c.probationary_members > 0)
+        return and_(operating, facts.c.full_members + facts.c.probationary_members > 0)
     if scope == "three_haves":
-        return and_(facts.c.managed, facts.c.three_haves)
-    return facts.c.managed == true()
+        return and_(operating, facts.c.three_haves == true())
+    return operating
 
 
 def uncovered(metric: Metric) -> ColumnElement[bool]:
-    no_branch = facts.c.branch_id.is_(None)
+    """Not covered in the sense of the metric: no own or joint branch (a temporary one does not
+    count) for organisation coverage; no Party organisation at all (a temporary one does),
+    instructor or mass organisation for work coverage."""
     if metric is Metric.ORGANIZATION:
-        return no_branch
-    return and_(no_branch, facts.c.instructor_count == 0, facts.c.mass_organization_count == 0)
+        return or_(
+            facts.c.branch_kind.is_(None),
+            facts.c.branch_kind.not_in(sorted(ORGANIZATION_BRANCH_KINDS)),
+        )
+    return and_(
+        facts.c.branch_id.is_(None),
+        facts.c.instructor_count == 0,
+        facts.c.mass_organization_count == 0,
+    )
 
 
 def has_reason(reason: Reason, metric: Metric, min_full: int) -> ColumnElement[bool]:
@@ -128,6 +149,7 @@ def to_facts(row: Any) -> CoverageFacts:
         area_ids=tuple(json.loads(row.area_ids or "[]")),
         managed=row.managed,
         three_haves=row.three_haves,
+        operating_status=row.operating_status,
         full_members=row.full_members,
         probationary_members=row.probationary_members,
         ledger_complete=row.ledger_complete,
@@ -186,8 +208,9 @@ class GapRepository(Repository):
     async def joint_branch_candidates(
         self, region_code: str, min_full: int, *, township: str | None, limit: int
     ) -> Sequence[Candidate]:
-        """Managed organisations without a Party organisation that could join a joint branch:
-        1..min_full-1 full members, or probationary members only. At most `limit` rows."""
+        """Operating organisations in the ledger without a branch of their own or a joint one
+        that could join a joint branch: 1..min_full-1 full members, or probationary members
+        only (closed, revoked and suspended ones never). At most `limit` rows."""
         full, probationary = facts.c.full_members, facts.c.probationary_members
         query = select(
             facts.c.organization_id,
@@ -201,8 +224,8 @@ class GapRepository(Repository):
             facts.c.credit_code,
         ).where(
             within_region(facts.c.region_code, region_code),
-            facts.c.managed,
-            facts.c.branch_id.is_(None),
+            in_scope("all_managed"),
+            uncovered(Metric.ORGANIZATION),
             full < min_full,
             or_(full > 0, probationary > 0),
         )
