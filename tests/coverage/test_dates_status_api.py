@@ -214,3 +214,42 @@ async def test_unknown_three_haves_is_shown_unknown_and_never_counted(
         )
         shown = {g["organization_id"]: g["three_haves"] for g in gaps.json()["items"]}
         assert shown == {"org-0": True, "org-1": False, "org-2": None, "org-3": True}
+
+
+async def test_a_county_table_of_townships_in_one_call(
+    private_nats: NatsServer, database_url: str
+) -> None:
+    ledger = Ledger()
+    townships = ("140212101", "140212102", "140212103")
+    orgs = [registered(n, region_code=townships[n % 3] + "001", full_members=1) for n in range(9)]
+    events: list[IntegrationEvent] = [
+        *orgs,
+        registered(50, region_code="140211001001", full_members=1),  # another county
+        formed("b-0", "standalone", "org-0"),
+        formed("b-1", "joint", "org-1", "org-4"),
+        formed("b-7", "joint", "org-7"),
+        formed("b-t", "temporary", "org-2"),
+    ]
+    ledger.apply(*events)
+    async with coverage_service(private_nats, database_url) as (service, stream):
+        await stream.publish(*events)
+        await settled(service, ledger, "140212")
+        admin = service.as_region("14")
+        table = await service.client.get(
+            "/v1/coverage/140212/subregions", params={"sort": "-organization_rate"}, headers=admin
+        )
+        assert table.status_code == 200, table.text
+        rows = table.json()["rows"]
+        for row in rows:
+            assert pairs(row) == ledger.rates(row["region_code"]), row["region_code"]
+        rates_by_code = {
+            code: ledger.rates(code)["organization"][0] / ledger.rates(code)["organization"][1]
+            for code in townships
+        }
+        expected = sorted(townships, key=lambda c: (-rates_by_code[c], c))
+        assert [r["region_code"] for r in rows] == expected
+        refused = await service.client.get(
+            "/v1/coverage/140212/subregions", params={"sort": "colour"}, headers=admin
+        )
+        assert refused.status_code == 422
+        assert refused.json()["errors"][0]["field"] == "sort"

@@ -332,6 +332,13 @@ async def test_targets_are_reached_and_missed_with_events(
     assert len(await outbox_events(service, "pb.coverage.target.reached.v1")) == 1
     listed = await service.client.get("/v1/targets/140212", headers=reader)
     assert [t["standing"] for t in listed.json()] == ["below"]
+    # the current standing, as the roll-ups say now (not only when the target was set)
+    assert listed.json()[0]["current"] == {
+        "covered": 0,
+        "in_scope": 4,
+        "rate": 0.0,
+        "scope": "with_members",
+    }
 
 
 async def test_rates_changed_is_sent_once_per_region_per_window(

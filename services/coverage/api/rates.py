@@ -130,6 +130,55 @@ async def rates(
     )
 
 
+class SubregionRow(BaseModel):
+    region_code: str
+    organization_coverage: Rate
+    standalone_coverage: Rate
+    work_coverage: Rate
+    temporary_coverage: Rate
+
+
+class Subregions(BaseModel):
+    region_code: str
+    sort: str
+    rows: list[SubregionRow]
+
+
+@router.get(
+    "/{region_code}/subregions",
+    response_model=Subregions,
+    summary="The figures of each region one level below: a county's townships (乡镇街道), ...",
+    description="One row per sub-region with its rates and counts, from the roll-ups. `sort`: "
+    "region_code, organization_rate, standalone_rate, work_rate, temporary_rate, in_scope, "
+    "uncovered (organisation coverage); `-` in front for descending; regions with nothing in "
+    "scope (rate null) come last; ties by code.",
+)
+async def subregion_table(
+    region_code: str,
+    uow: ReadUnitOfWorkDep,
+    principal: Reader,
+    organization_scope: OrganizationScope = DEFAULT_ORGANIZATION_SCOPE,
+    work_scope: WorkScope = DEFAULT_WORK_SCOPE,
+    sort: Annotated[str, Query(max_length=32)] = "region_code",
+) -> Subregions:
+    region = region_in_scope(region_code, principal)
+    rows = await coverage.subregions(uow, region, organization_scope, work_scope, sort)
+    return Subregions(
+        region_code=region,
+        sort=sort,
+        rows=[
+            SubregionRow(
+                region_code=row.region_code,
+                organization_coverage=Rate.of(row.organization),
+                standalone_coverage=Rate.of(row.standalone),
+                work_coverage=Rate.of(row.work),
+                temporary_coverage=Rate.of(row.temporary),
+            )
+            for row in rows
+        ],
+    )
+
+
 @router.get(
     "/{region_code}/history",
     response_model=History,

@@ -49,7 +49,7 @@ class TargetOut(BaseModel):
     rate: float
     due_on: date
     standing: Standing = Field(description="reached, below, or unknown (nothing in scope)")
-    current: Rate | None = Field(default=None, description="The region's rate when set")
+    current: Rate = Field(description="The region's rate now, in the target's scope")
 
 
 class Snapshot(BaseModel):
@@ -58,7 +58,7 @@ class Snapshot(BaseModel):
     regions: int
 
 
-def _out(target: Target, standing: Standing, current: Rate | None = None) -> TargetOut:
+def _out(target: Target, standing: Standing, current: Rate) -> TargetOut:
     return TargetOut(
         region_code=target.region_code,
         metric=target.metric,
@@ -96,7 +96,7 @@ async def list_targets(
     region_code: str, uow: ReadUnitOfWorkDep, principal: Reader
 ) -> list[TargetOut]:
     region = region_in_scope(region_code, principal)
-    return [_out(t, s) for t, s in await targets.targets_of(uow, region)]
+    return [_out(t, s, Rate.of(c)) for t, s, c in await targets.targets_of(uow, region)]
 
 
 @router.post(

@@ -12,9 +12,12 @@ from services.coverage.domain.rates import (
     Counts,
     Coverage,
     DayNotKept,
+    SubregionFigures,
     breakdown,
     history_period,
+    sorted_subregions,
 )
+from services.coverage.domain.rollups import regions_of
 from services.coverage.store.uow import CoverageUnitOfWork
 
 
@@ -130,3 +133,27 @@ async def history(
         )
         for s in await uow.rollups.history(area, start, end)
     ]
+
+
+async def subregions(
+    uow: CoverageUnitOfWork,
+    region_code: str,
+    organization_scope: Scope = DEFAULT_ORGANIZATION_SCOPE,
+    work_scope: Scope = DEFAULT_WORK_SCOPE,
+    sort: str = "region_code",
+) -> list[SubregionFigures]:
+    """The figures of each region one level below (a county's townships), sorted, from the
+    roll-ups in one query."""
+    found = await uow.rollups.subregion_totals(region_code)
+    rows = [
+        SubregionFigures(
+            region_code=code,
+            organization=counts.coverage("organization", organization_scope),
+            standalone=counts.coverage("standalone", organization_scope),
+            work=counts.coverage("work", work_scope),
+            temporary=counts.temporary(organization_scope),
+        )
+        for code, counts in found.items()
+        if len(regions_of(code)) >= 2 and regions_of(code)[-2] == region_code
+    ]
+    return sorted_subregions(rows, sort)
