@@ -51,6 +51,7 @@ class OrganizationFile(_Tolerant):
     three_haves: bool = False
     three_haves_state: Literal["true", "false", "unknown"] | None = None
     operating_status: str = "operating"
+    no_branch_reason: str | None = None  # read when the registry publishes it
     full_members: int = 0
     probationary_members: int = 0
     ledger_complete: bool = False
@@ -74,6 +75,7 @@ class OrganizationFile(_Tolerant):
             area_ids=tuple(sorted(set(self.area_ids))),
             three_haves=self.known_three_haves(),
             operating_status=self.operating_status,
+            no_branch_reason=self.no_branch_reason,
             full_members=self.full_members,
             probationary_members=self.probationary_members,
             ledger_complete=self.ledger_complete,

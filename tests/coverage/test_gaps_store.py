@@ -36,6 +36,7 @@ def fact_row(n: int, region_code: str = "140212101001", **overrides: Any) -> dic
         "managed": True,
         "three_haves": True,
         "operating_status": "operating",
+        "no_branch_reason": None,
         "full_members": 0,
         "probationary_members": 0,
         "ledger_complete": True,

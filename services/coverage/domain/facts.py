@@ -59,6 +59,7 @@ class CoverageFacts:
     managed: bool = True  # in the ledger (not deregistered)
     three_haves: bool | None = None  # 三有; None: not known (never counted as true or false)
     operating_status: str = "operating"
+    no_branch_reason: str | None = None  # 未建党组织原因 as the office recorded it, if known
     full_members: int = 0
     probationary_members: int = 0
     ledger_complete: bool = False

@@ -150,6 +150,7 @@ def to_facts(row: Any) -> CoverageFacts:
         managed=row.managed,
         three_haves=row.three_haves,
         operating_status=row.operating_status,
+        no_branch_reason=row.no_branch_reason,
         full_members=row.full_members,
         probationary_members=row.probationary_members,
         ledger_complete=row.ledger_complete,

@@ -39,6 +39,7 @@ organization_facts = Table(
     Column("managed", Boolean(), nullable=False, server_default=true()),
     Column("three_haves", Boolean()),  # NULL: not known
     Column("operating_status", String(16), nullable=False, server_default="operating"),
+    Column("no_branch_reason", Text()),
     Column("full_members", Integer(), nullable=False, server_default=text("0")),
     Column("probationary_members", Integer(), nullable=False, server_default=text("0")),
     Column("ledger_complete", Boolean(), nullable=False, server_default=false()),

@@ -38,6 +38,7 @@ def upgrade() -> None:
         batch.add_column(
             sa.Column("operating_status", sa.String(16), nullable=False, server_default="operating")
         )
+        batch.add_column(sa.Column("no_branch_reason", sa.Text()))
     with op.batch_alter_table("coverage_branches") as batch:
         batch.add_column(sa.Column("ends_on", sa.Date()))
         batch.add_column(sa.Column("dissolved_on", sa.Date()))
@@ -81,5 +82,6 @@ def downgrade() -> None:
         batch.drop_column("dissolved_on")
         batch.drop_column("ends_on")
     with op.batch_alter_table("organization_facts") as batch:
+        batch.drop_column("no_branch_reason")
         batch.drop_column("operating_status")
         batch.alter_column("three_haves", existing_type=sa.Boolean(), nullable=False)
