@@ -19,6 +19,13 @@ class CoverageSettings(ServiceSettings):
         default=5, ge=2, description="Most organisations one proposed joint branch covers"
     )
 
+    industry_joint_branches_across_county: bool = Field(
+        default=False,
+        description="Joint-branch proposals may group organisations a township cannot group "
+        "into an industry-wide joint branch (行业联合党支部) across their county, one GB/T 4754 "
+        "section each",
+    )
+
     inbox_batch_size: int = Field(
         default=1000,
         ge=1,

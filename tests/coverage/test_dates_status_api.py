@@ -186,10 +186,14 @@ async def test_status_takes_organisations_out_of_the_scopes(
         )
         assert proposals.status_code == 200, proposals.text
         proposed = proposals.json()
-        named_ids = {
-            o["organization_id"] for group in proposed["proposals"] for o in group["organizations"]
-        } | {left["organization"]["organization_id"] for left in proposed["leftovers"]}
+        groups = proposed["proposals"] + proposed["existing_branches"]
+        named_ids = {o["organization_id"] for group in groups for o in group["organizations"]}
+        named_ids |= {left["organization"]["organization_id"] for left in proposed["leftovers"]}
         assert named_ids == {"org-4", "org-5"}
+        # the joint branch has 3 organisations of 5: both are proposed to join it
+        (fill,) = proposed["existing_branches"]
+        assert fill["branch_id"] == "b-joint"
+        assert {o["organization_id"] for o in fill["organizations"]} == {"org-4", "org-5"}
 
 
 async def test_unknown_three_haves_is_shown_unknown_and_never_counted(
@@ -253,3 +257,35 @@ async def test_a_county_table_of_townships_in_one_call(
         )
         assert refused.status_code == 422
         assert refused.json()["errors"][0]["field"] == "sort"
+
+
+async def test_industry_wide_joint_branch_across_a_county_when_the_setting_allows(
+    private_nats: NatsServer, database_url: str
+) -> None:
+    spread = [
+        registered(n, region_code=f"14021210{n}001", full_members=1, industry_code="I6513")
+        for n in range(1, 4)
+    ]
+    for allowed in (False, True):
+        async with coverage_service(
+            private_nats, database_url, industry_joint_branches_across_county=allowed
+        ) as (service, stream):
+            if not allowed:
+                await stream.publish(*spread)
+            ledger = Ledger()
+            ledger.apply(*spread)
+            await settled(service, ledger, "140212")
+            response = await service.client.get(
+                "/v1/coverage/140212/joint-branch-proposals", headers=service.as_region("14")
+            )
+            body = response.json()
+            assert body["rules"]["industry_wide"] is allowed
+            if not allowed:
+                assert body["proposals"] == []
+                assert len(body["leftovers"]) == 3
+                continue
+            (proposal,) = body["proposals"]
+            assert proposal["industry_section"] == "I"
+            assert proposal["township_code"] == "140212"
+            assert len(proposal["organizations"]) == 3
+            assert body["leftovers"] == []

@@ -222,7 +222,8 @@ async def test_joint_branch_proposals(coverage: RunningService) -> None:
     response = await get(coverage, f"/v1/coverage/{COUNTY}/joint-branch-proposals")
     assert response.status_code == 200, response.text
     body = response.json()
-    assert body["rules"] == {"min_full_members": 3, "max_organizations": 5}
+    assert body["rules"] == {"min_full_members": 3, "max_organizations": 5, "industry_wide": False}
+    assert body["existing_branches"] == []
     # candidates: 2, 3, 4 (rider), 5 in township 101; 8 alone in township 102
     assert body["candidates"] == 5
     assert body["upper_bound"] == 4

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, false, func, not_, or_, select, true, tuple_
@@ -29,7 +30,9 @@ from services.coverage.domain.gaps import (
     NextAction,
     Reason,
 )
-from services.coverage.domain.proposals import Candidate
+from services.coverage.domain.proposals import Candidate, ExistingJointBranch
+from services.coverage.store.projection import counts_on
+from services.coverage.store.tables import branch_organizations, branches
 from services.coverage.store.tables import organization_facts as facts
 
 _SORT_COLUMNS: dict[str, ColumnElement[Any]] = {
@@ -206,6 +209,28 @@ class GapRepository(Repository):
         async for rows in result.partitions(size):
             yield [GapRow(to_facts(r), r.township_code, r.size_band, r.sort_value) for r in rows]
 
+    async def joint_branches(self, region_code: str, day: date) -> list[ExistingJointBranch]:
+        """The joint branches counting on `day` that cover organisations of the region, with
+        those organisations (as candidates are described)."""
+        query = (
+            select(
+                branch_organizations.c.branch_id,
+                *[facts.c[name] for name in _CANDIDATE_COLUMNS],
+            )
+            .join(branches, branches.c.branch_id == branch_organizations.c.branch_id)
+            .join(facts, facts.c.organization_id == branch_organizations.c.organization_id)
+            .where(
+                branches.c.kind == "joint",
+                counts_on(day)[branches],
+                within_region(facts.c.region_code, region_code),
+            )
+            .order_by(branch_organizations.c.branch_id, facts.c.organization_id)
+        )
+        members: dict[str, list[Candidate]] = {}
+        for row in await self.session.execute(query):
+            members.setdefault(row.branch_id, []).append(_candidate(row))
+        return [ExistingJointBranch(b, tuple(m)) for b, m in members.items()]
+
     async def joint_branch_candidates(
         self, region_code: str, min_full: int, *, township: str | None, limit: int
     ) -> Sequence[Candidate]:
@@ -234,17 +259,31 @@ class GapRepository(Repository):
             query = query.where(facts.c.township_code == township)
         query = query.order_by(facts.c.township_code, facts.c.organization_id).limit(limit)
         rows = (await self.session.execute(query)).all()
-        return [
-            Candidate(
-                organization_id=r.organization_id,
-                township_code=r.township_code,
-                full_members=r.full_members,
-                probationary_members=r.probationary_members,
-                industry_code=r.industry_code,
-                latitude=r.latitude,
-                longitude=r.longitude,
-                name=r.name,
-                credit_code=r.credit_code,
-            )
-            for r in rows
-        ]
+        return [_candidate(r) for r in rows]
+
+
+_CANDIDATE_COLUMNS = (
+    "organization_id",
+    "township_code",
+    "full_members",
+    "probationary_members",
+    "industry_code",
+    "latitude",
+    "longitude",
+    "name",
+    "credit_code",
+)
+
+
+def _candidate(r: Any) -> Candidate:
+    return Candidate(
+        organization_id=r.organization_id,
+        township_code=r.township_code,
+        full_members=r.full_members,
+        probationary_members=r.probationary_members,
+        industry_code=r.industry_code,
+        latitude=r.latitude,
+        longitude=r.longitude,
+        name=r.name,
+        credit_code=r.credit_code,
+    )

@@ -66,7 +66,7 @@ PROJECTION_TABLES: tuple[Table, ...] = (
 # parameters is rendered afresh for every statement.
 
 
-def _counts_on(day: date) -> dict[Table, ColumnElement[bool]]:
+def counts_on(day: date) -> dict[Table, ColumnElement[bool]]:
     """What counts on `day` (Asia/Shanghai): a branch from formed_on, until a temporary one's
     ends_on (inclusive) and before it is dissolved; an assignment from starts_on, until its
     planned ends_on and before it ended; a mass organisation from established_on and before it
@@ -109,7 +109,7 @@ def _links_query(session: AsyncSession, ids: list[str], day: date) -> Any:
     """Each organisation's branches that count on `day`, and how many instructors and mass
     organisations count then, as rows (what, organization_id, branch_id, kind, formed_on,
     count)."""
-    counts_on = _counts_on(day)
+    counted = counts_on(day)
     return union_all(
         select(
             literal("branch").label("what"),
@@ -120,10 +120,10 @@ def _links_query(session: AsyncSession, ids: list[str], day: date) -> Any:
             literal(0).label("count"),
         )
         .join(branches, branches.c.branch_id == branch_organizations.c.branch_id)
-        .where(one_of(session, branch_organizations.c.organization_id, ids), counts_on[branches]),
+        .where(one_of(session, branch_organizations.c.organization_id, ids), counted[branches]),
         *[
             select(literal(what), table.c.organization_id, null(), null(), null(), func.count())
-            .where(one_of(session, table.c.organization_id, ids), counts_on[table])
+            .where(one_of(session, table.c.organization_id, ids), counted[table])
             .group_by(table.c.organization_id)
             for what, table in (
                 ("instructors", instructor_assignments),
