@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 from typing import Literal
 
 from libs.common.refusals import NotFound
@@ -110,16 +111,31 @@ class CoverageFacts:
         )
 
     def in_scope(self, scope: Scope) -> bool:
-        """Whether the organisation is in the named denominator: never when deregistered,
-        closed or revoked; a suspended one only in `all_registered`; 三有 only when known true."""
-        if not self.counted:
-            return False
-        if scope == "all_registered":
-            return True
-        if self.operating_status == "suspended":
-            return False
-        if scope == "with_members":
-            return self.has_members
-        if scope == "three_haves":
-            return self.three_haves is True
-        return True
+        """Whether the organisation is in the named denominator (see `scopes_holding`)."""
+        return scope in self.scopes
+
+    @property
+    def scopes(self) -> frozenset[Scope]:
+        """The named denominators the organisation is in."""
+        return scopes_holding(
+            self.counted, self.operating_status, self.has_members, self.three_haves
+        )
+
+
+@lru_cache(maxsize=64)
+def scopes_holding(
+    counted: bool, operating_status: str, has_members: bool, three_haves: bool | None
+) -> frozenset[Scope]:
+    """The scopes an organisation is in: none when deregistered, closed or revoked (`counted`
+    false); a suspended one only `all_registered`; `three_haves` only when 三有 is known true
+    (unknown is never counted as true or false). Cached: it runs per organisation per batch."""
+    if not counted:
+        return frozenset()
+    if operating_status == "suspended":
+        return frozenset({"all_registered"})
+    held: set[Scope] = {"all_managed", "all_registered"}
+    if has_members:
+        held.add("with_members")
+    if three_haves is True:
+        held.add("three_haves")
+    return frozenset(held)

@@ -112,7 +112,7 @@ def _keys(
 def counts(facts: CoverageFacts) -> tuple[int, ...]:
     """The organisation's counters (0 or 1 each), in the order of COUNTERS."""
     return _counts(
-        tuple(facts.in_scope(scope) for scope in SCOPES),
+        facts.scopes,
         facts.organization_covered,
         facts.standalone,
         facts.work_covered,
@@ -122,10 +122,11 @@ def counts(facts: CoverageFacts) -> tuple[int, ...]:
 
 @lru_cache(maxsize=1024)
 def _counts(
-    in_scope: tuple[bool, ...], covered: bool, standalone: bool, work: bool, temporary: bool
+    scopes: frozenset[str], covered: bool, standalone: bool, work: bool, temporary: bool
 ) -> tuple[int, ...]:
     values: list[int] = []
-    for counted in in_scope:
+    for scope in SCOPES:
+        counted = scope in scopes
         values += [int(counted), int(counted and covered), int(counted and standalone)]
         values += [int(counted and work), int(counted and temporary)]
     return tuple(values)
