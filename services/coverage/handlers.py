@@ -98,6 +98,15 @@ class OrganizationUpdated(OrganizationFile):
     updated_at: datetime
 
 
+class OrganizationReactivated(OrganizationFile):
+    """What coverage reads of `pb.registry.organization.reactivated.v1`: the file opened again,
+    applied as a registration of the existing file (its newer version wins over the
+    deregistration; the registration time is kept). Not subscribed yet: the registry publishes
+    it from the life-cycle work (wt-life9); once it is in the catalogue, add it to PROJECTED."""
+
+    reactivated_at: datetime
+
+
 class OrganizationDeregistered(_Tolerant):
     """What coverage reads of `pb.registry.organization.deregistered.v1`."""
 
@@ -191,6 +200,12 @@ def _organizations_registered(projector: Projector, items: Items) -> None:
 def _organizations_updated(projector: Projector, items: Items) -> None:
     projector.organizations_filed(
         [OrganizationFiled(e.facts(), e.version, e.updated_at) for _, e in items]
+    )
+
+
+def _organizations_reactivated(projector: Projector, items: Items) -> None:
+    projector.organizations_filed(
+        [OrganizationFiled(e.facts(), e.version, e.reactivated_at) for _, e in items]
     )
 
 

@@ -11,6 +11,7 @@ from libs.common.events import IntegrationEvent
 from tests.coverage.feed import (
     Ledger,
     assigned,
+    deregistered,
     dissolved,
     formed,
     registered,
@@ -289,3 +290,26 @@ async def test_industry_wide_joint_branch_across_a_county_when_the_setting_allow
             assert proposal["township_code"] == "140212"
             assert len(proposal["organizations"]) == 3
             assert body["leftovers"] == []
+
+
+async def test_a_newer_file_after_deregistration_brings_the_organisation_back(
+    private_nats: NatsServer, database_url: str
+) -> None:
+    """What a reactivation relies on: a file of a newer version than the deregistration is
+    applied as a registration of the existing file (and an older one is not)."""
+    org = registered(0, full_members=1)
+    gone = deregistered(org)
+    stale = updated(org, full_members=2)  # version 2, as old as the deregistration
+    back = updated(updated(org), full_members=3)  # version 3: the file opened again
+    ledger = Ledger()
+    async with coverage_service(private_nats, database_url) as (service, stream):
+        for events in ([org, gone, stale], [back]):
+            ledger.apply(*events[:2] if len(events) == 3 else events)
+            await stream.publish(*events)
+            await settled(service, ledger, "140212", organization_scope="all_registered")
+        body = await service.client.get(
+            "/v1/projection/organizations/org-0", headers=service.as_region("14")
+        )
+        assert body.json()["managed"] is True
+        assert body.json()["full_members"] == 3
+        assert body.json()["deregistered_at"] is None
