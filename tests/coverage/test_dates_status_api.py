@@ -137,7 +137,10 @@ async def test_temporary_branches_are_their_own_figure(
         formed("b-own", "standalone", "org-1"),
     ]
     ledger.apply(*events)
-    async with coverage_service(private_nats, database_url) as (service, stream):
+    async with coverage_service(private_nats, database_url, rates_changed_window_seconds=0.2) as (
+        service,
+        stream,
+    ):
         await stream.publish(*events)
         body = await settled(service, ledger, "140212")
         # org-1 counts under its own branch; org-0 only under the temporary one
@@ -148,6 +151,16 @@ async def test_temporary_branches_are_their_own_figure(
         listed = {g["organization_id"]: g for g in gaps.json()["items"]}
         assert set(listed) == {"org-0", "org-2", "org-3"}
         assert listed["org-0"]["temporary_branch"] is True
+
+        async def announced() -> bool:
+            found = await outbox_data(service.runtime, "pb.coverage.rates.changed.v1")
+            county = [e for e in found if e["region_code"] == "140212" and not e["area_id"]]
+            return bool(county) and (
+                county[-1]["temporary_covered"],
+                county[-1]["organization_covered"],
+            ) == (1, 1)
+
+        await wait_for(announced, timeout=10)
 
 
 async def test_status_takes_organisations_out_of_the_scopes(
@@ -178,6 +191,13 @@ async def test_status_takes_organisations_out_of_the_scopes(
         )
         # all_registered keeps the suspended one (covered by the joint branch)
         assert pairs(named)["organization"] == (2, 4)
+        # a figure to read, not a target to set (the target events name three scopes)
+        aimed = await service.client.put(
+            "/v1/targets/140212",
+            json={"rate": 0.9, "due_on": "2027-06-30", "scope": "all_registered"},
+            headers=service.as_region("14"),
+        )
+        assert aimed.status_code == 422, aimed.text
 
         admin = service.as_region("14")
         gaps = await service.client.get("/v1/coverage/140212/gaps", headers=admin)

@@ -20,7 +20,7 @@ from services.coverage.api.deps import (
 from services.coverage.api.rates import Rate
 from services.coverage.domain.facts import Scope
 from services.coverage.domain.rates import Metric
-from services.coverage.domain.targets import BASIS_POINTS, Standing, Target
+from services.coverage.domain.targets import BASIS_POINTS, Standing, Target, TargetScope
 from services.coverage.service import snapshots, targets
 
 router = APIRouter(tags=["targets"])
@@ -28,7 +28,7 @@ router = APIRouter(tags=["targets"])
 
 class TargetIn(BaseModel):
     metric: Metric = Field(default="organization", description="Which rate the target is for")
-    scope: Scope | None = Field(
+    scope: TargetScope | None = Field(
         default=None, description="Its denominator (default: with_members, or all_managed for work)"
     )
     rate: float = Field(ge=0, le=1, description="The target, a decimal fraction (0.95)")

@@ -19,8 +19,8 @@ from libs.common.refusals import NotFound
 #: not operating).
 Scope = Literal["with_members", "three_haves", "all_managed", "all_registered"]
 SCOPES: tuple[Scope, ...] = ("with_members", "three_haves", "all_managed", "all_registered")
-DEFAULT_ORGANIZATION_SCOPE: Scope = "with_members"
-DEFAULT_WORK_SCOPE: Scope = "all_managed"
+DEFAULT_ORGANIZATION_SCOPE: Literal["with_members"] = "with_members"
+DEFAULT_WORK_SCOPE: Literal["all_managed"] = "all_managed"
 
 BranchKind = Literal["standalone", "joint", "temporary"]
 #: The branches that give organisation coverage: an organisation's own or a joint one. A
