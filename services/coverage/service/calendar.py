@@ -17,9 +17,14 @@ async def advance_day(uow: CoverageUnitOfWork, today: date) -> int | None:
     downtime) in one step; returns how many organisations were counted again, None when the
     projection was already at today."""
     stored = await uow.projection.stored_projection_day()
+    if stored is None:
+        # what the consumer evaluated at before any day was stored; inserted first so that two
+        # workers starting together take turns on the row (the second then finds today)
+        await uow.projection.start_calendar(shanghai_today())
+        stored = await uow.projection.stored_projection_day()
     if stored == today:
         return None
-    was = stored or shanghai_today()  # what the consumer evaluated at before any day was stored
+    was = stored or shanghai_today()
     recounted = 0
     if was != today:
         first, last = boundary_days(was, today)

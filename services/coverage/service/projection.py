@@ -145,6 +145,9 @@ class Projector:
         """Apply everything noted since the last flush."""
         noted, self._noted = self._noted, _Noted()
         recount, self._recount = self._recount, set()
+        # the day first: on PostgreSQL its shared lock keeps the day worker from moving it (and
+        # rewriting these organisations) between this batch's reads and its writes
+        day = self.day or await self.store.projection_day()
         affected = await self._write_branches(noted.branches)
         affected |= await self._write_links(noted)
         files = noted.files
@@ -156,7 +159,6 @@ class Projector:
         changes = []
         if filed or stored:
             current = {**stored, **filed}
-            day = self.day or await self.store.projection_day()
             linked = await self.store.links(current, day)
             for org_id, now in current.items():
                 facts = with_links(now.facts, linked[org_id])

@@ -452,6 +452,13 @@ class ProjectionRepository(Repository):
             )
         ).scalar_one_or_none()
 
+    async def start_calendar(self, day: date) -> None:
+        """Store `day` as the projection's day unless one is stored already."""
+        statement = dialect_insert(self.session, calendar).on_conflict_do_nothing()
+        await self.session.execute(
+            statement, [{"name": "projection", "day": day, "updated_at": utcnow()}]
+        )
+
     async def set_projection_day(self, day: date) -> None:
         await upsert_many(
             self.session,

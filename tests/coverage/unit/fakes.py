@@ -101,6 +101,9 @@ class FakeCalendar(ProjectionRepository):
     async def set_projection_day(self, day: date) -> None:
         self.day = day
 
+    async def start_calendar(self, day: date) -> None:
+        self.day = self.day or day
+
     async def organizations_with_boundaries(self, first: date, last: date) -> set[str]:
         return {org for day, orgs in self.dated.items() if first <= day <= last for org in orgs}
 
