@@ -211,9 +211,11 @@ async def test_status_takes_organisations_out_of_the_scopes(
         named_ids = {o["organization_id"] for group in groups for o in group["organizations"]}
         named_ids |= {left["organization"]["organization_id"] for left in proposed["leftovers"]}
         assert named_ids == {"org-4", "org-5"}
-        # the joint branch has 3 organisations of 5: both are proposed to join it
+        # the joint branch lists 3 organisations, one of them revoked (its place is free):
+        # both are proposed to join it
         (fill,) = proposed["existing_branches"]
         assert fill["branch_id"] == "b-joint"
+        assert fill["existing_organizations"] == 2
         assert {o["organization_id"] for o in fill["organizations"]} == {"org-4", "org-5"}
 
 

@@ -211,7 +211,8 @@ class GapRepository(Repository):
 
     async def joint_branches(self, region_code: str, day: date) -> list[ExistingJointBranch]:
         """The joint branches counting on `day` that cover organisations of the region, with
-        those organisations (as candidates are described)."""
+        those organisations still in the ledger and not closed or revoked (as candidates are
+        described): a place held by an organisation that has gone is free."""
         query = (
             select(
                 branch_organizations.c.branch_id,
@@ -223,6 +224,7 @@ class GapRepository(Repository):
                 branches.c.kind == "joint",
                 counts_on(day)[branches],
                 within_region(facts.c.region_code, region_code),
+                in_scope("all_registered"),
             )
             .order_by(branch_organizations.c.branch_id, facts.c.organization_id)
         )
