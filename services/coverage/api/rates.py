@@ -41,6 +41,7 @@ class BreakdownEntry(BaseModel):
     organization_coverage: Rate
     standalone_coverage: Rate
     work_coverage: Rate
+    temporary_coverage: Rate
 
 
 class Rates(BaseModel):
@@ -77,6 +78,7 @@ class HistoryPoint(BaseModel):
     organization_coverage: Rate
     standalone_coverage: Rate
     work_coverage: Rate
+    temporary_coverage: Rate
 
 
 class History(BaseModel):
@@ -211,6 +213,7 @@ async def rate_history(
                 organization_coverage=Rate.of(day.organization),
                 standalone_coverage=Rate.of(day.standalone),
                 work_coverage=Rate.of(day.work),
+                temporary_coverage=Rate.of(day.temporary),
             )
             for day in days
         ],

@@ -114,6 +114,7 @@ def breakdown(
                 ).as_dict(),
                 "standalone_coverage": total.coverage("standalone", organization_scope).as_dict(),
                 "work_coverage": total.coverage("work", work_scope).as_dict(),
+                "temporary_coverage": total.temporary(organization_scope).as_dict(),
             }
     return result
 

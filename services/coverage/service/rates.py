@@ -109,6 +109,7 @@ class DayFigures:
     organization: Coverage
     standalone: Coverage
     work: Coverage
+    temporary: Coverage
 
 
 async def history(
@@ -130,6 +131,7 @@ async def history(
             organization=s.counts.coverage("organization", organization_scope),
             standalone=s.counts.coverage("standalone", organization_scope),
             work=s.counts.coverage("work", work_scope),
+            temporary=s.counts.temporary(organization_scope),
         )
         for s in await uow.rollups.history(area, start, end)
     ]

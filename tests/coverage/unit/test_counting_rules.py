@@ -86,3 +86,25 @@ async def test_the_day_worker_moves_the_day_once_and_catches_up() -> None:
     assert await advance_day(uow, date(2026, 12, 1)) is None  # already there
     assert await advance_day(uow, date(2026, 12, 5)) == 0  # nothing dated in between
     assert uow.projection.day == date(2026, 12, 5)
+
+
+def test_subregions_sort_by_rate_with_missing_rates_last_and_ties_by_code() -> None:
+    from services.coverage.domain.rates import (
+        Coverage,
+        InvalidSort,
+        SubregionFigures,
+        sorted_subregions,
+    )
+
+    def row(code: str, covered: int, in_scope: int) -> SubregionFigures:
+        figure = Coverage(covered, in_scope, "with_members")
+        return SubregionFigures(code, figure, figure, figure, Coverage(0, in_scope, "with_members"))
+
+    rows = [row("103", 1, 2), row("101", 0, 0), row("102", 1, 2), row("104", 2, 2)]
+    codes = [r.region_code for r in sorted_subregions(rows, "-organization_rate")]
+    assert codes == ["104", "102", "103", "101"]
+    codes = [r.region_code for r in sorted_subregions(rows, "organization_rate")]
+    assert codes == ["102", "103", "104", "101"]
+    assert [r.region_code for r in sorted_subregions(rows, "-uncovered")][:2] == ["102", "103"]
+    with pytest.raises(InvalidSort):
+        sorted_subregions(rows, "name")
