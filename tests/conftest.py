@@ -27,6 +27,11 @@ from tests.harness import (
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
+# Consumers in tests pull with short waits: a stop waits for the pull under way (nats-py's fetch
+# does not survive cancellation), and the production second per stop is most of a served
+# coverage test's teardown.
+os.environ.setdefault("PB_INBOX_FETCH_SECONDS", "0.2")
+
 #: Fixtures that start a process or open a database: a test using any of them (directly or
 #: through another fixture) is an integration test.
 REAL_THINGS = frozenset({"nats_server", "private_nats", "store", "sqlite_url"})
@@ -89,16 +94,6 @@ async def database_url(store: str, tmp_path: Path) -> AsyncIterator[str]:
     """A fresh, empty database on the test's store."""
     if store == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path / 'store.db'}"
-        return
-    async with postgres_database() as url:
-        yield url
-
-
-@pytest.fixture
-async def second_database_url(store: str, tmp_path: Path) -> AsyncIterator[str]:
-    """A second fresh database of the same kind, for a second service in the same test."""
-    if store == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'second.db'}"
         return
     async with postgres_database() as url:
         yield url

@@ -48,9 +48,6 @@ from libs.common.tracing import span_context_of, span_from
 
 log = get_logger(__name__)
 
-#: How long one pull waits for messages; also how long a stop may take to be noticed.
-FETCH_SECONDS = 1.0
-
 #: The unit of work a consumer's handlers take: the service's own, carrying its repositories.
 U = TypeVar("U", bound=UnitOfWork, default=Any)
 
@@ -197,7 +194,7 @@ class InboxConsumer:
     async def stop(self) -> None:
         # Let the current fetch run out rather than cancel it: nats-py's fetch does not always
         # survive a cancellation (its inner wait can be left pending forever).
-        await stop_loop(self._task, self._stopping, grace=FETCH_SECONDS + 5)
+        await stop_loop(self._task, self._stopping, grace=self.settings.inbox_fetch_seconds + 5)
         self._task = None
         if self._subscription is not None:
             # An open pull request would hold up the connection's drain at shutdown.
@@ -231,7 +228,7 @@ class InboxConsumer:
                 await self._forget_old_ids()
                 try:
                     msgs = await subscription.fetch(
-                        self.settings.inbox_batch_size, timeout=FETCH_SECONDS
+                        self.settings.inbox_batch_size, timeout=self.settings.inbox_fetch_seconds
                     )
                 except (NatsTimeoutError, TimeoutError):
                     continue

@@ -55,6 +55,14 @@ class ServiceSettings(BaseSettings):
     inbox_max_deliveries: int = Field(default=5, ge=1)
     inbox_backoff_seconds: list[float] = Field(default=[1.0, 5.0, 30.0, 120.0])
     inbox_ack_wait_seconds: float = Field(default=60.0, gt=0)
+    inbox_fetch_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        le=30,
+        validation_alias=AliasChoices("PB_INBOX_FETCH_SECONDS", "inbox_fetch_seconds"),
+        description="How long one pull waits for messages when the stream is idle; also how "
+        "long a stop may wait for the pull under way (it is not cancelled)",
+    )
     inbox_retention_days: float = Field(
         default=30.0,
         gt=0,

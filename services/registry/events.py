@@ -25,7 +25,14 @@ class OrganizationState(IntegrationEvent):
 
     organization_id: str = Field(description="The registry's id of the organisation")
     version: int = Field(default=1, ge=1, description="Version of the organisation after this")
-    credit_code: str = Field(description="Unified social credit code (GB 32100-2015)")
+    credit_code: str = Field(
+        description="Unified social credit code (GB 32100-2015); empty for a provisional file"
+    )
+    provisional: bool = Field(
+        default=False,
+        description="A file without a credit code yet (found by a survey): matched by name "
+        "until a source gives its code, then `credit_code` is filled and this turns false",
+    )
     name: str = Field(description="Registered name; an individual business's name is masked (张**)")
     kind: OrganizationKind
     region_code: str = Field(description="Statistical division code (2 to 12 digits)")
@@ -96,6 +103,20 @@ class OrganizationDeregisteredV1(IntegrationEvent):
 
 
 @catalogue.register(
+    "pb.registry.organization.reactivated",
+    version=1,
+    producer="registry",
+    subject_field="organization_id",
+)
+class OrganizationReactivatedV1(OrganizationState):
+    """Emitted when a deregistered organisation's file is opened again (it is back in the
+    ledger, uncovered: the branch and assignments it had ended with its deregistration)."""
+
+    reason: str | None = Field(default=None, description="Why, as the office recorded it")
+    reactivated_at: datetime
+
+
+@catalogue.register(
     "pb.registry.member.discovered",
     version=1,
     producer="registry",
@@ -147,6 +168,25 @@ class MemberTransferredV1(IntegrationEvent):
 
 
 @catalogue.register(
+    "pb.registry.member.moved_out",
+    version=1,
+    producer="registry",
+    subject_field="member_id",
+)
+class MemberMovedOutV1(IntegrationEvent):
+    """Emitted for each transferred member of an organisation that left the ledger: their
+    relationship no longer belongs to it, and it no longer counts them."""
+
+    member_id: str
+    organization_id: str
+    region_code: str
+    membership: Membership
+    status: Literal["moved_out"] = "moved_out"
+    reason: str = Field(description="Why: the organisation's deregistration reason")
+    moved_out_on: date
+
+
+@catalogue.register(
     "pb.registry.committee.formed",
     version=1,
     producer="registry",
@@ -173,6 +213,19 @@ class BranchState(IntegrationEvent):
     parent_id: str | None = Field(default=None, description="The committee it is under")
     region_code: str
     organization_ids: list[str] = Field(description="Organisations the branch covers")
+    status: Literal["active", "needs_rectification", "dissolved"] | None = Field(
+        default=None,
+        description="The branch's status after this; a branch needing rectification still "
+        "covers its organisations. Absent (null) only in events recorded before this field",
+    )
+    rectification_reason: str | None = Field(
+        default=None, description="Why a joint branch is below the rules (needs_rectification)"
+    )
+    rectify_by: date | None = Field(default=None, description="Deadline of the rectification")
+    needs_reparenting: bool = Field(
+        default=False,
+        description="An organisation it covers moved township or out of its committee's region",
+    )
 
 
 @catalogue.register(
@@ -213,6 +266,23 @@ class BranchDissolvedV1(BranchState):
 
     reason: str
     dissolved_on: date
+
+
+@catalogue.register(
+    "pb.registry.branch.relocated",
+    version=1,
+    producer="registry",
+    subject_field="branch_id",
+)
+class BranchRelocatedV1(BranchState):
+    """Emitted when a branch's region or parent committee changes: an organisation it covers
+    moved (its region follows; `needs_reparenting` flags a move to another township or out of
+    the committee's region), or the office put it under a committee (the flag cleared)."""
+
+    moved_organization_ids: list[str] = Field(
+        default_factory=list, description="Organisations whose move caused it (none: re-parented)"
+    )
+    relocated_on: date
 
 
 @catalogue.register(

@@ -19,6 +19,17 @@ class RegistrySettings(ServiceSettings):
     joint_max_organizations: int = Field(
         default=5, ge=2, description="Most organisations one joint branch generally covers"
     )
+    rectification_months: int = Field(
+        default=3,
+        ge=1,
+        description="Calendar months a joint branch fallen below the rules has to be put right",
+    )
+    general_branch_min_members: int = Field(
+        default=50, ge=2, description="Members from which a general branch (党总支) is advised"
+    )
+    committee_min_members: int = Field(
+        default=100, ge=3, description="Members from which a committee (基层党委) is advised"
+    )
     identity_key: SecretStr = Field(
         default=SecretStr(DEVELOPMENT_IDENTITY_KEY),
         description="HMAC key for the keyed hashes of ID numbers and phones used for matching",
@@ -37,4 +48,7 @@ class RegistrySettings(ServiceSettings):
         return Rules(
             standalone_min_full_members=self.standalone_min_full_members,
             joint_max_organizations=self.joint_max_organizations,
+            rectification_months=self.rectification_months,
+            general_branch_min_members=self.general_branch_min_members,
+            committee_min_members=self.committee_min_members,
         )

@@ -4,6 +4,8 @@
 stripped strings (numbers without a spurious `.0`, dates in ISO form); a blank row comes as `[]`
 so a caller that counts rows keeps the office's row numbers. `iter_numbered` yields the same rows
 with their row number as the office sees it (the line of a CSV record, the row of an XLSX sheet).
+`iter_rows` yields every row from the first, numbered, for a caller that finds the header itself
+(an import's header may stand below a title).
 
 Everything a file can get wrong is a `SheetError` whose `.reason` an office understands: a
 refusal of the `file` field (422 when a request brings the file, a rejected job when a worker
@@ -35,7 +37,14 @@ import python_calamine
 
 from libs.common import refusals
 
-__all__ = ["SUPPORTED_SUFFIXES", "SheetError", "iter_numbered", "iter_sheet", "sheet_kind"]
+__all__ = [
+    "SUPPORTED_SUFFIXES",
+    "SheetError",
+    "iter_numbered",
+    "iter_rows",
+    "iter_sheet",
+    "sheet_kind",
+]
 
 SUPPORTED_SUFFIXES = (".csv", ".txt", ".xlsx")
 _SAMPLE_BYTES = 1 << 20  # what encoding and delimiter detection look at
@@ -85,6 +94,16 @@ def iter_numbered(
     path: Path, filename: str, *, max_bytes: int | None = None
 ) -> Iterator[tuple[int, list[str]]]:
     """(row number, cells) for the header row (leading blank rows skipped) and every row after."""
+    return _from_header(iter_rows(path, filename, max_bytes=max_bytes))
+
+
+def iter_rows(
+    path: Path, filename: str, *, max_bytes: int | None = None
+) -> Iterator[tuple[int, list[str]]]:
+    """(row number, cells) for every row of the sheet, the first included; a blank row as `[]`.
+
+    The file's type, size and emptiness are checked at once; what is wrong inside it is raised
+    while it is read."""
     kind = sheet_kind(filename)
     size = path.stat().st_size
     if max_bytes is not None and size > max_bytes:
@@ -95,7 +114,7 @@ def iter_numbered(
     if size == 0:
         raise SheetError("the file is empty")
     rows = _csv_rows(path) if kind == "csv" else _xlsx_rows(path)
-    return _from_header(rows)
+    return ((number, _trim(cells) if any(cells) else []) for number, cells in rows)
 
 
 def _from_header(rows: Iterator[tuple[int, list[str]]]) -> Iterator[tuple[int, list[str]]]:
@@ -109,10 +128,10 @@ def _from_header(rows: Iterator[tuple[int, list[str]]]) -> Iterator[tuple[int, l
                     f"no header row: row {number} holds data, not column names; "
                     "the first row must name the columns"
                 )
-            header = (number, _trim(cells))
+            header = (number, cells)
             yield header
             continue
-        yield number, _trim(cells) if any(cells) else []
+        yield number, cells
     if header is None:
         raise SheetError("the file is empty: it has no header row and no data")
 

@@ -1,15 +1,17 @@
 """The registry's background loops: the import worker, which runs import jobs (摸排比对).
 
 A worker takes a job under a lease (one UPDATE), checks the whole file first (encoding,
-formulas, header: a bad file is rejected before anything changes), then commits one
-transaction per chunk of rows (the use case `import_chunk`, with the job's progress). A resumed
-job starts after the last committed chunk; the rows before it are read again only to rebuild the
-file's duplicate check. While one chunk is written, the next is read and validated in a thread.
+formulas, header, which may stand below title rows: a bad file is rejected before anything
+changes), then commits one transaction per chunk of rows (the use case `import_chunk`, with the
+job's progress). A resumed job starts after the last committed chunk; the rows before it are
+read again only to rebuild the file's duplicate check. While one chunk is written, the next is
+read and validated in a thread.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import shutil
 import tempfile
 import uuid
@@ -23,20 +25,22 @@ from libs.common.service import Runtime, WorkerFactory
 from libs.common.tables import utcnow
 from libs.common.tasks import StopSignal, stop_loop
 from services.registry.domain.imports import (
+    HEADER_SCAN_ROWS,
     SOURCES,
     FileDuplicates,
-    HeaderMap,
     ImportCounts,
     ImportJob,
     MissingColumns,
+    PlaceNames,
     RowBatch,
-    map_header,
+    locate_header,
     read_row,
 )
 from services.registry.domain.organizations import Rules
 from services.registry.service import imports as service
 from services.registry.settings import RegistrySettings
-from services.registry.sheets import SheetError, iter_numbered
+from services.registry.sheets import SheetError, iter_rows
+from services.registry.store.regions import region_tree
 from services.registry.store.uow import RegistryUnitOfWork
 
 log = get_logger(__name__)
@@ -66,10 +70,22 @@ class _FileReader:
     plain Python, so the event loop stays free for requests)."""
 
     def __init__(self, path: Path, job: ImportJob) -> None:
-        self.rows = iter_numbered(path, job.filename)
-        _, header = next(self.rows)
-        self.header: HeaderMap = map_header(SOURCES[job.source], header)
+        rows = iter_rows(path, job.filename)
+        read: list[tuple[int, list[str]]] = []  # while looking for the header
+        top: list[tuple[int, list[str]]] = []  # the non-blank rows it may be among
+        for number, cells in rows:
+            read.append((number, cells))
+            if cells:
+                top.append((number, cells))
+                if len(top) == HEADER_SCAN_ROWS:
+                    break
+        if not top:
+            raise SheetError("the file is empty: it has no header row and no data")
+        at, self.header = locate_header(SOURCES[job.source], top)
+        # The rows after the header: those read while looking for it, then the rest of the file.
+        self.rows = itertools.chain(((n, c) for n, c in read if n > at), rows)
         self.scope = job.region_code
+        self.places = PlaceNames(region_tree, job.region_code)
         self.duplicates = FileDuplicates()
 
     def count(self) -> int:
@@ -81,7 +97,7 @@ class _FileReader:
             batch.consumed += 1
             if cells:
                 batch.rows += 1
-                result = read_row(self.header, number, cells, self.scope)
+                result = read_row(self.header, number, cells, self.scope, self.places)
                 if isinstance(result, list):
                     batch.errors += result
                     batch.rejected_rows += 1

@@ -14,7 +14,7 @@ from openpyxl import load_workbook
 from services.coverage.service import proposals
 from services.coverage.service.export import HEADING_ROW, HEADINGS, XLSX_MEDIA_TYPE
 from tests.coverage.test_gaps_store import fact_row, insert_rows
-from tests.harness import RunningService
+from tests.harness import SQLITE_ONLY, RunningService
 
 COUNTY = "140212"
 
@@ -117,6 +117,7 @@ async def test_pages_with_a_cursor_cover_the_list_once(coverage: RunningService)
     assert other.json()["errors"][0]["field"] == "cursor"
 
 
+@SQLITE_ONLY
 @pytest.mark.parametrize(
     ("path", "params", "field"),
     [
@@ -140,6 +141,7 @@ async def test_bad_input_is_422_naming_the_field(
     assert field in [e["field"] for e in response.json()["errors"]]
 
 
+@SQLITE_ONLY
 @pytest.mark.parametrize("suffix", ["gaps", "gaps.xlsx", "joint-branch-proposals"])
 async def test_outside_the_region_is_403(coverage: RunningService, suffix: str) -> None:
     response = await get(coverage, f"/v1/coverage/140213/{suffix}", region=COUNTY)

@@ -31,7 +31,7 @@ from tests.coverage.feed import (
     updated,
 )
 from tests.factories import outbox_data
-from tests.harness import NatsServer, RunningService, ServiceDatabases, serve, wait_for
+from tests.harness import SQLITE_ONLY, NatsServer, RunningService, ServiceDatabases, serve, wait_for
 
 TOWNSHIP_A = "140212101"
 TOWNSHIP_B = "140212102"
@@ -256,6 +256,7 @@ async def test_duplicates_and_reordering_change_nothing(
     assert not rows["org-11"].managed
 
 
+@SQLITE_ONLY
 async def test_region_scope_and_bad_input(
     running: tuple[RunningService, RegistryStream],
 ) -> None:
@@ -342,10 +343,11 @@ async def test_targets_are_reached_and_missed_with_events(
 
 
 async def test_rates_changed_is_sent_once_per_region_per_window(
-    private_nats: NatsServer, database_url: str
+    private_nats: NatsServer, service_databases: ServiceDatabases
 ) -> None:
+    url = await service_databases.url("coverage")
     async with coverage_service(
-        private_nats, database_url, rates_changed_window_seconds=0.5, inbox_batch_size=5
+        private_nats, url, rates_changed_window_seconds=0.5, inbox_batch_size=5
     ) as (service, stream):
         ledger = Ledger()
         orgs = [registered(n, full_members=1) for n in range(60)]

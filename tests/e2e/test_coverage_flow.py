@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from services.coverage.domain.rates import rate
-from tests.e2e.test_skeleton_flow import both_services
+from tests.e2e.test_skeleton_flow import both_services, databases
 from tests.factories import organization
-from tests.harness import NatsServer, RunningService, wait_for
+from tests.harness import NatsServer, RunningService, ServiceDatabases, wait_for
 
 COUNTY = "140212"
 TOWNSHIPS = ("140212101", "140212102")  # 古店镇, 花园屯镇
@@ -119,10 +119,10 @@ async def post(registry: RunningService, path: str, body: dict[str, Any]) -> dic
 
 
 async def test_coverage_follows_the_registry(
-    private_nats: NatsServer, database_url: str, second_database_url: str
+    private_nats: NatsServer, service_databases: ServiceDatabases
 ) -> None:
     instructed: set[str] = set()
-    async with both_services(private_nats, database_url, second_database_url) as (
+    async with both_services(private_nats, *await databases(service_databases)) as (
         registry,
         coverage,
     ):

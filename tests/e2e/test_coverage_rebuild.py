@@ -25,7 +25,7 @@ from services.coverage.store.tables import (
 )
 from tests.coverage.feed import Ledger, registered
 from tests.coverage.test_rates_api import coverage_service, population, settled
-from tests.harness import NatsServer
+from tests.harness import NatsServer, ServiceDatabases
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -65,8 +65,9 @@ async def projection_state(url: str) -> dict[str, Any]:
 
 
 async def test_rebuild_from_the_stream_equals_the_live_projection(
-    private_nats: NatsServer, database_url: str
+    private_nats: NatsServer, service_databases: ServiceDatabases
 ) -> None:
+    database_url = await service_databases.url("coverage")
     ledger = Ledger()
     events = population()
     # Out of order and twice: the registry's stream is what both projections read.

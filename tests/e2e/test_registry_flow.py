@@ -1,7 +1,8 @@
 """The registry's story end to end, read off JetStream by a plain nats-py client.
 
-An import finds three organisations, a staff list and a roster discover a hidden member, the
-member declares and transfers, and the three organisations form a joint branch. The events
+An import finds three organisations, which form a joint branch; a staff list and a roster
+discover a hidden member, who declares and transfers to that branch (a relationship goes to a
+Party organisation). The events
 must reach the stream in that order, each once, as CloudEvents 1.0 (binary NATS binding) whose
 data validates against the schema the project publishes in docs/events/schemas. The reader here
 uses nothing of the project's code but the URL of the server and the published schemas.
@@ -23,7 +24,7 @@ from libs.common.tables import outbox
 from services.registry.app import definition
 from services.registry.settings import RegistrySettings
 from tests.factories import credit_code
-from tests.harness import NatsServer, RunningService, serve, wait_for
+from tests.harness import NatsServer, RunningService, ServiceDatabases, serve, wait_for
 from tests.registry.party_helpers import person, roster_person
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "docs" / "events" / "schemas"
@@ -37,7 +38,7 @@ def survey_file() -> bytes:
     rows = [
         f"新荣区联建甲商贸有限公司,{credit_code(701)},{TOWNSHIP},F5212,12,1",
         f"新荣区联建乙物流有限公司,{credit_code(702)},{TOWNSHIP},G5430,15,1",
-        f"新荣区联建丙餐饮有限公司,{credit_code(703)},{TOWNSHIP},H6210,11,0",
+        f"新荣区联建丙餐饮有限公司,{credit_code(703)},{TOWNSHIP},H6210,11,1",
     ]
     return ("\n".join([SURVEY_HEADER, *rows]) + "\n").encode("utf-8")
 
@@ -66,18 +67,6 @@ async def the_story(registry: RunningService) -> dict[str, Any]:
     by_code = {o["credit_code"]: o["id"] for o in listed.json()["items"]}
     a, b, c = (by_code[credit_code(n)] for n in (701, 702, 703))
 
-    staff = await registry.client.post(
-        f"/v1/organizations/{c}/staff-lists", json={"people": [person(71)]}, headers=headers
-    )
-    assert staff.status_code == 200, staff.text
-    roster = await registry.client.post(
-        "/v1/member-rosters", json={"members": [roster_person(71)]}, headers=headers
-    )
-    [member] = roster.json()["discovered"]
-    for step in ("declare", "transfer"):
-        done = await registry.client.post(f"/v1/members/{member['id']}/{step}", headers=headers)
-        assert done.status_code == 200, done.text
-
     committee = await registry.client.post(
         "/v1/committees",
         json={"kind": "township", "name": "古店镇综合党委", "region_code": TOWNSHIP},
@@ -95,6 +84,17 @@ async def the_story(registry: RunningService) -> dict[str, Any]:
         headers=headers,
     )
     assert branch.status_code == 201, branch.text
+    staff = await registry.client.post(
+        f"/v1/organizations/{c}/staff-lists", json={"people": [person(71)]}, headers=headers
+    )
+    assert staff.status_code == 200, staff.text
+    roster = await registry.client.post(
+        "/v1/member-rosters", json={"members": [roster_person(71)]}, headers=headers
+    )
+    [member] = roster.json()["discovered"]
+    for step in ("declare", "transfer"):
+        done = await registry.client.post(f"/v1/members/{member['id']}/{step}", headers=headers)
+        assert done.status_code == 200, done.text
     return {
         "organizations": {a, b, c},
         "member": member["id"],
@@ -140,10 +140,12 @@ def cloud_events(messages: list[Any]) -> Iterator[tuple[str, str, dict[str, Any]
 
 
 async def test_import_discovery_transfer_and_joint_branch_reach_nats_in_order_once(
-    private_nats: NatsServer, database_url: str
+    private_nats: NatsServer, service_databases: ServiceDatabases
 ) -> None:
     settings = RegistrySettings(
-        database_url=database_url, nats_url=private_nats.url, outbox_poll_seconds=0.1
+        database_url=await service_databases.url("registry"),
+        nats_url=private_nats.url,
+        outbox_poll_seconds=0.1,
     )
     async with serve(definition(settings)) as registry:
         ids = await the_story(registry)
@@ -175,7 +177,7 @@ async def test_import_discovery_transfer_and_joint_branch_reach_nats_in_order_on
     transferred = position("pb.registry.member.transferred.v1", ids["member"])
     committee = position("pb.registry.committee.formed.v1", ids["committee"])
     formed = position("pb.registry.branch.formed.v1", ids["branch"])
-    assert max(registered) < discovered < declared < transferred < committee < formed
+    assert max(registered) < committee < formed < discovered < declared < transferred
 
     branch = events[formed][2]
     assert (branch["kind"], set(branch["organization_ids"])) == ("joint", ids["organizations"])
@@ -184,9 +186,9 @@ async def test_import_discovery_transfer_and_joint_branch_reach_nats_in_order_on
     assert member["status"] == "transferred"
     counted = [
         data
-        for t, _, data in events[declared:formed]
+        for t, _, data in events[declared:]
         if t == "pb.registry.organization.updated.v1" and "full_members" in data["changed"]
     ]
     assert [(d["organization_id"], d["full_members"]) for d in counted] == [
-        (member["organization_id"], 1)
+        (member["organization_id"], 2)
     ]

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from services.registry.domain.calendar import local_today
 from tests.factories import area, organization
-from tests.harness import RunningService
+from tests.harness import SQLITE_ONLY, RunningService
 
 
 def admin(registry: RunningService, region: str, subject: str = "admin") -> dict[str, str]:
@@ -60,8 +61,9 @@ async def test_every_organisation_write_is_audited_and_scoped(registry: RunningS
         ("organization.updated", org_id),
         ("organization.registered", org_id),
     ]
-    assert mine[1]["changes"] == {"reason": "迁出"}
-    assert mine[2]["changes"] == {"full_members": {"from": 0, "to": 2}}
+    assert mine[1]["changes"] == {"reason": "迁出", "on": local_today().isoformat()}
+    assert mine[2]["changes"]["full_members"] == {"from": 0, "to": 2}
+    assert mine[2]["changes"]["ledger"]["to"]["members"] is True  # 党员队伍清, from the data
     assert {e["actor"] for e in mine} == {"clerk-a"}
     ids = [e["id"] for e in mine]
     assert ids == sorted(ids, reverse=True)  # newest first
@@ -84,6 +86,7 @@ async def test_every_organisation_write_is_audited_and_scoped(registry: RunningS
     assert await trail(registry, "1402", until="2000-01-01T00:00:00") == []
 
 
+@SQLITE_ONLY
 async def test_only_administrators_of_the_region_read_it(registry: RunningService) -> None:
     clerk = await registry.client.get(
         "/v1/audit",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -210,7 +211,7 @@ async def test_temporary_needs_an_end_date_and_does_not_develop_members(
     registry: RunningService,
 ) -> None:
     parent = await committee(registry)
-    [site] = await orgs(registry, 420, [0])
+    [site, empty] = await orgs(registry, 420, [1, 0])
     missing = await form(
         registry, kind="temporary", parent_id=parent["id"], organization_ids=[site]
     )
@@ -224,6 +225,28 @@ async def test_temporary_needs_an_end_date_and_does_not_develop_members(
         ends_on="2026-10-01",
     )
     assert backwards.json()["rule"] == "temporary_end_date"
+    past = await form(
+        registry,
+        kind="temporary",
+        parent_id=parent["id"],
+        organization_ids=[site],
+        formed_on="2020-01-01",
+        ends_on=(date.today() - timedelta(days=2)).isoformat(),
+    )
+    assert (past.status_code, past.json()["rule"]) == (422, "temporary_end_date")
+    assert "has passed" in past.json()["detail"]
+    nobody = await form(
+        registry,
+        kind="temporary",
+        parent_id=parent["id"],
+        organization_ids=[site, empty],
+        formed_on="2026-11-01",
+        ends_on="2099-06-30",
+    )
+    assert (nobody.json()["rule"], nobody.json()["organization_ids"]) == (
+        "temporary_members_required",
+        [empty],
+    )
     ends = await form(
         registry,
         kind="standalone",
@@ -238,15 +261,15 @@ async def test_temporary_needs_an_end_date_and_does_not_develop_members(
         parent_id=parent["id"],
         organization_ids=[site],
         formed_on="2026-11-01",
-        ends_on="2027-06-30",
+        ends_on="2099-06-30",
     )
     assert created.status_code == 201, created.text
     assert (created.json()["can_develop_members"], created.json()["ends_on"]) == (
         False,
-        "2027-06-30",
+        "2099-06-30",
     )
     [event] = await data_of(registry, "pb.registry.branch.formed.v1")
-    assert (event["kind"], event["ends_on"]) == ("temporary", "2027-06-30")
+    assert (event["kind"], event["ends_on"]) == ("temporary", "2099-06-30")
 
 
 async def test_region_scope_and_the_parent_committee_region(registry: RunningService) -> None:
@@ -364,17 +387,43 @@ async def test_transfer_makes_a_joint_member_eligible_and_reorganize_upgrades_it
     assert reorganized["version"] == body["branch"]["version"] >= 2
     assert new_events[1][1]["branch_id"] == standalone["id"]
 
-    # removing below three full members together is refused
+    # a removal below three full members together is a fact: recorded, to be put right
     fewer = await registry.client.post(
         f"/v1/branches/{branch_id}/reorganize", json={"remove": [b]}, headers=headers
     )
     assert fewer.status_code == 200, fewer.text
+    assert fewer.json()["branch"]["status"] == "active"
     too_few = await registry.client.post(
-        f"/v1/branches/{branch_id}/reorganize", json={"remove": [c]}, headers=headers
+        f"/v1/branches/{branch_id}/reorganize",
+        json={"remove": [c], "on": "2026-11-30"},
+        headers=headers,
     )
-    assert (too_few.json()["rule"], too_few.json()["organization_ids"]) == (
-        "joint_min_full_members",
+    assert too_few.status_code == 200, too_few.text
+    flagged = too_few.json()["branch"]
+    assert (flagged["organization_ids"], flagged["status"], flagged["rectify_by"]) == (
         sorted([d, e]),
+        "needs_rectification",
+        "2027-02-28",
+    )
+    assert "full members" in flagged["rectification_reason"]
+    assert await covering(registry, d) == (branch_id, "joint")
+    [*_, last] = await data_of(registry, "pb.registry.branch.reorganized.v1")
+    assert (last["status"], last["rectify_by"], last["removed_organization_ids"]) == (
+        "needs_rectification",
+        "2027-02-28",
+        [c],
+    )
+    # adding an organisation that brings it back within the rules clears it
+    [g] = await orgs(registry, 446, [2])
+    fixed = await registry.client.post(
+        f"/v1/branches/{branch_id}/reorganize",
+        json={"add": [{"organization_id": g}]},
+        headers=headers,
+    )
+    assert fixed.status_code == 200, fixed.text
+    assert (fixed.json()["branch"]["status"], fixed.json()["branch"]["rectify_by"]) == (
+        "active",
+        None,
     )
 
 
@@ -492,3 +541,25 @@ async def test_a_deregistered_organisation_cannot_be_covered(registry: RunningSe
         "organization_active",
         [gone],
     )
+
+
+async def test_a_branch_is_advised_to_become_a_general_branch_or_a_committee_by_size(
+    registry: RunningService,
+) -> None:
+    parent = await committee(registry)
+    [big] = await orgs(registry, 480, [45])
+    branch = (
+        await form(registry, kind="standalone", parent_id=parent["id"], organization_ids=[big])
+    ).json()
+    assert branch["advice"] == []
+    headers = registry.as_region("140212")
+    for probationary, rule in [(5, "general_branch_size"), (55, "committee_size")]:  # 50, 100
+        current = await registry.client.get(f"/v1/organizations/{big}", headers=headers)
+        patched = await registry.client.patch(
+            f"/v1/organizations/{big}",
+            json={"probationary_members": probationary},
+            headers={**headers, "If-Match": current.headers["etag"]},
+        )
+        assert patched.status_code == 200, patched.text
+        read = (await registry.client.get(f"/v1/branches/{branch['id']}", headers=headers)).json()
+        assert [a["rule"] for a in read["advice"]] == [rule]

@@ -51,6 +51,7 @@ def refusal(kind: str, candidates: list[Candidate], **kwargs: object) -> RuleBro
             covering,  # type: ignore[arg-type]
             rules,  # type: ignore[arg-type]
             formed_on=date(2026, 11, 1),
+            today=date(2026, 11, 1),
             ends_on=kwargs.get("ends_on"),  # type: ignore[arg-type]
         )
     return caught.value
@@ -70,6 +71,7 @@ def test_standalone_threshold_is_the_configured_one() -> None:
             RULES,
             formed_on=date(2026, 1, 1),
             ends_on=None,
+            today=date(2026, 1, 1),
         )
         == []
     )
@@ -81,7 +83,14 @@ def test_joint_limits_follow_the_settings() -> None:
         "joint_max_organizations"
     )
     advice = plan_branch(
-        "joint", three, COMMITTEE, {}, RULES, formed_on=date(2026, 1, 1), ends_on=None
+        "joint",
+        three,
+        COMMITTEE,
+        {},
+        RULES,
+        formed_on=date(2026, 1, 1),
+        ends_on=None,
+        today=date(2026, 1, 1),
     )
     assert advice == []
     mixed = [org("a", 1), org("b", 1, region="140212102", industry="F51")]
@@ -89,7 +98,14 @@ def test_joint_limits_follow_the_settings() -> None:
     rules = [
         a.rule
         for a in plan_branch(
-            "joint", mixed, COMMITTEE, {}, RULES, formed_on=date(2026, 1, 1), ends_on=None
+            "joint",
+            mixed,
+            COMMITTEE,
+            {},
+            RULES,
+            formed_on=date(2026, 1, 1),
+            ends_on=None,
+            today=date(2026, 1, 1),
         )
     ]
     assert rules == ["same_township", "same_industry"]
@@ -108,8 +124,10 @@ def test_coverage_rules_come_first_and_name_the_organisations() -> None:
 def test_reorganizing_checks_only_newcomers_for_standing_alone() -> None:
     grown = org("a", 3)
     branch = Branch("j", "joint", "联合党支部", "c", "140212101", date(2026, 1, 1), ["a", "b"])
-    advice = plan_reorganization(branch, [grown, org("b", 1)], [org("c", 0)], COMMITTEE, {}, RULES)
-    assert [a.rule for a in advice] == ["could_stand_alone"]
+    advice, shortfall = plan_reorganization(
+        branch, [grown, org("b", 1)], [org("c", 0)], COMMITTEE, {}, RULES
+    )
+    assert ([a.rule for a in advice], shortfall) == (["could_stand_alone"], None)
     with pytest.raises(RuleBroken) as caught:
         plan_reorganization(branch, [org("b", 1)], [org("d", 3)], COMMITTEE, {}, RULES)
     assert (caught.value.rule, caught.value.organization_ids) == (

@@ -17,7 +17,7 @@ from services.registry.settings import RegistrySettings
 from services.registry.store.import_tables import organization_sources
 from services.registry.store.tables import audit_log, organizations
 from tests.factories import organization
-from tests.harness import NatsServer, RunningService, serve, wait_for
+from tests.harness import SQLITE_ONLY, NatsServer, RunningService, ServiceDatabases, serve, wait_for
 from tests.registry.imports_data import (
     MARKET_HEADER,
     credit_code,
@@ -30,9 +30,14 @@ COUNTY = "140212"
 
 
 @pytest.fixture
-async def registry(nats_server: NatsServer, database_url: str) -> AsyncIterator[RunningService]:
+async def registry(
+    nats_server: NatsServer, service_databases: ServiceDatabases
+) -> AsyncIterator[RunningService]:
+    """The registry with a 1 MB import limit, on a copy of its template database."""
     settings = RegistrySettings(
-        database_url=database_url, nats_url=nats_server.url, import_max_bytes=1 << 20
+        database_url=await service_databases.url("registry"),
+        nats_url=nats_server.url,
+        import_max_bytes=1 << 20,
     )
     async with serve(definition(settings)) as service:
         yield service
@@ -91,7 +96,7 @@ async def test_an_import_registers_matches_fills_and_lists_conflicts(
         market_row(3, 统一社会信用代码=with_bad_check_char(credit_code(3))),
         market_row(2, 企业名称="重复"),  # the same credit code as row 3 of the file
         market_row(4, 行政区划代码="140211001000"),  # outside the caller's county
-        market_row(5, 从业人数="十二"),
+        market_row(5, 从业人数="十二"),  # a bad optional field: left out, the row goes in
         market_row(6, 行业代码="Z99"),
         [],  # a blank line is skipped, not reported
         market_row(7, 统一社会信用代码=credit_code(7, kind="12")),  # a public institution
@@ -105,22 +110,30 @@ async def test_an_import_registers_matches_fills_and_lists_conflicts(
     assert body["progress"] == {"rows_total": 9, "rows_done": 9, "percent": 100.0}
     assert body["counts"] == {
         "rows": 8,
-        "new": 1,
+        "new": 3,
         "matched": 1,
         "matched_by_name": 0,
         "updated": 1,
         "unchanged": 0,
         "conflicts": 1,
-        "rejected": 6,
+        "rejected": 4,
+        "provisional": 0,
+        "fields_left_out": 2,
     }
     errors = {(e["row"], e["field"]): e["reason"] for e in body["errors"]["items"]}
     assert errors == {
         (4, "credit_code"): "check character does not match",
         (5, "credit_code"): "duplicate of row 3 (same credit code)",
         (6, "region_code"): "region 140211001 is outside your region 140212",
-        (7, "staff_count"): "not a number",
-        (8, "industry_code"): "not a GB/T 4754 industry code or section name",
         (10, "credit_code"): errors[(10, "credit_code")],
+    }
+    left_out = {(e["row"], e["field"]): e["reason"] for e in body["left_out"]["items"]}
+    assert left_out == {
+        (7, "staff_count"): "not a number",
+        (
+            8,
+            "industry_code",
+        ): "not a GB/T 4754 industry code, or a section or division name it lists",
     }
     assert "public institution" in errors[(10, "credit_code")]
     assert body["conflicts"]["total"] == 2  # one row, two fields
@@ -132,6 +145,7 @@ async def test_an_import_registers_matches_fills_and_lists_conflicts(
     assert conflicts["name"]["incoming_value"] == "大同市新荣区导入测试1有限公司"
     assert body["columns"]["dropped"] == ["法定代表人", "法定代表人身份证号", "联系电话"]
     assert body["columns"]["ignored"] == ["成立日期"]
+    assert body["columns"]["header_row"] == 1
     assert "11010519491231002X" not in json.dumps(body)
 
     filled = await registry.client.get(f"/v1/organizations/{known.json()['id']}", headers=headers)
@@ -159,18 +173,21 @@ async def test_an_import_registers_matches_fills_and_lists_conflicts(
     assert [(p["row"], p["matched_by"], p["source"]) for p in provenance] == [
         (2, "credit_code", "market_supervision"),
         (3, "new", "market_supervision"),
+        (7, "new", "market_supervision"),
+        (8, "new", "market_supervision"),
     ]
+    assert "staff_count" not in provenance[2]["values"]  # left out: not what the source said
     assert provenance[0]["values"]["staff_count"] == 30  # what the source said, kept
     assert provenance[0]["import_id"] == body["id"]
     assert await outbox_types(registry) == {
-        "pb.registry.organization.registered.v1": 2,  # the office's entry and the import's
+        "pb.registry.organization.registered.v1": 4,  # the office's entry and the import's
         "pb.registry.organization.updated.v1": 1,
     }
     actions = await scalar(
         registry,
         select(func.count()).where(audit_log.c.action.like("organization.%import%")),
     )
-    assert actions == 2
+    assert actions == 4
 
 
 async def test_survey_rows_match_by_normalised_name_and_fill_member_counts(
@@ -193,9 +210,14 @@ async def test_survey_rows_match_by_normalised_name_and_fill_member_counts(
     body = await finished(registry, response.headers["location"])
     assert body["counts"]["matched_by_name"] == 1
     assert body["counts"]["updated"] == 1
-    reasons = {e["row"]: e["reason"] for e in body["errors"]["items"]}
-    assert "no credit code to register it" in reasons[3]
-    assert reasons[4] == "must be a division code (行政区划代码), not a name"
+    # No code and no match: provisional files; 新荣镇 is looked up under the county.
+    assert (body["counts"]["new"], body["counts"]["provisional"]) == (2, 2)
+    assert body["errors"]["total"] == 0
+    async with registry.runtime.db.read() as session:
+        placed = await session.scalar(
+            select(organizations.c.region_code).where(organizations.c.name == "某某公司")
+        )
+    assert placed == "140212100"
     seen = await registry.client.get(f"/v1/organizations/{known.json()['id']}", headers=headers)
     assert seen.json()["version"] == 2
     async with registry.runtime.db.read() as session:
@@ -293,6 +315,7 @@ async def test_a_file_that_turns_bad_halfway_changes_nothing(registry: RunningSe
     assert await scalar(registry, select(func.count()).select_from(organizations)) == 0
 
 
+@SQLITE_ONLY
 @pytest.mark.parametrize(
     ("filename", "data", "reason"),
     [("data.xls", b"anything", "unsupported file type .xls"), ("empty.csv", b"", "empty")],
@@ -306,6 +329,7 @@ async def test_files_refused_at_the_door(
     assert reason in response.json()["errors"][0]["reason"]
 
 
+@SQLITE_ONLY
 async def test_a_file_over_the_limit_is_413(registry: RunningService) -> None:
     data = csv_bytes(MARKET_HEADER, [market_row(n) for n in range(12_000)])
     assert len(data) > 1 << 20

@@ -9,13 +9,12 @@ from typing import Any
 from sqlalchemy import select
 
 from libs.common.db import Database
-from libs.common.migrations import upgrade_to_head
 from libs.common.tables import outbox
-from services.registry.app import definition
 from services.registry.domain.organizations import Organization, Rules
 from services.registry.service.organizations import announce_registered, new_organization
 from services.registry.store.imports import ImportRepository
 from services.registry.store.organizations import OrganizationRepository
+from tests.harness import ServiceDatabases
 from tests.registry.imports_data import credit_code
 
 KEYS = 2500  # more than one chunk of the old IN-list look-up
@@ -32,11 +31,10 @@ def named(n: int, name: str, **values: Any) -> Organization:
 
 
 async def test_look_ups_by_many_codes_and_names_find_exactly_the_stored_ones(
-    database_url: str,
+    service_databases: ServiceDatabases,
 ) -> None:
-    db = Database(database_url, source="/pb/registry")
+    db = Database(await service_databases.url("registry"), source="/pb/registry")
     try:
-        await upgrade_to_head(db, definition().migrations)
         stored = [
             named(1, "大同市新荣区\"引号\"'测试'物流有限公司"),
             named(2, "大同市新荣区测试二号有限责任公司"),
@@ -65,11 +63,10 @@ async def test_look_ups_by_many_codes_and_names_find_exactly_the_stored_ones(
 
 
 async def test_announce_registered_with_rules_records_eligibility_after_the_registrations(
-    database_url: str,
+    service_databases: ServiceDatabases,
 ) -> None:
-    db = Database(database_url, source="/pb/registry")
+    db = Database(await service_databases.url("registry"), source="/pb/registry")
     try:
-        await upgrade_to_head(db, definition().migrations)
         batch = [
             named(1, "甲公司", full_members=3),
             named(2, "乙公司", full_members=2),

@@ -6,13 +6,12 @@ import io
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select, update
 
 from libs.common.audit import Actor
 from libs.common.db import Database
-from libs.common.migrations import upgrade_to_head
 from libs.common.tables import outbox, utcnow
-from services.registry.app import definition
 from services.registry.domain.organizations import Rules
 from services.registry.service.imports import submit_import
 from services.registry.store.import_tables import import_jobs, import_row_errors
@@ -20,6 +19,7 @@ from services.registry.store.imports import ImportRepository
 from services.registry.store.tables import organizations
 from services.registry.store.uow import RegistryUnitOfWork
 from services.registry.workers import ImportWorker, run_job
+from tests.harness import ServiceDatabases
 from tests.registry.imports_data import MARKET_HEADER, csv_bytes, market_row
 
 
@@ -28,11 +28,16 @@ async def count(db: Database, statement: Any) -> int:
         return int((await session.execute(statement)).scalar_one())
 
 
-async def test_a_job_resumes_where_its_dead_worker_stopped(database_url: str) -> None:
-    db = Database(database_url, source="/pb/registry")
+@pytest.mark.parametrize("title", [False, True], ids=["header-first", "title-above"])
+async def test_a_job_resumes_where_its_dead_worker_stopped(
+    service_databases: ServiceDatabases, title: bool
+) -> None:
+    db = Database(await service_databases.url("registry"), source="/pb/registry")
     try:
-        await upgrade_to_head(db, definition().migrations)
         rows = [market_row(n) for n in range(25)] + [market_row(3)]  # the last one a duplicate
+        data = csv_bytes(MARKET_HEADER, rows)
+        if title:  # a title and a blank line above the header: the rows are numbered after them
+            data = "新荣区市场主体登记名录\n\n".encode() + data
         async with RegistryUnitOfWork(db) as uow:
             job, created = await submit_import(
                 uow,
@@ -40,7 +45,7 @@ async def test_a_job_resumes_where_its_dead_worker_stopped(database_url: str) ->
                 source="market_supervision",
                 region_code="140212",
                 filename="a.csv",
-                file=io.BytesIO(csv_bytes(MARKET_HEADER, rows)),
+                file=io.BytesIO(data),
             )
         assert created
         async with db.unit_of_work() as uow:
@@ -77,6 +82,7 @@ async def test_a_job_resumes_where_its_dead_worker_stopped(database_url: str) ->
         assert await count(db, select(func.count()).select_from(outbox)) == 25  # each once
         async with db.read() as session:
             reasons = (await session.execute(select(import_row_errors.c.reason))).scalars().all()
-        assert reasons == ["duplicate of row 5 (same credit code)"]
+        first = 5 + 2 * title
+        assert reasons == [f"duplicate of row {first} (same credit code)"]
     finally:
         await db.dispose()

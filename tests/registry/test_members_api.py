@@ -17,6 +17,7 @@ from tests.registry.party_helpers import (
     phone,
     roster_person,
 )
+from tests.registry.test_branches_api import committee, form
 
 
 async def staff(
@@ -194,11 +195,31 @@ async def test_declare_then_transfer_counts_the_member_and_makes_it_eligible(
     organization = await registry.client.get(f"/v1/organizations/{org['id']}", headers=headers)
     assert organization.json()["full_members"] == 2  # declaring does not count
 
+    # a relationship goes to a Party organisation: the organisation has none yet
+    nowhere = await registry.client.post(
+        f"/v1/members/{full['id']}/transfer", json={"on": "2026-11-02"}, headers=headers
+    )
+    assert (nowhere.status_code, nowhere.json()["rule"]) == (422, "transfer_to_party_organization")
+    parent = await committee(registry)
+    other = await new_organization(registry, 318, full_members=1)
+    joint = await form(
+        registry,
+        kind="joint",
+        name="古店镇联合党支部",
+        parent_id=parent["id"],
+        organization_ids=[org["id"], other["id"]],
+    )
+    assert joint.status_code == 201, joint.text
+
     transferred = await registry.client.post(
         f"/v1/members/{full['id']}/transfer", json={"on": "2026-11-02"}, headers=headers
     )
     assert transferred.status_code == 200, transferred.text
     assert transferred.json()["status"] == "transferred"
+    assert (transferred.json()["branch_id"], transferred.json()["registered_with"]) == (
+        joint.json()["id"],
+        "古店镇联合党支部",
+    )
     organization = await registry.client.get(f"/v1/organizations/{org['id']}", headers=headers)
     assert (organization.json()["full_members"], organization.json()["probationary_members"]) == (
         3,
@@ -232,6 +253,45 @@ async def test_declare_then_transfer_counts_the_member_and_makes_it_eligible(
     assert trail[0]["changes"]["id_number"] == full["id_number"]  # masked
     assert id_number(50) not in audit.text
     assert phone(50) not in audit.text
+
+
+async def test_a_member_registered_with_the_own_branch_is_matched_not_counted_again(
+    registry: RunningService,
+) -> None:
+    headers = registry.as_region("140212")
+    parent = await committee(registry)
+    org = await new_organization(registry, 319, full_members=3)
+    own = await form(
+        registry,
+        kind="standalone",
+        name="大同某某有限公司党支部",
+        parent_id=parent["id"],
+        organization_ids=[org["id"]],
+    )
+    assert own.status_code == 201, own.text
+    await roster(
+        registry,
+        [
+            roster_person(80, registered_with="大同某某有限公司 党支部"),  # spacing differs
+            roster_person(81, registered_with="某村党支部"),
+        ],
+    )
+    listed = await staff(registry, org["id"], [person(80), person(81)])
+    assert len(listed["discovered"]) == 1  # only the one registered elsewhere is "found"
+    discovered = await data_of(registry, "pb.registry.member.discovered.v1")
+    assert len(discovered) == 1
+    members = (
+        await registry.client.get(f"/v1/organizations/{org['id']}/members", headers=headers)
+    ).json()["items"]
+    assert sorted((m["status"], m["branch_id"]) for m in members) == [
+        ("discovered", None),
+        ("transferred", own.json()["id"]),
+    ]
+    organization = await registry.client.get(f"/v1/organizations/{org['id']}", headers=headers)
+    assert organization.json()["full_members"] == 3  # the matched one is not counted twice
+    # the same lists again change nothing
+    await roster(registry, [roster_person(80, registered_with="大同某某有限公司党支部")])
+    assert len(await data_of(registry, "pb.registry.member.discovered.v1")) == 1
 
 
 async def test_members_of_a_region_only_outside_is_404(registry: RunningService) -> None:

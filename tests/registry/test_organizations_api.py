@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from libs.common.tables import outbox
 from tests.factories import organization
-from tests.harness import RunningService
+from tests.harness import SQLITE_ONLY, RunningService
 
 
 async def outbox_rows(service: RunningService) -> int:
@@ -15,6 +15,7 @@ async def outbox_rows(service: RunningService) -> int:
         return int((await session.execute(select(func.count()).select_from(outbox))).scalar_one())
 
 
+@SQLITE_ONLY
 async def test_no_token_is_401_problem(registry: RunningService) -> None:
     response = await registry.client.post("/v1/organizations", json=organization(10))
     assert response.status_code == 401
@@ -22,6 +23,7 @@ async def test_no_token_is_401_problem(registry: RunningService) -> None:
     assert response.headers["www-authenticate"] == "Bearer"
 
 
+@SQLITE_ONLY
 async def test_a_token_without_the_scope_is_403(registry: RunningService) -> None:
     headers = registry.as_region("140212", scopes=("registry:read",))
     response = await registry.client.post(
@@ -71,6 +73,7 @@ async def test_a_duplicate_credit_code_is_409_and_writes_nothing(
     assert await outbox_rows(registry) == before
 
 
+@SQLITE_ONLY
 @pytest.mark.parametrize(
     ("change", "field"),
     [
@@ -93,6 +96,7 @@ async def test_invalid_fields_are_named_in_the_problem(
     assert await outbox_rows(registry) == 0
 
 
+@SQLITE_ONLY
 async def test_health_metrics_and_openapi_are_served(registry: RunningService) -> None:
     assert (await registry.client.get("/healthz")).json()["status"] == "ok"
     assert (await registry.client.get("/openapi.json")).json()["info"]["title"] == "Registry"

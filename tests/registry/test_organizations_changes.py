@@ -65,22 +65,19 @@ async def test_the_whole_file_is_stored_and_three_haves_is_derived(
     }
     assert created["investors"][1]["credit_code"] == credit_code(7)
     assert created["ledger"]["complete"] is False
-    assert created["ledger"]["missing"] == [
-        "members",
-        "investors",
-        "no_branch_reason",
-        "mass_organizations",
-    ]
+    # 六清 as the data shows them: only the mass organisations are not shown by any data
+    assert created["ledger"]["missing"] == ["mass_organizations"]
     assert (created["covered"], created["branch_id"], created["status"]) == (False, None, "active")
     read = await registry.client.get(
         f"/v1/organizations/{created['id']}", headers=registry.as_region("140212")
     )
     assert read.json() == created
     assert read.headers["etag"] == '"1"'
+    assert created["three_haves_state"] == "true"
     nobody_knows = await create(registry, organization(101, staff_count=None, has_premises=True))
-    assert nobody_knows["three_haves"] is None
+    assert (nobody_knows["three_haves"], nobody_knows["three_haves_state"]) == (None, "unknown")
     too_small = await create(registry, organization(102, staff_count=3))
-    assert too_small["three_haves"] is False
+    assert (too_small["three_haves"], too_small["three_haves_state"]) == (False, "false")
 
 
 async def test_patch_needs_if_match_and_refuses_a_stale_version(registry: RunningService) -> None:
@@ -233,7 +230,7 @@ async def test_events_carry_the_change_and_mask_an_individual_business(
     eligible = await outbox_events(registry.runtime, "pb.registry.branch.eligible.v1")
     assert [e["name"] for e in registered] == ["张**"]
     assert [(e["version"], e["changed"], e["name"]) for e in updated] == [
-        (2, ["full_members", "staff_count"], "张**")
+        (2, ["full_members", "ledger", "staff_count"], "张**")  # 党员队伍清 now shown
     ]
     assert updated[0]["full_members"] == 3
     assert updated[0]["staff_count"] == 14

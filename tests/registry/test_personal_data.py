@@ -21,8 +21,9 @@ from libs.common.tables import outbox, platform_metadata
 from services.registry.app import definition
 from services.registry.settings import RegistrySettings
 from services.registry.store.tables import metadata
-from tests.harness import NatsServer, RunningService, serve, wait_for
+from tests.harness import NatsServer, RunningService, ServiceDatabases, serve, wait_for
 from tests.registry.party_helpers import id_number, new_organization, person, phone, roster_person
+from tests.registry.test_branches_api import committee, form
 
 PEOPLE = range(900, 906)
 BAD_ID = id_number(906)[:17] + ("1" if id_number(906)[17] != "1" else "2")
@@ -93,10 +94,12 @@ async def stored(service: RunningService) -> str:
 
 
 async def test_no_raw_personal_data_leaves_the_registry(
-    private_nats: NatsServer, database_url: str, capsys: pytest.CaptureFixture[str]
+    private_nats: NatsServer,
+    service_databases: ServiceDatabases,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     settings = RegistrySettings(
-        database_url=database_url,
+        database_url=await service_databases.url("registry"),
         nats_url=private_nats.url,
         outbox_poll_seconds=0.1,
         log_level="DEBUG",
@@ -163,7 +166,10 @@ async def test_no_raw_personal_data_leaves_the_registry(
 async def flow(registry: RunningService) -> None:
     headers = registry.as_region("140212")
     a = (await new_organization(registry, 901, full_members=2))["id"]
-    b = (await new_organization(registry, 902))["id"]
+    b = (await new_organization(registry, 902, full_members=1))["id"]
+    parent = await committee(registry)
+    joint = await form(registry, kind="joint", parent_id=parent["id"], organization_ids=[a, b])
+    assert joint.status_code == 201, joint.text  # the Party organisation transfers go to
     listed = await registry.client.post(
         f"/v1/organizations/{a}/staff-lists",
         json={"people": [person(n) for n in (900, 901, 902, 903)]},

@@ -5,7 +5,7 @@ from __future__ import annotations
 from services.registry.domain.regions import RegionTree
 from services.registry.store.regions import region_tree
 from tests.factories import area, organization
-from tests.harness import RunningService
+from tests.harness import SQLITE_ONLY, RunningService
 
 
 def test_the_tree_holds_the_published_codes_down_to_townships() -> None:
@@ -40,6 +40,7 @@ def test_a_tree_knows_only_what_it_was_given() -> None:
     assert RegionTree([]).unknown_reason("1403") is None  # no data: nothing to check against
 
 
+@SQLITE_ONLY
 async def test_regions_are_read_within_the_callers_reach(registry: RunningService) -> None:
     headers = registry.as_region("140212")
     county = await registry.client.get("/v1/regions/140212", headers=headers)
@@ -63,6 +64,7 @@ async def test_regions_are_read_within_the_callers_reach(registry: RunningServic
     assert invalid.json()["errors"][0]["field"] == "code"
 
 
+@SQLITE_ONLY
 async def test_an_organisation_in_an_unknown_region_is_refused(registry: RunningService) -> None:
     refused = await registry.client.post(
         "/v1/organizations",
@@ -100,7 +102,7 @@ async def test_areas_are_named_in_townships_and_scoped(registry: RunningService)
     )
     assert elsewhere.status_code == 201
     for body, status, field in [
-        (area(region_code="140212"), 422, "region_code"),  # a county, not a township
+        (area(kind="building", region_code="140212"), 422, "region_code"),  # a township's
         (area(region_code="140212999"), 422, "region_code"),
         (area(kind="mall"), 422, "kind"),
         (area(name=""), 422, "name"),
@@ -134,3 +136,42 @@ async def test_areas_are_named_in_townships_and_scoped(registry: RunningService)
     assert (
         await registry.client.get("/v1/areas", params={"region": "140213"}, headers=headers)
     ).status_code == 403
+
+
+async def test_a_county_level_park_holds_organisations_of_any_of_its_townships(
+    registry: RunningService,
+) -> None:
+    headers = registry.as_region("140212")
+    zone = await registry.client.post(
+        "/v1/areas", json=area("新荣经济技术开发区", region_code="140212"), headers=headers
+    )
+    assert zone.status_code == 201, zone.text
+    assert zone.json()["region_code"] == "140212"
+    placed = []
+    for n, township in ((1, "140212101"), (2, "140212102")):
+        response = await registry.client.post(
+            "/v1/organizations",
+            json=organization(880 + n, region_code=township, park_id=zone.json()["id"]),
+            headers=headers,
+        )
+        assert response.status_code == 201, response.text
+        placed.append(response.json()["id"])
+    listed = await registry.client.get(
+        "/v1/organizations", params={"park_id": zone.json()["id"]}, headers=headers
+    )
+    assert sorted(o["id"] for o in listed.json()["items"]) == sorted(placed)
+    district = await registry.client.post(
+        "/v1/areas",
+        json=area("县级商圈", kind="commercial_district", region_code="140212"),
+        headers=headers,
+    )
+    assert district.status_code == 422
+    assert "township" in district.json()["errors"][0]["reason"]
+    outside = await registry.client.post(
+        "/v1/organizations",
+        json=organization(883, region_code="140213009", park_id=zone.json()["id"]),
+        headers=registry.as_region("1402"),
+    )
+    assert outside.status_code == 422
+    assert outside.json()["errors"][0]["field"] == "park_id"
+    assert "county 140212" in outside.json()["errors"][0]["reason"]

@@ -7,6 +7,7 @@ Warnings (a joint branch across townships or industries) come back with the bran
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from typing import Literal
 
@@ -17,7 +18,15 @@ from libs.common.audit import Actor
 from libs.common.fields import RegionCode
 from libs.common.http import etag
 from services.registry.api.deps import Reader, ReadSession, RulesDep, Transaction, Writer
-from services.registry.domain.branches import Branch, Committee, CommitteeKind, Covered, Upgrade
+from services.registry.domain.branches import (
+    Advice,
+    Branch,
+    Committee,
+    CommitteeKind,
+    Covered,
+    Upgrade,
+)
+from services.registry.domain.calendar import local_today
 from services.registry.service import branches as service
 
 router = APIRouter(prefix="/v1", tags=["branches"])
@@ -101,17 +110,32 @@ class BranchOut(BaseModel):
     formed_on: date
     ends_on: date | None
     can_develop_members: bool = Field(description="False for a temporary branch")
-    status: Literal["active", "dissolved"]
+    status: Literal["active", "needs_rectification", "dissolved"] = Field(
+        description="needs_rectification: a joint branch below the rules (it still covers them)"
+    )
+    rectification_reason: str | None
+    rectify_by: date | None = Field(description="Deadline to put it right (calendar months)")
+    needs_reparenting: bool = Field(
+        description="An organisation it covers moved township or out of its committee's region"
+    )
+    reparenting_reason: str | None
     region_code: str
     warnings: list[AdviceOut]
     unable_reasons: dict[str, str]
     dissolved_on: date | None
     dissolution_reason: str | None
     version: int
+    advice: list[AdviceOut] = Field(
+        default_factory=list,
+        description="Advice on the branch as it is now: general_branch_size (党总支, 50+ members), "
+        "committee_size (党委, 100+)",
+    )
 
     @classmethod
-    def of(cls, branch: Branch) -> BranchOut:
-        return cls.model_validate(branch, from_attributes=True)
+    def of(cls, branch: Branch, advice: Sequence[Advice] = ()) -> BranchOut:
+        out = cls.model_validate(branch, from_attributes=True)
+        out.advice = [AdviceOut(**a.as_dict()) for a in advice]
+        return out
 
 
 class UpgradeIn(BaseModel):
@@ -202,16 +226,16 @@ async def form_branch(
     )
     response.headers["Location"] = f"/v1/branches/{branch.id}"
     response.headers["ETag"] = etag(branch.version)
-    return BranchOut.of(branch)
+    return BranchOut.of(branch, await service.branch_advice(uow, branch, rules))
 
 
 @router.get("/branches/{branch_id}", response_model=BranchOut, summary="One branch")
 async def read_branch(
-    branch_id: str, uow: ReadSession, principal: Reader, response: Response
+    branch_id: str, uow: ReadSession, principal: Reader, rules: RulesDep, response: Response
 ) -> BranchOut:
     branch = await service.get_branch(uow, branch_id, principal.region_code)
     response.headers["ETag"] = etag(branch.version)
-    return BranchOut.of(branch)
+    return BranchOut.of(branch, await service.branch_advice(uow, branch, rules))
 
 
 @router.post(
@@ -232,7 +256,31 @@ async def reorganize(
         upgrade=[Upgrade(u.organization_id, u.name) for u in body.upgrade],
         on=body.on or date.today(),
     )
-    return ReorganizedOut(branch=BranchOut.of(branch), formed=[BranchOut.of(b) for b in formed])
+    return ReorganizedOut(
+        branch=BranchOut.of(branch, await service.branch_advice(uow, branch, rules)),
+        formed=[BranchOut.of(b) for b in formed],
+    )
+
+
+class ReparentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    parent_id: str = Field(description="The committee to be under (it may be the same one)")
+    on: date | None = Field(default=None, description="Default: today")
+
+
+@router.post(
+    "/branches/{branch_id}/reparent",
+    response_model=BranchOut,
+    summary="Put a branch under a committee (clears the flag set when an organisation moved)",
+)
+async def reparent(
+    branch_id: str, body: ReparentIn, uow: Transaction, principal: Writer
+) -> BranchOut:
+    branch = await service.reparent_branch(
+        uow, Actor.of(principal), branch_id, parent_id=body.parent_id, on=body.on or local_today()
+    )
+    return BranchOut.of(branch)
 
 
 @router.post(

@@ -53,14 +53,19 @@ class ImportOut(BaseModel):
     finished_at: datetime | None
     progress: Progress
     counts: dict[str, int] = Field(
-        description="rows, new, matched, matched_by_name, updated, unchanged, conflicts, rejected"
+        description="rows, new, matched, matched_by_name, updated, unchanged, conflicts, "
+        "rejected, provisional (new files without a credit code), fields_left_out"
     )
     reason: str | None = Field(description="Why the whole file was rejected")
     missing_columns: list[str] | None
     columns: dict[str, Any] | None = Field(
-        description="Columns used, dropped (personal data), ignored"
+        description="The header's row, columns used, dropped (personal data), ignored"
     )
     errors: Page | None = Field(default=None, description="Rejected rows: row, field, reason")
+    left_out: Page | None = Field(
+        default=None,
+        description="Fields left out of rows that went in without them: row, field, reason",
+    )
     conflicts: Page | None = Field(
         default=None, description="Fields where the source and the ledger disagree"
     )
@@ -73,6 +78,7 @@ class ImportOut(BaseModel):
         *,
         errors_offset: int = 0,
         conflicts_offset: int = 0,
+        left_out_offset: int = 0,
     ) -> ImportOut:
         total = job.rows_total
         percent = 100.0 if job.status == "done" else (job.rows_done * 100 / total if total else 0.0)
@@ -94,6 +100,9 @@ class ImportOut(BaseModel):
         )
         if report is not None:
             out.errors = Page(total=report.errors_total, offset=errors_offset, items=report.errors)
+            out.left_out = Page(
+                total=report.left_out_total, offset=left_out_offset, items=report.left_out
+            )
             out.conflicts = Page(
                 total=report.conflicts_total, offset=conflicts_offset, items=report.conflicts
             )
@@ -165,16 +174,24 @@ async def read(
     uow: ReadSession,
     errors_offset: int = Query(0, ge=0),
     conflicts_offset: int = Query(0, ge=0),
-    limit: int = Query(100, ge=1, le=1000, description="Rejected rows and conflicts per page"),
+    left_out_offset: int = Query(0, ge=0),
+    limit: int = Query(
+        100, ge=1, le=1000, description="Rejected rows, fields left out and conflicts per page"
+    ),
 ) -> ImportOut:
     report = await service.import_report(
         uow,
         import_id,
         errors_offset=errors_offset,
         conflicts_offset=conflicts_offset,
+        left_out_offset=left_out_offset,
         limit=limit,
     )
     principal.ensure_visible(report.job.region_code, "import")
     return ImportOut.of(
-        report.job, report, errors_offset=errors_offset, conflicts_offset=conflicts_offset
+        report.job,
+        report,
+        errors_offset=errors_offset,
+        conflicts_offset=conflicts_offset,
+        left_out_offset=left_out_offset,
     )

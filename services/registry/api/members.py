@@ -100,10 +100,13 @@ class MemberOut(BaseModel):
     phone: str | None = Field(description="Masked (138****5678)")
     membership: Literal["full", "probationary"]
     registered_with: str | None
-    status: Literal["discovered", "declared", "transferred"]
+    status: Literal["discovered", "declared", "transferred", "moved_out"]
     discovered_at: datetime
     declared_on: date | None
     transferred_on: date | None
+    branch_id: str | None = Field(
+        description="The Party organisation holding the relationship once transferred"
+    )
     version: int
 
     @classmethod
@@ -121,6 +124,7 @@ class MemberOut(BaseModel):
             discovered_at=member.discovered_at,
             declared_on=member.declared_on,
             transferred_on=member.transferred_on,
+            branch_id=member.branch_id,
             version=member.version,
         )
 
@@ -337,7 +341,7 @@ async def list_members(
     organization_id: str,
     uow: ReadSession,
     principal: Reader,
-    status: Literal["discovered", "declared", "transferred"] | None = None,
+    status: Literal["discovered", "declared", "transferred", "moved_out"] | None = None,
     after: str | None = None,
     limit: int = Query(default=100, ge=1, le=1000),
 ) -> MembersOut:

@@ -4,7 +4,9 @@ Every read and write carries the file's version as a strong ETag (`"3"`). PATCH 
 `If-Match` with the version the caller read: 428 without it, 412 when the file has moved on. PATCH
 is a JSON merge patch (RFC 7396) of the editable fields: a field left out stays, `null` clears it
 (refused, naming the field, where the file cannot be without it), `ledger` merges point by point.
-DELETE deregisters: the reason is the `reason` query parameter; the file is kept, closed.
+DELETE deregisters: the reason is the `reason` query parameter; the file is kept, closed, and
+its branch, instructors' assignments and transferred members follow in the same transaction.
+POST .../reactivate opens a deregistered file again.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from services.registry.api.deps import (
     Writer,
     actor_of,
 )
+from services.registry.domain.calendar import local_today
 from services.registry.domain.organizations import (
     LEDGER_POINTS,
     InvestorKind,
@@ -47,8 +50,9 @@ from services.registry.domain.organizations import (
     ThreeHavesState,
     investor_entry,
 )
-from services.registry.service import RegistryUnitOfWork
+from services.registry.service import RegistryUnitOfWork, lifecycle
 from services.registry.service import organizations as service
+from services.registry.service.organizations import three_haves_state
 
 router = APIRouter(prefix="/v1/organizations", tags=["organizations"])
 
@@ -207,7 +211,10 @@ class InvestorOut(BaseModel):
 
 class OrganizationOut(BaseModel):
     id: str
-    credit_code: str
+    credit_code: str = Field(description="Empty for a provisional file (found without a code)")
+    provisional: bool = Field(
+        description="Found by a survey without a credit code: matched by name when one arrives"
+    )
     name: str
     kind: OrganizationKind
     region_code: str
@@ -223,6 +230,9 @@ class OrganizationOut(BaseModel):
     has_premises: bool | None
     stable_operations: bool | None
     three_haves: bool | None = Field(description="三有, derived; null while the data cannot say")
+    three_haves_state: ThreeHavesState = Field(
+        description="三有 as a word: true, false, or unknown (never false for missing data)"
+    )
     full_members: int
     probationary_members: int
     no_branch_reason: str | None
@@ -242,12 +252,13 @@ class OrganizationOut(BaseModel):
         values = {
             name: getattr(organization, name)
             for name in cls.model_fields
-            if name not in {"ledger", "investors"}
+            if name not in {"ledger", "investors", "three_haves_state"}
         }
         ledger = organization.ledger
         return cls(
             **values,
             investors=[InvestorOut.model_validate(i) for i in organization.investors],
+            three_haves_state=three_haves_state(organization.three_haves),
             ledger=LedgerOut(
                 **{p: getattr(ledger, p) for p in LEDGER_POINTS},
                 complete=ledger.complete,
@@ -396,8 +407,14 @@ async def change(
     _check_coordinates(
         changes.get("latitude", current.latitude), changes.get("longitude", current.longitude)
     )
-    organization = await service.update_organization(
-        uow, actor_of(principal), rules, organization_id, changes, expected_version=expected
+    organization = await lifecycle.change_organization(
+        uow,
+        actor_of(principal),
+        rules,
+        organization_id,
+        changes,
+        expected_version=expected,
+        on=local_today(),
     )
     response.headers["ETag"] = etag(organization.version)
     return OrganizationOut.of(organization)
@@ -412,16 +429,60 @@ async def deregister(
     organization_id: str,
     uow: Transaction,
     principal: Writer,
+    rules: RulesDep,
     response: Response,
     reason: Annotated[
         str, Query(min_length=1, max_length=500, description="Why it leaves the ledger")
     ],
+    on: Annotated[
+        date | None, Query(description="The day it left (default: today, Asia/Shanghai)")
+    ] = None,
     if_match: IfMatch = None,
 ) -> OrganizationOut:
     await _visible(uow, organization_id, principal)
     expected = expected_version(if_match)
-    organization = await service.deregister_organization(
-        uow, actor_of(principal), organization_id, reason=reason, expected_version=expected
+    organization = await lifecycle.deregister_organization(
+        uow,
+        actor_of(principal),
+        rules,
+        organization_id,
+        reason=reason,
+        on=on or local_today(),
+        expected_version=expected,
+    )
+    response.headers["ETag"] = etag(organization.version)
+    return OrganizationOut.of(organization)
+
+
+class ReactivateIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    reason: str | None = Field(default=None, min_length=1, max_length=500)
+
+
+@router.post(
+    "/{organization_id}/reactivate",
+    response_model=OrganizationOut,
+    summary="Open a deregistered file again (If-Match required)",
+)
+async def reactivate(
+    organization_id: str,
+    uow: Transaction,
+    principal: Writer,
+    rules: RulesDep,
+    response: Response,
+    body: ReactivateIn | None = None,
+    if_match: IfMatch = None,
+) -> OrganizationOut:
+    await _visible(uow, organization_id, principal)
+    expected = expected_version(if_match)
+    organization = await lifecycle.reactivate_organization(
+        uow,
+        actor_of(principal),
+        rules,
+        organization_id,
+        reason=body.reason if body else None,
+        expected_version=expected,
     )
     response.headers["ETag"] = etag(organization.version)
     return OrganizationOut.of(organization)

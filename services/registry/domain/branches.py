@@ -17,10 +17,11 @@ from typing import Literal
 
 from libs.common.refusals import Conflict, Invalid, NotFound, RuleBroken
 from libs.common.validators import InvalidCode, canonical_region_code, region_ancestors
+from services.registry.domain.calendar import add_months
 from services.registry.domain.organizations import Organization, OrganizationNotFound, Rules
 
 BranchKind = Literal["standalone", "joint", "temporary"]
-BranchStatus = Literal["active", "dissolved"]
+BranchStatus = Literal["active", "needs_rectification", "dissolved"]
 CommitteeKind = Literal["industry", "township", "park", "two_new"]
 
 TOWNSHIP_CODE_LENGTH = 9
@@ -136,10 +137,18 @@ class Branch:
     dissolved_on: date | None = None
     dissolution_reason: str | None = None
     version: int = 1
+    rectification_reason: str | None = None
+    rectify_by: date | None = None
+    reparenting_reason: str | None = None
 
     @property
     def active(self) -> bool:
-        return self.status == "active"
+        """It exists and covers its organisations: a branch needing rectification still does."""
+        return self.status != "dissolved"
+
+    @property
+    def needs_reparenting(self) -> bool:
+        return self.reparenting_reason is not None
 
 
 def within(code: str, scope: str) -> bool:
@@ -241,21 +250,36 @@ def check_standalone(candidates: Sequence[Candidate], rules: Rules) -> None:
         )
 
 
-def check_joint(
+def joint_refusals(
     candidates: Sequence[Candidate], rules: Rules, *, new: Sequence[Candidate] | None = None
-) -> None:
-    """The joint-branch rules on the whole set; `new` (default: all) must be unable alone."""
+) -> list[tuple[bool, RuleBroken]]:
+    """Every joint-branch rule the set breaks, in order, each with whether it is a shortfall
+    (too few organisations or full members: a fact a reorganisation records, see
+    `plan_reorganization`) rather than a choice (too many, or one that could stand alone)."""
     ids = [c.id for c in candidates]
+    broken: list[tuple[bool, RuleBroken]] = []
     if len(candidates) < 2:
-        raise RuleBroken(
-            "joint_min_organizations", "a joint branch covers two or more organisations", ids
+        broken.append(
+            (
+                True,
+                RuleBroken(
+                    "joint_min_organizations",
+                    "a joint branch covers two or more organisations",
+                    ids,
+                ),
+            )
         )
     if len(candidates) > rules.joint_max_organizations:
-        raise RuleBroken(
-            "joint_max_organizations",
-            f"a joint branch covers at most {rules.joint_max_organizations} organisations, "
-            f"not {len(candidates)}",
-            ids,
+        broken.append(
+            (
+                False,
+                RuleBroken(
+                    "joint_max_organizations",
+                    f"a joint branch covers at most {rules.joint_max_organizations} organisations, "
+                    f"not {len(candidates)}",
+                    ids,
+                ),
+            )
         )
     could = [
         c.id
@@ -264,27 +288,77 @@ def check_joint(
         and not (c.unable_reason or "").strip()
     ]
     if could:
-        raise RuleBroken(
-            "joint_only_below_standalone",
-            f"organisations with {rules.standalone_min_full_members} or more full members form "
-            "their own branch unless a reason says why they cannot (unable_reason)",
-            could,
+        broken.append(
+            (
+                False,
+                RuleBroken(
+                    "joint_only_below_standalone",
+                    f"organisations with {rules.standalone_min_full_members} or more full members "
+                    "form their own branch unless a reason says why they cannot (unable_reason)",
+                    could,
+                ),
+            )
         )
     total = sum(c.organization.full_members for c in candidates)
     if total < rules.standalone_min_full_members:
-        raise RuleBroken(
-            "joint_min_full_members",
-            f"a joint branch needs {rules.standalone_min_full_members} or more full members "
-            f"together; these organisations have {total}",
-            ids,
+        broken.append(
+            (
+                True,
+                RuleBroken(
+                    "joint_min_full_members",
+                    f"a joint branch needs {rules.standalone_min_full_members} or more full "
+                    f"members together; these organisations have {total}",
+                    ids,
+                ),
+            )
         )
+    return broken
 
 
-def check_temporary(formed_on: date, ends_on: date | None) -> None:
+def check_joint(
+    candidates: Sequence[Candidate], rules: Rules, *, new: Sequence[Candidate] | None = None
+) -> None:
+    """The joint-branch rules on the whole set; `new` (default: all) must be unable alone."""
+    for _, refusal in joint_refusals(candidates, rules, new=new):
+        raise refusal
+
+
+def joint_shortfall(
+    candidates: Sequence[Candidate], rules: Rules, *, new: Sequence[Candidate] | None = None
+) -> str | None:
+    """A reorganised joint branch: a choice that breaks the rules is refused; a shortfall is
+    returned as the reason the branch needs rectification (None when it meets the rules)."""
+    broken = joint_refusals(candidates, rules, new=new)
+    for shortfall, refusal in broken:
+        if not shortfall:
+            raise refusal
+    return broken[0][1].message if broken else None
+
+
+def check_temporary(
+    candidates: Sequence[Candidate], formed_on: date, ends_on: date | None, today: date
+) -> None:
+    """A temporary branch (临时党组织) ends after it is formed and not before today, and every
+    organisation it serves has Party members there (it exists for them)."""
     if ends_on is None:
         raise RuleBroken("temporary_end_date", "a temporary branch needs an end date (ends_on)")
     if ends_on <= formed_on:
         raise RuleBroken("temporary_end_date", "a temporary branch must end after it is formed")
+    if ends_on < today:
+        raise RuleBroken(
+            "temporary_end_date", f"the end date {ends_on} has passed: the branch would be over"
+        )
+    empty = [
+        c.id
+        for c in candidates
+        if c.organization.full_members + c.organization.probationary_members == 0
+    ]
+    if empty:
+        raise RuleBroken(
+            "temporary_members_required",
+            "a temporary branch serves Party members working there; these organisations have none",
+            empty,
+        )
 
 
 def township_of(region_code: str) -> str:
@@ -340,6 +414,7 @@ def plan_branch(
     *,
     formed_on: date,
     ends_on: date | None,
+    today: date,
 ) -> list[Advice]:
     """Check a new branch against every rule; the warnings to show with it."""
     check_coverable(candidates, covering, committee)
@@ -353,7 +428,7 @@ def plan_branch(
             raise RuleBroken("end_date_only_temporary", "only a temporary branch has an end date")
         check_joint(candidates, rules)
         return joint_warnings(candidates, rules)
-    check_temporary(formed_on, ends_on)
+    check_temporary(candidates, formed_on, ends_on, today)
     return []
 
 
@@ -391,8 +466,11 @@ def plan_reorganization(
     committee: Committee,
     covering: dict[str, str | None],
     rules: Rules,
-) -> list[Advice]:
-    """Check the branch as it will be: `remaining` kept, `added` joining. Returns its warnings."""
+) -> tuple[list[Advice], str | None]:
+    """Check the branch as it will be: `remaining` kept, `added` joining. Returns its warnings
+    and, for a joint branch left with too few organisations or full members, why it needs
+    rectification: an organisation that leaves has left (a fact), so that is recorded, not
+    refused; the office then has `rectification_months` to put it right."""
     if not branch.active:
         raise RuleBroken(
             "branch_active", "a dissolved branch cannot be reorganised", branch.organization_ids
@@ -401,11 +479,11 @@ def plan_reorganization(
     check_coverable(after, covering, committee, branch_id=branch.id)
     if branch.kind == "standalone":
         check_standalone(after, rules)
-        return []
+        return [], None
     if branch.kind == "joint":
-        check_joint(after, rules, new=added)
-        return joint_warnings(after, rules)
-    return []
+        shortfall = joint_shortfall(after, rules, new=added)
+        return joint_warnings(after, rules), shortfall
+    return [], None
 
 
 def check_upgrade(branch: Branch, candidate: Candidate, rules: Rules) -> None:
@@ -464,6 +542,7 @@ def check_reorganization(
     remove: Sequence[str],
     upgrade: Sequence[Upgrade],
     scope: str,
+    on: date,
 ) -> Reorganization:
     """Check adding `add`, removing `remove` and upgrading `upgrade` against every rule.
 
@@ -479,24 +558,86 @@ def check_reorganization(
         if i not in leaving
     ]
     added = [Candidate(visible[c.organization_id], c.unable_reason) for c in add]
-    advice = plan_reorganization(branch, remaining, added, committee, covering, rules)
+    advice, shortfall = plan_reorganization(branch, remaining, added, committee, covering, rules)
     upgrades = [(Candidate(visible[u.organization_id]), u.name) for u in upgrade]
     for candidate, _ in upgrades:
         check_upgrade(branch, candidate, rules)
-    after = reorganized(branch, [*remaining, *added], advice)
+    after = reorganized(
+        branch, [*remaining, *added], advice, shortfall=shortfall, on=on, rules=rules
+    )
     return Reorganization(after, added_ids, leaving, upgrades)
 
 
-def reorganized(branch: Branch, kept: Sequence[Candidate], advice: Sequence[Advice]) -> Branch:
-    """The branch covering `kept`, one version on."""
+def reorganized(
+    branch: Branch,
+    kept: Sequence[Candidate],
+    advice: Sequence[Advice],
+    *,
+    shortfall: str | None,
+    on: date,
+    rules: Rules,
+) -> Branch:
+    """The branch covering `kept`, one version on: `needs_rectification` (with the reason and
+    the deadline, kept from an earlier shortfall) while `shortfall` says why, else active."""
+    if shortfall is None:
+        status: BranchStatus = "active"
+        rectify_by = None
+    else:
+        status = "needs_rectification"
+        rectify_by = branch.rectify_by or add_months(on, rules.rectification_months)
     return replace(
         branch,
         organization_ids=sorted(c.id for c in kept),
         region_code=common_region([c.organization.region_code for c in kept]),
         warnings=[a.as_dict() for a in advice],
         unable_reasons={c.id: c.unable_reason for c in kept if c.unable_reason},
+        status=status,
+        rectification_reason=shortfall,
+        rectify_by=rectify_by,
         version=branch.version + 1,
     )
+
+
+@dataclass(frozen=True)
+class Departure:
+    """What an organisation leaving the ledger does to the branch covering it: a branch it
+    alone made up is dissolved; otherwise it is removed from the branch (`after`)."""
+
+    before: Branch
+    after: Branch
+    dissolves: bool
+
+
+def plan_departure(
+    branch: Branch,
+    organization_id: str,
+    found: Mapping[str, Organization],
+    rules: Rules,
+    *,
+    on: date,
+    reason: str,
+) -> Departure:
+    """The branch once `organization_id` has left the ledger (注销, 吊销, moved away).
+
+    `found` holds the organisations the branch covers. A standalone branch, or any branch
+    covering no other organisation, is dissolved with it; a joint or temporary branch loses it,
+    and a joint branch below the rules then needs rectification (`reorganized`)."""
+    kept = [
+        Candidate(found[i], branch.unable_reasons.get(i))
+        for i in branch.organization_ids
+        if i != organization_id and i in found
+    ]
+    if branch.kind == "standalone" or not kept:
+        return Departure(
+            branch, dissolved(branch, on=max(on, branch.formed_on), reason=reason), True
+        )
+    shortfall = None
+    advice: list[Advice] = []
+    if branch.kind == "joint":
+        shortfall = next((r.message for short, r in joint_refusals(kept, rules) if short), None)
+        advice = joint_warnings(kept, rules)
+    after = reorganized(branch, kept, advice, shortfall=shortfall, on=on, rules=rules)
+    return Departure(branch, after, False)
 
 
 def dissolved(branch: Branch, *, on: date, reason: str) -> Branch:
@@ -511,5 +652,90 @@ def dissolved(branch: Branch, *, on: date, reason: str) -> Branch:
         status="dissolved",
         dissolved_on=on,
         dissolution_reason=reason,
+        rectification_reason=None,
+        rectify_by=None,
         version=branch.version + 1,
     )
+
+
+def relocated(
+    branch: Branch,
+    committee: Committee,
+    found: Mapping[str, Organization],
+    moved: Organization,
+    before_region: str,
+) -> Branch | None:
+    """The branch after `moved`, one of its organisations, changed region (None if nothing
+    changes): its region follows its organisations, and a move to another township, or out of
+    the committee's region, flags it for re-parenting (the office decides its new parent)."""
+    regions = [found[i].region_code for i in branch.organization_ids if i in found]
+    region_code = common_region(regions) if regions else branch.region_code
+    reason = branch.reparenting_reason
+    if not committee.contains(moved.region_code):
+        reason = (
+            f"organisation {moved.id} moved to {moved.region_code}, outside the region "
+            f"{committee.region_code} of the branch's committee"
+        )
+    elif township_of(moved.region_code) != township_of(before_region):
+        reason = (
+            f"organisation {moved.id} moved from township {township_of(before_region)} to "
+            f"{township_of(moved.region_code)}: confirm or change the branch's committee"
+        )
+    if region_code == branch.region_code and reason == branch.reparenting_reason:
+        return None
+    return replace(
+        branch, region_code=region_code, reparenting_reason=reason, version=branch.version + 1
+    )
+
+
+def reparented(branch: Branch, committee: Committee, found: Mapping[str, Organization]) -> Branch:
+    """The branch under `committee`, which must hold every organisation it covers; any flag
+    for re-parenting is cleared (the office has decided)."""
+    if not branch.active:
+        raise RuleBroken(
+            "branch_active", "a dissolved branch cannot be re-parented", branch.organization_ids
+        )
+    outside = [
+        i
+        for i in branch.organization_ids
+        if i in found and not committee.contains(found[i].region_code)
+    ]
+    if outside:
+        raise RuleBroken(
+            "within_parent_committee",
+            f"organisations outside the region {committee.region_code} of the parent committee",
+            outside,
+        )
+    return replace(
+        branch, parent_id=committee.id, reparenting_reason=None, version=branch.version + 1
+    )
+
+
+def size_advice(branch: Branch, found: Mapping[str, Organization], rules: Rules) -> list[Advice]:
+    """Advice when a branch's members call for another kind of organisation: 50 or more a
+    general branch (党总支), 100 or more a committee (基层党委, with approval); settings."""
+    members = sum(
+        found[i].full_members + found[i].probationary_members
+        for i in branch.organization_ids
+        if i in found
+    )
+    ids = sorted(branch.organization_ids)
+    if members >= rules.committee_min_members:
+        return [
+            Advice(
+                "committee_size",
+                f"{members} members: a committee (基层党委) is advised, with approval "
+                f"({rules.committee_min_members} or more)",
+                ids,
+            )
+        ]
+    if members >= rules.general_branch_min_members:
+        return [
+            Advice(
+                "general_branch_size",
+                f"{members} members: a general branch (党总支) is advised "
+                f"({rules.general_branch_min_members} or more)",
+                ids,
+            )
+        ]
+    return []

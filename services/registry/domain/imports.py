@@ -1,17 +1,25 @@
 """Imports and matching (摸排比对): the sources, their columns, row rules and how records merge.
 
 A file comes from one of the sources the offices pull data from. Each source names its columns in
-its own words; `map_header` finds the ledger's fields among them (and refuses a file that lacks a
-required one), `read_row` turns a row into a `SourceRecord` or the reasons it is rejected (one
-parser per field, `FIELD_PARSERS`), `match_record` / `merge_record` decide which organisation a
-record is and what it may change, and `plan_chunk` plans what a chunk of records does to the
-ledger (new organisations, fills, conflicts, audit entries, provenance) for the service to write:
+its own words; `locate_header` finds the header among the first rows (titles and notes may stand
+above it) and `map_header` the ledger's fields in it (a file that lacks a required one is refused
+whole), `read_row` turns a row into a `SourceRecord` or the reasons it is rejected (one parser
+per field, `FIELD_PARSERS`), `FileDuplicates` catches a row the file already gave,
+`match_record` / `merge_record` decide which organisation a record is and what it may change, and
+`plan_chunk` plans what a chunk of records does to the ledger (new organisations, fills,
+conflicts, audit entries, provenance) for the service to write:
 
-* matched by credit code first, then by normalised name (`name_key`) within the same region;
+* only a bad required or identity field (credit code, name, region) rejects a row; any other bad
+  field is left out alone, and the report says which and why (`RowError.rejected` False);
+* a township may be written in words (龙坑街道): `PlaceNames` finds it under the office's region;
+* matched by credit code first, then by normalised name (`name_key`) within the same region; a
+  record with neither a code nor a match registers a provisional file (no credit code yet);
 * a field the ledger lacks is filled; a value that agrees is confirmed; a value that differs is a
   conflict, listed for the office, unless the ledger still holds what the same source said
-  before (a source may correct itself, never another source or an office's own edit);
-* a credit code is never changed by an import, a name match with another code is a conflict.
+  before (a source may correct itself, never another source or an office's own edit), or it is
+  the registration authority's 注销/吊销 (`Source.decides_status`), which the file follows;
+* a credit code is never changed by an import, except that a provisional file takes the code of
+  the record that matches it by name; a name match with another code is a conflict.
 
 Personal data in a sheet (a legal representative's ID number or phone, a person's name) is never
 read: those columns are named in the report as dropped.
@@ -25,8 +33,8 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from functools import lru_cache, partial
-from typing import Any, Literal
+from functools import cached_property, lru_cache, partial
+from typing import Any, Literal, Protocol
 
 from libs.common import refusals
 from libs.common.validators import (
@@ -37,6 +45,7 @@ from libs.common.validators import (
 )
 from services.registry.domain.names import name_key
 from services.registry.domain.organizations import Organization, OrganizationKind
+from services.registry.domain.regions import Region
 
 SourceId = Literal["market_supervision", "civil_affairs", "tax", "survey"]
 MatchKind = Literal["credit_code", "name", "new"]
@@ -53,6 +62,8 @@ IMPORT_FIELDS: tuple[str, ...] = (
     "operating_status",
     "full_members",
     "probationary_members",
+    "has_premises",
+    "stable_operations",
 )
 #: Fields merged into a matched organisation (the credit code and kind are identity, not data).
 MERGED_FIELDS: tuple[str, ...] = (*IMPORT_FIELDS[3:], "name")
@@ -76,6 +87,8 @@ class Source:
     columns: Mapping[str, tuple[str, ...]]
     required: tuple[str, ...]
     default_kind: OrganizationKind
+    #: The registration authority (市场监管, 民政): its 注销/吊销 is the file's status, not a claim.
+    decides_status: bool = False
 
 
 _CREDIT_CODE = ("统一社会信用代码", "社会信用代码", "信用代码", "统一代码")
@@ -109,6 +122,7 @@ SOURCES: dict[str, Source] = {
         },
         required=("credit_code", "name"),
         default_kind="enterprise",
+        decides_status=True,
     ),
     "civil_affairs": Source(
         id="civil_affairs",
@@ -124,6 +138,7 @@ SOURCES: dict[str, Source] = {
         },
         required=("credit_code", "name"),
         default_kind="social_organization",
+        decides_status=True,
     ),
     "tax": Source(
         id="tax",
@@ -154,6 +169,21 @@ SOURCES: dict[str, Source] = {
             "probationary_members": ("预备党员数", "预备党员人数", "预备党员"),
             "operating_status": _STATUS,
             "kind": _KIND,
+            "has_premises": (
+                "有无固定场所",
+                "是否有固定场所",
+                "固定场所",
+                "有固定经营场所",
+                "固定经营场所",
+                "有无固定经营场所",
+            ),
+            "stable_operations": (
+                "是否稳定经营",
+                "稳定经营",
+                "有稳定经营活动",
+                "稳定经营活动",
+                "经营是否稳定",
+            ),
         },
         required=("name", "region_code"),
         default_kind="enterprise",
@@ -190,19 +220,20 @@ class HeaderMap:
     positions: Mapping[str, tuple[int, ...]]  # field -> column indexes, preferred first
     dropped: tuple[str, ...]  # personal-data columns, not read
     ignored: tuple[str, ...]  # columns the source's mapping does not use
+    row: int | None = None  # the header's row in the file, once located
 
     def report(self) -> dict[str, Any]:
-        """The columns as the job's report lists them: used (by field), dropped, ignored."""
+        """The columns as the job's report lists them: the header's row, used (by field),
+        dropped, ignored."""
         return {
+            "header_row": self.row,
             "used": {f: list(p) for f, p in self.positions.items()},
             "dropped": list(self.dropped),
             "ignored": list(self.ignored),
         }
 
 
-def map_header(source: Source, header: Sequence[str]) -> HeaderMap:
-    """Find the source's fields among the file's column names (aliases in preference order)."""
-    keyed = [_header_key(cell) for cell in header]
+def _field_positions(source: Source, keyed: Sequence[str]) -> dict[str, tuple[int, ...]]:
     positions: dict[str, tuple[int, ...]] = {}
     used: set[int] = set()
     for field_name, aliases in source.columns.items():
@@ -211,6 +242,14 @@ def map_header(source: Source, header: Sequence[str]) -> HeaderMap:
         if unique:
             positions[field_name] = unique
             used.update(unique)
+    return positions
+
+
+def map_header(source: Source, header: Sequence[str]) -> HeaderMap:
+    """Find the source's fields among the file's column names (aliases in preference order)."""
+    keyed = [_header_key(cell) for cell in header]
+    positions = _field_positions(source, keyed)
+    used = {i for p in positions.values() for i in p}
     dropped = tuple(
         header[i] for i, key in enumerate(keyed) if i not in used and _PERSONAL.search(key)
     )
@@ -225,13 +264,51 @@ def map_header(source: Source, header: Sequence[str]) -> HeaderMap:
     return HeaderMap(source, positions, dropped, ignored)
 
 
+#: How many non-blank rows at the top of a file may hold titles and notes above the header.
+HEADER_SCAN_ROWS = 20
+
+
+class NoHeaderRow(MissingColumns):
+    """None of the rows at the top of the file names the source's columns."""
+
+    def __init__(self, source: Source, scanned: int) -> None:
+        super().__init__(source, source.required)
+        names = "; ".join(" / ".join(source.columns[f][:3]) for f in source.required)
+        self.reason = (
+            f"no header row: none of the first {scanned} rows names the columns of "
+            f"{source.label} ({names})"
+        )
+        self.args = (self.reason,)
+
+
+def locate_header(
+    source: Source, rows: Sequence[tuple[int, Sequence[str]]]
+) -> tuple[int, HeaderMap]:
+    """The header among the first rows of a file (titles, dates and notes may stand above it):
+    the row that names most of the source's required fields, then of all its fields (the first
+    such row on a tie). Returns its row number and mapping; `MissingColumns` when even the best
+    row lacks a required column, `NoHeaderRow` when no row names any column of the source."""
+    best: tuple[int, int] = (0, 0)
+    chosen: tuple[int, Sequence[str]] | None = None
+    for number, cells in rows[:HEADER_SCAN_ROWS]:
+        positions = _field_positions(source, [_header_key(cell) for cell in cells])
+        score = (sum(f in positions for f in source.required), len(positions))
+        if score > best:
+            best, chosen = score, (number, cells)
+    if chosen is None:
+        raise NoHeaderRow(source, min(len(rows), HEADER_SCAN_ROWS))
+    return chosen[0], replace(map_header(source, chosen[1]), row=chosen[0])
+
+
 @dataclass(frozen=True)
 class RowError:
-    """Why a row was rejected: its row number in the file, the field, and the reason."""
+    """Why a row was rejected (or, `rejected` False, why one field of it was left out while the
+    row went in): its row number in the file, the field, and the reason."""
 
     row: int
     field: str
     reason: str
+    rejected: bool = True
 
 
 @dataclass
@@ -244,15 +321,11 @@ class SourceRecord:
     region_code: str
     kind: OrganizationKind
     values: dict[str, Any]  # every field the row states (non-empty), name and region included
+    left_out: list[RowError] = field(default_factory=list)  # bad fields the record goes without
 
-    @property
+    @cached_property
     def name_key(self) -> str:
         return name_key(self.name)
-
-    @property
-    def file_key(self) -> str:
-        """What makes two rows of one file the same organisation."""
-        return self.credit_code or f"{self.name_key}@{self.region_code}"
 
 
 # GB/T 4754-2017 sections (门类) and the divisions (大类, two digits) each spans.
@@ -278,20 +351,67 @@ _SECTIONS: tuple[tuple[str, str, int, int], ...] = (
     ("S", "公共管理、社会保障和社会组织", 91, 96),
     ("T", "国际组织", 97, 97),
 )
-_SECTION_BY_NAME = {re.sub(r"[、，,和及\s]", "", name): letter for letter, name, _, _ in _SECTIONS}
+# GB/T 4754-2017 divisions (大类) by name, as surveys write an industry in words (餐饮业).
+_DIVISIONS: tuple[tuple[str, str], ...] = (
+    ("01", "农业"), ("02", "林业"), ("03", "畜牧业"), ("04", "渔业"),
+    ("05", "农、林、牧、渔专业及辅助性活动"), ("06", "煤炭开采和洗选业"),
+    ("07", "石油和天然气开采业"), ("08", "黑色金属矿采选业"), ("09", "有色金属矿采选业"),
+    ("10", "非金属矿采选业"), ("11", "开采专业及辅助性活动"), ("12", "其他采矿业"),
+    ("13", "农副食品加工业"), ("14", "食品制造业"), ("15", "酒、饮料和精制茶制造业"),
+    ("16", "烟草制品业"), ("17", "纺织业"), ("18", "纺织服装、服饰业"),
+    ("19", "皮革、毛皮、羽毛及其制品和制鞋业"), ("20", "木材加工和木、竹、藤、棕、草制品业"),
+    ("21", "家具制造业"), ("22", "造纸和纸制品业"), ("23", "印刷和记录媒介复制业"),
+    ("24", "文教、工美、体育和娱乐用品制造业"), ("25", "石油、煤炭及其他燃料加工业"),
+    ("26", "化学原料和化学制品制造业"), ("27", "医药制造业"), ("28", "化学纤维制造业"),
+    ("29", "橡胶和塑料制品业"), ("30", "非金属矿物制品业"), ("31", "黑色金属冶炼和压延加工业"),
+    ("32", "有色金属冶炼和压延加工业"), ("33", "金属制品业"), ("34", "通用设备制造业"),
+    ("35", "专用设备制造业"), ("36", "汽车制造业"),
+    ("37", "铁路、船舶、航空航天和其他运输设备制造业"), ("38", "电气机械和器材制造业"),
+    ("39", "计算机、通信和其他电子设备制造业"), ("40", "仪器仪表制造业"), ("41", "其他制造业"),
+    ("42", "废弃资源综合利用业"), ("43", "金属制品、机械和设备修理业"),
+    ("44", "电力、热力生产和供应业"), ("45", "燃气生产和供应业"), ("46", "水的生产和供应业"),
+    ("47", "房屋建筑业"), ("48", "土木工程建筑业"), ("49", "建筑安装业"),
+    ("50", "建筑装饰、装修和其他建筑业"), ("51", "批发业"), ("52", "零售业"),
+    ("53", "铁路运输业"), ("54", "道路运输业"), ("55", "水上运输业"), ("56", "航空运输业"),
+    ("57", "管道运输业"), ("58", "多式联运和运输代理业"), ("59", "装卸搬运和仓储业"),
+    ("60", "邮政业"), ("61", "住宿业"), ("62", "餐饮业"),
+    ("63", "电信、广播电视和卫星传输服务"), ("64", "互联网和相关服务"),
+    ("65", "软件和信息技术服务业"), ("66", "货币金融服务"), ("67", "资本市场服务"),
+    ("68", "保险业"), ("69", "其他金融业"), ("71", "租赁业"), ("72", "商务服务业"),
+    ("73", "研究和试验发展"), ("74", "专业技术服务业"), ("75", "科技推广和应用服务业"),
+    ("76", "水利管理业"), ("77", "生态保护和环境治理业"), ("78", "公共设施管理业"),
+    ("79", "土地管理业"), ("80", "居民服务业"), ("81", "机动车、电子产品和日用产品修理业"),
+    ("82", "其他服务业"), ("84", "卫生"), ("85", "社会工作"), ("86", "新闻和出版业"),
+    ("87", "广播、电视、电影和录音制作业"), ("88", "文化艺术业"), ("89", "体育"),
+    ("90", "娱乐业"), ("94", "社会保障"), ("95", "群众团体、社会团体和其他成员组织"),
+    ("96", "基层群众自治组织及其他组织"),
+)  # fmt: skip
+_INDUSTRY_NOISE = re.compile(r"[、，,和及与\s]")
+_INDUSTRY_BY_NAME: dict[str, str] = {
+    **{_INDUSTRY_NOISE.sub("", name): f"{section}{code}"
+       for code, name in _DIVISIONS
+       for section, _, low, high in _SECTIONS if low <= int(code) <= high},
+    **{_INDUSTRY_NOISE.sub("", name): letter for letter, name, _, _ in _SECTIONS},
+}  # fmt: skip
 _INDUSTRY_CODE = re.compile(r"^([A-T])?(\d{2,4})?$")
+
+
+def _industry_by_name(text: str) -> str | None:
+    key = _INDUSTRY_NOISE.sub("", text)
+    return _INDUSTRY_BY_NAME.get(key) or _INDUSTRY_BY_NAME.get(key + "业")
 
 
 @lru_cache(maxsize=_CACHED_VALUES)
 def industry_code(raw: str) -> str:
-    """A GB/T 4754 code (`I6513`, `6513`, `I`, or a section's name) as `I6513` or `I`."""
+    """A GB/T 4754 code (`I6513`, `6513`, `I`), or a section's or division's name (住宿和餐饮业,
+    餐饮业, 餐饮), as `I6513`, `H62` or `I`."""
     text = unicodedata.normalize("NFKC", raw).strip().upper()
-    by_name = _SECTION_BY_NAME.get(re.sub(r"[、，,和及\s]", "", text))
+    by_name = _industry_by_name(text)
     if by_name:
         return by_name
     found = _INDUSTRY_CODE.match(text)
     if not found or not text:
-        raise ValueError("not a GB/T 4754 industry code or section name")
+        raise ValueError("not a GB/T 4754 industry code, or a section or division name it lists")
     letter, digits = found.group(1), found.group(2)
     if digits is None:
         return str(letter)
@@ -309,13 +429,16 @@ _STATUSES: dict[str, str] = {
         ("存续", "在业", "开业", "正常", "营业", "在营", "登记成立", "正常户"), "operating"
     ),
     **dict.fromkeys(("停业", "歇业", "非正常户", "停止经营"), "suspended"),
-    **dict.fromkeys(("注销", "吊销", "撤销", "迁出", "已注销", "注销户", "清算"), "closed"),
+    **dict.fromkeys(("注销", "撤销", "迁出", "已注销", "注销户", "清算", "吊销已注销"), "closed"),
+    **dict.fromkeys(("吊销", "已吊销"), "revoked"),
 }
+#: Statuses a registration authority decides (注销, 吊销): when it says so, the file follows.
+FINAL_STATUSES: frozenset[str] = frozenset({"closed", "revoked"})
 
 
 @lru_cache(maxsize=_CACHED_VALUES)
 def operating_status(raw: str) -> str:
-    text = re.sub(r"[\s()（）]", "", raw)
+    text = re.sub(r"[\s()（）,，、;；]", "", raw)  # 吊销，已注销: revoked, then closed
     for word, status in _STATUSES.items():
         if text.startswith(word):
             return status
@@ -336,13 +459,21 @@ _KINDS = {
 }
 
 
+_PEOPLE = re.compile(r"^(?:约|大约|共|共计|合计|计)?(-?\d[\d,]*(?:\.\d+)?)(?:人|名|位|个|人员)?$")
+
+
+_SPACE = re.compile(r"\s")
+
+
+@lru_cache(maxsize=_CACHED_VALUES)
 def count(raw: str, most: int) -> int:
-    """A whole number of people: `12`, `12.0`, `12人`."""
-    text = unicodedata.normalize("NFKC", raw).strip().removesuffix("人").replace(",", "")
-    try:
-        number = float(text)
-    except ValueError:
-        raise ValueError("not a number") from None
+    """A whole number of people: `12`, `12.0`, `12人`, `1名`, `约30人` (about 30 is read as 30);
+    `30余人`, `10-20人` or words are not one number."""
+    text = _SPACE.sub("", unicodedata.normalize("NFKC", raw))
+    found = _PEOPLE.match(text)
+    if found is None:
+        raise ValueError("not a number")
+    number = float(found.group(1).replace(",", ""))
     if not number.is_integer():
         raise ValueError("not a whole number")
     if number < 0:
@@ -350,6 +481,24 @@ def count(raw: str, most: int) -> int:
     if number > most:
         raise ValueError(f"more than {most:,}")
     return int(number)
+
+
+_YES = frozenset({"是", "有", "√", "✓", "y", "yes", "true", "1", "稳定", "固定"})
+_NO = frozenset({"否", "无", "没有", "×", "✗", "n", "no", "false", "0", "不稳定", "不固定"})
+_UNKNOWN = frozenset({"不详", "未知", "不清楚", "待核实", "待定", "-", "/", "—", "?"})
+
+
+@lru_cache(maxsize=64)
+def yes_no(raw: str) -> bool | None:
+    """A 三有 point as the survey writes it: 是/有/√ yes, 否/无/× no, 不详/待核实 unknown (None)."""
+    text = _SPACE.sub("", unicodedata.normalize("NFKC", raw)).lower()
+    if text in _YES:
+        return True
+    if text in _NO:
+        return False
+    if text in _UNKNOWN:
+        return None
+    raise ValueError("not yes or no (是/否, 有/无) or unknown (不详)")
 
 
 def kind_of(credit_code: str | None, stated: str | None, default: OrganizationKind) -> str:
@@ -373,11 +522,12 @@ def _cell(cells: Sequence[str], positions: tuple[int, ...]) -> str:
 @dataclass(frozen=True)
 class _Row:
     """What a field's parser may look at beside its own cell: the row's other cells (by field),
-    the source and the importing office's region."""
+    the source, the importing office's region and the divisions under it by name."""
 
     raw: Mapping[str, str]
     source: Source
     scope: str
+    places: PlaceNames | None = None
 
 
 #: A field's parser: its cell's text (empty when the row states nothing) -> the value the record
@@ -413,10 +563,102 @@ def _address(text: str) -> str:
     return text
 
 
+class RegionLookup(Protocol):
+    """What `PlaceNames` reads of the region tree (`domain/regions.RegionTree`)."""
+
+    def get(self, code: str) -> Region | None: ...
+
+    def children(self, code: str | None) -> list[Region]: ...
+
+
+#: The endings of a township's or county's name that offices write or leave out (龙坑 for 龙坑街道).
+_PLACE_ENDING = re.compile(r"(街道办事处|办事处|街道|民族乡|镇|乡|苏木|地区|区|县|市)$")
+_PLACE_NOISE = re.compile(r"[\s()（）\[\]【】]")
+
+
+def _place_key(text: str) -> str:
+    return _PLACE_NOISE.sub("", unicodedata.normalize("NFKC", text))
+
+
+class PlaceNames:
+    """Divisions under the importing office's region by name (所属乡镇 written in words).
+
+    A name is looked up among `scope` and the divisions below it: by its full name (龙坑街道),
+    else by its name without the ending (龙坑, 龙坑镇); the names of `scope` and its ancestors may
+    stand before it (播州区龙坑街道), and so may those of the divisions between (播州区三合镇 for a
+    city office). Divisions marked dissolved (撤销) in the published data are left out. Several
+    divisions of one name are ambiguous: the row must give the code."""
+
+    def __init__(self, tree: Callable[[], RegionLookup], scope: str) -> None:
+        """`tree` gives the region tree when a name is first looked up (a file of codes never
+        needs it)."""
+        self.scope = scope
+        self._tree = tree
+        self._full: dict[str, list[str]] = {}
+        self._stem: dict[str, list[str]] = {}
+        self._prefixes: list[str] = []
+        self.scope_name = scope
+        self._indexed = False
+
+    def _index(self) -> None:
+        tree = self._tree()
+        found = tree.get(self.scope)
+        self.scope_name = found.name if found else self.scope
+        code: str | None = self.scope
+        while code:
+            region = tree.get(code)
+            if region is None:
+                break
+            self._prefixes.append(_place_key(region.name))
+            code = region.parent
+        # (region, the names of the divisions between the scope and it: 播州区 for 三合镇); the
+        # scope itself too: a township's office writes its own township's name.
+        pending = [(found, "")] if found else []
+        while pending:
+            region, above = pending.pop()
+            key = _place_key(region.name)
+            below = "" if region.code == self.scope else above + key
+            pending += [(r, below) for r in tree.children(region.code)]
+            if "撤销" in region.name:
+                continue
+            for written in {key, above + key}:
+                self._full.setdefault(written, []).append(region.code)
+                self._stem.setdefault(_PLACE_ENDING.sub("", written), []).append(region.code)
+        self._indexed = True
+
+    def code_of(self, text: str) -> str:
+        """The code of the one division `text` names; `ValueError` saying why not."""
+        if not self._indexed:
+            self._index()
+        key = _place_key(text)
+        for prefix in reversed(self._prefixes):  # province, city, county: as addresses run
+            if key.startswith(prefix) and len(key) > len(prefix):
+                key = key[len(prefix) :]
+        codes = (
+            self._full.get(key)
+            or self._stem.get(key)
+            or self._stem.get(_PLACE_ENDING.sub("", key), [])
+        )
+        if not codes:
+            raise ValueError(
+                f"no division named {text} under {self.scope_name} ({self.scope}): "
+                "check the name or give the division code (行政区划代码)"
+            )
+        if len(codes) > 1:
+            listed = ", ".join(sorted(codes))
+            raise ValueError(
+                f"{text} names {len(codes)} divisions under {self.scope_name} ({listed}): "
+                "give the division code (行政区划代码)"
+            )
+        return codes[0]
+
+
 def _region_code(text: str, row: _Row) -> str | None:
     """The row's region, from its column or else from the credit code, within the scope."""
     region: str | None
-    if text:
+    if text and row.places is not None and not any(c.isdigit() for c in text):
+        region = row.places.code_of(text)
+    elif text:
         try:
             region = _canonical_region(text)
         except InvalidCode as exc:
@@ -465,21 +707,35 @@ FIELD_PARSERS: Mapping[str, FieldParser] = {
     "full_members": _stated(partial(count, most=_MAX_MEMBERS)),
     "probationary_members": _stated(partial(count, most=_MAX_MEMBERS)),
     "kind": _stated(_kind),
+    "has_premises": _stated(yes_no),
+    "stable_operations": _stated(yes_no),
 }
 
 
-def read_row(
-    header: HeaderMap, row: int, cells: Sequence[str], scope: str
-) -> SourceRecord | list[RowError]:
-    """A valid record of the row, or every reason the row is rejected.
+#: Fields without which a row cannot be placed or matched: a bad one rejects the whole row. Any
+#: other bad field is left out alone and the row goes in without it.
+IDENTITY_FIELDS: frozenset[str] = frozenset({"credit_code", "name", "region_code"})
 
-    `scope` is the importing office's region: a row outside it is rejected."""
+
+def read_row(
+    header: HeaderMap,
+    row: int,
+    cells: Sequence[str],
+    scope: str,
+    places: PlaceNames | None = None,
+) -> SourceRecord | list[RowError]:
+    """A record of the row, or every reason the row is rejected.
+
+    A required or identity field (`IDENTITY_FIELDS`) that is empty or bad rejects the row;
+    another bad field is left out of the record and listed in `left_out`. `scope` is the
+    importing office's region: a row outside it is rejected; `places` reads a division written
+    in words (所属乡镇: 龙坑街道)."""
     raw = {f: _cell(cells, p) for f, p in header.positions.items()}
     errors = [
         RowError(row, f, "required and empty") for f in header.source.required if not raw.get(f)
     ]
     values: dict[str, Any] = {}
-    context = _Row(raw, header.source, scope)
+    context = _Row(raw, header.source, scope, places)
     for field_name, parse in FIELD_PARSERS.items():
         try:
             value = parse(raw.get(field_name, ""), context)
@@ -489,32 +745,50 @@ def read_row(
         else:
             if value is not None:
                 values[field_name] = value
-    if errors:
+    if errors and any(
+        e.field in IDENTITY_FIELDS or e.field in header.source.required for e in errors
+    ):
         return errors
     credit_code: str | None = values.get("credit_code")
-    kind: Any = kind_of(credit_code, raw.get("kind"), header.source.default_kind)
+    stated_kind = raw.get("kind") if not any(e.field == "kind" for e in errors) else None
+    kind: Any = kind_of(credit_code, stated_kind, header.source.default_kind)
     # The region is required, or derived from the (valid) credit code.
     return SourceRecord(
-        row, credit_code, values.get("name", ""), values["region_code"], kind, values
+        row,
+        credit_code,
+        values.get("name", ""),
+        values["region_code"],
+        kind,
+        values,
+        left_out=[replace(e, rejected=False) for e in errors],
     )
 
 
 class FileDuplicates:
-    """The rows of one file seen so far, by credit code (or name and region when there is none)."""
+    """The rows of one file seen so far: a row is a duplicate of an earlier one with the same
+    credit code, or with the same normalised name (`name_key`) in an agreeing region unless both
+    rows give credit codes and they differ (a firm listed once with its code and once without is
+    one firm)."""
 
     def __init__(self) -> None:
-        self._seen: dict[str, int] = {}
+        self._by_code: dict[str, int] = {}
+        self._by_name: dict[str, list[tuple[int, str | None, str]]] = {}
 
     def check(self, record: SourceRecord) -> RowError | None:
-        first = self._seen.setdefault(record.file_key, record.row)
-        if first == record.row:
-            return None
-        what = "credit code" if record.credit_code else "name and region"
-        return RowError(
-            record.row,
-            "credit_code" if record.credit_code else "name",
-            f"duplicate of row {first} (same {what})",
-        )
+        code = record.credit_code
+        if code is not None and code in self._by_code:
+            first = self._by_code[code]
+            return RowError(
+                record.row, "credit_code", f"duplicate of row {first} (same credit code)"
+            )
+        seen = self._by_name.setdefault(record.name_key, [])
+        for first, other_code, region in seen:
+            if (code is None or other_code is None) and regions_agree(region, record.region_code):
+                return RowError(record.row, "name", f"duplicate of row {first} (same name)")
+        if code is not None:
+            self._by_code[code] = record.row
+        seen.append((record.row, code, record.region_code))
+        return None
 
 
 def regions_agree(a: str, b: str) -> bool:
@@ -537,7 +811,8 @@ def match_record(
     by_name: Mapping[str, Sequence[Organization]],
     scope: str,
 ) -> Match:
-    """Credit code first; then the normalised name within the same region; else new."""
+    """Credit code first; then the normalised name within the same region; else new (a
+    provisional file when the record has no credit code)."""
     if record.credit_code is not None and record.credit_code in by_code:
         found = by_code[record.credit_code]
     else:
@@ -557,17 +832,7 @@ def match_record(
                 ),
             )
         if not candidates:
-            if record.credit_code is None:
-                return Match(
-                    "new",
-                    error=RowError(
-                        record.row,
-                        "credit_code",
-                        "no organisation of this name in the region, and no credit code to "
-                        "register it with",
-                    ),
-                )
-            return Match("new")
+            return Match("new")  # without a credit code: a provisional file
         found = candidates[0]
         if not is_within_safe(found.region_code, scope):
             return Match("name", error=_outside(record, found))
@@ -628,16 +893,25 @@ def _same(field_name: str, a: Any, b: Any) -> bool:
 
 
 def merge_record(
-    organization: Organization, record: SourceRecord, said_before: Mapping[str, Any] | None
+    organization: Organization,
+    record: SourceRecord,
+    said_before: Mapping[str, Any] | None,
+    *,
+    decides_status: bool = False,
 ) -> Merge:
     """What the record may change in the file (see the module docstring for the rules).
 
-    `said_before` is what the same source said about this organisation last time, if ever."""
+    `said_before` is what the same source said about this organisation last time, if ever; with
+    `decides_status` (the registration authority) a final status (注销, 吊销) is taken as it is.
+    A provisional file (no credit code yet) takes the record's code."""
     merge = Merge()
     if record.credit_code is not None and record.credit_code != organization.credit_code:
-        merge.conflicts.append(
-            FieldConflict("credit_code", organization.credit_code, record.credit_code)
-        )
+        if organization.provisional:
+            merge.changes["credit_code"] = record.credit_code
+        else:
+            merge.conflicts.append(
+                FieldConflict("credit_code", organization.credit_code, record.credit_code)
+            )
     for field_name in MERGED_FIELDS:
         if field_name not in record.values:
             continue
@@ -653,6 +927,8 @@ def merge_record(
             merge.changes[field_name] = incoming
         elif said_before is not None and _same(field_name, said_before.get(field_name), current):
             merge.changes[field_name] = incoming  # the source corrects what it said itself
+        elif field_name == "operating_status" and decides_status and incoming in FINAL_STATUSES:
+            merge.changes[field_name] = incoming  # 注销 / 吊销 by the registration authority
         else:
             merge.conflicts.append(FieldConflict(field_name, current, incoming))
     return merge
@@ -661,6 +937,7 @@ def merge_record(
 def new_values(record: SourceRecord) -> dict[str, Any]:
     """The fields of a new organisation registered from a record."""
     values = {k: v for k, v in record.values.items() if k in IMPORT_FIELDS}
+    values["credit_code"] = record.credit_code or ""  # none: a provisional file
     values["kind"] = record.kind
     values["region_code"] = record.region_code
     return values
@@ -678,6 +955,8 @@ class ImportCounts:
     unchanged: int = 0
     conflicts: int = 0  # rows with at least one conflicting field
     rejected: int = 0
+    provisional: int = 0  # new files without a credit code (of `new`)
+    fields_left_out: int = 0  # bad fields of rows that went in without them
 
     def as_dict(self) -> dict[str, int]:
         return dict(self.__dict__)
@@ -847,7 +1126,11 @@ def plan_chunk(
         for r in fresh
     ]
     plan.counts.new = len(plan.registered)
-    _merge(plan, matched, said_before, now)
+    plan.counts.provisional = sum(o.provisional for o in plan.registered)
+    for record in [*fresh, *(m.record for m in matched.values())]:
+        plan.errors += record.left_out
+        plan.counts.fields_left_out += len(record.left_out)
+    _merge(plan, matched, said_before, now, decides_status=SOURCES[job.source].decides_status)
     plan.audit = _audit_entries(job, zip(fresh, plan.registered, strict=True), matched, plan)
     plan.provenance = [
         Provenance(o.id, job.source, r.values, job.id, r.row, "new", now)
@@ -878,7 +1161,9 @@ def _match(
             fresh.append(record)
         elif found.organization.id in matched:
             first = matched[found.organization.id].record.row
-            plan.reject(RowError(record.row, "name", f"the same organisation as row {first}"))
+            plan.reject(
+                RowError(record.row, "name", f"duplicate of row {first} (the same organisation)")
+            )
         else:
             matched[found.organization.id] = _Matched(record, found.organization, found.by)
     return matched, fresh
@@ -889,13 +1174,17 @@ def _merge(
     matched: Mapping[str, _Matched],
     said_before: Mapping[str, Mapping[str, Any]],
     now: datetime,
+    *,
+    decides_status: bool,
 ) -> None:
     """Each matched organisation's fills (a new version) and conflicts."""
     for organization_id, m in matched.items():
         before = m.organization
         plan.counts.matched += 1
         plan.counts.matched_by_name += m.by == "name"
-        merge = merge_record(before, m.record, said_before.get(organization_id))
+        merge = merge_record(
+            before, m.record, said_before.get(organization_id), decides_status=decides_status
+        )
         plan.conflicts += [
             ConflictRow(
                 m.record.row,

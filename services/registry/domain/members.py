@@ -17,10 +17,12 @@ from typing import Literal
 
 from libs.common.refusals import Conflict, NotFound, RuleBroken
 from libs.common.validators import InvalidCode
+from services.registry.domain.branches import Branch
 from services.registry.domain.identity import IdentityKey, Person, mask_name
+from services.registry.domain.names import name_key
 
 Membership = Literal["full", "probationary"]
-MemberStatus = Literal["discovered", "declared", "transferred"]
+MemberStatus = Literal["discovered", "declared", "transferred", "moved_out"]
 
 #: Which step each status follows: a member moves one step at a time.
 NEXT_STATUS: dict[MemberStatus, MemberStatus] = {
@@ -181,6 +183,8 @@ class Member:
     declared_on: date | None = None
     transferred_on: date | None = None
     version: int = 1
+    moved_out_on: date | None = None
+    branch_id: str | None = None  # the Party organisation holding the relationship, once here
 
     @property
     def name_masked(self) -> str:
@@ -205,6 +209,25 @@ class Member:
             )
         return replace(self, status=to, transferred_on=on, version=self.version + 1)
 
+    def transferred_to(self, branch: Branch | None, on: date) -> Member:
+        """The member's relationship transferred (组织关系转接) to `branch`, the Party
+        organisation covering their organisation: a relationship goes to a Party
+        organisation, never to a company, and a temporary one does not take it."""
+        moved = self.advanced("transferred", on)  # the order of steps is checked first
+        target = check_transfer_target(self.organization_id, branch)
+        return replace(moved, branch_id=target.id, registered_with=target.name)
+
+    def moved_out(self, on: date) -> Member:
+        """A transferred member whose organisation left the ledger: the relationship no longer
+        belongs to it (it goes back to the Party organisation the office names)."""
+        if self.status != "transferred":
+            raise RuleBroken(
+                "member_status_order",
+                f"only a transferred member moves out, not a {self.status} one",
+                [self.organization_id],
+            )
+        return replace(self, status="moved_out", moved_out_on=on, version=self.version + 1)
+
     def snapshot(self) -> dict[str, object]:
         """What an audit entry may keep of the member: masked values only."""
         return {
@@ -226,3 +249,30 @@ def header_map(header: list[str], columns: Mapping[str, tuple[str, ...]]) -> dic
             if column not in found and text in {n.lower() for n in names}:
                 found[column] = position
     return found
+
+
+def check_transfer_target(organization_id: str, branch: Branch | None) -> Branch:
+    """A relationship is transferred to the active branch covering the organisation, not a
+    temporary one (its members stay registered where they were)."""
+    if branch is None or not branch.active or organization_id not in branch.organization_ids:
+        raise RuleBroken(
+            "transfer_to_party_organization",
+            "a relationship is transferred to a Party organisation covering the organisation: "
+            "it has none (form its branch or a joint branch first)",
+            [organization_id],
+        )
+    if branch.kind == "temporary":
+        raise RuleBroken(
+            "transfer_to_party_organization",
+            "a temporary Party organisation does not take members' relationships",
+            [organization_id],
+        )
+    return branch
+
+
+def registered_here(registered_with: str | None, branch: Branch | None) -> bool:
+    """The roster says the member is already registered with the branch covering their
+    organisation (names compared normalised): matched as transferred, not discovered."""
+    if not registered_with or branch is None or not branch.active or branch.kind == "temporary":
+        return False
+    return name_key(registered_with) == name_key(branch.name)

@@ -103,7 +103,7 @@ class Organization:
     """One file of the ledger (一企一档)."""
 
     id: str
-    credit_code: str
+    credit_code: str  # empty for a provisional file
     name: str
     kind: OrganizationKind
     region_code: str
@@ -155,9 +155,16 @@ class Organization:
         return self.credit_code.startswith(INDIVIDUAL_BUSINESS_PREFIX)
 
     @property
+    def provisional(self) -> bool:
+        """A file without a credit code yet (a business a survey found unregistered, often an
+        individual business): matched by name until a source gives its code."""
+        return not self.credit_code
+
+    @property
     def public_name(self) -> str:
-        """The name as events may carry it: an individual business's name masked (张**)."""
-        if self.is_individual_business:
+        """The name as events may carry it: an individual business's name masked (张**), and a
+        provisional file's too (it may well be one)."""
+        if self.is_individual_business or self.provisional:
             return mask_person_name(self.name)
         return self.name
 
@@ -271,3 +278,8 @@ class Rules:
 
     standalone_min_full_members: int = 3
     joint_max_organizations: int = 5
+    #: Calendar months a joint branch below the rules has to be put right (整改期限).
+    rectification_months: int = 3
+    #: Members from which a branch should become a general branch (党总支) / a committee (党委).
+    general_branch_min_members: int = 50
+    committee_min_members: int = 100

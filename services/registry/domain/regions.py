@@ -60,12 +60,13 @@ class Region:
 
 @dataclass(frozen=True)
 class Area:
-    """A named area inside one township (园区, 商圈, 楼宇)."""
+    """A named area: a commercial district or building (商圈, 楼宇) in one township; a park or
+    development zone (园区, 经开区, 高新区) in one township or across a county."""
 
     id: str
     kind: AreaKind
     name: str
-    region_code: str  # the township
+    region_code: str  # the township, or the county of a county-level park
     created_at: datetime
 
 
@@ -189,6 +190,24 @@ class RegionTree:
             raise UnknownRegion(code, reason, field=field)
 
 
+#: Where each kind of area may lie: its region's levels.
+AREA_LEVELS: dict[str, tuple[str, ...]] = {
+    "park": ("county", "township"),
+    "commercial_district": ("township",),
+    "building": ("township",),
+}
+
+
+def check_area_region(kind: str, level: str | None, region_code: str) -> None:
+    """A park or development zone lies in a township or across a county (经开区 at county
+    level); a commercial district or building in a township."""
+    levels = AREA_LEVELS[kind]
+    if level not in levels:
+        digits = {"county": 6, "township": 9}
+        where = " or ".join(f"a {lv} ({digits[lv]} digits)" for lv in levels)
+        raise UnknownRegion(region_code, f"a {kind.replace('_', ' ')} lies in {where}")
+
+
 def check_area(field: str, area: Area | None, area_id: str, region_code: str) -> None:
     """An organisation in `region_code` may sit in `area` through `field` (park_id, district_id)."""
     if area is None:
@@ -199,6 +218,10 @@ def check_area(field: str, area: Area | None, area_id: str, region_code: str) ->
     if not canonical_region_code(region_code).startswith(area.region_code):
         raise AreaMisplaced(
             field,
-            f"area {area_id} lies in township {area.region_code}, "
+            f"area {area_id} lies in {_level_word(area.region_code)} {area.region_code}, "
             f"the organisation in {region_code}",
         )
+
+
+def _level_word(code: str) -> str:
+    return "county" if len(code) <= 6 else "township"

@@ -15,6 +15,7 @@ from datetime import date
 from libs.common.audit import Actor
 from libs.common.tables import utcnow
 from services.registry.domain.branches import (
+    Advice,
     Branch,
     BranchKind,
     BranchNotFound,
@@ -32,16 +33,23 @@ from services.registry.domain.branches import (
     dissolved,
     new_branch,
     plan_branch,
+    plan_departure,
+    relocated,
+    reparented,
+    size_advice,
     visible_organizations,
     within,
 )
-from services.registry.domain.organizations import Rules
+from services.registry.domain.calendar import local_today
+from services.registry.domain.organizations import Organization, Rules
 from services.registry.events import (
     BranchDissolvedV1,
     BranchFormedV1,
+    BranchRelocatedV1,
     BranchReorganizedV1,
     CommitteeFormedV1,
 )
+from services.registry.service.organizations import refresh_ledgers
 from services.registry.store.uow import RegistryUnitOfWork
 
 
@@ -106,6 +114,14 @@ async def get_branch(uow: RegistryUnitOfWork, branch_id: str, scope: str) -> Bra
     return await _branch(uow, branch_id, scope)
 
 
+async def branch_advice(uow: RegistryUnitOfWork, branch: Branch, rules: Rules) -> list[Advice]:
+    """Advice on the branch as its organisations are now (its size: 党总支, 党委)."""
+    if not branch.active:
+        return []
+    found = await uow.organizations.get_many(branch.organization_ids)
+    return size_advice(branch, found, rules)
+
+
 def _state(branch: Branch) -> dict[str, object]:
     return {
         "branch_id": branch.id,
@@ -115,6 +131,10 @@ def _state(branch: Branch) -> dict[str, object]:
         "parent_id": branch.parent_id,
         "region_code": branch.region_code,
         "organization_ids": sorted(branch.organization_ids),
+        "status": branch.status,
+        "rectification_reason": branch.rectification_reason,
+        "rectify_by": branch.rectify_by,
+        "needs_reparenting": branch.needs_reparenting,
     }
 
 
@@ -138,7 +158,14 @@ async def _add_branch(
     ends_on: date | None,
 ) -> Branch:
     advice = plan_branch(
-        kind, candidates, committee, covering, rules, formed_on=formed_on, ends_on=ends_on
+        kind,
+        candidates,
+        committee,
+        covering,
+        rules,
+        formed_on=formed_on,
+        ends_on=ends_on,
+        today=local_today(),
     )
     branch = new_branch(
         str(uuid.uuid4()),
@@ -153,6 +180,7 @@ async def _add_branch(
     await uow.branches.add(branch, utcnow())
     event = BranchFormedV1(**_state(branch), formed_on=formed_on, ends_on=ends_on)
     await uow.record_and_audit(actor, event, entity_type="branch", region_code=branch.region_code)
+    await refresh_ledgers(uow, actor, rules, branch.organization_ids)  # covered: 六清 point
     return branch
 
 
@@ -219,6 +247,7 @@ async def reorganize_branch(
         remove=remove,
         upgrade=upgrade,
         scope=actor.region_code,
+        on=on,
     )
     after = plan.after
     await _save(uow, after, before)
@@ -253,6 +282,7 @@ async def reorganize_branch(
         )
         for candidate, name in plan.upgrades
     ]
+    await refresh_ledgers(uow, actor, rules, [*plan.leaving, *plan.added_ids])
     return after, formed
 
 
@@ -266,4 +296,95 @@ async def dissolve_branch(
     await uow.branches.uncover(before.id, before.organization_ids, on, ended_by="dissolved")
     event = BranchDissolvedV1(**_state(after), reason=reason, dissolved_on=on)
     await uow.record_and_audit(actor, event, entity_type="branch", region_code=after.region_code)
+    # member counts do not change here: the rules about them do not apply
+    await refresh_ledgers(uow, actor, Rules(), before.organization_ids)
+    return after
+
+
+async def leave_branch(
+    uow: RegistryUnitOfWork, actor: Actor, rules: Rules, organization: Organization, *, on: date
+) -> Branch | None:
+    """The organisation has left the ledger: the branch covering it is dissolved when it was
+    the organisation's own (or covered nobody else), otherwise it loses the organisation (a
+    joint branch below the rules then needs rectification). Returns the branch after it."""
+    branch_id = (await uow.branches.covering([organization.id]))[organization.id]
+    if branch_id is None:
+        return None
+    before = await uow.branches.get(branch_id, for_update=True)
+    if before is None:
+        return None
+    found = dict(await uow.organizations.get_many(before.organization_ids, for_update=True))
+    found[organization.id] = organization
+    reason = f"the organisation left the ledger: {organization.deregistration_reason or ''}"
+    plan = plan_departure(before, organization.id, found, rules, on=on, reason=reason.strip())
+    after = plan.after
+    await _save(uow, after, before)
+    event: BranchDissolvedV1 | BranchReorganizedV1
+    if plan.dissolves:
+        await uow.branches.uncover(before.id, before.organization_ids, on, ended_by="dissolved")
+        event = BranchDissolvedV1(
+            **_state(after), reason=after.dissolution_reason or reason, dissolved_on=on
+        )
+    else:
+        await uow.branches.uncover(before.id, [organization.id], on, ended_by="removed")
+        event = BranchReorganizedV1(
+            **_state(after), removed_organization_ids=[organization.id], reorganized_on=on
+        )
+    await uow.record_and_audit(
+        actor,
+        event,
+        entity_type="branch",
+        region_code=after.region_code,
+        extra={"because_of": organization.id},
+    )
+    if plan.dissolves:
+        await refresh_ledgers(uow, actor, rules, before.organization_ids)
+    return after
+
+
+async def follow_move(
+    uow: RegistryUnitOfWork, actor: Actor, before: Organization, after: Organization, *, on: date
+) -> Branch | None:
+    """An organisation changed region: the branch covering it follows (its region), and is
+    flagged for re-parenting when the move crossed a township or left its committee's region."""
+    if after.branch_id is None or before.region_code == after.region_code:
+        return None
+    branch = await uow.branches.get(after.branch_id, for_update=True)
+    if branch is None or not branch.active:
+        return None
+    committee = await uow.committees.get(branch.parent_id)
+    if committee is None:
+        return None
+    found = dict(await uow.organizations.get_many(branch.organization_ids))
+    found[after.id] = after
+    moved = relocated(branch, committee, found, after, before.region_code)
+    if moved is None:
+        return None
+    await _save(uow, moved, branch)
+    await uow.record_and_audit(
+        actor,
+        BranchRelocatedV1(**_state(moved), moved_organization_ids=[after.id], relocated_on=on),
+        entity_type="branch",
+        region_code=moved.region_code,
+        extra={"reparenting_reason": moved.reparenting_reason},
+    )
+    return moved
+
+
+async def reparent_branch(
+    uow: RegistryUnitOfWork, actor: Actor, branch_id: str, *, parent_id: str, on: date
+) -> Branch:
+    """Put a branch under a committee holding all its organisations; clears the flag."""
+    before = await _branch(uow, branch_id, actor.region_code, for_update=True)
+    committee = await _parent(uow, parent_id, actor.region_code)
+    found = await uow.organizations.get_many(before.organization_ids)
+    after = reparented(before, committee, found)
+    await _save(uow, after, before)
+    await uow.record_and_audit(
+        actor,
+        BranchRelocatedV1(**_state(after), relocated_on=on),
+        entity_type="branch",
+        region_code=after.region_code,
+        action="branch.reparented",
+    )
     return after

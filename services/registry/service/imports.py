@@ -134,6 +134,8 @@ class ImportReport:
     job: ImportJob
     errors_total: int
     errors: list[dict[str, Any]]
+    left_out_total: int
+    left_out: list[dict[str, Any]]
     conflicts_total: int
     conflicts: list[dict[str, Any]]
 
@@ -145,15 +147,20 @@ async def import_report(
     errors_offset: int,
     conflicts_offset: int,
     limit: int,
+    left_out_offset: int = 0,
 ) -> ImportReport:
-    """The job with a page of its rejected rows and of its conflicts; `ImportNotFound` if none."""
+    """The job with a page of its rejected rows, of the fields it left out of rows that went in,
+    and of its conflicts; `ImportNotFound` if none."""
     repo = uow.imports
     job = await repo.get_job(job_id)
     if job is None:
         raise ImportNotFound(job_id)
     errors_total, errors = await repo.row_errors(job_id, errors_offset, limit)
+    left_out_total, left_out = await repo.row_errors(job_id, left_out_offset, limit, rejected=False)
     conflicts_total, conflicts = await repo.conflicts(job_id, conflicts_offset, limit)
-    return ImportReport(job, errors_total, errors, conflicts_total, conflicts)
+    return ImportReport(
+        job, errors_total, errors, left_out_total, left_out, conflicts_total, conflicts
+    )
 
 
 # -- processing a job: each step in the worker's transaction -------------------------------------

@@ -14,8 +14,9 @@ from services.registry.domain.mass_organizations import (
     check_establish,
     dissolved,
 )
-from services.registry.domain.organizations import Organization, OrganizationNotFound
+from services.registry.domain.organizations import Organization, OrganizationNotFound, Rules
 from services.registry.events import MassOrganizationDissolvedV1, MassOrganizationEstablishedV1
+from services.registry.service.organizations import update_organization
 from services.registry.store.uow import RegistryUnitOfWork
 
 
@@ -61,6 +62,15 @@ async def establish(
         region_code=organization.region_code,
         extra={"name": name},
     )
+    if not organization.ledger.mass_organizations:  # the data now shows the point (六清)
+        await update_organization(
+            uow,
+            actor,
+            Rules(),  # member counts do not change: no rule of theirs applies
+            organization.id,
+            {"ledger": {"mass_organizations": True}},
+            action="organization.ledger_derived",
+        )
     return mass_organization
 
 

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
 from libs.common.audit import Actor
 from libs.common.logging import get_logger
 from libs.common.tables import utcnow
+from services.registry.domain.branches import Branch
+from services.registry.domain.calendar import local_today
 from services.registry.domain.identity import Person
 from services.registry.domain.members import (
     Member,
@@ -23,6 +25,7 @@ from services.registry.domain.members import (
     MemberStatus,
     RosterEntry,
     StaleMember,
+    registered_here,
 )
 from services.registry.domain.organizations import (
     Organization,
@@ -115,7 +118,14 @@ async def receive_roster(
     return ListResult(len(entries) + repeated, new, len(entries) - new, repeated, discovered)
 
 
-def _discovered(match: Match, now: datetime) -> Member:
+def _discovered(match: Match, now: datetime, branch: Branch | None, today: date) -> Member:
+    if branch is not None and registered_here(match.registered_with, branch):
+        return replace(
+            _discovered(match, now, None, today),
+            status="transferred",
+            transferred_on=today,
+            branch_id=branch.id,
+        )
     return Member(
         id=str(uuid.uuid4()),
         organization_id=match.organization_id,
@@ -131,14 +141,40 @@ def _discovered(match: Match, now: datetime) -> Member:
     )
 
 
+async def _covering_branches(
+    uow: RegistryUnitOfWork, organization_ids: set[str]
+) -> dict[str, Branch]:
+    """The branch covering each of these organisations (those that have one)."""
+    found = await uow.organizations.get_many(sorted(organization_ids))
+    branches: dict[str, Branch] = {}
+    for organization in found.values():
+        if organization.branch_id:
+            branch = await uow.branches.get(organization.branch_id)
+            if branch is not None:
+                branches[organization.id] = branch
+    return branches
+
+
 async def discover(uow: RegistryUnitOfWork, actor: Actor, matches: Sequence[Match]) -> list[Member]:
-    """Record each match as a discovered member, once per person and organisation.
+    """Record each match as a discovered member, once per person and organisation; a person the
+    roster already registers with the branch covering the organisation is matched as
+    transferred (no `member.discovered`, not counted again: the file's counts hold them).
 
     Many at once (a roster finds thousands): the events and the audit entries go in batches."""
     now = utcnow()
-    candidates = [_discovered(m, now) for m in matches]
+    covering = await _covering_branches(uow, {m.organization_id for m in matches})
+    candidates = [
+        _discovered(m, now, covering.get(m.organization_id), local_today()) for m in matches
+    ]
     inserted = await uow.members.add_new(candidates)
-    found = [m for m in candidates if m.id in inserted]
+    matched = [m for m in candidates if m.id in inserted and m.status == "transferred"]
+    found = [m for m in candidates if m.id in inserted and m.status == "discovered"]
+    await uow.audit.record_many(
+        actor,
+        "member.matched",
+        entity_type="member",
+        entries=[(m.id, m.region_code, m.snapshot()) for m in matched],
+    )
     uow.record_many(
         MemberDiscoveredV1(
             member_id=member.id,
@@ -205,7 +241,11 @@ async def advance_member(
         raise StaleMember(member_id)
     if not organization.active:
         raise OrganizationClosed(organization.id)
-    after = before.advanced(to, on)
+    if to == "transferred":
+        branch = await uow.branches.get(organization.branch_id) if organization.branch_id else None
+        after = before.transferred_to(branch, on)
+    else:
+        after = before.advanced(to, on)
     if not await uow.members.save(after, expected_version=before.version):
         raise StaleMember(member_id)
     await uow.record_and_audit(

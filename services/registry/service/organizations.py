@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import replace
 from datetime import date
 from typing import Any
 
@@ -13,6 +12,8 @@ from libs.common.db import UnitOfWork
 from libs.common.events import IntegrationEvent
 from libs.common.logging import get_logger
 from libs.common.tables import utcnow
+from services.registry.domain.ledger import check_manual_points, with_derived_ledger
+from services.registry.domain.lifecycle import DeregisteredCreditCode
 from services.registry.domain.organizations import (
     DuplicateCreditCode,
     NotActive,
@@ -21,12 +22,12 @@ from services.registry.domain.organizations import (
     OrganizationNotFound,
     Rules,
     StaleVersion,
+    ThreeHavesState,
     became_eligible,
 )
 from services.registry.domain.regions import check_area
 from services.registry.events import (
     BranchEligibleV1,
-    OrganizationDeregisteredV1,
     OrganizationRegisteredV1,
     OrganizationUpdatedV1,
 )
@@ -37,7 +38,8 @@ log = get_logger(__name__)
 Change = tuple[Organization, Organization, list[str]]  # before, after, changed field names
 
 
-def three_haves_state(value: bool | None) -> str:
+def three_haves_state(value: bool | None) -> ThreeHavesState:
+    """三有 as a word: unknown kept apart from false."""
     return "unknown" if value is None else "true" if value else "false"
 
 
@@ -47,6 +49,7 @@ def state_of(organization: Organization) -> dict[str, Any]:
         "organization_id": organization.id,
         "version": organization.version,
         "credit_code": organization.credit_code,
+        "provisional": organization.provisional,
         "name": organization.public_name,
         "kind": organization.kind,
         "region_code": organization.region_code,
@@ -136,8 +139,11 @@ async def check_placements(uow: RegistryUnitOfWork, batch: Sequence[Organization
 
 
 def new_organization(**values: Any) -> Organization:
+    """A new file, its ledger points (六清) as its data shows them."""
     now = utcnow()
-    return Organization(id=str(uuid.uuid4()), version=1, created_at=now, updated_at=now, **values)
+    return with_derived_ledger(
+        Organization(id=str(uuid.uuid4()), version=1, created_at=now, updated_at=now, **values)
+    )
 
 
 async def register_organization(
@@ -146,8 +152,14 @@ async def register_organization(
     """Enter an organisation in the ledger and announce it."""
     existing = await uow.organizations.id_by_credit_code(values["credit_code"])
     if existing is not None:
+        known = await uow.organizations.get(existing)
+        if known is not None and not known.active:
+            raise DeregisteredCreditCode(values["credit_code"], existing)
         raise DuplicateCreditCode(values["credit_code"], existing)
     organization = new_organization(**values)
+    requested = values.get("ledger")
+    if requested is not None:
+        check_manual_points(organization, requested.as_dict())
     await check_placements(uow, [organization])
     if not await uow.organizations.add_if_new(organization):  # registered meanwhile
         existing = await uow.organizations.id_by_credit_code(organization.credit_code)
@@ -164,7 +176,7 @@ async def register_organization(
     return organization
 
 
-async def _open_for_change(
+async def open_for_change(
     uow: RegistryUnitOfWork, organization_id: str, expected_version: int | None
 ) -> Organization:
     """The organisation, locked for a change: it exists, is at `expected_version` (when given)
@@ -179,7 +191,7 @@ async def _open_for_change(
     return before
 
 
-async def _save(uow: RegistryUnitOfWork, after: Organization, before: Organization) -> None:
+async def save_over(uow: RegistryUnitOfWork, after: Organization, before: Organization) -> None:
     """Write `after` over `before`, unless another writer moved the file on meanwhile."""
     if not await uow.organizations.save(after, expected_version=before.version):
         current = await uow.organizations.get(after.id)
@@ -203,15 +215,20 @@ async def update_organization(
     """Change an organisation's file; with `expected_version`, only if nobody changed it since.
 
     Nothing is written or announced when no field really changes."""
-    before = await _open_for_change(uow, organization_id, expected_version)
+    before = await open_for_change(uow, organization_id, expected_version)
     after, changed = before.with_changes(changes)
+    check_manual_points(after, changes.get("ledger") or {})
+    after = with_derived_ledger(after)
+    changed = sorted(
+        {*changed, "ledger"} if after.ledger != before.ledger else set(changed) - {"ledger"}
+    )
     if not changed:
         return before
     if PLACEMENT_FIELDS.intersection(changed):
         await check_placements(uow, [after])
     after.version = before.version + 1
     after.updated_at = utcnow()
-    await _save(uow, after, before)
+    await save_over(uow, after, before)
     await uow.record_and_audit(
         actor,
         updated_event(after, changed),
@@ -222,6 +239,20 @@ async def update_organization(
     )
     uow.record_many(eligible_events([(before, after)], rules))
     return after
+
+
+async def refresh_ledgers(
+    uow: RegistryUnitOfWork, actor: Actor, rules: Rules, organization_ids: Sequence[str]
+) -> None:
+    """Derive again the 六清 of these files after something outside them changed what their data
+    shows (a Party organisation now covers them, or no longer does); a file whose points moved
+    is saved one version on and announced. Deregistered files are left as they were closed."""
+    found = await uow.organizations.get_many(organization_ids)
+    for organization in found.values():
+        if organization.active and with_derived_ledger(organization) != organization:
+            await update_organization(
+                uow, actor, rules, organization.id, {}, action="organization.ledger_derived"
+            )
 
 
 def changed_values(
@@ -268,39 +299,3 @@ async def adjust_member_counts(
         },
         action=action,
     )
-
-
-async def deregister_organization(
-    uow: RegistryUnitOfWork,
-    actor: Actor,
-    organization_id: str,
-    *,
-    reason: str,
-    expected_version: int | None = None,
-) -> Organization:
-    """Take an organisation out of the ledger (its file is kept, closed)."""
-    before = await _open_for_change(uow, organization_id, expected_version)
-    now = utcnow()
-    after = replace(
-        before,
-        status="deregistered",
-        deregistered_on=now.date(),
-        deregistration_reason=reason,
-        version=before.version + 1,
-        updated_at=now,
-    )
-    await _save(uow, after, before)
-    await uow.record_and_audit(
-        actor,
-        OrganizationDeregisteredV1(
-            organization_id=after.id,
-            version=after.version,
-            region_code=after.region_code,
-            reason=reason,
-            deregistered_at=now,
-        ),
-        entity_type="organization",
-        region_code=after.region_code,
-        changes={"reason": reason},
-    )
-    return after

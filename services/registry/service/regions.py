@@ -7,7 +7,7 @@ import uuid
 from libs.common.audit import Actor
 from libs.common.tables import utcnow
 from libs.common.validators import region_level
-from services.registry.domain.regions import Area, AreaKind, RegionTree, UnknownRegion
+from services.registry.domain.regions import Area, AreaKind, RegionTree, check_area_region
 from services.registry.store.regions import region_tree
 from services.registry.store.uow import RegistryUnitOfWork
 
@@ -19,9 +19,9 @@ def tree() -> RegionTree:
 async def create_area(
     uow: RegistryUnitOfWork, actor: Actor, *, kind: AreaKind, name: str, region_code: str
 ) -> Area:
-    """Name a park, commercial district or building in a township the published codes know."""
-    if region_level(region_code) != "township":
-        raise UnknownRegion(region_code, "an area lies in a township (a 9-digit code)")
+    """Name a park (in a township or across a county), a commercial district or a building
+    (in a township), in a region the published codes know."""
+    check_area_region(kind, region_level(region_code), region_code)
     uow.regions.ensure_known(region_code)
     area = Area(
         id=str(uuid.uuid4()), kind=kind, name=name, region_code=region_code, created_at=utcnow()

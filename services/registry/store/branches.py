@@ -53,6 +53,9 @@ _BRANCH_COLUMNS = (
     "dissolved_on",
     "dissolution_reason",
     "version",
+    "rectification_reason",
+    "rectify_by",
+    "reparenting_reason",
 )
 
 

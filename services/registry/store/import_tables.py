@@ -4,6 +4,7 @@ what each source said about each organisation (provenance)."""
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     ForeignKey,
     Index,
@@ -13,6 +14,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    true,
 )
 
 from libs.common.tables import BigIntPK, UTCDateTime
@@ -76,6 +78,8 @@ import_row_errors = Table(
     Column("row", Integer(), nullable=False),
     Column("field", String(40), nullable=False),
     Column("reason", Text(), nullable=False),
+    # False: only this field was left out, the row went in without it.
+    Column("rejected", Boolean(), nullable=False, server_default=true()),
     comment="Why a row of an import was rejected: row number, field and reason.",
 )
 Index("ix_import_row_errors_job", import_row_errors.c.job_id, import_row_errors.c.id)

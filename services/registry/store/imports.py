@@ -166,7 +166,13 @@ class ImportRepository(Repository):
             await self.session.execute(
                 insert(import_row_errors),
                 [
-                    {"job_id": job_id, "row": e.row, "field": e.field, "reason": e.reason}
+                    {
+                        "job_id": job_id,
+                        "row": e.row,
+                        "field": e.field,
+                        "reason": e.reason,
+                        "rejected": e.rejected,
+                    }
                     for e in errors
                 ],
             )
@@ -189,16 +195,16 @@ class ImportRepository(Repository):
             )
 
     async def row_errors(
-        self, job_id: str, offset: int, limit: int
+        self, job_id: str, offset: int, limit: int, *, rejected: bool = True
     ) -> tuple[int, list[dict[str, Any]]]:
+        """A page of the rejected rows' reasons (or, `rejected` False, of the fields left out)."""
         t = import_row_errors
-        total = (
-            await self.session.execute(select(func.count()).where(t.c.job_id == job_id))
-        ).scalar_one()
+        which = (t.c.job_id == job_id, t.c.rejected == rejected)
+        total = (await self.session.execute(select(func.count()).where(*which))).scalar_one()
         rows = (
             await self.session.execute(
                 select(t.c.row, t.c.field, t.c.reason)
-                .where(t.c.job_id == job_id)
+                .where(*which)
                 .order_by(t.c.id)
                 .offset(offset)
                 .limit(limit)

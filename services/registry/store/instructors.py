@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 
 from libs.common.db import Repository
 from services.registry.domain.instructors import Assignment, Instructor
@@ -49,6 +49,25 @@ class InstructorRepository(Repository):
             .order_by(instructor_assignments.c.starts_on, instructor_assignments.c.id)
         )
         return [assignment_of(row) for row in rows.mappings()]
+
+    async def running_at(self, organization_id: str) -> list[Assignment]:
+        """The organisation's assignments not ended (those still to start included)."""
+        rows = await self.session.execute(
+            select(instructor_assignments)
+            .where(instructor_assignments.c.organization_id == organization_id)
+            .where(instructor_assignments.c.ended_on.is_(None))
+            .order_by(instructor_assignments.c.id)
+        )
+        return [assignment_of(row) for row in rows.mappings()]
+
+    async def end_assignments(self, batch: Sequence[Assignment]) -> None:
+        if batch:
+            await self.session.execute(
+                update(instructor_assignments)
+                .where(instructor_assignments.c.id == bindparam("_id"))
+                .values(ended_on=bindparam("_ended")),
+                [{"_id": a.id, "_ended": a.ended_on} for a in batch],
+            )
 
     async def assignment(self, assignment_id: str) -> Assignment | None:
         row = await self.row_by_id(instructor_assignments, assignment_id)

@@ -61,6 +61,8 @@ def member_row(member: Member) -> dict[str, Any]:
         "discovered_at": member.discovered_at,
         "declared_on": member.declared_on,
         "transferred_on": member.transferred_on,
+        "moved_out_on": member.moved_out_on,
+        "branch_id": member.branch_id,
         "version": member.version,
     }
 
@@ -248,6 +250,33 @@ class MemberRepository(Repository):
             .values(**{k: v for k, v in row.items() if k != "id"})
         )
         return bool(getattr(result, "rowcount", 0) == 1)
+
+    async def transferred_at(self, organization_id: str) -> list[Member]:
+        """The members whose relationship is at the organisation (locked for a change)."""
+        statement = (
+            select(members)
+            .where(members.c.organization_id == organization_id)
+            .where(members.c.status == "transferred")
+            .order_by(members.c.id)
+            .with_for_update()
+        )
+        return [member_of(row) for row in (await self.session.execute(statement)).mappings()]
+
+    async def move_out(self, batch: Sequence[Member]) -> None:
+        if batch:
+            await self.session.execute(
+                update(members)
+                .where(members.c.id == bindparam("_id"))
+                .values(
+                    status=bindparam("_status"),
+                    moved_out_on=bindparam("_on"),
+                    version=bindparam("_version"),
+                ),
+                [
+                    {"_id": m.id, "_status": m.status, "_on": m.moved_out_on, "_version": m.version}
+                    for m in batch
+                ],
+            )
 
     async def at_organization(
         self,

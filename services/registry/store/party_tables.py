@@ -88,6 +88,8 @@ members = Table(
     Column("discovered_at", UTCDateTime(), nullable=False),
     Column("declared_on", Date()),
     Column("transferred_on", Date()),
+    Column("moved_out_on", Date()),  # its organisation left the ledger
+    Column("branch_id", String(36)),  # the branch holding the relationship once transferred
     Column("version", Integer(), nullable=False, server_default=text("1")),
     UniqueConstraint("organization_id", "id_hash", name="uq_members_person"),
     comment="Party members found at organisations (隐形党员) and their status.",
@@ -119,11 +121,14 @@ branches = Table(
     Column("formed_on", Date(), nullable=False),
     Column("ends_on", Date()),
     Column("can_develop_members", Boolean(), nullable=False, server_default=true()),
-    Column("status", String(16), nullable=False, server_default="active"),
+    Column("status", String(24), nullable=False, server_default="active"),
     Column("warnings", JSON(), nullable=False, server_default="[]"),
     Column("dissolved_on", Date()),
     Column("dissolution_reason", Text()),
     Column("version", Integer(), nullable=False),
+    Column("rectification_reason", Text()),  # why it needs rectification (status says it does)
+    Column("rectify_by", Date()),
+    Column("reparenting_reason", Text()),  # set while it is flagged for a new parent committee
     Column("created_at", UTCDateTime(), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
     comment="Basic-level Party organisations: standalone, joint and temporary branches.",

@@ -4,6 +4,8 @@ Import tables live in `import_tables.py` and Party-organisation tables in `party
 the same `metadata`; `services/registry/store/__init__.py` imports them so it is complete.
 """
 
+from typing import Any
+
 from sqlalchemy import (
     JSON,
     Boolean,
@@ -17,14 +19,31 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    TypeDecorator,
     false,
     text,
 )
+from sqlalchemy.engine import Dialect
 
 from libs.common.audit import audit_table
 from libs.common.tables import UTCDateTime
 
 metadata = MetaData()
+
+
+class CreditCode(TypeDecorator[str]):
+    """A credit code column where a provisional file's empty code is stored as NULL (so the
+    unique index holds for real codes only) and read back as ``""``."""
+
+    impl = String(18)
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        return value or None
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Any:
+        return value or ""
+
 
 areas = Table(
     "areas",
@@ -42,7 +61,7 @@ organizations = Table(
     "organizations",
     metadata,
     Column("id", String(36), primary_key=True),
-    Column("credit_code", String(18), nullable=False, unique=True),
+    Column("credit_code", CreditCode(), unique=True),  # NULL: a provisional file
     Column("name", String(200), nullable=False),
     Column("name_key", String(200), nullable=False, server_default=""),
     Column("kind", String(32), nullable=False),

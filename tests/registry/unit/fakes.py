@@ -20,9 +20,14 @@ from libs.common.db import Database, Repository
 from libs.common.events import Envelope, IntegrationEvent
 from libs.common.tables import utcnow
 from services.registry.domain.branches import Branch, Committee
+from services.registry.domain.instructors import Assignment
+from services.registry.domain.ledger import with_derived_ledger
+from services.registry.domain.members import Member
 from services.registry.domain.organizations import Organization
 from services.registry.domain.regions import Area, RegionTree
 from services.registry.store.branches import BranchRepository, CommitteeRepository
+from services.registry.store.instructors import InstructorRepository
+from services.registry.store.members import MemberRepository
 from services.registry.store.organizations import OrganizationRepository
 from services.registry.store.regions import AreaRepository
 from services.registry.store.uow import RegistryUnitOfWork
@@ -164,6 +169,57 @@ class FakeBranches(BranchRepository):
         self.organizations.mark(organization_ids, None, None)
 
 
+class FakeInstructors(InstructorRepository):
+    """Instructors' assignments, by id (the instructors themselves are not kept)."""
+
+    def __init__(self) -> None:
+        self.assignment_rows: dict[str, Assignment] = {}
+
+    async def add_assignment(self, assignment: Assignment, now: datetime) -> None:
+        self.assignment_rows[assignment.id] = assignment
+
+    async def assignment(self, assignment_id: str) -> Assignment | None:
+        return self.assignment_rows.get(assignment_id)
+
+    async def running_at(self, organization_id: str) -> list[Assignment]:
+        return sorted(
+            (
+                a
+                for a in self.assignment_rows.values()
+                if a.organization_id == organization_id and a.ended_on is None
+            ),
+            key=lambda a: a.id,
+        )
+
+    async def end_assignments(self, batch: Sequence[Assignment]) -> None:
+        for assignment in batch:
+            self.assignment_rows[assignment.id] = assignment
+
+
+class FakeMembers(MemberRepository):
+    """Members at organisations, by id."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, Member] = {}
+
+    async def get(self, member_id: str, *, for_update: bool = False) -> Member | None:
+        return self.rows.get(member_id)
+
+    async def transferred_at(self, organization_id: str) -> list[Member]:
+        return sorted(
+            (
+                m
+                for m in self.rows.values()
+                if m.organization_id == organization_id and m.status == "transferred"
+            ),
+            key=lambda m: m.id,
+        )
+
+    async def move_out(self, batch: Sequence[Member]) -> None:
+        for member in batch:
+            self.rows[member.id] = member
+
+
 class FakeAreas(AreaRepository):
     def __init__(self) -> None:
         self.rows: dict[str, Area] = {}
@@ -221,6 +277,8 @@ class FakeUnitOfWork(RegistryUnitOfWork):
         self.fake_committees = FakeCommittees()
         self.fake_branches = FakeBranches(self.fake_organizations)
         self.fake_areas = FakeAreas()
+        self.fake_instructors = FakeInstructors()
+        self.fake_members = FakeMembers()
         self.trail = FakeAuditTrail()
         self.tree = regions or RegionTree(DIVISIONS)
         self.events: list[IntegrationEvent] = []
@@ -230,6 +288,8 @@ class FakeUnitOfWork(RegistryUnitOfWork):
             CommitteeRepository: self.fake_committees,
             BranchRepository: self.fake_branches,
             AreaRepository: self.fake_areas,
+            InstructorRepository: self.fake_instructors,
+            MemberRepository: self.fake_members,
         }
 
     def repository(self, cls: type[R]) -> R:
@@ -269,7 +329,8 @@ class FakeUnitOfWork(RegistryUnitOfWork):
 
 
 def an_organization(n: int, *, full_members: int = 0, **values: Any) -> Organization:
-    """An organisation as the ledger holds it (active, version 1) in 古店镇 by default."""
+    """An organisation as the ledger holds it (active, version 1, its 六清 as its data shows
+    them) in 古店镇 by default."""
     now = utcnow()
     fields: dict[str, Any] = {
         "id": f"org-{n}",
@@ -283,7 +344,7 @@ def an_organization(n: int, *, full_members: int = 0, **values: Any) -> Organiza
         "industry_code": "I6513",
         "full_members": full_members,
     }
-    return Organization(**{**fields, **values})
+    return with_derived_ledger(Organization(**{**fields, **values}))
 
 
 def seeded(*organizations: Organization, committee: Committee | None = None) -> FakeUnitOfWork:

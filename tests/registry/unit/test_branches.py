@@ -25,6 +25,10 @@ ON = date(2026, 11, 1)
 COMMITTEE = Committee("c-1", "two_new", "新荣区两新工委", "140212", date(2026, 1, 1))
 
 
+def branch_types(uow: FakeUnitOfWork) -> list[str]:
+    return [t for t in uow.types() if t.startswith("branch.")]
+
+
 async def joint(uow: FakeUnitOfWork, *ids: str) -> Branch:
     return await service.form_branch(
         uow,
@@ -94,13 +98,19 @@ async def test_a_joint_branch_covers_its_organisations_in_the_ledger() -> None:
     )
     assert await uow.branches.get(branch.id) == branch
     assert {o.branch_id for o in uow.fake_organizations.rows.values()} == {branch.id}
-    [event] = uow.events
+    [event, *ledgers] = uow.events
     assert event.model_dump(include={"branch_id", "version", "organization_ids"}) == {
         "branch_id": branch.id,
         "version": 1,
         "organization_ids": ["org-1", "org-2", "org-3"],
     }
-    assert [e.action for e in uow.trail.entries] == ["branch.formed"]
+    # covered now: their 六清 point "why no Party organisation" is shown by the data
+    assert [(e.model_dump()["organization_id"], e.model_dump()["changed"]) for e in ledgers] == [
+        (f"org-{n}", ["ledger"]) for n in (1, 2, 3)
+    ]
+    assert [e.action for e in uow.trail.entries] == ["branch.formed"] + [
+        "organization.ledger_derived"
+    ] * 3
 
 
 async def test_an_organisation_outside_the_caller_region_is_not_found() -> None:
@@ -140,8 +150,8 @@ async def test_reorganising_adds_removes_and_upgrades_in_one_change() -> None:
         before.id,
         before.id,
     ]
-    assert uow.types() == ["branch.formed", "branch.reorganized", "branch.formed"]
-    reorganized = uow.trail.entries[1]
+    assert branch_types(uow) == ["branch.formed", "branch.reorganized", "branch.formed"]
+    reorganized = next(e for e in uow.trail.entries if e.action == "branch.reorganized")
     assert (reorganized.action, reorganized.changes["upgraded"]) == (
         "branch.reorganized",
         ["org-1"],
@@ -159,7 +169,7 @@ async def test_reorganising_refuses_a_stranger_before_writing_anything() -> None
         ["org-9"],
     )
     assert await uow.branches.get(before.id) == before
-    assert uow.types() == ["branch.formed"]
+    assert branch_types(uow) == ["branch.formed"]
 
 
 async def test_dissolving_uncovers_the_organisations_once() -> None:
@@ -174,8 +184,10 @@ async def test_dissolving_uncovers_the_organisations_once() -> None:
     assert await uow.branches.get(branch.id) == done  # it shows what it covered until then
     assert await uow.branches.covering(["org-1"]) == {"org-1": None}
     assert all(o.branch_id is None for o in uow.fake_organizations.rows.values())
-    assert uow.trail.entries[-1].changes["reason"] == "企业注销"
+    dissolution = next(e for e in uow.trail.entries if e.action == "branch.dissolved")
+    assert dissolution.changes["reason"] == "企业注销"
+    assert all(not o.ledger.no_branch_reason for o in uow.fake_organizations.rows.values())
     with pytest.raises(RuleBroken) as twice:
         await service.dissolve_branch(uow, CLERK, branch.id, reason="again", on=ON)
     assert twice.value.rule == "branch_active"
-    assert uow.types() == ["branch.formed", "branch.dissolved"]
+    assert branch_types(uow) == ["branch.formed", "branch.dissolved"]

@@ -127,6 +127,8 @@ def test_a_record_the_ledger_lacks_registers_a_new_organisation() -> None:
         "unchanged": 0,
         "conflicts": 0,
         "rejected": 0,
+        "provisional": 0,
+        "fields_left_out": 0,
     }
     assert result.changes == []
     said = {
@@ -269,13 +271,13 @@ def test_rows_that_cannot_be_matched_are_rejected_with_the_file_errors() -> None
     assert reasons[3] == ("credit_code", "the organisation has been deregistered")
     assert reasons[4][0] == "region_code"
     assert "outside your region" in reasons[4][1]
-    assert reasons[5][0] == "credit_code"
-    assert "no credit code to register it" in reasons[5][1]
-    assert reasons[7] == ("name", "the same organisation as row 6")
-    assert [e.row for e in result.errors] == [9, 2, 3, 4, 5, 7]
+    assert 5 not in reasons  # no code and no name match: a provisional file
+    assert reasons[7] == ("name", "duplicate of row 6 (the same organisation)")
+    assert [e.row for e in result.errors] == [9, 2, 3, 4, 7]
     counts = result.counts
-    assert (counts.rows, counts.rejected, counts.matched, counts.new) == (7, 6, 1, 0)
-    assert [p.row for p in result.provenance] == [6]
+    assert (counts.rows, counts.rejected, counts.matched, counts.new) == (7, 5, 1, 1)
+    assert counts.provisional == 1
+    assert sorted(p.row for p in result.provenance) == [5, 6]
 
 
 def test_an_empty_chunk_plans_nothing() -> None:

@@ -100,8 +100,11 @@ def test_a_stated_kind_must_be_known_and_names_the_kind() -> None:
     assert isinstance(record, SourceRecord)
     assert record.kind == "enterprise"  # stated, over the code's registering authority
     assert "kind" not in record.values
-    assert reasons([*market_row(1), "外星机构"], header) == [
-        ("kind", "not a kind the registry knows (企业, 社会组织 ...)")
+    unknown = read([*market_row(1, 统一社会信用代码=credit_code(1, kind="52")), "外星机构"], header)
+    assert isinstance(unknown, SourceRecord)  # an unknown kind is left out, not the row
+    assert unknown.kind == "social_organization"  # from the code's registering authority
+    assert [(e.field, e.reason, e.rejected) for e in unknown.left_out] == [
+        ("kind", "not a kind the registry knows (企业, 社会组织 ...)", False)
     ]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ from services.registry.domain.organizations import (
     StaleVersion,
 )
 from services.registry.domain.regions import UnknownRegion
+from services.registry.service import lifecycle
 from services.registry.service import organizations as service
 from tests.factories import TOWNSHIP, credit_code
 from tests.registry.unit.fakes import FakeUnitOfWork, an_organization, seeded
@@ -103,11 +105,15 @@ async def test_a_change_from_an_old_version_is_stale() -> None:
 
 async def test_a_deregistered_file_is_closed_to_changes() -> None:
     uow = seeded(an_organization(1))
-    closed = await service.deregister_organization(
-        uow, CLERK, "org-1", reason="迁出", expected_version=1
+    closed = await lifecycle.deregister_organization(
+        uow, CLERK, RULES, "org-1", reason="迁出", on=date(2026, 11, 2), expected_version=1
     )
-    assert (closed.status, closed.version) == ("deregistered", 2)
-    assert uow.trail.entries[0].changes == {"reason": "迁出"}
+    assert (closed.status, closed.version, closed.deregistered_on) == (
+        "deregistered",
+        2,
+        date(2026, 11, 2),
+    )
+    assert uow.trail.entries[0].changes == {"reason": "迁出", "on": "2026-11-02"}
     with pytest.raises(NotActive):
         await service.update_organization(uow, CLERK, RULES, "org-1", {"staff_count": 1})
     assert uow.types() == ["organization.deregistered"]

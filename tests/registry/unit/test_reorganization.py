@@ -20,6 +20,7 @@ from services.registry.domain.branches import (
 from services.registry.domain.organizations import Organization, OrganizationNotFound, Rules
 from tests.registry.unit.fakes import an_organization
 
+ON = date(2026, 11, 30)
 COMMITTEE = Committee("c", "two_new", "两新工委", "140212", date(2026, 1, 1))
 JOINT = Branch("j", "joint", "联合党支部", "c", "140212101", date(2026, 1, 1), ["a", "b", "c"])
 LEDGER = {
@@ -41,6 +42,7 @@ def plan(
         remove=change.get("remove", []),
         upgrade=change.get("upgrade", []),
         scope="140212",
+        on=ON,
     )
 
 
@@ -73,3 +75,49 @@ def test_an_organisation_outside_the_scope_does_not_exist() -> None:
     with pytest.raises(OrganizationNotFound) as caught:
         plan(found=there, add=[Covered("d")])
     assert caught.value.organization_id == "d"
+
+
+def test_a_removal_leaving_too_few_full_members_needs_rectification_by_a_deadline() -> None:
+    done = plan(remove=["a"])  # b and c: 2 full members together
+    assert done.after.organization_ids == ["b", "c"]
+    assert done.after.status == "needs_rectification"
+    assert "full members" in (done.after.rectification_reason or "")
+    assert done.after.rectify_by == date(2027, 2, 28)  # 3 calendar months on, month's end
+    lone = plan(remove=["a", "b"])
+    assert lone.after.status == "needs_rectification"
+    assert "two or more" in (lone.after.rectification_reason or "")
+
+
+def test_the_deadline_is_kept_until_the_branch_meets_the_rules_again() -> None:
+    flagged = replace(
+        JOINT,
+        organization_ids=["b", "c"],
+        status="needs_rectification",
+        rectification_reason="too few",
+        rectify_by=date(2027, 1, 15),
+    )
+    still = plan(branch=flagged, remove=["c"], add=[Covered("d")])  # b + d: 3 full
+    assert (still.after.status, still.after.rectify_by) == ("active", None)
+    worse = plan(branch=flagged, remove=["c"])
+    assert (worse.after.status, worse.after.rectify_by) == (
+        "needs_rectification",
+        date(2027, 1, 15),
+    )
+
+
+def test_choices_that_break_the_rules_are_still_refused() -> None:
+    ready = {**LEDGER, "d": replace(LEDGER["d"], full_members=4)}
+    assert refused(found=ready, add=[Covered("d")]) == ("joint_only_below_standalone", ["d"])
+
+
+def test_size_advice_follows_the_settings() -> None:
+    from services.registry.domain.branches import size_advice
+
+    found = {"a": replace(LEDGER["a"], full_members=30, probationary_members=19)}
+    branch = replace(JOINT, organization_ids=["a"])
+    assert size_advice(branch, found, Rules()) == []
+    found["a"] = replace(found["a"], probationary_members=20)  # 50
+    assert [a.rule for a in size_advice(branch, found, Rules())] == ["general_branch_size"]
+    assert [a.rule for a in size_advice(branch, found, Rules(committee_min_members=50))] == [
+        "committee_size"
+    ]
