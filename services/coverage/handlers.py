@@ -101,8 +101,7 @@ class OrganizationUpdated(OrganizationFile):
 class OrganizationReactivated(OrganizationFile):
     """What coverage reads of `pb.registry.organization.reactivated.v1`: the file opened again,
     applied as a registration of the existing file (its newer version wins over the
-    deregistration; the registration time is kept). Not subscribed yet: the registry publishes
-    it from the life-cycle work (wt-life9); once it is in the catalogue, add it to PROJECTED."""
+    deregistration; the registration time is kept)."""
 
     reactivated_at: datetime
 
@@ -289,6 +288,10 @@ PROJECTED: dict[str, tuple[type[BaseModel], Apply]] = {
     "pb.registry.organization.deregistered.v1": (
         OrganizationDeregistered,
         _organizations_deregistered,
+    ),
+    "pb.registry.organization.reactivated.v1": (
+        OrganizationReactivated,
+        _organizations_reactivated,
     ),
     "pb.registry.branch.formed.v1": (BranchFormed, _branches(dissolved=False)),
     "pb.registry.branch.reorganized.v1": (BranchReorganized, _branches(dissolved=False)),

@@ -25,6 +25,7 @@ from services.registry.events import (
     MassOrganizationDissolvedV1,
     MassOrganizationEstablishedV1,
     OrganizationDeregisteredV1,
+    OrganizationReactivatedV1,
     OrganizationRegisteredV1,
     OrganizationUpdatedV1,
 )
@@ -68,6 +69,15 @@ def deregistered(
         reason="closed",
         deregistered_at=NOW,
     )
+
+
+def reactivated(
+    org: OrganizationRegisteredV1 | OrganizationUpdatedV1, version: int, **changes: Any
+) -> OrganizationReactivatedV1:
+    """The file opened again at `version` (after its deregistration)."""
+    values = org.model_dump(exclude={"registered_at", "updated_at", "changed"})
+    values.update(changes, version=version)
+    return OrganizationReactivatedV1(**values, reason="reopened", reactivated_at=NOW)
 
 
 def formed(
@@ -215,7 +225,9 @@ class Ledger:
 
     def apply(self, *events: IntegrationEvent) -> None:
         for e in events:
-            if isinstance(e, OrganizationRegisteredV1 | OrganizationUpdatedV1):
+            if isinstance(
+                e, OrganizationRegisteredV1 | OrganizationUpdatedV1 | OrganizationReactivatedV1
+            ):
                 self.organizations[e.organization_id] = {**e.model_dump(), "managed": True}
             elif isinstance(e, OrganizationDeregisteredV1):
                 self.organizations[e.organization_id]["managed"] = False

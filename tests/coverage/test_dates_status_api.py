@@ -14,6 +14,7 @@ from tests.coverage.feed import (
     deregistered,
     dissolved,
     formed,
+    reactivated,
     registered,
     union_dissolved,
     union_set_up,
@@ -335,3 +336,28 @@ async def test_a_newer_file_after_deregistration_brings_the_organisation_back(
         assert body.json()["managed"] is True
         assert body.json()["full_members"] == 3
         assert body.json()["deregistered_at"] is None
+
+
+async def test_a_reactivated_file_counts_again_as_the_existing_file(
+    private_nats: NatsServer, database_url: str
+) -> None:
+    org = registered(0, full_members=1)
+    other = registered(1, full_members=1)
+    gone = deregistered(org)
+    ledger = Ledger()
+    async with coverage_service(private_nats, database_url) as (service, stream):
+        ledger.apply(org, other, gone)
+        await stream.publish(org, other, gone)
+        before = await settled(service, ledger, "140212")
+        assert pairs(before)["organization"] == (0, 1)
+        back = reactivated(org, version=gone.version + 1, full_members=2)
+        ledger.apply(back)
+        await stream.publish(back, gone)  # a late copy of the deregistration changes nothing
+        after = await settled(service, ledger, "140212")
+        assert pairs(after)["organization"] == (0, 2)
+        shown = await service.client.get(
+            "/v1/projection/organizations/org-0", headers=service.as_region("14")
+        )
+        assert shown.json()["managed"] is True
+        assert shown.json()["full_members"] == 2
+        assert shown.json()["registered_at"].startswith("2026-11-23")

@@ -17,8 +17,9 @@ from services.coverage.rebuild import rebuild
 from services.coverage.settings import CoverageSettings
 from services.registry.app import definition as registry_definition
 from services.registry.settings import RegistrySettings
+from tests.e2e.test_skeleton_flow import databases
 from tests.factories import organization
-from tests.harness import NatsServer, RunningService, serve, wait_for
+from tests.harness import NatsServer, RunningService, ServiceDatabases, serve, wait_for
 
 COUNTY = "140212"
 TOWN_A, TOWN_B = "140212101", "140212102"
@@ -180,8 +181,9 @@ async def settles_on(coverage: RunningService, expected: dict[str, tuple[int, in
 
 
 async def test_figures_on_three_days_live_and_after_a_rebuild(
-    private_nats: NatsServer, database_url: str, second_database_url: str
+    private_nats: NatsServer, service_databases: ServiceDatabases
 ) -> None:
+    registry_url, coverage_url = await databases(service_databases)
     today = local_today()
     planned = schedule(today)
     days = [today, today + timedelta(days=10), today + timedelta(days=20)]
@@ -207,23 +209,23 @@ async def test_figures_on_three_days_live_and_after_a_rebuild(
     }
 
     registry_settings = RegistrySettings(
-        database_url=database_url, nats_url=private_nats.url, outbox_poll_seconds=0.1
+        database_url=registry_url, nats_url=private_nats.url, outbox_poll_seconds=0.1
     )
     async with serve(registry_definition(registry_settings)) as registry:
-        async with coverage_on(private_nats, second_database_url, days[0]) as coverage:
+        async with coverage_on(private_nats, coverage_url, days[0]) as coverage:
             await record(registry, planned)
             await settles_on(coverage, expected[0])
         # the day worker moves the projection on as each day comes
         for day, figures_then in zip(days[1:], expected[1:], strict=True):
-            async with coverage_on(private_nats, second_database_url, day) as coverage:
+            async with coverage_on(private_nats, coverage_url, day) as coverage:
                 await settles_on(coverage, figures_then)
 
     # Rebuilt from the stream, the projection says the same on each day.
     settings = CoverageSettings(
-        database_url=second_database_url, nats_url=private_nats.url, calendar_day=days[-1]
+        database_url=coverage_url, nats_url=private_nats.url, calendar_day=days[-1]
     )
     report = await rebuild(settings, batch_size=7, progress=lambda _: None)
     assert report.applied > len(planned)
     for day, figures_then in zip(reversed(days), reversed(expected), strict=True):
-        async with coverage_on(private_nats, second_database_url, day) as coverage:
+        async with coverage_on(private_nats, coverage_url, day) as coverage:
             await settles_on(coverage, figures_then)
