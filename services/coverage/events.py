@@ -79,3 +79,9 @@ class RatesChangedV1(IntegrationEvent):
     work_covered: int = Field(ge=0)
     work_in_scope: int = Field(ge=0)
     work_rate: float | None
+    temporary_covered: int = Field(
+        default=0,
+        ge=0,
+        description="Organisations in the organisation scope only a temporary Party organisation "
+        "(临时党组织) reaches: their own figure, never in organisation_covered",
+    )

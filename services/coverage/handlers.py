@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -49,11 +49,21 @@ class OrganizationFile(_Tolerant):
     staff_count: int | None = None
     area_ids: list[str] = Field(default_factory=list)
     three_haves: bool = False
+    three_haves_state: Literal["true", "false", "unknown"] | None = None
+    operating_status: str = "operating"
+    no_branch_reason: str | None = None  # read when the registry publishes it
     full_members: int = 0
     probationary_members: int = 0
     ledger_complete: bool = False
     latitude: float | None = None
     longitude: float | None = None
+
+    def known_three_haves(self) -> bool | None:
+        """三有 true, false or None (unknown); events from before `three_haves_state` existed
+        say only `three_haves`."""
+        if self.three_haves_state is None:
+            return self.three_haves
+        return {"true": True, "false": False}.get(self.three_haves_state)
 
     def facts(self) -> CoverageFacts:
         return CoverageFacts(
@@ -63,7 +73,9 @@ class OrganizationFile(_Tolerant):
             industry_code=self.industry_code,
             staff_count=self.staff_count,
             area_ids=tuple(sorted(set(self.area_ids))),
-            three_haves=self.three_haves,
+            three_haves=self.known_three_haves(),
+            operating_status=self.operating_status,
+            no_branch_reason=self.no_branch_reason,
             full_members=self.full_members,
             probationary_members=self.probationary_members,
             ledger_complete=self.ledger_complete,
@@ -84,6 +96,14 @@ class OrganizationUpdated(OrganizationFile):
     """What coverage reads of `pb.registry.organization.updated.v1`."""
 
     updated_at: datetime
+
+
+class OrganizationReactivated(OrganizationFile):
+    """What coverage reads of `pb.registry.organization.reactivated.v1`: the file opened again,
+    applied as a registration of the existing file (its newer version wins over the
+    deregistration; the registration time is kept)."""
+
+    reactivated_at: datetime
 
 
 class OrganizationDeregistered(_Tolerant):
@@ -109,6 +129,7 @@ class BranchFormed(BranchState):
     """What coverage reads of `pb.registry.branch.formed.v1`."""
 
     formed_on: date
+    ends_on: date | None = None
 
 
 class BranchReorganized(BranchState):
@@ -117,6 +138,8 @@ class BranchReorganized(BranchState):
 
 class BranchDissolved(BranchState):
     """What coverage reads of `pb.registry.branch.dissolved.v1`."""
+
+    dissolved_on: date
 
 
 class InstructorAssignment(_Tolerant):
@@ -127,12 +150,37 @@ class InstructorAssignment(_Tolerant):
     organization_id: str
 
 
+class InstructorAssigned(InstructorAssignment):
+    """What coverage reads of `pb.registry.instructor.assigned.v1`."""
+
+    starts_on: date
+    ends_on: date | None = None
+
+
+class InstructorUnassigned(InstructorAssignment):
+    """What coverage reads of `pb.registry.instructor.unassigned.v1`."""
+
+    ended_on: date
+
+
 class MassOrganization(_Tolerant):
     """What coverage reads of `pb.registry.massorg.established.v1` and `.dissolved.v1`."""
 
     mass_organization_id: str
     organization_id: str
     kind: str
+
+
+class MassOrganizationEstablished(MassOrganization):
+    """What coverage reads of `pb.registry.massorg.established.v1`."""
+
+    established_on: date
+
+
+class MassOrganizationDissolved(MassOrganization):
+    """What coverage reads of `pb.registry.massorg.dissolved.v1`."""
+
+    dissolved_on: date
 
 
 Items = Sequence[tuple[Envelope, Any]]
@@ -151,6 +199,12 @@ def _organizations_registered(projector: Projector, items: Items) -> None:
 def _organizations_updated(projector: Projector, items: Items) -> None:
     projector.organizations_filed(
         [OrganizationFiled(e.facts(), e.version, e.updated_at) for _, e in items]
+    )
+
+
+def _organizations_reactivated(projector: Projector, items: Items) -> None:
+    projector.organizations_filed(
+        [OrganizationFiled(e.facts(), e.version, e.reactivated_at) for _, e in items]
     )
 
 
@@ -174,6 +228,8 @@ def _branches(*, dissolved: bool) -> Apply:
                     region_code=e.region_code,
                     organization_ids=frozenset(e.organization_ids),
                     formed_on=getattr(e, "formed_on", None),
+                    ends_on=getattr(e, "ends_on", None),
+                    dissolved_on=getattr(e, "dissolved_on", None),
                     dissolved=dissolved,
                 )
                 for _, e in items
@@ -184,11 +240,29 @@ def _branches(*, dissolved: bool) -> Apply:
 
 
 def _assignments(items: Items) -> list[LinkChanged]:
-    return [LinkChanged(e.assignment_id, e.organization_id, e.instructor_id) for _, e in items]
+    return [
+        LinkChanged(
+            e.assignment_id,
+            e.organization_id,
+            e.instructor_id,
+            starts_on=getattr(e, "starts_on", None),
+            ends_on=getattr(e, "ends_on", None) or getattr(e, "ended_on", None),
+        )
+        for _, e in items
+    ]
 
 
 def _mass_organizations(items: Items) -> list[LinkChanged]:
-    return [LinkChanged(e.mass_organization_id, e.organization_id, e.kind) for _, e in items]
+    return [
+        LinkChanged(
+            e.mass_organization_id,
+            e.organization_id,
+            e.kind,
+            starts_on=getattr(e, "established_on", None),
+            ends_on=getattr(e, "dissolved_on", None),
+        )
+        for _, e in items
+    ]
 
 
 def _instructors_assigned(projector: Projector, items: Items) -> None:
@@ -215,13 +289,20 @@ PROJECTED: dict[str, tuple[type[BaseModel], Apply]] = {
         OrganizationDeregistered,
         _organizations_deregistered,
     ),
+    "pb.registry.organization.reactivated.v1": (
+        OrganizationReactivated,
+        _organizations_reactivated,
+    ),
     "pb.registry.branch.formed.v1": (BranchFormed, _branches(dissolved=False)),
     "pb.registry.branch.reorganized.v1": (BranchReorganized, _branches(dissolved=False)),
     "pb.registry.branch.dissolved.v1": (BranchDissolved, _branches(dissolved=True)),
-    "pb.registry.instructor.assigned.v1": (InstructorAssignment, _instructors_assigned),
-    "pb.registry.instructor.unassigned.v1": (InstructorAssignment, _instructors_unassigned),
-    "pb.registry.massorg.established.v1": (MassOrganization, _mass_organizations_established),
-    "pb.registry.massorg.dissolved.v1": (MassOrganization, _mass_organizations_dissolved),
+    "pb.registry.instructor.assigned.v1": (InstructorAssigned, _instructors_assigned),
+    "pb.registry.instructor.unassigned.v1": (InstructorUnassigned, _instructors_unassigned),
+    "pb.registry.massorg.established.v1": (
+        MassOrganizationEstablished,
+        _mass_organizations_established,
+    ),
+    "pb.registry.massorg.dissolved.v1": (MassOrganizationDissolved, _mass_organizations_dissolved),
 }
 
 

@@ -1,8 +1,11 @@
 """Settings of the coverage service (environment prefix `PB_COVERAGE_`)."""
 
+from datetime import date
+
 from pydantic import Field
 
 from libs.common.settings import ServiceSettings
+from services.coverage.domain.calendar import local_today
 
 
 class CoverageSettings(ServiceSettings):
@@ -14,6 +17,13 @@ class CoverageSettings(ServiceSettings):
     )
     joint_branch_max_organizations: int = Field(
         default=5, ge=2, description="Most organisations one proposed joint branch covers"
+    )
+
+    industry_joint_branches_across_county: bool = Field(
+        default=False,
+        description="Joint-branch proposals may group organisations a township cannot group "
+        "into an industry-wide joint branch (行业联合党支部) across their county, one GB/T 4754 "
+        "section each",
     )
 
     inbox_batch_size: int = Field(
@@ -28,11 +38,23 @@ class CoverageSettings(ServiceSettings):
         description="pb.coverage.rates.changed is sent at most once per region per window",
     )
     snapshot_check_seconds: float = Field(
-        default=300.0, gt=0, description="How often the snapshot worker looks for a new day"
+        default=60.0,
+        gt=0,
+        description="How often the day worker looks for a new day (flips what starts or ends, "
+        "then takes the day's snapshot)",
     )
     snapshot_utc_offset_hours: float = Field(
         default=8.0, ge=-12, le=14, description="The offices' time zone, for the snapshot's day"
     )
+    calendar_day: date | None = Field(
+        default=None,
+        description="Fix the offices' day (rehearsals and tests): coverage facts are evaluated "
+        "as of it and snapshots are taken for it. Default: today in the offices' time zone",
+    )
     rebuild_batch_size: int = Field(
         default=1000, ge=1, description="Events applied per transaction by `rebuild`"
     )
+
+    def office_today(self) -> date:
+        """The offices' day: `calendar_day` when fixed, else today (`snapshot_utc_offset_hours`)."""
+        return self.calendar_day or local_today(self.snapshot_utc_offset_hours)

@@ -11,7 +11,7 @@ from libs.common.logging import get_logger
 from libs.common.service import Runtime, Worker
 from libs.common.tasks import StopSignal, stop_loop
 from services.coverage.service.announcements import announce_changed_rates
-from services.coverage.service.snapshots import local_today, take_daily_snapshot
+from services.coverage.service.snapshots import take_daily_snapshot
 from services.coverage.service.targets import judge_due_targets
 from services.coverage.settings import CoverageSettings
 from services.coverage.store.uow import CoverageUnitOfWork
@@ -55,11 +55,13 @@ class PeriodicJob:
 
 
 def snapshot_worker(settings: CoverageSettings) -> Callable[[Runtime], Worker]:
-    """Takes the day's snapshot of every region once a day (the first check of a new day), and
-    judges the targets whose due date has passed."""
+    """The day worker: moves the projection on to the offices' day (flipping what starts or ends
+    in between, durable: the day is stored, so it catches up after downtime), takes the day's
+    snapshot of every region once a day (the first check of a new day), and judges the targets
+    whose due date has passed."""
 
     async def job(uow: CoverageUnitOfWork) -> object:
-        today = local_today(settings.snapshot_utc_offset_hours)
+        today = settings.office_today()
         taken = await take_daily_snapshot(uow, today)
         if taken is not None:
             log.info("daily snapshot taken", day=today.isoformat(), regions=taken)

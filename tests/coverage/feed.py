@@ -25,6 +25,7 @@ from services.registry.events import (
     MassOrganizationDissolvedV1,
     MassOrganizationEstablishedV1,
     OrganizationDeregisteredV1,
+    OrganizationReactivatedV1,
     OrganizationRegisteredV1,
     OrganizationUpdatedV1,
 )
@@ -70,14 +71,31 @@ def deregistered(
     )
 
 
-def formed(branch_id: str, kind: str, *org_ids: str, region_code: str = "140212") -> BranchFormedV1:
+def reactivated(
+    org: OrganizationRegisteredV1 | OrganizationUpdatedV1, version: int, **changes: Any
+) -> OrganizationReactivatedV1:
+    """The file opened again at `version` (after its deregistration)."""
+    values = org.model_dump(exclude={"registered_at", "updated_at", "changed"})
+    values.update(changes, version=version)
+    return OrganizationReactivatedV1(**values, reason="reopened", reactivated_at=NOW)
+
+
+def formed(
+    branch_id: str,
+    kind: str,
+    *org_ids: str,
+    region_code: str = "140212",
+    formed_on: date = TODAY,
+    ends_on: date | None = None,
+) -> BranchFormedV1:
     return BranchFormedV1(
         branch_id=branch_id,
         kind=kind,
         name=f"{branch_id} 支部",
         region_code=region_code,
         organization_ids=list(org_ids),
-        formed_on=TODAY,
+        formed_on=formed_on,
+        ends_on=ends_on,
     )
 
 
@@ -96,7 +114,9 @@ def reorganized(branch: BranchFormedV1 | BranchReorganizedV1, *org_ids: str) -> 
     )
 
 
-def dissolved(branch: BranchFormedV1 | BranchReorganizedV1) -> BranchDissolvedV1:
+def dissolved(
+    branch: BranchFormedV1 | BranchReorganizedV1, dissolved_on: date = TODAY
+) -> BranchDissolvedV1:
     return BranchDissolvedV1(
         branch_id=branch.branch_id,
         version=branch.version + 1,
@@ -105,47 +125,54 @@ def dissolved(branch: BranchFormedV1 | BranchReorganizedV1) -> BranchDissolvedV1
         region_code=branch.region_code,
         organization_ids=list(branch.organization_ids),
         reason="merged",
-        dissolved_on=TODAY,
+        dissolved_on=dissolved_on,
     )
 
 
-def assigned(assignment_id: str, org_id: str) -> InstructorAssignedV1:
+def assigned(
+    assignment_id: str, org_id: str, starts_on: date = TODAY, ends_on: date | None = None
+) -> InstructorAssignedV1:
     return InstructorAssignedV1(
         assignment_id=assignment_id,
         instructor_id=f"ins-{assignment_id}",
         organization_id=org_id,
         region_code="140212",
-        starts_on=TODAY,
+        starts_on=starts_on,
+        ends_on=ends_on,
     )
 
 
-def unassigned(assignment_id: str, org_id: str) -> InstructorUnassignedV1:
+def unassigned(assignment_id: str, org_id: str, ended_on: date = TODAY) -> InstructorUnassignedV1:
     return InstructorUnassignedV1(
         assignment_id=assignment_id,
         instructor_id=f"ins-{assignment_id}",
         organization_id=org_id,
         region_code="140212",
-        ended_on=TODAY,
+        ended_on=ended_on,
     )
 
 
-def union_set_up(mass_id: str, org_id: str) -> MassOrganizationEstablishedV1:
+def union_set_up(
+    mass_id: str, org_id: str, established_on: date = TODAY
+) -> MassOrganizationEstablishedV1:
     return MassOrganizationEstablishedV1(
         mass_organization_id=mass_id,
         organization_id=org_id,
         region_code="140212",
         kind="union",
-        established_on=TODAY,
+        established_on=established_on,
     )
 
 
-def union_dissolved(mass_id: str, org_id: str) -> MassOrganizationDissolvedV1:
+def union_dissolved(
+    mass_id: str, org_id: str, dissolved_on: date = TODAY
+) -> MassOrganizationDissolvedV1:
     return MassOrganizationDissolvedV1(
         mass_organization_id=mass_id,
         organization_id=org_id,
         region_code="140212",
         kind="union",
-        dissolved_on=TODAY,
+        dissolved_on=dissolved_on,
     )
 
 
@@ -198,7 +225,9 @@ class Ledger:
 
     def apply(self, *events: IntegrationEvent) -> None:
         for e in events:
-            if isinstance(e, OrganizationRegisteredV1 | OrganizationUpdatedV1):
+            if isinstance(
+                e, OrganizationRegisteredV1 | OrganizationUpdatedV1 | OrganizationReactivatedV1
+            ):
                 self.organizations[e.organization_id] = {**e.model_dump(), "managed": True}
             elif isinstance(e, OrganizationDeregisteredV1):
                 self.organizations[e.organization_id]["managed"] = False
@@ -222,18 +251,32 @@ class Ledger:
         work_scope: str = "all_managed",
         area: str | None = None,
     ) -> dict[str, tuple[int, int]]:
-        """(covered, in_scope) of the organisation, standalone and work rates."""
-        in_branch = {o: kind for _, kind, orgs in self.branches.values() for o in orgs}
-        own = {o for _, kind, orgs in self.branches.values() if kind == "standalone" for o in orgs}
-        reached = set(in_branch) | set(self.instructors.values()) | set(self.unions.values())
+        """(covered, in_scope) of the organisation, standalone, work and temporary figures.
+
+        DOMAIN.md: organisation coverage is an own or a joint branch; a temporary Party
+        organisation is its own figure (and a Party organisation for work coverage); closed and
+        revoked organisations are in no scope, suspended ones only in `all_registered`."""
+        branches = self.branches.values()
+        in_branch = {o for _, kind, orgs in branches if kind != "temporary" for o in orgs}
+        in_temporary = {o for _, kind, orgs in branches if kind == "temporary" for o in orgs}
+        own = {o for _, kind, orgs in branches if kind == "standalone" for o in orgs}
+        reached = (
+            in_branch | in_temporary | set(self.instructors.values()) | set(self.unions.values())
+        )
 
         def in_scope(org: dict[str, Any], scope: str) -> bool:
-            if not org["managed"]:
+            status = org.get("operating_status", "operating")
+            if not org["managed"] or status in ("closed", "revoked"):
+                return False
+            if scope == "all_registered":
+                return True
+            if status == "suspended":
                 return False
             if scope == "with_members":
                 return bool(org["full_members"] + org["probationary_members"])
             if scope == "three_haves":
-                return bool(org["three_haves"])
+                state = org.get("three_haves_state")
+                return state == "true" if state is not None else bool(org["three_haves"])
             return True
 
         here = [
@@ -247,4 +290,8 @@ class Ledger:
             "organization": (sum(o in in_branch for o in org_scope), len(org_scope)),
             "standalone": (sum(o in own for o in org_scope), len(org_scope)),
             "work": (sum(o in reached for o in work), len(work)),
+            "temporary": (
+                sum(o in in_temporary and o not in in_branch for o in org_scope),
+                len(org_scope),
+            ),
         }

@@ -12,7 +12,7 @@ import pytest
 from openpyxl import load_workbook
 
 from services.coverage.service import proposals
-from services.coverage.service.export import HEADINGS, XLSX_MEDIA_TYPE
+from services.coverage.service.export import HEADING_ROW, HEADINGS, XLSX_MEDIA_TYPE
 from tests.coverage.test_gaps_store import fact_row, insert_rows
 from tests.harness import SQLITE_ONLY, RunningService
 
@@ -157,7 +157,8 @@ async def test_outside_the_region_is_403(coverage: RunningService, suffix: str) 
 async def test_the_xlsx_export_has_the_office_headings_and_every_row(
     coverage: RunningService,
 ) -> None:
-    data = rows() + [fact_row(100 + n, full_members=1) for n in range(30)]
+    data = rows() + [fact_row(100 + n, full_members=1) for n in range(29)]
+    data.append(fact_row(200, full_members=1, three_haves=None, no_branch_reason="=出资人未同意"))
     await insert_rows(coverage.runtime.db, data)
     response = await get(coverage, f"/v1/coverage/{COUNTY}/gaps.xlsx", sort="credit_code")
     assert response.status_code == 200, response.text
@@ -169,13 +170,21 @@ async def test_the_xlsx_export_has_the_office_headings_and_every_row(
     assert match
     assert unquote(match.group(1)) == f"目标对象清单-{COUNTY}-{today}.xlsx"
 
-    sheet = load_workbook(io.BytesIO(response.content), read_only=True).active
+    sheet = load_workbook(io.BytesIO(response.content)).active
     assert sheet is not None
     table = [list(r) for r in sheet.iter_rows(values_only=True)]
-    assert tuple(table[0]) == HEADINGS
-    assert "未覆盖原因" in HEADINGS
-    assert "下一步措施" in HEADINGS
-    body = table[1:]
+    # the title block: the list, region, metric, scope and day; then the headings, filtered
+    assert table[0][0] == "目标对象清单（党的组织覆盖）"
+    today_local = datetime.now(UTC).astimezone(timezone(timedelta(hours=8))).date()
+    for part in (COUNTY, "organization", "with_members", today_local.isoformat()):
+        assert part in str(table[1][0])
+    assert "区划代码" in str(table[2][0])
+    assert tuple(table[HEADING_ROW - 1]) == HEADINGS
+    for heading in ("未覆盖原因", "下一步措施", "未建党组织原因", "“三有”"):
+        assert heading in HEADINGS
+    body = table[HEADING_ROW:]
+    assert sheet.auto_filter.ref == f"A{HEADING_ROW}:S{HEADING_ROW + len(body)}"
+    assert sheet.freeze_panes == f"A{HEADING_ROW + 1}"
     assert len(body) == 36  # 6 gaps of rows() and the 30 added
     assert [r[0] for r in body] == list(range(1, 37))
     expected = sorted(
@@ -188,6 +197,11 @@ async def test_the_xlsx_export_has_the_office_headings_and_every_row(
     assert first[column["未覆盖原因"]] == "正式党员3名以上，未单独组建党组织"
     assert first[column["下一步措施"]] == "单独组建党支部（应建尽建）"
     assert first[column["从业人数"]] == 80
+    assert first[column["“三有”"]] == "是"
+    assert first[column["经营状态"]] == "在营"
+    unknown = next(r for r in body if r[column["统一社会信用代码"]] == data[-1]["credit_code"])
+    assert unknown[column["“三有”"]] == "未知"
+    assert unknown[column["未建党组织原因"]] == "=出资人未同意"  # the office's words, as text
     social = next(r for r in body if r[column["组织类型"]] == "社会组织")
     assert social[column["所在乡镇（街道）代码"]] == "140212102"
     # filters apply to the export too
@@ -196,7 +210,7 @@ async def test_the_xlsx_export_has_the_office_headings_and_every_row(
     )
     narrow_sheet = load_workbook(io.BytesIO(narrowed.content), read_only=True).active
     assert narrow_sheet is not None
-    assert len(list(narrow_sheet.iter_rows(values_only=True))) == 2
+    assert len(list(narrow_sheet.iter_rows(values_only=True))) == HEADING_ROW + 1
 
 
 def _is_org_gap(row: dict[str, Any]) -> bool:
@@ -210,7 +224,8 @@ async def test_joint_branch_proposals(coverage: RunningService) -> None:
     response = await get(coverage, f"/v1/coverage/{COUNTY}/joint-branch-proposals")
     assert response.status_code == 200, response.text
     body = response.json()
-    assert body["rules"] == {"min_full_members": 3, "max_organizations": 5}
+    assert body["rules"] == {"min_full_members": 3, "max_organizations": 5, "industry_wide": False}
+    assert body["existing_branches"] == []
     # candidates: 2, 3, 4 (rider), 5 in township 101; 8 alone in township 102
     assert body["candidates"] == 5
     assert body["upper_bound"] == 4

@@ -35,6 +35,8 @@ def fact_row(n: int, region_code: str = "140212101001", **overrides: Any) -> dic
         "area_ids": "[]",
         "managed": True,
         "three_haves": True,
+        "operating_status": "operating",
+        "no_branch_reason": None,
         "full_members": 0,
         "probationary_members": 0,
         "ledger_complete": True,
@@ -63,22 +65,24 @@ def grid() -> list[dict[str, Any]]:
     values = itertools.product(
         (0, 1, 2, 3, 4),  # full members
         (0, 1),  # probationary members
-        (None, "b1"),  # branch
+        (None, "joint", "temporary"),  # branch
         (0, 1),  # instructors
         (0, 1),  # mass organisations
         (True, False),  # ledger complete
-        (True, False),  # three haves
+        (True, False, None),  # three haves (None: unknown)
         (True, False),  # managed
+        ("operating", "suspended", "closed", "revoked"),  # operating status
     )
-    for n, (full, prob, branch, instr, mass, ledger, three, managed) in enumerate(values):
+    for n, (full, prob, branch, instr, mass, ledger, three, managed, status) in enumerate(values):
         rows.append(
             fact_row(
                 n,
                 "140212101001" if n % 7 else "140211001002",
                 full_members=full,
                 probationary_members=prob,
-                branch_id=branch,
-                branch_kind="joint" if branch else None,
+                branch_id=f"b-{branch}" if branch else None,
+                branch_kind=branch,
+                operating_status=status,
                 instructor_count=instr,
                 mass_organization_count=mass,
                 ledger_complete=ledger,

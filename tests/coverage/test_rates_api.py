@@ -59,7 +59,7 @@ async def rates(service: RunningService, region: str, **params: str) -> dict[str
 def pairs(body: dict[str, Any]) -> dict[str, tuple[int, int]]:
     return {
         name: (body[f"{name}_coverage"]["covered"], body[f"{name}_coverage"]["in_scope"])
-        for name in ("organization", "standalone", "work")
+        for name in ("organization", "standalone", "work", "temporary")
     }
 
 
@@ -333,6 +333,13 @@ async def test_targets_are_reached_and_missed_with_events(
     assert len(await outbox_events(service, "pb.coverage.target.reached.v1")) == 1
     listed = await service.client.get("/v1/targets/140212", headers=reader)
     assert [t["standing"] for t in listed.json()] == ["below"]
+    # the current standing, as the roll-ups say now (not only when the target was set)
+    assert listed.json()[0]["current"] == {
+        "covered": 0,
+        "in_scope": 4,
+        "rate": 0.0,
+        "scope": "with_members",
+    }
 
 
 async def test_rates_changed_is_sent_once_per_region_per_window(

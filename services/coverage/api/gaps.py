@@ -136,7 +136,11 @@ class GapOut(BaseModel):
     staff_count: int | None
     size_band: str
     area_ids: list[str]
-    three_haves: bool
+    three_haves: bool | None = Field(description="三有; null: not known (never read as false)")
+    operating_status: str
+    temporary_branch: bool = Field(
+        description="A temporary Party organisation reaches it (work coverage only)"
+    )
     full_members: int
     probationary_members: int
     instructor_count: int
@@ -164,6 +168,8 @@ class GapOut(BaseModel):
             size_band=size_band,
             area_ids=list(f.area_ids),
             three_haves=f.three_haves,
+            operating_status=f.operating_status,
+            temporary_branch=f.temporary,
             full_members=f.full_members,
             probationary_members=f.probationary_members,
             instructor_count=f.instructor_count,
@@ -292,7 +298,11 @@ class ProposedOrganization(BaseModel):
 
 
 class ProposalOut(BaseModel):
-    township_code: str
+    township_code: str = Field(description="Its township; the county's code when industry-wide")
+    industry_section: str | None = Field(
+        default=None,
+        description="Set for an industry-wide joint branch across the county (行业联合党支部)",
+    )
     organizations: list[ProposedOrganization]
     full_members: int
     probationary_members: int
@@ -309,9 +319,18 @@ class LeftoverOut(BaseModel):
     explanation: str
 
 
+class FillOut(BaseModel):
+    branch_id: str
+    township_code: str
+    existing_organizations: int
+    organizations: list[ProposedOrganization] = Field(description="Those proposed to join it")
+    explanation: str
+
+
 class ProposalRulesOut(BaseModel):
     min_full_members: int
     max_organizations: int
+    industry_wide: bool
 
 
 class ProposalsOut(BaseModel):
@@ -322,6 +341,9 @@ class ProposalsOut(BaseModel):
     covered: int = Field(description="candidates placed in a proposed joint branch")
     upper_bound: int = Field(description="no grouping can cover more candidates than this")
     proposals: list[ProposalOut]
+    existing_branches: list[FillOut] = Field(
+        description="Leftovers proposed to join existing joint branches that have room"
+    )
     leftovers: list[LeftoverOut]
 
 
@@ -345,14 +367,20 @@ async def joint_branch_proposals(
     preferred; each proposal explains itself and each leftover says why. Computed per township;
     refused (422) above MAX_PROPOSAL_CANDIDATES candidates: ask per county or `township`."""
     region = region_in_scope(region_code, principal)
-    rules = ProposalRules(settings.branch_min_full_members, settings.joint_branch_max_organizations)
+    rules = ProposalRules(
+        settings.branch_min_full_members,
+        settings.joint_branch_max_organizations,
+        industry_wide=settings.industry_joint_branches_across_county,
+    )
     found = await proposals.joint_branch_proposals(uow, region, rules, township=township)
     plan = found.plan
     return ProposalsOut(
         region_code=region,
         township=township,
         rules=ProposalRulesOut(
-            min_full_members=rules.min_full_members, max_organizations=rules.max_organizations
+            min_full_members=rules.min_full_members,
+            max_organizations=rules.max_organizations,
+            industry_wide=rules.industry_wide,
         ),
         candidates=found.candidates,
         covered=plan.covered,
@@ -360,6 +388,7 @@ async def joint_branch_proposals(
         proposals=[
             ProposalOut(
                 township_code=p.township_code,
+                industry_section=p.industry_section,
                 organizations=[ProposedOrganization.of(m) for m in p.members],
                 full_members=p.full_members,
                 probationary_members=p.probationary_members,
@@ -369,6 +398,16 @@ async def joint_branch_proposals(
                 explanation=p.explanation,
             )
             for p in plan.proposals
+        ],
+        existing_branches=[
+            FillOut(
+                branch_id=f.branch.branch_id,
+                township_code=f.branch.township_code,
+                existing_organizations=len(f.branch.members),
+                organizations=[ProposedOrganization.of(m) for m in f.added],
+                explanation=f.explanation,
+            )
+            for f in plan.fills
         ],
         leftovers=[
             LeftoverOut(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from fastapi import APIRouter
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from services.coverage.api.deps import Reader, ReadUnitOfWorkDep
 from services.coverage.service import projection
@@ -19,7 +19,17 @@ class OrganizationFacts(BaseModel):
     kind: str
     industry_code: str | None
     staff_count: int | None
+    managed: bool = Field(description="In the ledger (false once deregistered)")
+    operating_status: str
+    three_haves: bool | None = Field(description="三有; null: not known")
+    full_members: int
+    probationary_members: int
+    branch_id: str | None = Field(description="The branch it counts under on the projection's day")
+    branch_kind: str | None
+    instructor_count: int
+    mass_organization_count: int
     registered_at: datetime
+    deregistered_at: datetime | None
     updated_at: datetime
 
 

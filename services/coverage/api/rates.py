@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
@@ -41,17 +41,29 @@ class BreakdownEntry(BaseModel):
     organization_coverage: Rate
     standalone_coverage: Rate
     work_coverage: Rate
+    temporary_coverage: Rate
 
 
 class Rates(BaseModel):
     region_code: str
     area_id: str | None = Field(description="The park or commercial district, when asked for")
-    as_of: datetime = Field(description="When these figures last changed")
-    organization_coverage: Rate = Field(description="组织覆盖率")
+    day: date = Field(description="The day (Asia/Shanghai) the figures are as of")
+    as_of: datetime = Field(
+        description="When these figures last changed (for a past day: when its snapshot was taken)"
+    )
+    source: Literal["live", "snapshot"] = Field(
+        description="live roll-ups (the projection's day) or the snapshot stored for a past day"
+    )
+    organization_coverage: Rate = Field(description="组织覆盖率: own or joint branch")
     standalone_coverage: Rate = Field(description="单独组建率, same denominator")
     work_coverage: Rate = Field(description="工作覆盖率")
+    temporary_coverage: Rate = Field(
+        description="Organisations only a temporary Party organisation (临时党组织) reaches, over "
+        "the organisation-coverage scope: reported apart, never in the organisation rate"
+    )
     breakdown: dict[str, dict[str, BreakdownEntry]] = Field(
-        description="By `kind`, industry `section` (GB/T 4754 letter) and `size_band`"
+        description="By `kind`, industry `section` (GB/T 4754 letter) and `size_band` (empty "
+        "for a past day: snapshots keep the region's totals only)"
     )
     effective: None = Field(
         default=None,
@@ -66,6 +78,7 @@ class HistoryPoint(BaseModel):
     organization_coverage: Rate
     standalone_coverage: Rate
     work_coverage: Rate
+    temporary_coverage: Rate
 
 
 class History(BaseModel):
@@ -78,7 +91,8 @@ class History(BaseModel):
     "/{region_code}",
     response_model=Rates,
     summary="Organisation, standalone and work coverage of a region, with the breakdown",
-    description="Answered from roll-ups kept up to date as registry events arrive. "
+    description="Answered from roll-ups kept up to date as registry events arrive, as of the "
+    "projection's day; `?as_of=` a past day answers from that day's snapshot. "
     "`?area=<id>` gives a park's or commercial district's figures within the region "
     "(the province code gives the whole park).",
 )
@@ -89,20 +103,81 @@ async def rates(
     area: AreaQuery = None,
     organization_scope: OrganizationScope = DEFAULT_ORGANIZATION_SCOPE,
     work_scope: WorkScope = DEFAULT_WORK_SCOPE,
+    as_of: Annotated[
+        date | None,
+        Query(
+            description="A past day: its stored snapshot (422 when that day has none); "
+            "default: the projection's day, live"
+        ),
+    ] = None,
 ) -> Rates:
     region = region_in_scope(region_code, principal)
-    figures = await coverage.figures(uow, (region, area or ""), organization_scope, work_scope)
+    figures = await coverage.figures(
+        uow, (region, area or ""), organization_scope, work_scope, on=as_of
+    )
     return Rates(
         region_code=figures.region_code,
         area_id=area,
+        day=figures.day,
         as_of=figures.as_of,
+        source="snapshot" if figures.snapshot else "live",
         organization_coverage=Rate.of(figures.organization),
         standalone_coverage=Rate.of(figures.standalone),
         work_coverage=Rate.of(figures.work),
+        temporary_coverage=Rate.of(figures.temporary),
         breakdown={
             dimension: {value: BreakdownEntry.model_validate(entry) for value, entry in by.items()}
             for dimension, by in figures.breakdown.items()
         },
+    )
+
+
+class SubregionRow(BaseModel):
+    region_code: str
+    organization_coverage: Rate
+    standalone_coverage: Rate
+    work_coverage: Rate
+    temporary_coverage: Rate
+
+
+class Subregions(BaseModel):
+    region_code: str
+    sort: str
+    rows: list[SubregionRow]
+
+
+@router.get(
+    "/{region_code}/subregions",
+    response_model=Subregions,
+    summary="The figures of each region one level below: a county's townships (乡镇街道), ...",
+    description="One row per sub-region with its rates and counts, from the roll-ups. `sort`: "
+    "region_code, organization_rate, standalone_rate, work_rate, temporary_rate, in_scope, "
+    "uncovered (organisation coverage); `-` in front for descending; regions with nothing in "
+    "scope (rate null) come last; ties by code.",
+)
+async def subregion_table(
+    region_code: str,
+    uow: ReadUnitOfWorkDep,
+    principal: Reader,
+    organization_scope: OrganizationScope = DEFAULT_ORGANIZATION_SCOPE,
+    work_scope: WorkScope = DEFAULT_WORK_SCOPE,
+    sort: Annotated[str, Query(max_length=32)] = "region_code",
+) -> Subregions:
+    region = region_in_scope(region_code, principal)
+    rows = await coverage.subregions(uow, region, organization_scope, work_scope, sort)
+    return Subregions(
+        region_code=region,
+        sort=sort,
+        rows=[
+            SubregionRow(
+                region_code=row.region_code,
+                organization_coverage=Rate.of(row.organization),
+                standalone_coverage=Rate.of(row.standalone),
+                work_coverage=Rate.of(row.work),
+                temporary_coverage=Rate.of(row.temporary),
+            )
+            for row in rows
+        ],
     )
 
 
@@ -138,6 +213,7 @@ async def rate_history(
                 organization_coverage=Rate.of(day.organization),
                 standalone_coverage=Rate.of(day.standalone),
                 work_coverage=Rate.of(day.work),
+                temporary_coverage=Rate.of(day.temporary),
             )
             for day in days
         ],

@@ -20,7 +20,7 @@ from services.coverage.api.deps import (
 from services.coverage.api.rates import Rate
 from services.coverage.domain.facts import Scope
 from services.coverage.domain.rates import Metric
-from services.coverage.domain.targets import BASIS_POINTS, Standing, Target
+from services.coverage.domain.targets import BASIS_POINTS, Standing, Target, TargetScope
 from services.coverage.service import snapshots, targets
 
 router = APIRouter(tags=["targets"])
@@ -28,7 +28,7 @@ router = APIRouter(tags=["targets"])
 
 class TargetIn(BaseModel):
     metric: Metric = Field(default="organization", description="Which rate the target is for")
-    scope: Scope | None = Field(
+    scope: TargetScope | None = Field(
         default=None, description="Its denominator (default: with_members, or all_managed for work)"
     )
     rate: float = Field(ge=0, le=1, description="The target, a decimal fraction (0.95)")
@@ -49,7 +49,7 @@ class TargetOut(BaseModel):
     rate: float
     due_on: date
     standing: Standing = Field(description="reached, below, or unknown (nothing in scope)")
-    current: Rate | None = Field(default=None, description="The region's rate when set")
+    current: Rate = Field(description="The region's rate now, in the target's scope")
 
 
 class Snapshot(BaseModel):
@@ -58,7 +58,7 @@ class Snapshot(BaseModel):
     regions: int
 
 
-def _out(target: Target, standing: Standing, current: Rate | None = None) -> TargetOut:
+def _out(target: Target, standing: Standing, current: Rate) -> TargetOut:
     return TargetOut(
         region_code=target.region_code,
         metric=target.metric,
@@ -96,7 +96,7 @@ async def list_targets(
     region_code: str, uow: ReadUnitOfWorkDep, principal: Reader
 ) -> list[TargetOut]:
     region = region_in_scope(region_code, principal)
-    return [_out(t, s) for t, s in await targets.targets_of(uow, region)]
+    return [_out(t, s, Rate.of(c)) for t, s, c in await targets.targets_of(uow, region)]
 
 
 @router.post(
@@ -107,6 +107,6 @@ async def list_targets(
     description="Replaces a snapshot taken earlier today; past days are never changed.",
 )
 async def take_snapshot(uow: UnitOfWorkDep, principal: Admin, settings: Settings) -> Snapshot:
-    today = snapshots.local_today(settings.snapshot_utc_offset_hours)
+    today = settings.office_today()
     regions = await snapshots.take_snapshot(uow, today)
     return Snapshot(taken_on=today, taken_at=utcnow(), regions=regions)

@@ -26,7 +26,9 @@ first. The better of the two runs is kept. `first_fit` is the naive baseline and
 
 from __future__ import annotations
 
+import dataclasses
 import math
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -60,6 +62,9 @@ class TooManyCandidates(Invalid):
 class ProposalRules:
     min_full_members: int = 3
     max_organizations: int = 5
+    #: Whether organisations a township cannot group may be proposed for an industry-wide joint
+    #: branch (行业联合党支部) across their county, one GB/T 4754 section each.
+    industry_wide: bool = False
 
     def __post_init__(self) -> None:
         if self.min_full_members < 1 or self.max_organizations < self.min_full_members:
@@ -138,9 +143,10 @@ class LeftoverReason(StrEnum):
 class JointBranchProposal:
     """A proposed joint branch and why these organisations belong together."""
 
-    township_code: str
+    township_code: str  # the county's code for an industry-wide branch
     members: tuple[Candidate, ...]
     rules: ProposalRules = field(compare=False)
+    industry_section: str | None = None  # set for an industry-wide branch across a county
 
     @property
     def full_members(self) -> int:
@@ -185,8 +191,14 @@ class JointBranchProposal:
         probationary = (
             f"、预备党员{self.probationary_members}名" if self.probationary_members else ""
         )
+        where = (
+            f"同一乡镇（街道）{self.township_code}"
+            if self.industry_section is None
+            else f"县（区）{self.township_code}跨乡镇（街道）的{self.industry_section}门类"
+            "行业联合党支部（按设置允许）"
+        )
         return (
-            f"同一乡镇（街道）{self.township_code}；{industry}；{distance}；"
+            f"{where}；{industry}；{distance}；"
             f"正式党员合计{self.full_members}名（不少于{self.rules.min_full_members}名）"
             f"{probationary}；{len(self.members)}个组织"
             f"（不超过{self.rules.max_organizations}个）"
@@ -217,13 +229,47 @@ class Leftover:
 
 
 @dataclass(frozen=True)
+class ExistingJointBranch:
+    """A joint branch that counts today, with the organisations it covers (their township,
+    industry and place, as candidates are described)."""
+
+    branch_id: str
+    members: tuple[Candidate, ...]
+
+    @property
+    def township_code(self) -> str:
+        """Where most of its organisations are (ties: the lowest code)."""
+        counted = Counter(m.township_code for m in self.members)
+        return min(counted, key=lambda t: (-counted[t], t))
+
+
+@dataclass(frozen=True)
+class BranchFill:
+    """Organisations proposed to join an existing joint branch with room (纳入已有联合党支部)."""
+
+    branch: ExistingJointBranch
+    added: tuple[Candidate, ...]
+    rules: ProposalRules = field(compare=False)
+
+    @property
+    def explanation(self) -> str:
+        before = len(self.branch.members)
+        return (
+            f"已有联合党支部{self.branch.branch_id}（乡镇（街道）{self.branch.township_code}）"
+            f"现有{before}个组织，纳入{len(self.added)}个后共{before + len(self.added)}个"
+            f"（不超过{self.rules.max_organizations}个）"
+        )
+
+
+@dataclass(frozen=True)
 class ProposalPlan:
     proposals: tuple[JointBranchProposal, ...]
     leftovers: tuple[Leftover, ...]
+    fills: tuple[BranchFill, ...] = ()
 
     @property
     def covered(self) -> int:
-        return sum(len(p.members) for p in self.proposals)
+        return sum(len(p.members) for p in self.proposals) + sum(len(f.added) for f in self.fills)
 
     @property
     def cost(self) -> float:
@@ -529,6 +575,79 @@ def propose_joint_branches(candidates: Iterable[Candidate], rules: ProposalRules
             Leftover(members[i], reason, total, rules) for i in sorted(left_cores + left_riders)
         ]
     return ProposalPlan(tuple(proposals), tuple(leftovers))
+
+
+def fill_existing_branches(
+    plan: ProposalPlan, branches: Iterable[ExistingJointBranch], rules: ProposalRules
+) -> ProposalPlan:
+    """The plan's leftovers placed in existing joint branches of their township that have room
+    (fewer than `max_organizations` organisations): cores before riders, each where it adds
+    least cost. An existing branch already has its full members, so any candidate may join."""
+    by_township: defaultdict[str, list[ExistingJointBranch]] = defaultdict(list)
+    for branch in sorted(branches, key=lambda b: b.branch_id):
+        if len(branch.members) < rules.max_organizations:
+            by_township[branch.township_code].append(branch)
+    added: defaultdict[str, list[Candidate]] = defaultdict(list)
+    rest: list[Leftover] = []
+    ordered = sorted(
+        plan.leftovers, key=lambda left: (left.candidate.is_rider, left.candidate.organization_id)
+    )
+    for left in ordered:
+        candidate = left.candidate
+        room = [
+            b
+            for b in by_township.get(candidate.township_code, ())
+            if len(b.members) + len(added[b.branch_id]) < rules.max_organizations
+        ]
+        if not room:
+            rest.append(left)
+            continue
+
+        def extra_cost(branch: ExistingJointBranch, c: Candidate = candidate) -> float:
+            now = [*branch.members, *added[branch.branch_id]]
+            return group_cost([*now, c]) - group_cost(now)
+
+        best = min(room, key=lambda b: (extra_cost(b), b.branch_id))
+        added[best.branch_id].append(candidate)
+    fills = tuple(
+        BranchFill(b, tuple(sorted(added[b.branch_id], key=lambda c: c.organization_id)), rules)
+        for township in sorted(by_township)
+        for b in by_township[township]
+        if added[b.branch_id]
+    )
+    leftovers = tuple(sorted(rest, key=lambda left: left.candidate.organization_id))
+    return ProposalPlan(plan.proposals, leftovers, plan.fills + fills)
+
+
+def industry_wide_branches(plan: ProposalPlan, rules: ProposalRules) -> ProposalPlan:
+    """When the rules allow it, the plan's leftovers grouped across their county by GB/T 4754
+    section (行业联合党支部) with the same algorithm, a county and section taking the place of a
+    township; those with no known industry, or still left over, stay leftovers."""
+    if not rules.industry_wide:
+        return plan
+    keyed = [
+        dataclasses.replace(
+            left.candidate, township_code=f"{left.candidate.township_code[:6]}:{section}"
+        )
+        for left in plan.leftovers
+        if (section := left.candidate.section)
+    ]
+    across = propose_joint_branches(keyed, rules)
+    placed = {m.organization_id for p in across.proposals for m in p.members}
+    originals = {left.candidate.organization_id: left.candidate for left in plan.leftovers}
+    proposals = tuple(
+        JointBranchProposal(
+            p.township_code.split(":")[0],
+            tuple(originals[m.organization_id] for m in p.members),
+            rules,
+            industry_section=p.township_code.split(":")[1],
+        )
+        for p in across.proposals
+    )
+    leftovers = tuple(
+        left for left in plan.leftovers if left.candidate.organization_id not in placed
+    )
+    return ProposalPlan(plan.proposals + proposals, leftovers, plan.fills)
 
 
 @dataclass(frozen=True)

@@ -79,6 +79,11 @@ class Counts:
     def coverage(self, metric: Metric, scope: Scope) -> Coverage:
         return Coverage(self.get(scope, _MEASURE_OF[metric]), self.get(scope, "in_scope"), scope)
 
+    def temporary(self, scope: Scope) -> Coverage:
+        """Organisations in scope that only a temporary Party organisation reaches (their own
+        figure: never in the organisation rate)."""
+        return Coverage(self.get(scope, "temporary"), self.get(scope, "in_scope"), scope)
+
 
 @dataclass(frozen=True)
 class BreakdownRow:
@@ -109,6 +114,7 @@ def breakdown(
                 ).as_dict(),
                 "standalone_coverage": total.coverage("standalone", organization_scope).as_dict(),
                 "work_coverage": total.coverage("work", work_scope).as_dict(),
+                "temporary_coverage": total.temporary(organization_scope).as_dict(),
             }
     return result
 
@@ -132,6 +138,21 @@ class Snapshot:
     counts: Counts
 
 
+class DayNotKept(Invalid):
+    """Rates asked for as of a day other than the projection's day that has no snapshot: the
+    organisations' files are kept only as they are now, so a day with no stored snapshot cannot
+    be recomputed truthfully, and a future day is not known yet."""
+
+    def __init__(self, day: date, today: date) -> None:
+        reason = (
+            "is after today: the figures of a future day are not known yet"
+            if day > today
+            else "has no stored snapshot: a past day is answered only from the snapshot taken "
+            "that day (organisation files are not kept per day, so it cannot be recomputed)"
+        )
+        super().__init__("as_of", reason, message=f"as_of {day.isoformat()} {reason}")
+
+
 #: The days a history covers when the caller names no first day.
 HISTORY_DAYS = 90
 
@@ -151,3 +172,56 @@ def history_period(start: date | None, end: date | None, today: date) -> tuple[d
     if start > end:
         raise InvalidPeriod()
     return start, end
+
+
+#: The keys a table of sub-regions sorts by (`-` in front for descending); ties go by code.
+SUBREGION_SORTS: tuple[str, ...] = (
+    "region_code",
+    "organization_rate",
+    "standalone_rate",
+    "work_rate",
+    "temporary_rate",
+    "in_scope",
+    "uncovered",
+)
+
+
+class InvalidSort(Invalid):
+    def __init__(self, sort: str) -> None:
+        super().__init__("sort", f"must be one of {', '.join(SUBREGION_SORTS)} (- for descending)")
+
+
+@dataclass(frozen=True)
+class SubregionFigures:
+    """One row of a region's table of townships (or counties, ...): its figures."""
+
+    region_code: str
+    organization: Coverage
+    standalone: Coverage
+    work: Coverage
+    temporary: Coverage
+
+    def sort_value(self, key: str) -> float | str | None:
+        """The value sorted on (None: no rate, nothing in scope)."""
+        if key == "region_code":
+            return self.region_code
+        if key == "in_scope":
+            return self.organization.in_scope
+        if key == "uncovered":
+            return self.organization.in_scope - self.organization.covered
+        figure: Coverage = getattr(self, key.removesuffix("_rate"))
+        return figure.rate
+
+
+def sorted_subregions(rows: Iterable[SubregionFigures], sort: str) -> list[SubregionFigures]:
+    """Rows in the order `sort` asks for (`-`: descending); ties by region code, regions without
+    a rate last; InvalidSort for an unknown key."""
+    key = sort.removeprefix("-")
+    if key not in SUBREGION_SORTS:
+        raise InvalidSort(sort)
+    by_code = sorted(rows, key=lambda r: r.region_code)
+    present = [r for r in by_code if r.sort_value(key) is not None]
+    missing = [r for r in by_code if r.sort_value(key) is None]
+    # a stable sort keeps ties in code order, reversed or not
+    present.sort(key=lambda r: r.sort_value(key), reverse=sort.startswith("-"))  # type: ignore[arg-type, return-value]
+    return present + missing

@@ -1,10 +1,11 @@
 """Roll-ups (汇总): what one organisation adds to the coverage counters of every area it is in.
 
 A roll-up row is keyed by area × kind × industry section × size band and holds, for each named
-scope, four counters: organisations in scope (the denominator), those a Party organisation covers,
-those with a branch of their own (单独组建) and those Party work reaches. When an organisation's
-facts change, its old contribution is subtracted and its new one added, so a read never scans
-organisations.
+scope, five counters: organisations in scope (the denominator), those a Party organisation covers
+(their own or a joint branch), those with a branch of their own (单独组建), those Party work
+reaches, and those only a temporary Party organisation reaches (临时党组织, its own figure).
+When an organisation's facts change, its old contribution is subtracted and its new one added,
+so a read never scans organisations.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import NamedTuple
 from libs.common.validators import InvalidCode, region_ancestors
 from services.coverage.domain.facts import SCOPES, CoverageFacts, size_band
 
-MEASURES: tuple[str, ...] = ("in_scope", "covered", "standalone", "work")
+MEASURES: tuple[str, ...] = ("in_scope", "covered", "standalone", "work", "temporary")
 #: Counter names, one per scope and measure: `with_members_in_scope`, `all_managed_work`, ...
 COUNTERS: tuple[str, ...] = tuple(f"{scope}_{measure}" for scope in SCOPES for measure in MEASURES)
 
@@ -111,30 +112,23 @@ def _keys(
 def counts(facts: CoverageFacts) -> tuple[int, ...]:
     """The organisation's counters (0 or 1 each), in the order of COUNTERS."""
     return _counts(
-        facts.managed,
-        facts.has_members,
-        facts.three_haves,
+        facts.scopes,
         facts.organization_covered,
         facts.standalone,
         facts.work_covered,
+        facts.temporary,
     )
 
 
-@lru_cache(maxsize=256)
+@lru_cache(maxsize=1024)
 def _counts(
-    managed: bool,
-    has_members: bool,
-    three_haves: bool,
-    covered: bool,
-    standalone: bool,
-    work: bool,
+    scopes: frozenset[str], covered: bool, standalone: bool, work: bool, temporary: bool
 ) -> tuple[int, ...]:
-    in_scope = {"with_members": has_members, "three_haves": three_haves, "all_managed": True}
     values: list[int] = []
     for scope in SCOPES:
-        counted = managed and in_scope[scope]
+        counted = scope in scopes
         values += [int(counted), int(counted and covered), int(counted and standalone)]
-        values.append(int(counted and work))
+        values += [int(counted and work), int(counted and temporary)]
     return tuple(values)
 
 

@@ -6,8 +6,12 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Literal
 
-from services.coverage.domain.facts import DEFAULT_ORGANIZATION_SCOPE, DEFAULT_WORK_SCOPE, Scope
+from services.coverage.domain.facts import DEFAULT_ORGANIZATION_SCOPE, DEFAULT_WORK_SCOPE
 from services.coverage.domain.rates import Metric
+
+#: The scopes a target may be set on: those the target events' v1 schema names
+#: (`all_registered`, which holds suspended organisations, is a figure to read, not to aim at).
+TargetScope = Literal["with_members", "three_haves", "all_managed"]
 
 #: Where a region stands against a target: at or above it, below it, or nothing in scope yet.
 Standing = Literal["reached", "below", "unknown"]
@@ -23,13 +27,18 @@ class Target:
 
     region_code: str
     metric: Metric
-    scope: Scope
+    scope: TargetScope
     due_on: date
     rate_bp: int
 
     @classmethod
     def asked(
-        cls, region_code: str, metric: Metric, scope: Scope | None, due_on: date, rate: float
+        cls,
+        region_code: str,
+        metric: Metric,
+        scope: TargetScope | None,
+        due_on: date,
+        rate: float,
     ) -> Target:
         """The target a caller sets: `rate` a decimal fraction (0.95), `scope` by default the
         metric's (all managed organisations for work, those with members for the others)."""

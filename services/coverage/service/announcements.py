@@ -42,4 +42,5 @@ def _rates_changed(area: Area, counts: Counts, now: datetime) -> RatesChangedV1:
         work_covered=work.covered,
         work_in_scope=work.in_scope,
         work_rate=work.rate,
+        temporary_covered=counts.temporary(DEFAULT_ORGANIZATION_SCOPE).covered,
     )

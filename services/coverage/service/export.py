@@ -8,12 +8,15 @@ chunk and saves it to a file, which is then streamed to the client.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 from openpyxl import Workbook
 from openpyxl.cell import Cell, WriteOnlyCell
 from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 from services.coverage.domain.gaps import Gap, action_label, reason_label
@@ -21,6 +24,28 @@ from services.coverage.domain.gaps import Gap, action_label, reason_label
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 KIND_LABELS = {"enterprise": "企业", "social_organization": "社会组织"}
+METRIC_LABELS = {"organization": "党的组织覆盖", "work": "党的工作覆盖"}
+SCOPE_LABELS = {
+    "with_members": "有党员的组织",
+    "three_haves": "“三有”组织",
+    "all_managed": "纳入管理的全部组织（不含停业、注销、吊销）",
+    "all_registered": "在册全部组织（含停业，不含注销、吊销）",
+}
+THREE_HAVES_LABELS = {True: "是", False: "否", None: "未知"}
+STATUS_LABELS = {"operating": "在营", "suspended": "停业", "closed": "注销", "revoked": "吊销"}
+#: Coverage learns regions only as statistical division codes: no registry event names them.
+CODES_ONLY_NOTE = "地区、乡镇（街道）为统计用区划代码（登记服务尚未发布区划名称）"
+
+
+@dataclass(frozen=True)
+class ListTitle:
+    """What the title block above the table says: which list, where, by which rule, when."""
+
+    region_code: str
+    metric: str
+    scope: str
+    day: date
+
 
 #: (heading, column width) in the order an office's 目标对象清单 has them.
 COLUMNS: tuple[tuple[str, int], ...] = (
@@ -37,26 +62,48 @@ COLUMNS: tuple[tuple[str, int], ...] = (
     ("党建指导员", 10),
     ("群团组织", 10),
     ("台账是否完整", 12),
+    ("“三有”", 8),
+    ("经营状态", 10),
+    ("未建党组织原因", 30),
     ("未覆盖原因", 36),
     ("下一步措施", 28),
     ("全部措施", 60),
 )
 HEADINGS = tuple(heading for heading, _ in COLUMNS)
-_TEXT_COLUMNS = frozenset({1, 2, 3, 4, 5})  # given as text even when they look like formulas
+_TEXT_COLUMNS = frozenset({1, 2, 3, 4, 5, 15})  # given as text even when they look like formulas
+
+
+#: Rows above the heading row: the title, what the list is, the note on codes.
+TITLE_ROWS = 3
+HEADING_ROW = TITLE_ROWS + 1
 
 
 class GapWorkbook:
-    """One sheet, a heading row, then one row per gap in the order given."""
+    """One sheet: a title block (the list, region, metric, scope and day), a heading row with
+    an autofilter, then one row per gap in the order given."""
 
-    def __init__(self, min_full_members: int, title: str = "目标对象清单") -> None:
+    def __init__(
+        self, min_full_members: int, title: ListTitle, sheet_title: str = "目标对象清单"
+    ) -> None:
         self.min_full_members = min_full_members
         self.workbook = Workbook(write_only=True)
-        self.sheet: WriteOnlyWorksheet = self.workbook.create_sheet(title)
-        for index, (_, width) in enumerate(COLUMNS):
-            letter = chr(ord("A") + index)
-            self.sheet.column_dimensions[letter].width = width
-        self.sheet.freeze_panes = "A2"
+        self.sheet: WriteOnlyWorksheet = self.workbook.create_sheet(sheet_title)
+        for index, (_, width) in enumerate(COLUMNS, start=1):
+            self.sheet.column_dimensions[get_column_letter(index)].width = width
+        self.sheet.freeze_panes = f"A{HEADING_ROW + 1}"
         bold = Font(bold=True)
+        metric = METRIC_LABELS.get(title.metric, title.metric)
+        self.sheet.append([self._text(f"目标对象清单（{metric}）", font=Font(bold=True, size=14))])
+        self.sheet.append(
+            [
+                self._text(
+                    f"地区：{title.region_code}　指标：{metric}（{title.metric}）　"
+                    f"口径：{SCOPE_LABELS.get(title.scope, title.scope)}（{title.scope}）　"
+                    f"日期：{title.day.isoformat()}"
+                )
+            ]
+        )
+        self.sheet.append([self._text(CODES_ONLY_NOTE)])
         self.sheet.append([self._text(h, font=bold) for h in HEADINGS])
         self.rows = 0
 
@@ -87,6 +134,9 @@ class GapWorkbook:
                 f.instructor_count,
                 f.mass_organization_count,
                 "是" if f.ledger_complete else "否",
+                THREE_HAVES_LABELS[f.three_haves],
+                STATUS_LABELS.get(f.operating_status, f.operating_status),
+                f.no_branch_reason or "",
                 "；".join(reason_label(r, self.min_full_members) for r in gap.reasons),
                 action_label(gap.next_action),
                 "；".join(action_label(a) for a in gap.next_actions),
@@ -96,5 +146,11 @@ class GapWorkbook:
             )
 
     def save(self, path: Path) -> None:
-        """Write the workbook out (compressing the sheet: run it off the event loop)."""
+        """Write the workbook out (compressing the sheet: run it off the event loop), with an
+        autofilter over the heading row and every gap."""
+        last = get_column_letter(len(COLUMNS))
+        # set up by Worksheet._setup, which the write-only sheet runs too (not in its stubs);
+        # written after the rows when the sheet closes
+        auto_filter = self.sheet.auto_filter  # type: ignore[attr-defined]
+        auto_filter.ref = f"A{HEADING_ROW}:{last}{HEADING_ROW + self.rows}"
         self.workbook.save(path)

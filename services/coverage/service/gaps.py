@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from services.coverage.domain.gaps import Gap, GapFilter, gap_of
-from services.coverage.service.export import GapWorkbook
+from services.coverage.service.export import GapWorkbook, ListTitle
 from services.coverage.store.uow import CoverageUnitOfWork
 
 EXPORT_CHUNK = 2_000  # rows per query while the workbook is written
@@ -62,7 +62,9 @@ async def export_gaps(uow: CoverageUnitOfWork, selection: GapFilter, *, sort: st
     path = folder / "gaps.xlsx"
     metric, min_full = selection.metric, selection.min_full_members
     try:
-        workbook = GapWorkbook(min_full)
+        day = await uow.projection.projection_day(lock=False)
+        title = ListTitle(selection.region_code, metric.value, selection.scope, day)
+        workbook = GapWorkbook(min_full, title)
         async for rows in uow.gaps.chunks(selection, sort=sort, size=EXPORT_CHUNK):
             # openpyxl writes some 5,000 rows a second: off the event loop, chunk by chunk
             lines = [(gap_of(r.facts, metric, min_full), r.township_code) for r in rows]

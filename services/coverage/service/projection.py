@@ -54,6 +54,8 @@ class BranchChanged:
     region_code: str
     organization_ids: frozenset[str]
     formed_on: date | None = None
+    ends_on: date | None = None  # a temporary branch's last day
+    dissolved_on: date | None = None
     dissolved: bool = False
 
 
@@ -64,6 +66,8 @@ class LinkChanged:
     link_id: str
     organization_id: str
     detail: str  # the instructor's id, or the mass organisation's kind
+    starts_on: date | None = None  # a start: its first day
+    ends_on: date | None = None  # a start: its planned last day; an end: its first day without
 
 
 @dataclass
@@ -98,11 +102,15 @@ class Projector:
     crossings; a rebuild from the stream does neither while it refills.
     """
 
-    def __init__(self, uow: CoverageUnitOfWork, *, live: bool = True) -> None:
+    def __init__(
+        self, uow: CoverageUnitOfWork, *, live: bool = True, day: date | None = None
+    ) -> None:
         self.uow = uow
         self.live = live
         self.store = uow.projection
+        self.day = day  # the day dated facts are evaluated at; default: the projection's
         self._noted = _Noted()
+        self._recount: set[str] = set()
 
     # --- what the batch's events say, in stream order ---------------------------------------
 
@@ -127,20 +135,31 @@ class Projector:
     def mass_organizations_dissolved(self, links: Iterable[LinkChanged]) -> None:
         self._noted.mass_organizations_ended.extend(links)
 
+    def recount(self, organization_ids: Iterable[str]) -> None:
+        """Evaluate these organisations' dated links again (a day boundary passed)."""
+        self._recount.update(organization_ids)
+
     # --- the batch applied at once ------------------------------------------------------------
 
     async def flush(self) -> None:
         """Apply everything noted since the last flush."""
         noted, self._noted = self._noted, _Noted()
+        recount, self._recount = self._recount, set()
+        # the day first: on PostgreSQL its shared lock keeps the day worker from moving it (and
+        # rewriting these organisations) between this batch's reads and its writes
+        day = self.day or await self.store.projection_day()
         affected = await self._write_branches(noted.branches)
         affected |= await self._write_links(noted)
         files = noted.files
-        stored = await self.store.organizations(affected | {f.organization_id for f in files})
+        wanted = affected | recount | {f.organization_id for f in files}
+        if not wanted:
+            return
+        stored = await self.store.organizations(wanted)
         filed = _fold_files(stored, files)
         changes = []
         if filed or stored:
             current = {**stored, **filed}
-            linked = await self.store.links(current)
+            linked = await self.store.links(current, day)
             for org_id, now in current.items():
                 facts = with_links(now.facts, linked[org_id])
                 new = now if facts is now.facts else dataclasses.replace(now, facts=facts)
@@ -166,13 +185,15 @@ class Projector:
         """Start and end instructor assignments and mass organisations: every start first, then
         every end, so an ended one stays ended whatever order its events came in."""
         store = self.store
-        await store.start_assignments([_assignment(x) for x in noted.assignments_started])
-        await store.end_assignments([_assignment(x) for x in noted.assignments_ended])
+        await store.start_assignments(
+            [_assignment(x, start=True) for x in noted.assignments_started]
+        )
+        await store.end_assignments([_assignment(x, start=False) for x in noted.assignments_ended])
         await store.start_mass_organizations(
-            [_mass_organization(x) for x in noted.mass_organizations_started]
+            [_mass_organization(x, start=True) for x in noted.mass_organizations_started]
         )
         await store.end_mass_organizations(
-            [_mass_organization(x) for x in noted.mass_organizations_ended]
+            [_mass_organization(x, start=False) for x in noted.mass_organizations_ended]
         )
         return {x.organization_id for x in noted.links()}
 
@@ -241,24 +262,34 @@ def _fold_branches(
             b.region_code,
             not b.dissolved,
             b.formed_on or (old.formed_on if old else None),
-            frozenset() if b.dissolved else b.organization_ids,
+            b.organization_ids,
+            ends_on=b.ends_on if b.formed_on else (old.ends_on if old else None),
+            dissolved_on=b.dissolved_on if b.dissolved else None,
         )
     return newer
 
 
-def _assignment(link: LinkChanged) -> dict[str, str]:
+def _assignment(link: LinkChanged, *, start: bool) -> dict[str, Any]:
+    dates = (
+        {"starts_on": link.starts_on, "ends_on": link.ends_on}
+        if start
+        else {"ended_on": link.ends_on}
+    )
     return {
         "assignment_id": link.link_id,
         "organization_id": link.organization_id,
         "instructor_id": link.detail,
+        **dates,
     }
 
 
-def _mass_organization(link: LinkChanged) -> dict[str, str]:
+def _mass_organization(link: LinkChanged, *, start: bool) -> dict[str, Any]:
+    dates = {"established_on": link.starts_on} if start else {"dissolved_on": link.ends_on}
     return {
         "mass_organization_id": link.link_id,
         "organization_id": link.organization_id,
         "kind": link.detail,
+        **dates,
     }
 
 

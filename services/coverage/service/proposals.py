@@ -10,6 +10,8 @@ from services.coverage.domain.proposals import (
     ProposalRules,
     TooManyCandidates,
     coverage_upper_bound,
+    fill_existing_branches,
+    industry_wide_branches,
     propose_joint_branches,
 )
 from services.coverage.store.uow import CoverageUnitOfWork
@@ -32,8 +34,9 @@ class Proposals:
 async def joint_branch_proposals(
     uow: CoverageUnitOfWork, region_code: str, rules: ProposalRules, *, township: str | None
 ) -> Proposals:
-    """Proposals per township of the region (or of one township); TooManyCandidates above
-    MAX_PROPOSAL_CANDIDATES candidates."""
+    """Proposals per township of the region (or of one township), the leftovers then placed in
+    existing joint branches with room and, when the rules allow, in industry-wide joint branches
+    across the county; TooManyCandidates above MAX_PROPOSAL_CANDIDATES candidates."""
     limit = MAX_PROPOSAL_CANDIDATES
     candidates = await uow.gaps.joint_branch_candidates(
         region_code, rules.min_full_members, township=township, limit=limit + 1
@@ -41,4 +44,7 @@ async def joint_branch_proposals(
     if len(candidates) > limit:
         raise TooManyCandidates(limit)
     plan = await asyncio.to_thread(propose_joint_branches, candidates, rules)
+    day = await uow.projection.projection_day(lock=False)
+    plan = fill_existing_branches(plan, await uow.gaps.joint_branches(region_code, day), rules)
+    plan = industry_wide_branches(plan, rules)
     return Proposals(len(candidates), coverage_upper_bound(candidates, rules), plan)

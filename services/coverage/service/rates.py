@@ -7,7 +7,17 @@ from datetime import date, datetime
 
 from libs.common.tables import utcnow
 from services.coverage.domain.facts import DEFAULT_ORGANIZATION_SCOPE, DEFAULT_WORK_SCOPE, Scope
-from services.coverage.domain.rates import Area, Counts, Coverage, breakdown, history_period
+from services.coverage.domain.rates import (
+    Area,
+    Counts,
+    Coverage,
+    DayNotKept,
+    SubregionFigures,
+    breakdown,
+    history_period,
+    sorted_subregions,
+)
+from services.coverage.domain.rollups import regions_of
 from services.coverage.store.uow import CoverageUnitOfWork
 
 
@@ -17,11 +27,14 @@ class Figures:
 
     region_code: str
     area_id: str
-    as_of: datetime
+    day: date  # the day the figures are as of
+    as_of: datetime  # when they last changed (a snapshot: when it was taken)
     organization: Coverage
     standalone: Coverage
     work: Coverage
+    temporary: Coverage
     breakdown: dict[str, dict[str, dict[str, dict[str, object]]]]
+    snapshot: bool = False
 
 
 async def figures(
@@ -29,18 +42,61 @@ async def figures(
     area: Area,
     organization_scope: Scope = DEFAULT_ORGANIZATION_SCOPE,
     work_scope: Scope = DEFAULT_WORK_SCOPE,
+    on: date | None = None,
 ) -> Figures:
-    """A region's figures, from its roll-up rows only (never from the organisations)."""
+    """A region's figures as of the projection's day, from its roll-up rows only (never from
+    the organisations); as of another day `on`, the snapshot stored that day (no breakdown is
+    kept in snapshots), or DayNotKept when there is none."""
+    today = await uow.projection.projection_day(lock=False)
+    if on is not None and on != today:
+        kept = await uow.rollups.history(area, on, on)
+        if not kept:
+            raise DayNotKept(on, today)
+        return _figures(
+            area,
+            on,
+            kept[0].taken_at,
+            kept[0].counts,
+            {},
+            organization_scope,
+            work_scope,
+            snapshot=True,
+        )
     rows, as_of = await uow.rollups.breakdown(area)
     total = Counts.total(row.counts.values for row in rows)
+    return _figures(
+        area,
+        today,
+        as_of or utcnow(),
+        total,
+        breakdown(rows, organization_scope, work_scope),
+        organization_scope,
+        work_scope,
+    )
+
+
+def _figures(
+    area: Area,
+    day: date,
+    as_of: datetime,
+    total: Counts,
+    by: dict[str, dict[str, dict[str, dict[str, object]]]],
+    organization_scope: Scope,
+    work_scope: Scope,
+    *,
+    snapshot: bool = False,
+) -> Figures:
     return Figures(
         region_code=area[0],
         area_id=area[1],
-        as_of=as_of or utcnow(),
+        day=day,
+        as_of=as_of,
         organization=total.coverage("organization", organization_scope),
         standalone=total.coverage("standalone", organization_scope),
         work=total.coverage("work", work_scope),
-        breakdown=breakdown(rows, organization_scope, work_scope),
+        temporary=total.temporary(organization_scope),
+        breakdown=by,
+        snapshot=snapshot,
     )
 
 
@@ -53,6 +109,7 @@ class DayFigures:
     organization: Coverage
     standalone: Coverage
     work: Coverage
+    temporary: Coverage
 
 
 async def history(
@@ -74,6 +131,31 @@ async def history(
             organization=s.counts.coverage("organization", organization_scope),
             standalone=s.counts.coverage("standalone", organization_scope),
             work=s.counts.coverage("work", work_scope),
+            temporary=s.counts.temporary(organization_scope),
         )
         for s in await uow.rollups.history(area, start, end)
     ]
+
+
+async def subregions(
+    uow: CoverageUnitOfWork,
+    region_code: str,
+    organization_scope: Scope = DEFAULT_ORGANIZATION_SCOPE,
+    work_scope: Scope = DEFAULT_WORK_SCOPE,
+    sort: str = "region_code",
+) -> list[SubregionFigures]:
+    """The figures of each region one level below (a county's townships), sorted, from the
+    roll-ups in one query."""
+    found = await uow.rollups.subregion_totals(region_code)
+    rows = [
+        SubregionFigures(
+            region_code=code,
+            organization=counts.coverage("organization", organization_scope),
+            standalone=counts.coverage("standalone", organization_scope),
+            work=counts.coverage("work", work_scope),
+            temporary=counts.temporary(organization_scope),
+        )
+        for code, counts in found.items()
+        if len(regions_of(code)) >= 2 and regions_of(code)[-2] == region_code
+    ]
+    return sorted_subregions(rows, sort)

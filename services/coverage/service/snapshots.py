@@ -2,25 +2,25 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date
 
 from libs.common.tables import utcnow
+from services.coverage.domain.calendar import local_today as local_today
+from services.coverage.service.calendar import advance_day
 from services.coverage.store.uow import CoverageUnitOfWork
 
 
-def local_today(utc_offset_hours: float, now: datetime | None = None) -> date:
-    """The calendar day in the offices' time zone (China: UTC+8)."""
-    return ((now or datetime.now(UTC)) + timedelta(hours=utc_offset_hours)).date()
-
-
 async def take_snapshot(uow: CoverageUnitOfWork, taken_on: date) -> int:
-    """Store every region's counters as the day's snapshot (replacing one taken earlier that
-    day); a past day's snapshot is never touched, so history answers the same way every time."""
+    """Store every region's counters as the day's snapshot, the projection first evaluated as
+    of that day (replacing one taken earlier that day: only the current day is ever taken, so a
+    past day's snapshot is never touched and history answers the same way every time)."""
+    await advance_day(uow, taken_on)
     return await uow.rollups.take_snapshot(taken_on, utcnow())
 
 
 async def take_daily_snapshot(uow: CoverageUnitOfWork, taken_on: date) -> int | None:
     """The day's snapshot, unless one was already taken; None when there was one."""
+    await advance_day(uow, taken_on)
     if await uow.rollups.has_snapshot(taken_on):
         return None
     return await uow.rollups.take_snapshot(taken_on, utcnow())

@@ -41,8 +41,14 @@ async def put_target(
     return now_standing, now
 
 
-async def targets_of(uow: CoverageUnitOfWork, region_code: str) -> list[tuple[Target, Standing]]:
-    return await uow.targets.in_regions([region_code])
+async def targets_of(
+    uow: CoverageUnitOfWork, region_code: str
+) -> list[tuple[Target, Standing, Coverage]]:
+    """A region's targets, where it stands against each and its current rate for each."""
+    found = await uow.targets.in_regions([region_code])
+    area = (region_code, "")
+    totals = (await uow.rollups.totals([area]))[area]
+    return [(t, s, totals.coverage(t.metric, t.scope)) for t, s in found]
 
 
 async def evaluate_targets(uow: CoverageUnitOfWork, regions: Set[str]) -> None:

@@ -10,13 +10,19 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, false, func, not_, or_, select, true, tuple_
 
 from libs.common.db import Repository
 from libs.common.subtree import within_region
-from services.coverage.domain.facts import CoverageFacts, Scope
+from services.coverage.domain.facts import (
+    GONE_STATUSES,
+    ORGANIZATION_BRANCH_KINDS,
+    CoverageFacts,
+    Scope,
+)
 from services.coverage.domain.gaps import (
     SORT_FIELDS,
     GapFilter,
@@ -24,7 +30,9 @@ from services.coverage.domain.gaps import (
     NextAction,
     Reason,
 )
-from services.coverage.domain.proposals import Candidate
+from services.coverage.domain.proposals import Candidate, ExistingJointBranch
+from services.coverage.store.projection import counts_on
+from services.coverage.store.tables import branch_organizations, branches
 from services.coverage.store.tables import organization_facts as facts
 
 _SORT_COLUMNS: dict[str, ColumnElement[Any]] = {
@@ -51,18 +59,34 @@ class GapRow:
 
 
 def in_scope(scope: Scope) -> ColumnElement[bool]:
+    """`CoverageFacts.in_scope` in SQL."""
+    counted = and_(
+        facts.c.managed == true(), facts.c.operating_status.not_in(sorted(GONE_STATUSES))
+    )
+    if scope == "all_registered":
+        return counted
+    operating = and_(counted, facts.c.operating_status != "suspended")
     if scope == "with_members":
-        return and_(facts.c.managed, facts.c.full_members + facts.c.probationary_members > 0)
+        return and_(operating, facts.c.full_members + facts.c.probationary_members > 0)
     if scope == "three_haves":
-        return and_(facts.c.managed, facts.c.three_haves)
-    return facts.c.managed == true()
+        return and_(operating, facts.c.three_haves == true())
+    return operating
 
 
 def uncovered(metric: Metric) -> ColumnElement[bool]:
-    no_branch = facts.c.branch_id.is_(None)
+    """Not covered in the sense of the metric: no own or joint branch (a temporary one does not
+    count) for organisation coverage; no Party organisation at all (a temporary one does),
+    instructor or mass organisation for work coverage."""
     if metric is Metric.ORGANIZATION:
-        return no_branch
-    return and_(no_branch, facts.c.instructor_count == 0, facts.c.mass_organization_count == 0)
+        return or_(
+            facts.c.branch_kind.is_(None),
+            facts.c.branch_kind.not_in(sorted(ORGANIZATION_BRANCH_KINDS)),
+        )
+    return and_(
+        facts.c.branch_id.is_(None),
+        facts.c.instructor_count == 0,
+        facts.c.mass_organization_count == 0,
+    )
 
 
 def has_reason(reason: Reason, metric: Metric, min_full: int) -> ColumnElement[bool]:
@@ -128,6 +152,8 @@ def to_facts(row: Any) -> CoverageFacts:
         area_ids=tuple(json.loads(row.area_ids or "[]")),
         managed=row.managed,
         three_haves=row.three_haves,
+        operating_status=row.operating_status,
+        no_branch_reason=row.no_branch_reason,
         full_members=row.full_members,
         probationary_members=row.probationary_members,
         ledger_complete=row.ledger_complete,
@@ -183,11 +209,36 @@ class GapRepository(Repository):
         async for rows in result.partitions(size):
             yield [GapRow(to_facts(r), r.township_code, r.size_band, r.sort_value) for r in rows]
 
+    async def joint_branches(self, region_code: str, day: date) -> list[ExistingJointBranch]:
+        """The joint branches counting on `day` that cover organisations of the region, with
+        those organisations still in the ledger and not closed or revoked (as candidates are
+        described): a place held by an organisation that has gone is free."""
+        query = (
+            select(
+                branch_organizations.c.branch_id,
+                *[facts.c[name] for name in _CANDIDATE_COLUMNS],
+            )
+            .join(branches, branches.c.branch_id == branch_organizations.c.branch_id)
+            .join(facts, facts.c.organization_id == branch_organizations.c.organization_id)
+            .where(
+                branches.c.kind == "joint",
+                counts_on(day)[branches],
+                within_region(facts.c.region_code, region_code),
+                in_scope("all_registered"),
+            )
+            .order_by(branch_organizations.c.branch_id, facts.c.organization_id)
+        )
+        members: dict[str, list[Candidate]] = {}
+        for row in await self.session.execute(query):
+            members.setdefault(row.branch_id, []).append(_candidate(row))
+        return [ExistingJointBranch(b, tuple(m)) for b, m in members.items()]
+
     async def joint_branch_candidates(
         self, region_code: str, min_full: int, *, township: str | None, limit: int
     ) -> Sequence[Candidate]:
-        """Managed organisations without a Party organisation that could join a joint branch:
-        1..min_full-1 full members, or probationary members only. At most `limit` rows."""
+        """Operating organisations in the ledger without a branch of their own or a joint one
+        that could join a joint branch: 1..min_full-1 full members, or probationary members
+        only (closed, revoked and suspended ones never). At most `limit` rows."""
         full, probationary = facts.c.full_members, facts.c.probationary_members
         query = select(
             facts.c.organization_id,
@@ -201,8 +252,8 @@ class GapRepository(Repository):
             facts.c.credit_code,
         ).where(
             within_region(facts.c.region_code, region_code),
-            facts.c.managed,
-            facts.c.branch_id.is_(None),
+            in_scope("all_managed"),
+            uncovered(Metric.ORGANIZATION),
             full < min_full,
             or_(full > 0, probationary > 0),
         )
@@ -210,17 +261,31 @@ class GapRepository(Repository):
             query = query.where(facts.c.township_code == township)
         query = query.order_by(facts.c.township_code, facts.c.organization_id).limit(limit)
         rows = (await self.session.execute(query)).all()
-        return [
-            Candidate(
-                organization_id=r.organization_id,
-                township_code=r.township_code,
-                full_members=r.full_members,
-                probationary_members=r.probationary_members,
-                industry_code=r.industry_code,
-                latitude=r.latitude,
-                longitude=r.longitude,
-                name=r.name,
-                credit_code=r.credit_code,
-            )
-            for r in rows
-        ]
+        return [_candidate(r) for r in rows]
+
+
+_CANDIDATE_COLUMNS = (
+    "organization_id",
+    "township_code",
+    "full_members",
+    "probationary_members",
+    "industry_code",
+    "latitude",
+    "longitude",
+    "name",
+    "credit_code",
+)
+
+
+def _candidate(r: Any) -> Candidate:
+    return Candidate(
+        organization_id=r.organization_id,
+        township_code=r.township_code,
+        full_members=r.full_members,
+        probationary_members=r.probationary_members,
+        industry_code=r.industry_code,
+        latitude=r.latitude,
+        longitude=r.longitude,
+        name=r.name,
+        credit_code=r.credit_code,
+    )

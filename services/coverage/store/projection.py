@@ -14,13 +14,18 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import (
+    ColumnElement,
     Table,
+    and_,
+    bindparam,
     delete,
     func,
     insert,
     literal,
     null,
+    or_,
     select,
+    union,
     union_all,
 )
 from sqlalchemy.dialects import postgresql as pg
@@ -29,12 +34,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.db import Repository, dialect_insert, one_of, upsert_many
 from libs.common.tables import utcnow
+from services.coverage.domain.calendar import shanghai_today
 from services.coverage.domain.facts import CoverageFacts, size_band
 from services.coverage.domain.links import BranchLink, Links, covering_branch
 from services.coverage.domain.rollups import COUNTERS, RollupKey
 from services.coverage.store.tables import (
     branch_organizations,
     branches,
+    calendar,
     instructor_assignments,
     mass_organizations,
     organization_facts,
@@ -59,9 +66,50 @@ PROJECTION_TABLES: tuple[Table, ...] = (
 # parameters is rendered afresh for every statement.
 
 
-def _links_query(session: AsyncSession, ids: list[str]) -> Any:
-    """Each organisation's live branches, and how many active instructors and mass
-    organisations it has, as rows (what, organization_id, branch_id, kind, formed_on, count)."""
+def counts_on(day: date) -> dict[Table, ColumnElement[bool]]:
+    """What counts on `day` (Asia/Shanghai): a branch from formed_on, until a temporary one's
+    ends_on (inclusive) and before it is dissolved; an assignment from starts_on, until its
+    planned ends_on and before it ended; a mass organisation from established_on and before it
+    is dissolved. A missing start date (a row from before dates were kept) counts as started;
+    an end recorded without a date (likewise) as ended."""
+    on = bindparam("day", day, type_=branches.c.formed_on.type)
+    return {
+        branches: and_(
+            or_(branches.c.formed_on.is_(None), branches.c.formed_on <= on),
+            or_(branches.c.ends_on.is_(None), branches.c.ends_on >= on),
+            or_(branches.c.active, branches.c.dissolved_on > on),
+        ),
+        instructor_assignments: and_(
+            or_(
+                instructor_assignments.c.starts_on.is_(None),
+                instructor_assignments.c.starts_on <= on,
+            ),
+            or_(instructor_assignments.c.ends_on.is_(None), instructor_assignments.c.ends_on >= on),
+            or_(instructor_assignments.c.active, instructor_assignments.c.ended_on > on),
+        ),
+        mass_organizations: and_(
+            or_(
+                mass_organizations.c.established_on.is_(None),
+                mass_organizations.c.established_on <= on,
+            ),
+            or_(mass_organizations.c.active, mass_organizations.c.dissolved_on > on),
+        ),
+    }
+
+
+#: The date columns where something starts or ends, per table.
+_BOUNDARIES: dict[Table, tuple[str, ...]] = {
+    branches: ("formed_on", "ends_on", "dissolved_on"),
+    instructor_assignments: ("starts_on", "ends_on", "ended_on"),
+    mass_organizations: ("established_on", "dissolved_on"),
+}
+
+
+def _links_query(session: AsyncSession, ids: list[str], day: date) -> Any:
+    """Each organisation's branches that count on `day`, and how many instructors and mass
+    organisations count then, as rows (what, organization_id, branch_id, kind, formed_on,
+    count)."""
+    counted = counts_on(day)
     return union_all(
         select(
             literal("branch").label("what"),
@@ -72,10 +120,10 @@ def _links_query(session: AsyncSession, ids: list[str]) -> Any:
             literal(0).label("count"),
         )
         .join(branches, branches.c.branch_id == branch_organizations.c.branch_id)
-        .where(one_of(session, branch_organizations.c.organization_id, ids), branches.c.active),
+        .where(one_of(session, branch_organizations.c.organization_id, ids), counted[branches]),
         *[
             select(literal(what), table.c.organization_id, null(), null(), null(), func.count())
-            .where(one_of(session, table.c.organization_id, ids), table.c.active)
+            .where(one_of(session, table.c.organization_id, ids), counted[table])
             .group_by(table.c.organization_id)
             for what, table in (
                 ("instructors", instructor_assignments),
@@ -138,6 +186,8 @@ class BranchRow:
     active: bool
     formed_on: date | None
     organization_ids: frozenset[str]
+    ends_on: date | None = None
+    dissolved_on: date | None = None
 
 
 _NO_LINKS = Links()
@@ -159,7 +209,9 @@ def _facts(row: Any) -> StoredOrganization:
         staff_count=row.staff_count,
         area_ids=tuple(json.loads(row.area_ids or "[]")),
         managed=bool(row.managed),
-        three_haves=bool(row.three_haves),
+        three_haves=None if row.three_haves is None else bool(row.three_haves),
+        operating_status=row.operating_status,
+        no_branch_reason=row.no_branch_reason,
         full_members=row.full_members,
         probationary_members=row.probationary_members,
         ledger_complete=bool(row.ledger_complete),
@@ -192,6 +244,8 @@ def _row(stored: StoredOrganization, now: datetime) -> dict[str, Any]:
         "area_ids": json.dumps(sorted(set(f.area_ids)), ensure_ascii=False),
         "managed": f.managed,
         "three_haves": f.three_haves,
+        "operating_status": f.operating_status,
+        "no_branch_reason": f.no_branch_reason,
         "full_members": f.full_members,
         "probationary_members": f.probationary_members,
         "ledger_complete": f.ledger_complete,
@@ -246,15 +300,16 @@ class ProjectionRepository(Repository):
             rows = list({s.facts.organization_id: _row(s, now) for s in stored}.values())
             await self.session.execute(self._statement("facts"), rows)
 
-    async def links(self, ids: Iterable[str]) -> dict[str, Links]:
-        """Branch, instructors and mass organisations of each organisation, from the
-        projection's own tables, in one query (organisations with none get an empty `Links`)."""
+    async def links(self, ids: Iterable[str], day: date) -> dict[str, Links]:
+        """Branch, instructors and mass organisations of each organisation that count on `day`,
+        from the projection's own tables, in one query (organisations with none get an empty
+        `Links`)."""
         wanted = sorted(set(ids))
         if not wanted:
             return {}
         found: defaultdict[str, list[BranchLink]] = defaultdict(list)
         counts: dict[tuple[str, str], int] = {}
-        rows = await self.session.execute(_links_query(self.session, wanted))
+        rows = await self.session.execute(_links_query(self.session, wanted, day))
         for what, org_id, branch_id, kind, formed_on, count in rows:
             if what == "branch":
                 found[org_id].append(BranchLink(branch_id, kind, _date(formed_on)))
@@ -297,6 +352,8 @@ class ProjectionRepository(Repository):
                 bool(r.active),
                 r.formed_on,
                 frozenset(members.get(r.branch_id, ())),
+                ends_on=r.ends_on,
+                dissolved_on=r.dissolved_on,
             )
             for r in rows
         }
@@ -317,6 +374,8 @@ class ProjectionRepository(Repository):
                     "region_code": b.region_code,
                     "active": b.active,
                     "formed_on": b.formed_on,
+                    "ends_on": b.ends_on,
+                    "dissolved_on": b.dissolved_on,
                     "updated_at": now,
                 }
                 for b in rows
@@ -351,23 +410,80 @@ class ProjectionRepository(Repository):
         await self._end_links(mass_organizations, rows)
 
     async def _start_links(self, table: Table, rows: list[dict[str, Any]]) -> None:
-        """Record assignments or mass organisations as active, unless already known: an ended
-        one stays ended whatever order its events arrive in."""
-        if rows:
-            key = table.primary_key.columns.values()[0].name
-            unique = list({r[key]: r for r in rows}.values())
-            statement = dialect_insert(self.session, table).on_conflict_do_nothing()
-            await self.session.execute(statement, [{**r, "active": True} for r in unique])
+        """Record assignments or mass organisations as active with their dates; one already
+        known keeps its state (an ended one stays ended whatever order its events arrive in)
+        and takes the dates of its start."""
+        await self._write_links(table, rows, active=True)
 
     async def _end_links(self, table: Table, rows: list[dict[str, Any]]) -> None:
-        """Record assignments or mass organisations as ended (kept, so a late start is ignored)."""
-        if rows:
-            await upsert_many(
-                self.session,
-                table,
-                [{**r, "active": False} for r in rows],
-                key=table.primary_key.columns.values()[0].name,
+        """Record assignments or mass organisations as ended, with the day they ended (kept, so
+        a late start is ignored)."""
+        await self._write_links(table, rows, active=False)
+
+    async def _write_links(self, table: Table, rows: list[dict[str, Any]], *, active: bool) -> None:
+        if not rows:
+            return
+        key = table.primary_key.columns.values()[0].name
+        unique = list({r[key]: r for r in rows}.values())
+        dated = sorted(set(unique[0]) - {key, "organization_id", "instructor_id", "kind"})
+        statement = dialect_insert(self.session, table)
+        updated = {name: statement.excluded[name] for name in dated}
+        if not active:
+            updated["active"] = statement.excluded.active
+        statement = statement.on_conflict_do_update(index_elements=[table.c[key]], set_=updated)
+        await self.session.execute(statement, [{**r, "active": active} for r in unique])
+
+    # --- the calendar: the day dated facts are evaluated at ------------------------------
+
+    async def projection_day(self, *, lock: bool = True) -> date:
+        """The day the projection's dated facts are evaluated at (the offices' today until
+        the day worker has stored one). In a writer, read with a shared lock on PostgreSQL, so
+        the worker moving the day on waits for the batches evaluating at the old one."""
+        query = select(calendar.c.day).where(calendar.c.name == "projection")
+        if lock:
+            query = query.with_for_update(read=True)
+        stored = (await self.session.execute(query)).scalar_one_or_none()
+        return stored if stored is not None else shanghai_today()
+
+    async def stored_projection_day(self) -> date | None:
+        return (
+            await self.session.execute(
+                select(calendar.c.day).where(calendar.c.name == "projection").with_for_update()
             )
+        ).scalar_one_or_none()
+
+    async def start_calendar(self, day: date) -> None:
+        """Store `day` as the projection's day unless one is stored already."""
+        statement = dialect_insert(self.session, calendar).on_conflict_do_nothing()
+        await self.session.execute(
+            statement, [{"name": "projection", "day": day, "updated_at": utcnow()}]
+        )
+
+    async def set_projection_day(self, day: date) -> None:
+        await upsert_many(
+            self.session,
+            calendar,
+            [{"name": "projection", "day": day, "updated_at": utcnow()}],
+            key="name",
+        )
+
+    async def organizations_with_boundaries(self, first: date, last: date) -> set[str]:
+        """Organisations a branch, an assignment or a mass organisation names that starts or
+        ends on a day from `first` to `last` (inclusive)."""
+        low = bindparam("first", first, type_=branches.c.formed_on.type)
+        high = bindparam("last", last, type_=branches.c.formed_on.type)
+
+        def between(table: Table) -> ColumnElement[bool]:
+            return or_(*(table.c[name].between(low, high) for name in _BOUNDARIES[table]))
+
+        query = union(
+            select(branch_organizations.c.organization_id)
+            .join(branches, branches.c.branch_id == branch_organizations.c.branch_id)
+            .where(between(branches)),
+            select(instructor_assignments.c.organization_id).where(between(instructor_assignments)),
+            select(mass_organizations.c.organization_id).where(between(mass_organizations)),
+        )
+        return {org_id for (org_id,) in await self.session.execute(query)}
 
     # --- roll-ups --------------------------------------------------------------------------
 

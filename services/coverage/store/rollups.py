@@ -59,6 +59,23 @@ class RollupRepository(Repository):
         found = {(r[0], r[1]): Counts(tuple(int(v or 0) for v in r[2:])) for r in rows}
         return {area: found.get(area, Counts()) for area in wanted}
 
+    async def subregion_totals(self, region_code: str) -> dict[str, Counts]:
+        """Summed counters of every region one level below `region_code` (townships of a
+        county, ...; a level coded as zeros is skipped, as the roll-ups skip it)."""
+        lengths = [n for n in (2, 4, 6, 9, 12) if n > len(region_code)][:2]
+        if not lengths:
+            return {}
+        rows = await self.session.execute(
+            select(rollups.c.region_code, *[func.sum(rollups.c[name]) for name in COUNTERS])
+            .where(
+                rollups.c.region_code.startswith(region_code, autoescape=True),
+                func.length(rollups.c.region_code).in_(lengths),
+                rollups.c.area_id == "",
+            )
+            .group_by(rollups.c.region_code)
+        )
+        return {r[0]: Counts(tuple(int(v or 0) for v in r[1:])) for r in rows}
+
     # --- snapshots -------------------------------------------------------------------------
 
     async def has_snapshot(self, taken_on: date) -> bool:

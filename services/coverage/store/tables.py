@@ -37,7 +37,9 @@ organization_facts = Table(
     Column("size_band", String(16), nullable=False, server_default="unknown"),
     Column("area_ids", Text(), nullable=False, server_default="[]"),
     Column("managed", Boolean(), nullable=False, server_default=true()),
-    Column("three_haves", Boolean(), nullable=False, server_default=false()),
+    Column("three_haves", Boolean()),  # NULL: not known
+    Column("operating_status", String(16), nullable=False, server_default="operating"),
+    Column("no_branch_reason", Text()),
     Column("full_members", Integer(), nullable=False, server_default=text("0")),
     Column("probationary_members", Integer(), nullable=False, server_default=text("0")),
     Column("ledger_complete", Boolean(), nullable=False, server_default=false()),
@@ -69,8 +71,11 @@ branches = Table(
     Column("region_code", String(12), nullable=False),
     Column("active", Boolean(), nullable=False),
     Column("formed_on", Date()),
+    Column("ends_on", Date()),  # a temporary branch's last day
+    Column("dissolved_on", Date()),  # the first day it no longer counts
     Column("updated_at", UTCDateTime(), nullable=False),
-    comment="Each Party branch at its highest version seen; inactive once dissolved.",
+    comment="Each Party branch at its highest version seen; inactive once dissolved. It counts "
+    "from formed_on, until ends_on (inclusive) and before dissolved_on.",
 )
 
 branch_organizations = Table(
@@ -78,7 +83,7 @@ branch_organizations = Table(
     metadata,
     Column("branch_id", String(64), primary_key=True),
     Column("organization_id", String(64), primary_key=True),
-    comment="Organisations a live branch covers (none for a dissolved branch).",
+    comment="Organisations a branch covers (a dissolved one: those it covered until then).",
 )
 Index("ix_coverage_branch_organizations_org", branch_organizations.c.organization_id)
 
@@ -89,8 +94,11 @@ instructor_assignments = Table(
     Column("instructor_id", String(64), nullable=False),
     Column("organization_id", String(64), nullable=False),
     Column("active", Boolean(), nullable=False),
+    Column("starts_on", Date()),
+    Column("ends_on", Date()),  # the planned last day
+    Column("ended_on", Date()),  # unassigned: the first day it no longer counts
     comment="Instructor assignments (包联); an ended one stays, inactive, so a late copy of its "
-    "start cannot revive it.",
+    "start cannot revive it. It counts from starts_on, until ends_on and before ended_on.",
 )
 Index("ix_coverage_instructor_assignments_org", instructor_assignments.c.organization_id)
 
@@ -101,8 +109,10 @@ mass_organizations = Table(
     Column("organization_id", String(64), nullable=False),
     Column("kind", String(32), nullable=False),
     Column("active", Boolean(), nullable=False),
+    Column("established_on", Date()),
+    Column("dissolved_on", Date()),  # the first day it no longer counts
     comment="Unions, youth leagues, women's federations in organisations; dissolved ones stay, "
-    "inactive.",
+    "inactive. One counts from established_on and before dissolved_on.",
 )
 Index("ix_coverage_mass_organizations_org", mass_organizations.c.organization_id)
 
@@ -149,6 +159,16 @@ targets = Table(
     Column("updated_at", UTCDateTime(), nullable=False),
     Column("judged_on", Date()),  # when its passed due date was judged (overdue or met)
     comment="Target rates per region and due date (basis points) and where the region stands.",
+)
+
+calendar = Table(
+    "coverage_calendar",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("day", Date(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    comment="The day (Asia/Shanghai) the projection's dated facts are evaluated at; the day "
+    "worker moves it on and flips what starts or ends in between.",
 )
 
 rate_changes = Table(

@@ -10,6 +10,7 @@ from libs.common.events import Envelope, IntegrationEvent
 from services.coverage.domain.rates import Area, Counts
 from services.coverage.domain.rollups import COUNTERS
 from services.coverage.domain.targets import Standing, Target
+from services.coverage.store.projection import ProjectionRepository
 from services.coverage.store.rollups import RollupRepository
 from services.coverage.store.targets import TargetRepository
 from services.coverage.store.uow import CoverageUnitOfWork
@@ -83,6 +84,30 @@ class FakeRollups(RollupRepository):
         return len(self.counts)
 
 
+class FakeCalendar(ProjectionRepository):
+    """The projection's day only, and the organisations with a dated link on each day."""
+
+    def __init__(self, day: date | None = None) -> None:
+        self.day = day
+        self.dated: dict[date, set[str]] = {}
+
+    async def stored_projection_day(self) -> date | None:
+        return self.day
+
+    async def projection_day(self, *, lock: bool = True) -> date:
+        assert self.day is not None
+        return self.day
+
+    async def set_projection_day(self, day: date) -> None:
+        self.day = day
+
+    async def start_calendar(self, day: date) -> None:
+        self.day = self.day or day
+
+    async def organizations_with_boundaries(self, first: date, last: date) -> set[str]:
+        return {org for day, orgs in self.dated.items() if first <= day <= last for org in orgs}
+
+
 class FakeUnitOfWork(CoverageUnitOfWork):
     """`uow.targets` and `uow.rollups` in memory; `record` keeps the events in `events`."""
 
@@ -93,6 +118,7 @@ class FakeUnitOfWork(CoverageUnitOfWork):
         self.readonly = False
         self._fake_targets = targets or FakeTargets()
         self._fake_rollups = rollups or FakeRollups()
+        self._fake_calendar = FakeCalendar()
         self.events: list[IntegrationEvent] = []
 
     @property
@@ -102,6 +128,10 @@ class FakeUnitOfWork(CoverageUnitOfWork):
     @property
     def rollups(self) -> FakeRollups:
         return self._fake_rollups
+
+    @property
+    def projection(self) -> FakeCalendar:
+        return self._fake_calendar
 
     def record(self, event: IntegrationEvent) -> Envelope:
         self.events.append(event)
