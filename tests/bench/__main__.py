@@ -17,6 +17,10 @@ from tests.bench import (
     joint_branch_proposals,
     outbox_relay,
     registry_import,
+    stations_nearest,
+    stations_requests,
+    training_routine,
+    training_study_hours,
 )
 from tests.bench.common import Benchmark, BenchOptions, Table
 
@@ -27,6 +31,10 @@ BENCHMARKS: dict[str, Benchmark] = {
     registry_import.NAME: registry_import.run,
     coverage_projection.NAME: coverage_projection.run,
     joint_branch_proposals.NAME: joint_branch_proposals.run,
+    stations_nearest.NAME: stations_nearest.run,
+    stations_requests.NAME: stations_requests.run,
+    training_routine.NAME: training_routine.run,
+    training_study_hours.NAME: training_study_hours.run,
 }
 
 STORES = ("sqlite", "postgresql")

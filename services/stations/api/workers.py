@@ -1,0 +1,172 @@
+"""HTTP routes for workers: register, read (masked), check in with a community (社区报到),
+declare membership. Names and phones leave only masked; raw values are never stored."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from fastapi import APIRouter, Response, status
+from pydantic import BaseModel, ConfigDict, Field
+
+from libs.common.audit import Actor
+from libs.common.auth import Principal
+from libs.common.fields import RegionCode
+from libs.common.problems import Forbidden, NotFound
+from services.stations.api.deps import (
+    Caller,
+    Reader,
+    ReadSession,
+    SettingsDep,
+    Transaction,
+    Writer,
+    party_of,
+)
+from services.stations.domain.workers import Occupation, Role, Worker
+from services.stations.service import StationsUnitOfWork
+from services.stations.service import workers as service
+
+router = APIRouter(prefix="/v1/workers", tags=["workers"])
+
+
+class WorkerIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: str = Field(min_length=1, max_length=50, description="Kept only hashed and masked")
+    phone: str = Field(min_length=1, max_length=20, description="Kept only hashed and masked")
+    region_code: RegionCode
+    platform: str = Field(min_length=1, max_length=200, description="美团, 顺丰, 货拉拉, ...")
+    occupation: Occupation
+
+
+class CheckInIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    community_code: RegionCode = Field(description="Village/community code, or a region's")
+    area_name: str | None = Field(default=None, max_length=200, description="A named area")
+    roles: list[Role] = Field(default_factory=list, max_length=3)
+    on: date | None = None
+
+
+class DeclarationIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    id_number: str | None = Field(
+        default=None, max_length=30, description="Optional; only its keyed hash is announced"
+    )
+
+
+class WorkerOut(BaseModel):
+    id: str
+    region_code: str
+    platform: str
+    occupation: str
+    name: str = Field(description="Masked (张**)")
+    phone: str = Field(description="Masked (138****5678)")
+    registered_at: datetime
+    community_code: str | None
+    area_name: str | None
+    roles: list[str]
+    checked_in_on: date | None
+    member_declared: bool
+
+    @classmethod
+    def of(cls, w: Worker) -> WorkerOut:
+        return cls(
+            id=w.id,
+            region_code=w.region_code,
+            platform=w.platform,
+            occupation=w.occupation,
+            name=w.name_masked,
+            phone=w.phone_masked,
+            registered_at=w.registered_at,
+            community_code=w.community_code,
+            area_name=w.area_name,
+            roles=list(w.roles),
+            checked_in_on=w.checked_in_on,
+            member_declared=w.member_declared_on is not None,
+        )
+
+
+def _office_or_self(principal: Principal, worker_id: str) -> None:
+    """The office writes for any worker of its region; a worker's own token for itself."""
+    party = party_of(principal, moving=True)
+    if party.kind == "office" or party.subject == f"worker:{worker_id}":
+        return
+    raise Forbidden("only the office or the worker themself may do this")
+
+
+async def _visible(uow: StationsUnitOfWork, worker_id: str, principal: Principal) -> Worker:
+    worker = await service.get_worker(uow, worker_id)
+    if worker is None:
+        raise NotFound("worker not found")
+    principal.ensure_visible(worker.region_code, "worker")
+    return worker
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, summary="Register a worker")
+async def register(
+    body: WorkerIn, uow: Transaction, principal: Writer, settings: SettingsDep, response: Response
+) -> WorkerOut:
+    principal.ensure_covers(body.region_code)
+    worker = await service.register_worker(
+        uow,
+        Actor.of(principal),
+        settings.identity(),
+        name=body.name,
+        phone=body.phone,
+        region_code=body.region_code,
+        platform=body.platform,
+        occupation=body.occupation,
+    )
+    response.headers["Location"] = f"{router.prefix}/{worker.id}"
+    return WorkerOut.of(worker)
+
+
+@router.get("/{worker_id}", summary="One worker (name and phone masked)")
+async def read(worker_id: str, uow: ReadSession, principal: Reader) -> WorkerOut:
+    return WorkerOut.of(await _visible(uow, worker_id, principal))
+
+
+@router.post(
+    "/{worker_id}/check-ins",
+    status_code=status.HTTP_201_CREATED,
+    summary="Check in with a community (社区报到), taking roles",
+)
+async def check_in(
+    worker_id: str, body: CheckInIn, uow: Transaction, principal: Caller
+) -> WorkerOut:
+    _office_or_self(principal, worker_id)
+    await _visible(uow, worker_id, principal)
+    worker = await service.check_in(
+        uow,
+        Actor.of(principal),
+        worker_id,
+        community_code=body.community_code,
+        area_name=body.area_name,
+        roles=tuple(sorted(set(body.roles))),
+        on=body.on,
+    )
+    return WorkerOut.of(worker)
+
+
+@router.post(
+    "/{worker_id}/member-declaration",
+    summary="Declare being a Party member (announced with keyed hashes only)",
+)
+async def declare(
+    worker_id: str,
+    uow: Transaction,
+    principal: Caller,
+    settings: SettingsDep,
+    body: DeclarationIn | None = None,
+) -> WorkerOut:
+    _office_or_self(principal, worker_id)
+    await _visible(uow, worker_id, principal)
+    worker = await service.declare_member(
+        uow,
+        Actor.of(principal),
+        settings.identity(),
+        worker_id,
+        id_number=body.id_number if body else None,
+    )
+    return WorkerOut.of(worker)

@@ -1,0 +1,89 @@
+"""Service levels of the request loop: accept within N working hours, resolve within M days, and
+the timers that follow from them (a reminder before, `overdue` at, escalation after).
+
+Working hours are Monday to Friday, `start_hour`–`end_hour` in Asia/Shanghai (public holidays
+are not modelled: a deadline over a holiday falls as on a working day). Days to resolve are
+calendar days from acceptance.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+from services.stations.domain.hours import LOCAL
+
+Stage = Literal["accept", "resolve"]
+TimerKind = Literal["reminder", "overdue", "escalation"]
+
+
+@dataclass(frozen=True)
+class WorkingHours:
+    start_hour: int = 9
+    end_hour: int = 17
+    weekdays: frozenset[int] = frozenset({0, 1, 2, 3, 4})
+
+    def add(self, start: datetime, hours: float) -> datetime:
+        """The moment `hours` working hours after `start` (aware, in `start`'s zone)."""
+        remaining = timedelta(hours=hours)
+        day = start.astimezone(LOCAL).date()
+        moment = start.astimezone(LOCAL)
+        for _ in range(3660):  # ten years of days: a bound, never reached by a sane setting
+            midnight = datetime(day.year, day.month, day.day, tzinfo=LOCAL)
+            day_start = midnight + timedelta(hours=self.start_hour)
+            day_end = midnight + timedelta(hours=self.end_hour)
+            if day.weekday() in self.weekdays and moment < day_end:
+                begin = max(moment, day_start)
+                if remaining <= day_end - begin:
+                    return (begin + remaining).astimezone(start.tzinfo)
+                remaining -= day_end - begin
+            day += timedelta(days=1)
+            moment = datetime(day.year, day.month, day.day, tzinfo=LOCAL)
+        raise ValueError("no working hours in the calendar")
+
+
+@dataclass(frozen=True)
+class ServiceLevel:
+    """One category's service level."""
+
+    accept_within_hours: float = 8.0
+    resolve_within_days: int = 5
+
+
+@dataclass(frozen=True)
+class Timers:
+    """When to remind (a share of the window elapsed) and when to escalate (after the due)."""
+
+    reminder_share: float = 0.75
+    escalate_after: timedelta = timedelta(hours=24)
+    working_hours: WorkingHours = WorkingHours()
+
+    def accept_due(self, level: ServiceLevel, dispatched_at: datetime) -> datetime:
+        return self.working_hours.add(dispatched_at, level.accept_within_hours)
+
+    def resolve_due(self, level: ServiceLevel, accepted_at: datetime) -> datetime:
+        local = accepted_at.astimezone(LOCAL)
+        return (local + timedelta(days=level.resolve_within_days)).astimezone(accepted_at.tzinfo)
+
+    def schedule(self, start: datetime, due: datetime) -> list[tuple[TimerKind, datetime]]:
+        """The timers of one stage that starts at `start` and is due at `due`."""
+        return [
+            ("reminder", start + (due - start) * self.reminder_share),
+            ("overdue", due),
+            ("escalation", due + self.escalate_after),
+        ]
+
+
+@dataclass(frozen=True)
+class LoopRules:
+    """What the request loop is configured with: the units, a level per category, the timers."""
+
+    units: tuple[str, ...]
+    levels: dict[str, ServiceLevel]
+    timers: Timers = Timers()
+    #: Points a worker earns, once, when a report (随手拍) of theirs is resolved.
+    report_points: int = 10
+
+    def level(self, category: str) -> ServiceLevel:
+        return self.levels.get(category, ServiceLevel())

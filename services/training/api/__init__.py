@@ -1,0 +1,1 @@
+"""Routes of the training service, one module per feature."""

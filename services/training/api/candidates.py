@@ -1,0 +1,267 @@
+"""Member development (四本台账): applications, each step of the pipeline, the pipeline per region.
+
+A person is held by a keyed hash of the ID number and masked forms; responses show only the
+masked name and ID number. Every refusal by a rule is a 422 `rule-violation` naming the rule and,
+where waiting will meet it, the date (`met_on`).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, status
+from pydantic import BaseModel, ConfigDict, Field
+
+from libs.common.audit import Actor
+from libs.common.fields import RegionCode
+from services.training.api.deps import (
+    IdentityKeyDep,
+    PipelineRulesDep,
+    Reader,
+    ReadSession,
+    Transaction,
+    Writer,
+)
+from services.training.domain.candidates import Candidate, PipelineRules, Stage, Vote
+from services.training.domain.periods import local_today
+from services.training.service import candidates as service
+from services.training.service.candidates import IntroducerIn, Step, StepInput
+
+router = APIRouter(prefix="/v1", tags=["candidates"])
+
+
+class ApplicationIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: str = Field(min_length=1, max_length=50, description="Kept masked only (张**)")
+    id_number: str = Field(min_length=15, max_length=20, description="Kept as a keyed hash")
+    organization_id: str
+    branch_id: str = Field(description="The branch that develops the applicant")
+    applied_on: date
+
+
+class IntroducerBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: str = Field(min_length=1, max_length=50)
+    id_number: str = Field(min_length=15, max_length=20)
+    membership: Literal["full", "probationary"]
+
+
+class VoteBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    entitled: int = Field(ge=1, le=100_000, description="Members entitled to vote")
+    present: int = Field(ge=0, le=100_000)
+    yes: int = Field(ge=0, le=100_000)
+
+
+class StepIn(BaseModel):
+    """The step's date and what the step needs; other fields are ignored by it."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    on: date | None = Field(default=None, description="When the step was taken; default today")
+    days: int | None = Field(default=None, ge=0, le=365, description="training: days")
+    hours: int | None = Field(default=None, ge=0, le=2000, description="training: class hours")
+    introducers: list[IntroducerBody] = Field(default_factory=list, max_length=5)
+    vote: VoteBody | None = Field(default=None, description="admission, confirmation")
+    committee_region_code: RegionCode | None = Field(
+        default=None, description="approval: the region of the approving committee"
+    )
+    committee_temporary: bool = Field(default=False, description="approval: a temporary one")
+    extended: bool = Field(default=False, description="approval: limit extended to 6 months")
+    months: int | None = Field(default=None, description="extend-probation: by how many months")
+    reason: str | None = Field(default=None, max_length=500, description="cancel: why")
+
+
+class DeadlineOut(BaseModel):
+    kind: str
+    due_on: date
+
+
+class CandidateOut(BaseModel):
+    id: str
+    stage: Stage
+    region_code: str
+    organization_id: str
+    branch_id: str
+    name_masked: str
+    id_masked: str
+    applied_on: date
+    talk_due_on: date
+    talked_on: date | None
+    activist_on: date | None
+    development_target_from: date | None
+    target_on: date | None
+    political_review_on: date | None
+    trained_on: date | None
+    introducers: list[str]
+    admitted_on: date | None
+    approval_due_on: date | None
+    approved_on: date | None
+    probation_ends_on: date | None
+    extension_months: int | None
+    confirmed_on: date | None
+    cancelled_on: date | None
+    next_deadline: DeadlineOut | None
+    version: int
+
+    @classmethod
+    def of(cls, c: Candidate, rules: PipelineRules) -> CandidateOut:
+        upcoming = c.next_deadline(rules)
+        return cls(
+            id=c.id,
+            stage=c.stage,
+            region_code=c.region_code,
+            organization_id=c.organization_id,
+            branch_id=c.branch_id,
+            name_masked=c.name_masked,
+            id_masked=c.id_masked,
+            applied_on=c.applied_on,
+            talk_due_on=c.talk_due_on(rules),
+            talked_on=c.talked_on,
+            activist_on=c.activist_on,
+            development_target_from=c.target_from(rules),
+            target_on=c.target_on,
+            political_review_on=c.political_review_on,
+            trained_on=c.trained_on,
+            introducers=list(c.introducers),
+            admitted_on=c.admitted_on,
+            approval_due_on=c.approval_due_on(rules),
+            approved_on=c.approved_on,
+            probation_ends_on=c.probation_ends_on(rules),
+            extension_months=c.extension_months,
+            confirmed_on=c.confirmed_on,
+            cancelled_on=c.cancelled_on,
+            next_deadline=DeadlineOut(kind=upcoming[0], due_on=upcoming[1]) if upcoming else None,
+            version=c.version,
+        )
+
+
+class PipelineGroupOut(BaseModel):
+    organization_id: str
+    branch_id: str
+    stages: dict[str, int]
+
+
+class PipelineOut(BaseModel):
+    region_code: str
+    stages: dict[str, int]
+    organizations: list[PipelineGroupOut]
+
+
+@router.post("/candidates", status_code=status.HTTP_201_CREATED, summary="An application")
+async def apply(
+    body: ApplicationIn,
+    uow: Transaction,
+    principal: Writer,
+    rules: PipelineRulesDep,
+    key: IdentityKeyDep,
+) -> CandidateOut:
+    candidate = await service.apply(
+        uow,
+        Actor.of(principal),
+        rules,
+        key,
+        name=body.name,
+        id_number=body.id_number,
+        organization_id=body.organization_id,
+        branch_id=body.branch_id,
+        applied_on=body.applied_on,
+        today=local_today(),
+    )
+    return CandidateOut.of(candidate, rules)
+
+
+class CandidatePageOut(BaseModel):
+    items: list[CandidateOut]
+    next_cursor: str | None = Field(description="Pass as `after` for the next page")
+
+
+@router.get("/candidates", summary="The pipeline's candidates of a region, organisation, branch")
+async def list_candidates(
+    uow: ReadSession,
+    principal: Reader,
+    rules: PipelineRulesDep,
+    region_code: Annotated[RegionCode, Query()],
+    organization_id: Annotated[str | None, Query()] = None,
+    branch_id: Annotated[str | None, Query()] = None,
+    stage: Annotated[Stage | None, Query()] = None,
+    after: Annotated[str | None, Query(description="The last id of the previous page")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> CandidatePageOut:
+    principal.ensure_covers(region_code)
+    found = await service.listed(
+        uow,
+        region_code,
+        organization_id=organization_id,
+        branch_id=branch_id,
+        stage=stage,
+        after_id=after,
+        limit=limit,
+    )
+    return CandidatePageOut(
+        items=[CandidateOut.of(c, rules) for c in found],
+        next_cursor=found[-1].id if len(found) == limit else None,
+    )
+
+
+@router.get("/candidates/{candidate_id}", summary="A candidate: stage, dates, next deadline")
+async def read_candidate(
+    candidate_id: str, uow: ReadSession, principal: Reader, rules: PipelineRulesDep
+) -> CandidateOut:
+    return CandidateOut.of(await service.get(uow, candidate_id, principal.region_code), rules)
+
+
+@router.post("/candidates/{candidate_id}/{step}", summary="One step of the pipeline")
+async def take_step(
+    candidate_id: str,
+    step: Step,
+    body: StepIn,
+    uow: Transaction,
+    principal: Writer,
+    rules: PipelineRulesDep,
+    key: IdentityKeyDep,
+) -> CandidateOut:
+    given = StepInput(
+        on=body.on,
+        days=body.days,
+        hours=body.hours,
+        introducers=[IntroducerIn(i.name, i.id_number, i.membership) for i in body.introducers],
+        vote=Vote(body.vote.entitled, body.vote.present, body.vote.yes) if body.vote else None,
+        committee_region_code=body.committee_region_code,
+        committee_temporary=body.committee_temporary,
+        extended=body.extended,
+        months=body.months,
+        reason=body.reason,
+    )
+    candidate = await service.take_step(
+        uow,
+        Actor.of(principal),
+        rules,
+        key,
+        candidate_id=candidate_id,
+        step=step,
+        given=given,
+        today=local_today(),
+    )
+    return CandidateOut.of(candidate, rules)
+
+
+@router.get("/pipeline", summary="Candidates per stage in a region, per organisation and branch")
+async def read_pipeline(
+    uow: ReadSession,
+    principal: Reader,
+    region_code: Annotated[RegionCode, Query(description="The region (a prefix of codes)")],
+) -> PipelineOut:
+    principal.ensure_covers(region_code)
+    found = await service.pipeline_of(uow, region_code)
+    return PipelineOut(
+        region_code=found.region_code,
+        stages=found.stages,
+        organizations=[
+            PipelineGroupOut(organization_id=o, branch_id=b, stages=s) for o, b, s in found.groups
+        ],
+    )

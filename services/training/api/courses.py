@@ -1,0 +1,385 @@
+"""Courses and study hours: courses and their sessions, learners, enrolment with a waiting list,
+attendance by roster or scanned code, external study, door-to-door deliveries, and a region's
+compliance with the yearly class hours (who meets it, who is short and by how much)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Response, status
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from libs.common.audit import Actor
+from libs.common.fields import RegionCode
+from libs.common.tables import utcnow
+from services.training.api.deps import (
+    IdentityKeyDep,
+    Reader,
+    ReadSession,
+    StudyRulesDep,
+    Transaction,
+    Writer,
+)
+from services.training.domain.courses import (
+    Audience,
+    Course,
+    CourseFormat,
+    DeliveryKind,
+    EnrolmentStatus,
+    Role,
+)
+from services.training.domain.periods import local_today
+from services.training.service import courses as service
+from services.training.service.courses import Enrolment
+
+router = APIRouter(prefix="/v1", tags=["courses"])
+
+
+class CourseIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    title: str = Field(min_length=1, max_length=200)
+    format: CourseFormat = Field(
+        description="theory 理论课堂, practice 实践课堂, interactive 互动课堂, "
+        "micro_lesson 微党课, audio, door_to_door 送教上门, worker_class 暖新课堂/五小讲堂, "
+        "instructor_training 指导员履职培训"
+    )
+    audience: Audience
+    class_hours: float = Field(gt=0, le=200, description="Class hours (学时), in halves")
+    region_code: RegionCode
+
+
+class CourseOut(BaseModel):
+    id: str
+    title: str
+    format: CourseFormat
+    audience: Audience
+    class_hours: float
+    region_code: str
+
+    @classmethod
+    def of(cls, course: Course) -> CourseOut:
+        return cls.model_validate(course, from_attributes=True)
+
+
+class SessionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    starts_at: AwareDatetime
+    place: str | None = Field(default=None, max_length=200)
+    station_id: str | None = Field(default=None, description="A station of the stations service")
+    capacity: int = Field(ge=1, le=100_000)
+
+
+class SessionOut(BaseModel):
+    id: str
+    course_id: str
+    region_code: str
+    starts_at: datetime
+    place: str | None
+    station_id: str | None
+    capacity: int
+    class_hours: float
+    code: str = Field(description="The code learners scan at the venue to sign in")
+
+
+class LearnerIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: str = Field(min_length=1, max_length=50, description="Kept masked only (张**)")
+    id_number: str = Field(min_length=15, max_length=20, description="Kept as a keyed hash")
+    region_code: RegionCode
+    role: Role = Field(description="member, secretary, committee_member (owe hours), worker, ...")
+    branch_id: str | None = None
+    organization_id: str | None = None
+
+
+class LearnerOut(BaseModel):
+    id: str
+    region_code: str
+    name_masked: str
+    id_masked: str
+    role: Role
+    branch_id: str | None
+    organization_id: str | None
+
+
+class EnrolmentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    learner_id: str
+
+
+class EnrolmentOut(BaseModel):
+    session_id: str
+    learner_id: str
+    status: EnrolmentStatus
+    position: int | None = Field(description="Place on the waiting list (1 is next)")
+
+    @classmethod
+    def of(cls, e: Enrolment) -> EnrolmentOut:
+        return cls(
+            session_id=e.session_id, learner_id=e.learner_id, status=e.status, position=e.position
+        )
+
+
+class AttendanceIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    method: Literal["roster", "scan"]
+    learner_ids: list[str] = Field(default_factory=list, max_length=10_000, description="roster")
+    learner_id: str | None = Field(default=None, description="scan: who scanned")
+    code: str | None = Field(default=None, max_length=16, description="scan: the session's code")
+
+
+class AttendanceOut(BaseModel):
+    session_id: str
+    recorded: int
+
+
+class StudyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    hours: float = Field(gt=0, le=200)
+    studied_on: date
+    description: str = Field(min_length=1, max_length=500)
+
+
+class StudyOut(BaseModel):
+    learner_id: str
+    year: int
+    hours: float
+
+
+class ShortOut(BaseModel):
+    learner_id: str
+    name_masked: str
+    role: str
+    branch_id: str | None
+    hours: float
+    required: float
+    short_by: float
+
+
+class StudyHoursOut(BaseModel):
+    region_code: str
+    year: int
+    members: int
+    meeting: int
+    short_count: int
+    hours_short: float
+    short: list[ShortOut] = Field(description="The members furthest short, up to `limit`")
+
+
+class DeliveryIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    region_code: RegionCode
+    kind: DeliveryKind = Field(description="booklets handed out, or visits made (送教上门)")
+    count: int = Field(ge=1, le=1_000_000)
+    delivered_on: date
+    course_id: str | None = None
+    note: str | None = Field(default=None, max_length=500)
+
+
+class DeliveriesOut(BaseModel):
+    region_code: str
+    year: int
+    booklets: int
+    visits: int
+
+
+@router.post("/courses", status_code=status.HTTP_201_CREATED, summary="Offer a course")
+async def add_course(body: CourseIn, uow: Transaction, principal: Writer) -> CourseOut:
+    principal.ensure_covers(body.region_code)
+    course = await service.add_course(
+        uow,
+        Actor.of(principal),
+        title=body.title,
+        format=body.format,
+        audience=body.audience,
+        class_hours=body.class_hours,
+        region_code=body.region_code,
+    )
+    return CourseOut.of(course)
+
+
+@router.get("/courses", summary="Courses of a region, newest first")
+async def list_courses(
+    uow: ReadSession,
+    principal: Reader,
+    region_code: Annotated[RegionCode | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[CourseOut]:
+    region = region_code or principal.region_code
+    principal.ensure_covers(region)
+    return [CourseOut.of(c) for c in await service.courses_in(uow, region, limit)]
+
+
+@router.post(
+    "/courses/{course_id}/sessions",
+    status_code=status.HTTP_201_CREATED,
+    summary="Schedule a session of a course",
+)
+async def add_session(
+    course_id: str, body: SessionIn, uow: Transaction, principal: Writer
+) -> SessionOut:
+    session = await service.add_session(
+        uow,
+        Actor.of(principal),
+        course_id=course_id,
+        starts_at=body.starts_at,
+        place=body.place,
+        station_id=body.station_id,
+        capacity=body.capacity,
+    )
+    return SessionOut.model_validate(session, from_attributes=True)
+
+
+@router.post("/learners", status_code=status.HTTP_201_CREATED, summary="Register a learner")
+async def register_learner(
+    body: LearnerIn, uow: Transaction, principal: Writer, key: IdentityKeyDep
+) -> LearnerOut:
+    principal.ensure_covers(body.region_code)
+    learner = await service.register_learner(
+        uow,
+        Actor.of(principal),
+        key,
+        name=body.name,
+        id_number=body.id_number,
+        region_code=body.region_code,
+        role=body.role,
+        branch_id=body.branch_id,
+        organization_id=body.organization_id,
+    )
+    return LearnerOut.model_validate(learner, from_attributes=True)
+
+
+@router.post(
+    "/sessions/{session_id}/enrolments",
+    status_code=status.HTTP_201_CREATED,
+    summary="Enrol a learner: a seat, or the waiting list when the session is full",
+)
+async def enrol(
+    session_id: str, body: EnrolmentIn, uow: Transaction, principal: Writer
+) -> EnrolmentOut:
+    enrolment = await service.enrol(
+        uow, Actor.of(principal), session_id=session_id, learner_id=body.learner_id
+    )
+    return EnrolmentOut.of(enrolment)
+
+
+@router.delete(
+    "/sessions/{session_id}/enrolments/{learner_id}",
+    summary="Withdraw; the first on the waiting list takes the seat",
+)
+async def withdraw(
+    session_id: str, learner_id: str, uow: Transaction, principal: Writer
+) -> Response:
+    await service.withdraw(uow, Actor.of(principal), session_id=session_id, learner_id=learner_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/sessions/{session_id}/attendance", summary="Attendance by roster or scanned code")
+async def take_attendance(
+    session_id: str, body: AttendanceIn, uow: Transaction, principal: Writer
+) -> AttendanceOut:
+    learner_ids = body.learner_ids if body.method == "roster" else [body.learner_id or ""]
+    recorded = await service.take_attendance(
+        uow,
+        Actor.of(principal),
+        session_id=session_id,
+        method=body.method,
+        learner_ids=learner_ids,
+        code=body.code,
+        now=utcnow(),
+    )
+    return AttendanceOut(session_id=session_id, recorded=recorded)
+
+
+@router.post(
+    "/learners/{learner_id}/study",
+    status_code=status.HTTP_201_CREATED,
+    summary="Record external study (class hours outside the sessions here)",
+)
+async def record_study(
+    learner_id: str, body: StudyIn, uow: Transaction, principal: Writer
+) -> StudyOut:
+    hours = await service.record_study(
+        uow,
+        Actor.of(principal),
+        learner_id=learner_id,
+        hours=body.hours,
+        studied_on=body.studied_on,
+        description=body.description,
+        today=local_today(),
+    )
+    return StudyOut(learner_id=learner_id, year=body.studied_on.year, hours=hours)
+
+
+@router.get("/study-hours", summary="Who meets the year's class hours, who is short by how much")
+async def study_hours(
+    uow: ReadSession,
+    principal: Reader,
+    rules: StudyRulesDep,
+    region_code: Annotated[RegionCode, Query()],
+    year: Annotated[int, Query(ge=2000, le=2100)],
+    branch_id: Annotated[str | None, Query()] = None,
+    limit: Annotated[int, Query(ge=0, le=1000)] = 100,
+) -> StudyHoursOut:
+    principal.ensure_covers(region_code)
+    found = await service.study_hours(
+        uow, rules, region_code=region_code, year=year, branch_id=branch_id, limit=limit
+    )
+    return StudyHoursOut(
+        region_code=found.region_code,
+        year=found.year,
+        members=found.members,
+        meeting=found.meeting,
+        short_count=found.members - found.meeting,
+        hours_short=found.hours_short,
+        short=[
+            ShortOut(
+                learner_id=s.learner_id,
+                name_masked=s.name_masked,
+                role=s.role,
+                branch_id=s.branch_id,
+                hours=s.hours,
+                required=s.required,
+                short_by=s.short_by,
+            )
+            for s in found.short
+        ],
+    )
+
+
+@router.post(
+    "/deliveries", status_code=status.HTTP_201_CREATED, summary="Door-to-door teaching counted"
+)
+async def record_delivery(body: DeliveryIn, uow: Transaction, principal: Writer) -> dict[str, str]:
+    principal.ensure_covers(body.region_code)
+    delivery_id = await service.record_delivery(
+        uow,
+        Actor.of(principal),
+        region_code=body.region_code,
+        kind=body.kind,
+        count=body.count,
+        delivered_on=body.delivered_on,
+        course_id=body.course_id,
+        note=body.note,
+        today=local_today(),
+    )
+    return {"id": delivery_id}
+
+
+@router.get("/deliveries", summary="Booklets and visits of door-to-door teaching in a year")
+async def deliveries(
+    uow: ReadSession,
+    principal: Reader,
+    region_code: Annotated[RegionCode, Query()],
+    year: Annotated[int, Query(ge=2000, le=2100)],
+) -> DeliveriesOut:
+    principal.ensure_covers(region_code)
+    found = await service.deliveries_in(uow, region_code, year)
+    return DeliveriesOut(region_code=region_code, year=year, **found)
