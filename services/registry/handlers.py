@@ -7,20 +7,23 @@
 
 Each event type has its own tolerant model here (`extra="ignore"`, checked by
 `tests/contracts/test_registry_consumes.py` against the producer's exported schema) and is applied
-a run at a time. An event that can never be applied (its organisation unknown or deregistered, a
-step out of turn) is dead-lettered at once with the reason.
+a batch at a time (training's steps are counted once per batch, as it closes: each
+organisation's file is adjusted once). An event that can never be applied (its organisation
+unknown or deregistered, a step out of turn) is dead-lettered at once with the reason.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from datetime import date
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
 from libs.common.events import Envelope
-from libs.common.inbox import BatchHandler, ConsumerSpec, DeadLetter
+from libs.common.inbox import BatchHandler, BatchScope, ConsumerSpec, DeadLetter
 from libs.common.refusals import Refusal, Stale
 from services.registry.domain.admissions import Step
 from services.registry.domain.organizations import Rules
@@ -83,9 +86,35 @@ CANDIDATE_STEPS: dict[str, tuple[type[CandidateFacts], Step, Callable[[Any], dat
 MEMBER_DECLARED = "pb.stations.worker.member_declared.v1"
 
 
-def _candidate_steps(rules: Rules, step: Step, on: Callable[[Any], date]) -> BatchHandler[Any]:
-    async def handle(uow: RegistryUnitOfWork, items: Items) -> None:
-        steps = [
+#: The candidate steps of the group of events being applied (set by the batch scope).
+_steps: ContextVar[list[CandidateStep]] = ContextVar("registry_candidate_steps")
+
+
+def _counting(rules: Rules) -> BatchScope[RegistryUnitOfWork]:
+    """One count per group of events the inbox applies together: the runs note their steps,
+    and they are counted all at once as the group closes (each organisation's file adjusted
+    once); never after a failure."""
+
+    @asynccontextmanager
+    async def scope(uow: RegistryUnitOfWork) -> AsyncIterator[list[CandidateStep]]:
+        steps: list[CandidateStep] = []
+        token = _steps.set(steps)
+        try:
+            yield steps
+            await apply_candidate_steps(uow, rules, steps)
+        except Stale:
+            raise  # another writer moved a file on meanwhile: a retry will do
+        except Refusal as exc:  # unknown or deregistered organisation, a step out of turn
+            raise DeadLetter(f"{exc.message} {exc.context}") from exc
+        finally:
+            _steps.reset(token)
+
+    return scope
+
+
+def _candidate_steps(step: Step, on: Callable[[Any], date]) -> BatchHandler[RegistryUnitOfWork]:
+    async def handle(_uow: RegistryUnitOfWork, items: Items) -> None:
+        _steps.get().extend(
             CandidateStep(
                 event_id=envelope.id,
                 candidate_id=e.candidate_id,
@@ -96,13 +125,7 @@ def _candidate_steps(rules: Rules, step: Step, on: Callable[[Any], date]) -> Bat
                 on=on(e),
             )
             for envelope, e in items
-        ]
-        try:
-            await apply_candidate_steps(uow, rules, steps)
-        except Stale:
-            raise  # another writer moved the file on meanwhile: a retry will do
-        except Refusal as exc:  # unknown or deregistered organisation, a step out of turn
-            raise DeadLetter(f"{step}: {exc.message} {exc.context}") from exc
+        )
 
     handle.__name__ = f"on_member_{step}"
     return handle
@@ -129,9 +152,9 @@ def consumers(settings: RegistrySettings) -> list[ConsumerSpec[RegistryUnitOfWor
     """The registry's consumers, with the rules its settings give (eligibility at the third full
     member): one on training's stream, one on stations'."""
     training = ConsumerSpec[RegistryUnitOfWork](name="registry-training", stream="PB_TRAINING")
-    rules = settings.rules()
+    training.batch_scope(_counting(settings.rules()))
     for event_type, (model, step, on) in CANDIDATE_STEPS.items():
-        training.on_batch(event_type, model)(_candidate_steps(rules, step, on))
+        training.on_batch(event_type, model)(_candidate_steps(step, on))
     stations = ConsumerSpec[RegistryUnitOfWork](name="registry-stations", stream="PB_STATIONS")
     stations.on_batch(MEMBER_DECLARED, WorkerMemberDeclared)(_members_declared)
     return [training, stations]
