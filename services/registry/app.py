@@ -41,7 +41,7 @@ def definition(settings: RegistrySettings | None = None) -> ServiceDefinition:
             regions.router,
             audit.router,
         ],
-        consumers=list(consumers(settings)),
+        consumers=consumers(settings),
         workers=[import_worker(settings)],
         unit_of_work=RegistryUnitOfWork,
     )
