@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 
 from libs.common.logging import get_logger
 
@@ -56,3 +57,51 @@ async def stop_loop(task: asyncio.Task[None] | None, signal: StopSignal, grace: 
     if task is not None and not task.done():
         await asyncio.wait({task}, timeout=grace)
     await stop_task(task)
+
+
+class PeriodicJob:
+    """Runs `work` every `interval` seconds until stopped: a failed round is logged and the next
+    one comes as usual. A `Worker` (libs/common/service.py); what a round does (its transaction,
+    its batches, what it logs) is the caller's, which can end a long round early on `stopping`."""
+
+    def __init__(
+        self,
+        name: str,
+        interval: float,
+        work: Callable[[], Awaitable[object]],
+        *,
+        grace: float = 10.0,
+    ) -> None:
+        self.name = name
+        self.interval = interval
+        self.work = work
+        self.grace = grace
+        self._stopping = StopSignal()
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def stopping(self) -> bool:
+        """Whether `stop` was called: a round doing several batches ends after the current one."""
+        return self._stopping.is_set
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=self.name)
+
+    async def stop(self) -> None:
+        """Let the current round finish (up to `grace` seconds), then end the loop."""
+        await stop_loop(self._task, self._stopping, grace=self.grace)
+        self._task = None
+
+    async def run_once(self) -> object:
+        """One round now, failures raised (tests, or a caller that wants the result)."""
+        return await self.work()
+
+    async def _run(self) -> None:
+        while not self._stopping.is_set:
+            try:
+                await self.run_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("background job failed", job=self.name)
+            await self._stopping.sleep(self.interval)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from services.registry.domain.calendar import local_today
+from libs.common.calendar import local_today
 from tests.factories import area, organization
 from tests.harness import SQLITE_ONLY, RunningService
 

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Response, status
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from libs.common.audit import Actor
+from libs.common.calendar import local_today
 from libs.common.fields import RegionCode
 from libs.common.http import etag
 from services.registry.api.deps import Reader, ReadSession, RulesDep, Transaction, Writer
@@ -26,7 +27,6 @@ from services.registry.domain.branches import (
     Covered,
     Upgrade,
 )
-from services.registry.domain.calendar import local_today
 from services.registry.service import branches as service
 
 router = APIRouter(prefix="/v1", tags=["branches"])

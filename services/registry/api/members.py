@@ -27,6 +27,7 @@ from starlette.datastructures import UploadFile
 
 from libs.common.audit import Actor
 from libs.common.auth import Principal
+from libs.common.identity import IdentityKey
 from libs.common.problems import FieldError, InvalidInput, NotFound
 from services.registry.api.deps import (
     Reader,
@@ -36,7 +37,6 @@ from services.registry.api.deps import (
     Transaction,
     Writer,
 )
-from services.registry.domain.identity import IdentityKey
 from services.registry.domain.members import (
     REQUIRED_ROSTER,
     REQUIRED_STAFF,

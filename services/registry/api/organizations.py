@@ -18,6 +18,7 @@ from fastapi import APIRouter, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from libs.common.auth import Principal
+from libs.common.calendar import local_today
 from libs.common.fields import CreditCode, RegionCode
 from libs.common.http import (
     IfMatch,
@@ -37,7 +38,6 @@ from services.registry.api.deps import (
     Writer,
     actor_of,
 )
-from services.registry.domain.calendar import local_today
 from services.registry.domain.organizations import (
     LEDGER_POINTS,
     InvestorKind,

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Literal
 
+from libs.common.calendar import add_months
 from libs.common.refusals import Conflict, Invalid, NotFound, RuleBroken
 from libs.common.validators import InvalidCode, canonical_region_code, region_ancestors
-from services.registry.domain.calendar import add_months
 from services.registry.domain.organizations import Organization, OrganizationNotFound, Rules
 
 BranchKind = Literal["standalone", "joint", "temporary"]

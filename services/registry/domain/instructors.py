@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import date
 
+from libs.common.identity import mask_name
 from libs.common.refusals import NotFound, RuleBroken
 from services.registry.domain.branches import within
-from services.registry.domain.identity import mask_name
 
 
 class InstructorNotFound(NotFound):

@@ -15,10 +15,11 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Literal
 
+from libs.common.identity import IdentityKey, mask_name
 from libs.common.refusals import Conflict, NotFound, RuleBroken
 from libs.common.validators import InvalidCode
 from services.registry.domain.branches import Branch
-from services.registry.domain.identity import IdentityKey, Person, mask_name
+from services.registry.domain.identity import Person
 from services.registry.domain.names import name_key
 
 Membership = Literal["full", "probationary"]
@@ -157,7 +158,7 @@ def _person(
     id_number = row.get("id_number") or ""
     phone = (row.get("phone") or "").strip() or None
     try:
-        person = key.person(name, id_number, phone)
+        person = Person.of(key, name, id_number, phone)
     except InvalidCode as exc:
         # the reason never contains the value (validators never echo ID numbers or phones)
         errors.append(RowError(f"{where}.{exc.field}", exc.reason))

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from datetime import date
 
 from libs.common.audit import Actor
+from libs.common.calendar import local_today
 from libs.common.tables import utcnow
 from services.registry.domain.branches import (
     Advice,
@@ -40,7 +41,6 @@ from services.registry.domain.branches import (
     visible_organizations,
     within,
 )
-from services.registry.domain.calendar import local_today
 from services.registry.domain.organizations import Organization, Rules
 from services.registry.events import (
     BranchDissolvedV1,

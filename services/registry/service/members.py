@@ -14,10 +14,10 @@ from datetime import date, datetime
 from typing import Any
 
 from libs.common.audit import Actor
+from libs.common.calendar import local_today
 from libs.common.logging import get_logger
 from libs.common.tables import utcnow
 from services.registry.domain.branches import Branch
-from services.registry.domain.calendar import local_today
 from services.registry.domain.identity import Person
 from services.registry.domain.members import (
     Member,

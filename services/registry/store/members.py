@@ -10,10 +10,11 @@ from typing import Any, TypeVar, cast
 from sqlalchemy import bindparam, exists, func, select, update
 
 from libs.common.db import Repository, insert_new, one_of, upsert_many
+from libs.common.identity import mask_name
 from libs.common.subtree import within_region
 from libs.common.validators import region_ancestors
 from services.registry.domain.admissions import CandidateState
-from services.registry.domain.identity import Person, mask_name
+from services.registry.domain.identity import Person
 from services.registry.domain.members import Member, RosterEntry
 from services.registry.domain.mobile_members import MobileMember, MobileMemberView
 from services.registry.store.intake_tables import mobile_members, pipeline_candidates
