@@ -4,10 +4,10 @@ from typing import Literal
 
 from pydantic import Field, SecretStr
 
+from libs.common.identity import IdentityKey
 from libs.common.settings import ServiceSettings
 from services.training.domain.candidates import PipelineRules
 from services.training.domain.courses import StudyRules
-from services.training.domain.identity import IdentityKey
 from services.training.domain.routine import RoutineRules
 
 #: Used only when no key is configured; `make run` and tests rely on it, production must not.

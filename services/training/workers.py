@@ -3,15 +3,14 @@ pipeline's deadline timers."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from datetime import date
 
+from libs.common.calendar import local_today
 from libs.common.db import Database
 from libs.common.logging import get_logger
 from libs.common.service import Runtime, Worker
-from libs.common.tasks import StopSignal, stop_loop
-from services.training.domain.periods import local_today
+from libs.common.tasks import PeriodicJob
 from services.training.service.candidates import announce_deadlines
 from services.training.service.routine import judge_routines
 from services.training.settings import TrainingSettings
@@ -30,21 +29,21 @@ class RoutineJudge:
         self.db = db
         self.settings = settings
         self.rules = settings.routine_rules()
-        self._stopping = StopSignal()
-        self._task: asyncio.Task[None] | None = None
+        self.job = PeriodicJob(
+            "training-routine-judge", settings.routine_check_seconds, self.run_once
+        )
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="training-routine-judge")
+        self.job.start()
 
     async def stop(self) -> None:
-        await stop_loop(self._task, self._stopping, grace=10.0)
-        self._task = None
+        await self.job.stop()
 
     async def run_once(self, today: date | None = None) -> int:
         """Judge everything due on `today` (Asia/Shanghai); returns how many branches."""
         day = today or local_today()
         total = 0
-        while not self._stopping.is_set:
+        while not self.job.stopping:
             async with TrainingUnitOfWork(self.db) as uow:
                 judged = await judge_routines(
                     uow, self.rules, today=day, limit=self.settings.routine_batch_size
@@ -56,16 +55,6 @@ class RoutineJudge:
             log.info("routine periods judged", day=day.isoformat(), branches=total)
         return total
 
-    async def _run(self) -> None:
-        while not self._stopping.is_set:
-            try:
-                await self.run_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("routine judgement failed")
-            await self._stopping.sleep(self.settings.routine_check_seconds)
-
 
 class DeadlineTimer:
     """Announces pipeline deadlines coming near or passed (talk, approval, probation end), each
@@ -74,36 +63,24 @@ class DeadlineTimer:
     def __init__(self, db: Database, settings: TrainingSettings) -> None:
         self.db = db
         self.settings = settings
-        self._stopping = StopSignal()
-        self._task: asyncio.Task[None] | None = None
+        self.job = PeriodicJob("training-deadlines", settings.deadline_check_seconds, self.run_once)
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="training-deadlines")
+        self.job.start()
 
     async def stop(self) -> None:
-        await stop_loop(self._task, self._stopping, grace=10.0)
-        self._task = None
+        await self.job.stop()
 
     async def run_once(self, today: date | None = None) -> int:
         day = today or local_today()
         total = 0
-        while not self._stopping.is_set:
+        while not self.job.stopping:
             async with TrainingUnitOfWork(self.db) as uow:
                 found = await announce_deadlines(uow, day, self.settings.routine_batch_size)
             total += found
             if found == 0:
                 break
         return total
-
-    async def _run(self) -> None:
-        while not self._stopping.is_set:
-            try:
-                await self.run_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("deadline announcements failed")
-            await self._stopping.sleep(self.settings.deadline_check_seconds)
 
 
 def deadline_worker(settings: TrainingSettings) -> Callable[[Runtime], Worker]:

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from services.registry.domain.identity import IdentityKey
+from libs.common.identity import IdentityKey
 from services.registry.handlers import (
     CANDIDATE_STEPS,
     MEMBER_DECLARED,

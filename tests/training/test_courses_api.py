@@ -7,8 +7,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from libs.common.calendar import local_today
 from libs.common.validators import id_number_check_char
-from services.training.domain.periods import local_today
 from tests.harness import RunningService
 from tests.training.conftest import Training
 

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from libs.common.audit import Actor
+from libs.common.calendar import local_today
 from libs.common.fields import RegionCode
 from services.training.api.deps import (
     IdentityKeyDep,
@@ -24,7 +25,6 @@ from services.training.api.deps import (
     Writer,
 )
 from services.training.domain.candidates import Candidate, PipelineRules, Stage, Vote
-from services.training.domain.periods import local_today
 from services.training.service import candidates as service
 from services.training.service.candidates import IntroducerIn, Step, StepInput
 

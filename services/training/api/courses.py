@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query, Response, status
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from libs.common.audit import Actor
+from libs.common.calendar import local_today
 from libs.common.fields import RegionCode
 from libs.common.tables import utcnow
 from services.training.api.deps import (
@@ -29,7 +30,6 @@ from services.training.domain.courses import (
     EnrolmentStatus,
     Role,
 )
-from services.training.domain.periods import local_today
 from services.training.service import courses as service
 from services.training.service.courses import Enrolment
 

@@ -7,10 +7,10 @@ from typing import Annotated
 from fastapi import Depends
 
 from libs.common.auth import Principal, Scope
+from libs.common.identity import IdentityKey
 from libs.common.service import settings_of, transaction
 from services.training.domain.candidates import PipelineRules
 from services.training.domain.courses import StudyRules
-from services.training.domain.identity import IdentityKey
 from services.training.domain.routine import RoutineRules
 from services.training.service import TrainingUnitOfWork
 from services.training.settings import TrainingSettings

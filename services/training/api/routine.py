@@ -10,8 +10,9 @@ from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from libs.common.audit import Actor
+from libs.common.calendar import local_today
 from services.training.api.deps import Reader, ReadSession, RoutineRulesDep, Transaction, Writer
-from services.training.domain.periods import Frequency, local_today
+from services.training.domain.periods import Frequency
 from services.training.domain.routine import MeetingType, PeriodStatus
 from services.training.service import routine as service
 

@@ -17,9 +17,9 @@ from dataclasses import dataclass, replace
 from datetime import date
 from typing import Literal
 
+from libs.common.calendar import add_months, add_years
 from libs.common.refusals import Conflict, Invalid, NotFound, RuleBroken
 from libs.common.validators import is_within, region_level
-from services.training.domain.periods import add_months, add_years
 
 Stage = Literal[
     "applicant",

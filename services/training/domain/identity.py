@@ -1,13 +1,13 @@
-"""Persons kept the least way possible: a keyed hash of the ID number for matching, masks for
-display. (The registry's approach, kept here on its own: services share no code.)"""
+"""A person as the training service keeps them: the keyed hash of the ID number for matching
+(`libs.common.identity.IdentityKey`, the same hashes as the registry's under the same key), masks
+for display."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from dataclasses import dataclass
 from datetime import date
 
+from libs.common.identity import IdentityKey, mask_name
 from libs.common.refusals import Invalid
 from libs.common.validators import (
     InvalidCode,
@@ -15,14 +15,6 @@ from libs.common.validators import (
     mask_id_number,
     validate_id_number,
 )
-
-
-def mask_name(name: str) -> str:
-    """A person's name as shown: the first character kept, the rest starred (张**)."""
-    text = name.strip()
-    if not text:
-        return ""
-    return text[0] + "*" * max(1, len(text) - 1)
 
 
 @dataclass(frozen=True)
@@ -34,30 +26,16 @@ class Person:
     name_masked: str
     born_on: date
 
-
-class IdentityKey:
-    """Keyed hashes (HMAC-SHA256, hex) of normalised ID numbers: without the key no hash can be
-    recomputed from a guess."""
-
-    def __init__(self, key: bytes) -> None:
-        if len(key) < 16:
-            raise ValueError("the identity key must be at least 16 bytes")
-        self._key = key
-
-    def id_number(self, normalised: str) -> str:
-        return hmac.new(
-            self._key, b"id_number\x00" + normalised.encode(), hashlib.sha256
-        ).hexdigest()
-
-    def person(self, name: str, id_number: str, *, field: str = "id_number") -> Person:
+    @classmethod
+    def of(cls, key: IdentityKey, name: str, id_number: str, *, field: str = "id_number") -> Person:
         """Validate and reduce one person's identifiers (an `Invalid` on `field` for a bad ID
         number, never echoing it); the birth date serves the age rule and is not stored."""
         try:
             number = validate_id_number(id_number)
         except InvalidCode as exc:
             raise Invalid(field, exc.reason) from None
-        return Person(
-            id_hash=self.id_number(number),
+        return cls(
+            id_hash=key.id_number(number),
             id_masked=mask_id_number(number),
             name_masked=mask_name(name),
             born_on=id_number_birth_date(number),

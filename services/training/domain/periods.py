@@ -1,4 +1,4 @@
-"""Calendar periods (month, quarter, year) in the Asia/Shanghai calendar, and today's date there.
+"""Calendar periods (month, quarter, year) in the Asia/Shanghai calendar.
 
 A period is half-open, `[starts_on, ends_before)`: it closes on `ends_before`, the first day of
 the next one. Durations are calendar months and years, never day counts.
@@ -8,38 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 from functools import cached_property
 from typing import Literal
-from zoneinfo import ZoneInfo
+
+from libs.common.calendar import add_months
 
 Frequency = Literal["month", "quarter", "year"]
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 _MONTHS: dict[Frequency, int] = {"month": 1, "quarter": 3, "year": 12}
-
-
-def local_today(now: datetime | None = None) -> date:
-    """Today in the Asia/Shanghai calendar (the day an office works in)."""
-    return (now or datetime.now(UTC)).astimezone(SHANGHAI).date()
-
-
-def add_months(day: date, months: int) -> date:
-    """`day` moved by calendar months, clamped to the end of a shorter month (31 Jan + 1 = 28/29
-    Feb)."""
-    index = day.year * 12 + day.month - 1 + months
-    year, month = divmod(index, 12)
-    return date(year, month + 1, min(day.day, _days_in_month(year, month + 1)))
-
-
-def add_years(day: date, years: int) -> date:
-    """`day` moved by calendar years (29 Feb + 1 year = 28 Feb)."""
-    return add_months(day, 12 * years)
-
-
-def _days_in_month(year: int, month: int) -> int:
-    following = date(year + month // 12, month % 12 + 1, 1)
-    return (following - date(year, month, 1)).days
 
 
 @dataclass(frozen=True, order=True)

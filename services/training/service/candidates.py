@@ -9,6 +9,7 @@ from datetime import date, timedelta
 from typing import Literal, TypeVar
 
 from libs.common.audit import Actor
+from libs.common.identity import IdentityKey
 from libs.common.refusals import Invalid, RuleBroken
 from libs.common.tables import utcnow
 from libs.common.validators import is_within
@@ -21,7 +22,7 @@ from services.training.domain.candidates import (
     PipelineRules,
     Vote,
 )
-from services.training.domain.identity import IdentityKey
+from services.training.domain.identity import Person
 from services.training.events import (
     DeadlineApproachingV1,
     DeadlineBreachedV1,
@@ -94,7 +95,7 @@ async def apply(
             [organization_id],
         )
     pipeline.check_branch_develops(branch.kind, branch.dissolved_on is not None, organization_id)
-    person = key.person(name, id_number)
+    person = Person.of(key, name, id_number)
     if await uow.candidates.in_pipeline(person.id_hash, branch.region_code):
         raise AlreadyInPipeline()
     candidate = pipeline.apply(
@@ -188,13 +189,13 @@ async def take_step(
     elif step == "political-review":
         after = pipeline.record_review(before, on, today)
     elif step == "introducers":
-        introducers = [
-            pipeline.Introducer(
-                (p := key.person(i.name, i.id_number, field=f"introducers.{n}.id_number")).id_hash,
-                p.name_masked,
-                i.membership,
-            )
+        people = [
+            Person.of(key, i.name, i.id_number, field=f"introducers.{n}.id_number")
             for n, i in enumerate(given.introducers)
+        ]
+        introducers = [
+            pipeline.Introducer(p.id_hash, p.name_masked, i.membership)
+            for p, i in zip(people, given.introducers, strict=True)
         ]
         after = pipeline.record_introducers(before, rules, introducers)
     elif step == "admission":

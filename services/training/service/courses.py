@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from libs.common.audit import Actor
+from libs.common.calendar import local_today
+from libs.common.identity import IdentityKey
 from libs.common.refusals import Conflict, Invalid
 from libs.common.tables import utcnow
 from libs.common.validators import is_within
@@ -33,8 +35,7 @@ from services.training.domain.courses import (
     check_study,
     enrolment_status,
 )
-from services.training.domain.identity import IdentityKey
-from services.training.domain.periods import local_today
+from services.training.domain.identity import Person
 from services.training.store.uow import TrainingUnitOfWork
 
 
@@ -116,7 +117,7 @@ async def register_learner(
     branch_id: str | None,
     organization_id: str | None,
 ) -> Learner:
-    person = key.person(name, id_number)
+    person = Person.of(key, name, id_number)
     learner = Learner(
         id=str(uuid.uuid4()),
         region_code=region_code,

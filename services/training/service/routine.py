@@ -8,9 +8,10 @@ from dataclasses import dataclass, replace
 from datetime import date
 
 from libs.common.audit import Actor
+from libs.common.calendar import add_months
 from libs.common.tables import utcnow
 from libs.common.validators import is_within
-from services.training.domain.periods import Period, add_months
+from services.training.domain.periods import Period
 from services.training.domain.routine import (
     BranchKind,
     BranchNotFound,

@@ -8,10 +8,10 @@ from datetime import date
 
 import pytest
 
+from libs.common.calendar import add_years
 from libs.common.refusals import Invalid, RuleBroken
 from services.training.domain import candidates as pipeline
 from services.training.domain.candidates import Candidate, Introducer, PipelineRules, Vote
-from services.training.domain.periods import add_years
 
 RULES = PipelineRules()
 TODAY = date(2030, 12, 31)

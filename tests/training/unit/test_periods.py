@@ -6,13 +6,8 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from services.training.domain.periods import (
-    Period,
-    add_months,
-    add_years,
-    local_today,
-    periods_within,
-)
+from libs.common.calendar import add_months, add_years, local_today
+from services.training.domain.periods import Period, periods_within
 
 
 @pytest.mark.parametrize(
