@@ -14,6 +14,24 @@ DATA_DIR = Path(".data")
 #: Used only when no secret is configured; `make run` and tests rely on it, production must not.
 DEVELOPMENT_AUTH_SECRET = "development-only-secret-change-me-0123456789"
 
+#: Likewise for the key of the keyed hashes of personal identifiers (`libs.common.identity`).
+DEVELOPMENT_IDENTITY_KEY = "development-only-identity-key-change-me-0123456789"
+
+
+def identity_key_field(service_name: str, description: str) -> Any:
+    """The `identity_key` setting of a service that keeps personal identifiers as keyed hashes.
+
+    Read from `PB_IDENTITY_KEY`, the one key all services share (a worker's phone hashed by
+    stations must equal the registry's hash of the same phone, or nothing ever matches), or
+    from `PB_<SERVICE>_IDENTITY_KEY`, which wins where both are set."""
+    return Field(
+        default=SecretStr(DEVELOPMENT_IDENTITY_KEY),
+        validation_alias=AliasChoices(
+            f"PB_{service_name.upper()}_IDENTITY_KEY", "PB_IDENTITY_KEY", "identity_key"
+        ),
+        description=description,
+    )
+
 
 class ServiceSettings(BaseSettings):
     """The settings of one service. A subclass sets the default of `service_name`; its

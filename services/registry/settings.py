@@ -2,11 +2,12 @@
 
 from pydantic import Field, SecretStr
 
-from libs.common.settings import ServiceSettings
+from libs.common.settings import (
+    DEVELOPMENT_IDENTITY_KEY,
+    ServiceSettings,
+    identity_key_field,
+)
 from services.registry.domain.organizations import Rules
-
-#: Used only when no key is configured; `make run` and tests rely on it, production must not.
-DEVELOPMENT_IDENTITY_KEY = "development-only-identity-key-change-me-0123456789"
 
 
 class RegistrySettings(ServiceSettings):
@@ -30,9 +31,9 @@ class RegistrySettings(ServiceSettings):
     committee_min_members: int = Field(
         default=100, ge=3, description="Members from which a committee (基层党委) is advised"
     )
-    identity_key: SecretStr = Field(
-        default=SecretStr(DEVELOPMENT_IDENTITY_KEY),
-        description="HMAC key for the keyed hashes of ID numbers and phones used for matching",
+    identity_key: SecretStr = identity_key_field(
+        "registry",
+        "HMAC key for the keyed hashes of ID numbers and phones used for matching",
     )
     import_max_bytes: int = Field(
         default=50 * 1024 * 1024, ge=1024, description="Largest file an import accepts"
@@ -41,7 +42,7 @@ class RegistrySettings(ServiceSettings):
     def development_keys(self) -> list[str]:
         keys = super().development_keys()
         if self.identity_key.get_secret_value() == DEVELOPMENT_IDENTITY_KEY:
-            keys.append("PB_REGISTRY_IDENTITY_KEY")
+            keys.append("PB_IDENTITY_KEY")
         return keys
 
     def rules(self) -> Rules:

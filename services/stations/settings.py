@@ -4,7 +4,11 @@ from datetime import timedelta
 
 from pydantic import BaseModel, Field, SecretStr
 
-from libs.common.settings import ServiceSettings
+from libs.common.settings import (
+    DEVELOPMENT_IDENTITY_KEY,
+    ServiceSettings,
+    identity_key_field,
+)
 from services.stations.domain.identity import IdentityKey
 from services.stations.domain.sla import LoopRules, ServiceLevel, Timers, WorkingHours
 
@@ -19,10 +23,6 @@ DEFAULT_UNITS = (
     "civil_affairs",
     "community",
 )
-
-
-#: Used only when no key is configured; `make run` and tests rely on it, production must not.
-DEVELOPMENT_IDENTITY_KEY = "development-only-identity-key-change-me-0123456789"
 
 
 class Level(BaseModel):
@@ -62,9 +62,9 @@ class StationsSettings(ServiceSettings):
     report_points: int = Field(
         default=10, ge=0, description="Points for a worker whose report (随手拍) is resolved"
     )
-    identity_key: SecretStr = Field(
-        default=SecretStr(DEVELOPMENT_IDENTITY_KEY),
-        description="HMAC key of workers' phone and name hashes; the registry's key, so that a "
+    identity_key: SecretStr = identity_key_field(
+        "stations",
+        "HMAC key of workers' phone and name hashes; the registry's key, so that a "
         "declared member's hashes match there",
     )
     sla_check_seconds: float = Field(default=30.0, gt=0, description="How often timers are read")
@@ -98,7 +98,7 @@ class StationsSettings(ServiceSettings):
     def development_keys(self) -> list[str]:
         keys = super().development_keys()
         if self.identity_key.get_secret_value() == DEVELOPMENT_IDENTITY_KEY:
-            keys.append("PB_STATIONS_IDENTITY_KEY")
+            keys.append("PB_IDENTITY_KEY")
         return keys
 
     def identity(self) -> IdentityKey:

@@ -5,13 +5,14 @@ from typing import Literal
 from pydantic import Field, SecretStr
 
 from libs.common.identity import IdentityKey
-from libs.common.settings import ServiceSettings
+from libs.common.settings import (
+    DEVELOPMENT_IDENTITY_KEY,
+    ServiceSettings,
+    identity_key_field,
+)
 from services.training.domain.candidates import PipelineRules
 from services.training.domain.courses import StudyRules
 from services.training.domain.routine import RoutineRules
-
-#: Used only when no key is configured; `make run` and tests rely on it, production must not.
-DEVELOPMENT_IDENTITY_KEY = "development-only-identity-key-change-me-0123456789"
 
 
 class TrainingSettings(ServiceSettings):
@@ -32,9 +33,9 @@ class TrainingSettings(ServiceSettings):
         default=2000, ge=1, description="Branches judged per transaction"
     )
 
-    identity_key: SecretStr = Field(
-        default=SecretStr(DEVELOPMENT_IDENTITY_KEY),
-        description="HMAC key for the keyed hashes of candidates' and introducers' ID numbers",
+    identity_key: SecretStr = identity_key_field(
+        "training",
+        "HMAC key for the keyed hashes of candidates' and introducers' ID numbers",
     )
     min_age_years: int = Field(default=18, ge=14, description="An applicant's least age")
     talk_within_months: int = Field(default=1, ge=1, description="Talk with the applicant within")
@@ -59,7 +60,7 @@ class TrainingSettings(ServiceSettings):
     def development_keys(self) -> list[str]:
         keys = super().development_keys()
         if self.identity_key.get_secret_value() == DEVELOPMENT_IDENTITY_KEY:
-            keys.append("PB_TRAINING_IDENTITY_KEY")
+            keys.append("PB_IDENTITY_KEY")
         return keys
 
     def identity(self) -> IdentityKey:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
 from pydantic import SecretStr
 
-from libs.common.settings import DEVELOPMENT_AUTH_SECRET, ServiceSettings
-from services.registry.settings import DEVELOPMENT_IDENTITY_KEY, RegistrySettings
+from libs.common.settings import DEVELOPMENT_AUTH_SECRET, DEVELOPMENT_IDENTITY_KEY, ServiceSettings
+from services.registry.settings import RegistrySettings
+from services.stations.settings import StationsSettings
+from services.training.settings import TrainingSettings
 
 DEV_AUTH = SecretStr(DEVELOPMENT_AUTH_SECRET)
 
@@ -16,6 +19,21 @@ def test_development_secrets_are_named_until_replaced() -> None:
     development = RegistrySettings(
         auth_secret=DEV_AUTH, identity_key=SecretStr(DEVELOPMENT_IDENTITY_KEY)
     )
-    assert development.development_keys() == ["PB_AUTH_SECRET", "PB_REGISTRY_IDENTITY_KEY"]
+    assert development.development_keys() == ["PB_AUTH_SECRET", "PB_IDENTITY_KEY"]
     configured = RegistrySettings(auth_secret=SecretStr("x" * 40), identity_key=SecretStr("y" * 40))
     assert configured.development_keys() == []
+
+
+def test_one_identity_key_for_every_service_a_service_key_wins(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Stations' hash of a phone must be the registry's, or a declared member never matches.
+    monkeypatch.setenv("PB_IDENTITY_KEY", "s" * 40)
+    keys = {
+        cls().identity_key.get_secret_value()
+        for cls in (RegistrySettings, StationsSettings, TrainingSettings)
+    }
+    assert keys == {"s" * 40}
+    monkeypatch.setenv("PB_TRAINING_IDENTITY_KEY", "t" * 40)
+    assert TrainingSettings().identity_key.get_secret_value() == "t" * 40
+    assert RegistrySettings().identity_key.get_secret_value() == "s" * 40

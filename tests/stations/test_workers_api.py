@@ -9,8 +9,8 @@ from typing import Any
 
 from sqlalchemy import text
 
+from libs.common.settings import DEVELOPMENT_IDENTITY_KEY
 from libs.common.validators import id_number_check_char
-from services.stations.settings import DEVELOPMENT_IDENTITY_KEY
 from tests.factories import outbox_data, outbox_records
 from tests.harness import RunningService
 from tests.stations.helpers import REGION, TOWNSHIP
