@@ -8,7 +8,7 @@ from services.coverage.api.gaps import router as gaps
 from services.coverage.api.projection import router as projection
 from services.coverage.api.rates import router as rates
 from services.coverage.api.targets import router as targets
-from services.coverage.handlers import registry_events
+from services.coverage.handlers import registry_events, training_events
 from services.coverage.rebuild import rebuild_command
 from services.coverage.settings import CoverageSettings
 from services.coverage.store.tables import metadata
@@ -25,7 +25,7 @@ def definition(settings: CoverageSettings | None = None) -> ServiceDefinition:
         metadata=metadata,
         migrations=Path(__file__).parent / "store" / "migrations",
         routers=[projection, gaps, targets, rates],
-        consumers=[registry_events],
+        consumers=[registry_events, training_events],
         workers=[snapshot_worker(settings), rates_changed_worker(settings)],
         unit_of_work=CoverageUnitOfWork,
         commands=[rebuild_command(settings)],

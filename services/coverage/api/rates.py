@@ -42,6 +42,7 @@ class BreakdownEntry(BaseModel):
     standalone_coverage: Rate
     work_coverage: Rate
     temporary_coverage: Rate
+    effective_coverage: Rate
 
 
 class Rates(BaseModel):
@@ -65,10 +66,14 @@ class Rates(BaseModel):
         description="By `kind`, industry `section` (GB/T 4754 letter) and `size_band` (empty "
         "for a past day: snapshots keep the region's totals only)"
     )
-    effective: None = Field(
-        default=None,
-        description="Effective coverage (有效覆盖: branches that keep 三会一课). Null: not yet "
-        "reported; filled from the training service's meeting records once they are published.",
+    effective_coverage: Rate = Field(
+        description="有效覆盖: organisations covered (as organisation coverage counts them) whose "
+        "branch kept its routine (三会一课) in the last full calendar quarter before `day`, over "
+        "the organisation-coverage scope"
+    )
+    effective: Rate = Field(
+        description="The same figure as `effective_coverage` (its earlier name, null until "
+        "training's routine events were consumed)"
     )
 
 
@@ -125,6 +130,8 @@ async def rates(
         standalone_coverage=Rate.of(figures.standalone),
         work_coverage=Rate.of(figures.work),
         temporary_coverage=Rate.of(figures.temporary),
+        effective_coverage=Rate.of(figures.effective),
+        effective=Rate.of(figures.effective),
         breakdown={
             dimension: {value: BreakdownEntry.model_validate(entry) for value, entry in by.items()}
             for dimension, by in figures.breakdown.items()

@@ -84,6 +84,11 @@ class Counts:
         figure: never in the organisation rate)."""
         return Coverage(self.get(scope, "temporary"), self.get(scope, "in_scope"), scope)
 
+    def effective(self, scope: Scope) -> Coverage:
+        """Organisations in scope covered effectively (有效覆盖): organisation coverage whose
+        branch kept its routine in the last full quarter."""
+        return Coverage(self.get(scope, "effective"), self.get(scope, "in_scope"), scope)
+
 
 @dataclass(frozen=True)
 class BreakdownRow:
@@ -115,6 +120,7 @@ def breakdown(
                 "standalone_coverage": total.coverage("standalone", organization_scope).as_dict(),
                 "work_coverage": total.coverage("work", work_scope).as_dict(),
                 "temporary_coverage": total.temporary(organization_scope).as_dict(),
+                "effective_coverage": total.effective(organization_scope).as_dict(),
             }
     return result
 

@@ -33,6 +33,7 @@ class Figures:
     standalone: Coverage
     work: Coverage
     temporary: Coverage
+    effective: Coverage
     breakdown: dict[str, dict[str, dict[str, dict[str, object]]]]
     snapshot: bool = False
 
@@ -95,6 +96,7 @@ def _figures(
         standalone=total.coverage("standalone", organization_scope),
         work=total.coverage("work", work_scope),
         temporary=total.temporary(organization_scope),
+        effective=total.effective(organization_scope),
         breakdown=by,
         snapshot=snapshot,
     )

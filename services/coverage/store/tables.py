@@ -48,6 +48,7 @@ organization_facts = Table(
     Column("branch_id", String(36)),
     Column("branch_kind", String(16)),
     Column("branch_formed_on", Date()),
+    Column("branch_kept", Boolean(), nullable=False, server_default=true()),
     Column("instructor_count", Integer(), nullable=False, server_default=text("0")),
     Column("mass_organization_count", Integer(), nullable=False, server_default=text("0")),
     Column("registered_at", UTCDateTime(), nullable=False),
@@ -189,6 +190,25 @@ branch_activity = Table(
     Column("updated_at", UTCDateTime(), nullable=False),
     comment="Effective coverage (有效覆盖): a branch's 三会一课 activity, filled from training's "
     "meeting events once they exist; empty until then.",
+)
+
+routine_lapses = Table(
+    "coverage_routine_lapses",
+    metadata,
+    Column("branch_id", String(64), primary_key=True),
+    Column("obligation", String(32), primary_key=True),
+    Column("period", String(16), primary_key=True),
+    Column("period_starts_on", Date(), nullable=False),
+    Column("period_ends_on", Date(), nullable=False),
+    Column("met", Boolean(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    comment="Effective coverage (有效覆盖): each period of a branch's routine that training "
+    "judged lapsed; met once a routine.restored says the meeting was held inside it after all.",
+)
+Index(
+    "ix_coverage_routine_lapses_period",
+    routine_lapses.c.period_ends_on,
+    routine_lapses.c.period_starts_on,
 )
 
 rebuilds = Table(
