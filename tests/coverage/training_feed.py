@@ -1,5 +1,6 @@
 """Training's routine judgements for coverage tests, made with the training service's own event
-classes and published to a PB_TRAINING stream as its relay publishes them."""
+classes and published to a PB_TRAINING stream as its relay publishes them (and a publisher for
+any producer's stream: stations' too)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from collections.abc import AsyncIterator
 from datetime import date
 
 import nats
+from nats.js import JetStreamContext
 
 from libs.common.broker import ensure_stream, service_streams
 from libs.common.events import Envelope, IntegrationEvent
@@ -58,21 +60,31 @@ def restored(event: RoutineLapsedV1, held_on: date, *, period_met: bool) -> Rout
 
 
 @contextlib.asynccontextmanager
-async def training_stream(nats_url: str) -> AsyncIterator[RegistryStream]:
-    """PB_TRAINING on a test nats-server, with a publisher like training's relay."""
+async def producer_stream(nats_url: str, service: str) -> AsyncIterator[RegistryStream]:
+    """The stream of `service` (training, stations) on a test nats-server, with a publisher
+    like that service's relay."""
     client = await nats.connect(nats_url)
     try:
         js = client.jetstream()
-        for spec in service_streams(ServiceSettings(service_name="training")):
+        for spec in service_streams(ServiceSettings(service_name=service)):
             await ensure_stream(js, spec)
-        yield _TrainingPublisher(js)
+        yield _Publisher(js, f"/pb/{service}")
     finally:
         await client.close()
 
 
-class _TrainingPublisher(RegistryStream):
+def training_stream(nats_url: str) -> contextlib.AbstractAsyncContextManager[RegistryStream]:
+    """PB_TRAINING on a test nats-server, with a publisher like training's relay."""
+    return producer_stream(nats_url, "training")
+
+
+class _Publisher(RegistryStream):
+    def __init__(self, js: JetStreamContext, source: str) -> None:
+        super().__init__(js)
+        self.source = source
+
     async def publish(self, *events: IntegrationEvent) -> list[Envelope]:
-        envelopes = [Envelope.wrap(e, source="/pb/training") for e in events]
+        envelopes = [Envelope.wrap(e, source=self.source) for e in events]
         await self.publish_envelopes(envelopes)
         self.sent += envelopes
         return envelopes

@@ -10,7 +10,9 @@ from pydantic import BaseModel, Field
 
 from services.coverage.api.deps import AreaQuery, Reader, ReadUnitOfWorkDep, region_in_scope
 from services.coverage.domain.facts import DEFAULT_ORGANIZATION_SCOPE, DEFAULT_WORK_SCOPE, Scope
+from services.coverage.domain.new_employment import NewEmploymentFigures
 from services.coverage.domain.rates import Coverage
+from services.coverage.service import new_employment
 from services.coverage.service import rates as coverage
 
 router = APIRouter(prefix="/v1/coverage", tags=["coverage"])
@@ -45,6 +47,43 @@ class BreakdownEntry(BaseModel):
     effective_coverage: Rate
 
 
+class NewEmployment(BaseModel):
+    """The new employment groups (新就业群体) of the region on `day`, from the stations service."""
+
+    workers_registered: int = Field(description="Workers registered on or before the day")
+    workers_checked_in: int = Field(
+        description="Of those, workers who checked in with a community (社区报到) by the day"
+    )
+    check_in_rate: float | None = Field(
+        description="报到率: checked in / registered, 4 places; null when none registered"
+    )
+    open_stations: int = Field(description="Stations (驿站) open on the day")
+    stations_per_thousand_workers: float | None = Field(
+        description="Open stations per 1,000 registered workers, 2 places; null when none"
+    )
+    requests_resolved: int = Field(
+        description="Requests of the region resolved by the day (a reopened one not, until "
+        "resolved again)"
+    )
+    requests_resolved_on_time: int
+    on_time_rate: float | None = Field(
+        description="Resolved on time / resolved, 4 places; null when none resolved"
+    )
+
+    @classmethod
+    def of(cls, figures: NewEmploymentFigures) -> NewEmployment:
+        return cls(
+            workers_registered=figures.workers_registered,
+            workers_checked_in=figures.workers_checked_in,
+            check_in_rate=figures.check_in_rate,
+            open_stations=figures.open_stations,
+            stations_per_thousand_workers=figures.stations_per_thousand_workers,
+            requests_resolved=figures.requests_resolved,
+            requests_resolved_on_time=figures.requests_resolved_on_time,
+            on_time_rate=figures.on_time_rate,
+        )
+
+
 class Rates(BaseModel):
     region_code: str
     area_id: str | None = Field(description="The park or commercial district, when asked for")
@@ -74,6 +113,10 @@ class Rates(BaseModel):
     effective: Rate = Field(
         description="The same figure as `effective_coverage` (its earlier name, null until "
         "training's routine events were consumed)"
+    )
+    new_employment: NewEmployment | None = Field(
+        description="The new employment groups' figures of the region (the whole region, "
+        "whatever `area`); null for a past day (snapshots do not keep them)"
     )
 
 
@@ -120,6 +163,7 @@ async def rates(
     figures = await coverage.figures(
         uow, (region, area or ""), organization_scope, work_scope, on=as_of
     )
+    groups = None if figures.snapshot else await new_employment.figures(uow, region)
     return Rates(
         region_code=figures.region_code,
         area_id=area,
@@ -132,6 +176,7 @@ async def rates(
         temporary_coverage=Rate.of(figures.temporary),
         effective_coverage=Rate.of(figures.effective),
         effective=Rate.of(figures.effective),
+        new_employment=NewEmployment.of(groups) if groups else None,
         breakdown={
             dimension: {value: BreakdownEntry.model_validate(entry) for value, entry in by.items()}
             for dimension, by in figures.breakdown.items()

@@ -211,6 +211,49 @@ Index(
     routine_lapses.c.period_starts_on,
 )
 
+# --- The new employment groups (新就业群体), from the stations service's events.
+
+workers = Table(
+    "coverage_workers",
+    metadata,
+    Column("worker_id", String(64), primary_key=True),
+    Column("region_code", String(12), nullable=False),
+    Column("registered_on", Date()),  # NULL: a check-in seen before the registration
+    Column("checked_in_on", Date()),  # the first check-in with a community (社区报到)
+    Column("updated_at", UTCDateTime(), nullable=False),
+    comment="Workers of the new employment groups by opaque id and region (no name, no phone): "
+    "registered on a day, checked in with a community from a day.",
+)
+Index("ix_coverage_workers_region", workers.c.region_code)
+
+stations = Table(
+    "coverage_stations",
+    metadata,
+    Column("station_id", String(64), primary_key=True),
+    Column("version", Integer(), nullable=False),
+    Column("region_code", String(12), nullable=False),
+    Column("opened_on", Date()),
+    Column("closed_on", Date()),  # the first day it is no longer open
+    Column("updated_at", UTCDateTime(), nullable=False),
+    comment="Stations (驿站) at their highest version seen; one is open from opened_on and "
+    "before closed_on.",
+)
+Index("ix_coverage_stations_region", stations.c.region_code)
+
+requests = Table(
+    "coverage_requests",
+    metadata,
+    Column("request_id", String(64), primary_key=True),
+    Column("version", Integer(), nullable=False),
+    Column("region_code", String(12), nullable=False),
+    Column("resolved_on", Date()),  # NULL: not resolved (or reopened since)
+    Column("on_time", Boolean(), nullable=False, server_default=false()),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    comment="Requests (点单) at their latest resolution or reopening: resolved on a day, on "
+    "time or not.",
+)
+Index("ix_coverage_requests_region", requests.c.region_code)
+
 rebuilds = Table(
     "coverage_rebuilds",
     metadata,

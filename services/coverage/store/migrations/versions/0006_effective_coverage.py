@@ -1,5 +1,6 @@
 """Effective coverage (有效覆盖): the lapsed periods of the branches' routine from training, the
-`effective` counter of every scope, and each organisation's `branch_kept`.
+`effective` counter of every scope, and each organisation's `branch_kept`; and the new
+employment groups' workers, stations and requests from the stations service.
 
 No lapse is known at this revision, so every covered organisation is effective: the live
 roll-ups' `effective` counters start equal to `covered` (past snapshots keep 0: they were not
@@ -108,8 +109,51 @@ def upgrade() -> None:
         ["period_ends_on", "period_starts_on"],
     )
 
+    _new_employment_tables()
+
+
+def _new_employment_tables() -> None:
+    op.create_table(
+        "coverage_workers",
+        sa.Column("worker_id", sa.String(64), primary_key=True),
+        sa.Column("region_code", sa.String(12), nullable=False),
+        sa.Column("registered_on", sa.Date()),
+        sa.Column("checked_in_on", sa.Date()),
+        sa.Column("updated_at", UTCDateTime(), nullable=False),
+        comment="Workers of the new employment groups by opaque id and region (no name, no "
+        "phone): registered on a day, checked in with a community from a day.",
+    )
+    op.create_index("ix_coverage_workers_region", "coverage_workers", ["region_code"])
+    op.create_table(
+        "coverage_stations",
+        sa.Column("station_id", sa.String(64), primary_key=True),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("region_code", sa.String(12), nullable=False),
+        sa.Column("opened_on", sa.Date()),
+        sa.Column("closed_on", sa.Date()),
+        sa.Column("updated_at", UTCDateTime(), nullable=False),
+        comment="Stations (驿站) at their highest version seen; one is open from opened_on and "
+        "before closed_on.",
+    )
+    op.create_index("ix_coverage_stations_region", "coverage_stations", ["region_code"])
+    op.create_table(
+        "coverage_requests",
+        sa.Column("request_id", sa.String(64), primary_key=True),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("region_code", sa.String(12), nullable=False),
+        sa.Column("resolved_on", sa.Date()),
+        sa.Column("on_time", sa.Boolean(), nullable=False, server_default=sa.false()),
+        sa.Column("updated_at", UTCDateTime(), nullable=False),
+        comment="Requests (点单) at their latest resolution or reopening: resolved on a day, on "
+        "time or not.",
+    )
+    op.create_index("ix_coverage_requests_region", "coverage_requests", ["region_code"])
+
 
 def downgrade() -> None:
+    for table in ("coverage_requests", "coverage_stations", "coverage_workers"):
+        op.drop_index(f"ix_{table}_region", table_name=table)
+        op.drop_table(table)
     op.drop_index("ix_coverage_routine_lapses_period", table_name="coverage_routine_lapses")
     op.drop_table("coverage_routine_lapses")
     for table in ("coverage_rollups", "coverage_snapshots"):
