@@ -12,6 +12,7 @@ from libs.common.events import IntegrationEvent
 from tests.coverage.feed import formed, registered
 from tests.coverage.test_rates_api import coverage_service, rates
 from tests.coverage.training_feed import lapsed, restored, training_stream
+from tests.factories import outbox_data
 from tests.harness import NatsServer, RunningService, wait_for
 
 D = date(2026, 11, 30)  # the last full quarter: July to September 2026
@@ -69,7 +70,9 @@ async def test_lapsed_routines_lower_effective_coverage_until_met_and_quarters_f
     private_nats: NatsServer, database_url: str
 ) -> None:
     async with (
-        coverage_service(private_nats, database_url, calendar_day=D) as (service, registry),
+        coverage_service(
+            private_nats, database_url, calendar_day=D, rates_changed_window_seconds=0.2
+        ) as (service, registry),
         training_stream(private_nats.url) as training,
     ):
         # training's judgements may come before the registry's branches: order does not matter
@@ -81,6 +84,15 @@ async def test_lapsed_routines_lower_effective_coverage_until_met_and_quarters_f
         assert body["effective_coverage"]["rate"] == 0.5
         assert body["effective"] == body["effective_coverage"]
         assert body["breakdown"]["kind"]["enterprise"]["effective_coverage"]["covered"] == 3
+        table = await service.client.get(
+            "/v1/coverage/140212/subregions",
+            params={"sort": "-effective_rate"},
+            headers=service.as_region("14"),
+        )
+        assert table.status_code == 200, table.text
+        [township] = table.json()["rows"]
+        assert township["region_code"] == "140212101"
+        assert township["effective_coverage"] == body["effective_coverage"]
 
         # the same events again change nothing (idempotent)
         await training.publish_envelopes(training.sent, msg_id_suffix="-again")
@@ -90,6 +102,16 @@ async def test_lapsed_routines_lower_effective_coverage_until_met_and_quarters_f
         await training.publish(lapsed("b-b", "2026-12", "org-1", "org-2"))
         await training.publish(restored(B_A_AUGUST, date(2026, 8, 28), period_met=True))
         await effective_becomes(service, (4, 5, 6))
+
+        async def announced() -> bool:
+            found = await outbox_data(service.runtime, "pb.coverage.rates.changed.v1")
+            county = [e for e in found if e["region_code"] == "140212" and not e["area_id"]]
+            return bool(county) and (
+                county[-1]["effective_covered"],
+                county[-1]["effective_rate"],
+            ) == (4, 0.6667)
+
+        await wait_for(announced, timeout=10)
 
     # The next quarter: October-December is the last full one. b-a lapsed in October and b-b in
     # December; b-d's September lapse is no longer in it; b-c kept it.

@@ -190,6 +190,7 @@ class SubregionRow(BaseModel):
     standalone_coverage: Rate
     work_coverage: Rate
     temporary_coverage: Rate
+    effective_coverage: Rate
 
 
 class Subregions(BaseModel):
@@ -203,7 +204,8 @@ class Subregions(BaseModel):
     response_model=Subregions,
     summary="The figures of each region one level below: a county's townships (乡镇街道), ...",
     description="One row per sub-region with its rates and counts, from the roll-ups. `sort`: "
-    "region_code, organization_rate, standalone_rate, work_rate, temporary_rate, in_scope, "
+    "region_code, organization_rate, standalone_rate, work_rate, temporary_rate, "
+    "effective_rate, in_scope, "
     "uncovered (organisation coverage); `-` in front for descending; regions with nothing in "
     "scope (rate null) come last; ties by code.",
 )
@@ -227,6 +229,7 @@ async def subregion_table(
                 standalone_coverage=Rate.of(row.standalone),
                 work_coverage=Rate.of(row.work),
                 temporary_coverage=Rate.of(row.temporary),
+                effective_coverage=Rate.of(row.effective),
             )
             for row in rows
         ],

@@ -187,6 +187,7 @@ SUBREGION_SORTS: tuple[str, ...] = (
     "standalone_rate",
     "work_rate",
     "temporary_rate",
+    "effective_rate",
     "in_scope",
     "uncovered",
 )
@@ -206,6 +207,7 @@ class SubregionFigures:
     standalone: Coverage
     work: Coverage
     temporary: Coverage
+    effective: Coverage
 
     def sort_value(self, key: str) -> float | str | None:
         """The value sorted on (None: no rate, nothing in scope)."""

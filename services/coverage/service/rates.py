@@ -156,6 +156,7 @@ async def subregions(
             standalone=counts.coverage("standalone", organization_scope),
             work=counts.coverage("work", work_scope),
             temporary=counts.temporary(organization_scope),
+            effective=counts.effective(organization_scope),
         )
         for code, counts in found.items()
         if len(regions_of(code)) >= 2 and regions_of(code)[-2] == region_code
