@@ -11,9 +11,11 @@ from services.registry.api import (
     instructors,
     mass_organizations,
     members,
+    mobile_members,
     organizations,
     regions,
 )
+from services.registry.handlers import consumers
 from services.registry.settings import RegistrySettings
 from services.registry.store import tables
 from services.registry.store.uow import RegistryUnitOfWork
@@ -32,12 +34,14 @@ def definition(settings: RegistrySettings | None = None) -> ServiceDefinition:
             organizations.router,
             imports.router,
             members.router,
+            mobile_members.router,
             branches.router,
             instructors.router,
             mass_organizations.router,
             regions.router,
             audit.router,
         ],
+        consumers=consumers(settings),
         workers=[import_worker(settings)],
         unit_of_work=RegistryUnitOfWork,
     )

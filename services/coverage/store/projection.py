@@ -517,10 +517,19 @@ class ProjectionRepository(Repository):
         the worker moving the day on waits for the batches evaluating at the old one;
         `exclusive` (a second consumer's batches) waits for them all and they for it."""
         query = select(calendar.c.day).where(calendar.c.name == "projection")
-        if lock:
-            query = query.with_for_update(read=not exclusive)
+        if not lock:
+            stored = (await self.session.execute(query)).scalar_one_or_none()
+            return stored if stored is not None else shanghai_today()
+        query = query.with_for_update(read=not exclusive)
         stored = (await self.session.execute(query)).scalar_one_or_none()
-        return stored if stored is not None else shanghai_today()
+        if stored is None:
+            # No row yet, so nothing to lock: a day worker starting now would move the day on
+            # without waiting for this batch, and recount before the batch's facts commit.
+            # Storing the day first makes the two take turns on the row.
+            await self.start_calendar(shanghai_today())
+            stored = (await self.session.execute(query)).scalar_one()
+        day: date = stored
+        return day
 
     async def stored_projection_day(self) -> date | None:
         return (

@@ -34,6 +34,7 @@ from services.registry.domain.organizations import (
     Rules,
 )
 from services.registry.events import MemberDeclaredV1, MemberDiscoveredV1, MemberTransferredV1
+from services.registry.service.mobile_members import note_members, note_staff
 from services.registry.service.organizations import adjust_member_counts
 from services.registry.store.members import Match
 from services.registry.store.uow import RegistryUnitOfWork
@@ -74,6 +75,7 @@ async def receive_staff_list(
     organization = await _open_organization(uow, organization_id)
     entries = [(str(uuid.uuid4()), p) for p in people]
     new = await uow.members.save_staff(organization_id, entries, utcnow())
+    await note_staff(uow, people)
     matches = await uow.members.roster_matches(organization_id, organization.region_code)
     discovered = await discover(uow, actor, matches)
     await uow.audit.record(
@@ -167,6 +169,7 @@ async def discover(uow: RegistryUnitOfWork, actor: Actor, matches: Sequence[Matc
         _discovered(m, now, covering.get(m.organization_id), local_today()) for m in matches
     ]
     inserted = await uow.members.add_new(candidates)
+    await note_members(uow, [m.id_hash for m in candidates])
     matched = [m for m in candidates if m.id in inserted and m.status == "transferred"]
     found = [m for m in candidates if m.id in inserted and m.status == "discovered"]
     await uow.audit.record_many(

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, TypeVar
+from datetime import date, datetime
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, exists, func, select, update
 
-from libs.common.db import Repository, insert_new
+from libs.common.db import Repository, insert_new, one_of, upsert_many
 from libs.common.subtree import within_region
 from libs.common.validators import region_ancestors
-from services.registry.domain.identity import Person
+from services.registry.domain.admissions import CandidateState
+from services.registry.domain.identity import Person, mask_name
 from services.registry.domain.members import Member, RosterEntry
+from services.registry.domain.mobile_members import MobileMember, MobileMemberView
+from services.registry.store.intake_tables import mobile_members, pipeline_candidates
 from services.registry.store.party_tables import members, roster_entries, staff_entries
 from services.registry.store.tables import organizations
 
@@ -40,6 +43,19 @@ class Match:
     phone_masked: str | None
     membership: str
     registered_with: str | None
+
+
+@dataclass(frozen=True)
+class CandidateRecord:
+    """A candidate training develops, as the registry last counted them."""
+
+    candidate_id: str
+    organization_id: str
+    branch_id: str
+    region_code: str
+    state: CandidateState
+    stepped_on: date
+    event_id: str
 
 
 def member_of(row: Mapping[Any, Any]) -> Member:
@@ -293,3 +309,135 @@ class MemberRepository(Repository):
             statement = statement.where(members.c.id > after)
         statement = statement.order_by(members.c.id).limit(limit)
         return [member_of(row) for row in (await self.session.execute(statement)).mappings()]
+
+    # Candidates training develops (pipeline_candidates)
+
+    async def candidate_states(self, candidate_ids: Sequence[str]) -> dict[str, CandidateState]:
+        """The state last counted of each of these candidates the registry has seen."""
+        if not candidate_ids:
+            return {}
+        rows = await self.session.execute(
+            select(pipeline_candidates.c.candidate_id, pipeline_candidates.c.state).where(
+                one_of(self.session, pipeline_candidates.c.candidate_id, candidate_ids)
+            )
+        )
+        return {row.candidate_id: cast(CandidateState, row.state) for row in rows}
+
+    async def save_candidates(self, records: Sequence[CandidateRecord], now: datetime) -> None:
+        await upsert_many(
+            self.session,
+            pipeline_candidates,
+            [
+                {
+                    "candidate_id": r.candidate_id,
+                    "organization_id": r.organization_id,
+                    "branch_id": r.branch_id,
+                    "region_code": r.region_code,
+                    "state": r.state,
+                    "stepped_on": r.stepped_on,
+                    "event_id": r.event_id,
+                    "updated_at": now,
+                }
+                for r in records
+            ],
+            key="candidate_id",
+        )
+
+    # Mobile members (流动党员) declared at the stations
+
+    async def mobile_members_by_source(
+        self, source: str, refs: Sequence[str]
+    ) -> dict[str, MobileMember]:
+        if not refs:
+            return {}
+        rows = await self.session.execute(
+            select(mobile_members)
+            .where(mobile_members.c.source == source)
+            .where(one_of(self.session, mobile_members.c.source_ref, refs))
+        )
+        return {row["source_ref"]: MobileMember(**dict(row)) for row in rows.mappings()}
+
+    async def save_mobile_members(self, batch: Sequence[MobileMember]) -> None:
+        """Insert new declarations and refresh known ones (by id)."""
+        await upsert_many(
+            self.session,
+            mobile_members,
+            [{c.name: getattr(m, c.name) for c in mobile_members.columns} for m in batch],
+            key="id",
+        )
+
+    async def id_hashes_of_phones(self, phone_hashes: Sequence[str]) -> dict[str, str]:
+        """The ID-number hash a staff list gives for each of these phone hashes (where one does)."""
+        if not phone_hashes:
+            return {}
+        rows = await self.session.execute(
+            select(staff_entries.c.phone_hash, staff_entries.c.id_hash)
+            .where(one_of(self.session, staff_entries.c.phone_hash, phone_hashes))
+            .order_by(staff_entries.c.updated_at)
+        )
+        return {row.phone_hash: row.id_hash for row in rows}
+
+    async def learn_mobile_id_hashes(self, people: Sequence[Person], now: datetime) -> None:
+        """Give mobile members known by phone only the ID-number hash a staff list shows."""
+        pairs = [{"_phone": p.phone_hash, "_id": p.id_hash} for p in people if p.phone_hash]
+        if pairs:
+            await self.session.execute(
+                update(mobile_members)
+                .where(mobile_members.c.phone_hash == bindparam("_phone"))
+                .where(mobile_members.c.id_hash.is_(None))
+                .values(id_hash=bindparam("_id"), updated_at=now),
+                pairs,
+            )
+
+    async def match_mobile_members(self, id_hashes: Sequence[str], now: datetime) -> int:
+        """Match the unmatched mobile members with these ID-number hashes to the member record of
+        the same person (the first by id when there are several); how many were matched."""
+        if not id_hashes:
+            return 0
+        record = (
+            select(func.min(members.c.id))
+            .where(members.c.id_hash == mobile_members.c.id_hash)
+            .scalar_subquery()
+        )
+        result = await self.session.execute(
+            update(mobile_members)
+            .where(mobile_members.c.member_id.is_(None))
+            .where(one_of(self.session, mobile_members.c.id_hash, id_hashes))
+            .where(exists().where(members.c.id_hash == mobile_members.c.id_hash))
+            .values(member_id=record, matched_at=now, updated_at=now)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    async def mobile_members_in(
+        self, region_code: str, *, after: str | None = None, limit: int = 100
+    ) -> list[MobileMemberView]:
+        """A page of the mobile members declared in a region's subtree, by id, each with the
+        masked identity of the member record it matched."""
+        statement = (
+            select(
+                mobile_members,
+                members.c.organization_id,
+                members.c.name,
+                members.c.id_masked,
+                members.c.membership,
+            )
+            .select_from(mobile_members)
+            .outerjoin(members, members.c.id == mobile_members.c.member_id)
+            .where(within_region(mobile_members.c.region_code, region_code))
+        )
+        if after:
+            statement = statement.where(mobile_members.c.id > after)
+        statement = statement.order_by(mobile_members.c.id).limit(limit)
+        views = []
+        for row in (await self.session.execute(statement)).mappings():
+            values = {c.name: row[c.name] for c in mobile_members.columns}
+            views.append(
+                MobileMemberView(
+                    MobileMember(**values),
+                    organization_id=row["organization_id"],
+                    name_masked=mask_name(row["name"]) if row["name"] else None,
+                    id_masked=row["id_masked"],
+                    membership=row["membership"],
+                )
+            )
+        return views

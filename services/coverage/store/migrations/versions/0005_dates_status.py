@@ -32,7 +32,46 @@ NEW_COUNTERS = (
 )
 
 
+#: Table comments that now say when each dated link counts: (table, now, before).
+COMMENTS = (
+    (
+        "coverage_branches",
+        "Each Party branch at its highest version seen; inactive once dissolved. It counts "
+        "from formed_on, until ends_on (inclusive) and before dissolved_on.",
+        "Each Party branch at its highest version seen; inactive once dissolved.",
+    ),
+    (
+        "coverage_branch_organizations",
+        "Organisations a branch covers (a dissolved one: those it covered until then).",
+        "Organisations a live branch covers (none for a dissolved branch).",
+    ),
+    (
+        "coverage_instructor_assignments",
+        "Instructor assignments (包联); an ended one stays, inactive, so a late copy of its "
+        "start cannot revive it. It counts from starts_on, until ends_on and before ended_on.",
+        "Instructor assignments (包联); an ended one stays, inactive, so a late copy of its "
+        "start cannot revive it.",
+    ),
+    (
+        "coverage_mass_organizations",
+        "Unions, youth leagues, women's federations in organisations; dissolved ones stay, "
+        "inactive. One counts from established_on and before dissolved_on.",
+        "Unions, youth leagues, women's federations in organisations; dissolved ones stay, "
+        "inactive.",
+    ),
+)
+
+
+def _comment(which: int) -> None:
+    """Table comments exist on PostgreSQL only (SQLite keeps none)."""
+    if op.get_bind().dialect.name != "postgresql":
+        return
+    for table, *texts in COMMENTS:
+        op.create_table_comment(table, texts[which])
+
+
 def upgrade() -> None:
+    _comment(0)
     with op.batch_alter_table("organization_facts") as batch:
         batch.alter_column("three_haves", existing_type=sa.Boolean(), nullable=True)
         batch.add_column(
@@ -66,6 +105,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    _comment(1)
     op.drop_table("coverage_calendar")
     for table in ("coverage_rollups", "coverage_snapshots"):
         with op.batch_alter_table(table) as batch:

@@ -26,43 +26,8 @@ depends_on: str | Sequence[str] | None = None
 #: The scopes at this revision (a migration is frozen).
 SCOPES = ("with_members", "three_haves", "all_managed", "all_registered")
 
-#: Table comments the declared tables gained at 0005 without a migration (old, new).
-COMMENTS: dict[str, tuple[str, str]] = {
-    "coverage_branches": (
-        "Each Party branch at its highest version seen; inactive once dissolved.",
-        "Each Party branch at its highest version seen; inactive once dissolved. It counts from "
-        "formed_on, until ends_on (inclusive) and before dissolved_on.",
-    ),
-    "coverage_branch_organizations": (
-        "Organisations a live branch covers (none for a dissolved branch).",
-        "Organisations a branch covers (a dissolved one: those it covered until then).",
-    ),
-    "coverage_instructor_assignments": (
-        "Instructor assignments (包联); an ended one stays, inactive, so a late copy of its start "
-        "cannot revive it.",
-        "Instructor assignments (包联); an ended one stays, inactive, so a late copy of its start "
-        "cannot revive it. It counts from starts_on, until ends_on and before ended_on.",
-    ),
-    "coverage_mass_organizations": (
-        "Unions, youth leagues, women's federations in organisations; dissolved ones stay, "
-        "inactive.",
-        "Unions, youth leagues, women's federations in organisations; dissolved ones stay, "
-        "inactive. One counts from established_on and before dissolved_on.",
-    ),
-}
-
-
-def _comments(*, forward: bool) -> None:
-    if op.get_bind().dialect.name != "postgresql":  # SQLite keeps no table comments
-        return
-    for table, (old, new) in COMMENTS.items():
-        op.create_table_comment(
-            table, new if forward else old, existing_comment=old if forward else new
-        )
-
 
 def upgrade() -> None:
-    _comments(forward=True)
     with op.batch_alter_table("organization_facts") as batch:
         batch.add_column(
             sa.Column("branch_kept", sa.Boolean(), nullable=False, server_default=sa.true())
@@ -162,4 +127,3 @@ def downgrade() -> None:
                 batch.drop_column(f"{scope}_effective")
     with op.batch_alter_table("organization_facts") as batch:
         batch.drop_column("branch_kept")
-    _comments(forward=False)
