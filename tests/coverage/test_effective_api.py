@@ -8,7 +8,10 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from sqlalchemy import update
+
 from libs.common.events import IntegrationEvent
+from services.coverage.store.tables import snapshots
 from tests.coverage.feed import formed, registered
 from tests.coverage.test_rates_api import coverage_service, rates
 from tests.coverage.training_feed import lapsed, restored, training_stream
@@ -112,9 +115,30 @@ async def test_lapsed_routines_lower_effective_coverage_until_met_and_quarters_f
             ) == (4, 0.6667)
 
         await wait_for(announced, timeout=10)
+        taken = await service.client.post("/v1/snapshots", headers=service.as_region("14"))
+        assert taken.status_code in (200, 201), taken.text
 
     # The next quarter: October-December is the last full one. b-a lapsed in October and b-b in
     # December; b-d's September lapse is no longer in it; b-c kept it.
     async with coverage_service(private_nats, database_url, calendar_day=NEXT) as (service, _):
         body = await effective_becomes(service, (2, 5, 6))
         assert body["day"] == NEXT.isoformat()
+        # D's snapshot kept D's effective coverage; a snapshot from before it was counted
+        # answers null, not 0
+        past = await rates(service, "140212", as_of=D.isoformat())
+        assert past["source"] == "snapshot"
+        assert (past["effective_coverage"]["covered"], past["effective_coverage"]["rate"]) == (
+            4,
+            round(4 / 6, 4),
+        )
+        async with service.runtime.db.unit_of_work() as uow:
+            await uow.session.execute(
+                update(snapshots).where(snapshots.c.taken_on == D).values(effective_measured=None)
+            )
+        history = await service.client.get(
+            "/v1/coverage/140212/history",
+            params={"from": D.isoformat(), "to": NEXT.isoformat()},
+            headers=service.as_region("14"),
+        )
+        assert [p["effective_coverage"] for p in history.json()["snapshots"]][:1] == [None]
+        assert (await rates(service, "140212", as_of=D.isoformat()))["effective"] is None

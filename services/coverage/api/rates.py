@@ -105,12 +105,13 @@ class Rates(BaseModel):
         description="By `kind`, industry `section` (GB/T 4754 letter) and `size_band` (empty "
         "for a past day: snapshots keep the region's totals only)"
     )
-    effective_coverage: Rate = Field(
+    effective_coverage: Rate | None = Field(
         description="有效覆盖: organisations covered (as organisation coverage counts them) whose "
         "branch kept its routine (三会一课) in the last full calendar quarter before `day`, over "
-        "the organisation-coverage scope"
+        "the organisation-coverage scope; null for a past day whose snapshot was taken before "
+        "it was counted"
     )
-    effective: Rate = Field(
+    effective: Rate | None = Field(
         description="The same figure as `effective_coverage` (its earlier name, null until "
         "training's routine events were consumed)"
     )
@@ -127,6 +128,9 @@ class HistoryPoint(BaseModel):
     standalone_coverage: Rate
     work_coverage: Rate
     temporary_coverage: Rate
+    effective_coverage: Rate | None = Field(
+        description="null for a snapshot taken before effective coverage was counted"
+    )
 
 
 class History(BaseModel):
@@ -174,8 +178,8 @@ async def rates(
         standalone_coverage=Rate.of(figures.standalone),
         work_coverage=Rate.of(figures.work),
         temporary_coverage=Rate.of(figures.temporary),
-        effective_coverage=Rate.of(figures.effective),
-        effective=Rate.of(figures.effective),
+        effective_coverage=Rate.of(figures.effective) if figures.effective else None,
+        effective=Rate.of(figures.effective) if figures.effective else None,
         new_employment=NewEmployment.of(groups) if groups else None,
         breakdown={
             dimension: {value: BreakdownEntry.model_validate(entry) for value, entry in by.items()}
@@ -269,6 +273,7 @@ async def rate_history(
                 standalone_coverage=Rate.of(day.standalone),
                 work_coverage=Rate.of(day.work),
                 temporary_coverage=Rate.of(day.temporary),
+                effective_coverage=Rate.of(day.effective) if day.effective else None,
             )
             for day in days
         ],

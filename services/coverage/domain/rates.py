@@ -142,6 +142,12 @@ class Snapshot:
     taken_on: date
     taken_at: datetime
     counts: Counts
+    #: False for a snapshot taken before effective coverage was counted (its counters are 0)
+    effective_measured: bool = True
+
+    def effective(self, scope: Scope) -> Coverage | None:
+        """Effective coverage as the snapshot kept it; None when it was not counted then."""
+        return self.counts.effective(scope) if self.effective_measured else None
 
 
 class DayNotKept(Invalid):

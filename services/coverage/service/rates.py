@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -33,7 +34,7 @@ class Figures:
     standalone: Coverage
     work: Coverage
     temporary: Coverage
-    effective: Coverage
+    effective: Coverage | None  # None: a snapshot from before it was counted
     breakdown: dict[str, dict[str, dict[str, dict[str, object]]]]
     snapshot: bool = False
 
@@ -53,7 +54,7 @@ async def figures(
         kept = await uow.rollups.history(area, on, on)
         if not kept:
             raise DayNotKept(on, today)
-        return _figures(
+        figures = _figures(
             area,
             on,
             kept[0].taken_at,
@@ -63,6 +64,7 @@ async def figures(
             work_scope,
             snapshot=True,
         )
+        return dataclasses.replace(figures, effective=kept[0].effective(organization_scope))
     rows, as_of = await uow.rollups.breakdown(area)
     total = Counts.total(row.counts.values for row in rows)
     return _figures(
@@ -112,6 +114,7 @@ class DayFigures:
     standalone: Coverage
     work: Coverage
     temporary: Coverage
+    effective: Coverage | None  # None: taken before effective coverage was counted
 
 
 async def history(
@@ -134,6 +137,7 @@ async def history(
             standalone=s.counts.coverage("standalone", organization_scope),
             work=s.counts.coverage("work", work_scope),
             temporary=s.counts.temporary(organization_scope),
+            effective=s.effective(organization_scope),
         )
         for s in await uow.rollups.history(area, start, end)
     ]

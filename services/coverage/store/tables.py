@@ -144,6 +144,8 @@ snapshots = Table(
     Column("taken_on", Date(), primary_key=True),
     Column("taken_at", UTCDateTime(), nullable=False),
     *_counter_columns(),
+    # true when the `effective` counters were kept (snapshots taken before migration 0006: NULL)
+    Column("effective_measured", Boolean()),
     comment="The counters of each region on a day, as taken then: history is read from here.",
 )
 

@@ -3,8 +3,8 @@
 employment groups' workers, stations and requests from the stations service.
 
 No lapse is known at this revision, so every covered organisation is effective: the live
-roll-ups' `effective` counters start equal to `covered` (past snapshots keep 0: they were not
-measured then).
+roll-ups' `effective` counters start equal to `covered`. Past snapshots were not measured: their
+`effective_measured` is NULL and they answer effective coverage with null.
 
 Revision ID: 0006
 Revises: 0005
@@ -43,6 +43,9 @@ def upgrade() -> None:
                         server_default=sa.text("0"),
                     )
                 )
+    with op.batch_alter_table("coverage_snapshots") as batch:
+        # NULL for the snapshots taken until now: their effective counters were not kept
+        batch.add_column(sa.Column("effective_measured", sa.Boolean()))
     rollups = sa.table(
         "coverage_rollups",
         *(
@@ -121,6 +124,8 @@ def downgrade() -> None:
         op.drop_table(table)
     op.drop_index("ix_coverage_routine_lapses_period", table_name="coverage_routine_lapses")
     op.drop_table("coverage_routine_lapses")
+    with op.batch_alter_table("coverage_snapshots") as batch:
+        batch.drop_column("effective_measured")
     for table in ("coverage_rollups", "coverage_snapshots"):
         with op.batch_alter_table(table) as batch:
             for scope in SCOPES:
