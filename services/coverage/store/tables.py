@@ -226,7 +226,13 @@ workers = Table(
     comment="Workers of the new employment groups by opaque id and region (no name, no phone): "
     "registered on a day, checked in with a community from a day.",
 )
-Index("ix_coverage_workers_region", workers.c.region_code)
+# covering: a region's counts are read from the index alone
+Index(
+    "ix_coverage_workers_region",
+    workers.c.region_code,
+    workers.c.registered_on,
+    workers.c.checked_in_on,
+)
 
 stations = Table(
     "coverage_stations",
@@ -240,7 +246,12 @@ stations = Table(
     comment="Stations (驿站) at their highest version seen; one is open from opened_on and "
     "before closed_on.",
 )
-Index("ix_coverage_stations_region", stations.c.region_code)
+Index(
+    "ix_coverage_stations_region",
+    stations.c.region_code,
+    stations.c.opened_on,
+    stations.c.closed_on,
+)
 
 requests = Table(
     "coverage_requests",
@@ -254,7 +265,12 @@ requests = Table(
     comment="Requests (点单) at their latest resolution or reopening: resolved on a day, on "
     "time or not.",
 )
-Index("ix_coverage_requests_region", requests.c.region_code)
+Index(
+    "ix_coverage_requests_region",
+    requests.c.region_code,
+    requests.c.resolved_on,
+    requests.c.on_time,
+)
 
 rebuilds = Table(
     "coverage_rebuilds",

@@ -91,7 +91,11 @@ def _new_employment_tables() -> None:
         comment="Workers of the new employment groups by opaque id and region (no name, no "
         "phone): registered on a day, checked in with a community from a day.",
     )
-    op.create_index("ix_coverage_workers_region", "coverage_workers", ["region_code"])
+    op.create_index(
+        "ix_coverage_workers_region",
+        "coverage_workers",
+        ["region_code", "registered_on", "checked_in_on"],
+    )
     op.create_table(
         "coverage_stations",
         sa.Column("station_id", sa.String(64), primary_key=True),
@@ -103,7 +107,11 @@ def _new_employment_tables() -> None:
         comment="Stations (驿站) at their highest version seen; one is open from opened_on and "
         "before closed_on.",
     )
-    op.create_index("ix_coverage_stations_region", "coverage_stations", ["region_code"])
+    op.create_index(
+        "ix_coverage_stations_region",
+        "coverage_stations",
+        ["region_code", "opened_on", "closed_on"],
+    )
     op.create_table(
         "coverage_requests",
         sa.Column("request_id", sa.String(64), primary_key=True),
@@ -115,7 +123,11 @@ def _new_employment_tables() -> None:
         comment="Requests (点单) at their latest resolution or reopening: resolved on a day, on "
         "time or not.",
     )
-    op.create_index("ix_coverage_requests_region", "coverage_requests", ["region_code"])
+    op.create_index(
+        "ix_coverage_requests_region",
+        "coverage_requests",
+        ["region_code", "resolved_on", "on_time"],
+    )
 
 
 def downgrade() -> None:
