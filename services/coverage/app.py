@@ -8,9 +8,10 @@ from services.coverage.api.gaps import router as gaps
 from services.coverage.api.projection import router as projection
 from services.coverage.api.rates import router as rates
 from services.coverage.api.targets import router as targets
-from services.coverage.handlers import registry_events
+from services.coverage.handlers import registry_events, training_events
 from services.coverage.rebuild import rebuild_command
 from services.coverage.settings import CoverageSettings
+from services.coverage.station_handlers import station_events
 from services.coverage.store.tables import metadata
 from services.coverage.store.uow import CoverageUnitOfWork
 from services.coverage.workers import rates_changed_worker, snapshot_worker
@@ -25,7 +26,7 @@ def definition(settings: CoverageSettings | None = None) -> ServiceDefinition:
         metadata=metadata,
         migrations=Path(__file__).parent / "store" / "migrations",
         routers=[projection, gaps, targets, rates],
-        consumers=[registry_events],
+        consumers=[registry_events, training_events, station_events],
         workers=[snapshot_worker(settings), rates_changed_worker(settings)],
         unit_of_work=CoverageUnitOfWork,
         commands=[rebuild_command(settings)],

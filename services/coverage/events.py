@@ -85,3 +85,12 @@ class RatesChangedV1(IntegrationEvent):
         description="Organisations in the organisation scope only a temporary Party organisation "
         "(临时党组织) reaches: their own figure, never in organisation_covered",
     )
+    effective_covered: int = Field(
+        default=0,
+        ge=0,
+        description="有效覆盖: of organisation_covered, those whose branch kept its routine "
+        "(三会一课) in the last full calendar quarter",
+    )
+    effective_rate: float | None = Field(
+        default=None, description="effective_covered / organization_in_scope, 4 places"
+    )

@@ -1,4 +1,5 @@
-"""Subscribers of the coverage service: registry events applied to its projection.
+"""Subscribers of the coverage service: registry events (and training's judgements of the
+branches' routine, for effective coverage) applied to its projection.
 
 Each event type coverage reads has its own tolerant model here (`extra="ignore"`, checked by the
 contract tests against the registry's exported schema) and is applied a batch at a time: the
@@ -18,7 +19,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from libs.common.events import Envelope
-from libs.common.inbox import BatchHandler, ConsumerSpec
+from libs.common.inbox import BatchHandler, BatchScope, ConsumerSpec
 from services.coverage.domain.facts import CoverageFacts
 from services.coverage.service.projection import (
     BranchChanged,
@@ -26,10 +27,12 @@ from services.coverage.service.projection import (
     OrganizationFiled,
     OrganizationLeft,
     Projector,
+    RoutineJudged,
 )
 from services.coverage.store.uow import CoverageUnitOfWork
 
 registry_events = ConsumerSpec[CoverageUnitOfWork](name="coverage-registry", stream="PB_REGISTRY")
+training_events = ConsumerSpec[CoverageUnitOfWork](name="coverage-training", stream="PB_TRAINING")
 
 
 class _Tolerant(BaseModel):
@@ -183,6 +186,32 @@ class MassOrganizationDissolved(MassOrganization):
     dissolved_on: date
 
 
+class RoutinePeriod(_Tolerant):
+    """What coverage reads of `pb.training.routine.lapsed.v1` and `.restored.v1`: one period of
+    one obligation of a branch's routine."""
+
+    branch_id: str
+    organization_ids: list[str] = Field(default_factory=list)
+    obligation: str
+    period: str
+    period_starts_on: date
+    period_ends_on: date
+
+
+class RoutineLapsed(RoutinePeriod):
+    """What coverage reads of `pb.training.routine.lapsed.v1`."""
+
+    judged_on: date
+
+
+class RoutineRestored(RoutinePeriod):
+    """What coverage reads of `pb.training.routine.restored.v1`: `period_met` when the meeting
+    was held inside the lapsed period (then it was kept after all)."""
+
+    held_on: date
+    period_met: bool
+
+
 Items = Sequence[tuple[Envelope, Any]]
 Apply = Callable[[Projector, Items], None]
 
@@ -281,6 +310,23 @@ def _mass_organizations_dissolved(projector: Projector, items: Items) -> None:
     projector.mass_organizations_dissolved(_mass_organizations(items))
 
 
+def _routines(projector: Projector, items: Items) -> None:
+    projector.routines_judged(
+        [
+            RoutineJudged(
+                branch_id=e.branch_id,
+                obligation=e.obligation,
+                period=e.period,
+                period_starts_on=e.period_starts_on,
+                period_ends_on=e.period_ends_on,
+                organization_ids=frozenset(e.organization_ids),
+                met=bool(getattr(e, "period_met", False)),
+            )
+            for _, e in items
+        ]
+    )
+
+
 #: Every registry event coverage applies: the model it reads it with and how it is applied.
 PROJECTED: dict[str, tuple[type[BaseModel], Apply]] = {
     "pb.registry.organization.registered.v1": (OrganizationRegistered, _organizations_registered),
@@ -306,23 +352,40 @@ PROJECTED: dict[str, tuple[type[BaseModel], Apply]] = {
 }
 
 
+#: Every training event coverage applies (effective coverage).
+PROJECTED_TRAINING: dict[str, tuple[type[BaseModel], Apply]] = {
+    "pb.training.routine.lapsed.v1": (RoutineLapsed, _routines),
+    "pb.training.routine.restored.v1": (RoutineRestored, _routines),
+}
+
+
 #: The projector of the group of events being applied (set by the batch scope, in the task
 #: that runs the group's handlers).
 _projector: ContextVar[Projector] = ContextVar("coverage_projector")
 
 
-@registry_events.batch_scope
-@asynccontextmanager
-async def _projecting(uow: CoverageUnitOfWork) -> AsyncIterator[Projector]:
-    """One projector per group of events the inbox applies together: the runs note their
-    events on it, and it applies them all once they have run (never after a failure)."""
-    projector = Projector(uow)
-    token = _projector.set(projector)
-    try:
-        yield projector
-        await projector.flush()
-    finally:
-        _projector.reset(token)
+def _projecting(*, exclusive: bool) -> BatchScope[CoverageUnitOfWork]:
+    """The batch scope of a consumer: one projector per group of events the inbox applies
+    together; the runs note their events on it, and it applies them all once they have run
+    (never after a failure). Training's judgements come on a consumer of their own, beside the
+    registry's: its batches hold the projection's day exclusively (`exclusive`), so a batch of
+    either never reads organisations the other is rewriting (see `Projector`)."""
+
+    @asynccontextmanager
+    async def scope(uow: CoverageUnitOfWork) -> AsyncIterator[Projector]:
+        projector = Projector(uow, exclusive=exclusive)
+        token = _projector.set(projector)
+        try:
+            yield projector
+            await projector.flush()
+        finally:
+            _projector.reset(token)
+
+    return scope
+
+
+registry_events.batch_scope(_projecting(exclusive=False))
+training_events.batch_scope(_projecting(exclusive=True))
 
 
 def _live(apply: Apply) -> BatchHandler[CoverageUnitOfWork]:
@@ -335,3 +398,5 @@ def _live(apply: Apply) -> BatchHandler[CoverageUnitOfWork]:
 
 for _event_type, (_model, _apply) in PROJECTED.items():
     registry_events.on_batch(_event_type, _model)(_live(_apply))
+for _event_type, (_model, _apply) in PROJECTED_TRAINING.items():
+    training_events.on_batch(_event_type, _model)(_live(_apply))

@@ -1,8 +1,10 @@
-"""`python -m services.coverage rebuild`: the projection rebuilt from the registry's stream.
+"""`python -m services.coverage rebuild`: the projection rebuilt from the streams it reads.
 
-Empties the projection (organisation facts, branches, assignments, mass organisations, roll-ups)
-and replays PB_REGISTRY from sequence 1 up to the stream's last message at the start, through the
-same code the live consumer uses, `--batch-size` events per transaction, printing progress.
+Empties the projection (organisation facts, branches, assignments, mass organisations, the
+routine's lapses, roll-ups) and replays PB_REGISTRY, then PB_TRAINING (the routine's lapses and
+restorations, for effective coverage; skipped when training has not declared it), each from
+sequence 1 up to its last message at the start, through the same code the live consumers use,
+`--batch-size` events per transaction, printing progress.
 Targets, snapshots and history are kept. The progress is stored with each batch, so `--resume`
 continues an interrupted rebuild where it stopped (every step of the projection is idempotent).
 Stop the service (or at least its consumer) while it runs.
@@ -26,13 +28,20 @@ import nats
 from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import NotFoundError
 from pydantic import ValidationError
 
 from libs.common.db import Database
 from libs.common.events import Envelope, MalformedEnvelope
 from libs.common.migrations import upgrade_to_head
 from libs.common.service import Command
-from services.coverage.handlers import PROJECTED, registry_events
+from services.coverage.handlers import (
+    PROJECTED,
+    PROJECTED_TRAINING,
+    Apply,
+    registry_events,
+    training_events,
+)
 from services.coverage.service.rebuild import (
     Noting,
     finish_rebuild,
@@ -46,6 +55,21 @@ from services.coverage.store.uow import CoverageUnitOfWork
 
 MIGRATIONS = Path(__file__).parent / "store" / "migrations"
 FETCH_TIMEOUT = 2.0
+
+
+@dataclass(frozen=True)
+class Source:
+    """A stream replayed, in this order: the subjects read and how each event type applies."""
+
+    stream: str
+    subjects: str
+    projected: dict[str, tuple[type[Any], Apply]]
+
+
+SOURCES: tuple[Source, ...] = (
+    Source(registry_events.stream, "pb.registry.>", PROJECTED),
+    Source(training_events.stream, "pb.training.>", PROJECTED_TRAINING),
+)
 
 
 @dataclass
@@ -83,58 +107,26 @@ async def rebuild(
 async def _rebuild(
     db: Database, client: Any, resume: bool, batch_size: int, progress: Progress
 ) -> RebuildReport:
-    stream = registry_events.stream
     js = client.jetstream()
     report = RebuildReport()
     started = time.monotonic()
+    spans: dict[str, tuple[int, int]] = {}
     async with CoverageUnitOfWork(db) as uow:
-        resumed = await unfinished(uow, stream) if resume else None
-        if resumed is not None:
-            start, end = resumed
-            progress(f"resuming {stream} at sequence {start} of {end}")
-        else:
-            end = int((await js.stream_info(stream)).state.last_seq)
-            start = 1
-            await start_rebuild(uow, stream, end)
-            progress(f"rebuilding from {stream}: sequences 1..{end}")
-    if start <= end:
-        subscription = await js.pull_subscribe(
-            "pb.registry.>",
-            durable=None,
-            stream=stream,
-            config=ConsumerConfig(
-                deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
-                opt_start_seq=start,
-                ack_policy=AckPolicy.NONE,
-                max_ack_pending=-1,
-            ),
-        )
-        try:
-            last = start - 1
-            reported = time.monotonic()
-            while last < end:
-                try:
-                    msgs = await subscription.fetch(batch_size, timeout=FETCH_TIMEOUT)
-                except (NatsTimeoutError, TimeoutError):
-                    continue
-                batch = [m for m in msgs if m.metadata.sequence.stream <= end]
-                if not batch:
-                    break
-                last = batch[-1].metadata.sequence.stream
-                await _apply(db, stream, batch, last, last >= end, report)
-                report.last_sequence = last
-                if time.monotonic() - reported >= 1.0 or last >= end:
-                    reported = time.monotonic()
-                    elapsed = reported - started
-                    progress(
-                        f"  {last}/{end} ({100 * last / end:.1f} %), {report.applied} applied, "
-                        f"{report.applied / max(elapsed, 1e-9):,.0f}/s"
-                    )
-        finally:
-            await subscription.unsubscribe()
-    else:
-        async with CoverageUnitOfWork(db) as uow:
-            await finish_rebuild(uow, stream, end)
+        for source in SOURCES:
+            resumed = await unfinished(uow, source.stream) if resume else None
+            if resumed is not None:
+                spans[source.stream] = resumed
+                progress(f"resuming {source.stream} at sequence {resumed[0]} of {resumed[1]}")
+        if not resume or not spans:
+            ends = {source.stream: await _last_sequence(js, source.stream) for source in SOURCES}
+            await start_rebuild(uow, ends)
+            spans = {stream: (1, end) for stream, end in ends.items()}
+            for stream, end in ends.items():
+                progress(f"rebuilding from {stream}: sequences 1..{end}")
+    for source in SOURCES:
+        if source.stream in spans:
+            start, end = spans[source.stream]
+            await _replay_stream(db, js, source, start, end, batch_size, report, progress)
     async with CoverageUnitOfWork(db) as uow:
         await evaluate_all_targets(uow)
     report.seconds = time.monotonic() - started
@@ -142,8 +134,69 @@ async def _rebuild(
     return report
 
 
+async def _last_sequence(js: Any, stream: str) -> int:
+    """The stream's last sequence now (0 when its producer has not declared it yet)."""
+    try:
+        return int((await js.stream_info(stream)).state.last_seq)
+    except NotFoundError:
+        return 0
+
+
+async def _replay_stream(
+    db: Database,
+    js: Any,
+    source: Source,
+    start: int,
+    end: int,
+    batch_size: int,
+    report: RebuildReport,
+    progress: Progress,
+) -> None:
+    """Replay `source` from `start` to `end`, a batch per transaction, progress stored with each."""
+    started = reported = time.monotonic()
+    applied_before = report.applied
+    stream = source.stream
+    if start > end:
+        async with CoverageUnitOfWork(db) as uow:
+            await finish_rebuild(uow, stream, end)
+        return
+    subscription = await js.pull_subscribe(
+        source.subjects,
+        durable=None,
+        stream=stream,
+        config=ConsumerConfig(
+            deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
+            opt_start_seq=start,
+            ack_policy=AckPolicy.NONE,
+            max_ack_pending=-1,
+        ),
+    )
+    try:
+        last = start - 1
+        while last < end:
+            try:
+                msgs = await subscription.fetch(batch_size, timeout=FETCH_TIMEOUT)
+            except (NatsTimeoutError, TimeoutError):
+                continue
+            batch = [m for m in msgs if m.metadata.sequence.stream <= end]
+            if not batch:
+                break
+            last = batch[-1].metadata.sequence.stream
+            await _apply(db, source, batch, last, last >= end, report)
+            report.last_sequence = last
+            if time.monotonic() - reported >= 1.0 or last >= end:
+                reported = time.monotonic()
+                applied = report.applied - applied_before
+                progress(
+                    f"  {stream} {last}/{end} ({100 * last / end:.1f} %), {applied} applied, "
+                    f"{applied / max(reported - started, 1e-9):,.0f}/s"
+                )
+    finally:
+        await subscription.unsubscribe()
+
+
 async def _apply(
-    db: Database, stream: str, msgs: list[Msg], last: int, finished: bool, report: RebuildReport
+    db: Database, source: Source, msgs: list[Msg], last: int, finished: bool, report: RebuildReport
 ) -> None:
     """One transaction: the batch's runs of one event type, applied at once, then the progress."""
     runs: list[tuple[str, list[tuple[Envelope, Any]]]] = []
@@ -153,7 +206,7 @@ async def _apply(
         except MalformedEnvelope:
             report.skipped += 1
             continue
-        projected = PROJECTED.get(envelope.type)
+        projected = source.projected.get(envelope.type)
         if projected is None:
             report.skipped += 1
             continue
@@ -167,12 +220,12 @@ async def _apply(
         else:
             runs.append((envelope.type, [(envelope, event)]))
     async with CoverageUnitOfWork(db) as uow:
-        await replay(uow, stream, [_noting(*run) for run in runs], last, finished=finished)
+        notes = [_noting(source.projected[type_][1], items) for type_, items in runs]
+        await replay(uow, source.stream, notes, last, finished=finished)
     report.applied += sum(len(items) for _, items in runs)
 
 
-def _noting(event_type: str, items: list[tuple[Envelope, Any]]) -> Noting:
-    apply = PROJECTED[event_type][1]
+def _noting(apply: Apply, items: list[tuple[Envelope, Any]]) -> Noting:
     return lambda projector: apply(projector, items)
 
 
@@ -190,7 +243,8 @@ def rebuild_command(settings: CoverageSettings) -> Command:
 
     return Command(
         "rebuild",
-        "rebuild the projection from the registry's stream (stop the service first)",
+        "rebuild the projection from the registry's and training's streams (stop the service "
+        "first)",
         arguments,
         run,
     )

@@ -140,7 +140,9 @@ async def test_rates_are_the_counts_of_the_events_sent(
 
     body = await settled(service, ledger, "140212")
     assert body["region_code"] == "140212"
-    assert body["effective"] is None
+    # no branch has lapsed: every covered organisation is effectively covered
+    assert body["effective_coverage"] == body["organization_coverage"]
+    assert body["effective"] == body["effective_coverage"]
     for region in ("14", "1402", TOWNSHIP_A, TOWNSHIP_B, TOWNSHIP_A + "001"):
         await settled(service, ledger, region)
     for scope in ("three_haves", "all_managed"):

@@ -47,7 +47,13 @@ SERVICES: dict[str, int] = {"registry": 8001, "coverage": 8002, "stations": 8003
 #: What each service consumes (subjects), as the architecture defines it.
 CONSUMES: dict[str, list[str]] = {
     "registry": ["pb.training.member.>", "pb.stations.worker.>"],
-    "coverage": ["pb.registry.>", "pb.training.>"],
+    "coverage": [
+        "pb.registry.>",
+        "pb.training.>",
+        "pb.stations.worker.>",
+        "pb.stations.station.>",
+        "pb.stations.request.>",
+    ],
     "stations": ["pb.registry.organization.>", "pb.registry.massorg.>"],
     "training": ["pb.registry.branch.>"],
 }

@@ -10,7 +10,9 @@ from pydantic import BaseModel, Field
 
 from services.coverage.api.deps import AreaQuery, Reader, ReadUnitOfWorkDep, region_in_scope
 from services.coverage.domain.facts import DEFAULT_ORGANIZATION_SCOPE, DEFAULT_WORK_SCOPE, Scope
+from services.coverage.domain.new_employment import NewEmploymentFigures
 from services.coverage.domain.rates import Coverage
+from services.coverage.service import new_employment
 from services.coverage.service import rates as coverage
 
 router = APIRouter(prefix="/v1/coverage", tags=["coverage"])
@@ -42,6 +44,44 @@ class BreakdownEntry(BaseModel):
     standalone_coverage: Rate
     work_coverage: Rate
     temporary_coverage: Rate
+    effective_coverage: Rate
+
+
+class NewEmployment(BaseModel):
+    """The new employment groups (新就业群体) of the region on `day`, from the stations service."""
+
+    workers_registered: int = Field(description="Workers registered on or before the day")
+    workers_checked_in: int = Field(
+        description="Of those, workers who checked in with a community (社区报到) by the day"
+    )
+    check_in_rate: float | None = Field(
+        description="报到率: checked in / registered, 4 places; null when none registered"
+    )
+    open_stations: int = Field(description="Stations (驿站) open on the day")
+    stations_per_thousand_workers: float | None = Field(
+        description="Open stations per 1,000 registered workers, 2 places; null when none"
+    )
+    requests_resolved: int = Field(
+        description="Requests of the region resolved by the day (a reopened one not, until "
+        "resolved again)"
+    )
+    requests_resolved_on_time: int
+    on_time_rate: float | None = Field(
+        description="Resolved on time / resolved, 4 places; null when none resolved"
+    )
+
+    @classmethod
+    def of(cls, figures: NewEmploymentFigures) -> NewEmployment:
+        return cls(
+            workers_registered=figures.workers_registered,
+            workers_checked_in=figures.workers_checked_in,
+            check_in_rate=figures.check_in_rate,
+            open_stations=figures.open_stations,
+            stations_per_thousand_workers=figures.stations_per_thousand_workers,
+            requests_resolved=figures.requests_resolved,
+            requests_resolved_on_time=figures.requests_resolved_on_time,
+            on_time_rate=figures.on_time_rate,
+        )
 
 
 class Rates(BaseModel):
@@ -65,10 +105,19 @@ class Rates(BaseModel):
         description="By `kind`, industry `section` (GB/T 4754 letter) and `size_band` (empty "
         "for a past day: snapshots keep the region's totals only)"
     )
-    effective: None = Field(
-        default=None,
-        description="Effective coverage (有效覆盖: branches that keep 三会一课). Null: not yet "
-        "reported; filled from the training service's meeting records once they are published.",
+    effective_coverage: Rate | None = Field(
+        description="有效覆盖: organisations covered (as organisation coverage counts them) whose "
+        "branch kept its routine (三会一课) in the last full calendar quarter before `day`, over "
+        "the organisation-coverage scope; null for a past day whose snapshot was taken before "
+        "it was counted"
+    )
+    effective: Rate | None = Field(
+        description="The same figure as `effective_coverage` (its earlier name, null until "
+        "training's routine events were consumed)"
+    )
+    new_employment: NewEmployment | None = Field(
+        description="The new employment groups' figures of the region (the whole region, "
+        "whatever `area`); null for a past day (snapshots do not keep them)"
     )
 
 
@@ -79,6 +128,9 @@ class HistoryPoint(BaseModel):
     standalone_coverage: Rate
     work_coverage: Rate
     temporary_coverage: Rate
+    effective_coverage: Rate | None = Field(
+        description="null for a snapshot taken before effective coverage was counted"
+    )
 
 
 class History(BaseModel):
@@ -115,6 +167,7 @@ async def rates(
     figures = await coverage.figures(
         uow, (region, area or ""), organization_scope, work_scope, on=as_of
     )
+    groups = None if figures.snapshot else await new_employment.figures(uow, region)
     return Rates(
         region_code=figures.region_code,
         area_id=area,
@@ -125,6 +178,9 @@ async def rates(
         standalone_coverage=Rate.of(figures.standalone),
         work_coverage=Rate.of(figures.work),
         temporary_coverage=Rate.of(figures.temporary),
+        effective_coverage=Rate.of(figures.effective) if figures.effective else None,
+        effective=Rate.of(figures.effective) if figures.effective else None,
+        new_employment=NewEmployment.of(groups) if groups else None,
         breakdown={
             dimension: {value: BreakdownEntry.model_validate(entry) for value, entry in by.items()}
             for dimension, by in figures.breakdown.items()
@@ -138,6 +194,7 @@ class SubregionRow(BaseModel):
     standalone_coverage: Rate
     work_coverage: Rate
     temporary_coverage: Rate
+    effective_coverage: Rate
 
 
 class Subregions(BaseModel):
@@ -151,7 +208,8 @@ class Subregions(BaseModel):
     response_model=Subregions,
     summary="The figures of each region one level below: a county's townships (乡镇街道), ...",
     description="One row per sub-region with its rates and counts, from the roll-ups. `sort`: "
-    "region_code, organization_rate, standalone_rate, work_rate, temporary_rate, in_scope, "
+    "region_code, organization_rate, standalone_rate, work_rate, temporary_rate, "
+    "effective_rate, in_scope, "
     "uncovered (organisation coverage); `-` in front for descending; regions with nothing in "
     "scope (rate null) come last; ties by code.",
 )
@@ -175,6 +233,7 @@ async def subregion_table(
                 standalone_coverage=Rate.of(row.standalone),
                 work_coverage=Rate.of(row.work),
                 temporary_coverage=Rate.of(row.temporary),
+                effective_coverage=Rate.of(row.effective),
             )
             for row in rows
         ],
@@ -214,6 +273,7 @@ async def rate_history(
                 standalone_coverage=Rate.of(day.standalone),
                 work_coverage=Rate.of(day.work),
                 temporary_coverage=Rate.of(day.temporary),
+                effective_coverage=Rate.of(day.effective) if day.effective else None,
             )
             for day in days
         ],

@@ -26,3 +26,8 @@ def boundary_days(was: date, now: date) -> tuple[date, date]:
     last day (inclusive end) from `was` to the day before `now`, a first day without (exclusive
     end) after `was` up to `now` all lie in it."""
     return min(was, now), max(was, now)
+
+
+def local_date(moment: datetime, utc_offset_hours: float = SHANGHAI_UTC_OFFSET_HOURS) -> date:
+    """The offices' calendar day of a moment (an aware datetime)."""
+    return local_today(utc_offset_hours, now=moment.astimezone(UTC))

@@ -73,6 +73,9 @@ class CoverageFacts:
     latitude: float | None = None
     longitude: float | None = None
     branch_formed_on: date | None = field(default=None, compare=False)
+    #: Its covering branch kept its routine (三会一课) in the last full quarter (see
+    #: `domain/routine.py`); true when nothing says otherwise.
+    branch_kept: bool = True
 
     @property
     def has_members(self) -> bool:
@@ -88,6 +91,12 @@ class CoverageFacts:
         """A Party organisation of its own or a joint one covers it (组织覆盖); a temporary one
         does not (it is reported apart, `temporary`)."""
         return self.managed and self.branch_kind in ORGANIZATION_BRANCH_KINDS
+
+    @property
+    def effective(self) -> bool:
+        """Organisation coverage that is effective (有效覆盖): its own or joint branch kept its
+        routine in the last full quarter."""
+        return self.organization_covered and self.branch_kept
 
     @property
     def standalone(self) -> bool:

@@ -23,6 +23,7 @@ class BranchLink:
     branch_id: str
     kind: BranchKind
     formed_on: date | None = None
+    kept: bool = True  # kept its routine in the last full quarter (effective coverage)
 
 
 @dataclass(frozen=True)
@@ -46,10 +47,12 @@ def with_links(facts: CoverageFacts, links: Links) -> CoverageFacts:
     branch_id = branch.branch_id if branch else None
     branch_kind = branch.kind if branch else None
     formed_on = branch.formed_on if branch else None
+    kept = branch.kept if branch else True
     if (
         facts.branch_id == branch_id
         and facts.branch_kind == branch_kind
         and facts.branch_formed_on == formed_on
+        and facts.branch_kept == kept
         and facts.instructor_count == links.instructor_count
         and facts.mass_organization_count == links.mass_organization_count
     ):
@@ -59,6 +62,7 @@ def with_links(facts: CoverageFacts, links: Links) -> CoverageFacts:
         branch_id=branch_id,
         branch_kind=branch_kind,
         branch_formed_on=formed_on,
+        branch_kept=kept,
         instructor_count=links.instructor_count,
         mass_organization_count=links.mass_organization_count,
     )

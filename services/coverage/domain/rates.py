@@ -84,6 +84,11 @@ class Counts:
         figure: never in the organisation rate)."""
         return Coverage(self.get(scope, "temporary"), self.get(scope, "in_scope"), scope)
 
+    def effective(self, scope: Scope) -> Coverage:
+        """Organisations in scope covered effectively (有效覆盖): organisation coverage whose
+        branch kept its routine in the last full quarter."""
+        return Coverage(self.get(scope, "effective"), self.get(scope, "in_scope"), scope)
+
 
 @dataclass(frozen=True)
 class BreakdownRow:
@@ -115,6 +120,7 @@ def breakdown(
                 "standalone_coverage": total.coverage("standalone", organization_scope).as_dict(),
                 "work_coverage": total.coverage("work", work_scope).as_dict(),
                 "temporary_coverage": total.temporary(organization_scope).as_dict(),
+                "effective_coverage": total.effective(organization_scope).as_dict(),
             }
     return result
 
@@ -136,6 +142,12 @@ class Snapshot:
     taken_on: date
     taken_at: datetime
     counts: Counts
+    #: False for a snapshot taken before effective coverage was counted (its counters are 0)
+    effective_measured: bool = True
+
+    def effective(self, scope: Scope) -> Coverage | None:
+        """Effective coverage as the snapshot kept it; None when it was not counted then."""
+        return self.counts.effective(scope) if self.effective_measured else None
 
 
 class DayNotKept(Invalid):
@@ -181,6 +193,7 @@ SUBREGION_SORTS: tuple[str, ...] = (
     "standalone_rate",
     "work_rate",
     "temporary_rate",
+    "effective_rate",
     "in_scope",
     "uncovered",
 )
@@ -200,6 +213,7 @@ class SubregionFigures:
     standalone: Coverage
     work: Coverage
     temporary: Coverage
+    effective: Coverage
 
     def sort_value(self, key: str) -> float | str | None:
         """The value sorted on (None: no rate, nothing in scope)."""

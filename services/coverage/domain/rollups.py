@@ -3,7 +3,8 @@
 A roll-up row is keyed by area × kind × industry section × size band and holds, for each named
 scope, five counters: organisations in scope (the denominator), those a Party organisation covers
 (their own or a joint branch), those with a branch of their own (单独组建), those Party work
-reaches, and those only a temporary Party organisation reaches (临时党组织, its own figure).
+reaches, those only a temporary Party organisation reaches (临时党组织, its own figure), and
+those covered effectively (有效覆盖: the covering branch kept its routine last quarter).
 When an organisation's facts change, its old contribution is subtracted and its new one added,
 so a read never scans organisations.
 """
@@ -17,7 +18,14 @@ from typing import NamedTuple
 from libs.common.validators import InvalidCode, region_ancestors
 from services.coverage.domain.facts import SCOPES, CoverageFacts, size_band
 
-MEASURES: tuple[str, ...] = ("in_scope", "covered", "standalone", "work", "temporary")
+MEASURES: tuple[str, ...] = (
+    "in_scope",
+    "covered",
+    "standalone",
+    "work",
+    "temporary",
+    "effective",
+)
 #: Counter names, one per scope and measure: `with_members_in_scope`, `all_managed_work`, ...
 COUNTERS: tuple[str, ...] = tuple(f"{scope}_{measure}" for scope in SCOPES for measure in MEASURES)
 
@@ -117,18 +125,24 @@ def counts(facts: CoverageFacts) -> tuple[int, ...]:
         facts.standalone,
         facts.work_covered,
         facts.temporary,
+        facts.effective,
     )
 
 
 @lru_cache(maxsize=1024)
 def _counts(
-    scopes: frozenset[str], covered: bool, standalone: bool, work: bool, temporary: bool
+    scopes: frozenset[str],
+    covered: bool,
+    standalone: bool,
+    work: bool,
+    temporary: bool,
+    effective: bool,
 ) -> tuple[int, ...]:
     values: list[int] = []
     for scope in SCOPES:
         counted = scope in scopes
         values += [int(counted), int(counted and covered), int(counted and standalone)]
-        values += [int(counted and work), int(counted and temporary)]
+        values += [int(counted and work), int(counted and temporary), int(counted and effective)]
     return tuple(values)
 
 

@@ -28,6 +28,7 @@ def _rates_changed(area: Area, counts: Counts, now: datetime) -> RatesChangedV1:
     organization = counts.coverage("organization", DEFAULT_ORGANIZATION_SCOPE)
     standalone = counts.coverage("standalone", DEFAULT_ORGANIZATION_SCOPE)
     work = counts.coverage("work", DEFAULT_WORK_SCOPE)
+    effective = counts.effective(DEFAULT_ORGANIZATION_SCOPE)
     return RatesChangedV1(
         region_code=area[0],
         area_id=area[1],
@@ -43,4 +44,6 @@ def _rates_changed(area: Area, counts: Counts, now: datetime) -> RatesChangedV1:
         work_in_scope=work.in_scope,
         work_rate=work.rate,
         temporary_covered=counts.temporary(DEFAULT_ORGANIZATION_SCOPE).covered,
+        effective_covered=effective.covered,
+        effective_rate=effective.rate,
     )

@@ -70,6 +70,20 @@ class LinkChanged:
     ends_on: date | None = None  # a start: its planned last day; an end: its first day without
 
 
+@dataclass(frozen=True)
+class RoutineJudged:
+    """A period of a branch's routine judged by training: lapsed, or restored (met after all
+    when the restoring meeting was held inside it)."""
+
+    branch_id: str
+    obligation: str
+    period: str
+    period_starts_on: date
+    period_ends_on: date
+    organization_ids: frozenset[str]
+    met: bool = False
+
+
 @dataclass
 class _Noted:
     """What the events of a batch said, in stream order, until the batch is applied."""
@@ -80,6 +94,7 @@ class _Noted:
     assignments_ended: list[LinkChanged] = field(default_factory=list)
     mass_organizations_started: list[LinkChanged] = field(default_factory=list)
     mass_organizations_ended: list[LinkChanged] = field(default_factory=list)
+    routines: list[RoutineJudged] = field(default_factory=list)
 
     def links(self) -> Iterator[LinkChanged]:
         yield from self.assignments_started
@@ -100,13 +115,23 @@ class Projector:
     and writes the organisations, the roll-up delta (new minus stored, summed) and, for `live`
     projectors (the inbox), the changed regions for pb.coverage.rates.changed and the target
     crossings; a rebuild from the stream does neither while it refills.
+
+    On PostgreSQL the registry consumer's batches read the day with a shared lock; the training
+    consumer's (`exclusive`) and the day worker take it exclusively, so no two of them ever
+    fold the same organisation's old facts into the roll-ups (SQLite's writers are serial).
     """
 
     def __init__(
-        self, uow: CoverageUnitOfWork, *, live: bool = True, day: date | None = None
+        self,
+        uow: CoverageUnitOfWork,
+        *,
+        live: bool = True,
+        day: date | None = None,
+        exclusive: bool = False,
     ) -> None:
         self.uow = uow
         self.live = live
+        self.exclusive = exclusive  # hold the day exclusively (a second consumer's batches)
         self.store = uow.projection
         self.day = day  # the day dated facts are evaluated at; default: the projection's
         self._noted = _Noted()
@@ -135,6 +160,9 @@ class Projector:
     def mass_organizations_dissolved(self, links: Iterable[LinkChanged]) -> None:
         self._noted.mass_organizations_ended.extend(links)
 
+    def routines_judged(self, judged: Iterable[RoutineJudged]) -> None:
+        self._noted.routines.extend(judged)
+
     def recount(self, organization_ids: Iterable[str]) -> None:
         """Evaluate these organisations' dated links again (a day boundary passed)."""
         self._recount.update(organization_ids)
@@ -147,9 +175,10 @@ class Projector:
         recount, self._recount = self._recount, set()
         # the day first: on PostgreSQL its shared lock keeps the day worker from moving it (and
         # rewriting these organisations) between this batch's reads and its writes
-        day = self.day or await self.store.projection_day()
+        day = self.day or await self.store.projection_day(exclusive=self.exclusive)
         affected = await self._write_branches(noted.branches)
         affected |= await self._write_links(noted)
+        affected |= await self._write_routines(noted.routines)
         files = noted.files
         wanted = affected | recount | {f.organization_id for f in files}
         if not wanted:
@@ -180,6 +209,27 @@ class Projector:
         for branch_id in newer.keys() & stored.keys():
             affected |= stored[branch_id].organization_ids
         return affected
+
+    async def _write_routines(self, judged: list[RoutineJudged]) -> set[str]:
+        """Record lapsed and restored periods; the organisations whose effective coverage may
+        change (those the projection's branches name, and those the events name)."""
+        if not judged:
+            return set()
+        await self.store.write_lapses(
+            [
+                {
+                    "branch_id": j.branch_id,
+                    "obligation": j.obligation,
+                    "period": j.period,
+                    "period_starts_on": j.period_starts_on,
+                    "period_ends_on": j.period_ends_on,
+                    "met": j.met,
+                }
+                for j in judged
+            ]
+        )
+        named = {org_id for j in judged for org_id in j.organization_ids}
+        return named | await self.store.organizations_of_branches(j.branch_id for j in judged)
 
     async def _write_links(self, noted: _Noted) -> set[str]:
         """Start and end instructor assignments and mass organisations: every start first, then

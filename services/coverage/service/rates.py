@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -33,6 +34,7 @@ class Figures:
     standalone: Coverage
     work: Coverage
     temporary: Coverage
+    effective: Coverage | None  # None: a snapshot from before it was counted
     breakdown: dict[str, dict[str, dict[str, dict[str, object]]]]
     snapshot: bool = False
 
@@ -52,7 +54,7 @@ async def figures(
         kept = await uow.rollups.history(area, on, on)
         if not kept:
             raise DayNotKept(on, today)
-        return _figures(
+        figures = _figures(
             area,
             on,
             kept[0].taken_at,
@@ -62,6 +64,7 @@ async def figures(
             work_scope,
             snapshot=True,
         )
+        return dataclasses.replace(figures, effective=kept[0].effective(organization_scope))
     rows, as_of = await uow.rollups.breakdown(area)
     total = Counts.total(row.counts.values for row in rows)
     return _figures(
@@ -95,6 +98,7 @@ def _figures(
         standalone=total.coverage("standalone", organization_scope),
         work=total.coverage("work", work_scope),
         temporary=total.temporary(organization_scope),
+        effective=total.effective(organization_scope),
         breakdown=by,
         snapshot=snapshot,
     )
@@ -110,6 +114,7 @@ class DayFigures:
     standalone: Coverage
     work: Coverage
     temporary: Coverage
+    effective: Coverage | None  # None: taken before effective coverage was counted
 
 
 async def history(
@@ -132,6 +137,7 @@ async def history(
             standalone=s.counts.coverage("standalone", organization_scope),
             work=s.counts.coverage("work", work_scope),
             temporary=s.counts.temporary(organization_scope),
+            effective=s.effective(organization_scope),
         )
         for s in await uow.rollups.history(area, start, end)
     ]
@@ -154,6 +160,7 @@ async def subregions(
             standalone=counts.coverage("standalone", organization_scope),
             work=counts.coverage("work", work_scope),
             temporary=counts.temporary(organization_scope),
+            effective=counts.effective(organization_scope),
         )
         for code, counts in found.items()
         if len(regions_of(code)) >= 2 and regions_of(code)[-2] == region_code

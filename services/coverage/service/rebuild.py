@@ -1,4 +1,4 @@
-"""The projection rebuilt from the registry's stream: the steps that run in a transaction.
+"""The projection rebuilt from the streams it reads: the steps that run in a transaction.
 
 The command that reads the stream and drives these is `services/coverage/rebuild.py`. Progress
 is stored with each batch, so an interrupted rebuild resumes where it stopped (every step of the
@@ -25,11 +25,13 @@ async def unfinished(uow: CoverageUnitOfWork, stream: str) -> tuple[int, int] | 
     return previous.last_sequence + 1, previous.end_sequence
 
 
-async def start_rebuild(uow: CoverageUnitOfWork, stream: str, end_sequence: int) -> None:
+async def start_rebuild(uow: CoverageUnitOfWork, ends: dict[str, int]) -> None:
     """Empty the projection (organisation facts, branches, assignments, mass organisations,
-    roll-ups) and remember that a rebuild up to `end_sequence` has started."""
+    the routine's lapses, roll-ups) and remember that a rebuild of each stream up to its end
+    sequence has started (all at once, so a resume finds every stream not yet replayed)."""
     await uow.projection.clear()
-    await uow.rebuilds.start(stream, end_sequence)
+    for stream, end_sequence in ends.items():
+        await uow.rebuilds.start(stream, end_sequence)
 
 
 async def replay(

@@ -19,6 +19,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     delete,
+    false,
     func,
     insert,
     literal,
@@ -38,6 +39,7 @@ from services.coverage.domain.calendar import shanghai_today
 from services.coverage.domain.facts import CoverageFacts, size_band
 from services.coverage.domain.links import BranchLink, Links, covering_branch
 from services.coverage.domain.rollups import COUNTERS, RollupKey
+from services.coverage.domain.routine import last_full_quarter
 from services.coverage.store.tables import (
     branch_organizations,
     branches,
@@ -47,6 +49,7 @@ from services.coverage.store.tables import (
     organization_facts,
     rate_changes,
     rollups,
+    routine_lapses,
 )
 
 #: The tables a rebuild empties and fills again (targets, snapshots and history stay).
@@ -58,6 +61,7 @@ PROJECTION_TABLES: tuple[Table, ...] = (
     mass_organizations,
     rollups,
     rate_changes,
+    routine_lapses,
 )
 
 
@@ -224,6 +228,7 @@ def _facts(row: Any) -> StoredOrganization:
         latitude=row.latitude,
         longitude=row.longitude,
         branch_formed_on=row.branch_formed_on,
+        branch_kept=bool(row.branch_kept),
     )
     return StoredOrganization(facts, row.version, row.registered_at, row.deregistered_at)
 
@@ -254,6 +259,7 @@ def _row(stored: StoredOrganization, now: datetime) -> dict[str, Any]:
         "branch_id": f.branch_id,
         "branch_kind": f.branch_kind,
         "branch_formed_on": f.branch_formed_on,
+        "branch_kept": f.branch_kept,
         "instructor_count": f.instructor_count,
         "mass_organization_count": f.mass_organization_count,
         "registered_at": stored.registered_at,
@@ -310,11 +316,15 @@ class ProjectionRepository(Repository):
         found: defaultdict[str, list[BranchLink]] = defaultdict(list)
         counts: dict[tuple[str, str], int] = {}
         rows = await self.session.execute(_links_query(self.session, wanted, day))
+        branch_rows = []
         for what, org_id, branch_id, kind, formed_on, count in rows:
             if what == "branch":
-                found[org_id].append(BranchLink(branch_id, kind, _date(formed_on)))
+                branch_rows.append((org_id, branch_id, kind, _date(formed_on)))
             else:
                 counts[(what, org_id)] = int(count)
+        lapsed = await self.lapsed_branches({row[1] for row in branch_rows}, day)
+        for org_id, branch_id, kind, formed_on in branch_rows:
+            found[org_id].append(BranchLink(branch_id, kind, formed_on, branch_id not in lapsed))
         linked = found.keys() | {org_id for _, org_id in counts}
         return {
             org_id: Links(
@@ -395,6 +405,72 @@ class ProjectionRepository(Repository):
         if members:
             await self.session.execute(insert(branch_organizations), members)
 
+    # --- the branches' routine (effective coverage) --------------------------------------
+
+    async def lapsed_branches(self, ids: Iterable[str], day: date) -> set[str]:
+        """The branches among `ids` with a period of their routine inside the last full
+        quarter before `day` that lapsed and was not met after all."""
+        wanted = sorted(set(ids))
+        if not wanted:
+            return set()
+        first, last = last_full_quarter(day)
+        query = (
+            select(routine_lapses.c.branch_id)
+            .where(
+                one_of(self.session, routine_lapses.c.branch_id, wanted),
+                routine_lapses.c.period_starts_on >= first,
+                routine_lapses.c.period_ends_on <= last,
+                routine_lapses.c.met == false(),
+            )
+            .distinct()
+        )
+        return set((await self.session.execute(query)).scalars())
+
+    async def write_lapses(self, rows: list[dict[str, Any]]) -> None:
+        """Record lapsed periods (branch_id, obligation, period, its dates, met). A period once
+        met stays met, whatever order its events arrive in: `met` only ever turns true."""
+        if not rows:
+            return
+        merged: dict[tuple[str, str, str], dict[str, Any]] = {}
+        for row in rows:
+            key = (row["branch_id"], row["obligation"], row["period"])
+            met = row["met"] or (key in merged and merged[key]["met"])
+            merged[key] = {**row, "met": met, "updated_at": utcnow()}
+        statement = dialect_insert(self.session, routine_lapses)
+        statement = statement.on_conflict_do_update(
+            index_elements=list(routine_lapses.primary_key.columns),
+            set_={
+                "met": or_(routine_lapses.c.met, statement.excluded.met),
+                "updated_at": statement.excluded.updated_at,
+            },
+        )
+        await self.session.execute(statement, [merged[key] for key in sorted(merged)])
+
+    async def organizations_of_branches(self, ids: Iterable[str]) -> set[str]:
+        """The organisations the branches name (as the projection holds them)."""
+        wanted = sorted(set(ids))
+        if not wanted:
+            return set()
+        query = select(branch_organizations.c.organization_id).where(
+            one_of(self.session, branch_organizations.c.branch_id, wanted)
+        )
+        return set((await self.session.execute(query)).scalars())
+
+    async def organizations_with_lapses(self, first: date, last: date) -> set[str]:
+        """Organisations named by a branch with an unmet lapsed period from `first` to `last`
+        (the quarters a day's move takes out of and into the last full quarter)."""
+        query = (
+            select(branch_organizations.c.organization_id)
+            .join(routine_lapses, routine_lapses.c.branch_id == branch_organizations.c.branch_id)
+            .where(
+                routine_lapses.c.period_starts_on >= first,
+                routine_lapses.c.period_ends_on <= last,
+                routine_lapses.c.met == false(),
+            )
+            .distinct()
+        )
+        return set((await self.session.execute(query)).scalars())
+
     # --- instructors and mass organisations ----------------------------------------------
 
     async def start_assignments(self, rows: list[dict[str, Any]]) -> None:
@@ -435,15 +511,16 @@ class ProjectionRepository(Repository):
 
     # --- the calendar: the day dated facts are evaluated at ------------------------------
 
-    async def projection_day(self, *, lock: bool = True) -> date:
+    async def projection_day(self, *, lock: bool = True, exclusive: bool = False) -> date:
         """The day the projection's dated facts are evaluated at (the offices' today until
         the day worker has stored one). In a writer, read with a shared lock on PostgreSQL, so
-        the worker moving the day on waits for the batches evaluating at the old one."""
+        the worker moving the day on waits for the batches evaluating at the old one;
+        `exclusive` (a second consumer's batches) waits for them all and they for it."""
         query = select(calendar.c.day).where(calendar.c.name == "projection")
         if not lock:
             stored = (await self.session.execute(query)).scalar_one_or_none()
             return stored if stored is not None else shanghai_today()
-        query = query.with_for_update(read=True)
+        query = query.with_for_update(read=not exclusive)
         stored = (await self.session.execute(query)).scalar_one_or_none()
         if stored is None:
             # No row yet, so nothing to lock: a day worker starting now would move the day on

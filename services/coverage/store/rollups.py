@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date, datetime
 
-from sqlalchemy import bindparam, delete, func, literal, select
+from sqlalchemy import bindparam, delete, func, literal, select, true
 
 from libs.common.db import Repository, one_of
 from libs.common.tables import UTCDateTime
@@ -94,8 +94,9 @@ class RollupRepository(Repository):
             literal(taken_on, snapshots.c.taken_on.type),
             literal(taken_at, UTCDateTime()),
             *[func.sum(rollups.c[name]) for name in COUNTERS],
+            true(),
         ).group_by(rollups.c.region_code, rollups.c.area_id)
-        names = ["region_code", "area_id", "taken_on", "taken_at", *COUNTERS]
+        names = ["region_code", "area_id", "taken_on", "taken_at", *COUNTERS, "effective_measured"]
         result = await self.session.execute(snapshots.insert().from_select(names, source))
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
@@ -116,6 +117,7 @@ class RollupRepository(Repository):
                 row["taken_on"],
                 row["taken_at"],
                 Counts(tuple(int(row[name]) for name in COUNTERS)),
+                effective_measured=bool(row["effective_measured"]),
             )
             for row in rows.mappings()
         ]

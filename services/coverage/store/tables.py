@@ -48,6 +48,7 @@ organization_facts = Table(
     Column("branch_id", String(36)),
     Column("branch_kind", String(16)),
     Column("branch_formed_on", Date()),
+    Column("branch_kept", Boolean(), nullable=False, server_default=true()),
     Column("instructor_count", Integer(), nullable=False, server_default=text("0")),
     Column("mass_organization_count", Integer(), nullable=False, server_default=text("0")),
     Column("registered_at", UTCDateTime(), nullable=False),
@@ -143,6 +144,8 @@ snapshots = Table(
     Column("taken_on", Date(), primary_key=True),
     Column("taken_at", UTCDateTime(), nullable=False),
     *_counter_columns(),
+    # true when the `effective` counters were kept (snapshots taken before migration 0006: NULL)
+    Column("effective_measured", Boolean()),
     comment="The counters of each region on a day, as taken then: history is read from here.",
 )
 
@@ -189,6 +192,84 @@ branch_activity = Table(
     Column("updated_at", UTCDateTime(), nullable=False),
     comment="Effective coverage (有效覆盖): a branch's 三会一课 activity, filled from training's "
     "meeting events once they exist; empty until then.",
+)
+
+routine_lapses = Table(
+    "coverage_routine_lapses",
+    metadata,
+    Column("branch_id", String(64), primary_key=True),
+    Column("obligation", String(32), primary_key=True),
+    Column("period", String(16), primary_key=True),
+    Column("period_starts_on", Date(), nullable=False),
+    Column("period_ends_on", Date(), nullable=False),
+    Column("met", Boolean(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    comment="Effective coverage (有效覆盖): each period of a branch's routine that training "
+    "judged lapsed; met once a routine.restored says the meeting was held inside it after all.",
+)
+Index(
+    "ix_coverage_routine_lapses_period",
+    routine_lapses.c.period_ends_on,
+    routine_lapses.c.period_starts_on,
+)
+
+# --- The new employment groups (新就业群体), from the stations service's events.
+
+workers = Table(
+    "coverage_workers",
+    metadata,
+    Column("worker_id", String(64), primary_key=True),
+    Column("region_code", String(12), nullable=False),
+    Column("registered_on", Date()),  # NULL: a check-in seen before the registration
+    Column("checked_in_on", Date()),  # the first check-in with a community (社区报到)
+    Column("updated_at", UTCDateTime(), nullable=False),
+    comment="Workers of the new employment groups by opaque id and region (no name, no phone): "
+    "registered on a day, checked in with a community from a day.",
+)
+# covering: a region's counts are read from the index alone
+Index(
+    "ix_coverage_workers_region",
+    workers.c.region_code,
+    workers.c.registered_on,
+    workers.c.checked_in_on,
+)
+
+stations = Table(
+    "coverage_stations",
+    metadata,
+    Column("station_id", String(64), primary_key=True),
+    Column("version", Integer(), nullable=False),
+    Column("region_code", String(12), nullable=False),
+    Column("opened_on", Date()),
+    Column("closed_on", Date()),  # the first day it is no longer open
+    Column("updated_at", UTCDateTime(), nullable=False),
+    comment="Stations (驿站) at their highest version seen; one is open from opened_on and "
+    "before closed_on.",
+)
+Index(
+    "ix_coverage_stations_region",
+    stations.c.region_code,
+    stations.c.opened_on,
+    stations.c.closed_on,
+)
+
+requests = Table(
+    "coverage_requests",
+    metadata,
+    Column("request_id", String(64), primary_key=True),
+    Column("version", Integer(), nullable=False),
+    Column("region_code", String(12), nullable=False),
+    Column("resolved_on", Date()),  # NULL: not resolved (or reopened since)
+    Column("on_time", Boolean(), nullable=False, server_default=false()),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    comment="Requests (点单) at their latest resolution or reopening: resolved on a day, on "
+    "time or not.",
+)
+Index(
+    "ix_coverage_requests_region",
+    requests.c.region_code,
+    requests.c.resolved_on,
+    requests.c.on_time,
 )
 
 rebuilds = Table(

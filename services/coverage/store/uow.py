@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from libs.common.db import UnitOfWork
 from services.coverage.store.gaps import GapRepository
+from services.coverage.store.new_employment import NewEmploymentRepository
 from services.coverage.store.projection import ProjectionRepository
 from services.coverage.store.rebuilds import RebuildRepository
 from services.coverage.store.rollups import RollupRepository
@@ -32,3 +33,7 @@ class CoverageUnitOfWork(UnitOfWork):
     @property
     def rebuilds(self) -> RebuildRepository:
         return self.repository(RebuildRepository)
+
+    @property
+    def new_employment(self) -> NewEmploymentRepository:
+        return self.repository(NewEmploymentRepository)

@@ -94,7 +94,7 @@ class FakeCalendar(ProjectionRepository):
     async def stored_projection_day(self) -> date | None:
         return self.day
 
-    async def projection_day(self, *, lock: bool = True) -> date:
+    async def projection_day(self, *, lock: bool = True, exclusive: bool = False) -> date:
         assert self.day is not None
         return self.day
 

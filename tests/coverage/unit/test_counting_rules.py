@@ -98,7 +98,8 @@ def test_subregions_sort_by_rate_with_missing_rates_last_and_ties_by_code() -> N
 
     def row(code: str, covered: int, in_scope: int) -> SubregionFigures:
         figure = Coverage(covered, in_scope, "with_members")
-        return SubregionFigures(code, figure, figure, figure, Coverage(0, in_scope, "with_members"))
+        none = Coverage(0, in_scope, "with_members")
+        return SubregionFigures(code, figure, figure, figure, none, figure)
 
     rows = [row("103", 1, 2), row("101", 0, 0), row("102", 1, 2), row("104", 2, 2)]
     codes = [r.region_code for r in sorted_subregions(rows, "-organization_rate")]
