@@ -4,8 +4,8 @@ from datetime import date
 
 from pydantic import Field
 
+from libs.common.calendar import local_today
 from libs.common.settings import ServiceSettings
-from services.coverage.domain.calendar import local_today
 
 
 class CoverageSettings(ServiceSettings):
@@ -43,9 +43,6 @@ class CoverageSettings(ServiceSettings):
         description="How often the day worker looks for a new day (flips what starts or ends, "
         "then takes the day's snapshot)",
     )
-    snapshot_utc_offset_hours: float = Field(
-        default=8.0, ge=-12, le=14, description="The offices' time zone, for the snapshot's day"
-    )
     calendar_day: date | None = Field(
         default=None,
         description="Fix the offices' day (rehearsals and tests): coverage facts are evaluated "
@@ -56,5 +53,5 @@ class CoverageSettings(ServiceSettings):
     )
 
     def office_today(self) -> date:
-        """The offices' day: `calendar_day` when fixed, else today (`snapshot_utc_offset_hours`)."""
-        return self.calendar_day or local_today(self.snapshot_utc_offset_hours)
+        """The offices' day: `calendar_day` when fixed, else today in Asia/Shanghai."""
+        return self.calendar_day or local_today()

@@ -3,13 +3,12 @@ pb.coverage.rates.changed announcer."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 
 from libs.common.db import Database
 from libs.common.logging import get_logger
 from libs.common.service import Runtime, Worker
-from libs.common.tasks import StopSignal, stop_loop
+from libs.common.tasks import PeriodicJob
 from services.coverage.service.announcements import announce_changed_rates
 from services.coverage.service.snapshots import take_daily_snapshot
 from services.coverage.service.targets import judge_due_targets
@@ -21,37 +20,14 @@ log = get_logger(__name__)
 Job = Callable[[CoverageUnitOfWork], Awaitable[object]]
 
 
-class PeriodicJob:
-    """Runs `job` in a transaction of its own every `interval` seconds until stopped."""
+def in_transaction(db: Database, job: Job) -> Callable[[], Awaitable[object]]:
+    """A round of a periodic job: `job` in a transaction of its own."""
 
-    def __init__(self, name: str, db: Database, interval: float, job: Job) -> None:
-        self.name = name
-        self.db = db
-        self.interval = interval
-        self.job = job
-        self._stopping = StopSignal()
-        self._task: asyncio.Task[None] | None = None
+    async def one_round() -> object:
+        async with CoverageUnitOfWork(db) as uow:
+            return await job(uow)
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name=self.name)
-
-    async def stop(self) -> None:
-        await stop_loop(self._task, self._stopping, grace=10.0)
-        self._task = None
-
-    async def run_once(self) -> object:
-        async with CoverageUnitOfWork(self.db) as uow:
-            return await self.job(uow)
-
-    async def _run(self) -> None:
-        while not self._stopping.is_set:
-            try:
-                await self.run_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("background job failed", job=self.name)
-            await self._stopping.sleep(self.interval)
+    return one_round
 
 
 def snapshot_worker(settings: CoverageSettings) -> Callable[[Runtime], Worker]:
@@ -71,7 +47,7 @@ def snapshot_worker(settings: CoverageSettings) -> Callable[[Runtime], Worker]:
         return taken
 
     return lambda runtime: PeriodicJob(
-        "coverage-snapshots", runtime.db, settings.snapshot_check_seconds, job
+        "coverage-snapshots", settings.snapshot_check_seconds, in_transaction(runtime.db, job)
     )
 
 
@@ -79,7 +55,6 @@ def rates_changed_worker(settings: CoverageSettings) -> Callable[[Runtime], Work
     """Announces the regions whose figures changed, once per region per window."""
     return lambda runtime: PeriodicJob(
         "coverage-rates-changed",
-        runtime.db,
         settings.rates_changed_window_seconds,
-        announce_changed_rates,
+        in_transaction(runtime.db, announce_changed_rates),
     )

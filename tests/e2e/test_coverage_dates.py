@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
+from libs.common.calendar import local_today
 from services.coverage.app import definition as coverage_definition
-from services.coverage.domain.calendar import local_today
 from services.coverage.rebuild import rebuild
 from services.coverage.settings import CoverageSettings
 from services.registry.app import definition as registry_definition

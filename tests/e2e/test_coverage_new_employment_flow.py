@@ -9,8 +9,8 @@ from typing import Any
 
 from sqlalchemy import select
 
+from libs.common.calendar import local_today
 from services.coverage.app import definition as coverage_definition
-from services.coverage.domain.calendar import local_today
 from services.coverage.settings import CoverageSettings
 from services.coverage.store.tables import workers
 from services.stations.app import definition as stations_definition

@@ -1,23 +1,11 @@
-"""The offices' calendar: coverage facts are as of a day in Asia/Shanghai (UTC+8, no daylight
-saving), and a day boundary flips what starts or ends on it."""
+"""Day boundaries of the projection: coverage facts are as of a day in Asia/Shanghai
+(`libs.common.calendar`), and a day boundary flips what starts or ends on it."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime
 
-#: Asia/Shanghai has kept UTC+8 all year since 1991.
-SHANGHAI_UTC_OFFSET_HOURS = 8.0
-
-
-def local_today(
-    utc_offset_hours: float = SHANGHAI_UTC_OFFSET_HOURS, now: datetime | None = None
-) -> date:
-    """The calendar day in the offices' time zone (China: UTC+8)."""
-    return ((now or datetime.now(UTC)) + timedelta(hours=utc_offset_hours)).date()
-
-
-def shanghai_today() -> date:
-    return local_today(SHANGHAI_UTC_OFFSET_HOURS)
+from libs.common.calendar import local_today
 
 
 def boundary_days(was: date, now: date) -> tuple[date, date]:
@@ -28,6 +16,6 @@ def boundary_days(was: date, now: date) -> tuple[date, date]:
     return min(was, now), max(was, now)
 
 
-def local_date(moment: datetime, utc_offset_hours: float = SHANGHAI_UTC_OFFSET_HOURS) -> date:
+def local_date(moment: datetime) -> date:
     """The offices' calendar day of a moment (an aware datetime)."""
-    return local_today(utc_offset_hours, now=moment.astimezone(UTC))
+    return local_today(moment)

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from datetime import date
 
-from services.coverage.domain.calendar import boundary_days, shanghai_today
+from libs.common.calendar import local_today
+from services.coverage.domain.calendar import boundary_days
 from services.coverage.domain.routine import quarters_changed
 from services.coverage.service.projection import Projector
 from services.coverage.store.uow import CoverageUnitOfWork
@@ -22,11 +23,11 @@ async def advance_day(uow: CoverageUnitOfWork, today: date) -> int | None:
     if stored is None:
         # what the consumer evaluated at before any day was stored; inserted first so that two
         # workers starting together take turns on the row (the second then finds today)
-        await uow.projection.start_calendar(shanghai_today())
+        await uow.projection.start_calendar(local_today())
         stored = await uow.projection.stored_projection_day()
     if stored == today:
         return None
-    was = stored or shanghai_today()
+    was = stored or local_today()
     recounted = 0
     if was != today:
         first, last = boundary_days(was, today)

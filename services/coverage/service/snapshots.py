@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import date
 
 from libs.common.tables import utcnow
-from services.coverage.domain.calendar import local_today as local_today
 from services.coverage.service.calendar import advance_day
 from services.coverage.store.uow import CoverageUnitOfWork
 

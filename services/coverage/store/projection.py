@@ -33,9 +33,9 @@ from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from libs.common.calendar import local_today
 from libs.common.db import Repository, dialect_insert, one_of, upsert_many
 from libs.common.tables import utcnow
-from services.coverage.domain.calendar import shanghai_today
 from services.coverage.domain.facts import CoverageFacts, size_band
 from services.coverage.domain.links import BranchLink, Links, covering_branch
 from services.coverage.domain.rollups import COUNTERS, RollupKey
@@ -519,14 +519,14 @@ class ProjectionRepository(Repository):
         query = select(calendar.c.day).where(calendar.c.name == "projection")
         if not lock:
             stored = (await self.session.execute(query)).scalar_one_or_none()
-            return stored if stored is not None else shanghai_today()
+            return stored if stored is not None else local_today()
         query = query.with_for_update(read=not exclusive)
         stored = (await self.session.execute(query)).scalar_one_or_none()
         if stored is None:
             # No row yet, so nothing to lock: a day worker starting now would move the day on
             # without waiting for this batch, and recount before the batch's facts commit.
             # Storing the day first makes the two take turns on the row.
-            await self.start_calendar(shanghai_today())
+            await self.start_calendar(local_today())
             stored = (await self.session.execute(query)).scalar_one()
         day: date = stored
         return day

@@ -7,7 +7,8 @@ from datetime import date
 
 import pytest
 
-from services.coverage.domain.calendar import boundary_days, local_today
+from libs.common.calendar import local_today
+from services.coverage.domain.calendar import boundary_days
 from services.coverage.domain.facts import SCOPES, CoverageFacts
 from services.coverage.domain.rollups import COUNTERS, counts
 from services.coverage.service.calendar import advance_day

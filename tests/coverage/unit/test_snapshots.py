@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from services.coverage.service.snapshots import local_today, take_daily_snapshot, take_snapshot
+from libs.common.calendar import local_today
+from services.coverage.service.snapshots import take_daily_snapshot, take_snapshot
 from tests.coverage.unit.fakes import FakeRollups, FakeUnitOfWork, counts
 
 DAY = date(2026, 11, 30)
@@ -43,5 +44,4 @@ async def test_a_snapshot_on_demand_replaces_the_days_own() -> None:
 
 def test_the_day_is_the_offices_day() -> None:
     evening_utc = datetime(2026, 11, 30, 17, 0, tzinfo=UTC)
-    assert local_today(8, evening_utc) == date(2026, 12, 1)
-    assert local_today(0, evening_utc) == date(2026, 11, 30)
+    assert local_today(evening_utc) == date(2026, 12, 1)
