@@ -70,10 +70,13 @@ async def test_the_whole_loop_with_history_and_events(stations: RunningService) 
         ("reopen", office(stations), {"reason": "回访发现未落实"}, "placed"),
         ("close", office(stations), {"reason": "已另案处理"}, "closed"),
     ]
-    for action, headers, body, state in steps:
+    assert [h["action"] for h in placed["history"]] == ["place"]
+    for n, (action, headers, body, state) in enumerate(steps, start=2):
         response = await move(stations, rid, action, headers, body)
         assert response.status_code == 200, (action, response.text)
         assert response.json()["state"] == state, action
+        assert [h["to_state"] for h in response.json()["history"]][-1] == state, action
+        assert len(response.json()["history"]) == n, action
     read = (await stations.client.get(f"/v1/requests/{rid}", headers=office(stations))).json()
     assert [(h["action"], h["from_state"], h["to_state"], h["party"]) for h in read["history"]] == [
         ("place", None, "placed", "office"),
@@ -121,6 +124,8 @@ async def test_refusals_name_the_rule(stations: RunningService) -> None:
             assert response.headers["content-type"] == "application/problem+json"
             assert response.json()["type"].endswith("/rule-violation")
             assert response.json()["rule"] == rule, action
+    neighbour = await move(stations, rid, "dispatch", office(stations, "140211"), {"unit": "union"})
+    assert neighbour.status_code == 404  # outside the office's region: unseen, untouched
     unknown_unit = await move(stations, rid, "dispatch", office(stations), {"unit": "police"})
     assert unknown_unit.json()["errors"][0]["field"] == "unit"
     await move(stations, rid, "dispatch", office(stations), {"unit": "union"})
