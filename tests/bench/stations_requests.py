@@ -134,7 +134,13 @@ async def repetition(kind: str, nats_url: str, options: BenchOptions) -> Repetit
 async def run(options: BenchOptions) -> list[Table]:
     table = Table(
         title=f"request loop through the API: transitions/s, median of {options.repeats}",
-        columns=["store", "transitions", "answered/s", "with events in stream/s"],
+        columns=[
+            "store",
+            "transitions",
+            "answered/s",
+            "with events in stream/s",
+            "service CPU µs/transition",
+        ],
     )
     results = await repeat_per_store(options, "with events", repetition, table)
     for kind, runs in results.items():
@@ -144,12 +150,14 @@ async def run(options: BenchOptions) -> list[Table]:
                 f"{runs[0].events:,}",
                 rate(median([r.raw_rate for r in runs])),
                 rate(median([r.measured_rate for r in runs])),
+                f"{median([r.raw_cpu_us for r in runs]):,.0f}",
             ]
         )
     table.notes.append(
         f"{CONCURRENCY} concurrent clients in a process of their own, each request placed by the "
         "worker, dispatched by the office, accepted and resolved by the unit, rated by the "
         "worker: every move one HTTP call, one transaction, one event; one service process "
-        "(one core)"
+        "(one core). Its CPU per transition depends less than the rates on what else "
+        "the machine runs"
     )
     return [table]
