@@ -3,6 +3,7 @@ rule-violation problems, the history, the events in order, lists and figures."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from tests.factories import outbox_records
@@ -147,6 +148,22 @@ async def test_refusals_name_the_rule(stations: RunningService) -> None:
     assert no_reason.json()["errors"][0]["field"] == "reason"
     moves = await outbox_records(stations.runtime, "pb.stations.request.")
     assert [t.split(".")[3] for t, _ in moves] == ["placed", "dispatched", "accepted", "resolved"]
+
+
+async def test_concurrent_moves_of_one_request_are_made_once(stations: RunningService) -> None:
+    rid = (await place(stations))["id"]
+    units = ["union", "health", "human_resources", "union", "health"]
+    answers = await asyncio.gather(
+        *(move(stations, rid, "dispatch", office(stations), {"unit": u}) for u in units)
+    )
+    codes = sorted(a.status_code for a in answers)
+    assert codes == [200, 422, 422, 422, 422], [a.text for a in answers]
+    won = next(a.json() for a in answers if a.status_code == 200)
+    assert [h["action"] for h in won["history"]] == ["place", "dispatch"]
+    read = (await stations.client.get(f"/v1/requests/{rid}", headers=office(stations))).json()
+    assert (read["version"], read["unit"], read["history"]) == (2, won["unit"], won["history"])
+    events = await outbox_records(stations.runtime, "pb.stations.request.dispatched")
+    assert [d["unit"] for _, d in events] == [won["unit"]]
 
 
 async def test_who_sees_what(stations: RunningService) -> None:

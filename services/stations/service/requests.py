@@ -111,10 +111,7 @@ async def place_request(
 
 
 async def get_request(uow: StationsUnitOfWork, request_id: str) -> Request | None:
-    request = await uow.requests.get(request_id)
-    if request is None:
-        return request
-    return await uow.requests.with_history(request)
+    return await uow.requests.get_with_history(request_id)
 
 
 async def move_request(
@@ -135,7 +132,7 @@ async def move_request(
 
     The request is read once, locked: one the actor cannot see (outside its region, or not its
     unit's or requester's) is not found, as for a read."""
-    before = await uow.requests.get(request_id, for_update=True)
+    before = await uow.requests.get_with_history(request_id, for_update=True)
     if before is None or not visible_to(before, party) or not within_reach(before, actor):
         raise RequestNotFound(request_id)
     check_move(before, action, party)
@@ -164,19 +161,17 @@ async def move_request(
     )
     if not await uow.requests.save(after, expected_version=before.version):
         raise RequestNotFound(request_id)  # cannot happen under the row lock; never half-write
-    await uow.requests.add_history(
-        after.id,
-        HistoryEntry(
-            at,
-            action,
-            before.state,
-            after.state,
-            party.kind,
-            actor.subject,
-            unit=after.unit or before.unit,
-            note=note,
-        ),
+    entry = HistoryEntry(
+        at,
+        action,
+        before.state,
+        after.state,
+        party.kind,
+        actor.subject,
+        unit=after.unit or before.unit,
+        note=note,
     )
+    await uow.requests.add_history(after.id, entry)
     if before.state in _TIMED_STATES:
         await uow.timers.cancel(after.id)
     if accept_due is not None:
@@ -192,7 +187,7 @@ async def move_request(
     )
     if action == "resolve":
         await _award_report(uow, actor, rules, after)
-    return await uow.requests.with_history(after)
+    return replace(after, history=(*before.history, entry))  # read with it, under the lock
 
 
 async def _award_report(
