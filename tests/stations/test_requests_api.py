@@ -3,6 +3,7 @@ rule-violation problems, the history, the events in order, lists and figures."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from tests.factories import outbox_records
@@ -70,10 +71,13 @@ async def test_the_whole_loop_with_history_and_events(stations: RunningService) 
         ("reopen", office(stations), {"reason": "回访发现未落实"}, "placed"),
         ("close", office(stations), {"reason": "已另案处理"}, "closed"),
     ]
-    for action, headers, body, state in steps:
+    assert [h["action"] for h in placed["history"]] == ["place"]
+    for n, (action, headers, body, state) in enumerate(steps, start=2):
         response = await move(stations, rid, action, headers, body)
         assert response.status_code == 200, (action, response.text)
         assert response.json()["state"] == state, action
+        assert [h["to_state"] for h in response.json()["history"]][-1] == state, action
+        assert len(response.json()["history"]) == n, action
     read = (await stations.client.get(f"/v1/requests/{rid}", headers=office(stations))).json()
     assert [(h["action"], h["from_state"], h["to_state"], h["party"]) for h in read["history"]] == [
         ("place", None, "placed", "office"),
@@ -121,6 +125,8 @@ async def test_refusals_name_the_rule(stations: RunningService) -> None:
             assert response.headers["content-type"] == "application/problem+json"
             assert response.json()["type"].endswith("/rule-violation")
             assert response.json()["rule"] == rule, action
+    neighbour = await move(stations, rid, "dispatch", office(stations, "140211"), {"unit": "union"})
+    assert neighbour.status_code == 404  # outside the office's region: unseen, untouched
     unknown_unit = await move(stations, rid, "dispatch", office(stations), {"unit": "police"})
     assert unknown_unit.json()["errors"][0]["field"] == "unit"
     await move(stations, rid, "dispatch", office(stations), {"unit": "union"})
@@ -142,6 +148,22 @@ async def test_refusals_name_the_rule(stations: RunningService) -> None:
     assert no_reason.json()["errors"][0]["field"] == "reason"
     moves = await outbox_records(stations.runtime, "pb.stations.request.")
     assert [t.split(".")[3] for t, _ in moves] == ["placed", "dispatched", "accepted", "resolved"]
+
+
+async def test_concurrent_moves_of_one_request_are_made_once(stations: RunningService) -> None:
+    rid = (await place(stations))["id"]
+    units = ["union", "health", "human_resources", "union", "health"]
+    answers = await asyncio.gather(
+        *(move(stations, rid, "dispatch", office(stations), {"unit": u}) for u in units)
+    )
+    codes = sorted(a.status_code for a in answers)
+    assert codes == [200, 422, 422, 422, 422], [a.text for a in answers]
+    won = next(a.json() for a in answers if a.status_code == 200)
+    assert [h["action"] for h in won["history"]] == ["place", "dispatch"]
+    read = (await stations.client.get(f"/v1/requests/{rid}", headers=office(stations))).json()
+    assert (read["version"], read["unit"], read["history"]) == (2, won["unit"], won["history"])
+    events = await outbox_records(stations.runtime, "pb.stations.request.dispatched")
+    assert [d["unit"] for _, d in events] == [won["unit"]]
 
 
 async def test_who_sees_what(stations: RunningService) -> None:

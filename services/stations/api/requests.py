@@ -193,10 +193,8 @@ async def _visible(
     request_id: str,
     principal: Principal,
     party: Party,
-    *,
-    history: bool = True,
 ) -> Request:
-    request = await service.get_request(uow, request_id, history=history)
+    request = await service.get_request(uow, request_id)
     if request is None or not service.visible_to(request, party):
         raise NotFound("request not found")
     principal.ensure_visible(request.region_code, "request")
@@ -313,7 +311,6 @@ async def _move(
     score: int | None = None,
 ) -> RequestOut:
     party = party_of(principal, moving=True)
-    await _visible(uow, request_id, principal, party, history=False)
     request = await service.move_request(
         uow,
         Actor.of(principal),

@@ -11,7 +11,7 @@ from typing import Any
 from libs.common.audit import Actor
 from libs.common.events import IntegrationEvent
 from libs.common.tables import utcnow
-from libs.common.validators import region_ancestors
+from libs.common.validators import InvalidCode, is_within, region_ancestors
 from services.stations.domain.request_stats import RequestFigures, figures_of
 from services.stations.domain.requests import (
     Action,
@@ -59,12 +59,26 @@ def _move_fields(request: Request, at: datetime) -> dict[str, Any]:
 
 def visible_to(request: Request, party: Party) -> bool:
     """A unit sees what is dispatched to it, a requester their own; the office all (its region
-    is checked by the route)."""
+    is checked by the route, or by `within_reach`)."""
     if party.kind == "unit":
         return request.unit == party.unit
     if party.kind == "requester":
         return request.requester == party.subject
     return True
+
+
+def within_reach(request: Request, actor: Actor) -> bool:
+    """Whether the request lies in the region the actor answers for (as the token's
+    `Principal.covers`: outside it, the request does not exist for the actor)."""
+    try:
+        return is_within(request.region_code, actor.region_code)
+    except InvalidCode:
+        return False
+
+
+#: The states whose stage has SLA timers running (scheduled by dispatch and accept): only a
+#: move out of one of them has timers to cancel.
+_TIMED_STATES = frozenset({"dispatched", "accepted"})
 
 
 async def place_request(
@@ -77,11 +91,9 @@ async def place_request(
         raise UnknownStation()
     now = utcnow()
     request = Request(id=str(uuid.uuid4()), state="placed", placed_at=now, version=1, **values)
+    entry = HistoryEntry(now, "place", None, "placed", party.kind, actor.subject)
     await uow.requests.add(request)
-    await uow.requests.add_history(
-        request.id,
-        HistoryEntry(now, "place", None, "placed", party.kind, actor.subject),
-    )
+    await uow.requests.add_history(request.id, entry)
     await uow.record_and_audit(
         actor,
         RequestPlacedV1(
@@ -95,16 +107,11 @@ async def place_request(
         entity_type="request",
         region_code=request.region_code,
     )
-    return await uow.requests.with_history(request)
+    return replace(request, history=(entry,))  # its whole history: nothing to read back
 
 
-async def get_request(
-    uow: StationsUnitOfWork, request_id: str, *, history: bool = True
-) -> Request | None:
-    request = await uow.requests.get(request_id)
-    if request is None or not history:
-        return request
-    return await uow.requests.with_history(request)
+async def get_request(uow: StationsUnitOfWork, request_id: str) -> Request | None:
+    return await uow.requests.get_with_history(request_id)
 
 
 async def move_request(
@@ -121,9 +128,12 @@ async def move_request(
     now: datetime | None = None,
 ) -> Request:
     """Make one move of the loop, if `party` may make it now; record it in the request's
-    history, (re)schedule or cancel its SLA timers, and announce it."""
-    before = await uow.requests.get(request_id, for_update=True)
-    if before is None or not visible_to(before, party):
+    history, (re)schedule or cancel its SLA timers, and announce it.
+
+    The request is read once, locked: one the actor cannot see (outside its region, or not its
+    unit's or requester's) is not found, as for a read."""
+    before = await uow.requests.get_with_history(request_id, for_update=True)
+    if before is None or not visible_to(before, party) or not within_reach(before, actor):
         raise RequestNotFound(request_id)
     check_move(before, action, party)
     at = now or utcnow()
@@ -151,20 +161,19 @@ async def move_request(
     )
     if not await uow.requests.save(after, expected_version=before.version):
         raise RequestNotFound(request_id)  # cannot happen under the row lock; never half-write
-    await uow.requests.add_history(
-        after.id,
-        HistoryEntry(
-            at,
-            action,
-            before.state,
-            after.state,
-            party.kind,
-            actor.subject,
-            unit=after.unit or before.unit,
-            note=note,
-        ),
+    entry = HistoryEntry(
+        at,
+        action,
+        before.state,
+        after.state,
+        party.kind,
+        actor.subject,
+        unit=after.unit or before.unit,
+        note=note,
     )
-    await uow.timers.cancel(after.id)
+    await uow.requests.add_history(after.id, entry)
+    if before.state in _TIMED_STATES:
+        await uow.timers.cancel(after.id)
     if accept_due is not None:
         await uow.timers.schedule(after.id, "accept", timers.schedule(at, accept_due))
     if resolve_due is not None:
@@ -178,7 +187,7 @@ async def move_request(
     )
     if action == "resolve":
         await _award_report(uow, actor, rules, after)
-    return await uow.requests.with_history(after)
+    return replace(after, history=(*before.history, entry))  # read with it, under the lock
 
 
 async def _award_report(

@@ -16,6 +16,9 @@ from services.stations.domain.sla import Stage, TimerKind
 from services.stations.store.tables import request_history, requests, sla_timers
 
 _COLUMNS = tuple(f.name for f in fields(Request) if f.name != "history")
+_ENTRY = tuple(f.name for f in fields(HistoryEntry))
+#: The history's columns beside the request's in one joined row, named apart from them.
+_HISTORY = tuple(request_history.c[name].label(f"history_{name}") for name in _ENTRY)
 
 
 def _row(request: Request) -> dict[str, Any]:
@@ -31,17 +34,29 @@ class RequestRepository(Repository):
         row = await self.row_by_id(requests, request_id, for_update=for_update)
         return _request(row) if row else None
 
-    async def with_history(self, request: Request) -> Request:
+    async def get_with_history(
+        self, request_id: str, *, for_update: bool = False
+    ) -> Request | None:
+        """The request and its whole history in one statement: one joined row per entry (every
+        request has at least its placing); `for_update` locks the request's row only."""
         h = request_history.c
-        rows = (
-            await self.session.execute(
-                select(request_history).where(h.request_id == request.id).order_by(h.id)
-            )
-        ).mappings()
-        entries = tuple(
-            HistoryEntry(**{f.name: row[f.name] for f in fields(HistoryEntry)}) for row in rows
+        statement = (
+            select(requests, *_HISTORY)
+            .outerjoin(request_history, h.request_id == requests.c.id)
+            .where(requests.c.id == request_id)
+            .order_by(h.id)
         )
-        return replace(request, history=entries)
+        if for_update:
+            statement = statement.with_for_update(of=requests)
+        rows = (await self.session.execute(statement)).mappings().all()
+        if not rows:
+            return None
+        entries = tuple(
+            HistoryEntry(**{name: row[f"history_{name}"] for name in _ENTRY})
+            for row in rows
+            if row["history_at"] is not None
+        )
+        return replace(_request(rows[0]), history=entries)
 
     async def add(self, request: Request) -> None:
         await self.session.execute(insert(requests), [_row(request)])
