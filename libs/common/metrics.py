@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Response
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -14,6 +13,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
 class ServiceMetrics:
@@ -88,24 +88,42 @@ class ServiceMetrics:
     def install(self, app: FastAPI) -> None:
         """Count and time every request by its route template (not the raw path)."""
 
-        @app.middleware("http")
-        async def observe(
-            request: Request, call_next: Callable[[Request], Awaitable[Response]]
-        ) -> Response:
-            started = time.perf_counter()
-            status = 500
-            try:
-                response = await call_next(request)
-                status = response.status_code
-                return response
-            finally:
-                route = request.scope.get("route")
-                template = getattr(route, "path", "unmatched")
-                self.requests(request.method, template, str(status)).inc()
-                self.request_seconds.labels(request.method, template).observe(
-                    time.perf_counter() - started
-                )
+        # A plain ASGI middleware: `@app.middleware("http")` builds a task group and memory
+        # streams per request, ~0.7 ms of CPU a request on this machine (~9% of a light write).
+        app.add_middleware(ObservedRequests, metrics=self)
 
         @app.get("/metrics", include_in_schema=False)
         async def metrics() -> Response:
             return self.expose()
+
+
+class ObservedRequests:
+    """Counts every HTTP request by method, route template and status, and times it."""
+
+    def __init__(self, app: ASGIApp, metrics: ServiceMetrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def sending(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            # the router writes the matched route into this same scope
+            template = getattr(scope.get("route"), "path", "unmatched")
+            method = scope["method"]
+            self.metrics.requests(method, template, str(status)).inc()
+            self.metrics.request_seconds.labels(method, template).observe(
+                time.perf_counter() - started
+            )

@@ -92,7 +92,9 @@ class Runtime:
         self.tracer = self.tracer_provider.get_tracer(f"pb.{settings.service_name}")
         self.metrics = ServiceMetrics(settings.service_name)
         self.db = Database(settings.resolved_database_url(), source=f"/pb/{settings.service_name}")
-        instrument_engine(self.db.engine, self.tracer_provider)
+        if span_exporter is not None or settings.tracing_exporter != "none":
+            # SQL spans cost ~0.5 ms of CPU per request even when nothing is exported
+            instrument_engine(self.db.engine, self.tracer_provider)
         self.link = BrokerLink(settings, self.tracer_provider)
         self.relay = OutboxRelay(self.db, self.link, settings, self.metrics, self.tracer)
         self.consumers = [
