@@ -4,12 +4,12 @@ from datetime import timedelta
 
 from pydantic import BaseModel, Field, SecretStr
 
+from libs.common.identity import IdentityKey
 from libs.common.settings import (
     DEVELOPMENT_IDENTITY_KEY,
     ServiceSettings,
     identity_key_field,
 )
-from services.stations.domain.identity import IdentityKey
 from services.stations.domain.sla import LoopRules, ServiceLevel, Timers, WorkingHours
 
 #: The units an office dispatches to by default (configurable: PB_STATIONS_UNITS).

@@ -8,14 +8,13 @@ round does what is due and sleeps.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 
 from libs.common.db import Database
 from libs.common.logging import get_logger
 from libs.common.service import Runtime, Worker
 from libs.common.tables import utcnow
-from libs.common.tasks import StopSignal, stop_loop
+from libs.common.tasks import PeriodicJob
 from services.stations.service.requests import fire_due_timers
 from services.stations.service.visits import announce_counted_days
 from services.stations.settings import StationsSettings
@@ -23,50 +22,29 @@ from services.stations.store.uow import StationsUnitOfWork
 
 log = get_logger(__name__)
 
-#: One round of a job in a transaction of its own; returns how much it did.
+#: One batch of a job in a transaction of its own; returns how much it did.
 Job = Callable[[StationsUnitOfWork], Awaitable[int]]
 
 
-class PeriodicJob:
-    """Runs `job` every `interval` seconds until stopped; while a round does a full `batch`, the
-    next one follows at once."""
+def periodic_job(name: str, interval: float, db: Database, job: Job, batch: int = 0) -> PeriodicJob:
+    """`job` every `interval` seconds, each batch in a transaction of its own; while a batch is
+    full, the next follows at once in the same round (until the job is stopping). A round that
+    did anything logs how much."""
 
-    def __init__(self, name: str, db: Database, interval: float, job: Job, batch: int = 0) -> None:
-        self.name = name
-        self.db = db
-        self.interval = interval
-        self.job = job
-        self.batch = batch
-        self._stopping = StopSignal()
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name=self.name)
-
-    async def stop(self) -> None:
-        await stop_loop(self._task, self._stopping, grace=10.0)
-        self._task = None
-
-    async def run_once(self) -> int:
+    async def one_round() -> int:
         total = 0
         while True:
-            async with StationsUnitOfWork(self.db) as uow:
-                done = await self.job(uow)
+            async with StationsUnitOfWork(db) as uow:
+                done = await job(uow)
             total += done
-            if not self.batch or done < self.batch:
-                return total
+            if not batch or done < batch or periodic.stopping:
+                break
+        if total:
+            log.info("background job done", job=name, items=total)
+        return total
 
-    async def _run(self) -> None:
-        while not self._stopping.is_set:
-            try:
-                done = await self.run_once()
-                if done:
-                    log.info("background job done", job=self.name, items=done)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("background job failed", job=self.name)
-            await self._stopping.sleep(self.interval)
+    periodic = PeriodicJob(name, interval, one_round)
+    return periodic
 
 
 SLA_BATCH = 500
@@ -78,16 +56,16 @@ async def _fire_timers(uow: StationsUnitOfWork) -> int:
 
 def sla_worker(settings: StationsSettings) -> Callable[[Runtime], Worker]:
     """Fires the due SLA timers: reminders, `overdue`, escalation."""
-    return lambda runtime: PeriodicJob(
-        "stations-sla-timers", runtime.db, settings.sla_check_seconds, _fire_timers, SLA_BATCH
+    return lambda runtime: periodic_job(
+        "stations-sla-timers", settings.sla_check_seconds, runtime.db, _fire_timers, SLA_BATCH
     )
 
 
 def visits_worker(settings: StationsSettings) -> Callable[[Runtime], Worker]:
     """Announces yesterday's visits per station once the day is over (Asia/Shanghai)."""
-    return lambda runtime: PeriodicJob(
+    return lambda runtime: periodic_job(
         "stations-visits-counted",
-        runtime.db,
         settings.visits_check_seconds,
+        runtime.db,
         announce_counted_days,
     )

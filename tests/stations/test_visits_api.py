@@ -8,8 +8,8 @@ from typing import Any
 
 from sqlalchemy import select
 
+from libs.common.calendar import SHANGHAI
 from libs.common.tables import utcnow
-from services.stations.domain.hours import LOCAL
 from services.stations.service.visits import announce_counted_days
 from services.stations.store.tables import worker_marks
 from services.stations.store.uow import StationsUnitOfWork
@@ -19,13 +19,13 @@ from tests.stations.helpers import REGION, new_station
 
 
 def local(days_ago: int, hour: int) -> str:
-    today = utcnow().astimezone(LOCAL).date() - timedelta(days=days_ago)
-    return datetime(today.year, today.month, today.day, hour, 15, tzinfo=LOCAL).isoformat()
+    today = utcnow().astimezone(SHANGHAI).date() - timedelta(days=days_ago)
+    return datetime(today.year, today.month, today.day, hour, 15, tzinfo=SHANGHAI).isoformat()
 
 
 async def test_figures_and_the_daily_announcement(stations: RunningService) -> None:
     headers = stations.as_region(REGION)
-    today = utcnow().astimezone(LOCAL).date()
+    today = utcnow().astimezone(SHANGHAI).date()
     yesterday = (today - timedelta(days=1)).isoformat()
 
     async def marked() -> Any:

@@ -18,13 +18,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from libs.common.audit import Actor
 from libs.common.auth import Principal
+from libs.common.calendar import SHANGHAI
 from libs.common.fields import RegionCode
 from libs.common.http import Limit, decode_cursor, encode_cursor, subtree_of
 from libs.common.problems import FieldError, Forbidden, InvalidInput, NotFound
 from libs.common.tables import utcnow
 from services.stations.api.deps import Caller, ReadSession, RulesDep, Transaction, party_of
 from services.stations.api.stations import LocationIn
-from services.stations.domain.hours import LOCAL
 from services.stations.domain.request_stats import RequestFigures
 from services.stations.domain.requests import (
     Action,
@@ -287,8 +287,8 @@ async def stats(
     figures = await service.request_figures(
         uow,
         RequestFilter(region_code=region, unit=unit),
-        since=datetime.combine(since, time(), LOCAL) if since else None,
-        until=datetime.combine(until + timedelta(days=1), time(), LOCAL) if until else None,
+        since=datetime.combine(since, time(), SHANGHAI) if since else None,
+        until=datetime.combine(until + timedelta(days=1), time(), SHANGHAI) if until else None,
     )
     return FiguresOut.of(region, unit, figures)
 

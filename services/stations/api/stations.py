@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from libs.common.audit import Actor
 from libs.common.auth import Principal
+from libs.common.calendar import local_today
 from libs.common.fields import RegionCode
 from libs.common.http import (
     IfMatch,
@@ -335,7 +336,7 @@ async def nearest(
         k=k,
         region_code=subtree_of(principal, region),
         max_distance_m=max_distance_m or settings.nearest_max_distance_m,
-        today=service.local_today(now),
+        today=local_today(now),
         facility=facility,
         open_at=now if open_now else None,
     )

@@ -9,11 +9,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
+from libs.common.calendar import SHANGHAI
 from libs.common.refusals import Invalid
 
-LOCAL = ZoneInfo("Asia/Shanghai")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 Interval = tuple[int, int]
@@ -76,7 +75,7 @@ class OpeningHours:
         """Whether the station is open at `moment` (aware; read in Asia/Shanghai time)."""
         if self.open_24h:
             return True
-        local = moment.astimezone(LOCAL)
+        local = moment.astimezone(SHANGHAI)
         day = local.weekday()
         minute = local.hour * 60 + local.minute
         for start, end in self.weekly.get(day, ()):

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from services.stations.domain.hours import LOCAL
+from libs.common.calendar import SHANGHAI
 
 Stage = Literal["accept", "resolve"]
 TimerKind = Literal["reminder", "overdue", "escalation"]
@@ -27,10 +27,10 @@ class WorkingHours:
     def add(self, start: datetime, hours: float) -> datetime:
         """The moment `hours` working hours after `start` (aware, in `start`'s zone)."""
         remaining = timedelta(hours=hours)
-        day = start.astimezone(LOCAL).date()
-        moment = start.astimezone(LOCAL)
+        day = start.astimezone(SHANGHAI).date()
+        moment = start.astimezone(SHANGHAI)
         for _ in range(3660):  # ten years of days: a bound, never reached by a sane setting
-            midnight = datetime(day.year, day.month, day.day, tzinfo=LOCAL)
+            midnight = datetime(day.year, day.month, day.day, tzinfo=SHANGHAI)
             day_start = midnight + timedelta(hours=self.start_hour)
             day_end = midnight + timedelta(hours=self.end_hour)
             if day.weekday() in self.weekdays and moment < day_end:
@@ -39,7 +39,7 @@ class WorkingHours:
                     return (begin + remaining).astimezone(start.tzinfo)
                 remaining -= day_end - begin
             day += timedelta(days=1)
-            moment = datetime(day.year, day.month, day.day, tzinfo=LOCAL)
+            moment = datetime(day.year, day.month, day.day, tzinfo=SHANGHAI)
         raise ValueError("no working hours in the calendar")
 
 
@@ -63,7 +63,7 @@ class Timers:
         return self.working_hours.add(dispatched_at, level.accept_within_hours)
 
     def resolve_due(self, level: ServiceLevel, accepted_at: datetime) -> datetime:
-        local = accepted_at.astimezone(LOCAL)
+        local = accepted_at.astimezone(SHANGHAI)
         return (local + timedelta(days=level.resolve_within_days)).astimezone(accepted_at.tzinfo)
 
     def schedule(self, start: datetime, due: datetime) -> list[tuple[TimerKind, datetime]]:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import replace
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from libs.common.audit import Actor
+from libs.common.calendar import local_today
 from libs.common.tables import utcnow
 from services.stations.domain.cells import cell_of, rings
-from services.stations.domain.hours import LOCAL
 from services.stations.domain.stations import (
     Nearby,
     NearestQuery,
@@ -27,11 +27,6 @@ from services.stations.domain.stations import (
 )
 from services.stations.events import StationChangedV1, StationClosedV1, StationOpenedV1
 from services.stations.store.uow import StationsUnitOfWork
-
-
-def local_today(now: datetime | None = None) -> date:
-    """Today in Asia/Shanghai."""
-    return (now or utcnow()).astimezone(LOCAL).date()
 
 
 def state_of(station: Station) -> dict[str, Any]:

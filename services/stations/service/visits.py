@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 from libs.common.audit import Actor
+from libs.common.calendar import SHANGHAI, local_today
 from libs.common.tables import utcnow
-from services.stations.domain.hours import LOCAL
 from services.stations.domain.stations import Station, StationNotFound, station_rule
 from services.stations.domain.visits import (
     UnknownVisitor,
@@ -17,7 +17,6 @@ from services.stations.domain.visits import (
     station_figures,
 )
 from services.stations.events import VisitsCountedV1
-from services.stations.service.stations import local_today
 from services.stations.store.uow import StationsUnitOfWork
 
 #: The name under which the daily announcement keeps how far it has got.
@@ -40,7 +39,7 @@ async def check_in_visit(
     one by one."""
     station = await _station(uow, station_id)
     moment = at or utcnow()
-    local = moment.astimezone(LOCAL)
+    local = moment.astimezone(SHANGHAI)
     if not station.is_open_on(local.date()):
         raise station_rule("station_open", "the station was not open that day")
     if worker_id is not None and await uow.workers.get(worker_id) is None:

@@ -7,8 +7,10 @@ from dataclasses import replace
 from datetime import date
 
 from libs.common.audit import Actor
+from libs.common.calendar import local_today
+from libs.common.identity import IdentityKey
 from libs.common.tables import utcnow
-from services.stations.domain.identity import IdentityKey
+from services.stations.domain.identity import Identity, id_number_hash
 from services.stations.domain.workers import (
     CheckIn,
     Worker,
@@ -22,7 +24,6 @@ from services.stations.events import (
     WorkerMemberDeclaredV1,
     WorkerRegisteredV1,
 )
-from services.stations.service.stations import local_today
 from services.stations.store.uow import StationsUnitOfWork
 
 
@@ -38,7 +39,7 @@ async def register_worker(
     occupation: str,
 ) -> Worker:
     """Register a worker; the name and phone are hashed and masked here and never kept raw."""
-    identity = key.identity(name, phone)
+    identity = Identity.of(key, name, phone)
     existing = await uow.workers.id_by_phone_hash(identity.phone_hash)
     if existing is not None:
         raise WorkerAlreadyRegistered(existing)
@@ -136,7 +137,7 @@ async def declare_member(
     """A worker says they are a Party member: announced with keyed hashes and region only."""
     worker = await _worker(uow, worker_id)
     check_declare(worker)
-    id_key = key.id_number_hash(id_number)[0] if id_number else None
+    id_key = id_number_hash(key, id_number)[0] if id_number else None
     today = local_today()
     after = replace(worker, member_declared_on=today, version=worker.version + 1)
     await uow.workers.save(after, expected_version=worker.version)

@@ -6,13 +6,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from libs.common.calendar import SHANGHAI
 from libs.common.refusals import Invalid
-from services.stations.domain.hours import LOCAL, OpeningHours
+from services.stations.domain.hours import OpeningHours
 
 
 def local(day: int, hour: int, minute: int = 0) -> datetime:
     """A moment in Asia/Shanghai: 2026-11-30 is a Monday, so day 0 = Monday."""
-    return datetime(2026, 11, 30, hour, minute, tzinfo=LOCAL) + timedelta(days=day)
+    return datetime(2026, 11, 30, hour, minute, tzinfo=SHANGHAI) + timedelta(days=day)
 
 
 def test_weekly_hours_open_and_close_at_their_minutes() -> None:

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from libs.common.calendar import SHANGHAI
 from libs.common.refusals import Invalid, RuleBroken
-from services.stations.domain.hours import LOCAL
 from services.stations.domain.request_stats import figures_of
 from services.stations.domain.requests import (
     STATES,
@@ -111,12 +111,12 @@ def test_a_report_needs_its_place_and_photo() -> None:
 
 def test_working_hours_skip_nights_and_weekends() -> None:
     hours = WorkingHours(9, 17)
-    friday_4pm = datetime(2026, 12, 4, 16, 0, tzinfo=LOCAL)
-    assert hours.add(friday_4pm, 2) == datetime(2026, 12, 7, 10, 0, tzinfo=LOCAL)  # Monday
-    saturday = datetime(2026, 12, 5, 12, 0, tzinfo=LOCAL)
-    assert hours.add(saturday, 8) == datetime(2026, 12, 7, 17, 0, tzinfo=LOCAL)
-    early = datetime(2026, 12, 1, 6, 0, tzinfo=LOCAL)
-    assert hours.add(early, 1) == datetime(2026, 12, 1, 10, 0, tzinfo=LOCAL)
+    friday_4pm = datetime(2026, 12, 4, 16, 0, tzinfo=SHANGHAI)
+    assert hours.add(friday_4pm, 2) == datetime(2026, 12, 7, 10, 0, tzinfo=SHANGHAI)  # Monday
+    saturday = datetime(2026, 12, 5, 12, 0, tzinfo=SHANGHAI)
+    assert hours.add(saturday, 8) == datetime(2026, 12, 7, 17, 0, tzinfo=SHANGHAI)
+    early = datetime(2026, 12, 1, 6, 0, tzinfo=SHANGHAI)
+    assert hours.add(early, 1) == datetime(2026, 12, 1, 10, 0, tzinfo=SHANGHAI)
     always = WorkingHours(0, 24, frozenset(range(7)))
     assert always.add(saturday, 30) == saturday + timedelta(hours=30)
 
@@ -125,7 +125,7 @@ def test_timers_of_a_stage() -> None:
     timers = Timers(reminder_share=0.5, escalate_after=timedelta(hours=24))
     level = ServiceLevel(accept_within_hours=8, resolve_within_days=3)
     due = timers.accept_due(level, T0)
-    assert due == datetime(2026, 12, 1, 10, 0, tzinfo=LOCAL)  # 7 h Monday + 1 h Tuesday
+    assert due == datetime(2026, 12, 1, 10, 0, tzinfo=SHANGHAI)  # 7 h Monday + 1 h Tuesday
     assert timers.schedule(T0, due) == [
         ("reminder", T0 + (due - T0) / 2),
         ("overdue", due),
