@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Protocol, TypeVar
 
 import jwt
 from fastapi import Depends, Request
@@ -18,6 +18,16 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from libs.common.problems import Forbidden, NotFound, Unauthorized
 from libs.common.settings import ServiceSettings
 from libs.common.validators import InvalidCode, canonical_region_code, is_within
+
+
+class InRegion(Protocol):
+    """Anything kept in a region: an organisation, a station, a member, ..."""
+
+    @property
+    def region_code(self) -> str: ...
+
+
+R = TypeVar("R", bound=InRegion)
 
 ALGORITHM = "HS256"
 ADMIN_SCOPE = "admin"
@@ -58,6 +68,14 @@ class Principal:
         """For a resource found by id: outside the subtree it does not exist for this caller."""
         if not self.covers(region_code):
             raise NotFound(f"{what} not found")
+
+    def visible(self, found: R | None, what: str) -> R:
+        """A resource looked up by id, if it exists for this caller: a missing one and one
+        outside the caller's subtree are the same 404 (`{what} not found`)."""
+        if found is None:
+            raise NotFound(f"{what} not found")
+        self.ensure_visible(found.region_code, what)
+        return found
 
 
 class TokenService:

@@ -9,7 +9,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from libs.common.audit import Actor
 from libs.common.auth import Principal
-from libs.common.problems import NotFound
 from services.registry.api.deps import Reader, ReadSession, Transaction, Writer
 from services.registry.domain.mass_organizations import MassOrganization, MassOrganizationKind
 from services.registry.service import RegistryUnitOfWork
@@ -57,10 +56,7 @@ class DissolveIn(BaseModel):
 
 
 async def _visible(uow: RegistryUnitOfWork, organization_id: str, principal: Principal) -> None:
-    organization = await get_organization(uow, organization_id)
-    if organization is None:
-        raise NotFound("organisation not found")
-    principal.ensure_visible(organization.region_code, "organisation")
+    principal.visible(await get_organization(uow, organization_id), "organisation")
 
 
 @router.post(

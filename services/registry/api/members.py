@@ -28,7 +28,7 @@ from starlette.datastructures import UploadFile
 from libs.common.audit import Actor
 from libs.common.auth import Principal
 from libs.common.identity import IdentityKey
-from libs.common.problems import FieldError, InvalidInput, NotFound
+from libs.common.problems import FieldError, InvalidInput
 from services.registry.api.deps import (
     Reader,
     ReadSession,
@@ -301,10 +301,7 @@ async def receive_staff_list(
     principal: Writer,
     settings: SettingsDep,
 ) -> ListOut:
-    organization = await get_organization(uow, organization_id)
-    if organization is None:
-        raise NotFound("organisation not found")
-    principal.ensure_visible(organization.region_code, "organisation")
+    principal.visible(await get_organization(uow, organization_id), "organisation")
     rows = await _rows(request, StaffListIn, STAFF_HEADERS, REQUIRED_STAFF, settings)
     people, errors, repeated = read_staff(rows, identity_key(settings))
     if errors:
@@ -345,10 +342,7 @@ async def list_members(
     after: str | None = None,
     limit: int = Query(default=100, ge=1, le=1000),
 ) -> MembersOut:
-    organization = await get_organization(uow, organization_id)
-    if organization is None:
-        raise NotFound("organisation not found")
-    principal.ensure_visible(organization.region_code, "organisation")
+    principal.visible(await get_organization(uow, organization_id), "organisation")
     found = await service.members_at(uow, organization_id, status=status, after=after, limit=limit)
     return MembersOut(
         items=[MemberOut.of(m) for m in found],
@@ -358,10 +352,7 @@ async def list_members(
 
 @router.get("/members/{member_id}", response_model=MemberOut, summary="One member (masked)")
 async def read_member(member_id: str, uow: ReadSession, principal: Reader) -> MemberOut:
-    member = await service.get_member(uow, member_id)
-    if member is None:
-        raise NotFound("member not found")
-    principal.ensure_visible(member.region_code, "member")
+    member = principal.visible(await service.get_member(uow, member_id), "member")
     return MemberOut.of(member)
 
 
@@ -373,10 +364,7 @@ async def _step(
     principal: Principal,
     rules: Rules,
 ) -> MemberOut:
-    member = await service.get_member(uow, member_id)
-    if member is None:
-        raise NotFound("member not found")
-    principal.ensure_visible(member.region_code, "member")
+    principal.visible(await service.get_member(uow, member_id), "member")
     after, _ = await service.advance_member(
         uow, Actor.of(principal), rules, member_id, to, body.on or date.today()
     )

@@ -29,7 +29,7 @@ from libs.common.http import (
     expected_version,
     subtree_of,
 )
-from libs.common.problems import FieldError, InvalidInput, NotFound
+from libs.common.problems import FieldError, InvalidInput
 from services.registry.api.deps import (
     Reader,
     ReadSession,
@@ -284,10 +284,9 @@ def _check_coordinates(latitude: float | None, longitude: float | None) -> None:
 async def _visible(
     uow: RegistryUnitOfWork, organization_id: str, principal: Principal
 ) -> Organization:
-    organization = await service.get_organization(uow, organization_id)
-    if organization is None:
-        raise NotFound("organisation not found")
-    principal.ensure_visible(organization.region_code, "organisation")
+    organization = principal.visible(
+        await service.get_organization(uow, organization_id), "organisation"
+    )
     return organization
 
 

@@ -20,7 +20,7 @@ from libs.common.http import (
     encode_cursor,
     subtree_of,
 )
-from libs.common.problems import Forbidden, NotFound
+from libs.common.problems import Forbidden
 from libs.common.validators import RegionLevel, is_within
 from services.registry.api.deps import Reader, ReadSession, Transaction, Writer, actor_of
 from services.registry.domain.regions import Area, AreaKind, Region, canonical_code
@@ -134,8 +134,5 @@ async def list_areas(
 
 @router.get("/areas/{area_id}", response_model=AreaOut, summary="One named area")
 async def read_area(area_id: str, uow: ReadSession, principal: Reader) -> AreaOut:
-    area = await service.get_area(uow, area_id)
-    if area is None:
-        raise NotFound("area not found")
-    principal.ensure_visible(area.region_code, "area")
+    area = principal.visible(await service.get_area(uow, area_id), "area")
     return AreaOut.of(area)

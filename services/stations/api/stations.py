@@ -26,7 +26,7 @@ from libs.common.http import (
     expected_version,
     subtree_of,
 )
-from libs.common.problems import FieldError, InvalidInput, NotFound
+from libs.common.problems import FieldError, InvalidInput
 from libs.common.tables import utcnow
 from services.stations.api.deps import Reader, ReadSession, SettingsDep, Transaction, Writer
 from services.stations.domain.coordinates import (
@@ -262,10 +262,7 @@ class NearestOut(BaseModel):
 
 
 async def _visible(uow: StationsUnitOfWork, station_id: str, principal: Principal) -> Station:
-    station = await service.get_station(uow, station_id)
-    if station is None:
-        raise NotFound("station not found")
-    principal.ensure_visible(station.region_code, "station")
+    station = principal.visible(await service.get_station(uow, station_id), "station")
     return station
 
 

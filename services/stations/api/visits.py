@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from libs.common.audit import Actor
 from libs.common.http import subtree_of
-from libs.common.problems import Forbidden, NotFound
+from libs.common.problems import Forbidden
 from services.stations.api.deps import Caller, Reader, ReadSession, Transaction, Writer, party_of
 from services.stations.service import stations as stations_service
 from services.stations.service import visits as service
@@ -114,10 +114,7 @@ async def check_in(station_id: str, body: VisitIn, uow: Transaction, principal: 
         if kind != "worker":
             raise Forbidden("only a worker checks in at a station")
         worker_id = ident
-    station = await stations_service.get_station(uow, station_id)
-    if station is None:
-        raise NotFound("station not found")
-    principal.ensure_visible(station.region_code, "station")
+    principal.visible(await stations_service.get_station(uow, station_id), "station")
     at = await service.check_in_visit(uow, station_id, worker_id=worker_id, at=body.at)
     return VisitOut(station_id=station_id, worker_id=worker_id, at=at)
 
@@ -126,10 +123,7 @@ async def check_in(station_id: str, body: VisitIn, uow: Transaction, principal: 
 async def put_count(
     station_id: str, day: date, body: CountIn, uow: Transaction, principal: Writer
 ) -> CountOut:
-    station = await stations_service.get_station(uow, station_id)
-    if station is None:
-        raise NotFound("station not found")
-    principal.ensure_visible(station.region_code, "station")
+    principal.visible(await stations_service.get_station(uow, station_id), "station")
     await service.put_count(uow, Actor.of(principal), station_id, day, body.count)
     return CountOut(station_id=station_id, day=day, count=body.count)
 
@@ -138,10 +132,7 @@ async def put_count(
 async def station_stats(
     station_id: str, uow: ReadSession, principal: Reader, since: Since, until: Until
 ) -> StationStatsOut:
-    station = await stations_service.get_station(uow, station_id)
-    if station is None:
-        raise NotFound("station not found")
-    principal.ensure_visible(station.region_code, "station")
+    station = principal.visible(await stations_service.get_station(uow, station_id), "station")
     f = await service.figures(uow, station, since, until)
     return StationStatsOut(
         station_id=station_id,

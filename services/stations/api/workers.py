@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from libs.common.audit import Actor
 from libs.common.auth import Principal
 from libs.common.fields import RegionCode
-from libs.common.problems import Forbidden, NotFound
+from libs.common.problems import Forbidden
 from services.stations.api.deps import (
     Caller,
     Reader,
@@ -96,10 +96,7 @@ def _office_or_self(principal: Principal, worker_id: str) -> None:
 
 
 async def _visible(uow: StationsUnitOfWork, worker_id: str, principal: Principal) -> Worker:
-    worker = await service.get_worker(uow, worker_id)
-    if worker is None:
-        raise NotFound("worker not found")
-    principal.ensure_visible(worker.region_code, "worker")
+    worker = principal.visible(await service.get_worker(uow, worker_id), "worker")
     return worker
 
 
