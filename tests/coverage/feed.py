@@ -176,27 +176,33 @@ def union_dissolved(
     )
 
 
-class RegistryStream:
-    """The PB_REGISTRY stream on a test nats-server, and a publisher like the registry's relay."""
+class ProducerStream:
+    """A producer's stream (PB_REGISTRY by default; PB_TRAINING, PB_STATIONS, ...) on a test
+    nats-server, and a publisher like that producer's relay."""
 
-    def __init__(self, js: JetStreamContext) -> None:
+    def __init__(self, js: JetStreamContext, source: str = "/pb/registry") -> None:
         self.js = js
+        self.source = source
         self.sent: list[Envelope] = []
 
     @classmethod
     @contextlib.asynccontextmanager
-    async def on(cls, nats_url: str) -> AsyncIterator[RegistryStream]:
+    async def on(cls, nats_url: str, *services: str) -> AsyncIterator[ProducerStream]:
+        """The streams of `services` (default: the registry's); events published through it
+        carry the first one's source."""
+        services = services or ("registry",)
         client = await nats.connect(nats_url)
         try:
             js = client.jetstream()
-            for spec in service_streams(ServiceSettings(service_name="registry")):
-                await ensure_stream(js, spec)
-            yield cls(js)
+            for service in services:
+                for spec in service_streams(ServiceSettings(service_name=service)):
+                    await ensure_stream(js, spec)
+            yield cls(js, f"/pb/{services[0]}")
         finally:
             await client.close()
 
     async def publish(self, *events: IntegrationEvent) -> list[Envelope]:
-        envelopes = [Envelope.wrap(e, source="/pb/registry") for e in events]
+        envelopes = [Envelope.wrap(e, source=self.source) for e in events]
         await self.publish_envelopes(envelopes)
         self.sent += envelopes
         return envelopes

@@ -12,9 +12,9 @@ from sqlalchemy import update
 
 from libs.common.events import IntegrationEvent
 from services.coverage.store.tables import snapshots
-from tests.coverage.feed import formed, registered
+from tests.coverage.feed import ProducerStream, formed, registered
 from tests.coverage.test_rates_api import coverage_service, rates
-from tests.coverage.training_feed import lapsed, restored, training_stream
+from tests.coverage.training_feed import lapsed, restored
 from tests.factories import outbox_data
 from tests.harness import NatsServer, RunningService, wait_for
 
@@ -76,7 +76,7 @@ async def test_lapsed_routines_lower_effective_coverage_until_met_and_quarters_f
         coverage_service(
             private_nats, database_url, calendar_day=D, rates_changed_window_seconds=0.2
         ) as (service, registry),
-        training_stream(private_nats.url) as training,
+        ProducerStream.on(private_nats.url, "training") as training,
     ):
         # training's judgements may come before the registry's branches: order does not matter
         await training.publish(*judgements())

@@ -17,8 +17,8 @@ from services.stations.events import (
     WorkerCheckedInV1,
     WorkerRegisteredV1,
 )
+from tests.coverage.feed import ProducerStream
 from tests.coverage.test_rates_api import coverage_service, rates
-from tests.coverage.training_feed import producer_stream
 from tests.harness import NatsServer, RunningService, wait_for
 
 D = date(2026, 11, 30)
@@ -157,7 +157,7 @@ async def test_new_employment_figures_beside_the_rates(
 ) -> None:
     async with (
         coverage_service(private_nats, database_url, calendar_day=D) as (service, _),
-        producer_stream(private_nats.url, "stations") as stations,
+        ProducerStream.on(private_nats.url, "stations") as stations,
     ):
         await stations.publish(*events())
         await new_employment_becomes(service, "140212", EXPECTED)

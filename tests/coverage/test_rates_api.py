@@ -18,7 +18,7 @@ from services.coverage.settings import CoverageSettings
 from services.coverage.store.tables import organization_facts
 from tests.coverage.feed import (
     Ledger,
-    RegistryStream,
+    ProducerStream,
     assigned,
     deregistered,
     dissolved,
@@ -40,8 +40,8 @@ TOWNSHIP_B = "140212102"
 @asynccontextmanager
 async def coverage_service(
     nats: NatsServer, database_url: str, **settings: Any
-) -> AsyncIterator[tuple[RunningService, RegistryStream]]:
-    async with RegistryStream.on(nats.url) as stream:
+) -> AsyncIterator[tuple[RunningService, ProducerStream]]:
+    async with ProducerStream.on(nats.url) as stream:
         config = CoverageSettings(database_url=database_url, nats_url=nats.url, **settings)
         async with serve(definition(config)) as service:
             yield service, stream
@@ -123,14 +123,14 @@ def population() -> list[IntegrationEvent]:
 @pytest.fixture
 async def running(
     private_nats: NatsServer, service_databases: ServiceDatabases
-) -> AsyncIterator[tuple[RunningService, RegistryStream]]:
+) -> AsyncIterator[tuple[RunningService, ProducerStream]]:
     url = await service_databases.url("coverage")
     async with coverage_service(private_nats, url) as pair:
         yield pair
 
 
 async def test_rates_are_the_counts_of_the_events_sent(
-    running: tuple[RunningService, RegistryStream],
+    running: tuple[RunningService, ProducerStream],
 ) -> None:
     service, stream = running
     ledger = Ledger()
@@ -170,7 +170,7 @@ async def test_rates_are_the_counts_of_the_events_sent(
 
 
 async def test_a_dissolved_branch_lowers_the_rate_and_links_can_end(
-    running: tuple[RunningService, RegistryStream],
+    running: tuple[RunningService, ProducerStream],
 ) -> None:
     service, stream = running
     ledger = Ledger()
@@ -208,7 +208,7 @@ async def test_a_dissolved_branch_lowers_the_rate_and_links_can_end(
 
 
 async def test_duplicates_and_reordering_change_nothing(
-    running: tuple[RunningService, RegistryStream],
+    running: tuple[RunningService, ProducerStream],
 ) -> None:
     service, stream = running
     ledger = Ledger()
@@ -260,7 +260,7 @@ async def test_duplicates_and_reordering_change_nothing(
 
 @SQLITE_ONLY
 async def test_region_scope_and_bad_input(
-    running: tuple[RunningService, RegistryStream],
+    running: tuple[RunningService, ProducerStream],
 ) -> None:
     service, _ = running
     other = service.as_region("140211")
@@ -293,7 +293,7 @@ async def outbox_events(service: RunningService, event_type: str) -> list[dict[s
 
 
 async def test_targets_are_reached_and_missed_with_events(
-    running: tuple[RunningService, RegistryStream],
+    running: tuple[RunningService, ProducerStream],
 ) -> None:
     service, stream = running
     ledger = Ledger()
@@ -372,7 +372,7 @@ async def test_rates_changed_is_sent_once_per_region_per_window(
 
 
 async def test_history_answers_from_stored_snapshots(
-    running: tuple[RunningService, RegistryStream],
+    running: tuple[RunningService, ProducerStream],
 ) -> None:
     service, stream = running
     ledger = Ledger()

@@ -7,7 +7,7 @@ from typing import Any
 
 from services.coverage.service.targets import judge_due_targets
 from services.coverage.store.uow import CoverageUnitOfWork
-from tests.coverage.feed import Ledger, RegistryStream, formed, registered
+from tests.coverage.feed import Ledger, ProducerStream, formed, registered
 from tests.coverage.test_rates_api import running, settled
 from tests.factories import outbox_data
 from tests.harness import RunningService
@@ -28,7 +28,7 @@ async def judge(service: RunningService, today: date) -> int:
 
 
 async def test_a_passed_due_date_below_target_is_announced_once(
-    running: tuple[RunningService, RegistryStream],
+    running: tuple[RunningService, ProducerStream],
 ) -> None:
     service, stream = running
     ledger = Ledger()

@@ -1,21 +1,11 @@
 """Training's routine judgements for coverage tests, made with the training service's own event
-classes and published to a PB_TRAINING stream as its relay publishes them (and a publisher for
-any producer's stream: stations' too)."""
+classes (publish them with `ProducerStream.on(url, "training")`)."""
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator
 from datetime import date
 
-import nats
-from nats.js import JetStreamContext
-
-from libs.common.broker import ensure_stream, service_streams
-from libs.common.events import Envelope, IntegrationEvent
-from libs.common.settings import ServiceSettings
 from services.training.events import RoutineLapsedV1, RoutineRestoredV1
-from tests.coverage.feed import RegistryStream
 
 
 def _period(period: str) -> tuple[str, date, date]:
@@ -57,34 +47,3 @@ def restored(event: RoutineLapsedV1, held_on: date, *, period_met: bool) -> Rout
         held_on=held_on,
         period_met=period_met,
     )
-
-
-@contextlib.asynccontextmanager
-async def producer_stream(nats_url: str, service: str) -> AsyncIterator[RegistryStream]:
-    """The stream of `service` (training, stations) on a test nats-server, with a publisher
-    like that service's relay."""
-    client = await nats.connect(nats_url)
-    try:
-        js = client.jetstream()
-        for spec in service_streams(ServiceSettings(service_name=service)):
-            await ensure_stream(js, spec)
-        yield _Publisher(js, f"/pb/{service}")
-    finally:
-        await client.close()
-
-
-def training_stream(nats_url: str) -> contextlib.AbstractAsyncContextManager[RegistryStream]:
-    """PB_TRAINING on a test nats-server, with a publisher like training's relay."""
-    return producer_stream(nats_url, "training")
-
-
-class _Publisher(RegistryStream):
-    def __init__(self, js: JetStreamContext, source: str) -> None:
-        super().__init__(js)
-        self.source = source
-
-    async def publish(self, *events: IntegrationEvent) -> list[Envelope]:
-        envelopes = [Envelope.wrap(e, source=self.source) for e in events]
-        await self.publish_envelopes(envelopes)
-        self.sent += envelopes
-        return envelopes

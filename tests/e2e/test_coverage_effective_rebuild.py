@@ -11,9 +11,10 @@ from libs.common.db import Database
 from services.coverage.rebuild import rebuild
 from services.coverage.settings import CoverageSettings
 from services.coverage.store.tables import routine_lapses
+from tests.coverage.feed import ProducerStream
 from tests.coverage.test_effective_api import D, county, effective_becomes, judgements
 from tests.coverage.test_rates_api import coverage_service
-from tests.coverage.training_feed import lapsed, restored, training_stream
+from tests.coverage.training_feed import lapsed, restored
 from tests.e2e.test_coverage_rebuild import projection_state
 from tests.harness import NatsServer, ServiceDatabases
 
@@ -38,7 +39,7 @@ async def test_rebuild_replays_training_after_the_registry(
     august = lapsed("b-a", "2026-08", "org-0")
     async with (
         coverage_service(private_nats, database_url, calendar_day=D) as (service, registry),
-        training_stream(private_nats.url) as training,
+        ProducerStream.on(private_nats.url, "training") as training,
     ):
         await training.publish(*judgements())
         await registry.publish(*county())

@@ -1,25 +1,19 @@
-"""Training's and stations' events as their relays publish them, built by hand: their event
-classes are not importable here (services do not import each other), so the CloudEvents
-envelope is `libs.common.events.Envelope` and the data a JSON body written from their schemas
-(docs/events/schemas/pb.training.member.*.v1.json, pb.stations.worker.member_declared.v1.json)."""
+"""Training's and stations' events as their relays publish them, built by hand from the published
+schemas (docs/events/schemas/pb.training.member.*.v1.json,
+pb.stations.worker.member_declared.v1.json) rather than from the producers' classes, so the
+registry's consumer is tested against the contract; publish them with
+`tests.coverage.feed.ProducerStream.on(url, "training", "stations")`."""
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import hmac
 import json
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
 from typing import Any
 
-import nats
-from nats.js import JetStreamContext
-
-from libs.common.broker import ensure_stream, service_streams
 from libs.common.events import Envelope
-from libs.common.settings import ServiceSettings
 
 NOW = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
 TODAY = date(2026, 11, 30)
@@ -73,27 +67,3 @@ def _envelope(service: str, type_: str, subject: str, data: dict[str, Any]) -> E
         time=NOW,
         data=json.dumps(data).encode(),
     )
-
-
-class ProducerStreams:
-    """PB_TRAINING and PB_STATIONS on a test nats-server, and a publisher like their relays."""
-
-    def __init__(self, js: JetStreamContext) -> None:
-        self.js = js
-
-    @classmethod
-    @contextlib.asynccontextmanager
-    async def on(cls, nats_url: str) -> AsyncIterator[ProducerStreams]:
-        client = await nats.connect(nats_url)
-        try:
-            js = client.jetstream()
-            for service in ("training", "stations"):
-                for spec in service_streams(ServiceSettings(service_name=service)):
-                    await ensure_stream(js, spec)
-            yield cls(js)
-        finally:
-            await client.close()
-
-    async def publish(self, *envelopes: Envelope) -> None:
-        for envelope in envelopes:
-            await self.js.publish(envelope.type, envelope.data, headers=envelope.headers())

@@ -16,6 +16,7 @@ from libs.common.events import Envelope
 from libs.common.tables import dead_letters, inbox
 from services.registry.app import definition
 from services.registry.settings import RegistrySettings
+from tests.coverage.feed import ProducerStream
 from tests.harness import NatsServer, RunningService, ServiceDatabases, serve, wait_for
 from tests.registry.party_helpers import (
     data_of,
@@ -25,7 +26,7 @@ from tests.registry.party_helpers import (
     phone,
     roster_person,
 )
-from tests.registry.producers import ProducerStreams, candidate, declared
+from tests.registry.producers import candidate, declared
 from tests.registry.test_members_api import roster, staff
 
 
@@ -53,8 +54,8 @@ async def registry(
 
 
 @pytest.fixture
-async def producers(producers_nats: NatsServer) -> AsyncIterator[ProducerStreams]:
-    async with ProducerStreams.on(producers_nats.url) as streams:
+async def producers(producers_nats: NatsServer) -> AsyncIterator[ProducerStream]:
+    async with ProducerStream.on(producers_nats.url, "training", "stations") as streams:
         yield streams
 
 
@@ -92,11 +93,11 @@ async def dead(service: RunningService) -> dict[str, str]:
 
 
 async def test_members_developed_move_the_counts_once_each(
-    registry: RunningService, producers: ProducerStreams
+    registry: RunningService, producers: ProducerStream
 ) -> None:
     org = await new_organization(registry, 701)
     admitted = [candidate(f"cand-{n}", org["id"], "admitted") for n in range(4)]
-    await producers.publish(*admitted)
+    await producers.publish_envelopes(admitted)
     await handled(registry, *admitted)
     full, probationary, version = await counts(registry, org["id"])
     assert (full, probationary) == (0, 4)
@@ -111,7 +112,7 @@ async def test_members_developed_move_the_counts_once_each(
         candidate("cand-3", org["id"], "cancelled"),
         candidate("cand-0", org["id"], "admitted"),
     ]
-    await producers.publish(*later, *again)
+    await producers.publish_envelopes([*later, *again])
     await handled(registry, *later, *again)
     assert (await counts(registry, org["id"]))[:2] == (3, 0)
     assert await dead(registry) == {}
@@ -126,20 +127,20 @@ async def test_members_developed_move_the_counts_once_each(
 
 
 async def test_a_confirmation_never_admitted_here_counts_the_full_member_only(
-    registry: RunningService, producers: ProducerStreams
+    registry: RunningService, producers: ProducerStream
 ) -> None:
     org = await new_organization(registry, 702, full_members=1, probationary_members=1)
     sent = [
         candidate("late-1", org["id"], "confirmed"),
         candidate("late-2", org["id"], "cancelled"),
     ]
-    await producers.publish(*sent)
+    await producers.publish_envelopes(sent)
     await handled(registry, *sent)
     assert (await counts(registry, org["id"]))[:2] == (2, 1)
 
 
 async def test_unknown_deregistered_and_out_of_turn_are_dead_lettered_with_the_reason(
-    registry: RunningService, producers: ProducerStreams
+    registry: RunningService, producers: ProducerStream
 ) -> None:
     org = await new_organization(registry, 703)
     closed = await new_organization(registry, 704)
@@ -154,7 +155,7 @@ async def test_unknown_deregistered_and_out_of_turn_are_dead_lettered_with_the_r
     gone = candidate("x-2", closed["id"], "admitted")
     first = candidate("x-3", org["id"], "confirmed")
     out_of_turn = candidate("x-3", org["id"], "cancelled")  # a full member is never cancelled
-    await producers.publish(good, unknown, gone, first, out_of_turn)
+    await producers.publish_envelopes([good, unknown, gone, first, out_of_turn])
     await handled(registry, good, unknown, gone, first, out_of_turn)
     reasons = await dead(registry)
     assert set(reasons) == {unknown.id, gone.id, out_of_turn.id}
@@ -175,7 +176,7 @@ async def mobile(service: RunningService, region: str, **kwargs: Any) -> list[di
 
 
 async def test_declared_workers_are_listed_by_region_and_matched_by_keyed_hash(
-    registry: RunningService, producers: ProducerStreams
+    registry: RunningService, producers: ProducerStream
 ) -> None:
     org = await new_organization(registry, 705)
     # person 1 is already a member here (staff list + roster) and gives an ID number
@@ -185,7 +186,7 @@ async def test_declared_workers_are_listed_by_region_and_matched_by_keyed_hash(
     # person 2 gives only their phone: on the staff list, but not yet on a roster
     by_phone = declared("worker-2", phone(2))
     elsewhere = declared("worker-3", phone(3), region_code="140211")
-    await producers.publish(by_id, by_phone, elsewhere)
+    await producers.publish_envelopes([by_id, by_phone, elsewhere])
     await handled(registry, by_id, by_phone, elsewhere)
 
     listed = await mobile(registry, "140212")
@@ -214,6 +215,6 @@ async def test_declared_workers_are_listed_by_region_and_matched_by_keyed_hash(
 
     # the same worker declaring again refreshes one record
     again = declared("worker-2", phone(2))
-    await producers.publish(again)
+    await producers.publish_envelopes([again])
     await handled(registry, again)
     assert len(await mobile(registry, "140212")) == 2

@@ -10,14 +10,14 @@ import pytest
 
 from services.training.app import definition
 from services.training.settings import TrainingSettings
-from tests.coverage.feed import RegistryStream
+from tests.coverage.feed import ProducerStream
 from tests.harness import NatsServer, RunningService, ServiceDatabases, serve
 
 
 @dataclass
 class Training:
     service: RunningService
-    registry: RegistryStream
+    registry: ProducerStream
     nats_url: str
     database_url: str
 
@@ -32,5 +32,5 @@ async def training(
     settings = TrainingSettings(
         database_url=url, nats_url=private_nats.url, routine_check_seconds=3600
     )
-    async with RegistryStream.on(private_nats.url) as stream, serve(definition(settings)) as s:
+    async with ProducerStream.on(private_nats.url) as stream, serve(definition(settings)) as s:
         yield Training(s, stream, private_nats.url, url)
