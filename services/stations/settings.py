@@ -1,9 +1,10 @@
 """Settings of the stations service (environment prefix `PB_STATIONS_`)."""
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 from pydantic import BaseModel, Field, SecretStr
 
+from libs.common.calendar import ADJUSTED_WORKING_DAYS, PUBLIC_HOLIDAYS, holiday_years
 from libs.common.identity import IdentityKey
 from libs.common.settings import (
     DEVELOPMENT_IDENTITY_KEY,
@@ -53,6 +54,19 @@ class StationsSettings(ServiceSettings):
     working_days: frozenset[int] = Field(
         default=frozenset({0, 1, 2, 3, 4}), description="Weekdays that count (0 = Monday)"
     )
+    national_holidays: bool = Field(
+        default=True,
+        description="Count the State Council's public holidays and 调休 working days "
+        "(the table in libs.common.calendar) in working hours",
+    )
+    extra_holidays: frozenset[date] = Field(
+        default=frozenset(),
+        description="More days off: local holidays (a minority festival, say) or a year the "
+        'built-in table lacks, as a JSON list of dates: ["2027-01-01"]',
+    )
+    extra_working_days: frozenset[date] = Field(
+        default=frozenset(), description="More weekend days worked in exchange (调休上班)"
+    )
     reminder_share: float = Field(
         default=0.75, gt=0, lt=1, description="Remind when this share of a window has passed"
     )
@@ -83,9 +97,24 @@ class StationsSettings(ServiceSettings):
             reminder_share=self.reminder_share,
             escalate_after=timedelta(hours=self.escalate_after_hours),
             working_hours=WorkingHours(
-                self.working_day_start_hour, self.working_day_end_hour, self.working_days
+                self.working_day_start_hour,
+                self.working_day_end_hour,
+                self.working_days,
+                holidays=self.holidays(),
+                working_weekend_days=self.extra_working_days
+                | (ADJUSTED_WORKING_DAYS if self.national_holidays else frozenset()),
             ),
         )
+
+    def holidays(self) -> frozenset[date]:
+        return self.extra_holidays | (PUBLIC_HOLIDAYS if self.national_holidays else frozenset())
+
+    def years_without_holidays(self, today: date) -> list[int]:
+        """Years a deadline set today may reach (the next 30 days) whose holidays nobody gave."""
+        if not self.national_holidays:
+            return []
+        known = holiday_years(self.holidays())
+        return sorted({today.year, (today + timedelta(days=30)).year} - known)
 
     def loop_rules(self) -> LoopRules:
         return LoopRules(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
+from libs.common.calendar import local_today
 from libs.common.db import Database
 from libs.common.logging import get_logger
 from libs.common.service import Runtime, Worker
@@ -56,9 +57,20 @@ async def _fire_timers(uow: StationsUnitOfWork) -> int:
 
 def sla_worker(settings: StationsSettings) -> Callable[[Runtime], Worker]:
     """Fires the due SLA timers: reminders, `overdue`, escalation."""
-    return lambda runtime: periodic_job(
-        "stations-sla-timers", settings.sla_check_seconds, runtime.db, _fire_timers, SLA_BATCH
-    )
+
+    def start(runtime: Runtime) -> Worker:
+        missing = settings.years_without_holidays(local_today())
+        if missing:  # deadlines over those years' holidays fall as on working days
+            log.warning(
+                "public holidays not configured",
+                years=missing,
+                setting="PB_STATIONS_EXTRA_HOLIDAYS",
+            )
+        return periodic_job(
+            "stations-sla-timers", settings.sla_check_seconds, runtime.db, _fire_timers, SLA_BATCH
+        )
+
+    return start
 
 
 def visits_worker(settings: StationsSettings) -> Callable[[Runtime], Worker]:

@@ -1,15 +1,16 @@
 """Service levels of the request loop: accept within N working hours, resolve within M days, and
 the timers that follow from them (a reminder before, `overdue` at, escalation after).
 
-Working hours are Monday to Friday, `start_hour`–`end_hour` in Asia/Shanghai (public holidays
-are not modelled: a deadline over a holiday falls as on a working day). Days to resolve are
+Working hours are `start_hour`–`end_hour` in Asia/Shanghai on working days: Monday to Friday,
+except public holidays (放假), plus the weekend days worked in exchange (调休上班); the national
+table is in `libs.common.calendar`, an office adds its local ones by setting. Days to resolve are
 calendar days from acceptance.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Literal
 
 from libs.common.calendar import SHANGHAI
@@ -23,6 +24,13 @@ class WorkingHours:
     start_hour: int = 9
     end_hour: int = 17
     weekdays: frozenset[int] = frozenset({0, 1, 2, 3, 4})
+    holidays: frozenset[date] = frozenset()
+    working_weekend_days: frozenset[date] = frozenset()
+
+    def is_working_day(self, day: date) -> bool:
+        if day in self.holidays:
+            return False
+        return day in self.working_weekend_days or day.weekday() in self.weekdays
 
     def add(self, start: datetime, hours: float) -> datetime:
         """The moment `hours` working hours after `start` (aware, in `start`'s zone)."""
@@ -33,7 +41,7 @@ class WorkingHours:
             midnight = datetime(day.year, day.month, day.day, tzinfo=SHANGHAI)
             day_start = midnight + timedelta(hours=self.start_hour)
             day_end = midnight + timedelta(hours=self.end_hour)
-            if day.weekday() in self.weekdays and moment < day_end:
+            if self.is_working_day(day) and moment < day_end:
                 begin = max(moment, day_start)
                 if remaining <= day_end - begin:
                     return (begin + remaining).astimezone(start.tzinfo)

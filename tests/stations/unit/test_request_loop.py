@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -21,6 +21,7 @@ from services.stations.domain.requests import (
     moved,
 )
 from services.stations.domain.sla import ServiceLevel, Timers, WorkingHours
+from services.stations.settings import StationsSettings
 
 T0 = datetime(2026, 11, 30, 2, 0, tzinfo=UTC)  # Monday 10:00 in Shanghai
 OFFICE = Party("office", "office-1")
@@ -177,3 +178,31 @@ def test_figures() -> None:
         None,
         None,
     )
+
+
+def test_working_hours_skip_public_holidays_and_count_adjusted_weekends() -> None:
+    settings = StationsSettings()
+    hours = settings.timers().working_hours
+    # 2026 National Day: 1-7 October off; Saturday 10 October worked in exchange (调休).
+    eve = datetime(2026, 9, 30, 16, 0, tzinfo=SHANGHAI)
+    assert hours.add(eve, 4) == datetime(2026, 10, 8, 12, 0, tzinfo=SHANGHAI)
+    friday = datetime(2026, 10, 9, 16, 0, tzinfo=SHANGHAI)
+    assert hours.add(friday, 2) == datetime(2026, 10, 10, 10, 0, tzinfo=SHANGHAI)
+    # Without the national table the same deadlines fall as on ordinary weekdays.
+    plain = StationsSettings(national_holidays=False).timers().working_hours
+    assert plain.add(eve, 4) == datetime(2026, 10, 1, 12, 0, tzinfo=SHANGHAI)
+    assert plain.add(friday, 2) == datetime(2026, 10, 12, 10, 0, tzinfo=SHANGHAI)
+
+
+def test_local_holidays_come_from_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A minority festival (苗年, say) a prefecture gives off, and a year the table lacks.
+    monkeypatch.setenv("PB_STATIONS_EXTRA_HOLIDAYS", '["2026-12-07", "2027-01-01"]')
+    settings = StationsSettings()
+    friday = datetime(2026, 12, 4, 16, 0, tzinfo=SHANGHAI)
+    assert settings.timers().working_hours.add(friday, 2) == datetime(
+        2026, 12, 8, 10, 0, tzinfo=SHANGHAI
+    )
+    assert settings.years_without_holidays(date(2026, 12, 10)) == []  # 2027 given by hand
+    national = StationsSettings(extra_holidays=frozenset())
+    assert national.years_without_holidays(date(2026, 12, 10)) == [2027]
+    assert national.years_without_holidays(date(2026, 6, 1)) == []
