@@ -1,5 +1,5 @@
 """Subscribers of the training service: the registry's branch events start, change and end each
-branch's routine (三会一课).
+branch's routine (三会一课); its committee events say who may approve an admission.
 
 Each event type has its own tolerant model (`extra="ignore"`, checked by
 tests/contracts/test_training_consumes.py against the registry's exported schema) and is applied
@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict
 
 from libs.common.events import Envelope
 from libs.common.inbox import ConsumerSpec
+from services.training.service.candidates import CommitteeFormedIn, committees_formed
 from services.training.service.routine import BranchChange, branches_changed
 from services.training.store.uow import TrainingUnitOfWork
 
@@ -54,6 +55,16 @@ class BranchDissolved(BranchState):
     dissolved_on: date
 
 
+class CommitteeFormed(_Tolerant):
+    """What training reads of `pb.registry.committee.formed.v1`."""
+
+    committee_id: str
+    kind: str
+    name: str = ""
+    region_code: str
+    formed_on: date
+
+
 def _change(event: BranchState, on: date, *, dissolved: bool = False) -> BranchChange:
     return BranchChange(
         branch_id=event.branch_id,
@@ -82,3 +93,14 @@ async def on_branches_reorganized(
 @registry_events.on_batch("pb.registry.branch.dissolved.v1", BranchDissolved)
 async def on_branches_dissolved(uow: TrainingUnitOfWork, items: list[tuple[Envelope, Any]]) -> None:
     await branches_changed(uow, [_change(e, e.dissolved_on, dissolved=True) for _, e in items])
+
+
+@registry_events.on_batch("pb.registry.committee.formed.v1", CommitteeFormed)
+async def on_committees_formed(uow: TrainingUnitOfWork, items: list[tuple[Envelope, Any]]) -> None:
+    await committees_formed(
+        uow,
+        [
+            CommitteeFormedIn(e.committee_id, e.kind, e.name, e.region_code, e.formed_on)
+            for _, e in items
+        ],
+    )

@@ -16,11 +16,12 @@ from tests.contracts.test_event_contracts import CONTRACTS, contract_problems, e
 TRAINING = [c for c in CONTRACTS if c.consumer.durable == "training-registry"]
 
 
-def test_training_reads_every_branch_event_and_nothing_else() -> None:
+def test_training_reads_every_branch_event_committees_and_nothing_else() -> None:
     assert sorted(c.event.type_name for c in TRAINING) == [
         "pb.registry.branch.dissolved.v1",
         "pb.registry.branch.formed.v1",
         "pb.registry.branch.reorganized.v1",
+        "pb.registry.committee.formed.v1",
     ]
     assert {c.consumer.stream for c in TRAINING} == {"PB_REGISTRY"}
 
@@ -51,3 +52,20 @@ def test_training_takes_the_branch_and_its_day_from_a_registry_event(
     assert read.organization_ids == sent["organization_ids"]
     assert isinstance(getattr(read, day_field), date)
     assert getattr(read, day_field) == sent[day_field]
+
+
+def test_training_takes_a_committee_as_the_registry_announced_it() -> None:
+    producer = next(
+        c.event.entry.model
+        for c in TRAINING
+        if c.event.type_name == "pb.registry.committee.formed.v1"
+    )
+    made = example_event(producer, optional=False)
+    envelope = Envelope.wrap(made, source="/pb/registry")
+    read = handlers.CommitteeFormed.model_validate(json.loads(envelope.data))
+    sent = made.model_dump()
+    assert (read.committee_id, read.region_code, read.formed_on) == (
+        sent["committee_id"],
+        sent["region_code"],
+        sent["formed_on"],
+    )

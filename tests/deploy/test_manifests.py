@@ -55,7 +55,7 @@ CONSUMES: dict[str, list[str]] = {
         "pb.stations.request.>",
     ],
     "stations": ["pb.registry.organization.>", "pb.registry.massorg.>"],
-    "training": ["pb.registry.branch.>"],
+    "training": ["pb.registry.branch.>", "pb.registry.committee.>"],
 }
 
 NATS_USERS = [*SERVICES, "admin", "sys"]

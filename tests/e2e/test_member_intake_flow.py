@@ -1,6 +1,7 @@
 """New members reach the registry from the services that find them, over real NATS: training's
 applicants carried to full membership move the organisation's counts (and, at the third full
-member, `branch.eligible`); a worker who declares membership at the stations becomes a mobile
+member, `branch.eligible`, and coverage's gap reason from too few full members to eligible for a
+branch of its own); a worker who declares membership at the stations becomes a mobile
 member (流动党员) the office lists, matched to their member record by keyed hash, with no
 personal data on the wire."""
 
@@ -12,6 +13,8 @@ from typing import Any
 
 import nats
 
+from services.coverage.app import definition as coverage_definition
+from services.coverage.settings import CoverageSettings
 from services.registry.app import definition as registry_definition
 from services.registry.settings import RegistrySettings
 from services.stations.app import definition as stations_definition
@@ -45,6 +48,9 @@ async def services(
                 routine_check_seconds=3600,
             )
         ),
+        "coverage": lambda url: coverage_definition(
+            CoverageSettings(database_url=url, nats_url=nats_server.url, outbox_poll_seconds=0.1)
+        ),
         "stations": lambda url: stations_definition(
             StationsSettings(database_url=url, nats_url=nats_server.url, outbox_poll_seconds=0.1)
         ),
@@ -70,7 +76,9 @@ async def file_of(registry: RunningService, organization_id: str) -> dict[str, A
     return body
 
 
-async def carry_to_probation(training: RunningService, n: int, org_id: str, branch_id: str) -> str:
+async def carry_to_probation(
+    training: RunningService, n: int, org_id: str, branch_id: str, committee_id: str
+) -> str:
     """An applicant of `org_id` carried through every step to a probationary member."""
     response = await apply(training, n, "2024-01-31", branch_id=branch_id, organization_id=org_id)
     assert response.status_code == 201, response.text
@@ -87,7 +95,7 @@ async def carry_to_probation(training: RunningService, n: int, org_id: str, bran
         ("political-review", {"on": "2025-04-02"}),
         ("introducers", {"introducers": introducers}),
         ("admission", {"on": f"2025-05-{10 + n:02d}", "vote": VOTE}),
-        ("approval", {"on": "2025-06-01", "committee_region_code": "140212101"}),
+        ("approval", {"on": "2025-06-01", "committee_id": committee_id}),
     ]
     for name, body in steps:
         response = await step(training, cid, name, **body)
@@ -98,12 +106,15 @@ async def carry_to_probation(training: RunningService, n: int, org_id: str, bran
 async def test_applicants_carried_to_full_membership_count_in_the_registry(
     private_nats: NatsServer, service_databases: ServiceDatabases
 ) -> None:
-    async with services(private_nats, service_databases, "registry", "training") as running:
-        registry, training = running["registry"], running["training"]
-        parent = await committee(registry)
+    names = ("registry", "training", "coverage")
+    async with services(private_nats, service_databases, *names) as running:
+        registry, training, coverage = (running[name] for name in names)
+        parent = await committee(registry, formed_on="2020-01-01")
         a = (await new_organization(registry, 801, full_members=1))["id"]
         b = (await new_organization(registry, 802, full_members=1))["id"]
         c = (await new_organization(registry, 803, full_members=1))["id"]
+        # An organisation no branch covers, whose members the joint branch develops.
+        d = (await new_organization(registry, 804, full_members=1))["id"]
         joint = await form(
             registry, kind="joint", parent_id=parent["id"], organization_ids=[a, b, c]
         )
@@ -117,26 +128,43 @@ async def test_applicants_carried_to_full_membership_count_in_the_registry(
             return bool(response.status_code == 200)
 
         await wait_for(training_knows_the_branch, timeout=15)
-        candidates = [await carry_to_probation(training, n, a, branch_id) for n in (1, 2)]
+        candidates = [
+            await carry_to_probation(training, n, org, branch_id, parent["id"])
+            for n, org in ((1, a), (2, a), (3, d), (4, d))
+        ]
 
         async def probationers_counted() -> bool:
-            return bool((await file_of(registry, a))["probationary_members"] == 2)
+            files = [await file_of(registry, org) for org in (a, d)]
+            return all(f["probationary_members"] == 2 for f in files)
 
         await wait_for(probationers_counted, timeout=15)
+
+        async def gap_reason_of_d(expected: str) -> bool:
+            response = await coverage.client.get(
+                f"/v1/coverage/{COUNTY}/gaps", headers=coverage.as_region(COUNTY)
+            )
+            lines = {line["organization_id"]: line for line in response.json()["items"]}
+            return d in lines and lines[d]["reason"] == expected and a not in lines
+
+        await wait_for(lambda: gap_reason_of_d("too_few_full_members"), timeout=15)
         assert (await file_of(registry, a))["full_members"] == 1
         assert await outbox_data(registry.runtime, "pb.registry.branch.eligible.v1") == []
 
+        assert len(candidates) == 4
         for cid in candidates:
             confirmed = await step(training, cid, "confirmation", on="2026-06-01", vote=VOTE)
             assert confirmed.status_code == 200, confirmed.text
 
-        async def eligible() -> list[dict[str, Any]]:
-            return await outbox_data(registry.runtime, "pb.registry.branch.eligible.v1")
+        async def eligible() -> list[str]:
+            events = await outbox_data(registry.runtime, "pb.registry.branch.eligible.v1")
+            found = sorted(e["organization_id"] for e in events)
+            return found if len(found) >= 2 else []
 
-        [event] = await wait_for(eligible, timeout=15)
-        assert event["organization_id"] == a
+        assert await wait_for(eligible, timeout=15) == sorted([a, d])
         after = await file_of(registry, a)
         assert (after["full_members"], after["probationary_members"]) == (3, 0)
+        await wait_for(lambda: gap_reason_of_d("eligible_without_branch"), timeout=15)
+        assert (await file_of(registry, d))["full_members"] == 3
 
 
 async def test_a_declared_worker_becomes_a_mobile_member_matched_by_keyed_hash(

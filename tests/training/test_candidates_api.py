@@ -8,7 +8,7 @@ from datetime import date
 from typing import Any
 
 from libs.common.validators import id_number_check_char
-from services.registry.events import BranchFormedV1
+from services.registry.events import BranchFormedV1, CommitteeFormedV1
 from services.training.app import definition
 from services.training.settings import TrainingSettings
 from services.training.workers import DeadlineTimer
@@ -24,14 +24,36 @@ def id_number(n: int, born: str = "19900101") -> str:
     return first17 + id_number_check_char(first17)
 
 
-async def branch(training: Training, branch_id: str, kind: str = "standalone") -> None:
+#: Committees the registry announces before any branch: the township's 综合党委 and the county's
+#: 两新工委 (the approving bodies of these tests).
+COMMITTEES = {"township": ("c-township", "140212101"), "two_new": ("c-county", "140212")}
+
+
+async def branch(
+    training: Training,
+    branch_id: str,
+    kind: str = "standalone",
+    organization_ids: tuple[str, ...] = ("org-1",),
+) -> None:
+    """The registry's committees and then one of its branches, waited for (the stream is read
+    in order, so the branch known means the committees are too)."""
+    for committee_kind, (committee_id, region_code) in COMMITTEES.items():
+        await training.registry.publish(
+            CommitteeFormedV1(
+                committee_id=committee_id,
+                kind=committee_kind,
+                name=f"{committee_id} 党委",
+                region_code=region_code,
+                formed_on=date(2020, 1, 1),
+            )
+        )
     await training.registry.publish(
         BranchFormedV1(
             branch_id=branch_id,
             kind=kind,
             name=f"{branch_id} 支部",
             region_code=REGION,
-            organization_ids=["org-1"],
+            organization_ids=list(organization_ids),
             formed_on=date(2023, 1, 1),
         )
     )
@@ -95,7 +117,7 @@ async def test_an_applicant_is_carried_to_full_membership(training: Training) ->
         ("political-review", {"on": "2025-04-02"}),
         ("introducers", {"introducers": introducers}),
         ("admission", {"on": "2025-05-10", "vote": VOTE}),
-        ("approval", {"on": "2025-06-01", "committee_region_code": "140212101"}),
+        ("approval", {"on": "2025-06-01", "committee_id": "c-township"}),
     ]
     for name, body in steps:
         response = await step(service, cid, name, **body)
@@ -224,11 +246,13 @@ async def test_refusals_name_the_rule_and_the_date_it_will_be_met(training: Trai
     assert no_vote.status_code == 422
     assert "vote" in no_vote.text
     await step(service, cid, "admission", on="2026-08-01", vote=VOTE)
-    village = await step(
-        service, cid, "approval", on="2026-08-10", committee_region_code="140212101001"
-    )
-    assert village.json()["rule"] == "approving_committee_level"
-    await step(service, cid, "approval", on="2026-08-10", committee_region_code="140212")
+    by_branch = await step(service, cid, "approval", on="2026-08-10", committee_id="b-1")
+    assert by_branch.json()["rule"] == "approving_committee_level"
+    unknown_body = await step(service, cid, "approval", on="2026-08-10", committee_id="c-none")
+    assert unknown_body.status_code == 422
+    assert unknown_body.json()["errors"][0]["field"] == "committee_id"
+    approved = await step(service, cid, "approval", on="2026-08-10", committee_id="c-county")
+    assert approved.json()["stage"] == "probationary", approved.text
     long = await step(service, cid, "extend-probation", months=13)
     assert long.json()["rule"] == "probation_extension_bounds"
     cancelled = await step(service, cid, "cancel", on="2026-09-01", reason="不合格")
@@ -287,3 +311,23 @@ async def test_a_process_started_later_announces_the_deadlines_it_missed(
 
         found = await wait_for(breached)
         assert [(e["candidate_id"], e["due_on"]) for e in found] == [(cid, "2026-10-01")]
+
+
+async def test_a_branch_takes_applicants_of_an_organisation_without_its_own(
+    training: Training,
+) -> None:
+    """发展党员工作细则 §5: where the workplace has no Party organisation, the person applies where
+    they live or where the unit is; where it has one, they apply there."""
+    service = training.service
+    await branch(training, "b-1")
+    await branch(training, "b-other", organization_ids=("org-3",))
+    await branch(training, "b-temp", kind="temporary", organization_ids=("org-4",))
+    uncovered = await apply(service, 11, "2026-01-05", organization_id="org-2")
+    assert uncovered.status_code == 201, uncovered.text
+    assert uncovered.json()["organization_id"] == "org-2"
+    covered = await apply(service, 12, "2026-01-05", organization_id="org-3")
+    assert covered.status_code == 422
+    assert covered.json()["rule"] == "organization_in_branch"
+    assert covered.json()["covered_by"] == ["b-other"]
+    only_temporary = await apply(service, 13, "2026-01-05", organization_id="org-4")
+    assert only_temporary.status_code == 201, only_temporary.text

@@ -67,10 +67,12 @@ class StepIn(BaseModel):
     hours: int | None = Field(default=None, ge=0, le=2000, description="training: class hours")
     introducers: list[IntroducerBody] = Field(default_factory=list, max_length=5)
     vote: VoteBody | None = Field(default=None, description="admission, confirmation")
-    committee_region_code: RegionCode | None = Field(
-        default=None, description="approval: the region of the approving committee"
+    committee_id: str | None = Field(
+        default=None,
+        max_length=36,
+        description="approval: the approving Party committee, as the registry knows it "
+        "(its level, region and date are the registry's, not the caller's)",
     )
-    committee_temporary: bool = Field(default=False, description="approval: a temporary one")
     extended: bool = Field(default=False, description="approval: limit extended to 6 months")
     months: int | None = Field(default=None, description="extend-probation: by how many months")
     reason: str | None = Field(default=None, max_length=500, description="cancel: why")
@@ -231,8 +233,7 @@ async def take_step(
         hours=body.hours,
         introducers=[IntroducerIn(i.name, i.id_number, i.membership) for i in body.introducers],
         vote=Vote(body.vote.entitled, body.vote.present, body.vote.yes) if body.vote else None,
-        committee_region_code=body.committee_region_code,
-        committee_temporary=body.committee_temporary,
+        committee_id=body.committee_id,
         extended=body.extended,
         months=body.months,
         reason=body.reason,

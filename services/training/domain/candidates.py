@@ -209,6 +209,21 @@ def _not_before(candidate: Candidate, day: date, earlier: date | None, what: str
         )
 
 
+def check_branch_takes(branch_id: str, organization_id: str, covering: list[str]) -> None:
+    """A person applies to their workplace's Party organisation; one whose workplace has none
+    applies where they live or where the unit is (发展党员工作细则 §5): a branch that does not
+    cover the organisation takes the application only when no live branch covers it."""
+    if covering:
+        raise _broken(
+            None,
+            "organization_in_branch",
+            f"branch {branch_id} does not cover the organisation, which has a Party organisation "
+            "of its own: its people apply there",
+            organization_id=organization_id,
+            covered_by=sorted(covering),
+        )
+
+
 def check_branch_develops(kind: str, dissolved: bool, organization_id: str) -> None:
     """Members are developed by a live standing branch: a temporary one generally does not."""
     if kind == "temporary":
@@ -407,35 +422,55 @@ def admit(candidate: Candidate, on: date, today: date, vote: Vote) -> Candidate:
     return _next(candidate, stage="awaiting_approval", admitted_on=on, vote=vote)
 
 
+@dataclass(frozen=True)
+class ApprovingBody:
+    """The Party organisation named to approve, as the registry announced it: a committee
+    (`pb.registry.committee.formed`), or a branch (`pb.registry.branch.*`), which never may."""
+
+    id: str
+    region_code: str
+    formed_on: date
+    is_committee: bool = True
+    temporary: bool = False
+
+
 def approve(
     candidate: Candidate,
     rules: PipelineRules,
     on: date,
     today: date,
     *,
-    committee_region_code: str,
-    committee_temporary: bool,
+    committee: ApprovingBody,
     extended: bool,
 ) -> Candidate:
     """The committee above approves (审批) within 3 calendar months of the meeting, 6 when
-    extended; only a committee at township level or above, never a temporary one."""
+    extended; only a committee (not a branch) at township level or above, never a temporary
+    organisation, and one that existed on the day."""
     _on(on, today)
     _stage(candidate, "awaiting_approval", step="approval")
-    if committee_temporary or region_level(committee_region_code) == "village":
+    region = committee.region_code
+    if not committee.is_committee or committee.temporary or region_level(region) == "village":
         raise _broken(
             candidate,
             "approving_committee_level",
-            "admission is approved by a committee at township level or above, never by a "
-            "temporary organisation or a committee below township level",
-            committee_region_code=committee_region_code,
+            "admission is approved by a Party committee at township level or above, never by a "
+            "branch, a temporary organisation or a committee below township level",
+            committee_id=committee.id,
         )
-    if not is_within(candidate.region_code, committee_region_code):
+    if not is_within(candidate.region_code, region):
         raise _broken(
             candidate,
             "approving_committee_above",
             "admission is approved by a committee above the branch: the candidate's region "
-            f"{candidate.region_code} is not within {committee_region_code}",
-            committee_region_code=committee_region_code,
+            f"{candidate.region_code} is not within the committee's {region}",
+            committee_id=committee.id,
+        )
+    if on < committee.formed_on:
+        raise _broken(
+            candidate,
+            "approving_committee_formed",
+            f"the committee was formed on {committee.formed_on}, after the approval's date",
+            committee_id=committee.id,
         )
     _not_before(candidate, on, candidate.admitted_on, "branch meeting")
     after = replace(candidate, approval_extended=extended)

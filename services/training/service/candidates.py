@@ -10,7 +10,7 @@ from typing import Literal, TypeVar
 
 from libs.common.audit import Actor
 from libs.common.identity import IdentityKey
-from libs.common.refusals import Invalid, RuleBroken
+from libs.common.refusals import Invalid
 from libs.common.tables import utcnow
 from libs.common.validators import is_within
 from services.training.domain import candidates as pipeline
@@ -32,6 +32,8 @@ from services.training.events import (
 )
 from services.training.store.candidates import DueDeadline
 from services.training.store.uow import TrainingUnitOfWork
+
+COUNTY_CODE_LENGTH = 6
 
 Step = Literal[
     "talk",
@@ -64,8 +66,7 @@ class StepInput:
     hours: int | None = None
     introducers: list[IntroducerIn] = field(default_factory=list)
     vote: Vote | None = None
-    committee_region_code: str | None = None
-    committee_temporary: bool = False
+    committee_id: str | None = None
     extended: bool = False
     months: int | None = None
     reason: str | None = None
@@ -84,16 +85,16 @@ async def apply(
     applied_on: date,
     today: date,
 ) -> Candidate:
-    """An application to a branch that covers the person's organisation."""
+    """An application to the branch that covers the person's organisation, or, where none does,
+    to a branch of the county (发展党员工作细则 §5: where they live or where the unit is)."""
     branch = await uow.routines.get(branch_id)
     if branch is None or not is_within(branch.region_code, actor.region_code):
         raise Invalid("branch_id", "no such branch in your region", message="unknown branch")
     if organization_id not in branch.organization_ids:
-        raise RuleBroken(
-            "organization_in_branch",
-            f"branch {branch_id} does not cover organisation {organization_id}",
-            [organization_id],
-        )
+        county = branch.region_code[:COUNTY_CODE_LENGTH]
+        covering = await uow.routines.covering(organization_id, county)
+        standing = [b.branch_id for b in covering if b.kind != "temporary"]
+        pipeline.check_branch_takes(branch_id, organization_id, standing)
     pipeline.check_branch_develops(branch.kind, branch.dissolved_on is not None, organization_id)
     person = Person.of(key, name, id_number)
     if await uow.candidates.in_pipeline(person.id_hash, branch.region_code):
@@ -160,6 +161,52 @@ def _required(value: T | None, name: str, step: str) -> T:
     return value
 
 
+@dataclass(frozen=True)
+class CommitteeFormedIn:
+    committee_id: str
+    kind: str
+    name: str
+    region_code: str
+    formed_on: date
+
+
+async def committees_formed(uow: TrainingUnitOfWork, formed: Sequence[CommitteeFormedIn]) -> None:
+    """Remember the committees the registry set up: the bodies that approve admissions."""
+    await uow.committees.record(
+        [
+            {
+                "committee_id": c.committee_id,
+                "kind": c.kind,
+                "name": c.name,
+                "region_code": c.region_code,
+                "formed_on": c.formed_on,
+            }
+            for c in formed
+        ]
+    )
+
+
+async def approving_body(uow: TrainingUnitOfWork, committee_id: str) -> pipeline.ApprovingBody:
+    """The organisation named to approve, as the registry announced it (never as a caller says):
+    a committee, or a branch (which the rules then refuse), or a 422 when the registry has
+    announced neither."""
+    committee = await uow.committees.get(committee_id)
+    if committee is not None:
+        return pipeline.ApprovingBody(
+            committee_id, committee["region_code"], committee["formed_on"]
+        )
+    branch = await uow.routines.get(committee_id)
+    if branch is not None:
+        return pipeline.ApprovingBody(
+            committee_id,
+            branch.region_code,
+            branch.formed_on,
+            is_committee=False,
+            temporary=branch.kind == "temporary",
+        )
+    raise Invalid("committee_id", "no Party committee with this id is known from the registry")
+
+
 async def take_step(
     uow: TrainingUnitOfWork,
     actor: Actor,
@@ -206,10 +253,9 @@ async def take_step(
             rules,
             on,
             today,
-            committee_region_code=_required(
-                given.committee_region_code, "committee_region_code", step
+            committee=await approving_body(
+                uow, _required(given.committee_id, "committee_id", step)
             ),
-            committee_temporary=given.committee_temporary,
             extended=given.extended,
         )
     elif step == "extend-probation":

@@ -66,6 +66,19 @@ class RoutineRepository(Repository):
         )
         return {row["branch_id"]: _routine(row) for row in rows.mappings()}
 
+    async def covering(self, organization_id: str, region_prefix: str) -> list[BranchRoutine]:
+        """The live branches under `region_prefix` that cover `organization_id`."""
+        c = branch_routines.c
+        rows = await self.session.execute(
+            select(branch_routines).where(
+                c.region_code.startswith(region_prefix, autoescape=True),
+                c.dissolved_on.is_(None),
+                c.organization_ids.contains(json.dumps(organization_id), autoescape=True),
+            )
+        )
+        found = [_routine(row) for row in rows.mappings()]
+        return [r for r in found if organization_id in r.organization_ids]
+
     async def add_many(self, routines: Sequence[BranchRoutine], now: datetime) -> None:
         if routines:
             await self.session.execute(insert(branch_routines), [_row(r, now) for r in routines])

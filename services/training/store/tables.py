@@ -41,6 +41,17 @@ branch_routines = Table(
     comment="Each branch the registry announced, and how far its routine has been judged.",
 )
 Index("ix_branch_routines_region_code", branch_routines.c.region_code)
+
+committees = Table(
+    "committees",
+    metadata,
+    Column("committee_id", String(36), primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("name", String(200), nullable=False, server_default=""),
+    Column("region_code", String(12), nullable=False),
+    Column("formed_on", Date(), nullable=False),
+    comment="Party committees the registry announced (pb.registry.committee.formed): who approves.",
+)
 Index("ix_branch_routines_judged_through", branch_routines.c.judged_through)
 
 meetings = Table(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from libs.common.audit import AuditedUnitOfWork
 from services.training.store.candidates import CandidateRepository, DeadlineRepository
+from services.training.store.committees import CommitteeRepository
 from services.training.store.courses import (
     CourseRepository,
     DeliveryRepository,
@@ -32,6 +33,10 @@ class TrainingUnitOfWork(AuditedUnitOfWork):
     @property
     def lapses(self) -> LapseRepository:
         return self.repository(LapseRepository)
+
+    @property
+    def committees(self) -> CommitteeRepository:
+        return self.repository(CommitteeRepository)
 
     @property
     def candidates(self) -> CandidateRepository:

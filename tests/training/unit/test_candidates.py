@@ -11,7 +11,13 @@ import pytest
 from libs.common.calendar import add_years
 from libs.common.refusals import Invalid, RuleBroken
 from services.training.domain import candidates as pipeline
-from services.training.domain.candidates import Candidate, Introducer, PipelineRules, Vote
+from services.training.domain.candidates import (
+    ApprovingBody,
+    Candidate,
+    Introducer,
+    PipelineRules,
+    Vote,
+)
 
 RULES = PipelineRules()
 TODAY = date(2030, 12, 31)
@@ -51,14 +57,17 @@ def admitted(on: date = date(2027, 5, 10)) -> Candidate:
     return pipeline.admit(ready(), on, TODAY, VOTE)
 
 
+def committee(region_code: str) -> ApprovingBody:
+    return ApprovingBody("committee-1", region_code, date(2020, 1, 1))
+
+
 def probationer(meeting: date = date(2027, 5, 10)) -> Candidate:
     return pipeline.approve(
         admitted(meeting),
         RULES,
         meeting,
         TODAY,
-        committee_region_code="140212101",
-        committee_temporary=False,
+        committee=committee("140212101"),
         extended=False,
     )
 
@@ -192,8 +201,7 @@ def test_approval_is_due_within_3_calendar_months_or_6_when_extended() -> None:
             RULES,
             on,
             TODAY,
-            committee_region_code="140212",
-            committee_temporary=False,
+            committee=committee("140212"),
             extended=extended,
         )
 
@@ -208,36 +216,37 @@ def test_approval_is_due_within_3_calendar_months_or_6_when_extended() -> None:
 
 
 @pytest.mark.parametrize(
-    ("region", "temporary", "ok"),
+    ("body", "rule"),
     [
-        ("140212101", False, True),
-        ("140212", False, True),
-        ("140212101001", False, False),
-        ("140212", True, False),
-        ("140213", False, False),
+        (ApprovingBody("c", "140212101", date(2020, 1, 1)), None),
+        (ApprovingBody("c", "140212", date(2020, 1, 1)), None),
+        (ApprovingBody("c", "140212101001", date(2020, 1, 1)), "approving_committee_level"),
+        (
+            ApprovingBody("c", "140212", date(2020, 1, 1), temporary=True),
+            "approving_committee_level",
+        ),
+        (
+            ApprovingBody("b", "140212101", date(2020, 1, 1), is_committee=False),
+            "approving_committee_level",
+        ),
+        (ApprovingBody("c", "140213", date(2020, 1, 1)), "approving_committee_above"),
+        (ApprovingBody("c", "140212101", date(2027, 6, 2)), "approving_committee_formed"),
     ],
 )
 def test_only_a_committee_at_township_level_or_above_approves(
-    region: str, temporary: bool, ok: bool
+    body: ApprovingBody, rule: str | None
 ) -> None:
     def approve() -> Candidate:
         return pipeline.approve(
-            admitted(),
-            RULES,
-            date(2027, 6, 1),
-            TODAY,
-            committee_region_code=region,
-            committee_temporary=temporary,
-            extended=False,
+            admitted(), RULES, date(2027, 6, 1), TODAY, committee=body, extended=False
         )
 
-    if ok:
+    if rule is None:
         assert approve().approved_on == date(2027, 6, 1)
         return
     with pytest.raises(RuleBroken) as refused:
         approve()
-    assert refused.value.rule in ("approving_committee_level", "approving_committee_above")
-    assert (refused.value.rule == "approving_committee_above") == (region == "140213")
+    assert refused.value.rule == rule
 
 
 def test_probation_is_a_year_from_the_meeting_and_extends_once_by_6_to_12_months() -> None:
