@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from libs.common.calendar import local_today
 
 #: Where `make run` keeps its files when no database URL is given.
 DATA_DIR = Path(".data")
@@ -134,3 +137,18 @@ class ServiceSettings(BaseSettings):
             return self.database_url
         DATA_DIR.mkdir(exist_ok=True)
         return f"sqlite+aiosqlite:///{(DATA_DIR / f'{self.service_name}.db').resolve()}"
+
+
+class OfficeCalendar(BaseModel):
+    """A setting for services whose rules run on the offices' day (`PB_<SERVICE>_CALENDAR_DAY`):
+    mixed into their settings, it fixes that day for rehearsals and tests."""
+
+    calendar_day: date | None = Field(
+        default=None,
+        description="Fix the offices' day (rehearsals and tests): what is due, judged, counted "
+        "or snapshotted is as of it. Default: today in the offices' time zone",
+    )
+
+    def office_today(self) -> date:
+        """The offices' day: `calendar_day` when fixed, else today in Asia/Shanghai."""
+        return self.calendar_day or local_today()

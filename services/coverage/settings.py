@@ -1,14 +1,11 @@
 """Settings of the coverage service (environment prefix `PB_COVERAGE_`)."""
 
-from datetime import date
-
 from pydantic import Field
 
-from libs.common.calendar import local_today
-from libs.common.settings import ServiceSettings
+from libs.common.settings import OfficeCalendar, ServiceSettings
 
 
-class CoverageSettings(ServiceSettings):
+class CoverageSettings(OfficeCalendar, ServiceSettings):
     service_name: str = "coverage"
     port: int = 8002
 
@@ -43,15 +40,6 @@ class CoverageSettings(ServiceSettings):
         description="How often the day worker looks for a new day (flips what starts or ends, "
         "then takes the day's snapshot)",
     )
-    calendar_day: date | None = Field(
-        default=None,
-        description="Fix the offices' day (rehearsals and tests): coverage facts are evaluated "
-        "as of it and snapshots are taken for it. Default: today in the offices' time zone",
-    )
     rebuild_batch_size: int = Field(
         default=1000, ge=1, description="Events applied per transaction by `rebuild`"
     )
-
-    def office_today(self) -> date:
-        """The offices' day: `calendar_day` when fixed, else today in Asia/Shanghai."""
-        return self.calendar_day or local_today()

@@ -7,6 +7,7 @@ from pydantic import Field, SecretStr
 from libs.common.identity import IdentityKey
 from libs.common.settings import (
     DEVELOPMENT_IDENTITY_KEY,
+    OfficeCalendar,
     ServiceSettings,
     identity_key_field,
 )
@@ -15,7 +16,7 @@ from services.training.domain.courses import StudyRules
 from services.training.domain.routine import RoutineRules
 
 
-class TrainingSettings(ServiceSettings):
+class TrainingSettings(OfficeCalendar, ServiceSettings):
     service_name: str = "training"
     port: int = 8004
 

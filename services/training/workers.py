@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date
 
-from libs.common.calendar import local_today
 from libs.common.db import Database
 from libs.common.logging import get_logger
 from libs.common.service import Runtime, Worker
@@ -41,7 +40,7 @@ class RoutineJudge:
 
     async def run_once(self, today: date | None = None) -> int:
         """Judge everything due on `today` (Asia/Shanghai); returns how many branches."""
-        day = today or local_today()
+        day = today or self.settings.office_today()
         total = 0
         while not self.job.stopping:
             async with TrainingUnitOfWork(self.db) as uow:
@@ -72,7 +71,7 @@ class DeadlineTimer:
         await self.job.stop()
 
     async def run_once(self, today: date | None = None) -> int:
-        day = today or local_today()
+        day = today or self.settings.office_today()
         total = 0
         while not self.job.stopping:
             async with TrainingUnitOfWork(self.db) as uow:

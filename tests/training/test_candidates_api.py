@@ -12,8 +12,16 @@ from services.registry.events import BranchFormedV1, CommitteeFormedV1
 from services.training.app import definition
 from services.training.settings import TrainingSettings
 from services.training.workers import DeadlineTimer
+from tests.coverage.feed import ProducerStream
 from tests.factories import outbox_data, outbox_records
-from tests.harness import RunningService, serve, wait_for
+from tests.harness import (
+    SQLITE_ONLY,
+    NatsServer,
+    RunningService,
+    ServiceDatabases,
+    serve,
+    wait_for,
+)
 from tests.training.conftest import Training
 
 REGION = "140212101001"
@@ -331,3 +339,22 @@ async def test_a_branch_takes_applicants_of_an_organisation_without_its_own(
     assert covered.json()["covered_by"] == ["b-other"]
     only_temporary = await apply(service, 13, "2026-01-05", organization_id="org-4")
     assert only_temporary.status_code == 201, only_temporary.text
+
+
+@SQLITE_ONLY
+async def test_the_offices_day_can_be_fixed(
+    private_nats: NatsServer, service_databases: ServiceDatabases
+) -> None:
+    """PB_TRAINING_CALENDAR_DAY: a rehearsal on a fixed day judges 'in the future' by it."""
+    settings = TrainingSettings(
+        database_url=await service_databases.url("training"),
+        nats_url=private_nats.url,
+        routine_check_seconds=3600,
+        calendar_day=date(2024, 2, 10),
+    )
+    async with ProducerStream.on(private_nats.url) as stream, serve(definition(settings)) as s:
+        await branch(Training(s, stream, private_nats.url, ""), "b-1")
+        future = await apply(s, 21, "2024-02-11")
+        assert future.status_code == 422
+        assert future.json()["errors"][0]["field"] == "applied_on"
+        assert (await apply(s, 22, "2024-02-10")).status_code == 201

@@ -14,13 +14,13 @@ from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from libs.common.audit import Actor
-from libs.common.calendar import local_today
 from libs.common.fields import RegionCode
 from services.training.api.deps import (
     IdentityKeyDep,
     PipelineRulesDep,
     Reader,
     ReadSession,
+    Today,
     Transaction,
     Writer,
 )
@@ -161,6 +161,7 @@ async def apply(
     principal: Writer,
     rules: PipelineRulesDep,
     key: IdentityKeyDep,
+    today: Today,
 ) -> CandidateOut:
     candidate = await service.apply(
         uow,
@@ -172,7 +173,7 @@ async def apply(
         organization_id=body.organization_id,
         branch_id=body.branch_id,
         applied_on=body.applied_on,
-        today=local_today(),
+        today=today,
     )
     return CandidateOut.of(candidate, rules)
 
@@ -226,6 +227,7 @@ async def take_step(
     principal: Writer,
     rules: PipelineRulesDep,
     key: IdentityKeyDep,
+    today: Today,
 ) -> CandidateOut:
     given = StepInput(
         on=body.on,
@@ -246,7 +248,7 @@ async def take_step(
         candidate_id=candidate_id,
         step=step,
         given=given,
-        today=local_today(),
+        today=today,
     )
     return CandidateOut.of(candidate, rules)
 

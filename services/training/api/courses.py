@@ -11,7 +11,6 @@ from fastapi import APIRouter, Query, Response, status
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from libs.common.audit import Actor
-from libs.common.calendar import local_today
 from libs.common.fields import RegionCode
 from libs.common.tables import utcnow
 from services.training.api.deps import (
@@ -19,6 +18,7 @@ from services.training.api.deps import (
     Reader,
     ReadSession,
     StudyRulesDep,
+    Today,
     Transaction,
     Writer,
 )
@@ -304,7 +304,7 @@ async def take_attendance(
     summary="Record external study (class hours outside the sessions here)",
 )
 async def record_study(
-    learner_id: str, body: StudyIn, uow: Transaction, principal: Writer
+    learner_id: str, body: StudyIn, uow: Transaction, principal: Writer, today: Today
 ) -> StudyOut:
     hours = await service.record_study(
         uow,
@@ -313,7 +313,7 @@ async def record_study(
         hours=body.hours,
         studied_on=body.studied_on,
         description=body.description,
-        today=local_today(),
+        today=today,
     )
     return StudyOut(learner_id=learner_id, year=body.studied_on.year, hours=hours)
 
@@ -357,7 +357,9 @@ async def study_hours(
 @router.post(
     "/deliveries", status_code=status.HTTP_201_CREATED, summary="Door-to-door teaching counted"
 )
-async def record_delivery(body: DeliveryIn, uow: Transaction, principal: Writer) -> dict[str, str]:
+async def record_delivery(
+    body: DeliveryIn, uow: Transaction, principal: Writer, today: Today
+) -> dict[str, str]:
     principal.ensure_covers(body.region_code)
     delivery_id = await service.record_delivery(
         uow,
@@ -368,7 +370,7 @@ async def record_delivery(body: DeliveryIn, uow: Transaction, principal: Writer)
         delivered_on=body.delivered_on,
         course_id=body.course_id,
         note=body.note,
-        today=local_today(),
+        today=today,
     )
     return {"id": delivery_id}
 

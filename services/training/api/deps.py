@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated
 
 from fastapi import Depends
@@ -28,6 +29,14 @@ ReadSession = Annotated[TrainingUnitOfWork, Depends(transaction(TrainingUnitOfWo
 
 training_settings = settings_of(TrainingSettings)
 SettingsDep = Annotated[TrainingSettings, Depends(training_settings)]
+
+
+def office_today(settings: SettingsDep) -> date:
+    return settings.office_today()
+
+
+#: The offices' day (`PB_TRAINING_CALENDAR_DAY` fixes it), for rules that compare with today.
+Today = Annotated[date, Depends(office_today)]
 
 
 def routine_rules(settings: SettingsDep) -> RoutineRules:

@@ -10,8 +10,14 @@ from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from libs.common.audit import Actor
-from libs.common.calendar import local_today
-from services.training.api.deps import Reader, ReadSession, RoutineRulesDep, Transaction, Writer
+from services.training.api.deps import (
+    Reader,
+    ReadSession,
+    RoutineRulesDep,
+    Today,
+    Transaction,
+    Writer,
+)
 from services.training.domain.periods import Frequency
 from services.training.domain.routine import MeetingType, PeriodStatus
 from services.training.service import routine as service
@@ -77,6 +83,7 @@ async def record_meeting(
     uow: Transaction,
     principal: Writer,
     rules: RoutineRulesDep,
+    today: Today,
 ) -> MeetingOut:
     meeting = await service.record_meeting(
         uow,
@@ -88,7 +95,7 @@ async def record_meeting(
         topic=body.topic,
         entitled=body.entitled,
         present=body.present,
-        today=local_today(),
+        today=today,
     )
     return MeetingOut(
         id=meeting.id,
@@ -120,7 +127,7 @@ class StructureOut(BaseModel):
     summary="Record whether a branch has a committee and Party groups (what it owes monthly)",
 )
 async def set_structure(
-    branch_id: str, body: StructureIn, uow: Transaction, principal: Writer
+    branch_id: str, body: StructureIn, uow: Transaction, principal: Writer, today: Today
 ) -> StructureOut:
     routine = await service.set_structure(
         uow,
@@ -128,7 +135,7 @@ async def set_structure(
         branch_id=branch_id,
         has_committee=body.has_committee,
         has_groups=body.has_groups,
-        since=body.since or local_today(),
+        since=body.since or today,
     )
     return StructureOut(
         branch_id=routine.branch_id,
@@ -146,12 +153,12 @@ async def read_routine(
     uow: ReadSession,
     principal: Reader,
     rules: RoutineRulesDep,
+    today: Today,
     starts_on: Annotated[
         date | None, Query(alias="from", description="Default: 1 January of this year")
     ] = None,
     ends_on: Annotated[date | None, Query(alias="to", description="Default: today")] = None,
 ) -> RoutineOut:
-    today = local_today()
     report = await service.routine_of(
         uow,
         rules,
