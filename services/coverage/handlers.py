@@ -54,7 +54,7 @@ class OrganizationFile(_Tolerant):
     three_haves: bool = False
     three_haves_state: Literal["true", "false", "unknown"] | None = None
     operating_status: str = "operating"
-    no_branch_reason: str | None = None  # read when the registry publishes it
+    no_branch_reason: str | None = None  # absent from events recorded before it was published
     full_members: int = 0
     probationary_members: int = 0
     ledger_complete: bool = False

@@ -57,6 +57,11 @@ class OrganizationState(IntegrationEvent):
     full_members: int = Field(default=0, ge=0, description="Full Party members (正式党员) known")
     probationary_members: int = Field(default=0, ge=0, description="Probationary members known")
     ledger_complete: bool = Field(default=False, description="All six points clear (六清)")
+    no_branch_reason: str | None = Field(
+        default=None,
+        description="Why no Party organisation (未建党组织原因) as the office recorded it, numbers "
+        "typed into it masked; null when none is recorded",
+    )
     latitude: float | None = Field(default=None, ge=-90, le=90)
     longitude: float | None = Field(default=None, ge=-180, le=180)
 

@@ -97,6 +97,10 @@ def reported(body: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+#: 未建党组织原因 as an office records it.
+WHY = "正式党员不足3名，拟纳入联合党支部"
+
+
 async def matches(coverage: RunningService, region: str, expected: Figures) -> bool:
     return reported(await coverage_of(coverage, region)) == expected.as_reported()
 
@@ -129,8 +133,8 @@ async def test_coverage_follows_the_registry(
         a, b = TOWNSHIPS
         standalone = await register(registry, 801, a, full_members=3)
         joint = [await register(registry, 802 + i, a, full_members=1) for i in range(3)]
-        await register(registry, 805, a, full_members=2)  # not covered: too few for its own
-        await register(registry, 806, b, probationary_members=1)  # in scope, not covered
+        few = await register(registry, 805, a, full_members=2, no_branch_reason=WHY)  # too few
+        probationers = await register(registry, 806, b, probationary_members=1)  # not covered
         guided = await register(registry, 807, b)
         unionised = await register(registry, 808, b)
         await register(registry, 809, b)  # no members, no Party work
@@ -180,6 +184,11 @@ async def test_coverage_follows_the_registry(
             expected = await registry_figures(registry, township, instructed)
             assert await matches(coverage, township, expected)
         body = await coverage_of(coverage, COUNTY)
+        gaps = await coverage.client.get(
+            f"/v1/coverage/{COUNTY}/gaps", headers=coverage.as_region(COUNTY)
+        )
+        recorded = {g["organization_id"]: g["no_branch_reason"] for g in gaps.json()["items"]}
+        assert (recorded[few], recorded[probationers]) == (WHY, None)  # as the office wrote it
         assert body["organization_coverage"]["scope"] == "with_members"
         assert body["work_coverage"]["scope"] == "all_managed"
 

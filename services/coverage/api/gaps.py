@@ -146,6 +146,7 @@ class GapOut(BaseModel):
     instructor_count: int
     mass_organization_count: int
     ledger_complete: bool
+    no_branch_reason: str | None = Field(description="未建党组织原因 as the office recorded it")
     reason: Reason
     reason_label: str
     reasons: list[Reason]
@@ -175,6 +176,7 @@ class GapOut(BaseModel):
             instructor_count=f.instructor_count,
             mass_organization_count=f.mass_organization_count,
             ledger_complete=f.ledger_complete,
+            no_branch_reason=f.no_branch_reason,
             reason=gap.reason,
             reason_label=reason_label(gap.reason, min_full),
             reasons=list(gap.reasons),

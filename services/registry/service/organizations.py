@@ -62,6 +62,7 @@ def state_of(organization: Organization) -> dict[str, Any]:
         "full_members": organization.full_members,
         "probationary_members": organization.probationary_members,
         "ledger_complete": organization.ledger.complete,
+        "no_branch_reason": organization.no_branch_reason,
         "latitude": organization.latitude,
         "longitude": organization.longitude,
     }
