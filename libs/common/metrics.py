@@ -1,4 +1,10 @@
-"""Prometheus metrics of one service: requests, events, outbox backlog, consumer lag."""
+"""Prometheus metrics of one service: requests, events, outbox backlog, consumer lag, and the
+process's own `process_*` / `python_*` series.
+
+Names follow Prometheus conventions: a unit or what is counted as the suffix (`_seconds`,
+`_events`, `_messages`; counters end in `_total`), and no `_created` series (they double the
+series count and no alert reads them). deploy/monitoring's alerts read these names.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +13,23 @@ import time
 from fastapi import FastAPI, Response
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
+    GC_COLLECTOR,
+    PLATFORM_COLLECTOR,
+    PROCESS_COLLECTOR,
     CollectorRegistry,
     Counter,
     Gauge,
     Histogram,
+    disable_created_metrics,
     generate_latest,
 )
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+disable_created_metrics()  # type: ignore[no-untyped-call]
+
+#: What a request that matched no route is counted under (a 404 of a path nobody serves).
+UNMATCHED = "unmatched"
 
 
 class ServiceMetrics:
@@ -24,6 +40,8 @@ class ServiceMetrics:
         self.registry = CollectorRegistry()
         labels = {"service": service}
         r = self.registry
+        for collector in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
+            r.register(collector)  # process_*, python_info, python_gc_*: the process itself
         self.requests = Counter(
             "pb_http_requests",
             "HTTP requests served",
@@ -64,7 +82,9 @@ class ServiceMetrics:
             registry=r,
         )
         self.outbox_backlog = Gauge(
-            "pb_outbox_backlog", "Outbox rows not yet acknowledged by JetStream", registry=r
+            "pb_outbox_backlog_events",
+            "Outbox rows not yet acknowledged by JetStream",
+            registry=r,
         )
         self.outbox_oldest_age = Gauge(
             "pb_outbox_oldest_unsent_age_seconds",
@@ -72,7 +92,7 @@ class ServiceMetrics:
             registry=r,
         )
         self.consumer_lag = Gauge(
-            "pb_consumer_lag",
+            "pb_consumer_lag_messages",
             "Messages pending for a durable consumer",
             ["consumer"],
             registry=r,
@@ -120,10 +140,23 @@ class ObservedRequests:
         try:
             await self.app(scope, receive, sending)
         finally:
-            # the router writes the matched route into this same scope
-            template = getattr(scope.get("route"), "path", "unmatched")
+            template = route_template(scope)
             method = scope["method"]
             self.metrics.requests(method, template, str(status)).inc()
             self.metrics.request_seconds.labels(method, template).observe(
                 time.perf_counter() - started
             )
+
+
+def route_template(scope: Scope) -> str:
+    """The template of the route that served the request (`/v1/organizations/{id}`), never the
+    raw path. FastAPI's routes write themselves into the scope; the plain Starlette routes it
+    adds (`/openapi.json`, `/docs`) do not, so they are looked up."""
+    route = scope.get("route")
+    if route is not None:
+        return str(getattr(route, "path", UNMATCHED))
+    app = scope.get("app")
+    for candidate in getattr(getattr(app, "router", None), "routes", ()):
+        if candidate.matches(scope)[0] is Match.FULL:
+            return str(getattr(candidate, "path", UNMATCHED))
+    return UNMATCHED

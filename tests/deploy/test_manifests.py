@@ -552,7 +552,7 @@ def test_network_policies_open_exactly_the_service_ports() -> None:
     }
     assert backend_ports == set(SERVICES.values())
     nats_ports = {p["port"] for rule in policies["nats"]["spec"]["ingress"] for p in rule["ports"]}
-    assert nats_ports == {4222, 6222, 8222}
+    assert nats_ports == {4222, 6222, 8222, 7777}  # 7777: the exporter sidecar
     egress_ports = {
         p["port"] for rule in policies["backend"]["spec"]["egress"] for p in rule["ports"]
     }
@@ -587,7 +587,12 @@ def test_nats_statefulset_is_a_three_node_cluster(tmp_path: Path) -> None:
     assert conf["cluster"]["tls"]["verify"] == "true", "routes must be mutual TLS"
     assert conf["server_name"] == "$POD_NAME"
 
-    (container,) = pod_spec(sts)["containers"]
+    container, exporter = pod_spec(sts)["containers"]
+    # The sidecar reads this node's monitoring port, as the official chart's promExporter does.
+    assert exporter["name"] == "prom-exporter"
+    assert "http://localhost:8222/" in exporter["args"]
+    assert "-jsz=all" in exporter["args"]
+    assert [p["containerPort"] for p in exporter["ports"]] == [7777]
     mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
     volumes = {v["name"]: v for v in pod_spec(sts)["volumes"]}
     tls_volume = next(

@@ -107,4 +107,11 @@ async def test_health_metrics_and_openapi_are_served(registry: RunningService) -
     assert 'pb_http_requests_total{method="POST",route="/v1/organizations",status="201"}' in (
         metrics
     )
-    assert "pb_outbox_backlog" in metrics
+    assert "pb_outbox_backlog_events" in metrics
+    assert "process_resident_memory_bytes" in metrics  # the process's own series
+    assert "_created" not in metrics  # no creation-time twin of every series
+    # FastAPI's own routes are counted by their path, not as "unmatched".
+    assert 'route="/openapi.json",status="200"' in metrics
+    await registry.client.get("/no/such/path")
+    metrics = (await registry.client.get("/metrics")).text
+    assert 'pb_http_requests_total{method="GET",route="unmatched",status="404"}' in metrics
