@@ -18,13 +18,51 @@ from opentelemetry.sdk.trace.export import (
     SimpleSpanProcessor,
     SpanExporter,
 )
-from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ParentBased, TraceIdRatioBased
+from opentelemetry.sdk.trace.sampling import (
+    ALWAYS_OFF,
+    Decision,
+    ParentBased,
+    Sampler,
+    SamplingResult,
+    TraceIdRatioBased,
+)
+from opentelemetry.trace import Link, SpanKind
+from opentelemetry.util.types import Attributes
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from libs.common.settings import ServiceSettings
 
 #: Probes and scrapes would drown the useful traces.
 UNTRACED_URLS = "healthz,readyz,metrics"
+
+
+class NoClientRoots(Sampler):
+    """Never starts a trace at a client call: SQL that a background loop runs outside any
+    operation (an idle relay's or consumer's poll, ~5 `BEGIN`/`SELECT` root traces a second per
+    service) is noise, not a trace. Work that does something starts its own span (a request, a
+    consumed batch, a relay's publish) and its SQL is traced as that span's children."""
+
+    def __init__(self, root: Sampler) -> None:
+        self.root = root
+
+    def should_sample(
+        self,
+        parent_context: Context | None,
+        trace_id: int,
+        name: str,
+        kind: SpanKind | None = None,
+        attributes: Attributes = None,
+        links: Sequence[Link] | None = None,
+        trace_state: trace.TraceState | None = None,
+    ) -> SamplingResult:
+        if kind is SpanKind.CLIENT:
+            return SamplingResult(Decision.DROP)
+        return self.root.should_sample(
+            parent_context, trace_id, name, kind, attributes, links, trace_state
+        )
+
+    def get_description(self) -> str:
+        return f"NoClientRoots{{{self.root.get_description()}}}"
 
 
 def create_tracer_provider(
@@ -37,7 +75,9 @@ def create_tracer_provider(
     provider = TracerProvider(
         resource=Resource.create({"service.name": f"pb-{settings.service_name}"}),
         sampler=ParentBased(
-            TraceIdRatioBased(settings.tracing_sample_ratio) if exporting else ALWAYS_OFF
+            NoClientRoots(TraceIdRatioBased(settings.tracing_sample_ratio))
+            if exporting
+            else ALWAYS_OFF
         ),
     )
     if exporter is not None:

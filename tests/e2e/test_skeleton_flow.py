@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -171,3 +172,29 @@ async def test_bad_credit_code_is_a_problem_naming_the_field(
         assert problem["status"] == 422
         assert [e["field"] for e in problem["errors"]] == ["credit_code"]
         assert "check character" in problem["errors"][0]["reason"]
+
+
+@SQLITE_ONLY
+async def test_idle_services_export_no_root_spans(
+    private_nats: NatsServer, service_databases: ServiceDatabases
+) -> None:
+    """Polling outboxes and consumers make no traces; work does, with its SQL inside it."""
+    exporter = InMemorySpanExporter()
+    async with both_services(private_nats, *await databases(service_databases), exporter) as (
+        registry,
+        _,
+    ):
+        exporter.clear()  # what start-up did (migrations, stream set-up)
+        await asyncio.sleep(3)  # ~30 outbox polls of the registry, ~15 fetches of each consumer
+        idle = [
+            (s.name, s.resource.attributes["service.name"]) for s in exporter.get_finished_spans()
+        ]
+        assert idle == []
+        created = await registry.client.post(
+            "/v1/organizations", json=organization(4), headers=registry.as_region(REGION)
+        )
+        assert created.status_code == 201
+        spans = exporter.get_finished_spans()
+    sql = [s for s in spans if s.attributes and "db.system" in s.attributes]
+    assert sql, "the request's SQL is traced"
+    assert all(s.parent is not None for s in sql), "SQL spans are children of the work's span"
