@@ -110,6 +110,16 @@ class ServiceSettings(BaseSettings):
         le=1,
         validation_alias=AliasChoices("PB_TRACING_SAMPLE_RATIO", "tracing_sample_ratio"),
     )
+    tracing_export_timeout_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        le=30,
+        validation_alias=AliasChoices(
+            "PB_TRACING_EXPORT_TIMEOUT_SECONDS", "tracing_export_timeout_seconds"
+        ),
+        description="How long one export may wait on the collector, retries included: with the "
+        "collector down, spans are dropped after it and shutdown waits no longer",
+    )
     log_level: str = Field(
         default="INFO", validation_alias=AliasChoices("PB_LOG_LEVEL", "log_level")
     )

@@ -85,7 +85,12 @@ def create_tracer_provider(
     elif settings.tracing_exporter == "otlp":
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+        bound = settings.tracing_export_timeout_seconds
+        provider.add_span_processor(
+            BatchSpanProcessor(
+                OTLPSpanExporter(timeout=bound), export_timeout_millis=int(bound * 1000)
+            )
+        )
     elif settings.tracing_exporter == "console":
         provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter()))
     return provider
