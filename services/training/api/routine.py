@@ -7,10 +7,11 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 from libs.common.audit import Actor
 from libs.common.calendar import local_today
+from libs.common.text import Text
 from services.training.api.deps import Reader, ReadSession, RoutineRulesDep, Transaction, Writer
 from services.training.domain.periods import Frequency
 from services.training.domain.routine import MeetingType, PeriodStatus
@@ -28,9 +29,9 @@ class MeetingIn(BaseModel):
         "life_meeting 组织生活会, appraisal 民主评议党员"
     )
     held_on: date
-    topic: str = Field(min_length=1, max_length=500)
-    entitled: int = Field(ge=1, le=100_000, description="Members entitled to attend")
-    present: int = Field(ge=0, le=100_000, description="Members present")
+    topic: Text = Field(min_length=1, max_length=500)
+    entitled: StrictInt = Field(ge=1, le=100_000, description="Members entitled to attend")
+    present: StrictInt = Field(ge=0, le=100_000, description="Members present")
 
 
 class MeetingOut(BaseModel):
@@ -72,7 +73,7 @@ class RoutineOut(BaseModel):
     summary="Record a meeting of a branch's routine",
 )
 async def record_meeting(
-    branch_id: str,
+    branch_id: Text,
     body: MeetingIn,
     uow: Transaction,
     principal: Writer,
@@ -104,8 +105,10 @@ async def record_meeting(
 class StructureIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    has_committee: bool = Field(description="The branch elected a committee (7+ full members)")
-    has_groups: bool = Field(description="The branch has Party groups (党小组)")
+    has_committee: StrictBool = Field(
+        description="The branch elected a committee (7+ full members)"
+    )
+    has_groups: StrictBool = Field(description="The branch has Party groups (党小组)")
     since: date | None = Field(default=None, description="Since when; default today")
 
 
@@ -120,7 +123,7 @@ class StructureOut(BaseModel):
     summary="Record whether a branch has a committee and Party groups (what it owes monthly)",
 )
 async def set_structure(
-    branch_id: str, body: StructureIn, uow: Transaction, principal: Writer
+    branch_id: Text, body: StructureIn, uow: Transaction, principal: Writer
 ) -> StructureOut:
     routine = await service.set_structure(
         uow,
@@ -142,7 +145,7 @@ async def set_structure(
     summary="Each obligation's periods in a range: met, missed or open",
 )
 async def read_routine(
-    branch_id: str,
+    branch_id: Text,
     uow: ReadSession,
     principal: Reader,
     rules: RoutineRulesDep,
