@@ -74,7 +74,12 @@ def _is_visible(char: str) -> bool:
 
 
 def clean_text(value: str, *, multiline: bool = False, collapse_spaces: bool = False) -> str:
-    """`value` NFC-normalised and trimmed, or a ValueError saying why it is refused."""
+    """`value` NFC-normalised and trimmed, or a ValueError saying why it is refused.
+
+    An empty string is left as it is: whether a field may be empty is its `min_length`'s to
+    say (or the domain's); a value of only blanks and zero-width characters is refused."""
+    if not value:
+        return value
     reason = refused_character(value, multiline=multiline)
     if reason is not None:
         raise ValueError(reason)
@@ -84,7 +89,7 @@ def clean_text(value: str, *, multiline: bool = False, collapse_spaces: bool = F
     if collapse_spaces:
         text = " ".join(text.split())
     if not any(_is_visible(char) for char in text):
-        raise ValueError("has no visible character" if value else "must not be empty")
+        raise ValueError("has no visible character")
     return text
 
 
