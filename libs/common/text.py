@@ -111,3 +111,7 @@ Text = Annotated[str, AfterValidator(_line)]
 Name = Annotated[str, AfterValidator(_name)]
 #: Free text that may span lines (a request's description, a note): tab and line breaks allowed.
 FreeText = Annotated[str, AfterValidator(_free)]
+#: Text another service sent in an event, kept as it came except for what no store or file can
+#: hold (U+0000 on PostgreSQL above all): refused characters written out as [U+XXXX]. An event
+#: from before the boundary checked its text is applied, never dead-lettered for its name.
+EventText = Annotated[str, AfterValidator(escape_refused)]
