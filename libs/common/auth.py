@@ -113,9 +113,8 @@ class TokenService:
         """A signed token; `lifetime` defaults to the longest allowed and may not exceed it."""
         lifetime = self.max_lifetime if lifetime is None else lifetime
         if lifetime > self.max_lifetime:
-            raise ValueError(
-                f"a token may live at most {self.max_lifetime} (PB_AUTH_TOKEN_MAX_HOURS)"
-            )
+            hours = self.max_lifetime.total_seconds() / 3600
+            raise ValueError(f"a token may live at most {hours:g} hours (PB_AUTH_TOKEN_MAX_HOURS)")
         now = issued_at or datetime.now(UTC)
         claims = {
             "sub": subject,
