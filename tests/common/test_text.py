@@ -59,13 +59,13 @@ def test_a_value_with_nothing_visible_is_refused(value: str, field: str) -> None
     assert _reason(**{field: value}) == "has no visible character"
 
 
+class Required(BaseModel):
+    name: Name = Field(min_length=1)
+
+
 def test_an_empty_value_is_left_to_min_length() -> None:
     assert Body(name="", code="").code == ""
     with pytest.raises(ValidationError, match="at least 1 character"):
-
-        class Required(BaseModel):
-            name: Name = Field(min_length=1)
-
         Required(name="")
 
 
