@@ -166,14 +166,16 @@ class Runtime:
 
 
 def _refused_in_json(value: Any, at: str) -> FieldError | None:
-    """The first string (or key) in a decoded JSON document holding a refused character."""
+    """Where the first string (or key) of a decoded JSON document holding a refused character
+    is, and why."""
     if isinstance(value, str):
         reason = refused_character(value)
         return FieldError(at or "body", reason) if reason else None
     if isinstance(value, dict):
         for key, item in value.items():
-            where = f"{at}.{key}" if at else str(key)
-            found = _refused_in_json(key, where) or _refused_in_json(item, where)
+            if (reason := refused_character(key)) is not None:
+                return FieldError(at or "body", reason)  # the key itself is not echoed
+            found = _refused_in_json(item, f"{at}.{key}" if at else str(key))
             if found is not None:
                 return found
     elif isinstance(value, list):
