@@ -18,6 +18,7 @@ from libs.common.settings import DEVELOPMENT_AUTH_SECRET
 from libs.common.tables import outbox
 from tests.factories import organization
 from tests.harness import SQLITE_ONLY, RunningService
+from tests.registry.party_helpers import id_number, new_organization, phone
 
 HOSTILE_NAMES = {
     "nul": ("大同\u0000物流有限公司", "contains a control character (U+0000)"),
@@ -244,3 +245,25 @@ async def test_admin_alone_reads_the_audit_trail_but_not_the_ledger(
         "/v1/organizations", json=organization(430), headers=admin_only
     )
     assert written.status_code == 403
+
+
+async def test_a_staff_list_file_with_a_hostile_cell_is_422_naming_row_and_column(
+    registry: RunningService,
+) -> None:
+    """A file's cells skip the JSON guard: they get the same check, row by row."""
+    org = await new_organization(registry, 440)
+    csv_text = "姓名,身份证号码,手机号码\n" + "\n".join(
+        [f"李70华,{id_number(70)},{phone(70)}", f"李\x0771华,{id_number(71)},{phone(71)}"]
+    )
+    uploaded = await registry.client.post(
+        f"/v1/organizations/{org['id']}/staff-lists",
+        files={"file": ("职工名册.csv", csv_text.encode("utf-8"), "text/csv")},
+        headers=registry.as_region("140212"),
+    )
+    assert _errors(uploaded) == [
+        {"field": "row 3.name", "reason": "contains a control character (U+0007)"}
+    ]
+    listed = await registry.client.get(
+        f"/v1/organizations/{org['id']}/members", headers=registry.as_region("14")
+    )
+    assert listed.json()["items"] == []  # nothing of the file was stored
