@@ -19,8 +19,6 @@ from typing import Annotated
 
 from pydantic import AfterValidator
 
-#: Line breaks and tabs: allowed only in multi-line free text.
-_LAYOUT = "\t\n\r"
 #: Every character refused anywhere, multi-line free text included (tab, LF and CR excepted):
 #: C0 and C1 controls and DEL, bidi overrides and isolates, surrogates, non-characters.
 _REFUSED_BMP = (
