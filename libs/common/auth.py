@@ -78,14 +78,28 @@ class Principal:
         return found
 
 
+#: The lifetime a token may have when no setting says otherwise.
+DEFAULT_MAX_LIFETIME = timedelta(hours=12)
+
+
 class TokenService:
-    def __init__(self, secret: str, issuer: str) -> None:
+    """Issues and verifies bearer tokens. A token lives at most `max_lifetime` (`exp - iat`,
+    and `exp - now`): a stolen token is useful for hours, never for years."""
+
+    def __init__(
+        self, secret: str, issuer: str, *, max_lifetime: timedelta = DEFAULT_MAX_LIFETIME
+    ) -> None:
         self._secret = secret
         self._issuer = issuer
+        self.max_lifetime = max_lifetime
 
     @classmethod
     def from_settings(cls, settings: ServiceSettings) -> TokenService:
-        return cls(settings.auth_secret.get_secret_value(), settings.auth_issuer)
+        return cls(
+            settings.auth_secret.get_secret_value(),
+            settings.auth_issuer,
+            max_lifetime=timedelta(hours=settings.auth_token_max_hours),
+        )
 
     def issue(
         self,
@@ -93,9 +107,15 @@ class TokenService:
         subject: str,
         region_code: str,
         scopes: tuple[str, ...] | list[str] = ALL_SCOPES,
-        lifetime: timedelta = timedelta(hours=12),
+        lifetime: timedelta | None = None,
+        issued_at: datetime | None = None,
     ) -> str:
-        now = datetime.now(UTC)
+        """A signed token; `lifetime` defaults to the longest allowed and may not exceed it."""
+        lifetime = self.max_lifetime if lifetime is None else lifetime
+        if lifetime > self.max_lifetime:
+            hours = self.max_lifetime.total_seconds() / 3600
+            raise ValueError(f"a token may live at most {hours:g} hours (PB_AUTH_TOKEN_MAX_HOURS)")
+        now = issued_at or datetime.now(UTC)
         claims = {
             "sub": subject,
             "region": canonical_region_code(region_code),
@@ -107,18 +127,29 @@ class TokenService:
         return jwt.encode(claims, self._secret, algorithm=ALGORITHM)
 
     def verify(self, token: str) -> Principal:
+        """The caller a token names, or a 401 in our own words (the library's text can quote
+        the token's claims and says nothing a client can act on)."""
         try:
             claims = jwt.decode(
                 token,
                 self._secret,
                 algorithms=[ALGORITHM],
                 issuer=self._issuer,
-                options={"require": ["sub", "exp", "iss", "region"]},
+                options={"require": ["sub", "exp", "iat", "iss", "region"]},
             )
         except jwt.ExpiredSignatureError as exc:
             raise Unauthorized("the token has expired") from exc
+        except jwt.MissingRequiredClaimError as exc:
+            raise Unauthorized(f"the token lacks the {exc.claim} claim") from exc
+        except jwt.InvalidIssuerError as exc:
+            raise Unauthorized("the token was issued by another issuer") from exc
+        except jwt.ImmatureSignatureError as exc:
+            raise Unauthorized("the token is issued in the future") from exc
+        except jwt.InvalidSignatureError as exc:
+            raise Unauthorized("the token's signature does not verify") from exc
         except jwt.PyJWTError as exc:
-            raise Unauthorized(f"the token is not valid: {exc}") from exc
+            raise Unauthorized("the token is not a valid bearer token") from exc
+        self._check_lifetime(claims)
         try:
             region = canonical_region_code(str(claims["region"]))
         except InvalidCode as exc:
@@ -128,6 +159,18 @@ class TokenService:
             region_code=region,
             scopes=frozenset(str(claims.get("scope", "")).split()),
         )
+
+    def _check_lifetime(self, claims: dict[str, object]) -> None:
+        # PyJWT has checked both read as numbers, exp not past and iat not in the future
+        try:
+            issued, expires = float(str(claims["iat"])), float(str(claims["exp"]))
+        except ValueError as exc:
+            raise Unauthorized("the token's iat or exp is not a time") from exc
+        longest = self.max_lifetime.total_seconds()
+        now = datetime.now(UTC).timestamp()
+        if expires - issued > longest or expires - now > longest:
+            hours = f"{longest / 3600:g}"
+            raise Unauthorized(f"the token lives longer than the {hours} hours allowed")
 
 
 _bearer = HTTPBearer(auto_error=False)
@@ -143,12 +186,15 @@ async def current_principal(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer":
-        raise Unauthorized("a bearer token is required")
+        raise Unauthorized("a bearer token is required", invalid_token=False)
     return _tokens(request).verify(credentials.credentials)
 
 
 class Scope:
-    """A dependency that admits callers holding `scope` (or admin): `Depends(Scope("x:read"))`."""
+    """A dependency that admits callers holding `scope`: `Depends(Scope("x:read"))`.
+
+    `admin` is a permission of its own (reading the audit trail, taking snapshots), not a
+    superset: an admin token without `x:read` cannot read x."""
 
     def __init__(self, scope: str) -> None:
         self.scope = scope
@@ -156,7 +202,7 @@ class Scope:
     async def __call__(
         self, principal: Annotated[Principal, Depends(current_principal)]
     ) -> Principal:
-        if self.scope not in principal.scopes and ADMIN_SCOPE not in principal.scopes:
+        if self.scope not in principal.scopes:
             raise Forbidden(f"the token lacks the scope {self.scope}")
         return principal
 
@@ -167,17 +213,22 @@ def main() -> None:
     parser.add_argument("--region", required=True, help="division code the token answers for")
     parser.add_argument("--subject", default="developer")
     parser.add_argument("--scopes", default=" ".join(ALL_SCOPES))
-    parser.add_argument("--hours", type=float, default=12.0)
+    parser.add_argument(
+        "--hours", type=float, default=None, help="lifetime (default and most: the setting)"
+    )
     args = parser.parse_args()
     tokens = TokenService.from_settings(ServiceSettings())
-    print(
-        tokens.issue(
+    lifetime = None if args.hours is None else timedelta(hours=args.hours)
+    try:
+        token = tokens.issue(
             subject=args.subject,
             region_code=args.region,
             scopes=args.scopes.split(),
-            lifetime=timedelta(hours=args.hours),
+            lifetime=lifetime,
         )
-    )
+    except ValueError as exc:
+        parser.error(str(exc))
+    print(token)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from sqlalchemy import (
     any_,
     bindparam,
     event,
+    false,
     func,
     insert,
     select,
@@ -308,3 +309,20 @@ def one_of(session: AsyncSession, column: ColumnElement[Any], values: Iterable[A
         return column == any_(bindparam(None, listed, type_=ARRAY(element)))
     rows = func.json_each(bindparam(None, json.dumps(listed))).table_valued("value")
     return column.in_(select(rows.c.value))
+
+
+def containing(column: ColumnElement[str], text: str) -> ColumnElement[bool]:
+    """`column LIKE '%text%'` with the text taken literally: its own `%` and `_` match only
+    themselves (escaped), and an empty text matches nothing (`LIKE '%%'` would match every
+    row). The one way a caller's string goes into LIKE."""
+    if not text:
+        return false()
+    return column.contains(text, autoescape=True)
+
+
+def starting_with(column: ColumnElement[str], prefix: str) -> ColumnElement[bool]:
+    """`column LIKE 'prefix%'` with the prefix taken literally; an empty prefix matches
+    nothing."""
+    if not prefix:
+        return false()
+    return column.startswith(prefix, autoescape=True)

@@ -94,9 +94,22 @@ class PreconditionRequired(HttpProblem):
 
 
 class Unauthorized(HttpProblem):
+    """No token (`invalid_token=False`: the challenge names no error), or one refused: then the
+    challenge says `error="invalid_token"` with the detail as its description (RFC 6750)."""
+
     status = 401
     type = "unauthorized"
     title = "Authentication required"
+
+    def __init__(self, detail: str, *, invalid_token: bool = True) -> None:
+        super().__init__(detail)
+        self.invalid_token = invalid_token
+
+    def challenge(self) -> str:
+        if not self.invalid_token:
+            return "Bearer"
+        description = self.detail.replace("\\", "").replace('"', "'")
+        return f'Bearer error="invalid_token", error_description="{description}"'
 
 
 class Forbidden(HttpProblem):
@@ -174,7 +187,11 @@ def _validation_reason(err: dict[str, Any]) -> str:
 
 
 def _respond(request: Request, exc: HttpProblem) -> JSONResponse:
-    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+    headers = None
+    if isinstance(exc, Unauthorized):
+        headers = {"WWW-Authenticate": exc.challenge()}
+    elif exc.status == 401:
+        headers = {"WWW-Authenticate": "Bearer"}
     return Problem(
         exc.status, exc.type, exc.title, exc.detail, request.url.path, exc.errors, exc.extra
     ).response(headers)

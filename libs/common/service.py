@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import json
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -25,8 +26,15 @@ from libs.common.logging import configure_logging, get_logger
 from libs.common.metrics import ServiceMetrics
 from libs.common.migrations import upgrade_to_head
 from libs.common.outbox import OutboxRelay
-from libs.common.problems import PROBLEM_JSON, ProblemMap, install_problem_handlers
+from libs.common.problems import (
+    PROBLEM_JSON,
+    FieldError,
+    InvalidInput,
+    ProblemMap,
+    install_problem_handlers,
+)
 from libs.common.settings import ServiceSettings
+from libs.common.text import refused_character
 from libs.common.tracing import create_tracer_provider, instrument_engine, instrument_fastapi
 
 log = get_logger(__name__)
@@ -157,6 +165,62 @@ class Runtime:
         return checks
 
 
+def _refused_in_json(value: Any, at: str) -> FieldError | None:
+    """Where the first string (or key) of a decoded JSON document holding a refused character
+    is, and why."""
+    if isinstance(value, str):
+        reason = refused_character(value)
+        return FieldError(at or "body", reason) if reason else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if (reason := refused_character(key)) is not None:
+                return FieldError(at or "body", reason)  # the key itself is not echoed
+            found = _refused_in_json(item, f"{at}.{key}" if at else str(key))
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _refused_in_json(item, f"{at}.{index}" if at else str(index))
+            if found is not None:
+                return found
+    return None
+
+
+def _refused_in_body(body: bytes) -> FieldError | None:
+    # JSON cannot carry a raw control character inside a string, only an escape (\u0000): the
+    # document is decoded a second time only when it has an escape or a refused raw character.
+    if b"\\u" not in body and refused_character(body.decode("utf-8", "replace")) is None:
+        return None
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return None  # not JSON: the route's own parsing answers it
+    return _refused_in_json(document, "")
+
+
+async def refuse_hostile_text(request: Request) -> None:
+    """The safety net under every route, before its handler: a path, query string or JSON body
+    holding a control character (U+0000 first of all: PostgreSQL cannot store it), a surrogate,
+    a non-character or a bidi override is a 422 naming where, whatever the route's types say."""
+    errors: list[FieldError] = []
+    reason = refused_character(request.scope["path"], multiline=False)
+    if reason is not None:
+        errors.append(FieldError("path", reason))
+    for key, value in request.query_params.multi_items():
+        if (reason := refused_character(key)) is not None:
+            errors.append(FieldError("query", reason))
+        elif (reason := refused_character(value)) is not None:
+            errors.append(FieldError(key, reason))
+    content_type = request.headers.get("content-type", "")
+    if not errors and "json" in content_type:
+        found = _refused_in_body(await request.body())
+        if found is not None:
+            errors.append(found)
+    if errors:
+        fields = ", ".join(sorted({e.field for e in errors}))
+        raise InvalidInput(f"invalid input: {fields}", errors=errors)
+
+
 def build_app(
     definition: ServiceDefinition, *, span_exporter: SpanExporter | None = None
 ) -> FastAPI:
@@ -179,6 +243,7 @@ def build_app(
         description=definition.description,
         version=definition.version,
         lifespan=lifespan,
+        dependencies=[Depends(refuse_hostile_text)],
     )
     app.state.runtime = runtime
     app.state.tokens = runtime.tokens

@@ -99,6 +99,13 @@ class ServiceSettings(BaseSettings):
     auth_issuer: str = Field(
         default="pb-dev", validation_alias=AliasChoices("PB_AUTH_ISSUER", "auth_issuer")
     )
+    auth_token_max_hours: float = Field(
+        default=12.0,
+        gt=0,
+        validation_alias=AliasChoices("PB_AUTH_TOKEN_MAX_HOURS", "auth_token_max_hours"),
+        description="The longest a bearer token may live (its exp - iat, and exp - now): a "
+        "token issued for longer is refused",
+    )
     tracing_exporter: Literal["none", "console", "otlp"] = Field(
         default="none",
         validation_alias=AliasChoices("PB_TRACING_EXPORTER", "tracing_exporter"),

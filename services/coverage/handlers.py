@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from libs.common.events import Envelope
 from libs.common.inbox import BatchHandler, BatchScope, ConsumerSpec
+from libs.common.text import EventText
 from services.coverage.domain.facts import CoverageFacts
 from services.coverage.service.projection import (
     BranchChanged,
@@ -45,7 +46,7 @@ class OrganizationFile(_Tolerant):
     organization_id: str
     version: int = 1
     credit_code: str = ""
-    name: str = ""
+    name: EventText = ""
     kind: str
     region_code: str
     industry_code: str | None = None
@@ -54,7 +55,7 @@ class OrganizationFile(_Tolerant):
     three_haves: bool = False
     three_haves_state: Literal["true", "false", "unknown"] | None = None
     operating_status: str = "operating"
-    no_branch_reason: str | None = None  # absent from events recorded before it was published
+    no_branch_reason: EventText | None = None  # absent from events recorded before it was published
     full_members: int = 0
     probationary_members: int = 0
     ledger_complete: bool = False

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import time
+from datetime import UTC, datetime, timedelta
 
 import jwt
 import pytest
 
-from libs.common.auth import Principal, TokenService
+from libs.common.auth import Principal, Scope, TokenService
 from libs.common.problems import Forbidden, NotFound, Unauthorized
 
 tokens = TokenService("a-test-secret-that-is-long-enough-0123", "pb-test")
@@ -69,10 +70,92 @@ def test_expired_forged_and_foreign_tokens_are_refused() -> None:
 
 
 def test_a_token_without_a_valid_region_is_refused() -> None:
+    now = int(time.time())
     bad = jwt.encode(
-        {"sub": "u", "region": "99", "iss": "pb-test", "exp": 4_000_000_000},
+        {"sub": "u", "region": "99", "iss": "pb-test", "iat": now, "exp": now + 60},
         "a-test-secret-that-is-long-enough-0123",
         algorithm="HS256",
     )
     with pytest.raises(Unauthorized, match="region"):
         tokens.verify(bad)
+
+
+SECRET = "a-test-secret-that-is-long-enough-0123"
+
+
+def _signed(**claims: object) -> str:
+    return jwt.encode({"sub": "u", "region": "14", "iss": "pb-test", **claims}, SECRET, "HS256")
+
+
+def test_a_token_lives_at_most_the_configured_lifetime() -> None:
+    now = int(time.time())
+    hundred_years = _signed(iat=now, exp=now + 100 * 365 * 86400)
+    with pytest.raises(Unauthorized, match="longer than the 12 hours allowed"):
+        tokens.verify(hundred_years)
+    # backdated iat cannot stretch it: exp - now counts as well as exp - iat
+    backdated = _signed(iat=now - 3600, exp=now + 13 * 3600)
+    with pytest.raises(Unauthorized, match="longer than"):
+        tokens.verify(backdated)
+    assert tokens.verify(_signed(iat=now, exp=now + 12 * 3600)).subject == "u"
+    shorter = TokenService(SECRET, "pb-test", max_lifetime=timedelta(hours=1))
+    with pytest.raises(Unauthorized, match="1 hours"):
+        shorter.verify(_signed(iat=now, exp=now + 2 * 3600))
+
+
+def test_a_token_without_iat_or_issued_in_the_future_is_refused() -> None:
+    now = int(time.time())
+    with pytest.raises(Unauthorized, match="lacks the iat claim"):
+        tokens.verify(_signed(exp=now + 60))
+    with pytest.raises(Unauthorized, match="future"):
+        tokens.verify(_signed(iat=now + 600, exp=now + 1200))
+
+
+def test_issuing_a_longer_token_than_allowed_is_refused() -> None:
+    with pytest.raises(ValueError, match="at most"):
+        tokens.issue(subject="u", region_code="14", lifetime=timedelta(hours=13))
+    issued = jwt.decode(
+        tokens.issue(subject="u", region_code="14"), options={"verify_signature": False}
+    )
+    assert issued["exp"] - issued["iat"] == 12 * 3600
+
+
+def test_the_401_detail_is_ours_not_the_jwt_librarys() -> None:
+    now = int(time.time())
+    wrong_key = jwt.encode(
+        {"sub": "u", "region": "14", "iss": "pb-test", "iat": now, "exp": now + 60},
+        "another-secret-that-is-long-enough-99",
+        "HS256",
+    )
+    cases = {
+        "not.a.token": "not a valid bearer token",
+        wrong_key: "signature does not verify",
+        _signed(iat=now, exp=now + 60, iss="elsewhere"): "another issuer",
+    }
+    for token, words in cases.items():
+        with pytest.raises(Unauthorized) as refused:
+            tokens.verify(token)
+        assert refused.value.detail == f"the token {words}" or words in refused.value.detail
+        challenge = refused.value.challenge()
+        assert challenge.startswith('Bearer error="invalid_token", error_description="the token')
+        # PyJWT's own words ("Signature verification failed", "Invalid issuer", ...) never leak
+        for library_text in ("Signature verification", "Invalid issuer", "Not enough segments"):
+            assert library_text not in refused.value.detail
+
+
+async def test_admin_is_a_permission_of_its_own_not_every_scope() -> None:
+    admin_only = Principal("u", "14", frozenset({"admin"}))
+    with pytest.raises(Forbidden, match="registry:read"):
+        await Scope("registry:read")(admin_only)
+    assert await Scope("admin")(admin_only) is admin_only
+    reader = Principal("u", "14", frozenset({"registry:read"}))
+    with pytest.raises(Forbidden, match="admin"):
+        await Scope("admin")(reader)
+
+
+def test_an_issued_at_in_the_past_is_kept_as_given() -> None:
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    claims = jwt.decode(
+        tokens.issue(subject="u", region_code="14", issued_at=at, lifetime=timedelta(hours=1)),
+        options={"verify_signature": False},
+    )
+    assert claims["iat"] == int(at.timestamp())

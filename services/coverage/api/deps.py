@@ -9,6 +9,7 @@ from fastapi import Depends, Query
 
 from libs.common.auth import ADMIN_SCOPE, Principal, Scope
 from libs.common.service import settings_of, transaction
+from libs.common.text import Text
 from services.coverage.domain.regions import region_code as canonical_region
 from services.coverage.service import CoverageUnitOfWork
 from services.coverage.settings import CoverageSettings
@@ -29,7 +30,7 @@ ReadUnitOfWorkDep = Annotated[
 Settings = Annotated[CoverageSettings, Depends(settings_of(CoverageSettings))]
 
 AreaQuery = Annotated[
-    str | None,
+    Text | None,
     Query(
         max_length=64,
         description="A park or commercial district id: its figures within the region",

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.background import BackgroundTask
 
 from libs.common.problems import PROBLEM_JSON, FieldError, InvalidInput
+from libs.common.text import Text
 from services.coverage.api.deps import Reader, ReadUnitOfWorkDep, Settings, region_in_scope
 from services.coverage.domain import facts as coverage_facts
 from services.coverage.domain.gaps import (
@@ -55,17 +56,17 @@ class GapFilters(BaseModel):
         default=None, description="default: with_members (organization), all_managed (work)"
     )
     kind: Literal["enterprise", "social_organization"] | None = None
-    industry: str | None = Field(
+    industry: Text | None = Field(
         default=None,
         pattern=r"^[A-Ta-t](\d{1,4})?$",
         description="GB/T 4754 code or prefix: a section letter (I), a division (I65), a class",
     )
-    township: str | None = Field(default=None, pattern=r"^\d{9}$")
+    township: Text | None = Field(default=None, pattern=r"^\d{9}$")
     size_band: Literal["1-9", "10-49", "50-299", "300+", "unknown"] | None = None
-    area_id: str | None = Field(default=None, min_length=1, max_length=64)
+    area_id: Text | None = Field(default=None, min_length=1, max_length=64)
     reason: Reason | None = None
     next_action: NextAction | None = None
-    sort: str = Field(
+    sort: Text = Field(
         default=DEFAULT_SORT,
         description=f"one of {', '.join(SORT_FIELDS)}; prefix '-' for descending",
     )
@@ -203,7 +204,7 @@ class GapListOut(BaseModel):
     responses=PROBLEMS,
 )
 async def gaps(
-    region_code: str,
+    region_code: Text,
     query: Annotated[GapPageQuery, Query()],
     uow: ReadUnitOfWorkDep,
     settings: Settings,
@@ -252,7 +253,7 @@ def content_disposition(region_code: str) -> str:
     responses={200: {"content": {XLSX_MEDIA_TYPE: {}}}, **PROBLEMS},
 )
 async def gaps_xlsx(
-    region_code: str,
+    region_code: Text,
     query: Annotated[GapFilters, Query()],
     uow: ReadUnitOfWorkDep,
     settings: Settings,
@@ -356,11 +357,11 @@ class ProposalsOut(BaseModel):
     responses=PROBLEMS,
 )
 async def joint_branch_proposals(
-    region_code: str,
+    region_code: Text,
     uow: ReadUnitOfWorkDep,
     settings: Settings,
     principal: Reader,
-    township: Annotated[str | None, Query(pattern=r"^\d{9}$")] = None,
+    township: Annotated[Text | None, Query(pattern=r"^\d{9}$")] = None,
 ) -> ProposalsOut:
     """Groups managed organisations without a Party organisation that have 1-2 full members
     (and, in free places, those with probationary members only) into joint branches of one

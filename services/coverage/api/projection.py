@@ -7,6 +7,7 @@ from datetime import datetime
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
+from libs.common.text import Text
 from services.coverage.api.deps import Reader, ReadUnitOfWorkDep
 from services.coverage.service import projection
 
@@ -39,7 +40,7 @@ class OrganizationFacts(BaseModel):
     summary="What coverage knows of one organisation",
 )
 async def organization(
-    organization_id: str, uow: ReadUnitOfWorkDep, principal: Reader
+    organization_id: Text, uow: ReadUnitOfWorkDep, principal: Reader
 ) -> OrganizationFacts:
     facts = await projection.organization(uow, organization_id)
     principal.ensure_visible(facts["region_code"], "organisation")

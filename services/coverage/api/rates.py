@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
+from libs.common.text import Text
 from services.coverage.api.deps import AreaQuery, Reader, ReadUnitOfWorkDep, region_in_scope
 from services.coverage.domain.facts import DEFAULT_ORGANIZATION_SCOPE, DEFAULT_WORK_SCOPE, Scope
 from services.coverage.domain.new_employment import NewEmploymentFigures
@@ -149,7 +150,7 @@ class History(BaseModel):
     "(the province code gives the whole park).",
 )
 async def rates(
-    region_code: str,
+    region_code: Text,
     uow: ReadUnitOfWorkDep,
     principal: Reader,
     area: AreaQuery = None,
@@ -214,12 +215,12 @@ class Subregions(BaseModel):
     "scope (rate null) come last; ties by code.",
 )
 async def subregion_table(
-    region_code: str,
+    region_code: Text,
     uow: ReadUnitOfWorkDep,
     principal: Reader,
     organization_scope: OrganizationScope = DEFAULT_ORGANIZATION_SCOPE,
     work_scope: WorkScope = DEFAULT_WORK_SCOPE,
-    sort: Annotated[str, Query(max_length=32)] = "region_code",
+    sort: Annotated[Text, Query(max_length=32)] = "region_code",
 ) -> Subregions:
     region = region_in_scope(region_code, principal)
     rows = await coverage.subregions(uow, region, organization_scope, work_scope, sort)
@@ -247,7 +248,7 @@ async def subregion_table(
     description="Never recomputed: a past day's answer is the same every time it is asked.",
 )
 async def rate_history(
-    region_code: str,
+    region_code: Text,
     uow: ReadUnitOfWorkDep,
     principal: Reader,
     start: Annotated[

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, StrictFloat, field_validator
 
 from libs.common.tables import utcnow
+from libs.common.text import Text
 from services.coverage.api.deps import (
     Admin,
     Reader,
@@ -31,7 +32,7 @@ class TargetIn(BaseModel):
     scope: TargetScope | None = Field(
         default=None, description="Its denominator (default: with_members, or all_managed for work)"
     )
-    rate: float = Field(ge=0, le=1, description="The target, a decimal fraction (0.95)")
+    rate: StrictFloat = Field(ge=0, le=1, description="The target, a decimal fraction (0.95)")
     due_on: date = Field(description="The day it is due")
 
     @field_validator("rate")
@@ -79,7 +80,7 @@ def _out(target: Target, standing: Standing, current: Rate) -> TargetOut:
     "comes up to it or falls back below it.",
 )
 async def put_target(
-    region_code: str, body: TargetIn, uow: UnitOfWorkDep, principal: Writer
+    region_code: Text, body: TargetIn, uow: UnitOfWorkDep, principal: Writer
 ) -> TargetOut:
     region = region_in_scope(region_code, principal)
     target = Target.asked(region, body.metric, body.scope, body.due_on, body.rate)
@@ -93,7 +94,7 @@ async def put_target(
     summary="A region's targets and where it stands against each",
 )
 async def list_targets(
-    region_code: str, uow: ReadUnitOfWorkDep, principal: Reader
+    region_code: Text, uow: ReadUnitOfWorkDep, principal: Reader
 ) -> list[TargetOut]:
     region = region_in_scope(region_code, principal)
     return [_out(t, s, Rate.of(c)) for t, s, c in await targets.targets_of(uow, region)]

@@ -19,6 +19,7 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
+from libs.common.text import escape_refused
 from services.coverage.domain.gaps import Gap, action_label, reason_label
 
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -70,7 +71,6 @@ COLUMNS: tuple[tuple[str, int], ...] = (
     ("全部措施", 60),
 )
 HEADINGS = tuple(heading for heading, _ in COLUMNS)
-_TEXT_COLUMNS = frozenset({1, 2, 3, 4, 5, 15})  # given as text even when they look like formulas
 
 
 #: Rows above the heading row: the title, what the list is, the note on codes.
@@ -108,8 +108,11 @@ class GapWorkbook:
         self.rows = 0
 
     def _text(self, value: str, font: Font | None = None) -> Cell:
-        # a name or code beginning with "=" must stay text, never become a formula
-        cell = WriteOnlyCell(self.sheet, value=value)
+        """A text cell whatever the text: one beginning with = + - @ stays text, never a
+        formula (openpyxl would make it one), and what a sheet's XML cannot hold (U+0000,
+        BEL, U+FFFF, ... from data older than the API's checks, or from events) is written
+        out as [U+XXXX] rather than breaking the whole workbook."""
+        cell = WriteOnlyCell(self.sheet, value=escape_refused(value))
         cell.data_type = "s"
         if font is not None:
             cell.font = font
@@ -141,9 +144,7 @@ class GapWorkbook:
                 action_label(gap.next_action),
                 "；".join(action_label(a) for a in gap.next_actions),
             ]
-            self.sheet.append(
-                [self._text(str(v)) if i in _TEXT_COLUMNS else v for i, v in enumerate(values)]
-            )
+            self.sheet.append([self._text(v) if isinstance(v, str) else v for v in values])
 
     def save(self, path: Path) -> None:
         """Write the workbook out (compressing the sheet: run it off the event loop), with an

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, false, func, not_, or_, select, true, tuple_
 
-from libs.common.db import Repository
+from libs.common.db import Repository, containing, starting_with
 from libs.common.subtree import within_region
 from services.coverage.domain.facts import (
     GONE_STATUSES,
@@ -127,14 +127,14 @@ def _where(f: GapFilter) -> list[ColumnElement[bool]]:
     if f.kind is not None:
         conditions.append(facts.c.kind == f.kind)
     if f.industry is not None:
-        conditions.append(facts.c.industry_code.startswith(f.industry, autoescape=True))
+        conditions.append(starting_with(facts.c.industry_code, f.industry))
     if f.township is not None:
         conditions.append(facts.c.township_code == f.township)
     if f.size_band is not None:
         conditions.append(facts.c.size_band == f.size_band)
     if f.area_id is not None:
         # area_ids is a JSON list of strings; match one element, quotes included
-        conditions.append(facts.c.area_ids.contains(json.dumps(f.area_id), autoescape=True))
+        conditions.append(containing(facts.c.area_ids, json.dumps(f.area_id)))
     if f.reason is not None:
         conditions.append(has_reason(f.reason, f.metric, f.min_full_members))
     if f.next_action is not None:

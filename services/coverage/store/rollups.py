@@ -7,7 +7,7 @@ from datetime import date, datetime
 
 from sqlalchemy import bindparam, delete, func, literal, select, true
 
-from libs.common.db import Repository, one_of
+from libs.common.db import Repository, one_of, starting_with
 from libs.common.tables import UTCDateTime
 from services.coverage.domain.rates import Area, BreakdownRow, Counts, Snapshot
 from services.coverage.domain.rollups import COUNTERS
@@ -68,7 +68,7 @@ class RollupRepository(Repository):
         rows = await self.session.execute(
             select(rollups.c.region_code, *[func.sum(rollups.c[name]) for name in COUNTERS])
             .where(
-                rollups.c.region_code.startswith(region_code, autoescape=True),
+                starting_with(rollups.c.region_code, region_code),
                 func.length(rollups.c.region_code).in_(lengths),
                 rollups.c.area_id == "",
             )

@@ -20,6 +20,7 @@ from libs.common.http import (
     subtree_of,
 )
 from libs.common.problems import FieldError, InvalidInput
+from libs.common.text import Text
 from services.registry.api.deps import Administrator, ReadSession
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
@@ -60,15 +61,15 @@ async def read_trail(
     uow: ReadSession,
     principal: Administrator,
     region: Annotated[
-        str | None, Query(description="A region within yours (default: your region)")
+        Text | None, Query(description="A region within yours (default: your region)")
     ] = None,
-    entity_type: Annotated[str | None, Query(max_length=50)] = None,
-    entity_id: Annotated[str | None, Query(max_length=64)] = None,
-    actor: Annotated[str | None, Query(max_length=200)] = None,
-    action: Annotated[str | None, Query(max_length=100)] = None,
+    entity_type: Annotated[Text | None, Query(max_length=50)] = None,
+    entity_id: Annotated[Text | None, Query(max_length=64)] = None,
+    actor: Annotated[Text | None, Query(max_length=200)] = None,
+    action: Annotated[Text | None, Query(max_length=100)] = None,
     since: Annotated[datetime | None, Query(description="From this time (inclusive)")] = None,
     until: Annotated[datetime | None, Query(description="Before this time")] = None,
-    cursor: str | None = None,
+    cursor: Text | None = None,
     limit: Limit = 100,
 ) -> AuditPage:
     after_id = None

@@ -18,6 +18,7 @@ from libs.common.audit import Actor
 from libs.common.calendar import local_today
 from libs.common.fields import RegionCode
 from libs.common.http import etag
+from libs.common.text import Name, Text
 from services.registry.api.deps import Reader, ReadSession, RulesDep, Transaction, Writer
 from services.registry.domain.branches import (
     Advice,
@@ -38,9 +39,9 @@ class CommitteeIn(BaseModel):
     kind: CommitteeKind = Field(
         description="industry 行业党委, township 综合党委, park 园区党委, two_new 两新工委"
     )
-    name: str = Field(min_length=1, max_length=200)
+    name: Name = Field(min_length=1, max_length=200)
     region_code: RegionCode
-    parent_id: str | None = Field(default=None, description="The committee above it")
+    parent_id: Text | None = Field(default=None, description="The committee above it")
     formed_on: date | None = Field(default=None, description="Default: today")
 
 
@@ -60,8 +61,8 @@ class CommitteeOut(BaseModel):
 class CoveredIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    organization_id: str
-    unable_reason: str | None = Field(
+    organization_id: Text
+    unable_reason: Text | None = Field(
         default=None,
         max_length=500,
         description="Why an organisation with enough full members cannot stand alone (joint)",
@@ -72,9 +73,9 @@ class BranchIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     kind: Literal["standalone", "joint", "temporary"]
-    name: str = Field(min_length=1, max_length=200)
-    parent_id: str = Field(description="The parent committee")
-    organization_ids: list[str] = Field(default_factory=list, max_length=100)
+    name: Name = Field(min_length=1, max_length=200)
+    parent_id: Text = Field(description="The parent committee")
+    organization_ids: list[Text] = Field(default_factory=list, max_length=100)
     organizations: list[CoveredIn] = Field(
         default_factory=list,
         max_length=100,
@@ -141,15 +142,15 @@ class BranchOut(BaseModel):
 class UpgradeIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    organization_id: str
-    name: str = Field(min_length=1, max_length=200, description="Name of its standalone branch")
+    organization_id: Text
+    name: Name = Field(min_length=1, max_length=200, description="Name of its standalone branch")
 
 
 class ReorganizeIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     add: list[CoveredIn] = Field(default_factory=list, max_length=100)
-    remove: list[str] = Field(default_factory=list, max_length=100)
+    remove: list[Text] = Field(default_factory=list, max_length=100)
     upgrade: list[UpgradeIn] = Field(
         default_factory=list,
         max_length=100,
@@ -172,7 +173,7 @@ class ReorganizedOut(BaseModel):
 class DissolveIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    reason: str = Field(min_length=1, max_length=500)
+    reason: Text = Field(min_length=1, max_length=500)
     on: date | None = Field(default=None, description="Default: today")
 
 
@@ -200,7 +201,7 @@ async def form_committee(
 
 
 @router.get("/committees/{committee_id}", response_model=CommitteeOut, summary="One committee")
-async def read_committee(committee_id: str, uow: ReadSession, principal: Reader) -> CommitteeOut:
+async def read_committee(committee_id: Text, uow: ReadSession, principal: Reader) -> CommitteeOut:
     return CommitteeOut.of(await service.get_committee(uow, committee_id, principal.region_code))
 
 
@@ -231,7 +232,7 @@ async def form_branch(
 
 @router.get("/branches/{branch_id}", response_model=BranchOut, summary="One branch")
 async def read_branch(
-    branch_id: str, uow: ReadSession, principal: Reader, rules: RulesDep, response: Response
+    branch_id: Text, uow: ReadSession, principal: Reader, rules: RulesDep, response: Response
 ) -> BranchOut:
     branch = await service.get_branch(uow, branch_id, principal.region_code)
     response.headers["ETag"] = etag(branch.version)
@@ -244,7 +245,7 @@ async def read_branch(
     summary="Add or remove covered organisations; upgrade joint members to standalone",
 )
 async def reorganize(
-    branch_id: str, body: ReorganizeIn, uow: Transaction, principal: Writer, rules: RulesDep
+    branch_id: Text, body: ReorganizeIn, uow: Transaction, principal: Writer, rules: RulesDep
 ) -> ReorganizedOut:
     branch, formed = await service.reorganize_branch(
         uow,
@@ -265,7 +266,7 @@ async def reorganize(
 class ReparentIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    parent_id: str = Field(description="The committee to be under (it may be the same one)")
+    parent_id: Text = Field(description="The committee to be under (it may be the same one)")
     on: date | None = Field(default=None, description="Default: today")
 
 
@@ -275,7 +276,7 @@ class ReparentIn(BaseModel):
     summary="Put a branch under a committee (clears the flag set when an organisation moved)",
 )
 async def reparent(
-    branch_id: str, body: ReparentIn, uow: Transaction, principal: Writer
+    branch_id: Text, body: ReparentIn, uow: Transaction, principal: Writer
 ) -> BranchOut:
     branch = await service.reparent_branch(
         uow, Actor.of(principal), branch_id, parent_id=body.parent_id, on=body.on or local_today()
@@ -287,7 +288,7 @@ async def reparent(
     "/branches/{branch_id}/dissolve", response_model=BranchOut, summary="Dissolve a branch"
 )
 async def dissolve(
-    branch_id: str, body: DissolveIn, uow: Transaction, principal: Writer
+    branch_id: Text, body: DissolveIn, uow: Transaction, principal: Writer
 ) -> BranchOut:
     branch = await service.dissolve_branch(
         uow, Actor.of(principal), branch_id, reason=body.reason, on=body.on or date.today()

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from libs.common.audit import Actor
 from libs.common.fields import RegionCode
+from libs.common.text import Name, Text
 from services.registry.api.deps import Reader, ReadSession, Transaction, Writer
 from services.registry.domain.instructors import Assignment, Instructor
 from services.registry.service import instructors as service
@@ -23,7 +24,9 @@ router = APIRouter(prefix="/v1/instructors", tags=["instructors"])
 class InstructorIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    name: str = Field(min_length=1, max_length=100, description="Kept for the office, shown masked")
+    name: Name = Field(
+        min_length=1, max_length=100, description="Kept for the office, shown masked"
+    )
     region_code: RegionCode = Field(description="The region whose organisations they may guide")
 
 
@@ -61,7 +64,7 @@ class InstructorOut(BaseModel):
 class AssignmentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    organization_id: str
+    organization_id: Text
     starts_on: date
     ends_on: date | None = Field(default=None, description="Planned end, if any")
 
@@ -90,7 +93,7 @@ async def register(
 
 
 @router.get("/{instructor_id}", response_model=InstructorOut, summary="An instructor (masked)")
-async def read(instructor_id: str, uow: ReadSession, principal: Reader) -> InstructorOut:
+async def read(instructor_id: Text, uow: ReadSession, principal: Reader) -> InstructorOut:
     instructor = await service.get_instructor(uow, instructor_id, principal.region_code)
     return InstructorOut.of(instructor, await service.assignments_of(uow, instructor_id))
 
@@ -102,7 +105,7 @@ async def read(instructor_id: str, uow: ReadSession, principal: Reader) -> Instr
     summary="Assign the instructor to guide an organisation (包联)",
 )
 async def assign(
-    instructor_id: str, body: AssignmentIn, uow: Transaction, principal: Writer
+    instructor_id: Text, body: AssignmentIn, uow: Transaction, principal: Writer
 ) -> AssignmentOut:
     assignment = await service.assign(
         uow,
@@ -121,8 +124,8 @@ async def assign(
     summary="End an assignment",
 )
 async def end(
-    instructor_id: str,
-    assignment_id: str,
+    instructor_id: Text,
+    assignment_id: Text,
     uow: Transaction,
     principal: Writer,
     body: EndIn | None = None,

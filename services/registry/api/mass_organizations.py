@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from libs.common.audit import Actor
 from libs.common.auth import Principal
+from libs.common.text import Name, Text
 from services.registry.api.deps import Reader, ReadSession, Transaction, Writer
 from services.registry.domain.mass_organizations import MassOrganization, MassOrganizationKind
 from services.registry.service import RegistryUnitOfWork
@@ -24,7 +25,7 @@ class MassOrganizationIn(BaseModel):
     kind: MassOrganizationKind = Field(
         description="union 工会, youth_league 共青团, womens_federation 妇联"
     )
-    name: str | None = Field(default=None, max_length=200)
+    name: Name | None = Field(default=None, max_length=200)
     established_on: date | None = Field(default=None, description="Default: today")
 
 
@@ -51,7 +52,7 @@ class MassOrganizationsOut(BaseModel):
 class DissolveIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    reason: str = Field(min_length=1, max_length=500)
+    reason: Text = Field(min_length=1, max_length=500)
     on: date | None = Field(default=None, description="Default: today")
 
 
@@ -66,7 +67,7 @@ async def _visible(uow: RegistryUnitOfWork, organization_id: str, principal: Pri
     summary="Set up a union, youth league or women's federation in an organisation",
 )
 async def establish(
-    organization_id: str, body: MassOrganizationIn, uow: Transaction, principal: Writer
+    organization_id: Text, body: MassOrganizationIn, uow: Transaction, principal: Writer
 ) -> MassOrganizationOut:
     await _visible(uow, organization_id, principal)
     created = await service.establish(
@@ -86,7 +87,7 @@ async def establish(
     summary="The mass organisations of an organisation, dissolved ones included",
 )
 async def list_mass_organizations(
-    organization_id: str, uow: ReadSession, principal: Reader
+    organization_id: Text, uow: ReadSession, principal: Reader
 ) -> MassOrganizationsOut:
     await _visible(uow, organization_id, principal)
     found = await service.of_organization(uow, organization_id)
@@ -99,8 +100,8 @@ async def list_mass_organizations(
     summary="Dissolve a mass organisation",
 )
 async def dissolve(
-    organization_id: str,
-    mass_organization_id: str,
+    organization_id: Text,
+    mass_organization_id: Text,
     body: DissolveIn,
     uow: Transaction,
     principal: Writer,

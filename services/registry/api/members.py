@@ -29,6 +29,7 @@ from libs.common.audit import Actor
 from libs.common.auth import Principal
 from libs.common.identity import IdentityKey
 from libs.common.problems import FieldError, InvalidInput
+from libs.common.text import Name, Text, refused_character
 from services.registry.api.deps import (
     Reader,
     ReadSession,
@@ -63,9 +64,9 @@ Rows = list[tuple[str, Mapping[str, str | None]]]
 class StaffPersonIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(max_length=100, description="As on the staff list; stored, shown masked")
-    id_number: str = Field(max_length=40, description="GB 11643 ID number; never stored raw")
-    phone: str | None = Field(default=None, max_length=40, description="Mobile; never stored raw")
+    name: Name = Field(max_length=100, description="As on the staff list; stored, shown masked")
+    id_number: Text = Field(max_length=40, description="GB 11643 ID number; never stored raw")
+    phone: Text | None = Field(default=None, max_length=40, description="Mobile; never stored raw")
 
 
 class StaffListIn(BaseModel):
@@ -77,10 +78,12 @@ class StaffListIn(BaseModel):
 class RosterPersonIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(max_length=100)
-    id_number: str = Field(max_length=40)
-    membership: str = Field(max_length=20, description="full (正式党员) or probationary (预备党员)")
-    registered_with: str | None = Field(
+    name: Name = Field(max_length=100)
+    id_number: Text = Field(max_length=40)
+    membership: Text = Field(
+        max_length=20, description="full (正式党员) or probationary (预备党员)"
+    )
+    registered_with: Text | None = Field(
         default=None, max_length=200, description="Where the membership relationship is registered"
     )
 
@@ -225,16 +228,23 @@ def _sheet_rows(
         names = "; ".join(f"{c} ({' / '.join(columns[c][1:])})" for c in missing)
         raise SheetError(f"missing columns: {names}")
     rows: Rows = []
+    refused: list[FieldError] = []
     for number, cells in numbered:
         if not cells:
             continue
         if len(rows) >= MAX_PEOPLE:
             raise SheetError(f"more than {MAX_PEOPLE} people in one file: split it")
-        rows.append(
-            (
-                f"row {number}",
-                {c: (cells[i] if i < len(cells) else "") for c, i in positions.items()},
-            )
+        row = {c: (cells[i] if i < len(cells) else "") for c, i in positions.items()}
+        # a file's cells pass the same text check as a JSON body's strings
+        refused += [
+            FieldError(f"row {number}.{column}", reason)
+            for column, value in row.items()
+            if value and (reason := refused_character(value, multiline=False)) is not None
+        ]
+        rows.append((f"row {number}", row))
+    if refused:
+        raise InvalidInput(
+            f"{len(refused)} value(s) rejected; nothing was stored", errors=refused[:200]
         )
     if not rows:
         raise SheetError("the file has a header row but no people")
@@ -295,7 +305,7 @@ def _list_out(result: service.ListResult) -> ListOut:
     openapi_extra=_upload_body(StaffListIn),
 )
 async def receive_staff_list(
-    organization_id: str,
+    organization_id: Text,
     request: Request,
     uow: Transaction,
     principal: Writer,
@@ -335,11 +345,11 @@ async def receive_roster(
     summary="Members found at an organisation (masked)",
 )
 async def list_members(
-    organization_id: str,
+    organization_id: Text,
     uow: ReadSession,
     principal: Reader,
     status: Literal["discovered", "declared", "transferred", "moved_out"] | None = None,
-    after: str | None = None,
+    after: Text | None = None,
     limit: int = Query(default=100, ge=1, le=1000),
 ) -> MembersOut:
     principal.visible(await get_organization(uow, organization_id), "organisation")
@@ -351,7 +361,7 @@ async def list_members(
 
 
 @router.get("/members/{member_id}", response_model=MemberOut, summary="One member (masked)")
-async def read_member(member_id: str, uow: ReadSession, principal: Reader) -> MemberOut:
+async def read_member(member_id: Text, uow: ReadSession, principal: Reader) -> MemberOut:
     member = principal.visible(await service.get_member(uow, member_id), "member")
     return MemberOut.of(member)
 
@@ -377,7 +387,7 @@ async def _step(
     summary="A discovered member declares themself at work (亮明身份)",
 )
 async def declare(
-    member_id: str,
+    member_id: Text,
     uow: Transaction,
     principal: Writer,
     rules: RulesDep,
@@ -392,7 +402,7 @@ async def declare(
     summary="A declared member's relationship is transferred here (组织关系转接); counts them",
 )
 async def transfer(
-    member_id: str,
+    member_id: Text,
     uow: Transaction,
     principal: Writer,
     rules: RulesDep,

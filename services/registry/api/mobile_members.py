@@ -9,10 +9,12 @@ record's masked name and ID number and its organisation.
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
+from libs.common.text import Text
 from services.registry.api.deps import Reader, ReadSession
 from services.registry.domain.mobile_members import MobileMemberView
 from services.registry.service import mobile_members as service
@@ -66,8 +68,8 @@ class MobileMembersOut(BaseModel):
 async def list_mobile_members(
     uow: ReadSession,
     principal: Reader,
-    region: str | None = Query(default=None, max_length=12, pattern=r"^\d{2,12}$"),
-    after: str | None = None,
+    region: Annotated[Text | None, Query(max_length=12, pattern=r"^[0-9]{2,12}$")] = None,
+    after: Text | None = None,
     limit: int = Query(default=100, ge=1, le=1000),
 ) -> MobileMembersOut:
     region_code = region or principal.region_code

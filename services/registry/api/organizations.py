@@ -15,7 +15,15 @@ from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response, status
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    model_validator,
+)
 
 from libs.common.auth import Principal
 from libs.common.calendar import local_today
@@ -30,6 +38,7 @@ from libs.common.http import (
     subtree_of,
 )
 from libs.common.problems import FieldError, InvalidInput
+from libs.common.text import FreeText, Name, Text
 from services.registry.api.deps import (
     Reader,
     ReadSession,
@@ -58,11 +67,12 @@ router = APIRouter(prefix="/v1/organizations", tags=["organizations"])
 
 IndustryCode = Annotated[
     str,
-    Field(pattern=r"^[A-T](\d{2,4})?$", description="GB/T 4754 code, e.g. I6513 or G54"),
+    Field(pattern=r"^[A-T]([0-9]{2,4})?$", description="GB/T 4754 code, e.g. I6513 or G54"),
 ]
-Latitude = Annotated[float, Field(ge=-90, le=90)]
-Longitude = Annotated[float, Field(ge=-180, le=180)]
-Text = Annotated[str, Field(min_length=1, max_length=1000)]
+Latitude = Annotated[StrictFloat, Field(ge=-90, le=90)]
+Longitude = Annotated[StrictFloat, Field(ge=-180, le=180)]
+#: Why an organisation has no branch of its own (未建党组织原因).
+NoBranchReason = Annotated[FreeText, Field(min_length=1, max_length=1000)]
 
 
 class InvestorIn(BaseModel):
@@ -71,9 +81,9 @@ class InvestorIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     kind: InvestorKind
-    name: str = Field(min_length=1, max_length=200)
+    name: Name = Field(min_length=1, max_length=200)
     credit_code: CreditCode | None = Field(default=None, description="An organisation's only")
-    share: float | None = Field(default=None, ge=0, le=100, description="Percent of capital")
+    share: StrictFloat | None = Field(default=None, ge=0, le=100, description="Percent of capital")
 
     @model_validator(mode="after")
     def _person_has_no_code(self) -> InvestorIn:
@@ -90,12 +100,12 @@ class LedgerIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    operations: bool | None = None
-    workforce: bool | None = None
-    members: bool | None = None
-    investors: bool | None = None
-    no_branch_reason: bool | None = None
-    mass_organizations: bool | None = None
+    operations: StrictBool | None = None
+    workforce: StrictBool | None = None
+    members: StrictBool | None = None
+    investors: StrictBool | None = None
+    no_branch_reason: StrictBool | None = None
+    mass_organizations: StrictBool | None = None
 
     def points(self) -> dict[str, bool]:
         return {k: v for k, v in self.model_dump(exclude_unset=True).items() if v is not None}
@@ -105,25 +115,27 @@ class OrganizationIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     credit_code: CreditCode
-    name: str = Field(min_length=1, max_length=200)
+    name: Name = Field(min_length=1, max_length=200)
     kind: OrganizationKind
     region_code: RegionCode
-    park_id: str | None = Field(default=None, description="A park (园区) in its township")
-    district_id: str | None = Field(
+    park_id: Text | None = Field(default=None, description="A park (园区) in its township")
+    district_id: Text | None = Field(
         default=None, description="A commercial district (商圈) or building (楼宇) in its township"
     )
     industry_code: IndustryCode | None = None
-    address: str | None = Field(default=None, max_length=300)
+    address: Text | None = Field(default=None, max_length=300)
     latitude: Latitude | None = None
     longitude: Longitude | None = None
-    staff_count: int | None = Field(default=None, ge=0, le=10_000_000)
+    staff_count: StrictInt | None = Field(default=None, ge=0, le=10_000_000)
     investors: list[InvestorIn] = Field(default_factory=list, max_length=200)
     operating_status: OperatingStatus = "operating"
-    has_premises: bool | None = Field(default=None, description="Fixed premises (有固定经营场所)")
-    stable_operations: bool | None = Field(default=None, description="稳定经营活动")
-    full_members: int = Field(default=0, ge=0, le=100_000)
-    probationary_members: int = Field(default=0, ge=0, le=100_000)
-    no_branch_reason: Text | None = None
+    has_premises: StrictBool | None = Field(
+        default=None, description="Fixed premises (有固定经营场所)"
+    )
+    stable_operations: StrictBool | None = Field(default=None, description="稳定经营活动")
+    full_members: StrictInt = Field(default=0, ge=0, le=100_000)
+    probationary_members: StrictInt = Field(default=0, ge=0, le=100_000)
+    no_branch_reason: NoBranchReason | None = None
     ledger: LedgerIn | None = None
 
     def values(self) -> dict[str, Any]:
@@ -152,23 +164,23 @@ class OrganizationPatch(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    name: str | None = Field(default=None, min_length=1, max_length=200)
+    name: Name | None = Field(default=None, min_length=1, max_length=200)
     kind: OrganizationKind | None = None
     region_code: RegionCode | None = None
-    park_id: str | None = None
-    district_id: str | None = None
+    park_id: Text | None = None
+    district_id: Text | None = None
     industry_code: IndustryCode | None = None
-    address: str | None = Field(default=None, max_length=300)
+    address: Text | None = Field(default=None, max_length=300)
     latitude: Latitude | None = None
     longitude: Longitude | None = None
-    staff_count: int | None = Field(default=None, ge=0, le=10_000_000)
+    staff_count: StrictInt | None = Field(default=None, ge=0, le=10_000_000)
     investors: list[InvestorIn] | None = Field(default=None, max_length=200)
     operating_status: OperatingStatus | None = None
-    has_premises: bool | None = None
-    stable_operations: bool | None = None
-    full_members: int | None = Field(default=None, ge=0, le=100_000)
-    probationary_members: int | None = Field(default=None, ge=0, le=100_000)
-    no_branch_reason: Text | None = None
+    has_premises: StrictBool | None = None
+    stable_operations: StrictBool | None = None
+    full_members: StrictInt | None = Field(default=None, ge=0, le=100_000)
+    probationary_members: StrictInt | None = Field(default=None, ge=0, le=100_000)
+    no_branch_reason: NoBranchReason | None = None
     ledger: LedgerIn | None = None
 
     def changes(self) -> dict[str, Any]:
@@ -318,11 +330,11 @@ async def list_organizations(
     uow: ReadSession,
     principal: Reader,
     region: Annotated[
-        str | None, Query(description="A region within yours (default: your region)")
+        Text | None, Query(description="A region within yours (default: your region)")
     ] = None,
     kind: OrganizationKind | None = None,
     industry: Annotated[
-        str | None,
+        Text | None,
         Query(pattern=r"^[A-T]\d{0,4}$", description="GB/T 4754 code or its prefix (I, I65)"),
     ] = None,
     three_haves: ThreeHavesState | None = None,
@@ -332,13 +344,13 @@ async def list_organizations(
         OrganizationStatus | Literal["any"],
         Query(alias="status", description="active (default), deregistered or any"),
     ] = "active",
-    park_id: str | None = None,
-    district_id: str | None = None,
+    park_id: Text | None = None,
+    district_id: Text | None = None,
     name: Annotated[
-        str | None,
+        Text | None,
         Query(min_length=1, max_length=200, description="Part of the name (normalised match)"),
     ] = None,
-    cursor: str | None = None,
+    cursor: Text | None = None,
     limit: Limit = 100,
 ) -> OrganizationPage:
     where = OrganizationFilter(
@@ -368,7 +380,7 @@ async def list_organizations(
 
 @router.get("/{organization_id}", response_model=OrganizationOut, summary="One organisation's file")
 async def read(
-    organization_id: str, uow: ReadSession, principal: Reader, response: Response
+    organization_id: Text, uow: ReadSession, principal: Reader, response: Response
 ) -> OrganizationOut:
     organization = await _visible(uow, organization_id, principal)
     response.headers["ETag"] = etag(organization.version)
@@ -390,7 +402,7 @@ async def read(
     },
 )
 async def change(
-    organization_id: str,
+    organization_id: Text,
     body: OrganizationPatch,
     uow: Transaction,
     principal: Writer,
@@ -425,13 +437,13 @@ async def change(
     summary="Deregister an organisation (its file is kept, closed; If-Match required)",
 )
 async def deregister(
-    organization_id: str,
+    organization_id: Text,
     uow: Transaction,
     principal: Writer,
     rules: RulesDep,
     response: Response,
     reason: Annotated[
-        str, Query(min_length=1, max_length=500, description="Why it leaves the ledger")
+        Text, Query(min_length=1, max_length=500, description="Why it leaves the ledger")
     ],
     on: Annotated[
         date | None, Query(description="The day it left (default: today, Asia/Shanghai)")
@@ -456,7 +468,7 @@ async def deregister(
 class ReactivateIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    reason: str | None = Field(default=None, min_length=1, max_length=500)
+    reason: Text | None = Field(default=None, min_length=1, max_length=500)
 
 
 @router.post(
@@ -465,7 +477,7 @@ class ReactivateIn(BaseModel):
     summary="Open a deregistered file again (If-Match required)",
 )
 async def reactivate(
-    organization_id: str,
+    organization_id: Text,
     uow: Transaction,
     principal: Writer,
     rules: RulesDep,

@@ -21,6 +21,7 @@ from libs.common.http import (
     subtree_of,
 )
 from libs.common.problems import Forbidden
+from libs.common.text import Name, Text
 from libs.common.validators import RegionLevel, is_within
 from services.registry.api.deps import Reader, ReadSession, Transaction, Writer, actor_of
 from services.registry.domain.regions import Area, AreaKind, Region, canonical_code
@@ -49,7 +50,7 @@ class AreaIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     kind: AreaKind
-    name: str = Field(min_length=1, max_length=200)
+    name: Name = Field(min_length=1, max_length=200)
     region_code: RegionCode = Field(description="The township (9 digits) the area lies in")
 
 
@@ -73,7 +74,7 @@ class AreaPage(BaseModel):
 @router.get(
     "/regions/{code}", response_model=RegionOut, summary="A division: name, parent, children"
 )
-async def read_region(code: str, principal: Reader) -> RegionOut:
+async def read_region(code: Text, principal: Reader) -> RegionOut:
     canonical = canonical_code(code)
     if not (principal.covers(canonical) or is_within(principal.region_code, canonical)):
         raise Forbidden(f"region {canonical} is outside your region {principal.region_code}")
@@ -110,10 +111,10 @@ async def list_areas(
     uow: ReadSession,
     principal: Reader,
     region: Annotated[
-        str | None, Query(description="A region within yours (default: your region)")
+        Text | None, Query(description="A region within yours (default: your region)")
     ] = None,
     kind: AreaKind | None = None,
-    cursor: str | None = None,
+    cursor: Text | None = None,
     limit: Limit = 100,
 ) -> AreaPage:
     after = None
@@ -133,6 +134,6 @@ async def list_areas(
 
 
 @router.get("/areas/{area_id}", response_model=AreaOut, summary="One named area")
-async def read_area(area_id: str, uow: ReadSession, principal: Reader) -> AreaOut:
+async def read_area(area_id: Text, uow: ReadSession, principal: Reader) -> AreaOut:
     area = principal.visible(await service.get_area(uow, area_id), "area")
     return AreaOut.of(area)

@@ -232,6 +232,18 @@ class DuplicateCreditCode(Conflict):
         self.existing_id = existing_id
 
 
+class CreditCodeRegisteredElsewhere(Conflict):
+    """The credit code is an organisation's outside the caller's region: said without naming
+    that organisation or its region (the caller may not see either)."""
+
+    def __init__(self, credit_code: str) -> None:
+        super().__init__(
+            f"credit code {credit_code} is already registered, outside your region",
+            fields=[("credit_code", "already registered outside your region")],
+        )
+        self.credit_code = credit_code
+
+
 class OrganizationNotFound(NotFound):
     """No such organisation, or none the caller's region holds."""
 

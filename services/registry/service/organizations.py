@@ -11,10 +11,13 @@ from libs.common.audit import Actor
 from libs.common.db import UnitOfWork
 from libs.common.events import IntegrationEvent
 from libs.common.logging import get_logger
+from libs.common.refusals import Conflict
 from libs.common.tables import utcnow
+from libs.common.validators import is_within
 from services.registry.domain.ledger import check_manual_points, with_derived_ledger
 from services.registry.domain.lifecycle import DeregisteredCreditCode
 from services.registry.domain.organizations import (
+    CreditCodeRegisteredElsewhere,
     DuplicateCreditCode,
     NotActive,
     Organization,
@@ -153,10 +156,7 @@ async def register_organization(
     """Enter an organisation in the ledger and announce it."""
     existing = await uow.organizations.id_by_credit_code(values["credit_code"])
     if existing is not None:
-        known = await uow.organizations.get(existing)
-        if known is not None and not known.active:
-            raise DeregisteredCreditCode(values["credit_code"], existing)
-        raise DuplicateCreditCode(values["credit_code"], existing)
+        raise await _duplicate(uow, actor, values["credit_code"], existing)
     organization = new_organization(**values)
     requested = values.get("ledger")
     if requested is not None:
@@ -164,7 +164,7 @@ async def register_organization(
     await check_placements(uow, [organization])
     if not await uow.organizations.add_if_new(organization):  # registered meanwhile
         existing = await uow.organizations.id_by_credit_code(organization.credit_code)
-        raise DuplicateCreditCode(organization.credit_code, existing or "")
+        raise await _duplicate(uow, actor, organization.credit_code, existing)
     await uow.record_and_audit(
         actor,
         registered_event(organization),
@@ -175,6 +175,19 @@ async def register_organization(
     uow.record_many(eligible_events([(None, organization)], rules))
     log.info("organisation registered", organization_id=organization.id)
     return organization
+
+
+async def _duplicate(
+    uow: RegistryUnitOfWork, actor: Actor, credit_code: str, existing_id: str | None
+) -> Conflict:
+    """Why `credit_code` cannot be registered again: the file's id (and that it is
+    deregistered) only when the file is in the caller's region; elsewhere, only that it is."""
+    known = await uow.organizations.get(existing_id) if existing_id else None
+    if known is None or not is_within(known.region_code, actor.region_code):
+        return CreditCodeRegisteredElsewhere(credit_code)
+    if not known.active:
+        return DeregisteredCreditCode(credit_code, known.id)
+    return DuplicateCreditCode(credit_code, known.id)
 
 
 async def open_for_change(

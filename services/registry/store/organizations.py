@@ -20,7 +20,7 @@ from sqlalchemy import (
     update,
 )
 
-from libs.common.db import Repository, dialect_insert
+from libs.common.db import Repository, containing, dialect_insert, starting_with
 from libs.common.subtree import within_region
 from services.registry.domain.names import name_key
 from services.registry.domain.organizations import (
@@ -84,7 +84,7 @@ def _conditions(f: OrganizationFilter) -> list[ColumnElement[bool]]:
     if f.kind is not None:
         conditions.append(t.kind == f.kind)
     if f.industry_prefix:
-        conditions.append(t.industry_code.startswith(f.industry_prefix, autoescape=True))
+        conditions.append(starting_with(t.industry_code, f.industry_prefix))
     if f.three_haves is not None:
         conditions.append(_three_haves(f.three_haves))
     if f.covered is not None:
@@ -102,7 +102,8 @@ def _conditions(f: OrganizationFilter) -> list[ColumnElement[bool]]:
     if f.district_id is not None:
         conditions.append(t.district_id == f.district_id)
     if f.name_contains:
-        conditions.append(t.name_key.contains(name_key(f.name_contains), autoescape=True))
+        # a search made only of what keys drop (% _ spaces, punctuation) matches nothing
+        conditions.append(containing(t.name_key, name_key(f.name_contains)))
     return conditions
 
 

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends
 
-from libs.common.auth import ADMIN_SCOPE, Principal, Scope, current_principal
+from libs.common.auth import Principal, Scope, current_principal
 from libs.common.problems import Forbidden
 from libs.common.service import settings_of, transaction
 from services.stations.domain.requests import Party
@@ -46,7 +46,7 @@ def party_of(principal: Principal, *, moving: bool) -> Party:
     """Who the caller is in the request loop: the office (`stations:write`, or `stations:read`
     for reading), a unit, or a requester; 403 for a token that is none of them."""
     scopes = principal.scopes
-    if ADMIN_SCOPE in scopes or "stations:write" in scopes:
+    if "stations:write" in scopes:
         return Party("office", principal.subject)
     units = sorted(
         s.removeprefix(UNIT_SCOPE_PREFIX) for s in scopes if s.startswith(UNIT_SCOPE_PREFIX)

@@ -6,12 +6,13 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from libs.common.audit import Actor
 from libs.common.auth import Principal
 from libs.common.fields import RegionCode
 from libs.common.http import subtree_of
+from libs.common.text import Name, Text
 from services.stations.api.deps import Reader, ReadSession, Transaction, Writer
 from services.stations.domain.points import PointTransaction, Reason, Reward
 from services.stations.domain.workers import Worker
@@ -20,33 +21,33 @@ from services.stations.service import points as service
 
 router = APIRouter(tags=["points"])
 
-Key = Annotated[str, Field(min_length=1, max_length=200)]
+Key = Annotated[Text, Field(min_length=1, max_length=200)]
 
 
 class AwardIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    worker_id: str = Field(max_length=36)
+    worker_id: Text = Field(max_length=36)
     reason: Reason
-    points: int = Field(ge=1, le=100_000)
+    points: StrictInt = Field(ge=1, le=100_000)
     idempotency_key: Key = Field(description="The same key twice is one award")
 
 
 class RedemptionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    worker_id: str = Field(max_length=36)
-    reward_id: str = Field(max_length=36)
+    worker_id: Text = Field(max_length=36)
+    reward_id: Text = Field(max_length=36)
     idempotency_key: Key | None = None
 
 
 class RewardIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    name: str = Field(min_length=1, max_length=200)
+    name: Name = Field(min_length=1, max_length=200)
     region_code: RegionCode
-    cost: int = Field(ge=1, le=1_000_000, description="Points")
-    stock: int = Field(ge=0, le=1_000_000)
+    cost: StrictInt = Field(ge=1, le=1_000_000, description="Points")
+    stock: StrictInt = Field(ge=0, le=1_000_000)
 
 
 class TransactionOut(BaseModel):
@@ -137,7 +138,7 @@ async def redeem(
 
 
 @router.get("/v1/workers/{worker_id}/points", summary="A worker's balance and transactions")
-async def points_of(worker_id: str, uow: ReadSession, principal: Reader) -> PointsOut:
+async def points_of(worker_id: Text, uow: ReadSession, principal: Reader) -> PointsOut:
     await _worker(uow, worker_id, principal)
     return PointsOut(
         worker_id=worker_id,
@@ -166,7 +167,7 @@ async def add_reward(body: RewardIn, uow: Transaction, principal: Writer) -> Rew
 async def list_rewards(
     uow: ReadSession,
     principal: Reader,
-    region: Annotated[str | None, Query(description="A region within yours")] = None,
+    region: Annotated[Text | None, Query(description="A region within yours")] = None,
 ) -> RewardList:
     rewards = await service.list_rewards(uow, subtree_of(principal, region))
     return RewardList(items=[RewardOut.of(r) for r in rewards])

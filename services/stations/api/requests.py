@@ -14,7 +14,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from libs.common.audit import Actor
 from libs.common.auth import Principal
@@ -23,6 +23,7 @@ from libs.common.fields import RegionCode
 from libs.common.http import Limit, decode_cursor, encode_cursor, subtree_of
 from libs.common.problems import FieldError, Forbidden, InvalidInput, NotFound
 from libs.common.tables import utcnow
+from libs.common.text import FreeText, Name, Text
 from services.stations.api.deps import Caller, ReadSession, RulesDep, Transaction, party_of
 from services.stations.api.stations import LocationIn
 from services.stations.domain.request_stats import RequestFigures
@@ -41,42 +42,42 @@ from services.stations.service import requests as service
 
 router = APIRouter(prefix="/v1/requests", tags=["requests"])
 
-Note = Annotated[str, Field(min_length=1, max_length=2000)]
+Note = Annotated[FreeText, Field(min_length=1, max_length=2000)]
 
 
 class RequesterIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     kind: RequesterKind
-    id: str = Field(min_length=1, max_length=64, description="An opaque id (a worker's id)")
+    id: Text = Field(min_length=1, max_length=64, description="An opaque id (a worker's id)")
 
 
 class RequestIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     category: Category = Field(description="need, micro_wish (微心愿), suggestion (诉求箱), report")
-    title: str = Field(min_length=1, max_length=200)
-    description: str | None = Field(default=None, max_length=4000)
+    title: Name = Field(min_length=1, max_length=200)
+    description: FreeText | None = Field(default=None, max_length=4000)
     region_code: RegionCode
     requester: RequesterIn | None = Field(
         default=None, description="Who asks (the office names them; a requester is itself)"
     )
-    station_id: str | None = Field(default=None, max_length=36)
+    station_id: Text | None = Field(default=None, max_length=36)
     location: LocationIn | None = Field(default=None, description="Where (a report's place)")
-    photo_ref: str | None = Field(default=None, max_length=300, description="A report's photo")
+    photo_ref: Text | None = Field(default=None, max_length=300, description="A report's photo")
 
 
 class DispatchIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    unit: str = Field(min_length=1, max_length=64)
-    note: str | None = Field(default=None, max_length=2000)
+    unit: Text = Field(min_length=1, max_length=64)
+    note: FreeText | None = Field(default=None, max_length=2000)
 
 
 class NoteIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    note: str | None = Field(default=None, max_length=2000)
+    note: FreeText | None = Field(default=None, max_length=2000)
 
 
 class ReasonIn(BaseModel):
@@ -88,8 +89,8 @@ class ReasonIn(BaseModel):
 class RateIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    score: int = Field(ge=1, le=5)
-    comment: str | None = Field(default=None, max_length=2000)
+    score: StrictInt = Field(ge=1, le=5)
+    comment: FreeText | None = Field(default=None, max_length=2000)
 
 
 class HistoryOut(BaseModel):
@@ -231,12 +232,12 @@ async def place(body: RequestIn, uow: Transaction, principal: Caller) -> Request
 async def list_requests(
     uow: ReadSession,
     principal: Caller,
-    region: Annotated[str | None, Query(description="A region within yours")] = None,
+    region: Annotated[Text | None, Query(description="A region within yours")] = None,
     state: RequestState | None = None,
-    unit: str | None = None,
+    unit: Text | None = None,
     category: Category | None = None,
     overdue: bool = False,
-    cursor: str | None = None,
+    cursor: Text | None = None,
     limit: Limit = 100,
 ) -> RequestPage:
     party = party_of(principal, moving=False)
@@ -273,8 +274,8 @@ async def list_requests(
 async def stats(
     uow: ReadSession,
     principal: Caller,
-    region_code: Annotated[str | None, Query(description="A region within yours")] = None,
-    unit: str | None = None,
+    region_code: Annotated[Text | None, Query(description="A region within yours")] = None,
+    unit: Text | None = None,
     since: Annotated[date | None, Query(alias="from", description="Placed on or after")] = None,
     until: Annotated[date | None, Query(alias="to", description="Placed on or before")] = None,
 ) -> FiguresOut:
@@ -294,7 +295,7 @@ async def stats(
 
 
 @router.get("/{request_id}", summary="One request with its full history")
-async def read(request_id: str, uow: ReadSession, principal: Caller) -> RequestOut:
+async def read(request_id: Text, uow: ReadSession, principal: Caller) -> RequestOut:
     party = party_of(principal, moving=False)
     return RequestOut.of(await _visible(uow, request_id, principal, party))
 
@@ -327,7 +328,7 @@ async def _move(
 
 @router.post("/{request_id}/dispatch", summary="Dispatch to a unit (派单; the office)")
 async def dispatch(
-    request_id: str, body: DispatchIn, uow: Transaction, principal: Caller, rules: RulesDep
+    request_id: Text, body: DispatchIn, uow: Transaction, principal: Caller, rules: RulesDep
 ) -> RequestOut:
     return await _move(
         uow, principal, rules, request_id, "dispatch", unit=body.unit, note=body.note
@@ -336,7 +337,7 @@ async def dispatch(
 
 @router.post("/{request_id}/accept", summary="Accept (接单; the unit it is dispatched to)")
 async def accept(
-    request_id: str,
+    request_id: Text,
     uow: Transaction,
     principal: Caller,
     rules: RulesDep,
@@ -349,14 +350,14 @@ async def accept(
 
 @router.post("/{request_id}/return", summary="Return to the office, with a reason (the unit)")
 async def return_(
-    request_id: str, body: ReasonIn, uow: Transaction, principal: Caller, rules: RulesDep
+    request_id: Text, body: ReasonIn, uow: Transaction, principal: Caller, rules: RulesDep
 ) -> RequestOut:
     return await _move(uow, principal, rules, request_id, "return", note=body.reason)
 
 
 @router.post("/{request_id}/resolve", summary="Resolve (the unit that accepted it)")
 async def resolve(
-    request_id: str,
+    request_id: Text,
     uow: Transaction,
     principal: Caller,
     rules: RulesDep,
@@ -369,7 +370,7 @@ async def resolve(
 
 @router.post("/{request_id}/rate", summary="Rate 1–5 (评单; the requester, or the office for them)")
 async def rate(
-    request_id: str, body: RateIn, uow: Transaction, principal: Caller, rules: RulesDep
+    request_id: Text, body: RateIn, uow: Transaction, principal: Caller, rules: RulesDep
 ) -> RequestOut:
     return await _move(
         uow, principal, rules, request_id, "rate", score=body.score, note=body.comment
@@ -378,13 +379,13 @@ async def rate(
 
 @router.post("/{request_id}/close", summary="Close (the office)")
 async def close(
-    request_id: str, body: ReasonIn, uow: Transaction, principal: Caller, rules: RulesDep
+    request_id: Text, body: ReasonIn, uow: Transaction, principal: Caller, rules: RulesDep
 ) -> RequestOut:
     return await _move(uow, principal, rules, request_id, "close", note=body.reason)
 
 
 @router.post("/{request_id}/reopen", summary="Reopen: placed again (the office)")
 async def reopen(
-    request_id: str, body: ReasonIn, uow: Transaction, principal: Caller, rules: RulesDep
+    request_id: Text, body: ReasonIn, uow: Transaction, principal: Caller, rules: RulesDep
 ) -> RequestOut:
     return await _move(uow, principal, rules, request_id, "reopen", note=body.reason)

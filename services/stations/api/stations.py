@@ -11,7 +11,7 @@ from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat
 
 from libs.common.audit import Actor
 from libs.common.auth import Principal
@@ -28,6 +28,7 @@ from libs.common.http import (
 )
 from libs.common.problems import FieldError, InvalidInput
 from libs.common.tables import utcnow
+from libs.common.text import Name, Text
 from services.stations.api.deps import Reader, ReadSession, SettingsDep, Transaction, Writer
 from services.stations.domain.coordinates import (
     CoordinateSystem,
@@ -53,14 +54,14 @@ from services.stations.service import stations as service
 
 router = APIRouter(prefix="/v1/stations", tags=["stations"])
 
-Hours = dict[str, list[Annotated[list[str], Field(min_length=2, max_length=2)]]]
+Hours = dict[Text, list[Annotated[list[Text], Field(min_length=2, max_length=2)]]]
 
 
 class LocationIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    latitude: float = Field(ge=-90, le=90)
-    longitude: float = Field(ge=-180, le=180)
+    latitude: StrictFloat = Field(ge=-90, le=90)
+    longitude: StrictFloat = Field(ge=-180, le=180)
     coordinate_system: CoordinateSystem = Field(
         default="wgs84", description="wgs84 (GPS) or gcj02 (高德/腾讯 maps), converted to WGS-84"
     )
@@ -73,7 +74,7 @@ class OperatorIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     kind: OperatorKind
-    id: str | None = Field(default=None, max_length=36, description="The registry's id")
+    id: Text | None = Field(default=None, max_length=36, description="The registry's id")
 
     def operator(self) -> Operator:
         operator = Operator(self.kind, self.id)
@@ -86,21 +87,21 @@ class StandardIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    has_sign: bool = False
-    has_space: bool = False
-    has_equipment: bool = False
+    has_sign: StrictBool = False
+    has_space: StrictBool = False
+    has_equipment: StrictBool = False
 
 
 class StationIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    name: str = Field(min_length=1, max_length=200)
+    name: Name = Field(min_length=1, max_length=200)
     kind: StationKind
     region_code: RegionCode
-    address: str | None = Field(default=None, max_length=300)
+    address: Text | None = Field(default=None, max_length=300)
     location: LocationIn
     facilities: list[Facility] = Field(default_factory=list, max_length=30)
-    open_24h: bool = False
+    open_24h: StrictBool = False
     hours: Hours = Field(
         default_factory=dict,
         description='Weekly hours in Asia/Shanghai time: {"mon": [["08:00", "20:00"]], ...}',
@@ -129,13 +130,13 @@ class StationPatch(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    name: str | None = Field(default=None, min_length=1, max_length=200)
+    name: Name | None = Field(default=None, min_length=1, max_length=200)
     kind: StationKind | None = None
     region_code: RegionCode | None = None
-    address: str | None = Field(default=None, max_length=300)
+    address: Text | None = Field(default=None, max_length=300)
     location: LocationIn | None = None
     facilities: list[Facility] | None = Field(default=None, max_length=30)
-    open_24h: bool | None = None
+    open_24h: StrictBool | None = None
     hours: Hours | None = None
     operator: OperatorIn | None = None
     standard: StandardIn | None = None
@@ -172,7 +173,7 @@ class StationPatch(BaseModel):
 class CloseIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    reason: str = Field(min_length=1, max_length=500)
+    reason: Text = Field(min_length=1, max_length=500)
     on: date | None = Field(default=None, description="Default: today (Asia/Shanghai)")
 
 
@@ -281,11 +282,11 @@ async def open_station(
 async def list_stations(
     uow: ReadSession,
     principal: Reader,
-    region: Annotated[str | None, Query(description="A region within yours")] = None,
+    region: Annotated[Text | None, Query(description="A region within yours")] = None,
     kind: StationKind | None = None,
     station_status: Annotated[StationStatus | None, Query(alias="status")] = None,
     facility: Facility | None = None,
-    cursor: str | None = None,
+    cursor: Text | None = None,
     limit: Limit = 100,
 ) -> StationPage:
     where = StationFilter(
@@ -320,7 +321,7 @@ async def nearest(
     open_now: bool = False,
     coordinate_system: CoordinateSystem = "wgs84",
     max_distance_m: Annotated[float | None, Query(gt=0, le=1_000_000)] = None,
-    region: Annotated[str | None, Query(description="A region within yours")] = None,
+    region: Annotated[Text | None, Query(description="A region within yours")] = None,
 ) -> NearestOut:
     if k > settings.nearest_max_k:
         raise InvalidInput(
@@ -343,7 +344,7 @@ async def nearest(
 
 @router.get("/{station_id}", summary="One station")
 async def read(
-    station_id: str, uow: ReadSession, principal: Reader, response: Response
+    station_id: Text, uow: ReadSession, principal: Reader, response: Response
 ) -> StationOut:
     station = await _visible(uow, station_id, principal)
     response.headers["ETag"] = etag(station.version)
@@ -364,7 +365,7 @@ async def read(
     },
 )
 async def change(
-    station_id: str,
+    station_id: Text,
     body: StationPatch,
     uow: Transaction,
     principal: Writer,
@@ -385,7 +386,7 @@ async def change(
 
 @router.post("/{station_id}/close", summary="Close a station (If-Match required)")
 async def close(
-    station_id: str,
+    station_id: Text,
     body: CloseIn,
     uow: Transaction,
     principal: Writer,

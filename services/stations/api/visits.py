@@ -7,11 +7,12 @@ from datetime import date, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from libs.common.audit import Actor
 from libs.common.http import subtree_of
 from libs.common.problems import Forbidden
+from libs.common.text import Text
 from services.stations.api.deps import Caller, Reader, ReadSession, Transaction, Writer, party_of
 from services.stations.service import stations as stations_service
 from services.stations.service import visits as service
@@ -25,7 +26,7 @@ Until = Annotated[date, Query(alias="to", description="Last day, inclusive")]
 class VisitIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    worker_id: str | None = Field(default=None, max_length=36)
+    worker_id: Text | None = Field(default=None, max_length=36)
     at: datetime | None = Field(default=None, description="Default: now")
 
 
@@ -38,7 +39,7 @@ class VisitOut(BaseModel):
 class CountIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    count: int = Field(ge=0, le=100_000)
+    count: StrictInt = Field(ge=0, le=100_000)
 
 
 class CountOut(BaseModel):
@@ -85,7 +86,7 @@ async def region_stats(
     principal: Reader,
     since: Since,
     until: Until,
-    region: Annotated[str | None, Query(description="A region within yours")] = None,
+    region: Annotated[Text | None, Query(description="A region within yours")] = None,
 ) -> RegionStatsOut:
     region_code = subtree_of(principal, region)
     total, stations, average = await service.region_figures(uow, region_code, since, until)
@@ -104,7 +105,9 @@ async def region_stats(
     status_code=status.HTTP_201_CREATED,
     summary="A check-in at a station (its code scanned), optionally by a worker",
 )
-async def check_in(station_id: str, body: VisitIn, uow: Transaction, principal: Caller) -> VisitOut:
+async def check_in(
+    station_id: Text, body: VisitIn, uow: Transaction, principal: Caller
+) -> VisitOut:
     party = party_of(principal, moving=True)
     worker_id = body.worker_id
     if party.kind == "unit":
@@ -121,7 +124,7 @@ async def check_in(station_id: str, body: VisitIn, uow: Transaction, principal: 
 
 @router.put("/{station_id}/visit-counts/{day}", summary="The station's own count of a day")
 async def put_count(
-    station_id: str, day: date, body: CountIn, uow: Transaction, principal: Writer
+    station_id: Text, day: date, body: CountIn, uow: Transaction, principal: Writer
 ) -> CountOut:
     principal.visible(await stations_service.get_station(uow, station_id), "station")
     await service.put_count(uow, Actor.of(principal), station_id, day, body.count)
@@ -130,7 +133,7 @@ async def put_count(
 
 @router.get("/{station_id}/stats", summary="A station's visits over a period (日均, busiest hours)")
 async def station_stats(
-    station_id: str, uow: ReadSession, principal: Reader, since: Since, until: Until
+    station_id: Text, uow: ReadSession, principal: Reader, since: Since, until: Until
 ) -> StationStatsOut:
     station = principal.visible(await stations_service.get_station(uow, station_id), "station")
     f = await service.figures(uow, station, since, until)

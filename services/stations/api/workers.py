@@ -12,6 +12,7 @@ from libs.common.audit import Actor
 from libs.common.auth import Principal
 from libs.common.fields import RegionCode
 from libs.common.problems import Forbidden
+from libs.common.text import Name, Text
 from services.stations.api.deps import (
     Caller,
     Reader,
@@ -31,10 +32,10 @@ router = APIRouter(prefix="/v1/workers", tags=["workers"])
 class WorkerIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    name: str = Field(min_length=1, max_length=50, description="Kept only hashed and masked")
-    phone: str = Field(min_length=1, max_length=20, description="Kept only hashed and masked")
+    name: Name = Field(min_length=1, max_length=50, description="Kept only hashed and masked")
+    phone: Text = Field(min_length=1, max_length=20, description="Kept only hashed and masked")
     region_code: RegionCode
-    platform: str = Field(min_length=1, max_length=200, description="美团, 顺丰, 货拉拉, ...")
+    platform: Text = Field(min_length=1, max_length=200, description="美团, 顺丰, 货拉拉, ...")
     occupation: Occupation
 
 
@@ -42,7 +43,7 @@ class CheckInIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     community_code: RegionCode = Field(description="Village/community code, or a region's")
-    area_name: str | None = Field(default=None, max_length=200, description="A named area")
+    area_name: Text | None = Field(default=None, max_length=200, description="A named area")
     roles: list[Role] = Field(default_factory=list, max_length=3)
     on: date | None = None
 
@@ -50,7 +51,7 @@ class CheckInIn(BaseModel):
 class DeclarationIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    id_number: str | None = Field(
+    id_number: Text | None = Field(
         default=None, max_length=30, description="Optional; only its keyed hash is announced"
     )
 
@@ -120,7 +121,7 @@ async def register(
 
 
 @router.get("/{worker_id}", summary="One worker (name and phone masked)")
-async def read(worker_id: str, uow: ReadSession, principal: Reader) -> WorkerOut:
+async def read(worker_id: Text, uow: ReadSession, principal: Reader) -> WorkerOut:
     return WorkerOut.of(await _visible(uow, worker_id, principal))
 
 
@@ -130,7 +131,7 @@ async def read(worker_id: str, uow: ReadSession, principal: Reader) -> WorkerOut
     summary="Check in with a community (社区报到), taking roles",
 )
 async def check_in(
-    worker_id: str, body: CheckInIn, uow: Transaction, principal: Caller
+    worker_id: Text, body: CheckInIn, uow: Transaction, principal: Caller
 ) -> WorkerOut:
     _office_or_self(principal, worker_id)
     await _visible(uow, worker_id, principal)
@@ -151,7 +152,7 @@ async def check_in(
     summary="Declare being a Party member (announced with keyed hashes only)",
 )
 async def declare(
-    worker_id: str,
+    worker_id: Text,
     uow: Transaction,
     principal: Caller,
     settings: SettingsDep,

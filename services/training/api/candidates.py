@@ -11,10 +11,11 @@ from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, status
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 from libs.common.audit import Actor
 from libs.common.fields import RegionCode
+from libs.common.text import Name, Text
 from services.training.api.deps import (
     IdentityKeyDep,
     PipelineRulesDep,
@@ -34,27 +35,27 @@ router = APIRouter(prefix="/v1", tags=["candidates"])
 class ApplicationIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    name: str = Field(min_length=1, max_length=50, description="Kept masked only (张**)")
-    id_number: str = Field(min_length=15, max_length=20, description="Kept as a keyed hash")
-    organization_id: str
-    branch_id: str = Field(description="The branch that develops the applicant")
+    name: Name = Field(min_length=1, max_length=50, description="Kept masked only (张**)")
+    id_number: Text = Field(min_length=15, max_length=20, description="Kept as a keyed hash")
+    organization_id: Text
+    branch_id: Text = Field(description="The branch that develops the applicant")
     applied_on: date
 
 
 class IntroducerBody(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    name: str = Field(min_length=1, max_length=50)
-    id_number: str = Field(min_length=15, max_length=20)
+    name: Name = Field(min_length=1, max_length=50)
+    id_number: Text = Field(min_length=15, max_length=20)
     membership: Literal["full", "probationary"]
 
 
 class VoteBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    entitled: int = Field(ge=1, le=100_000, description="Members entitled to vote")
-    present: int = Field(ge=0, le=100_000)
-    yes: int = Field(ge=0, le=100_000)
+    entitled: StrictInt = Field(ge=1, le=100_000, description="Members entitled to vote")
+    present: StrictInt = Field(ge=0, le=100_000)
+    yes: StrictInt = Field(ge=0, le=100_000)
 
 
 class StepIn(BaseModel):
@@ -63,19 +64,23 @@ class StepIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     on: date | None = Field(default=None, description="When the step was taken; default today")
-    days: int | None = Field(default=None, ge=0, le=365, description="training: days")
-    hours: int | None = Field(default=None, ge=0, le=2000, description="training: class hours")
+    days: StrictInt | None = Field(default=None, ge=0, le=365, description="training: days")
+    hours: StrictInt | None = Field(
+        default=None, ge=0, le=2000, description="training: class hours"
+    )
     introducers: list[IntroducerBody] = Field(default_factory=list, max_length=5)
     vote: VoteBody | None = Field(default=None, description="admission, confirmation")
-    committee_id: str | None = Field(
+    committee_id: Text | None = Field(
         default=None,
         max_length=36,
         description="approval: the approving Party committee, as the registry knows it "
         "(its level, region and date are the registry's, not the caller's)",
     )
-    extended: bool = Field(default=False, description="approval: limit extended to 6 months")
-    months: int | None = Field(default=None, description="extend-probation: by how many months")
-    reason: str | None = Field(default=None, max_length=500, description="cancel: why")
+    extended: StrictBool = Field(default=False, description="approval: limit extended to 6 months")
+    months: StrictInt | None = Field(
+        default=None, description="extend-probation: by how many months"
+    )
+    reason: Text | None = Field(default=None, max_length=500, description="cancel: why")
 
 
 class DeadlineOut(BaseModel):
@@ -189,10 +194,10 @@ async def list_candidates(
     principal: Reader,
     rules: PipelineRulesDep,
     region_code: Annotated[RegionCode, Query()],
-    organization_id: Annotated[str | None, Query()] = None,
-    branch_id: Annotated[str | None, Query()] = None,
+    organization_id: Annotated[Text | None, Query()] = None,
+    branch_id: Annotated[Text | None, Query()] = None,
     stage: Annotated[Stage | None, Query()] = None,
-    after: Annotated[str | None, Query(description="The last id of the previous page")] = None,
+    after: Annotated[Text | None, Query(description="The last id of the previous page")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> CandidatePageOut:
     principal.ensure_covers(region_code)
@@ -213,14 +218,14 @@ async def list_candidates(
 
 @router.get("/candidates/{candidate_id}", summary="A candidate: stage, dates, next deadline")
 async def read_candidate(
-    candidate_id: str, uow: ReadSession, principal: Reader, rules: PipelineRulesDep
+    candidate_id: Text, uow: ReadSession, principal: Reader, rules: PipelineRulesDep
 ) -> CandidateOut:
     return CandidateOut.of(await service.get(uow, candidate_id, principal.region_code), rules)
 
 
 @router.post("/candidates/{candidate_id}/{step}", summary="One step of the pipeline")
 async def take_step(
-    candidate_id: str,
+    candidate_id: Text,
     step: Step,
     body: StepIn,
     uow: Transaction,

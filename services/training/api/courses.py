@@ -8,11 +8,12 @@ from datetime import date, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response, status
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictFloat, StrictInt
 
 from libs.common.audit import Actor
 from libs.common.fields import RegionCode
 from libs.common.tables import utcnow
+from libs.common.text import FreeText, Name, Text
 from services.training.api.deps import (
     IdentityKeyDep,
     Reader,
@@ -39,14 +40,14 @@ router = APIRouter(prefix="/v1", tags=["courses"])
 class CourseIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    title: str = Field(min_length=1, max_length=200)
+    title: Name = Field(min_length=1, max_length=200)
     format: CourseFormat = Field(
         description="theory 理论课堂, practice 实践课堂, interactive 互动课堂, "
         "micro_lesson 微党课, audio, door_to_door 送教上门, worker_class 暖新课堂/五小讲堂, "
         "instructor_training 指导员履职培训"
     )
     audience: Audience
-    class_hours: float = Field(gt=0, le=200, description="Class hours (学时), in halves")
+    class_hours: StrictFloat = Field(gt=0, le=200, description="Class hours (学时), in halves")
     region_code: RegionCode
 
 
@@ -67,9 +68,9 @@ class SessionIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     starts_at: AwareDatetime
-    place: str | None = Field(default=None, max_length=200)
-    station_id: str | None = Field(default=None, description="A station of the stations service")
-    capacity: int = Field(ge=1, le=100_000)
+    place: Text | None = Field(default=None, max_length=200)
+    station_id: Text | None = Field(default=None, description="A station of the stations service")
+    capacity: StrictInt = Field(ge=1, le=100_000)
 
 
 class SessionOut(BaseModel):
@@ -87,12 +88,12 @@ class SessionOut(BaseModel):
 class LearnerIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    name: str = Field(min_length=1, max_length=50, description="Kept masked only (张**)")
-    id_number: str = Field(min_length=15, max_length=20, description="Kept as a keyed hash")
+    name: Name = Field(min_length=1, max_length=50, description="Kept masked only (张**)")
+    id_number: Text = Field(min_length=15, max_length=20, description="Kept as a keyed hash")
     region_code: RegionCode
     role: Role = Field(description="member, secretary, committee_member (owe hours), worker, ...")
-    branch_id: str | None = None
-    organization_id: str | None = None
+    branch_id: Text | None = None
+    organization_id: Text | None = None
 
 
 class LearnerOut(BaseModel):
@@ -108,7 +109,7 @@ class LearnerOut(BaseModel):
 class EnrolmentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    learner_id: str
+    learner_id: Text
 
 
 class EnrolmentOut(BaseModel):
@@ -128,9 +129,9 @@ class AttendanceIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     method: Literal["roster", "scan"]
-    learner_ids: list[str] = Field(default_factory=list, max_length=10_000, description="roster")
-    learner_id: str | None = Field(default=None, description="scan: who scanned")
-    code: str | None = Field(default=None, max_length=16, description="scan: the session's code")
+    learner_ids: list[Text] = Field(default_factory=list, max_length=10_000, description="roster")
+    learner_id: Text | None = Field(default=None, description="scan: who scanned")
+    code: Text | None = Field(default=None, max_length=16, description="scan: the session's code")
 
 
 class AttendanceOut(BaseModel):
@@ -141,9 +142,9 @@ class AttendanceOut(BaseModel):
 class StudyIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    hours: float = Field(gt=0, le=200)
+    hours: StrictFloat = Field(gt=0, le=200)
     studied_on: date
-    description: str = Field(min_length=1, max_length=500)
+    description: FreeText = Field(min_length=1, max_length=500)
 
 
 class StudyOut(BaseModel):
@@ -177,10 +178,10 @@ class DeliveryIn(BaseModel):
 
     region_code: RegionCode
     kind: DeliveryKind = Field(description="booklets handed out, or visits made (送教上门)")
-    count: int = Field(ge=1, le=1_000_000)
+    count: StrictInt = Field(ge=1, le=1_000_000)
     delivered_on: date
-    course_id: str | None = None
-    note: str | None = Field(default=None, max_length=500)
+    course_id: Text | None = None
+    note: FreeText | None = Field(default=None, max_length=500)
 
 
 class DeliveriesOut(BaseModel):
@@ -223,7 +224,7 @@ async def list_courses(
     summary="Schedule a session of a course",
 )
 async def add_session(
-    course_id: str, body: SessionIn, uow: Transaction, principal: Writer
+    course_id: Text, body: SessionIn, uow: Transaction, principal: Writer
 ) -> SessionOut:
     session = await service.add_session(
         uow,
@@ -262,7 +263,7 @@ async def register_learner(
     summary="Enrol a learner: a seat, or the waiting list when the session is full",
 )
 async def enrol(
-    session_id: str, body: EnrolmentIn, uow: Transaction, principal: Writer
+    session_id: Text, body: EnrolmentIn, uow: Transaction, principal: Writer
 ) -> EnrolmentOut:
     enrolment = await service.enrol(
         uow, Actor.of(principal), session_id=session_id, learner_id=body.learner_id
@@ -275,7 +276,7 @@ async def enrol(
     summary="Withdraw; the first on the waiting list takes the seat",
 )
 async def withdraw(
-    session_id: str, learner_id: str, uow: Transaction, principal: Writer
+    session_id: Text, learner_id: Text, uow: Transaction, principal: Writer
 ) -> Response:
     await service.withdraw(uow, Actor.of(principal), session_id=session_id, learner_id=learner_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -283,7 +284,7 @@ async def withdraw(
 
 @router.post("/sessions/{session_id}/attendance", summary="Attendance by roster or scanned code")
 async def take_attendance(
-    session_id: str, body: AttendanceIn, uow: Transaction, principal: Writer
+    session_id: Text, body: AttendanceIn, uow: Transaction, principal: Writer
 ) -> AttendanceOut:
     learner_ids = body.learner_ids if body.method == "roster" else [body.learner_id or ""]
     recorded = await service.take_attendance(
@@ -304,7 +305,7 @@ async def take_attendance(
     summary="Record external study (class hours outside the sessions here)",
 )
 async def record_study(
-    learner_id: str, body: StudyIn, uow: Transaction, principal: Writer, today: Today
+    learner_id: Text, body: StudyIn, uow: Transaction, principal: Writer, today: Today
 ) -> StudyOut:
     hours = await service.record_study(
         uow,
@@ -325,7 +326,7 @@ async def study_hours(
     rules: StudyRulesDep,
     region_code: Annotated[RegionCode, Query()],
     year: Annotated[int, Query(ge=2000, le=2100)],
-    branch_id: Annotated[str | None, Query()] = None,
+    branch_id: Annotated[Text | None, Query()] = None,
     limit: Annotated[int, Query(ge=0, le=1000)] = 100,
 ) -> StudyHoursOut:
     principal.ensure_covers(region_code)

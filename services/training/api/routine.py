@@ -7,9 +7,10 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 from libs.common.audit import Actor
+from libs.common.text import Text
 from services.training.api.deps import (
     Reader,
     ReadSession,
@@ -34,9 +35,9 @@ class MeetingIn(BaseModel):
         "life_meeting 组织生活会, appraisal 民主评议党员"
     )
     held_on: date
-    topic: str = Field(min_length=1, max_length=500)
-    entitled: int = Field(ge=1, le=100_000, description="Members entitled to attend")
-    present: int = Field(ge=0, le=100_000, description="Members present")
+    topic: Text = Field(min_length=1, max_length=500)
+    entitled: StrictInt = Field(ge=1, le=100_000, description="Members entitled to attend")
+    present: StrictInt = Field(ge=0, le=100_000, description="Members present")
 
 
 class MeetingOut(BaseModel):
@@ -78,7 +79,7 @@ class RoutineOut(BaseModel):
     summary="Record a meeting of a branch's routine",
 )
 async def record_meeting(
-    branch_id: str,
+    branch_id: Text,
     body: MeetingIn,
     uow: Transaction,
     principal: Writer,
@@ -111,8 +112,10 @@ async def record_meeting(
 class StructureIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    has_committee: bool = Field(description="The branch elected a committee (7+ full members)")
-    has_groups: bool = Field(description="The branch has Party groups (党小组)")
+    has_committee: StrictBool = Field(
+        description="The branch elected a committee (7+ full members)"
+    )
+    has_groups: StrictBool = Field(description="The branch has Party groups (党小组)")
     since: date | None = Field(default=None, description="Since when; default today")
 
 
@@ -127,7 +130,7 @@ class StructureOut(BaseModel):
     summary="Record whether a branch has a committee and Party groups (what it owes monthly)",
 )
 async def set_structure(
-    branch_id: str, body: StructureIn, uow: Transaction, principal: Writer, today: Today
+    branch_id: Text, body: StructureIn, uow: Transaction, principal: Writer, today: Today
 ) -> StructureOut:
     routine = await service.set_structure(
         uow,
@@ -149,7 +152,7 @@ async def set_structure(
     summary="Each obligation's periods in a range: met, missed or open",
 )
 async def read_routine(
-    branch_id: str,
+    branch_id: Text,
     uow: ReadSession,
     principal: Reader,
     rules: RoutineRulesDep,
