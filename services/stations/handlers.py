@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict
 
 from libs.common.events import Envelope
 from libs.common.inbox import ConsumerSpec, Handler
+from libs.common.text import EventText
 from services.stations.service import operators
 from services.stations.store.uow import StationsUnitOfWork
 
@@ -29,7 +30,7 @@ class OrganizationFile(_Tolerant):
 
     organization_id: str
     version: int = 1
-    name: str = ""
+    name: EventText = ""
     region_code: str
     operating_status: str = "operating"
 

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict
 
 from libs.common.events import Envelope
 from libs.common.inbox import ConsumerSpec
+from libs.common.text import EventText
 from services.training.service.candidates import CommitteeFormedIn, committees_formed
 from services.training.service.routine import BranchChange, branches_changed
 from services.training.store.uow import TrainingUnitOfWork
@@ -32,7 +33,7 @@ class BranchState(_Tolerant):
     branch_id: str
     version: int = 1
     kind: Literal["standalone", "joint", "temporary"]
-    name: str = ""
+    name: EventText = ""
     region_code: str
     organization_ids: list[str]
 
@@ -60,7 +61,7 @@ class CommitteeFormed(_Tolerant):
 
     committee_id: str
     kind: str
-    name: str = ""
+    name: EventText = ""
     region_code: str
     formed_on: date
 

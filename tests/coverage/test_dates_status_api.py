@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
+from libs.common.divisions import name_of
 from libs.common.events import IntegrationEvent
 from tests.coverage.feed import (
     Ledger,
@@ -276,6 +277,13 @@ async def test_a_county_table_of_townships_in_one_call(
         }
         expected = sorted(townships, key=lambda c: (-rates_by_code[c], c))
         assert [r["region_code"] for r in rows] == expected
+        # Each township by the name its code is published with (古店镇, ...), as is the county.
+        assert table.json()["region_name"] == "新荣区"
+        assert {r["region_code"]: r["region_name"] for r in rows} == {
+            code: name_of(code) for code in townships
+        }
+        names = {r["region_code"]: r["region_name"] for r in rows}
+        assert (names["140212101"], names["140212102"]) == ("古店镇", "花园屯镇")
         refused = await service.client.get(
             "/v1/coverage/140212/subregions", params={"sort": "colour"}, headers=admin
         )

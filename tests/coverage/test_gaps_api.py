@@ -176,14 +176,14 @@ async def test_the_xlsx_export_has_the_office_headings_and_every_row(
     # the title block: the list, region, metric, scope and day; then the headings, filtered
     assert table[0][0] == "目标对象清单（党的组织覆盖）"
     today_local = datetime.now(UTC).astimezone(timezone(timedelta(hours=8))).date()
-    for part in (COUNTY, "organization", "with_members", today_local.isoformat()):
+    for part in (f"新荣区（{COUNTY}）", "organization", "with_members", today_local.isoformat()):
         assert part in str(table[1][0])
-    assert "区划代码" in str(table[2][0])
+    assert "国家地名信息库" in str(table[2][0])
     assert tuple(table[HEADING_ROW - 1]) == HEADINGS
     for heading in ("未覆盖原因", "下一步措施", "未建党组织原因", "“三有”"):
         assert heading in HEADINGS
     body = table[HEADING_ROW:]
-    assert sheet.auto_filter.ref == f"A{HEADING_ROW}:S{HEADING_ROW + len(body)}"
+    assert sheet.auto_filter.ref == f"A{HEADING_ROW}:U{HEADING_ROW + len(body)}"
     assert sheet.freeze_panes == f"A{HEADING_ROW + 1}"
     assert len(body) == 36  # 6 gaps of rows() and the 30 added
     assert [r[0] for r in body] == list(range(1, 37))
@@ -204,6 +204,7 @@ async def test_the_xlsx_export_has_the_office_headings_and_every_row(
     assert unknown[column["未建党组织原因"]] == "=出资人未同意"  # the office's words, as text
     social = next(r for r in body if r[column["组织类型"]] == "社会组织")
     assert social[column["所在乡镇（街道）代码"]] == "140212102"
+    assert social[column["所在乡镇（街道）"]] == "花园屯镇"  # the published name of the code
     # filters apply to the export too
     narrowed = await get(
         coverage, f"/v1/coverage/{COUNTY}/gaps.xlsx", reason="eligible_without_branch"

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
+from libs.common.divisions import name_of
 from libs.common.text import Text
 from services.coverage.api.deps import AreaQuery, Reader, ReadUnitOfWorkDep, region_in_scope
 from services.coverage.domain.facts import DEFAULT_ORGANIZATION_SCOPE, DEFAULT_WORK_SCOPE, Scope
@@ -85,8 +86,16 @@ class NewEmployment(BaseModel):
         )
 
 
+#: What `region_name` is.
+NAME_DESCRIPTION = (
+    "The division's published name (民政部国家地名信息库; 新荣区, 古店镇); null for a village "
+    "or a code the data does not list"
+)
+
+
 class Rates(BaseModel):
     region_code: str
+    region_name: str | None = Field(description=NAME_DESCRIPTION)
     area_id: str | None = Field(description="The park or commercial district, when asked for")
     day: date = Field(description="The day (Asia/Shanghai) the figures are as of")
     as_of: datetime = Field(
@@ -171,6 +180,7 @@ async def rates(
     groups = None if figures.snapshot else await new_employment.figures(uow, region)
     return Rates(
         region_code=figures.region_code,
+        region_name=name_of(figures.region_code),
         area_id=area,
         day=figures.day,
         as_of=figures.as_of,
@@ -191,6 +201,7 @@ async def rates(
 
 class SubregionRow(BaseModel):
     region_code: str
+    region_name: str | None = Field(description=NAME_DESCRIPTION)
     organization_coverage: Rate
     standalone_coverage: Rate
     work_coverage: Rate
@@ -200,6 +211,7 @@ class SubregionRow(BaseModel):
 
 class Subregions(BaseModel):
     region_code: str
+    region_name: str | None = Field(description=NAME_DESCRIPTION)
     sort: str
     rows: list[SubregionRow]
 
@@ -226,10 +238,12 @@ async def subregion_table(
     rows = await coverage.subregions(uow, region, organization_scope, work_scope, sort)
     return Subregions(
         region_code=region,
+        region_name=name_of(region),
         sort=sort,
         rows=[
             SubregionRow(
                 region_code=row.region_code,
+                region_name=name_of(row.region_code),
                 organization_coverage=Rate.of(row.organization),
                 standalone_coverage=Rate.of(row.standalone),
                 work_coverage=Rate.of(row.work),

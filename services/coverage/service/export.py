@@ -19,6 +19,7 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
+from libs.common.divisions import name_of
 from libs.common.text import escape_refused
 from services.coverage.domain.gaps import Gap, action_label, reason_label
 
@@ -34,8 +35,8 @@ SCOPE_LABELS = {
 }
 THREE_HAVES_LABELS = {True: "是", False: "否", None: "未知"}
 STATUS_LABELS = {"operating": "在营", "suspended": "停业", "closed": "注销", "revoked": "吊销"}
-#: Coverage learns regions only as statistical division codes: no registry event names them.
-CODES_ONLY_NOTE = "地区、乡镇（街道）为统计用区划代码（登记服务尚未发布区划名称）"
+#: Where the names of regions and townships come from (the published division data).
+NAMES_NOTE = "地区、乡镇（街道）名称取自民政部国家地名信息库统计用区划；村（社区）级仅列代码"
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,9 @@ COLUMNS: tuple[tuple[str, int], ...] = (
     ("统一社会信用代码", 22),
     ("组织名称", 40),
     ("所在地区代码", 14),
+    ("所在地区", 16),
     ("所在乡镇（街道）代码", 14),
+    ("所在乡镇（街道）", 16),
     ("行业代码", 10),
     ("组织类型", 10),
     ("从业人数", 10),
@@ -78,6 +81,12 @@ TITLE_ROWS = 3
 HEADING_ROW = TITLE_ROWS + 1
 
 
+def _named(code: str) -> str:
+    """古店镇（140212101）, or the code alone where the published data has no name."""
+    name = name_of(code)
+    return f"{name}（{code}）" if name else code
+
+
 class GapWorkbook:
     """One sheet: a title block (the list, region, metric, scope and day), a heading row with
     an autofilter, then one row per gap in the order given."""
@@ -97,13 +106,13 @@ class GapWorkbook:
         self.sheet.append(
             [
                 self._text(
-                    f"地区：{title.region_code}　指标：{metric}（{title.metric}）　"
+                    f"地区：{_named(title.region_code)}　指标：{metric}（{title.metric}）　"
                     f"口径：{SCOPE_LABELS.get(title.scope, title.scope)}（{title.scope}）　"
                     f"日期：{title.day.isoformat()}"
                 )
             ]
         )
-        self.sheet.append([self._text(CODES_ONLY_NOTE)])
+        self.sheet.append([self._text(NAMES_NOTE)])
         self.sheet.append([self._text(h, font=bold) for h in HEADINGS])
         self.rows = 0
 
@@ -128,7 +137,9 @@ class GapWorkbook:
                 f.credit_code,
                 f.name,
                 f.region_code,
+                name_of(f.region_code) or "",
                 township_code,
+                name_of(township_code) or "",
                 f.industry_code or "",
                 KIND_LABELS.get(f.kind, f.kind),
                 f.staff_count,

