@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import shutil
 import signal
 import string
 import sys
@@ -55,8 +56,8 @@ class Notes:
     def durable(self) -> str:
         return f"{self.service}-notes"
 
-    async def publish(self, count: int) -> list[str]:
-        values = [f"n-{i}" for i in range(count)]
+    async def publish(self, count: int, prefix: str = "n") -> list[str]:
+        values = [f"{prefix}-{i}" for i in range(count)]
         for value in values:
             env = Envelope(
                 id=f"evt-{value}-{random.random()}",
@@ -241,3 +242,52 @@ async def test_a_durable_made_with_another_ack_wait_takes_the_configured_one(
         await wait_for(updated, timeout=10)
     finally:
         await consumer.stop()
+
+
+@pytest.mark.parametrize("store_kept", [True, False], ids=["store-kept", "store-lost"])
+async def test_a_consumer_carries_on_after_nats_server_is_killed_and_started_again(
+    private_nats: NatsServer, sqlite_url: str, store_kept: bool
+) -> None:
+    """The connection retries for ever and the pull loop survives; a server that lost its store
+    gets the streams declared again on reconnect, and the durable is made again."""
+    service = "r" + "".join(random.choices(string.ascii_lowercase, k=8))
+    settings = note_settings(private_nats.url, sqlite_url, service, ACK_WAIT)
+    db = Database(sqlite_url, source=f"/pb/{service}")
+    async with db.engine.begin() as conn:
+        await conn.run_sync(platform_metadata.create_all)
+        await conn.run_sync(note_metadata.create_all)
+    link = BrokerLink(settings, create_tracer_provider(settings))
+    link.start()
+    await asyncio.wait_for(link.ready.wait(), 10)
+    n = Notes(settings, db, link)
+    consumer = note_consumer(settings, db, link)
+    consumer.start()
+    try:
+        first = await n.publish(5)
+        await wait_for(lambda: _all_applied(n, len(first)), timeout=10)
+
+        assert private_nats.process is not None
+        private_nats.process.kill()  # SIGKILL: no goodbye to the clients
+        private_nats.process.wait()
+        await asyncio.sleep(1.5)  # a few reconnect attempts fail meanwhile
+        if not store_kept:
+            shutil.rmtree(private_nats.store)
+        private_nats.start()
+        restarted = time.monotonic()
+
+        async def stream_there() -> bool:
+            try:
+                await link.js.stream_info(settings.stream_name)
+            except Exception:  # noqa: BLE001 - not yet
+                return False
+            return True
+
+        await wait_for(stream_there, timeout=10)
+        more = await n.publish(5, prefix="after")
+        await wait_for(lambda: _all_applied(n, len(first) + len(more)), timeout=10)
+        print(f"applying again {time.monotonic() - restarted:.2f} s after the server restarted")
+    finally:
+        await consumer.stop()
+        await link.stop()
+        await db.dispose()
+    assert await n.applied() == dict.fromkeys(first + more, 1)
