@@ -702,16 +702,17 @@ class Supervisor:
         for service in self.services:
             self._check_service(service, now)
 
-    def _died(self, name: str, code: int, now: float, hint: str = "") -> None:
+    def _died(self, name: str, what: str, now: float, hint: str = "") -> None:
         delay = self.restarts[name].died(now)
-        say(f"[run] {name} {describe_exit(code)}; starting it again in {delay:g} s{hint}")
+        say(f"[run] {name} {what}; starting it again in {delay:g} s{hint}")
 
     def _check_nats(self, nats: LocalNats, now: float) -> None:
         restarts = self.restarts["nats-server"]
         if restarts.due is None:
             if (code := nats.process.poll()) is not None:
                 _signal_group(nats.process, signal.SIGKILL)  # whatever it left behind
-                self._died("nats-server", code, now, " (the services reconnect by themselves)")
+                hint = " (the services reconnect by themselves)"
+                self._died("nats-server", describe_exit(code), now, hint)
             return
         if not restarts.is_due(now):
             return
@@ -720,7 +721,7 @@ class Supervisor:
         except LauncherError as exc:
             if nats.process.poll() is None:
                 stop_process(nats.process)
-            self._died("nats-server", nats.process.returncode or 1, time.monotonic(), f": {exc}")
+            self._died("nats-server", f"did not come back ({exc})", time.monotonic())
             return
         restarts.started(time.monotonic())
         say(f"[run] nats-server started again (pid {nats.process.pid}) at {nats.url}")
@@ -731,7 +732,7 @@ class Supervisor:
             if (code := service.process.poll()) is not None:
                 _signal_group(service.process, signal.SIGKILL)
                 self.awaiting_ready.discard(service.name)
-                self._died(service.name, code, now, f" (log: {service.log_path})")
+                self._died(service.name, describe_exit(code), now, f" (log: {service.log_path})")
             elif service.name in self.awaiting_ready and http_ok(
                 f"{service.spec.url}/readyz", timeout=0.5
             ):

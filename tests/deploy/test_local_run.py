@@ -399,6 +399,39 @@ def test_restart_delays_back_off_and_start_over_once_stable() -> None:
     assert restarts.died(now + run.STABLE_SECONDS) == 1.0
 
 
+@pytest.mark.integration
+@needs_nats
+def test_the_supervisor_starts_again_what_died_in_place(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    nats = run.start_nats(tmp_path, free_port(), free_port(), timeout=20)
+    service = run.start_service(
+        fake_spec(tmp_path), tmp_path / "logs", command=[sys.executable, "-c", FAKE_SERVICE]
+    )
+    stop = run.StopRequest()
+    supervisor = threading.Thread(target=run.supervise, args=([service], nats, stop))
+    try:
+        run.wait_ready(service, timeout=20)
+        first_nats, first_service = nats.process, service.process
+        supervisor.start()
+        first_nats.kill()
+        first_service.kill()
+        assert wait_for(lambda: nats.process is not first_nats, timeout=10)
+        assert wait_for(lambda: "registry is ready again" in capsys.readouterr().out, timeout=20)
+        assert service.process is not first_service
+        assert service.process.poll() is None
+        assert nats.process.poll() is None
+        assert run.http_ok(nats.health_url)
+    finally:
+        stop.signals += 1
+        if supervisor.is_alive():
+            supervisor.join(timeout=10)
+        run.shutdown([service], nats, grace=5)
+    # the log of each kept what the one that died wrote
+    assert service.log_path.read_text().count("fake registry on") == 2
+    assert nats.log_path.read_text().count("Server is ready") == 2
+
+
 class LauncherOutput:
     """The launcher's output, read line by line in a thread, searchable while it runs."""
 
