@@ -740,7 +740,11 @@ class Supervisor:
                 say(f"[run] {service.name} is ready again")
             return
         if restarts.is_due(now):
-            restart_service(service)
+            try:
+                restart_service(service)
+            except OSError as exc:  # could not even spawn it: try again later
+                self._died(service.name, f"could not be started ({exc})", time.monotonic())
+                return
             restarts.started(time.monotonic())
             self.awaiting_ready.add(service.name)
             say(f"[run] {service.name} started again (pid {service.process.pid})")
