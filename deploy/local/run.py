@@ -7,6 +7,9 @@ store in ``.data/nats`` and one log file per process in ``.data/logs``.
 * ``NATS_URL`` set in the environment: that NATS is used and no nats-server is started.
 * ``PB_<NAME>_PORT`` / ``PB_<NAME>_DATABASE_URL`` already set: they are respected, which is how a
   service is moved to another port or switched to PostgreSQL.
+* Once everything is up, a nats-server or service that dies is started again (after 1 s, then
+  2, 4, ... up to 30 s while it keeps dying; back to 1 s once it stayed up 30 s), on the same
+  port, store and log file; the services reconnect to a restarted nats-server by themselves.
 * Ctrl-C (or SIGTERM / SIGHUP) stops the services first, then nats-server. A second Ctrl-C skips
   the grace period.
 
@@ -51,6 +54,10 @@ DEFAULT_NATS_PORT = 4222
 DEFAULT_NATS_MONITOR_PORT = 8222
 DEFAULT_TIMEOUT = 60.0
 STOP_GRACE_SECONDS = 10.0
+#: Seconds before a child that died is started again: the n-th death in a row waits the n-th.
+RESTART_DELAYS = (1.0, 2.0, 4.0, 8.0, 16.0, 30.0)
+#: A child that stayed up this long starts over at the first delay when it dies.
+STABLE_SECONDS = 30.0
 TAIL_LINES = 30
 POLL_INTERVAL = 0.2
 TOKEN_HINT = "make token REGION=140212"
@@ -118,6 +125,7 @@ class RunningService:
     process: subprocess.Popen[bytes]
     log_path: Path
     reader: threading.Thread
+    command: Sequence[str] | None = None  # None: the spec's own
 
     @property
     def name(self) -> str:
@@ -290,14 +298,8 @@ def start_nats(
     store_dir.mkdir(parents=True, exist_ok=True)
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / "nats.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            nats_command(binary, port, monitor_port, store_dir),
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            process_group=0,
-        )
+    log_path.write_bytes(b"")
+    process = _spawn_nats(binary, port, monitor_port, store_dir, log_path)
     nats = LocalNats(process, port, monitor_port, store_dir, log_path, binary)
     try:
         wait_nats_ready(nats, timeout, stop)
@@ -305,6 +307,30 @@ def start_nats(
         stop_process(nats.process, grace=STOP_GRACE_SECONDS)
         raise
     return nats
+
+
+def _spawn_nats(
+    binary: Path, port: int, monitor_port: int, store_dir: Path, log_path: Path
+) -> subprocess.Popen[bytes]:
+    with log_path.open("ab") as log:
+        return subprocess.Popen(
+            nats_command(binary, port, monitor_port, store_dir),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            process_group=0,
+        )
+
+
+def restart_nats(nats: LocalNats, timeout: float, stop: StopRequest | None = None) -> None:
+    """Start ``nats`` again in place: same ports, same JetStream store (so streams, consumers
+    and their positions are kept), its output appended to the same log."""
+    if not port_is_free(nats.port):
+        raise LauncherError(f"port {nats.port} is taken: nats-server cannot listen there again")
+    nats.process = _spawn_nats(
+        nats.binary, nats.port, nats.monitor_port, nats.store_dir, nats.log_path
+    )
+    wait_nats_ready(nats, timeout, stop)
 
 
 def wait_nats_ready(nats: LocalNats, timeout: float, stop: StopRequest | None = None) -> None:
@@ -412,14 +438,16 @@ def start_service(
     *,
     command: Sequence[str] | None = None,
     cwd: Path = REPO_ROOT,
+    append: bool = False,
 ) -> RunningService:
     """Start one service (``python -m services.<name>``) with output to ``<name>.log`` and here.
 
-    ``command`` replaces the default command line (for tests and experiments).
+    ``command`` replaces the default command line (for tests and experiments); ``append`` keeps
+    what the log already holds (a restart: the lines before a crash stay).
     """
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"{spec.name}.log"
-    log = log_path.open("wb")
+    log = log_path.open("ab" if append else "wb")
     try:
         process = subprocess.Popen(
             list(spec.command if command is None else command),
@@ -444,7 +472,16 @@ def start_service(
         daemon=True,
     )
     reader.start()
-    return RunningService(spec, process, log_path, reader)
+    return RunningService(spec, process, log_path, reader, command)
+
+
+def restart_service(service: RunningService) -> None:
+    """Start ``service`` again in place, with its command, port and store, appending to its log."""
+    service.reader.join(timeout=2.0)  # the last lines of the one that died reach the log first
+    again = start_service(
+        service.spec, service.log_path.parent, command=service.command, append=True
+    )
+    service.process, service.reader = again.process, again.reader
 
 
 def _service_failure(service: RunningService, reason: str) -> LauncherError:
@@ -606,18 +643,122 @@ def summary(
     return "\n".join(lines)
 
 
+@dataclass
+class Restarts:
+    """When a child that died is started again: the n-th death in a row waits
+    ``RESTART_DELAYS[n]``; one that stayed up ``STABLE_SECONDS`` starts over at the first."""
+
+    started_at: float = field(default_factory=time.monotonic)
+    in_a_row: int = 0
+    due: float | None = None  # when the next start is due; None while it runs
+
+    def died(self, now: float) -> float:
+        """Schedule the next start; returns the delay."""
+        if now - self.started_at >= STABLE_SECONDS:
+            self.in_a_row = 0
+        delay = RESTART_DELAYS[min(self.in_a_row, len(RESTART_DELAYS) - 1)]
+        self.in_a_row += 1
+        self.due = now + delay
+        return delay
+
+    def is_due(self, now: float) -> bool:
+        return self.due is not None and now >= self.due
+
+    def started(self, now: float) -> None:
+        self.started_at, self.due = now, None
+
+
+class Supervisor:
+    """Keeps nats-server and the services running until a stop signal: a child that dies is
+    reported and started again after a backoff, in place (the same objects, so ``shutdown``
+    stops what runs now), and a restarted service is reported once it is ready again."""
+
+    def __init__(
+        self,
+        services: Sequence[RunningService],
+        nats: LocalNats | None,
+        stop: StopRequest,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> None:
+        self.services = services
+        self.nats = nats
+        self.stop = stop
+        self.timeout = timeout
+        self.restarts: dict[str, Restarts] = {s.name: Restarts() for s in services}
+        self.restarts["nats-server"] = Restarts()
+        self.awaiting_ready: set[str] = set()
+
+    def run(self) -> None:
+        """Block until a stop signal."""
+        while not self.stop.requested:
+            self.check_once()
+            time.sleep(POLL_INTERVAL)
+
+    def check_once(self) -> None:
+        now = time.monotonic()
+        if self.nats is not None:
+            self._check_nats(self.nats, now)
+        for service in self.services:
+            self._check_service(service, now)
+
+    def _died(self, name: str, what: str, now: float, hint: str = "") -> None:
+        delay = self.restarts[name].died(now)
+        say(f"[run] {name} {what}; starting it again in {delay:g} s{hint}")
+
+    def _check_nats(self, nats: LocalNats, now: float) -> None:
+        restarts = self.restarts["nats-server"]
+        if restarts.due is None:
+            if (code := nats.process.poll()) is not None:
+                _signal_group(nats.process, signal.SIGKILL)  # whatever it left behind
+                hint = " (the services reconnect by themselves)"
+                self._died("nats-server", describe_exit(code), now, hint)
+            return
+        if not restarts.is_due(now):
+            return
+        try:
+            restart_nats(nats, self.timeout, self.stop)
+        except LauncherError as exc:
+            if nats.process.poll() is None:
+                stop_process(nats.process)
+            self._died("nats-server", f"did not come back ({exc})", time.monotonic())
+            return
+        restarts.started(time.monotonic())
+        say(f"[run] nats-server started again (pid {nats.process.pid}) at {nats.url}")
+
+    def _check_service(self, service: RunningService, now: float) -> None:
+        restarts = self.restarts[service.name]
+        if restarts.due is None:
+            if (code := service.process.poll()) is not None:
+                _signal_group(service.process, signal.SIGKILL)
+                self.awaiting_ready.discard(service.name)
+                self._died(service.name, describe_exit(code), now, f" (log: {service.log_path})")
+            elif service.name in self.awaiting_ready and http_ok(
+                f"{service.spec.url}/readyz", timeout=0.5
+            ):
+                self.awaiting_ready.discard(service.name)
+                say(f"[run] {service.name} is ready again")
+            return
+        if restarts.is_due(now):
+            try:
+                restart_service(service)
+            except OSError as exc:  # could not even spawn it: try again later
+                self._died(service.name, f"could not be started ({exc})", time.monotonic())
+                return
+            restarts.started(time.monotonic())
+            self.awaiting_ready.add(service.name)
+            say(f"[run] {service.name} started again (pid {service.process.pid})")
+
+
 def supervise(
-    services: Sequence[RunningService], nats: LocalNats | None, stop: StopRequest
+    services: Sequence[RunningService],
+    nats: LocalNats | None,
+    stop: StopRequest,
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
 ) -> None:
-    """Block until a stop signal; LauncherError as soon as any child dies on its own."""
-    while not stop.requested:
-        for service in services:
-            code = service.process.poll()
-            if code is not None:
-                raise _service_failure(service, f"{describe_exit(code)} unexpectedly")
-        if nats is not None and (code := nats.process.poll()) is not None:
-            raise LauncherError(f"nats-server {describe_exit(code)} unexpectedly", nats.log_path)
-        time.sleep(POLL_INTERVAL)
+    """Block until a stop signal, starting again whatever dies meanwhile."""
+    Supervisor(services, nats, stop, timeout=timeout).run()
 
 
 def install_signal_handlers(stop: StopRequest) -> Callable[[], None]:
@@ -709,7 +850,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 stop=stop,
             )
             nats_url = nats.url
-            say(f"[run] nats-server ready at {nats.url} (log: {nats.log_path})")
+            pid = nats.process.pid
+            say(f"[run] nats-server ready at {nats.url} (pid {pid}, log: {nats.log_path})")
 
         specs = [service_spec(name, data_dir, nats_url, os.environ) for name in args.only]
         for spec in specs:
@@ -730,7 +872,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 wait_ready(service, max(deadline - time.monotonic(), 0.0), stop)
                 say(f"[run] {service.name} is ready")
         say(summary(services, nats_url, nats, log_dir, waited=not args.no_wait))
-        supervise(services, nats, stop)
+        supervise(services, nats, stop, timeout=args.timeout)
     except StartInterruptedError:
         pass
     except LauncherError as exc:

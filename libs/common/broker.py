@@ -97,7 +97,15 @@ def redact_url(url: str) -> str:
 
 class BrokerLink:
     """The service's NATS connection, made in the background so the service starts (and keeps
-    its outbox filling) while NATS is down; `ready` is set once connected and streams exist."""
+    its outbox filling) while NATS is down; `ready` is set once connected and streams exist.
+
+    Once connected it never gives up: a lost server is retried every second for ever (the
+    outbox keeps what is published meanwhile, the consumers' pulls time out and go on), a dead
+    peer is noticed by pings within `PING_SECONDS * MAX_OUTSTANDING_PINGS`, and after each
+    reconnect the streams are declared again (a server that lost its store gets them back)."""
+
+    PING_SECONDS = 10
+    MAX_OUTSTANDING_PINGS = 3
 
     def __init__(self, settings: ServiceSettings, tracer_provider: TracerProvider) -> None:
         self.settings = settings
@@ -106,14 +114,36 @@ class BrokerLink:
             name=f"pb-{settings.service_name}",
             middlewares=[NatsTelemetryMiddleware(tracer_provider=tracer_provider)],
             allow_reconnect=True,
-            max_reconnect_attempts=-1,
+            max_reconnect_attempts=-1,  # unlimited
             reconnect_time_wait=1,
+            ping_interval=self.PING_SECONDS,
+            max_outstanding_pings=self.MAX_OUTSTANDING_PINGS,
             connect_timeout=2,
             drain_timeout=5,
+            disconnected_cb=self._disconnected,
+            reconnected_cb=self._reconnected,
             logger=logging.getLogger("faststream"),
         )
         self.ready = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._redeclare: asyncio.Task[None] | None = None
+
+    async def _disconnected(self) -> None:
+        if self.ready.is_set():
+            log.warning("NATS connection lost, reconnecting")
+
+    async def _reconnected(self) -> None:
+        log.info("reconnected to NATS", url=redact_url(self.settings.nats_url))
+        # Not awaited here: this runs inside the client's reconnect, before it is done.
+        if self.ready.is_set() and (self._redeclare is None or self._redeclare.done()):
+            self._redeclare = asyncio.create_task(self._declare_streams(), name="broker-streams")
+
+    async def _declare_streams(self) -> None:
+        try:
+            for spec in service_streams(self.settings):
+                await ensure_stream(self.js, spec)
+        except Exception as exc:  # noqa: BLE001 - the next reconnect tries again
+            log.warning("streams not declared after reconnect", error=type(exc).__name__)
 
     @property
     def client(self) -> Client:
@@ -150,7 +180,8 @@ class BrokerLink:
 
     async def stop(self) -> None:
         await stop_task(self._task)
-        self._task = None
+        await stop_task(self._redeclare)
+        self._task = self._redeclare = None
+        self.ready.clear()  # before the close, which is no lost connection to report
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.broker.stop(), timeout=10)
-        self.ready.clear()

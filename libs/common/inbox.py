@@ -5,6 +5,10 @@ the event ids stored in the same transaction as their effect; then they are ackn
 failing event is retried with backoff; after `inbox_max_deliveries` deliveries, or at once when it
 cannot be read at all, it is dead-lettered: stored with its reason and copied to the DLQ subject.
 
+The ack wait is short (`inbox_ack_wait_seconds`, 10 s), so the batch of a consumer that dies is
+handed to another within seconds; while a batch is worked on, the server is told every third of
+the ack wait that its messages are in progress, so a slow batch is never handed out twice.
+
 A consumer may wrap each group of events applied together in a batch scope
 (`@spec.batch_scope`): the handlers accumulate into it, and it writes what they accumulated once
 on its way out, inside the same savepoint (see `ConsumerSpec.batch_scope`).
@@ -275,7 +279,19 @@ class InboxConsumer:
         return _Delivery(msg, envelope, event, subscription)
 
     async def process(self, msgs: Sequence[Msg]) -> None:
-        """Apply one fetched batch, then acknowledge, retry or dead-letter each message."""
+        """Apply one fetched batch, then acknowledge, retry or dead-letter each message; the
+        messages are kept in progress on the server all the while."""
+        if not msgs:
+            return
+        subscription = self._subscription
+
+        def held() -> list[Msg]:  # the batch, and what the next fetch will hand over
+            return [*msgs, *buffered(subscription)]
+
+        async with kept_in_progress(held, self.settings.inbox_ack_wait_seconds / 3):
+            await self._settle(msgs)
+
+    async def _settle(self, msgs: Sequence[Msg]) -> None:
         read = [self._read(m) for m in msgs]
         readable = [d for d in read if isinstance(d, _Delivery)]
         poison = [d for d in read if isinstance(d, _Unreadable)]
@@ -501,6 +517,48 @@ class InboxConsumer:
                 event_type=d.envelope.type if d.envelope else None,
                 reason=d.reason,
             )
+
+
+@asynccontextmanager
+async def kept_in_progress(held: Callable[[], Sequence[Msg]], every: float) -> AsyncIterator[None]:
+    """While the block runs, tell the server every `every` seconds that the messages `held()`
+    names and that are not yet acknowledged, nak'd or terminated are still being worked on
+    (`+WPI` restarts their ack wait). A batch settled sooner costs one timer and sends
+    nothing; the hot path never awaits a progress message."""
+    task = asyncio.create_task(_keep_in_progress(held, every), name="inbox-in-progress")
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def _keep_in_progress(held: Callable[[], Sequence[Msg]], every: float) -> None:
+    while True:
+        await asyncio.sleep(every)
+        try:
+            for msg in held():
+                if not msg.is_acked:
+                    await msg.in_progress()  # a buffered publish, no round trip
+        except Exception as exc:  # noqa: BLE001 - a lost extension only risks a redelivery
+            log.warning("could not extend the ack wait", error=type(exc).__name__)
+
+
+def buffered(subscription: Any) -> list[Msg]:
+    """The messages the server has already delivered to a pull subscription for its next fetch.
+
+    nats-py's `fetch` returns once it has some messages while the server's pull request for the
+    rest lingers until it expires; what arrives meanwhile waits in the subscription's queue
+    while the batch is worked on, its ack wait running. nats-py offers no view of that queue,
+    hence the guarded look inside (nothing is found if its shape ever changes, and
+    `tests/common/test_recovery.py` fails)."""
+    queue = getattr(getattr(subscription, "_sub", None), "_pending_queue", None)
+    return [
+        m
+        for m in list(getattr(queue, "_queue", ()))
+        if isinstance(m, Msg) and (m.reply or "").startswith("$JS.ACK.")
+    ]
 
 
 @asynccontextmanager

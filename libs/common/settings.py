@@ -75,7 +75,14 @@ class ServiceSettings(BaseSettings):
     inbox_batch_size: int = Field(default=256, ge=1)
     inbox_max_deliveries: int = Field(default=5, ge=1)
     inbox_backoff_seconds: list[float] = Field(default=[1.0, 5.0, 30.0, 120.0])
-    inbox_ack_wait_seconds: float = Field(default=60.0, gt=0)
+    inbox_ack_wait_seconds: float = Field(
+        default=10.0,
+        ge=1,
+        description="How long the server waits for a delivered event's ack before it hands the "
+        "event to another consumer: what a killed consumer's events wait. A consumer working on a "
+        "batch tells the server so every third of this (in progress), so a slow batch is never "
+        "redelivered while it is worked on; a durable made with another value is updated on start",
+    )
     inbox_fetch_seconds: float = Field(
         default=1.0,
         gt=0,

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import os
+import re
+import signal
 import socket
 import subprocess
 import sys
@@ -11,11 +15,17 @@ import textwrap
 import threading
 import time
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
+from typing import IO
 
+import httpx
+import nats
 import pytest
 
 from deploy.local import run
+from tests.factories import organization
+from tests.harness import token
 
 VENV_NATS = Path(sys.executable).parent / "nats-server"
 needs_nats = pytest.mark.skipif(not VENV_NATS.is_file(), reason="no nats-server in the venv")
@@ -370,3 +380,202 @@ def test_summary_lists_every_url_and_the_token_hint(tmp_path: Path) -> None:
         "make token REGION=140212",
     ):
         assert expected in text
+
+
+# --- supervision: what dies is started again ---------------------------------------------------
+
+
+def test_restart_delays_back_off_and_start_over_once_stable() -> None:
+    restarts = run.Restarts(started_at=0.0)
+    delays = []
+    now = 1.0
+    for _ in range(8):  # dying at once after each start
+        delays.append(restarts.died(now))
+        now = restarts.due or now
+        assert restarts.is_due(now)
+        restarts.started(now)
+    assert delays == [1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0, 30.0]
+    # up for longer than STABLE_SECONDS: the next death waits the first delay again
+    assert restarts.died(now + run.STABLE_SECONDS) == 1.0
+
+
+@pytest.mark.integration
+@needs_nats
+def test_the_supervisor_starts_again_what_died_in_place(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    nats = run.start_nats(tmp_path, free_port(), free_port(), timeout=20)
+    service = run.start_service(
+        fake_spec(tmp_path), tmp_path / "logs", command=[sys.executable, "-c", FAKE_SERVICE]
+    )
+    stop = run.StopRequest()
+    supervisor = threading.Thread(target=run.supervise, args=([service], nats, stop))
+    try:
+        run.wait_ready(service, timeout=20)
+        first_nats, first_service = nats.process, service.process
+        supervisor.start()
+        first_nats.kill()
+        first_service.kill()
+        assert wait_for(lambda: nats.process is not first_nats, timeout=10)
+        assert wait_for(lambda: "registry is ready again" in capsys.readouterr().out, timeout=20)
+        assert service.process is not first_service
+        assert service.process.poll() is None
+        assert nats.process.poll() is None
+        assert run.http_ok(nats.health_url)
+    finally:
+        stop.signals += 1
+        if supervisor.is_alive():
+            supervisor.join(timeout=10)
+        run.shutdown([service], nats, grace=5)
+    # the log of each kept what the one that died wrote
+    assert service.log_path.read_text().count("fake registry on") == 2
+    assert nats.log_path.read_text().count("Server is ready") == 2
+
+
+class LauncherOutput:
+    """The launcher's output, read line by line in a thread, searchable while it runs."""
+
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        assert process.stdout is not None
+        self.lines: list[str] = []
+        self._thread = threading.Thread(target=self._read, args=(process.stdout,), daemon=True)
+        self._thread.start()
+
+    def _read(self, stream: IO[str]) -> None:
+        for line in stream:
+            self.lines.append(line.rstrip("\n"))
+
+    def launcher_lines(self) -> list[str]:
+        return [line for line in self.lines if line.startswith("[run]")]
+
+    def wait_line(self, pattern: str, timeout: float) -> re.Match[str]:
+        """The first launcher line matching `pattern` (a regular expression)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for line in self.lines:
+                if found := re.search(pattern, line):
+                    return found
+            time.sleep(0.05)
+        raise AssertionError(
+            f"no line /{pattern}/ within {timeout:g} s; the launcher said:\n"
+            + "\n".join(self.launcher_lines())
+        )
+
+
+async def _coverage_consumer(nats_url: str) -> tuple[int, int, int]:
+    """Coverage's durable consumer of the registry's events: (ack floor, pending, unacked)."""
+    client = await nats.connect(nats_url, connect_timeout=1, allow_reconnect=False)
+    try:
+        info = await client.jetstream(timeout=2).consumer_info("PB_REGISTRY", "coverage-registry")
+        assert info.ack_floor is not None
+        return info.ack_floor.stream_seq, info.num_pending or 0, info.num_ack_pending or 0
+    finally:
+        await client.close()
+
+
+def coverage_consumer(nats_url: str) -> tuple[int, int, int] | None:
+    try:
+        return asyncio.run(_coverage_consumer(nats_url))
+    except Exception:  # noqa: BLE001 - not there yet
+        return None
+
+
+def register_and_see_coverage_apply(registry_url: str, nats_url: str, n: int) -> float:
+    """Register an organisation; wait until coverage has applied and acknowledged every event
+    of the registry (its ack floor moves, nothing pending). Returns the seconds it took."""
+    started = time.monotonic()
+    before = None
+    while before is None and time.monotonic() - started < 20:
+        before = coverage_consumer(nats_url)
+    assert before is not None, "coverage's consumer was never found"
+    headers = {"Authorization": f"Bearer {token('140212')}"}
+    response = httpx.post(
+        f"{registry_url}/v1/organizations", json=organization(n), headers=headers, timeout=10
+    )
+    assert response.status_code == 201, response.text
+
+    def applied() -> bool:
+        now = coverage_consumer(nats_url)
+        return now is not None and now[0] > before[0] and now[1:] == (0, 0)
+
+    assert wait_for(applied, timeout=30), "coverage did not apply the registry's event"
+    return time.monotonic() - started
+
+
+@pytest.mark.integration
+@needs_nats
+def test_make_run_starts_again_a_killed_nats_server_and_a_killed_service(tmp_path: Path) -> None:
+    """`python -m deploy.local.run` with the four services on SQLite: nats-server killed with
+    SIGKILL is started again on its store and the services carry on (an organisation
+    registered afterwards reaches coverage); a killed service is started again and ready; and
+    Ctrl-C still stops everything."""
+    ports = {name: free_port() for name in run.SERVICE_PORTS}
+    nats_port = free_port()
+    nats_url = f"nats://127.0.0.1:{nats_port}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PB_") and k != "NATS_URL"}
+    env |= {f"PB_{name.upper()}_PORT": str(port) for name, port in ports.items()}
+    env |= {"PB_LOG_LEVEL": "WARNING", "PB_INBOX_FETCH_SECONDS": "0.5"}
+    command = [
+        *(sys.executable, "-m", "deploy.local.run", "--data-dir", str(tmp_path)),
+        *("--nats-port", str(nats_port), "--nats-monitor-port", str(free_port())),
+        *("--timeout", "90"),
+    ]
+    launcher = subprocess.Popen(
+        command,
+        cwd=run.REPO_ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    out = LauncherOutput(launcher)
+    children: list[int] = []
+    try:
+        nats_pid = int(out.wait_line(r"nats-server ready at .* \(pid (\d+)", 30)[1])
+        children.append(nats_pid)
+        for name in run.SERVICE_PORTS:
+            children.append(int(out.wait_line(rf"\[run\] started {name} \(pid (\d+)\)", 30)[1]))
+        out.wait_line(r"^Local stack is up\.", 90)
+        registry = f"http://127.0.0.1:{ports['registry']}"
+        register_and_see_coverage_apply(registry, nats_url, 1)
+
+        os.kill(nats_pid, signal.SIGKILL)
+        killed = time.monotonic()
+        out.wait_line(r"nats-server was killed by SIGKILL; starting it again in 1 s", 10)
+        children.append(int(out.wait_line(r"nats-server started again \(pid (\d+)\)", 15)[1]))
+        for name, port in ports.items():
+            assert wait_for(partial(run.http_ok, f"http://127.0.0.1:{port}/readyz"), 15), name
+        register_and_see_coverage_apply(registry, nats_url, 2)
+        settled = time.monotonic() - killed  # an ack in flight at the kill waits the ack wait
+        print(f"nats-server killed: coverage has every event acknowledged {settled:.1f} s later")
+
+        coverage_pid = children[1 + list(run.SERVICE_PORTS).index("coverage")]
+        os.kill(coverage_pid, signal.SIGKILL)
+        killed = time.monotonic()
+        out.wait_line(r"coverage was killed by SIGKILL; starting it again in 1 s", 10)
+        children.append(int(out.wait_line(r"coverage started again \(pid (\d+)\)", 15)[1]))
+        out.wait_line(r"coverage is ready again", 45)
+        register_and_see_coverage_apply(registry, nats_url, 3)
+        print(f"coverage killed: ready and applying again {time.monotonic() - killed:.1f} s later")
+
+        launcher.send_signal(signal.SIGINT)
+        assert launcher.wait(timeout=30) == 0
+        out.wait_line(r"everything stopped", 5)
+        for pid in children:
+            assert wait_for(partial(_gone, pid), timeout=5), f"pid {pid} still runs"
+    finally:
+        if launcher.poll() is None:
+            launcher.kill()
+            launcher.wait()
+        for pid in children:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pid, signal.SIGKILL)
+
+
+def _gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
