@@ -20,11 +20,12 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import (
     AbstractAsyncContextManager,
     AbstractContextManager,
     asynccontextmanager,
+    contextmanager,
     nullcontext,
 )
 from dataclasses import dataclass, field
@@ -498,25 +499,59 @@ class InboxConsumer:
                 await d.msg.nak(delay=5.0)
             return
         for d in items:
-            headers = dict(d.msg.headers or {})
-            headers.pop(MSG_ID_HEADER, None)
-            headers["pb-dead-letter-reason"] = d.reason[:1000].replace("\n", " ")
-            headers["pb-dead-letter-consumer"] = self.spec.name
-            try:
-                await self.link.js.publish(self.dead_letter_subject, d.msg.data, headers=headers)
-            except Exception:  # noqa: BLE001 - the stored row is the record that matters
-                log.warning(
-                    "dead letter stored but not copied to the DLQ subject", consumer=self.spec.name
+            with self._dead_letter_span(d):
+                await self._copy_and_terminate(d)
+                self.metrics.events_dead_lettered.labels(self.spec.name).inc()
+                log.error(  # inside the span: the line carries the event's trace id
+                    "event dead-lettered",
+                    consumer=self.spec.name,
+                    event_id=d.envelope.id if d.envelope else None,
+                    event_type=d.envelope.type if d.envelope else None,
+                    reason=d.reason,
                 )
-            await d.msg.term()
-            self.metrics.events_dead_lettered.labels(self.spec.name).inc()
-            log.error(
-                "event dead-lettered",
-                consumer=self.spec.name,
-                event_id=d.envelope.id if d.envelope else None,
-                event_type=d.envelope.type if d.envelope else None,
-                reason=d.reason,
+
+    def _dead_letter_span(self, d: _Unreadable) -> AbstractContextManager[trace.Span]:
+        """An error span in the trace the event carries (its envelope's, else the message's
+        `traceparent` header), so a dead letter shows in the trace of the write that caused it."""
+        headers = d.msg.headers or {}
+        traceparent = d.envelope.traceparent if d.envelope else headers.get("traceparent")
+        tracestate = d.envelope.tracestate if d.envelope else headers.get("tracestate")
+        return _error_span(
+            span_from(
+                self.tracer,
+                f"{d.envelope.type if d.envelope else d.msg.subject} dead-letter",
+                traceparent=traceparent,
+                tracestate=tracestate,
+                kind=trace.SpanKind.CONSUMER,
+                attributes={
+                    "messaging.system": "nats",
+                    "messaging.consumer.group.name": self.spec.name,
+                    "messaging.message.id": d.envelope.id if d.envelope else "",
+                    "pb.dead_letter.reason": d.reason[:1000],
+                },
+            ),
+            d.reason,
+        )
+
+    async def _copy_and_terminate(self, d: _Unreadable) -> None:
+        headers = dict(d.msg.headers or {})
+        headers.pop(MSG_ID_HEADER, None)
+        headers["pb-dead-letter-reason"] = d.reason[:1000].replace("\n", " ")
+        headers["pb-dead-letter-consumer"] = self.spec.name
+        try:
+            await self.link.js.publish(self.dead_letter_subject, d.msg.data, headers=headers)
+        except Exception:  # noqa: BLE001 - the stored row is the record that matters
+            log.warning(
+                "dead letter stored but not copied to the DLQ subject", consumer=self.spec.name
             )
+        await d.msg.term()
+
+
+@contextmanager
+def _error_span(opened: AbstractContextManager[trace.Span], reason: str) -> Iterator[trace.Span]:
+    with opened as span:
+        span.set_status(trace.Status(trace.StatusCode.ERROR, reason[:200]))
+        yield span
 
 
 @asynccontextmanager

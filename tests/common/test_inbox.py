@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import string
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import nats
 import pytest
 from opentelemetry import trace
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from pydantic import BaseModel
 from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select
 
@@ -20,6 +23,7 @@ from libs.common.broker import BrokerLink
 from libs.common.db import Database, UnitOfWork
 from libs.common.events import Envelope
 from libs.common.inbox import ConsumerSpec, InboxConsumer
+from libs.common.logging import configure_logging
 from libs.common.metrics import ServiceMetrics
 from libs.common.settings import ServiceSettings
 from libs.common.tables import dead_letters, inbox, platform_metadata
@@ -48,6 +52,7 @@ class Harness:
     consumer: InboxConsumer
     metrics: ServiceMetrics
     service: str
+    spans: InMemorySpanExporter
 
     @property
     def subject(self) -> str:
@@ -98,7 +103,8 @@ async def harness(nats_server: NatsServer, database_url: str) -> AsyncIterator[H
     async with db.engine.begin() as conn:
         await conn.run_sync(platform_metadata.create_all)
         await conn.run_sync(test_metadata.create_all)
-    provider = create_tracer_provider(settings)
+    spans = InMemorySpanExporter()
+    provider = create_tracer_provider(settings, exporter=spans)
     metrics = ServiceMetrics(service)
     link = BrokerLink(settings, provider)
     spec = ConsumerSpec(name=f"{service}-notes", stream=settings.stream_name)
@@ -117,11 +123,11 @@ async def harness(nats_server: NatsServer, database_url: str) -> AsyncIterator[H
         if any(n.value.startswith("bad") for _, n in items):
             raise RuntimeError("a bad note in the run")
 
-    consumer = InboxConsumer(spec, db, link, settings, metrics, trace.get_tracer("test"))
+    consumer = InboxConsumer(spec, db, link, settings, metrics, provider.get_tracer("test"))
     link.start()
     await asyncio.wait_for(link.ready.wait(), 10)
     consumer.start()
-    yield Harness(db, link, consumer, metrics, service)
+    yield Harness(db, link, consumer, metrics, service, spans)
     await consumer.stop()
     await link.stop()
     await db.dispose()
@@ -182,6 +188,30 @@ async def test_a_failing_event_is_dead_lettered_with_its_reason_and_others_go_on
         assert "cannot apply note bad-1" in copy.headers["pb-dead-letter-reason"]
     finally:
         await nc.close()
+
+
+async def test_a_dead_letter_is_an_error_span_in_its_events_trace_and_its_log_line_says_so(
+    harness: Harness, capsys: pytest.CaptureFixture[str]
+) -> None:
+    trace_id, parent = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+    configure_logging(level="INFO", fmt="json", service="test")
+    env = replace(harness.envelope("bad-traced"), traceparent=f"00-{trace_id}-{parent}-01")
+    await harness.publish(env)
+    await wait_for(lambda: harness.dead(), timeout=10)
+
+    async def dead_letter_span() -> list[Any]:
+        return [s for s in harness.spans.get_finished_spans() if s.name.endswith("dead-letter")]
+
+    [span] = await wait_for(dead_letter_span, timeout=5)
+    assert format(span.context.trace_id, "032x") == trace_id  # the write's trace, continued
+    assert span.status.status_code is trace.StatusCode.ERROR
+    assert "cannot apply note bad-traced" in str(span.attributes["pb.dead_letter.reason"])
+    logged = [
+        json.loads(line)
+        for line in capsys.readouterr().out.splitlines()
+        if '"event dead-lettered"' in line
+    ]
+    assert [line["trace_id"] for line in logged] == [trace_id]
 
 
 async def test_a_message_that_is_not_a_cloudevent_is_dead_lettered_at_once(
