@@ -6,7 +6,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
 from fastapi import FastAPI
-from opentelemetry import metrics, propagate, trace
+from opentelemetry import context, metrics, propagate, trace
 from opentelemetry.context import Context
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
@@ -151,6 +151,21 @@ def is_sampled(traceparent: str) -> bool:
         return bool(int(traceparent.rsplit("-", 1)[1], 16) & 0x01)
     except (IndexError, ValueError):
         return False
+
+
+@contextmanager
+def continuing(traceparent: str | None) -> Iterator[None]:
+    """Inside the block, the current trace context is the one `traceparent` names (nothing
+    changes when it is None): an event recorded there continues that trace, though no span of
+    this process is open (a worker announcing what an earlier consumed event caused)."""
+    if not traceparent:
+        yield
+        return
+    token = context.attach(propagate.extract({"traceparent": traceparent}))
+    try:
+        yield
+    finally:
+        context.detach(token)
 
 
 def current_traceparent() -> tuple[str | None, str | None]:

@@ -10,7 +10,10 @@ from typing import Any
 
 import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from sqlalchemy import select
 
+from libs.common.tables import outbox
+from libs.common.tracing import span_context_of
 from services.coverage.app import definition as coverage_definition
 from services.coverage.settings import CoverageSettings
 from services.registry.app import definition as registry_definition
@@ -123,6 +126,15 @@ async def test_one_trace_from_request_through_relay_to_consumer(
         assert created.status_code == 201
         await wait_for(lambda: projected(coverage, created.json()["id"]), timeout=15)
 
+        async def announced() -> list[str]:  # the debounced rates.changed of the county
+            statement = select(outbox.c.traceparent).where(
+                outbox.c.type == "pb.coverage.rates.changed.v1"
+            )
+            async with coverage.runtime.db.read() as session:
+                return [str(t) for t in (await session.execute(statement)).scalars()]
+
+        causes = await wait_for(announced, timeout=15)
+
     spans = exporter.get_finished_spans()
     names = sorted({s.name for s in spans})
 
@@ -138,6 +150,8 @@ async def test_one_trace_from_request_through_relay_to_consumer(
     assert publish.context.trace_id == trace_id
     assert process.context.trace_id == trace_id
     assert process.resource.attributes["service.name"] == "pb-coverage"
+    # the announcement of the changed rates continues the registry write's trace
+    assert {span_context_of(t).trace_id for t in causes} == {trace_id}
     sql_in_consumer = [
         s for s in spans if s.parent is not None and s.parent.span_id == process.context.span_id
     ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from libs.common.tables import utcnow
+from libs.common.tracing import continuing
 from services.coverage.domain.facts import DEFAULT_ORGANIZATION_SCOPE, DEFAULT_WORK_SCOPE
 from services.coverage.domain.rates import Area, Counts
 from services.coverage.events import RatesChangedV1
@@ -19,7 +20,10 @@ async def announce_changed_rates(uow: CoverageUnitOfWork, limit: int = 5_000) ->
         return 0
     totals = await uow.rollups.totals(pending)
     now = utcnow()
-    uow.record_many(_rates_changed(area, counts, now) for area, counts in totals.items())
+    for area, counts in totals.items():
+        # in the trace of the change that moved the figures: followed back to its registry write
+        with continuing(pending[area].traceparent):
+            uow.record(_rates_changed(area, counts, now))
     await uow.rollups.forget_changes(pending)
     return len(pending)
 

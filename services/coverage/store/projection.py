@@ -36,6 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from libs.common.calendar import local_today
 from libs.common.db import Repository, dialect_insert, one_of, upsert_many
 from libs.common.tables import utcnow
+from libs.common.tracing import current_traceparent
 from services.coverage.domain.facts import CoverageFacts, size_band
 from services.coverage.domain.links import BranchLink, Links, covering_branch
 from services.coverage.domain.rollups import COUNTERS, RollupKey
@@ -165,7 +166,14 @@ def _statement(dialect: str, name: str) -> Any:
             },
         )
     if name == "rate_changes":
-        return _upsert(dialect, rate_changes, lambda new: {"changed_at": new.changed_at})
+        return _upsert(
+            dialect,
+            rate_changes,
+            lambda new: {
+                "changed_at": new.changed_at,
+                "traceparent": func.coalesce(new.traceparent, rate_changes.c.traceparent),
+            },
+        )
     raise KeyError(name)
 
 
@@ -596,7 +604,11 @@ class ProjectionRepository(Repository):
         """Note regions whose figures changed, for the debounced pb.coverage.rates.changed
         (`changed_at` moves on, so a change made while the announcer reads is not lost)."""
         now = utcnow()
-        rows = [{"region_code": r, "area_id": a, "changed_at": now} for r, a in sorted(set(areas))]
+        cause, _ = current_traceparent()  # the consumed batch's span: the producers' trace
+        rows = [
+            {"region_code": r, "area_id": a, "changed_at": now, "traceparent": cause}
+            for r, a in sorted(set(areas))
+        ]
         if rows:
             await self.session.execute(self._statement("rate_changes"), rows)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import bindparam, delete, func, literal, select, true
@@ -12,6 +13,14 @@ from libs.common.tables import UTCDateTime
 from services.coverage.domain.rates import Area, BreakdownRow, Counts, Snapshot
 from services.coverage.domain.rollups import COUNTERS
 from services.coverage.store.tables import rate_changes, rollups, snapshots
+
+
+@dataclass(frozen=True)
+class PendingChange:
+    """A region whose figures changed: when last, and the trace of that change."""
+
+    changed_at: datetime
+    traceparent: str | None
 
 
 class RollupRepository(Repository):
@@ -124,15 +133,16 @@ class RollupRepository(Repository):
 
     # --- changes awaiting pb.coverage.rates.changed ----------------------------------------
 
-    async def pending_changes(self, limit: int) -> dict[Area, datetime]:
+    async def pending_changes(self, limit: int) -> dict[Area, PendingChange]:
+        c = rate_changes.c
         rows = await self.session.execute(
-            select(rate_changes.c.region_code, rate_changes.c.area_id, rate_changes.c.changed_at)
-            .order_by(rate_changes.c.changed_at)
+            select(c.region_code, c.area_id, c.changed_at, c.traceparent)
+            .order_by(c.changed_at)
             .limit(limit)
         )
-        return {(r, a): at for r, a, at in rows}
+        return {(r, a): PendingChange(at, cause) for r, a, at, cause in rows}
 
-    async def forget_changes(self, seen: dict[Area, datetime]) -> None:
+    async def forget_changes(self, seen: dict[Area, PendingChange]) -> None:
         """Forget the changes announced, unless another came after they were read."""
         if not seen:
             return
@@ -143,5 +153,6 @@ class RollupRepository(Repository):
         )
         # in key order, as the projector marks them: no lock-order deadlock on PostgreSQL
         await self.session.execute(
-            statement, [{"r": r, "a": a, "at": at} for (r, a), at in sorted(seen.items())]
+            statement,
+            [{"r": r, "a": a, "at": change.changed_at} for (r, a), change in sorted(seen.items())],
         )

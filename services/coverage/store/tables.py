@@ -180,6 +180,7 @@ rate_changes = Table(
     Column("region_code", String(12), primary_key=True),
     Column("area_id", String(64), primary_key=True),
     Column("changed_at", UTCDateTime(), nullable=False),
+    Column("traceparent", String(55)),  # the trace of the last change, continued by the event
     comment="Regions whose counters changed since the last pb.coverage.rates.changed.",
 )
 
