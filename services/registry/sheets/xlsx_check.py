@@ -212,16 +212,6 @@ class _Parts:
                 raise SheetError("the workbook is password-protected: remove the password")
             if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
                 raise _damaged(info.filename, "is compressed with a method Excel never uses")
-            packed = max(info.compress_size, 1)
-            if info.file_size > _RATIO_GRACE and info.file_size / packed > limits.max_ratio:
-                raise OverLimit(
-                    f"the workbook's part {info.filename} is compressed "
-                    f"{info.file_size // packed:,} to 1, over the limit of {limits.max_ratio} "
-                    "to 1: the file is made to unpack to far more than it is",
-                    limit="sheet_max_compression_ratio",
-                    maximum=limits.max_ratio,
-                    found=info.file_size // packed,
-                )
 
     def _over_unpacked(self, size: int) -> OverLimit:
         return OverLimit(
@@ -247,9 +237,20 @@ class _Parts:
         return b"".join(self.chunks(info))
 
     def chunks(self, info: zipfile.ZipInfo) -> Iterator[bytes]:
-        """The part's bytes as unpacked, checked: no more than declared (and exactly that in the
-        end, with its checksum), within the total, UTF-8, and without DTD or entities."""
+        """The part's bytes as unpacked, checked: compressed no more than the ratio allows, no
+        more than declared (and exactly that in the end, with its checksum), within the total,
+        UTF-8, and without DTD or entities. Only the parts calamine reads are read."""
         name = info.filename
+        packed = max(info.compress_size, 1)
+        if info.file_size > _RATIO_GRACE and info.file_size / packed > self.limits.max_ratio:
+            raise OverLimit(
+                f"the workbook's part {name} is compressed {info.file_size // packed:,} to 1, "
+                f"over the limit of {self.limits.max_ratio} to 1: the file is made to unpack "
+                "to far more than it is",
+                limit="sheet_max_compression_ratio",
+                maximum=self.limits.max_ratio,
+                found=info.file_size // packed,
+            )
         first = True
         carry = b""
         for chunk in self._inflate(info):
