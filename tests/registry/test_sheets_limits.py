@@ -138,8 +138,32 @@ def test_cells_are_placed_where_calamine_places_them(
     assert plan.columns >= end_col + 1
 
 
+@pytest.mark.parametrize(
+    "rows",
+    [
+        HEADER_ROW + '<row r="9" spans="1:2"><c r="B9" s="1"><v>1</v></c><c r="AA12"/></row>',
+        HEADER_ROW + '<row r="3"><c r="C3"><f>1+1</f><v>2</v></c></row>',
+        HEADER_ROW + '<row r="300"><c r="A300"><v>1</v></c></row>',
+    ],
+    ids=["extent", "formula", "over"],
+)
+def test_the_plain_and_the_exact_scan_agree(tmp_path: Path, rows: str) -> None:
+    """A comment sends a sheet to the exact scan (expat calls back for every element)."""
+    answers = []
+    for xml in (sheet(rows), sheet(rows.replace("</row>", "<!-- exact --></row>", 1))):
+        path = tmp_path / "a.xlsx"
+        path.write_bytes(xlsx(xml))
+        try:
+            plan = check_workbook(path, SheetLimits(max_rows=200), ReadClock(60))
+        except SheetError as exc:
+            answers.append(exc.reason)
+        else:
+            answers.append((plan.rows, plan.columns))
+    assert answers[0] == answers[1]
+
+
 def test_a_sheet_laid_out_otherwise_than_excel_writes_is_refused(tmp_path: Path) -> None:
-    rows = '<row r="1"><c r="A1"><v>1</v><row r="1"/></c></row>'  # a row inside a cell
+    rows = '<row r="1"><c><v>1</v><row r="1"/></c></row>'  # a row inside a cell
     path = tmp_path / "a.xlsx"
     path.write_bytes(xlsx(sheet(rows)))
     assert "not laid out as Excel writes a worksheet" in refusal(path).reason

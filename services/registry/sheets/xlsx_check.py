@@ -27,12 +27,11 @@ import struct
 import threading
 import zipfile
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 from xml.etree import ElementTree
-from xml.parsers import expat
 
 from services.registry.sheets.limits import (
     OverLimit,
@@ -41,8 +40,9 @@ from services.registry.sheets.limits import (
     SheetLimits,
     megabytes,
 )
+from services.registry.sheets.xlsx_cells import local_name, parse_streaming, scan_sheet
 
-__all__ = ["WorkbookPlan", "check_workbook", "column_name"]
+__all__ = ["WorkbookPlan", "check_workbook"]
 
 _CHUNK = 1 << 20
 _RATIO_GRACE = 1 << 20  # a part this small is never refused for its compression ratio
@@ -50,8 +50,6 @@ _WHOLE_PART_MAX = 16 << 20  # relationships and workbook.xml, parsed whole (a fe
 _DECLARATIONS = re.compile(rb"<!(?:DOCTYPE|ENTITY)", re.IGNORECASE)
 _ENCODING = re.compile(rb"""^\s*<\?xml[^>]*?\bencoding\s*=\s*["']([^"']*)["']""")
 _MACROS = re.compile(rb"macroEnabled|vbaProject|macrosheet", re.IGNORECASE)
-_REF = re.compile(r"([A-Za-z]*)([0-9]+)")
-_PLAIN_REF = re.compile(r"([A-Z]{1,3})([1-9][0-9]{0,8})").fullmatch  # as Excel writes them
 _OFFICE_DOCUMENT = "/relationships/officeDocument"
 _SHEET_TYPES = ("worksheet", "chartsheet", "dialogsheet")
 _EOCD = b"PK\x05\x06"
@@ -141,9 +139,14 @@ def _check(path: Path, limits: SheetLimits, clock: ReadClock) -> WorkbookPlan:
                     f"the workbook is damaged: the sheet {sheet.name!r} is missing "
                     f"(no part {sheet.part})"
                 )
-            scan = _SheetScan(sheet.name, limits)
-            scan.feed_all(parts.chunks(entry))
-            return WorkbookPlan(sheets, index, scan.max_row, scan.max_col)
+            unpacked = parts.unpacked
+            rows, columns = scan_sheet(
+                sheet.name,
+                lambda: parts.chunks(entry),
+                limits,
+                restart=lambda: parts.rewind(unpacked),
+            )
+            return WorkbookPlan(sheets, index, rows, columns)
 
 
 # -- the archive ---------------------------------------------------------------------------------
@@ -221,6 +224,10 @@ class _Parts:
             maximum=self.limits.max_unpacked_bytes,
             found=size,
         )
+
+    def rewind(self, unpacked: int) -> None:
+        """A part is read again (from the start): what it unpacked to counts once."""
+        self.unpacked = unpacked
 
     def find(self, name: str) -> zipfile.ZipInfo | None:
         if "\\" in name:
@@ -405,7 +412,7 @@ def _check_shared_strings(parts: _Parts, info: zipfile.ZipInfo, limits: SheetLim
 
     def start(name: str, attrs: dict[str, str]) -> None:
         nonlocal count
-        local = _quick_local(name) if ":" in name else name
+        local = local_name(name) if ":" in name else name
         if local == "si":
             count += 1
             if count > limits.max_cells:
@@ -416,7 +423,7 @@ def _check_shared_strings(parts: _Parts, info: zipfile.ZipInfo, limits: SheetLim
             if declared > limits.max_cells:
                 raise _too_many_strings(f"{declared:,}", declared, limits)
 
-    _parse_streaming(info.filename, parts.chunks(info), start, None)
+    parse_streaming(info.filename, parts.chunks(info), start, None)
 
 
 def _too_many_strings(shown: str, found: int, limits: SheetLimits) -> OverLimit:
@@ -427,216 +434,3 @@ def _too_many_strings(shown: str, found: int, limits: SheetLimits) -> OverLimit:
         maximum=limits.max_cells,
         found=found,
     )
-
-
-def _quick_local(name: str) -> str:
-    """The local name as calamine's XML reader gives it (after the first colon)."""
-    return name.partition(":")[2] or name
-
-
-def _parse_streaming(
-    part: str,
-    chunks: Iterator[bytes],
-    start: Callable[[str, dict[str, str]], None],
-    end: Callable[[str], None] | None,
-) -> None:
-    parser = expat.ParserCreate()
-    parser.StartElementHandler = start
-    if end is not None:
-        parser.EndElementHandler = end
-    parser.StartDoctypeDeclHandler = _refuse_declaration(part)
-    parser.EntityDeclHandler = _refuse_declaration(part)
-    try:
-        for chunk in chunks:
-            parser.Parse(chunk, False)
-        parser.Parse(b"", True)
-    except expat.ExpatError as exc:
-        raise SheetError(
-            f"the .xlsx workbook cannot be read: its part {part} is not valid XML "
-            f"({expat.ErrorString(exc.code)}, line {exc.lineno})"
-        ) from None
-
-
-def _refuse_declaration(part: str) -> Callable[..., None]:
-    def refuse(*_: object) -> None:
-        raise SheetError(
-            f"the workbook's part {part} contains a document type or entity declaration, "
-            "which Excel never writes: the file is refused"
-        )
-
-    return refuse
-
-
-# -- the sheet -----------------------------------------------------------------------------------
-
-
-def column_name(number: int) -> str:
-    """1 -> A, 26 -> Z, 27 -> AA."""
-    name = ""
-    while number > 0:
-        number, rest = divmod(number - 1, 26)
-        name = chr(65 + rest) + name
-    return name
-
-
-_COLUMNS = {column_name(n): n - 1 for n in range(1, 16385)}  # A..XFD, 0-based
-
-
-class _SheetScan:
-    """Every cell's position as calamine's cell reader computes it (0-based `row`, `col`; a
-    cell without `r` stands after the previous one, a row without `r` after the previous row),
-    the sheet's extent (1-based `max_row`, `max_col`) and its first formula."""
-
-    def __init__(self, sheet: str, limits: SheetLimits) -> None:
-        self.sheet = sheet
-        self.limits = limits
-        self.depth = 0
-        self.data_depth = 0  # of <sheetData> while inside it
-        self.data_seen = False
-        self.row_depth = 0  # of the open <row>
-        self.cell_depth = 0  # of the open <c>
-        self.cell_row = 0
-        self.cell_col = 0
-        self.row = 0
-        self.col = 0
-        self.max_row = 0
-        self.max_col = 0
-        self.formula: tuple[int, int] | None = None
-
-    def feed_all(self, chunks: Iterator[bytes]) -> None:
-        _parse_streaming(f"of the sheet {self.sheet!r}", chunks, self._start, self._end)
-        if self.formula is not None:
-            row, col = self.formula
-            raise SheetError(
-                f"the sheet {self.sheet!r} contains formulas (the first in cell "
-                f"{column_name(col + 1)}{row + 1}): copy the cells and paste them as values, "
-                "then upload again"
-            )
-
-    def _start(self, name: str, attrs: dict[str, str]) -> None:
-        # Called for every element of the sheet (millions): the common case comes first.
-        self.depth += 1
-        if ":" in name:
-            name = _quick_local(name)
-        if name == "c":
-            if self.depth != self.row_depth + 1 or not self.row_depth:
-                raise self._layout("a cell outside a row")
-            self.cell_depth = self.depth
-            ref = attrs.get("r")
-            if ref is None:
-                row, col = self.row, self.col
-            else:
-                plain = _PLAIN_REF(ref)
-                if plain is not None and plain.group(1) in _COLUMNS:
-                    row, col = int(plain.group(2)) - 1, _COLUMNS[plain.group(1)]
-                else:
-                    row, found = self._position(ref)
-                    if found is None:
-                        raise self._invalid(ref)
-                    col = found
-                self.col = col
-            self.cell_row, self.cell_col = row, col
-            if row >= self.max_row or col >= self.max_col:
-                self._reach(row + 1, col + 1, True)
-        elif name == "row":
-            if not self.data_depth or self.depth != self.data_depth + 1:
-                raise self._layout("a row outside the sheet's data or inside a cell")
-            self.row_depth = self.depth
-            ref = attrs.get("r")
-            if ref is not None:
-                self.row = self._position(ref)[0]
-                self._reach(self.row + 1, 0, False)
-        elif name == "f":
-            if self.cell_depth and self.formula is None:
-                self.formula = (self.cell_row, self.cell_col)
-        elif name == "sheetData":
-            if self.data_seen or self.depth != 2:
-                raise self._layout("its data in more than one place")
-            self.data_seen = True
-            self.data_depth = self.depth
-        elif name == "dimension":
-            self._declared(attrs.get("ref", ""))
-
-    def _end(self, name: str) -> None:
-        depth = self.depth
-        self.depth = depth - 1
-        if depth == self.cell_depth:
-            self.cell_depth = 0
-            self.col += 1
-        elif depth == self.row_depth:
-            self.row_depth = 0
-            self.row += 1
-            self.col = 0
-        elif depth == self.data_depth:
-            self.data_depth = 0
-
-    def _position(self, ref: str) -> tuple[int, int | None]:
-        """(row, column or None), 0-based, of a reference like `B12` (or `12` for a row)."""
-        found = _REF.fullmatch(ref)
-        if found is None or int(found.group(2)[:12]) == 0:
-            raise self._invalid(ref)
-        letters, digits = found.groups()
-        row = int(digits[:12]) - 1
-        if not letters:
-            return row, None
-        col = 0
-        for letter in letters[:8].upper():
-            col = col * 26 + ord(letter) - 64
-        return row, col - 1
-
-    def _reach(self, rows: int, cols: int, cell: bool) -> None:
-        """Refuse as soon as the sheet reaches past a limit (naming the cell that does)."""
-        if rows > self.max_row or cols > self.max_col:
-            self.max_row = max(rows, self.max_row)
-            self.max_col = max(cols, self.max_col)
-            where = f"cell {column_name(cols)}{rows}" if cell else None
-            _check_extent(self.sheet, self.max_row, self.max_col, where, self.limits)
-
-    def _declared(self, ref: str) -> None:
-        """The size the sheet declares (`<dimension ref="A1:D20">`) is held to the same limits."""
-        corners = [self._position(part) for part in ref.split(":")]
-        if not 1 <= len(corners) <= 2 or any(col is None for _, col in corners):
-            raise self._invalid(ref)
-        rows = max(row for row, _ in corners) + 1
-        cols = max(col or 0 for _, col in corners) + 1
-        _check_extent(self.sheet, rows, cols, f"declared as {ref[:40]}", self.limits)
-
-    def _layout(self, what: str) -> SheetError:
-        return SheetError(
-            f"the sheet {self.sheet!r} is not laid out as Excel writes a worksheet ({what}): "
-            "open it in Excel or WPS, save it again as .xlsx and upload that"
-        )
-
-    def _invalid(self, ref: str) -> SheetError:
-        return SheetError(
-            f"the sheet {self.sheet!r} is damaged: {ref[:24]!r} is not a cell reference"
-        )
-
-
-def _check_extent(sheet: str, rows: int, cols: int, where: str | None, limits: SheetLimits) -> None:
-    """Refuse a sheet reaching row `rows` and column `cols` (1-based) past a limit."""
-    at = f" ({where})" if where else ""
-    if rows > limits.max_rows:
-        raise OverLimit(
-            f"the sheet {sheet!r} reaches row {rows:,}{at}, over the limit of "
-            f"{limits.max_rows:,} rows: delete what stands below the data, or split the file",
-            limit="sheet_max_rows",
-            maximum=limits.max_rows,
-            found=rows,
-        )
-    if cols > limits.max_columns:
-        raise OverLimit(
-            f"the sheet {sheet!r} reaches column {column_name(cols)} ({cols:,}){at}, over "
-            f"the limit of {limits.max_columns:,} columns: delete what stands right of the data",
-            limit="sheet_max_columns",
-            maximum=limits.max_columns,
-            found=cols,
-        )
-    if rows * cols > limits.max_cells:
-        raise OverLimit(
-            f"the sheet {sheet!r} spans A1:{column_name(cols)}{rows} ({rows * cols:,} cells)"
-            f"{at}, over the limit of {limits.max_cells:,} cells: split it into smaller files",
-            limit="sheet_max_cells",
-            maximum=limits.max_cells,
-            found=rows * cols,
-        )
