@@ -149,7 +149,7 @@ def test_cells_are_placed_where_calamine_places_them(
 )
 def test_the_plain_and_the_exact_scan_agree(tmp_path: Path, rows: str) -> None:
     """A comment sends a sheet to the exact scan (expat calls back for every element)."""
-    answers = []
+    answers: list[object] = []
     for xml in (sheet(rows), sheet(rows.replace("</row>", "<!-- exact --></row>", 1))):
         path = tmp_path / "a.xlsx"
         path.write_bytes(xlsx(xml))
