@@ -5,6 +5,7 @@ them; CSV bounded the same way."""
 from __future__ import annotations
 
 import io
+import random
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -257,3 +258,59 @@ def test_only_the_parts_calamine_reads_are_read(tmp_path: Path) -> None:
     refused = refusal(path, SheetLimits(max_unpacked_bytes=total - 1))
     assert isinstance(refused, OverLimit)
     assert refused.context["found"] == total
+
+
+def test_an_archive_of_too_many_parts_is_refused_before_it_is_listed(tmp_path: Path) -> None:
+    path = tmp_path / "a.xlsx"
+    path.write_bytes(xlsx(sheet(HEADER_ROW), extra={f"xl/media/{n}.bin": b"" for n in range(30)}))
+    refused = refusal(path, SheetLimits(max_parts=20))
+    assert isinstance(refused, OverLimit)
+    assert refused.context == {"limit": "sheet_max_parts", "max": 20, "found": 35}
+
+
+def test_a_mangled_workbook_gives_rows_or_a_sheet_error_never_anything_else(
+    tmp_path: Path,
+) -> None:
+    """Pieces of the hostile files spliced into a real workbook's parts, 300 times (seeded):
+    each read ends in rows or a SheetError (an abort would end this test run)."""
+    book = openpyxl.Workbook()
+    ws = book.active
+    assert ws is not None
+    ws.append(["名称", "人数"])
+    for n in range(20):
+        ws.append([f"甲{n}", n])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    with zipfile.ZipFile(buffer) as archive:
+        parts = {name: archive.read(name) for name in archive.namelist()}
+    pieces = [
+        b'r="XFD1048576"', b'r="A999999"', b"<c>", b"</c>", b"<row>", b"</row>", b"<row/>",
+        b"<c/>", b"<!-- x -->", b"<f>1</f>", b"9", b":", b"<![CDATA[<c r='XFD9'>]]>",
+        b'uniqueCount="99999999999"', b"&#65;", b'<x:c r="ZZ9">', b"<!DOCTYPE x>",
+    ]  # fmt: skip
+    targets = ["xl/worksheets/sheet1.xml", "xl/workbook.xml", "xl/_rels/workbook.xml.rels"]
+    rng = random.Random(12)
+    outcomes = {"rows": 0, "refused": 0}
+    path = tmp_path / "a.xlsx"
+    for _ in range(300):
+        target = rng.choice(targets)
+        data = bytearray(parts[target])
+        for _ in range(rng.randint(1, 4)):
+            at = rng.randrange(len(data) + 1)
+            if rng.random() < 0.5:
+                data[at:at] = rng.choice(pieces)
+            else:
+                del data[at : at + rng.randint(1, 12)]
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+            for name, content in parts.items():
+                archive.writestr(name, bytes(data) if name == target else content)
+        path.write_bytes(out.getvalue())
+        try:
+            read(path)
+        except SheetError:
+            outcomes["refused"] += 1
+        else:
+            outcomes["rows"] += 1
+    assert outcomes["rows"] > 0
+    assert outcomes["refused"] > 0

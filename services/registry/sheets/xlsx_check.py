@@ -109,7 +109,7 @@ def _check(path: Path, limits: SheetLimits, clock: ReadClock) -> WorkbookPlan:
         _check_directory_size(raw, path.stat().st_size, limits)
         try:
             archive = zipfile.ZipFile(raw)
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError):
+        except Exception:  # noqa: BLE001 - the zip module raises several kinds for a broken archive
             raise SheetError("the file is not a valid .xlsx workbook (not a zip archive)") from None
         with archive:
             parts = _Parts(raw, archive, limits, clock)
@@ -276,6 +276,8 @@ class _Parts:
     def _inflate(self, info: zipfile.ZipInfo) -> Iterator[bytes]:
         name = info.filename
         raw = self.raw
+        if info.header_offset < 0:
+            raise _damaged(name, "has no valid header")
         raw.seek(info.header_offset)
         header = raw.read(30)
         if len(header) != 30 or header[:4] != b"PK\x03\x04":
