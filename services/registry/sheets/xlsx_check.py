@@ -1,22 +1,21 @@
 """An XLSX workbook checked before the reader (python-calamine) opens it: what it may cost to read.
 
-Calamine sizes a sheet as one dense grid from its first to its last cell, in Rust, where a failed
-allocation aborts the process: a 1.7 KB file with a cell at XFD1048576 asks for 512 GB. So nothing
-reaches calamine until this module has read, streaming from the zip, every part calamine reads
-(`_rels/.rels`, the workbook and its relationships, shared strings, styles, and the sheet) and
-found it within `SheetLimits`:
+Calamine sizes a sheet as one dense grid from its first to its last cell, and reserves room for
+the shared strings a workbook declares, in Rust, where a failed allocation aborts the process: a
+1.7 KB file with a cell at XFD1048576 asks for 512 GB. So nothing reaches calamine until this
+module has read, streaming from the zip, every part calamine reads (`_rels/.rels`, the workbook
+and its relationships, shared strings, styles, and the sheet) and found it within `SheetLimits`:
 
 * the archive: entries, declared unpacked sizes, compression ratio, and the bytes each part
   really unpacks to (a zip bomb lies about its sizes: each part is inflated here and must give
   exactly what it declares, and never more than the total allowed);
-* the sheet: every cell's position as calamine places it (its `r`, or the one after the previous
-  cell and row when `r` is missing), every `<row r>` and the declared `<dimension ref>`, against
-  the rows, columns and cells allowed; the shared strings' count, declared and real;
-* what must not be imported: a formula in a cell (calamine would hand over the value cached by
-  the office's Excel), macros, a DTD or an entity declaration in any part read.
+* the shared strings: their count, declared (`uniqueCount`) and real;
+* the sheet (`xlsx_cells.scan_sheet`): where its cells stand as calamine places them, its rows
+  and its declared `<dimension>`, against the rows, columns and cells allowed, and no formula;
+* macros, and a DTD or an entity declaration in any part read, are refused.
 
-It fails closed: a part that cannot be found or parsed, or that is laid out otherwise than a
-worksheet is (a cell outside a row, a row inside a cell), is refused, not skipped.
+It fails closed: a part that cannot be found or parsed is refused, not skipped, and so is a
+workbook that could be read two ways (two sheets of one name, two parts of one name).
 """
 
 from __future__ import annotations
