@@ -105,6 +105,7 @@ async def test_a_staff_list_over_a_limit_is_a_problem_on_file(
         ("hidden-twin.xlsx", "two sheets named"),
         ("formula-doctype.xlsx", "document type or entity declaration"),
         ("lying-sizes.xlsx", "unpacks to more than the 600 bytes it declares"),
+        ("date-out-of-range.xlsx", "cannot be read (PanicException)"),
     ],
 )
 async def test_an_import_of_a_hostile_file_is_rejected_with_the_reason(

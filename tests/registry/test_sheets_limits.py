@@ -88,6 +88,7 @@ def test_a_part_unpacking_to_more_than_it_declares_is_refused() -> None:
         ("entities.xlsx", "document type or entity declaration"),
         ("macros.xlsx", "contains macros (xl/vbaProject.bin)"),
         ("hidden-twin.xlsx", "two sheets named '数据'"),
+        ("date-out-of-range.xlsx", "cannot be read (PanicException)"),
     ],
 )
 def test_the_check_fails_closed(name: str, said: str) -> None:
