@@ -8,6 +8,9 @@ from libs.common.settings import (
     identity_key_field,
 )
 from services.registry.domain.organizations import Rules
+from services.registry.sheets import SheetLimits
+
+_SHEET = SheetLimits()  # the bounds of reading a spreadsheet: their defaults live there
 
 
 class RegistrySettings(ServiceSettings):
@@ -36,7 +39,39 @@ class RegistrySettings(ServiceSettings):
         "HMAC key for the keyed hashes of ID numbers and phones used for matching",
     )
     import_max_bytes: int = Field(
-        default=50 * 1024 * 1024, ge=1024, description="Largest file an import accepts"
+        default=_SHEET.max_bytes, ge=1024, description="Largest file an import accepts"
+    )
+    sheet_max_rows: int = Field(
+        default=_SHEET.max_rows,
+        ge=10,
+        description="Last row a spreadsheet may reach (CSV records), header and titles included",
+    )
+    sheet_max_columns: int = Field(
+        default=_SHEET.max_columns, ge=10, description="Rightmost column a spreadsheet may reach"
+    )
+    sheet_max_cells: int = Field(
+        default=_SHEET.max_cells,
+        ge=100,
+        description="Rows x columns of an XLSX sheet (the reader holds ~32 bytes per cell)",
+    )
+    sheet_max_unpacked_bytes: int = Field(
+        default=_SHEET.max_unpacked_bytes,
+        ge=1024,
+        description="What an XLSX's parts may unpack to, declared and as read",
+    )
+    sheet_max_parts: int = Field(
+        default=_SHEET.max_parts, ge=10, description="Entries an XLSX's zip archive may hold"
+    )
+    sheet_max_compression_ratio: int = Field(
+        default=_SHEET.max_ratio,
+        ge=10,
+        description="Unpacked to packed size of one XLSX part (of those over 1 MB unpacked)",
+    )
+    sheet_max_line_bytes: int = Field(
+        default=_SHEET.max_line_bytes, ge=1024, description="Longest line of a CSV file"
+    )
+    sheet_max_seconds: float = Field(
+        default=_SHEET.max_seconds, gt=0, description="Time reading one spreadsheet may take"
     )
 
     def development_keys(self) -> list[str]:
@@ -44,6 +79,19 @@ class RegistrySettings(ServiceSettings):
         if self.identity_key.get_secret_value() == DEVELOPMENT_IDENTITY_KEY:
             keys.append("PB_IDENTITY_KEY")
         return keys
+
+    def sheet_limits(self) -> SheetLimits:
+        return SheetLimits(
+            max_bytes=self.import_max_bytes,
+            max_rows=self.sheet_max_rows,
+            max_columns=self.sheet_max_columns,
+            max_cells=self.sheet_max_cells,
+            max_unpacked_bytes=self.sheet_max_unpacked_bytes,
+            max_parts=self.sheet_max_parts,
+            max_ratio=self.sheet_max_compression_ratio,
+            max_line_bytes=self.sheet_max_line_bytes,
+            max_seconds=self.sheet_max_seconds,
+        )
 
     def rules(self) -> Rules:
         return Rules(

@@ -39,7 +39,7 @@ from services.registry.domain.imports import (
 from services.registry.domain.organizations import Rules
 from services.registry.service import imports as service
 from services.registry.settings import RegistrySettings
-from services.registry.sheets import SheetError, iter_rows
+from services.registry.sheets import SheetError, SheetLimits, iter_rows
 from services.registry.store.regions import region_tree
 from services.registry.store.uow import RegistryUnitOfWork
 
@@ -69,8 +69,8 @@ class _FileReader:
     """The file's rows, validated, in batches; used from a worker thread (it parses and checks
     plain Python, so the event loop stays free for requests)."""
 
-    def __init__(self, path: Path, job: ImportJob) -> None:
-        rows = iter_rows(path, job.filename)
+    def __init__(self, path: Path, job: ImportJob, limits: SheetLimits | None) -> None:
+        rows = iter_rows(path, job.filename, limits=limits)
         read: list[tuple[int, list[str]]] = []  # while looking for the header
         top: list[tuple[int, list[str]]] = []  # the non-blank rows it may be among
         for number, cells in rows:
@@ -118,9 +118,9 @@ class _FileReader:
             n -= self.take(min(n, 10_000)).consumed or n
 
 
-def _check(path: Path, job: ImportJob) -> int:
+def _check(path: Path, job: ImportJob, limits: SheetLimits | None) -> int:
     """Read the whole file once before changing anything: a bad file is rejected whole."""
-    return _FileReader(path, job).count()
+    return _FileReader(path, job, limits).count()
 
 
 # -- running a job -------------------------------------------------------------------------------
@@ -136,6 +136,7 @@ async def run_job(
     lease: timedelta = timedelta(minutes=2),
     should_stop: Callable[[], bool] = lambda: False,
     max_chunks: int | None = None,
+    limits: SheetLimits | None = None,
 ) -> str:
     """Process a job this worker has claimed; returns its status when this run ends."""
     async with RegistryUnitOfWork(db, readonly=True) as uow:
@@ -147,8 +148,8 @@ async def run_job(
         path = await _materialise(db, job, folder)
         try:
             if job.rows_total is None:
-                checked = await asyncio.to_thread(_check, path, job)
-            reader = await asyncio.to_thread(_FileReader, path, job)
+                checked = await asyncio.to_thread(_check, path, job, limits)
+            reader = await asyncio.to_thread(_FileReader, path, job, limits)
         except (SheetError, MissingColumns) as exc:
             return await _reject(db, job, owner, exc)
         if job.rows_total is None:
@@ -248,9 +249,11 @@ class ImportWorker:
         chunk_rows: int = DEFAULT_CHUNK_ROWS,
         poll_seconds: float = 2.0,
         lease: timedelta = timedelta(minutes=2),
+        limits: SheetLimits | None = None,
     ) -> None:
         self.db = db
         self.rules = rules
+        self.limits = limits
         self.chunk_rows = chunk_rows
         self.poll_seconds = poll_seconds
         self.lease = lease
@@ -297,6 +300,7 @@ class ImportWorker:
             chunk_rows=self.chunk_rows,
             lease=self.lease,
             should_stop=lambda: self._signal.is_set,
+            limits=self.limits,
         )
         return True
 
@@ -305,7 +309,7 @@ def import_worker(settings: RegistrySettings) -> WorkerFactory:
     """The worker factory `ServiceDefinition.workers` takes, with the registry's own settings."""
 
     def make(runtime: Runtime) -> ImportWorker:
-        return ImportWorker(runtime.db, settings.rules())
+        return ImportWorker(runtime.db, settings.rules(), limits=settings.sheet_limits())
 
     return make
 

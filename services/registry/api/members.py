@@ -53,7 +53,7 @@ from services.registry.domain.organizations import Rules
 from services.registry.service import members as service
 from services.registry.service.organizations import get_organization
 from services.registry.settings import RegistrySettings
-from services.registry.sheets import SheetError, iter_numbered
+from services.registry.sheets import SheetError, SheetLimits, iter_numbered
 
 router = APIRouter(prefix="/v1", tags=["members"])
 
@@ -218,9 +218,9 @@ def _sheet_rows(
     filename: str,
     columns: Mapping[str, tuple[str, ...]],
     required: tuple[str, ...],
-    max_bytes: int,
+    limits: SheetLimits,
 ) -> Rows:
-    numbered = iter_numbered(path, filename, max_bytes=max_bytes)
+    numbered = iter_numbered(path, filename, limits=limits)
     _, header = next(numbered)
     positions = header_map(header, columns)
     missing = [c for c in required if c not in positions]
@@ -271,7 +271,7 @@ async def _rows(
                 await run_in_threadpool(shutil.copyfileobj, upload.file, out)
             # A file that cannot be read raises SheetError, a refusal mapped like any other.
             return await run_in_threadpool(
-                _sheet_rows, path, upload.filename, columns, required, settings.import_max_bytes
+                _sheet_rows, path, upload.filename, columns, required, settings.sheet_limits()
             )
     try:
         raw = json.loads(await request.body())
