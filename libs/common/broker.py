@@ -1,4 +1,9 @@
-"""The NATS connection of a service (a FastStream broker) and its JetStream streams."""
+"""The NATS connection of a service (a FastStream broker) and its JetStream streams.
+
+Messages are published by the outbox relay and pulled by the inbox consumers through nats-py's
+JetStream context, in batches FastStream's subscribers do not offer; their spans are the
+project's own (`libs.common.outbox`, `libs.common.inbox`), so no FastStream telemetry middleware
+is installed: it would see no message."""
 
 from __future__ import annotations
 
@@ -9,12 +14,10 @@ import re
 from dataclasses import dataclass
 
 from faststream.nats import NatsBroker
-from faststream.nats.opentelemetry import NatsTelemetryMiddleware
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 from nats.js.api import StorageType, StreamConfig
 from nats.js.errors import BadRequestError, NotFoundError
-from opentelemetry.sdk.trace import TracerProvider
 
 from libs.common.logging import get_logger
 from libs.common.settings import ServiceSettings
@@ -35,6 +38,7 @@ class StreamSpec:
     replicas: int
     max_age_seconds: float
     duplicate_window_seconds: float
+    max_bytes: int = -1
     description: str = ""
 
     def config(self) -> StreamConfig:
@@ -45,6 +49,7 @@ class StreamSpec:
             storage=StorageType.FILE if self.storage == "file" else StorageType.MEMORY,
             num_replicas=self.replicas,
             max_age=self.max_age_seconds,
+            max_bytes=self.max_bytes,
             duplicate_window=self.duplicate_window_seconds,
         )
 
@@ -62,6 +67,7 @@ def service_streams(settings: ServiceSettings) -> list[StreamSpec]:
             name=settings.stream_name,
             subjects=(f"pb.{name}.>",),
             max_age_seconds=settings.stream_max_age_days * DAY,
+            max_bytes=settings.stream_max_bytes,
             description=f"Integration events published by the {name} service",
             **common,  # type: ignore[arg-type]
         ),
@@ -69,6 +75,7 @@ def service_streams(settings: ServiceSettings) -> list[StreamSpec]:
             name=settings.dead_letter_stream_name,
             subjects=(f"pb.dlq.{name}.>",),
             max_age_seconds=max(settings.stream_max_age_days, 30.0) * DAY,
+            max_bytes=settings.dead_letter_max_bytes,
             description=f"Messages the {name} service's consumers gave up on",
             **common,  # type: ignore[arg-type]
         ),
@@ -107,12 +114,11 @@ class BrokerLink:
     PING_SECONDS = 10
     MAX_OUTSTANDING_PINGS = 3
 
-    def __init__(self, settings: ServiceSettings, tracer_provider: TracerProvider) -> None:
+    def __init__(self, settings: ServiceSettings) -> None:
         self.settings = settings
         self.broker = NatsBroker(
             servers=[s.strip() for s in settings.nats_url.split(",")],
             name=f"pb-{settings.service_name}",
-            middlewares=[NatsTelemetryMiddleware(tracer_provider=tracer_provider)],
             allow_reconnect=True,
             max_reconnect_attempts=-1,  # unlimited
             reconnect_time_wait=1,

@@ -103,7 +103,7 @@ class Runtime:
         if span_exporter is not None or settings.tracing_exporter != "none":
             # SQL spans cost ~0.5 ms of CPU per request even when nothing is exported
             instrument_engine(self.db.engine, self.tracer_provider)
-        self.link = BrokerLink(settings, self.tracer_provider)
+        self.link = BrokerLink(settings)
         self.relay = OutboxRelay(self.db, self.link, settings, self.metrics, self.tracer)
         self.consumers = [
             InboxConsumer(

@@ -65,6 +65,16 @@ class ServiceSettings(BaseSettings):
     stream_replicas: int = Field(default=1, ge=1, le=5)
     stream_storage: Literal["file", "memory"] = "file"
     stream_max_age_days: float = Field(default=30.0, gt=0)
+    stream_max_bytes: int = Field(
+        default=1 << 30,
+        ge=1 << 20,
+        description="Byte limit of the service's event stream (the oldest events go first at "
+        "it, as at the age limit); the limits of all streams must sum well below the NATS file "
+        "store (docs: deploy/README.md, 'Stream sizes')",
+    )
+    dead_letter_max_bytes: int = Field(
+        default=128 << 20, ge=1 << 20, description="Byte limit of the dead-letter stream"
+    )
     duplicate_window_seconds: float = Field(default=120.0, gt=0)
 
     outbox_batch_size: int = Field(default=1000, ge=1)

@@ -16,6 +16,9 @@ _SHEET = SheetLimits()  # the bounds of reading a spreadsheet: their defaults li
 class RegistrySettings(ServiceSettings):
     service_name: str = "registry"
     port: int = 8001
+    #: Every organisation's file changes reach this stream: the largest by far (see
+    #: deploy/README.md, "Stream sizes").
+    stream_max_bytes: int = Field(default=4 << 30, ge=1 << 20)
 
     standalone_min_full_members: int = Field(
         default=3, ge=1, description="Full members an organisation needs for its own branch"

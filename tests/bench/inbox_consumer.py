@@ -267,7 +267,7 @@ async def repetition(kind: str, nats_url: str, options: BenchOptions) -> Repetit
         provider = create_tracer_provider(settings)
         db = Database(settings.resolved_database_url(), source=f"/pb/{SERVICE}")
         instrument_engine(db.engine, provider)
-        link = BrokerLink(settings, provider)
+        link = BrokerLink(settings)
         nc = await nats.connect(nats_url)
         problems: list[str] = []
         try:

@@ -154,7 +154,7 @@ async def relay_drain(
     connected and streams created, as once a service is up)."""
     metrics = ServiceMetrics(settings.service_name)
     tracer = provider.get_tracer(f"pb.{settings.service_name}")
-    link = BrokerLink(settings, provider)
+    link = BrokerLink(settings)
     relay = OutboxRelay(db, link, settings, metrics, tracer)
     link.start()
     try:

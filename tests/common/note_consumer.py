@@ -21,7 +21,6 @@ from libs.common.events import Envelope
 from libs.common.inbox import ConsumerSpec, InboxConsumer
 from libs.common.metrics import ServiceMetrics
 from libs.common.settings import ServiceSettings
-from libs.common.tracing import create_tracer_provider
 
 note_metadata = MetaData()
 notes = Table(
@@ -88,7 +87,7 @@ async def hold_first_batch(nats_url: str, database_url: str, service: str, ack_w
         await asyncio.sleep(3600)
 
     db = Database(database_url, source=f"/pb/{service}")
-    link = BrokerLink(settings, create_tracer_provider(settings))
+    link = BrokerLink(settings)
     link.start()
     await asyncio.wait_for(link.ready.wait(), 20)
     note_consumer(settings, db, link, hold).start()

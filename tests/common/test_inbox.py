@@ -106,7 +106,7 @@ async def harness(nats_server: NatsServer, database_url: str) -> AsyncIterator[H
     spans = InMemorySpanExporter()
     provider = create_tracer_provider(settings, exporter=spans)
     metrics = ServiceMetrics(service)
-    link = BrokerLink(settings, provider)
+    link = BrokerLink(settings)
     spec = ConsumerSpec(name=f"{service}-notes", stream=settings.stream_name)
 
     @spec.on(f"pb.{service}.note.made.v1", Noted)

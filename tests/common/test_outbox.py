@@ -18,7 +18,6 @@ from libs.common.metrics import ServiceMetrics
 from libs.common.outbox import OutboxRelay, mark_for_republish, outbox_backlog, purge_sent
 from libs.common.settings import ServiceSettings
 from libs.common.tables import outbox, platform_metadata, utcnow
-from libs.common.tracing import create_tracer_provider
 from tests.harness import POSTGRESQL_ONLY, NatsServer, wait_for
 
 
@@ -66,8 +65,7 @@ async def relay(private_nats: NatsServer, database_url: str) -> AsyncIterator[Re
     db = Database(database_url, source=f"/pb/{name}")
     async with db.engine.begin() as conn:
         await conn.run_sync(platform_metadata.create_all)
-    provider = create_tracer_provider(settings)
-    link = BrokerLink(settings, provider)
+    link = BrokerLink(settings)
     relay = OutboxRelay(db, link, settings, ServiceMetrics(name), trace.get_tracer("t"))
     link.start()
     await asyncio.wait_for(link.ready.wait(), 10)

@@ -26,7 +26,6 @@ from libs.common.events import Envelope
 from libs.common.inbox import InboxConsumer
 from libs.common.settings import ServiceSettings
 from libs.common.tables import dead_letters, inbox, platform_metadata
-from libs.common.tracing import create_tracer_provider
 from tests.common.note_consumer import (
     Noted,
     note_consumer,
@@ -107,7 +106,7 @@ async def notes_setup(nats_server: NatsServer, database_url: str) -> AsyncIterat
     async with db.engine.begin() as conn:
         await conn.run_sync(platform_metadata.create_all)
         await conn.run_sync(note_metadata.create_all)
-    link = BrokerLink(settings, create_tracer_provider(settings))
+    link = BrokerLink(settings)
     link.start()
     await asyncio.wait_for(link.ready.wait(), 10)
     yield Notes(settings, db, link)
@@ -190,7 +189,7 @@ async def test_a_batch_slower_than_the_ack_wait_is_not_handed_to_another_replica
             await asyncio.sleep(3 * ACK_WAIT)
 
     # two replicas on the same durable, each with its own connection
-    other_link = BrokerLink(n.settings, create_tracer_provider(n.settings))
+    other_link = BrokerLink(n.settings)
     other_link.start()
     await asyncio.wait_for(other_link.ready.wait(), 10)
     replicas = [
@@ -256,7 +255,7 @@ async def test_a_consumer_carries_on_after_nats_server_is_killed_and_started_aga
     async with db.engine.begin() as conn:
         await conn.run_sync(platform_metadata.create_all)
         await conn.run_sync(note_metadata.create_all)
-    link = BrokerLink(settings, create_tracer_provider(settings))
+    link = BrokerLink(settings)
     link.start()
     await asyncio.wait_for(link.ready.wait(), 10)
     n = Notes(settings, db, link)

@@ -32,6 +32,7 @@ from typing import Any
 import pytest
 import yaml
 
+from libs.common.broker import service_streams
 from tests.harness import free_port, wait_for
 from tools import kustomize
 
@@ -639,6 +640,29 @@ def test_jetstream_fsyncs_every_write(where: str, tmp_path: Path) -> None:
     assert "Jepsen" in comment
     assert "outbox" in comment
     assert "7 days" in comment
+
+
+@pytest.mark.parametrize("where", ["kubernetes", "compose"])
+def test_the_streams_byte_limits_fit_the_file_store(where: str, tmp_path: Path) -> None:
+    """Every stream is bounded, and all of them together stay under 75% of JetStream's file
+    store: a full store refuses every publish on the node, for every stream."""
+    conf = k8s_nats_conf(tmp_path) if where == "kubernetes" else compose_nats_conf()
+    store = _bytes(str(conf["jetstream"]["max_file_store"]))
+    limits = [
+        spec.max_bytes for name in SERVICES for spec in service_streams(_settings_class(name)())
+    ]
+    assert all(limit > 0 for limit in limits), "every stream has a byte limit"
+    assert sum(limits) <= 0.75 * store, (sum(limits), store)
+
+
+def _bytes(size: str) -> int:
+    units = {"KB": 1000, "MB": 1000**2, "GB": 1000**3, "TB": 1000**4}
+    return int(float(size[:-2]) * units[size[-2:].upper()])
+
+
+def _settings_class(name: str) -> Any:
+    module = importlib.import_module(f"services.{name}.settings")
+    return getattr(module, f"{name.capitalize()}Settings")
 
 
 def test_accounts_conf_is_the_same_in_kubernetes_and_compose() -> None:
