@@ -160,7 +160,7 @@ async def submit(
     response.headers["Location"] = f"{router.prefix}/{job.id}"
     if created:
         worker = worker_of(runtime)
-        if worker is not None:
+        if worker is not None and job.status == "queued":  # not a file refused on reading
             background.add_task(worker.wake)  # after the response: the job is committed by then
     else:
         response.status_code = status.HTTP_200_OK
