@@ -26,7 +26,13 @@ from typing import Final, Literal
 
 from libs.common.validators import id_number_check_char, mask_id_number, mask_phone
 
-__all__ = ["PersonalNumber", "find_personal", "has_personal", "mask_personal"]
+__all__ = [
+    "PersonalNumber",
+    "find_personal",
+    "has_personal",
+    "mask_attributes",
+    "mask_personal",
+]
 
 PersonalKind = Literal["id_number", "mobile", "landline"]
 
@@ -133,3 +139,15 @@ def mask_personal(text: str) -> str:
         at = number.end
     parts.append(text[at:])
     return "".join(parts)
+
+
+def mask_attributes(obj: object, *names: str) -> None:
+    """Mask, in place, each named text attribute of `obj` (None left alone); for the
+    `__post_init__` of a domain object, frozen or not, so that whichever way it is made (a
+    request, an import, a row read back) it never holds a raw number typed into free text."""
+    for name in names:
+        value = getattr(obj, name)
+        if isinstance(value, str):
+            masked = mask_personal(value)
+            if masked is not value:
+                object.__setattr__(obj, name, masked)
