@@ -54,8 +54,9 @@ import_jobs = Table(
     Column("started_at", UTCDateTime()),
     Column("finished_at", UTCDateTime()),
     Column("updated_at", UTCDateTime(), nullable=False),
-    # rows: the kept columns as JSON lines, personal data masked; file: as uploaded (before 0010)
-    Column("stored_as", String(8), nullable=False, server_default="rows"),
+    # rows: the kept columns as JSON lines, personal data masked; file: as uploaded (the jobs
+    # before migration 0010, and the safe reading of a row inserted without saying)
+    Column("stored_as", String(8), nullable=False, server_default="file"),
     UniqueConstraint(
         "source", "region_code", "content_hash", name="uq_import_jobs_source_region_hash"
     ),

@@ -30,12 +30,12 @@ _OLD_COMMENT = "The uploaded file in 1 MB pieces, so any replica can process or 
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("import_jobs") as batch:
-        batch.add_column(
-            sa.Column("stored_as", sa.String(8), nullable=False, server_default="file")
-        )
-    with op.batch_alter_table("import_jobs") as batch:
-        batch.alter_column("stored_as", server_default="rows")
+    # Plain ADD COLUMN on both stores (SQLite's batch mode would copy import_jobs, which the
+    # chunks' foreign key forbids). Every job before this one holds its file as uploaded.
+    op.add_column(
+        "import_jobs",
+        sa.Column("stored_as", sa.String(8), nullable=False, server_default="file"),
+    )
     op.execute(
         "DELETE FROM import_file_chunks WHERE job_id IN "
         "(SELECT id FROM import_jobs WHERE status IN ('done', 'rejected'))"
