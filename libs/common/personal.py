@@ -6,7 +6,9 @@ that may hold one passes through `mask_personal` on the way in, so that the stor
 audit log and the events only ever see the masked form:
 
 * resident ID numbers: 18 characters whose GB 11643 check character matches (the last may be
-  X), and the legacy 15-digit numbers whose positions 7-12 are a real date (yymmdd);
+  X) and whose positions 7-14 are a real birth date (an all-digit credit code may match the
+  check character, never both), and the legacy 15-digit numbers whose positions 7-12 are a real
+  date (yymmdd);
 * mainland mobile numbers (1[3-9] and 9 digits, `+86`/`86` and 3-4-4 spacing or hyphens
   allowed) and landlines with an area code (010, 02x, 0xxx; 7 or 8 digits; `0352-1234567`,
   `(0352)1234567`, an extension kept masked with them).
@@ -24,7 +26,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Final, Literal
 
-from libs.common.validators import id_number_check_char, mask_id_number, mask_phone
+from libs.common.validators import InvalidCode, mask_id_number, mask_phone, validate_id_number
 
 __all__ = [
     "PersonalNumber",
@@ -77,7 +79,11 @@ class PersonalNumber:
 
 
 def _valid_18(body: str) -> bool:
-    return id_number_check_char(body[:17]) == body[17].upper()
+    try:
+        validate_id_number(body)
+    except InvalidCode:
+        return False
+    return True
 
 
 def _valid_15(number: str) -> bool:
