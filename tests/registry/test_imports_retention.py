@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from alembic import command
 from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.engine import Connection
@@ -199,17 +200,31 @@ async def test_a_heartbeat_keeps_the_lease_and_a_dead_workers_job_is_taken_over(
             for _ in range(6):  # three leases long: the heartbeat keeps it "a"'s
                 assert not await other.run_once()
                 await asyncio.sleep(0.5)
-        # Worker "a" dies in the middle of its job (the task is gone, its lease still held).
-        dying = ImportWorker(db, Rules(), chunk_rows=100, lease=lease, heartbeat=0.3)
+        # A worker dies between two chunks of its job: it holds the lease, its heartbeat stops.
         async with db.unit_of_work() as uow:
-            await uow.session.execute(
-                update(import_jobs).values(lease_owner=None, lease_until=None)
+            await uow.session.execute(update(import_jobs).values(lease_until=utcnow() - lease))
+            assert await ImportRepository(uow.session).claim(job.id, "dying", utcnow(), lease)
+        chunks = 0
+
+        def dies_after_three_chunks() -> bool:
+            nonlocal chunks
+            chunks += 1
+            if chunks > 3:
+                raise Died
+            return False
+
+        with pytest.raises(Died):
+            await run_job(
+                db,
+                job.id,
+                "dying",
+                Rules(),
+                chunk_rows=100,
+                lease=lease,
+                heartbeat=0.3,
+                should_stop=dies_after_three_chunks,
             )
-        task = asyncio.create_task(dying.run_once())
-        done = select(import_jobs.c.rows_done)
-        await wait_for(lambda: _at_least(db, done, 300), timeout=30)
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+        assert await count(db, select(import_jobs.c.rows_done)) == 300
         died = time.monotonic()
         other.poll_seconds = 0.2
         other.start()
@@ -235,6 +250,10 @@ async def test_a_heartbeat_keeps_the_lease_and_a_dead_workers_job_is_taken_over(
         assert await count(db, select(func.count()).select_from(outbox)) == rows  # each once
     finally:
         await db.dispose()
+
+
+class Died(Exception):
+    """The end of a worker's process, as far as the store can tell."""
 
 
 async def _is(db: Database, statement: Any, value: str) -> bool:
