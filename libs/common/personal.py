@@ -21,7 +21,6 @@ count like ASCII.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from typing import Final, Literal
@@ -38,34 +37,33 @@ __all__ = [
 
 PersonalKind = Literal["id_number", "mobile", "landline"]
 
-#: Full-width digits, plus, hyphen, parentheses and the ideographic space map one character to
-#: one, so a match in the mapped text has the same span in the original.
-_HALFWIDTH: Final = str.maketrans(
-    {
-        **{0xFF10 + d: 0x30 + d for d in range(10)},
-        0xFF0B: ord("+"),
-        0xFF0D: ord("-"),
-        0xFF08: ord("("),
-        0xFF09: ord(")"),
-        0x3000: ord(" "),
-    }
-)
+#: Full-width digits map one character to one, so a match in the mapped text has the same span
+#: in the original; full-width signs are in the patterns themselves.
+_HALFWIDTH: Final = str.maketrans({0xFF10 + d: 0x30 + d for d in range(10)})
+_WIDE: Final = re.compile("[\uff10-\uff19]")
+_SEP: Final = "[ \\-\uff0d\u3000]"
 _EDGE_BEFORE: Final = r"(?<![0-9A-Za-z])(?<![0-9]\.)"  # not inside a word, a number, a decimal
 _EDGE_AFTER: Final = r"(?![0-9A-Za-z])"
-_ID_18: Final = re.compile(
-    _EDGE_BEFORE + r"(\d{6})[ -]?(\d{8})[ -]?(\d{3}[0-9Xx])" + _EDGE_AFTER, re.ASCII
+_ID_18: Final = rf"(?P<id18>(?P<a>\d{{6}}){_SEP}?(?P<b>\d{{8}}){_SEP}?(?P<c>\d{{3}}[0-9Xx]))"
+_ID_15: Final = r"(?P<id15>\d{15})"
+_MOBILE: Final = (
+    rf"(?P<mobile>(?:[+\uff0b]?86{_SEP}?)?"
+    rf"(?P<m1>1[3-9]\d){_SEP}?(?P<m2>\d{{4}}){_SEP}?(?P<m3>\d{{4}}))"
 )
-_ID_15: Final = re.compile(_EDGE_BEFORE + r"\d{15}" + _EDGE_AFTER, re.ASCII)
-_MOBILE: Final = re.compile(
-    _EDGE_BEFORE + r"(?:\+?86[ -]?)?(1[3-9]\d)[ -]?(\d{4})[ -]?(\d{4})" + _EDGE_AFTER, re.ASCII
+_LANDLINE: Final = (
+    rf"(?P<landline>(?:[(\uff08](?P<area1>0\d{{2,3}})[)\uff09]|(?P<area2>0\d{{2,3}})){_SEP}?"
+    r"(?P<local>[2-9]\d{6,7})(?:[-\uff0d]\d{1,5})?)"
 )
-_LANDLINE: Final = re.compile(
-    _EDGE_BEFORE + r"(?:\((0\d{2,3})\)|(0\d{2,3}))[ -]?([2-9]\d{6,7})(?:-\d{1,5})?" + _EDGE_AFTER,
-    re.ASCII,
+#: One pass finds every candidate: ID numbers first, as at one place the first alternative
+#: that fits is taken; a candidate ID number that turns out not to be one is looked at again
+#: for a phone starting there (`_PHONE`).
+_ANY: Final = re.compile(
+    _EDGE_BEFORE + f"(?:{_ID_18}|{_ID_15}|{_MOBILE}|{_LANDLINE})" + _EDGE_AFTER, re.ASCII
 )
-#: Text with fewer digits than the shortest number found here is passed over at once.
-_MIN_DIGITS: Final = 10
-_DIGIT_RUN: Final = re.compile(r"\d")
+_PHONE: Final = re.compile(_EDGE_BEFORE + f"(?:{_MOBILE}|{_LANDLINE})" + _EDGE_AFTER, re.ASCII)
+#: Every number found here has a run of 4 digits (a mobile written 138 1234 5678): text
+#: without one is passed over at once.
+_DIGIT_RUN: Final = re.compile(r"\d{4}")
 
 
 @dataclass(frozen=True)
@@ -78,7 +76,17 @@ class PersonalNumber:
     masked: str
 
 
+def _real_date(year: int, month: int, day: int) -> bool:
+    try:
+        date(year, month, day)
+    except ValueError:
+        return False
+    return True
+
+
 def _valid_18(body: str) -> bool:
+    if not _real_date(int(body[6:10]), int(body[10:12]), int(body[12:14])):
+        return False  # most would-be ID numbers (all-digit credit codes) end here, cheaply
     try:
         validate_id_number(body)
     except InvalidCode:
@@ -87,44 +95,52 @@ def _valid_18(body: str) -> bool:
 
 
 def _valid_15(number: str) -> bool:
-    year, month, day = int(number[6:8]), int(number[8:10]), int(number[10:12])
-    try:
-        date(1900 + year, month, day)
-    except ValueError:
-        return False
-    return True
+    return _real_date(1900 + int(number[6:8]), int(number[8:10]), int(number[10:12]))
 
 
 def _landline_mask(area: str, local: str) -> str:
     return f"{area}-{'*' * (len(local) - 2)}{local[-2:]}"
 
 
-def _candidates(text: str) -> Iterator[PersonalNumber]:
-    for m in _ID_18.finditer(text):
-        body = "".join(m.groups())
-        if _valid_18(body):
-            yield PersonalNumber(m.start(), m.end(), "id_number", mask_id_number(body))
-    for m in _ID_15.finditer(text):
-        if _valid_15(m.group()):
-            yield PersonalNumber(m.start(), m.end(), "id_number", mask_id_number(m.group()))
-    for m in _MOBILE.finditer(text):
-        yield PersonalNumber(m.start(), m.end(), "mobile", mask_phone("".join(m.groups())))
-    for m in _LANDLINE.finditer(text):
-        area = m.group(1) or m.group(2)
-        yield PersonalNumber(m.start(), m.end(), "landline", _landline_mask(area, m.group(3)))
+def _number(m: re.Match[str]) -> PersonalNumber | None:
+    """What a match of `_ANY` or `_PHONE` found, or None for a would-be ID number."""
+    kind = m.lastgroup
+    if kind == "id18":
+        body = m["a"] + m["b"] + m["c"]
+        valid = _valid_18(body)
+        return (
+            PersonalNumber(m.start(), m.end(), "id_number", mask_id_number(body)) if valid else None
+        )
+    if kind == "id15":
+        valid = _valid_15(m["id15"])
+        masked = mask_id_number(m["id15"])
+        return PersonalNumber(m.start(), m.end(), "id_number", masked) if valid else None
+    if kind == "mobile":
+        masked = mask_phone(m["m1"] + m["m2"] + m["m3"])
+        return PersonalNumber(m.start(), m.end(), "mobile", masked)
+    area = m["area1"] or m["area2"]
+    return PersonalNumber(m.start(), m.end(), "landline", _landline_mask(area, m["local"]))
 
 
 def find_personal(text: str) -> list[PersonalNumber]:
     """The ID numbers and phones in `text`, in order, none overlapping (an ID number wins over a
     phone found inside the same digits)."""
-    if len(_DIGIT_RUN.findall(text)) < _MIN_DIGITS:
+    if _DIGIT_RUN.search(text) is None:
         return []
-    mapped = text.translate(_HALFWIDTH)
+    mapped = text.translate(_HALFWIDTH) if _WIDE.search(text) else text
     found: list[PersonalNumber] = []
-    for candidate in _candidates(mapped):  # ID numbers first: they take their span
-        if all(candidate.end <= f.start or candidate.start >= f.end for f in found):
-            found.append(candidate)
-    return sorted(found, key=lambda f: f.start)
+    at = 0
+    while (m := _ANY.search(mapped, at)) is not None:
+        number = _number(m)
+        if number is None:  # not an ID number after all: a phone may still start there
+            phone = _PHONE.match(mapped, m.start())
+            number = _number(phone) if phone is not None else None
+        if number is None:
+            at = m.start() + 1
+        else:
+            found.append(number)
+            at = number.end
+    return found
 
 
 def has_personal(text: str) -> bool:
