@@ -143,8 +143,8 @@ async def _heartbeat(
             except Exception:  # a store that does not answer now may answer at the next beat
                 log.exception("import lease not renewed", import_id=job.id)
                 continue
-            if not held:
-                log.warning("import taken over by another worker", import_id=job.id)
+            if not held:  # taken over (or, a moment ago, finished by this very worker)
+                log.info("import lease no longer held", import_id=job.id)
                 lost.set()
                 return
 
