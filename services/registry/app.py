@@ -19,7 +19,7 @@ from services.registry.handlers import consumers
 from services.registry.settings import RegistrySettings
 from services.registry.store import tables
 from services.registry.store.uow import RegistryUnitOfWork
-from services.registry.workers import import_worker
+from services.registry.workers import import_file_purge, import_worker
 
 
 def definition(settings: RegistrySettings | None = None) -> ServiceDefinition:
@@ -42,6 +42,6 @@ def definition(settings: RegistrySettings | None = None) -> ServiceDefinition:
             audit.router,
         ],
         consumers=consumers(settings),
-        workers=[import_worker(settings)],
+        workers=[import_worker(settings), import_file_purge(settings)],
         unit_of_work=RegistryUnitOfWork,
     )

@@ -76,6 +76,24 @@ class RegistrySettings(ServiceSettings):
     sheet_max_seconds: float = Field(
         default=_SHEET.max_seconds, gt=0, description="Time reading one spreadsheet may take"
     )
+    import_lease_seconds: float = Field(
+        default=15.0,
+        gt=0,
+        description="How long an import job stays a worker's without a heartbeat: a job whose "
+        "worker died is taken over this long after its last heartbeat",
+    )
+    import_heartbeat_seconds: float = Field(
+        default=5.0, gt=0, description="How often a worker renews the lease of its import job"
+    )
+    import_file_retention_hours: float = Field(
+        default=24.0,
+        ge=0,
+        description="How long the stored rows of a failed or rejected import are kept (for a "
+        "re-run) before they are purged; a done import's go when it finishes",
+    )
+    import_file_purge_seconds: float = Field(
+        default=3600.0, gt=0, description="How often stored rows past their retention are purged"
+    )
 
     def development_keys(self) -> list[str]:
         keys = super().development_keys()

@@ -1,21 +1,24 @@
-"""The registry's background loops: the import worker, which runs import jobs (摸排比对).
+"""The registry's background loops: the import worker, which runs import jobs (摸排比对), and the
+purge of the files of jobs that failed or were rejected.
 
-A worker takes a job under a lease (one UPDATE), checks the whole file first (encoding,
-formulas, header, which may stand below title rows: a bad file is rejected before anything
-changes), then commits one transaction per chunk of rows (the use case `import_chunk`, with the
-job's progress). A resumed job starts after the last committed chunk; the rows before it are
-read again only to rebuild the file's duplicate check. While one chunk is written, the next is
-read and validated in a thread.
+A worker takes a job under a short lease (one UPDATE) and renews it by a heartbeat while it
+works, so when its process dies another worker (or the restarted one) takes the job over within
+seconds. The job's rows were read, checked and stored at upload (only the columns the import
+reads, masked; `service/imports.py`); a job stored as uploaded by an older version is stored as
+rows first. Then one transaction per chunk of rows (the use case `import_chunk`, with the job's
+progress). A resumed job starts after the last committed chunk; the rows before it are read
+again only to rebuild the file's duplicate check. While one chunk is written, the next is read
+and validated in a thread. The transaction that finishes a job deletes its stored rows.
 """
 
 from __future__ import annotations
 
 import asyncio
-import itertools
+import contextlib
 import shutil
 import tempfile
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -23,29 +26,27 @@ from libs.common.db import Database
 from libs.common.logging import get_logger
 from libs.common.service import Runtime, WorkerFactory
 from libs.common.tables import utcnow
-from libs.common.tasks import StopSignal, stop_loop
+from libs.common.tasks import PeriodicJob, StopSignal, stop_loop
 from services.registry.domain.imports import (
-    HEADER_SCAN_ROWS,
-    SOURCES,
     FileDuplicates,
     ImportCounts,
     ImportJob,
     MissingColumns,
     PlaceNames,
     RowBatch,
-    locate_header,
     read_row,
 )
 from services.registry.domain.organizations import Rules
 from services.registry.service import imports as service
 from services.registry.settings import RegistrySettings
-from services.registry.sheets import SheetError, SheetLimits, iter_rows
+from services.registry.sheets import SheetError, SheetLimits
 from services.registry.store.regions import region_tree
 from services.registry.store.uow import RegistryUnitOfWork
 
 log = get_logger(__name__)
 
 DEFAULT_CHUNK_ROWS = 2000
+DEFAULT_LEASE = timedelta(seconds=15)
 
 
 # -- reading the stored file ---------------------------------------------------------------------
@@ -53,7 +54,8 @@ DEFAULT_CHUNK_ROWS = 2000
 
 async def _materialise(db: Database, job: ImportJob, folder: Path) -> Path:
     """The stored file written to a local temporary file, one piece at a time."""
-    path = folder / ("upload" + Path(job.filename).suffix.lower())
+    suffix = ".jsonl" if job.stored_as == service.STORED_ROWS else Path(job.filename).suffix
+    path = folder / ("stored" + suffix.lower())
     seq = 0
     with path.open("wb") as out:
         while True:
@@ -66,30 +68,14 @@ async def _materialise(db: Database, job: ImportJob, folder: Path) -> Path:
 
 
 class _FileReader:
-    """The file's rows, validated, in batches; used from a worker thread (it parses and checks
-    plain Python, so the event loop stays free for requests)."""
+    """The job's stored rows, validated, in batches; used from a worker thread (it parses and
+    checks plain Python, so the event loop stays free for requests)."""
 
-    def __init__(self, path: Path, job: ImportJob, limits: SheetLimits | None) -> None:
-        rows = iter_rows(path, job.filename, limits=limits)
-        read: list[tuple[int, list[str]]] = []  # while looking for the header
-        top: list[tuple[int, list[str]]] = []  # the non-blank rows it may be among
-        for number, cells in rows:
-            read.append((number, cells))
-            if cells:
-                top.append((number, cells))
-                if len(top) == HEADER_SCAN_ROWS:
-                    break
-        if not top:
-            raise SheetError("the file is empty: it has no header row and no data")
-        at, self.header = locate_header(SOURCES[job.source], top)
-        # The rows after the header: those read while looking for it, then the rest of the file.
-        self.rows = itertools.chain(((n, c) for n, c in read if n > at), rows)
+    def __init__(self, path: Path, job: ImportJob) -> None:
+        self.header, self.rows = service.stored_rows(path, job.source)
         self.scope = job.region_code
         self.places = PlaceNames(region_tree, job.region_code)
         self.duplicates = FileDuplicates()
-
-    def count(self) -> int:
-        return sum(1 for _ in self.rows)
 
     def take(self, n: int) -> RowBatch:
         batch = RowBatch()
@@ -118,9 +104,58 @@ class _FileReader:
             n -= self.take(min(n, 10_000)).consumed or n
 
 
-def _check(path: Path, job: ImportJob, limits: SheetLimits | None) -> int:
-    """Read the whole file once before changing anything: a bad file is rejected whole."""
-    return _FileReader(path, job, limits).count()
+async def _as_rows(
+    db: Database, job: ImportJob, owner: str, path: Path, limits: SheetLimits | None
+) -> Path | str:
+    """A job stored as uploaded (before migration 0010) stored as its kept rows instead: the
+    rows' path, or the job's status when the file is rejected or the job lost."""
+    out = path.with_name("rows.jsonl")
+    kept = service.StoredRows(out, job.content_hash, job.size_bytes)
+    try:
+        kept.header, kept.rows_total = await asyncio.to_thread(
+            service.write_rows, path, job.filename, job.source, out, limits
+        )
+    except (SheetError, MissingColumns) as exc:
+        return await _reject(db, job, owner, exc)
+    finally:
+        await asyncio.to_thread(path.unlink)  # the file as uploaded is not needed any more
+    async with RegistryUnitOfWork(db) as uow:
+        if not await service.restore_as_rows(uow, job, owner, kept):
+            return "running"
+    return out
+
+
+@contextlib.asynccontextmanager
+async def _heartbeat(
+    db: Database, job: ImportJob, owner: str, lease: timedelta, every: float
+) -> AsyncIterator[asyncio.Event]:
+    """Renew the job's lease every `every` seconds while the block runs; the event it yields
+    is set when the job turns out to be another worker's."""
+    lost = asyncio.Event()
+    done = asyncio.Event()
+
+    async def beat() -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(done.wait(), every)
+                return
+            try:
+                async with RegistryUnitOfWork(db) as uow:
+                    held = await service.renew_lease(uow, job, owner, utcnow() + lease)
+            except Exception:  # a store that does not answer now may answer at the next beat
+                log.exception("import lease not renewed", import_id=job.id)
+                continue
+            if not held:  # taken over (or, a moment ago, finished by this very worker)
+                log.info("import lease no longer held", import_id=job.id)
+                lost.set()
+                return
+
+    task = asyncio.create_task(beat(), name=f"import-heartbeat-{job.id}")
+    try:
+        yield lost
+    finally:
+        done.set()
+        await task
 
 
 # -- running a job -------------------------------------------------------------------------------
@@ -133,48 +168,41 @@ async def run_job(
     rules: Rules,
     *,
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
-    lease: timedelta = timedelta(minutes=2),
+    lease: timedelta = DEFAULT_LEASE,
+    heartbeat: float | None = None,
     should_stop: Callable[[], bool] = lambda: False,
     max_chunks: int | None = None,
     limits: SheetLimits | None = None,
 ) -> str:
-    """Process a job this worker has claimed; returns its status when this run ends."""
+    """Process a job this worker has claimed, renewing its lease every `heartbeat` seconds
+    (a third of the lease unless given); returns its status when this run ends."""
     async with RegistryUnitOfWork(db, readonly=True) as uow:
         job = await service.get_job(uow, job_id)
     if job is None:
         return "missing"
+    every = heartbeat if heartbeat is not None else lease.total_seconds() / 3
     folder = Path(tempfile.mkdtemp(prefix="pb-import-"))
     try:
-        path = await _materialise(db, job, folder)
-        try:
-            if job.rows_total is None:
-                checked = await asyncio.to_thread(_check, path, job, limits)
-            reader = await asyncio.to_thread(_FileReader, path, job, limits)
-        except (SheetError, MissingColumns) as exc:
-            return await _reject(db, job, owner, exc)
-        if job.rows_total is None:
-            async with RegistryUnitOfWork(db) as uow:
-                await service.record_checked(
-                    uow,
-                    job,
-                    owner,
-                    rows_total=checked,
-                    header=reader.header,
-                    lease_until=utcnow() + lease,
-                )
-        if job.rows_done:
-            await asyncio.to_thread(reader.skip, job.rows_done)
-        return await _run_chunks(
-            db,
-            job,
-            owner,
-            rules,
-            reader,
-            chunk_rows=chunk_rows,
-            lease=lease,
-            should_stop=should_stop,
-            max_chunks=max_chunks,
-        )
+        async with _heartbeat(db, job, owner, lease, every) as lost:
+            path: Path | str = await _materialise(db, job, folder)
+            if job.stored_as != service.STORED_ROWS:
+                path = await _as_rows(db, job, owner, Path(path), limits)
+                if isinstance(path, str):
+                    return path
+            reader = await asyncio.to_thread(_FileReader, Path(path), job)
+            if job.rows_done:
+                await asyncio.to_thread(reader.skip, job.rows_done)
+            return await _run_chunks(
+                db,
+                job,
+                owner,
+                rules,
+                reader,
+                chunk_rows=chunk_rows,
+                lease=lease,
+                should_stop=lambda: should_stop() or lost.is_set(),
+                max_chunks=max_chunks,
+            )
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -248,15 +276,17 @@ class ImportWorker:
         *,
         chunk_rows: int = DEFAULT_CHUNK_ROWS,
         poll_seconds: float = 2.0,
-        lease: timedelta = timedelta(minutes=2),
+        lease: timedelta = DEFAULT_LEASE,
+        heartbeat: float | None = None,
         limits: SheetLimits | None = None,
     ) -> None:
         self.db = db
-        self.rules = rules
         self.limits = limits
+        self.rules = rules
         self.chunk_rows = chunk_rows
         self.poll_seconds = poll_seconds
         self.lease = lease
+        self.heartbeat = heartbeat
         self.owner = f"import-worker-{uuid.uuid4().hex[:12]}"
         self._signal = StopSignal()
         self._wake = asyncio.Event()
@@ -299,6 +329,7 @@ class ImportWorker:
             self.rules,
             chunk_rows=self.chunk_rows,
             lease=self.lease,
+            heartbeat=self.heartbeat,
             should_stop=lambda: self._signal.is_set,
             limits=self.limits,
         )
@@ -309,7 +340,31 @@ def import_worker(settings: RegistrySettings) -> WorkerFactory:
     """The worker factory `ServiceDefinition.workers` takes, with the registry's own settings."""
 
     def make(runtime: Runtime) -> ImportWorker:
-        return ImportWorker(runtime.db, settings.rules(), limits=settings.sheet_limits())
+        return ImportWorker(
+            runtime.db,
+            settings.rules(),
+            lease=timedelta(seconds=settings.import_lease_seconds),
+            heartbeat=settings.import_heartbeat_seconds,
+            limits=settings.sheet_limits(),
+        )
+
+    return make
+
+
+def import_file_purge(settings: RegistrySettings) -> WorkerFactory:
+    """Deletes the stored files of jobs that failed or were rejected, once
+    `import_file_retention_hours` have passed (a done job's go when it finishes)."""
+    retention = timedelta(hours=settings.import_file_retention_hours)
+
+    def make(runtime: Runtime) -> PeriodicJob:
+        async def purge() -> int:
+            async with RegistryUnitOfWork(runtime.db) as uow:
+                pieces = await service.purge_files(uow, retention)
+            if pieces:
+                log.info("import files purged", pieces=pieces)
+            return pieces
+
+        return PeriodicJob("registry-import-file-purge", settings.import_file_purge_seconds, purge)
 
     return make
 

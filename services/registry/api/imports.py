@@ -156,11 +156,12 @@ async def submit(
                 region_code=principal.region_code,
                 filename=file.filename or "upload",
                 file=file.file,
+                limits=settings.sheet_limits(),
             )
     response.headers["Location"] = f"{router.prefix}/{job.id}"
     if created:
         worker = worker_of(runtime)
-        if worker is not None:
+        if worker is not None and job.status == "queued":  # not a file refused on reading
             background.add_task(worker.wake)  # after the response: the job is committed by then
     else:
         response.status_code = status.HTTP_200_OK

@@ -16,6 +16,7 @@ from datetime import date
 from typing import Literal
 
 from libs.common.calendar import add_months
+from libs.common.personal import mask_attributes, mask_personal
 from libs.common.refusals import Conflict, Invalid, NotFound, RuleBroken
 from libs.common.validators import InvalidCode, canonical_region_code, region_ancestors
 from services.registry.domain.organizations import Organization, OrganizationNotFound, Rules
@@ -86,6 +87,9 @@ class Committee:
     formed_on: date
     parent_id: str | None = None
 
+    def __post_init__(self) -> None:
+        mask_attributes(self, "name")
+
     def contains(self, region_code: str) -> bool:
         return within(region_code, self.region_code)
 
@@ -96,6 +100,9 @@ class Candidate:
 
     organization: Organization
     unable_reason: str | None = None
+
+    def __post_init__(self) -> None:
+        mask_attributes(self, "unable_reason")
 
     @property
     def id(self) -> str:
@@ -109,6 +116,9 @@ class Covered:
     organization_id: str
     unable_reason: str | None = None
 
+    def __post_init__(self) -> None:
+        mask_attributes(self, "unable_reason")
+
 
 @dataclass(frozen=True)
 class Upgrade:
@@ -116,6 +126,9 @@ class Upgrade:
 
     organization_id: str
     name: str
+
+    def __post_init__(self) -> None:
+        mask_attributes(self, "name")
 
 
 @dataclass
@@ -140,6 +153,13 @@ class Branch:
     rectification_reason: str | None = None
     rectify_by: date | None = None
     reparenting_reason: str | None = None
+
+    def __post_init__(self) -> None:
+        # A phone or ID number typed into free text is masked however the branch is made.
+        mask_attributes(
+            self, "name", "dissolution_reason", "rectification_reason", "reparenting_reason"
+        )
+        self.unable_reasons = {k: mask_personal(v) for k, v in self.unable_reasons.items()}
 
     @property
     def active(self) -> bool:

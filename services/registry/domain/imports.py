@@ -37,6 +37,7 @@ from functools import cached_property, lru_cache, partial
 from typing import Any, Literal, Protocol
 
 from libs.common import refusals
+from libs.common.personal import has_personal, mask_personal
 from libs.common.validators import (
     InvalidCode,
     canonical_region_code,
@@ -222,6 +223,21 @@ class HeaderMap:
     ignored: tuple[str, ...]  # columns the source's mapping does not use
     row: int | None = None  # the header's row in the file, once located
 
+    @cached_property
+    def kept(self) -> tuple[int, ...]:
+        """The file's columns an import reads (those of the source's fields), in file order:
+        the only ones stored."""
+        return tuple(sorted({i for p in self.positions.values() for i in p}))
+
+    @cached_property
+    def credit_code_columns(self) -> frozenset[int]:
+        return frozenset(self.positions.get("credit_code", ()))
+
+    def over_kept(self) -> dict[str, list[int]]:
+        """Where each field is among the kept columns (`kept`), as the stored form has them."""
+        at = {column: n for n, column in enumerate(self.kept)}
+        return {f: [at[i] for i in p] for f, p in self.positions.items()}
+
     def report(self) -> dict[str, Any]:
         """The columns as the job's report lists them: the header's row, used (by field),
         dropped, ignored."""
@@ -262,6 +278,31 @@ def map_header(source: Source, header: Sequence[str]) -> HeaderMap:
     if missing:
         raise MissingColumns(source, missing)
     return HeaderMap(source, positions, dropped, ignored)
+
+
+def stored_cells(header: HeaderMap, cells: Sequence[str]) -> list[str]:
+    """The cells of a row as an import stores them: only the kept columns (`HeaderMap.kept`),
+    every ID number and phone typed into one masked (a 法人身份证 number pasted into the credit
+    code column, a phone after an address). A valid credit code is kept as it is."""
+    kept = [cells[i] if i < len(cells) else "" for i in header.kept]
+    # One look at the whole row first (the unit separator ends a number like a comma would):
+    # the common row holds nothing to mask, and is kept as it is.
+    if not has_personal("\x1f".join(kept)):
+        return kept
+    codes = header.credit_code_columns
+    out = []
+    for i, cell in zip(header.kept, kept, strict=True):
+        masked = mask_personal(cell)
+        out.append(cell if masked is not cell and i in codes and _is_credit_code(cell) else masked)
+    return out
+
+
+def _is_credit_code(text: str) -> bool:
+    try:
+        validate_credit_code(text)
+    except InvalidCode:
+        return False
+    return True
 
 
 #: How many non-blank rows at the top of a file may hold titles and notes above the header.
@@ -855,10 +896,12 @@ def is_within_safe(code: str, scope: str) -> bool:
 
 
 def _outside(record: SourceRecord, found: Organization) -> RowError:
+    """A row naming an organisation of another region: the error says so, and nothing of it
+    (its region, its id) that the office may not see."""
     return RowError(
         record.row,
         "region_code",
-        f"the organisation is registered in region {found.region_code}, outside your region",
+        "the organisation is registered outside your region",
     )
 
 
@@ -1000,6 +1043,9 @@ class ImportJob:
     started_at: datetime | None
     finished_at: datetime | None
     updated_at: datetime
+    #: How its file is stored: `rows` (the kept columns, masked, `stored_cells`) or `file` (as
+    #: uploaded, by jobs queued before 0010; the worker stores such a file as rows first).
+    stored_as: str = "rows"
 
 
 class ImportNotFound(refusals.NotFound):

@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from datetime import date
 
 from libs.common.identity import mask_name
+from libs.common.personal import mask_attributes
 from libs.common.refusals import NotFound, RuleBroken
 from services.registry.domain.branches import within
 
@@ -37,6 +38,9 @@ class Instructor:
     id: str
     name: str
     region_code: str
+
+    def __post_init__(self) -> None:
+        mask_attributes(self, "name")
 
     @property
     def name_masked(self) -> str:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from datetime import date
 from typing import Literal
 
+from libs.common.personal import mask_attributes
 from libs.common.refusals import NotFound, RuleBroken
 
 MassOrganizationKind = Literal["union", "youth_league", "womens_federation"]
@@ -33,6 +34,9 @@ class MassOrganization:
     established_on: date
     dissolved_on: date | None = None
     dissolution_reason: str | None = None
+
+    def __post_init__(self) -> None:
+        mask_attributes(self, "name", "dissolution_reason")
 
     @property
     def active(self) -> bool:

@@ -16,6 +16,7 @@ from datetime import date, datetime
 from typing import Literal
 
 from libs.common.identity import IdentityKey, mask_name
+from libs.common.personal import mask_attributes
 from libs.common.refusals import Conflict, NotFound, RuleBroken
 from libs.common.validators import InvalidCode
 from services.registry.domain.branches import Branch
@@ -186,6 +187,9 @@ class Member:
     version: int = 1
     moved_out_on: date | None = None
     branch_id: str | None = None  # the Party organisation holding the relationship, once here
+
+    def __post_init__(self) -> None:
+        mask_attributes(self, "name", "registered_with")
 
     @property
     def name_masked(self) -> str:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field, fields, replace
 from datetime import date, datetime
 from typing import Any, Literal
 
+from libs.common.personal import mask_attributes, mask_personal
 from libs.common.refusals import Conflict, NotFound, RuleBroken, Stale
 from services.registry.domain.names import name_key
 
@@ -52,6 +53,9 @@ EDITABLE_FIELDS: frozenset[str] = frozenset(
     }
 )
 
+#: Fields an office types freely, where a phone or ID number may be typed: masked on the way in.
+FREE_TEXT_FIELDS: tuple[str, ...] = ("name", "address", "no_branch_reason", "deregistration_reason")
+
 #: Credit codes of individual businesses (个体工商户) start with 92: their name is often a person's.
 INDIVIDUAL_BUSINESS_PREFIX = "92"
 
@@ -69,7 +73,7 @@ def investor_entry(
     know who holds what share, not to hold personal data."""
     return {
         "kind": kind,
-        "name": mask_person_name(name) if kind == "person" else name.strip(),
+        "name": mask_person_name(name) if kind == "person" else mask_personal(name.strip()),
         "credit_code": credit_code if kind == "organization" else None,
         "share": share,
     }
@@ -130,6 +134,10 @@ class Organization:
     status: OrganizationStatus = "active"
     deregistered_on: date | None = None
     deregistration_reason: str | None = None
+
+    def __post_init__(self) -> None:
+        # A phone or ID number typed into free text is masked however the file is made.
+        mask_attributes(self, *FREE_TEXT_FIELDS)
 
     @property
     def name_key(self) -> str:

@@ -14,6 +14,7 @@ from datetime import date
 
 from libs.common.audit import Actor
 from libs.common.calendar import local_today
+from libs.common.personal import mask_personal
 from libs.common.tables import utcnow
 from services.registry.domain.branches import (
     Advice,
@@ -290,6 +291,7 @@ async def dissolve_branch(
     uow: RegistryUnitOfWork, actor: Actor, branch_id: str, *, reason: str, on: date
 ) -> Branch:
     """Dissolve a branch: the organisations it covered are uncovered (they keep their history)."""
+    reason = mask_personal(reason)  # free text: what the event and the audit log carry
     before = await _branch(uow, branch_id, actor.region_code, for_update=True)
     after = dissolved(before, on=on, reason=reason)
     await _save(uow, after, before)

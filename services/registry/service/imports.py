@@ -1,27 +1,40 @@
 """Import jobs (摸排比对): accepting a file, each step of processing it, and its report.
 
-The uploaded file is stored in the database in 1 MB pieces (`import_file_chunks`), so whichever
-replica's worker takes the job can read it, and a job survives a restart. The worker
-(`services/registry/workers.py`) drives a job through these use cases, one transaction each: it
-claims the job under a lease, records the checked file's size and columns (or rejects the file
-whole), imports one chunk of rows at a time with the job's progress, and finishes or releases
-it. A chunk is planned by the domain (`plan_chunk`: matching, fills, conflicts, audit,
-provenance) and persisted here with its events (outbox).
+An upload is read once as it arrives (`store_rows`, in a thread): the header is found, and
+only the columns the import reads are kept, every ID number and phone in them masked; the rest
+of the file (法人身份证, 联系电话, 备注 ...) is never stored. The kept rows go to the database as
+JSON lines in 1 MB pieces (`import_file_chunks`), so whichever replica's worker takes the job
+can read them and a job survives a restart; they are deleted with the transaction that finishes
+the job (a failed job's are kept `import_file_retention_hours` for a re-run, then purged). A
+file that cannot be read is a job rejected at once, nothing of it stored.
+
+The worker (`services/registry/workers.py`) drives a job through these use cases, one
+transaction each: it claims the job under a lease (renewed by a heartbeat while it works),
+imports one chunk of rows at a time with the job's progress, and finishes or releases it. A
+chunk is planned by the domain (`plan_chunk`: matching, fills, conflicts, audit, provenance) and
+persisted here with its events (outbox).
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import itertools
+import json
+import shutil
+import tempfile
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import IO, Any, TypeVar
 
 from libs.common.audit import Actor
 from libs.common.logging import get_logger
 from libs.common.tables import utcnow
 from services.registry.domain.imports import (
+    HEADER_SCAN_ROWS,
     MAX_ATTEMPTS,
     SOURCES,
     HeaderMap,
@@ -30,12 +43,15 @@ from services.registry.domain.imports import (
     ImportNotFound,
     InvalidSubmission,
     LeaseLost,
+    MissingColumns,
     RowBatch,
+    locate_header,
     plan_chunk,
+    stored_cells,
 )
 from services.registry.domain.organizations import Rules
 from services.registry.service.organizations import announce_changed, announce_registered
-from services.registry.sheets import SheetError, sheet_kind
+from services.registry.sheets import SheetError, SheetLimits, iter_rows, sheet_kind
 from services.registry.store.uow import RegistryUnitOfWork
 
 log = get_logger(__name__)
@@ -60,15 +76,111 @@ def check_submission(source: object, file: F | None) -> tuple[str, F]:
     return source, file
 
 
-def _hash(file: IO[bytes]) -> tuple[str, int]:
+#: The format of a stored file's first line (JSON lines: the fields' columns, then the rows).
+STORED_ROWS = "rows"
+
+
+@dataclass
+class StoredRows:
+    """An upload as the job keeps it: its kept rows in `path` (JSON lines), or why it is refused
+    (`refusal`: nothing of it is stored)."""
+
+    path: Path
+    content_hash: str
+    size: int
+    rows_total: int | None = None
+    header: HeaderMap | None = None
+    refusal: SheetError | MissingColumns | None = None
+
+
+def _copy(file: IO[bytes], path: Path) -> tuple[str, int]:
+    """The upload written to `path`, with its sha256 and size."""
     file.seek(0)
     digest = hashlib.sha256()
     size = 0
-    while block := file.read(FILE_CHUNK_BYTES):
-        digest.update(block)
-        size += len(block)
-    file.seek(0)
+    with path.open("wb") as out:
+        while block := file.read(FILE_CHUNK_BYTES):
+            digest.update(block)
+            out.write(block)
+            size += len(block)
     return digest.hexdigest(), size
+
+
+def read_sheet(
+    path: Path, filename: str, source: str, limits: SheetLimits | None = None
+) -> tuple[HeaderMap, Iterator[tuple[int, list[str]]]]:
+    """The file's header (which may stand below title rows) and its rows after it, read
+    within `limits` (the registry's file limits)."""
+    rows = iter_rows(path, filename, limits=limits)
+    read: list[tuple[int, list[str]]] = []  # while looking for the header
+    top: list[tuple[int, list[str]]] = []  # the non-blank rows it may be among
+    for number, cells in rows:
+        read.append((number, cells))
+        if cells:
+            top.append((number, cells))
+            if len(top) == HEADER_SCAN_ROWS:
+                break
+    if not top:
+        raise SheetError("the file is empty: it has no header row and no data")
+    at, header = locate_header(SOURCES[source], top)
+    # The rows after the header: those read while looking for it, then the rest of the file.
+    return header, itertools.chain(((n, c) for n, c in read if n > at), rows)
+
+
+def write_rows(
+    path: Path, filename: str, source: str, out: Path, limits: SheetLimits | None = None
+) -> tuple[HeaderMap, int]:
+    """Read the sheet at `path` whole and write what a job keeps of it to `out`: a first line
+    naming where each field is, then `[row number, cells]` per row after the header (a blank
+    row as `[n, []]`), only the kept columns, ID numbers and phones masked. Returns the header
+    and the number of rows. Raises `SheetError` or `MissingColumns`."""
+    header, rows = read_sheet(path, filename, source, limits)
+    total = 0
+    with out.open("w", encoding="utf-8") as stored:
+        stored.write(json.dumps({"format": STORED_ROWS, "fields": header.over_kept()}) + "\n")
+        for number, cells in rows:
+            kept = stored_cells(header, cells) if cells else []
+            stored.write(json.dumps([number, kept], ensure_ascii=False) + "\n")
+            total += 1
+    return header, total
+
+
+def stored_rows(path: Path, source: str) -> tuple[HeaderMap, Iterator[tuple[int, list[str]]]]:
+    """The header mapping and rows of a file `write_rows` wrote."""
+    lines = path.open(encoding="utf-8")
+    first = json.loads(lines.readline())
+    positions = {f: tuple(p) for f, p in first["fields"].items()}
+    header = HeaderMap(SOURCES[source], positions, dropped=(), ignored=())
+
+    def rows() -> Iterator[tuple[int, list[str]]]:
+        with lines:
+            for line in lines:
+                number, cells = json.loads(line)
+                yield number, cells
+
+    return header, rows()
+
+
+def store_rows(
+    file: IO[bytes],
+    filename: str,
+    source: str,
+    folder: Path,
+    limits: SheetLimits | None = None,
+) -> StoredRows:
+    """An upload read into what its job keeps (blocking: run it in a thread)."""
+    raw = folder / ("upload" + Path(filename).suffix.lower())
+    content_hash, size = _copy(file, raw)
+    out = StoredRows(folder / "rows.jsonl", content_hash, size)
+    if size == 0:
+        raise SheetError("the file is empty")
+    try:
+        out.header, out.rows_total = write_rows(raw, filename, source, out.path, limits)
+    except (SheetError, MissingColumns) as exc:
+        out.refusal = exc
+    finally:
+        raw.unlink()  # the file as uploaded is gone as soon as it is read
+    return out
 
 
 async def submit_import(
@@ -79,51 +191,102 @@ async def submit_import(
     region_code: str,
     filename: str,
     file: IO[bytes],
+    limits: SheetLimits | None = None,
 ) -> tuple[ImportJob, bool]:
-    """Store the file as a queued job, or return the job that already has this very file from
-    this source for this region (True when the job is new). `file` is read in 1 MB pieces.
+    """Store what a job keeps of the file (see `store_rows`) as a queued job, or return the job
+    that already has this very file from this source for this region (True when the job is
+    new). A file that cannot be read is a job rejected at once, nothing of it stored.
 
-    Raises `SheetError` for a file of a type not accepted, or an empty one."""
-    sheet_kind(filename)  # an unsupported type is refused now, not after the upload is stored
-    content_hash, size = await asyncio.to_thread(_hash, file)
-    if size == 0:
-        raise SheetError("the file is empty")
+    The file is read in a thread before the transaction's first statement (no writer lock is
+    held while it is read). Raises `SheetError` for a file of a type not accepted, or an empty
+    one."""
+    sheet_kind(filename)  # an unsupported type is refused now, not after the upload is read
+    folder = Path(tempfile.mkdtemp(prefix="pb-upload-"))
+    try:
+        kept = await asyncio.to_thread(store_rows, file, filename, source, folder, limits)
+        return await _add_job(uow, actor, source, region_code, filename, kept)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+async def _add_job(
+    uow: RegistryUnitOfWork,
+    actor: Actor,
+    source: str,
+    region_code: str,
+    filename: str,
+    kept: StoredRows,
+) -> tuple[ImportJob, bool]:
     repo = uow.imports
-    existing = await repo.find_job(source, region_code, content_hash)
+    existing = await repo.find_job(source, region_code, kept.content_hash)
     if existing is not None:
         return existing, False
     now = utcnow()
     job_id = str(uuid.uuid4())
+    refusal = kept.refusal
     created = await repo.create_job(
         {
             "id": job_id,
             "source": source,
             "region_code": region_code,
             "filename": filename[:255],
-            "content_hash": content_hash,
-            "size_bytes": size,
-            "status": "queued",
+            "content_hash": kept.content_hash,
+            "size_bytes": kept.size,
+            "status": "queued" if refusal is None else "rejected",
             "actor": actor.subject,
             "actor_region": actor.region_code,
+            "rows_total": kept.rows_total,
             "rows_done": 0,
             "counts": ImportCounts().as_dict(),
+            "columns": kept.header.report() if kept.header is not None else None,
+            "reason": refusal.reason if refusal is not None else None,
+            "missing_columns": refusal.missing if isinstance(refusal, MissingColumns) else None,
             "attempts": 0,
+            "stored_as": STORED_ROWS,
             "created_at": now,
+            "finished_at": now if refusal is not None else None,
             "updated_at": now,
         }
     )
     if not created:  # the same file arrived concurrently: the other request's job stands
-        raced = await repo.find_job(source, region_code, content_hash)
+        raced = await repo.find_job(source, region_code, kept.content_hash)
         assert raced is not None
         return raced, False
-    seq = 0
-    while block := await asyncio.to_thread(file.read, FILE_CHUNK_BYTES):
-        await repo.add_file_chunks(job_id, [(seq, block)])
-        seq += 1
+    if refusal is None:
+        await _store_file(uow, job_id, kept.path)
     job = await repo.get_job(job_id)
     assert job is not None
-    log.info("import queued", import_id=job_id, source=source, size_bytes=size)
+    if refusal is None:
+        log.info("import queued", import_id=job_id, source=source, size_bytes=kept.size)
+    else:
+        log.info("import rejected", import_id=job_id, reason=refusal.reason)
     return job, True
+
+
+async def _store_file(uow: RegistryUnitOfWork, job_id: str, path: Path) -> None:
+    with path.open("rb") as stored:
+        seq = 0
+        while block := await asyncio.to_thread(stored.read, FILE_CHUNK_BYTES):
+            await uow.imports.add_file_chunks(job_id, [(seq, block)])
+            seq += 1
+
+
+async def restore_as_rows(
+    uow: RegistryUnitOfWork, job: ImportJob, owner: str, kept: StoredRows
+) -> bool:
+    """A job stored as uploaded (before 0010) now stored as its kept rows, checked (rows and
+    columns recorded), in one transaction; False if the job is no longer `owner`'s."""
+    held = await uow.imports.update_job(
+        job.id,
+        owner,
+        stored_as=STORED_ROWS,
+        rows_total=kept.rows_total,
+        columns=kept.header.report() if kept.header is not None else None,
+    )
+    if held:
+        await uow.imports.delete_file(job.id)
+        await _store_file(uow, job.id, kept.path)
+    return held
 
 
 # -- the report ----------------------------------------------------------------------------------
@@ -205,21 +368,6 @@ async def file_piece(uow: RegistryUnitOfWork, job_id: str, seq: int) -> bytes | 
     return await uow.imports.file_chunk(job_id, seq)
 
 
-async def record_checked(
-    uow: RegistryUnitOfWork,
-    job: ImportJob,
-    owner: str,
-    *,
-    rows_total: int,
-    header: HeaderMap,
-    lease_until: datetime,
-) -> None:
-    """The whole file was read and is sound: its data rows and the columns used."""
-    await uow.imports.update_job(
-        job.id, owner, rows_total=rows_total, columns=header.report(), lease_until=lease_until
-    )
-
-
 async def import_chunk(
     uow: RegistryUnitOfWork, job: ImportJob, batch: RowBatch, rules: Rules
 ) -> ImportCounts:
@@ -274,9 +422,22 @@ async def release_job(uow: RegistryUnitOfWork, job: ImportJob, owner: str) -> No
 
 
 async def finish_job(uow: RegistryUnitOfWork, job: ImportJob, owner: str) -> None:
-    await uow.imports.update_job(
+    """The job is done: its stored file goes in the same transaction."""
+    if await uow.imports.update_job(
         job.id, owner, status="done", finished_at=utcnow(), lease_owner=None, lease_until=None
-    )
+    ):
+        await uow.imports.delete_file(job.id)
+
+
+async def renew_lease(uow: RegistryUnitOfWork, job: ImportJob, owner: str, until: datetime) -> bool:
+    """The worker still works on the job (its heartbeat); False when it is no longer its own."""
+    return await uow.imports.renew_lease(job.id, owner, until)
+
+
+async def purge_files(uow: RegistryUnitOfWork, retention: timedelta) -> int:
+    """Delete the stored files of jobs that failed or were rejected more than `retention` ago
+    (and of any done job); returns how many pieces went."""
+    return await uow.imports.purge_files(utcnow() - retention)
 
 
 async def reject_job(
@@ -286,8 +447,9 @@ async def reject_job(
     reason: str,
     missing_columns: list[str] | None = None,
 ) -> None:
-    """The file cannot be imported at all: nothing in it changed the ledger."""
-    await uow.imports.update_job(
+    """The file cannot be imported at all: nothing in it changed the ledger, and it is never
+    run again, so its stored file goes at once."""
+    if await uow.imports.update_job(
         job.id,
         owner,
         status="rejected",
@@ -296,4 +458,5 @@ async def reject_job(
         finished_at=utcnow(),
         lease_owner=None,
         lease_until=None,
-    )
+    ):
+        await uow.imports.delete_file(job.id)

@@ -8,6 +8,7 @@ from typing import Any
 
 from libs.common.audit import Actor
 from libs.common.logging import get_logger
+from libs.common.personal import mask_personal
 from libs.common.tables import utcnow
 from services.registry.domain.lifecycle import assignment_ended_with, deregistered, reactivated
 from services.registry.domain.organizations import (
@@ -69,6 +70,7 @@ async def deregister_organization(
     """Take an organisation out of the ledger (its file is kept, closed) and, in the same
     transaction, everything that depended on it: its branch, its instructors' assignments and
     the members transferred to it, each with its event."""
+    reason = mask_personal(reason)  # free text: what the events and the audit log carry
     before = await open_for_change(uow, organization_id, expected_version)
     members = await uow.members.transferred_at(organization_id)
     moved = [m.moved_out(on) for m in members]
@@ -151,6 +153,7 @@ async def reactivate_organization(
     expected_version: int | None,
 ) -> Organization:
     """Open a deregistered file again (re-registered, back from 吊销, wrongly closed)."""
+    reason = None if reason is None else mask_personal(reason)
     before = await uow.organizations.get(organization_id, for_update=True)
     if before is None:
         raise OrganizationNotFound(organization_id)

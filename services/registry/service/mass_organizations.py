@@ -6,6 +6,7 @@ import uuid
 from datetime import date
 
 from libs.common.audit import Actor
+from libs.common.personal import mask_personal
 from libs.common.tables import utcnow
 from services.registry.domain.mass_organizations import (
     MassOrganization,
@@ -87,6 +88,7 @@ async def dissolve(
     reason: str,
     on: date,
 ) -> MassOrganization:
+    reason = mask_personal(reason)  # free text: what the audit log carries
     await _locked_organization(uow, organization_id)
     before = await uow.mass_organizations.get(mass_organization_id)
     if before is None or before.organization_id != organization_id:

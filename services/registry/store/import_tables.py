@@ -54,6 +54,9 @@ import_jobs = Table(
     Column("started_at", UTCDateTime()),
     Column("finished_at", UTCDateTime()),
     Column("updated_at", UTCDateTime(), nullable=False),
+    # rows: the kept columns as JSON lines, personal data masked; file: as uploaded (the jobs
+    # before migration 0010, and the safe reading of a row inserted without saying)
+    Column("stored_as", String(8), nullable=False, server_default="file"),
     UniqueConstraint(
         "source", "region_code", "content_hash", name="uq_import_jobs_source_region_hash"
     ),
@@ -67,7 +70,8 @@ import_file_chunks = Table(
     Column("job_id", String(36), ForeignKey("import_jobs.id"), primary_key=True),
     Column("seq", Integer(), primary_key=True, autoincrement=False),
     Column("data", LargeBinary(), nullable=False),
-    comment="The uploaded file in 1 MB pieces, so any replica can process or resume the job.",
+    comment="The job's rows in 1 MB pieces (only the columns it reads, ID numbers and phones "
+    "masked), so any replica can process or resume it; deleted when the job is done.",
 )
 
 import_row_errors = Table(

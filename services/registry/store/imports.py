@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    delete,
     func,
     insert,
     or_,
@@ -98,6 +99,28 @@ class ImportRepository(Repository):
                 [{"job_id": job_id, "seq": seq, "data": data} for seq, data in chunks],
             )
 
+    async def delete_file(self, job_id: str) -> None:
+        """Forget the job's stored file (its pieces)."""
+        await self.session.execute(
+            delete(import_file_chunks).where(import_file_chunks.c.job_id == job_id)
+        )
+
+    async def purge_files(self, finished_before: datetime) -> int:
+        """Delete the stored files of jobs failed or rejected before `finished_at`, and of any
+        job done (a file outlives its done job only if it finished before this was the rule);
+        returns how many pieces went."""
+        ended = select(import_jobs.c.id).where(
+            or_(
+                import_jobs.c.status == "done",
+                (import_jobs.c.status.in_(("failed", "rejected")))
+                & (import_jobs.c.finished_at < finished_before),
+            )
+        )
+        result = await self.session.execute(
+            delete(import_file_chunks).where(import_file_chunks.c.job_id.in_(ended))
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
     async def file_chunk(self, job_id: str, seq: int) -> bytes | None:
         data: bytes | None = (
             await self.session.execute(
@@ -150,6 +173,10 @@ class ImportRepository(Repository):
             )
         )
         return bool(getattr(result, "rowcount", 0) == 1)
+
+    async def renew_lease(self, job_id: str, owner: str, until: datetime) -> bool:
+        """Extend the lease `owner` holds (False when it holds it no more)."""
+        return await self.update_job(job_id, owner, lease_until=until)
 
     async def update_job(self, job_id: str, owner: str | None, **values: Any) -> bool:
         """Change the job; with `owner`, only while that worker still holds the lease."""

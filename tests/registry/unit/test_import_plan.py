@@ -271,6 +271,7 @@ def test_rows_that_cannot_be_matched_are_rejected_with_the_file_errors() -> None
     assert reasons[3] == ("credit_code", "the organisation has been deregistered")
     assert reasons[4][0] == "region_code"
     assert "outside your region" in reasons[4][1]
+    assert elsewhere.region_code[:6] not in reasons[4][1]  # nothing of the other region named
     assert 5 not in reasons  # no code and no name match: a provisional file
     assert reasons[7] == ("name", "duplicate of row 6 (the same organisation)")
     assert [e.row for e in result.errors] == [9, 2, 3, 4, 7]
