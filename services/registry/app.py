@@ -19,7 +19,11 @@ from services.registry.handlers import consumers
 from services.registry.settings import RegistrySettings
 from services.registry.store import tables
 from services.registry.store.uow import RegistryUnitOfWork
-from services.registry.workers import import_file_purge, import_worker
+from services.registry.workers import (
+    import_file_purge,
+    import_worker,
+    rectification_deadlines,
+)
 
 
 def definition(settings: RegistrySettings | None = None) -> ServiceDefinition:
@@ -42,6 +46,10 @@ def definition(settings: RegistrySettings | None = None) -> ServiceDefinition:
             audit.router,
         ],
         consumers=consumers(settings),
-        workers=[import_worker(settings), import_file_purge(settings)],
+        workers=[
+            import_worker(settings),
+            import_file_purge(settings),
+            rectification_deadlines(settings),
+        ],
         unit_of_work=RegistryUnitOfWork,
     )

@@ -274,6 +274,21 @@ class BranchDissolvedV1(BranchState):
 
 
 @catalogue.register(
+    "pb.registry.branch.rectification_overdue",
+    version=1,
+    producer="registry",
+    subject_field="branch_id",
+)
+class BranchRectificationOverdueV1(BranchState):
+    """Emitted once per deadline when a branch needing rectification (a joint branch below the
+    rules) is still not put right the day after its `rectify_by`: the office's to-do, sent to
+    the committee above. The branch still covers its organisations until it is reorganised or
+    dissolved."""
+
+    overdue_since: date = Field(description="The first day past the deadline")
+
+
+@catalogue.register(
     "pb.registry.branch.relocated",
     version=1,
     producer="registry",

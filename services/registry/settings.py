@@ -4,6 +4,7 @@ from pydantic import Field, SecretStr
 
 from libs.common.settings import (
     DEVELOPMENT_IDENTITY_KEY,
+    OfficeCalendar,
     ServiceSettings,
     identity_key_field,
 )
@@ -13,12 +14,18 @@ from services.registry.sheets import SheetLimits
 _SHEET = SheetLimits()  # the bounds of reading a spreadsheet: their defaults live there
 
 
-class RegistrySettings(ServiceSettings):
+class RegistrySettings(OfficeCalendar, ServiceSettings):
     service_name: str = "registry"
     port: int = 8001
     #: Every organisation's file changes reach this stream: the largest by far (see
     #: deploy/README.md, "Stream sizes").
     stream_max_bytes: int = Field(default=4 << 30, ge=1 << 20)
+    rectification_check_seconds: float = Field(
+        default=3600.0,
+        gt=0,
+        description="How often rectification deadlines are looked at (each passed deadline is "
+        "announced once, the day after it)",
+    )
 
     standalone_min_full_members: int = Field(
         default=3, ge=1, description="Full members an organisation needs for its own branch"

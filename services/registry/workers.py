@@ -37,6 +37,7 @@ from services.registry.domain.imports import (
     read_row,
 )
 from services.registry.domain.organizations import Rules
+from services.registry.service import branches
 from services.registry.service import imports as service
 from services.registry.settings import RegistrySettings
 from services.registry.sheets import SheetError, SheetLimits
@@ -365,6 +366,25 @@ def import_file_purge(settings: RegistrySettings) -> WorkerFactory:
             return pieces
 
         return PeriodicJob("registry-import-file-purge", settings.import_file_purge_seconds, purge)
+
+    return make
+
+
+def rectification_deadlines(settings: RegistrySettings) -> WorkerFactory:
+    """Announces each branch still needing rectification after its deadline, once per deadline
+    (`pb.registry.branch.rectification_overdue`), on the offices' day."""
+
+    def make(runtime: Runtime) -> PeriodicJob:
+        async def announce() -> int:
+            async with RegistryUnitOfWork(runtime.db) as uow:
+                found = await branches.announce_overdue_rectifications(uow, settings.office_today())
+            if found:
+                log.info("rectification deadlines passed", branches=found)
+            return found
+
+        return PeriodicJob(
+            "registry-rectification-deadlines", settings.rectification_check_seconds, announce
+        )
 
     return make
 

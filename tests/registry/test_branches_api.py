@@ -7,7 +7,9 @@ from typing import Any
 
 from sqlalchemy import select
 
+from services.registry.service.branches import announce_overdue_rectifications
 from services.registry.store.tables import organizations
+from services.registry.store.uow import RegistryUnitOfWork
 from tests.harness import RunningService
 from tests.registry.party_helpers import (
     data_of,
@@ -563,3 +565,32 @@ async def test_a_branch_is_advised_to_become_a_general_branch_or_a_committee_by_
         assert patched.status_code == 200, patched.text
         read = (await registry.client.get(f"/v1/branches/{branch['id']}", headers=headers)).json()
         assert [a["rule"] for a in read["advice"]] == [rule]
+
+
+async def test_a_passed_rectification_deadline_is_announced_once(registry: RunningService) -> None:
+    parent = await committee(registry)
+    a, b, c = await orgs(registry, 470, [1, 1, 1])
+    joint = await form(registry, kind="joint", parent_id=parent["id"], organization_ids=[a, b, c])
+    assert joint.status_code == 201, joint.text
+    branch_id = joint.json()["id"]
+    fewer = await registry.client.post(
+        f"/v1/branches/{branch_id}/reorganize",
+        json={"remove": [c], "on": "2026-11-30"},
+        headers=registry.as_region("140212"),
+    )
+    assert fewer.json()["branch"]["rectify_by"] == "2027-02-28", fewer.text
+
+    async def announce(today: date) -> int:
+        async with RegistryUnitOfWork(registry.runtime.db) as uow:
+            return await announce_overdue_rectifications(uow, today)
+
+    assert await announce(date(2027, 2, 28)) == 0  # the deadline's own day is still in time
+    assert await announce(date(2027, 3, 1)) == 1
+    assert await announce(date(2027, 3, 2)) == 0  # once per deadline
+    [overdue] = await data_of(registry, "pb.registry.branch.rectification_overdue.v1")
+    assert (overdue["branch_id"], overdue["overdue_since"], overdue["status"]) == (
+        branch_id,
+        "2027-03-01",
+        "needs_rectification",
+    )
+    assert overdue["organization_ids"] == sorted([a, b])  # it still covers them

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, timedelta
 
 from libs.common.audit import Actor
 from libs.common.calendar import local_today
@@ -46,6 +46,7 @@ from services.registry.domain.organizations import Organization, Rules
 from services.registry.events import (
     BranchDissolvedV1,
     BranchFormedV1,
+    BranchRectificationOverdueV1,
     BranchRelocatedV1,
     BranchReorganizedV1,
     CommitteeFormedV1,
@@ -390,3 +391,23 @@ async def reparent_branch(
         action="branch.reparented",
     )
     return after
+
+
+async def announce_overdue_rectifications(
+    uow: RegistryUnitOfWork, today: date, limit: int = 500
+) -> int:
+    """`branch.rectification_overdue` for each branch still needing rectification after its
+    deadline, once per deadline; returns how many were announced."""
+    due = await uow.branches.rectification_overdue(today, limit)
+    for branch_id in due:
+        branch = await uow.branches.get(branch_id)
+        if branch is None or branch.rectify_by is None:
+            continue
+        uow.record(
+            BranchRectificationOverdueV1(
+                **_state(branch),
+                overdue_since=branch.rectify_by + timedelta(days=1),
+            )
+        )
+        await uow.branches.mark_overdue_announced(branch_id, branch.rectify_by)
+    return len(due)

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, insert, or_, select, update
 
 from libs.common.db import Repository, dialect_insert
 from services.registry.domain.branches import Branch, Committee
@@ -82,6 +82,26 @@ class BranchRepository(Repository):
             **{c: row[c] for c in _BRANCH_COLUMNS},
             organization_ids=[c.organization_id for c in covered],
             unable_reasons={c.organization_id: c.unable_reason for c in covered if c.unable_reason},
+        )
+
+    async def rectification_overdue(self, today: date, limit: int) -> list[str]:
+        """Branches still needing rectification after their deadline, not yet announced for it."""
+        c = branches.c
+        rows = await self.session.execute(
+            select(c.id)
+            .where(c.status == "needs_rectification", c.rectify_by < today)
+            .where(or_(c.overdue_announced_for.is_(None), c.overdue_announced_for != c.rectify_by))
+            .order_by(c.rectify_by, c.id)
+            .limit(limit)
+        )
+        return list(rows.scalars())
+
+    async def mark_overdue_announced(self, branch_id: str, rectify_by: date) -> None:
+        """Remember the deadline announced (the branch's state and version do not change)."""
+        await self.session.execute(
+            update(branches)
+            .where(branches.c.id == branch_id)
+            .values(overdue_announced_for=rectify_by)
         )
 
     async def covering(self, organization_ids: Iterable[str]) -> dict[str, str | None]:

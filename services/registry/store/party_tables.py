@@ -129,11 +129,14 @@ branches = Table(
     Column("rectification_reason", Text()),  # why it needs rectification (status says it does)
     Column("rectify_by", Date()),
     Column("reparenting_reason", Text()),  # set while it is flagged for a new parent committee
+    # the rectify_by whose passing was announced (once per deadline): the announcer's memory
+    Column("overdue_announced_for", Date()),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
     comment="Basic-level Party organisations: standalone, joint and temporary branches.",
 )
 Index("ix_branches_region_code", branches.c.region_code)
+Index("ix_branches_rectify_by", branches.c.rectify_by)
 
 branch_organizations = Table(
     "branch_organizations",
