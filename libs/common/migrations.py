@@ -1,12 +1,22 @@
-"""Alembic, driven from code: each service keeps its own migrations and runs them to head."""
+"""Alembic, driven from code: each service keeps its own migrations and runs them to head.
+
+In Kubernetes the migrations run once per release, in the service's `<name>-migrate` Job, and the
+pods only wait for the schema (`schema_status` in their readiness). Two runners never race: on
+PostgreSQL the upgrade holds a transaction-scoped advisory lock (`pg_advisory_xact_lock`), so a
+second runner waits for the first to commit and then finds the store at head. SQLite takes no
+lock of its own: it is the store of one process (`make run`, tests), never shared by replicas.
+"""
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
 from alembic import command, context, op
 from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import MetaData, pool, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import async_engine_from_config
@@ -35,11 +45,40 @@ async def upgrade_to_head(db: Database, script_location: Path) -> None:
 
     async with db.engine.begin() as connection:
         if connection.dialect.name == "postgresql":
-            # Replicas starting together must not migrate the same database at once.
+            # Two runners (a Job retried, a pod migrating on start) must not migrate the same
+            # database at once: the second waits here until the first commits, then reads the
+            # version it left. Released with the transaction, even when the runner dies.
             await connection.execute(
                 text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
             )
         await connection.run_sync(upgrade)
+
+
+@functools.cache
+def _heads(script_location: Path) -> tuple[frozenset[str], frozenset[str]]:
+    """(head revisions, every revision) of a service's migrations; read once per process."""
+    scripts = ScriptDirectory(str(script_location))
+    known = frozenset(r.revision for r in scripts.walk_revisions())
+    return frozenset(scripts.get_heads()), known
+
+
+async def schema_status(db: Database, script_location: Path) -> str:
+    """`ok` when the store holds this code's head revision, or a revision this code does not
+    know (a newer release has already migrated it; migrations stay backward compatible);
+    otherwise why the service must not take traffic yet."""
+    heads, known = _heads(script_location)
+    try:
+        async with db.engine.connect() as connection:
+            current: set[str] = await connection.run_sync(
+                lambda c: set(MigrationContext.configure(c).get_current_heads())
+            )
+    except Exception as exc:  # noqa: BLE001 - reported by the readiness check, not raised
+        return f"failing: {type(exc).__name__}"
+    if heads <= current or current - known:
+        return "ok"
+    if not current:
+        return "no schema: the migrate Job has not run"
+    return f"behind: at {', '.join(sorted(current))}, head {', '.join(sorted(heads))}"
 
 
 def run_env(service_metadata: MetaData) -> None:

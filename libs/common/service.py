@@ -24,7 +24,7 @@ from libs.common.db import Database, UnitOfWork
 from libs.common.inbox import ConsumerSpec, InboxConsumer
 from libs.common.logging import configure_logging, get_logger
 from libs.common.metrics import ServiceMetrics
-from libs.common.migrations import upgrade_to_head
+from libs.common.migrations import schema_status, upgrade_to_head
 from libs.common.outbox import OutboxRelay
 from libs.common.problems import (
     PROBLEM_JSON,
@@ -161,6 +161,8 @@ class Runtime:
             checks["store"] = "ok"
         except Exception as exc:  # noqa: BLE001 - reported, not raised
             checks["store"] = f"failing: {type(exc).__name__}"
+        if checks["store"] == "ok":  # not ready until the migrate Job brought the schema to head
+            checks["schema"] = await schema_status(self.db, self.definition.migrations)
         checks["broker"] = "ok" if self.link.connected else "not connected"
         return checks
 
