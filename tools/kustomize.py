@@ -3,7 +3,7 @@
 The real tool (`kubectl kustomize`) is not always installed; the manifest tests validate the
 documents this module renders, and compare them with the real tool's output where it is. What is
 supported: `resources` (files and directories holding a kustomization), `namespace`, `labels`
-(with `includeSelectors` for the workload kinds below), `images` (`newTag`, `newName`) and
+(with `includeSelectors` for the workload kinds below), `images` (`newTag`, `newName`, `digest`) and
 `patches` that are JSON 6902 operation lists with a `target` of kind and/or name. Anything else
 in a kustomization is refused (`KustomizeError`) rather than rendered wrongly.
 
@@ -48,9 +48,10 @@ SELECTOR_PATHS: dict[str, list[tuple[str, bool]]] = {
     ],
     "Service": [("spec.selector", True)],
     "PodDisruptionBudget": [("spec.selector.matchLabels", False)],
+    "Job": [("spec.selector.matchLabels", False), ("spec.template.metadata.labels", True)],
 }
 #: Kinds whose selectors kustomize also rewrites but this module does not model.
-UNMODELLED_SELECTORS = {"DaemonSet", "ReplicaSet", "ReplicationController", "Job", "CronJob"}
+UNMODELLED_SELECTORS = {"DaemonSet", "ReplicaSet", "ReplicationController", "CronJob"}
 IMAGE_PATHS = (
     "spec.containers[].image",
     "spec.initContainers[].image",
@@ -242,9 +243,11 @@ def _split_image(image: str) -> tuple[str, str]:
 
 
 def _apply_image(docs: list[Doc], image: Doc) -> None:
-    unsupported = set(image) - {"name", "newName", "newTag"}
+    unsupported = set(image) - {"name", "newName", "newTag", "digest"}
     if unsupported:
         raise KustomizeError(f"images: not supported here: {', '.join(sorted(unsupported))}")
+    if "digest" in image and not str(image["digest"]).startswith("sha256:"):
+        raise KustomizeError(f"images: a digest is sha256:<64 hex>, not {image['digest']!r}")
     for doc in docs:
         for path in IMAGE_PATHS:
             *parents, field = path.split(".")
@@ -256,6 +259,9 @@ def _apply_image(docs: list[Doc], image: Doc) -> None:
                     continue
                 if "newTag" in image:
                     suffix = ":" + str(image["newTag"])
+                if "digest" in image:  # kustomize: name@digest, or name:tag@digest with newTag
+                    tag = ":" + str(image["newTag"]) if "newTag" in image else ""
+                    suffix = tag + "@" + str(image["digest"])
                 container[field] = image.get("newName", name) + suffix
 
 

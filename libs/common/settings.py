@@ -14,6 +14,11 @@ from libs.common.calendar import local_today
 #: Where `make run` keeps its files when no database URL is given.
 DATA_DIR = Path(".data")
 
+#: Where Kubernetes mounts the secret settings as files, one per setting named as its environment
+#: variable (`PB_AUTH_SECRET`, `PB_REGISTRY_DATABASE_URL`, `NATS_URL`); read when it exists. The
+#: environment wins over a file.
+SECRETS_DIR = Path("/run/secrets/pb")
+
 #: Used only when no secret is configured; `make run` and tests rely on it, production must not.
 DEVELOPMENT_AUTH_SECRET = "development-only-secret-change-me-0123456789"
 
@@ -40,7 +45,11 @@ class ServiceSettings(BaseSettings):
     """The settings of one service. A subclass sets the default of `service_name`; its
     environment prefix follows from it (`registry` reads `PB_REGISTRY_*`)."""
 
-    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+    model_config = SettingsConfigDict(
+        extra="ignore",
+        populate_by_name=True,
+        secrets_dir=SECRETS_DIR if SECRETS_DIR.is_dir() else None,
+    )
 
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:

@@ -133,6 +133,43 @@ def test_namespace_labels_with_selectors_and_image_tags(tmp_path: Path) -> None:
     assert "namespace" not in namespace["metadata"]
 
 
+def test_images_by_digest(tmp_path: Path) -> None:
+    """As kustomize: a digest replaces the tag (`name@digest`), or follows a new tag."""
+    digest = "sha256:" + "ab" * 32
+    folder = overlay(tmp_path / "a", images=[{"name": "example.com/app", "digest": digest}])
+    pod = by_kind(kustomize.build(folder))["Deployment"]["spec"]["template"]["spec"]
+    images = [c["image"] for c in pod["initContainers"] + pod["containers"]]
+    assert images == [f"example.com/app@{digest}"] * 2
+    tagged = overlay(
+        tmp_path / "b",
+        images=[
+            {"name": "example.com/app", "newName": "r.example/app", "newTag": "2", "digest": digest}
+        ],
+    )
+    pod = by_kind(kustomize.build(tagged))["Deployment"]["spec"]["template"]["spec"]
+    assert pod["containers"][0]["image"] == f"r.example/app:2@{digest}"
+    with pytest.raises(KustomizeError, match="digest"):
+        kustomize.build(
+            overlay(tmp_path / "c", images=[{"name": "example.com/app", "digest": "2"}])
+        )
+
+
+def test_job_labels_reach_its_pods(tmp_path: Path) -> None:
+    job = (
+        "apiVersion: batch/v1\nkind: Job\nmetadata: {name: migrate}\n"
+        "spec: {template: {spec: {containers: [{name: m, image: example.com/app:1}]}}}\n"
+    )
+    write(tmp_path / "base", {"resources": ["job.yaml"]}, **{"job.yaml": job})
+    folder = write(
+        tmp_path / "app",
+        {"resources": ["../base"], "labels": [{"pairs": {"app": "x"}, "includeSelectors": True}]},
+    )
+    (built,) = kustomize.build(folder)
+    assert built["metadata"]["labels"] == {"app": "x"}
+    assert built["spec"]["template"]["metadata"]["labels"] == {"app": "x"}
+    assert "selector" not in built["spec"], "a Job's selector is the API server's to make"
+
+
 def test_what_is_not_modelled_is_refused(tmp_path: Path) -> None:
     with pytest.raises(KustomizeError, match="namePrefix"):
         kustomize.build(overlay(tmp_path / "a", namePrefix="x-"))

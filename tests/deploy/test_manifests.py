@@ -33,6 +33,7 @@ import pytest
 import yaml
 
 from libs.common.broker import service_streams
+from libs.common.settings import SECRETS_DIR
 from tests.harness import free_port, wait_for
 from tools import kustomize
 
@@ -322,13 +323,14 @@ def test_each_service_is_the_base_and_a_patch() -> None:
         assert kustomize.load_kustomization(SERVICES_DIR / name)["resources"] == ["../base"]
 
     def normalised(name: str) -> str:
-        docs = [d for d in base_resources() if d["metadata"]["name"] == name]
+        docs = [d for d in base_resources() if d["metadata"]["name"] in (name, f"{name}-migrate")]
         assert {d["kind"] for d in docs} == {
             "ServiceAccount",
             "Deployment",
             "Service",
             "PodDisruptionBudget",
             "HorizontalPodAutoscaler",
+            "Job",
         }
         text = kustomize.dump(sorted(docs, key=lambda d: str(d["kind"])))
         for placeholder in PLACEHOLDERS:
@@ -356,7 +358,7 @@ def test_every_namespaced_resource_is_in_the_namespace() -> None:
 
 def test_one_deployment_service_pdb_and_hpa_per_service() -> None:
     for kind in ("Deployment", "Service", "PodDisruptionBudget", "HorizontalPodAutoscaler"):
-        names = set(of_kind(kind)) - {"nats", "nats-headless"}
+        names = set(of_kind(kind)) - {"nats", "nats-headless", "otel-collector"}
         assert names == set(SERVICES), kind
 
 
@@ -384,16 +386,7 @@ def test_deployment_probes_ports_and_command(name: str) -> None:
     prefix = f"PB_{name.upper()}_"
     assert env[prefix + "PORT"]["value"] == str(SERVICES[name])
     assert env[prefix + "HOST"]["value"] == "0.0.0.0"
-    assert env[prefix + "DATABASE_URL"]["valueFrom"]["secretKeyRef"]["name"] == f"pb-{name}"
-    assert env["NATS_URL"]["value"].startswith(f"tls://{name}:$(NATS_PASSWORD)@")
-    password_ref = env["NATS_PASSWORD"]["valueFrom"]["secretKeyRef"]
-    assert password_ref == {"name": "nats-users", "key": f"NATS_{name.upper()}_PASSWORD"}
-    names = list(env)
-    assert names.index("NATS_PASSWORD") < names.index("NATS_URL"), "$(VAR) must be defined first"
-
-    env_from = container["envFrom"]
-    assert {"configMapRef": {"name": "pb-config"}} in env_from
-    assert any("secretRef" in source for source in env_from)
+    assert container["envFrom"] == [{"configMapRef": {"name": "pb-config"}}]
 
     annotations = dep["spec"]["template"]["metadata"]["annotations"]
     assert annotations["prometheus.io/scrape"] == "true"
@@ -401,13 +394,99 @@ def test_deployment_probes_ports_and_command(name: str) -> None:
     assert annotations["prometheus.io/path"] == "/metrics"
 
 
+def selects(selector: dict[str, str], labels: dict[str, str]) -> bool:
+    return selector.items() <= labels.items()
+
+
 @pytest.mark.parametrize("name", list(SERVICES))
-def test_migrations_run_before_the_service(name: str) -> None:
-    inits = {c["name"]: c for c in pod_spec(deployment(name))["initContainers"]}
-    assert inits["migrate"]["command"] == ["python", "-m", f"services.{name}", "migrate"]
-    assert f"PB_{name.upper()}_DATABASE_URL" in env_of(inits["migrate"])
-    config = of_kind("ConfigMap")["pb-config"]["data"]
-    assert config[f"PB_{name.upper()}_MIGRATE_ON_START"] == "false"
+def test_migrations_run_once_per_release_in_a_job(name: str) -> None:
+    """A Job per service migrates (the advisory lock keeps a second run waiting); the pods
+    never migrate, and the Job's pod is no pod of the service's Deployment, Service or PDB."""
+    job = of_kind("Job")[f"{name}-migrate"]
+    (container,) = pod_spec(job)["containers"]
+    assert container["command"] == ["python", "-m", f"services.{name}", "migrate"]
+    assert container["image"] == main_container(name)["image"], "the release's own image"
+    assert pod_spec(job)["restartPolicy"] == "Never"
+    assert job["spec"]["backoffLimit"] >= 1
+    assert job["spec"]["ttlSecondsAfterFinished"] > 0
+    assert secret_files(job) == {(f"pb-{name}", f"PB_{name.upper()}_DATABASE_URL")}
+
+    inits = {c["name"] for c in pod_spec(deployment(name)).get("initContainers", [])}
+    assert "migrate" not in inits
+    assert env_of(main_container(name))[f"PB_{name.upper()}_MIGRATE_ON_START"] == {
+        "name": f"PB_{name.upper()}_MIGRATE_ON_START",
+        "value": "false",
+    }
+    assert f"PB_{name.upper()}_MIGRATE_ON_START" not in of_kind("ConfigMap")["pb-config"]["data"]
+
+    job_pod = job["spec"]["template"]["metadata"]["labels"]
+    assert not selects(deployment(name)["spec"]["selector"]["matchLabels"], job_pod)
+    assert not selects(of_kind("Service")[name]["spec"]["selector"], job_pod)
+    assert not selects(
+        of_kind("PodDisruptionBudget")[name]["spec"]["selector"]["matchLabels"], job_pod
+    )
+    policies = of_kind("NetworkPolicy")
+    chosen = [
+        n
+        for n, p in policies.items()
+        if selects(p["spec"]["podSelector"].get("matchLabels", {}), job_pod)
+    ]
+    assert sorted(chosen) == ["allow-dns", "default-deny", "migrate"]
+
+
+def secret_files(workload: Doc) -> set[tuple[str, str | None]]:
+    """(Secret, key) pairs mounted as files under /run/secrets/pb; key None = every key."""
+    spec = pod_spec(workload)
+    mounted = {
+        m["name"]
+        for c in all_containers(workload)
+        for m in c.get("volumeMounts", [])
+        if m["mountPath"] == str(SECRETS_DIR)
+    }
+    found: set[tuple[str, str | None]] = set()
+    for volume in spec["volumes"]:
+        if volume["name"] not in mounted:
+            continue
+        sources = volume["projected"]["sources"] if "projected" in volume else [volume]
+        for source in sources:
+            secret = source["secret"]
+            name = secret.get("secretName") or secret["name"]
+            items = secret.get("items")
+            found |= {(name, i["key"]) for i in items} if items else {(name, None)}
+    return found
+
+
+@pytest.mark.parametrize("name", list(SERVICES))
+def test_secrets_are_files_never_environment(name: str, tmp_path: Path) -> None:
+    """The service's secrets are files in /run/secrets/pb (a projected volume), none is in its
+    environment, and the settings read each of them from its file."""
+    for workload in (deployment(name), of_kind("Job")[f"{name}-migrate"]):
+        for container in all_containers(workload):
+            for var in container.get("env", []):
+                assert "secretKeyRef" not in var.get("valueFrom", {}), var["name"]
+            for source in container.get("envFrom", []):
+                assert "secretRef" not in source, container["name"]
+    assert secret_files(deployment(name)) == {("pb-shared", None), (f"pb-{name}", None)}
+
+    templates = {s["metadata"]["name"]: s["stringData"] for s in secret_templates()}
+    files = {**templates["pb-shared"], **templates[f"pb-{name}"]}
+    assert set(files) == {
+        "PB_AUTH_SECRET",
+        "PB_IDENTITY_KEY",
+        f"PB_{name.upper()}_DATABASE_URL",
+        "NATS_URL",
+    }
+    values = {key: f"{key.lower()}-{secrets.token_hex(4)}" for key in files}
+    for key, value in values.items():  # as `kubectl create secret --from-file` may leave them
+        (tmp_path / key).write_text(value + "\n")
+    settings = _settings_class(name)(_secrets_dir=tmp_path)
+    assert settings.auth_secret.get_secret_value() == values["PB_AUTH_SECRET"]
+    assert settings.database_url == values[f"PB_{name.upper()}_DATABASE_URL"]
+    assert settings.nats_url == values["NATS_URL"]
+    if "identity_key" in type(settings).model_fields:
+        assert settings.identity_key.get_secret_value() == values["PB_IDENTITY_KEY"]
+    assert templates[f"pb-{name}"]["NATS_URL"].startswith(f"tls://{name}:")
+    assert templates[f"pb-{name}"]["NATS_URL"].endswith("@nats:4222")
 
 
 @pytest.mark.parametrize("name", list(SERVICES))
@@ -451,7 +530,11 @@ def test_deployment_port_is_the_service_default(name: str) -> None:
     assert classes[0].model_fields["service_name"].default == name
 
 
-WORKLOADS = [("Deployment", n) for n in SERVICES] + [("StatefulSet", "nats")]
+WORKLOADS = (
+    [("Deployment", n) for n in SERVICES]
+    + [("Job", f"{n}-migrate") for n in SERVICES]
+    + [("StatefulSet", "nats"), ("Deployment", "otel-collector")]
+)
 
 
 @pytest.mark.parametrize(("kind", "name"), WORKLOADS)
@@ -476,7 +559,11 @@ def test_pods_are_restricted_non_root_read_only_and_limited(kind: str, name: str
 
 
 def test_one_image_for_all_services() -> None:
-    images = {c["image"] for n in SERVICES for c in all_containers(deployment(n))}
+    workloads = [
+        *(deployment(n) for n in SERVICES),
+        *(of_kind("Job")[f"{n}-migrate"] for n in SERVICES),
+    ]
+    images = {c["image"] for w in workloads for c in all_containers(w)}
     assert len(images) == 1
     (image,) = images
     names = [i["name"] for i in kustomization()["images"]]
@@ -492,16 +579,19 @@ def referenced(docs: list[Doc]) -> tuple[set[tuple[str, str | None]], set[tuple[
     secret_refs: set[tuple[str, str | None]] = set()
     config_refs: set[tuple[str, str | None]] = set()
     for doc in docs:
-        if doc["kind"] not in ("Deployment", "StatefulSet"):
+        if doc["kind"] not in ("Deployment", "StatefulSet", "Job"):
             continue
         spec = pod_spec(doc)
         for volume in spec.get("volumes", []):
-            if "secret" in volume:
-                items = volume["secret"].get("items")
-                for key in [i["key"] for i in items] if items else [None]:
-                    secret_refs.add((volume["secret"]["secretName"], key))
-            if "configMap" in volume:
-                config_refs.add((volume["configMap"]["name"], None))
+            sources = volume["projected"]["sources"] if "projected" in volume else [volume]
+            for source in sources:
+                if "secret" in source:
+                    secret = source["secret"]
+                    items = secret.get("items")
+                    for key in [i["key"] for i in items] if items else [None]:
+                        secret_refs.add((secret.get("secretName") or secret["name"], key))
+                if "configMap" in source:
+                    config_refs.add((source["configMap"]["name"], None))
         for container in all_containers(doc):
             for source in container.get("envFrom", []):
                 if "secretRef" in source:
@@ -554,11 +644,139 @@ def test_network_policies_open_exactly_the_service_ports() -> None:
     assert backend_ports == set(SERVICES.values())
     nats_ports = {p["port"] for rule in policies["nats"]["spec"]["ingress"] for p in rule["ports"]}
     assert nats_ports == {4222, 6222, 8222, 7777}  # 7777: the exporter sidecar
-    egress_ports = {
-        p["port"] for rule in policies["backend"]["spec"]["egress"] for p in rule["ports"]
+    egress = {
+        (p["port"], str(rule["to"]))
+        for rule in policies["backend"]["spec"]["egress"]
+        for p in rule["ports"]
     }
-    assert 4222 in egress_ports
-    assert 5432 in egress_ports
+    assert {port for port, _ in egress} == {4222, 5432, 4318}
+    collector_pods = pod_spec_labels("Deployment", "otel-collector")
+    (to_collector,) = [
+        r for r in policies["backend"]["spec"]["egress"] if r["ports"][0]["port"] == 4318
+    ]
+    assert selects(to_collector["to"][0]["podSelector"]["matchLabels"], collector_pods)
+
+    collector = policies["otel-collector"]["spec"]
+    assert selects(collector["podSelector"]["matchLabels"], collector_pods)
+    ingress = {p["port"] for rule in collector["ingress"] for p in rule["ports"]}
+    assert ingress == {4318, 8888}
+    (from_services,) = [r for r in collector["ingress"] if r["ports"][0]["port"] == 4318]
+    backend_pods = pod_spec_labels("Deployment", "registry")
+    assert selects(from_services["from"][0]["podSelector"]["matchLabels"], backend_pods)
+    assert {p["port"] for rule in collector["egress"] for p in rule["ports"]} == {4318, 443}
+
+    migrate = policies["migrate"]["spec"]
+    assert "ingress" not in migrate
+    assert set(migrate["policyTypes"]) == {"Ingress", "Egress"}
+    assert [p["port"] for rule in migrate["egress"] for p in rule["ports"]] == [5432]
+
+
+def pod_spec_labels(kind: str, name: str) -> dict[str, str]:
+    labels: dict[str, str] = of_kind(kind)[name]["spec"]["template"]["metadata"]["labels"]
+    return labels
+
+
+# --------------------------------------------------------------------------------------------
+# The OpenTelemetry Collector
+
+
+def collector_config() -> Doc:
+    config: Doc = yaml.safe_load(of_kind("ConfigMap")["otel-collector"]["data"]["collector.yaml"])
+    return config
+
+
+def test_the_services_send_every_trace_to_the_collector() -> None:
+    config = of_kind("ConfigMap")["pb-config"]["data"]
+    service = of_kind("Service")["otel-collector"]
+    (port,) = service["spec"]["ports"]
+    assert config["OTEL_EXPORTER_OTLP_ENDPOINT"] == f"http://otel-collector:{port['port']}"
+    assert selects(service["spec"]["selector"], pod_spec_labels("Deployment", "otel-collector"))
+    assert config["PB_TRACING_EXPORTER"] == "otlp"
+    # Head sampling below 1 would drop error traces before the tail sampler sees them.
+    assert float(config["PB_TRACING_SAMPLE_RATIO"]) == 1.0
+    receiver = collector_config()["receivers"]["otlp"]["protocols"]
+    assert set(receiver) == {"http"}
+    assert receiver["http"]["endpoint"] == f"0.0.0.0:{port['port']}"
+
+
+def test_the_collector_keeps_every_error_and_every_slow_trace() -> None:
+    config = collector_config()
+    traces = config["service"]["pipelines"]["traces"]
+    assert traces["receivers"] == ["otlp"]
+    assert traces["processors"][0] == "memory_limiter", "shed load before anything else"
+    assert traces["processors"][-1] == "batch"
+    assert "tail_sampling" in traces["processors"]
+    for kind in ("receivers", "processors", "exporters"):
+        assert set(traces[kind]) <= set(config[kind]), kind
+    assert config["service"]["extensions"] == list(config["extensions"])
+
+    sampling = config["processors"]["tail_sampling"]
+    policies = {p["type"]: p for p in sampling["policies"]}
+    assert len(policies) == len(sampling["policies"]) == 3, "any one policy keeps a trace"
+    assert policies["status_code"]["status_code"]["status_codes"] == ["ERROR"]
+    assert policies["latency"]["latency"]["threshold_ms"] == 500
+    assert 0 < policies["probabilistic"]["probabilistic"]["sampling_percentage"] < 100
+    assert re.fullmatch(r"\d+s", sampling["decision_wait"])
+    assert int(sampling["decision_wait"][:-1]) >= 5
+
+
+def test_the_collector_exporter_and_probes_come_from_its_configuration() -> None:
+    config = collector_config()
+    data = of_kind("ConfigMap")["otel-collector"]["data"]
+    (container,) = pod_spec(of_kind("Deployment")["otel-collector"])["containers"]
+    assert container["image"].startswith("otel/opentelemetry-collector-contrib:")
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+
+    # The exporters: `debug` by default, `otlphttp` to the backend named in the ConfigMap.
+    assert set(config["exporters"]) == {"debug", "otlphttp"}
+    assert config["exporters"]["otlphttp"]["endpoint"] == "${env:TRACES_BACKEND_ENDPOINT}"
+    env = env_of(container)
+    for key in ("TRACES_EXPORTERS", "TRACES_BACKEND_ENDPOINT"):
+        assert env[key]["valueFrom"]["configMapKeyRef"] == {"name": "otel-collector", "key": key}
+    assert yaml.safe_load(data["TRACES_EXPORTERS"]) == ["debug"]
+    assert data["TRACES_BACKEND_ENDPOINT"].startswith("http")
+    mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+    assert container["args"] == [
+        f"--config={mounts['config']}/collector.yaml",
+        "--config=yaml:service::pipelines::traces::exporters: $(TRACES_EXPORTERS)",
+    ]
+
+    health = config["extensions"]["health_check"]["endpoint"]
+    assert health == f"0.0.0.0:{ports['health']}"
+    for probe in ("livenessProbe", "readinessProbe"):
+        assert container[probe]["httpGet"] == {"path": "/", "port": "health"}
+    reader = config["service"]["telemetry"]["metrics"]["readers"][0]["pull"]["exporter"]
+    assert reader["prometheus"]["port"] == ports["metrics"]
+    assert ports["otlp-http"] == 4318
+    deployment_spec = of_kind("Deployment")["otel-collector"]["spec"]
+    assert deployment_spec["replicas"] == 1, "tail sampling sees a whole trace in one process"
+
+
+def otelcol_binary() -> str | None:
+    return os.environ.get("OTELCOL") or shutil.which("otelcol-contrib")
+
+
+def test_the_collector_validates_its_configuration(tmp_path: Path) -> None:
+    """`otelcol-contrib validate` where the binary is present (not on PyPI, npm or Debian)."""
+    binary = otelcol_binary()
+    if binary is None:
+        pytest.skip("otelcol-contrib is not installed ($OTELCOL or the PATH): structure only")
+    data = of_kind("ConfigMap")["otel-collector"]["data"]
+    (tmp_path / "collector.yaml").write_text(data["collector.yaml"])
+    for exporters in (data["TRACES_EXPORTERS"], "[otlphttp]"):
+        out = subprocess.run(
+            [
+                binary,
+                "validate",
+                f"--config={tmp_path / 'collector.yaml'}",
+                f"--config=yaml:service::pipelines::traces::exporters: {exporters}",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ, "TRACES_BACKEND_ENDPOINT": data["TRACES_BACKEND_ENDPOINT"]},
+        )
+        assert out.returncode == 0, out.stderr
 
 
 # --------------------------------------------------------------------------------------------
