@@ -6,18 +6,34 @@ STAMP  := $(VENV)/.installed
 ARGS   ?=
 REGION ?= 140212
 
-.PHONY: help install run test unit integration lint typecheck docs docs-check bench token clean-data
+.PHONY: help install lock run test unit integration lint typecheck docs docs-check bench token clean-data
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml
+# Every dependency, direct and indirect, at the version and with the hashes of the lock files;
+# then the project itself, whose dependencies the lock already holds.
+$(STAMP): pyproject.toml requirements-dev.lock
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet --require-hashes -r requirements-dev.lock
+	$(PY) -m pip install --quiet --no-deps -e .
+	$(PY) -m pip check
 	@touch $(STAMP)
 
 install: $(STAMP) ## create the virtual environment and install what is missing
+
+# The locks: requirements.lock (what the image runs) and requirements-dev.lock (that plus the
+# dev tools, at the same versions), resolved by uv for every platform with Python 3.11+.
+UV        ?= uv==0.13.9
+LOCK_ARGS := --universal --python-version 3.11 --generate-hashes --no-config --quiet \
+             --custom-compile-command 'make lock'
+lock: ## pin every dependency with its hashes after a change in pyproject.toml (uv)
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@test -x $(VENV)/bin/uv || $(PY) -m pip install --quiet '$(UV)'
+	$(VENV)/bin/uv pip compile pyproject.toml $(LOCK_ARGS) -o requirements.lock
+	$(VENV)/bin/uv pip compile pyproject.toml --extra dev -c requirements.lock $(LOCK_ARGS) \
+		-o requirements-dev.lock
 
 run: $(STAMP) ## nats-server (unless NATS_URL is set) and all four services on SQLite; Ctrl-C stops all
 	$(PY) -m deploy.local.run $(ARGS)

@@ -570,6 +570,45 @@ def test_one_image_for_all_services() -> None:
     assert image.rsplit(":", 1)[0] in names
 
 
+PRODUCTION = DEPLOY / "overlays" / "production"
+DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
+
+
+def images_of(docs: list[Doc]) -> list[str]:
+    kinds = ("Deployment", "StatefulSet", "Job")
+    return [c["image"] for d in docs if d["kind"] in kinds for c in all_containers(d)]
+
+
+def test_production_pins_every_image_by_digest() -> None:
+    """The production overlay is the base with every image pinned by digest (tag kept beside
+    it), and nothing else changed; kubectl renders the same where it is installed."""
+    production = kustomize.build(PRODUCTION)
+    base = base_resources()
+    images = images_of(production)
+    assert images
+    for image in images:
+        assert DIGEST.search(image), image
+    assert sorted(DIGEST.sub("", i) for i in images) == sorted(images_of(base))
+
+    def without_images(docs: list[Doc]) -> str:
+        return re.sub(r"@sha256:[0-9a-f]{64}", "", kustomize.dump(docs))
+
+    assert without_images(production) == without_images(base)
+    text = (PRODUCTION / "kustomization.yaml").read_text()
+    for needle in ("docker push", "imagetools inspect", "kustomize edit set image"):
+        assert needle in text, "the overlay says how to fill its digests"
+
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        pytest.skip("kubectl is not installed: `kubectl kustomize` of the overlay not checked")
+    out = subprocess.run(
+        [kubectl, "kustomize", str(PRODUCTION)], capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    built = {(d["kind"], d["metadata"]["name"]): d for d in yaml.safe_load_all(out.stdout) if d}
+    assert built == {(d["kind"], d["metadata"]["name"]): d for d in production}
+
+
 # --------------------------------------------------------------------------------------------
 # References: every Secret and ConfigMap a pod uses exists, with the keys it reads
 
@@ -950,7 +989,7 @@ def test_service_user_consumes_what_it_needs_and_nothing_else(name: str) -> None
 def test_compose_services_ports_and_hardening() -> None:
     doc = compose()
     services = doc["services"]
-    assert set(services) == {"nats", "postgres", *SERVICES}
+    assert set(services) == {"nats", "postgres", "otel-collector", *SERVICES}
     nats_service = services["nats"]
     mounts = [v.split(":")[:2] for v in nats_service["volumes"]]
     assert ["./nats/nats.conf", "/etc/nats/nats.conf"] in mounts
@@ -975,6 +1014,29 @@ def test_compose_services_ports_and_hardening() -> None:
         assert "PB_AUTH_SECRET" in env
 
 
+def test_compose_collector_is_optional_and_the_kubernetes_one() -> None:
+    """`--profile tracing` adds the collector, with the Kubernetes configuration byte for byte;
+    the services send to it once PB_TRACING_EXPORTER=otlp."""
+    services = compose()["services"]
+    collector = services["otel-collector"]
+    assert collector["profiles"] == ["tracing"]
+    assert all("profiles" not in services[name] for name in ("nats", "postgres", *SERVICES))
+    text = (COMPOSE / "otel" / "collector.yaml").read_text()
+    assert text == of_kind("ConfigMap")["otel-collector"]["data"]["collector.yaml"]
+    assert "./otel/collector.yaml:/etc/otelcol/collector.yaml:ro" in collector["volumes"]
+    k8s = pod_spec(of_kind("Deployment")["otel-collector"])["containers"][0]
+    assert collector["image"] == k8s["image"]
+    assert collector["command"][0] == k8s["args"][0]
+    assert collector["command"][1].startswith(k8s["args"][1].split("$")[0])
+    assert collector["read_only"] is True
+    assert collector["cap_drop"] == ["ALL"]
+    assert not collector["user"].startswith("0")
+    for name in SERVICES:
+        env = services[name]["environment"]
+        assert env["OTEL_EXPORTER_OTLP_ENDPOINT"].endswith("http://otel-collector:4318}")
+        assert "otel-collector" not in services[name].get("depends_on", {}), "optional"
+
+
 def test_compose_env_example_defines_every_required_variable() -> None:
     text = (COMPOSE / "compose.yaml").read_text()
     required = set(re.findall(r"\$\{([A-Z0-9_]+):\?", text))
@@ -988,14 +1050,21 @@ def test_compose_env_example_defines_every_required_variable() -> None:
 def test_dockerfile_is_slim_non_root_and_runs_a_service() -> None:
     text = (DEPLOY / "Dockerfile").read_text()
     assert "ARG PYTHON_IMAGE=python:3.11-slim" in text
-    assert re.search(r"^RUN pip install \.", text, re.MULTILINE)
+    locked = re.search(
+        r"^RUN pip install --require-hashes --no-deps -r requirements.lock$", text, re.M
+    )
+    project = re.search(r"^RUN pip install --no-deps \. && pip check$", text, re.MULTILINE)
+    assert locked, "every dependency from the lock, by hash"
+    assert project, "then the project alone"
+    assert locked.start() < project.start()
+    assert "COPY requirements.lock ./" in text
     users = re.findall(r"^USER (\S+)", text, re.MULTILINE)
     assert users, "the image must switch to a non-root user"
     assert users[-1].split(":")[0] not in ("0", "root")
     assert 'python -m \\"services.${PB_SERVICE}\\"' in text
     assert "ARG SERVICE=" in text
     ignore = (DEPLOY / "Dockerfile.dockerignore").read_text().split()
-    assert ignore[ignore.index("**") + 1 :][:1] == ["!pyproject.toml"]
+    assert ignore[ignore.index("**") + 1 :][:2] == ["!pyproject.toml", "!requirements.lock"]
 
 
 def test_readme_documents_operations() -> None:
