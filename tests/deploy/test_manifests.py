@@ -1081,6 +1081,12 @@ def test_readme_documents_operations() -> None:
         "OTEL_EXPORTER_OTLP_ENDPOINT",
         "STREAM_REPLICAS",
         "STREAM_STORAGE",
+        "kubectl apply -k deploy/overlays/production",
+        "job -l app.kubernetes.io/component=migrate",
+        "/run/secrets/pb",
+        "--profile tracing",
+        "TRACES_EXPORTERS",
+        "make lock",
     ):
         assert needle in text, needle
 
