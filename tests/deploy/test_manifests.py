@@ -757,6 +757,8 @@ def test_the_collector_keeps_every_error_and_every_slow_trace() -> None:
     assert 0 < policies["probabilistic"]["probabilistic"]["sampling_percentage"] < 100
     assert re.fullmatch(r"\d+s", sampling["decision_wait"])
     assert int(sampling["decision_wait"][:-1]) >= 5
+    # Late spans follow a kept trace; a late error in a dropped one is judged again, not dropped.
+    assert sampling["decision_cache"] == {"sampled_cache_size": 100000}
 
 
 def test_the_collector_exporter_and_probes_come_from_its_configuration() -> None:
