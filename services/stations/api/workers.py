@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from libs.common.audit import Actor
 from libs.common.auth import Principal
 from libs.common.fields import RegionCode
+from libs.common.http import sends
 from libs.common.problems import Forbidden
 from libs.common.text import Name, Text
 from services.stations.api.deps import (
@@ -101,8 +102,13 @@ async def _visible(uow: StationsUnitOfWork, worker_id: str, principal: Principal
     return worker
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, summary="Register a worker")
-async def register(
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    summary="Register a worker",
+    responses=sends(201, location=True),
+)
+async def register_worker(
     body: WorkerIn, uow: Transaction, principal: Writer, settings: SettingsDep, response: Response
 ) -> WorkerOut:
     principal.ensure_covers(body.region_code)
@@ -121,7 +127,7 @@ async def register(
 
 
 @router.get("/{worker_id}", summary="One worker (name and phone masked)")
-async def read(worker_id: Text, uow: ReadSession, principal: Reader) -> WorkerOut:
+async def read_worker(worker_id: Text, uow: ReadSession, principal: Reader) -> WorkerOut:
     return WorkerOut.of(await _visible(uow, worker_id, principal))
 
 
@@ -130,7 +136,7 @@ async def read(worker_id: Text, uow: ReadSession, principal: Reader) -> WorkerOu
     status_code=status.HTTP_201_CREATED,
     summary="Check in with a community (社区报到), taking roles",
 )
-async def check_in(
+async def check_in_worker(
     worker_id: Text, body: CheckInIn, uow: Transaction, principal: Caller
 ) -> WorkerOut:
     _office_or_self(principal, worker_id)
@@ -151,7 +157,7 @@ async def check_in(
     "/{worker_id}/member-declaration",
     summary="Declare being a Party member (announced with keyed hashes only)",
 )
-async def declare(
+async def declare_worker_membership(
     worker_id: Text,
     uow: Transaction,
     principal: Caller,

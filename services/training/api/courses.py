@@ -38,7 +38,21 @@ router = APIRouter(prefix="/v1", tags=["courses"])
 
 
 class CourseIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        str_strip_whitespace=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "title": "学习贯彻党的二十届四中全会精神",
+                    "format": "micro_lesson",
+                    "audience": "members",
+                    "class_hours": 1.5,
+                    "region_code": "140212",
+                }
+            ]
+        },
+    )
 
     title: Name = Field(min_length=1, max_length=200)
     format: CourseFormat = Field(
@@ -52,6 +66,21 @@ class CourseIn(BaseModel):
 
 
 class CourseOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d",
+                    "title": "学习贯彻党的二十届四中全会精神",
+                    "format": "micro_lesson",
+                    "audience": "members",
+                    "class_hours": 1.5,
+                    "region_code": "140212",
+                }
+            ]
+        }
+    )
+
     id: str
     title: str
     format: CourseFormat
@@ -262,7 +291,7 @@ async def register_learner(
     status_code=status.HTTP_201_CREATED,
     summary="Enrol a learner: a seat, or the waiting list when the session is full",
 )
-async def enrol(
+async def enrol_learner(
     session_id: Text, body: EnrolmentIn, uow: Transaction, principal: Writer
 ) -> EnrolmentOut:
     enrolment = await service.enrol(
@@ -275,7 +304,7 @@ async def enrol(
     "/sessions/{session_id}/enrolments/{learner_id}",
     summary="Withdraw; the first on the waiting list takes the seat",
 )
-async def withdraw(
+async def withdraw_enrolment(
     session_id: Text, learner_id: Text, uow: Transaction, principal: Writer
 ) -> Response:
     await service.withdraw(uow, Actor.of(principal), session_id=session_id, learner_id=learner_id)
@@ -320,7 +349,7 @@ async def record_study(
 
 
 @router.get("/study-hours", summary="Who meets the year's class hours, who is short by how much")
-async def study_hours(
+async def read_study_hours(
     uow: ReadSession,
     principal: Reader,
     rules: StudyRulesDep,
@@ -377,7 +406,7 @@ async def record_delivery(
 
 
 @router.get("/deliveries", summary="Booklets and visits of door-to-door teaching in a year")
-async def deliveries(
+async def list_deliveries(
     uow: ReadSession,
     principal: Reader,
     region_code: Annotated[RegionCode, Query()],
