@@ -92,6 +92,20 @@ VALIDATION_PROBLEM_SCHEMA: dict[str, Any] = {
     },
 }
 
+BEARER_SCHEME: dict[str, Any] = {
+    "type": "http",
+    "scheme": "bearer",
+    "bearerFormat": "JWT",
+    "description": "A signed token naming the caller (`sub`), the region it answers for "
+    "(`region`, a division code: it sees and changes only that subtree) and its scopes "
+    "(`scope`, e.g. `registry:read registry:write`); it lives at most PB_AUTH_TOKEN_MAX_HOURS.",
+}
+
+#: What a tag groups, where the routes do not say.
+TAG_DESCRIPTIONS: dict[str, str] = {
+    "operations": "Health, readiness and metrics of the process (no token)",
+}
+
 _STANDARD: dict[int, str] = {
     304: "Not modified: the ETag in If-None-Match is the current one (no body)",
     401: "No bearer token, or one refused (the WWW-Authenticate challenge says why)",
@@ -182,11 +196,14 @@ def _complete_operation(
         responses["401"]["headers"] = {"WWW-Authenticate": _HEADER_DOCS["WWW-Authenticate"]}
         _add(responses, 403)
         operation["security"] = [{"HTTPBearer": []}]
+    else:
+        operation["security"] = []  # public (health, metrics), said so explicitly
     if path_params:
         _add(responses, 404)
     if authenticated and method in WRITES:
         _add(responses, 409)
     if if_match is not None:
+        if_match["name"] = "If-Match"
         if_match["required"] = True
         if_match["schema"] = {"type": "string", "example": '"3"'}
         _add(responses, 412)
@@ -248,6 +265,7 @@ def complete(document: dict[str, Any], app: FastAPI) -> dict[str, Any]:
     schemas["Problem"] = PROBLEM_SCHEMA
     schemas["ValidationProblem"] = VALIDATION_PROBLEM_SCHEMA
     schemas["FieldError"] = FIELD_ERROR_SCHEMA
+    document["components"].setdefault("securitySchemes", {})["HTTPBearer"] = BEARER_SCHEME
     seen: dict[str, str] = {}
     documented: list[APIRoute] = []
     for context in iter_route_contexts(app.routes):
@@ -269,6 +287,17 @@ def complete(document: dict[str, Any], app: FastAPI) -> dict[str, Any]:
                 operation, method, context.dependant, bool(context.dependant.path_params)
             )
     _restore_examples(document, documented)
+    used = {
+        tag
+        for item in document["paths"].values()
+        for op in item.values()
+        for tag in op.get("tags", [])
+    }
+    declared = {tag["name"] for tag in document.get("tags", [])}
+    document["tags"] = document.get("tags", []) + [
+        {"name": tag, "description": TAG_DESCRIPTIONS.get(tag, f"The {tag} of the service")}
+        for tag in sorted(used - declared)
+    ]
     return document
 
 
