@@ -90,7 +90,7 @@ async def test_a_body_of_another_media_type_is_415(
     assert body["type"].endswith("/unsupported-media-type")
     assert body["accepted"] == ["application/json"]
     # the merge patch's own media type and plain JSON are both taken by PATCH
-    org_id, tag = await created(registry)
+    org_id, _ = await created(registry)
     for media_type in ("application/merge-patch+json", "application/json; charset=utf-8"):
         patched = await registry.client.patch(
             f"/v1/organizations/{org_id}",
@@ -131,3 +131,28 @@ async def test_without_if_match_a_change_is_428_before_anything_is_looked_up(
         headers=registry.as_region("140212"),
     )
     problem(response, 428)
+
+
+async def test_the_headers_the_document_lists_are_the_ones_sent(registry: RunningService) -> None:
+    document = (await registry.client.get("/openapi.json")).json()
+    by_id = {
+        op["operationId"]: op
+        for item in document["paths"].values()
+        for op in item.values()
+        if isinstance(op, dict) and "operationId" in op
+    }
+    auth = registry.as_region("140212")
+    made = await registry.client.post("/v1/organizations", json=organization(9), headers=auth)
+    read = await registry.client.get(made.headers["location"], headers=auth)
+    same = await registry.client.get(
+        made.headers["location"], headers={**auth, "If-None-Match": read.headers["etag"]}
+    )
+    for operation, answer in (
+        ("registry_register_organization", made),
+        ("registry_read_organization", read),
+        ("registry_read_organization", same),
+    ):
+        documented = by_id[operation]["responses"][str(answer.status_code)]
+        headers = set(documented.get("headers", {}))
+        assert headers, (operation, answer.status_code)
+        assert all(name in answer.headers for name in headers), (operation, headers)
