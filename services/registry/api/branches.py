@@ -34,7 +34,20 @@ router = APIRouter(prefix="/v1", tags=["branches"])
 
 
 class CommitteeIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        str_strip_whitespace=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "kind": "township",
+                    "name": "中共新荣镇综合委员会",
+                    "region_code": "140212101",
+                    "formed_on": "2026-01-15",
+                }
+            ]
+        },
+    )
 
     kind: CommitteeKind = Field(
         description="industry 行业党委, township 综合党委, park 园区党委, two_new 两新工委"
@@ -46,6 +59,21 @@ class CommitteeIn(BaseModel):
 
 
 class CommitteeOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "5f0c2a9e-8d1b-4c3a-9e7f-1a2b3c4d5e6f",
+                    "kind": "township",
+                    "name": "中共新荣镇综合委员会",
+                    "region_code": "140212101",
+                    "parent_id": None,
+                    "formed_on": "2026-01-15",
+                }
+            ]
+        }
+    )
+
     id: str
     kind: CommitteeKind
     name: str

@@ -253,63 +253,58 @@ class InvestorOut(BaseModel):
     share: float | None = None
 
 
+_ORGANIZATION_EXAMPLE: dict[str, Any] = {
+    "id": "0b7d6c1e-3f0a-4d8e-9a51-2c7f4e1b9d20",
+    "credit_code": "911402120000000077",
+    "provisional": False,
+    "name": "大同市新荣区云冈物流有限公司",
+    "kind": "enterprise",
+    "region_code": "140212101",
+    "park_id": None,
+    "district_id": None,
+    "industry_code": "G54",
+    "address": "新荣镇迎宾路8号",
+    "latitude": 40.258,
+    "longitude": 113.14,
+    "staff_count": 36,
+    "investors": [{"kind": "person", "name": "张**", "credit_code": None, "share": 100.0}],
+    "operating_status": "operating",
+    "has_premises": True,
+    "stable_operations": True,
+    "three_haves": True,
+    "three_haves_state": "true",
+    "full_members": 2,
+    "probationary_members": 0,
+    "no_branch_reason": "正式党员不足3名，拟建联合党支部",
+    "ledger": {
+        "operations": True,
+        "workforce": True,
+        "members": False,
+        "investors": False,
+        "no_branch_reason": False,
+        "mass_organizations": False,
+        "complete": False,
+        "missing": [
+            "members",
+            "investors",
+            "no_branch_reason",
+            "mass_organizations",
+        ],
+    },
+    "branch_id": None,
+    "branch_kind": None,
+    "covered": False,
+    "status": "active",
+    "deregistered_on": None,
+    "deregistration_reason": None,
+    "version": 1,
+    "created_at": "2026-11-30T02:15:00Z",
+    "updated_at": "2026-11-30T02:15:00Z",
+}
+
+
 class OrganizationOut(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "id": "0b7d6c1e-3f0a-4d8e-9a51-2c7f4e1b9d20",
-                    "credit_code": "911402120000000077",
-                    "provisional": False,
-                    "name": "大同市新荣区云冈物流有限公司",
-                    "kind": "enterprise",
-                    "region_code": "140212101",
-                    "park_id": None,
-                    "district_id": None,
-                    "industry_code": "G54",
-                    "address": "新荣镇迎宾路8号",
-                    "latitude": 40.258,
-                    "longitude": 113.14,
-                    "staff_count": 36,
-                    "investors": [
-                        {"kind": "person", "name": "张**", "credit_code": None, "share": 100.0}
-                    ],
-                    "operating_status": "operating",
-                    "has_premises": True,
-                    "stable_operations": True,
-                    "three_haves": True,
-                    "three_haves_state": "true",
-                    "full_members": 2,
-                    "probationary_members": 0,
-                    "no_branch_reason": "正式党员不足3名，拟建联合党支部",
-                    "ledger": {
-                        "operations": True,
-                        "workforce": True,
-                        "members": False,
-                        "investors": False,
-                        "no_branch_reason": False,
-                        "mass_organizations": False,
-                        "complete": False,
-                        "missing": [
-                            "members",
-                            "investors",
-                            "no_branch_reason",
-                            "mass_organizations",
-                        ],
-                    },
-                    "branch_id": None,
-                    "branch_kind": None,
-                    "covered": False,
-                    "status": "active",
-                    "deregistered_on": None,
-                    "deregistration_reason": None,
-                    "version": 1,
-                    "created_at": "2026-11-30T02:15:00Z",
-                    "updated_at": "2026-11-30T02:15:00Z",
-                }
-            ]
-        }
-    )
+    model_config = ConfigDict(json_schema_extra={"examples": [_ORGANIZATION_EXAMPLE]})
 
     id: str
     credit_code: str = Field(description="Empty for a provisional file (found without a code)")
@@ -369,6 +364,17 @@ class OrganizationOut(BaseModel):
 
 
 class OrganizationPage(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "items": [_ORGANIZATION_EXAMPLE],
+                    "next_cursor": "WyIxNDAyMTIxMDEiLCIwYjdkNmMxZSJd",
+                }
+            ]
+        }
+    )
+
     items: list[OrganizationOut]
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null at end")
 

@@ -11,7 +11,7 @@ to the caller or not from the request's state is a `rule-violation` problem nami
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
@@ -123,55 +123,52 @@ class HistoryOut(BaseModel):
         return cls(**entry.__dict__)
 
 
-class RequestOut(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "id": "8e7d6c5b-4a3f-4e2d-8c1b-0a9f8e7d6c5b",
-                    "region_code": "140212101",
-                    "category": "micro_wish",
-                    "requester_kind": "worker",
-                    "requester_id": "2a3b4c5d-6e7f-4a8b-9c0d-1e2f3a4b5c6d",
-                    "title": "希望驿站增设电动车充电桩",
-                    "description": "夜间配送后充电不便",
-                    "state": "dispatched",
-                    "station_id": "6d5c4b3a-2f1e-4d0c-9b8a-7f6e5d4c3b2a",
-                    "latitude": None,
-                    "longitude": None,
-                    "photo_ref": None,
-                    "unit": "xinrong-town-office",
-                    "placed_at": "2026-11-30T02:15:00Z",
-                    "dispatched_at": "2026-11-30T02:40:00Z",
-                    "accepted_at": None,
-                    "resolved_at": None,
-                    "rated_at": None,
-                    "closed_at": None,
-                    "accept_due_at": "2026-11-30T10:40:00Z",
-                    "resolve_due_at": None,
-                    "overdue": False,
-                    "escalated": False,
-                    "score": None,
-                    "comment": None,
-                    "returns": 0,
-                    "reopens": 0,
-                    "version": 2,
-                    "history": [
-                        {
-                            "at": "2026-11-30T02:40:00Z",
-                            "action": "dispatch",
-                            "from_state": "placed",
-                            "to_state": "dispatched",
-                            "party": "office",
-                            "actor": "xinrong-office",
-                            "unit": "xinrong-town-office",
-                            "note": None,
-                        }
-                    ],
-                }
-            ]
+_REQUEST_EXAMPLE: dict[str, Any] = {
+    "id": "8e7d6c5b-4a3f-4e2d-8c1b-0a9f8e7d6c5b",
+    "region_code": "140212101",
+    "category": "micro_wish",
+    "requester_kind": "worker",
+    "requester_id": "2a3b4c5d-6e7f-4a8b-9c0d-1e2f3a4b5c6d",
+    "title": "希望驿站增设电动车充电桩",
+    "description": "夜间配送后充电不便",
+    "state": "dispatched",
+    "station_id": "6d5c4b3a-2f1e-4d0c-9b8a-7f6e5d4c3b2a",
+    "latitude": None,
+    "longitude": None,
+    "photo_ref": None,
+    "unit": "xinrong-town-office",
+    "placed_at": "2026-11-30T02:15:00Z",
+    "dispatched_at": "2026-11-30T02:40:00Z",
+    "accepted_at": None,
+    "resolved_at": None,
+    "rated_at": None,
+    "closed_at": None,
+    "accept_due_at": "2026-11-30T10:40:00Z",
+    "resolve_due_at": None,
+    "overdue": False,
+    "escalated": False,
+    "score": None,
+    "comment": None,
+    "returns": 0,
+    "reopens": 0,
+    "version": 2,
+    "history": [
+        {
+            "at": "2026-11-30T02:40:00Z",
+            "action": "dispatch",
+            "from_state": "placed",
+            "to_state": "dispatched",
+            "party": "office",
+            "actor": "xinrong-office",
+            "unit": "xinrong-town-office",
+            "note": None,
         }
-    )
+    ],
+}
+
+
+class RequestOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [_REQUEST_EXAMPLE]})
 
     id: str
     region_code: str
@@ -215,6 +212,10 @@ class RequestOut(BaseModel):
 
 
 class RequestPage(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"items": [_REQUEST_EXAMPLE], "next_cursor": None}]}
+    )
+
     items: list[RequestOut]
     next_cursor: str | None
 

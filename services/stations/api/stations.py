@@ -152,7 +152,19 @@ class StationIn(BaseModel):
 class StationPatch(BaseModel):
     """A JSON merge patch of a station's facts (null is refused: each is required)."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        str_strip_whitespace=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "address": "新荣镇迎宾路10号",
+                    "open_24h": True,
+                    "facilities": ["heating", "water", "toilet"],
+                }
+            ]
+        },
+    )
 
     name: Name | None = Field(default=None, min_length=1, max_length=200)
     kind: StationKind | None = None
@@ -300,6 +312,10 @@ class StationOut(BaseModel):
 
 
 class StationPage(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"items": [_STATION_EXAMPLE], "next_cursor": None}]}
+    )
+
     items: list[StationOut]
     next_cursor: str | None
 
@@ -319,6 +335,10 @@ class NearbyOut(StationOut):
 
 
 class NearestOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"items": [{**_STATION_EXAMPLE, "distance_m": 182.4}]}]}
+    )
+
     items: list[NearbyOut]
 
 

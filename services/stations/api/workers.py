@@ -31,7 +31,21 @@ router = APIRouter(prefix="/v1/workers", tags=["workers"])
 
 
 class WorkerIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        str_strip_whitespace=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "李师傅",
+                    "phone": "13800000000",
+                    "region_code": "140212101",
+                    "platform": "美团",
+                    "occupation": "food_delivery_rider",
+                }
+            ]
+        },
+    )
 
     name: Name = Field(min_length=1, max_length=50, description="Kept only hashed and masked")
     phone: Text = Field(min_length=1, max_length=20, description="Kept only hashed and masked")
@@ -41,7 +55,15 @@ class WorkerIn(BaseModel):
 
 
 class CheckInIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        str_strip_whitespace=True,
+        json_schema_extra={
+            "examples": [
+                {"community_code": "140212101001", "roles": ["volunteer"], "on": "2026-11-30"}
+            ]
+        },
+    )
 
     community_code: RegionCode = Field(description="Village/community code, or a region's")
     area_name: Text | None = Field(default=None, max_length=200, description="A named area")
@@ -58,6 +80,27 @@ class DeclarationIn(BaseModel):
 
 
 class WorkerOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "2a3b4c5d-6e7f-4a8b-9c0d-1e2f3a4b5c6d",
+                    "region_code": "140212101",
+                    "platform": "美团",
+                    "occupation": "food_delivery_rider",
+                    "name": "李**",
+                    "phone": "138****0000",
+                    "registered_at": "2026-11-30T02:15:00Z",
+                    "community_code": "140212101001",
+                    "area_name": None,
+                    "roles": ["volunteer"],
+                    "checked_in_on": "2026-11-30",
+                    "member_declared": False,
+                }
+            ]
+        }
+    )
+
     id: str
     region_code: str
     platform: str

@@ -5,7 +5,7 @@ compliance with the yearly class hours (who meets it, who is short and by how mu
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response, status
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictFloat, StrictInt
@@ -65,21 +65,18 @@ class CourseIn(BaseModel):
     region_code: RegionCode
 
 
+_COURSE_EXAMPLE: dict[str, Any] = {
+    "id": "1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d",
+    "title": "学习贯彻党的二十届四中全会精神",
+    "format": "micro_lesson",
+    "audience": "members",
+    "class_hours": 1.5,
+    "region_code": "140212",
+}
+
+
 class CourseOut(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "id": "1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d",
-                    "title": "学习贯彻党的二十届四中全会精神",
-                    "format": "micro_lesson",
-                    "audience": "members",
-                    "class_hours": 1.5,
-                    "region_code": "140212",
-                }
-            ]
-        }
-    )
+    model_config = ConfigDict(json_schema_extra={"examples": [_COURSE_EXAMPLE]})
 
     id: str
     title: str
