@@ -29,9 +29,10 @@ def _models_with_examples() -> list[tuple[str, type[BaseModel], dict[str, Any]]]
                 ):
                     continue
                 extra = value.model_config.get("json_schema_extra")
-                if isinstance(extra, dict):
-                    for example in extra.get("examples", []):
-                        found.append((f"{module.__name__}.{name}", value, example))
+                examples = extra.get("examples") if isinstance(extra, dict) else None
+                for example in examples if isinstance(examples, list) else []:
+                    assert isinstance(example, dict), name
+                    found.append((f"{module.__name__}.{name}", value, example))
     return found
 
 
