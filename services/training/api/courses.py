@@ -91,7 +91,19 @@ class CourseOut(BaseModel):
 
 
 class SessionIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        str_strip_whitespace=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "starts_at": "2026-12-05T14:30:00+08:00",
+                    "place": "新荣镇党群服务中心",
+                    "capacity": 40,
+                }
+            ]
+        },
+    )
 
     starts_at: AwareDatetime
     place: Text | None = Field(default=None, max_length=200)
@@ -100,6 +112,24 @@ class SessionIn(BaseModel):
 
 
 class SessionOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "7b6a5f4e-3d2c-4b1a-9f8e-7d6c5b4a3f2e",
+                    "course_id": "1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d",
+                    "region_code": "140212",
+                    "starts_at": "2026-12-05T06:30:00Z",
+                    "place": "新荣镇党群服务中心",
+                    "station_id": None,
+                    "capacity": 40,
+                    "class_hours": 1.5,
+                    "code": "K7Q2M9",
+                }
+            ]
+        }
+    )
+
     id: str
     course_id: str
     region_code: str
@@ -112,7 +142,21 @@ class SessionOut(BaseModel):
 
 
 class LearnerIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        str_strip_whitespace=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "赵丽",
+                    "id_number": "14021219950101002X",
+                    "region_code": "140212101",
+                    "role": "member",
+                    "branch_id": "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d",
+                }
+            ]
+        },
+    )
 
     name: Name = Field(min_length=1, max_length=50, description="Kept masked only (张**)")
     id_number: Text = Field(min_length=15, max_length=20, description="Kept as a keyed hash")
@@ -123,6 +167,22 @@ class LearnerIn(BaseModel):
 
 
 class LearnerOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "3c2b1a0f-9e8d-4c7b-a6f5-4e3d2c1b0a9f",
+                    "region_code": "140212101",
+                    "name_masked": "赵*",
+                    "id_masked": "140212********002X",
+                    "role": "member",
+                    "branch_id": "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d",
+                    "organization_id": None,
+                }
+            ]
+        }
+    )
+
     id: str
     region_code: str
     name_masked: str
@@ -133,7 +193,10 @@ class LearnerOut(BaseModel):
 
 
 class EnrolmentIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"learner_id": "3c2b1a0f-9e8d-4c7b-a6f5-4e3d2c1b0a9f"}]},
+    )
 
     learner_id: Text
 
