@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 ARGS   ?=
 REGION ?= 140212
 
-.PHONY: help install lock run test unit integration lint typecheck docs docs-check bench token clean-data
+.PHONY: help install lock run test unit integration lint lint-openapi typecheck docs docs-check bench token clean-data
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -45,6 +45,9 @@ lint: $(STAMP) typecheck ## ruff (lint and format check), mypy and the import co
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
+
+lint-openapi: $(STAMP) ## Redocly (recommended) and Spectral (oas) over every service's OpenAPI document (npx; its first run needs the network)
+	$(PY) -m tools.openapi
 
 typecheck: $(STAMP) ## mypy, strict
 	$(VENV)/bin/mypy libs services deploy tests tools

@@ -93,6 +93,14 @@ class PreconditionRequired(HttpProblem):
     title = "If-Match is required"
 
 
+class UnsupportedMediaType(HttpProblem):
+    """A body in a media type the operation does not take; `extra["accepted"]` lists them."""
+
+    status = 415
+    type = "unsupported-media-type"
+    title = "The body's media type is not supported"
+
+
 class Unauthorized(HttpProblem):
     """No token (`invalid_token=False`: the challenge names no error), or one refused: then the
     challenge says `error="invalid_token"` with the detail as its description (RFC 6750)."""
@@ -180,6 +188,27 @@ def _field_path(loc: tuple[Any, ...] | list[Any]) -> str:
     return ".".join(parts) or "body"
 
 
+def malformed_json(document: str | bytes, position: int, message: str) -> FieldError:
+    """The `body` error of a document that is not JSON, where the parser stopped."""
+    text = document.decode("utf-8", "replace") if isinstance(document, bytes) else document
+    position = max(0, min(position, len(text)))
+    line = text.count("\n", 0, position) + 1
+    column = position - text.rfind("\n", 0, position)
+    return FieldError("body", f"malformed JSON at line {line} column {column}: {message}")
+
+
+def _field_errors_of(exc: RequestValidationError) -> list[FieldError]:
+    errors: list[FieldError] = []
+    for err in exc.errors():
+        loc = tuple(err.get("loc", ()))
+        if err.get("type") == "json_invalid" and len(loc) == 2 and isinstance(loc[1], int):
+            message = str(err.get("ctx", {}).get("error", "not JSON")).lower()
+            errors.append(malformed_json(exc.body or "", loc[1], message))
+        else:
+            errors.append(FieldError(_field_path(loc), _validation_reason(err)))
+    return errors
+
+
 def _validation_reason(err: dict[str, Any]) -> str:
     message = str(err.get("msg", "is not valid"))
     # pydantic prefixes custom ValueError messages with "Value error, "
@@ -211,9 +240,7 @@ def install_problem_handlers(app: FastAPI, overrides: ProblemMap | None = None) 
 
     @app.exception_handler(RequestValidationError)
     async def on_validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [
-            FieldError(_field_path(e.get("loc", ())), _validation_reason(e)) for e in exc.errors()
-        ]
+        errors = _field_errors_of(exc)
         fields = ", ".join(sorted({e.field for e in errors}))
         return Problem(
             422,

@@ -21,10 +21,12 @@ from sqlalchemy import MetaData, text
 from libs.common.auth import TokenService
 from libs.common.broker import BrokerLink
 from libs.common.db import Database, UnitOfWork
+from libs.common.http import NotModified, refuse_unexpected_media_type, require_if_match
 from libs.common.inbox import ConsumerSpec, InboxConsumer
 from libs.common.logging import configure_logging, get_logger
 from libs.common.metrics import ServiceMetrics
 from libs.common.migrations import schema_status, upgrade_to_head
+from libs.common.openapi import ServiceApp, operation_ids, servers
 from libs.common.outbox import OutboxRelay
 from libs.common.problems import (
     PROBLEM_JSON,
@@ -240,13 +242,20 @@ def build_app(
         finally:
             await runtime.stop()
 
-    app = FastAPI(
+    app = ServiceApp(
         title=definition.title,
         description=definition.description,
         version=definition.version,
         lifespan=lifespan,
-        dependencies=[Depends(refuse_hostile_text)],
+        dependencies=[
+            Depends(refuse_unexpected_media_type),
+            Depends(require_if_match),
+            Depends(refuse_hostile_text),
+        ],
+        generate_unique_id_function=operation_ids(settings.service_name),
+        servers=servers(settings.public_url),
     )
+    app.add_middleware(NotModified)
     app.state.runtime = runtime
     app.state.tokens = runtime.tokens
     install_problem_handlers(app, definition.problems)

@@ -60,6 +60,11 @@ class ServiceSettings(BaseSettings):
     service_name: str = "service"
     host: str = "127.0.0.1"
     port: int = 8000
+    public_url: str = Field(
+        default="",
+        description="The URL clients reach the service at (e.g. https://pb.example.org/registry): "
+        "listed in its OpenAPI servers after the relative /; empty: only /",
+    )
     database_url: str = ""
     migrate_on_start: bool = Field(
         default=True, description="Run the Alembic migrations to head when the service starts."

@@ -98,14 +98,14 @@ async def test_patch_needs_if_match_and_refuses_a_stale_version(registry: Runnin
     garbage = await patch(registry, org_id, {"staff_count": 31}, '"abc"')
     assert garbage.status_code == 412
     weak = await patch(registry, org_id, {"staff_count": 32}, 'W/"2"')
-    assert weak.status_code == 200
-    assert weak.json()["version"] == 3
+    assert weak.status_code == 412  # If-Match compares strongly (RFC 9110 13.1.1)
+    assert "weak" in weak.json()["detail"]
     anything = await patch(registry, org_id, {"staff_count": 33}, "*")
     assert anything.status_code == 200
-    assert anything.json()["version"] == 4
-    same = await patch(registry, org_id, {"staff_count": 33}, '"4"')
+    assert anything.json()["version"] == 3
+    same = await patch(registry, org_id, {"staff_count": 33}, '"3"')
     assert same.status_code == 200
-    assert same.headers["etag"] == '"4"'
+    assert same.headers["etag"] == '"3"'
 
 
 async def test_merge_patch_clears_nullable_fields_and_names_the_refused_ones(

@@ -126,7 +126,38 @@ def decode_cursor(cursor: str, fingerprint: str) -> tuple[Any, str]:
     return sort_value, organization_id
 
 
+_GAP_EXAMPLE: dict[str, Any] = {
+    "organization_id": "0b7d6c1e-3f0a-4d8e-9a51-2c7f4e1b9d20",
+    "credit_code": "911402120000000077",
+    "name": "大同市新荣区云冈物流有限公司",
+    "region_code": "140212101",
+    "township_code": "140212101",
+    "kind": "enterprise",
+    "industry_code": "G54",
+    "staff_count": 36,
+    "size_band": "10-49",
+    "area_ids": [],
+    "three_haves": True,
+    "operating_status": "operating",
+    "temporary_branch": False,
+    "full_members": 2,
+    "probationary_members": 0,
+    "instructor_count": 0,
+    "mass_organization_count": 0,
+    "ledger_complete": False,
+    "no_branch_reason": "正式党员不足3名，拟建联合党支部",
+    "reason": "too_few_full_members",
+    "reason_label": "正式党员不足3名，未纳入联合党支部",
+    "reasons": ["too_few_full_members"],
+    "next_action": "join_or_form_joint_branch",
+    "next_action_label": "联合组建或纳入联合党支部",
+    "next_actions": ["join_or_form_joint_branch", "assign_instructor", "complete_ledger"],
+}
+
+
 class GapOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [_GAP_EXAMPLE]})
+
     organization_id: str
     credit_code: str
     name: str
@@ -188,6 +219,22 @@ class GapOut(BaseModel):
 
 
 class GapListOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "region_code": "140212",
+                    "metric": "organization",
+                    "scope": "with_members",
+                    "sort": "region_code",
+                    "total": 74,
+                    "items": [_GAP_EXAMPLE],
+                    "next_cursor": "WyIxNDAyMTIxMDEiLCIwYjdkNmMxZSJd",
+                }
+            ]
+        }
+    )
+
     region_code: str
     metric: Metric
     scope: coverage_facts.Scope
@@ -203,7 +250,7 @@ class GapListOut(BaseModel):
     summary="The gap list: uncovered organisations in scope, why, and what to do next",
     responses=PROBLEMS,
 )
-async def gaps(
+async def list_gaps(
     region_code: Text,
     query: Annotated[GapPageQuery, Query()],
     uow: ReadUnitOfWorkDep,
@@ -252,7 +299,7 @@ def content_disposition(region_code: str) -> str:
     summary="The whole gap list as an XLSX workbook with the headings an office expects",
     responses={200: {"content": {XLSX_MEDIA_TYPE: {}}}, **PROBLEMS},
 )
-async def gaps_xlsx(
+async def export_gaps_xlsx(
     region_code: Text,
     query: Annotated[GapFilters, Query()],
     uow: ReadUnitOfWorkDep,
@@ -356,7 +403,7 @@ class ProposalsOut(BaseModel):
     summary="Proposed joint branches (联合党支部) for uncovered organisations with too few members",
     responses=PROBLEMS,
 )
-async def joint_branch_proposals(
+async def list_joint_branch_proposals(
     region_code: Text,
     uow: ReadUnitOfWorkDep,
     settings: Settings,

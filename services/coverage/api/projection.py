@@ -39,7 +39,7 @@ class OrganizationFacts(BaseModel):
     response_model=OrganizationFacts,
     summary="What coverage knows of one organisation",
 )
-async def organization(
+async def read_projection(
     organization_id: Text, uow: ReadUnitOfWorkDep, principal: Reader
 ) -> OrganizationFacts:
     facts = await projection.organization(uow, organization_id)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from libs.common.divisions import name_of
 from libs.common.text import Text
@@ -25,7 +25,18 @@ OrganizationScope = Annotated[
 WorkScope = Annotated[Scope, Query(description="Denominator of the work rate")]
 
 
+#: One figure as the examples show it.
+_RATE_EXAMPLE: dict[str, Any] = {
+    "covered": 412,
+    "in_scope": 486,
+    "rate": 0.8477,
+    "scope": "with_members",
+}
+
+
 class Rate(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [_RATE_EXAMPLE]})
+
     covered: int = Field(description="Numerator")
     in_scope: int = Field(description="Denominator: organisations in the scope")
     rate: float | None = Field(description="covered / in_scope, 4 places; null when none in scope")
@@ -94,6 +105,53 @@ NAME_DESCRIPTION = (
 
 
 class Rates(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "region_code": "140212",
+                    "region_name": "新荣区",
+                    "area_id": None,
+                    "day": "2026-11-30",
+                    "as_of": "2026-11-30T01:42:10Z",
+                    "source": "live",
+                    "organization_coverage": _RATE_EXAMPLE,
+                    "standalone_coverage": {**_RATE_EXAMPLE, "covered": 301, "rate": 0.6193},
+                    "work_coverage": {
+                        "covered": 1650,
+                        "in_scope": 1702,
+                        "rate": 0.9694,
+                        "scope": "all_managed",
+                    },
+                    "temporary_coverage": {**_RATE_EXAMPLE, "covered": 6, "rate": 0.0123},
+                    "breakdown": {
+                        "kind": {
+                            "enterprise": {
+                                "organization_coverage": _RATE_EXAMPLE,
+                                "standalone_coverage": _RATE_EXAMPLE,
+                                "work_coverage": _RATE_EXAMPLE,
+                                "temporary_coverage": _RATE_EXAMPLE,
+                                "effective_coverage": _RATE_EXAMPLE,
+                            }
+                        }
+                    },
+                    "effective_coverage": {**_RATE_EXAMPLE, "covered": 398, "rate": 0.8189},
+                    "effective": {**_RATE_EXAMPLE, "covered": 398, "rate": 0.8189},
+                    "new_employment": {
+                        "workers_registered": 2310,
+                        "workers_checked_in": 1876,
+                        "check_in_rate": 0.8121,
+                        "open_stations": 14,
+                        "stations_per_thousand_workers": 6.06,
+                        "requests_resolved": 233,
+                        "requests_resolved_on_time": 219,
+                        "on_time_rate": 0.9399,
+                    },
+                }
+            ]
+        }
+    )
+
     region_code: str
     region_name: str | None = Field(description=NAME_DESCRIPTION)
     area_id: str | None = Field(description="The park or commercial district, when asked for")
@@ -158,7 +216,7 @@ class History(BaseModel):
     "`?area=<id>` gives a park's or commercial district's figures within the region "
     "(the province code gives the whole park).",
 )
-async def rates(
+async def read_rates(
     region_code: Text,
     uow: ReadUnitOfWorkDep,
     principal: Reader,
@@ -226,7 +284,7 @@ class Subregions(BaseModel):
     "uncovered (organisation coverage); `-` in front for descending; regions with nothing in "
     "scope (rate null) come last; ties by code.",
 )
-async def subregion_table(
+async def list_subregion_rates(
     region_code: Text,
     uow: ReadUnitOfWorkDep,
     principal: Reader,
@@ -261,7 +319,7 @@ async def subregion_table(
     summary="The region's rates on each day, from the stored daily snapshots",
     description="Never recomputed: a past day's answer is the same every time it is asked.",
 )
-async def rate_history(
+async def read_rate_history(
     region_code: Text,
     uow: ReadUnitOfWorkDep,
     principal: Reader,

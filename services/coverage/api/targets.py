@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field, StrictFloat, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, field_validator
 
 from libs.common.tables import utcnow
 from libs.common.text import Text
@@ -28,6 +28,19 @@ router = APIRouter(tags=["targets"])
 
 
 class TargetIn(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "metric": "organization",
+                    "scope": "with_members",
+                    "rate": 0.95,
+                    "due_on": "2026-12-31",
+                }
+            ]
+        }
+    )
+
     metric: Metric = Field(default="organization", description="Which rate the target is for")
     scope: TargetScope | None = Field(
         default=None, description="Its denominator (default: with_members, or all_managed for work)"
@@ -44,6 +57,27 @@ class TargetIn(BaseModel):
 
 
 class TargetOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "region_code": "140212",
+                    "metric": "organization",
+                    "scope": "with_members",
+                    "rate": 0.95,
+                    "due_on": "2026-12-31",
+                    "standing": "below",
+                    "current": {
+                        "covered": 412,
+                        "in_scope": 486,
+                        "rate": 0.8477,
+                        "scope": "with_members",
+                    },
+                }
+            ]
+        }
+    )
+
     region_code: str
     metric: Metric
     scope: Scope

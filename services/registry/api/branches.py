@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from libs.common.audit import Actor
 from libs.common.calendar import local_today
 from libs.common.fields import RegionCode
-from libs.common.http import etag
+from libs.common.http import etag, sends
 from libs.common.text import Name, Text
 from services.registry.api.deps import Reader, ReadSession, RulesDep, Transaction, Writer
 from services.registry.domain.branches import (
@@ -34,7 +34,20 @@ router = APIRouter(prefix="/v1", tags=["branches"])
 
 
 class CommitteeIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        str_strip_whitespace=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "kind": "township",
+                    "name": "中共新荣镇综合委员会",
+                    "region_code": "140212101",
+                    "formed_on": "2026-01-15",
+                }
+            ]
+        },
+    )
 
     kind: CommitteeKind = Field(
         description="industry 行业党委, township 综合党委, park 园区党委, two_new 两新工委"
@@ -46,6 +59,21 @@ class CommitteeIn(BaseModel):
 
 
 class CommitteeOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "5f0c2a9e-8d1b-4c3a-9e7f-1a2b3c4d5e6f",
+                    "kind": "township",
+                    "name": "中共新荣镇综合委员会",
+                    "region_code": "140212101",
+                    "parent_id": None,
+                    "formed_on": "2026-01-15",
+                }
+            ]
+        }
+    )
+
     id: str
     kind: CommitteeKind
     name: str
@@ -70,7 +98,27 @@ class CoveredIn(BaseModel):
 
 
 class BranchIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        str_strip_whitespace=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "kind": "joint",
+                    "name": "新荣镇迎宾路非公企业联合党支部",
+                    "parent_id": "5f0c2a9e-8d1b-4c3a-9e7f-1a2b3c4d5e6f",
+                    "organizations": [
+                        {"organization_id": "0b7d6c1e-3f0a-4d8e-9a51-2c7f4e1b9d20"},
+                        {
+                            "organization_id": "7c1d2e3f-4a5b-4c6d-8e9f-0a1b2c3d4e5f",
+                            "unable_reason": "党员流动性大，单独组建条件不成熟",
+                        },
+                    ],
+                    "formed_on": "2026-11-30",
+                }
+            ]
+        },
+    )
 
     kind: Literal["standalone", "joint", "temporary"]
     name: Name = Field(min_length=1, max_length=200)
@@ -103,6 +151,40 @@ class AdviceOut(BaseModel):
 
 
 class BranchOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d",
+                    "kind": "joint",
+                    "name": "新荣镇迎宾路非公企业联合党支部",
+                    "parent_id": "5f0c2a9e-8d1b-4c3a-9e7f-1a2b3c4d5e6f",
+                    "organization_ids": [
+                        "0b7d6c1e-3f0a-4d8e-9a51-2c7f4e1b9d20",
+                        "7c1d2e3f-4a5b-4c6d-8e9f-0a1b2c3d4e5f",
+                    ],
+                    "formed_on": "2026-11-30",
+                    "ends_on": None,
+                    "can_develop_members": True,
+                    "status": "active",
+                    "rectification_reason": None,
+                    "rectify_by": None,
+                    "needs_reparenting": False,
+                    "reparenting_reason": None,
+                    "region_code": "140212101",
+                    "warnings": [],
+                    "unable_reasons": {
+                        "7c1d2e3f-4a5b-4c6d-8e9f-0a1b2c3d4e5f": "党员流动性大，单独组建条件不成熟"
+                    },
+                    "dissolved_on": None,
+                    "dissolution_reason": None,
+                    "version": 1,
+                    "advice": [],
+                }
+            ]
+        }
+    )
+
     id: str
     kind: Literal["standalone", "joint", "temporary"]
     name: str
@@ -182,6 +264,7 @@ class DissolveIn(BaseModel):
     status_code=status.HTTP_201_CREATED,
     response_model=CommitteeOut,
     summary="Set up a parent committee (行业党委, 综合党委, 园区党委, 两新工委)",
+    responses=sends(201, location=True),
 )
 async def form_committee(
     body: CommitteeIn, uow: Transaction, principal: Writer, response: Response
@@ -210,6 +293,7 @@ async def read_committee(committee_id: Text, uow: ReadSession, principal: Reader
     status_code=status.HTTP_201_CREATED,
     response_model=BranchOut,
     summary="Form a standalone, joint or temporary branch under a committee",
+    responses=sends(201, etag=True, location=True),
 )
 async def form_branch(
     body: BranchIn, uow: Transaction, principal: Writer, rules: RulesDep, response: Response
@@ -230,7 +314,12 @@ async def form_branch(
     return BranchOut.of(branch, await service.branch_advice(uow, branch, rules))
 
 
-@router.get("/branches/{branch_id}", response_model=BranchOut, summary="One branch")
+@router.get(
+    "/branches/{branch_id}",
+    response_model=BranchOut,
+    summary="One branch",
+    responses=sends(etag=True),
+)
 async def read_branch(
     branch_id: Text, uow: ReadSession, principal: Reader, rules: RulesDep, response: Response
 ) -> BranchOut:
@@ -244,7 +333,7 @@ async def read_branch(
     response_model=ReorganizedOut,
     summary="Add or remove covered organisations; upgrade joint members to standalone",
 )
-async def reorganize(
+async def reorganize_branch(
     branch_id: Text, body: ReorganizeIn, uow: Transaction, principal: Writer, rules: RulesDep
 ) -> ReorganizedOut:
     branch, formed = await service.reorganize_branch(
@@ -275,7 +364,7 @@ class ReparentIn(BaseModel):
     response_model=BranchOut,
     summary="Put a branch under a committee (clears the flag set when an organisation moved)",
 )
-async def reparent(
+async def reparent_branch(
     branch_id: Text, body: ReparentIn, uow: Transaction, principal: Writer
 ) -> BranchOut:
     branch = await service.reparent_branch(
@@ -287,7 +376,7 @@ async def reparent(
 @router.post(
     "/branches/{branch_id}/dissolve", response_model=BranchOut, summary="Dissolve a branch"
 )
-async def dissolve(
+async def dissolve_branch(
     branch_id: Text, body: DissolveIn, uow: Transaction, principal: Writer
 ) -> BranchOut:
     branch = await service.dissolve_branch(

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from fastapi import APIRouter, BackgroundTasks, Query, Request, Response, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.datastructures import UploadFile
 
+from libs.common.http import sends
 from libs.common.problems import PROBLEM_JSON, FieldError, HttpProblem
 from libs.common.service import RuntimeDep
 from services.registry.api.deps import Reader, ReadSession, SettingsDep, Writer, actor_of
-from services.registry.domain.imports import ImportJob
+from services.registry.domain.imports import ImportJob, SourceId
 from services.registry.service import RegistryUnitOfWork
 from services.registry.service import imports as service
 from services.registry.workers import worker_of
@@ -42,6 +43,29 @@ class Page(BaseModel):
 
 
 class ImportOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "3e2d1c0b-9a8f-4e7d-b6c5-a4b3c2d1e0f9",
+                    "source": "market_supervision",
+                    "region_code": "140212",
+                    "filename": "新荣区市场主体2026年11月.xlsx",
+                    "size_bytes": 1843200,
+                    "status": "running",
+                    "created_at": "2026-11-30T02:00:00Z",
+                    "started_at": "2026-11-30T02:00:01Z",
+                    "finished_at": None,
+                    "progress": {"rows_total": 12000, "rows_done": 4500, "percent": 37.5},
+                    "counts": {"rows": 4500, "new": 120, "matched": 4300, "rejected": 80},
+                    "reason": None,
+                    "missing_columns": None,
+                    "columns": None,
+                }
+            ]
+        }
+    )
+
     id: str
     source: str
     region_code: str
@@ -123,11 +147,38 @@ def _too_large(limit: int) -> FileTooLarge:
     response_model=ImportOut,
     summary="Import a file from a source (market supervision, civil affairs, tax, survey)",
     responses={
-        200: {"description": "This file was imported before: the first job", "model": ImportOut},
+        202: sends(202, location=True)[202],
+        200: {
+            "description": "This file was imported before: the first job",
+            "model": ImportOut,
+            **sends(200, location=True)[200],
+        },
         413: {"description": "The file is over the size limit", "content": {PROBLEM_JSON: {}}},
     },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {
+                            "source": {"type": "string", "enum": list(get_args(SourceId))},
+                            "file": {
+                                "type": "string",
+                                "format": "binary",
+                                "description": "CSV (UTF-8 or GB18030) or XLSX with the "
+                                "source's columns",
+                            },
+                        },
+                        "required": ["source", "file"],
+                    }
+                }
+            },
+        }
+    },
 )
-async def submit(
+async def submit_import(
     request: Request,
     principal: Writer,
     settings: SettingsDep,
@@ -169,7 +220,7 @@ async def submit(
 
 
 @router.get("/{import_id}", response_model=ImportOut, summary="An import's status and report")
-async def read(
+async def read_import(
     import_id: str,
     principal: Reader,
     uow: ReadSession,

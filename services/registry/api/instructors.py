@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from libs.common.audit import Actor
 from libs.common.fields import RegionCode
+from libs.common.http import sends
 from libs.common.text import Name, Text
 from services.registry.api.deps import Reader, ReadSession, Transaction, Writer
 from services.registry.domain.instructors import Assignment, Instructor
@@ -80,8 +81,9 @@ class EndIn(BaseModel):
     status_code=status.HTTP_201_CREATED,
     response_model=InstructorOut,
     summary="Register an instructor (党建指导员)",
+    responses=sends(201, location=True),
 )
-async def register(
+async def register_instructor(
     body: InstructorIn, uow: Transaction, principal: Writer, response: Response
 ) -> InstructorOut:
     principal.ensure_covers(body.region_code)
@@ -93,7 +95,9 @@ async def register(
 
 
 @router.get("/{instructor_id}", response_model=InstructorOut, summary="An instructor (masked)")
-async def read(instructor_id: Text, uow: ReadSession, principal: Reader) -> InstructorOut:
+async def read_instructor(
+    instructor_id: Text, uow: ReadSession, principal: Reader
+) -> InstructorOut:
     instructor = await service.get_instructor(uow, instructor_id, principal.region_code)
     return InstructorOut.of(instructor, await service.assignments_of(uow, instructor_id))
 
@@ -104,7 +108,7 @@ async def read(instructor_id: Text, uow: ReadSession, principal: Reader) -> Inst
     response_model=AssignmentOut,
     summary="Assign the instructor to guide an organisation (包联)",
 )
-async def assign(
+async def assign_instructor(
     instructor_id: Text, body: AssignmentIn, uow: Transaction, principal: Writer
 ) -> AssignmentOut:
     assignment = await service.assign(
@@ -123,7 +127,7 @@ async def assign(
     response_model=AssignmentOut,
     summary="End an assignment",
 )
-async def end(
+async def end_assignment(
     instructor_id: Text,
     assignment_id: Text,
     uow: Transaction,

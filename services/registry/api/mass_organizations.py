@@ -66,7 +66,7 @@ async def _visible(uow: RegistryUnitOfWork, organization_id: str, principal: Pri
     response_model=MassOrganizationOut,
     summary="Set up a union, youth league or women's federation in an organisation",
 )
-async def establish(
+async def establish_mass_organization(
     organization_id: Text, body: MassOrganizationIn, uow: Transaction, principal: Writer
 ) -> MassOrganizationOut:
     await _visible(uow, organization_id, principal)
@@ -99,7 +99,7 @@ async def list_mass_organizations(
     response_model=MassOrganizationOut,
     summary="Dissolve a mass organisation",
 )
-async def dissolve(
+async def dissolve_mass_organization(
     organization_id: Text,
     mass_organization_id: Text,
     body: DissolveIn,

@@ -28,7 +28,7 @@ from starlette.datastructures import UploadFile
 from libs.common.audit import Actor
 from libs.common.auth import Principal
 from libs.common.identity import IdentityKey
-from libs.common.problems import FieldError, InvalidInput
+from libs.common.problems import FieldError, InvalidInput, malformed_json
 from libs.common.text import Name, Text, refused_character
 from services.registry.api.deps import (
     Reader,
@@ -275,7 +275,11 @@ async def _rows(
             )
     try:
         raw = json.loads(await request.body())
-    except ValueError as exc:
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(
+            "the body is not JSON", errors=[malformed_json(exc.doc, exc.pos, exc.msg.lower())]
+        ) from exc
+    except ValueError as exc:  # not UTF-8
         raise InvalidInput(
             "the body is not JSON", errors=[FieldError("body", "not valid JSON")]
         ) from exc
@@ -386,7 +390,7 @@ async def _step(
     response_model=MemberOut,
     summary="A discovered member declares themself at work (亮明身份)",
 )
-async def declare(
+async def declare_member(
     member_id: Text,
     uow: Transaction,
     principal: Writer,
@@ -401,7 +405,7 @@ async def declare(
     response_model=MemberOut,
     summary="A declared member's relationship is transferred here (组织关系转接); counts them",
 )
-async def transfer(
+async def transfer_member(
     member_id: Text,
     uow: Transaction,
     principal: Writer,

@@ -35,6 +35,7 @@ from libs.common.http import (
     encode_cursor,
     etag,
     expected_version,
+    sends,
     subtree_of,
 )
 from libs.common.problems import FieldError, InvalidInput
@@ -112,7 +113,32 @@ class LedgerIn(BaseModel):
 
 
 class OrganizationIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        str_strip_whitespace=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "credit_code": "911402120000000077",
+                    "name": "大同市新荣区云冈物流有限公司",
+                    "kind": "enterprise",
+                    "region_code": "140212101",
+                    "industry_code": "G54",
+                    "address": "新荣镇迎宾路8号",
+                    "latitude": 40.258,
+                    "longitude": 113.14,
+                    "staff_count": 36,
+                    "investors": [{"kind": "person", "name": "张**", "share": 100.0}],
+                    "has_premises": True,
+                    "stable_operations": True,
+                    "full_members": 2,
+                    "probationary_members": 0,
+                    "no_branch_reason": "正式党员不足3名，拟建联合党支部",
+                    "ledger": {"operations": True, "workforce": True},
+                }
+            ]
+        },
+    )
 
     credit_code: CreditCode
     name: Name = Field(min_length=1, max_length=200)
@@ -162,7 +188,13 @@ _NOT_NULL = frozenset(
 class OrganizationPatch(BaseModel):
     """A JSON merge patch (RFC 7396) of an organisation's editable fields."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        str_strip_whitespace=True,
+        json_schema_extra={
+            "examples": [{"staff_count": 40, "address": None, "ledger": {"members": True}}]
+        },
+    )
 
     name: Name | None = Field(default=None, min_length=1, max_length=200)
     kind: OrganizationKind | None = None
@@ -221,7 +253,59 @@ class InvestorOut(BaseModel):
     share: float | None = None
 
 
+_ORGANIZATION_EXAMPLE: dict[str, Any] = {
+    "id": "0b7d6c1e-3f0a-4d8e-9a51-2c7f4e1b9d20",
+    "credit_code": "911402120000000077",
+    "provisional": False,
+    "name": "大同市新荣区云冈物流有限公司",
+    "kind": "enterprise",
+    "region_code": "140212101",
+    "park_id": None,
+    "district_id": None,
+    "industry_code": "G54",
+    "address": "新荣镇迎宾路8号",
+    "latitude": 40.258,
+    "longitude": 113.14,
+    "staff_count": 36,
+    "investors": [{"kind": "person", "name": "张**", "credit_code": None, "share": 100.0}],
+    "operating_status": "operating",
+    "has_premises": True,
+    "stable_operations": True,
+    "three_haves": True,
+    "three_haves_state": "true",
+    "full_members": 2,
+    "probationary_members": 0,
+    "no_branch_reason": "正式党员不足3名，拟建联合党支部",
+    "ledger": {
+        "operations": True,
+        "workforce": True,
+        "members": False,
+        "investors": False,
+        "no_branch_reason": False,
+        "mass_organizations": False,
+        "complete": False,
+        "missing": [
+            "members",
+            "investors",
+            "no_branch_reason",
+            "mass_organizations",
+        ],
+    },
+    "branch_id": None,
+    "branch_kind": None,
+    "covered": False,
+    "status": "active",
+    "deregistered_on": None,
+    "deregistration_reason": None,
+    "version": 1,
+    "created_at": "2026-11-30T02:15:00Z",
+    "updated_at": "2026-11-30T02:15:00Z",
+}
+
+
 class OrganizationOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [_ORGANIZATION_EXAMPLE]})
+
     id: str
     credit_code: str = Field(description="Empty for a provisional file (found without a code)")
     provisional: bool = Field(
@@ -280,6 +364,17 @@ class OrganizationOut(BaseModel):
 
 
 class OrganizationPage(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "items": [_ORGANIZATION_EXAMPLE],
+                    "next_cursor": "WyIxNDAyMTIxMDEiLCIwYjdkNmMxZSJd",
+                }
+            ]
+        }
+    )
+
     items: list[OrganizationOut]
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null at end")
 
@@ -307,8 +402,9 @@ async def _visible(
     status_code=status.HTTP_201_CREATED,
     response_model=OrganizationOut,
     summary="Enter an organisation in the ledger",
+    responses=sends(201, etag=True, location=True),
 )
-async def register(
+async def register_organization(
     body: OrganizationIn, uow: Transaction, principal: Writer, rules: RulesDep, response: Response
 ) -> OrganizationOut:
     principal.ensure_covers(body.region_code)
@@ -378,8 +474,13 @@ async def list_organizations(
     )
 
 
-@router.get("/{organization_id}", response_model=OrganizationOut, summary="One organisation's file")
-async def read(
+@router.get(
+    "/{organization_id}",
+    response_model=OrganizationOut,
+    summary="One organisation's file",
+    responses=sends(etag=True),
+)
+async def read_organization(
     organization_id: Text, uow: ReadSession, principal: Reader, response: Response
 ) -> OrganizationOut:
     organization = await _visible(uow, organization_id, principal)
@@ -400,8 +501,9 @@ async def read(
             }
         }
     },
+    responses=sends(etag=True),
 )
-async def change(
+async def change_organization(
     organization_id: Text,
     body: OrganizationPatch,
     uow: Transaction,
@@ -435,8 +537,9 @@ async def change(
     "/{organization_id}",
     response_model=OrganizationOut,
     summary="Deregister an organisation (its file is kept, closed; If-Match required)",
+    responses=sends(etag=True),
 )
-async def deregister(
+async def deregister_organization(
     organization_id: Text,
     uow: Transaction,
     principal: Writer,
@@ -475,8 +578,9 @@ class ReactivateIn(BaseModel):
     "/{organization_id}/reactivate",
     response_model=OrganizationOut,
     summary="Open a deregistered file again (If-Match required)",
+    responses=sends(etag=True),
 )
-async def reactivate(
+async def reactivate_organization(
     organization_id: Text,
     uow: Transaction,
     principal: Writer,

@@ -18,6 +18,7 @@ from libs.common.http import (
     Limit,
     decode_cursor,
     encode_cursor,
+    sends,
     subtree_of,
 )
 from libs.common.problems import Forbidden
@@ -94,6 +95,7 @@ async def read_region(code: Text, principal: Reader) -> RegionOut:
     status_code=status.HTTP_201_CREATED,
     response_model=AreaOut,
     summary="Name a park, commercial district or building in a township",
+    responses=sends(201, location=True),
 )
 async def create_area(
     body: AreaIn, uow: Transaction, principal: Writer, response: Response

@@ -99,7 +99,7 @@ async def _worker(uow: StationsUnitOfWork, worker_id: str, principal: Principal)
     status_code=status.HTTP_201_CREATED,
     summary="Award points (idempotent: a repeated key returns the first award, 200)",
 )
-async def award(
+async def award_points(
     body: AwardIn, uow: Transaction, principal: Writer, response: Response
 ) -> TransactionOut:
     worker = await _worker(uow, body.worker_id, principal)
@@ -121,7 +121,7 @@ async def award(
     status_code=status.HTTP_201_CREATED,
     summary="Redeem points for a reward (never below zero, never oversold)",
 )
-async def redeem(
+async def redeem_points(
     body: RedemptionIn, uow: Transaction, principal: Writer, response: Response
 ) -> TransactionOut:
     await _worker(uow, body.worker_id, principal)
@@ -138,7 +138,7 @@ async def redeem(
 
 
 @router.get("/v1/workers/{worker_id}/points", summary="A worker's balance and transactions")
-async def points_of(worker_id: Text, uow: ReadSession, principal: Reader) -> PointsOut:
+async def read_worker_points(worker_id: Text, uow: ReadSession, principal: Reader) -> PointsOut:
     await _worker(uow, worker_id, principal)
     return PointsOut(
         worker_id=worker_id,

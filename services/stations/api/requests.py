@@ -11,7 +11,7 @@ to the caller or not from the request's state is a `rule-violation` problem nami
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
@@ -53,7 +53,22 @@ class RequesterIn(BaseModel):
 
 
 class RequestIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        str_strip_whitespace=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "category": "micro_wish",
+                    "title": "希望驿站增设电动车充电桩",
+                    "description": "夜间配送后充电不便",
+                    "region_code": "140212101",
+                    "requester": {"kind": "worker", "id": "2a3b4c5d-6e7f-4a8b-9c0d-1e2f3a4b5c6d"},
+                    "station_id": "6d5c4b3a-2f1e-4d0c-9b8a-7f6e5d4c3b2a",
+                }
+            ]
+        },
+    )
 
     category: Category = Field(description="need, micro_wish (微心愿), suggestion (诉求箱), report")
     title: Name = Field(min_length=1, max_length=200)
@@ -108,7 +123,53 @@ class HistoryOut(BaseModel):
         return cls(**entry.__dict__)
 
 
+_REQUEST_EXAMPLE: dict[str, Any] = {
+    "id": "8e7d6c5b-4a3f-4e2d-8c1b-0a9f8e7d6c5b",
+    "region_code": "140212101",
+    "category": "micro_wish",
+    "requester_kind": "worker",
+    "requester_id": "2a3b4c5d-6e7f-4a8b-9c0d-1e2f3a4b5c6d",
+    "title": "希望驿站增设电动车充电桩",
+    "description": "夜间配送后充电不便",
+    "state": "dispatched",
+    "station_id": "6d5c4b3a-2f1e-4d0c-9b8a-7f6e5d4c3b2a",
+    "latitude": None,
+    "longitude": None,
+    "photo_ref": None,
+    "unit": "xinrong-town-office",
+    "placed_at": "2026-11-30T02:15:00Z",
+    "dispatched_at": "2026-11-30T02:40:00Z",
+    "accepted_at": None,
+    "resolved_at": None,
+    "rated_at": None,
+    "closed_at": None,
+    "accept_due_at": "2026-11-30T10:40:00Z",
+    "resolve_due_at": None,
+    "overdue": False,
+    "escalated": False,
+    "score": None,
+    "comment": None,
+    "returns": 0,
+    "reopens": 0,
+    "version": 2,
+    "history": [
+        {
+            "at": "2026-11-30T02:40:00Z",
+            "action": "dispatch",
+            "from_state": "placed",
+            "to_state": "dispatched",
+            "party": "office",
+            "actor": "xinrong-office",
+            "unit": "xinrong-town-office",
+            "note": None,
+        }
+    ],
+}
+
+
 class RequestOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [_REQUEST_EXAMPLE]})
+
     id: str
     region_code: str
     category: str
@@ -151,6 +212,10 @@ class RequestOut(BaseModel):
 
 
 class RequestPage(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"items": [_REQUEST_EXAMPLE], "next_cursor": None}]}
+    )
+
     items: list[RequestOut]
     next_cursor: str | None
 
@@ -203,7 +268,7 @@ async def _visible(
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, summary="Place a request (点单)")
-async def place(body: RequestIn, uow: Transaction, principal: Caller) -> RequestOut:
+async def place_request(body: RequestIn, uow: Transaction, principal: Caller) -> RequestOut:
     party = party_of(principal, moving=True)
     if party.kind == "unit":
         raise Forbidden("a unit does not place requests")
@@ -271,7 +336,7 @@ async def list_requests(
 
 
 @router.get("/stats", summary="Figures of the loop for a region (and a unit)")
-async def stats(
+async def read_request_stats(
     uow: ReadSession,
     principal: Caller,
     region_code: Annotated[Text | None, Query(description="A region within yours")] = None,
@@ -295,7 +360,7 @@ async def stats(
 
 
 @router.get("/{request_id}", summary="One request with its full history")
-async def read(request_id: Text, uow: ReadSession, principal: Caller) -> RequestOut:
+async def read_request(request_id: Text, uow: ReadSession, principal: Caller) -> RequestOut:
     party = party_of(principal, moving=False)
     return RequestOut.of(await _visible(uow, request_id, principal, party))
 
@@ -327,7 +392,7 @@ async def _move(
 
 
 @router.post("/{request_id}/dispatch", summary="Dispatch to a unit (派单; the office)")
-async def dispatch(
+async def dispatch_request(
     request_id: Text, body: DispatchIn, uow: Transaction, principal: Caller, rules: RulesDep
 ) -> RequestOut:
     return await _move(
@@ -336,7 +401,7 @@ async def dispatch(
 
 
 @router.post("/{request_id}/accept", summary="Accept (接单; the unit it is dispatched to)")
-async def accept(
+async def accept_request(
     request_id: Text,
     uow: Transaction,
     principal: Caller,
@@ -349,14 +414,14 @@ async def accept(
 
 
 @router.post("/{request_id}/return", summary="Return to the office, with a reason (the unit)")
-async def return_(
+async def return_request(
     request_id: Text, body: ReasonIn, uow: Transaction, principal: Caller, rules: RulesDep
 ) -> RequestOut:
     return await _move(uow, principal, rules, request_id, "return", note=body.reason)
 
 
 @router.post("/{request_id}/resolve", summary="Resolve (the unit that accepted it)")
-async def resolve(
+async def resolve_request(
     request_id: Text,
     uow: Transaction,
     principal: Caller,
@@ -369,7 +434,7 @@ async def resolve(
 
 
 @router.post("/{request_id}/rate", summary="Rate 1–5 (评单; the requester, or the office for them)")
-async def rate(
+async def rate_request(
     request_id: Text, body: RateIn, uow: Transaction, principal: Caller, rules: RulesDep
 ) -> RequestOut:
     return await _move(
@@ -378,14 +443,14 @@ async def rate(
 
 
 @router.post("/{request_id}/close", summary="Close (the office)")
-async def close(
+async def close_request(
     request_id: Text, body: ReasonIn, uow: Transaction, principal: Caller, rules: RulesDep
 ) -> RequestOut:
     return await _move(uow, principal, rules, request_id, "close", note=body.reason)
 
 
 @router.post("/{request_id}/reopen", summary="Reopen: placed again (the office)")
-async def reopen(
+async def reopen_request(
     request_id: Text, body: ReasonIn, uow: Transaction, principal: Caller, rules: RulesDep
 ) -> RequestOut:
     return await _move(uow, principal, rules, request_id, "reopen", note=body.reason)

@@ -24,6 +24,7 @@ from libs.common.http import (
     encode_cursor,
     etag,
     expected_version,
+    sends,
     subtree_of,
 )
 from libs.common.problems import FieldError, InvalidInput
@@ -93,7 +94,30 @@ class StandardIn(BaseModel):
 
 
 class StationIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        str_strip_whitespace=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "新荣镇迎宾路暖“新”驿站",
+                    "kind": "warm_new",
+                    "region_code": "140212101",
+                    "address": "新荣镇迎宾路8号",
+                    "location": {
+                        "latitude": 40.258,
+                        "longitude": 113.14,
+                        "coordinate_system": "gcj02",
+                    },
+                    "facilities": ["heating", "water", "charging", "wifi"],
+                    "hours": {"mon": [["08:00", "20:00"]], "sat": [["09:00", "17:00"]]},
+                    "operator": {"kind": "office"},
+                    "standard": {"has_sign": True, "has_space": True, "has_equipment": True},
+                    "opened_on": "2026-11-30",
+                }
+            ]
+        },
+    )
 
     name: Name = Field(min_length=1, max_length=200)
     kind: StationKind
@@ -128,7 +152,19 @@ class StationIn(BaseModel):
 class StationPatch(BaseModel):
     """A JSON merge patch of a station's facts (null is refused: each is required)."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        str_strip_whitespace=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "address": "新荣镇迎宾路10号",
+                    "open_24h": True,
+                    "facilities": ["heating", "water", "toilet"],
+                }
+            ]
+        },
+    )
 
     name: Name | None = Field(default=None, min_length=1, max_length=200)
     kind: StationKind | None = None
@@ -187,7 +223,39 @@ class StandardOut(StandardIn):
     met: bool = Field(description="All three: 有标识、有场地、有设备")
 
 
+_STATION_EXAMPLE: dict[str, Any] = {
+    "id": "6d5c4b3a-2f1e-4d0c-9b8a-7f6e5d4c3b2a",
+    "name": "新荣镇迎宾路暖“新”驿站",
+    "kind": "warm_new",
+    "region_code": "140212101",
+    "address": "新荣镇迎宾路8号",
+    "latitude": 40.2567,
+    "longitude": 113.134,
+    "gcj02_latitude": 40.258,
+    "gcj02_longitude": 113.14,
+    "facilities": ["charging", "heating", "water", "wifi"],
+    "open_24h": False,
+    "hours": {"mon": [["08:00", "20:00"]], "sat": [["09:00", "17:00"]]},
+    "operator": {"kind": "office", "id": None, "name": None},
+    "standard": {
+        "has_sign": True,
+        "has_space": True,
+        "has_equipment": True,
+        "met": True,
+    },
+    "opened_on": "2026-11-30",
+    "status": "open",
+    "closed_on": None,
+    "close_reason": None,
+    "version": 1,
+    "created_at": "2026-11-30T02:15:00Z",
+    "updated_at": "2026-11-30T02:15:00Z",
+}
+
+
 class StationOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [_STATION_EXAMPLE]})
+
     id: str
     name: str
     kind: StationKind
@@ -244,11 +312,19 @@ class StationOut(BaseModel):
 
 
 class StationPage(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"items": [_STATION_EXAMPLE], "next_cursor": None}]}
+    )
+
     items: list[StationOut]
     next_cursor: str | None
 
 
 class NearbyOut(StationOut):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{**_STATION_EXAMPLE, "distance_m": 182.4}]}
+    )
+
     distance_m: float = Field(description="Great-circle distance from the point, metres")
 
     @classmethod
@@ -259,6 +335,10 @@ class NearbyOut(StationOut):
 
 
 class NearestOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"items": [{**_STATION_EXAMPLE, "distance_m": 182.4}]}]}
+    )
+
     items: list[NearbyOut]
 
 
@@ -267,7 +347,12 @@ async def _visible(uow: StationsUnitOfWork, station_id: str, principal: Principa
     return station
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, summary="Enter a station")
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    summary="Enter a station",
+    responses=sends(201, etag=True, location=True),
+)
 async def open_station(
     body: StationIn, uow: Transaction, principal: Writer, response: Response
 ) -> StationOut:
@@ -310,7 +395,7 @@ async def list_stations(
 
 
 @router.get("/nearest", summary="The k nearest open stations to a point, with distances")
-async def nearest(
+async def list_nearest_stations(
     uow: ReadSession,
     principal: Reader,
     settings: SettingsDep,
@@ -342,8 +427,8 @@ async def nearest(
     return NearestOut(items=[NearbyOut.near(n) for n in found])
 
 
-@router.get("/{station_id}", summary="One station")
-async def read(
+@router.get("/{station_id}", summary="One station", responses=sends(etag=True))
+async def read_station(
     station_id: Text, uow: ReadSession, principal: Reader, response: Response
 ) -> StationOut:
     station = await _visible(uow, station_id, principal)
@@ -363,8 +448,9 @@ async def read(
             }
         }
     },
+    responses=sends(etag=True),
 )
-async def change(
+async def change_station(
     station_id: Text,
     body: StationPatch,
     uow: Transaction,
@@ -384,8 +470,10 @@ async def change(
     return StationOut.of(station)
 
 
-@router.post("/{station_id}/close", summary="Close a station (If-Match required)")
-async def close(
+@router.post(
+    "/{station_id}/close", summary="Close a station (If-Match required)", responses=sends(etag=True)
+)
+async def close_station(
     station_id: Text,
     body: CloseIn,
     uow: Transaction,

@@ -81,7 +81,7 @@ class RegionStatsOut(BaseModel):
 
 
 @router.get("/visit-stats", summary="Visits of a region subtree over a period (日均)")
-async def region_stats(
+async def read_visit_stats(
     uow: ReadSession,
     principal: Reader,
     since: Since,
@@ -105,7 +105,7 @@ async def region_stats(
     status_code=status.HTTP_201_CREATED,
     summary="A check-in at a station (its code scanned), optionally by a worker",
 )
-async def check_in(
+async def check_in_visit(
     station_id: Text, body: VisitIn, uow: Transaction, principal: Caller
 ) -> VisitOut:
     party = party_of(principal, moving=True)
@@ -123,7 +123,7 @@ async def check_in(
 
 
 @router.put("/{station_id}/visit-counts/{day}", summary="The station's own count of a day")
-async def put_count(
+async def put_visit_count(
     station_id: Text, day: date, body: CountIn, uow: Transaction, principal: Writer
 ) -> CountOut:
     principal.visible(await stations_service.get_station(uow, station_id), "station")
@@ -132,7 +132,7 @@ async def put_count(
 
 
 @router.get("/{station_id}/stats", summary="A station's visits over a period (日均, busiest hours)")
-async def station_stats(
+async def read_station_stats(
     station_id: Text, uow: ReadSession, principal: Reader, since: Since, until: Until
 ) -> StationStatsOut:
     station = principal.visible(await stations_service.get_station(uow, station_id), "station")

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from libs.common.audit import Actor
 from libs.common.auth import Principal
 from libs.common.fields import RegionCode
+from libs.common.http import sends
 from libs.common.problems import Forbidden
 from libs.common.text import Name, Text
 from services.stations.api.deps import (
@@ -30,7 +31,21 @@ router = APIRouter(prefix="/v1/workers", tags=["workers"])
 
 
 class WorkerIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        str_strip_whitespace=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "李师傅",
+                    "phone": "13800000000",
+                    "region_code": "140212101",
+                    "platform": "美团",
+                    "occupation": "food_delivery_rider",
+                }
+            ]
+        },
+    )
 
     name: Name = Field(min_length=1, max_length=50, description="Kept only hashed and masked")
     phone: Text = Field(min_length=1, max_length=20, description="Kept only hashed and masked")
@@ -40,7 +55,15 @@ class WorkerIn(BaseModel):
 
 
 class CheckInIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        str_strip_whitespace=True,
+        json_schema_extra={
+            "examples": [
+                {"community_code": "140212101001", "roles": ["volunteer"], "on": "2026-11-30"}
+            ]
+        },
+    )
 
     community_code: RegionCode = Field(description="Village/community code, or a region's")
     area_name: Text | None = Field(default=None, max_length=200, description="A named area")
@@ -57,6 +80,27 @@ class DeclarationIn(BaseModel):
 
 
 class WorkerOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "2a3b4c5d-6e7f-4a8b-9c0d-1e2f3a4b5c6d",
+                    "region_code": "140212101",
+                    "platform": "美团",
+                    "occupation": "food_delivery_rider",
+                    "name": "李**",
+                    "phone": "138****0000",
+                    "registered_at": "2026-11-30T02:15:00Z",
+                    "community_code": "140212101001",
+                    "area_name": None,
+                    "roles": ["volunteer"],
+                    "checked_in_on": "2026-11-30",
+                    "member_declared": False,
+                }
+            ]
+        }
+    )
+
     id: str
     region_code: str
     platform: str
@@ -101,8 +145,13 @@ async def _visible(uow: StationsUnitOfWork, worker_id: str, principal: Principal
     return worker
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, summary="Register a worker")
-async def register(
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    summary="Register a worker",
+    responses=sends(201, location=True),
+)
+async def register_worker(
     body: WorkerIn, uow: Transaction, principal: Writer, settings: SettingsDep, response: Response
 ) -> WorkerOut:
     principal.ensure_covers(body.region_code)
@@ -121,7 +170,7 @@ async def register(
 
 
 @router.get("/{worker_id}", summary="One worker (name and phone masked)")
-async def read(worker_id: Text, uow: ReadSession, principal: Reader) -> WorkerOut:
+async def read_worker(worker_id: Text, uow: ReadSession, principal: Reader) -> WorkerOut:
     return WorkerOut.of(await _visible(uow, worker_id, principal))
 
 
@@ -130,7 +179,7 @@ async def read(worker_id: Text, uow: ReadSession, principal: Reader) -> WorkerOu
     status_code=status.HTTP_201_CREATED,
     summary="Check in with a community (社区报到), taking roles",
 )
-async def check_in(
+async def check_in_worker(
     worker_id: Text, body: CheckInIn, uow: Transaction, principal: Caller
 ) -> WorkerOut:
     _office_or_self(principal, worker_id)
@@ -151,7 +200,7 @@ async def check_in(
     "/{worker_id}/member-declaration",
     summary="Declare being a Party member (announced with keyed hashes only)",
 )
-async def declare(
+async def declare_worker_membership(
     worker_id: Text,
     uow: Transaction,
     principal: Caller,

@@ -8,7 +8,7 @@ where waiting will meet it, the date (`met_on`).
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
@@ -33,7 +33,21 @@ router = APIRouter(prefix="/v1", tags=["candidates"])
 
 
 class ApplicationIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        str_strip_whitespace=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "王小明",
+                    "id_number": "14021219950101002X",
+                    "organization_id": "0b7d6c1e-3f0a-4d8e-9a51-2c7f4e1b9d20",
+                    "branch_id": "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d",
+                    "applied_on": "2026-03-02",
+                }
+            ]
+        },
+    )
 
     name: Name = Field(min_length=1, max_length=50, description="Kept masked only (张**)")
     id_number: Text = Field(min_length=15, max_length=20, description="Kept as a keyed hash")
@@ -88,7 +102,38 @@ class DeadlineOut(BaseModel):
     due_on: date
 
 
+_CANDIDATE_EXAMPLE: dict[str, Any] = {
+    "id": "4f3e2d1c-0b9a-4f8e-8d7c-6b5a4f3e2d1c",
+    "stage": "activist",
+    "region_code": "140212101",
+    "organization_id": "0b7d6c1e-3f0a-4d8e-9a51-2c7f4e1b9d20",
+    "branch_id": "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d",
+    "name_masked": "王**",
+    "id_masked": "140212********002X",
+    "applied_on": "2026-03-02",
+    "talk_due_on": "2026-04-01",
+    "talked_on": "2026-03-20",
+    "activist_on": "2026-04-15",
+    "development_target_from": "2027-04-15",
+    "target_on": None,
+    "political_review_on": None,
+    "trained_on": None,
+    "introducers": [],
+    "admitted_on": None,
+    "approval_due_on": None,
+    "approved_on": None,
+    "probation_ends_on": None,
+    "extension_months": None,
+    "confirmed_on": None,
+    "cancelled_on": None,
+    "next_deadline": {"kind": "development_target", "due_on": "2027-04-15"},
+    "version": 3,
+}
+
+
 class CandidateOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [_CANDIDATE_EXAMPLE]})
+
     id: str
     stage: Stage
     region_code: str
@@ -160,7 +205,7 @@ class PipelineOut(BaseModel):
 
 
 @router.post("/candidates", status_code=status.HTTP_201_CREATED, summary="An application")
-async def apply(
+async def apply_candidate(
     body: ApplicationIn,
     uow: Transaction,
     principal: Writer,
@@ -184,6 +229,10 @@ async def apply(
 
 
 class CandidatePageOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"items": [_CANDIDATE_EXAMPLE], "next_cursor": None}]}
+    )
+
     items: list[CandidateOut]
     next_cursor: str | None = Field(description="Pass as `after` for the next page")
 
@@ -224,7 +273,7 @@ async def read_candidate(
 
 
 @router.post("/candidates/{candidate_id}/{step}", summary="One step of the pipeline")
-async def take_step(
+async def take_candidate_step(
     candidate_id: Text,
     step: Step,
     body: StepIn,

@@ -5,7 +5,7 @@ compliance with the yearly class hours (who meets it, who is short and by how mu
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response, status
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictFloat, StrictInt
@@ -38,7 +38,21 @@ router = APIRouter(prefix="/v1", tags=["courses"])
 
 
 class CourseIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        str_strip_whitespace=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "title": "学习贯彻党的二十届四中全会精神",
+                    "format": "micro_lesson",
+                    "audience": "members",
+                    "class_hours": 1.5,
+                    "region_code": "140212",
+                }
+            ]
+        },
+    )
 
     title: Name = Field(min_length=1, max_length=200)
     format: CourseFormat = Field(
@@ -51,7 +65,19 @@ class CourseIn(BaseModel):
     region_code: RegionCode
 
 
+_COURSE_EXAMPLE: dict[str, Any] = {
+    "id": "1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d",
+    "title": "学习贯彻党的二十届四中全会精神",
+    "format": "micro_lesson",
+    "audience": "members",
+    "class_hours": 1.5,
+    "region_code": "140212",
+}
+
+
 class CourseOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [_COURSE_EXAMPLE]})
+
     id: str
     title: str
     format: CourseFormat
@@ -65,7 +91,19 @@ class CourseOut(BaseModel):
 
 
 class SessionIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        str_strip_whitespace=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "starts_at": "2026-12-05T14:30:00+08:00",
+                    "place": "新荣镇党群服务中心",
+                    "capacity": 40,
+                }
+            ]
+        },
+    )
 
     starts_at: AwareDatetime
     place: Text | None = Field(default=None, max_length=200)
@@ -74,6 +112,24 @@ class SessionIn(BaseModel):
 
 
 class SessionOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "7b6a5f4e-3d2c-4b1a-9f8e-7d6c5b4a3f2e",
+                    "course_id": "1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d",
+                    "region_code": "140212",
+                    "starts_at": "2026-12-05T06:30:00Z",
+                    "place": "新荣镇党群服务中心",
+                    "station_id": None,
+                    "capacity": 40,
+                    "class_hours": 1.5,
+                    "code": "K7Q2M9",
+                }
+            ]
+        }
+    )
+
     id: str
     course_id: str
     region_code: str
@@ -86,7 +142,21 @@ class SessionOut(BaseModel):
 
 
 class LearnerIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        str_strip_whitespace=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "赵丽",
+                    "id_number": "14021219950101002X",
+                    "region_code": "140212101",
+                    "role": "member",
+                    "branch_id": "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d",
+                }
+            ]
+        },
+    )
 
     name: Name = Field(min_length=1, max_length=50, description="Kept masked only (张**)")
     id_number: Text = Field(min_length=15, max_length=20, description="Kept as a keyed hash")
@@ -97,6 +167,22 @@ class LearnerIn(BaseModel):
 
 
 class LearnerOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "3c2b1a0f-9e8d-4c7b-a6f5-4e3d2c1b0a9f",
+                    "region_code": "140212101",
+                    "name_masked": "赵*",
+                    "id_masked": "140212********002X",
+                    "role": "member",
+                    "branch_id": "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d",
+                    "organization_id": None,
+                }
+            ]
+        }
+    )
+
     id: str
     region_code: str
     name_masked: str
@@ -107,7 +193,10 @@ class LearnerOut(BaseModel):
 
 
 class EnrolmentIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"learner_id": "3c2b1a0f-9e8d-4c7b-a6f5-4e3d2c1b0a9f"}]},
+    )
 
     learner_id: Text
 
@@ -262,7 +351,7 @@ async def register_learner(
     status_code=status.HTTP_201_CREATED,
     summary="Enrol a learner: a seat, or the waiting list when the session is full",
 )
-async def enrol(
+async def enrol_learner(
     session_id: Text, body: EnrolmentIn, uow: Transaction, principal: Writer
 ) -> EnrolmentOut:
     enrolment = await service.enrol(
@@ -275,7 +364,7 @@ async def enrol(
     "/sessions/{session_id}/enrolments/{learner_id}",
     summary="Withdraw; the first on the waiting list takes the seat",
 )
-async def withdraw(
+async def withdraw_enrolment(
     session_id: Text, learner_id: Text, uow: Transaction, principal: Writer
 ) -> Response:
     await service.withdraw(uow, Actor.of(principal), session_id=session_id, learner_id=learner_id)
@@ -320,7 +409,7 @@ async def record_study(
 
 
 @router.get("/study-hours", summary="Who meets the year's class hours, who is short by how much")
-async def study_hours(
+async def read_study_hours(
     uow: ReadSession,
     principal: Reader,
     rules: StudyRulesDep,
@@ -377,7 +466,7 @@ async def record_delivery(
 
 
 @router.get("/deliveries", summary="Booklets and visits of door-to-door teaching in a year")
-async def deliveries(
+async def list_deliveries(
     uow: ReadSession,
     principal: Reader,
     region_code: Annotated[RegionCode, Query()],
