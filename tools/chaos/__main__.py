@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the data and logs folder")
     args = parser.parse_args(argv)
     options = Options.short(args.store) if args.short else Options(store=args.store)
-    changes: dict[str, object] = {"keep": args.keep}
+    changes: dict[str, object] = {"keep": args.keep, "progress": True}
     if args.events is not None:
         changes["events"] = args.events
     if args.ack_wait is not None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import statistics
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -31,6 +31,8 @@ class Options:
     recovery_limit: float = 600.0
     settle_limit: float = 600.0
     keep: bool = False
+    #: Print a line per segment and fault as the suite goes (the CLI does; the test does not).
+    progress: bool = False
 
     @classmethod
     def short(cls, store: str = "sqlite", events: int = 2_000) -> Options:
@@ -129,6 +131,15 @@ async def run(options: Options) -> Result:
             for i, segment in enumerate(segments):
                 fault = faults[i] if i < len(faults) else None
                 jobs += await _segment(registry, injector, committee, segment, fault, options)
+                if options.progress:
+                    done = f"{fault.name}: {_outcome(fault)}" if fault else "no fault"
+                    elapsed = time.monotonic() - started
+                    print(
+                        f"[chaos] {elapsed:6.0f} s  segment {i + 1}/{len(segments)} "
+                        f"({segment.rows:,} rows, {segment.units:,} API units): {done}",
+                        file=sys.stderr,
+                        flush=True,
+                    )
             notes += [f"server error seen by the load: {e}" for e in tally.server_errors]
             if not await _settle(watch, options.settle_limit):
                 notes.append(f"consumers still lagging after {options.settle_limit:.0f} s")
@@ -168,9 +179,10 @@ async def _segment(
     return finished
 
 
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    if len(values) == 1:
-        return values[0]
-    return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
+def _outcome(fault: Fault) -> str:
+    if not fault.outcomes:
+        return "not injected"
+    outcome = fault.outcomes[-1]
+    if outcome.recovered_after is None:
+        return f"{outcome.note}; NOT recovered"
+    return f"{outcome.note}; recovered in {outcome.recovered_after:.1f} s"
