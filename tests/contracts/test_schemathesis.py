@@ -10,6 +10,10 @@ generated in the negative ones (not valid). Each operation gets a bounded, deran
 Only `not_a_server_error` is checked. Schemathesis' status-code conformance fails today on most
 operations because 401, 403, 404, 409 and 412 are answered but not documented in the OpenAPI
 (issue 13 documents them); it is left out rather than weakened per operation.
+
+Random strings rarely hold U+0000, so a second test puts it into every string of one valid case
+per registry operation on PostgreSQL. It finds 500s today (issue 12, defect 4, being fixed at
+the HTTP boundary) and is marked xfail (not strict) until that fix is merged.
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ TOWNSHIP = "140212101"
 #: Generated cases per operation and mode (positive, negative): about 550 requests in all,
 #: which hypothesis takes most of the time to generate; more with PB_SCHEMATHESIS_EXAMPLES=50.
 EXAMPLES = int(os.environ.get("PB_SCHEMATHESIS_EXAMPLES", "2"))
-#: Services fuzzed on each store: all of them on SQLite, the registry on PostgreSQL too.
+#: Services served and fuzzed on each store: all of them on SQLite, the registry on PostgreSQL.
 SERVICES = {
     "sqlite": ("registry", "coverage", "stations", "training"),
     "postgresql": ("registry",),
@@ -103,9 +107,9 @@ async def _seed(cluster: Cluster) -> dict[str, str]:
         "branch_id": branch.json()["id"],
     }
     # Coverage and training have learnt them over NATS before the fuzzing starts.
-    coverage = cluster.services["coverage"].url
+    coverage = cluster.services["coverage"].url if "coverage" in cluster.services else None
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+    while coverage is not None and time.monotonic() < deadline:
         learnt = await client.get(
             f"{coverage}/v1/projection/organizations/{known['organization_id']}", headers=headers
         )
@@ -252,7 +256,7 @@ def _nul_probe(
 
 @pytest.mark.parametrize("store", ["sqlite", "postgresql"], indirect=True)
 async def test_no_generated_request_gives_a_server_error(store: str, tmp_path: Path) -> None:
-    cluster = Cluster(tmp_path, store, {})
+    cluster = Cluster(tmp_path, store, {}, names=SERVICES[store])
     try:
         await cluster.start()
         known = await _seed(cluster)
@@ -277,9 +281,9 @@ async def test_no_generated_request_gives_a_server_error(store: str, tmp_path: P
     "sequence for encoding UTF8: 0x00), being refused at the HTTP boundary as a 422; remove this "
     "marker once that fix is merged",
 )
-@pytest.mark.parametrize("store", ["sqlite", "postgresql"], indirect=True)
+@pytest.mark.parametrize("store", ["postgresql"], indirect=True)
 async def test_u0000_in_any_string_is_not_a_server_error(store: str, tmp_path: Path) -> None:
-    cluster = Cluster(tmp_path, store, {})
+    cluster = Cluster(tmp_path, store, {}, names=SERVICES[store])
     try:
         await cluster.start()
         known = await _seed(cluster)

@@ -17,7 +17,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -162,11 +162,20 @@ def _asyncpg_url(url: str) -> str:
 
 
 class Cluster:
-    """nats-server plus the four services on one store kind, in `folder`."""
+    """nats-server plus the four services (or those `names` says) on one store kind, in
+    `folder`; `extra_env` is added to every service's environment, `<SERVICE>` in a name
+    standing for the service's (`PB_<SERVICE>_INBOX_ACK_WAIT_SECONDS`)."""
 
-    def __init__(self, folder: Path, store: str, extra_env: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        store: str,
+        extra_env: Mapping[str, str],
+        names: Sequence[str] = SERVICES,
+    ) -> None:
         self.folder = folder
         self.store = store
+        self.names = tuple(names)
         self.run_id = secrets.token_hex(4)
         self.secret = secrets.token_urlsafe(32)
         self.tokens = TokenService(self.secret, ISSUER)
@@ -193,7 +202,7 @@ class Cluster:
 
     async def start(self, timeout: float = 120.0) -> None:
         await self.nats.start()
-        for name in SERVICES:
+        for name in self.names:
             env = {
                 key: value
                 for key, value in os.environ.items()
