@@ -15,6 +15,8 @@ from tests.conftest import IN_CI
 from tools.chaos.cluster import postgres_reachable
 from tools.chaos.report import render
 from tools.chaos.suite import Options, run
+from tools.chaos.verify import compare_counts, compare_versions
+from tools.chaos.watch import Position
 
 
 async def test_nothing_lost_or_doubled_through_every_fault() -> None:
@@ -43,3 +45,23 @@ async def test_nothing_lost_or_doubled_through_every_fault() -> None:
     assert result.verdict.dead_letters_without_reason == 0
     assert all(c.expected > 0 for c in result.verdict.checks if "roll-up" in c.name)
     assert result.ok
+
+
+def test_the_checks_count_what_is_missing_behind_or_extra() -> None:
+    truth = {"a": 2, "b": 1, "c": 3}
+    held = {"a": 2, "b": 0, "d": 1, "c": 4}  # b behind, c ahead, d unknown
+    check = compare_versions("facts", truth, held)
+    assert (check.expected, check.found, check.lost, check.doubled) == (3, 4, 1, 2)
+    assert compare_versions("facts", truth, {"a": 2}).lost == 2
+    assert (compare_counts("roll-up", 10, 7).lost, compare_counts("roll-up", 10, 12).doubled) == (
+        3,
+        2,
+    )
+
+
+def test_a_consumer_has_caught_up_once_all_it_was_delivered_is_acknowledged() -> None:
+    holding = Position(delivered=120, ack_floor=100, ack_pending=20, pending=0)
+    assert not holding.caught_up_to(120)
+    assert holding.caught_up_to(100)
+    assert Position(delivered=120, ack_floor=100, ack_pending=0, pending=5).caught_up_to(120)
+    assert Position(delivered=140, ack_floor=125, ack_pending=15, pending=0).caught_up_to(120)

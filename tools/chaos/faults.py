@@ -48,8 +48,8 @@ class Fault:
 
 
 def schedule(store: str) -> list[Fault]:
-    """nats-server killed three times, each service killed once, PostgreSQL connections cut
-    (on PostgreSQL), interleaved so that no two kills of one kind follow each other."""
+    """nats-server killed three times (first, middle, last), each service killed once, and on
+    PostgreSQL the services' connections cut."""
     faults = [
         Fault("kill nats-server #1", "nats-server SIGKILL"),
         Fault("kill coverage", "service SIGKILL", "coverage"),

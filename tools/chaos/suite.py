@@ -85,17 +85,22 @@ def _environment(options: Options) -> dict[str, str]:
 
 
 async def _settle(watch: Watch, limit: float) -> bool:
-    """Wait until no consumer has anything pending or unacknowledged, twice a second apart."""
+    """Wait until no consumer has anything pending or unacknowledged and no stream grows (the
+    relays have published everything), three polls in a row, half a second apart."""
     deadline = time.monotonic() + limit
     quiet = 0
+    streams = sorted({c.stream for c in watch.consumers})
+    before: list[int | None] = []
     while time.monotonic() < deadline:
         positions = await watch.positions()
-        if all(p is not None and p.lag == 0 for p in positions.values()):
+        held = [await watch.stream_messages(stream) for stream in streams]
+        if held == before and all(p is not None and p.lag == 0 for p in positions.values()):
             quiet += 1
             if quiet >= 3:
                 return True
         else:
             quiet = 0
+        before = held
         await asyncio.sleep(0.5)
     return False
 
@@ -110,11 +115,10 @@ async def run(options: Options) -> Result:
     tally = Tally()
     jobs: list[dict[str, Any]] = []
     notes: list[str] = []
-    watch = Watch("", consumers())
+    watch = Watch(cluster.nats.url, consumers())
     ok = False
     try:
         await cluster.start()
-        watch.url = cluster.nats.url
         await watch.connect()
         registry = Registry(cluster, tally, patience=options.recovery_limit)
         injector = Injector(

@@ -80,7 +80,7 @@ async def _store(url: str) -> AsyncIterator[AsyncConnection]:
         await engine.dispose()
 
 
-def _compare(name: str, expected: dict[str, int], found: dict[str, int]) -> Check:
+def compare_versions(name: str, expected: dict[str, int], found: dict[str, int]) -> Check:
     """Ids at versions: missing or older in `found` is lost, unknown there is doubled."""
     lost = sum(1 for key, version in expected.items() if found.get(key, -1) < version)
     doubled = sum(1 for key in found if key not in expected)
@@ -89,7 +89,7 @@ def _compare(name: str, expected: dict[str, int], found: dict[str, int]) -> Chec
     return Check(name, len(expected), len(found), lost, doubled + ahead, note)
 
 
-def _count(name: str, expected: int, found: int, note: str = "") -> Check:
+def compare_counts(name: str, expected: int, found: int, note: str = "") -> Check:
     return Check(name, expected, found, max(0, expected - found), max(0, found - expected), note)
 
 
@@ -109,7 +109,7 @@ async def verify(
     imported_new = sum(int(job["counts"].get("new", 0)) for job in jobs)
     statuses = Counter(job["status"] for job in jobs)
     verdict.checks.append(
-        _count(
+        compare_counts(
             "registry: organisations filed",
             tally.imported_rows + len(tally.organizations),
             len(truth_orgs),
@@ -117,10 +117,10 @@ async def verify(
         )
     )
     verdict.checks.append(
-        _count("registry: rows imported as new files", tally.imported_rows, imported_new)
+        compare_counts("registry: rows imported as new files", tally.imported_rows, imported_new)
     )
     verdict.checks.append(
-        _count("registry: branches formed", len(tally.branches), len(truth_branches))
+        compare_counts("registry: branches formed", len(tally.branches), len(truth_branches))
     )
 
     # Every event of every producer's outbox, and each consumer's inbox and dead letters.
@@ -132,7 +132,7 @@ async def verify(
         verdict.events += len(rows)
         held = await watch.stream_messages(f"PB_{producer.upper()}")
         verdict.checks.append(
-            _count(f"JetStream: PB_{producer.upper()} messages", len(rows), held or 0)
+            compare_counts(f"JetStream: PB_{producer.upper()} messages", len(rows), held or 0)
         )
     for service, url in urls.items():
         async with _store(url) as conn:
@@ -168,7 +168,7 @@ async def verify(
             )
         ).one()
     verdict.checks.append(
-        _compare(
+        compare_versions(
             "coverage: organisation facts",
             truth_orgs,
             {str(r.organization_id): int(r.version) for r in facts},
@@ -187,7 +187,7 @@ async def verify(
     }
     for (label, expected), found in zip(expected_rollups.items(), sums, strict=True):
         verdict.checks.append(
-            _count(f"coverage: county roll-up, {label}", expected, int(found or 0))
+            compare_counts(f"coverage: county roll-up, {label}", expected, int(found or 0))
         )
 
     async with _store(urls["training"]) as training:
@@ -195,7 +195,7 @@ async def verify(
             await training.execute(select(branch_routines.c.branch_id, branch_routines.c.version))
         ).all()
     verdict.checks.append(
-        _compare(
+        compare_versions(
             "training: branches learnt",
             truth_branches,
             {str(r.branch_id): int(r.version) for r in learnt},
@@ -210,7 +210,7 @@ async def verify(
             )
         ).all()
     verdict.checks.append(
-        _compare(
+        compare_versions(
             "stations: organisations learnt",
             truth_orgs,
             {str(r.id): int(r.version) for r in known},
