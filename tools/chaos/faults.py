@@ -1,15 +1,15 @@
 """The faults the suite injects and how it times the recovery from each.
 
 A fault is injected mid-batch: a consumer's service is killed while one of its consumers holds
-delivered, unacknowledged messages; the registry while an import job is between chunks (or,
-with files too small to be caught mid-way, while API writes are in flight); nats-server and
-PostgreSQL while both kinds of load run.
+delivered, unacknowledged messages; the registry, and the PostgreSQL connections, while an
+import job is between chunks (or, with files too small to be caught mid-way, once the import is
+done, while API writes are in flight); nats-server while both kinds of load run.
 
 Recovery is measured from the fault until every service answers /readyz again and every
 consumer has acknowledged everything that had been delivered to it before the fault (its ack
 floor reaches the stream sequence it had been delivered up to): the messages a dead consumer
-held came back and were applied, so its lag for the time before the fault is 0. After a registry
-kill mid-import the import must also be progressing again (more rows done, or done).
+held came back and were applied, so its lag for the time before the fault is 0. After a fault
+mid-import the import must also be progressing again (more rows done, or done).
 """
 
 from __future__ import annotations
@@ -109,8 +109,8 @@ class Injector:
         """Inject `fault` (mid-batch), and start timing its recovery in a task."""
         outcome = Outcome(fault.name)
         job_rows_at_fault: int | None = None
-        if fault.service == "registry":
-            job_rows_at_fault = await self._registry_mid_batch(outcome, import_job)
+        if fault.service == "registry" or fault.kind == "pg_terminate_backend":
+            job_rows_at_fault = await self._mid_import(outcome, import_job)
         elif fault.service is not None:
             held: dict[str, Position] = {}
 
@@ -134,7 +134,7 @@ class Injector:
             outcome.note = f"down {self.nats_outage:.1f} s, restarted on its store"
         elif fault.kind == "pg_terminate_backend":
             outcome.connections_cut = await self.cluster.cut_postgres_connections()
-            outcome.note = f"{outcome.connections_cut} connections terminated"
+            outcome.note += f"; {outcome.connections_cut} connections terminated"
         else:
             service = self.cluster.services[str(fault.service)]
             service.kill()
@@ -143,7 +143,7 @@ class Injector:
         task = asyncio.create_task(self._recovery(outcome, horizons, import_job, job_rows_at_fault))
         return outcome, task
 
-    async def _registry_mid_batch(self, outcome: Outcome, import_job: str | None) -> int | None:
+    async def _mid_import(self, outcome: Outcome, import_job: str | None) -> int | None:
         """Wait for the import between chunks (it has rows done and rows to go); with no such
         moment, wait for the import to finish and kill during the API writes."""
         rows_done: int | None = None

@@ -7,8 +7,9 @@ done: a credit code already filed answers 409 with the existing file, the same f
 again answers 200 with the first job, a branch already formed shows in the organisation's file,
 an update already applied shows in the file's value.
 
-An API "unit" is three writes: file an organisation with 3 full members, form its own branch
-(standalone), correct its staff count. Imported rows are new market-supervision registrations.
+An API "unit" is four writes: file an organisation with 3 full members, form its own branch
+(standalone), correct its staff count (registry), register a courier (stations). Imported rows
+are new market-supervision registrations.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ TOWNSHIP = "140212101"
 #: API organisations take credit codes from here on, imported rows below it.
 API_CODES = 500_000_000
 RETRY_SECONDS = 0.2
-EVENTS_PER_UNIT = 5
+EVENTS_PER_UNIT = 6
 
 
 class GaveUp(Exception):
@@ -44,6 +45,7 @@ class Tally:
     import_jobs: list[str] = field(default_factory=list)
     organizations: set[str] = field(default_factory=set)  # ids the registry answered with
     branches: set[str] = field(default_factory=set)
+    workers: set[str] = field(default_factory=set)
     answers: Counter[str] = field(default_factory=Counter)  # "201", "409", "ConnectError", ...
     server_errors: list[str] = field(default_factory=list)  # the first few 5xx, described
 
@@ -58,22 +60,19 @@ class Registry:
         self.client = httpx.AsyncClient(timeout=60, trust_env=False)
         self.headers = cluster.headers(COUNTY)
 
-    @property
-    def url(self) -> str:
-        return self.cluster.services["registry"].url
-
     async def close(self) -> None:
         await self.client.aclose()
 
-    async def call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        """The first answer that is not a 5xx or a broken connection."""
+    async def call(
+        self, method: str, path: str, *, service: str = "registry", **kwargs: Any
+    ) -> httpx.Response:
+        """The first answer of the service that is not a 5xx or a broken connection."""
         deadline = time.monotonic() + self.patience
         headers = {**self.headers, **kwargs.pop("headers", {})}
+        url = self.cluster.services[service].url
         while True:
             try:
-                response = await self.client.request(
-                    method, self.url + path, headers=headers, **kwargs
-                )
+                response = await self.client.request(method, url + path, headers=headers, **kwargs)
             except httpx.HTTPError as exc:
                 self.tally.answers[type(exc).__name__] += 1
             else:
@@ -158,10 +157,29 @@ class Registry:
             if response.status_code != 412:
                 raise GaveUp(f"staff count: {response.status_code} {response.text}")
 
+    async def worker(self, n: int) -> None:
+        """A courier registers with stations (its phone is a made-up number, unique per `n`)."""
+        body = {
+            "name": "张测试",
+            "phone": f"139{n:08d}",
+            "region_code": TOWNSHIP,
+            "platform": "顺丰",
+            "occupation": "courier",
+        }
+        response = await self.call("POST", "/v1/workers", json=body, service="stations")
+        if response.status_code == 409:  # registered by an attempt whose answer was lost
+            worker_id = response.json().get("worker_id")
+        elif response.status_code == 201:
+            worker_id = response.json()["id"]
+        else:
+            raise GaveUp(f"worker: {response.status_code} {response.text}")
+        self.tally.workers.add(str(worker_id))
+
     async def unit(self, committee: str, n: int) -> None:
         organization = await self.organization(n)
         await self.own_branch(committee, organization["id"])
         await self.staff_count(organization["id"], 21 + n % 50)
+        await self.worker(n)
 
     async def submit_import(self, first: int, rows: int) -> str:
         data = csv_bytes(MARKET_HEADER, [market_row(n) for n in range(first, first + rows)])
@@ -217,9 +235,9 @@ async def api_writes(
 
 
 def plan(events: int, segments: int, import_share: float = 0.8) -> list[Segment]:
-    """Split `events` into segments: imported rows (one event each) and API units (five events
-    each: organisation registered, branch formed, organisation covered, staff count updated,
-    and branch.eligible: 3 full members may form a branch of their own)."""
+    """Split `events` into segments: imported rows (one event each) and API units (six events
+    each: organisation registered, branch eligible (3 full members), branch formed, organisation
+    covered, staff count updated, and a worker registered with stations)."""
     rows = int(events * import_share)
     units = max(segments, (events - rows) // EVENTS_PER_UNIT)
     planned: list[Segment] = []

@@ -10,7 +10,8 @@ expected figures are computed here from it, never read from the consumer being c
 * coverage's facts are every organisation of the registry at the registry's version, and its
   county roll-ups count what the registry's organisations say (in scope, with members, covered,
   standalone), computed here from the registry's rows;
-* training learnt every branch and stations every organisation, at the registry's version.
+* training learnt every branch and stations every organisation, at the registry's version;
+  stations holds the workers the load registered, and coverage counts each of them once.
 """
 
 from __future__ import annotations
@@ -27,9 +28,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 from libs.common.tables import dead_letters, inbox, outbox
 from services.coverage.store.tables import organization_facts, rollups
+from services.coverage.store.tables import workers as coverage_workers
 from services.registry.store.party_tables import branches
 from services.registry.store.tables import organizations
-from services.stations.store.tables import operators
+from services.stations.store.tables import operators, workers
 from services.training.store.tables import branch_routines
 from tools.chaos.cluster import Cluster
 from tools.chaos.load import COUNTY, Tally
@@ -209,6 +211,16 @@ async def verify(
                 )
             )
         ).all()
+        registered = {str(r.id): 0 for r in (await stations.execute(select(workers.c.id))).all()}
+    async with _store(urls["coverage"]) as coverage:
+        workers_learnt = {
+            str(r.worker_id): 0
+            for r in (await coverage.execute(select(coverage_workers.c.worker_id))).all()
+        }
+    verdict.checks.append(
+        compare_counts("stations: workers registered", len(tally.workers), len(registered))
+    )
+    verdict.checks.append(compare_versions("coverage: workers learnt", registered, workers_learnt))
     verdict.checks.append(
         compare_versions(
             "stations: organisations learnt",
