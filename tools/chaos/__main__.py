@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 import sys
+from types import FrameType
 
 from tools.chaos.report import render
 from tools.chaos.suite import Options, run
+
+
+def _interrupt(signum: int, _frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,7 +37,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.ack_wait is not None:
         changes["ack_wait"] = args.ack_wait
     options = options.__class__(**{**options.__dict__, **changes})
-    result = asyncio.run(run(options))
+    # `kill <pid>` (or Ctrl-C, also where a background job ignores it) stops the run cleanly:
+    # the services and nats-server are stopped and the PostgreSQL databases dropped.
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)
+    try:
+        result = asyncio.run(run(options))
+    except KeyboardInterrupt as stop:
+        print(f"[chaos] stopped by {stop}: everything it started is stopped", file=sys.stderr)
+        return 130
     print(render(result), flush=True)
     return 0 if result.ok else 1
 
