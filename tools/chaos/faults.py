@@ -84,17 +84,6 @@ class Injector:
         self.mid_batch_wait = mid_batch_wait
         self.recovery_limit = recovery_limit
 
-    async def _held_by(self, service: str) -> dict[str, Position]:
-        """The positions of the service's consumers that hold delivered, unacked messages."""
-        held = {}
-        for consumer in self.watch.consumers:
-            if consumer.service != service:
-                continue
-            position = await self.watch.position(consumer)
-            if position is not None and position.ack_pending > 0:
-                held[consumer.name] = position
-        return held
-
     async def _wait(self, condition: Callable[[], Awaitable[bool]], limit: float) -> bool:
         deadline = time.monotonic() + limit
         while time.monotonic() < deadline:
@@ -109,23 +98,29 @@ class Injector:
         """Inject `fault` (mid-batch), and start timing its recovery in a task."""
         outcome = Outcome(fault.name)
         job_rows_at_fault: int | None = None
+        snapshot: dict[str, Position | None] = {}
         if fault.service == "registry" or fault.kind == "pg_terminate_backend":
             job_rows_at_fault = await self._mid_import(outcome, import_job)
         elif fault.service is not None:
-            held: dict[str, Position] = {}
+            mine = {c.name for c in self.watch.consumers if c.service == fault.service}
 
             async def holding() -> bool:
-                nonlocal held
-                held = await self._held_by(str(fault.service))
-                return bool(held)
+                nonlocal snapshot
+                snapshot = await self.watch.positions()
+                return any(p and p.ack_pending for n, p in snapshot.items() if n in mine)
 
             if await self._wait(holding, self.mid_batch_wait):
                 outcome.note = "holding " + ", ".join(
-                    f"{name}: {p.ack_pending} unacked" for name, p in held.items()
+                    f"{name}: {p.ack_pending} unacked"
+                    for name, p in snapshot.items()
+                    if name in mine and p and p.ack_pending
                 )
             else:
                 outcome.note = f"no batch held within {self.mid_batch_wait:.0f} s: killed idle"
-        horizons = {name: p.delivered for name, p in (await self.watch.positions()).items() if p}
+                snapshot = {}
+        # The positions the consumer was killed at, or those of right now.
+        positions = snapshot or await self.watch.positions()
+        horizons = {name: p.delivered for name, p in positions.items() if p}
         outcome.at = time.monotonic()
         if fault.kind == "nats-server SIGKILL":
             self.cluster.nats.kill()
