@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -254,23 +255,33 @@ def _nul_probe(
     return sent, found
 
 
-@pytest.mark.parametrize("store", ["sqlite", "postgresql"], indirect=True)
-async def test_no_generated_request_gives_a_server_error(store: str, tmp_path: Path) -> None:
-    cluster = Cluster(tmp_path, store, {}, names=SERVICES[store])
+Probe = Callable[[str, str, dict[str, str], dict[str, str]], tuple[int, list[ServerError]]]
+
+
+async def _against_services(
+    store: str, folder: Path, probe: Probe
+) -> tuple[int, list[ServerError]]:
+    """The store's services served and seeded, `probe` run against each: requests, 5xx found."""
+    cluster = Cluster(folder, store, {}, names=SERVICES[store])
+    sent, errors = 0, []
     try:
         await cluster.start()
         known = await _seed(cluster)
         headers = cluster.headers(COUNTY)
-        sent = 0
-        errors: list[ServerError] = []
         for name in SERVICES[store]:
             count, found = await asyncio.to_thread(
-                _fuzz, name, cluster.services[name].url, headers, known
+                probe, name, cluster.services[name].url, headers, known
             )
             sent += count
             errors += found
     finally:
         await cluster.close()
+    return sent, errors
+
+
+@pytest.mark.parametrize("store", ["sqlite", "postgresql"], indirect=True)
+async def test_no_generated_request_gives_a_server_error(store: str, tmp_path: Path) -> None:
+    sent, errors = await _against_services(store, tmp_path, _fuzz)
     assert sent >= EXAMPLES * 25 * len(SERVICES[store])
     assert errors == [], f"{len(errors)} server errors:\n" + "\n".join(map(str, errors))
 
@@ -283,19 +294,6 @@ async def test_no_generated_request_gives_a_server_error(store: str, tmp_path: P
 )
 @pytest.mark.parametrize("store", ["postgresql"], indirect=True)
 async def test_u0000_in_any_string_is_not_a_server_error(store: str, tmp_path: Path) -> None:
-    cluster = Cluster(tmp_path, store, {}, names=SERVICES[store])
-    try:
-        await cluster.start()
-        known = await _seed(cluster)
-        headers = cluster.headers(COUNTY)
-        sent, errors = 0, []
-        for name in SERVICES[store]:
-            count, found = await asyncio.to_thread(
-                _nul_probe, name, cluster.services[name].url, headers, known
-            )
-            sent += count
-            errors += found
-    finally:
-        await cluster.close()
+    sent, errors = await _against_services(store, tmp_path, _nul_probe)
     assert sent >= 10 * len(SERVICES[store])
     assert errors == [], f"{len(errors)} server errors:\n" + "\n".join(map(str, errors))
