@@ -89,7 +89,7 @@ def render(result: Result) -> str:
         out.append("")
     answers = ", ".join(f"{k}: {v:,}" for k, v in sorted(result.answers.items()))
     out += [
-        f"answers the load got from the registry: {answers}",
+        f"answers the load got from the services: {answers}",
         *result.notes,
         "",
         _table(
