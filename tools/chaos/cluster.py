@@ -139,6 +139,15 @@ class Service:
             self.process.wait()
             self.process = None
 
+    def pause(self) -> None:
+        """SIGSTOP: frozen where it is (it can neither ack nor answer) until `resume`."""
+        if self.process is not None:
+            self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        if self.process is not None:
+            self.process.send_signal(signal.SIGCONT)
+
     def stop(self) -> None:
         if self.process is not None:
             self.process.terminate()

@@ -102,24 +102,9 @@ class Injector:
         if fault.service == "registry" or fault.kind == "pg_terminate_backend":
             job_rows_at_fault = await self._mid_import(outcome, import_job)
         elif fault.service is not None:
-            mine = {c.name for c in self.watch.consumers if c.service == fault.service}
-
-            async def holding() -> bool:
-                nonlocal snapshot
-                snapshot = await self.watch.positions()
-                return any(p and p.ack_pending for n, p in snapshot.items() if n in mine)
-
-            if await self._wait(holding, self.mid_batch_wait):
-                outcome.note = "holding " + ", ".join(
-                    f"{name}: {p.ack_pending} unacked"
-                    for name, p in snapshot.items()
-                    if name in mine and p and p.ack_pending
-                )
-            else:
-                outcome.note = f"no batch held within {self.mid_batch_wait:.0f} s: killed idle"
-                snapshot = {}
-        # The positions the consumer was killed at, or those of right now.
-        positions = snapshot or await self.watch.positions()
+            snapshot = await self._holding(fault.service, outcome)
+        # Where the consumers stood at the fault: the killed one's from its frozen state.
+        positions = {**await self.watch.positions(), **snapshot}
         horizons = {name: p.delivered for name, p in positions.items() if p}
         outcome.at = time.monotonic()
         if fault.kind == "nats-server SIGKILL":
@@ -137,6 +122,36 @@ class Injector:
         fault.outcomes.append(outcome)
         task = asyncio.create_task(self._recovery(outcome, horizons, import_job, job_rows_at_fault))
         return outcome, task
+
+    async def _holding(self, service: str, outcome: Outcome) -> dict[str, Position | None]:
+        """Freeze the service (SIGSTOP) at a moment one of its consumers holds delivered,
+        unacknowledged messages, so it dies holding them; the positions it is frozen at. With
+        no such moment within `mid_batch_wait`, it is killed idle (and an empty dict)."""
+        process = self.cluster.services[service]
+        mine = [c for c in self.watch.consumers if c.service == service]
+
+        async def positions() -> dict[str, Position | None]:
+            found = await asyncio.gather(*(self.watch.position(c) for c in mine))
+            return {c.name: p for c, p in zip(mine, found, strict=True)}
+
+        def held(at: dict[str, Position | None]) -> dict[str, int]:
+            return {name: p.ack_pending for name, p in at.items() if p and p.ack_pending}
+
+        deadline = time.monotonic() + self.mid_batch_wait
+        while time.monotonic() < deadline:
+            if held(await positions()):
+                process.pause()
+                await asyncio.sleep(0.05)  # acks already on their way land
+                frozen = await positions()
+                if held(frozen):
+                    outcome.note = "holding " + ", ".join(
+                        f"{name}: {count} unacked" for name, count in held(frozen).items()
+                    )
+                    return frozen
+                process.resume()
+            await asyncio.sleep(0.01)
+        outcome.note = f"no batch held within {self.mid_batch_wait:.0f} s: killed idle"
+        return {}
 
     async def _mid_import(self, outcome: Outcome, import_job: str | None) -> int | None:
         """Wait for the import between chunks (it has rows done and rows to go); with no such
