@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 ARGS   ?=
 REGION ?= 140212
 
-.PHONY: help install lock run test unit integration lint lint-openapi typecheck docs docs-check bench token clean-data
+.PHONY: help install lock run test unit integration lint lint-openapi typecheck docs docs-check bench chaos token clean-data
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -68,6 +68,9 @@ docs-check: $(STAMP) ## fail when docs/events/ is not what the catalogue produce
 
 bench: $(STAMP) ## benchmarks, printing their figures
 	$(PY) -m tests.bench $(ARGS)
+
+chaos: $(STAMP) ## fault suite: kill nats-server, services, PostgreSQL links under load; check nothing lost (ARGS='--short', '--store postgresql')
+	$(PY) -m tools.chaos $(ARGS)
 
 clean-data: ## forget the local databases and NATS store of `make run`
 	rm -rf .data
