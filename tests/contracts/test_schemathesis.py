@@ -12,8 +12,8 @@ operations because 401, 403, 404, 409 and 412 are answered but not documented in
 (issue 13 documents them); it is left out rather than weakened per operation.
 
 Random strings rarely hold U+0000, so a second test puts it into every string of one valid case
-per registry operation on PostgreSQL. It finds 500s today (issue 12, defect 4, being fixed at
-the HTTP boundary) and is marked xfail (not strict) until that fix is merged.
+per registry operation on PostgreSQL, where it used to be a 500 (`invalid byte sequence for
+encoding "UTF8": 0x00`, issue 12 defect 4) and is now a 422 at the HTTP boundary.
 """
 
 from __future__ import annotations
@@ -286,12 +286,6 @@ async def test_no_generated_request_gives_a_server_error(store: str, tmp_path: P
     assert errors == [], f"{len(errors)} server errors:\n" + "\n".join(map(str, errors))
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="issue 12, defect 4: U+0000 in a body or query is a 500 on PostgreSQL (invalid byte "
-    "sequence for encoding UTF8: 0x00), being refused at the HTTP boundary as a 422; remove this "
-    "marker once that fix is merged",
-)
 @pytest.mark.parametrize("store", ["postgresql"], indirect=True)
 async def test_u0000_in_any_string_is_not_a_server_error(store: str, tmp_path: Path) -> None:
     sent, errors = await _against_services(store, tmp_path, _nul_probe)
