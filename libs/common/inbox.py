@@ -290,7 +290,20 @@ class InboxConsumer:
             return [*msgs, *buffered(subscription)]
 
         async with kept_in_progress(held, self.settings.inbox_ack_wait_seconds / 3):
-            await self._settle(msgs)
+            try:
+                await self._settle(msgs)
+            except Exception:
+                # The batch's transaction failed (the store went away, say): what it did not
+                # settle comes back after the first backoff, not after the whole ack wait.
+                await self._release(msgs)
+                raise
+
+    async def _release(self, msgs: Sequence[Msg]) -> None:
+        delay = (self.settings.inbox_backoff_seconds or [1.0])[0]
+        for msg in msgs:
+            if not msg.is_acked:
+                with contextlib.suppress(Exception):  # a lost nak only waits for the ack wait
+                    await msg.nak(delay=delay)
 
     async def _settle(self, msgs: Sequence[Msg]) -> None:
         read = [self._read(m) for m in msgs]

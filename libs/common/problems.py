@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from libs.common import refusals
@@ -226,6 +226,10 @@ def _respond(request: Request, exc: HttpProblem) -> JSONResponse:
     ).response(headers)
 
 
+#: What a 503 for an unreachable store asks the client to wait before retrying.
+STORE_RETRY_AFTER_SECONDS = 1
+
+
 def install_problem_handlers(app: FastAPI, overrides: ProblemMap | None = None) -> None:
     """Every failure, validation included, leaves as problem+json; domain refusals through
     `problem_of` with the service's `overrides`."""
@@ -271,6 +275,21 @@ def install_problem_handlers(app: FastAPI, overrides: ProblemMap | None = None) 
             "a concurrent change conflicted with this one: read the resource again and retry",
             request.url.path,
         ).response()
+
+    @app.exception_handler(DBAPIError)
+    async def on_store_error(request: Request, exc: DBAPIError) -> JSONResponse:
+        # A lost or refused connection (PostgreSQL restarted, a connection cut, SQLite's lock
+        # held too long) is not the request's fault and nothing was committed: 503, retry.
+        if exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError):
+            log.warning("store unavailable", path=request.url.path, error=type(exc.orig).__name__)
+            return Problem(
+                503,
+                "store-unavailable",
+                "The store is unavailable",
+                "the service could not reach its database; nothing was changed: retry shortly",
+                request.url.path,
+            ).response({"Retry-After": str(STORE_RETRY_AFTER_SECONDS)})
+        return await on_unexpected(request, exc)
 
     @app.exception_handler(Exception)
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:

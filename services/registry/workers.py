@@ -323,17 +323,26 @@ class ImportWorker:
                 return False
             if await service.give_up_if_exhausted(uow, job, self.owner, now):
                 return True
-        await run_job(
-            self.db,
-            job.id,
-            self.owner,
-            self.rules,
-            chunk_rows=self.chunk_rows,
-            lease=self.lease,
-            heartbeat=self.heartbeat,
-            should_stop=lambda: self._signal.is_set,
-            limits=self.limits,
-        )
+        try:
+            await run_job(
+                self.db,
+                job.id,
+                self.owner,
+                self.rules,
+                chunk_rows=self.chunk_rows,
+                lease=self.lease,
+                heartbeat=self.heartbeat,
+                should_stop=lambda: self._signal.is_set,
+                limits=self.limits,
+            )
+        except Exception:
+            # The store failed mid-job (a cut connection, say): give the lease up so that the
+            # job is taken again at the next round (counted as an attempt), not when the lease
+            # runs out. If the store cannot take even that, the lease expires as before.
+            with contextlib.suppress(Exception):
+                async with RegistryUnitOfWork(self.db) as uow:
+                    await service.release_job(uow, job, self.owner)
+            raise
         return True
 
 

@@ -6,6 +6,7 @@ import asyncio
 import json
 import random
 import string
+import time
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
@@ -336,3 +337,26 @@ async def test_a_batch_scope_writes_a_batch_once_and_never_a_failed_events_share
         assert sorted(v for values in flushed for v in values) == ["t-5", "t-6", "t-7"]
     finally:
         await consumer.stop()
+
+
+async def test_a_batch_whose_transaction_fails_comes_back_after_the_backoff(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The store failing under a whole batch (not one handler) naks what the batch held: it is
+    applied again after the first backoff, not after the ack wait (10 s here)."""
+    assert harness.consumer.settings.inbox_ack_wait_seconds >= 10
+    real = harness.consumer._apply_batch
+    failures = iter([ConnectionResetError("the store went away")])
+
+    async def fail_once(batch: Any) -> Any:
+        failure = next(failures, None)
+        if failure is not None:
+            raise failure
+        return await real(batch)
+
+    monkeypatch.setattr(harness.consumer, "_apply_batch", fail_once)
+    started = time.monotonic()
+    await harness.publish(harness.envelope("through-a-failure"))
+    await wait_for(lambda: _is(harness.count("through-a-failure"), 1), timeout=8)
+    assert time.monotonic() - started < 5
+    assert await harness.dead() == []

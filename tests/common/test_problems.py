@@ -7,7 +7,7 @@ from typing import Annotated
 
 import httpx
 from fastapi import Depends, FastAPI
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from libs.common.problems import PROBLEM_JSON, install_problem_handlers
 
@@ -53,3 +53,34 @@ async def test_a_constraint_refusing_the_commit_after_the_route_is_a_409_too() -
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
         response = await client.post("/things")
     assert response.status_code == 409, response.text  # never a 201 for what was not stored
+
+
+async def test_a_lost_store_connection_is_a_503_to_retry_not_a_500() -> None:
+    """The chaos suite cuts the services' PostgreSQL connections mid-request: the client is told
+    to retry (nothing was committed), not that the service broke."""
+    app = FastAPI()
+    install_problem_handlers(app)
+
+    @app.post("/cut")
+    async def cut() -> None:
+        raise OperationalError(
+            "SELECT 1", {}, ConnectionResetError("server closed the connection unexpectedly")
+        )
+
+    @app.post("/invalidated")
+    async def invalidated() -> None:
+        raise DBAPIError("SELECT 1", {}, Exception("gone"), connection_invalidated=True)
+
+    @app.post("/other")
+    async def other() -> None:
+        raise DBAPIError("SELECT 1", {}, Exception("a driver bug"))
+
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        for path in ("/cut", "/invalidated"):
+            response = await client.post(path)
+            assert response.status_code == 503, path
+            assert response.headers["retry-after"] == "1"
+            assert response.json()["type"].endswith("/store-unavailable")
+            assert "closed the connection" not in response.text
+        assert (await client.post("/other")).status_code == 500

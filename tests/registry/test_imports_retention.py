@@ -324,3 +324,37 @@ def test_the_stored_form_names_no_dropped_column(tmp_path: Path) -> None:
         "operating_status",
     }
     assert "法定代表人" not in first
+
+
+async def test_a_job_whose_round_fails_is_released_at_once_and_taken_again(
+    service_databases: ServiceDatabases, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A store failure mid-job (the chaos suite cuts PostgreSQL connections) gives the lease up
+    at once: the next round takes the job again instead of waiting for the lease to run out."""
+    db = Database(await service_databases.url("registry"), source="/pb/registry")
+    try:
+        job = await submit(db, csv_bytes(MARKET_HEADER, [market_row(n) for n in range(1, 4)]))
+        worker = ImportWorker(db, Rules(), lease=timedelta(minutes=10))
+        real = service.finish_job
+        failures = iter([ConnectionResetError("connection cut")])
+
+        async def cut_once(*args: Any, **kwargs: Any) -> None:
+            failure = next(failures, None)
+            if failure is not None:
+                raise failure
+            await real(*args, **kwargs)
+
+        monkeypatch.setattr(service, "finish_job", cut_once)
+        with pytest.raises(ConnectionResetError):
+            await worker.run_once()
+        async with db.read() as session:
+            released = await ImportRepository(session).get_job(job.id)
+        assert released is not None
+        assert (released.status, released.lease_owner) == ("running", None)
+        assert await worker.run_once()  # taken again at once, not in ten minutes
+        async with db.read() as session:
+            done = await ImportRepository(session).get_job(job.id)
+        assert done is not None
+        assert (done.status, done.counts["new"]) == ("done", 3)
+    finally:
+        await db.dispose()
