@@ -121,3 +121,28 @@ async def test_an_import_of_a_hostile_file_is_rejected_with_the_reason(
     # and the worker goes on with the next job
     good = csv_bytes(MARKET_HEADER, [market_row(n) for n in range(1, 4)])
     assert (await import_file(registry, "good.csv", good))["status"] == "done"
+
+
+@SQLITE_ONLY
+@pytest.mark.parametrize("path", ["/organizations/{org}/staff-lists", "/member-rosters"])
+async def test_a_people_file_over_the_size_limit_is_413_before_it_is_read(
+    nats_server: NatsServer, service_databases: ServiceDatabases, path: str
+) -> None:
+    """A staff list or roster upload is judged by its declared length first, as an import is:
+    an oversized one is never spooled to disk."""
+    settings = RegistrySettings(
+        database_url=await service_databases.url("registry"),
+        nats_url=nats_server.url,
+        import_max_bytes=1 << 16,
+    )
+    async with serve(definition(settings)) as service:
+        org = await new_organization(service, 402)
+        data = b"\xe5\xa7\x93\xe5\x90\x8d,\xe8\xba\xab\xe4\xbb\xbd\xe8\xaf\x81\n" + b"x," * 70_000
+        response = await service.client.post(
+            "/v1" + path.format(org=org["id"]),
+            files={"file": ("名册.csv", data, "text/csv")},
+            headers=service.as_region(COUNTY),
+        )
+        assert response.status_code == 413, response.text
+        assert response.json()["max_bytes"] == 1 << 16
+        await still_answers(service)

@@ -141,6 +141,20 @@ def _too_large(limit: int) -> FileTooLarge:
     )
 
 
+def refuse_oversized(request: Request, limit: int) -> None:
+    """413 for an upload whose declared length is over `limit` (and the multipart envelope):
+    refused before a byte of it is read or spooled to disk."""
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > limit + _ENVELOPE_BYTES:
+        raise _too_large(limit)
+
+
+#: The 413 an upload route documents.
+TOO_LARGE_RESPONSE: dict[int | str, dict[str, Any]] = {
+    413: {"description": "The file is over the size limit", "content": {PROBLEM_JSON: {}}}
+}
+
+
 @router.post(
     "",
     status_code=status.HTTP_202_ACCEPTED,
@@ -187,9 +201,7 @@ async def submit_import(
     background: BackgroundTasks,
 ) -> ImportOut:
     limit = settings.import_max_bytes
-    length = request.headers.get("content-length", "")
-    if length.isdigit() and int(length) > limit + _ENVELOPE_BYTES:
-        raise _too_large(limit)  # refused before a byte of it is read
+    refuse_oversized(request, limit)
     # Starlette spools a file part to a temporary file past 1 MB: the upload never sits in memory.
     async with request.form(max_files=1, max_fields=10) as form:
         upload = form.get("file")

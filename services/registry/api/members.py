@@ -38,6 +38,7 @@ from services.registry.api.deps import (
     Transaction,
     Writer,
 )
+from services.registry.api.imports import TOO_LARGE_RESPONSE, refuse_oversized
 from services.registry.domain.members import (
     REQUIRED_ROSTER,
     REQUIRED_STAFF,
@@ -261,6 +262,7 @@ async def _rows(
     """The rows of a JSON body or of an uploaded CSV/XLSX `file`, each with where it came from."""
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/form-data"):
+        refuse_oversized(request, settings.import_max_bytes)
         form = await request.form()
         upload = form.get("file")
         if not isinstance(upload, UploadFile) or not upload.filename:
@@ -307,6 +309,7 @@ def _list_out(result: service.ListResult) -> ListOut:
     response_model=ListOut,
     summary="Receive an organisation's staff list and discover hidden members on it",
     openapi_extra=_upload_body(StaffListIn),
+    responses=TOO_LARGE_RESPONSE,
 )
 async def receive_staff_list(
     organization_id: Text,
@@ -331,6 +334,7 @@ async def receive_staff_list(
     response_model=ListOut,
     summary="Receive a member roster extract for the caller's region and discover members",
     openapi_extra=_upload_body(RosterIn),
+    responses=TOO_LARGE_RESPONSE,
 )
 async def receive_roster(
     request: Request, uow: Transaction, principal: Writer, settings: SettingsDep
