@@ -20,10 +20,8 @@ workbook that could be read two ways (two sheets of one name, two parts of one n
 
 from __future__ import annotations
 
-import hashlib
 import re
 import struct
-import threading
 import zipfile
 import zlib
 from collections.abc import Iterator
@@ -78,32 +76,7 @@ class WorkbookPlan:
 
 
 def check_workbook(path: Path, limits: SheetLimits, clock: ReadClock) -> WorkbookPlan:
-    """The plan to read the workbook at `path`, or a SheetError saying what is wrong.
-
-    The plans of the last few workbooks are remembered by their content: an import reads its
-    file twice (once to check it whole, once to import it), and the second read needs no check.
-    """
-    digest = hashlib.sha256()
-    with path.open("rb") as raw:
-        while block := raw.read(_CHUNK):
-            digest.update(block)
-    key = (digest.hexdigest(), limits)
-    with _checked_lock:
-        plan = _checked.get(key)
-    if plan is None:
-        plan = _check(path, limits, clock)
-        with _checked_lock:
-            _checked[key] = plan
-            while len(_checked) > 8:
-                _checked.pop(next(iter(_checked)))
-    return plan
-
-
-_checked: dict[tuple[str, SheetLimits], WorkbookPlan] = {}
-_checked_lock = threading.Lock()
-
-
-def _check(path: Path, limits: SheetLimits, clock: ReadClock) -> WorkbookPlan:
+    """The plan to read the workbook at `path`, or a SheetError saying what is wrong."""
     with path.open("rb") as raw:
         _check_directory_size(raw, path.stat().st_size, limits)
         try:
