@@ -221,9 +221,10 @@ class ServiceDatabases:
         return self._urls[service]
 
 
-async def postgres_available() -> bool:
+async def postgres_available(url: str = POSTGRES_URL) -> bool:
+    """Whether the PostgreSQL server at `url` answers (within 3 s)."""
     try:
-        conn = await asyncpg.connect(POSTGRES_URL, timeout=3)
+        conn = await asyncpg.connect(url, timeout=3)
     except (OSError, asyncpg.PostgresError):
         return False
     await conn.close()

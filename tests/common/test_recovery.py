@@ -13,6 +13,7 @@ import string
 import sys
 import time
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -98,20 +99,29 @@ class Notes:
         return delivered.consumer_seq
 
 
-@pytest.fixture
-async def notes_setup(nats_server: NatsServer, database_url: str) -> AsyncIterator[Notes]:
+@asynccontextmanager
+async def notes_on(nats_url: str, database_url: str) -> AsyncIterator[Notes]:
+    """A fresh notes service's store and NATS link, closed when the block ends."""
     service = "r" + "".join(random.choices(string.ascii_lowercase, k=8))
-    settings = note_settings(nats_server.url, database_url, service, ACK_WAIT)
+    settings = note_settings(nats_url, database_url, service, ACK_WAIT)
     db = Database(database_url, source=f"/pb/{service}")
     async with db.engine.begin() as conn:
         await conn.run_sync(platform_metadata.create_all)
         await conn.run_sync(note_metadata.create_all)
     link = BrokerLink(settings)
     link.start()
-    await asyncio.wait_for(link.ready.wait(), 10)
-    yield Notes(settings, db, link)
-    await link.stop()
-    await db.dispose()
+    try:
+        await asyncio.wait_for(link.ready.wait(), 10)
+        yield Notes(settings, db, link)
+    finally:
+        await link.stop()
+        await db.dispose()
+
+
+@pytest.fixture
+async def notes_setup(nats_server: NatsServer, database_url: str) -> AsyncIterator[Notes]:
+    async with notes_on(nats_server.url, database_url) as notes:
+        yield notes
 
 
 def test_the_ack_wait_is_seconds_not_a_minute() -> None:
@@ -249,17 +259,16 @@ async def test_a_consumer_carries_on_after_nats_server_is_killed_and_started_aga
 ) -> None:
     """The connection retries for ever and the pull loop survives; a server that lost its store
     gets the streams declared again on reconnect, and the durable is made again."""
-    service = "r" + "".join(random.choices(string.ascii_lowercase, k=8))
-    settings = note_settings(private_nats.url, sqlite_url, service, ACK_WAIT)
-    db = Database(sqlite_url, source=f"/pb/{service}")
-    async with db.engine.begin() as conn:
-        await conn.run_sync(platform_metadata.create_all)
-        await conn.run_sync(note_metadata.create_all)
-    link = BrokerLink(settings)
-    link.start()
-    await asyncio.wait_for(link.ready.wait(), 10)
-    n = Notes(settings, db, link)
-    consumer = note_consumer(settings, db, link)
+    async with notes_on(private_nats.url, sqlite_url) as n:
+        first, more = await _through_a_server_kill(private_nats, n, store_kept)
+    assert await n.applied() == dict.fromkeys(first + more, 1)
+
+
+async def _through_a_server_kill(
+    private_nats: NatsServer, n: Notes, store_kept: bool
+) -> tuple[list[str], list[str]]:
+    settings, link = n.settings, n.link
+    consumer = note_consumer(settings, n.db, link)
     consumer.start()
     try:
         first = await n.publish(5)
@@ -287,6 +296,4 @@ async def test_a_consumer_carries_on_after_nats_server_is_killed_and_started_aga
         print(f"applying again {time.monotonic() - restarted:.2f} s after the server restarted")
     finally:
         await consumer.stop()
-        await link.stop()
-        await db.dispose()
-    assert await n.applied() == dict.fromkeys(first + more, 1)
+    return first, more

@@ -12,7 +12,8 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import IN_CI
-from tools.chaos.cluster import postgres_reachable
+from tests.harness import postgres_available
+from tools.chaos.cluster import POSTGRES_URL
 from tools.chaos.report import render
 from tools.chaos.suite import Options, run
 from tools.chaos.verify import compare_counts, compare_versions
@@ -20,7 +21,7 @@ from tools.chaos.watch import Position
 
 
 async def test_nothing_lost_or_doubled_through_every_fault() -> None:
-    store = "postgresql" if await postgres_reachable() else "sqlite"
+    store = "postgresql" if await postgres_available(POSTGRES_URL) else "sqlite"
     if store == "sqlite" and IN_CI:
         pytest.fail("PostgreSQL is required under CI=true")
 

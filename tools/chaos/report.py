@@ -2,34 +2,19 @@
 
 from __future__ import annotations
 
-import statistics
 from collections.abc import Sequence
 
+from tests.bench.common import Table, median
 from tools.chaos.suite import Result
 
 
 def _table(title: str, columns: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    widths = [len(c) for c in columns]
-    for row in rows:
-        widths = [max(w, len(cell)) for w, cell in zip(widths, row, strict=True)]
-
-    def line(cells: Sequence[str]) -> str:
-        parts = [
-            cell.ljust(w) if i == 0 else cell.rjust(w)
-            for i, (cell, w) in enumerate(zip(cells, widths, strict=True))
-        ]
-        return "| " + " | ".join(parts) + " |"
-
-    rule = "+-" + "-+-".join("-" * w for w in widths) + "-+"
-    return "\n".join([title, rule, line(columns), rule, *(line(r) for r in rows), rule])
+    """The benchmarks' table layout (names left, figures right)."""
+    return Table(title, list(columns), [list(row) for row in rows]).render()
 
 
 def _seconds(value: float | None) -> str:
     return "NOT RECOVERED" if value is None else f"{value:.1f}"
-
-
-def _p50(values: list[float]) -> float:
-    return statistics.median(values)
 
 
 def render(result: Result) -> str:
@@ -59,7 +44,7 @@ def render(result: Result) -> str:
                 kind,
                 str(len(times)),
                 str(len(times) - len(done)),
-                f"{_p50(done):.1f}" if done else "-",
+                f"{median(done):.1f}" if done else "-",
                 f"{max(done):.1f}" if done else "-",
             ]
         )
@@ -124,4 +109,4 @@ def _overall(result: Result) -> str:
     done = [o.recovered_after for o in result.outcomes if o.recovered_after is not None]
     if not done:
         return "-"
-    return f"{_p50(done):.1f} / {max(done):.1f}"
+    return f"{median(done):.1f} / {max(done):.1f}"

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tools.chaos.cluster import Cluster, postgres_reachable
+from tests.harness import postgres_available
+from tools.chaos.cluster import POSTGRES_URL, Cluster
 from tools.chaos.faults import Fault, Injector, Outcome, schedule
 from tools.chaos.load import Registry, Segment, Tally, api_writes, plan
 from tools.chaos.verify import Verdict, verify
@@ -106,7 +107,7 @@ async def _settle(watch: Watch, limit: float) -> bool:
 
 
 async def run(options: Options) -> Result:
-    if options.store == "postgresql" and not await postgres_reachable():
+    if options.store == "postgresql" and not await postgres_available(POSTGRES_URL):
         raise SystemExit("PostgreSQL is not reachable (set PB_CHAOS_POSTGRES_URL)")
     folder = Path(tempfile.mkdtemp(prefix="pb-chaos-"))
     started = time.monotonic()
