@@ -3,25 +3,59 @@
 from __future__ import annotations
 
 import builtins
+import inspect
+import json
 import re
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar, TypeVar
+from urllib.parse import quote, unquote
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, GetJsonSchemaHandler
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
+
+from libs.common.validators import CREDIT_CODE_CHARSET
 
 SPEC_VERSION = "1.0"
 CONTENT_TYPE = "application/json"
 #: CloudEvents NATS binding, binary mode: every attribute but data is a `ce-` header.
 CE_PREFIX = "ce-"
+#: The NATS `Content-Type` of a message in the binding's structured mode: the whole event,
+#: attributes and data, as one JSON document in the body (any `application/cloudevents...`).
+STRUCTURED_CONTENT_TYPE = "application/cloudevents+json"
+CONTENT_TYPE_HEADER = "content-type"
+#: Where the JSON Schemas of the event types are published by default (`ce-dataschema` is this
+#: plus `<type>.json`; a deployment sets `PB_EVENTS_SCHEMA_BASE_URL`). Also the schemas' `$id`.
+DEFAULT_SCHEMA_BASE_URL = "https://pb.example.org/events/schemas/"
 #: JetStream drops a second message with the same id inside the stream's duplicate window.
 MSG_ID_HEADER = "Nats-Msg-Id"
 TRACEPARENT_HEADER = "traceparent"
 TRACESTATE_HEADER = "tracestate"
 
 _TYPE_PATTERN = re.compile(r"^pb\.[a-z]+\.[a-z_]+\.[a-z_]+$")
+
+# What the published schemas promise about a field beyond its JSON type, by the field's name:
+# every `*_id` (and each item of `*_ids`) is a UUID unless listed as not one, and the codes are
+# in the forms the API's validators (libs/common/validators.py) let in.
+_CREDIT_CHAR = f"[{CREDIT_CODE_CHARSET}]"
+#: A statistical division code in canonical form: 2, 4, 6, 9 or 12 digits.
+REGION_CODE_PATTERN = r"^[0-9]{2}([0-9]{2}([0-9]{2}([0-9]{3}([0-9]{3})?)?)?)?$"
+#: A unified social credit code (GB 32100-2015), or empty for a provisional file.
+CREDIT_CODE_PATTERN = f"^({_CREDIT_CHAR}{{2}}[0-9]{{6}}{_CREDIT_CHAR}{{10}})?$"
+#: A GB/T 4754 industry code: a section letter, optionally with 2 to 4 digits (I, I65, I6513).
+INDUSTRY_CODE_PATTERN = r"^[A-T]([0-9]{2,4})?$"
+CODE_PATTERNS: dict[str, str] = {
+    "region_code": REGION_CODE_PATTERN,
+    "community_code": REGION_CODE_PATTERN,
+    "to_region_code": REGION_CODE_PATTERN,
+    "credit_code": CREDIT_CODE_PATTERN,
+    "industry_code": INDUSTRY_CODE_PATTERN,
+}
+#: Fields named `*_id` that are not UUIDs: a composite key, and "" or a park's id.
+NOT_UUIDS = frozenset({"target_id", "area_id"})
 
 
 class IntegrationEvent(BaseModel):
@@ -44,6 +78,61 @@ class IntegrationEvent(BaseModel):
 
     def aggregate_id(self) -> str:
         return str(getattr(self, self.subject_field))
+
+    @classmethod
+    def example(cls) -> dict[str, Any] | None:
+        """The event's realistic example (`json_schema_extra={"examples": [...]}`), if any."""
+        extra = cls.model_config.get("json_schema_extra")
+        examples = extra.get("examples") if isinstance(extra, dict) else None
+        first = examples[0] if isinstance(examples, list) and examples else None
+        return dict(first) if isinstance(first, dict) else None
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        """The schema as published: formats and patterns by field name, and a title on each
+        enumeration unique to this event (`OrganizationRegisteredKind`), so a code generator
+        makes one type per event rather than one `Kind` for every event."""
+        schema = handler(core_schema)
+        target = handler.resolve_ref_schema(schema)
+        stem = re.sub(r"V[0-9]+$", "", cls.__name__)
+        for name, prop in target.get("properties", {}).items():
+            _describe_field(name, prop, f"{stem}{''.join(p.title() for p in name.split('_'))}")
+        return schema
+
+
+def example(values: Mapping[str, Any]) -> ConfigDict:
+    """An event model's config with its one realistic example, as the data would be sent:
+    `model_config = example({...})`. The documents show it and the tests hold it to the model."""
+    return ConfigDict(json_schema_extra={"examples": [dict(values)]})
+
+
+def _summary(doc: str | None) -> str:
+    """The docstring's first paragraph on one line: a summary never cut mid-sentence."""
+    first = inspect.cleandoc(doc or "").split("\n\n", 1)[0]
+    return " ".join(line.strip() for line in first.splitlines())
+
+
+def _alternatives(prop: dict[str, Any]) -> list[dict[str, Any]]:
+    """The schemas a property may take: its `anyOf` branches, or the property itself."""
+    branches = prop.get("anyOf")
+    return [b for b in branches if isinstance(b, dict)] if isinstance(branches, list) else [prop]
+
+
+def _describe_field(name: str, prop: dict[str, Any], title: str) -> None:
+    prop.pop("title", None)  # pydantic's "Organization Id": noise, and repeated in every event
+    for branch in _alternatives(prop):
+        if "enum" in branch or "const" in branch:
+            branch["title"] = title
+        if branch.get("type") == "string":
+            if name in CODE_PATTERNS:
+                branch["pattern"] = CODE_PATTERNS[name]
+            elif name.endswith("_id") and name not in NOT_UUIDS:
+                branch["format"] = "uuid"
+        items = branch.get("items")
+        if name.endswith("_ids") and isinstance(items, dict) and items.get("type") == "string":
+            items["format"] = "uuid"
 
 
 E = TypeVar("E", bound=type[IntegrationEvent])
@@ -87,7 +176,7 @@ class Catalogue:
             existing = self.entries.get(name)
             if existing is not None and existing.model is not model:
                 raise ValueError(f"{name} is already registered by {existing.model.__name__}")
-            summary = (model.__doc__ or "").strip().splitlines()[0] if model.__doc__ else ""
+            summary = _summary(model.__dict__.get("__doc__"))
             self.entries[name] = CatalogueEntry(model=model, producer=producer, summary=summary)
             return model
 
@@ -148,18 +237,25 @@ class Envelope:
     def nats_subject(self) -> str:
         return self.type
 
-    def headers(self) -> dict[str, str]:
-        """NATS headers per the CloudEvents NATS binding (binary content mode)."""
-        headers = {
-            f"{CE_PREFIX}specversion": SPEC_VERSION,
-            f"{CE_PREFIX}id": self.id,
-            f"{CE_PREFIX}source": self.source,
-            f"{CE_PREFIX}type": self.type,
-            f"{CE_PREFIX}subject": self.subject,
-            f"{CE_PREFIX}time": self.time.isoformat(),
-            "content-type": CONTENT_TYPE,
-            MSG_ID_HEADER: self.id,
+    def headers(self, schema_base_url: str = DEFAULT_SCHEMA_BASE_URL) -> dict[str, str]:
+        """NATS headers per the CloudEvents NATS binding (binary content mode).
+
+        Values are percent-encoded as the binding asks (ours are printable ASCII already);
+        `content-type` repeats `ce-datacontenttype` for readers that look there.
+        """
+        attributes = {
+            "specversion": SPEC_VERSION,
+            "id": self.id,
+            "source": self.source,
+            "type": self.type,
+            "subject": self.subject,
+            "time": self.time.isoformat(),
+            "datacontenttype": CONTENT_TYPE,
+            "dataschema": schema_url(self.type, schema_base_url),
         }
+        headers = {f"{CE_PREFIX}{name}": _encoded(value) for name, value in attributes.items()}
+        headers[CONTENT_TYPE_HEADER] = CONTENT_TYPE
+        headers[MSG_ID_HEADER] = self.id
         if self.traceparent:
             headers[TRACEPARENT_HEADER] = self.traceparent
         if self.tracestate:
@@ -168,28 +264,52 @@ class Envelope:
 
     @classmethod
     def from_nats(cls, headers: Mapping[str, str] | None, data: bytes) -> Envelope:
-        """Read an envelope from a NATS message; raises `MalformedEnvelope` when it is not one."""
+        """Read an envelope from a NATS message in either content mode of the CloudEvents NATS
+        binding; raises `MalformedEnvelope` when it is not a CloudEvent this platform reads.
+
+        Binary mode: the attributes are `ce-` headers (percent-decoded), the body is the data.
+        Structured mode (`content-type: application/cloudevents...`): the body is the whole
+        event in the JSON event format, its data under `data` (or `data_base64`).
+        """
         h = {k.lower(): v for k, v in (headers or {}).items()}
-        missing = [
-            a for a in ("specversion", "id", "source", "type", "time") if f"{CE_PREFIX}{a}" not in h
-        ]
+        if h.get(CONTENT_TYPE_HEADER, "").lower().startswith("application/cloudevents"):
+            attributes, data = _structured(data)
+            traceparent = attributes.get(TRACEPARENT_HEADER) or h.get(TRACEPARENT_HEADER)
+            tracestate = attributes.get(TRACESTATE_HEADER) or h.get(TRACESTATE_HEADER)
+        else:
+            try:
+                attributes = {
+                    k.removeprefix(CE_PREFIX): unquote(v, errors="strict")
+                    for k, v in h.items()
+                    if k.startswith(CE_PREFIX)
+                }
+            except UnicodeDecodeError:
+                raise MalformedEnvelope("a ce- header is not percent-encoded UTF-8") from None
+            if CONTENT_TYPE_HEADER in h:
+                attributes.setdefault("datacontenttype", h[CONTENT_TYPE_HEADER])
+            traceparent, tracestate = h.get(TRACEPARENT_HEADER), h.get(TRACESTATE_HEADER)
+        required = ("specversion", "id", "source", "type", "time")
+        missing = [a for a in required if a not in attributes]
         if missing:
             raise MalformedEnvelope(f"missing CloudEvents attributes: {', '.join(missing)}")
-        if h[f"{CE_PREFIX}specversion"] != SPEC_VERSION:
-            raise MalformedEnvelope(f"unsupported specversion {h[f'{CE_PREFIX}specversion']!r}")
+        if attributes["specversion"] != SPEC_VERSION:
+            raise MalformedEnvelope(f"unsupported specversion {attributes['specversion']!r}")
+        content_type = attributes.get("datacontenttype", CONTENT_TYPE)
+        if not _is_json(content_type):
+            raise MalformedEnvelope(f"datacontenttype {content_type!r} is not JSON")
         try:
-            time = datetime.fromisoformat(h[f"{CE_PREFIX}time"])
+            time = datetime.fromisoformat(attributes["time"])
         except ValueError as exc:
-            raise MalformedEnvelope("ce-time is not an RFC 3339 timestamp") from exc
+            raise MalformedEnvelope("time is not an RFC 3339 timestamp") from exc
         return cls(
-            id=h[f"{CE_PREFIX}id"],
-            source=h[f"{CE_PREFIX}source"],
-            type=h[f"{CE_PREFIX}type"],
-            subject=h.get(f"{CE_PREFIX}subject", ""),
+            id=attributes["id"],
+            source=attributes["source"],
+            type=attributes["type"],
+            subject=attributes.get("subject", ""),
             time=time,
             data=data,
-            traceparent=h.get(TRACEPARENT_HEADER),
-            tracestate=h.get(TRACESTATE_HEADER),
+            traceparent=traceparent,
+            tracestate=tracestate,
         )
 
     def decode(self, model: builtins.type[BaseModel]) -> Any:
@@ -199,3 +319,36 @@ class Envelope:
 
 class MalformedEnvelope(ValueError):
     """A message that is not a CloudEvent this platform can read."""
+
+
+def schema_url(type_name: str, base_url: str = DEFAULT_SCHEMA_BASE_URL) -> str:
+    """The published JSON Schema of a versioned event type (the `dataschema` attribute)."""
+    return f"{base_url.rstrip('/')}/{type_name}.json"
+
+
+# Printable ASCII but space, double quote and percent: what the binding leaves unencoded.
+_HEADER_SAFE = "".join(chr(c) for c in range(0x21, 0x7F) if chr(c) not in ' "%')
+
+
+def _encoded(value: str) -> str:
+    return quote(value, safe=_HEADER_SAFE)
+
+
+def _is_json(media_type: str) -> bool:
+    essence = media_type.split(";", 1)[0].strip().lower()
+    return essence == CONTENT_TYPE or essence.endswith("+json")
+
+
+def _structured(body: bytes) -> tuple[dict[str, str], bytes]:
+    """The attributes and the data bytes of an event in the JSON event format."""
+    try:
+        document = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise MalformedEnvelope(f"structured-mode body is not JSON: {exc}") from None
+    if not isinstance(document, dict):
+        raise MalformedEnvelope("structured-mode body is not a JSON object")
+    if "data_base64" in document:
+        raise MalformedEnvelope("data_base64 is not JSON data; send the data under `data`")
+    attributes = {k: v for k, v in document.items() if k != "data" and isinstance(v, str)}
+    data = json.dumps(document.get("data"), ensure_ascii=False).encode()
+    return attributes, data

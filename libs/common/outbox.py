@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from libs.common.broker import BrokerLink
 from libs.common.db import Database, one_of
-from libs.common.events import Envelope
+from libs.common.events import DEFAULT_SCHEMA_BASE_URL, Envelope
 from libs.common.logging import get_logger
 from libs.common.metrics import ServiceMetrics
 from libs.common.settings import ServiceSettings
@@ -43,7 +43,7 @@ _COLUMNS = (
 )
 
 
-def message_headers(row: Any) -> dict[str, str]:
+def message_headers(row: Any, schema_base_url: str = DEFAULT_SCHEMA_BASE_URL) -> dict[str, str]:
     """The CloudEvents NATS-binding headers of a stored event: the envelope it was recorded as."""
     return Envelope(
         id=row.event_id,
@@ -54,7 +54,7 @@ def message_headers(row: Any) -> dict[str, str]:
         data=row.data,
         traceparent=row.traceparent,
         tracestate=row.tracestate,
-    ).headers()
+    ).headers(schema_base_url)
 
 
 @dataclass
@@ -213,7 +213,7 @@ class OutboxRelay:
         futures: dict[int, asyncio.Future[Any]] = {}
         errors: dict[int, str] = {}
         for row in rows:
-            headers = message_headers(row)
+            headers = message_headers(row, self.settings.events_schema_base_url)
             span = self._publish_span(row)
             try:
                 if span is not None:

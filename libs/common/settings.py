@@ -10,6 +10,7 @@ from pydantic import AliasChoices, BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from libs.common.calendar import local_today
+from libs.common.events import DEFAULT_SCHEMA_BASE_URL
 
 #: Where `make run` keeps its files when no database URL is given.
 DATA_DIR = Path(".data")
@@ -75,6 +76,12 @@ class ServiceSettings(BaseSettings):
         default="nats://127.0.0.1:4222",
         validation_alias=AliasChoices("NATS_URL", "nats_url"),
         description="NATS server URL(s), comma-separated",
+    )
+    events_schema_base_url: str = Field(
+        default=DEFAULT_SCHEMA_BASE_URL,
+        validation_alias=AliasChoices("PB_EVENTS_SCHEMA_BASE_URL", "events_schema_base_url"),
+        description="Where the event JSON Schemas are published: each event's `ce-dataschema` "
+        "is this plus `<type>.json` (docs/events/schemas/ served there)",
     )
     stream_replicas: int = Field(default=1, ge=1, le=5)
     stream_storage: Literal["file", "memory"] = "file"

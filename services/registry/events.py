@@ -11,7 +11,60 @@ from typing import Literal
 
 from pydantic import Field
 
-from libs.common.events import IntegrationEvent, catalogue
+from libs.common.events import IntegrationEvent, catalogue, example
+
+# The examples follow one logistics company in Pingcheng district, Datong (140212), through its
+# township (140212101): ids are the UUIDs the registry gives, codes the forms its API lets in.
+_ORGANIZATION_ID = "8fff274c-07a8-4ace-8b33-86619e8e6388"
+_BRANCH_ID = "deaf7bd5-3554-4602-ad7d-a89f2b67dcd2"
+_COMMITTEE_ID = "b14c7a26-1fdb-4c3f-8a68-24827cfef209"
+_MEMBER_ID = "02f2029d-0852-4638-994a-8f56a8c59730"
+_INSTRUCTOR_ID = "9da69b06-e456-445b-8867-2be2cc473506"
+_ASSIGNMENT_ID = "c9bba699-63fb-4ff0-83d0-1dbbda7aab74"
+_MASS_ORGANIZATION_ID = "5a9aba04-e92c-4a01-b4e3-e1d53785b5ed"
+_AREA_ID = "103e7be5-cbd6-4e63-918f-ce522e681477"
+_REGION = "140212101"
+_ORGANIZATION = {
+    "organization_id": _ORGANIZATION_ID,
+    "version": 4,
+    "credit_code": "91140212MA0L1B2C3G",
+    "provisional": False,
+    "name": "大同某某物流有限公司",
+    "kind": "enterprise",
+    "region_code": _REGION,
+    "industry_code": "G54",
+    "staff_count": 36,
+    "area_ids": [_AREA_ID],
+    "three_haves": True,
+    "three_haves_state": "true",
+    "operating_status": "operating",
+    "full_members": 4,
+    "probationary_members": 1,
+    "ledger_complete": True,
+    "no_branch_reason": None,
+    "latitude": 40.0768,
+    "longitude": 113.3001,
+}
+_BRANCH = {
+    "branch_id": _BRANCH_ID,
+    "version": 1,
+    "kind": "standalone",
+    "name": "中共大同某某物流有限公司支部委员会",
+    "parent_id": _COMMITTEE_ID,
+    "region_code": _REGION,
+    "organization_ids": [_ORGANIZATION_ID],
+    "status": "active",
+    "rectification_reason": None,
+    "rectify_by": None,
+    "needs_reparenting": False,
+}
+_MEMBER = {
+    "member_id": _MEMBER_ID,
+    "organization_id": _ORGANIZATION_ID,
+    "region_code": _REGION,
+    "membership": "full",
+}
+
 
 OrganizationKind = Literal["enterprise", "social_organization"]
 BranchKind = Literal["standalone", "joint", "temporary"]
@@ -75,6 +128,8 @@ class OrganizationState(IntegrationEvent):
 class OrganizationRegisteredV1(OrganizationState):
     """Emitted when an organisation enters the ledger (一企一档) of a region."""
 
+    model_config = example({**_ORGANIZATION, "version": 1, "registered_at": "2026-11-02T01:30:00Z"})
+
     registered_at: datetime
 
 
@@ -86,6 +141,14 @@ class OrganizationRegisteredV1(OrganizationState):
 )
 class OrganizationUpdatedV1(OrganizationState):
     """Emitted when an organisation's file changes: an edit, an import, or its member counts."""
+
+    model_config = example(
+        {
+            **_ORGANIZATION,
+            "changed": ["staff_count", "full_members"],
+            "updated_at": "2026-11-20T06:12:45Z",
+        }
+    )
 
     changed: list[str] = Field(description="Names of the fields that changed")
     updated_at: datetime
@@ -99,6 +162,16 @@ class OrganizationUpdatedV1(OrganizationState):
 )
 class OrganizationDeregisteredV1(IntegrationEvent):
     """Emitted when an organisation leaves the ledger (closed, moved away, out of scope)."""
+
+    model_config = example(
+        {
+            "organization_id": _ORGANIZATION_ID,
+            "version": 5,
+            "region_code": _REGION,
+            "reason": "注销登记",
+            "deregistered_at": "2026-12-01T02:00:00Z",
+        }
+    )
 
     organization_id: str
     version: int = Field(ge=1)
@@ -117,6 +190,15 @@ class OrganizationReactivatedV1(OrganizationState):
     """Emitted when a deregistered organisation's file is opened again (it is back in the
     ledger, uncovered: the branch and assignments it had ended with its deregistration)."""
 
+    model_config = example(
+        {
+            **_ORGANIZATION,
+            "version": 6,
+            "reason": "恢复经营",
+            "reactivated_at": "2027-01-05T03:00:00Z",
+        }
+    )
+
     reason: str | None = Field(default=None, description="Why, as the office recorded it")
     reactivated_at: datetime
 
@@ -129,6 +211,10 @@ class OrganizationReactivatedV1(OrganizationState):
 )
 class MemberDiscoveredV1(IntegrationEvent):
     """Emitted when a staff list and the member roster match: a hidden member (隐形党员) found."""
+
+    model_config = example(
+        {**_MEMBER, "status": "discovered", "discovered_at": "2026-11-03T07:45:00Z"}
+    )
 
     member_id: str = Field(description="Opaque id of the member-at-organisation record")
     organization_id: str
@@ -147,6 +233,8 @@ class MemberDiscoveredV1(IntegrationEvent):
 class MemberDeclaredV1(IntegrationEvent):
     """Emitted when a discovered member declares themself at work (亮明身份)."""
 
+    model_config = example({**_MEMBER, "status": "declared", "declared_at": "2026-11-10T02:20:00Z"})
+
     member_id: str
     organization_id: str
     region_code: str
@@ -163,6 +251,10 @@ class MemberDeclaredV1(IntegrationEvent):
 )
 class MemberTransferredV1(IntegrationEvent):
     """Emitted when a member's relationship is transferred to the organisation (组织关系转接)."""
+
+    model_config = example(
+        {**_MEMBER, "status": "transferred", "transferred_at": "2026-11-18T08:05:00Z"}
+    )
 
     member_id: str
     organization_id: str
@@ -182,6 +274,10 @@ class MemberMovedOutV1(IntegrationEvent):
     """Emitted for each transferred member of an organisation that left the ledger: their
     relationship no longer belongs to it, and it no longer counts them."""
 
+    model_config = example(
+        {**_MEMBER, "status": "moved_out", "reason": "注销登记", "moved_out_on": "2026-12-01"}
+    )
+
     member_id: str
     organization_id: str
     region_code: str
@@ -199,6 +295,17 @@ class MemberMovedOutV1(IntegrationEvent):
 )
 class CommitteeFormedV1(IntegrationEvent):
     """Emitted when a parent committee (行业党委, 综合党委, 园区党委, 两新工委) is set up."""
+
+    model_config = example(
+        {
+            "committee_id": _COMMITTEE_ID,
+            "kind": "industry",
+            "name": "平旺街道物流行业党委",
+            "parent_id": None,
+            "region_code": _REGION,
+            "formed_on": "2026-03-01",
+        }
+    )
 
     committee_id: str
     kind: CommitteeKind
@@ -242,6 +349,8 @@ class BranchState(IntegrationEvent):
 class BranchFormedV1(BranchState):
     """Emitted when a standalone, joint or temporary branch is formed."""
 
+    model_config = example({**_BRANCH, "formed_on": "2026-11-25", "ends_on": None})
+
     formed_on: date
     ends_on: date | None = Field(default=None, description="A temporary branch's end date")
 
@@ -254,6 +363,18 @@ class BranchFormedV1(BranchState):
 )
 class BranchReorganizedV1(BranchState):
     """Emitted when a branch gains or loses covered organisations."""
+
+    model_config = example(
+        {
+            **_BRANCH,
+            "version": 2,
+            "kind": "joint",
+            "organization_ids": [_ORGANIZATION_ID, "6eb7547b-0507-4a51-a3b7-c3dce9c0bc40"],
+            "added_organization_ids": ["6eb7547b-0507-4a51-a3b7-c3dce9c0bc40"],
+            "removed_organization_ids": [],
+            "reorganized_on": "2027-02-10",
+        }
+    )
 
     added_organization_ids: list[str] = Field(default_factory=list)
     removed_organization_ids: list[str] = Field(default_factory=list)
@@ -268,6 +389,16 @@ class BranchReorganizedV1(BranchState):
 )
 class BranchDissolvedV1(BranchState):
     """Emitted when a branch is dissolved; `organization_ids` are those it covered until then."""
+
+    model_config = example(
+        {
+            **_BRANCH,
+            "version": 3,
+            "status": "dissolved",
+            "reason": "企业注销",
+            "dissolved_on": "2027-06-30",
+        }
+    )
 
     reason: str
     dissolved_on: date
@@ -285,6 +416,18 @@ class BranchRectificationOverdueV1(BranchState):
     the committee above. The branch still covers its organisations until it is reorganised or
     dissolved."""
 
+    model_config = example(
+        {
+            **_BRANCH,
+            "version": 2,
+            "kind": "joint",
+            "status": "needs_rectification",
+            "rectification_reason": "联合党支部覆盖的单位超过 5 个",
+            "rectify_by": "2027-03-31",
+            "overdue_since": "2027-04-01",
+        }
+    )
+
     overdue_since: date = Field(description="The first day past the deadline")
 
 
@@ -298,6 +441,17 @@ class BranchRelocatedV1(BranchState):
     """Emitted when a branch's region or parent committee changes: an organisation it covers
     moved (its region follows; `needs_reparenting` flags a move to another township or out of
     the committee's region), or the office put it under a committee (the flag cleared)."""
+
+    model_config = example(
+        {
+            **_BRANCH,
+            "version": 2,
+            "region_code": "140212102",
+            "needs_reparenting": True,
+            "moved_organization_ids": [_ORGANIZATION_ID],
+            "relocated_on": "2027-01-15",
+        }
+    )
 
     moved_organization_ids: list[str] = Field(
         default_factory=list, description="Organisations whose move caused it (none: re-parented)"
@@ -314,6 +468,15 @@ class BranchRelocatedV1(BranchState):
 class BranchEligibleV1(IntegrationEvent):
     """Emitted when an organisation with no standalone branch reaches 3 full members (应建尽建)."""
 
+    model_config = example(
+        {
+            "organization_id": _ORGANIZATION_ID,
+            "region_code": _REGION,
+            "full_members": 3,
+            "eligible_on": "2026-11-18",
+        }
+    )
+
     organization_id: str
     region_code: str
     full_members: int = Field(ge=0)
@@ -329,6 +492,14 @@ class BranchEligibleV1(IntegrationEvent):
 class InstructorRegisteredV1(IntegrationEvent):
     """Emitted when a Party-building instructor (党建指导员) is registered (no name: a person)."""
 
+    model_config = example(
+        {
+            "instructor_id": _INSTRUCTOR_ID,
+            "region_code": "140212",
+            "registered_at": "2026-10-08T01:00:00Z",
+        }
+    )
+
     instructor_id: str
     region_code: str
     registered_at: datetime
@@ -342,6 +513,17 @@ class InstructorRegisteredV1(IntegrationEvent):
 )
 class InstructorAssignedV1(IntegrationEvent):
     """Emitted when an instructor is assigned to guide an organisation (包联)."""
+
+    model_config = example(
+        {
+            "assignment_id": _ASSIGNMENT_ID,
+            "instructor_id": _INSTRUCTOR_ID,
+            "organization_id": _ORGANIZATION_ID,
+            "region_code": _REGION,
+            "starts_on": "2026-11-05",
+            "ends_on": None,
+        }
+    )
 
     assignment_id: str
     instructor_id: str
@@ -360,6 +542,16 @@ class InstructorAssignedV1(IntegrationEvent):
 class InstructorUnassignedV1(IntegrationEvent):
     """Emitted when an instructor's assignment to an organisation ends."""
 
+    model_config = example(
+        {
+            "assignment_id": _ASSIGNMENT_ID,
+            "instructor_id": _INSTRUCTOR_ID,
+            "organization_id": _ORGANIZATION_ID,
+            "region_code": _REGION,
+            "ended_on": "2027-11-04",
+        }
+    )
+
     assignment_id: str
     instructor_id: str
     organization_id: str
@@ -376,6 +568,16 @@ class InstructorUnassignedV1(IntegrationEvent):
 class MassOrganizationEstablishedV1(IntegrationEvent):
     """Emitted when a union, youth league or women's federation is set up in an organisation."""
 
+    model_config = example(
+        {
+            "mass_organization_id": _MASS_ORGANIZATION_ID,
+            "organization_id": _ORGANIZATION_ID,
+            "region_code": _REGION,
+            "kind": "union",
+            "established_on": "2026-09-01",
+        }
+    )
+
     mass_organization_id: str
     organization_id: str
     region_code: str
@@ -391,6 +593,16 @@ class MassOrganizationEstablishedV1(IntegrationEvent):
 )
 class MassOrganizationDissolvedV1(IntegrationEvent):
     """Emitted when a mass organisation in an organisation is dissolved."""
+
+    model_config = example(
+        {
+            "mass_organization_id": _MASS_ORGANIZATION_ID,
+            "organization_id": _ORGANIZATION_ID,
+            "region_code": _REGION,
+            "kind": "union",
+            "dissolved_on": "2027-06-30",
+        }
+    )
 
     mass_organization_id: str
     organization_id: str

@@ -9,7 +9,49 @@ from datetime import date, datetime
 
 from pydantic import Field
 
-from libs.common.events import IntegrationEvent, catalogue
+from libs.common.events import IntegrationEvent, catalogue, example
+
+# The examples: a riders' station in Pingcheng district, Datong (140212), and one worker's
+# request through it. Ids are the UUIDs the services give.
+_STATION_ID = "fa5cb742-9823-487a-a546-4475f0ba7ce4"
+_REQUEST_ID = "86345998-9242-478e-abc1-0d659d177f02"
+_WORKER_ID = "701f982f-7777-48cf-800d-70fbbe9275ef"
+_OPERATOR_ID = "8fff274c-07a8-4ace-8b33-86619e8e6388"
+_TRANSACTION_ID = "a7896ee9-494f-4e7d-a814-6b99514bd239"
+_REGION = "140212101"
+_STATION = {
+    "station_id": _STATION_ID,
+    "version": 1,
+    "name": "平旺街道暖新驿站",
+    "kind": "warm_new",
+    "region_code": _REGION,
+    "latitude": 40.0712,
+    "longitude": 113.2934,
+    "facilities": ["water", "charging", "microwave", "rest_area"],
+    "open_24h": False,
+    "operator_kind": "organization",
+    "operator_id": _OPERATOR_ID,
+    "meets_standard": True,
+    "opened_on": "2026-06-01",
+}
+_REQUEST = {
+    "request_id": _REQUEST_ID,
+    "version": 2,
+    "region_code": _REGION,
+    "category": "need",
+    "state": "dispatched",
+    "unit": "平旺街道社区服务中心",
+    "at": "2026-11-20T02:10:00Z",
+}
+_TIMER = {
+    "request_id": _REQUEST_ID,
+    "region_code": _REGION,
+    "category": "need",
+    "unit": "平旺街道社区服务中心",
+    "stage": "accept",
+    "due_at": "2026-11-21T02:10:00Z",
+}
+
 
 PRODUCER = "stations"
 
@@ -38,6 +80,8 @@ class StationState(IntegrationEvent):
 class StationOpenedV1(StationState):
     """Emitted when a station is entered (it counts as open from `opened_on`)."""
 
+    model_config = example({**_STATION, "opened_at": "2026-06-01T01:00:00Z"})
+
     opened_at: datetime
 
 
@@ -46,6 +90,16 @@ class StationOpenedV1(StationState):
 )
 class StationChangedV1(StationState):
     """Emitted when a station's facts change (facilities, hours, place, operator, standard)."""
+
+    model_config = example(
+        {
+            **_STATION,
+            "version": 2,
+            "open_24h": True,
+            "changed": ["open_24h"],
+            "changed_at": "2026-09-01T00:30:00Z",
+        }
+    )
 
     changed: list[str] = Field(description="Names of the fields that changed")
     changed_at: datetime
@@ -56,6 +110,16 @@ class StationChangedV1(StationState):
 )
 class StationClosedV1(IntegrationEvent):
     """Emitted when a station closes; it counts until `closed_on` (exclusive)."""
+
+    model_config = example(
+        {
+            "station_id": _STATION_ID,
+            "version": 3,
+            "region_code": _REGION,
+            "closed_on": "2027-03-01",
+            "reason": "场地到期",
+        }
+    )
 
     station_id: str
     version: int = Field(ge=1)
@@ -82,6 +146,21 @@ class RequestMove(IntegrationEvent):
 class RequestPlacedV1(RequestMove):
     """Emitted when a worker, organisation or station places a request (点单)."""
 
+    model_config = example(
+        {
+            **_REQUEST,
+            "version": 1,
+            "state": "placed",
+            "unit": None,
+            "at": "2026-11-20T01:40:00Z",
+            "requester_kind": "worker",
+            "requester_id": _WORKER_ID,
+            "station_id": _STATION_ID,
+            "latitude": None,
+            "longitude": None,
+        }
+    )
+
     requester_kind: str = Field(description="worker, organization or station")
     requester_id: str = Field(description="The requester's opaque id")
     station_id: str | None = None
@@ -95,6 +174,8 @@ class RequestPlacedV1(RequestMove):
 class RequestDispatchedV1(RequestMove):
     """Emitted when the office dispatches a request to a unit (派单)."""
 
+    model_config = example({**_REQUEST, "accept_due_at": "2026-11-21T02:10:00Z"})
+
     accept_due_at: datetime = Field(description="When the unit must have accepted it by")
 
 
@@ -103,6 +184,17 @@ class RequestDispatchedV1(RequestMove):
 )
 class RequestAcceptedV1(RequestMove):
     """Emitted when the unit accepts a request (接单)."""
+
+    model_config = example(
+        {
+            **_REQUEST,
+            "version": 3,
+            "state": "accepted",
+            "at": "2026-11-20T06:00:00Z",
+            "on_time": True,
+            "resolve_due_at": "2026-11-23T06:00:00Z",
+        }
+    )
 
     on_time: bool = Field(description="Accepted by its accept deadline")
     resolve_due_at: datetime
@@ -114,6 +206,18 @@ class RequestAcceptedV1(RequestMove):
 class RequestReturnedV1(RequestMove):
     """Emitted when a unit returns a request to the office (it is placed again)."""
 
+    model_config = example(
+        {
+            **_REQUEST,
+            "version": 3,
+            "state": "placed",
+            "unit": None,
+            "at": "2026-11-20T05:00:00Z",
+            "returned_by": "平旺街道社区服务中心",
+            "reason": "不属于本单位职责",
+        }
+    )
+
     returned_by: str = Field(description="The unit that returned it")
     reason: str
 
@@ -123,6 +227,18 @@ class RequestReturnedV1(RequestMove):
 )
 class RequestResolvedV1(RequestMove):
     """Emitted when the unit resolves a request."""
+
+    model_config = example(
+        {
+            **_REQUEST,
+            "version": 4,
+            "state": "resolved",
+            "at": "2026-11-22T08:30:00Z",
+            "on_time": True,
+            "requester_kind": "worker",
+            "requester_id": _WORKER_ID,
+        }
+    )
 
     on_time: bool = Field(description="Accepted and resolved by their deadlines")
     requester_kind: str
@@ -135,6 +251,18 @@ class RequestResolvedV1(RequestMove):
 class RequestRatedV1(RequestMove):
     """Emitted when the requester rates a resolved request (评单, 1–5; the comment stays here)."""
 
+    model_config = example(
+        {
+            **_REQUEST,
+            "version": 5,
+            "state": "rated",
+            "at": "2026-11-23T01:00:00Z",
+            "score": 5,
+            "requester_kind": "worker",
+            "requester_id": _WORKER_ID,
+        }
+    )
+
     score: int = Field(ge=1, le=5)
     requester_kind: str
     requester_id: str
@@ -146,6 +274,16 @@ class RequestRatedV1(RequestMove):
 class RequestClosedV1(RequestMove):
     """Emitted when the office closes a request."""
 
+    model_config = example(
+        {
+            **_REQUEST,
+            "version": 6,
+            "state": "closed",
+            "at": "2026-11-30T01:00:00Z",
+            "reason": "已办结",
+        }
+    )
+
     reason: str
 
 
@@ -154,6 +292,17 @@ class RequestClosedV1(RequestMove):
 )
 class RequestReopenedV1(RequestMove):
     """Emitted when the office reopens a resolved, rated or closed request (placed again)."""
+
+    model_config = example(
+        {
+            **_REQUEST,
+            "version": 7,
+            "state": "placed",
+            "unit": None,
+            "at": "2026-12-02T01:00:00Z",
+            "reason": "问题反复",
+        }
+    )
 
     reason: str
 
@@ -175,6 +324,8 @@ class RequestTimer(IntegrationEvent):
 class RequestRemindedV1(RequestTimer):
     """Emitted when a request's deadline draws near (a reminder to its unit)."""
 
+    model_config = example(_TIMER)
+
 
 @catalogue.register(
     "pb.stations.request.overdue", version=1, producer=PRODUCER, subject_field="request_id"
@@ -182,12 +333,16 @@ class RequestRemindedV1(RequestTimer):
 class RequestOverdueV1(RequestTimer):
     """Emitted when a request passes its accept or resolve deadline."""
 
+    model_config = example(_TIMER)
+
 
 @catalogue.register(
     "pb.stations.request.escalated", version=1, producer=PRODUCER, subject_field="request_id"
 )
 class RequestEscalatedV1(RequestTimer):
     """Emitted when an overdue request is escalated to the office above its region."""
+
+    model_config = example({**_TIMER, "to_region_code": "140212"})
 
     to_region_code: str = Field(description="The office above (the parent division)")
 
@@ -197,6 +352,16 @@ class RequestEscalatedV1(RequestTimer):
 )
 class WorkerRegisteredV1(IntegrationEvent):
     """Emitted when a worker of the new employment groups registers (no name, no phone)."""
+
+    model_config = example(
+        {
+            "worker_id": _WORKER_ID,
+            "region_code": _REGION,
+            "platform": "美团",
+            "occupation": "food_delivery_rider",
+            "registered_at": "2026-10-12T03:00:00Z",
+        }
+    )
 
     worker_id: str
     region_code: str
@@ -210,6 +375,17 @@ class WorkerRegisteredV1(IntegrationEvent):
 )
 class WorkerCheckedInV1(IntegrationEvent):
     """Emitted when a worker checks in with a community (社区报到), with the roles taken there."""
+
+    model_config = example(
+        {
+            "worker_id": _WORKER_ID,
+            "check_in_id": "ba83a020-4140-4e03-93a8-102bbbde9734",
+            "region_code": _REGION,
+            "community_code": "140212101001",
+            "roles": ["grid_member", "info_reporter"],
+            "checked_in_on": "2026-10-15",
+        }
+    )
 
     worker_id: str
     check_in_id: str
@@ -228,6 +404,17 @@ class WorkerCheckedInV1(IntegrationEvent):
 class WorkerMemberDeclaredV1(IntegrationEvent):
     """Emitted when a worker declares being a Party member (党员骑手): keyed hashes and region
     only, for the registry to record a declared mobile member (流动党员)."""
+
+    model_config = example(
+        {
+            "worker_id": _WORKER_ID,
+            "region_code": _REGION,
+            "community_code": "140212101001",
+            "match_key": "3f8a0c5e9b1d4a7f2c6e8b0d1f3a5c7e9b2d4f6a8c0e1b3d5f7a9c2e4b6d8f0a",
+            "id_match_key": None,
+            "declared_on": "2026-10-20",
+        }
+    )
 
     worker_id: str
     region_code: str = Field(description="Where the worker works (the declaring region)")
@@ -250,6 +437,18 @@ class WorkerMemberDeclaredV1(IntegrationEvent):
 class PointsAwardedV1(IntegrationEvent):
     """Emitted when points are awarded to a worker (once per idempotency key)."""
 
+    model_config = example(
+        {
+            "transaction_id": _TRANSACTION_ID,
+            "worker_id": _WORKER_ID,
+            "region_code": _REGION,
+            "reason": "report",
+            "points": 10,
+            "request_id": _REQUEST_ID,
+            "awarded_at": "2026-11-22T08:31:00Z",
+        }
+    )
+
     transaction_id: str
     worker_id: str
     region_code: str
@@ -265,6 +464,17 @@ class PointsAwardedV1(IntegrationEvent):
 class PointsRedeemedV1(IntegrationEvent):
     """Emitted when a worker redeems points for a reward."""
 
+    model_config = example(
+        {
+            "transaction_id": "b53c5223-0816-4df9-aba8-068bc1e10eb0",
+            "worker_id": _WORKER_ID,
+            "region_code": _REGION,
+            "reward_id": "8229aa76-0144-453f-9ec3-fccbc3f98507",
+            "points": 30,
+            "redeemed_at": "2026-12-05T04:00:00Z",
+        }
+    )
+
     transaction_id: str
     worker_id: str
     region_code: str
@@ -278,6 +488,17 @@ class PointsRedeemedV1(IntegrationEvent):
 )
 class VisitsCountedV1(IntegrationEvent):
     """Emitted once a day per station for the day before (and again if its count is corrected)."""
+
+    model_config = example(
+        {
+            "station_id": _STATION_ID,
+            "region_code": _REGION,
+            "day": "2026-11-29",
+            "visits": 42,
+            "scanned": 37,
+            "entered": 42,
+        }
+    )
 
     station_id: str
     region_code: str

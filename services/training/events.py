@@ -10,7 +10,30 @@ from typing import Literal
 
 from pydantic import Field
 
-from libs.common.events import IntegrationEvent, catalogue
+from libs.common.events import IntegrationEvent, catalogue, example
+
+# The examples: one branch in Pingcheng district, Datong (140212), its routine and a candidate.
+_BRANCH = {
+    "branch_id": "deaf7bd5-3554-4602-ad7d-a89f2b67dcd2",
+    "region_code": "140212101",
+    "organization_ids": ["8fff274c-07a8-4ace-8b33-86619e8e6388"],
+}
+_MEETING_ID = "6eb7547b-0507-4a51-a3b7-c3dce9c0bc40"
+_PERIOD = {
+    **_BRANCH,
+    "obligation": "party_lecture",
+    "frequency": "quarter",
+    "period": "2026-Q3",
+    "period_starts_on": "2026-07-01",
+    "period_ends_on": "2026-09-30",
+}
+_CANDIDATE = {
+    "candidate_id": "02f2029d-0852-4638-994a-8f56a8c59730",
+    "organization_id": "8fff274c-07a8-4ace-8b33-86619e8e6388",
+    "branch_id": "deaf7bd5-3554-4602-ad7d-a89f2b67dcd2",
+    "region_code": "140212101",
+}
+
 
 MeetingType = Literal[
     "members_meeting",
@@ -38,6 +61,18 @@ class RoutineBranch(IntegrationEvent):
 class MeetingRecordedV1(RoutineBranch):
     """Emitted when a branch records a meeting of its routine (三会一课)."""
 
+    model_config = example(
+        {
+            **_BRANCH,
+            "meeting_id": _MEETING_ID,
+            "meeting_type": "members_meeting",
+            "held_on": "2026-11-12",
+            "period": "2026-Q4",
+            "entitled": 5,
+            "present": 5,
+        }
+    )
+
     meeting_id: str
     meeting_type: MeetingType
     held_on: date
@@ -62,6 +97,8 @@ class RoutinePeriod(RoutineBranch):
 class RoutineLapsedV1(RoutinePeriod):
     """Emitted when a period of a branch's routine closed without its meeting (judged daily)."""
 
+    model_config = example({**_PERIOD, "judged_on": "2026-10-01"})
+
     judged_on: date
 
 
@@ -70,6 +107,10 @@ class RoutineLapsedV1(RoutinePeriod):
 )
 class RoutineRestoredV1(RoutinePeriod):
     """Emitted when a meeting is recorded that restores a lapsed obligation of a branch."""
+
+    model_config = example(
+        {**_PERIOD, "meeting_id": _MEETING_ID, "held_on": "2026-10-09", "period_met": False}
+    )
 
     meeting_id: str = Field(description="The meeting that restored it")
     held_on: date
@@ -94,6 +135,15 @@ class CandidateFacts(IntegrationEvent):
 class MemberAdmittedV1(CandidateFacts):
     """Emitted when the committee approves a branch's admission: a new probationary member."""
 
+    model_config = example(
+        {
+            **_CANDIDATE,
+            "membership": "probationary",
+            "admitted_on": "2026-07-01",
+            "approved_on": "2026-07-20",
+        }
+    )
+
     membership: Literal["probationary"] = "probationary"
     admitted_on: date = Field(description="The branch meeting: probation runs from it")
     approved_on: date
@@ -105,6 +155,8 @@ class MemberAdmittedV1(CandidateFacts):
 class MemberConfirmedV1(CandidateFacts):
     """Emitted when a probationary member becomes a full member (转正)."""
 
+    model_config = example({**_CANDIDATE, "membership": "full", "confirmed_on": "2027-07-01"})
+
     membership: Literal["full"] = "full"
     confirmed_on: date
 
@@ -114,6 +166,10 @@ class MemberConfirmedV1(CandidateFacts):
 )
 class MemberCancelledV1(CandidateFacts):
     """Emitted when a probationary member's admission is cancelled: no longer counted."""
+
+    model_config = example(
+        {**_CANDIDATE, "membership": "probationary", "cancelled_on": "2027-01-15"}
+    )
 
     membership: Literal["probationary"] = "probationary"
     cancelled_on: date
@@ -131,6 +187,8 @@ DeadlineKind = Literal["talk", "approval", "probation"]
 class DeadlineApproachingV1(CandidateFacts):
     """Emitted once when a pipeline deadline (talk, approval, probation end) comes near."""
 
+    model_config = example({**_CANDIDATE, "deadline": "probation", "due_on": "2027-07-01"})
+
     deadline: DeadlineKind
     due_on: date
 
@@ -140,6 +198,8 @@ class DeadlineApproachingV1(CandidateFacts):
 )
 class DeadlineBreachedV1(CandidateFacts):
     """Emitted once when a pipeline deadline passed with its step not taken."""
+
+    model_config = example({**_CANDIDATE, "deadline": "talk", "due_on": "2026-03-05"})
 
     deadline: DeadlineKind
     due_on: date

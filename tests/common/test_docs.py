@@ -219,8 +219,10 @@ def test_schema_file_describes_the_event(event: docs.EventDoc) -> None:
     schema = json.loads((DOCS / docs.schema_path(event.type_name)).read_text("utf-8"))
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     assert schema["$id"].endswith(f"/{event.type_name}.json")
-    assert schema["title"] == event.type_name
-    assert schema["description"].splitlines()[0] == event.entry.summary
+    assert schema["title"] == event.message_name  # what code generators name the type
+    # The summary is the docstring's whole first paragraph, never cut at a line break.
+    assert " ".join(schema["description"].split("\n\n")[0].split()) == event.entry.summary
+    assert event.entry.summary.endswith((".", ")"))
     assert schema["type"] == "object"
     assert schema["x-producer"] == event.producer
     assert event.entry.model.subject_field in schema["required"]

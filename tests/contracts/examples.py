@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
+from libs.common.events import NOT_UUIDS
 from libs.common.validators import credit_code_check_char
 
 #: 17 characters of a credit code: 91 (enterprise), division 140212, organisation code body.
@@ -26,8 +27,16 @@ EXAMPLE_TIME = datetime(2024, 6, 15, 8, 30, tzinfo=UTC)
 BY_FIELD_NAME: dict[str, Any] = {
     "credit_code": EXAMPLE_CREDIT_CODE,
     "region_code": "140212",
+    "community_code": "140212101001",
+    "to_region_code": "140212",
     "industry_code": "I65",
 }
+#: What the published schemas promise for an id (`format: uuid`, libs/common/events.py).
+EXAMPLE_ID = str(uuid.UUID(int=1))
+
+
+def _is_uuid_field(name: str) -> bool:
+    return name.endswith(("_id", "_ids")) and name not in NOT_UUIDS
 
 
 def _value(annotation: Any, name: str) -> Any:
@@ -61,7 +70,7 @@ def _value(annotation: Any, name: str) -> Any:
         if issubclass(annotation, uuid.UUID):
             return str(uuid.UUID(int=1))
         if issubclass(annotation, str):
-            return f"{name}-1"
+            return EXAMPLE_ID if _is_uuid_field(name) else f"{name}-1"
     raise TypeError(
         f"no example for field {name!r} of type {annotation!r}; add it to BY_FIELD_NAME"
     )

@@ -2,20 +2,35 @@
 
 from __future__ import annotations
 
+import uuid
+from datetime import UTC, datetime
+
 from libs.common.events import (
     CE_PREFIX,
     CONTENT_TYPE,
+    CONTENT_TYPE_HEADER,
     MSG_ID_HEADER,
     SPEC_VERSION,
+    STRUCTURED_CONTENT_TYPE,
     TRACEPARENT_HEADER,
     TRACESTATE_HEADER,
+    Envelope,
+    schema_url,
 )
-from tools.docs.model import EventDoc, EventMap, docstring
-from tools.docs.schemas import JSON, event_schema, inline_refs, schema_path
+from tools.docs.model import DocsError, EventDoc, EventMap, docstring
+from tools.docs.schemas import JSON, SCHEMA_BASE_URI, event_schema, inline_refs, schema_path
 
 ASYNCAPI_VERSION = "3.0.0"
-DOCUMENT_VERSION = "0.1.0"
+DOCUMENT_VERSION = "0.2.0"
 LOCAL_NATS_HOST = "127.0.0.1:4222"
+#: The NATS client service of the Kubernetes install (deploy/kubernetes/nats/service.yaml).
+PRODUCTION_NATS_HOST = "nats.partybuilding.svc.cluster.local:4222"
+#: The NATS service of the single-host install (deploy/compose/compose.yaml).
+COMPOSE_NATS_HOST = "nats:4222"
+SECURITY_SCHEME = "natsUserPassword"
+#: When the examples' headers say the events were recorded (fixed: the documents are stable).
+EXAMPLE_TIME = datetime(2026, 11, 30, 2, 0, tzinfo=UTC)
+EXAMPLE_TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 #: W3C trace context `traceparent`: version-trace_id-parent_id-flags.
 TRACEPARENT_PATTERN = "^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$"
 
@@ -55,10 +70,34 @@ def headers_schema(event: EventDoc) -> JSON:
             "format": "date-time",
             "description": "When the event was recorded (RFC 3339).",
         },
-        "content-type": {
+        f"{ce}datacontenttype": {
             "type": "string",
             "const": CONTENT_TYPE,
-            "description": "Media type of the data (the message body).",
+            "description": (
+                "CloudEvents `datacontenttype`: the media type of the data (the message body). "
+                "Absent only on events published before it was added; read them as JSON."
+            ),
+        },
+        f"{ce}dataschema": {
+            "type": "string",
+            "format": "uri",
+            "examples": [schema_url(event.type_name, SCHEMA_BASE_URI)],
+            "description": (
+                "CloudEvents `dataschema`: the published JSON Schema of the data, "
+                "`<base>/<ce-type>.json` (the base is `PB_EVENTS_SCHEMA_BASE_URL`; by default "
+                f"{SCHEMA_BASE_URI}, the schemas' `$id`). Absent only on events published "
+                "before it was added."
+            ),
+        },
+        CONTENT_TYPE_HEADER: {
+            "type": "string",
+            "const": CONTENT_TYPE,
+            "description": (
+                "The same media type as `ce-datacontenttype`, for NATS tools that show it. A "
+                f"message whose `content-type` is `{STRUCTURED_CONTENT_TYPE}` is in the "
+                "structured mode instead (the whole event as JSON in the body): the services "
+                "read it too, but never send it."
+            ),
         },
         MSG_ID_HEADER: {
             "type": "string",
@@ -89,6 +128,7 @@ def headers_schema(event: EventDoc) -> JSON:
     ]
     return {
         "type": "object",
+        "title": f"{event.message_name}Headers",
         "description": (
             "CloudEvents 1.0 attributes as NATS headers (NATS protocol binding, binary content "
             "mode); the message body is the event data."
@@ -96,6 +136,24 @@ def headers_schema(event: EventDoc) -> JSON:
         "properties": properties,
         "required": required,
     }
+
+
+def example_headers(event: EventDoc) -> dict[str, str]:
+    """The headers the example event travels with (a fixed id and time: stable documents)."""
+    model = event.entry.model
+    values = model.example()
+    if values is None:
+        raise DocsError(f"{model.__name__} has no example: add `model_config = example({{...}})`")
+    envelope = Envelope(
+        id=str(uuid.uuid5(uuid.NAMESPACE_URL, schema_url(event.type_name, SCHEMA_BASE_URI))),
+        source=f"/pb/{event.producer}",
+        type=event.type_name,
+        subject=model.model_validate(values).aggregate_id(),
+        time=EXAMPLE_TIME,
+        data=b"",
+        traceparent=EXAMPLE_TRACEPARENT,
+    )
+    return envelope.headers(SCHEMA_BASE_URI)
 
 
 def _ref(*parts: str) -> JSON:
@@ -107,6 +165,62 @@ def _consumer_list(event: EventDoc) -> str:
     if not event.consumers:
         return "no consumer yet"
     return ", ".join(f"{c.service} (durable `{c.durable}`)" for c in event.consumers)
+
+
+def _servers() -> JSON:
+    security = [_ref("components", "securitySchemes", SECURITY_SCHEME)]
+    return {
+        "production": {
+            "host": PRODUCTION_NATS_HOST,
+            "protocol": "nats",
+            "title": "Production NATS (Kubernetes, TLS)",
+            "description": (
+                f"The 3-node JetStream cluster of the Kubernetes install, `tls://"
+                f"{PRODUCTION_NATS_HOST}` inside the cluster (deploy/kubernetes/nats): TLS is "
+                "required (the `nats-tls` certificate), and every client is a NATS user with a "
+                "password and subject permissions (deploy/compose/nats/accounts.conf). The "
+                "services take it from `NATS_URL`."
+            ),
+            "security": security,
+            "tags": [{"name": "env:production"}],
+            "x-tls": "required",
+        },
+        "compose": {
+            "host": COMPOSE_NATS_HOST,
+            "protocol": "nats",
+            "title": "Single-host NATS (Compose)",
+            "description": (
+                f"`nats://{COMPOSE_NATS_HOST}` on the Compose network (deploy/compose): one "
+                "node, the same users and permissions, no TLS (it is not published outside "
+                "the host)."
+            ),
+            "security": security,
+            "tags": [{"name": "env:single-host"}],
+        },
+        "local": {
+            "host": LOCAL_NATS_HOST,
+            "protocol": "nats",
+            "title": "Local NATS (make run)",
+            "description": (
+                f"`nats://{LOCAL_NATS_HOST}`, the nats-server `make run` starts for "
+                "development: no TLS, no users."
+            ),
+            "tags": [{"name": "env:development"}],
+        },
+    }
+
+
+def _security_scheme() -> JSON:
+    return {
+        "type": "userPassword",
+        "description": (
+            "A NATS user and password (`nats://<user>:<password>@host:4222`, `tls://` in "
+            "production). Each service connects as its own user, allowed to publish only its "
+            "own events and read only the streams it consumes; the users, their permissions "
+            "and how passwords are made and rotated are in deploy/compose/nats/accounts.conf "
+            "and deploy/README.md."
+        ),
+    }
 
 
 def asyncapi_document(events: EventMap) -> JSON:
@@ -138,6 +252,14 @@ def asyncapi_document(events: EventMap) -> JSON:
             "contentType": CONTENT_TYPE,
             "headers": headers_schema(event),
             "payload": _ref("components", "schemas", name),
+            "examples": [
+                {
+                    "name": f"{message}Example",
+                    "summary": f"A {name} event as it travels: headers and JSON body.",
+                    "headers": example_headers(event),
+                    "payload": event.entry.model.example(),
+                }
+            ],
             "x-schema-file": schema_path(name),
         }
         payload = inline_refs(event_schema(event.entry))
@@ -186,24 +308,21 @@ def asyncapi_document(events: EventMap) -> JSON:
             "description": (
                 "Integration events between the services, generated from the event catalogue "
                 "by `make docs`. Every event is a CloudEvent in binary mode over NATS "
-                "JetStream: attributes as `ce-` headers, data as the JSON body. Events carry "
-                "ids and facts, never a person's name, ID number or phone."
+                "JetStream (the CloudEvents NATS binding): attributes as `ce-` headers, data "
+                "as the JSON body, `ce-dataschema` naming its published JSON Schema. Events in "
+                f"structured mode (`content-type: {STRUCTURED_CONTENT_TYPE}`) are read too. "
+                "Events carry ids and facts, never a person's name, ID number or phone. "
+                "Within `v1` a type only gains optional fields and enum values."
             ),
             "tags": [{"name": service} for service in events.services],
         },
         "defaultContentType": CONTENT_TYPE,
-        "servers": {
-            "local": {
-                "host": LOCAL_NATS_HOST,
-                "protocol": "nats",
-                "title": "Local NATS",
-                "description": (
-                    f"nats://{LOCAL_NATS_HOST}, the nats-server `make run` starts; deployments "
-                    "set `NATS_URL`."
-                ),
-            }
-        },
+        "servers": _servers(),
         "channels": channels,
         "operations": operations,
-        "components": {"messages": messages, "schemas": schemas},
+        "components": {
+            "messages": messages,
+            "schemas": schemas,
+            "securitySchemes": {SECURITY_SCHEME: _security_scheme()},
+        },
     }

@@ -5,13 +5,14 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from libs.common.events import CatalogueEntry
+from libs.common.events import DEFAULT_SCHEMA_BASE_URL, CatalogueEntry, schema_url
 from tools.docs.model import DocsError, docstring
 
 JSON = dict[str, Any]
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
-SCHEMA_BASE_URI = "https://pb.example.org/events/schemas/"
+#: Where the schemas are published: each `$id`, and each event's `ce-dataschema` by default.
+SCHEMA_BASE_URI = DEFAULT_SCHEMA_BASE_URL
 SCHEMAS_DIR = "schemas"
 
 
@@ -34,15 +35,19 @@ def _open_content(node: Any) -> Any:
 
 
 def event_schema(entry: CatalogueEntry) -> JSON:
-    """The JSON Schema (draft 2020-12) of an event's data, as its producer serialises it."""
+    """The JSON Schema (draft 2020-12) of an event's data, as its producer serialises it.
+
+    Its title is the model's name (`BranchFormedV1`), which code generators name the type
+    after; each enumeration in it has a title of its own (`BranchFormedKind`).
+    """
     model = entry.model
     generated = _open_content(model.model_json_schema(mode="serialization"))
     generated.pop("title", None)
     generated.pop("description", None)
     schema: JSON = {
         "$schema": JSON_SCHEMA_DIALECT,
-        "$id": f"{SCHEMA_BASE_URI}{entry.type_name}.json",
-        "title": entry.type_name,
+        "$id": schema_url(entry.type_name, SCHEMA_BASE_URI),
+        "title": model.__name__,
         "description": docstring(model),
         "x-event-type": model.event_type,
         "x-event-version": model.event_version,
