@@ -209,6 +209,8 @@ async def test_a_cancelled_task_awards_nothing_and_refusals(stations: RunningSer
     )
     assert [t["id"] for t in listed.json()["items"]] == [tid]
     assert "participants" not in listed.json()["items"][0]
+    as_unit = await stations.client.get(f"{TASKS}/{tid}", headers=unit(stations, "union"))
+    assert (as_unit.json()["taken"], as_unit.json()["participants"]) == (1, [])
     outside = await stations.client.get(f"{TASKS}/{tid}", headers=office(stations, region="140211"))
     assert outside.status_code == 404
     any_version = {**office(stations), "If-Match": "*"}
