@@ -50,6 +50,9 @@ TASK_MOVES: dict[TaskAction, TaskMove] = {
 }
 
 
+_WHO: dict[PartyKind, str] = {"office": "office", "requester": "worker", "unit": "unit"}
+
+
 class VolunteerTaskNotFound(NotFound):
     def __init__(self, task_id: str) -> None:
         super().__init__("volunteer task not found")
@@ -148,7 +151,8 @@ def check_task_move(
     if party.kind not in move.parties:
         raise RuleBroken(
             "who_may_move",
-            f"only the office may {action.replace('_', ' ')} here, not the {party.kind}",
+            f"the {' or the '.join(_WHO[k] for k in sorted(move.parties))} may "
+            f"{action.replace('_', ' ')} here, not the {_WHO[party.kind]}",
             context={**context, "party": party.kind},
         )
     if party.kind == "requester" and party.subject != f"worker:{worker_id}":

@@ -17,7 +17,6 @@ from libs.common.tables import utcnow
 from libs.common.validators import InvalidCode, is_within
 from services.stations.domain.requests import Party, UnknownStation
 from services.stations.domain.volunteer_tasks import (
-    HOLDING,
     Participant,
     StaleVolunteerTask,
     TaskAction,
@@ -237,7 +236,7 @@ async def complete(
         actor,
         VolunteerTaskCompletedV1(
             **_state_of(done),
-            signed_up=sum(p.status in HOLDING for p in done.participants),
+            signed_up=done.taken,
             attended=sum(p.status == "attended" for p in done.participants),
             completed_at=at,
         ),
