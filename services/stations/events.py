@@ -9,7 +9,7 @@ from datetime import date, datetime
 
 from pydantic import Field
 
-from libs.common.events import IntegrationEvent, catalogue, example
+from libs.common.events import IntegrationEvent, catalogue, example, example
 
 # The examples: a riders' station in Pingcheng district, Datong (140212), and one worker's
 # request through it. Ids are the UUIDs the services give.
@@ -50,6 +50,18 @@ _TIMER = {
     "unit": "平旺街道社区服务中心",
     "stage": "accept",
     "due_at": "2026-11-21T02:10:00Z",
+}
+_TASK = {
+    "task_id": "3c1e9a57-2b7d-4f0e-9a64-5d8b2e7f1c90",
+    "version": 1,
+    "region_code": _REGION,
+    "state": "open",
+    "station_id": _STATION_ID,
+    "community_code": "140212101001",
+    "starts_at": "2026-12-12T01:00:00Z",
+    "ends_at": "2026-12-12T04:00:00Z",
+    "places": 8,
+    "points": 20,
 }
 
 
@@ -445,6 +457,7 @@ class PointsAwardedV1(IntegrationEvent):
             "reason": "report",
             "points": 10,
             "request_id": _REQUEST_ID,
+            "volunteer_task_id": None,
             "awarded_at": "2026-11-22T08:31:00Z",
         }
     )
@@ -533,6 +546,8 @@ class VolunteerTaskState(IntegrationEvent):
 class VolunteerTaskPostedV1(VolunteerTaskState):
     """Emitted when an office posts a volunteer task (志愿服务) for workers to sign up for."""
 
+    model_config = example({**_TASK, "posted_at": "2026-12-01T02:00:00Z"})
+
     posted_at: datetime
 
 
@@ -542,6 +557,17 @@ class VolunteerTaskPostedV1(VolunteerTaskState):
 class VolunteerTaskCompletedV1(VolunteerTaskState):
     """Emitted when the office completes a volunteer task (its participants may then be
     rated, each rating awarding the task's points once: `points.awarded`)."""
+
+    model_config = example(
+        {
+            **_TASK,
+            "version": 3,
+            "state": "completed",
+            "signed_up": 7,
+            "attended": 6,
+            "completed_at": "2026-12-12T05:00:00Z",
+        }
+    )
 
     signed_up: int = Field(ge=0, description="Participants holding a place at the end")
     attended: int = Field(ge=0, description="Participants who took part")
@@ -554,6 +580,16 @@ class VolunteerTaskCompletedV1(VolunteerTaskState):
 class VolunteerTaskCancelledV1(VolunteerTaskState):
     """Emitted when the office cancels a volunteer task: nobody is rated or awarded for it
     (the reason stays in the audit trail)."""
+
+    model_config = example(
+        {
+            **_TASK,
+            "version": 2,
+            "state": "cancelled",
+            "signed_up": 3,
+            "cancelled_at": "2026-12-10T02:00:00Z",
+        }
+    )
 
     signed_up: int = Field(ge=0, description="Participants who held a place")
     cancelled_at: datetime

@@ -1,8 +1,10 @@
 """The compatibility check: a published event schema never changes in a breaking way.
 
 `python -m tools.docs.compat` (part of `make lint`) compares the JSON Schemas the catalogue
-generates now with those committed at a git ref (`--against`, by default `main`, else `HEAD`)
-and exits 1 on a breaking change to a type published there:
+generates now with those committed at a git ref and exits 1 on a breaking change to a type
+published there. The ref is `--against`, by default where this branch left `main` (their merge
+base: a branch is judged against what was published when it started, not against later work
+on `main`), or `HEAD` where there is no `main`.
 
 * the type is no longer published (retire a `vN` only beside its `vN+1`, by hand);
 * a field is removed;
@@ -33,7 +35,7 @@ from tools.docs.folder import generate
 from tools.docs.schemas import JSON, SCHEMAS_DIR
 
 DOCS_FOLDER = "docs/events"
-DEFAULT_REFS = ("main", "HEAD")
+BASE_BRANCH = "main"
 
 
 def _resolve(node: JSON, root: JSON) -> JSON:
@@ -207,13 +209,14 @@ def committed_schemas(
     return schemas
 
 
-def first_ref(refs: Sequence[str], cwd: Path | None = None) -> str | None:
-    """The first of `refs` that names a commit here."""
+def default_ref(cwd: Path | None = None) -> str | None:
+    """The merge base of `HEAD` and `main`; `HEAD` without a `main`; None outside git."""
     root = cwd or Path.cwd()
-    for ref in refs:
-        if _git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", cwd=root).returncode == 0:
-            return ref
-    return None
+    base = _git("merge-base", "HEAD", BASE_BRANCH, cwd=root)
+    if base.returncode == 0 and base.stdout.strip():
+        return base.stdout.strip()
+    head = _git("rev-parse", "--verify", "--quiet", "HEAD^{commit}", cwd=root)
+    return "HEAD" if head.returncode == 0 else None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -223,14 +226,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument(
         "--against",
-        action="append",
-        help="git ref(s) to compare with, the first that exists (default: main, then HEAD)",
+        help="the git ref to compare with (default: the merge base of HEAD and main, else HEAD)",
     )
     args = parser.parse_args(argv)
-    refs: Sequence[str] = args.against or DEFAULT_REFS
-    ref = first_ref(refs)
+    ref: str | None = args.against or default_ref()
     if ref is None:
-        print(f"compat: skipped, none of {', '.join(refs)} is a git commit here")
+        print("compat: skipped, not in a git repository")
         return 0
     problems = compare(committed_schemas(ref), generated_schemas())
     if problems:
