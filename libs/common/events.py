@@ -123,7 +123,11 @@ def _alternatives(prop: dict[str, Any]) -> list[dict[str, Any]]:
 def _describe_field(name: str, prop: dict[str, Any], title: str) -> None:
     prop.pop("title", None)  # pydantic's "Organization Id": noise, and repeated in every event
     for branch in _alternatives(prop):
-        if "enum" in branch or "const" in branch:
+        if "const" in branch:
+            # The same constraint as a one-value enumeration: code generators make it a type
+            # (the AsyncAPI Python generator writes invalid code for a `const`).
+            branch["enum"] = [branch.pop("const")]
+        if "enum" in branch:
             branch["title"] = title
         if branch.get("type") == "string":
             if name in CODE_PATTERNS:

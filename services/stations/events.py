@@ -9,7 +9,7 @@ from datetime import date, datetime
 
 from pydantic import Field
 
-from libs.common.events import IntegrationEvent, catalogue, example, example
+from libs.common.events import IntegrationEvent, catalogue, example
 
 # The examples: a riders' station in Pingcheng district, Datong (140212), and one worker's
 # request through it. Ids are the UUIDs the services give.

@@ -19,7 +19,8 @@ from libs.common.inbox import Subscription
 from tests.contracts.examples import example_event
 from tools import docs
 
-DOCS = Path(__file__).resolve().parents[2] / "docs" / "events"
+ROOT = Path(__file__).resolve().parents[2]
+DOCS = ROOT / "docs" / "events"
 EVENTS = docs.discover()
 
 JSONSCHEMA: Any = (
@@ -34,6 +35,8 @@ HEADERS = [
     "ce-type",
     "ce-subject",
     "ce-time",
+    "ce-datacontenttype",
+    "ce-dataschema",
     "content-type",
     "Nats-Msg-Id",
     "traceparent",
@@ -155,6 +158,77 @@ def test_asyncapi_document_shape() -> None:
     }
     for ref in refs(document):
         resolve(document, ref)  # every reference points at something
+
+
+def test_asyncapi_servers_are_real_and_secured() -> None:
+    document = load_asyncapi()
+    servers = document["servers"]
+    production = servers["production"]
+    assert production["host"] == "nats.partybuilding.svc.cluster.local:4222"
+    assert production["x-tls"] == "required"
+    assert "tls://" in production["description"]
+    schemes = document["components"]["securitySchemes"]
+    for name in ("production", "compose"):
+        [scheme] = servers[name]["security"]
+        assert resolve(document, scheme["$ref"]) == schemes["natsUserPassword"]
+    assert schemes["natsUserPassword"]["type"] == "userPassword"
+    # The hosts are those of the manifests, not invented here.
+    service = (ROOT / "deploy" / "kubernetes" / "nats" / "service.yaml").read_text("utf-8")
+    assert "name: nats\n  namespace: partybuilding" in service
+    assert "port: 4222" in service
+
+
+def _titled(node: Any, path: str = "") -> list[tuple[str, str, str]]:
+    """(title, path, schema as JSON) of every titled schema in a node."""
+    found: list[tuple[str, str, str]] = []
+    if isinstance(node, dict):
+        if isinstance(node.get("title"), str) and ("enum" in node or node.get("type") == "object"):
+            found.append((node["title"], path, json.dumps(node, sort_keys=True)))
+        for key, value in node.items():
+            if key not in ("examples", "example"):
+                found.extend(_titled(value, f"{path}/{key}"))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            found.extend(_titled(value, f"{path}/{index}"))
+    return found
+
+
+def test_every_named_schema_has_a_title_unique_in_the_document() -> None:
+    document = load_asyncapi()
+    schemas: dict[str, set[str]] = {}
+    for title, _path, schema in _titled(document["components"]):
+        schemas.setdefault(title, set()).add(schema)
+    repeated = sorted(title for title, found in schemas.items() if len(found) > 1)
+    assert not repeated, f"titles naming different schemas: {repeated}"
+
+    def untitled_enums(node: Any) -> int:
+        if isinstance(node, dict):
+            own = 1 if "enum" in node and "title" not in node else 0
+            return own + sum(untitled_enums(v) for k, v in node.items() if k != "headers")
+        if isinstance(node, list):
+            return sum(untitled_enums(v) for v in node)
+        return 0
+
+    assert untitled_enums(document["components"]["schemas"]) == 0
+    assert "BranchFormedKind" in schemas
+    assert "OrganizationRegisteredKind" in schemas
+
+
+@needs_jsonschema
+@pytest.mark.parametrize("event", EVENTS.events, ids=lambda e: e.type_name)
+def test_every_message_has_an_example_true_to_its_schemas(event: docs.EventDoc) -> None:
+    validator = JSONSCHEMA.Draft202012Validator
+    document = load_asyncapi()
+    message = document["components"]["messages"][event.type_name]
+    [example] = message["examples"]
+    assert example["payload"] == event.entry.model.example()
+    checker = validator.FORMAT_CHECKER
+    validator(message["headers"], format_checker=checker).validate(example["headers"])
+    payload = resolve(document, message["payload"]["$ref"])
+    validator(payload, format_checker=checker).validate(example["payload"])
+    assert example["headers"]["ce-subject"] == str(
+        example["payload"][event.entry.model.subject_field]
+    )
 
 
 def test_asyncapi_names_every_catalogue_entry() -> None:

@@ -142,7 +142,7 @@ def test_breaking_changes_are_found(edit: Callable[[JSON], None], reason: str) -
 
 
 def test_references_to_defs_are_followed() -> None:
-    before = {
+    before: JSON = {
         "type": "object",
         "properties": {"kind": {"$ref": "#/$defs/Kind"}},
         "$defs": {"Kind": {"type": "string", "enum": ["a", "b"]}},
@@ -180,4 +180,3 @@ def test_the_committed_schemas_are_read_from_git(tmp_path: Path) -> None:
     assert compat.default_ref(tmp_path) is not None
     assert compat.committed_schemas("HEAD", cwd=tmp_path) == {"pb.x.y.z.v1.json": BEFORE}
     assert compat.committed_schemas("HEAD", folder="elsewhere", cwd=tmp_path) == {}
-

@@ -360,3 +360,30 @@ async def test_a_batch_whose_transaction_fails_comes_back_after_the_backoff(
     await wait_for(lambda: _is(harness.count("through-a-failure"), 1), timeout=8)
     assert time.monotonic() - started < 5
     assert await harness.dead() == []
+
+
+async def test_an_event_in_structured_mode_is_applied_and_unreadable_data_is_dead_lettered(
+    harness: Harness,
+) -> None:
+    """The CloudEvents NATS binding's structured mode: the whole event as JSON in the body."""
+    env = harness.envelope("structured")
+    event = {
+        "specversion": "1.0",
+        "id": env.id,
+        "source": env.source,
+        "type": env.type,
+        "subject": env.subject,
+        "time": env.time.isoformat(),
+        "datacontenttype": "application/json",
+        "data": json.loads(env.data),
+    }
+    structured = {"content-type": "application/cloudevents+json; charset=utf-8"}
+    await harness.link.js.publish(env.type, json.dumps(event).encode(), headers=structured)
+    base64 = {**event, "id": "evt-base64", "data_base64": "AAEC"}
+    del base64["data"]
+    await harness.link.js.publish(env.type, json.dumps(base64).encode(), headers=structured)
+
+    await wait_for(lambda: _is(harness.count("structured"), 1))
+    [letter] = await wait_for(lambda: harness.dead(), timeout=10)
+    assert letter["deliveries"] == 1
+    assert "data_base64 is not JSON data" in str(letter["reason"])
