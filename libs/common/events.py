@@ -283,7 +283,7 @@ class Envelope:
         else:
             try:
                 attributes = {
-                    k.removeprefix(CE_PREFIX): unquote(v, errors="strict")
+                    k.removeprefix(CE_PREFIX): unquote(v, errors="strict") if "%" in v else v
                     for k, v in h.items()
                     if k.startswith(CE_PREFIX)
                 }
@@ -334,8 +334,11 @@ def schema_url(type_name: str, base_url: str = DEFAULT_SCHEMA_BASE_URL) -> str:
 _HEADER_SAFE = "".join(chr(c) for c in range(0x21, 0x7F) if chr(c) not in ' "%')
 
 
+_NEEDS_ENCODING = re.compile(r'[^\x21-\x7e]|["%]')
+
+
 def _encoded(value: str) -> str:
-    return quote(value, safe=_HEADER_SAFE)
+    return quote(value, safe=_HEADER_SAFE) if _NEEDS_ENCODING.search(value) else value
 
 
 def _is_json(media_type: str) -> bool:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,8 @@ CONSUMED: dict[str, type[BaseModel]] = {
     MEMBER_DECLARED: WorkerMemberDeclared,
 }
 STREAMS = {"pb.training.": "PB_TRAINING", "pb.stations.": "PB_STATIONS"}
+#: Values of the code patterns the schemas give (libs/common/events.py, CODE_PATTERNS).
+CODE_SAMPLES = ("140212101001", "91140212MA0L1B2C3G", "I6513")
 
 JSONSCHEMA: Any = (
     importlib.import_module("jsonschema") if importlib.util.find_spec("jsonschema") else None
@@ -70,6 +73,10 @@ def _sample(node: JSON, root: JSON) -> Any:
         return "2026-11-30"
     if node.get("format") == "date-time":
         return "2026-11-30T08:00:00+00:00"
+    if node.get("format") == "uuid":
+        return "00000000-0000-4000-8000-000000000001"
+    if "pattern" in node:  # a code: a division code, credit code or industry code
+        return next(c for c in CODE_SAMPLES if re.search(node["pattern"], c))
     samples = {"string": "0" * 64, "integer": 1, "number": 1.5, "boolean": True, "array": []}
     return samples.get(kind, {})
 
