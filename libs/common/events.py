@@ -41,7 +41,7 @@ _TYPE_PATTERN = re.compile(r"^pb\.[a-z]+\.[a-z_]+\.[a-z_]+$")
 # every `*_id` (and each item of `*_ids`) is a UUID unless listed as not one, and the codes are
 # in the forms the API's validators (libs/common/validators.py) let in.
 _CREDIT_CHAR = f"[{CREDIT_CODE_CHARSET}]"
-#: A statistical division code in canonical form: 2, 4, 6, 9 or 12 digits.
+#: A statistical division code: 2, 4, 6, 9 or 12 digits (the services send its canonical form).
 REGION_CODE_PATTERN = r"^[0-9]{2}([0-9]{2}([0-9]{2}([0-9]{3}([0-9]{3})?)?)?)?$"
 #: A unified social credit code (GB 32100-2015), or empty for a provisional file.
 CREDIT_CODE_PATTERN = f"^({_CREDIT_CHAR}{{2}}[0-9]{{6}}{_CREDIT_CHAR}{{10}})?$"
