@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import async_engine_from_config
 
 from libs.common.db import Database
 from libs.common.tables import platform_metadata
+from libs.common.webhooks.tables import webhook_metadata
 
 #: Advisory lock held while migrating (any constant; one database per service).
 MIGRATION_LOCK_KEY = 7_221_001
@@ -83,7 +84,7 @@ async def schema_status(db: Database, script_location: Path) -> str:
 
 def run_env(service_metadata: MetaData) -> None:
     """The body of every service's `env.py`: online migrations on a given or new connection."""
-    target = [platform_metadata, service_metadata]
+    target = [platform_metadata, webhook_metadata, service_metadata]
     connection: Connection | None = context.config.attributes.get("connection")
     if connection is not None:
         _migrate(connection, target)
@@ -118,7 +119,11 @@ def _migrate(connection: Connection, target: list[MetaData]) -> None:
 def create_platform_tables_v1() -> None:
     """Revision 1 of the outbox, inbox and dead-letter tables, shared by every service's first
     migration. A later change to them gets a `_v2` function and a new revision in each service."""
-    for table in platform_metadata.sorted_tables:
+    _create_tables(platform_metadata)
+
+
+def _create_tables(metadata: MetaData) -> None:
+    for table in metadata.sorted_tables:
         columns: list[Any] = [c._copy() for c in table.columns]
         op.create_table(table.name, *columns, comment=table.comment)
         for index in table.indexes:
@@ -133,4 +138,15 @@ def create_platform_tables_v1() -> None:
 
 def drop_platform_tables_v1() -> None:
     for table in reversed(platform_metadata.sorted_tables):
+        op.drop_table(table.name)
+
+
+def create_webhook_tables_v1() -> None:
+    """Revision 1 of the webhook subscription and failure tables (`libs.common.webhooks`), in a
+    revision of every service."""
+    _create_tables(webhook_metadata)
+
+
+def drop_webhook_tables_v1() -> None:
+    for table in reversed(webhook_metadata.sorted_tables):
         op.drop_table(table.name)

@@ -38,6 +38,8 @@ from libs.common.problems import (
 from libs.common.settings import ServiceSettings
 from libs.common.text import refused_character
 from libs.common.tracing import create_tracer_provider, instrument_engine, instrument_fastapi
+from libs.common.webhooks import api as webhooks_api
+from libs.common.webhooks.delivery import WebhookDeliveries
 
 log = get_logger(__name__)
 
@@ -120,7 +122,10 @@ class Runtime:
             for spec in definition.consumers
         ]
         self.tokens = TokenService.from_settings(settings)
-        self.workers = [make(self) for make in definition.workers]
+        self.workers: list[Worker] = [make(self) for make in definition.workers]
+        # every service delivers its own events to its webhook subscriptions
+        self.webhooks = WebhookDeliveries(self.db, self.link, settings, self.metrics.registry)
+        self.workers.append(self.webhooks)
 
     def unit_of_work(self, *, readonly: bool = False) -> UnitOfWork:
         """A transaction of the service's own unit of work (`readonly` for queries)."""
@@ -290,6 +295,7 @@ def build_app(
 
     for router in definition.routers:
         app.include_router(router)
+    app.include_router(webhooks_api.router)
     return app
 
 
