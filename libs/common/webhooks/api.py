@@ -59,7 +59,7 @@ async def _read_session(request: Request) -> AsyncIterator[UnitOfWork]:
 
 
 def _settings(request: Request) -> ServiceSettings:
-    settings: ServiceSettings = request.app.state.settings
+    settings: ServiceSettings = request.app.state.runtime.settings
     return settings
 
 
