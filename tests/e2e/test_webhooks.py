@@ -50,7 +50,9 @@ class Receiver:
                     receiver.attempts += 1
                     status = receiver.status
                     if 200 <= status < 300:
-                        receiver.accepted.append(({k.lower(): v for k, v in self.headers.items()}, body))
+                        receiver.accepted.append(
+                            ({k.lower(): v for k, v in self.headers.items()}, body)
+                        )
                 self.send_response(status)
                 self.send_header("content-length", "0")
                 self.end_headers()
@@ -160,8 +162,10 @@ async def test_a_receiver_down_for_a_while_gets_every_delivery_once_in_order(
 
             [event] = await wait_for(first, timeout=15)
             assert event["type"] == "pb.registry.organization.registered.v1"
-            assert event["subject"] == a and event["data"]["organization_id"] == a
-            assert event["specversion"] == "1.0" and event["datacontenttype"] == "application/json"
+            assert event["subject"] == a
+            assert event["data"]["organization_id"] == a
+            assert event["specversion"] == "1.0"
+            assert event["datacontenttype"] == "application/json"
 
             receiver.status = 503  # down: every attempt now fails
             b = await register(registry, 802)
@@ -200,8 +204,10 @@ async def test_a_receiver_down_for_a_while_gets_every_delivery_once_in_order(
     assert [kind for kind, _ in per_organisation[a]] == ["registered", "updated", "updated"]
     assert [staff for _, staff in per_organisation[a]][1:] == [40, 41]
     assert [kind for kind, _ in per_organisation[b]] == ["registered", "updated"]
-    assert failures.status_code == 200 and failures.json()["items"] == []
-    assert 'outcome="delivered"' in metrics and 'outcome="retried"' in metrics
+    assert failures.status_code == 200
+    assert failures.json()["items"] == []
+    assert 'outcome="delivered"' in metrics
+    assert 'outcome="retried"' in metrics
     assert 'outcome="skipped"' in metrics
 
 
