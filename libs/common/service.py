@@ -124,7 +124,9 @@ class Runtime:
         self.tokens = TokenService.from_settings(settings)
         self.workers: list[Worker] = [make(self) for make in definition.workers]
         # every service delivers its own events to its webhook subscriptions
-        self.webhooks = WebhookDeliveries(self.db, self.link, settings, self.metrics.registry)
+        self.webhooks = WebhookDeliveries(
+            self.db, self.link, settings, self.metrics.registry, self.tracer
+        )
         self.workers.append(self.webhooks)
 
     def unit_of_work(self, *, readonly: bool = False) -> UnitOfWork:

@@ -27,6 +27,7 @@ from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
+from opentelemetry import propagate, trace
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from libs.common.broker import BrokerLink
@@ -37,6 +38,7 @@ from libs.common.refusals import Invalid
 from libs.common.settings import DEVELOPMENT_WEBHOOK_KEY, ServiceSettings
 from libs.common.tables import utcnow
 from libs.common.tasks import StopSignal, stop_loop
+from libs.common.tracing import span_from
 from libs.common.webhooks import signing
 from libs.common.webhooks.manage import resolve
 from libs.common.webhooks.store import Stored, WebhookRepository
@@ -112,10 +114,12 @@ class WebhookDeliveries:
         link: BrokerLink,
         settings: ServiceSettings,
         registry: CollectorRegistry,
+        tracer: trace.Tracer,
     ) -> None:
         self.db = db
         self.link = link
         self.settings = settings
+        self.tracer = tracer
         self.metrics = WebhookMetrics(registry)
         self.running: dict[str, SubscriptionDelivery] = {}
         self._stopping = StopSignal()
@@ -300,7 +304,23 @@ class SubscriptionDelivery:
             await msg.ack()
             self.metrics.deliveries.labels(sid, "skipped").inc()
             return
-        error = await self.post(envelope.id, structured(envelope, data))
+        with span_from(
+            self.owner.tracer,
+            f"{envelope.type} webhook",
+            traceparent=envelope.traceparent,
+            tracestate=envelope.tracestate,
+            kind=trace.SpanKind.CLIENT,
+            attributes={
+                "http.request.method": "POST",
+                "server.address": urlsplit(self.subscription.url).hostname or "",
+                "messaging.message.id": envelope.id,
+                "pb.webhook.subscription": sid,
+                "pb.webhook.attempt": msg.metadata.num_delivered,
+            },
+        ) as span:
+            error = await self.post(envelope.id, structured(envelope, data))
+            if error is not None:
+                span.set_status(trace.Status(trace.StatusCode.ERROR, error))
         if error is None:
             await msg.ack()
             self.metrics.deliveries.labels(sid, "delivered").inc()
@@ -336,6 +356,7 @@ class SubscriptionDelivery:
                 return f"target refused: {exc.reason}"
         headers = signing.headers(self.key, message_id, int(time.time()), body)
         headers["content-type"] = CLOUDEVENTS_JSON
+        propagate.inject(headers)  # the receiver may continue the trace (traceparent)
         started = time.perf_counter()
         try:
             response = await self._client.post(url, content=body, headers=headers)
