@@ -151,10 +151,11 @@ async def test_a_receiver_down_for_a_while_gets_every_delivery_once_in_order(
 ) -> None:
     url = await service_databases.url("registry")
     settings = settings_for(url, nats_server.url, webhook_max_attempts=100)
-    with receiving() as receiver:
+    with receiving() as receiver, receiving() as other:
         async with serve(definition(settings)) as registry:
             subscription = await subscribe(registry, receiver)
             secret = subscription["secret"]
+            steady = await subscribe(registry, other)  # always up: never held up by the first
             a = await register(registry, 801)
 
             async def first() -> list[dict[str, Any]]:
@@ -178,6 +179,11 @@ async def test_a_receiver_down_for_a_while_gets_every_delivery_once_in_order(
                 return receiver.attempts >= 4
 
             await wait_for(retried, timeout=15)
+
+            async def steady_has_all() -> bool:
+                return len(other.events(steady["secret"])) == 5
+
+            await wait_for(steady_has_all, timeout=15)  # while the first receiver is down
             assert len(receiver.accepted) == 1
             receiver.status = 204  # back up
 
@@ -251,3 +257,13 @@ async def test_given_up_deliveries_are_failures_and_a_replay_delivers_them_again
             read = await registry.client.get(path, headers=headers)
             assert "secret" not in read.json()
             assert read.json()["deliver_from"] == replayed.json()["deliver_from"]
+
+            deleted = await registry.client.delete(path, headers=headers)
+            assert deleted.status_code == 204
+            js = registry.runtime.link.js
+
+            async def consumer_gone() -> bool:
+                names = {c.name for c in await js.consumers_info(settings.stream_name)}
+                return f"webhook-{subscription['id']}" not in names
+
+            await wait_for(consumer_gone, timeout=10)

@@ -6,6 +6,7 @@ once, in the answer to the POST that made it."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated, Any
@@ -25,7 +26,7 @@ from libs.common.http import (
     expected_version,
     sends,
 )
-from libs.common.problems import Forbidden
+from libs.common.problems import FieldError, Forbidden, InvalidInput
 from libs.common.settings import ServiceSettings
 from libs.common.text import Text
 from libs.common.webhooks import manage
@@ -33,6 +34,7 @@ from libs.common.webhooks.store import Failure
 from libs.common.webhooks.subscriptions import Subscription
 
 MANAGE_SCOPE = "webhooks:manage"
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 router = APIRouter(prefix="/v1/webhook-subscriptions", tags=["webhooks"])
 
@@ -184,6 +186,33 @@ class FailurePage(BaseModel):
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null at end")
 
 
+def _not_a_cursor() -> InvalidInput:
+    return InvalidInput(
+        "the cursor is not one this API returned",
+        errors=[FieldError("cursor", "not a cursor this API returned")],
+    )
+
+
+def _cursor_id(cursor: str | None) -> str | None:
+    """The subscription id a list cursor holds (ids are UUIDs)."""
+    if not cursor:
+        return None
+    value = decode_cursor(cursor, 1)[0]
+    if not isinstance(value, str) or not _UUID.fullmatch(value):
+        raise _not_a_cursor()
+    return value
+
+
+def _cursor_number(cursor: str | None) -> int | None:
+    """The failure id a failures cursor holds."""
+    if not cursor:
+        return None
+    value = decode_cursor(cursor, 1)[0]
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**63:
+        raise _not_a_cursor()
+    return value
+
+
 def _admin(principal: Principal) -> bool:
     return ADMIN_SCOPE in principal.scopes
 
@@ -236,7 +265,7 @@ async def list_subscriptions(
     limit: Limit = 100,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> SubscriptionPage:
-    after = str(decode_cursor(cursor, 1)[0]) if cursor else None
+    after = _cursor_id(cursor)
     found = await manage.repository(uow).page(
         region_code=principal.region_code,
         unfiltered=_admin(principal),
@@ -351,9 +380,7 @@ async def list_failures(
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> FailurePage:
     found = await manage.get(uow, subscription_id, principal.region_code, admin=_admin(principal))
-    after = decode_cursor(cursor, 1)[0] if cursor else None
-    if after is not None and not isinstance(after, int):
-        after = None
+    after = _cursor_number(cursor)
     items = await manage.failures(uow, found, after=after, limit=limit + 1)
     more = len(items) > limit
     items = items[:limit]

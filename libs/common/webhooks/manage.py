@@ -61,7 +61,7 @@ async def checked_url(url: str, settings: ServiceSettings) -> str:
 async def resolve(host: str, port: int) -> list[str]:
     try:
         found = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except OSError:
+    except (OSError, UnicodeError, ValueError):
         raise Invalid("url", "names a host that does not resolve") from None
     return [str(info[4][0]) for info in found]
 
