@@ -122,6 +122,7 @@ class WebhookDeliveries:
         self.tracer = tracer
         self.metrics = WebhookMetrics(registry)
         self.running: dict[str, SubscriptionDelivery] = {}
+        self._known: set[str] | None = None  # the subscription ids at the last refresh
         self._stopping = StopSignal()
         self._task: asyncio.Task[None] | None = None
 
@@ -170,7 +171,10 @@ class WebhookDeliveries:
         for subscription_id, wanted in stored.items():
             if subscription_id not in self.running:
                 self._start(wanted)
-        await self._delete_orphans(known)
+        # on start, and whenever a subscription went (here or through another replica)
+        if self._known is None or self._known - known:
+            await self._delete_orphans(known)
+        self._known = known
 
     def _start(self, stored: Stored) -> None:
         try:

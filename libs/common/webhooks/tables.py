@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import BigInteger, Boolean, Column, Index, Integer, MetaData, String, Table, Text
 
 from libs.common.tables import BigIntPK, UTCDateTime
 
@@ -34,7 +34,7 @@ webhook_failures = Table(
     Column("event_id", String(64)),
     Column("event_type", String(200)),
     Column("subject", String(200)),
-    Column("stream_sequence", Integer()),
+    Column("stream_sequence", BigInteger()),
     Column("attempts", Integer(), nullable=False),
     Column("reason", Text(), nullable=False),
     Column("failed_at", UTCDateTime(), nullable=False),
