@@ -473,6 +473,7 @@ def test_secrets_are_files_never_environment(name: str, tmp_path: Path) -> None:
     assert set(files) == {
         "PB_AUTH_SECRET",
         "PB_IDENTITY_KEY",
+        "PB_WEBHOOK_SECRET_KEY",
         f"PB_{name.upper()}_DATABASE_URL",
         "NATS_URL",
     }
@@ -483,6 +484,7 @@ def test_secrets_are_files_never_environment(name: str, tmp_path: Path) -> None:
     assert settings.auth_secret.get_secret_value() == values["PB_AUTH_SECRET"]
     assert settings.database_url == values[f"PB_{name.upper()}_DATABASE_URL"]
     assert settings.nats_url == values["NATS_URL"]
+    assert settings.webhook_secret_key.get_secret_value() == values["PB_WEBHOOK_SECRET_KEY"]
     if "identity_key" in type(settings).model_fields:
         assert settings.identity_key.get_secret_value() == values["PB_IDENTITY_KEY"]
     assert templates[f"pb-{name}"]["NATS_URL"].startswith(f"tls://{name}:")
