@@ -48,7 +48,7 @@ Skipped = Literal["not_found", "already_resolved", "no_consumer"]
 
 
 class DeadLetterNotFound(refusals.NotFound):
-    def __init__(self, letter_id: int) -> None:
+    def __init__(self, letter_id: int | str) -> None:
         super().__init__(f"no dead letter {letter_id}", context={"dead_letter_id": letter_id})
 
 

@@ -13,13 +13,14 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from libs.common.auth import ADMIN_SCOPE, Principal, Scope
 from libs.common.dead_letters import (
+    DeadLetterNotFound,
     DeadLetterQuery,
     DeadLetters,
     DeadLetterView,
     RedriveResult,
 )
 from libs.common.http import Limit, decode_cursor, encode_cursor
-from libs.common.problems import FieldError, InvalidInput
+from libs.common.problems import PROBLEM_JSON, FieldError, InvalidInput
 from libs.common.text import Text
 
 router = APIRouter(prefix="/v1/dead-letters", tags=["dead letters"])
@@ -94,7 +95,7 @@ class RedriveRequest(BaseModel):
         },
     )
 
-    ids: list[Annotated[int, Field(ge=1)]] | None = Field(
+    ids: list[Annotated[int, Field(ge=1, le=2**63 - 1)]] | None = Field(
         default=None, min_length=1, max_length=500
     )
     consumer: Text | None = Field(default=None, max_length=100)
@@ -146,7 +147,28 @@ def dead_letters_of(request: Request) -> DeadLetters:
 
 
 Letters = Annotated[DeadLetters, Depends(dead_letters_of)]
-LetterId = Annotated[int, Path(ge=1, description="The dead letter's id")]
+
+
+def letter_id(
+    dead_letter_id: Annotated[
+        str, Path(description="The dead letter's id (its `id`)", examples=["17"])
+    ],
+) -> int:
+    """The id in the path; one that is not a number names no dead letter (404, as an unknown
+    number does)."""
+    if not (dead_letter_id.isascii() and dead_letter_id.isdigit() and len(dead_letter_id) <= 18):
+        raise DeadLetterNotFound(dead_letter_id)
+    return int(dead_letter_id)
+
+
+LetterId = Annotated[int, Depends(letter_id)]
+#: Documented by hand: the id is read by a dependency, which `libs.common.openapi` does not see.
+_NO_SUCH_LETTER: dict[int | str, dict[str, Any]] = {
+    404: {
+        "description": "No such dead letter",
+        "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    }
+}
 
 
 @router.get(
@@ -188,7 +210,10 @@ async def list_dead_letters(
 
 
 @router.get(
-    "/{dead_letter_id}", response_model=DeadLetterOut, summary="One dead letter (administrators)"
+    "/{dead_letter_id}",
+    response_model=DeadLetterOut,
+    summary="One dead letter (administrators)",
+    responses=_NO_SUCH_LETTER,
 )
 async def read_dead_letter(
     letters: Letters, _: Administrator, dead_letter_id: LetterId
@@ -200,6 +225,10 @@ async def read_dead_letter(
     "/{dead_letter_id}/redrive",
     response_model=DeadLetterOut,
     summary="Send a dead letter back through its consumer, once (administrators)",
+    responses={
+        **_NO_SUCH_LETTER,
+        409: {"description": "Already resolved, or its consumer no longer runs here"},
+    },
     description="Applies the stored message through its consumer as if delivered again (an "
     "event already applied is not applied twice). Applied: `resolved_at` is set. Failed "
     "again: 200 with `redrive_outcome` `failed`, the new `reason`, still unresolved. 409 when "
