@@ -22,14 +22,17 @@ model holds only what the consumer keeps of an event, and events carry no person
 
 from __future__ import annotations
 
+import asyncio
 import json
+import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import ValidationError
-from sqlalchemy import Select, select, update
+from sqlalchemy import RowMapping, Select, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common import refusals
 from libs.common.db import Database
@@ -166,34 +169,26 @@ class DeadLetters:
     async def redrive(self, letter_id: int) -> DeadLetterView:
         """Send one dead letter back through its consumer, once; the row as it is afterwards.
 
-        Raises `DeadLetterNotFound`, `AlreadyResolved`, or `NoSuchConsumer` (nothing re-driven)."""
-        async with self.db.read() as session:
-            row = (
-                (
-                    await session.execute(
-                        select(
-                            dead_letters.c.consumer,
-                            dead_letters.c.nats_subject,
-                            dead_letters.c.headers,
-                            dead_letters.c.data,
-                            dead_letters.c.resolved_at,
-                        ).where(dead_letters.c.id == letter_id)
-                    )
-                )
-                .mappings()
-                .first()
-            )
-        if row is None:
-            raise DeadLetterNotFound(letter_id)
-        if row["resolved_at"] is not None:
-            raise AlreadyResolved(letter_id, row["resolved_at"])
-        consumer = self.consumers.get(row["consumer"])
-        if consumer is None:
-            raise NoSuchConsumer(letter_id, row["consumer"])
-        outcome, reason = await consumer.redeliver(
-            row["nats_subject"], _headers(row["headers"]), row["data"]
-        )
-        await self._record(letter_id, outcome, reason)
+        Raises `DeadLetterNotFound`, `AlreadyResolved`, or `NoSuchConsumer` (nothing re-driven).
+
+        Re-drives of one letter (two replicas, the API and the CLI) go one after the other, so
+        the second finds it resolved. On PostgreSQL a transaction holds the row (`FOR UPDATE`)
+        while the consumer applies the event in a transaction of its own, and records the
+        outcome. SQLite has one writer at a time, which the apply needs, so there the letter is
+        read, applied and recorded in turn, one re-drive at a time in the process (SQLite is the
+        store of one process)."""
+        if self.db.engine.dialect.name == "postgresql":
+            async with self.db.unit_of_work() as uow:
+                row = await _load(uow.session, letter_id, for_update=True)
+                outcome, reason = await self._apply(letter_id, row)
+                await _record(uow.session, letter_id, outcome, reason)
+        else:
+            async with _process_lock():
+                async with self.db.read() as session:
+                    row = await _load(session, letter_id, for_update=False)
+                outcome, reason = await self._apply(letter_id, row)
+                async with self.db.unit_of_work() as uow:
+                    await _record(uow.session, letter_id, outcome, reason)
         log.info(
             "dead letter re-driven",
             consumer=row["consumer"],
@@ -202,6 +197,12 @@ class DeadLetters:
             reason=reason,
         )
         return await self.get(letter_id)
+
+    async def _apply(self, letter_id: int, row: RowMapping) -> tuple[Outcome, str | None]:
+        consumer = self.consumers.get(row["consumer"])
+        if consumer is None:
+            raise NoSuchConsumer(letter_id, row["consumer"])
+        return await consumer.redeliver(row["nats_subject"], _headers(row["headers"]), row["data"])
 
     async def redrive_many(self, ids: Sequence[int]) -> list[RedriveResult]:
         """Re-drive each id in turn, in the order they failed (ascending id): one that cannot be
@@ -221,34 +222,6 @@ class DeadLetters:
                 reason = view.reason if outcome == "failed" else None
                 results.append(RedriveResult(letter_id, outcome, reason))
         return results
-
-    async def _record(self, letter_id: int, outcome: Outcome, reason: str | None) -> None:
-        """Mark the re-drive on the row, only while it is unresolved: a concurrent re-drive
-        that resolved it first makes this one a conflict (its own apply found the event
-        already claimed in the inbox, so nothing was applied twice)."""
-        now = utcnow()
-        values: dict[str, Any] = {
-            "redriven_at": now,
-            "redrive_outcome": outcome,
-            "redrives": dead_letters.c.redrives + 1,
-        }
-        if outcome == "failed":
-            values["reason"] = (reason or "failed")[:4000]
-        else:
-            values["resolved_at"] = now
-        async with self.db.unit_of_work() as uow:
-            result = await uow.session.execute(
-                update(dead_letters)
-                .where(dead_letters.c.id == letter_id, dead_letters.c.resolved_at.is_(None))
-                .values(**values)
-            )
-            resolved_at = None
-            if result.rowcount == 0:  # type: ignore[attr-defined]
-                resolved_at = await uow.session.scalar(
-                    select(dead_letters.c.resolved_at).where(dead_letters.c.id == letter_id)
-                )
-        if result.rowcount == 0:  # type: ignore[attr-defined]
-            raise AlreadyResolved(letter_id, resolved_at)
 
     def _view(self, row: Mapping[str, Any]) -> DeadLetterView:
         headers = _headers(row["headers"])
@@ -301,3 +274,55 @@ def _headers(stored: str) -> dict[str, str]:
     except ValueError:
         return {}
     return {str(k): str(v) for k, v in headers.items()} if isinstance(headers, dict) else {}
+
+
+async def _load(session: AsyncSession, letter_id: int, *, for_update: bool) -> RowMapping:
+    """What a re-drive needs of an unresolved letter."""
+    statement = select(
+        dead_letters.c.consumer,
+        dead_letters.c.nats_subject,
+        dead_letters.c.headers,
+        dead_letters.c.data,
+        dead_letters.c.resolved_at,
+    ).where(dead_letters.c.id == letter_id)
+    if for_update:
+        statement = statement.with_for_update()
+    row = (await session.execute(statement)).mappings().first()
+    if row is None:
+        raise DeadLetterNotFound(letter_id)
+    if row["resolved_at"] is not None:
+        raise AlreadyResolved(letter_id, row["resolved_at"])
+    return row
+
+
+async def _record(
+    session: AsyncSession, letter_id: int, outcome: Outcome, reason: str | None
+) -> None:
+    """Mark the re-drive on the row (which no other re-drive has touched meanwhile)."""
+    now = utcnow()
+    values: dict[str, Any] = {
+        "redriven_at": now,
+        "redrive_outcome": outcome,
+        "redrives": dead_letters.c.redrives + 1,
+    }
+    if outcome == "failed":
+        values["reason"] = (reason or "failed")[:4000]
+    else:
+        values["resolved_at"] = now
+    await session.execute(
+        update(dead_letters).where(dead_letters.c.id == letter_id).values(**values)
+    )
+
+
+_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _process_lock() -> asyncio.Lock:
+    """One re-drive at a time in this process (per event loop)."""
+    loop = asyncio.get_running_loop()
+    lock = _locks.get(loop)
+    if lock is None:
+        lock = _locks[loop] = asyncio.Lock()
+    return lock
