@@ -35,8 +35,6 @@ from tests.deploy.test_manifests import (
 )
 from tests.harness import free_port, wait_for
 
-pytestmark = pytest.mark.integration
-
 AGENCY_STREAM = COMPOSE / "nats" / "agency-union-stream.json"
 #: What the union may read, as accounts.conf exports it.
 UNION_FAMILIES = ["pb.registry.organization.>", "pb.stations.>"]
@@ -130,6 +128,7 @@ async def _publish(clients: dict[str, Client], *subjects: str) -> None:
         await clients[producer].jetstream(timeout=3).publish(subject, b"{}")
 
 
+@pytest.mark.integration
 async def test_the_union_reads_its_families_only_and_publishes_nothing(server: Server) -> None:
     producers = await _producers(server)
     errors: list[str] = []
