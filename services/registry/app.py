@@ -13,6 +13,7 @@ from services.registry.api import (
     members,
     mobile_members,
     organizations,
+    provincial,
     regions,
 )
 from services.registry.handlers import consumers
@@ -43,6 +44,7 @@ def definition(settings: RegistrySettings | None = None) -> ServiceDefinition:
             instructors.router,
             mass_organizations.router,
             regions.router,
+            provincial.router,
             audit.router,
         ],
         consumers=consumers(settings),
