@@ -116,15 +116,24 @@ def _migrate(connection: Connection, target: list[MetaData]) -> None:
         context.run_migrations()
 
 
+#: Platform columns added after revision 1, by table: revision 1 creates the tables without them
+#: (a store migrated from scratch then meets the same revisions as one that already exists).
+LATER_COLUMNS: dict[str, frozenset[str]] = {
+    "pb_dead_letters": frozenset({"redriven_at", "redrive_outcome", "redrives"}),
+}
+
+
 def create_platform_tables_v1() -> None:
     """Revision 1 of the outbox, inbox and dead-letter tables, shared by every service's first
-    migration. A later change to them gets a `_v2` function and a new revision in each service."""
+    migration. A later change to them gets a `_v2` function and a new revision in each service
+    (and its columns in `LATER_COLUMNS`)."""
     _create_tables(platform_metadata)
 
 
 def _create_tables(metadata: MetaData) -> None:
     for table in metadata.sorted_tables:
-        columns: list[Any] = [c._copy() for c in table.columns]
+        later = LATER_COLUMNS.get(table.name, frozenset())
+        columns: list[Any] = [c._copy() for c in table.columns if c.name not in later]
         op.create_table(table.name, *columns, comment=table.comment)
         for index in table.indexes:
             op.create_index(
@@ -150,3 +159,17 @@ def create_webhook_tables_v1() -> None:
 def drop_webhook_tables_v1() -> None:
     for table in reversed(webhook_metadata.sorted_tables):
         op.drop_table(table.name)
+
+
+def add_dead_letter_redrive_v2() -> None:
+    """Revision 2 of the platform tables: the dead letters' last re-drive (when, its outcome,
+    how many), for `libs.common.dead_letters`."""
+    table = platform_metadata.tables["pb_dead_letters"]
+    for name in sorted(LATER_COLUMNS["pb_dead_letters"]):
+        op.add_column(table.name, table.c[name]._copy())
+
+
+def drop_dead_letter_redrive_v2() -> None:
+    with op.batch_alter_table("pb_dead_letters") as batch:
+        for name in sorted(LATER_COLUMNS["pb_dead_letters"]):
+            batch.drop_column(name)

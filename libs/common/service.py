@@ -21,6 +21,7 @@ from sqlalchemy import MetaData, text
 from libs.common.auth import TokenService
 from libs.common.broker import BrokerLink
 from libs.common.db import Database, UnitOfWork
+from libs.common.dead_letters_api import router as dead_letters_router
 from libs.common.http import NotModified, refuse_unexpected_media_type, require_if_match
 from libs.common.inbox import ConsumerSpec, InboxConsumer
 from libs.common.logging import configure_logging, get_logger
@@ -295,6 +296,7 @@ def build_app(
             media_type=PROBLEM_JSON,
         )
 
+    app.include_router(dead_letters_router)  # every service's: libs/common/dead_letters.py
     for router in definition.routers:
         app.include_router(router)
     app.include_router(webhooks_api.router)
