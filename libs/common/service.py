@@ -40,7 +40,7 @@ from libs.common.settings import ServiceSettings
 from libs.common.text import refused_character
 from libs.common.tracing import create_tracer_provider, instrument_engine, instrument_fastapi
 from libs.common.webhooks import api as webhooks_api
-from libs.common.webhooks.delivery import WebhookDeliveries
+from libs.common.webhooks.delivery import PayloadBuilder, WebhookDeliveries
 
 log = get_logger(__name__)
 
@@ -66,6 +66,9 @@ class ServiceDefinition:
     problems: ProblemMap = field(default_factory=dict)
     #: The service's own operator commands, beside the platform's (serve, migrate, outbox, ...).
     commands: list[Command] = field(default_factory=list)
+    #: Webhook payloads the service builds from its events, by name, beside `event` (the
+    #: registry's `provincial_profile`): a subscription chooses one.
+    webhook_payloads: dict[str, PayloadBuilder] = field(default_factory=dict)
     version: str = "0.1.0"
 
 
@@ -126,7 +129,12 @@ class Runtime:
         self.workers: list[Worker] = [make(self) for make in definition.workers]
         # every service delivers its own events to its webhook subscriptions
         self.webhooks = WebhookDeliveries(
-            self.db, self.link, settings, self.metrics.registry, self.tracer
+            self.db,
+            self.link,
+            settings,
+            self.metrics.registry,
+            self.tracer,
+            payloads=definition.webhook_payloads,
         )
         self.workers.append(self.webhooks)
 

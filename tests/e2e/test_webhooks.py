@@ -19,7 +19,7 @@ from standardwebhooks import Webhook
 
 from services.registry.app import definition
 from services.registry.settings import RegistrySettings
-from tests.factories import OTHER_TOWNSHIP, REGION, TOWNSHIP, organization
+from tests.factories import OTHER_TOWNSHIP, REGION, TOWNSHIP, credit_code, organization
 from tests.harness import (
     SQLITE_ONLY,
     NatsServer,
@@ -267,3 +267,52 @@ async def test_given_up_deliveries_are_failures_and_a_replay_delivers_them_again
                 return f"webhook-{subscription['id']}" not in names
 
             await wait_for(consumer_gone, timeout=10)
+
+
+@SQLITE_ONLY
+async def test_the_provincial_profile_payload_carries_the_records_as_they_stand(
+    nats_server: NatsServer, service_databases: ServiceDatabases
+) -> None:
+    """A provincial platform subscribed with `payload: provincial_profile` gets, for each
+    organisation event, the provincial record of that organisation (its full name included:
+    a region-scoped, signed delivery, not an event), not the event's data."""
+    url = await service_databases.url("registry")
+    with receiving() as receiver:
+        async with serve(definition(settings_for(url, nats_server.url))) as registry:
+            headers = registry.as_region(REGION, scopes=("webhooks:manage",))
+            refused = await registry.client.post(
+                SUBSCRIPTIONS,
+                json={"event_types": ["pb.registry.*"], "url": receiver.url, "payload": "xml"},
+                headers=headers,
+            )
+            assert refused.status_code == 422
+            assert refused.json()["errors"][0]["field"] == "payload"
+            answer = await registry.client.post(
+                SUBSCRIPTIONS,
+                json={
+                    "event_types": ["pb.registry.organization.*"],
+                    "url": receiver.url,
+                    "payload": "provincial_profile",
+                },
+                headers=headers,
+            )
+            assert answer.status_code == 201, answer.text
+            assert answer.json()["payload"] == "provincial_profile"
+            individual = await register(
+                registry, 811, credit_code=credit_code(811, prefix="92"), name="李四小吃店"
+            )
+
+            async def delivered() -> list[dict[str, Any]]:
+                return receiver.events(answer.json()["secret"])
+
+            [event] = await wait_for(delivered, timeout=15)
+    assert event["type"] == "pb.registry.organization.registered.v1"
+    data = event["data"]
+    assert (data["profile_version"], data["event_type"]) == (1, event["type"])
+    [record] = data["records"]
+    assert (record["organization_id"], record["name"], record["unit_category"]) == (
+        individual,
+        "李四小吃店",
+        "个体工商户",
+    )
+    assert record["party_situation"] == "none_no_members"

@@ -100,6 +100,15 @@ class SubscriptionIn(BaseModel):
         "new one). Returned once, in this answer, never again",
     )
     active: bool = True
+    payload: str = Field(
+        default="event",
+        max_length=50,
+        description="What a delivery carries: `event` (the event's data as published) or a "
+        "payload this service builds from each event: the registry offers `provincial_profile` "
+        "(the provincial-profile records of the organisations the event names, as they stand "
+        "when it is delivered; docs/integration.md)",
+        examples=["event"],
+    )
 
 
 class SubscriptionPatch(BaseModel):
@@ -133,6 +142,7 @@ class SubscriptionOut(BaseModel):
     region_code: str | None
     url: str
     active: bool
+    payload: str = Field(description="`event`, or the payload the service builds from each event")
     deliver_from: datetime = Field(
         description="Events stored since this time are delivered (creation, or the last replay)"
     )
@@ -148,6 +158,7 @@ class SubscriptionOut(BaseModel):
             region_code=s.region_code,
             url=s.url,
             active=s.active,
+            payload=s.payload,
             deliver_from=s.start_at,
             version=s.version,
             created_at=s.created_at,
@@ -239,6 +250,7 @@ def _region_filter(body: BaseModel, region_code: str | None, principal: Principa
 )
 async def create_subscription(
     body: SubscriptionIn,
+    request: Request,
     uow: Transaction,
     principal: Manager,
     settings: Settings,
@@ -252,6 +264,8 @@ async def create_subscription(
         url=body.url,
         secret=body.secret,
         active=body.active,
+        payload=body.payload,
+        payloads=request.app.state.runtime.definition.webhook_payloads,
     )
     response.headers["Location"] = f"{router.prefix}/{subscription.id}"
     response.headers["ETag"] = etag(subscription.version)

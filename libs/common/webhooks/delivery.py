@@ -11,6 +11,11 @@ recorded as the subscription's failure and terminated, and the next event goes.
 A supervisor reads the subscriptions every `webhook_refresh_seconds`: it starts what is new,
 restarts what changed (a replay makes the consumer again from the new start time), stops what
 was deactivated, and deletes the consumers of deleted subscriptions.
+
+A subscription's `payload` is `event` (the event's data, as published) or the name of a payload
+the service builds from each event (`ServiceDefinition.webhook_payloads`): the builder reads the
+service's store when the event is delivered and returns the data to POST in its place, or None
+for an event it has nothing to say about (acknowledged, not sent).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import asyncio
 import contextlib
 import json
 import time
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -43,6 +49,7 @@ from libs.common.webhooks import signing
 from libs.common.webhooks.manage import resolve
 from libs.common.webhooks.store import Stored, WebhookRepository
 from libs.common.webhooks.subscriptions import (
+    EVENT_PAYLOAD,
     Subscription,
     check_addresses,
     filter_subjects,
@@ -55,6 +62,12 @@ log = get_logger(__name__)
 #: The body of a delivery: a CloudEvent in the structured JSON format.
 CLOUDEVENTS_JSON = "application/cloudevents+json; charset=utf-8"
 GENERATION_KEY = "pb-generation"
+
+#: Builds a payload from an event: (the service's database, the event, its data, the
+#: subscription's region filter) -> the data to POST instead, or None to skip the event.
+PayloadBuilder = Callable[
+    [Database, Envelope, dict[str, Any], str | None], Awaitable[dict[str, Any] | None]
+]
 
 
 class WebhookMetrics:
@@ -115,8 +128,10 @@ class WebhookDeliveries:
         settings: ServiceSettings,
         registry: CollectorRegistry,
         tracer: trace.Tracer,
+        payloads: Mapping[str, PayloadBuilder] | None = None,
     ) -> None:
         self.db = db
+        self.payloads: Mapping[str, PayloadBuilder] = payloads or {}
         self.link = link
         self.settings = settings
         self.tracer = tracer
@@ -308,6 +323,11 @@ class SubscriptionDelivery:
             await msg.ack()
             self.metrics.deliveries.labels(sid, "skipped").inc()
             return
+        if self.subscription.payload != EVENT_PAYLOAD:
+            built = await self.built(msg, envelope, data)
+            if built is None:
+                return
+            data = built
         with span_from(
             self.owner.tracer,
             f"{envelope.type} webhook",
@@ -346,6 +366,30 @@ class SubscriptionDelivery:
             error=error,
         )
         await msg.nak(delay=delay)
+
+    async def built(self, msg: Msg, envelope: Envelope, data: Any) -> dict[str, Any] | None:
+        """The subscription's payload for the event; None when the event is settled here
+        (nothing to send: acknowledged; the store unreachable: retried later)."""
+        sid, name = self.subscription.id, self.subscription.payload
+        builder = self.owner.payloads.get(name)
+        if builder is None:
+            await self.give_up(msg, envelope, f"this service builds no payload {name!r}")
+            return None
+        try:
+            built = await builder(
+                self.owner.db,
+                envelope,
+                data if isinstance(data, dict) else {},
+                self.subscription.region_code,
+            )
+        except Exception:
+            log.exception("webhook payload not built, will retry", subscription=sid)
+            await msg.nak(delay=(self.settings.webhook_backoff_seconds or [1.0])[0])
+            return None
+        if built is None:
+            await msg.ack()
+            self.metrics.deliveries.labels(sid, "skipped").inc()
+        return built
 
     async def post(self, message_id: str, body: bytes) -> str | None:
         """One signed attempt; None when the receiver took it (2xx), else why not."""

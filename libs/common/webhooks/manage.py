@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import uuid
+from collections.abc import Collection
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -18,6 +19,7 @@ from libs.common.validators import InvalidCode, is_within
 from libs.common.webhooks.signing import seal
 from libs.common.webhooks.store import Failure, WebhookRepository
 from libs.common.webhooks.subscriptions import (
+    EVENT_PAYLOAD,
     Subscription,
     SubscriptionNotFound,
     check_addresses,
@@ -75,9 +77,14 @@ async def create(
     url: str,
     secret: str | None,
     active: bool,
+    payload: str = EVENT_PAYLOAD,
+    payloads: Collection[str] = (),
 ) -> tuple[Subscription, str]:
     """A new subscription, delivering what is stored from now on; returns it and its secret
-    (shown this once)."""
+    (shown this once). `payload` is `event` or one of the service's `payloads`."""
+    if payload != EVENT_PAYLOAD and payload not in payloads:
+        offered = ", ".join(sorted({EVENT_PAYLOAD, *payloads}))
+        raise Invalid("payload", f"not a payload of this service (offered: {offered})")
     types = event_types_of(event_types, settings.service_name, known_types(settings))
     target = await checked_url(url, settings)
     secret = secret if secret is not None else new_secret()
@@ -94,6 +101,7 @@ async def create(
         version=1,
         created_at=now,
         updated_at=now,
+        payload=payload,
     )
     sealed = seal(settings.webhook_secret_key.get_secret_value().encode(), secret)
     await repository(uow).add(subscription, sealed)

@@ -52,6 +52,7 @@ def _subscription(row: RowMapping) -> Subscription:
         version=row["version"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
+        payload=row["payload"],
     )
 
 
@@ -61,6 +62,7 @@ def _values(s: Subscription) -> dict[str, Any]:
         "region_code": s.region_code,
         "url": s.url,
         "active": s.active,
+        "payload": s.payload,
         "start_at": s.start_at,
         "generation": s.generation,
         "version": s.version,

@@ -25,6 +25,12 @@ MIN_SECRET_BYTES, MAX_SECRET_BYTES = 24, 64
 WILDCARD = "*"
 
 
+#: What a delivery carries by default: the event itself. A service may offer other payloads
+#: built from the event (`ServiceDefinition.webhook_payloads`), such as the registry's
+#: `provincial_profile`.
+EVENT_PAYLOAD = "event"
+
+
 class SubscriptionNotFound(NotFound):
     """No such webhook subscription (or not for this caller)."""
 
@@ -46,6 +52,8 @@ class Subscription:
     version: int
     created_at: datetime
     updated_at: datetime
+    #: `event`, or a payload the service builds from each event (its name).
+    payload: str = EVENT_PAYLOAD
 
     @property
     def consumer_name(self) -> str:

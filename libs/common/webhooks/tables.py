@@ -18,6 +18,7 @@ webhook_subscriptions = Table(
     Column("url", String(2000), nullable=False),
     Column("secret", Text(), nullable=False),  # sealed (libs.common.webhooks.signing)
     Column("active", Boolean(), nullable=False),
+    Column("payload", String(50), nullable=False, server_default="event"),
     Column("start_at", UTCDateTime(), nullable=False),
     Column("generation", Integer(), nullable=False),
     Column("version", Integer(), nullable=False),
