@@ -17,6 +17,7 @@ from services.registry.api import (
     regions,
 )
 from services.registry.handlers import consumers
+from services.registry.service import provincial as provincial_payloads
 from services.registry.settings import RegistrySettings
 from services.registry.store import tables
 from services.registry.store.uow import RegistryUnitOfWork
@@ -54,4 +55,5 @@ def definition(settings: RegistrySettings | None = None) -> ServiceDefinition:
             rectification_deadlines(settings),
         ],
         unit_of_work=RegistryUnitOfWork,
+        webhook_payloads={"provincial_profile": provincial_payloads.profile_payload(settings)},
     )

@@ -15,15 +15,22 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from libs.common.db import Database
 from libs.common.divisions import name_of
-from services.registry.domain.organizations import OrganizationFilter, Rules
+from libs.common.events import Envelope
+from libs.common.validators import InvalidCode, is_within
+from libs.common.webhooks.delivery import PayloadBuilder
+from services.registry.domain.organizations import Organization, OrganizationFilter, Rules
 from services.registry.domain.provincial import (
+    PROFILE_VERSION,
     PlatformRow,
     Reconciler,
     Reconciliation,
+    Surroundings,
     record,
 )
 from services.registry.service.provincial_workbook import ProfileWorkbook
+from services.registry.settings import RegistrySettings
 from services.registry.store.uow import RegistryUnitOfWork
 
 #: Files read per query of the export.
@@ -42,19 +49,61 @@ async def record_pages(
         if not page:
             return
         around = await uow.provincial.surroundings(page, today)
-        yield [
-            record(
-                o,
-                around[o.id],
-                today=today,
-                standalone_min_full=rules.standalone_min_full_members,
-                region_name=name_of(o.region_code) or "",
-            )
-            for o in page
-        ]
+        yield [_record(o, around[o.id], today, rules) for o in page]
         if len(page) < EXPORT_PAGE:
             return
         after = (page[-1].region_code, page[-1].id)
+
+
+def _record(
+    organization: Organization, around: Surroundings, today: date, rules: Rules
+) -> dict[str, Any]:
+    return record(
+        organization,
+        around,
+        today=today,
+        standalone_min_full=rules.standalone_min_full_members,
+        region_name=name_of(organization.region_code) or "",
+    )
+
+
+def _within(code: str, region_code: str | None) -> bool:
+    try:
+        return region_code is None or is_within(code, region_code)
+    except InvalidCode:
+        return False
+
+
+def profile_payload(settings: RegistrySettings) -> PayloadBuilder:
+    """The webhook payload `provincial_profile`: for an event naming organisations
+    (`organization_id`, or `organization_ids` as a branch's events do), their provincial
+    records as they stand when the event is delivered, those outside the subscription's region
+    left out; None (not sent) for an event naming none."""
+    rules = settings.rules()
+
+    async def build(
+        db: Database, envelope: Envelope, data: dict[str, Any], region_code: str | None
+    ) -> dict[str, Any] | None:
+        named = data.get("organization_ids")
+        ids = [i for i in named if isinstance(i, str)] if isinstance(named, list) else []
+        if isinstance(data.get("organization_id"), str):
+            ids.append(data["organization_id"])
+        if not ids:
+            return None
+        today = settings.office_today()
+        async with RegistryUnitOfWork(db, readonly=True) as uow:
+            found = await uow.organizations.get_many(ids)
+            page = [o for o in found.values() if _within(o.region_code, region_code)]
+            if not page:
+                return None
+            around = await uow.provincial.surroundings(page, today)
+        return {
+            "profile_version": PROFILE_VERSION,
+            "event_type": envelope.type,
+            "records": [_record(o, around[o.id], today, rules) for o in page],
+        }
+
+    return build
 
 
 async def export_workbook(
