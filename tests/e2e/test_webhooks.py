@@ -167,6 +167,7 @@ async def test_a_receiver_down_for_a_while_gets_every_delivery_once_in_order(
             assert event["data"]["organization_id"] == a
             assert event["specversion"] == "1.0"
             assert event["datacontenttype"] == "application/json"
+            assert event["dataschema"].endswith("/pb.registry.organization.registered.v1.json")
 
             receiver.status = 503  # down: every attempt now fails
             b = await register(registry, 802)
@@ -309,6 +310,7 @@ async def test_the_provincial_profile_payload_carries_the_records_as_they_stand(
     assert event["type"] == "pb.registry.organization.registered.v1"
     data = event["data"]
     assert (data["profile_version"], data["event_type"]) == (1, event["type"])
+    assert "dataschema" not in event  # the data is the profile, not the event's
     [record] = data["records"]
     assert (record["organization_id"], record["name"], record["unit_category"]) == (
         individual,

@@ -38,7 +38,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from libs.common.broker import BrokerLink
 from libs.common.db import Database
-from libs.common.events import SPEC_VERSION, Envelope, MalformedEnvelope
+from libs.common.events import SPEC_VERSION, Envelope, MalformedEnvelope, schema_url
 from libs.common.logging import get_logger
 from libs.common.refusals import Invalid
 from libs.common.settings import DEVELOPMENT_WEBHOOK_KEY, ServiceSettings
@@ -103,9 +103,10 @@ class WebhookMetrics:
                 self.deliveries.remove(subscription_id, outcome)
 
 
-def structured(envelope: Envelope, data: Any) -> bytes:
-    """The event as a structured-mode CloudEvent: its attributes and its data in one JSON."""
-    document = {
+def structured(envelope: Envelope, data: Any, dataschema: str | None = None) -> bytes:
+    """The event as a structured-mode CloudEvent: its attributes and its data in one JSON
+    (`dataschema` where the data is the event's own, not a payload built from it)."""
+    document: dict[str, Any] = {
         "specversion": SPEC_VERSION,
         "id": envelope.id,
         "source": envelope.source,
@@ -115,6 +116,8 @@ def structured(envelope: Envelope, data: Any) -> bytes:
         "datacontenttype": "application/json",
         "data": data,
     }
+    if dataschema is not None:
+        document["dataschema"] = dataschema
     return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
 
 
@@ -323,11 +326,12 @@ class SubscriptionDelivery:
             await msg.ack()
             self.metrics.deliveries.labels(sid, "skipped").inc()
             return
+        dataschema: str | None = schema_url(envelope.type, self.settings.events_schema_base_url)
         if self.subscription.payload != EVENT_PAYLOAD:
             built = await self.built(msg, envelope, data)
             if built is None:
                 return
-            data = built
+            data, dataschema = built, None
         with span_from(
             self.owner.tracer,
             f"{envelope.type} webhook",
@@ -342,7 +346,7 @@ class SubscriptionDelivery:
                 "pb.webhook.attempt": msg.metadata.num_delivered,
             },
         ) as span:
-            error = await self.post(envelope.id, structured(envelope, data))
+            error = await self.post(envelope.id, structured(envelope, data, dataschema))
             if error is not None:
                 span.set_status(trace.Status(trace.StatusCode.ERROR, error))
         if error is None:
