@@ -41,13 +41,13 @@ run: $(STAMP) ## nats-server (unless NATS_URL is set) and all four services on S
 token: $(STAMP) ## print a development bearer token: make token REGION=140212
 	@$(PY) -m libs.common.auth --region $(REGION)
 
-lint: $(STAMP) typecheck ## ruff (lint and format check), mypy, the import contracts, event schema compatibility
+lint: $(STAMP) typecheck lint-openapi ## ruff (lint and format check), mypy, the import contracts, event schema compatibility, the OpenAPI linters
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
 	$(PY) -m tools.docs.compat
 
-lint-openapi: $(STAMP) ## Redocly (recommended) and Spectral (oas) over every service's OpenAPI document (npx; its first run needs the network)
+lint-openapi: $(STAMP) ## Redocly (recommended) and Spectral (oas) over every service's OpenAPI document, side by side (npx; its first run needs the network)
 	$(PY) -m tools.openapi
 
 typecheck: $(STAMP) ## mypy, strict
