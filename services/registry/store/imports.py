@@ -222,47 +222,39 @@ class ImportRepository(Repository):
             )
 
     async def row_errors(
-        self, job_id: str, offset: int, limit: int, *, rejected: bool = True
-    ) -> tuple[int, list[dict[str, Any]]]:
-        """A page of the rejected rows' reasons (or, `rejected` False, of the fields left out)."""
+        self, job_id: str, after_id: int | None, limit: int, *, rejected: bool = True
+    ) -> tuple[int, list[tuple[int, dict[str, Any]]]]:
+        """How many rejected rows' reasons there are (or, `rejected` False, fields left out),
+        and a page of them in order after `after_id`, each with its id (the page's key)."""
         t = import_row_errors
         which = (t.c.job_id == job_id, t.c.rejected == rejected)
         total = (await self.session.execute(select(func.count()).where(*which))).scalar_one()
-        rows = (
-            await self.session.execute(
-                select(t.c.row, t.c.field, t.c.reason)
-                .where(*which)
-                .order_by(t.c.id)
-                .offset(offset)
-                .limit(limit)
-            )
-        ).mappings()
-        return int(total), [dict(r) for r in rows]
+        statement = select(t.c.id, t.c.row, t.c.field, t.c.reason).where(*which)
+        if after_id is not None:
+            statement = statement.where(t.c.id > after_id)
+        rows = (await self.session.execute(statement.order_by(t.c.id).limit(limit))).mappings()
+        return int(total), [(r["id"], {k: r[k] for k in ("row", "field", "reason")}) for r in rows]
 
     async def conflicts(
-        self, job_id: str, offset: int, limit: int
-    ) -> tuple[int, list[dict[str, Any]]]:
+        self, job_id: str, after_id: int | None, limit: int
+    ) -> tuple[int, list[tuple[int, dict[str, Any]]]]:
+        """How many conflicts a job found, and a page of them in order after `after_id`."""
         t = import_conflicts
         total = (
             await self.session.execute(select(func.count()).where(t.c.job_id == job_id))
         ).scalar_one()
-        rows = (
-            await self.session.execute(
-                select(
-                    t.c.row, t.c.organization_id, t.c.field, t.c.ledger_value, t.c.incoming_value
-                )
-                .where(t.c.job_id == job_id)
-                .order_by(t.c.id)
-                .offset(offset)
-                .limit(limit)
-            )
-        ).mappings()
+        statement = select(
+            t.c.id, t.c.row, t.c.organization_id, t.c.field, t.c.ledger_value, t.c.incoming_value
+        ).where(t.c.job_id == job_id)
+        if after_id is not None:
+            statement = statement.where(t.c.id > after_id)
+        rows = (await self.session.execute(statement.order_by(t.c.id).limit(limit))).mappings()
         out = []
         for r in rows:
-            item = dict(r)
-            item["ledger_value"] = json.loads(item["ledger_value"] or "null")
-            item["incoming_value"] = json.loads(item["incoming_value"] or "null")
-            out.append(item)
+            item = {k: r[k] for k in ("row", "organization_id", "field")}
+            item["ledger_value"] = json.loads(r["ledger_value"] or "null")
+            item["incoming_value"] = json.loads(r["incoming_value"] or "null")
+            out.append((int(r["id"]), item))
         return int(total), out
 
     # -- provenance ------------------------------------------------------------------------------
