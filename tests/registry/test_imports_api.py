@@ -16,6 +16,7 @@ from services.registry.app import definition
 from services.registry.settings import RegistrySettings
 from services.registry.store.import_tables import organization_sources
 from services.registry.store.tables import audit_log, organizations
+from tests import pages
 from tests.factories import organization
 from tests.harness import SQLITE_ONLY, NatsServer, RunningService, ServiceDatabases, serve, wait_for
 from tests.registry.imports_data import (
@@ -143,6 +144,19 @@ async def test_an_import_registers_matches_fills_and_lists_conflicts(
     staff = conflicts["staff_count"]
     assert (staff["ledger_value"], staff["incoming_value"]) == (12, 30)
     assert conflicts["name"]["incoming_value"] == "大同市新荣区导入测试1有限公司"
+    # each list of the report continues page by page at its own path, in file order
+    for name, path in (("errors", "errors"), ("left_out", "left-out"), ("conflicts", "conflicts")):
+        assert body[name]["next"] is None  # all on the first page
+        walked = await pages.walk(registry.client, f"{location}/{path}", headers, limit=1)
+        assert walked == body[name]["items"]
+    first = await registry.client.get(f"{location}/errors", params={"limit": 1}, headers=headers)
+    assert first.json()["total"] == 4
+    elsewhere = await registry.client.get(
+        f"{location}/conflicts", params={"cursor": first.json()["next_cursor"]}, headers=headers
+    )
+    assert (elsewhere.status_code, elsewhere.json()["errors"][0]["field"]) == (422, "cursor")
+    hidden = await registry.client.get(f"{location}/errors", headers=registry.as_region("140211"))
+    assert hidden.status_code == 404
     assert body["columns"]["dropped"] == ["法定代表人", "法定代表人身份证号", "联系电话"]
     assert body["columns"]["ignored"] == ["成立日期"]
     assert body["columns"]["header_row"] == 1
