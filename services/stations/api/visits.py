@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from libs.common.audit import Actor
-from libs.common.http import subtree_of
+from libs.common.http import RegionCodeQuery, subtree_of
 from libs.common.problems import Forbidden
 from libs.common.text import Text
 from services.stations.api.deps import Caller, Reader, ReadSession, Transaction, Writer, party_of
@@ -86,12 +86,12 @@ async def read_visit_stats(
     principal: Reader,
     since: Since,
     until: Until,
-    region: Annotated[Text | None, Query(description="A region within yours")] = None,
+    region_code: RegionCodeQuery = None,
 ) -> RegionStatsOut:
-    region_code = subtree_of(principal, region)
-    total, stations, average = await service.region_figures(uow, region_code, since, until)
+    region = subtree_of(principal, region_code)
+    total, stations, average = await service.region_figures(uow, region, since, until)
     return RegionStatsOut(
-        region_code=region_code,
+        region_code=region,
         since=since,
         until=until,
         stations=stations,

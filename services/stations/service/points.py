@@ -165,8 +165,10 @@ async def add_reward(
     return reward
 
 
-async def list_rewards(uow: StationsUnitOfWork, region_code: str) -> list[Reward]:
-    return await uow.rewards.in_region(region_code)
+async def list_rewards(
+    uow: StationsUnitOfWork, region_code: str, *, after: tuple[str, str] | None, limit: int
+) -> list[Reward]:
+    return await uow.rewards.in_region(region_code, after=after, limit=limit)
 
 
 async def get_reward(uow: StationsUnitOfWork, reward_id: str) -> Reward | None:

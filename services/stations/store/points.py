@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, fields
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, select, tuple_, update
 
 from libs.common.db import Repository, dialect_insert
 from libs.common.subtree import within_region
@@ -102,13 +102,14 @@ class RewardRepository(Repository):
         )
         return bool(getattr(result, "rowcount", 0) == 1)
 
-    async def in_region(self, region_code: str) -> list[Reward]:
+    async def in_region(
+        self, region_code: str, *, after: tuple[str, str] | None = None, limit: int = 100
+    ) -> list[Reward]:
+        """A page of the rewards of a region's subtree, in (region_code, id) order after a
+        keyset cursor."""
         t = rewards.c
-        rows = (
-            await self.session.execute(
-                select(rewards)
-                .where(within_region(t.region_code, region_code))
-                .order_by(t.region_code, t.id)
-            )
-        ).mappings()
-        return [Reward(**row) for row in rows]
+        statement = select(rewards).where(within_region(t.region_code, region_code))
+        if after is not None:
+            statement = statement.where(tuple_(t.region_code, t.id) > after)
+        rows = await self.session.execute(statement.order_by(t.region_code, t.id).limit(limit))
+        return [Reward(**row) for row in rows.mappings()]
