@@ -38,6 +38,8 @@ LINK_HEADER: dict[str, Any] = {
     "description": 'The next page, as `<url>; rel="next"` (RFC 8288; absent on the last page)',
     "schema": {"type": "string"},
 }
+#: `responses=` of a route that pages without the `Pages` dependency (a query model).
+SENDS_LINK: dict[int | str, dict[str, Any]] = {200: {"headers": {"Link": LINK_HEADER}}}
 
 
 def _b64(raw: bytes) -> str:
@@ -89,6 +91,17 @@ class Paging:
     query: tuple[tuple[str, str], ...]
     response: Response | None = None  # where the Link header goes (None: a page embedded)
 
+    @classmethod
+    def of(cls, request: Request, response: Response, cursor: str | None, limit: int) -> Paging:
+        """The paging a request asks for (its path and filters name the list)."""
+        return cls(
+            cursor=cursor,
+            limit=limit,
+            path=request.url.path,
+            query=tuple(request.query_params.multi_items()),
+            response=response,
+        )
+
     @property
     def fingerprint(self) -> str:
         return fingerprint_of(self.path, self.query)
@@ -135,13 +148,7 @@ LimitParam = Annotated[
 async def paging(
     request: Request, response: Response, cursor: CursorParam = None, limit: LimitParam = 100
 ) -> Paging:
-    return Paging(
-        cursor=cursor,
-        limit=limit,
-        path=request.url.path,
-        query=tuple(request.query_params.multi_items()),
-        response=response,
-    )
+    return Paging.of(request, response, cursor, limit)
 
 
 def first_page(path: str, limit: int = DEFAULT_LIMIT) -> Paging:
