@@ -16,6 +16,7 @@ import hashlib
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated, Any, Generic, Self, TypeVar
 from urllib.parse import urlencode
 
@@ -27,9 +28,10 @@ from libs.common.problems import FieldError, InvalidInput
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 500
 
-#: The type of each value of a sort key (`str`, `int`, or a tuple of them for either).
+#: The type of each value of a sort key (`str`, `int`, `datetime` (written as ISO 8601), or a
+#: tuple of them for any of them).
 KeyShape = type | tuple[type, ...]
-Key = Sequence[str | int]
+Key = Sequence[str | int | datetime]
 
 #: What a cursor looks like, for the documents' examples.
 NEXT_CURSOR_EXAMPLE = "WyJxM3Z6VjV0aEJrZ2MiLCIxNDAyMTIxMDEiLCIwYjdkNmMxZSJd"
@@ -48,7 +50,8 @@ def _b64(raw: bytes) -> str:
 
 def encode_cursor(fingerprint: str, key: Key) -> str:
     """The cursor after an item whose sort key is `key`, in the list `fingerprint` names."""
-    return _b64(json.dumps([fingerprint, *key], separators=(",", ":")).encode())
+    values = [v.isoformat() if isinstance(v, datetime) else v for v in key]
+    return _b64(json.dumps([fingerprint, *values], separators=(",", ":")).encode())
 
 
 def _refused(reason: str) -> InvalidInput:
@@ -68,10 +71,23 @@ def decode_cursor(cursor: str, fingerprint: str, shape: Sequence[KeyShape]) -> t
     made_for, *key = values
     if made_for != fingerprint:
         raise _refused("a cursor of another list: keep the filters it was returned with")
-    for value, kind in zip(key, shape, strict=True):
-        if isinstance(value, bool) or not isinstance(value, kind):
-            raise _refused("not a cursor this API returned")
-    return tuple(key)
+    return tuple(_checked(value, kind) for value, kind in zip(key, shape, strict=True))
+
+
+def _checked(value: Any, kind: KeyShape) -> Any:
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    if datetime in kinds and isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            pass
+        else:
+            if moment.tzinfo is not None:
+                return moment
+    plain = tuple(k for k in kinds if k is not datetime)
+    if isinstance(value, bool) or not plain or not isinstance(value, plain):
+        raise _refused("not a cursor this API returned")
+    return value
 
 
 def fingerprint_of(path: str, query: Sequence[tuple[str, str]]) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from starlette.responses import Response
 
@@ -85,3 +87,13 @@ def test_an_embedded_first_page_links_to_its_list() -> None:
 
 def _paging_for(cursor: str | None) -> Paging:
     return Paging(cursor=cursor, limit=1, path="/v1/jobs/1/errors", query=(("limit", "1"),))
+
+
+def test_a_moment_in_a_key_comes_back_as_an_aware_datetime() -> None:
+    fingerprint = fingerprint_of("/v1/things", [])
+    moment = datetime(2026, 11, 30, 2, 15, 0, 123456, tzinfo=UTC)
+    cursor = encode_cursor(fingerprint, [moment, "id-1"])
+    assert decode_cursor(cursor, fingerprint, (datetime, str)) == (moment, "id-1")
+    for forged in ("yesterday", "2026-11-30T02:15:00", 3):  # not ISO, naive, not a string
+        with pytest.raises(InvalidInput):
+            decode_cursor(encode_cursor(fingerprint, [forged, "x"]), fingerprint, (datetime, str))

@@ -9,6 +9,7 @@ from typing import Any
 
 from libs.common.calendar import local_today
 from libs.common.validators import id_number_check_char
+from tests import pages
 from tests.harness import RunningService
 from tests.training.conftest import Training
 
@@ -57,10 +58,23 @@ async def test_sessions_fill_then_queue_and_attendance_counts_the_hours(
             "region_code": "140212",
         },
     )
-    listed = await service.client.get(
-        "/v1/courses", params={"region_code": "140212"}, headers=service.as_region("140212")
+    later = await post(
+        service,
+        "/v1/courses",
+        {
+            "title": "党章学习",
+            "format": "theory",
+            "audience": "members",
+            "class_hours": 2,
+            "region_code": "140212101",
+        },
     )
-    assert [c["id"] for c in listed.json()] == [course["id"]]
+    listed = await pages.walk(
+        service.client, "/v1/courses", service.as_region("140212"), region_code="140212", limit=1
+    )
+    assert [c["id"] for c in listed] == [later["id"], course["id"]]  # newest first
+    township = await pages.walk(service.client, "/v1/courses", service.as_region("140212101"))
+    assert [c["id"] for c in township] == [later["id"]]
     started = datetime.now(UTC) - timedelta(hours=1)
     session = await post(
         service,

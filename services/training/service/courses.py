@@ -63,8 +63,11 @@ async def add_course(
     return course
 
 
-async def courses_in(uow: TrainingUnitOfWork, region_code: str, limit: int) -> list[Course]:
-    return await uow.courses.in_region(region_code, limit)
+async def courses_in(
+    uow: TrainingUnitOfWork, region_code: str, *, after: tuple[datetime, str] | None, limit: int
+) -> list[tuple[datetime, Course]]:
+    """A page of the courses of a region's subtree, newest first, each with when it was added."""
+    return await uow.courses.in_region(region_code, after=after, limit=limit)
 
 
 async def add_session(

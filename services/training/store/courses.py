@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import case, func, insert, literal, select, update
+from sqlalchemy import and_, case, func, insert, literal, or_, select, update
 
 from libs.common.db import Repository, dialect_insert, insert_new
 from libs.common.subtree import within_region
@@ -54,14 +54,22 @@ class CourseRepository(Repository):
         row = await self.row_by_id(courses, course_id)
         return _course(row) if row else None
 
-    async def in_region(self, region_code: str, limit: int) -> list[Course]:
+    async def in_region(
+        self, region_code: str, *, after: tuple[datetime, str] | None, limit: int
+    ) -> list[tuple[datetime, Course]]:
+        """A page of the courses of a region's subtree, newest first (then by id), after a
+        keyset cursor; each with when it was added (the page's key)."""
+        t = courses.c
+        statement = select(courses).where(within_region(t.region_code, region_code))
+        if after is not None:
+            added, last_id = after
+            statement = statement.where(
+                or_(t.created_at < added, and_(t.created_at == added, t.id > last_id))
+            )
         rows = await self.session.execute(
-            select(courses)
-            .where(within_region(courses.c.region_code, region_code))
-            .order_by(courses.c.created_at.desc(), courses.c.id)
-            .limit(limit)
+            statement.order_by(t.created_at.desc(), t.id).limit(limit)
         )
-        return [_course(r) for r in rows.mappings()]
+        return [(r["created_at"], _course(r)) for r in rows.mappings()]
 
     async def add_session(self, session: Session, now: datetime) -> None:
         await self.session.execute(
