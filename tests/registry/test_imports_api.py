@@ -372,3 +372,31 @@ async def test_bad_requests_and_scope(registry: RunningService) -> None:
         "/v1/imports/00000000-0000-0000-0000-000000000000", headers=registry.as_region(COUNTY)
     )
     assert missing.status_code == 404
+
+
+async def test_imports_are_listed_newest_first_by_subtree_and_filters(
+    registry: RunningService,
+) -> None:
+    jobs = []
+    for n in (80, 81):
+        response = await upload(
+            registry, "market_supervision", csv_bytes(MARKET_HEADER, [market_row(n)])
+        )
+        assert response.status_code == 202, response.text
+        jobs.append(await finished(registry, response.headers["location"]))
+    headers = registry.as_region(COUNTY)
+    listed = await pages.walk(registry.client, "/v1/imports", headers, limit=1)
+    assert [j["id"] for j in listed] == [jobs[1]["id"], jobs[0]["id"]]
+    assert [j["errors"] for j in listed] == [None, None]  # the report is read one by one
+    assert listed[0]["counts"] == jobs[1]["counts"]
+    done = await pages.walk(
+        registry.client, "/v1/imports", headers, status="done", source="market_supervision"
+    )
+    assert len(done) == 2
+    assert await pages.walk(registry.client, "/v1/imports", headers, source="tax") == []
+    township = await pages.walk(registry.client, "/v1/imports", registry.as_region("140212101"))
+    assert township == []  # the county's jobs are not a township's
+    outside = await registry.client.get(
+        "/v1/imports", params={"region_code": "140211"}, headers=headers
+    )
+    assert outside.status_code == 403

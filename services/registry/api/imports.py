@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal, get_args
+from typing import Annotated, Any, Literal, get_args
 
-from fastapi import APIRouter, BackgroundTasks, Request, Response, status
+from fastapi import APIRouter, BackgroundTasks, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.datastructures import UploadFile
 
 from libs.common.auth import Principal
-from libs.common.http import sends
+from libs.common.http import RegionCodeQuery, sends, subtree_of
 from libs.common.pagination import DEFAULT_LIMIT, Page, Pages, Paging, first_page
 from libs.common.problems import PROBLEM_JSON, FieldError, HttpProblem
 from libs.common.service import RuntimeDep
 from libs.common.text import Text
 from services.registry.api.deps import Reader, ReadSession, SettingsDep, Writer, actor_of
-from services.registry.domain.imports import ImportJob, SourceId
+from services.registry.domain.imports import ImportJob, JobStatus, SourceId
 from services.registry.service import RegistryUnitOfWork
 from services.registry.service import imports as service
 from services.registry.workers import worker_of
@@ -244,6 +244,36 @@ async def submit_import(
     else:
         response.status_code = status.HTTP_200_OK
     return ImportOut.of(job)
+
+
+class ImportPage(Page[ImportOut]):
+    pass
+
+
+@router.get(
+    "",
+    response_model=ImportPage,
+    summary="The imports of a region subtree, newest first (status and counts; no report)",
+)
+async def list_imports(
+    principal: Reader,
+    uow: ReadSession,
+    pages: Pages,
+    region_code: RegionCodeQuery = None,
+    job_status: Annotated[JobStatus | None, Query(alias="status")] = None,
+    source: SourceId | None = None,
+) -> ImportPage:
+    """Each job as `GET /v1/imports/{id}` shows it, without the report's lists."""
+    after = pages.after(datetime, str)
+    found = await service.list_imports(
+        uow,
+        subtree_of(principal, region_code),
+        status=job_status,
+        source=source,
+        after=None if after is None else (after[0], after[1]),
+        limit=pages.fetch,
+    )
+    return ImportPage.of(pages, found, key=lambda j: (j.created_at, j.id), item=ImportOut.of)
 
 
 @router.get("/{import_id}", response_model=ImportOut, summary="An import's status and report")

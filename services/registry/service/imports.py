@@ -324,6 +324,21 @@ async def report_rows(
     return ReportRows(total, lines)
 
 
+async def list_imports(
+    uow: RegistryUnitOfWork,
+    region_code: str,
+    *,
+    status: str | None,
+    source: str | None,
+    after: tuple[datetime, str] | None,
+    limit: int,
+) -> list[ImportJob]:
+    """A page of the import jobs of a region's subtree, newest first."""
+    return await uow.imports.find_jobs(
+        region_code, status=status, source=source, after=after, limit=limit
+    )
+
+
 async def get_import(uow: RegistryUnitOfWork, job_id: str) -> ImportJob:
     """The job; `ImportNotFound` if none."""
     job = await uow.imports.get_job(job_id)

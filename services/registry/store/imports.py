@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    and_,
     delete,
     func,
     insert,
@@ -138,6 +139,33 @@ class ImportRepository(Repository):
             .first()
         )
         return _job(row) if row else None
+
+    async def find_jobs(
+        self,
+        region_code: str,
+        *,
+        status: str | None,
+        source: str | None,
+        after: tuple[datetime, str] | None,
+        limit: int,
+    ) -> list[ImportJob]:
+        """A page of the jobs of a region's subtree, newest first (then by id), after a
+        keyset cursor."""
+        t = import_jobs.c
+        statement = select(import_jobs).where(within_region(t.region_code, region_code))
+        if status is not None:
+            statement = statement.where(t.status == status)
+        if source is not None:
+            statement = statement.where(t.source == source)
+        if after is not None:
+            created, last_id = after
+            statement = statement.where(
+                or_(t.created_at < created, and_(t.created_at == created, t.id > last_id))
+            )
+        rows = await self.session.execute(
+            statement.order_by(t.created_at.desc(), t.id).limit(limit)
+        )
+        return [_job(row) for row in rows.mappings()]
 
     async def claimable_job(self, now: datetime) -> str | None:
         """The oldest job waiting, or running under a lease that ran out (its worker died)."""
