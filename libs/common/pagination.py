@@ -16,7 +16,7 @@ import hashlib
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Generic, Self, TypeVar
 from urllib.parse import urlencode
 
@@ -28,10 +28,10 @@ from libs.common.problems import FieldError, InvalidInput
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 500
 
-#: The type of each value of a sort key (`str`, `int`, `datetime` (written as ISO 8601), or a
-#: tuple of them for any of them).
+#: The type of each value of a sort key (`str`, `int`, `datetime` or `date` (written as ISO
+#: 8601), or a tuple of them for any of them).
 KeyShape = type | tuple[type, ...]
-Key = Sequence[str | int | datetime]
+Key = Sequence[str | int | date]
 
 #: What a cursor looks like, for the documents' examples.
 NEXT_CURSOR_EXAMPLE = "WyJxM3Z6VjV0aEJrZ2MiLCIxNDAyMTIxMDEiLCIwYjdkNmMxZSJd"
@@ -50,7 +50,7 @@ def _b64(raw: bytes) -> str:
 
 def encode_cursor(fingerprint: str, key: Key) -> str:
     """The cursor after an item whose sort key is `key`, in the list `fingerprint` names."""
-    values = [v.isoformat() if isinstance(v, datetime) else v for v in key]
+    values = [v.isoformat() if isinstance(v, date) else v for v in key]
     return _b64(json.dumps([fingerprint, *values], separators=(",", ":")).encode())
 
 
@@ -84,7 +84,12 @@ def _checked(value: Any, kind: KeyShape) -> Any:
         else:
             if moment.tzinfo is not None:
                 return moment
-    plain = tuple(k for k in kinds if k is not datetime)
+    if date in kinds and isinstance(value, str) and len(value) == 10:
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            pass
+    plain = tuple(k for k in kinds if k not in {datetime, date})
     if isinstance(value, bool) or not plain or not isinstance(value, plain):
         raise _refused("not a cursor this API returned")
     return value

@@ -42,6 +42,7 @@ def definition(settings: RegistrySettings | None = None) -> ServiceDefinition:
             branches.router,
             instructors.router,
             mass_organizations.router,
+            mass_organizations.collection,
             regions.router,
             audit.router,
         ],

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 from starlette.responses import Response
@@ -97,3 +97,12 @@ def test_a_moment_in_a_key_comes_back_as_an_aware_datetime() -> None:
     for forged in ("yesterday", "2026-11-30T02:15:00", 3):  # not ISO, naive, not a string
         with pytest.raises(InvalidInput):
             decode_cursor(encode_cursor(fingerprint, [forged, "x"]), fingerprint, (datetime, str))
+
+
+def test_a_day_in_a_key_comes_back_as_a_date() -> None:
+    fingerprint = fingerprint_of("/v1/things", [])
+    cursor = encode_cursor(fingerprint, [date(2026, 1, 15), "id-1"])
+    assert decode_cursor(cursor, fingerprint, (date, str)) == (date(2026, 1, 15), "id-1")
+    for forged in ("2026-13-01", "2026-01-15T00:00:00+00:00", 20260115):
+        with pytest.raises(InvalidInput):
+            decode_cursor(encode_cursor(fingerprint, [forged, "x"]), fingerprint, (date, str))
