@@ -150,6 +150,28 @@ async def read_worker_points(worker_id: Text, uow: ReadSession, principal: Reade
     )
 
 
+class TransactionPage(Page[TransactionOut]):
+    pass
+
+
+@router.get(
+    "/v1/workers/{worker_id}/points/transactions",
+    summary="A worker's point transactions, newest first",
+)
+async def list_worker_transactions(
+    worker_id: Text, uow: ReadSession, principal: Reader, pages: Pages
+) -> TransactionPage:
+    await _worker(uow, worker_id, principal)
+    after = pages.after(datetime, str)
+    found = await service.transactions_page(
+        uow,
+        worker_id,
+        after=None if after is None else (after[0], after[1]),
+        limit=pages.fetch,
+    )
+    return TransactionPage.of(pages, found, key=lambda t: (t.at, t.id), item=TransactionOut.of)
+
+
 @router.post("/v1/rewards", status_code=status.HTTP_201_CREATED, summary="Add a reward")
 async def add_reward(body: RewardIn, uow: Transaction, principal: Writer) -> RewardOut:
     principal.ensure_covers(body.region_code)

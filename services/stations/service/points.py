@@ -4,6 +4,7 @@ balances, the rewards catalogue."""
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from libs.common.audit import Actor
 from libs.common.tables import utcnow
@@ -147,6 +148,13 @@ async def recent_transactions(
     uow: StationsUnitOfWork, worker_id: str, limit: int = 50
 ) -> list[PointTransaction]:
     return await uow.ledger.transactions_of(worker_id, limit)
+
+
+async def transactions_page(
+    uow: StationsUnitOfWork, worker_id: str, *, after: tuple[datetime, str] | None, limit: int
+) -> list[PointTransaction]:
+    """A page of a worker's transactions, newest first."""
+    return await uow.ledger.page_of(worker_id, after=after, limit=limit)
 
 
 async def add_reward(

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, fields
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, tuple_, update
+from sqlalchemy import and_, func, insert, or_, select, tuple_, update
 
 from libs.common.db import Repository, dialect_insert
 from libs.common.subtree import within_region
@@ -76,6 +77,18 @@ class LedgerRepository(Repository):
             )
         ).mappings()
         return [_transaction(row) for row in rows]
+
+    async def page_of(
+        self, worker_id: str, *, after: tuple[datetime, str] | None, limit: int
+    ) -> list[PointTransaction]:
+        """A page of a worker's transactions, newest first (then by id), after a keyset cursor."""
+        t = point_transactions.c
+        statement = select(point_transactions).where(t.worker_id == worker_id)
+        if after is not None:
+            at, last_id = after
+            statement = statement.where(or_(t.at < at, and_(t.at == at, t.id > last_id)))
+        rows = await self.session.execute(statement.order_by(t.at.desc(), t.id).limit(limit))
+        return [_transaction(row) for row in rows.mappings()]
 
     async def sum_of_all_entries(self) -> int:
         """Zero in a sound ledger (for the tests and the operators)."""
