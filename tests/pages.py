@@ -7,19 +7,19 @@ from typing import Any
 
 import httpx
 
+MAX_PAGES = 100
+
 
 async def walk(
     client: httpx.AsyncClient,
     path: str,
     headers: dict[str, str],
-    *,
-    max_pages: int = 100,
     **params: Any,
 ) -> list[dict[str, Any]]:
     """Every item of every page of the list at `path` with `params`."""
     items: list[dict[str, Any]] = []
     response = await client.get(path, params=params, headers=headers)
-    for _ in range(max_pages):
+    for _ in range(MAX_PAGES):
         assert response.status_code == 200, response.text
         body = response.json()
         items += body["items"]
@@ -31,4 +31,4 @@ async def walk(
         assert link == f'<{body["next"]}>; rel="next"', link
         assert f"cursor={body['next_cursor']}" in body["next"]
         response = await client.get(body["next"], headers=headers)
-    raise AssertionError(f"{path}: more than {max_pages} pages")
+    raise AssertionError(f"{path}: more than {MAX_PAGES} pages")
