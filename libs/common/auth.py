@@ -41,6 +41,7 @@ ALL_SCOPES = (
     "stations:write",
     "training:read",
     "training:write",
+    "webhooks:manage",
     ADMIN_SCOPE,
 )
 

@@ -30,7 +30,7 @@ from contextlib import (
 )
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, Generic
+from typing import Any, Generic, Literal, cast
 
 from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeoutError
@@ -261,6 +261,24 @@ class InboxConsumer:
                     inbox.c.consumer == self.spec.name, inbox.c.processed_at < cutoff
                 )
             )
+
+    async def redeliver(
+        self, subject: str, headers: dict[str, str], data: bytes
+    ) -> tuple[Literal["applied", "already_applied", "failed"], str | None]:
+        """Apply a stored message (a dead letter) once more, as if it were delivered: read as a
+        delivery is, claimed in the inbox (an event already applied is not applied again) and
+        handled in one transaction. Returns the outcome and, when it failed, why."""
+        msg = Msg(_client=cast(Any, None), subject=subject, headers=headers, data=data)
+        read = self._read(msg)
+        if isinstance(read, _Unreadable):
+            return "failed", read.reason
+        applied, _, failed = await self._apply_batch([read])
+        if failed:
+            return "failed", failed[0][1]
+        if applied:
+            self.metrics.events_consumed.labels(self.spec.name, read.envelope.type).inc()
+            return "applied", None
+        return "already_applied", None
 
     def _read(self, msg: Msg) -> _Delivery | _Unreadable:
         try:

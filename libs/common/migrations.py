@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import async_engine_from_config
 
 from libs.common.db import Database
 from libs.common.tables import platform_metadata
+from libs.common.webhooks.tables import webhook_metadata
 
 #: Advisory lock held while migrating (any constant; one database per service).
 MIGRATION_LOCK_KEY = 7_221_001
@@ -83,7 +84,7 @@ async def schema_status(db: Database, script_location: Path) -> str:
 
 def run_env(service_metadata: MetaData) -> None:
     """The body of every service's `env.py`: online migrations on a given or new connection."""
-    target = [platform_metadata, service_metadata]
+    target = [platform_metadata, webhook_metadata, service_metadata]
     connection: Connection | None = context.config.attributes.get("connection")
     if connection is not None:
         _migrate(connection, target)
@@ -115,11 +116,24 @@ def _migrate(connection: Connection, target: list[MetaData]) -> None:
         context.run_migrations()
 
 
+#: Platform columns added after revision 1, by table: revision 1 creates the tables without them
+#: (a store migrated from scratch then meets the same revisions as one that already exists).
+LATER_COLUMNS: dict[str, frozenset[str]] = {
+    "pb_dead_letters": frozenset({"redriven_at", "redrive_outcome", "redrives"}),
+}
+
+
 def create_platform_tables_v1() -> None:
     """Revision 1 of the outbox, inbox and dead-letter tables, shared by every service's first
-    migration. A later change to them gets a `_v2` function and a new revision in each service."""
-    for table in platform_metadata.sorted_tables:
-        columns: list[Any] = [c._copy() for c in table.columns]
+    migration. A later change to them gets a `_v2` function and a new revision in each service
+    (and its columns in `LATER_COLUMNS`)."""
+    _create_tables(platform_metadata)
+
+
+def _create_tables(metadata: MetaData) -> None:
+    for table in metadata.sorted_tables:
+        later = LATER_COLUMNS.get(table.name, frozenset())
+        columns: list[Any] = [c._copy() for c in table.columns if c.name not in later]
         op.create_table(table.name, *columns, comment=table.comment)
         for index in table.indexes:
             op.create_index(
@@ -134,3 +148,28 @@ def create_platform_tables_v1() -> None:
 def drop_platform_tables_v1() -> None:
     for table in reversed(platform_metadata.sorted_tables):
         op.drop_table(table.name)
+
+
+def create_webhook_tables_v1() -> None:
+    """Revision 1 of the webhook subscription and failure tables (`libs.common.webhooks`), in a
+    revision of every service."""
+    _create_tables(webhook_metadata)
+
+
+def drop_webhook_tables_v1() -> None:
+    for table in reversed(webhook_metadata.sorted_tables):
+        op.drop_table(table.name)
+
+
+def add_dead_letter_redrive_v2() -> None:
+    """Revision 2 of the platform tables: the dead letters' last re-drive (when, its outcome,
+    how many), for `libs.common.dead_letters`."""
+    table = platform_metadata.tables["pb_dead_letters"]
+    for name in sorted(LATER_COLUMNS["pb_dead_letters"]):
+        op.add_column(table.name, table.c[name]._copy())
+
+
+def drop_dead_letter_redrive_v2() -> None:
+    with op.batch_alter_table("pb_dead_letters") as batch:
+        for name in sorted(LATER_COLUMNS["pb_dead_letters"]):
+            batch.drop_column(name)

@@ -21,6 +21,7 @@ from sqlalchemy import MetaData, text
 from libs.common.auth import TokenService
 from libs.common.broker import BrokerLink
 from libs.common.db import Database, UnitOfWork
+from libs.common.dead_letters_api import router as dead_letters_router
 from libs.common.http import NotModified, refuse_unexpected_media_type, require_if_match
 from libs.common.inbox import ConsumerSpec, InboxConsumer
 from libs.common.logging import configure_logging, get_logger
@@ -38,6 +39,8 @@ from libs.common.problems import (
 from libs.common.settings import ServiceSettings
 from libs.common.text import refused_character
 from libs.common.tracing import create_tracer_provider, instrument_engine, instrument_fastapi
+from libs.common.webhooks import api as webhooks_api
+from libs.common.webhooks.delivery import PayloadBuilder, WebhookDeliveries
 
 log = get_logger(__name__)
 
@@ -63,6 +66,9 @@ class ServiceDefinition:
     problems: ProblemMap = field(default_factory=dict)
     #: The service's own operator commands, beside the platform's (serve, migrate, outbox, ...).
     commands: list[Command] = field(default_factory=list)
+    #: Webhook payloads the service builds from its events, by name, beside `event` (the
+    #: registry's `provincial_profile`): a subscription chooses one.
+    webhook_payloads: dict[str, PayloadBuilder] = field(default_factory=dict)
     version: str = "0.1.0"
 
 
@@ -120,7 +126,17 @@ class Runtime:
             for spec in definition.consumers
         ]
         self.tokens = TokenService.from_settings(settings)
-        self.workers = [make(self) for make in definition.workers]
+        self.workers: list[Worker] = [make(self) for make in definition.workers]
+        # every service delivers its own events to its webhook subscriptions
+        self.webhooks = WebhookDeliveries(
+            self.db,
+            self.link,
+            settings,
+            self.metrics.registry,
+            self.tracer,
+            payloads=definition.webhook_payloads,
+        )
+        self.workers.append(self.webhooks)
 
     def unit_of_work(self, *, readonly: bool = False) -> UnitOfWork:
         """A transaction of the service's own unit of work (`readonly` for queries)."""
@@ -288,8 +304,10 @@ def build_app(
             media_type=PROBLEM_JSON,
         )
 
+    app.include_router(dead_letters_router)  # every service's: libs/common/dead_letters.py
     for router in definition.routers:
         app.include_router(router)
+    app.include_router(webhooks_api.router)
     return app
 
 

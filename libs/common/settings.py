@@ -25,6 +25,9 @@ DEVELOPMENT_AUTH_SECRET = "development-only-secret-change-me-0123456789"
 #: Likewise for the key of the keyed hashes of personal identifiers (`libs.common.identity`).
 DEVELOPMENT_IDENTITY_KEY = "development-only-identity-key-change-me-0123456789"
 
+#: Likewise for the key that seals webhook secrets at rest (`libs.common.webhooks.signing`).
+DEVELOPMENT_WEBHOOK_KEY = "development-only-webhook-key-change-me-0123456789"
+
 
 def identity_key_field(service_name: str, description: str) -> Any:
     """The `identity_key` setting of a service that keeps personal identifiers as keyed hashes.
@@ -157,6 +160,35 @@ class ServiceSettings(BaseSettings):
         ),
         description="How long one export may wait on the collector, retries included: with the "
         "collector down, spans are dropped after it and shutdown waits no longer",
+    )
+    webhook_secret_key: SecretStr = Field(
+        default=SecretStr(DEVELOPMENT_WEBHOOK_KEY),
+        validation_alias=AliasChoices("PB_WEBHOOK_SECRET_KEY", "webhook_secret_key"),
+        description="Key that seals the webhook subscriptions' signing secrets in the store",
+    )
+    webhook_allow_local_targets: bool = Field(
+        default=False,
+        validation_alias=AliasChoices(
+            "PB_WEBHOOK_ALLOW_LOCAL_TARGETS", "webhook_allow_local_targets"
+        ),
+        description="Development and tests only: webhook targets may be loopback or private "
+        "addresses, and http:// on loopback. Off (production): https:// to public addresses",
+    )
+    webhook_max_attempts: int = Field(
+        default=8, ge=1, description="Attempts at one webhook delivery before it is a failure"
+    )
+    webhook_backoff_seconds: list[float] = Field(
+        default=[5.0, 30.0, 120.0, 600.0, 1800.0, 3600.0, 7200.0],
+        description="Delay before each retry of a webhook delivery (the last one repeats)",
+    )
+    webhook_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=60, description="How long one webhook POST may take"
+    )
+    webhook_refresh_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="How often the delivery worker reads the subscriptions (a change, a new "
+        "subscription or a replay starts delivering within this)",
     )
     log_level: str = Field(
         default="INFO", validation_alias=AliasChoices("PB_LOG_LEVEL", "log_level")

@@ -102,6 +102,11 @@ dead_letters = Table(
     Column("deliveries", Integer(), nullable=False),
     Column("failed_at", UTCDateTime(), nullable=False),
     Column("resolved_at", UTCDateTime()),
-    comment="Messages a consumer gave up on, with the reason; kept for an operator to inspect.",
+    # Added in revision 2 of the platform tables (`libs.common.migrations`): the last re-drive.
+    Column("redriven_at", UTCDateTime()),
+    Column("redrive_outcome", String(20)),
+    Column("redrives", Integer(), nullable=False, server_default=text("0")),
+    comment="Messages a consumer gave up on, with the reason; kept for an operator to inspect "
+    "and re-drive.",
 )
 Index("ix_pb_dead_letters_consumer", dead_letters.c.consumer, dead_letters.c.failed_at)

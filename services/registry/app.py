@@ -13,9 +13,11 @@ from services.registry.api import (
     members,
     mobile_members,
     organizations,
+    provincial,
     regions,
 )
 from services.registry.handlers import consumers
+from services.registry.service import provincial as provincial_payloads
 from services.registry.settings import RegistrySettings
 from services.registry.store import tables
 from services.registry.store.uow import RegistryUnitOfWork
@@ -44,6 +46,7 @@ def definition(settings: RegistrySettings | None = None) -> ServiceDefinition:
             mass_organizations.router,
             mass_organizations.collection,
             regions.router,
+            provincial.router,
             audit.router,
         ],
         consumers=consumers(settings),
@@ -53,4 +56,5 @@ def definition(settings: RegistrySettings | None = None) -> ServiceDefinition:
             rectification_deadlines(settings),
         ],
         unit_of_work=RegistryUnitOfWork,
+        webhook_payloads={"provincial_profile": provincial_payloads.profile_payload(settings)},
     )

@@ -48,6 +48,12 @@ class RegistrySettings(OfficeCalendar, ServiceSettings):
         "registry",
         "HMAC key for the keyed hashes of ID numbers and phones used for matching",
     )
+    provincial_report_max_items: int = Field(
+        default=1000,
+        ge=1,
+        le=100_000,
+        description="Entries a reconciliation report lists per kind (the totals count them all)",
+    )
     import_max_bytes: int = Field(
         default=_SHEET.max_bytes, ge=1024, description="Largest file an import accepts"
     )

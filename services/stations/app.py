@@ -4,7 +4,7 @@ from pathlib import Path
 
 from libs.common.service import ServiceDefinition
 from services.stations import events  # noqa: F401 - registers the events in the catalogue
-from services.stations.api import points, requests, stations, visits, workers
+from services.stations.api import points, requests, stations, visits, volunteer_tasks, workers
 from services.stations.handlers import registry_events
 from services.stations.settings import StationsSettings
 from services.stations.store.tables import metadata
@@ -26,6 +26,7 @@ def definition(settings: StationsSettings | None = None) -> ServiceDefinition:
             requests.router,
             workers.router,
             points.router,
+            volunteer_tasks.router,
         ],
         consumers=[registry_events],
         workers=[sla_worker(settings), visits_worker(settings)],

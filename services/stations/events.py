@@ -256,6 +256,9 @@ class PointsAwardedV1(IntegrationEvent):
     reason: str = Field(description="party_life, volunteer, report, governance, request_helped")
     points: int = Field(ge=1)
     request_id: str | None = Field(default=None, description="The request that earned them")
+    volunteer_task_id: str | None = Field(
+        default=None, description="The volunteer task whose rated service earned them"
+    )
     awarded_at: datetime
 
 
@@ -285,3 +288,51 @@ class VisitsCountedV1(IntegrationEvent):
     visits: int = Field(ge=0, description="The station's own count when entered, else scanned")
     scanned: int = Field(ge=0, description="Scanned check-ins that day")
     entered: int | None = Field(default=None, ge=0, description="The count the station entered")
+
+
+class VolunteerTaskState(IntegrationEvent):
+    """What every volunteer task event carries: the task, its region and its state after it
+    (never its title or description, which are free text, nor who signed up)."""
+
+    task_id: str
+    version: int = Field(ge=1, description="Version of the task after this")
+    region_code: str
+    state: str = Field(description="open, completed or cancelled")
+    station_id: str | None = Field(default=None, description="The station it is held at")
+    community_code: str | None = Field(default=None, description="The community it serves")
+    starts_at: datetime
+    ends_at: datetime
+    places: int = Field(ge=1)
+    points: int = Field(ge=0, description="Awarded to each participant whose service is rated")
+
+
+@catalogue.register(
+    "pb.stations.volunteer_task.posted", version=1, producer=PRODUCER, subject_field="task_id"
+)
+class VolunteerTaskPostedV1(VolunteerTaskState):
+    """Emitted when an office posts a volunteer task (志愿服务) for workers to sign up for."""
+
+    posted_at: datetime
+
+
+@catalogue.register(
+    "pb.stations.volunteer_task.completed", version=1, producer=PRODUCER, subject_field="task_id"
+)
+class VolunteerTaskCompletedV1(VolunteerTaskState):
+    """Emitted when the office completes a volunteer task (its participants may then be
+    rated, each rating awarding the task's points once: `points.awarded`)."""
+
+    signed_up: int = Field(ge=0, description="Participants holding a place at the end")
+    attended: int = Field(ge=0, description="Participants who took part")
+    completed_at: datetime
+
+
+@catalogue.register(
+    "pb.stations.volunteer_task.cancelled", version=1, producer=PRODUCER, subject_field="task_id"
+)
+class VolunteerTaskCancelledV1(VolunteerTaskState):
+    """Emitted when the office cancels a volunteer task: nobody is rated or awarded for it
+    (the reason stays in the audit trail)."""
+
+    signed_up: int = Field(ge=0, description="Participants who held a place")
+    cancelled_at: datetime

@@ -32,6 +32,7 @@ from libs.common.migrations import (
 from libs.common.service import Runtime, ServiceDefinition
 from libs.common.settings import ServiceSettings
 from libs.common.tables import platform_metadata
+from libs.common.webhooks.tables import webhook_metadata
 from tests.harness import POSTGRESQL_ONLY, ServiceDatabases, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
@@ -55,7 +56,8 @@ async def test_migrations_match_the_declared_tables(service: str, database_url: 
 
         def diff(connection: Connection) -> list[Any]:
             context = MigrationContext.configure(connection, opts={"compare_type": False})
-            declared: Any = [platform_metadata, definition.metadata]  # alembic takes a list too
+            # alembic takes a list too
+            declared: Any = [platform_metadata, webhook_metadata, definition.metadata]
             return list(compare_metadata(context, declared))
 
         def tables(connection: Connection) -> set[str]:
@@ -66,6 +68,7 @@ async def test_migrations_match_the_declared_tables(service: str, database_url: 
             present = await conn.run_sync(tables)
         assert differences == []
         assert {"pb_outbox", "pb_inbox", "pb_dead_letters", "alembic_version"} <= present
+        assert {"pb_webhook_subscriptions", "pb_webhook_failures"} <= present
     finally:
         await db.dispose()
 

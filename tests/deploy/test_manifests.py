@@ -61,6 +61,8 @@ CONSUMES: dict[str, list[str]] = {
 }
 
 NATS_USERS = [*SERVICES, "admin", "sys"]
+#: Users of the agency accounts (AGENCY_*; tests/deploy/test_agency_account.py).
+AGENCY_USERS = ["union"]
 PLACEHOLDER = "REPLACE_ME"
 
 Doc = dict[str, Any]
@@ -473,6 +475,7 @@ def test_secrets_are_files_never_environment(name: str, tmp_path: Path) -> None:
     assert set(files) == {
         "PB_AUTH_SECRET",
         "PB_IDENTITY_KEY",
+        "PB_WEBHOOK_SECRET_KEY",
         f"PB_{name.upper()}_DATABASE_URL",
         "NATS_URL",
     }
@@ -483,6 +486,7 @@ def test_secrets_are_files_never_environment(name: str, tmp_path: Path) -> None:
     assert settings.auth_secret.get_secret_value() == values["PB_AUTH_SECRET"]
     assert settings.database_url == values[f"PB_{name.upper()}_DATABASE_URL"]
     assert settings.nats_url == values["NATS_URL"]
+    assert settings.webhook_secret_key.get_secret_value() == values["PB_WEBHOOK_SECRET_KEY"]
     if "identity_key" in type(settings).model_fields:
         assert settings.identity_key.get_secret_value() == values["PB_IDENTITY_KEY"]
     assert templates[f"pb-{name}"]["NATS_URL"].startswith(f"tls://{name}:")
@@ -670,7 +674,7 @@ def test_secret_template_holds_placeholders_only() -> None:
         for key, value in secret["stringData"].items():
             assert PLACEHOLDER in value, f"{secret['metadata']['name']}.{key} is not a placeholder"
     users = of_kind("Secret", secret_templates())["nats-users"]["stringData"]
-    assert set(users) == {f"NATS_{u.upper()}_PASSWORD" for u in NATS_USERS}
+    assert set(users) == {f"NATS_{u.upper()}_PASSWORD" for u in [*NATS_USERS, *AGENCY_USERS]}
 
 
 def test_network_policies_open_exactly_the_service_ports() -> None:
@@ -1192,7 +1196,9 @@ def test_compose_config_refuses_missing_secrets(tmp_path: Path) -> None:
 
 
 def random_passwords() -> dict[str, str]:
-    return {f"NATS_{u.upper()}_PASSWORD": secrets.token_hex(16) for u in NATS_USERS}
+    return {
+        f"NATS_{u.upper()}_PASSWORD": secrets.token_hex(16) for u in [*NATS_USERS, *AGENCY_USERS]
+    }
 
 
 def make_certificates(directory: Path) -> None:

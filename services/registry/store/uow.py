@@ -10,6 +10,7 @@ from services.registry.store.instructors import InstructorRepository
 from services.registry.store.mass_organizations import MassOrganizationRepository
 from services.registry.store.members import MemberRepository
 from services.registry.store.organizations import OrganizationRepository
+from services.registry.store.provincial import ProvincialRepository
 from services.registry.store.regions import AreaRepository, region_tree
 from services.registry.store.tables import audit_log
 
@@ -44,6 +45,10 @@ class RegistryUnitOfWork(AuditedUnitOfWork):
     @property
     def members(self) -> MemberRepository:
         return self.repository(MemberRepository)
+
+    @property
+    def provincial(self) -> ProvincialRepository:
+        return self.repository(ProvincialRepository)
 
     @property
     def areas(self) -> AreaRepository:

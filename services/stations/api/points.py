@@ -59,6 +59,7 @@ class TransactionOut(BaseModel):
     reason: str | None
     reward_id: str | None
     request_id: str | None
+    volunteer_task_id: str | None
     idempotency_key: str
     at: datetime
 

@@ -43,6 +43,7 @@ class PointTransaction:
     reason: str | None = None
     reward_id: str | None = None
     request_id: str | None = None
+    volunteer_task_id: str | None = None
 
     def entries(self) -> tuple[Entry, Entry]:
         """The two entries; they always sum to zero."""

@@ -45,6 +45,7 @@ async def award_points(
     points: int,
     idempotency_key: str,
     request_id: str | None = None,
+    volunteer_task_id: str | None = None,
 ) -> tuple[PointTransaction, bool]:
     """Award points once per idempotency key; (the transaction, whether it is new)."""
     check_points(points)
@@ -61,6 +62,7 @@ async def award_points(
             at=now,
             reason=reason,
             request_id=request_id,
+            volunteer_task_id=volunteer_task_id,
         ),
     )
     if new:
@@ -73,6 +75,7 @@ async def award_points(
                 reason=reason,
                 points=points,
                 request_id=request_id,
+                volunteer_task_id=volunteer_task_id,
                 awarded_at=now,
             ),
             entity_type="points",

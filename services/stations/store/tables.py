@@ -192,6 +192,7 @@ point_transactions = Table(
     Column("reason", String(32)),
     Column("reward_id", String(36)),
     Column("request_id", String(36)),
+    Column("volunteer_task_id", String(36)),
     comment="Each award or redemption of points: one transaction of the ledger.",
 )
 Index("ix_point_transactions_worker_id", point_transactions.c.worker_id, point_transactions.c.at)
@@ -255,5 +256,46 @@ worker_marks = Table(
     Column("day", Date(), nullable=False),
     comment="How far each daily worker has got (the last day it has done).",
 )
+
+volunteer_tasks = Table(
+    "volunteer_tasks",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("region_code", String(12), nullable=False),
+    Column("title", String(200), nullable=False),
+    Column("description", Text()),
+    Column("station_id", String(36), ForeignKey("stations.id")),
+    Column("community_code", String(12)),
+    Column("starts_at", UTCDateTime(), nullable=False),
+    Column("ends_at", UTCDateTime(), nullable=False),
+    Column("places", Integer(), nullable=False),
+    Column("points", Integer(), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("taken", Integer(), nullable=False),
+    Column("posted_at", UTCDateTime(), nullable=False),
+    Column("completed_at", UTCDateTime()),
+    Column("cancelled_at", UTCDateTime()),
+    Column("version", Integer(), nullable=False),
+    CheckConstraint("taken >= 0 AND taken <= places", name="ck_volunteer_tasks_taken_in_places"),
+    comment="Volunteer tasks (志愿服务) the offices post, with their places and points.",
+)
+Index("ix_volunteer_tasks_region_code_id", volunteer_tasks.c.region_code, volunteer_tasks.c.id)
+
+volunteer_participants = Table(
+    "volunteer_participants",
+    metadata,
+    Column("task_id", String(36), ForeignKey("volunteer_tasks.id"), primary_key=True),
+    Column("worker_id", String(36), ForeignKey("workers.id"), primary_key=True),
+    Column("status", String(16), nullable=False),  # signed_up | withdrawn | attended | absent
+    Column("signed_up_at", UTCDateTime(), nullable=False),
+    Column("withdrawn_at", UTCDateTime()),
+    Column("attendance_at", UTCDateTime()),
+    Column("score", Integer()),
+    Column("comment", Text()),
+    Column("rated_at", UTCDateTime()),
+    Column("transaction_id", String(36)),
+    comment="Each worker's sign-up for a volunteer task, attendance and rating.",
+)
+Index("ix_volunteer_participants_worker_id", volunteer_participants.c.worker_id)
 
 audit_log = audit_table(metadata)

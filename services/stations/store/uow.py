@@ -9,6 +9,7 @@ from services.stations.store.requests import RequestRepository, TimerRepository
 from services.stations.store.stations import StationRepository
 from services.stations.store.tables import audit_log
 from services.stations.store.visits import VisitRepository
+from services.stations.store.volunteer_tasks import VolunteerTaskRepository
 from services.stations.store.workers import WorkerRepository
 
 
@@ -49,3 +50,7 @@ class StationsUnitOfWork(AuditedUnitOfWork):
     @property
     def visits(self) -> VisitRepository:
         return self.repository(VisitRepository)
+
+    @property
+    def volunteer_tasks(self) -> VolunteerTaskRepository:
+        return self.repository(VolunteerTaskRepository)
