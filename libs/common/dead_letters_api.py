@@ -19,8 +19,8 @@ from libs.common.dead_letters import (
     DeadLetterView,
     RedriveResult,
 )
-from libs.common.http import Limit, decode_cursor, encode_cursor
-from libs.common.problems import PROBLEM_JSON, FieldError, InvalidInput
+from libs.common.pagination import Page, Pages
+from libs.common.problems import PROBLEM_JSON
 from libs.common.text import Text
 
 router = APIRouter(prefix="/v1/dead-letters", tags=["dead letters"])
@@ -75,13 +75,12 @@ class DeadLetterOut(BaseModel):
         return cls.model_validate(view, from_attributes=True)
 
 
-class DeadLetterPage(BaseModel):
+class DeadLetterPage(Page[DeadLetterOut]):
     model_config = ConfigDict(
-        json_schema_extra={"examples": [{"items": [_LETTER_EXAMPLE], "next_cursor": None}]}
+        json_schema_extra={
+            "examples": [{"items": [_LETTER_EXAMPLE], "next_cursor": None, "next": None}]
+        }
     )
-
-    items: list[DeadLetterOut]
-    next_cursor: str | None = Field(description="Pass as `cursor` for the next page")
 
 
 class RedriveRequest(BaseModel):
@@ -179,34 +178,24 @@ _NO_SUCH_LETTER: dict[int | str, dict[str, Any]] = {
 async def list_dead_letters(
     letters: Letters,
     _: Administrator,
+    pages: Pages,
     consumer: Annotated[Text | None, Query(max_length=100)] = None,
     event_type: Annotated[Text | None, Query(max_length=200)] = None,
     resolved: Annotated[
         bool | None, Query(description="true: re-driven and applied; false: still open")
     ] = None,
-    cursor: Text | None = None,
-    limit: Limit = 100,
 ) -> DeadLetterPage:
-    before_id = None
-    if cursor is not None:
-        (last,) = decode_cursor(cursor, 1)
-        if not isinstance(last, int):
-            raise InvalidInput("not a cursor", errors=[FieldError("cursor", "not a cursor")])
-        before_id = last
+    after = pages.after(int)
     found = await letters.find(
         DeadLetterQuery(
             consumer=consumer,
             event_type=event_type,
             resolved=resolved,
-            before_id=before_id,
-            limit=limit + 1,
+            before_id=None if after is None else after[0],
+            limit=pages.fetch,
         )
     )
-    page = found[:limit]
-    return DeadLetterPage(
-        items=[DeadLetterOut.of(v) for v in page],
-        next_cursor=encode_cursor(page[-1].id) if len(found) > limit else None,
-    )
+    return DeadLetterPage.of(pages, found, key=lambda v: (v.id,), item=DeadLetterOut.of)
 
 
 @router.get(

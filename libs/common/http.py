@@ -1,12 +1,9 @@
 """What every service's routes take from a request the same way: the version a client read
-(`If-Match` / `ETag`), where a page starts (an opaque keyset cursor), the page size, and the
-region subtree a list covers."""
+(`If-Match` / `ETag`), the media type of a body, and the region subtree a list covers
+(`region_code`). Paging is `libs.common.pagination`."""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from typing import Annotated, Any
 
 from fastapi import Header, Query, Request
@@ -87,33 +84,17 @@ def sends(
     return {status: {"headers": headers}}
 
 
-Limit = Annotated[int, Query(ge=1, le=500, description="Items per page (at most 500)")]
+#: A list's region filter: a subtree within the caller's region (default: the caller's).
+RegionCodeQuery = Annotated[
+    str | None,
+    Query(
+        max_length=12,
+        description="A region within yours, as a division code (default: your region)",
+    ),
+]
 
 
-def encode_cursor(*values: str | int) -> str:
-    """An opaque cursor for keyset pagination (the sort key of the last item returned)."""
-    raw = json.dumps(list(values), separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _not_a_cursor() -> InvalidInput:
-    return InvalidInput(
-        "the cursor is not one this API returned",
-        errors=[FieldError("cursor", "not a cursor this API returned")],
-    )
-
-
-def decode_cursor(cursor: str, arity: int) -> list[Any]:
-    try:
-        values = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (ValueError, binascii.Error) as exc:
-        raise _not_a_cursor() from exc
-    if not isinstance(values, list) or len(values) != arity:
-        raise _not_a_cursor()
-    return values
-
-
-def subtree_of(principal: Principal, region: str | None, *, field: str = "region") -> str:
+def subtree_of(principal: Principal, region: str | None, *, field: str = "region_code") -> str:
     """The subtree a list covers: the caller's region, or one inside it it names (422 if not a
     division code, 403 if outside the caller's region)."""
     if region is None:

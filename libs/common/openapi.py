@@ -21,6 +21,7 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from pydantic import BaseModel
 
 from libs.common.auth import current_principal
+from libs.common.pagination import LINK_HEADER, paging
 from libs.common.problems import PROBLEM_BASE, PROBLEM_JSON
 
 #: Methods that change something: the store can refuse them with a conflict (409).
@@ -212,6 +213,8 @@ def _complete_operation(
         if status.startswith(("4", "5")):
             response.get("content", {}).pop("application/json", None)
     success = responses.get("200", {})
+    if any(call is paging for call in calls) and success:
+        success.setdefault("headers", {})["Link"] = LINK_HEADER
     if method == "GET" and "ETag" in success.get("headers", {}):
         parameters.append(
             {

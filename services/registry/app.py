@@ -44,6 +44,7 @@ def definition(settings: RegistrySettings | None = None) -> ServiceDefinition:
             branches.router,
             instructors.router,
             mass_organizations.router,
+            mass_organizations.collection,
             regions.router,
             provincial.router,
             audit.router,

@@ -125,7 +125,7 @@ async def test_the_subscription_api(
         assert datetime.fromisoformat(replayed.json()["deliver_from"]) == since
 
         failures = await client.get(f"{item}/failures", headers=manager)
-        assert failures.json() == {"items": [], "next_cursor": None}
+        assert failures.json() == {"items": [], "next_cursor": None, "next": None}
         assert (await client.delete(item, headers=manager)).status_code == 204
         problem(await client.get(item, headers=manager), 404)
         problem(await client.get(f"{item}/failures", headers=manager), 404)

@@ -13,6 +13,7 @@ from openpyxl import load_workbook
 
 from services.coverage.service import proposals
 from services.coverage.service.export import HEADING_ROW, HEADINGS, XLSX_MEDIA_TYPE
+from tests import pages
 from tests.coverage.test_gaps_store import fact_row, insert_rows
 from tests.harness import SQLITE_ONLY, RunningService
 
@@ -93,23 +94,20 @@ async def test_the_gap_list_with_reasons_actions_and_filters(coverage: RunningSe
 
 async def test_pages_with_a_cursor_cover_the_list_once(coverage: RunningService) -> None:
     await insert_rows(coverage.runtime.db, [fact_row(n, full_members=1 + n % 5) for n in range(23)])
-    seen: list[str] = []
-    cursor = None
-    for _ in range(10):
-        params: dict[str, Any] = {"limit": 5, "sort": "-full_members"}
-        if cursor:
-            params["cursor"] = cursor
-        page = (await get(coverage, f"/v1/coverage/{COUNTY}/gaps", **params)).json()
-        assert page["total"] == 23
-        seen += [i["organization_id"] for i in page["items"]]
-        cursor = page["next_cursor"]
-        if cursor is None:
-            break
+    found = await pages.walk(
+        coverage.client,
+        f"/v1/coverage/{COUNTY}/gaps",
+        coverage.as_region(COUNTY),
+        limit=5,
+        sort="-full_members",
+    )
+    seen = [i["organization_id"] for i in found]
     assert len(seen) == len(set(seen)) == 23
     fulls = [1 + int(s[-5:]) % 5 for s in seen]
     assert fulls == sorted(fulls, reverse=True)
     # a cursor is tied to its list: another sort refuses it
     first = (await get(coverage, f"/v1/coverage/{COUNTY}/gaps", limit=5)).json()
+    assert (first["total"], len(first["items"])) == (23, 5)
     other = await get(
         coverage, f"/v1/coverage/{COUNTY}/gaps", cursor=first["next_cursor"], sort="name"
     )

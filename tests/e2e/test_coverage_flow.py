@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from services.coverage.domain.rates import rate
+from tests import pages
 from tests.e2e.test_skeleton_flow import both_services, databases
 from tests.factories import organization
 from tests.harness import NatsServer, RunningService, ServiceDatabases, wait_for
@@ -43,19 +44,9 @@ async def registry_figures(registry: RunningService, region: str, instructed: se
     """The two rates counted from the registry's own data, read through its API (`instructed`:
     organisations an instructor was assigned to; the API lists assignments per instructor)."""
     headers = registry.as_region(COUNTY)
-    organizations: list[dict[str, Any]] = []
-    cursor: str | None = None
-    while True:
-        params: dict[str, Any] = {"region": region, "limit": 500}
-        if cursor:
-            params["cursor"] = cursor
-        page = (
-            await registry.client.get("/v1/organizations", params=params, headers=headers)
-        ).json()
-        organizations += page["items"]
-        cursor = page["next_cursor"]
-        if not cursor:
-            break
+    organizations = await pages.walk(
+        registry.client, "/v1/organizations", headers, region_code=region, limit=500
+    )
     work = 0
     for org in organizations:
         masses = await registry.client.get(

@@ -204,7 +204,7 @@ async def test_a_declared_worker_becomes_a_mobile_member_matched_by_keyed_hash(
             async def listed() -> list[dict[str, Any]]:
                 response = await registry.client.get(
                     "/v1/mobile-members",
-                    params={"region": COUNTY},
+                    params={"region_code": COUNTY},
                     headers=registry.as_region(COUNTY),
                 )
                 items: list[dict[str, Any]] = response.json()["items"]

@@ -62,7 +62,7 @@ async def the_story(registry: RunningService) -> dict[str, Any]:
     job = await wait_for(import_done, timeout=30)
     assert job["status"] == "done", job
     listed = await registry.client.get(
-        "/v1/organizations", params={"region": TOWNSHIP, "limit": 10}, headers=headers
+        "/v1/organizations", params={"region_code": TOWNSHIP, "limit": 10}, headers=headers
     )
     by_code = {o["credit_code"]: o["id"] for o in listed.json()["items"]}
     a, b, c = (by_code[credit_code(n)] for n in (701, 702, 703))

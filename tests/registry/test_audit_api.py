@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from libs.common.calendar import local_today
+from tests import pages
 from tests.factories import area, organization
 from tests.harness import SQLITE_ONLY, RunningService
 
@@ -15,18 +16,7 @@ def admin(registry: RunningService, region: str, subject: str = "admin") -> dict
 
 
 async def trail(registry: RunningService, caller: str, **params: Any) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = []
-    cursor = None
-    while True:
-        query = {**params, **({"cursor": cursor} if cursor else {})}
-        response = await registry.client.get(
-            "/v1/audit", params=query, headers=admin(registry, caller)
-        )
-        assert response.status_code == 200, response.text
-        items += response.json()["items"]
-        cursor = response.json()["next_cursor"]
-        if cursor is None:
-            return items
+    return await pages.walk(registry.client, "/v1/audit", admin(registry, caller), **params)
 
 
 async def test_every_organisation_write_is_audited_and_scoped(registry: RunningService) -> None:
@@ -80,7 +70,7 @@ async def test_every_organisation_write_is_audited_and_scoped(registry: RunningS
     ]
     assert len(await trail(registry, "1402", entity_type="area")) == 1
     assert len(await trail(registry, "1402", action="organization.updated")) == 1
-    assert len(await trail(registry, "1402", region="140212101")) == 4
+    assert len(await trail(registry, "1402", region_code="140212101")) == 4
     moment = mine[0]["at"]
     assert len(await trail(registry, "1402", since=moment)) >= 1
     assert await trail(registry, "1402", until="2000-01-01T00:00:00") == []
@@ -98,7 +88,7 @@ async def test_only_administrators_of_the_region_read_it(registry: RunningServic
     )
     assert reader.status_code == 403
     outside = await registry.client.get(
-        "/v1/audit", params={"region": "140212"}, headers=admin(registry, "140213")
+        "/v1/audit", params={"region_code": "140212"}, headers=admin(registry, "140213")
     )
     assert outside.status_code == 403
     bad_cursor = await registry.client.get(

@@ -168,7 +168,9 @@ async def test_unknown_deregistered_and_out_of_turn_are_dead_lettered_with_the_r
 
 async def mobile(service: RunningService, region: str, **kwargs: Any) -> list[dict[str, Any]]:
     response = await service.client.get(
-        "/v1/mobile-members", params={"region": region}, headers=service.as_region(region, **kwargs)
+        "/v1/mobile-members",
+        params={"region_code": region},
+        headers=service.as_region(region, **kwargs),
     )
     assert response.status_code == 200, response.text
     items: list[dict[str, Any]] = response.json()["items"]
@@ -199,7 +201,7 @@ async def test_declared_workers_are_listed_by_region_and_matched_by_keyed_hash(
     assert second["id_given"] is True  # the staff list tied the phone to an ID number
     assert [m["region_code"] for m in await mobile(registry, "140211")] == ["140211"]
     response = await registry.client.get(
-        "/v1/mobile-members", params={"region": "140211"}, headers=registry.as_region("140212")
+        "/v1/mobile-members", params={"region_code": "140211"}, headers=registry.as_region("140212")
     )
     assert response.status_code == 403
 

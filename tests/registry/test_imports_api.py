@@ -16,6 +16,7 @@ from services.registry.app import definition
 from services.registry.settings import RegistrySettings
 from services.registry.store.import_tables import organization_sources
 from services.registry.store.tables import audit_log, organizations
+from tests import pages
 from tests.factories import organization
 from tests.harness import SQLITE_ONLY, NatsServer, RunningService, ServiceDatabases, serve, wait_for
 from tests.registry.imports_data import (
@@ -143,6 +144,19 @@ async def test_an_import_registers_matches_fills_and_lists_conflicts(
     staff = conflicts["staff_count"]
     assert (staff["ledger_value"], staff["incoming_value"]) == (12, 30)
     assert conflicts["name"]["incoming_value"] == "大同市新荣区导入测试1有限公司"
+    # each list of the report continues page by page at its own path, in file order
+    for name, path in (("errors", "errors"), ("left_out", "left-out"), ("conflicts", "conflicts")):
+        assert body[name]["next"] is None  # all on the first page
+        walked = await pages.walk(registry.client, f"{location}/{path}", headers, limit=1)
+        assert walked == body[name]["items"]
+    first = await registry.client.get(f"{location}/errors", params={"limit": 1}, headers=headers)
+    assert first.json()["total"] == 4
+    elsewhere = await registry.client.get(
+        f"{location}/conflicts", params={"cursor": first.json()["next_cursor"]}, headers=headers
+    )
+    assert (elsewhere.status_code, elsewhere.json()["errors"][0]["field"]) == (422, "cursor")
+    hidden = await registry.client.get(f"{location}/errors", headers=registry.as_region("140211"))
+    assert hidden.status_code == 404
     assert body["columns"]["dropped"] == ["法定代表人", "法定代表人身份证号", "联系电话"]
     assert body["columns"]["ignored"] == ["成立日期"]
     assert body["columns"]["header_row"] == 1
@@ -358,3 +372,31 @@ async def test_bad_requests_and_scope(registry: RunningService) -> None:
         "/v1/imports/00000000-0000-0000-0000-000000000000", headers=registry.as_region(COUNTY)
     )
     assert missing.status_code == 404
+
+
+async def test_imports_are_listed_newest_first_by_subtree_and_filters(
+    registry: RunningService,
+) -> None:
+    jobs = []
+    for n in (80, 81):
+        response = await upload(
+            registry, "market_supervision", csv_bytes(MARKET_HEADER, [market_row(n)])
+        )
+        assert response.status_code == 202, response.text
+        jobs.append(await finished(registry, response.headers["location"]))
+    headers = registry.as_region(COUNTY)
+    listed = await pages.walk(registry.client, "/v1/imports", headers, limit=1)
+    assert [j["id"] for j in listed] == [jobs[1]["id"], jobs[0]["id"]]
+    assert [j["errors"] for j in listed] == [None, None]  # the report is read one by one
+    assert listed[0]["counts"] == jobs[1]["counts"]
+    done = await pages.walk(
+        registry.client, "/v1/imports", headers, status="done", source="market_supervision"
+    )
+    assert len(done) == 2
+    assert await pages.walk(registry.client, "/v1/imports", headers, source="tax") == []
+    township = await pages.walk(registry.client, "/v1/imports", registry.as_region("140212101"))
+    assert township == []  # the county's jobs are not a township's
+    outside = await registry.client.get(
+        "/v1/imports", params={"region_code": "140211"}, headers=headers
+    )
+    assert outside.status_code == 403

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tests import pages
 from tests.harness import RunningService
 from tests.registry.party_helpers import data_of, new_organization
 
@@ -57,6 +58,34 @@ async def test_one_of_each_kind_then_dissolve(registry: RunningService) -> None:
         ("union", True),
         ("youth_league", True),
     ]
+    # page by page, by establishment date
+    walked = await pages.walk(registry.client, path, headers, limit=1)
+    assert [m["id"] for m in walked] == [m["id"] for m in listed.json()["items"]]
+    assert walked[0]["id"] == union.json()["id"]  # 2026-05-01, before the others (today)
+
+    # across organisations: the region subtree, by kind and by whether dissolved
+    elsewhere = (await new_organization(registry, 603, region_code="140212102"))["id"]
+    far = await registry.client.post(
+        f"/v1/organizations/{elsewhere}/mass-organizations",
+        json={"kind": "womens_federation"},
+        headers=headers,
+    )
+    assert far.status_code == 201, far.text
+    everything = await pages.walk(registry.client, "/v1/mass-organizations", headers, limit=2)
+    assert len(everything) == 4
+    assert [m["region_code"] for m in everything] == sorted(m["region_code"] for m in everything)
+    unions = await pages.walk(registry.client, "/v1/mass-organizations", headers, kind="union")
+    assert sorted(m["active"] for m in unions) == [False, True]
+    dissolved = await pages.walk(registry.client, "/v1/mass-organizations", headers, active="false")
+    assert [m["id"] for m in dissolved] == [union.json()["id"]]
+    township = await pages.walk(
+        registry.client, "/v1/mass-organizations", headers, region_code="140212102"
+    )
+    assert [m["id"] for m in township] == [far.json()["id"]]
+    outside = await registry.client.get(
+        "/v1/mass-organizations", params={"region_code": "140211"}, headers=headers
+    )
+    assert outside.status_code == 403
 
 
 async def test_outside_the_region_is_404(registry: RunningService) -> None:

@@ -4,28 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from libs.common.pagination import encode_cursor, fingerprint_of
+from tests import pages
 from tests.factories import area, organization
 from tests.harness import SQLITE_ONLY, RunningService
 
 
 async def walk(registry: RunningService, caller: str, **params: Any) -> list[dict[str, Any]]:
-    """Every item of every page, following `next_cursor` to the end."""
-    items: list[dict[str, Any]] = []
-    cursor = None
-    pages = 0
-    while True:
-        query = {**params, **({"cursor": cursor} if cursor else {})}
-        response = await registry.client.get(
-            "/v1/organizations", params=query, headers=registry.as_region(caller)
-        )
-        assert response.status_code == 200, response.text
-        body = response.json()
-        items += body["items"]
-        pages += 1
-        cursor = body["next_cursor"]
-        if cursor is None:
-            return items
-        assert pages < 100
+    """Every item of every page, following `next` to the end."""
+    return await pages.walk(
+        registry.client, "/v1/organizations", registry.as_region(caller), **params
+    )
 
 
 async def test_filters_and_pages_return_exactly_what_was_made(registry: RunningService) -> None:
@@ -78,7 +67,7 @@ async def test_filters_and_pages_return_exactly_what_was_made(registry: RunningS
     order = [(o["region_code"], o["id"]) for o in everything]
     assert order == sorted(order)  # stable order across pages, no repeats
     assert ids(await walk(registry, "140212", limit=1)) == of(1, 2, 3, 4, 5, 7)  # default region
-    assert ids(await walk(registry, "1402", region="140212101")) == of(1, 2, 7)
+    assert ids(await walk(registry, "1402", region_code="140212101")) == of(1, 2, 7)
     assert ids(await walk(registry, "1402", kind="social_organization")) == of(3)
     assert ids(await walk(registry, "1402", industry="I65")) == of(1, 2, 6)
     assert ids(await walk(registry, "1402", industry="I")) == of(1, 2, 6)
@@ -92,7 +81,7 @@ async def test_filters_and_pages_return_exactly_what_was_made(registry: RunningS
     assert ids(await walk(registry, "1402", covered="true")) == set()
     assert ids(await walk(registry, "1402", name="３号科技")) == of(3)  # full-width digit
     assert ids(await walk(registry, "1402", name="科技有限责任公司")) == of(1, 2, 3, 4, 5, 6, 7)
-    combined = await walk(registry, "1402", region="140212", three_haves="true", industry="I")
+    combined = await walk(registry, "1402", region_code="140212", three_haves="true", industry="I")
     assert ids(combined) == of(1)
     # each listed file is the same as reading it by id
     assert {o["id"]: o for o in everything}[made["1"]["id"]] == made["1"]
@@ -102,14 +91,20 @@ async def test_filters_and_pages_return_exactly_what_was_made(registry: RunningS
 async def test_list_refusals(registry: RunningService) -> None:
     headers = registry.as_region("140212")
     outside = await registry.client.get(
-        "/v1/organizations", params={"region": "140211"}, headers=headers
+        "/v1/organizations", params={"region_code": "140211"}, headers=headers
     )
     assert outside.status_code == 403
     cases: list[tuple[dict[str, str | int], str]] = [
         ({"limit": 501}, "limit"),
         ({"limit": 0}, "limit"),
         ({"cursor": "not-a-cursor"}, "cursor"),
-        ({"region": "14021"}, "region"),
+        ({"region_code": "14021"}, "region_code"),
+        ({"cursor": "bm90IGpzb24"}, "cursor"),  # base64url of "not json"
+        ({"cursor": "a+b"}, "cursor"),  # not base64url
+        # a cursor of the areas list, and one of this list with a key of the wrong shape
+        ({"cursor": encode_cursor(fingerprint_of("/v1/areas", []), ["1402", "x"])}, "cursor"),
+        ({"cursor": encode_cursor(fingerprint_of("/v1/organizations", []), [1402, "x"])}, "cursor"),
+        ({"cursor": encode_cursor(fingerprint_of("/v1/organizations", []), ["1402"])}, "cursor"),
         ({"three_haves": "maybe"}, "three_haves"),
         ({"industry": "65"}, "industry"),
     ]
@@ -117,3 +112,11 @@ async def test_list_refusals(registry: RunningService) -> None:
         refused = await registry.client.get("/v1/organizations", params=params, headers=headers)
         assert refused.status_code == 422, (params, refused.text)
         assert field in [e["field"] for e in refused.json()["errors"]]
+
+    # the same key in a cursor of this list with these filters is taken
+    taken = await registry.client.get(
+        "/v1/organizations",
+        params={"cursor": encode_cursor(fingerprint_of("/v1/organizations", []), ["1402", "x"])},
+        headers=headers,
+    )
+    assert taken.status_code == 200, taken.text

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from services.registry.domain.regions import RegionTree
 from services.registry.store.regions import region_tree
+from tests import pages
 from tests.factories import area, organization
 from tests.harness import SQLITE_ONLY, RunningService
 
@@ -115,18 +116,10 @@ async def test_areas_are_named_in_townships_and_scoped(registry: RunningService)
     )
     assert outside.status_code == 403
 
-    seen: list[str] = []
-    cursor = None
-    while True:
-        params = {"limit": 2, **({"cursor": cursor} if cursor else {})}
-        page = (await registry.client.get("/v1/areas", params=params, headers=headers)).json()
-        seen += [a["id"] for a in page["items"]]
-        cursor = page["next_cursor"]
-        if cursor is None:
-            break
+    seen = [a["id"] for a in await pages.walk(registry.client, "/v1/areas", headers, limit=2)]
     assert sorted(seen) == sorted(made)
     buildings = await registry.client.get(
-        "/v1/areas", params={"region": "140212102", "kind": "building"}, headers=headers
+        "/v1/areas", params={"region_code": "140212102", "kind": "building"}, headers=headers
     )
     assert len(buildings.json()["items"]) == 4
     one = await registry.client.get(f"/v1/areas/{park.json()['id']}", headers=headers)
@@ -134,7 +127,7 @@ async def test_areas_are_named_in_townships_and_scoped(registry: RunningService)
     hidden = await registry.client.get(f"/v1/areas/{elsewhere.json()['id']}", headers=headers)
     assert hidden.status_code == 404
     assert (
-        await registry.client.get("/v1/areas", params={"region": "140213"}, headers=headers)
+        await registry.client.get("/v1/areas", params={"region_code": "140213"}, headers=headers)
     ).status_code == 403
 
 

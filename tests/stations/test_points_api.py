@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import text
 
+from tests import pages
 from tests.factories import outbox_data
 from tests.harness import RunningService
 from tests.stations.helpers import REGION, TOWNSHIP
@@ -156,3 +157,28 @@ async def test_a_resolved_report_earns_points_once(stations: RunningService) -> 
     assert await balance(stations, w) == awarded["points"] == 10
     rating = await stations.client.get(f"/v1/workers/{w}/points", headers=worker(stations, w))
     assert rating.status_code == 403  # a requester's token reads no ledger here
+
+
+async def test_transactions_and_rewards_are_listed_page_by_page(stations: RunningService) -> None:
+    worker_id = await new_worker(stations, 301)
+    for n in range(3):
+        assert (await award(stations, worker_id, 10, f"t-{n}")).status_code == 201
+    gift = await reward(stations, 5, 10)
+    assert (await redeem(stations, worker_id, gift)).status_code == 201
+    headers = stations.as_region(REGION)
+    path = f"/v1/workers/{worker_id}/points/transactions"
+    walked = await pages.walk(stations.client, path, headers, limit=1)
+    assert [t["kind"] for t in walked] == ["redemption", "award", "award", "award"]
+    assert [t["at"] for t in walked] == sorted((t["at"] for t in walked), reverse=True)
+    recent = await stations.client.get(f"/v1/workers/{worker_id}/points", headers=headers)
+    assert [t["id"] for t in recent.json()["transactions"]] == [t["id"] for t in walked]
+    hidden = await stations.client.get(path, headers=stations.as_region("140211"))
+    assert hidden.status_code == 404
+
+    more = await reward(stations, 7, 1)
+    rewards = await pages.walk(stations.client, "/v1/rewards", headers, limit=1)
+    assert sorted(r["id"] for r in rewards) == sorted([gift, more])
+    outside = await stations.client.get(
+        "/v1/rewards", params={"region_code": "140211"}, headers=headers
+    )
+    assert outside.status_code == 403

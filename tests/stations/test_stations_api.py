@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from services.stations.domain.coordinates import Point, haversine_m, wgs84_to_gcj02
+from tests import pages
 from tests.factories import outbox_data
 from tests.harness import RunningService
 from tests.stations.helpers import HERE, REGION, new_station, station_body
@@ -166,20 +167,14 @@ async def test_nearest_with_distances_facility_and_open_now(stations: RunningSer
 async def test_list_with_filters_and_cursor(stations: RunningService) -> None:
     headers = stations.as_region(REGION)
     made = [await new_station(stations, n, kind="rider" if n % 2 else "courier") for n in range(5)]
-    seen: list[str] = []
-    cursor = None
-    while True:
-        params = {"limit": 2, **({"cursor": cursor} if cursor else {})}
-        page = (await stations.client.get("/v1/stations", params=params, headers=headers)).json()
-        seen += [s["id"] for s in page["items"]]
-        cursor = page["next_cursor"]
-        if cursor is None:
-            break
+    seen = [s["id"] for s in await pages.walk(stations.client, "/v1/stations", headers, limit=2)]
     assert sorted(seen) == sorted(s["id"] for s in made)
-    riders = await stations.client.get("/v1/stations", params={"kind": "rider"}, headers=headers)
-    assert {s["id"] for s in riders.json()["items"]} == {
-        s["id"] for s in made if s["kind"] == "rider"
-    }
+    riders = await pages.walk(stations.client, "/v1/stations", headers, limit=1, kind="rider")
+    assert [s["id"] for s in riders] == sorted(s["id"] for s in made if s["kind"] == "rider")
+    elsewhere = await stations.client.get(
+        "/v1/stations", params={"region_code": "140211"}, headers=headers
+    )
+    assert elsewhere.status_code == 403
     none = await stations.client.get("/v1/stations", params={"facility": "meals"}, headers=headers)
     assert none.json()["items"] == []
 

@@ -13,6 +13,7 @@ from libs.common.tables import utcnow
 from services.stations.service.visits import announce_counted_days
 from services.stations.store.tables import worker_marks
 from services.stations.store.uow import StationsUnitOfWork
+from tests import pages
 from tests.factories import outbox_data
 from tests.harness import RunningService, wait_for
 from tests.stations.helpers import REGION, new_station
@@ -49,6 +50,17 @@ async def test_figures_and_the_daily_announcement(stations: RunningService) -> N
         f"/v1/stations/{sid}/visits", json={"worker_id": "nobody"}, headers=headers
     )
     assert stranger.json()["errors"][0]["field"] == "worker_id"
+    listed = await pages.walk(stations.client, f"/v1/stations/{sid}/visits", headers, limit=3)
+    assert len(listed) == 4
+    assert [v["at"] for v in listed] == sorted((v["at"] for v in listed), reverse=True)
+    two_days_ago = (today - timedelta(days=2)).isoformat()
+    that_day = await pages.walk(
+        stations.client,
+        f"/v1/stations/{sid}/visits",
+        headers,
+        **{"from": two_days_ago, "to": two_days_ago},
+    )
+    assert len(that_day) == 3
 
     counted = await stations.client.put(
         f"/v1/stations/{sid}/visit-counts/{yesterday}", json={"count": 40}, headers=headers

@@ -11,6 +11,7 @@ from sqlalchemy import text
 
 from libs.common.settings import DEVELOPMENT_IDENTITY_KEY
 from libs.common.validators import id_number_check_char
+from tests import pages
 from tests.factories import outbox_data, outbox_records
 from tests.harness import RunningService
 from tests.stations.helpers import REGION, TOWNSHIP
@@ -157,3 +158,36 @@ async def test_no_raw_personal_data_anywhere(stations: RunningService) -> None:
             rows = (await session.execute(text(f"SELECT * FROM {table}"))).all()
             dump = repr(rows)
             assert not any(value in dump for value in raw), table
+
+
+async def test_workers_are_listed_by_subtree_and_filters_masked(stations: RunningService) -> None:
+    headers = stations.as_region(REGION)
+    rider = await register(stations)
+    courier = await register(stations, phone="13900000002", occupation="courier")
+    far = await register(stations, phone="13900000003", region_code="140212102")
+    checked = await stations.client.post(
+        f"/v1/workers/{rider['id']}/check-ins", json={"community_code": VILLAGE}, headers=headers
+    )
+    assert checked.status_code == 201, checked.text
+
+    async def ids(caller: str = REGION, **params: Any) -> list[str]:
+        found = await pages.walk(
+            stations.client, "/v1/workers", stations.as_region(caller), limit=1, **params
+        )
+        assert all("*" in w["name"] and "*" in w["phone"] for w in found)
+        return [w["id"] for w in found]
+
+    assert await ids() == [*sorted([rider["id"], courier["id"]]), far["id"]]
+    assert await ids(region_code="140212102") == [far["id"]]
+    assert await ids("140212102") == [far["id"]]
+    assert await ids(occupation="courier") == [courier["id"]]
+    assert await ids(checked_in="true") == [rider["id"]]
+    assert await ids(community_code=VILLAGE) == [rider["id"]]
+    assert sorted(await ids(checked_in="false")) == sorted([courier["id"], far["id"]])
+    listed = await stations.client.get("/v1/workers", headers=headers)
+    assert NAME not in listed.text
+    assert PHONE not in listed.text
+    outside = await stations.client.get(
+        "/v1/workers", params={"region_code": "140211"}, headers=headers
+    )
+    assert outside.status_code == 403

@@ -9,6 +9,7 @@ from typing import Any
 
 from libs.common.calendar import local_today
 from libs.common.validators import id_number_check_char
+from tests import pages
 from tests.harness import RunningService
 from tests.training.conftest import Training
 
@@ -57,10 +58,23 @@ async def test_sessions_fill_then_queue_and_attendance_counts_the_hours(
             "region_code": "140212",
         },
     )
-    listed = await service.client.get(
-        "/v1/courses", params={"region_code": "140212"}, headers=service.as_region("140212")
+    later = await post(
+        service,
+        "/v1/courses",
+        {
+            "title": "党章学习",
+            "format": "theory",
+            "audience": "members",
+            "class_hours": 2,
+            "region_code": "140212101",
+        },
     )
-    assert [c["id"] for c in listed.json()] == [course["id"]]
+    listed = await pages.walk(
+        service.client, "/v1/courses", service.as_region("140212"), region_code="140212", limit=1
+    )
+    assert [c["id"] for c in listed] == [later["id"], course["id"]]  # newest first
+    township = await pages.walk(service.client, "/v1/courses", service.as_region("140212101"))
+    assert [c["id"] for c in township] == [later["id"]]
     started = datetime.now(UTC) - timedelta(hours=1)
     session = await post(
         service,
@@ -211,3 +225,52 @@ async def test_door_to_door_deliveries_are_counted_per_year(training: Training) 
         "booklets": 300,
         "visits": 12,
     }
+
+
+async def test_sessions_and_learners_are_listed_page_by_page(training: Training) -> None:
+    service = training.service
+    headers = service.as_region("140212")
+    course = await post(
+        service,
+        "/v1/courses",
+        {
+            "title": "微党课",
+            "format": "theory",
+            "audience": "members",
+            "class_hours": 1,
+            "region_code": "140212101",
+        },
+    )
+    soon = datetime.now(UTC) + timedelta(days=1)
+    made = [
+        await post(
+            service,
+            f"/v1/courses/{course['id']}/sessions",
+            {
+                "starts_at": (soon + timedelta(hours=h)).isoformat(),
+                "place": "党群服务中心",
+                "capacity": 9,
+            },
+        )
+        for h in (5, 1, 3)
+    ]
+    path = f"/v1/courses/{course['id']}/sessions"
+    listed = await pages.walk(service.client, path, headers, limit=2)
+    assert [s["id"] for s in listed] == [made[1]["id"], made[2]["id"], made[0]["id"]]
+    assert listed[0] == made[1]
+    elsewhere = await service.client.get(path, headers=service.as_region("140211"))
+    assert elsewhere.status_code == 404
+
+    members = [await learner(service, n, "member") for n in (41, 42)]
+    worker = await learner(service, 43, "worker", region="140212102")
+    everyone = await pages.walk(service.client, "/v1/learners", headers, limit=1)
+    assert [x["id"] for x in everyone] == [*sorted(members), worker]
+    assert all("*" in x["name_masked"] and "*" in x["id_masked"] for x in everyone)
+    only = await pages.walk(service.client, "/v1/learners", headers, role="worker")
+    assert [x["id"] for x in only] == [worker]
+    township = await pages.walk(service.client, "/v1/learners", service.as_region("140212101"))
+    assert sorted(x["id"] for x in township) == sorted(members)
+    outside = await service.client.get(
+        "/v1/learners", params={"region_code": "140211"}, headers=headers
+    )
+    assert outside.status_code == 403

@@ -12,6 +12,7 @@ from services.registry.events import BranchDissolvedV1, BranchFormedV1, BranchRe
 from services.training.app import definition
 from services.training.settings import TrainingSettings
 from services.training.workers import RoutineJudge
+from tests import pages
 from tests.factories import outbox_data
 from tests.harness import RunningService, serve, wait_for
 from tests.training.conftest import Training
@@ -87,6 +88,20 @@ async def test_a_formed_branch_gets_its_calendar_a_missed_quarter_lapses_and_a_m
     response = await meeting(service, "b-1", "members_meeting", "2026-05-10")
     assert response.status_code == 201, response.text
     assert (await meeting(service, "b-1", "theme_day", "2026-09-30")).status_code == 201
+    headers = service.as_region("140212")
+    held = await pages.walk(service.client, "/v1/branches/b-1/meetings", headers, limit=1)
+    assert [(m["type"], m["held_on"]) for m in held] == [
+        ("theme_day", "2026-09-30"),
+        ("members_meeting", "2026-05-10"),
+    ]
+    themes = await pages.walk(
+        service.client, "/v1/branches/b-1/meetings", headers, type="theme_day"
+    )
+    assert [m["held_on"] for m in themes] == ["2026-09-30"]
+    elsewhere = await service.client.get(
+        "/v1/branches/b-1/meetings", headers=service.as_region("140211")
+    )
+    assert elsewhere.status_code == 404
 
     assert await judge(service).run_once(date(2026, 10, 5)) == 1
     routine = await known(service, "b-1")

@@ -6,27 +6,19 @@ once, in the answer to the POST that made it."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from libs.common.auth import ADMIN_SCOPE, Principal, current_principal
 from libs.common.db import UnitOfWork
 from libs.common.fields import RegionCode
-from libs.common.http import (
-    IfMatch,
-    Limit,
-    decode_cursor,
-    encode_cursor,
-    etag,
-    expected_version,
-    sends,
-)
-from libs.common.problems import FieldError, Forbidden, InvalidInput
+from libs.common.http import IfMatch, etag, expected_version, sends
+from libs.common.pagination import Page, Pages
+from libs.common.problems import Forbidden
 from libs.common.settings import ServiceSettings
 from libs.common.text import Text
 from libs.common.webhooks import manage
@@ -34,7 +26,6 @@ from libs.common.webhooks.store import Failure
 from libs.common.webhooks.subscriptions import Subscription
 
 MANAGE_SCOPE = "webhooks:manage"
-_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 router = APIRouter(prefix="/v1/webhook-subscriptions", tags=["webhooks"])
 
@@ -172,9 +163,8 @@ class SubscriptionCreated(SubscriptionOut):
     )
 
 
-class SubscriptionPage(BaseModel):
-    items: list[SubscriptionOut]
-    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null at end")
+class SubscriptionPage(Page[SubscriptionOut]):
+    pass
 
 
 class FailureOut(BaseModel):
@@ -192,36 +182,8 @@ class FailureOut(BaseModel):
         return cls.model_validate(f, from_attributes=True)
 
 
-class FailurePage(BaseModel):
-    items: list[FailureOut]
-    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null at end")
-
-
-def _not_a_cursor() -> InvalidInput:
-    return InvalidInput(
-        "the cursor is not one this API returned",
-        errors=[FieldError("cursor", "not a cursor this API returned")],
-    )
-
-
-def _cursor_id(cursor: str | None) -> str | None:
-    """The subscription id a list cursor holds (ids are UUIDs)."""
-    if not cursor:
-        return None
-    value = decode_cursor(cursor, 1)[0]
-    if not isinstance(value, str) or not _UUID.fullmatch(value):
-        raise _not_a_cursor()
-    return value
-
-
-def _cursor_number(cursor: str | None) -> int | None:
-    """The failure id a failures cursor holds."""
-    if not cursor:
-        return None
-    value = decode_cursor(cursor, 1)[0]
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**63:
-        raise _not_a_cursor()
-    return value
+class FailurePage(Page[FailureOut]):
+    pass
 
 
 def _admin(principal: Principal) -> bool:
@@ -276,22 +238,16 @@ async def create_subscription(
 async def list_subscriptions(
     uow: ReadSession,
     principal: Manager,
-    limit: Limit = 100,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    pages: Pages,
 ) -> SubscriptionPage:
-    after = _cursor_id(cursor)
+    after = pages.after(str)
     found = await manage.repository(uow).page(
         region_code=principal.region_code,
         unfiltered=_admin(principal),
-        after=after,
-        limit=limit + 1,
+        after=None if after is None else after[0],
+        limit=pages.fetch,
     )
-    more = len(found) > limit
-    items = found[:limit]
-    return SubscriptionPage(
-        items=[SubscriptionOut.of(s) for s in items],
-        next_cursor=encode_cursor(items[-1].id) if more else None,
-    )
+    return SubscriptionPage.of(pages, found, key=lambda s: (s.id,), item=SubscriptionOut.of)
 
 
 @router.get(
@@ -390,15 +346,11 @@ async def list_failures(
     subscription_id: Text,
     uow: ReadSession,
     principal: Manager,
-    limit: Limit = 100,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    pages: Pages,
 ) -> FailurePage:
     found = await manage.get(uow, subscription_id, principal.region_code, admin=_admin(principal))
-    after = _cursor_number(cursor)
-    items = await manage.failures(uow, found, after=after, limit=limit + 1)
-    more = len(items) > limit
-    items = items[:limit]
-    return FailurePage(
-        items=[FailureOut.of(f) for f in items],
-        next_cursor=encode_cursor(items[-1].id) if more else None,
+    after = pages.after(int)
+    failures = await manage.failures(
+        uow, found, after=None if after is None else after[0], limit=pages.fetch
     )
+    return FailurePage.of(pages, failures, key=lambda f: (f.id,), item=FailureOut.of)

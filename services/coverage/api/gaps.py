@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import json
 import shutil
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.background import BackgroundTask
 
-from libs.common.problems import PROBLEM_JSON, FieldError, InvalidInput
+from libs.common.pagination import (
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    NEXT_CURSOR_EXAMPLE,
+    SENDS_LINK,
+    Page,
+    Paging,
+)
+from libs.common.problems import PROBLEM_JSON
 from libs.common.text import Text
 from services.coverage.api.deps import Reader, ReadUnitOfWorkDep, Settings, region_in_scope
 from services.coverage.domain import facts as coverage_facts
@@ -38,7 +42,6 @@ from services.coverage.service.export import XLSX_MEDIA_TYPE
 
 router = APIRouter(prefix="/v1/coverage", tags=["gaps"])
 
-MAX_PAGE = 500
 CHINA_TIME = timezone(timedelta(hours=8))
 PROBLEMS: dict[int | str, dict[str, Any]] = {
     status: {"description": text, "content": {PROBLEM_JSON: {}}}
@@ -93,37 +96,18 @@ class GapFilters(BaseModel):
             next_action=self.next_action,
         )
 
-    def fingerprint(self, region_code: str) -> str:
-        """Ties a cursor to the list it came from."""
-        described = json.dumps([region_code, self.model_dump(mode="json")], sort_keys=True)
-        return hashlib.sha256(described.encode()).hexdigest()[:16]
-
 
 class GapPageQuery(GapFilters):
-    cursor: str | None = Field(default=None, max_length=1000)
-    limit: int = Field(default=50, ge=1, le=MAX_PAGE)
+    """The filters and the page (a query model: `cursor` and `limit` as every list takes them)."""
 
-
-def encode_cursor(fingerprint: str, sort_value: Any, organization_id: str) -> str:
-    raw = json.dumps([fingerprint, sort_value, organization_id], separators=(",", ":"))
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str, fingerprint: str) -> tuple[Any, str]:
-    refusal = InvalidInput(
-        "invalid cursor",
-        errors=[FieldError("cursor", "is not a cursor of this list (same filters and sort)")],
+    cursor: str | None = Field(
+        default=None,
+        max_length=2000,
+        pattern=r"^[A-Za-z0-9_-]+$",
+        description="Where the page starts: `next_cursor` of the previous page, with the same "
+        "filters and sort (or follow `next`); absent for the first page",
     )
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        made_for, sort_value, organization_id = json.loads(raw)
-    except (binascii.Error, ValueError, TypeError) as exc:
-        raise refusal from exc
-    if made_for != fingerprint or not isinstance(organization_id, str):
-        raise refusal
-    if not isinstance(sort_value, str | int) or isinstance(sort_value, bool):
-        raise refusal
-    return sort_value, organization_id
+    limit: int = Field(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description="Items per page")
 
 
 _GAP_EXAMPLE: dict[str, Any] = {
@@ -218,7 +202,7 @@ class GapOut(BaseModel):
         )
 
 
-class GapListOut(BaseModel):
+class GapListOut(Page[GapOut]):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
@@ -229,7 +213,8 @@ class GapListOut(BaseModel):
                     "sort": "region_code",
                     "total": 74,
                     "items": [_GAP_EXAMPLE],
-                    "next_cursor": "WyIxNDAyMTIxMDEiLCIwYjdkNmMxZSJd",
+                    "next_cursor": NEXT_CURSOR_EXAMPLE,
+                    "next": f"/v1/coverage/140212/gaps?cursor={NEXT_CURSOR_EXAMPLE}&limit=100",
                 }
             ]
         }
@@ -240,15 +225,13 @@ class GapListOut(BaseModel):
     scope: coverage_facts.Scope
     sort: str
     total: int = Field(description="gaps matching the filters, over all pages")
-    items: list[GapOut]
-    next_cursor: str | None = Field(description="pass as `cursor` for the next page; null at end")
 
 
 @router.get(
     "/{region_code}/gaps",
     response_model=GapListOut,
     summary="The gap list: uncovered organisations in scope, why, and what to do next",
-    responses=PROBLEMS,
+    responses={**PROBLEMS, **SENDS_LINK},
 )
 async def list_gaps(
     region_code: Text,
@@ -256,32 +239,36 @@ async def list_gaps(
     uow: ReadUnitOfWorkDep,
     settings: Settings,
     principal: Reader,
+    request: Request,
+    response: Response,
 ) -> GapListOut:
     """Organisations in the metric's scope that are not covered, with why (`reasons`, the
     primary first) and what to do next (`next_actions`, the primary first). `reason` and
-    `next_action` filters match any of an item's reasons or actions. Keyset pages: pass
-    `next_cursor` back as `cursor` with the same filters and sort."""
+    `next_action` filters match any of an item's reasons or actions. Keyset pages: follow
+    `next` (or pass `next_cursor` back as `cursor` with the same filters and sort)."""
     region = region_in_scope(region_code, principal)
     min_full = settings.branch_min_full_members
+    pages = Paging.of(request, response, query.cursor, query.limit)
     filters = GapFilters.model_validate(query.model_dump(exclude={"cursor", "limit"}))
-    fingerprint = filters.fingerprint(region)
-    after = decode_cursor(query.cursor, fingerprint) if query.cursor else None
+    after = pages.after((str, int), str)
     selection = filters.gap_filter(region, min_full)
-    page = await gap_list.gap_page(uow, selection, sort=query.sort, after=after, limit=query.limit)
-    next_cursor = None
-    if len(page.lines) == query.limit:
-        last = page.lines[-1]
-        next_cursor = encode_cursor(fingerprint, last.sort_value, last.gap.facts.organization_id)
-    return GapListOut(
+    page = await gap_list.gap_page(
+        uow,
+        selection,
+        sort=query.sort,
+        after=None if after is None else (after[0], after[1]),
+        limit=pages.fetch,
+    )
+    return GapListOut.of(
+        pages,
+        page.lines,
+        key=lambda line: (line.sort_value, line.gap.facts.organization_id),
+        item=lambda line: GapOut.of(line.gap, line.township_code, line.size_band, min_full),
         region_code=region,
         metric=selection.metric,
         scope=selection.scope,
         sort=query.sort,
         total=page.total,
-        items=[
-            GapOut.of(line.gap, line.township_code, line.size_band, min_full) for line in page.lines
-        ],
-        next_cursor=next_cursor,
     )
 
 

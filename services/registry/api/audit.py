@@ -13,13 +13,8 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from libs.common.audit import AuditEntry, AuditQuery
-from libs.common.http import (
-    Limit,
-    decode_cursor,
-    encode_cursor,
-    subtree_of,
-)
-from libs.common.problems import FieldError, InvalidInput
+from libs.common.http import RegionCodeQuery, subtree_of
+from libs.common.pagination import Page, Pages
 from libs.common.text import Text
 from services.registry.api.deps import Administrator, ReadSession
 
@@ -44,9 +39,8 @@ class AuditEntryOut(BaseModel):
         return cls.model_validate(entry, from_attributes=True)
 
 
-class AuditPage(BaseModel):
-    items: list[AuditEntryOut]
-    next_cursor: str | None
+class AuditPage(Page[AuditEntryOut]):
+    pass
 
 
 def _aware(moment: datetime | None) -> datetime | None:
@@ -60,39 +54,27 @@ def _aware(moment: datetime | None) -> datetime | None:
 async def read_trail(
     uow: ReadSession,
     principal: Administrator,
-    region: Annotated[
-        Text | None, Query(description="A region within yours (default: your region)")
-    ] = None,
+    pages: Pages,
+    region_code: RegionCodeQuery = None,
     entity_type: Annotated[Text | None, Query(max_length=50)] = None,
     entity_id: Annotated[Text | None, Query(max_length=64)] = None,
     actor: Annotated[Text | None, Query(max_length=200)] = None,
     action: Annotated[Text | None, Query(max_length=100)] = None,
     since: Annotated[datetime | None, Query(description="From this time (inclusive)")] = None,
     until: Annotated[datetime | None, Query(description="Before this time")] = None,
-    cursor: Text | None = None,
-    limit: Limit = 100,
 ) -> AuditPage:
-    after_id = None
-    if cursor is not None:
-        (last,) = decode_cursor(cursor, 1)
-        if not isinstance(last, int):
-            raise InvalidInput("not a cursor", errors=[FieldError("cursor", "not a cursor")])
-        after_id = last
+    after = pages.after(int)
     entries = await uow.audit.find(
         AuditQuery(
-            region_code=subtree_of(principal, region),
+            region_code=subtree_of(principal, region_code),
             entity_type=entity_type,
             entity_id=entity_id,
             actor=actor,
             action=action,
             since=_aware(since),
             until=_aware(until),
-            after_id=after_id,
-            limit=limit + 1,
+            after_id=None if after is None else after[0],
+            limit=pages.fetch,
         )
     )
-    page = entries[:limit]
-    return AuditPage(
-        items=[AuditEntryOut.of(e) for e in page],
-        next_cursor=encode_cursor(page[-1].id) if len(entries) > limit else None,
-    )
+    return AuditPage.of(pages, entries, key=lambda e: (e.id,), item=AuditEntryOut.of)

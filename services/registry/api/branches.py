@@ -9,20 +9,23 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
-from typing import Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from libs.common.audit import Actor
 from libs.common.calendar import local_today
 from libs.common.fields import RegionCode
-from libs.common.http import etag, sends
+from libs.common.http import RegionCodeQuery, etag, sends, subtree_of
+from libs.common.pagination import Page, Pages
 from libs.common.text import Name, Text
 from services.registry.api.deps import Reader, ReadSession, RulesDep, Transaction, Writer
 from services.registry.domain.branches import (
     Advice,
     Branch,
+    BranchKind,
+    BranchStatus,
     Committee,
     CommitteeKind,
     Covered,
@@ -221,6 +224,14 @@ class BranchOut(BaseModel):
         return out
 
 
+class CommitteePage(Page[CommitteeOut]):
+    pass
+
+
+class BranchPage(Page[BranchOut]):
+    pass
+
+
 class UpgradeIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
@@ -283,6 +294,32 @@ async def form_committee(
     return CommitteeOut.of(committee)
 
 
+@router.get(
+    "/committees",
+    response_model=CommitteePage,
+    summary="The committees of a region subtree, with filters and a cursor",
+)
+async def list_committees(
+    uow: ReadSession,
+    principal: Reader,
+    pages: Pages,
+    region_code: RegionCodeQuery = None,
+    kind: CommitteeKind | None = None,
+    parent_id: Annotated[Text | None, Query(max_length=64)] = None,
+) -> CommitteePage:
+    """In (region_code, id) order. Committees above the caller's region (its 两新工委, say) are
+    read by id, not listed."""
+    found = await service.list_committees(
+        uow,
+        subtree_of(principal, region_code),
+        kind=kind,
+        parent_id=parent_id,
+        after=pages.after(str, str),
+        limit=pages.fetch,
+    )
+    return CommitteePage.of(pages, found, key=lambda c: (c.region_code, c.id), item=CommitteeOut.of)
+
+
 @router.get("/committees/{committee_id}", response_model=CommitteeOut, summary="One committee")
 async def read_committee(committee_id: Text, uow: ReadSession, principal: Reader) -> CommitteeOut:
     return CommitteeOut.of(await service.get_committee(uow, committee_id, principal.region_code))
@@ -312,6 +349,46 @@ async def form_branch(
     response.headers["Location"] = f"/v1/branches/{branch.id}"
     response.headers["ETag"] = etag(branch.version)
     return BranchOut.of(branch, await service.branch_advice(uow, branch, rules))
+
+
+@router.get(
+    "/branches",
+    response_model=BranchPage,
+    summary="The branches of a region subtree, with filters and a cursor",
+)
+async def list_branches(
+    uow: ReadSession,
+    principal: Reader,
+    rules: RulesDep,
+    pages: Pages,
+    region_code: RegionCodeQuery = None,
+    kind: BranchKind | None = None,
+    branch_status: Annotated[
+        BranchStatus | None,
+        Query(alias="status", description="active, needs_rectification or dissolved (any)"),
+    ] = None,
+    parent_id: Annotated[
+        Text | None, Query(max_length=64, description="The committee above them")
+    ] = None,
+    organization_id: Annotated[
+        Text | None, Query(max_length=64, description="The branch covering this organisation")
+    ] = None,
+) -> BranchPage:
+    """In (region_code, id) order, each with its advice as on `GET /v1/branches/{id}`."""
+    found = await service.list_branches(
+        uow,
+        rules,
+        subtree_of(principal, region_code),
+        kind=kind,
+        status=branch_status,
+        parent_id=parent_id,
+        organization_id=organization_id,
+        after=pages.after(str, str),
+        limit=pages.fetch,
+    )
+    return BranchPage.of(
+        pages, found, key=lambda f: (f[0].region_code, f[0].id), item=lambda f: BranchOut.of(*f)
+    )
 
 
 @router.get(

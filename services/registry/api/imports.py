@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal, get_args
+from typing import Annotated, Any, Literal, get_args
 
 from fastapi import APIRouter, BackgroundTasks, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.datastructures import UploadFile
 
-from libs.common.http import sends
+from libs.common.auth import Principal
+from libs.common.http import RegionCodeQuery, sends, subtree_of
+from libs.common.pagination import DEFAULT_LIMIT, Page, Pages, Paging, first_page
 from libs.common.problems import PROBLEM_JSON, FieldError, HttpProblem
 from libs.common.service import RuntimeDep
+from libs.common.text import Text
 from services.registry.api.deps import Reader, ReadSession, SettingsDep, Writer, actor_of
-from services.registry.domain.imports import ImportJob, SourceId
+from services.registry.domain.imports import ImportJob, JobStatus, SourceId
 from services.registry.service import RegistryUnitOfWork
 from services.registry.service import imports as service
 from services.registry.workers import worker_of
@@ -36,10 +39,20 @@ class Progress(BaseModel):
     percent: float
 
 
-class Page(BaseModel):
-    total: int
-    offset: int
-    items: list[dict[str, Any]]
+class ReportPage(Page[dict[str, Any]]):
+    """A page of one list of an import's report."""
+
+    total: int = Field(description="Lines in the list, over all pages")
+
+    @classmethod
+    def of_rows(cls, pages: Paging, rows: service.ReportRows) -> ReportPage:
+        return cls.of(
+            pages,
+            rows.lines,
+            key=lambda line: (line[0],),
+            item=lambda line: line[1],
+            total=rows.total,
+        )
 
 
 class ImportOut(BaseModel):
@@ -85,24 +98,25 @@ class ImportOut(BaseModel):
     columns: dict[str, Any] | None = Field(
         description="The header's row, columns used, dropped (personal data), ignored"
     )
-    errors: Page | None = Field(default=None, description="Rejected rows: row, field, reason")
-    left_out: Page | None = Field(
+    errors: ReportPage | None = Field(
         default=None,
-        description="Fields left out of rows that went in without them: row, field, reason",
+        description="Rejected rows (row, field, reason): the first page; `next` continues it "
+        "at `GET /v1/imports/{id}/errors`",
     )
-    conflicts: Page | None = Field(
-        default=None, description="Fields where the source and the ledger disagree"
+    left_out: ReportPage | None = Field(
+        default=None,
+        description="Fields left out of rows that went in without them (row, field, reason): "
+        "the first page; `next` continues it at `GET /v1/imports/{id}/left-out`",
+    )
+    conflicts: ReportPage | None = Field(
+        default=None,
+        description="Fields where the source and the ledger disagree: the first page; `next` "
+        "continues it at `GET /v1/imports/{id}/conflicts`",
     )
 
     @classmethod
     def of(
-        cls,
-        job: ImportJob,
-        report: service.ImportReport | None = None,
-        *,
-        errors_offset: int = 0,
-        conflicts_offset: int = 0,
-        left_out_offset: int = 0,
+        cls, job: ImportJob, report: service.ImportReport | None = None, *, limit: int = 100
     ) -> ImportOut:
         total = job.rows_total
         percent = 100.0 if job.status == "done" else (job.rows_done * 100 / total if total else 0.0)
@@ -123,12 +137,13 @@ class ImportOut(BaseModel):
             columns=job.columns,
         )
         if report is not None:
-            out.errors = Page(total=report.errors_total, offset=errors_offset, items=report.errors)
-            out.left_out = Page(
-                total=report.left_out_total, offset=left_out_offset, items=report.left_out
+            path = f"{router.prefix}/{job.id}"
+            out.errors = ReportPage.of_rows(first_page(f"{path}/errors", limit), report.errors)
+            out.left_out = ReportPage.of_rows(
+                first_page(f"{path}/left-out", limit), report.left_out
             )
-            out.conflicts = Page(
-                total=report.conflicts_total, offset=conflicts_offset, items=report.conflicts
+            out.conflicts = ReportPage.of_rows(
+                first_page(f"{path}/conflicts", limit), report.conflicts
             )
         return out
 
@@ -231,31 +246,90 @@ async def submit_import(
     return ImportOut.of(job)
 
 
-@router.get("/{import_id}", response_model=ImportOut, summary="An import's status and report")
-async def read_import(
-    import_id: str,
+class ImportPage(Page[ImportOut]):
+    pass
+
+
+@router.get(
+    "",
+    response_model=ImportPage,
+    summary="The imports of a region subtree, newest first (status and counts; no report)",
+)
+async def list_imports(
     principal: Reader,
     uow: ReadSession,
-    errors_offset: int = Query(0, ge=0),
-    conflicts_offset: int = Query(0, ge=0),
-    left_out_offset: int = Query(0, ge=0),
-    limit: int = Query(
-        100, ge=1, le=1000, description="Rejected rows, fields left out and conflicts per page"
-    ),
-) -> ImportOut:
-    report = await service.import_report(
+    pages: Pages,
+    region_code: RegionCodeQuery = None,
+    job_status: Annotated[JobStatus | None, Query(alias="status")] = None,
+    source: SourceId | None = None,
+) -> ImportPage:
+    """Each job as `GET /v1/imports/{id}` shows it, without the report's lists."""
+    after = pages.after(datetime, str)
+    found = await service.list_imports(
         uow,
-        import_id,
-        errors_offset=errors_offset,
-        conflicts_offset=conflicts_offset,
-        left_out_offset=left_out_offset,
-        limit=limit,
+        subtree_of(principal, region_code),
+        status=job_status,
+        source=source,
+        after=None if after is None else (after[0], after[1]),
+        limit=pages.fetch,
     )
+    return ImportPage.of(pages, found, key=lambda j: (j.created_at, j.id), item=ImportOut.of)
+
+
+@router.get("/{import_id}", response_model=ImportOut, summary="An import's status and report")
+async def read_import(import_id: Text, principal: Reader, uow: ReadSession) -> ImportOut:
+    """The job, its progress and counts, and the first page (100 lines) of each list of its
+    report; each list's `next` continues it."""
+    report = await service.import_report(uow, import_id, limit=DEFAULT_LIMIT + 1)
     principal.ensure_visible(report.job.region_code, "import")
-    return ImportOut.of(
-        report.job,
-        report,
-        errors_offset=errors_offset,
-        conflicts_offset=conflicts_offset,
-        left_out_offset=left_out_offset,
+    return ImportOut.of(report.job, report, limit=DEFAULT_LIMIT)
+
+
+async def _report_page(
+    uow: RegistryUnitOfWork,
+    principal: Principal,
+    import_id: str,
+    which: service.ReportList,
+    pages: Paging,
+) -> ReportPage:
+    job = await service.get_import(uow, import_id)
+    principal.ensure_visible(job.region_code, "import")
+    after = pages.after(int)
+    rows = await service.report_rows(
+        uow, import_id, which, None if after is None else after[0], pages.fetch
     )
+    return ReportPage.of_rows(pages, rows)
+
+
+@router.get(
+    "/{import_id}/errors",
+    response_model=ReportPage,
+    summary="An import's rejected rows (row, field, reason), in file order",
+)
+async def list_import_errors(
+    import_id: Text, principal: Reader, uow: ReadSession, pages: Pages
+) -> ReportPage:
+    return await _report_page(uow, principal, import_id, "errors", pages)
+
+
+@router.get(
+    "/{import_id}/left-out",
+    response_model=ReportPage,
+    summary="The fields an import left out of rows that went in without them, in file order",
+)
+async def list_import_left_out(
+    import_id: Text, principal: Reader, uow: ReadSession, pages: Pages
+) -> ReportPage:
+    return await _report_page(uow, principal, import_id, "left_out", pages)
+
+
+@router.get(
+    "/{import_id}/conflicts",
+    response_model=ReportPage,
+    summary="Where an import's source and the ledger disagree (row, organization_id, field, "
+    "ledger_value, incoming_value), in file order",
+)
+async def list_import_conflicts(
+    import_id: Text, principal: Reader, uow: ReadSession, pages: Pages
+) -> ReportPage:
+    return await _report_page(uow, principal, import_id, "conflicts", pages)

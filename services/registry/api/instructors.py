@@ -7,13 +7,15 @@ instructor by id only. Ending an assignment: `POST /v1/instructors/{id}/assignme
 from __future__ import annotations
 
 from datetime import date
+from typing import Annotated
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from libs.common.audit import Actor
 from libs.common.fields import RegionCode
-from libs.common.http import sends
+from libs.common.http import RegionCodeQuery, sends, subtree_of
+from libs.common.pagination import Page, Pages
 from libs.common.text import Name, Text
 from services.registry.api.deps import Reader, ReadSession, Transaction, Writer
 from services.registry.domain.instructors import Assignment, Instructor
@@ -92,6 +94,41 @@ async def register_instructor(
     )
     response.headers["Location"] = f"{router.prefix}/{instructor.id}"
     return InstructorOut.of(instructor, [])
+
+
+class InstructorPage(Page[InstructorOut]):
+    pass
+
+
+@router.get(
+    "",
+    response_model=InstructorPage,
+    summary="The instructors of a region subtree (masked), with their assignments",
+)
+async def list_instructors(
+    uow: ReadSession,
+    principal: Reader,
+    pages: Pages,
+    region_code: RegionCodeQuery = None,
+    organization_id: Annotated[
+        Text | None,
+        Query(max_length=64, description="Those assigned to this organisation (not ended)"),
+    ] = None,
+) -> InstructorPage:
+    """In (region_code, id) order."""
+    found = await service.list_instructors(
+        uow,
+        subtree_of(principal, region_code),
+        organization_id=organization_id,
+        after=pages.after(str, str),
+        limit=pages.fetch,
+    )
+    return InstructorPage.of(
+        pages,
+        found,
+        key=lambda f: (f[0].region_code, f[0].id),
+        item=lambda f: InstructorOut.of(*f),
+    )
 
 
 @router.get("/{instructor_id}", response_model=InstructorOut, summary="An instructor (masked)")

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Annotated
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from libs.common.audit import Actor
 from libs.common.auth import Principal
+from libs.common.http import RegionCodeQuery, subtree_of
+from libs.common.pagination import Page, Pages
 from libs.common.text import Name, Text
 from services.registry.api.deps import Reader, ReadSession, Transaction, Writer
 from services.registry.domain.mass_organizations import MassOrganization, MassOrganizationKind
@@ -17,6 +20,8 @@ from services.registry.service import mass_organizations as service
 from services.registry.service.organizations import get_organization
 
 router = APIRouter(prefix="/v1/organizations", tags=["mass organisations"])
+#: The collection across organisations, at /v1/mass-organizations.
+collection = APIRouter(prefix="/v1", tags=["mass organisations"])
 
 
 class MassOrganizationIn(BaseModel):
@@ -45,8 +50,8 @@ class MassOrganizationOut(BaseModel):
         return cls.model_validate(mass_organization, from_attributes=True)
 
 
-class MassOrganizationsOut(BaseModel):
-    items: list[MassOrganizationOut]
+class MassOrganizationsOut(Page[MassOrganizationOut]):
+    pass
 
 
 class DissolveIn(BaseModel):
@@ -86,12 +91,50 @@ async def establish_mass_organization(
     response_model=MassOrganizationsOut,
     summary="The mass organisations of an organisation, dissolved ones included",
 )
-async def list_mass_organizations(
-    organization_id: Text, uow: ReadSession, principal: Reader
+async def list_organization_mass_organizations(
+    organization_id: Text, uow: ReadSession, principal: Reader, pages: Pages
 ) -> MassOrganizationsOut:
+    """By establishment date."""
     await _visible(uow, organization_id, principal)
-    found = await service.of_organization(uow, organization_id)
-    return MassOrganizationsOut(items=[MassOrganizationOut.of(m) for m in found])
+    after = pages.after(date, str)
+    found = await service.of_organization(
+        uow,
+        organization_id,
+        after=None if after is None else (after[0], after[1]),
+        limit=pages.fetch,
+    )
+    return MassOrganizationsOut.of(
+        pages, found, key=lambda m: (m.established_on, m.id), item=MassOrganizationOut.of
+    )
+
+
+@collection.get(
+    "/mass-organizations",
+    response_model=MassOrganizationsOut,
+    summary="The mass organisations of a region subtree, with filters and a cursor",
+)
+async def list_mass_organizations(
+    uow: ReadSession,
+    principal: Reader,
+    pages: Pages,
+    region_code: RegionCodeQuery = None,
+    kind: MassOrganizationKind | None = None,
+    active: Annotated[
+        bool | None, Query(description="true: not dissolved; false: dissolved (default: both)")
+    ] = None,
+) -> MassOrganizationsOut:
+    """In (region_code, id) order."""
+    found = await service.list_mass_organizations(
+        uow,
+        subtree_of(principal, region_code),
+        kind=kind,
+        active=active,
+        after=pages.after(str, str),
+        limit=pages.fetch,
+    )
+    return MassOrganizationsOut.of(
+        pages, found, key=lambda m: (m.region_code, m.id), item=MassOrganizationOut.of
+    )
 
 
 @router.post(

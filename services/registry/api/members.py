@@ -20,7 +20,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.datastructures import UploadFile
@@ -28,6 +28,7 @@ from starlette.datastructures import UploadFile
 from libs.common.audit import Actor
 from libs.common.auth import Principal
 from libs.common.identity import IdentityKey
+from libs.common.pagination import Page, Pages
 from libs.common.problems import FieldError, InvalidInput, malformed_json
 from libs.common.text import Name, Text, refused_character
 from services.registry.api.deps import (
@@ -141,9 +142,8 @@ class ListOut(BaseModel):
     discovered: list[MemberOut] = Field(description="Members found by this upload (隐形党员)")
 
 
-class MembersOut(BaseModel):
-    items: list[MemberOut]
-    next_after: str | None = Field(description="Pass as `after` for the next page")
+class MembersOut(Page[MemberOut]):
+    pass
 
 
 class StepIn(BaseModel):
@@ -356,16 +356,19 @@ async def list_members(
     organization_id: Text,
     uow: ReadSession,
     principal: Reader,
+    pages: Pages,
     status: Literal["discovered", "declared", "transferred", "moved_out"] | None = None,
-    after: Text | None = None,
-    limit: int = Query(default=100, ge=1, le=1000),
 ) -> MembersOut:
     principal.visible(await get_organization(uow, organization_id), "organisation")
-    found = await service.members_at(uow, organization_id, status=status, after=after, limit=limit)
-    return MembersOut(
-        items=[MemberOut.of(m) for m in found],
-        next_after=found[-1].id if len(found) == limit else None,
+    after = pages.after(str)
+    found = await service.members_at(
+        uow,
+        organization_id,
+        status=status,
+        after=None if after is None else after[0],
+        limit=pages.fetch,
     )
+    return MembersOut.of(pages, found, key=lambda m: (m.id,), item=MemberOut.of)
 
 
 @router.get("/members/{member_id}", response_model=MemberOut, summary="One member (masked)")

@@ -1,6 +1,6 @@
 """Mobile members (流动党员) declared at the stations, as an office reads them.
 
-`GET /v1/mobile-members?region=` lists those declared in the region's subtree (the caller's own
+`GET /v1/mobile-members?region_code=` lists those declared in the region's subtree (the caller's own
 region when none is given; another region only inside the caller's), oldest id first with a
 keyset cursor. No keyed hash is shown; a declaration matched to a member record here shows that
 record's masked name and ID number and its organisation.
@@ -9,12 +9,12 @@ record's masked name and ID number and its organisation.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 from pydantic import BaseModel
 
-from libs.common.text import Text
+from libs.common.http import RegionCodeQuery, subtree_of
+from libs.common.pagination import Page, Pages
 from services.registry.api.deps import Reader, ReadSession
 from services.registry.domain.mobile_members import MobileMemberView
 from services.registry.service import mobile_members as service
@@ -55,9 +55,8 @@ class MobileMemberOut(BaseModel):
         )
 
 
-class MobileMembersOut(BaseModel):
-    items: list[MobileMemberOut]
-    next_after: str | None
+class MobileMembersOut(Page[MobileMemberOut]):
+    pass
 
 
 @router.get(
@@ -68,14 +67,14 @@ class MobileMembersOut(BaseModel):
 async def list_mobile_members(
     uow: ReadSession,
     principal: Reader,
-    region: Annotated[Text | None, Query(max_length=12, pattern=r"^[0-9]{2,12}$")] = None,
-    after: Text | None = None,
-    limit: int = Query(default=100, ge=1, le=1000),
+    pages: Pages,
+    region_code: RegionCodeQuery = None,
 ) -> MobileMembersOut:
-    region_code = region or principal.region_code
-    principal.ensure_covers(region_code)
-    found = await service.mobile_members_in(uow, region_code, after=after, limit=limit)
-    return MobileMembersOut(
-        items=[MobileMemberOut.of(v) for v in found],
-        next_after=found[-1].member.id if len(found) == limit else None,
+    after = pages.after(str)
+    found = await service.mobile_members_in(
+        uow,
+        subtree_of(principal, region_code),
+        after=None if after is None else after[0],
+        limit=pages.fetch,
     )
+    return MobileMembersOut.of(pages, found, key=lambda v: (v.member.id,), item=MobileMemberOut.of)

@@ -30,14 +30,13 @@ from libs.common.calendar import local_today
 from libs.common.fields import CreditCode, RegionCode
 from libs.common.http import (
     IfMatch,
-    Limit,
-    decode_cursor,
-    encode_cursor,
+    RegionCodeQuery,
     etag,
     expected_version,
     sends,
     subtree_of,
 )
+from libs.common.pagination import NEXT_CURSOR_EXAMPLE, Page, Pages
 from libs.common.problems import FieldError, InvalidInput
 from libs.common.text import FreeText, Name, Text
 from services.registry.api.deps import (
@@ -363,20 +362,19 @@ class OrganizationOut(BaseModel):
         )
 
 
-class OrganizationPage(BaseModel):
+class OrganizationPage(Page[OrganizationOut]):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
                 {
                     "items": [_ORGANIZATION_EXAMPLE],
-                    "next_cursor": "WyIxNDAyMTIxMDEiLCIwYjdkNmMxZSJd",
+                    "next_cursor": NEXT_CURSOR_EXAMPLE,
+                    "next": f"/v1/organizations?kind=enterprise&cursor={NEXT_CURSOR_EXAMPLE}"
+                    "&limit=100",
                 }
             ]
         }
     )
-
-    items: list[OrganizationOut]
-    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null at end")
 
 
 def _check_coordinates(latitude: float | None, longitude: float | None) -> None:
@@ -425,9 +423,8 @@ async def register_organization(
 async def list_organizations(
     uow: ReadSession,
     principal: Reader,
-    region: Annotated[
-        Text | None, Query(description="A region within yours (default: your region)")
-    ] = None,
+    pages: Pages,
+    region_code: RegionCodeQuery = None,
     kind: OrganizationKind | None = None,
     industry: Annotated[
         Text | None,
@@ -446,11 +443,9 @@ async def list_organizations(
         Text | None,
         Query(min_length=1, max_length=200, description="Part of the name (normalised match)"),
     ] = None,
-    cursor: Text | None = None,
-    limit: Limit = 100,
 ) -> OrganizationPage:
     where = OrganizationFilter(
-        region_code=subtree_of(principal, region),
+        region_code=subtree_of(principal, region_code),
         kind=kind,
         industry_prefix=industry,
         three_haves=three_haves,
@@ -461,16 +456,10 @@ async def list_organizations(
         district_id=district_id,
         name_contains=name,
     )
-    after = None
-    if cursor is not None:
-        region_code, last_id = decode_cursor(cursor, 2)
-        after = (str(region_code), str(last_id))
-    found = await service.list_organizations(uow, where, after=after, limit=limit + 1)
-    page = found[:limit]
-    more = len(found) > limit
-    return OrganizationPage(
-        items=[OrganizationOut.of(o) for o in page],
-        next_cursor=encode_cursor(page[-1].region_code, page[-1].id) if more else None,
+    after = pages.after(str, str)
+    found = await service.list_organizations(uow, where, after=after, limit=pages.fetch)
+    return OrganizationPage.of(
+        pages, found, key=lambda o: (o.region_code, o.id), item=OrganizationOut.of
     )
 
 

@@ -8,19 +8,13 @@ outside it a 404.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from libs.common.fields import RegionCode
-from libs.common.http import (
-    Limit,
-    decode_cursor,
-    encode_cursor,
-    sends,
-    subtree_of,
-)
+from libs.common.http import RegionCodeQuery, sends, subtree_of
+from libs.common.pagination import Page, Pages
 from libs.common.problems import Forbidden
 from libs.common.text import Name, Text
 from libs.common.validators import RegionLevel, is_within
@@ -67,9 +61,8 @@ class AreaOut(BaseModel):
         return cls.model_validate(area, from_attributes=True)
 
 
-class AreaPage(BaseModel):
-    items: list[AreaOut]
-    next_cursor: str | None
+class AreaPage(Page[AreaOut]):
+    pass
 
 
 @router.get(
@@ -112,27 +105,18 @@ async def create_area(
 async def list_areas(
     uow: ReadSession,
     principal: Reader,
-    region: Annotated[
-        Text | None, Query(description="A region within yours (default: your region)")
-    ] = None,
+    pages: Pages,
+    region_code: RegionCodeQuery = None,
     kind: AreaKind | None = None,
-    cursor: Text | None = None,
-    limit: Limit = 100,
 ) -> AreaPage:
-    after = None
-    if cursor is not None:
-        region_code, last_id = decode_cursor(cursor, 2)
-        after = (str(region_code), str(last_id))
     found = await service.list_areas(
-        uow, subtree_of(principal, region), kind=kind, after=after, limit=limit + 1
+        uow,
+        subtree_of(principal, region_code),
+        kind=kind,
+        after=pages.after(str, str),
+        limit=pages.fetch,
     )
-    page = found[:limit]
-    return AreaPage(
-        items=[AreaOut.of(a) for a in page],
-        next_cursor=(
-            encode_cursor(page[-1].region_code, page[-1].id) if len(found) > limit else None
-        ),
-    )
+    return AreaPage.of(pages, found, key=lambda a: (a.region_code, a.id), item=AreaOut.of)
 
 
 @router.get("/areas/{area_id}", response_model=AreaOut, summary="One named area")

@@ -116,6 +116,50 @@ async def get_branch(uow: RegistryUnitOfWork, branch_id: str, scope: str) -> Bra
     return await _branch(uow, branch_id, scope)
 
 
+async def list_committees(
+    uow: RegistryUnitOfWork,
+    region_code: str,
+    *,
+    kind: str | None,
+    parent_id: str | None,
+    after: tuple[str, str] | None,
+    limit: int,
+) -> list[Committee]:
+    """A page of the committees of a region's subtree."""
+    return await uow.committees.find(
+        region_code, kind=kind, parent_id=parent_id, after=after, limit=limit
+    )
+
+
+async def list_branches(
+    uow: RegistryUnitOfWork,
+    rules: Rules,
+    region_code: str,
+    *,
+    kind: str | None,
+    status: str | None,
+    parent_id: str | None,
+    organization_id: str | None,
+    after: tuple[str, str] | None,
+    limit: int,
+) -> list[tuple[Branch, list[Advice]]]:
+    """A page of the branches of a region's subtree, each with its advice (the organisations
+    of the whole page read at once)."""
+    found = await uow.branches.find(
+        region_code,
+        kind=kind,
+        status=status,
+        parent_id=parent_id,
+        organization_id=organization_id,
+        after=after,
+        limit=limit,
+    )
+    covered = await uow.organizations.get_many(
+        i for branch in found if branch.active for i in branch.organization_ids
+    )
+    return [(b, size_advice(b, covered, rules) if b.active else []) for b in found]
+
+
 async def branch_advice(uow: RegistryUnitOfWork, branch: Branch, rules: Rules) -> list[Advice]:
     """Advice on the branch as its organisations are now (its size: 党总支, 党委)."""
     if not branch.active:

@@ -28,7 +28,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import IO, Any, Literal, TypeVar
 
 from libs.common.audit import Actor
 from libs.common.logging import get_logger
@@ -295,34 +295,67 @@ async def restore_as_rows(
 @dataclass
 class ImportReport:
     job: ImportJob
-    errors_total: int
-    errors: list[dict[str, Any]]
-    left_out_total: int
-    left_out: list[dict[str, Any]]
-    conflicts_total: int
-    conflicts: list[dict[str, Any]]
+    errors: ReportRows
+    left_out: ReportRows
+    conflicts: ReportRows
 
 
-async def import_report(
-    uow: RegistryUnitOfWork,
-    job_id: str,
-    *,
-    errors_offset: int,
-    conflicts_offset: int,
-    limit: int,
-    left_out_offset: int = 0,
-) -> ImportReport:
-    """The job with a page of its rejected rows, of the fields it left out of rows that went in,
-    and of its conflicts; `ImportNotFound` if none."""
+@dataclass(frozen=True)
+class ReportRows:
+    """How many lines one list of a report has, and a page of them, each with its id."""
+
+    total: int
+    lines: list[tuple[int, dict[str, Any]]]
+
+
+#: The lists of an import's report: rejected rows, fields left out, conflicts.
+ReportList = Literal["errors", "left_out", "conflicts"]
+
+
+async def report_rows(
+    uow: RegistryUnitOfWork, job_id: str, which: ReportList, after_id: int | None, limit: int
+) -> ReportRows:
+    """A page of one list of a job's report, in order after `after_id`."""
     repo = uow.imports
-    job = await repo.get_job(job_id)
+    if which == "conflicts":
+        total, lines = await repo.conflicts(job_id, after_id, limit)
+    else:
+        total, lines = await repo.row_errors(job_id, after_id, limit, rejected=which == "errors")
+    return ReportRows(total, lines)
+
+
+async def list_imports(
+    uow: RegistryUnitOfWork,
+    region_code: str,
+    *,
+    status: str | None,
+    source: str | None,
+    after: tuple[datetime, str] | None,
+    limit: int,
+) -> list[ImportJob]:
+    """A page of the import jobs of a region's subtree, newest first."""
+    return await uow.imports.find_jobs(
+        region_code, status=status, source=source, after=after, limit=limit
+    )
+
+
+async def get_import(uow: RegistryUnitOfWork, job_id: str) -> ImportJob:
+    """The job; `ImportNotFound` if none."""
+    job = await uow.imports.get_job(job_id)
     if job is None:
         raise ImportNotFound(job_id)
-    errors_total, errors = await repo.row_errors(job_id, errors_offset, limit)
-    left_out_total, left_out = await repo.row_errors(job_id, left_out_offset, limit, rejected=False)
-    conflicts_total, conflicts = await repo.conflicts(job_id, conflicts_offset, limit)
+    return job
+
+
+async def import_report(uow: RegistryUnitOfWork, job_id: str, *, limit: int) -> ImportReport:
+    """The job with the first page of its rejected rows, of the fields it left out of rows that
+    went in, and of its conflicts; `ImportNotFound` if none."""
+    job = await get_import(uow, job_id)
     return ImportReport(
-        job, errors_total, errors, left_out_total, left_out, conflicts_total, conflicts
+        job,
+        await report_rows(uow, job_id, "errors", None, limit),
+        await report_rows(uow, job_id, "left_out", None, limit),
+        await report_rows(uow, job_id, "conflicts", None, limit),
     )
 
 

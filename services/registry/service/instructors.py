@@ -52,6 +52,24 @@ async def get_instructor(
     return instructor
 
 
+async def list_instructors(
+    uow: RegistryUnitOfWork,
+    region_code: str,
+    *,
+    organization_id: str | None,
+    after: tuple[str, str] | None,
+    limit: int,
+) -> list[tuple[Instructor, list[Assignment]]]:
+    """A page of the instructors of a region's subtree, each with its assignments."""
+    found = await uow.instructors.find(
+        region_code, organization_id=organization_id, after=after, limit=limit
+    )
+    assignments: dict[str, list[Assignment]] = {}
+    for a in await uow.instructors.assignments_of_many([i.id for i in found]):
+        assignments.setdefault(a.instructor_id, []).append(a)
+    return [(i, assignments.get(i.id, [])) for i in found]
+
+
 async def assignments_of(uow: RegistryUnitOfWork, instructor_id: str) -> list[Assignment]:
     return await uow.instructors.assignments(instructor_id)
 

@@ -75,8 +75,26 @@ async def establish(
     return mass_organization
 
 
-async def of_organization(uow: RegistryUnitOfWork, organization_id: str) -> list[MassOrganization]:
-    return await uow.mass_organizations.of_organization(organization_id)
+async def of_organization(
+    uow: RegistryUnitOfWork, organization_id: str, *, after: tuple[date, str] | None, limit: int
+) -> list[MassOrganization]:
+    """A page of an organisation's mass organisations, dissolved ones included."""
+    return await uow.mass_organizations.of_organization(organization_id, after=after, limit=limit)
+
+
+async def list_mass_organizations(
+    uow: RegistryUnitOfWork,
+    region_code: str,
+    *,
+    kind: str | None,
+    active: bool | None,
+    after: tuple[str, str] | None,
+    limit: int,
+) -> list[MassOrganization]:
+    """A page of the mass organisations of a region's subtree."""
+    return await uow.mass_organizations.find(
+        region_code, kind=kind, active=active, after=after, limit=limit
+    )
 
 
 async def dissolve(

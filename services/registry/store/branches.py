@@ -7,9 +7,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, or_, select, update
+from sqlalchemy import bindparam, insert, or_, select, tuple_, update
 
-from libs.common.db import Repository, dialect_insert
+from libs.common.db import Repository, dialect_insert, one_of
+from libs.common.subtree import within_region
 from services.registry.domain.branches import Branch, Committee
 from services.registry.store.party_tables import branch_organizations, branches, committees
 from services.registry.store.tables import organizations
@@ -38,6 +39,28 @@ class CommitteeRepository(Repository):
     async def get(self, committee_id: str) -> Committee | None:
         row = await self.row_by_id(committees, committee_id)
         return committee_of(row) if row else None
+
+    async def find(
+        self,
+        region_code: str,
+        *,
+        kind: str | None = None,
+        parent_id: str | None = None,
+        after: tuple[str, str] | None = None,
+        limit: int = 100,
+    ) -> list[Committee]:
+        """A page of the committees of a region's subtree, in (region_code, id) order after a
+        keyset cursor."""
+        t = committees.c
+        statement = select(committees).where(within_region(t.region_code, region_code))
+        if kind is not None:
+            statement = statement.where(t.kind == kind)
+        if parent_id is not None:
+            statement = statement.where(t.parent_id == parent_id)
+        if after is not None:
+            statement = statement.where(tuple_(t.region_code, t.id) > after)
+        rows = await self.session.execute(statement.order_by(t.region_code, t.id).limit(limit))
+        return [committee_of(row) for row in rows.mappings()]
 
 
 _BRANCH_COLUMNS = (
@@ -83,6 +106,71 @@ class BranchRepository(Repository):
             organization_ids=[c.organization_id for c in covered],
             unable_reasons={c.organization_id: c.unable_reason for c in covered if c.unable_reason},
         )
+
+    async def find(
+        self,
+        region_code: str,
+        *,
+        kind: str | None = None,
+        status: str | None = None,
+        parent_id: str | None = None,
+        organization_id: str | None = None,
+        after: tuple[str, str] | None = None,
+        limit: int = 100,
+    ) -> list[Branch]:
+        """A page of the branches of a region's subtree, in (region_code, id) order after a
+        keyset cursor, each with the organisations it covers (two statements a page)."""
+        t = branches.c
+        statement = select(branches).where(within_region(t.region_code, region_code))
+        if kind is not None:
+            statement = statement.where(t.kind == kind)
+        if status is not None:
+            statement = statement.where(t.status == status)
+        if parent_id is not None:
+            statement = statement.where(t.parent_id == parent_id)
+        if organization_id is not None:
+            b = branch_organizations.c
+            statement = statement.where(
+                t.id.in_(
+                    select(b.branch_id)
+                    .where(b.organization_id == organization_id)
+                    .where(b.ended_by.is_(None))
+                )
+            )
+        if after is not None:
+            statement = statement.where(tuple_(t.region_code, t.id) > after)
+        rows = list(
+            (
+                await self.session.execute(statement.order_by(t.region_code, t.id).limit(limit))
+            ).mappings()
+        )
+        if not rows:
+            return []
+        b = branch_organizations.c
+        covered = await self.session.execute(
+            select(b.branch_id, b.organization_id, b.unable_reason, b.ended_by)
+            .where(one_of(self.session, b.branch_id, [row["id"] for row in rows]))
+            .where(or_(b.ended_by.is_(None), b.ended_by == "dissolved"))
+            .order_by(b.branch_id, b.organization_id)
+        )
+        by_branch: dict[str, list[Any]] = {}
+        for c in covered:
+            by_branch.setdefault(c.branch_id, []).append(c)
+        found = []
+        for row in rows:
+            ended_by = "dissolved" if row["status"] == "dissolved" else None
+            own = [c for c in by_branch.get(row["id"], []) if c.ended_by == ended_by]
+            found.append(
+                Branch(
+                    id=row["id"],
+                    **{c: row[c] for c in _BRANCH_COLUMNS},
+                    organization_ids=[c.organization_id for c in own],
+                    unable_reasons={
+                        c.organization_id: c.unable_reason for c in own if c.unable_reason
+                    },
+                )
+            )
+        return found
 
     async def rectification_overdue(self, today: date, limit: int) -> list[str]:
         """Branches still needing rectification after their deadline, not yet announced for it."""

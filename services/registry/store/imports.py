@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    and_,
     delete,
     func,
     insert,
@@ -139,6 +140,33 @@ class ImportRepository(Repository):
         )
         return _job(row) if row else None
 
+    async def find_jobs(
+        self,
+        region_code: str,
+        *,
+        status: str | None,
+        source: str | None,
+        after: tuple[datetime, str] | None,
+        limit: int,
+    ) -> list[ImportJob]:
+        """A page of the jobs of a region's subtree, newest first (then by id), after a
+        keyset cursor."""
+        t = import_jobs.c
+        statement = select(import_jobs).where(within_region(t.region_code, region_code))
+        if status is not None:
+            statement = statement.where(t.status == status)
+        if source is not None:
+            statement = statement.where(t.source == source)
+        if after is not None:
+            created, last_id = after
+            statement = statement.where(
+                or_(t.created_at < created, and_(t.created_at == created, t.id > last_id))
+            )
+        rows = await self.session.execute(
+            statement.order_by(t.created_at.desc(), t.id).limit(limit)
+        )
+        return [_job(row) for row in rows.mappings()]
+
     async def claimable_job(self, now: datetime) -> str | None:
         """The oldest job waiting, or running under a lease that ran out (its worker died)."""
         found: str | None = (
@@ -222,47 +250,39 @@ class ImportRepository(Repository):
             )
 
     async def row_errors(
-        self, job_id: str, offset: int, limit: int, *, rejected: bool = True
-    ) -> tuple[int, list[dict[str, Any]]]:
-        """A page of the rejected rows' reasons (or, `rejected` False, of the fields left out)."""
+        self, job_id: str, after_id: int | None, limit: int, *, rejected: bool = True
+    ) -> tuple[int, list[tuple[int, dict[str, Any]]]]:
+        """How many rejected rows' reasons there are (or, `rejected` False, fields left out),
+        and a page of them in order after `after_id`, each with its id (the page's key)."""
         t = import_row_errors
         which = (t.c.job_id == job_id, t.c.rejected == rejected)
         total = (await self.session.execute(select(func.count()).where(*which))).scalar_one()
-        rows = (
-            await self.session.execute(
-                select(t.c.row, t.c.field, t.c.reason)
-                .where(*which)
-                .order_by(t.c.id)
-                .offset(offset)
-                .limit(limit)
-            )
-        ).mappings()
-        return int(total), [dict(r) for r in rows]
+        statement = select(t.c.id, t.c.row, t.c.field, t.c.reason).where(*which)
+        if after_id is not None:
+            statement = statement.where(t.c.id > after_id)
+        rows = (await self.session.execute(statement.order_by(t.c.id).limit(limit))).mappings()
+        return int(total), [(r["id"], {k: r[k] for k in ("row", "field", "reason")}) for r in rows]
 
     async def conflicts(
-        self, job_id: str, offset: int, limit: int
-    ) -> tuple[int, list[dict[str, Any]]]:
+        self, job_id: str, after_id: int | None, limit: int
+    ) -> tuple[int, list[tuple[int, dict[str, Any]]]]:
+        """How many conflicts a job found, and a page of them in order after `after_id`."""
         t = import_conflicts
         total = (
             await self.session.execute(select(func.count()).where(t.c.job_id == job_id))
         ).scalar_one()
-        rows = (
-            await self.session.execute(
-                select(
-                    t.c.row, t.c.organization_id, t.c.field, t.c.ledger_value, t.c.incoming_value
-                )
-                .where(t.c.job_id == job_id)
-                .order_by(t.c.id)
-                .offset(offset)
-                .limit(limit)
-            )
-        ).mappings()
+        statement = select(
+            t.c.id, t.c.row, t.c.organization_id, t.c.field, t.c.ledger_value, t.c.incoming_value
+        ).where(t.c.job_id == job_id)
+        if after_id is not None:
+            statement = statement.where(t.c.id > after_id)
+        rows = (await self.session.execute(statement.order_by(t.c.id).limit(limit))).mappings()
         out = []
         for r in rows:
-            item = dict(r)
-            item["ledger_value"] = json.loads(item["ledger_value"] or "null")
-            item["incoming_value"] = json.loads(item["incoming_value"] or "null")
-            out.append(item)
+            item = {k: r[k] for k in ("row", "organization_id", "field")}
+            item["ledger_value"] = json.loads(r["ledger_value"] or "null")
+            item["incoming_value"] = json.loads(r["incoming_value"] or "null")
+            out.append((int(r["id"]), item))
         return int(total), out
 
     # -- provenance ------------------------------------------------------------------------------

@@ -6,9 +6,10 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, insert, select, tuple_, update
 
-from libs.common.db import Repository
+from libs.common.db import Repository, one_of
+from libs.common.subtree import within_region
 from services.registry.domain.instructors import Assignment, Instructor
 from services.registry.store.party_tables import instructor_assignments, instructors
 
@@ -41,6 +42,44 @@ class InstructorRepository(Repository):
     async def get(self, instructor_id: str, *, for_update: bool = False) -> Instructor | None:
         row = await self.row_by_id(instructors, instructor_id, for_update=for_update)
         return Instructor(row["id"], row["name"], row["region_code"]) if row else None
+
+    async def find(
+        self,
+        region_code: str,
+        *,
+        organization_id: str | None = None,
+        after: tuple[str, str] | None = None,
+        limit: int = 100,
+    ) -> list[Instructor]:
+        """A page of the instructors of a region's subtree (those with an assignment at
+        `organization_id` not ended, if given), in (region_code, id) order after a cursor."""
+        t = instructors.c
+        statement = select(instructors).where(within_region(t.region_code, region_code))
+        if organization_id is not None:
+            a = instructor_assignments.c
+            statement = statement.where(
+                t.id.in_(
+                    select(a.instructor_id)
+                    .where(a.organization_id == organization_id)
+                    .where(a.ended_on.is_(None))
+                )
+            )
+        if after is not None:
+            statement = statement.where(tuple_(t.region_code, t.id) > after)
+        rows = await self.session.execute(statement.order_by(t.region_code, t.id).limit(limit))
+        return [Instructor(r["id"], r["name"], r["region_code"]) for r in rows.mappings()]
+
+    async def assignments_of_many(self, instructor_ids: Sequence[str]) -> list[Assignment]:
+        """The assignments of each of several instructors, in one statement."""
+        if not instructor_ids:
+            return []
+        a = instructor_assignments.c
+        rows = await self.session.execute(
+            select(instructor_assignments)
+            .where(one_of(self.session, a.instructor_id, instructor_ids))
+            .order_by(a.instructor_id, a.starts_on, a.id)
+        )
+        return [assignment_of(row) for row in rows.mappings()]
 
     async def assignments(self, instructor_id: str) -> list[Assignment]:
         rows = await self.session.execute(

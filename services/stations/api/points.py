@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Response, status
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from libs.common.audit import Actor
 from libs.common.auth import Principal
 from libs.common.fields import RegionCode
-from libs.common.http import subtree_of
+from libs.common.http import RegionCodeQuery, subtree_of
+from libs.common.pagination import Page, Pages
 from libs.common.text import Name, Text
 from services.stations.api.deps import Reader, ReadSession, Transaction, Writer
 from services.stations.domain.points import PointTransaction, Reason, Reward
@@ -85,8 +86,8 @@ class RewardOut(BaseModel):
         return cls(id=r.id, name=r.name, region_code=r.region_code, cost=r.cost, stock=r.stock)
 
 
-class RewardList(BaseModel):
-    items: list[RewardOut]
+class RewardList(Page[RewardOut]):
+    pass
 
 
 async def _worker(uow: StationsUnitOfWork, worker_id: str, principal: Principal) -> Worker:
@@ -150,6 +151,28 @@ async def read_worker_points(worker_id: Text, uow: ReadSession, principal: Reade
     )
 
 
+class TransactionPage(Page[TransactionOut]):
+    pass
+
+
+@router.get(
+    "/v1/workers/{worker_id}/points/transactions",
+    summary="A worker's point transactions, newest first",
+)
+async def list_worker_transactions(
+    worker_id: Text, uow: ReadSession, principal: Reader, pages: Pages
+) -> TransactionPage:
+    await _worker(uow, worker_id, principal)
+    after = pages.after(datetime, str)
+    found = await service.transactions_page(
+        uow,
+        worker_id,
+        after=None if after is None else (after[0], after[1]),
+        limit=pages.fetch,
+    )
+    return TransactionPage.of(pages, found, key=lambda t: (t.at, t.id), item=TransactionOut.of)
+
+
 @router.post("/v1/rewards", status_code=status.HTTP_201_CREATED, summary="Add a reward")
 async def add_reward(body: RewardIn, uow: Transaction, principal: Writer) -> RewardOut:
     principal.ensure_covers(body.region_code)
@@ -168,7 +191,10 @@ async def add_reward(body: RewardIn, uow: Transaction, principal: Writer) -> Rew
 async def list_rewards(
     uow: ReadSession,
     principal: Reader,
-    region: Annotated[Text | None, Query(description="A region within yours")] = None,
+    pages: Pages,
+    region_code: RegionCodeQuery = None,
 ) -> RewardList:
-    rewards = await service.list_rewards(uow, subtree_of(principal, region))
-    return RewardList(items=[RewardOut.of(r) for r in rewards])
+    rewards = await service.list_rewards(
+        uow, subtree_of(principal, region_code), after=pages.after(str, str), limit=pages.fetch
+    )
+    return RewardList.of(pages, rewards, key=lambda r: (r.region_code, r.id), item=RewardOut.of)

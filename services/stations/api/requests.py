@@ -20,7 +20,8 @@ from libs.common.audit import Actor
 from libs.common.auth import Principal
 from libs.common.calendar import SHANGHAI
 from libs.common.fields import RegionCode
-from libs.common.http import Limit, decode_cursor, encode_cursor, subtree_of
+from libs.common.http import RegionCodeQuery, subtree_of
+from libs.common.pagination import Page, Pages
 from libs.common.problems import FieldError, Forbidden, InvalidInput, NotFound
 from libs.common.tables import utcnow
 from libs.common.text import FreeText, Name, Text
@@ -211,13 +212,12 @@ class RequestOut(BaseModel):
         )
 
 
-class RequestPage(BaseModel):
+class RequestPage(Page[RequestOut]):
     model_config = ConfigDict(
-        json_schema_extra={"examples": [{"items": [_REQUEST_EXAMPLE], "next_cursor": None}]}
+        json_schema_extra={
+            "examples": [{"items": [_REQUEST_EXAMPLE], "next_cursor": None, "next": None}]
+        }
     )
-
-    items: list[RequestOut]
-    next_cursor: str | None
 
 
 class FiguresOut(BaseModel):
@@ -297,13 +297,12 @@ async def place_request(body: RequestIn, uow: Transaction, principal: Caller) ->
 async def list_requests(
     uow: ReadSession,
     principal: Caller,
-    region: Annotated[Text | None, Query(description="A region within yours")] = None,
+    pages: Pages,
+    region_code: RegionCodeQuery = None,
     state: RequestState | None = None,
     unit: Text | None = None,
     category: Category | None = None,
     overdue: bool = False,
-    cursor: Text | None = None,
-    limit: Limit = 100,
 ) -> RequestPage:
     party = party_of(principal, moving=False)
     if party.kind == "unit":
@@ -314,24 +313,19 @@ async def list_requests(
         requester = (kind, ident)
     now = utcnow()
     where = RequestFilter(
-        region_code=subtree_of(principal, region),
+        region_code=subtree_of(principal, region_code),
         state=state,
         unit=unit,
         category=category,
         overdue_at=now if overdue else None,
         requester=requester,
     )
-    after = None
-    if cursor is not None:
-        region_code, last_id = decode_cursor(cursor, 2)
-        after = (str(region_code), str(last_id))
-    found = await service.list_requests(uow, where, after=after, limit=limit + 1)
-    page = found[:limit]
-    return RequestPage(
-        items=[RequestOut.of(r, now=now) for r in page],
-        next_cursor=encode_cursor(page[-1].region_code, page[-1].id)
-        if len(found) > limit
-        else None,
+    found = await service.list_requests(uow, where, after=pages.after(str, str), limit=pages.fetch)
+    return RequestPage.of(
+        pages,
+        found,
+        key=lambda r: (r.region_code, r.id),
+        item=lambda r: RequestOut.of(r, now=now),
     )
 
 
@@ -339,7 +333,7 @@ async def list_requests(
 async def read_request_stats(
     uow: ReadSession,
     principal: Caller,
-    region_code: Annotated[Text | None, Query(description="A region within yours")] = None,
+    region_code: RegionCodeQuery = None,
     unit: Text | None = None,
     since: Annotated[date | None, Query(alias="from", description="Placed on or after")] = None,
     until: Annotated[date | None, Query(alias="to", description="Placed on or before")] = None,
@@ -349,7 +343,7 @@ async def read_request_stats(
         raise Forbidden("figures are for offices and units")
     if party.kind == "unit":
         unit = party.unit
-    region = subtree_of(principal, region_code, field="region_code")
+    region = subtree_of(principal, region_code)
     figures = await service.request_figures(
         uow,
         RequestFilter(region_code=region, unit=unit),

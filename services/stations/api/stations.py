@@ -19,14 +19,13 @@ from libs.common.calendar import local_today
 from libs.common.fields import RegionCode
 from libs.common.http import (
     IfMatch,
-    Limit,
-    decode_cursor,
-    encode_cursor,
+    RegionCodeQuery,
     etag,
     expected_version,
     sends,
     subtree_of,
 )
+from libs.common.pagination import Page, Pages
 from libs.common.problems import FieldError, InvalidInput
 from libs.common.tables import utcnow
 from libs.common.text import Name, Text
@@ -311,13 +310,12 @@ class StationOut(BaseModel):
         )
 
 
-class StationPage(BaseModel):
+class StationPage(Page[StationOut]):
     model_config = ConfigDict(
-        json_schema_extra={"examples": [{"items": [_STATION_EXAMPLE], "next_cursor": None}]}
+        json_schema_extra={
+            "examples": [{"items": [_STATION_EXAMPLE], "next_cursor": None, "next": None}]
+        }
     )
-
-    items: list[StationOut]
-    next_cursor: str | None
 
 
 class NearbyOut(StationOut):
@@ -367,31 +365,20 @@ async def open_station(
 async def list_stations(
     uow: ReadSession,
     principal: Reader,
-    region: Annotated[Text | None, Query(description="A region within yours")] = None,
+    pages: Pages,
+    region_code: RegionCodeQuery = None,
     kind: StationKind | None = None,
     station_status: Annotated[StationStatus | None, Query(alias="status")] = None,
     facility: Facility | None = None,
-    cursor: Text | None = None,
-    limit: Limit = 100,
 ) -> StationPage:
     where = StationFilter(
-        region_code=subtree_of(principal, region),
+        region_code=subtree_of(principal, region_code),
         kind=kind,
         status=station_status,
         facility=facility,
     )
-    after = None
-    if cursor is not None:
-        region_code, last_id = decode_cursor(cursor, 2)
-        after = (str(region_code), str(last_id))
-    found = await service.list_stations(uow, where, after=after, limit=limit + 1)
-    page = found[:limit]
-    return StationPage(
-        items=[StationOut.of(s) for s in page],
-        next_cursor=encode_cursor(page[-1].region_code, page[-1].id)
-        if len(found) > limit
-        else None,
-    )
+    found = await service.list_stations(uow, where, after=pages.after(str, str), limit=pages.fetch)
+    return StationPage.of(pages, found, key=lambda s: (s.region_code, s.id), item=StationOut.of)
 
 
 @router.get("/nearest", summary="The k nearest open stations to a point, with distances")
@@ -406,7 +393,7 @@ async def list_nearest_stations(
     open_now: bool = False,
     coordinate_system: CoordinateSystem = "wgs84",
     max_distance_m: Annotated[float | None, Query(gt=0, le=1_000_000)] = None,
-    region: Annotated[Text | None, Query(description="A region within yours")] = None,
+    region_code: RegionCodeQuery = None,
 ) -> NearestOut:
     if k > settings.nearest_max_k:
         raise InvalidInput(
@@ -417,7 +404,7 @@ async def list_nearest_stations(
     query = NearestQuery(
         point=to_wgs84(lat, lon, coordinate_system),
         k=k,
-        region_code=subtree_of(principal, region),
+        region_code=subtree_of(principal, region_code),
         max_distance_m=max_distance_m or settings.nearest_max_distance_m,
         today=local_today(now),
         facility=facility,

@@ -10,7 +10,8 @@ from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from libs.common.audit import Actor
-from libs.common.http import subtree_of
+from libs.common.http import RegionCodeQuery, subtree_of
+from libs.common.pagination import Page, Pages
 from libs.common.problems import Forbidden
 from libs.common.text import Text
 from services.stations.api.deps import Caller, Reader, ReadSession, Transaction, Writer, party_of
@@ -34,6 +35,10 @@ class VisitOut(BaseModel):
     station_id: str
     worker_id: str | None
     at: datetime
+
+
+class VisitPage(Page[VisitOut]):
+    pass
 
 
 class CountIn(BaseModel):
@@ -86,12 +91,12 @@ async def read_visit_stats(
     principal: Reader,
     since: Since,
     until: Until,
-    region: Annotated[Text | None, Query(description="A region within yours")] = None,
+    region_code: RegionCodeQuery = None,
 ) -> RegionStatsOut:
-    region_code = subtree_of(principal, region)
-    total, stations, average = await service.region_figures(uow, region_code, since, until)
+    region = subtree_of(principal, region_code)
+    total, stations, average = await service.region_figures(uow, region, since, until)
     return RegionStatsOut(
-        region_code=region_code,
+        region_code=region,
         since=since,
         until=until,
         stations=stations,
@@ -120,6 +125,35 @@ async def check_in_visit(
     principal.visible(await stations_service.get_station(uow, station_id), "station")
     at = await service.check_in_visit(uow, station_id, worker_id=worker_id, at=body.at)
     return VisitOut(station_id=station_id, worker_id=worker_id, at=at)
+
+
+@router.get("/{station_id}/visits", summary="A station's scanned check-ins, newest first")
+async def list_visits(
+    station_id: Text,
+    uow: ReadSession,
+    principal: Reader,
+    pages: Pages,
+    since: Annotated[
+        date | None, Query(alias="from", description="First day (Asia/Shanghai)")
+    ] = None,
+    until: Annotated[date | None, Query(alias="to", description="Last day, inclusive")] = None,
+) -> VisitPage:
+    principal.visible(await stations_service.get_station(uow, station_id), "station")
+    after = pages.after(datetime, int)
+    found = await service.visits_of(
+        uow,
+        station_id,
+        since=since,
+        until=until,
+        after=None if after is None else (after[0], after[1]),
+        limit=pages.fetch,
+    )
+    return VisitPage.of(
+        pages,
+        found,
+        key=lambda v: (v.at, v.id),
+        item=lambda v: VisitOut(station_id=v.station_id, worker_id=v.worker_id, at=v.at),
+    )
 
 
 @router.put("/{station_id}/visit-counts/{day}", summary="The station's own count of a day")

@@ -21,14 +21,13 @@ from libs.common.auth import Principal
 from libs.common.fields import RegionCode
 from libs.common.http import (
     IfMatch,
-    Limit,
-    decode_cursor,
-    encode_cursor,
+    RegionCodeQuery,
     etag,
     expected_version,
     sends,
     subtree_of,
 )
+from libs.common.pagination import Page, Pages
 from libs.common.problems import FieldError, InvalidInput
 from libs.common.tables import utcnow
 from libs.common.text import FreeText, Name, Text
@@ -218,13 +217,12 @@ class TaskDetailOut(TaskOut):
         return cls(**TaskOut.values_of(t), participants=[ParticipantOut.of(p) for p in seen])
 
 
-class TaskPage(BaseModel):
+class TaskPage(Page[TaskOut]):
     model_config = ConfigDict(
-        json_schema_extra={"examples": [{"items": [_TASK_EXAMPLE], "next_cursor": None}]}
+        json_schema_extra={
+            "examples": [{"items": [_TASK_EXAMPLE], "next_cursor": None, "next": None}]
+        }
     )
-
-    items: list[TaskOut]
-    next_cursor: str | None
 
 
 def _sees(party: Party, participant: Participant) -> bool:
@@ -261,31 +259,25 @@ async def post_volunteer_task(
 async def list_volunteer_tasks(
     uow: ReadSession,
     principal: Caller,
-    region: Annotated[Text | None, Query(description="A region within yours")] = None,
+    pages: Pages,
+    region_code: RegionCodeQuery = None,
     state: TaskState | None = None,
     station_id: Text | None = None,
     upcoming: Annotated[bool, Query(description="Only those not started yet")] = False,
-    cursor: Text | None = None,
-    limit: Limit = 100,
 ) -> TaskPage:
     party_of(principal, moving=False)
     where = TaskFilter(
-        region_code=subtree_of(principal, region),
+        region_code=subtree_of(principal, region_code),
         state=state,
         station_id=station_id,
         starts_after=utcnow() if upcoming else None,
     )
-    after = None
-    if cursor is not None:
-        region_code, last_id = decode_cursor(cursor, 2)
-        after = (str(region_code), str(last_id))
-    found = await service.list_tasks(uow, where, after=after, limit=limit + 1)
-    page = found[:limit]
-    return TaskPage(
-        items=[TaskOut(**TaskOut.values_of(t)) for t in page],
-        next_cursor=encode_cursor(page[-1].region_code, page[-1].id)
-        if len(found) > limit
-        else None,
+    found = await service.list_tasks(uow, where, after=pages.after(str, str), limit=pages.fetch)
+    return TaskPage.of(
+        pages,
+        found,
+        key=lambda t: (t.region_code, t.id),
+        item=lambda t: TaskOut(**TaskOut.values_of(t)),
     )
 
 

@@ -4,14 +4,16 @@ declare membership. Names and phones leave only masked; raw values are never sto
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Annotated
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from libs.common.audit import Actor
 from libs.common.auth import Principal
 from libs.common.fields import RegionCode
-from libs.common.http import sends
+from libs.common.http import RegionCodeQuery, sends, subtree_of
+from libs.common.pagination import Page, Pages
 from libs.common.problems import Forbidden
 from libs.common.text import Name, Text
 from services.stations.api.deps import (
@@ -132,6 +134,10 @@ class WorkerOut(BaseModel):
         )
 
 
+class WorkerPage(Page[WorkerOut]):
+    pass
+
+
 def _office_or_self(principal: Principal, worker_id: str) -> None:
     """The office writes for any worker of its region; a worker's own token for itself."""
     party = party_of(principal, moving=True)
@@ -167,6 +173,38 @@ async def register_worker(
     )
     response.headers["Location"] = f"{router.prefix}/{worker.id}"
     return WorkerOut.of(worker)
+
+
+@router.get("", summary="The workers of a region subtree (names and phones masked)")
+async def list_workers(
+    uow: ReadSession,
+    principal: Reader,
+    pages: Pages,
+    region_code: RegionCodeQuery = None,
+    occupation: Occupation | None = None,
+    community_code: Annotated[
+        str | None,
+        Query(
+            max_length=12,
+            pattern=r"^[0-9]{2,12}$",
+            description="Checked in with this community (or within this region)",
+        ),
+    ] = None,
+    checked_in: Annotated[
+        bool | None, Query(description="Whether they have checked in with a community (社区报到)")
+    ] = None,
+) -> WorkerPage:
+    """In (region_code, id) order."""
+    found = await service.list_workers(
+        uow,
+        subtree_of(principal, region_code),
+        occupation=occupation,
+        community_code=community_code,
+        checked_in=checked_in,
+        after=pages.after(str, str),
+        limit=pages.fetch,
+    )
+    return WorkerPage.of(pages, found, key=lambda w: (w.region_code, w.id), item=WorkerOut.of)
 
 
 @router.get("/{worker_id}", summary="One worker (name and phone masked)")

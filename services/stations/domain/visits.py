@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from libs.common.refusals import Invalid, RuleBroken
 
@@ -43,6 +43,16 @@ def check_count_day(day: date, opened_on: date, today: date) -> None:
 
 def days(since: date, until: date) -> list[date]:
     return [since + timedelta(days=n) for n in range((until - since).days + 1)]
+
+
+@dataclass(frozen=True)
+class Visit:
+    """One scanned check-in at a station."""
+
+    id: int
+    station_id: str
+    worker_id: str | None
+    at: datetime
 
 
 @dataclass(frozen=True)

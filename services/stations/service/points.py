@@ -4,6 +4,7 @@ balances, the rewards catalogue."""
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from libs.common.audit import Actor
 from libs.common.tables import utcnow
@@ -152,6 +153,13 @@ async def recent_transactions(
     return await uow.ledger.transactions_of(worker_id, limit)
 
 
+async def transactions_page(
+    uow: StationsUnitOfWork, worker_id: str, *, after: tuple[datetime, str] | None, limit: int
+) -> list[PointTransaction]:
+    """A page of a worker's transactions, newest first."""
+    return await uow.ledger.page_of(worker_id, after=after, limit=limit)
+
+
 async def add_reward(
     uow: StationsUnitOfWork, actor: Actor, *, name: str, region_code: str, cost: int, stock: int
 ) -> Reward:
@@ -168,8 +176,10 @@ async def add_reward(
     return reward
 
 
-async def list_rewards(uow: StationsUnitOfWork, region_code: str) -> list[Reward]:
-    return await uow.rewards.in_region(region_code)
+async def list_rewards(
+    uow: StationsUnitOfWork, region_code: str, *, after: tuple[str, str] | None, limit: int
+) -> list[Reward]:
+    return await uow.rewards.in_region(region_code, after=after, limit=limit)
 
 
 async def get_reward(uow: StationsUnitOfWork, reward_id: str) -> Reward | None:

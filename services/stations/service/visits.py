@@ -10,6 +10,7 @@ from libs.common.tables import utcnow
 from services.stations.domain.stations import Station, StationNotFound, station_rule
 from services.stations.domain.visits import (
     UnknownVisitor,
+    Visit,
     VisitFigures,
     check_count_day,
     check_period,
@@ -53,6 +54,19 @@ async def check_in_visit(
         hour=local.hour,
     )
     return moment
+
+
+async def visits_of(
+    uow: StationsUnitOfWork,
+    station_id: str,
+    *,
+    since: date | None,
+    until: date | None,
+    after: tuple[datetime, int] | None,
+    limit: int,
+) -> list[Visit]:
+    """A page of a station's check-ins, newest first."""
+    return await uow.visits.page_of(station_id, since=since, until=until, after=after, limit=limit)
 
 
 async def put_count(

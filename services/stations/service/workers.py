@@ -77,6 +77,27 @@ async def get_worker(uow: StationsUnitOfWork, worker_id: str) -> Worker | None:
     return await uow.workers.get(worker_id)
 
 
+async def list_workers(
+    uow: StationsUnitOfWork,
+    region_code: str,
+    *,
+    occupation: str | None,
+    community_code: str | None,
+    checked_in: bool | None,
+    after: tuple[str, str] | None,
+    limit: int,
+) -> list[Worker]:
+    """A page of the workers of a region's subtree."""
+    return await uow.workers.find(
+        region_code,
+        occupation=occupation,
+        community_code=community_code,
+        checked_in=checked_in,
+        after=after,
+        limit=limit,
+    )
+
+
 async def _worker(uow: StationsUnitOfWork, worker_id: str) -> Worker:
     worker = await uow.workers.get(worker_id, for_update=True)
     if worker is None:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, fields
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import and_, func, insert, or_, select, tuple_, update
 
 from libs.common.db import Repository, dialect_insert
 from libs.common.subtree import within_region
@@ -77,6 +78,18 @@ class LedgerRepository(Repository):
         ).mappings()
         return [_transaction(row) for row in rows]
 
+    async def page_of(
+        self, worker_id: str, *, after: tuple[datetime, str] | None, limit: int
+    ) -> list[PointTransaction]:
+        """A page of a worker's transactions, newest first (then by id), after a keyset cursor."""
+        t = point_transactions.c
+        statement = select(point_transactions).where(t.worker_id == worker_id)
+        if after is not None:
+            at, last_id = after
+            statement = statement.where(or_(t.at < at, and_(t.at == at, t.id > last_id)))
+        rows = await self.session.execute(statement.order_by(t.at.desc(), t.id).limit(limit))
+        return [_transaction(row) for row in rows.mappings()]
+
     async def sum_of_all_entries(self) -> int:
         """Zero in a sound ledger (for the tests and the operators)."""
         total = (
@@ -102,13 +115,14 @@ class RewardRepository(Repository):
         )
         return bool(getattr(result, "rowcount", 0) == 1)
 
-    async def in_region(self, region_code: str) -> list[Reward]:
+    async def in_region(
+        self, region_code: str, *, after: tuple[str, str] | None = None, limit: int = 100
+    ) -> list[Reward]:
+        """A page of the rewards of a region's subtree, in (region_code, id) order after a
+        keyset cursor."""
         t = rewards.c
-        rows = (
-            await self.session.execute(
-                select(rewards)
-                .where(within_region(t.region_code, region_code))
-                .order_by(t.region_code, t.id)
-            )
-        ).mappings()
-        return [Reward(**row) for row in rows]
+        statement = select(rewards).where(within_region(t.region_code, region_code))
+        if after is not None:
+            statement = statement.where(tuple_(t.region_code, t.id) > after)
+        rows = await self.session.execute(statement.order_by(t.region_code, t.id).limit(limit))
+        return [Reward(**row) for row in rows.mappings()]

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import and_, func, insert, or_, select
 
 from libs.common.db import Repository, dialect_insert
 from libs.common.subtree import within_region
+from services.stations.domain.visits import Visit
 from services.stations.store.tables import visit_counts, visits, worker_marks
 
 
@@ -35,6 +36,29 @@ class VisitRepository(Repository):
                 }
             ],
         )
+
+    async def page_of(
+        self,
+        station_id: str,
+        *,
+        since: date | None,
+        until: date | None,
+        after: tuple[datetime, int] | None,
+        limit: int,
+    ) -> list[Visit]:
+        """A page of a station's check-ins, newest first (then by id), after a keyset cursor;
+        `since`/`until` (its days, inclusive) narrow it on `ix_visits_station_day`."""
+        t = visits.c
+        statement = select(t.id, t.station_id, t.worker_id, t.at).where(t.station_id == station_id)
+        if since is not None:
+            statement = statement.where(t.day >= since)
+        if until is not None:
+            statement = statement.where(t.day <= until)
+        if after is not None:
+            at, last_id = after
+            statement = statement.where(or_(t.at < at, and_(t.at == at, t.id > last_id)))
+        rows = await self.session.execute(statement.order_by(t.at.desc(), t.id).limit(limit))
+        return [Visit(r.id, r.station_id, r.worker_id, r.at) for r in rows]
 
     async def put_count(
         self, *, station_id: str, region_code: str, day: date, count: int, at: datetime

@@ -6,9 +6,10 @@ from collections.abc import Mapping
 from dataclasses import asdict, fields
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select, tuple_, update
 
 from libs.common.db import Repository, dialect_insert
+from libs.common.subtree import within_region
 from services.stations.domain.workers import CheckIn, Worker
 from services.stations.store.tables import check_ins, workers
 
@@ -25,6 +26,33 @@ class WorkerRepository(Repository):
     async def get(self, worker_id: str, *, for_update: bool = False) -> Worker | None:
         row = await self.row_by_id(workers, worker_id, for_update=for_update)
         return _worker(row) if row else None
+
+    async def find(
+        self,
+        region_code: str,
+        *,
+        occupation: str | None = None,
+        community_code: str | None = None,
+        checked_in: bool | None = None,
+        after: tuple[str, str] | None = None,
+        limit: int = 100,
+    ) -> list[Worker]:
+        """A page of the workers of a region's subtree, in (region_code, id) order after a
+        keyset cursor (`ix_workers_region_code_id`)."""
+        t = workers.c
+        statement = select(workers).where(within_region(t.region_code, region_code))
+        if occupation is not None:
+            statement = statement.where(t.occupation == occupation)
+        if community_code is not None:
+            statement = statement.where(within_region(t.community_code, community_code))
+        if checked_in is not None:
+            statement = statement.where(
+                t.checked_in_on.is_not(None) if checked_in else t.checked_in_on.is_(None)
+            )
+        if after is not None:
+            statement = statement.where(tuple_(t.region_code, t.id) > after)
+        rows = await self.session.execute(statement.order_by(t.region_code, t.id).limit(limit))
+        return [_worker(row) for row in rows.mappings()]
 
     async def id_by_phone_hash(self, phone_hash: str) -> str | None:
         found: str | None = (

@@ -15,6 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 from libs.common.audit import Actor
 from libs.common.fields import RegionCode
+from libs.common.http import RegionCodeQuery, subtree_of
+from libs.common.pagination import Page, Pages
 from libs.common.text import Name, Text
 from services.training.api.deps import (
     IdentityKeyDep,
@@ -228,13 +230,12 @@ async def apply_candidate(
     return CandidateOut.of(candidate, rules)
 
 
-class CandidatePageOut(BaseModel):
+class CandidatePageOut(Page[CandidateOut]):
     model_config = ConfigDict(
-        json_schema_extra={"examples": [{"items": [_CANDIDATE_EXAMPLE], "next_cursor": None}]}
+        json_schema_extra={
+            "examples": [{"items": [_CANDIDATE_EXAMPLE], "next_cursor": None, "next": None}]
+        }
     )
-
-    items: list[CandidateOut]
-    next_cursor: str | None = Field(description="Pass as `after` for the next page")
 
 
 @router.get("/candidates", summary="The pipeline's candidates of a region, organisation, branch")
@@ -242,26 +243,25 @@ async def list_candidates(
     uow: ReadSession,
     principal: Reader,
     rules: PipelineRulesDep,
-    region_code: Annotated[RegionCode, Query()],
+    pages: Pages,
+    region_code: RegionCodeQuery = None,
     organization_id: Annotated[Text | None, Query()] = None,
     branch_id: Annotated[Text | None, Query()] = None,
     stage: Annotated[Stage | None, Query()] = None,
-    after: Annotated[Text | None, Query(description="The last id of the previous page")] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> CandidatePageOut:
-    principal.ensure_covers(region_code)
+    """By id."""
+    after = pages.after(str)
     found = await service.listed(
         uow,
-        region_code,
+        subtree_of(principal, region_code),
         organization_id=organization_id,
         branch_id=branch_id,
         stage=stage,
-        after_id=after,
-        limit=limit,
+        after_id=None if after is None else after[0],
+        limit=pages.fetch,
     )
-    return CandidatePageOut(
-        items=[CandidateOut.of(c, rules) for c in found],
-        next_cursor=found[-1].id if len(found) == limit else None,
+    return CandidatePageOut.of(
+        pages, found, key=lambda c: (c.id,), item=lambda c: CandidateOut.of(c, rules)
     )
 
 

@@ -12,6 +12,8 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictFloat, S
 
 from libs.common.audit import Actor
 from libs.common.fields import RegionCode
+from libs.common.http import RegionCodeQuery, subtree_of
+from libs.common.pagination import Page, Pages
 from libs.common.tables import utcnow
 from libs.common.text import FreeText, Name, Text
 from services.training.api.deps import (
@@ -295,16 +297,28 @@ async def add_course(body: CourseIn, uow: Transaction, principal: Writer) -> Cou
     return CourseOut.of(course)
 
 
-@router.get("/courses", summary="Courses of a region, newest first")
+class CoursePage(Page[CourseOut]):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"items": [_COURSE_EXAMPLE], "next_cursor": None, "next": None}]
+        }
+    )
+
+
+@router.get("/courses", summary="Courses of a region subtree, newest first")
 async def list_courses(
-    uow: ReadSession,
-    principal: Reader,
-    region_code: Annotated[RegionCode | None, Query()] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-) -> list[CourseOut]:
-    region = region_code or principal.region_code
-    principal.ensure_covers(region)
-    return [CourseOut.of(c) for c in await service.courses_in(uow, region, limit)]
+    uow: ReadSession, principal: Reader, pages: Pages, region_code: RegionCodeQuery = None
+) -> CoursePage:
+    after = pages.after(datetime, str)
+    found = await service.courses_in(
+        uow,
+        subtree_of(principal, region_code),
+        after=None if after is None else (after[0], after[1]),
+        limit=pages.fetch,
+    )
+    return CoursePage.of(
+        pages, found, key=lambda f: (f[0], f[1].id), item=lambda f: CourseOut.of(f[1])
+    )
 
 
 @router.post(
@@ -327,6 +341,30 @@ async def add_session(
     return SessionOut.model_validate(session, from_attributes=True)
 
 
+class SessionPage(Page[SessionOut]):
+    pass
+
+
+@router.get("/courses/{course_id}/sessions", summary="A course's sessions, by start")
+async def list_sessions(
+    course_id: Text, uow: ReadSession, principal: Reader, pages: Pages
+) -> SessionPage:
+    after = pages.after(datetime, str)
+    found = await service.sessions_of(
+        uow,
+        course_id,
+        principal.region_code,
+        after=None if after is None else (after[0], after[1]),
+        limit=pages.fetch,
+    )
+    return SessionPage.of(
+        pages,
+        found,
+        key=lambda s: (s.starts_at, s.id),
+        item=lambda s: SessionOut.model_validate(s, from_attributes=True),
+    )
+
+
 @router.post("/learners", status_code=status.HTTP_201_CREATED, summary="Register a learner")
 async def register_learner(
     body: LearnerIn, uow: Transaction, principal: Writer, key: IdentityKeyDep
@@ -344,6 +382,38 @@ async def register_learner(
         organization_id=body.organization_id,
     )
     return LearnerOut.model_validate(learner, from_attributes=True)
+
+
+class LearnerPage(Page[LearnerOut]):
+    pass
+
+
+@router.get("/learners", summary="The learners of a region subtree (masked), with filters")
+async def list_learners(
+    uow: ReadSession,
+    principal: Reader,
+    pages: Pages,
+    region_code: RegionCodeQuery = None,
+    role: Role | None = None,
+    branch_id: Annotated[Text | None, Query(max_length=64)] = None,
+    organization_id: Annotated[Text | None, Query(max_length=64)] = None,
+) -> LearnerPage:
+    """In (region_code, id) order."""
+    found = await service.learners_in(
+        uow,
+        subtree_of(principal, region_code),
+        role=role,
+        branch_id=branch_id,
+        organization_id=organization_id,
+        after=pages.after(str, str),
+        limit=pages.fetch,
+    )
+    return LearnerPage.of(
+        pages,
+        found,
+        key=lambda learner: (learner.region_code, learner.id),
+        item=lambda learner: LearnerOut.model_validate(learner, from_attributes=True),
+    )
 
 
 @router.post(

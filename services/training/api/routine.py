@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 from libs.common.audit import Actor
+from libs.common.pagination import Page, Pages
 from libs.common.text import Text
 from services.training.api.deps import (
     Reader,
@@ -20,7 +21,7 @@ from services.training.api.deps import (
     Writer,
 )
 from services.training.domain.periods import Frequency
-from services.training.domain.routine import MeetingType, PeriodStatus
+from services.training.domain.routine import Meeting, MeetingType, PeriodStatus
 from services.training.service import routine as service
 
 router = APIRouter(prefix="/v1", tags=["routine"])
@@ -48,6 +49,42 @@ class MeetingOut(BaseModel):
     topic: str
     entitled: int
     present: int
+
+
+class MeetingPage(Page[MeetingOut]):
+    pass
+
+
+def _meeting_out(meeting: Meeting) -> MeetingOut:
+    return MeetingOut(
+        id=meeting.id,
+        branch_id=meeting.branch_id,
+        type=meeting.meeting_type,
+        held_on=meeting.held_on,
+        topic=meeting.topic,
+        entitled=meeting.entitled,
+        present=meeting.present,
+    )
+
+
+@router.get("/branches/{branch_id}/meetings", summary="A branch's recorded meetings, latest first")
+async def list_meetings(
+    branch_id: Text,
+    uow: ReadSession,
+    principal: Reader,
+    pages: Pages,
+    meeting_type: Annotated[MeetingType | None, Query(alias="type")] = None,
+) -> MeetingPage:
+    after = pages.after(date, str)
+    found = await service.meetings_of(
+        uow,
+        branch_id,
+        principal.region_code,
+        meeting_type=meeting_type,
+        after=None if after is None else (after[0], after[1]),
+        limit=pages.fetch,
+    )
+    return MeetingPage.of(pages, found, key=lambda m: (m.held_on, m.id), item=_meeting_out)
 
 
 class PeriodOut(BaseModel):
@@ -98,15 +135,7 @@ async def record_meeting(
         present=body.present,
         today=today,
     )
-    return MeetingOut(
-        id=meeting.id,
-        branch_id=meeting.branch_id,
-        type=meeting.meeting_type,
-        held_on=meeting.held_on,
-        topic=meeting.topic,
-        entitled=meeting.entitled,
-        present=meeting.present,
-    )
+    return _meeting_out(meeting)
 
 
 class StructureIn(BaseModel):

@@ -63,8 +63,47 @@ async def add_course(
     return course
 
 
-async def courses_in(uow: TrainingUnitOfWork, region_code: str, limit: int) -> list[Course]:
-    return await uow.courses.in_region(region_code, limit)
+async def courses_in(
+    uow: TrainingUnitOfWork, region_code: str, *, after: tuple[datetime, str] | None, limit: int
+) -> list[tuple[datetime, Course]]:
+    """A page of the courses of a region's subtree, newest first, each with when it was added."""
+    return await uow.courses.in_region(region_code, after=after, limit=limit)
+
+
+async def sessions_of(
+    uow: TrainingUnitOfWork,
+    course_id: str,
+    scope: str,
+    *,
+    after: tuple[datetime, str] | None,
+    limit: int,
+) -> list[Session]:
+    """A page of a course's sessions by start; `CourseNotFound` outside the caller's region."""
+    course = await uow.courses.get(course_id)
+    if course is None or not is_within(course.region_code, scope):
+        raise CourseNotFound(course_id)
+    return await uow.courses.sessions_of(course_id, after=after, limit=limit)
+
+
+async def learners_in(
+    uow: TrainingUnitOfWork,
+    region_code: str,
+    *,
+    role: str | None,
+    branch_id: str | None,
+    organization_id: str | None,
+    after: tuple[str, str] | None,
+    limit: int,
+) -> list[Learner]:
+    """A page of the learners of a region's subtree."""
+    return await uow.learners.find(
+        region_code,
+        role=role,
+        branch_id=branch_id,
+        organization_id=organization_id,
+        after=after,
+        limit=limit,
+    )
 
 
 async def add_session(

@@ -206,6 +206,22 @@ class RoutineReport:
     periods: list[PeriodView]
 
 
+async def meetings_of(
+    uow: TrainingUnitOfWork,
+    branch_id: str,
+    scope: str,
+    *,
+    meeting_type: str | None,
+    after: tuple[date, str] | None,
+    limit: int,
+) -> list[Meeting]:
+    """A page of a branch's recorded meetings, latest first; `BranchNotFound` outside `scope`."""
+    await _routine(uow, branch_id, scope)
+    return await uow.meetings.page_of(
+        branch_id, meeting_type=meeting_type, after=after, limit=limit
+    )
+
+
 async def routine_of(
     uow: TrainingUnitOfWork,
     rules: RoutineRules,

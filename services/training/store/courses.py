@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import case, func, insert, literal, select, update
+from sqlalchemy import and_, case, func, insert, literal, or_, select, tuple_, update
 
 from libs.common.db import Repository, dialect_insert, insert_new
 from libs.common.subtree import within_region
@@ -54,14 +54,22 @@ class CourseRepository(Repository):
         row = await self.row_by_id(courses, course_id)
         return _course(row) if row else None
 
-    async def in_region(self, region_code: str, limit: int) -> list[Course]:
+    async def in_region(
+        self, region_code: str, *, after: tuple[datetime, str] | None, limit: int
+    ) -> list[tuple[datetime, Course]]:
+        """A page of the courses of a region's subtree, newest first (then by id), after a
+        keyset cursor; each with when it was added (the page's key)."""
+        t = courses.c
+        statement = select(courses).where(within_region(t.region_code, region_code))
+        if after is not None:
+            added, last_id = after
+            statement = statement.where(
+                or_(t.created_at < added, and_(t.created_at == added, t.id > last_id))
+            )
         rows = await self.session.execute(
-            select(courses)
-            .where(within_region(courses.c.region_code, region_code))
-            .order_by(courses.c.created_at.desc(), courses.c.id)
-            .limit(limit)
+            statement.order_by(t.created_at.desc(), t.id).limit(limit)
         )
-        return [_course(r) for r in rows.mappings()]
+        return [(r["created_at"], _course(r)) for r in rows.mappings()]
 
     async def add_session(self, session: Session, now: datetime) -> None:
         await self.session.execute(
@@ -72,8 +80,47 @@ class CourseRepository(Repository):
         row = await self.row_by_id(course_sessions, session_id, for_update=for_update)
         return _session(row) if row else None
 
+    async def sessions_of(
+        self, course_id: str, *, after: tuple[datetime, str] | None, limit: int
+    ) -> list[Session]:
+        """A page of a course's sessions by start (then id), after a keyset cursor."""
+        t = course_sessions.c
+        statement = select(course_sessions).where(t.course_id == course_id)
+        if after is not None:
+            starts, last_id = after
+            statement = statement.where(
+                or_(t.starts_at > starts, and_(t.starts_at == starts, t.id > last_id))
+            )
+        rows = await self.session.execute(statement.order_by(t.starts_at, t.id).limit(limit))
+        return [_session(r) for r in rows.mappings()]
+
 
 class LearnerRepository(Repository):
+    async def find(
+        self,
+        region_code: str,
+        *,
+        role: str | None,
+        branch_id: str | None,
+        organization_id: str | None,
+        after: tuple[str, str] | None,
+        limit: int,
+    ) -> list[Learner]:
+        """A page of the learners of a region's subtree, in (region_code, id) order after a
+        keyset cursor."""
+        t = learners.c
+        statement = select(learners).where(within_region(t.region_code, region_code))
+        if role is not None:
+            statement = statement.where(t.role == role)
+        if branch_id is not None:
+            statement = statement.where(t.branch_id == branch_id)
+        if organization_id is not None:
+            statement = statement.where(t.organization_id == organization_id)
+        if after is not None:
+            statement = statement.where(tuple_(t.region_code, t.id) > after)
+        rows = await self.session.execute(statement.order_by(t.region_code, t.id).limit(limit))
+        return [_learner(r) for r in rows.mappings()]
+
     async def add(self, learner: Learner, now: datetime) -> bool:
         """Register a learner; False when the person is already one in that region."""
         added = await insert_new(

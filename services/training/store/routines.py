@@ -176,6 +176,29 @@ class MeetingRepository(Repository):
             held.setdefault(branch_id, {}).setdefault(meeting_type, []).append(held_on)
         return held
 
+    async def page_of(
+        self,
+        branch_id: str,
+        *,
+        meeting_type: str | None,
+        after: tuple[date, str] | None,
+        limit: int,
+    ) -> list[Meeting]:
+        """A page of a branch's meetings, latest first (then by id), after a keyset cursor."""
+        t = meetings.c
+        statement = select(
+            t.id, t.branch_id, t.meeting_type, t.held_on, t.topic, t.entitled, t.present
+        ).where(t.branch_id == branch_id)
+        if meeting_type is not None:
+            statement = statement.where(t.meeting_type == meeting_type)
+        if after is not None:
+            held_on, last_id = after
+            statement = statement.where(
+                or_(t.held_on < held_on, and_(t.held_on == held_on, t.id > last_id))
+            )
+        rows = await self.session.execute(statement.order_by(t.held_on.desc(), t.id).limit(limit))
+        return [Meeting(*row) for row in rows]
+
     async def count(self, branch_id: str) -> int:
         return int(
             (
