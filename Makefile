@@ -47,7 +47,7 @@ lint: $(STAMP) typecheck lint-openapi ## ruff (lint and format check), mypy, the
 	$(VENV)/bin/lint-imports
 	$(PY) -m tools.docs.compat
 
-lint-openapi: $(STAMP) ## Redocly (recommended) and Spectral (oas) over every service's OpenAPI document, side by side (npx; its first run needs the network)
+lint-openapi: $(STAMP) ## Redocly (recommended) and Spectral (oas) over every service's OpenAPI document and asyncapi validate over the events', side by side (npx; its first run needs the network)
 	$(PY) -m tools.openapi
 
 typecheck: $(STAMP) ## mypy, strict

@@ -1,6 +1,7 @@
 """`python -m tools.openapi` (`make lint-openapi`, part of `make lint`): every service's
 OpenAPI document, as it serves it, through Redocly's recommended rules and Spectral's `oas`
-ruleset, the two side by side.
+ruleset, and the events' AsyncAPI document (docs/events/asyncapi.yaml) through `asyncapi
+validate`, the three side by side.
 
 Both run with `npx --yes` at pinned versions (npm fetches them once into its cache, so the
 first run needs the network). Without `npx` the check is skipped with a message saying so,
@@ -23,7 +24,9 @@ from pathlib import Path
 SERVICES = ("registry", "coverage", "stations", "training")
 REDOCLY = "@redocly/cli@2.77.0"
 SPECTRAL = "@stoplight/spectral-cli@6.16.3"
+ASYNCAPI = "@asyncapi/cli@6.2.0"  # as tests/contracts/test_asyncapi_models.py
 HERE = Path(__file__).parent
+ASYNCAPI_DOCUMENT = HERE.parent.parent / "docs" / "events" / "asyncapi.yaml"
 
 
 def write_documents(folder: Path) -> list[Path]:
@@ -75,13 +78,30 @@ def main() -> int:
                 *documents,
             ],
         ]
+        checks.append([npx, "--yes", ASYNCAPI, "validate", str(ASYNCAPI_DOCUMENT)])
+        # the AsyncAPI CLI reports anonymous usage unless its config says no
+        config = Path(tmp) / "asyncapi-analytics.json"
+        config.write_text(
+            json.dumps({"analyticsEnabled": "false", "infoMessageShown": "true", "userID": "ci"})
+        )
+        env = {
+            **os.environ,
+            "ASYNCAPI_METRICS_CONFIG_PATH": str(config),
+            "NODE_NO_WARNINGS": "1",
+            "SUPPRESS_NO_CONFIG_WARNING": "1",
+        }
         running = []
         for command in checks:  # side by side, each printing when it is done
             running.append(
                 (
                     " ".join(command[1:4]),
                     subprocess.Popen(
-                        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+                        command,
+                        stdout=subprocess.PIPE,
+                        stderr=subprocess.STDOUT,
+                        text=True,
+                        env=env,
+                        cwd=tmp,
                     ),
                 )
             )
