@@ -23,6 +23,10 @@ def _calls(dependant: Dependant) -> Iterator[Callable[..., Any] | None]:
         yield from _calls(sub)
 
 
+#: POSTs that change nothing: a question with a file for its body (a reconciliation report).
+READ_ONLY_POSTS = {"/v1/provincial/reconciliations"}
+
+
 def test_every_get_runs_on_a_read_session_and_no_write_does() -> None:
     writer, reader = _dependency(Transaction), _dependency(ReadSession)
     routes = [r for router in definition().routers for r in router.routes]
@@ -32,4 +36,7 @@ def test_every_get_runs_on_a_read_session_and_no_write_does() -> None:
     for route in gets:
         assert writer not in set(_calls(route.dependant)), route.path
     for route in (r for r in api if r not in gets):
-        assert reader not in set(_calls(route.dependant)), route.path
+        if route.path in READ_ONLY_POSTS:
+            assert writer not in set(_calls(route.dependant)), route.path
+        else:
+            assert reader not in set(_calls(route.dependant)), route.path
