@@ -23,7 +23,8 @@ from tests.bench import (
     training_routine,
     training_study_hours,
 )
-from tests.bench.common import Benchmark, BenchOptions, Table
+from tests.bench.common import FIGURES, Benchmark, BenchOptions, Table
+from tests.bench.summary import summary
 
 #: Every benchmark `make bench` runs, by name.
 BENCHMARKS: dict[str, Benchmark] = {
@@ -93,6 +94,8 @@ async def main(names: list[str], options: BenchOptions) -> None:
     for table in tables:
         print()
         print(table.render())
+    print()
+    print(summary(FIGURES, options.stores, names).render())
 
 
 if __name__ == "__main__":
