@@ -9,7 +9,7 @@ import time
 import zlib
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -61,6 +61,16 @@ def message_headers(row: Any) -> dict[str, str]:
 class BatchResult:
     published: int
     failed: int
+
+
+@dataclass
+class _InFlight:
+    """A batch sent to JetStream whose acks are still coming: a future per sequence, and the
+    error of a publish that raised."""
+
+    rows: Sequence[Any]
+    futures: dict[int, asyncio.Future[Any]] = field(default_factory=dict)
+    errors: dict[int, str] = field(default_factory=dict)
 
 
 class OutboxRelay:
@@ -148,19 +158,62 @@ class OutboxRelay:
         return False
 
     async def publish_batch(self) -> BatchResult:
-        """Publish up to one batch of unsent events; returns what was published and failed."""
-        async with self.db.read() as session:
-            rows = (
-                await session.execute(
-                    select(*_COLUMNS)
-                    .where(outbox.c.sent_at.is_(None))
-                    .order_by(outbox.c.seq)
-                    .limit(self.settings.outbox_batch_size)
-                )
-            ).all()
+        """Publish the unsent events, batch after batch, until a batch is short or a publish
+        fails; returns what was published and failed.
+
+        Pipelined: while one batch's acks come back, the next batch is read and the batch
+        before is marked sent (on two connections at once). A batch is sent only when every
+        event before it was acknowledged, so a failure stops the round with nothing after it
+        published (as with one batch at a time); a crash before the mark publishes the batch
+        again, with the same ids (JetStream's duplicate window and the consumers' inboxes drop
+        them).
+        """
+        rows = await self._read(after=None)
         if not rows:
             return BatchResult(0, 0)
-        acked, errors = await self._publish(self.link.js, rows)
+        result = BatchResult(0, 0)
+        current: _InFlight | None = await self._send(self.link.js, rows)
+        marking: asyncio.Task[None] | None = None
+        try:
+            while current is not None:
+                upcoming: Sequence[Any] = ()
+                full = len(current.rows) == self.settings.outbox_batch_size
+                if full and not current.errors and not self._stopping.is_set:
+                    upcoming = await self._read(after=current.rows[-1].seq)
+                if marking is not None:
+                    await marking
+                acked, errors = await self._collect(current)
+                result.published += len(acked)
+                result.failed += len(errors)
+                following = None
+                if upcoming and not errors:
+                    following = await self._send(self.link.js, upcoming)
+                # runs while the next batch's acks come back and the batch after it is read
+                marking = asyncio.create_task(self._mark(current.rows, acked, errors))
+                current = following
+                if current is not None:
+                    await self._housekeeping()  # a long drain still updates the gauges
+        finally:
+            if marking is not None:
+                await marking
+        return result
+
+    async def _read(self, *, after: int | None) -> Sequence[Any]:
+        """The next batch of unsent events in order (after sequence `after`, when given: the
+        batch before it is in flight and not yet marked)."""
+        statement = (
+            select(*_COLUMNS)
+            .where(outbox.c.sent_at.is_(None))
+            .order_by(outbox.c.seq)
+            .limit(self.settings.outbox_batch_size)
+        )
+        if after is not None:
+            statement = statement.where(outbox.c.seq > after)
+        async with self.db.read() as session:
+            return (await session.execute(statement)).all()
+
+    async def _mark(self, rows: Sequence[Any], acked: set[int], errors: dict[int, str]) -> None:
+        """Mark the acknowledged events sent, and count an attempt on the others."""
         failed = [(row.seq, errors[row.seq]) for row in rows if row.seq not in acked]
         async with self.db.unit_of_work() as uow:
             if acked:
@@ -184,7 +237,6 @@ class OutboxRelay:
                 failed=len(failed),
                 error=failed[0][1][:200],
             )
-        return BatchResult(len(acked), len(failed))
 
     def _publish_span(self, row: Any) -> trace.Span | None:
         """A producer span for a sampled trace, else None: the stored traceparent then travels
@@ -206,27 +258,31 @@ class OutboxRelay:
             },
         )
 
-    async def _publish(
-        self, js: JetStreamContext, rows: Sequence[Any]
-    ) -> tuple[set[int], dict[int, str]]:
-        """Send the whole batch without waiting on each ack, then collect the acks."""
-        futures: dict[int, asyncio.Future[Any]] = {}
-        errors: dict[int, str] = {}
+    async def _send(self, js: JetStreamContext, rows: Sequence[Any]) -> _InFlight:
+        """Send a batch without waiting on any ack; a publish that raises (the connection is
+        gone) ends the batch there, the rest waits for the next round."""
+        batch = _InFlight(rows)
         for row in rows:
             headers = message_headers(row)
             span = self._publish_span(row)
             try:
                 if span is not None:
                     propagate.inject(headers, context=trace.set_span_in_context(span))
-                futures[row.seq] = await js.publish_async(row.type, row.data, headers=headers)
+                batch.futures[row.seq] = await js.publish_async(row.type, row.data, headers=headers)
             except Exception as exc:  # noqa: BLE001 - recorded per row, retried next round
-                errors[row.seq] = f"{type(exc).__name__}: {exc}"
+                batch.errors[row.seq] = f"{type(exc).__name__}: {exc}"
                 if span is not None:
                     span.set_status(trace.Status(trace.StatusCode.ERROR, type(exc).__name__))
-                break  # the connection is gone; the rest waits for the next round
+                break
             finally:
                 if span is not None:
                     span.end()
+        return batch
+
+    async def _collect(self, batch: _InFlight) -> tuple[set[int], dict[int, str]]:
+        """Wait for the batch's acks (up to the ack timeout); what was acked, and why the
+        rest was not."""
+        futures, errors = batch.futures, dict(batch.errors)
         if futures:
             await asyncio.wait(futures.values(), timeout=self.settings.outbox_ack_timeout_seconds)
         acked: set[int] = set()
@@ -240,7 +296,7 @@ class OutboxRelay:
                 errors[seq] = f"{type(failure).__name__}: {failure}"
             else:
                 acked.add(seq)
-        for row in rows:
+        for row in batch.rows:
             if row.seq not in acked and row.seq not in errors:
                 errors[row.seq] = "not attempted: an earlier publish in the batch failed"
         return acked, errors
