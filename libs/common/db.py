@@ -233,7 +233,7 @@ class UnitOfWork:
             }
             for e in self._pending
         ]
-        await self.session.execute(insert(outbox), rows)
+        await insert_many(self.session, outbox, rows)
         self._written += len(rows)
         self._pending.clear()
 
@@ -309,6 +309,48 @@ def one_of(session: AsyncSession, column: ColumnElement[Any], values: Iterable[A
         return column == any_(bindparam(None, listed, type_=ARRAY(element)))
     rows = func.json_each(bindparam(None, json.dumps(listed))).table_valued("value")
     return column.in_(select(rows.c.value))
+
+
+#: From this many rows up `insert_many` uses COPY on PostgreSQL (below, COPY's extra round trip
+#: for the table's column types costs more than it saves).
+COPY_MIN_ROWS = 100
+
+
+async def insert_many(
+    session: AsyncSession, table: Table, rows: Sequence[Mapping[str, Any]]
+) -> None:
+    """INSERT the rows (each naming the same columns) inside the session's transaction: on
+    PostgreSQL from `COPY_MIN_ROWS` rows up with COPY (asyncpg `copy_records_to_table`, several
+    times faster than executemany), else executemany. The columns' bind processing (JSON, aware
+    timestamps) is applied as SQLAlchemy would; columns left out get their server defaults, not
+    Python-side ones. A constraint violation raises asyncpg's error, not `IntegrityError`: use it
+    where none is expected (bulk writes of rows checked beforehand)."""
+    if not rows:
+        return
+    if (
+        session.bind is None
+        or session.bind.dialect.name != "postgresql"
+        or len(rows) < COPY_MIN_ROWS
+    ):
+        await session.execute(insert(table), list(rows))
+        return
+    # The adapter opens its transaction with the first statement: make sure there was one,
+    # so COPY runs inside it and not in autocommit.
+    await session.execute(select(1))
+    connection = await session.connection()
+    names = list(rows[0])
+    processors = [table.c[name].type._cached_bind_processor(connection.dialect) for name in names]
+    records = [
+        tuple(
+            value if process is None or value is None else process(value)
+            for value, process in zip((row[name] for name in names), processors, strict=True)
+        )
+        for row in rows
+    ]
+    raw = await connection.get_raw_connection()
+    await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
+        table.name, records=records, columns=names, schema_name=table.schema
+    )
 
 
 def containing(column: ColumnElement[str], text: str) -> ColumnElement[bool]:

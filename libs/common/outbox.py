@@ -43,6 +43,11 @@ _COLUMNS = (
 )
 
 
+#: Events sent between two turns of the event loop: a batch sent in one go holds the loop for
+#: its whole CPU time (tens of ms), and every request and worker of the service waits that long.
+_YIELD_EVERY = 100
+
+
 def message_headers(row: Any) -> dict[str, str]:
     """The CloudEvents NATS-binding headers of a stored event: the envelope it was recorded as."""
     return Envelope(
@@ -262,7 +267,9 @@ class OutboxRelay:
         """Send a batch without waiting on any ack; a publish that raises (the connection is
         gone) ends the batch there, the rest waits for the next round."""
         batch = _InFlight(rows)
-        for row in rows:
+        for i, row in enumerate(rows):
+            if i and i % _YIELD_EVERY == 0:
+                await asyncio.sleep(0)  # publish_async rarely yields: let requests in
             headers = message_headers(row)
             span = self._publish_span(row)
             try:

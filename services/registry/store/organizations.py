@@ -12,7 +12,6 @@ from sqlalchemy import (
     bindparam,
     false,
     func,
-    insert,
     or_,
     select,
     true,
@@ -20,7 +19,7 @@ from sqlalchemy import (
     update,
 )
 
-from libs.common.db import Repository, containing, dialect_insert, starting_with
+from libs.common.db import Repository, containing, dialect_insert, insert_many, starting_with
 from libs.common.subtree import within_region
 from services.registry.domain.names import name_key
 from services.registry.domain.organizations import (
@@ -173,8 +172,9 @@ class OrganizationRepository(Repository):
         return [from_row(row) for row in (await self.session.execute(statement)).mappings()]
 
     async def add_many(self, batch: Sequence[Organization]) -> None:
-        if batch:
-            await self.session.execute(insert(organizations), [to_row(o) for o in batch])
+        """Insert new files (COPY on PostgreSQL for a large batch: an import's, checked
+        beforehand; a single one is a plain INSERT)."""
+        await insert_many(self.session, organizations, [to_row(o) for o in batch])
 
     async def save(self, organization: Organization, *, expected_version: int) -> bool:
         """Write a changed file if it is still at `expected_version`; False if it moved on."""
