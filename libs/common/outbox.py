@@ -166,42 +166,54 @@ class OutboxRelay:
         """Publish the unsent events, batch after batch, until a batch is short or a publish
         fails; returns what was published and failed.
 
-        Pipelined: while one batch's acks come back, the next batch is read and the batch
-        before is marked sent (on two connections at once). A batch is sent only when every
-        event before it was acknowledged, so a failure stops the round with nothing after it
-        published (as with one batch at a time); a crash before the mark publishes the batch
-        again, with the same ids (JetStream's duplicate window and the consumers' inboxes drop
-        them).
+        Pipelined: while one batch is sent and its acks come back, the batch after it is read
+        and the batch before it is marked sent (each on its own connection). A batch is sent
+        only when every event before it was acknowledged, so a failure stops the round with
+        nothing after it published (as with one batch at a time); a crash before the mark
+        publishes the batch again, with the same ids (JetStream's duplicate window and the
+        consumers' inboxes drop them).
         """
         rows = await self._read(after=None)
         if not rows:
             return BatchResult(0, 0)
         result = BatchResult(0, 0)
-        current: _InFlight | None = await self._send(self.link.js, rows)
+        reading: asyncio.Task[Sequence[Any]] | None = None
         marking: asyncio.Task[None] | None = None
         try:
+            reading = self._read_after(rows)
+            current: _InFlight | None = await self._send(self.link.js, rows)
             while current is not None:
-                upcoming: Sequence[Any] = ()
-                full = len(current.rows) == self.settings.outbox_batch_size
-                if full and not current.errors and not self._stopping.is_set:
-                    upcoming = await self._read(after=current.rows[-1].seq)
+                upcoming: Sequence[Any] = await reading if reading is not None else ()
+                reading = None
                 if marking is not None:
                     await marking
                 acked, errors = await self._collect(current)
                 result.published += len(acked)
                 result.failed += len(errors)
-                following = None
-                if upcoming and not errors:
-                    following = await self._send(self.link.js, upcoming)
-                # runs while the next batch's acks come back and the batch after it is read
+                # The mark of this batch and the read of the one after the next run (on their
+                # connections) while the next is sent.
                 marking = asyncio.create_task(self._mark(current.rows, acked, errors))
-                current = following
-                if current is not None:
+                current = None
+                if upcoming and not errors and not self._stopping.is_set:
+                    reading = self._read_after(upcoming)
+                    current = await self._send(self.link.js, upcoming)
                     await self._housekeeping()  # a long drain still updates the gauges
         finally:
+            if reading is not None:  # read ahead, not to be sent in this round
+                reading.cancel()
+                await asyncio.wait([reading])
+                if not reading.cancelled():
+                    reading.exception()  # retrieved: a failed read ahead is not an error
             if marking is not None:
                 await marking
         return result
+
+    def _read_after(self, rows: Sequence[Any]) -> asyncio.Task[Sequence[Any]] | None:
+        """The read of the batch after `rows`, started now (None when `rows` was not a full
+        batch: nothing more was waiting)."""
+        if len(rows) < self.settings.outbox_batch_size:
+            return None
+        return asyncio.create_task(self._read(after=rows[-1].seq))
 
     async def _read(self, *, after: int | None) -> Sequence[Any]:
         """The next batch of unsent events in order (after sequence `after`, when given: the
