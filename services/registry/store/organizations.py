@@ -37,6 +37,10 @@ _LEDGER_COLUMNS = {point: f"ledger_{point}" for point in LEDGER_POINTS}
 _FIELD_COLUMNS = tuple(f.name for f in fields(Organization) if f.name != "ledger")
 
 
+#: `add_if_new`'s statement, per dialect.
+_ADD_IF_NEW: dict[str, Any] = {}
+
+
 def to_row(organization: Organization) -> dict[str, Any]:
     row = {name: getattr(organization, name) for name in _FIELD_COLUMNS}
     ledger = organization.ledger
@@ -147,13 +151,18 @@ class OrganizationRepository(Repository):
 
     async def add_if_new(self, organization: Organization) -> bool:
         """Insert unless its credit code is already there (race-safe); False when it was."""
-        statement = (
-            dialect_insert(self.session, organizations)
-            .values(to_row(organization))
-            .on_conflict_do_nothing(index_elements=[organizations.c.credit_code])
-            .returning(organizations.c.id)
-        )
-        return (await self.session.execute(statement)).scalar_one_or_none() is not None
+        # The row goes as parameters of one statement per dialect, built once: values inlined
+        # in a new statement cost a cache key over every column on each request.
+        dialect = self.session.bind.dialect.name if self.session.bind is not None else "sqlite"
+        statement = _ADD_IF_NEW.get(dialect)
+        if statement is None:
+            statement = _ADD_IF_NEW[dialect] = (
+                dialect_insert(self.session, organizations)
+                .on_conflict_do_nothing(index_elements=[organizations.c.credit_code])
+                .returning(organizations.c.id)
+            )
+        result = await self.session.execute(statement, to_row(organization))
+        return result.scalar_one_or_none() is not None
 
     async def find(
         self,
