@@ -20,7 +20,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from libs.common.broker import BrokerLink
 from libs.common.db import Database, one_of
-from libs.common.events import Envelope
+from libs.common.events import (
+    CE_PREFIX,
+    CONTENT_TYPE,
+    MSG_ID_HEADER,
+    SPEC_VERSION,
+    TRACEPARENT_HEADER,
+    TRACESTATE_HEADER,
+)
 from libs.common.logging import get_logger
 from libs.common.metrics import ServiceMetrics
 from libs.common.settings import ServiceSettings
@@ -48,18 +55,33 @@ _COLUMNS = (
 _YIELD_EVERY = 100
 
 
+# The CloudEvents NATS-binding header names (as `Envelope.headers()` writes them).
+SPECVERSION_HEADER = f"{CE_PREFIX}specversion"
+ID_HEADER = f"{CE_PREFIX}id"
+SOURCE_HEADER = f"{CE_PREFIX}source"
+TYPE_HEADER = f"{CE_PREFIX}type"
+SUBJECT_HEADER = f"{CE_PREFIX}subject"
+TIME_HEADER = f"{CE_PREFIX}time"
+
+
 def message_headers(row: Any) -> dict[str, str]:
-    """The CloudEvents NATS-binding headers of a stored event: the envelope it was recorded as."""
-    return Envelope(
-        id=row.event_id,
-        source=row.source,
-        type=row.type,
-        subject=row.subject,
-        time=row.occurred_at,
-        data=row.data,
-        traceparent=row.traceparent,
-        tracestate=row.tracestate,
-    ).headers()
+    """The CloudEvents NATS-binding headers of a stored event: `Envelope.headers()` of the
+    envelope it was recorded as (built directly: this is the relay's hot path)."""
+    headers = {
+        SPECVERSION_HEADER: SPEC_VERSION,
+        ID_HEADER: row.event_id,
+        SOURCE_HEADER: row.source,
+        TYPE_HEADER: row.type,
+        SUBJECT_HEADER: row.subject,
+        TIME_HEADER: row.occurred_at.isoformat(),
+        "content-type": CONTENT_TYPE,
+        MSG_ID_HEADER: row.event_id,
+    }
+    if row.traceparent:
+        headers[TRACEPARENT_HEADER] = row.traceparent
+    if row.tracestate:
+        headers[TRACESTATE_HEADER] = row.tracestate
+    return headers
 
 
 @dataclass
