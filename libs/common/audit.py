@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import Column, Index, MetaData, String, Table, Text, insert, select
+from sqlalchemy import Column, Index, MetaData, String, Table, Text, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.auth import Principal
-from libs.common.db import UnitOfWork
+from libs.common.db import UnitOfWork, insert_many
 from libs.common.events import Envelope, IntegrationEvent
 from libs.common.subtree import within_region
 from libs.common.tables import BigIntPK, UTCDateTime, utcnow
@@ -117,8 +117,9 @@ class AuditTrail:
         if not entries:
             return
         now = utcnow()
-        await self.session.execute(
-            insert(self.table),
+        await insert_many(
+            self.session,
+            self.table,
             [
                 {
                     "at": now,

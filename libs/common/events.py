@@ -257,7 +257,7 @@ class Envelope:
             "datacontenttype": CONTENT_TYPE,
             "dataschema": schema_url(self.type, schema_base_url),
         }
-        headers = {f"{CE_PREFIX}{name}": _encoded(value) for name, value in attributes.items()}
+        headers = {f"{CE_PREFIX}{name}": header_value(value) for name, value in attributes.items()}
         headers[CONTENT_TYPE_HEADER] = CONTENT_TYPE
         headers[MSG_ID_HEADER] = self.id
         if self.traceparent:
@@ -337,7 +337,8 @@ _HEADER_SAFE = "".join(chr(c) for c in range(0x21, 0x7F) if chr(c) not in ' "%')
 _NEEDS_ENCODING = re.compile(r'[^\x21-\x7e]|["%]')
 
 
-def _encoded(value: str) -> str:
+def header_value(value: str) -> str:
+    """A CloudEvents attribute as a NATS header value (percent-encoded where the binding asks)."""
     return quote(value, safe=_HEADER_SAFE) if _NEEDS_ENCODING.search(value) else value
 
 

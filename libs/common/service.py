@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -331,10 +331,11 @@ def transaction(cls: type[U], *, readonly: bool = False) -> Callable[[Request], 
     return dependency
 
 
-def settings_of(cls: type[S]) -> Callable[[Request], S]:
-    """A dependency giving the route the service's settings, typed as its own class."""
+def settings_of(cls: type[S]) -> Callable[[Request], Awaitable[S]]:
+    """A dependency giving the route the service's settings, typed as its own class (async:
+    FastAPI runs a plain `def` dependency in its thread pool, a thread hop per request)."""
 
-    def dependency(request: Request) -> S:
+    async def dependency(request: Request) -> S:
         settings: S = request.app.state.runtime.settings
         return settings
 

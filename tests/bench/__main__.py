@@ -18,12 +18,14 @@ from tests.bench import (
     outbox_relay,
     registry_import,
     registry_intake,
+    registry_writes,
     stations_nearest,
     stations_requests,
     training_routine,
     training_study_hours,
 )
-from tests.bench.common import Benchmark, BenchOptions, Table
+from tests.bench.common import FIGURES, Benchmark, BenchOptions, Table
+from tests.bench.summary import summary
 
 #: Every benchmark `make bench` runs, by name.
 BENCHMARKS: dict[str, Benchmark] = {
@@ -31,6 +33,7 @@ BENCHMARKS: dict[str, Benchmark] = {
     inbox_consumer.NAME: inbox_consumer.run,
     registry_import.NAME: registry_import.run,
     registry_intake.NAME: registry_intake.run,
+    registry_writes.NAME: registry_writes.run,
     coverage_projection.NAME: coverage_projection.run,
     joint_branch_proposals.NAME: joint_branch_proposals.run,
     stations_nearest.NAME: stations_nearest.run,
@@ -93,6 +96,8 @@ async def main(names: list[str], options: BenchOptions) -> None:
     for table in tables:
         print()
         print(table.render())
+    print()
+    print(summary(FIGURES, options.stores, names).render())
 
 
 if __name__ == "__main__":

@@ -179,3 +179,45 @@ async def repeat_per_store(
     finally:
         server.close()
     return results
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One measured figure of the issue's table: the measured value beside its raw anchor (the
+    same work done by a bare client, when there is one) and the floor it must meet."""
+
+    figure_id: str  # a row of tests.bench.summary.ROWS
+    measured: float
+    anchor: float | None  # None: an absolute figure (seconds, ms, MB), no raw counterpart
+    floor: float  # with an anchor: measured/anchor >= floor; without: measured < floor
+    unit: str
+    where: str = ""  # the store (and level) it was measured on
+
+    @property
+    def value(self) -> float:
+        """What the floor is compared to: the ratio to the anchor, or the measured value."""
+        if self.anchor is None:
+            return self.measured
+        return self.measured / self.anchor if self.anchor > 0 else float("nan")
+
+    @property
+    def met(self) -> bool:
+        if self.anchor is None:
+            return self.measured < self.floor
+        return self.value >= self.floor  # False for NaN
+
+
+#: The figures recorded in this run, in order; printed by `tests.bench.summary`.
+FIGURES: list[Figure] = []
+
+
+def record(
+    figure_id: str,
+    measured: float,
+    anchor: float | None,
+    floor: float,
+    unit: str,
+    where: str = "",
+) -> None:
+    """Record a figure for the summary `make bench` prints at the end (see `Figure`)."""
+    FIGURES.append(Figure(figure_id, measured, anchor, floor, unit, where))

@@ -54,7 +54,7 @@ from services.registry.events import (
     MassOrganizationEstablishedV1,
     OrganizationRegisteredV1,
 )
-from tests.bench.common import BenchOptions, Table, median, phase_timeout, rate, store
+from tests.bench.common import BenchOptions, Table, median, phase_timeout, rate, record, store
 from tests.harness import NatsServer, RunningService, postgres_available, serve
 
 NAME = "coverage_projection"
@@ -437,6 +437,19 @@ async def run(options: BenchOptions) -> list[Table]:
                 for level in LEVELS
             ]
         )
+        record("projection_live", live, raw, 0.5, "ev/s", r.store)
+        record("projection_rebuild", r.rebuild_seconds, None, 120, "s", r.store)
+        for level in LEVELS:
+            p99 = r.under_load.p(level, 0.99)
+            record(
+                "coverage_read_p99",
+                float(p99.replace("-", "nan")),
+                None,
+                20,
+                "ms",
+                f"{r.store} {level}",
+            )
+        record("service_rss", r.peak_mb, None, 300, "MB", f"{r.store} (bench process)")
     throughput.notes += [
         "live: the coverage service (uvicorn + inbox consumer + workers, default settings) "
         "from its start until its durable consumer has nothing pending or unacked; the "

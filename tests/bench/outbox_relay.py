@@ -6,9 +6,9 @@ Per store and repetition (fresh database, fresh streams):
   Nats-Msg-Id each) published from a plain nats-py client with `publish_async` (pipelined,
   default max pending) to a fresh stream of the service's shape, then every ack awaited;
 * relay: a `BrokerLink` and an `OutboxRelay` started as `libs.common.service.Runtime` starts
-  them, timed from the relay's start until `outbox_backlog` reports nothing unsent.
+  them, timed from the relay's start until no event is unsent (`any_unsent`).
 
-The floor: the relay keeps at least a third of the raw rate.
+The floor (issue 15): the relay keeps at least half the raw rate, on both stores.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 import nats
 from opentelemetry.sdk.trace import TracerProvider
 from pydantic import Field
+from sqlalchemy import select
 
 from libs.common.broker import BrokerLink, service_streams
 from libs.common.db import Database
@@ -30,7 +31,7 @@ from libs.common.logging import configure_logging
 from libs.common.metrics import ServiceMetrics
 from libs.common.outbox import OutboxRelay, outbox_backlog
 from libs.common.settings import ServiceSettings
-from libs.common.tables import platform_metadata
+from libs.common.tables import outbox, platform_metadata
 from libs.common.tracing import create_tracer_provider, instrument_engine
 from tests.bench.common import (
     BenchOptions,
@@ -41,6 +42,7 @@ from tests.bench.common import (
     median,
     phase_timeout,
     rate,
+    record,
     repeat_per_store,
     store,
     stream_messages,
@@ -52,7 +54,7 @@ DEFAULT_EVENTS = 20_000
 NAME = "outbox_relay"
 SERVICE = "benchsvc"
 WRITE_BATCH = 1_000  # events per transaction when filling the outbox (not timed)
-FLOOR = 1 / 3  # the relay keeps at least this share of the raw rate
+FLOOR = 0.5  # the relay keeps at least this share of the raw rate
 POLL_SECONDS = 0.02  # how often the backlog is read while the relay drains
 
 
@@ -143,6 +145,16 @@ async def raw_publish(
         await nc.close()
 
 
+async def any_unsent(db: Database) -> bool:
+    """Whether an event waits to be published: one probe of the unsent index (counting the
+    backlog every 20 ms, as `outbox_backlog` does, took CPU from the relay it measures)."""
+    async with db.read() as session:
+        found = await session.execute(
+            select(outbox.c.seq).where(outbox.c.sent_at.is_(None)).limit(1)
+        )
+        return found.first() is not None
+
+
 async def relay_drain(
     settings: ServiceSettings,
     db: Database,
@@ -162,11 +174,9 @@ async def relay_drain(
         deadline = time.monotonic() + phase_timeout(events)
         started, cpu = time.perf_counter(), time.process_time()
         relay.start()
-        while True:
-            backlog, _ = await outbox_backlog(db)
-            if backlog == 0:
-                break
+        while await any_unsent(db):
             if time.monotonic() > deadline:
+                backlog, _ = await outbox_backlog(db)
                 problems.append(f"relay: {backlog} events still unsent at timeout")
                 break
             await asyncio.sleep(POLL_SECONDS)
@@ -217,7 +227,7 @@ async def run(options: BenchOptions) -> list[Table]:
             "raw nats-py",
             "relay",
             "relay/raw",
-            "floor 1/3",
+            "floor 0.5",
             "CPU µs/ev raw/relay",
             "checks",
             "relay each run",
@@ -242,6 +252,7 @@ async def run(options: BenchOptions) -> list[Table]:
                 " ".join(rate(r.measured_rate) for r in runs),
             ]
         )
+        record(NAME, relay, raw, FLOOR, "ev/s", kind)
         if problems:
             table.notes.append(
                 f"!!! {kind}: {problems} problem(s) (missing acks, unsent rows or a stream "
@@ -257,8 +268,9 @@ async def run(options: BenchOptions) -> list[Table]:
         "transaction, each inside a span (every row has a traceparent)",
         "raw: plain nats-py publish_async (default max pending), the same subjects, data and "
         "headers (Envelope.headers()), to a fresh stream of the service's shape, until all acked",
-        "relay: BrokerLink + OutboxRelay as Runtime starts them, from relay start until "
-        f"outbox_backlog() is 0 (polled every {POLL_SECONDS * 1000:.0f} ms); stream then checked",
+        "relay: BrokerLink + OutboxRelay as Runtime starts them, from relay start until no "
+        f"event is unsent (one index probe every {POLL_SECONDS * 1000:.0f} ms); stream then "
+        "checked",
         f"floor: relay/raw >= {FLOOR:.2f}; relay/raw compares the medians; CPU: this process's "
         "CPU time (all threads; the nats-server and PostgreSQL not included) per event",
     ]

@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
 from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
 from opentelemetry import trace
@@ -13,9 +14,15 @@ from sqlalchemy import select, update
 
 from libs.common.broker import BrokerLink
 from libs.common.db import Database
-from libs.common.events import IntegrationEvent, catalogue
+from libs.common.events import Envelope, IntegrationEvent, catalogue
 from libs.common.metrics import ServiceMetrics
-from libs.common.outbox import OutboxRelay, mark_for_republish, outbox_backlog, purge_sent
+from libs.common.outbox import (
+    OutboxRelay,
+    mark_for_republish,
+    message_headers,
+    outbox_backlog,
+    purge_sent,
+)
 from libs.common.settings import ServiceSettings
 from libs.common.tables import outbox, platform_metadata, utcnow
 from tests.harness import POSTGRESQL_ONLY, NatsServer, wait_for
@@ -168,3 +175,26 @@ async def test_two_relays_on_one_postgresql_store_publish_each_event_once_in_ord
         assert sorted(p or 0 for p in published) == [0, 300]
     finally:
         await second.stop()
+
+
+@pytest.mark.parametrize("tracestate", [None, "vendor=1"])
+@pytest.mark.parametrize("traceparent", [None, "00-" + "1" * 32 + "-" + "2" * 16 + "-01"])
+def test_a_stored_event_is_published_with_the_headers_of_its_envelope(
+    traceparent: str | None, tracestate: str | None
+) -> None:
+    envelope = Envelope.wrap(
+        ItemNotedV1(item_id="item-1", seq=1),
+        source="/pb/outboxtest",
+        traceparent=traceparent,
+        tracestate=tracestate,
+    )
+    row = SimpleNamespace(
+        event_id=envelope.id,
+        source=envelope.source,
+        type=envelope.type,
+        subject=envelope.subject,
+        occurred_at=envelope.time,
+        traceparent=envelope.traceparent,
+        tracestate=envelope.tracestate,
+    )
+    assert message_headers(row) == envelope.headers()

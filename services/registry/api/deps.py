@@ -29,7 +29,8 @@ registry_settings = settings_of(RegistrySettings)
 SettingsDep = Annotated[RegistrySettings, Depends(registry_settings)]
 
 
-def rules(settings: SettingsDep) -> Rules:
+async def rules(settings: SettingsDep) -> Rules:
+    """Async, as every dependency on the write path: a plain `def` is run in the thread pool."""
     return settings.rules()
 
 

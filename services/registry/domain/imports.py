@@ -1088,7 +1088,14 @@ class RowBatch:
 
 
 Change = tuple[Organization, Organization, list[str]]  # before, after, changed field names
-AuditEntry = tuple[str, str, dict[str, Any]]  # organisation id, its region, the entry's changes
+AuditEntry = tuple[str, str, dict[str, Any]]  # entity id, its region, the entry's changes
+
+#: The entity each of the import's audit actions is about: the chunk's registrations are one
+#: entry about the import job (the rows' values are in each organisation's provenance).
+AUDIT_ENTITY_TYPES = {
+    "organization.imported": "import",
+    "organization.updated_by_import": "organization",
+}
 
 
 @dataclass(frozen=True)
@@ -1262,14 +1269,21 @@ def _audit_entries(
     matched: Mapping[str, _Matched],
     plan: ChunkPlan,
 ) -> dict[str, list[AuditEntry]]:
-    """The import's audit entries: each organisation it registered (with the row's values) and
-    each it changed (with the changed fields)."""
+    """The import's audit entries: one for the chunk's registrations (the import job as the
+    entity, the organisations' ids and the rows they came from: what each row said is in its
+    provenance), and one for each organisation it changed (with the changed fields)."""
     origin = {"import_id": job.id, "source": job.source}
+    fresh = [(r.row, o.id) for r, o in registered]
     return {
         "organization.imported": [
-            (o.id, o.region_code, {**origin, "row": r.row, "values": r.values})
-            for r, o in registered
-        ],
+            (
+                job.id,
+                job.region_code,
+                {**origin, "rows": [row for row, _ in fresh], "ids": [i for _, i in fresh]},
+            )
+        ]
+        if fresh
+        else [],
         "organization.updated_by_import": [
             (
                 after.id,

@@ -34,6 +34,7 @@ from libs.common.audit import Actor
 from libs.common.logging import get_logger
 from libs.common.tables import utcnow
 from services.registry.domain.imports import (
+    AUDIT_ENTITY_TYPES,
     HEADER_SCAN_ROWS,
     MAX_ATTEMPTS,
     SOURCES,
@@ -424,7 +425,9 @@ async def import_chunk(
     announce_changed(uow, plan.changes, rules)
     actor = Actor(job.actor, job.actor_region)
     for action, entries in plan.audit.items():
-        await uow.audit.record_many(actor, action, entity_type="organization", entries=entries)
+        await uow.audit.record_many(
+            actor, action, entity_type=AUDIT_ENTITY_TYPES[action], entries=entries
+        )
     await repo.record_sources(plan.provenance)
     await repo.add_row_errors(job.id, plan.errors)
     await repo.add_conflicts(job.id, plan.conflicts)

@@ -19,7 +19,7 @@ from sqlalchemy import (
     update,
 )
 
-from libs.common.db import Repository, dialect_insert, one_of
+from libs.common.db import Repository, dialect_insert, insert_many, one_of
 from libs.common.subtree import within_region
 from libs.common.tables import utcnow
 from services.registry.domain.imports import ConflictRow, ImportJob, Provenance, RowError
@@ -304,21 +304,14 @@ class ImportRepository(Repository):
         return out
 
     async def record_sources(self, said: Sequence[Provenance]) -> None:
-        """Upsert what a source said (one statement, executemany) keyed by organisation+source."""
-        if not said:
+        """What a source said, keyed by organisation+source: inserted in bulk (COPY on
+        PostgreSQL) for organisations the import registers (no earlier word possible), upserted
+        (one statement, executemany) for the ones it matched."""
+        fresh = _source_rows(p for p in said if p.matched_by == "new")
+        await insert_many(self.session, organization_sources, fresh)
+        rows = _source_rows(p for p in said if p.matched_by != "new")
+        if not rows:
             return
-        rows = [
-            {
-                "organization_id": p.organization_id,
-                "source": p.source,
-                "values": p.values,
-                "import_id": p.import_id,
-                "row": p.row,
-                "matched_by": p.matched_by,
-                "said_at": p.said_at,
-            }
-            for p in said
-        ]
         statement = dialect_insert(self.session, organization_sources)
         statement = statement.on_conflict_do_update(
             index_elements=[organization_sources.c.organization_id, organization_sources.c.source],
@@ -372,3 +365,18 @@ class ImportRepository(Repository):
             for row in (await self.session.execute(statement)).mappings():
                 out.setdefault(row["name_key"], []).append(from_row(row))
         return out
+
+
+def _source_rows(said: Iterable[Provenance]) -> list[dict[str, Any]]:
+    return [
+        {
+            "organization_id": p.organization_id,
+            "source": p.source,
+            "values": p.values,
+            "import_id": p.import_id,
+            "row": p.row,
+            "matched_by": p.matched_by,
+            "said_at": p.said_at,
+        }
+        for p in said
+    ]

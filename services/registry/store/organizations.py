@@ -12,7 +12,6 @@ from sqlalchemy import (
     bindparam,
     false,
     func,
-    insert,
     or_,
     select,
     true,
@@ -20,7 +19,7 @@ from sqlalchemy import (
     update,
 )
 
-from libs.common.db import Repository, containing, dialect_insert, starting_with
+from libs.common.db import Repository, containing, dialect_insert, insert_many, starting_with
 from libs.common.subtree import within_region
 from services.registry.domain.names import name_key
 from services.registry.domain.organizations import (
@@ -36,6 +35,10 @@ from services.registry.store.tables import organizations
 _LEDGER_COLUMNS = {point: f"ledger_{point}" for point in LEDGER_POINTS}
 #: The file's fields stored as columns of their own (the ledger is stored point by point).
 _FIELD_COLUMNS = tuple(f.name for f in fields(Organization) if f.name != "ledger")
+
+
+#: `add_if_new`'s statement, per dialect.
+_ADD_IF_NEW: dict[str, Any] = {}
 
 
 def to_row(organization: Organization) -> dict[str, Any]:
@@ -148,13 +151,18 @@ class OrganizationRepository(Repository):
 
     async def add_if_new(self, organization: Organization) -> bool:
         """Insert unless its credit code is already there (race-safe); False when it was."""
-        statement = (
-            dialect_insert(self.session, organizations)
-            .values(to_row(organization))
-            .on_conflict_do_nothing(index_elements=[organizations.c.credit_code])
-            .returning(organizations.c.id)
-        )
-        return (await self.session.execute(statement)).scalar_one_or_none() is not None
+        # The row goes as parameters of one statement per dialect, built once: values inlined
+        # in a new statement cost a cache key over every column on each request.
+        dialect = self.session.bind.dialect.name if self.session.bind is not None else "sqlite"
+        statement = _ADD_IF_NEW.get(dialect)
+        if statement is None:
+            statement = _ADD_IF_NEW[dialect] = (
+                dialect_insert(self.session, organizations)
+                .on_conflict_do_nothing(index_elements=[organizations.c.credit_code])
+                .returning(organizations.c.id)
+            )
+        result = await self.session.execute(statement, to_row(organization))
+        return result.scalar_one_or_none() is not None
 
     async def find(
         self,
@@ -173,8 +181,9 @@ class OrganizationRepository(Repository):
         return [from_row(row) for row in (await self.session.execute(statement)).mappings()]
 
     async def add_many(self, batch: Sequence[Organization]) -> None:
-        if batch:
-            await self.session.execute(insert(organizations), [to_row(o) for o in batch])
+        """Insert new files (COPY on PostgreSQL for a large batch: an import's, checked
+        beforehand; a single one is a plain INSERT)."""
+        await insert_many(self.session, organizations, [to_row(o) for o in batch])
 
     async def save(self, organization: Organization, *, expected_version: int) -> bool:
         """Write a changed file if it is still at `expected_version`; False if it moved on."""

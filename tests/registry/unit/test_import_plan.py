@@ -140,11 +140,11 @@ def test_a_record_the_ledger_lacks_registers_a_new_organisation() -> None:
     }
     assert result.audit["organization.imported"] == [
         (
-            "new-1",
-            "140212101",
-            {"import_id": "job-1", "source": "market_supervision", "row": 2, "values": said},
+            "job-1",
+            "140212",
+            {"import_id": "job-1", "source": "market_supervision", "rows": [2], "ids": ["new-1"]},
         )
-    ]
+    ]  # one entry for the chunk: what row 2 said is its provenance
     assert result.audit["organization.updated_by_import"] == []
     assert result.provenance == [
         Provenance("new-1", "market_supervision", said, "job-1", 2, "new", NOW)

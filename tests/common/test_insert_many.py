@@ -1,0 +1,64 @@
+"""`insert_many`: COPY on PostgreSQL from COPY_MIN_ROWS rows up, executemany below and on
+SQLite; the same rows come back either way, inside the caller's transaction."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import JSON, Column, Integer, MetaData, String, Table, select
+
+from libs.common.db import COPY_MIN_ROWS, Database, insert_many
+from libs.common.tables import UTCDateTime
+
+metadata = MetaData()
+items = Table(
+    "insert_many_items",
+    metadata,
+    Column("id", Integer(), primary_key=True, autoincrement=True),
+    Column("code", String(20), nullable=False, unique=True),
+    Column("values", JSON(), nullable=False),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("note", String(20), server_default="none"),
+)
+
+AT = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+
+
+def rows(n: int, start: int = 0) -> list[dict[str, object]]:
+    return [
+        {"code": f"c{i}", "values": {"n": i, "名": "测试"}, "at": AT + timedelta(seconds=i)}
+        for i in range(start, start + n)
+    ]
+
+
+@pytest.mark.parametrize("count", [3, COPY_MIN_ROWS + 5])
+async def test_rows_come_back_as_written(database_url: str, count: int) -> None:
+    db = Database(database_url, source="/pb/test")
+    try:
+        async with db.engine.begin() as conn:
+            await conn.run_sync(metadata.create_all)
+        async with db.sessions() as session, session.begin():
+            await insert_many(session, items, rows(count))
+        async with db.read() as session:
+            got = (await session.execute(select(items).order_by(items.c.id))).mappings().all()
+        assert [(r["code"], r["values"], r["at"], r["note"]) for r in got] == [
+            (r["code"], r["values"], r["at"], "none") for r in rows(count)
+        ]
+    finally:
+        await db.dispose()
+
+
+async def test_a_rolled_back_transaction_keeps_none_of_them(database_url: str) -> None:
+    db = Database(database_url, source="/pb/test")
+    try:
+        async with db.engine.begin() as conn:
+            await conn.run_sync(metadata.create_all)
+        async with db.sessions() as session:
+            await session.begin()
+            await insert_many(session, items, rows(COPY_MIN_ROWS + 5))
+            await session.rollback()  # the transaction fails after the rows went in
+        async with db.read() as session:
+            assert (await session.execute(select(items))).first() is None
+    finally:
+        await db.dispose()
