@@ -12,6 +12,7 @@ import sys
 import time
 
 from tests.bench import (
+    coverage_freshness,
     coverage_projection,
     inbox_consumer,
     joint_branch_proposals,
@@ -35,6 +36,7 @@ BENCHMARKS: dict[str, Benchmark] = {
     registry_intake.NAME: registry_intake.run,
     registry_writes.NAME: registry_writes.run,
     coverage_projection.NAME: coverage_projection.run,
+    coverage_freshness.NAME: coverage_freshness.run,
     joint_branch_proposals.NAME: joint_branch_proposals.run,
     stations_nearest.NAME: stations_nearest.run,
     stations_requests.NAME: stations_requests.run,

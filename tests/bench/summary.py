@@ -31,7 +31,7 @@ ROWS: tuple[Row, ...] = (
         ("sqlite",),
     ),
     Row("coverage_read_p99", "GET /v1/coverage p99 while consuming", "coverage_projection"),
-    Row("commit_to_visible_p99", "registry commit → coverage visible p99", "coverage_projection"),
+    Row("commit_to_visible_p99", "registry commit → coverage visible p99", "coverage_freshness"),
     Row("registry_import", "import via API ÷ raw executemany", "registry_import"),
     Row("service_rss", "peak RSS of a service process", "coverage_projection"),
     Row("registry_writes", "POST /v1/organizations ×20 ÷ bare FastAPI", "registry_writes"),
