@@ -542,15 +542,23 @@ class InboxConsumer:
 
     async def _gather(self, batch: list[Msg]) -> bool:
         """Fetch into `batch` until it holds every message the server has handed out to this
-        consumer and not had acknowledged. False when that did not happen in time (a second
-        replica holds some): then the batch is released, after a random pause, for a later try."""
+        consumer and not had acknowledged, but for those already buffered for the next fetch
+        that come after all of the batch (they are the next batch, prefetched). False when that
+        did not happen in time (a second replica holds some): then the batch is released, after
+        a random pause, for a later try."""
         js = self.link.js
         wait = max(self.settings.inbox_backoff_seconds or [1.0])
         deadline = time.monotonic() + wait + 3 * self.settings.inbox_ack_wait_seconds
         timeout = 0.02
         while True:
             info = await js.consumer_info(self.spec.stream, self.spec.name)
-            if int(info.num_ack_pending or 0) <= len({_sequence(m) for m in batch}):
+            held = {_sequence(m) for m in batch}
+            # what the server already sent for the next fetch (the prefetch) stays for it when
+            # it all comes after the batch
+            ahead = {_sequence(m) for m in buffered(self._subscription)}
+            if int(info.num_ack_pending or 0) <= len(held | ahead) and (
+                not ahead or min(ahead) > max(held)
+            ):
                 return True
             if time.monotonic() > deadline:
                 log.warning(
