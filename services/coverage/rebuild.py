@@ -4,7 +4,10 @@ Empties the projection (organisation facts, branches, assignments, mass organisa
 routine's lapses, roll-ups) and replays PB_REGISTRY, then PB_TRAINING (the routine's lapses and
 restorations, for effective coverage; skipped when training has not declared it), each from
 sequence 1 up to its last message at the start, through the same code the live consumers use,
-`--batch-size` events per transaction, printing progress.
+`--batch-size` events per transaction, printing progress; but in bulk: the replay writes the
+organisations' facts only, and the roll-ups are then added up once from the facts, with one
+aggregate (grouped by what the counting reads), and written in place of the old. Each live
+consumer's position is moved to the end the rebuild replayed, so it goes on from there.
 Targets, snapshots and history are kept. The progress is stored with each batch, so `--resume`
 continues an interrupted rebuild where it stopped (every step of the projection is idempotent).
 Stop the service (or at least its consumer) while it runs.
@@ -45,6 +48,8 @@ from services.coverage.handlers import (
 from services.coverage.service.rebuild import (
     Noting,
     finish_rebuild,
+    move_consumer,
+    recount_rollups,
     replay,
     start_rebuild,
     unfinished,
@@ -64,11 +69,12 @@ class Source:
     stream: str
     subjects: str
     projected: dict[str, tuple[type[Any], Apply]]
+    consumer: str  # the live consumer of the stream
 
 
 SOURCES: tuple[Source, ...] = (
-    Source(registry_events.stream, "pb.registry.>", PROJECTED),
-    Source(training_events.stream, "pb.training.>", PROJECTED_TRAINING),
+    Source(registry_events.stream, "pb.registry.>", PROJECTED, registry_events.name),
+    Source(training_events.stream, "pb.training.>", PROJECTED_TRAINING, training_events.name),
 )
 
 
@@ -127,6 +133,13 @@ async def _rebuild(
         if source.stream in spans:
             start, end = spans[source.stream]
             await _replay_stream(db, js, source, start, end, batch_size, report, progress)
+    counted = time.monotonic()
+    async with CoverageUnitOfWork(db) as uow:
+        rows = await recount_rollups(uow)
+        for source in SOURCES:
+            if source.stream in spans:
+                await move_consumer(uow, source.consumer, source.stream, spans[source.stream][1])
+    progress(f"roll-ups added up from the facts: {rows} rows in {time.monotonic() - counted:.1f} s")
     async with CoverageUnitOfWork(db) as uow:
         await evaluate_all_targets(uow)
     report.seconds = time.monotonic() - started

@@ -43,12 +43,28 @@ async def replay(
     finished: bool,
 ) -> None:
     """One batch: its runs of one event type noted and applied at once, then the progress. No
-    rates announcement and no target evaluation while the projection refills."""
-    projector = Projector(uow, live=False)
+    rates announcement, no target evaluation and no roll-ups while the projection refills (they
+    are added up once at the end: `recount_rollups`)."""
+    projector = Projector(uow, live=False, rollups=False)
     for note in runs:
         note(projector)
     await projector.flush()
     await uow.rebuilds.advance(stream, last_sequence, finished=finished)
+
+
+async def recount_rollups(uow: CoverageUnitOfWork) -> int:
+    """The roll-ups computed afresh from the organisations' facts in one aggregate, in place of
+    what they held; returns how many roll-up rows there are."""
+    rows = await uow.projection.rollups_from_facts()
+    await uow.projection.replace_rollups(rows)
+    return len(rows)
+
+
+async def move_consumer(
+    uow: CoverageUnitOfWork, consumer: str, stream: str, end_sequence: int
+) -> None:
+    """The live consumer of `stream` goes on after what the rebuild replayed (never back)."""
+    await uow.rebuilds.advance_consumer(consumer, stream, end_sequence)
 
 
 async def finish_rebuild(uow: CoverageUnitOfWork, stream: str, end_sequence: int) -> None:

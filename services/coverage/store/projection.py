@@ -39,7 +39,7 @@ from libs.common.tables import utcnow
 from libs.common.tracing import current_traceparent
 from services.coverage.domain.facts import CoverageFacts, size_band
 from services.coverage.domain.links import BranchLink, Links, covering_branch
-from services.coverage.domain.rollups import COUNTERS, RollupKey
+from services.coverage.domain.rollups import COUNTERS, RollupDelta, RollupKey
 from services.coverage.domain.routine import last_full_quarter
 from services.coverage.store.tables import (
     branch_organizations,
@@ -618,6 +618,69 @@ class ProjectionRepository(Repository):
         """Empty the projection (before a rebuild from the stream)."""
         for table in PROJECTION_TABLES:
             await self.session.execute(delete(table))
+
+    async def rollups_from_facts(self) -> dict[RollupKey, tuple[int, ...]]:
+        """The roll-ups the organisations' facts add up to, from one aggregate over them (a
+        rebuild's last step): the facts are grouped by everything the counting reads, never by
+        who an organisation is (its id, name, credit code, place; of its branch, only whether it
+        has one), and each group's counters are added once, times its size."""
+        f = organization_facts.c
+        has_branch = f.branch_id.is_not(None)
+        grouped = [
+            f.region_code,
+            f.kind,
+            f.industry_code,
+            f.size_band,
+            f.area_ids,
+            f.managed,
+            f.three_haves,
+            f.operating_status,
+            f.no_branch_reason,
+            f.full_members,
+            f.probationary_members,
+            f.ledger_complete,
+            f.branch_kind,
+            f.branch_formed_on,
+            f.branch_kept,
+            f.instructor_count,
+            f.mass_organization_count,
+        ]
+        query = select(
+            *grouped,
+            has_branch.label("has_branch"),
+            func.min(f.staff_count).label("staff_count"),  # one of the group's size band
+            func.count().label("organizations"),
+        ).group_by(*grouped, has_branch)
+        delta = RollupDelta()
+        for row in await self.session.execute(query):
+            facts = CoverageFacts(
+                organization_id="",
+                region_code=row.region_code,
+                kind=row.kind,
+                industry_code=row.industry_code,
+                staff_count=row.staff_count,
+                area_ids=tuple(json.loads(row.area_ids or "[]")),
+                managed=bool(row.managed),
+                three_haves=None if row.three_haves is None else bool(row.three_haves),
+                operating_status=row.operating_status,
+                no_branch_reason=row.no_branch_reason,
+                full_members=row.full_members,
+                probationary_members=row.probationary_members,
+                ledger_complete=bool(row.ledger_complete),
+                branch_id="" if row.has_branch else None,
+                branch_kind=row.branch_kind,
+                instructor_count=row.instructor_count,
+                mass_organization_count=row.mass_organization_count,
+                branch_formed_on=row.branch_formed_on,
+                branch_kept=bool(row.branch_kept),
+            )
+            delta.add(facts, int(row.organizations))
+        return delta.rows()
+
+    async def replace_rollups(self, rows: dict[RollupKey, tuple[int, ...]]) -> None:
+        """Empty the roll-ups and write these."""
+        await self.session.execute(delete(rollups))
+        await self.add_to_rollups(rows)
 
     async def stored_rollups(self) -> dict[RollupKey, tuple[int, ...]]:
         """The stored roll-ups, non-zero rows only (to compare a projection with another)."""
