@@ -26,6 +26,7 @@ import contextlib
 import json
 import random
 import time
+import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import (
     AbstractAsyncContextManager,
@@ -44,7 +45,8 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 from opentelemetry import trace
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, insert, select, text
+from sqlalchemy.ext.asyncio import AsyncConnection
 from typing_extensions import TypeVar
 
 from libs.common.broker import BrokerLink
@@ -196,6 +198,9 @@ class InboxConsumer:
         # less than an hour would otherwise never purge.
         self._last_purge = float("-inf")
         self.dead_letter_subject = f"pb.dlq.{settings.service_name}.{spec.name}"
+        # an ordered consumer's lease on PostgreSQL: a session advisory lock on a connection kept
+        self._lease: AsyncConnection | None = None
+        self._lease_key = zlib.crc32(f"pb-consumer-{settings.service_name}-{spec.name}".encode())
 
     @property
     def ordered(self) -> bool:
@@ -222,6 +227,7 @@ class InboxConsumer:
         # survive a cancellation (its inner wait can be left pending forever).
         await stop_loop(self._task, self._stopping, grace=self.settings.inbox_fetch_seconds + 5)
         self._task = None
+        await self._give_up_lease()
         if self._subscription is not None:
             # An open pull request would hold up the connection's drain at shutdown.
             with contextlib.suppress(Exception):
@@ -247,6 +253,9 @@ class InboxConsumer:
             try:
                 if not self.link.ready.is_set():
                     await self._stopping.sleep(0.2, wake=self.link.ready)
+                    continue
+                if self.ordered and not await self._holds_lease():
+                    await self._stopping.sleep(self.settings.inbox_ack_wait_seconds / 2)
                     continue
                 if subscription is None:
                     subscription = await self._subscribe()
@@ -508,6 +517,37 @@ class InboxConsumer:
     # UPDATE, so two writers take turns and the second skips what the first applied; SQLite's
     # writers are serial. A crash between the commit and the acks only redelivers what the
     # position already covers: acknowledged as duplicates.
+
+    async def _holds_lease(self) -> bool:
+        """Whether this process is the one that consumes (an ordered consumer has one writer): on
+        PostgreSQL the holder of a session advisory lock, checked on its connection each round,
+        so a replica beside it waits and takes over within half an ack wait of the holder's
+        connection closing (its death); SQLite serves one process."""
+        if self.db.dialect != "postgresql":
+            return True
+        if self._lease is not None:
+            try:
+                await self._lease.execute(text("SELECT 1"))
+                await self._lease.commit()  # never left idle in a transaction
+                return True
+            except Exception:  # noqa: BLE001 - the connection, and with it the lock, is gone
+                log.warning("ordered consumer lost its lease", consumer=self.spec.name)
+                await self._give_up_lease()
+        conn = await self.db.engine.connect()
+        taken = await conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": self._lease_key})
+        if taken.scalar_one():
+            await conn.commit()
+            self._lease = conn
+            log.info("ordered consumer took the lease", consumer=self.spec.name)
+            return True
+        await conn.close()
+        return False
+
+    async def _give_up_lease(self) -> None:
+        if self._lease is not None:
+            with contextlib.suppress(Exception):
+                await self._lease.close()
+            self._lease = None
 
     async def _settle_in_order(self, batch: list[Msg]) -> None:
         """Apply a batch of an ordered consumer (`batch` grows with what gathering fetches)."""

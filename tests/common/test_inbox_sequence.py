@@ -221,3 +221,30 @@ async def _outstanding(ordered: Ordered, count: int) -> bool:
         ordered.consumer.spec.stream, ordered.consumer.spec.name
     )
     return int(info.num_ack_pending or 0) == count and int(info.num_pending or 0) == 0
+
+
+async def test_two_replicas_apply_everything_once_in_order_and_one_takes_over(
+    ordered: Ordered,
+) -> None:
+    """A second replica of an ordered consumer: on PostgreSQL it waits while the first holds
+    the lease and takes over when it stops; on SQLite (one process in practice) the two take
+    turns. Either way everything is applied once, in stream order."""
+    spec = ordered.consumer.spec
+    settings = ordered.consumer.settings
+    second = InboxConsumer(
+        spec, ordered.db, ordered.link, settings, ordered.metrics, trace.get_tracer("test")
+    )
+    values = [f"r-{i:02d}" for i in range(30)]
+    await ordered.publish(*values[:20])
+    ordered.consumer.start()
+    second.start()
+    try:
+        await wait_for(lambda: _equal(ordered.values(), values[:20]), timeout=20)
+        if ordered.db.dialect == "postgresql":
+            holders = [c for c in (ordered.consumer, second) if c._lease is not None]
+            assert len(holders) == 1
+            await holders[0].stop()  # the other takes over within half an ack wait
+        await ordered.publish(*values[20:])
+        await wait_for(lambda: _equal(ordered.values(), values), timeout=20)
+    finally:
+        await second.stop()
