@@ -583,37 +583,39 @@ class InboxConsumer:
     async def _gather(self, batch: list[Msg]) -> bool:
         """Fetch into `batch` until it holds every message the server has handed out to this
         consumer and not had acknowledged, but for those already buffered for the next fetch
-        that come after all of the batch (they are the next batch, prefetched). False when that
-        did not happen in time (a second replica holds some): then the batch is released, after
-        a random pause, for a later try."""
-        js = self.link.js
+        that come after all of the batch (the next batch, prefetched while this one writes); a
+        batch not yet full first takes what is buffered (a backlog is applied in full batches).
+        False when that did not happen in time (a second replica holds some): then the batch is
+        released, after a random pause, for a later try."""
+        size = self.settings.inbox_batch_size
         wait = max(self.settings.inbox_backoff_seconds or [1.0])
         deadline = time.monotonic() + wait + 3 * self.settings.inbox_ack_wait_seconds
         timeout = 0.02
         while True:
-            info = await js.consumer_info(self.spec.stream, self.spec.name)
             held = {_sequence(m) for m in batch}
-            # what the server already sent for the next fetch (the prefetch) stays for it when
-            # it all comes after the batch
             ahead = {_sequence(m) for m in buffered(self._subscription)}
-            if int(info.num_ack_pending or 0) <= len(held | ahead) and (
-                not ahead or min(ahead) > max(held)
-            ):
-                return True
-            if time.monotonic() > deadline:
-                log.warning(
-                    "ordered consumer could not gather what is outstanding; another replica?",
-                    consumer=self.spec.name,
-                    held=len(batch),
-                    outstanding=info.num_ack_pending,
-                )
-                pause = random.uniform(0.5, 2.0)
-                await self._release(batch, delay=pause)
-                await self._stopping.sleep(pause)
-                return False
+            if not ahead or len(held) >= size:
+                info = await self.link.js.consumer_info(self.spec.stream, self.spec.name)
+                outstanding = int(info.num_ack_pending or 0)
+                if outstanding <= len(held | ahead) and (not ahead or min(ahead) > max(held)):
+                    return True
+                if time.monotonic() > deadline:
+                    log.warning(
+                        "ordered consumer could not gather what is outstanding; another replica?",
+                        consumer=self.spec.name,
+                        held=len(held),
+                        outstanding=outstanding,
+                    )
+                    pause = random.uniform(0.5, 2.0)
+                    await self._release(batch, delay=pause)
+                    await self._stopping.sleep(pause)
+                    return False
+            topping_up = bool(ahead) and len(held) < size
             try:
                 batch.extend(
-                    await self._subscription.fetch(self.settings.inbox_batch_size, timeout=timeout)
+                    await self._subscription.fetch(
+                        size - len(held) if topping_up else size, timeout=timeout
+                    )
                 )
             except (NatsTimeoutError, TimeoutError):
                 timeout = min(1.0, timeout * 2)

@@ -187,11 +187,7 @@ async def _replay_stream(
     try:
         last = start - 1
         while last < end:
-            try:
-                msgs = await subscription.fetch(batch_size, timeout=FETCH_TIMEOUT)
-            except (NatsTimeoutError, TimeoutError):
-                continue
-            batch = [m for m in msgs if m.metadata.sequence.stream <= end]
+            batch = await _next_batch(subscription, batch_size, end)
             if not batch:
                 break
             last = batch[-1].metadata.sequence.stream
@@ -206,6 +202,24 @@ async def _replay_stream(
                 )
     finally:
         await subscription.unsubscribe()
+
+
+async def _next_batch(subscription: Any, size: int, end: int) -> list[Msg]:
+    """Up to `size` messages, none past sequence `end`: fetched until the batch is full or
+    reaches the end (nats-py's fetch returns with what has arrived, often a few dozen, and a
+    transaction per few dozen events costs more than their work)."""
+    batch: list[Msg] = []
+    while len(batch) < size:
+        try:
+            msgs = await subscription.fetch(size - len(batch), timeout=FETCH_TIMEOUT)
+        except (NatsTimeoutError, TimeoutError):
+            if batch:
+                return batch
+            continue
+        batch += [m for m in msgs if m.metadata.sequence.stream <= end]
+        if not msgs or msgs[-1].metadata.sequence.stream >= end:
+            return batch
+    return batch
 
 
 async def _apply(

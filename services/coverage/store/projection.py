@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cache
@@ -39,7 +39,7 @@ from libs.common.tables import utcnow
 from libs.common.tracing import current_traceparent
 from services.coverage.domain.facts import CoverageFacts, size_band
 from services.coverage.domain.links import BranchLink, Links, covering_branch
-from services.coverage.domain.rollups import COUNTERS, RollupDelta, RollupKey
+from services.coverage.domain.rollups import COUNTERS, RollupKey
 from services.coverage.domain.routine import last_full_quarter
 from services.coverage.store.tables import (
     branch_organizations,
@@ -619,11 +619,10 @@ class ProjectionRepository(Repository):
         for table in PROJECTION_TABLES:
             await self.session.execute(delete(table))
 
-    async def rollups_from_facts(self) -> dict[RollupKey, tuple[int, ...]]:
-        """The roll-ups the organisations' facts add up to, from one aggregate over them (a
-        rebuild's last step): the facts are grouped by everything the counting reads, never by
-        who an organisation is (its id, name, credit code, place; of its branch, only whether it
-        has one), and each group's counters are added once, times its size."""
+    async def rollup_groups(self) -> AsyncIterator[tuple[CoverageFacts, int]]:
+        """The organisations' facts grouped by everything the counting reads, never by who an
+        organisation is (its id, name, credit code, place; of its branch, only whether it has
+        one): one aggregate, streamed in region order, as (a group's facts, its size)."""
         f = organization_facts.c
         has_branch = f.branch_id.is_not(None)
         grouped = [
@@ -645,14 +644,18 @@ class ProjectionRepository(Repository):
             f.instructor_count,
             f.mass_organization_count,
         ]
-        query = select(
-            *grouped,
-            has_branch.label("has_branch"),
-            func.min(f.staff_count).label("staff_count"),  # one of the group's size band
-            func.count().label("organizations"),
-        ).group_by(*grouped, has_branch)
-        delta = RollupDelta()
-        for row in await self.session.execute(query):
+        query = (
+            select(
+                *grouped,
+                has_branch.label("has_branch"),
+                func.min(f.staff_count).label("staff_count"),  # one of the group's size band
+                func.count().label("organizations"),
+            )
+            .group_by(*grouped, has_branch)
+            .order_by(f.region_code)
+        )
+        result = await self.session.stream(query.execution_options(yield_per=5000))
+        async for row in result:
             facts = CoverageFacts(
                 organization_id="",
                 region_code=row.region_code,
@@ -671,16 +674,34 @@ class ProjectionRepository(Repository):
                 branch_kind=row.branch_kind,
                 instructor_count=row.instructor_count,
                 mass_organization_count=row.mass_organization_count,
-                branch_formed_on=row.branch_formed_on,
+                branch_formed_on=_date(row.branch_formed_on),
                 branch_kept=bool(row.branch_kept),
             )
-            delta.add(facts, int(row.organizations))
-        return delta.rows()
+            yield facts, int(row.organizations)
 
-    async def replace_rollups(self, rows: dict[RollupKey, tuple[int, ...]]) -> None:
-        """Empty the roll-ups and write these."""
+    async def clear_rollups(self) -> None:
         await self.session.execute(delete(rollups))
-        await self.add_to_rollups(rows)
+
+    async def insert_rollups(self, rows: dict[RollupKey, tuple[int, ...]]) -> None:
+        """Write roll-up rows not stored yet (after `clear_rollups`): a plain INSERT."""
+        if not rows:
+            return
+        now = utcnow()
+        await self.session.execute(
+            insert(rollups),
+            [
+                {
+                    "region_code": key.region_code,
+                    "area_id": key.area_id,
+                    "kind": key.kind,
+                    "section": key.section,
+                    "size_band": key.size_band,
+                    **dict(zip(COUNTERS, values, strict=True)),
+                    "updated_at": now,
+                }
+                for key, values in rows.items()
+            ],
+        )
 
     async def stored_rollups(self) -> dict[RollupKey, tuple[int, ...]]:
         """The stored roll-ups, non-zero rows only (to compare a projection with another)."""
