@@ -555,8 +555,11 @@ class InboxConsumer:
             return
         read = [self._read(m) for m in _in_stream_order(batch)]
         poison = [d for d in read if isinstance(d, _Unreadable)]
-        if poison:  # stored before anything after them commits: a crash cannot skip them
-            await self._dead_letter(poison)
+        # stored before anything after them commits, so neither a crash nor a store that is
+        # down lets the position pass a message that was never recorded
+        if poison and not await self._dead_letter(poison):
+            await self._release(batch, delay=5.0)
+            return
         pending = [d for d in read if isinstance(d, _Delivery)]
         while pending:
             applied, duplicates, failure = await self._apply_in_order(pending)
@@ -571,9 +574,11 @@ class InboxConsumer:
             failed, error, give_up = failure
             rest = pending[pending.index(failed) + 1 :]
             if give_up or failed.msg.metadata.num_delivered >= self.settings.inbox_max_deliveries:
-                await self._dead_letter([_Unreadable(failed.msg, error, failed.envelope)])
-                pending = rest
-                continue
+                if await self._dead_letter([_Unreadable(failed.msg, error, failed.envelope)]):
+                    pending = rest
+                    continue
+                await self._release([d.msg for d in rest], delay=5.0)
+                break
             # retried together, in order: the gathering waits for all of them to come back
             await self._retry_later(failed, error)
             await self._release([d.msg for d in rest], delay=self._retry_delay(failed))
@@ -684,8 +689,9 @@ class InboxConsumer:
         )
         await d.msg.nak(delay=delay)
 
-    async def _dead_letter(self, items: list[_Unreadable]) -> None:
-        """Store, copy to the DLQ subject, then terminate: a message is never just dropped."""
+    async def _dead_letter(self, items: list[_Unreadable]) -> bool:
+        """Store, copy to the DLQ subject, then terminate: a message is never just dropped.
+        False when they could not be stored (then they are nak'd, to come back)."""
         now = utcnow()
         rows = [
             {
@@ -711,7 +717,7 @@ class InboxConsumer:
             )
             for d in items:
                 await d.msg.nak(delay=5.0)
-            return
+            return False
         for d in items:
             with self._dead_letter_span(d):
                 await self._copy_and_terminate(d)
@@ -723,6 +729,7 @@ class InboxConsumer:
                     event_type=d.envelope.type if d.envelope else None,
                     reason=d.reason,
                 )
+        return True
 
     def _dead_letter_span(self, d: _Unreadable) -> AbstractContextManager[trace.Span]:
         """An error span in the trace the event carries (its envelope's, else the message's
