@@ -21,6 +21,8 @@ This module reads the stream; what each transaction does is in `service/rebuild.
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -184,13 +186,21 @@ async def _replay_stream(
             max_ack_pending=-1,
         ),
     )
+    # The next batch is fetched while the current one is written: the store works in its own
+    # thread (aiosqlite; asyncpg's I/O), so receiving and parsing overlap the writes.
+    upcoming: asyncio.Task[list[Msg]] | None = asyncio.create_task(
+        _next_batch(subscription, batch_size, end)
+    )
     try:
         last = start - 1
-        while last < end:
-            batch = await _next_batch(subscription, batch_size, end)
+        while upcoming is not None and last < end:
+            batch = await upcoming
+            upcoming = None
             if not batch:
                 break
             last = batch[-1].metadata.sequence.stream
+            if last < end:
+                upcoming = asyncio.create_task(_next_batch(subscription, batch_size, end))
             await _apply(db, source, batch, last, last >= end, report)
             report.last_sequence = last
             if time.monotonic() - reported >= 1.0 or last >= end:
@@ -201,6 +211,10 @@ async def _replay_stream(
                     f"{applied / max(reported - started, 1e-9):,.0f}/s"
                 )
     finally:
+        if upcoming is not None:  # only when the replay failed
+            upcoming.cancel()
+            with contextlib.suppress(BaseException):
+                await upcoming
         await subscription.unsubscribe()
 
 
