@@ -496,7 +496,7 @@ def start_service(
         raise
     if process.stdout is None:  # pragma: no cover - stdout=PIPE always gives one
         raise RuntimeError("no pipe for the service output")
-    width = max(len(f"{name}-worker") for name in SERVICE_PORTS)
+    width = max(len(name) for name in SERVICE_PORTS)  # a worker's prefix is longer
     prefix = f"[{spec.name}]".ljust(width + 2) + " "
     reader = threading.Thread(
         target=_pump_output,
