@@ -7,6 +7,10 @@ store in ``.data/nats`` and one log file per process in ``.data/logs``.
 * ``NATS_URL`` set in the environment: that NATS is used and no nats-server is started.
 * ``PB_<NAME>_PORT`` / ``PB_<NAME>_DATABASE_URL`` already set: they are respected, which is how a
   service is moved to another port or switched to PostgreSQL.
+* coverage runs as two processes on one store: its API (``PB_COVERAGE_ROLE=api``) and its
+  worker (``python -m services.coverage worker``: relay, consumers, background loops; health and
+  metrics on the service's port + 100, or ``PB_COVERAGE_WORKER_PORT``), so the projection's CPU
+  work never queues the API's requests. ``PB_COVERAGE_ROLE=all`` runs it as one process again.
 * Once everything is up, a nats-server or service that dies is started again (after 1 s, then
   2, 4, ... up to 30 s while it keeps dying; back to 1 s once it stayed up 30 s), on the same
   port, store and log file; the services reconnect to a restarted nats-server by themselves.
@@ -50,6 +54,12 @@ SERVICE_PORTS: dict[str, int] = {
     "stations": 8003,
     "training": 8004,
 }
+#: Services whose relay, consumers and background workers run in a process of their own beside
+#: the API (`python -m services.<name> worker`, the API with PB_<NAME>_ROLE=api), so the
+#: projection's CPU work never queues the API's requests; the worker's health and metrics port is
+#: the service's plus this offset (PB_<NAME>_WORKER_PORT sets another).
+SPLIT_SERVICES = ("coverage",)
+WORKER_PORT_OFFSET = 100
 DEFAULT_NATS_PORT = 4222
 DEFAULT_NATS_MONITOR_PORT = 8222
 DEFAULT_TIMEOUT = 60.0
@@ -103,10 +113,16 @@ class StopRequest:
 class ServiceSpec:
     """How one service is to be started: its port, its store and its whole environment."""
 
-    name: str
+    service: str
     port: int
     database_url: str
     env: Mapping[str, str]
+    worker: bool = False  # the service's worker process, beside its API
+
+    @property
+    def name(self) -> str:
+        """The process's name in messages and its log's: the service's, or `<service>-worker`."""
+        return f"{self.service}-worker" if self.worker else self.service
 
     @property
     def url(self) -> str:
@@ -114,7 +130,7 @@ class ServiceSpec:
 
     @property
     def command(self) -> list[str]:
-        return [sys.executable, "-m", f"services.{self.name}"]
+        return [sys.executable, "-m", f"services.{self.service}", *(["worker"] * self.worker)]
 
 
 @dataclass
@@ -420,7 +436,24 @@ def service_spec(
         port = int(raw_port)
     except ValueError as exc:
         raise LauncherError(f"{prefix}PORT={raw_port!r} is not a port number") from exc
+    if name in SPLIT_SERVICES:
+        env.setdefault(f"{prefix}ROLE", "api")
     return ServiceSpec(name, port, env[f"{prefix}DATABASE_URL"], env)
+
+
+def worker_spec(api: ServiceSpec) -> ServiceSpec | None:
+    """The worker process beside a split service's API (None for a service run whole): the
+    same store and environment, role worker, its health and metrics on a port of its own."""
+    if api.env.get(f"PB_{api.service.upper()}_ROLE") != "api":
+        return None
+    prefix = f"PB_{api.service.upper()}_"
+    raw_port = api.env.get(f"{prefix}WORKER_PORT") or str(api.port + WORKER_PORT_OFFSET)
+    try:
+        port = int(raw_port)
+    except ValueError as exc:
+        raise LauncherError(f"{prefix}WORKER_PORT={raw_port!r} is not a port number") from exc
+    env = {**api.env, f"{prefix}PORT": str(port), f"{prefix}ROLE": "worker"}
+    return ServiceSpec(api.service, port, api.database_url, env, worker=True)
 
 
 def _pump_output(stream: IO[bytes], log: IO[bytes], prefix: str) -> None:
@@ -463,7 +496,7 @@ def start_service(
         raise
     if process.stdout is None:  # pragma: no cover - stdout=PIPE always gives one
         raise RuntimeError("no pipe for the service output")
-    width = max(len(name) for name in SERVICE_PORTS)
+    width = max(len(name) for name in SERVICE_PORTS)  # a worker's prefix is longer
     prefix = f"[{spec.name}]".ljust(width + 2) + " "
     reader = threading.Thread(
         target=_pump_output,
@@ -612,7 +645,7 @@ def summary(
         (
             s.name,
             s.spec.url,
-            f"{s.spec.url}/docs",
+            "-" if s.spec.worker else f"{s.spec.url}/docs",
             f"{s.spec.url}/metrics",
             redact_url(s.spec.database_url),
         )
@@ -853,13 +886,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             pid = nats.process.pid
             say(f"[run] nats-server ready at {nats.url} (pid {pid}, log: {nats.log_path})")
 
-        specs = [service_spec(name, data_dir, nats_url, os.environ) for name in args.only]
+        specs = []
+        for name in args.only:
+            specs.append(service_spec(name, data_dir, nats_url, os.environ))
+            if (worker := worker_spec(specs[-1])) is not None:
+                specs.append(worker)
         for spec in specs:
             if not port_is_free(spec.port):
                 raise LauncherError(
                     f"Port {spec.port} for {spec.name} on {HOST} is already in use (an earlier "
                     f"run still going?). Stop it, or choose another port with "
-                    f"PB_{spec.name.upper()}_PORT=<port>."
+                    f"PB_{spec.service.upper()}_{'WORKER_' * spec.worker}PORT=<port>."
                 )
         for spec in specs:
             stop.check()

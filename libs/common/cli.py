@@ -1,5 +1,5 @@
-"""The command line of every service: serve, migrate, and the operator's outbox and dead-letter
-commands."""
+"""The command line of every service: serve, worker, migrate, and the operator's outbox and
+dead-letter commands."""
 
 from __future__ import annotations
 
@@ -30,7 +30,15 @@ def _timestamp(value: str) -> datetime:
 def _parser(name: str, own: list[Command]) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=f"python -m services.{name}")
     commands = parser.add_subparsers(dest="command")
-    commands.add_parser("serve", help="run the service (the default)")
+    commands.add_parser(
+        "serve",
+        help="run the service (the default): all of it, or its API alone (PB_<NAME>_ROLE=api)",
+    )
+    commands.add_parser(
+        "worker",
+        help="run the service's outbox relay, consumers and background workers, no API "
+        "(health, readiness and metrics only, on PB_<NAME>_PORT)",
+    )
     commands.add_parser("migrate", help="bring the store to the newest migration and exit")
     outbox = commands.add_parser("outbox", help="inspect or re-publish the outbox")
     outbox_commands = outbox.add_subparsers(dest="outbox_command", required=True)
@@ -69,7 +77,9 @@ def run(factory: ServiceFactory, argv: list[str] | None = None) -> None:
     if command in own:
         asyncio.run(own[command].run(args))
         return
-    if command == "serve":
+    if command in ("serve", "worker"):
+        if command == "worker":
+            definition.settings.role = "worker"
         app = build_app(definition)
         uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False)
         return

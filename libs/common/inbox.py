@@ -12,6 +12,11 @@ the ack wait that its messages are in progress, so a slow batch is never handed 
 A consumer may wrap each group of events applied together in a batch scope
 (`@spec.batch_scope`): the handlers accumulate into it, and it writes what they accumulated once
 on its way out, inside the same savepoint (see `ConsumerSpec.batch_scope`).
+
+A consumer that applies one ordered stream with a single writer (a projection) may instead be
+deduplicated by stream sequence (`ConsumerSpec(dedupe="sequence")`): it records the last stream
+sequence it applied in the same transaction as its effects and skips what is at or below it, with
+no inbox row per event (see "Ordered consumers" below).
 """
 
 from __future__ import annotations
@@ -19,7 +24,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import random
 import time
+import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import (
     AbstractAsyncContextManager,
@@ -38,16 +45,17 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 from opentelemetry import trace
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import delete, insert
+from sqlalchemy import delete, insert, select, text
+from sqlalchemy.ext.asyncio import AsyncConnection
 from typing_extensions import TypeVar
 
 from libs.common.broker import BrokerLink
-from libs.common.db import Database, UnitOfWork, insert_new
+from libs.common.db import Database, UnitOfWork, insert_new, upsert_many
 from libs.common.events import MSG_ID_HEADER, Envelope, MalformedEnvelope
 from libs.common.logging import get_logger
 from libs.common.metrics import ServiceMetrics
 from libs.common.settings import ServiceSettings
-from libs.common.tables import dead_letters, inbox, utcnow
+from libs.common.tables import consumer_positions, dead_letters, inbox, utcnow
 from libs.common.tasks import StopSignal, stop_loop
 from libs.common.tracing import span_context_of, span_from
 
@@ -59,6 +67,10 @@ U = TypeVar("U", bound=UnitOfWork, default=Any)
 Handler = Callable[[U, Envelope, Any], Awaitable[None]]
 BatchHandler = Callable[[U, list[tuple[Envelope, Any]]], Awaitable[None]]
 BatchScope = Callable[[U], AbstractAsyncContextManager[object]]
+
+#: How a consumer recognises an event it applied before: by its id in the inbox table, or, for
+#: an ordered single-writer consumer, by its stream sequence (see `ConsumerSpec.dedupe`).
+Dedupe = Literal["inbox", "sequence"]
 
 
 @dataclass(frozen=True)
@@ -90,6 +102,12 @@ class ConsumerSpec(Generic[U]):
     stream: str
     subscriptions: list[Subscription[U]] = field(default_factory=list)
     scope: BatchScope[U] | None = None
+    #: "inbox": each applied event id is stored with the effect (any consumer). "sequence": the
+    #: last applied stream sequence is stored instead and everything at or below it is skipped;
+    #: events are applied strictly in stream order (a failing one holds up those after it until
+    #: it succeeds or is dead-lettered), for a projection with one writer. Its store needs the
+    #: `pb_consumer_positions` table (`libs.common.tables.consumer_positions`).
+    dedupe: Dedupe = "inbox"
 
     def on(self, event_type: str, model: type[BaseModel]) -> Callable[[Handler[U]], Handler[U]]:
         """Register `handler` for `event_type`: `@consumer.on("pb.x.y.z.v1", Model)`."""
@@ -180,6 +198,14 @@ class InboxConsumer:
         # less than an hour would otherwise never purge.
         self._last_purge = float("-inf")
         self.dead_letter_subject = f"pb.dlq.{settings.service_name}.{spec.name}"
+        # an ordered consumer's lease on PostgreSQL: a session advisory lock on a connection kept
+        self._lease: AsyncConnection | None = None
+        self._lease_key = zlib.crc32(f"pb-consumer-{settings.service_name}-{spec.name}".encode())
+
+    @property
+    def ordered(self) -> bool:
+        """Deduplicated by stream sequence, and so applied in stream order."""
+        return self.spec.dedupe == "sequence"
 
     def consumer_config(self) -> ConsumerConfig:
         # No server-side max_deliver: the consumer counts deliveries itself and dead-letters,
@@ -201,6 +227,7 @@ class InboxConsumer:
         # survive a cancellation (its inner wait can be left pending forever).
         await stop_loop(self._task, self._stopping, grace=self.settings.inbox_fetch_seconds + 5)
         self._task = None
+        await self._give_up_lease()
         if self._subscription is not None:
             # An open pull request would hold up the connection's drain at shutdown.
             with contextlib.suppress(Exception):
@@ -227,6 +254,9 @@ class InboxConsumer:
                 if not self.link.ready.is_set():
                     await self._stopping.sleep(0.2, wake=self.link.ready)
                     continue
+                if self.ordered and not await self._holds_lease():
+                    await self._stopping.sleep(self.settings.inbox_ack_wait_seconds / 2)
+                    continue
                 if subscription is None:
                     subscription = await self._subscribe()
                     log.info("consumer started", consumer=self.spec.name, stream=self.spec.stream)
@@ -251,7 +281,7 @@ class InboxConsumer:
     async def _forget_old_ids(self) -> None:
         """Hourly, drop applied ids older than the retention window (the table stays small)."""
         now = time.monotonic()
-        if now - self._last_purge < 3600.0:
+        if self.ordered or now - self._last_purge < 3600.0:
             return
         self._last_purge = now
         cutoff = utcnow() - timedelta(days=self.settings.inbox_retention_days)
@@ -303,21 +333,25 @@ class InboxConsumer:
         if not msgs:
             return
         subscription = self._subscription
+        batch = list(msgs)  # an ordered consumer adds what it fetches while gathering
 
         def held() -> list[Msg]:  # the batch, and what the next fetch will hand over
-            return [*msgs, *buffered(subscription)]
+            return [*batch, *buffered(subscription)]
 
         async with kept_in_progress(held, self.settings.inbox_ack_wait_seconds / 3):
             try:
-                await self._settle(msgs)
+                if self.ordered:
+                    await self._settle_in_order(batch)
+                else:
+                    await self._settle(batch)
             except Exception:
                 # The batch's transaction failed (the store went away, say): what it did not
                 # settle comes back after the first backoff, not after the whole ack wait.
-                await self._release(msgs)
+                await self._release(batch)
                 raise
 
-    async def _release(self, msgs: Sequence[Msg]) -> None:
-        delay = (self.settings.inbox_backoff_seconds or [1.0])[0]
+    async def _release(self, msgs: Sequence[Msg], delay: float | None = None) -> None:
+        delay = (self.settings.inbox_backoff_seconds or [1.0])[0] if delay is None else delay
         for msg in msgs:
             if not msg.is_acked:
                 with contextlib.suppress(Exception):  # a lost nak only waits for the ack wait
@@ -486,6 +520,178 @@ class InboxConsumer:
                 return f"{type(exc).__name__}: {exc}", False
         return None
 
+    # --- ordered consumers: deduplicated by stream sequence ----------------------------------
+    #
+    # Skipping what is at or below the last applied sequence is only right if nothing below a
+    # message is still to be applied when it is. Three things could break that, and each is
+    # handled: a message handed out to a consumer process that died (it comes back after the ack
+    # wait), one nak'd for a retry (it comes back after its backoff), and a second replica
+    # fetching beside this one. So a batch is applied only once every message the server has
+    # handed out and not had acknowledged is in this process's hands (`_gather`: the consumer's
+    # `num_ack_pending` equals what is held; what is missing is fetched, redeliveries first, in
+    # the same batch); then in sequence order; and a failing event stops the batch there: the
+    # events before it commit with their position, it and those after it are retried together
+    # (or it is dead-lettered and the rest go on). On PostgreSQL the position row is read FOR
+    # UPDATE, so two writers take turns and the second skips what the first applied; SQLite's
+    # writers are serial. A crash between the commit and the acks only redelivers what the
+    # position already covers: acknowledged as duplicates.
+
+    async def _holds_lease(self) -> bool:
+        """Whether this process is the one that consumes (an ordered consumer has one writer): on
+        PostgreSQL the holder of a session advisory lock, checked on its connection each round,
+        so a replica beside it waits and takes over within half an ack wait of the holder's
+        connection closing (its death); SQLite serves one process."""
+        if self.db.dialect != "postgresql":
+            return True
+        if self._lease is not None:
+            try:
+                await self._lease.execute(text("SELECT 1"))
+                await self._lease.commit()  # never left idle in a transaction
+                return True
+            except Exception:  # noqa: BLE001 - the connection, and with it the lock, is gone
+                log.warning("ordered consumer lost its lease", consumer=self.spec.name)
+                await self._give_up_lease()
+        conn = await self.db.engine.connect()
+        taken = await conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": self._lease_key})
+        if taken.scalar_one():
+            await conn.commit()
+            self._lease = conn
+            log.info("ordered consumer took the lease", consumer=self.spec.name)
+            return True
+        await conn.close()
+        return False
+
+    async def _give_up_lease(self) -> None:
+        if self._lease is not None:
+            with contextlib.suppress(Exception):
+                await self._lease.close()
+            self._lease = None
+
+    async def _settle_in_order(self, batch: list[Msg]) -> None:
+        """Apply a batch of an ordered consumer (`batch` grows with what gathering fetches)."""
+        if not await self._gather(batch):
+            return
+        read = [self._read(m) for m in _in_stream_order(batch)]
+        poison = [d for d in read if isinstance(d, _Unreadable)]
+        # stored before anything after them commits, so neither a crash nor a store that is
+        # down lets the position pass a message that was never recorded
+        if poison and not await self._dead_letter(poison):
+            await self._release(batch, delay=5.0)
+            return
+        pending = [d for d in read if isinstance(d, _Delivery)]
+        while pending:
+            applied, duplicates, failure = await self._apply_in_order(pending)
+            for d in applied + duplicates:
+                await d.msg.ack()
+            for d in applied:
+                self.metrics.events_consumed.labels(self.spec.name, d.envelope.type).inc()
+            if duplicates:
+                self.metrics.events_duplicate.labels(self.spec.name).inc(len(duplicates))
+            if failure is None:
+                break
+            failed, error, give_up = failure
+            rest = pending[pending.index(failed) + 1 :]
+            if give_up or failed.msg.metadata.num_delivered >= self.settings.inbox_max_deliveries:
+                if await self._dead_letter([_Unreadable(failed.msg, error, failed.envelope)]):
+                    pending = rest
+                    continue
+                await self._release([d.msg for d in rest], delay=5.0)
+                break
+            # retried together, in order: the gathering waits for all of them to come back
+            await self._retry_later(failed, error)
+            await self._release([d.msg for d in rest], delay=self._retry_delay(failed))
+            break
+        self.metrics.consumer_lag.labels(self.spec.name).set(batch[-1].metadata.num_pending)
+
+    async def _gather(self, batch: list[Msg]) -> bool:
+        """Fetch into `batch` until it holds every message the server has handed out to this
+        consumer and not had acknowledged, but for those already buffered for the next fetch
+        that come after all of the batch (the next batch, prefetched while this one writes); a
+        batch not yet full first takes what is buffered (a backlog is applied in full batches).
+        False when that did not happen in time (a second replica holds some): then the batch is
+        released, after a random pause, for a later try."""
+        size = self.settings.inbox_batch_size
+        wait = max(self.settings.inbox_backoff_seconds or [1.0])
+        deadline = time.monotonic() + wait + 3 * self.settings.inbox_ack_wait_seconds
+        timeout = 0.02
+        while True:
+            held = {_sequence(m) for m in batch}
+            ahead = {_sequence(m) for m in buffered(self._subscription)}
+            if not ahead or len(held) >= size:
+                info = await self.link.js.consumer_info(self.spec.stream, self.spec.name)
+                outstanding = int(info.num_ack_pending or 0)
+                if outstanding <= len(held | ahead) and (not ahead or min(ahead) > max(held)):
+                    return True
+                if time.monotonic() > deadline:
+                    log.warning(
+                        "ordered consumer could not gather what is outstanding; another replica?",
+                        consumer=self.spec.name,
+                        held=len(held),
+                        outstanding=outstanding,
+                    )
+                    pause = random.uniform(0.5, 2.0)
+                    await self._release(batch, delay=pause)
+                    await self._stopping.sleep(pause)
+                    return False
+            topping_up = bool(ahead) and len(held) < size
+            try:
+                batch.extend(
+                    await self._subscription.fetch(
+                        size - len(held) if topping_up else size, timeout=timeout
+                    )
+                )
+            except (NatsTimeoutError, TimeoutError):
+                timeout = min(1.0, timeout * 2)
+
+    async def _apply_in_order(
+        self, batch: list[_Delivery]
+    ) -> tuple[list[_Delivery], list[_Delivery], tuple[_Delivery, str, bool] | None]:
+        """One transaction: skip what the stored position covers, apply the rest in stream order
+        up to the first that fails, and move the position to the last applied."""
+        applied: list[_Delivery] = []
+        failure: tuple[_Delivery, str, bool] | None = None
+        async with self.unit_of_work(self.db) as uow:
+            last = await self._position(uow)
+            fresh = [d for d in batch if _sequence(d.msg) > last]
+            duplicates = [d for d in batch if _sequence(d.msg) <= last]
+            if fresh and await self._apply_together(uow, fresh):
+                applied = fresh
+            else:
+                for d in fresh:
+                    error = await self._apply(uow, d)
+                    if error is not None:
+                        failure = (d, *error)
+                        break
+                    applied.append(d)
+            if applied:
+                await upsert_many(
+                    uow.session,
+                    consumer_positions,
+                    [
+                        {
+                            "consumer": self.spec.name,
+                            "stream": self.spec.stream,
+                            "last_sequence": _sequence(applied[-1].msg),
+                            "updated_at": utcnow(),
+                        }
+                    ],
+                    key="consumer",
+                )
+        return applied, duplicates, failure
+
+    async def _position(self, uow: UnitOfWork) -> int:
+        """The last stream sequence this consumer applied (0: none), locked for the batch."""
+        query = (
+            select(consumer_positions.c.last_sequence)
+            .where(consumer_positions.c.consumer == self.spec.name)
+            .with_for_update()
+        )
+        return int((await uow.session.execute(query)).scalar_one_or_none() or 0)
+
+    def _retry_delay(self, d: _Delivery) -> float:
+        delays = self.settings.inbox_backoff_seconds or [1.0]
+        return delays[min(d.msg.metadata.num_delivered - 1, len(delays) - 1)]
+
     async def _retry_later(self, d: _Delivery, error: str) -> None:
         self.metrics.events_failed.labels(self.spec.name).inc()
         attempt = d.msg.metadata.num_delivered
@@ -501,8 +707,9 @@ class InboxConsumer:
         )
         await d.msg.nak(delay=delay)
 
-    async def _dead_letter(self, items: list[_Unreadable]) -> None:
-        """Store, copy to the DLQ subject, then terminate: a message is never just dropped."""
+    async def _dead_letter(self, items: list[_Unreadable]) -> bool:
+        """Store, copy to the DLQ subject, then terminate: a message is never just dropped.
+        False when they could not be stored (then they are nak'd, to come back)."""
         now = utcnow()
         rows = [
             {
@@ -528,7 +735,7 @@ class InboxConsumer:
             )
             for d in items:
                 await d.msg.nak(delay=5.0)
-            return
+            return False
         for d in items:
             with self._dead_letter_span(d):
                 await self._copy_and_terminate(d)
@@ -540,6 +747,7 @@ class InboxConsumer:
                     event_type=d.envelope.type if d.envelope else None,
                     reason=d.reason,
                 )
+        return True
 
     def _dead_letter_span(self, d: _Unreadable) -> AbstractContextManager[trace.Span]:
         """An error span in the trace the event carries (its envelope's, else the message's
@@ -638,6 +846,17 @@ def _links(deliveries: list[_Delivery]) -> list[trace.Link]:
         for d in deliveries
         if d.envelope.traceparent
     ]
+
+
+def _sequence(msg: Msg) -> int:
+    return int(msg.metadata.sequence.stream)
+
+
+def _in_stream_order(msgs: list[Msg]) -> list[Msg]:
+    """The messages by stream sequence, one of each: a second copy of one (handed out again
+    while the first was held) is settled on the server with its twin."""
+    by_sequence = {_sequence(msg): msg for msg in msgs}
+    return [by_sequence[seq] for seq in sorted(by_sequence)]
 
 
 def _runs(deliveries: list[_Delivery]) -> list[list[_Delivery]]:

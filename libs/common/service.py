@@ -1,5 +1,11 @@
 """Builds one service process: FastAPI for HTTP, the broker, outbox relay and inbox consumers in
-the same event loop, with tracing, logging, metrics, health and problem+json wired in."""
+the same event loop, with tracing, logging, metrics, health and problem+json wired in.
+
+A process plays a role (`ServiceSettings.role`): `all` of it (the default), the `api` alone
+(HTTP, nothing consumed or relayed), or the `worker` (outbox relay, consumers and background
+workers, with only health, readiness and metrics over HTTP), so a service's consumers can run in
+a process of their own beside its API (`python -m services.<name> worker`), and a projection's
+CPU work never queues the API's requests on one event loop."""
 
 from __future__ import annotations
 
@@ -138,6 +144,16 @@ class Runtime:
         )
         self.workers.append(self.webhooks)
 
+    @property
+    def works(self) -> bool:
+        """This process relays, consumes and runs the background workers (role all or worker)."""
+        return self.settings.role != "api"
+
+    @property
+    def serves_api(self) -> bool:
+        """This process serves the service's routes (role all or api)."""
+        return self.settings.role != "worker"
+
     def unit_of_work(self, *, readonly: bool = False) -> UnitOfWork:
         """A transaction of the service's own unit of work (`readonly` for queries)."""
         return self.definition.unit_of_work(self.db, readonly=readonly)
@@ -146,11 +162,12 @@ class Runtime:
         if self.settings.migrate_on_start:
             await upgrade_to_head(self.db, self.definition.migrations)
         self.link.start()
-        self.relay.start()
-        for consumer in self.consumers:
-            consumer.start()
-        for worker in self.workers:
-            worker.start()
+        if self.works:
+            self.relay.start()
+            for consumer in self.consumers:
+                consumer.start()
+            for worker in self.workers:
+                worker.start()
         for key in self.settings.development_keys():
             log.warning("development-only secret in use: set it before production", setting=key)
         # What exists now (modules, app, settings, caches) lives as long as the process: moved out
@@ -158,14 +175,15 @@ class Runtime:
         # it (they were ~20% of the coverage consumer's time).
         gc.collect()
         gc.freeze()
-        log.info("service started", port=self.settings.port)
+        log.info("service started", port=self.settings.port, role=self.settings.role)
 
     async def stop(self) -> None:
-        for worker in self.workers:
-            await worker.stop()
-        for consumer in self.consumers:
-            await consumer.stop()
-        await self.relay.stop()
+        if self.works:
+            for worker in self.workers:
+                await worker.stop()
+            for consumer in self.consumers:
+                await consumer.stop()
+            await self.relay.stop()
         await self.link.stop()
         await self.db.dispose()
         self.tracer_provider.shutdown()
@@ -304,10 +322,11 @@ def build_app(
             media_type=PROBLEM_JSON,
         )
 
-    app.include_router(dead_letters_router)  # every service's: libs/common/dead_letters.py
-    for router in definition.routers:
-        app.include_router(router)
-    app.include_router(webhooks_api.router)
+    if runtime.serves_api:
+        app.include_router(dead_letters_router)  # every service's: libs/common/dead_letters.py
+        for router in definition.routers:
+            app.include_router(router)
+        app.include_router(webhooks_api.router)
     return app
 
 

@@ -70,6 +70,13 @@ class ServiceSettings(BaseSettings):
         "listed in its OpenAPI servers after the relative /; empty: only /",
     )
     database_url: str = ""
+    role: Literal["all", "api", "worker"] = Field(
+        default="all",
+        description="What this process runs: all (HTTP, outbox relay, consumers, background "
+        "workers), api (HTTP only) or worker (relay, consumers and workers, with only "
+        "/healthz, /readyz and /metrics over HTTP); `python -m services.<name> worker` is a "
+        "worker whatever this says",
+    )
     migrate_on_start: bool = Field(
         default=True, description="Run the Alembic migrations to head when the service starts."
     )

@@ -1,4 +1,5 @@
-"""The platform's own tables, present in every service's store: outbox, inbox, dead letters."""
+"""The platform's own tables, present in every service's store: outbox, inbox, dead letters
+(and, in the stores that need it, the ordered consumers' positions)."""
 
 from __future__ import annotations
 
@@ -86,6 +87,22 @@ inbox = Table(
     comment="Event ids each consumer has applied, written in the same transaction as the effect.",
 )
 Index("ix_pb_inbox_processed_at", inbox.c.processed_at)
+
+#: Not in `platform_metadata`: only a store with a consumer deduplicated by stream sequence
+#: (`ConsumerSpec(dedupe="sequence")`) holds it; such a service adds it to its own metadata
+#: (`consumer_positions.to_metadata(metadata)`) and creates it in a migration of its own.
+position_metadata = MetaData()
+
+consumer_positions = Table(
+    "pb_consumer_positions",
+    position_metadata,
+    Column("consumer", String(100), primary_key=True),
+    Column("stream", String(100), nullable=False),
+    Column("last_sequence", BigInteger(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    comment="The last stream sequence each ordered consumer applied, written in the same "
+    "transaction as the effect: what is at or below it is a redelivery.",
+)
 
 dead_letters = Table(
     "pb_dead_letters",

@@ -32,8 +32,14 @@ from services.coverage.service.projection import (
 )
 from services.coverage.store.uow import CoverageUnitOfWork
 
-registry_events = ConsumerSpec[CoverageUnitOfWork](name="coverage-registry", stream="PB_REGISTRY")
-training_events = ConsumerSpec[CoverageUnitOfWork](name="coverage-training", stream="PB_TRAINING")
+# Each applies one ordered stream with a single writer: deduplicated by the last stream sequence
+# applied (stored with the projection's writes), with no inbox row per event.
+registry_events = ConsumerSpec[CoverageUnitOfWork](
+    name="coverage-registry", stream="PB_REGISTRY", dedupe="sequence"
+)
+training_events = ConsumerSpec[CoverageUnitOfWork](
+    name="coverage-training", stream="PB_TRAINING", dedupe="sequence"
+)
 
 
 class _Tolerant(BaseModel):

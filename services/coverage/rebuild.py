@@ -4,7 +4,10 @@ Empties the projection (organisation facts, branches, assignments, mass organisa
 routine's lapses, roll-ups) and replays PB_REGISTRY, then PB_TRAINING (the routine's lapses and
 restorations, for effective coverage; skipped when training has not declared it), each from
 sequence 1 up to its last message at the start, through the same code the live consumers use,
-`--batch-size` events per transaction, printing progress.
+`--batch-size` events per transaction, printing progress; but in bulk: the replay writes the
+organisations' facts only, and the roll-ups are then added up once from the facts, with one
+aggregate (grouped by what the counting reads), and written in place of the old. Each live
+consumer's position is moved to the end the rebuild replayed, so it goes on from there.
 Targets, snapshots and history are kept. The progress is stored with each batch, so `--resume`
 continues an interrupted rebuild where it stopped (every step of the projection is idempotent).
 Stop the service (or at least its consumer) while it runs.
@@ -18,6 +21,8 @@ This module reads the stream; what each transaction does is in `service/rebuild.
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -45,6 +50,8 @@ from services.coverage.handlers import (
 from services.coverage.service.rebuild import (
     Noting,
     finish_rebuild,
+    move_consumer,
+    recount_rollups,
     replay,
     start_rebuild,
     unfinished,
@@ -64,11 +71,12 @@ class Source:
     stream: str
     subjects: str
     projected: dict[str, tuple[type[Any], Apply]]
+    consumer: str  # the live consumer of the stream
 
 
 SOURCES: tuple[Source, ...] = (
-    Source(registry_events.stream, "pb.registry.>", PROJECTED),
-    Source(training_events.stream, "pb.training.>", PROJECTED_TRAINING),
+    Source(registry_events.stream, "pb.registry.>", PROJECTED, registry_events.name),
+    Source(training_events.stream, "pb.training.>", PROJECTED_TRAINING, training_events.name),
 )
 
 
@@ -127,6 +135,13 @@ async def _rebuild(
         if source.stream in spans:
             start, end = spans[source.stream]
             await _replay_stream(db, js, source, start, end, batch_size, report, progress)
+    counted = time.monotonic()
+    async with CoverageUnitOfWork(db) as uow:
+        rows = await recount_rollups(uow)
+        for source in SOURCES:
+            if source.stream in spans:
+                await move_consumer(uow, source.consumer, source.stream, spans[source.stream][1])
+    progress(f"roll-ups added up from the facts: {rows} rows in {time.monotonic() - counted:.1f} s")
     async with CoverageUnitOfWork(db) as uow:
         await evaluate_all_targets(uow)
     report.seconds = time.monotonic() - started
@@ -171,17 +186,21 @@ async def _replay_stream(
             max_ack_pending=-1,
         ),
     )
+    # The next batch is fetched while the current one is written: the store works in its own
+    # thread (aiosqlite; asyncpg's I/O), so receiving and parsing overlap the writes.
+    upcoming: asyncio.Task[list[Msg]] | None = asyncio.create_task(
+        _next_batch(subscription, batch_size, end)
+    )
     try:
         last = start - 1
-        while last < end:
-            try:
-                msgs = await subscription.fetch(batch_size, timeout=FETCH_TIMEOUT)
-            except (NatsTimeoutError, TimeoutError):
-                continue
-            batch = [m for m in msgs if m.metadata.sequence.stream <= end]
+        while upcoming is not None and last < end:
+            batch = await upcoming
+            upcoming = None
             if not batch:
                 break
             last = batch[-1].metadata.sequence.stream
+            if last < end:
+                upcoming = asyncio.create_task(_next_batch(subscription, batch_size, end))
             await _apply(db, source, batch, last, last >= end, report)
             report.last_sequence = last
             if time.monotonic() - reported >= 1.0 or last >= end:
@@ -192,7 +211,29 @@ async def _replay_stream(
                     f"{applied / max(reported - started, 1e-9):,.0f}/s"
                 )
     finally:
+        if upcoming is not None:  # only when the replay failed
+            upcoming.cancel()
+            with contextlib.suppress(BaseException):
+                await upcoming
         await subscription.unsubscribe()
+
+
+async def _next_batch(subscription: Any, size: int, end: int) -> list[Msg]:
+    """Up to `size` messages, none past sequence `end`: fetched until the batch is full or
+    reaches the end (nats-py's fetch returns with what has arrived, often a few dozen, and a
+    transaction per few dozen events costs more than their work)."""
+    batch: list[Msg] = []
+    while len(batch) < size:
+        try:
+            msgs = await subscription.fetch(size - len(batch), timeout=FETCH_TIMEOUT)
+        except (NatsTimeoutError, TimeoutError):
+            if batch:
+                return batch
+            continue
+        batch += [m for m in msgs if m.metadata.sequence.stream <= end]
+        if not msgs or msgs[-1].metadata.sequence.stream >= end:
+            return batch
+    return batch
 
 
 async def _apply(

@@ -26,7 +26,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
-from libs.common.tables import dead_letters, inbox, outbox
+from libs.common.tables import consumer_positions, dead_letters, inbox, outbox
 from services.coverage.store.tables import organization_facts, rollups
 from services.coverage.store.tables import workers as coverage_workers
 from services.registry.store.party_tables import branches
@@ -149,7 +149,9 @@ async def verify(
                     }
                 )
     for consumer in watch.consumers:
-        verdict.checks.append(await _consumer_check(consumer, urls[consumer.service], produced))
+        verdict.checks.append(
+            await _consumer_check(consumer, urls[consumer.service], produced, watch)
+        )
         verdict.deliveries += verdict.checks[-1].expected
 
     # Coverage: facts per organisation, and the county's roll-ups computed from the registry.
@@ -232,7 +234,7 @@ async def verify(
 
 
 async def _consumer_check(
-    consumer: Consumer, url: str, produced: dict[str, dict[str, str]]
+    consumer: Consumer, url: str, produced: dict[str, dict[str, str]], watch: Watch
 ) -> Check:
     expected = {
         event_id
@@ -240,14 +242,24 @@ async def _consumer_check(
         if event_type in consumer.event_types
     }
     async with _store(url) as conn:
-        applied = {
-            str(r.event_id)
-            for r in (
+        if consumer.dedupe == "sequence":  # applied: what its position covers in the stream
+            position = (
                 await conn.execute(
-                    select(inbox.c.event_id).where(inbox.c.consumer == consumer.name)
+                    select(consumer_positions.c.last_sequence).where(
+                        consumer_positions.c.consumer == consumer.name
+                    )
                 )
-            ).all()
-        }
+            ).scalar_one_or_none()
+            applied = await watch.event_ids(consumer, int(position or 0))
+        else:
+            applied = {
+                str(r.event_id)
+                for r in (
+                    await conn.execute(
+                        select(inbox.c.event_id).where(inbox.c.consumer == consumer.name)
+                    )
+                ).all()
+            }
         dead = {
             str(r.event_id)
             for r in (

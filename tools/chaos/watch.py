@@ -13,7 +13,9 @@ from dataclasses import dataclass
 
 import nats
 from nats.aio.client import Client
+from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from libs.common.service import ServiceDefinition
 from tools.chaos.cluster import SERVICES
@@ -27,6 +29,7 @@ class Consumer:
     name: str
     stream: str
     event_types: frozenset[str]
+    dedupe: str = "inbox"  # "sequence": what it applied is what its stored position covers
 
     @property
     def producer(self) -> str:
@@ -41,7 +44,7 @@ def consumers() -> list[Consumer]:
         definition: ServiceDefinition = app.definition()
         for spec in definition.consumers:
             types = frozenset(s.event_type for s in spec.subscriptions)
-            found.append(Consumer(service, spec.name, spec.stream, types))
+            found.append(Consumer(service, spec.name, spec.stream, types, spec.dedupe))
     return found
 
 
@@ -115,6 +118,36 @@ class Watch:
     async def positions(self) -> dict[str, Position | None]:
         answers = await asyncio.gather(*(self.position(c) for c in self.consumers))
         return {c.name: p for c, p in zip(self.consumers, answers, strict=True)}
+
+    async def event_ids(self, consumer: Consumer, up_to: int) -> set[str]:
+        """The ids of the events of `consumer`'s types in its stream up to sequence `up_to`
+        (what an ordered consumer at that position has applied or dead-lettered)."""
+        assert self._js is not None
+        if up_to <= 0:
+            return set()
+        subscription = await self._js.pull_subscribe(
+            "",
+            stream=consumer.stream,
+            config=ConsumerConfig(
+                filter_subjects=sorted(consumer.event_types),
+                deliver_policy=DeliverPolicy.ALL,
+                ack_policy=AckPolicy.NONE,
+            ),
+        )
+        ids: set[str] = set()
+        try:
+            while True:
+                try:
+                    msgs = await subscription.fetch(1000, timeout=2)
+                except (NatsTimeoutError, TimeoutError):
+                    return ids
+                for msg in msgs:
+                    if msg.metadata.sequence.stream > up_to:
+                        return ids
+                    ids.add((msg.headers or {}).get("Nats-Msg-Id", ""))
+        finally:
+            with contextlib.suppress(Exception):
+                await subscription.unsubscribe()
 
     async def stream_messages(self, stream: str) -> int | None:
         assert self._js is not None

@@ -12,6 +12,7 @@ so a read never scans organisations.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from functools import lru_cache
 from typing import NamedTuple
 
@@ -174,6 +175,12 @@ class RollupDelta:
         """An organisation went from `old` to `new` (None: not counted at all)."""
         self.add(old, -1)
         self.add(new, +1)
+
+    def take(self, which: Callable[[RollupKey], bool]) -> dict[RollupKey, tuple[int, ...]]:
+        """The rows of the keys `which` picks (as `rows` gives them), forgotten here."""
+        picked = [key for key in self._delta if which(key)]
+        taken = {key: tuple(self._delta.pop(key)) for key in sorted(picked)}
+        return {key: row for key, row in taken.items() if any(row)}
 
     def rows(self) -> dict[RollupKey, tuple[int, ...]]:
         """The keys whose counters change, with how much, in key order (so concurrent writers

@@ -128,9 +128,12 @@ class Projector:
         live: bool = True,
         day: date | None = None,
         exclusive: bool = False,
+        rollups: bool = True,
     ) -> None:
         self.uow = uow
         self.live = live
+        # False: the organisations' facts only (a rebuild adds the roll-ups up once at its end)
+        self.rollups = rollups
         self.exclusive = exclusive  # hold the day exclusively (a second consumer's batches)
         self.store = uow.projection
         self.day = day  # the day dated facts are evaluated at; default: the projection's
@@ -251,6 +254,9 @@ class Projector:
         self, changes: Sequence[tuple[StoredOrganization | None, StoredOrganization]]
     ) -> None:
         if not changes:
+            return
+        if not self.rollups:
+            await self.store.write_organizations([new for _, new in changes])
             return
         delta = RollupDelta()
         for old, new in changes:

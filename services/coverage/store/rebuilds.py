@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 
 from libs.common.db import Repository, upsert_many
-from libs.common.tables import utcnow
+from libs.common.tables import consumer_positions, utcnow
 from services.coverage.store.tables import rebuilds
 
 
@@ -53,4 +53,29 @@ class RebuildRepository(Repository):
             update(rebuilds)
             .where(rebuilds.c.stream == stream)
             .values(last_sequence=last_sequence, finished_at=utcnow() if finished else None)
+        )
+
+    async def advance_consumer(self, consumer: str, stream: str, sequence: int) -> None:
+        """Move a sequence-deduplicated consumer's position to `sequence` unless it is past it."""
+        stored = (
+            await self.session.execute(
+                select(consumer_positions.c.last_sequence).where(
+                    consumer_positions.c.consumer == consumer
+                )
+            )
+        ).scalar_one_or_none()
+        if stored is not None and stored >= sequence:
+            return
+        await upsert_many(
+            self.session,
+            consumer_positions,
+            [
+                {
+                    "consumer": consumer,
+                    "stream": stream,
+                    "last_sequence": sequence,
+                    "updated_at": utcnow(),
+                }
+            ],
+            key="consumer",
         )

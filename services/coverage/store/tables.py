@@ -17,7 +17,7 @@ from sqlalchemy import (
     true,
 )
 
-from libs.common.tables import UTCDateTime
+from libs.common.tables import UTCDateTime, consumer_positions
 from services.coverage.domain.rollups import COUNTERS
 
 metadata = MetaData()
@@ -283,3 +283,7 @@ rebuilds = Table(
     Column("finished_at", UTCDateTime()),
     comment="Progress of the last rebuild from a stream, so an interrupted one can resume.",
 )
+
+# The registry and training consumers are deduplicated by stream sequence (see
+# `ConsumerSpec.dedupe`): their positions live beside the projection they describe.
+consumer_positions.to_metadata(metadata)
