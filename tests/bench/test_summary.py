@@ -34,6 +34,9 @@ def test_every_row_is_printed_measured_or_not() -> None:
         "not measured (--only registry_import)"
     )
     assert by_title[("registry commit → coverage visible p99", "sqlite")] == (
+        "not measured (--only coverage_freshness)"
+    )
+    assert by_title[("peak RSS of a service process", "sqlite")] == (
         "not measured by coverage_projection yet"
     )
     assert ("rebuild of the province from the stream", "postgresql") not in by_title
