@@ -166,8 +166,14 @@ class Database:
         self.source = source
         self.engine = create_engine(url)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        # A read session sees one snapshot throughout: SQLite's deferred transaction reads one
+        # WAL snapshot; PostgreSQL's default (read committed) would take a new one per statement,
+        # so a GET reading two tables could pair a row from before a commit with one from after.
+        reading: dict[str, Any] = {"pb_readonly": True}
+        if self.engine.dialect.name == "postgresql":
+            reading.update(isolation_level="REPEATABLE READ", postgresql_readonly=True)
         self.read_sessions = async_sessionmaker(
-            self.engine.execution_options(pb_readonly=True), expire_on_commit=False
+            self.engine.execution_options(**reading), expire_on_commit=False
         )
         self.outbox_written = asyncio.Event()
 
