@@ -1284,6 +1284,10 @@ def test_readme_documents_operations() -> None:
         "--profile tracing",
         "TRACES_EXPORTERS",
         "make lock",
+        # the API/worker split: the selectors changed, the Deployments are recreated once
+        "kubectl -n partybuilding delete deployment registry coverage stations training",
+        "deploy/coverage-worker",
+        "kubectl -n partybuilding delete networkpolicy backend",
     ):
         assert needle in text, needle
 
