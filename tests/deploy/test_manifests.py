@@ -126,6 +126,16 @@ def all_containers(workload: Doc) -> list[Doc]:
     return [*spec.get("initContainers", []), *spec["containers"]]
 
 
+def worker(name: str) -> Doc:
+    """The worker Deployment of a service (relay, consumers, background workers)."""
+    return of_kind("Deployment")[f"{name}-worker"]
+
+
+def service_deployments(name: str) -> list[Doc]:
+    """Both Deployments of a service: its API's and its worker's."""
+    return [deployment(name), worker(name)]
+
+
 def main_container(name: str) -> Doc:
     containers = pod_spec(deployment(name))["containers"]
     assert len(containers) == 1
@@ -325,7 +335,8 @@ def test_each_service_is_the_base_and_a_patch() -> None:
         assert kustomize.load_kustomization(SERVICES_DIR / name)["resources"] == ["../base"]
 
     def normalised(name: str) -> str:
-        docs = [d for d in base_resources() if d["metadata"]["name"] in (name, f"{name}-migrate")]
+        own = (name, f"{name}-worker", f"{name}-migrate")
+        docs = [d for d in base_resources() if d["metadata"]["name"] in own]
         assert {d["kind"] for d in docs} == {
             "ServiceAccount",
             "Deployment",
@@ -334,7 +345,7 @@ def test_each_service_is_the_base_and_a_patch() -> None:
             "HorizontalPodAutoscaler",
             "Job",
         }
-        text = kustomize.dump(sorted(docs, key=lambda d: str(d["kind"])))
+        text = kustomize.dump(sorted(docs, key=lambda d: (str(d["kind"]), d["metadata"]["name"])))
         for placeholder in PLACEHOLDERS:
             assert placeholder not in text, (name, placeholder)
         assert re.search(r"\bservice\b(?!s)", text.replace("kind: Service", "")) is None, name
@@ -358,10 +369,15 @@ def test_every_namespaced_resource_is_in_the_namespace() -> None:
             assert doc["metadata"].get("namespace") == NAMESPACE, doc["metadata"]["name"]
 
 
-def test_one_deployment_service_pdb_and_hpa_per_service() -> None:
-    for kind in ("Deployment", "Service", "PodDisruptionBudget", "HorizontalPodAutoscaler"):
-        names = set(of_kind(kind)) - {"nats", "nats-headless", "otel-collector"}
-        assert names == set(SERVICES), kind
+def test_an_api_and_a_worker_deployment_per_service() -> None:
+    """Per service: two Deployments (the API's, `<name>`, and the worker's, `<name>-worker`) and
+    their PDBs; one Service and one HPA, the API's."""
+    others = {"nats", "nats-headless", "otel-collector"}
+    workers = {f"{n}-worker" for n in SERVICES}
+    for kind in ("Deployment", "PodDisruptionBudget"):
+        assert set(of_kind(kind)) - others == {*SERVICES, *workers}, kind
+    for kind in ("Service", "HorizontalPodAutoscaler"):
+        assert set(of_kind(kind)) - others == set(SERVICES), kind
 
 
 # --------------------------------------------------------------------------------------------
@@ -388,6 +404,7 @@ def test_deployment_probes_ports_and_command(name: str) -> None:
     prefix = f"PB_{name.upper()}_"
     assert env[prefix + "PORT"]["value"] == str(SERVICES[name])
     assert env[prefix + "HOST"]["value"] == "0.0.0.0"
+    assert env[prefix + "ROLE"]["value"] == "api", "HTTP alone: the worker consumes"
     assert container["envFrom"] == [{"configMapRef": {"name": "pb-config"}}]
 
     annotations = dep["spec"]["template"]["metadata"]["annotations"]
@@ -396,8 +413,88 @@ def test_deployment_probes_ports_and_command(name: str) -> None:
     assert annotations["prometheus.io/path"] == "/metrics"
 
 
+@pytest.mark.parametrize("name", list(SERVICES))
+def test_worker_deployment_runs_the_worker_role(name: str) -> None:
+    """The worker: the same image and settings as the API but its role, `python -m
+    services.<name> worker`, one replica (ordered consumers are single-writer), probes and
+    metrics on its own port (named `metrics`: nothing else reaches it), sized for consuming."""
+    dep = worker(name)
+    assert dep["spec"]["replicas"] == 1
+    assert dep["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+    (container,) = pod_spec(dep)["containers"]
+    assert container["command"] == ["python", "-m", f"services.{name}", "worker"]
+    assert {p["name"]: p["containerPort"] for p in container["ports"]} == {
+        "metrics": SERVICES[name]
+    }
+    for probe, path in (
+        ("startupProbe", "/healthz"),
+        ("livenessProbe", "/healthz"),
+        ("readinessProbe", "/readyz"),
+    ):
+        assert container[probe]["httpGet"] == {"path": path, "port": "metrics"}, probe
+
+    prefix = f"PB_{name.upper()}_"
+    env, api_env = env_of(container), env_of(main_container(name))
+    assert env[prefix + "ROLE"]["value"] == "worker"
+    assert env[prefix + "MIGRATE_ON_START"]["value"] == "false", "the Job migrates"
+    assert {k: v for k, v in env.items() if k != prefix + "ROLE"} == {
+        k: v for k, v in api_env.items() if k != prefix + "ROLE"
+    }, "the same settings as the API but the role"
+    assert container["envFrom"] == main_container(name)["envFrom"]
+    assert container["image"] == main_container(name)["image"]
+    assert container["securityContext"] == main_container(name)["securityContext"]
+    assert secret_files(dep) == secret_files(deployment(name))
+    assert pod_spec(dep)["serviceAccountName"] == pod_spec(deployment(name))["serviceAccountName"]
+
+    annotations = dep["spec"]["template"]["metadata"]["annotations"]
+    assert annotations["prometheus.io/port"] == str(SERVICES[name])
+    assert annotations["prometheus.io/path"] == "/metrics"
+
+    def quantity(value: str) -> float:
+        units = {"m": 1e-3, "Mi": 2**20, "Gi": 2**30}
+        unit = next((u for u in units if value.endswith(u)), "")
+        return float(value.removesuffix(unit)) * units.get(unit, 1)
+
+    resources, api_resources = container["resources"], main_container(name)["resources"]
+    for level in ("requests", "limits"):
+        for key in ("cpu", "memory"):
+            assert quantity(str(resources[level][key])) >= quantity(
+                str(api_resources[level][key])
+            ), ("one worker consumes what the API's replicas share", level, key)
+
+    targets = {
+        h["spec"]["scaleTargetRef"]["name"] for h in of_kind("HorizontalPodAutoscaler").values()
+    }
+    assert dep["metadata"]["name"] not in targets, "scaled by hand: the lag says when, not CPU"
+    pdb = of_kind("PodDisruptionBudget")[f"{name}-worker"]
+    assert selects(pdb["spec"]["selector"]["matchLabels"], pod_labels(dep))
+    assert "minAvailable" not in pdb["spec"], "a PDB of minAvailable 1 would block every drain"
+
+
 def selects(selector: dict[str, str], labels: dict[str, str]) -> bool:
     return selector.items() <= labels.items()
+
+
+def selects_pod(selector: Doc, labels: dict[str, str]) -> bool:
+    """A label selector (matchLabels and matchExpressions) against a pod's labels."""
+    if not selects(selector.get("matchLabels", {}), labels):
+        return False
+    for expression in selector.get("matchExpressions", []):
+        key, operator, values = expression["key"], expression["operator"], expression.get("values")
+        if operator == "In" and labels.get(key) not in values:
+            return False
+        if operator == "NotIn" and labels.get(key) in values:
+            return False
+        if operator == "Exists" and key not in labels:
+            return False
+        if operator == "DoesNotExist" and key in labels:
+            return False
+    return True
+
+
+def pod_labels(workload: Doc) -> dict[str, str]:
+    labels: dict[str, str] = workload["spec"]["template"]["metadata"]["labels"]
+    return labels
 
 
 @pytest.mark.parametrize("name", list(SERVICES))
@@ -422,11 +519,12 @@ def test_migrations_run_once_per_release_in_a_job(name: str) -> None:
     assert f"PB_{name.upper()}_MIGRATE_ON_START" not in of_kind("ConfigMap")["pb-config"]["data"]
 
     job_pod = job["spec"]["template"]["metadata"]["labels"]
-    assert not selects(deployment(name)["spec"]["selector"]["matchLabels"], job_pod)
+    for dep in service_deployments(name):
+        assert not selects(dep["spec"]["selector"]["matchLabels"], job_pod)
     assert not selects(of_kind("Service")[name]["spec"]["selector"], job_pod)
-    assert not selects(
-        of_kind("PodDisruptionBudget")[name]["spec"]["selector"]["matchLabels"], job_pod
-    )
+    for pdb in (name, f"{name}-worker"):
+        selector = of_kind("PodDisruptionBudget")[pdb]["spec"]["selector"]["matchLabels"]
+        assert not selects(selector, job_pod), pdb
     policies = of_kind("NetworkPolicy")
     chosen = [
         n
@@ -462,13 +560,14 @@ def secret_files(workload: Doc) -> set[tuple[str, str | None]]:
 def test_secrets_are_files_never_environment(name: str, tmp_path: Path) -> None:
     """The service's secrets are files in /run/secrets/pb (a projected volume), none is in its
     environment, and the settings read each of them from its file."""
-    for workload in (deployment(name), of_kind("Job")[f"{name}-migrate"]):
+    for workload in (*service_deployments(name), of_kind("Job")[f"{name}-migrate"]):
         for container in all_containers(workload):
             for var in container.get("env", []):
                 assert "secretKeyRef" not in var.get("valueFrom", {}), var["name"]
             for source in container.get("envFrom", []):
                 assert "secretRef" not in source, container["name"]
-    assert secret_files(deployment(name)) == {("pb-shared", None), (f"pb-{name}", None)}
+    for dep in service_deployments(name):
+        assert secret_files(dep) == {("pb-shared", None), (f"pb-{name}", None)}
 
     templates = {s["metadata"]["name"]: s["stringData"] for s in secret_templates()}
     files = {**templates["pb-shared"], **templates[f"pb-{name}"]}
@@ -494,19 +593,32 @@ def test_secrets_are_files_never_environment(name: str, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("name", list(SERVICES))
-def test_service_pdb_and_hpa_select_the_deployment(name: str) -> None:
-    pod_labels = deployment(name)["spec"]["template"]["metadata"]["labels"]
-    selector = deployment(name)["spec"]["selector"]["matchLabels"]
-    assert selector.items() <= pod_labels.items()
+def test_service_pdb_and_hpa_select_the_api_deployment(name: str) -> None:
+    """The API's pods are `component: api`, the worker's `worker`: each Deployment and PDB
+    selects its own pods only, and the Service the API's alone."""
+    api_pods, worker_pods = pod_labels(deployment(name)), pod_labels(worker(name))
+    assert api_pods["app.kubernetes.io/component"] == "api"
+    assert worker_pods["app.kubernetes.io/component"] == "worker"
+    for dep, own, other in (
+        (deployment(name), api_pods, worker_pods),
+        (worker(name), worker_pods, api_pods),
+    ):
+        selector = dep["spec"]["selector"]["matchLabels"]
+        assert selects(selector, own)
+        assert not selects(selector, other), dep["metadata"]["name"]
+        for topology in pod_spec(dep).get("topologySpreadConstraints", []):
+            assert topology["labelSelector"]["matchLabels"] == selector
 
     service = of_kind("Service")[name]
-    assert service["spec"]["selector"].items() <= pod_labels.items()
+    assert selects(service["spec"]["selector"], api_pods)
+    assert not selects(service["spec"]["selector"], worker_pods), "the Service: API pods only"
     assert service["spec"]["ports"] == [
         {"name": "http", "port": SERVICES[name], "targetPort": "http", "protocol": "TCP"}
     ]
 
     pdb = of_kind("PodDisruptionBudget")[name]
-    assert pdb["spec"]["selector"]["matchLabels"].items() <= pod_labels.items()
+    assert selects(pdb["spec"]["selector"]["matchLabels"], api_pods)
+    assert not selects(pdb["spec"]["selector"]["matchLabels"], worker_pods)
     assert pdb["spec"]["minAvailable"] < deployment(name)["spec"]["replicas"]
 
     hpa = of_kind("HorizontalPodAutoscaler")[name]
@@ -517,6 +629,17 @@ def test_service_pdb_and_hpa_select_the_deployment(name: str) -> None:
     }
     assert hpa["spec"]["minReplicas"] == deployment(name)["spec"]["replicas"]
     assert hpa["spec"]["maxReplicas"] > hpa["spec"]["minReplicas"]
+
+
+def test_no_service_exposes_a_worker_but_for_metrics() -> None:
+    """Nothing calls a worker: a Service that selects a worker's pods may only carry ports named
+    `metrics` (there is none today; Prometheus scrapes the pods)."""
+    for name in SERVICES:
+        pods = pod_labels(worker(name))
+        for service in of_kind("Service").values():
+            if service["spec"].get("selector") and selects(service["spec"]["selector"], pods):
+                ports = {p.get("targetPort", p["port"]) for p in service["spec"]["ports"]}
+                assert ports <= {"metrics"}, (service["metadata"]["name"], ports)
 
 
 @pytest.mark.parametrize("name", list(SERVICES))
@@ -536,6 +659,7 @@ def test_deployment_port_is_the_service_default(name: str) -> None:
 
 WORKLOADS = (
     [("Deployment", n) for n in SERVICES]
+    + [("Deployment", f"{n}-worker") for n in SERVICES]
     + [("Job", f"{n}-migrate") for n in SERVICES]
     + [("StatefulSet", "nats"), ("Deployment", "otel-collector")]
 )
@@ -564,7 +688,7 @@ def test_pods_are_restricted_non_root_read_only_and_limited(kind: str, name: str
 
 def test_one_image_for_all_services() -> None:
     workloads = [
-        *(deployment(n) for n in SERVICES),
+        *(dep for n in SERVICES for dep in service_deployments(n)),
         *(of_kind("Job")[f"{n}-migrate"] for n in SERVICES),
     ]
     images = {c["image"] for w in workloads for c in all_containers(w)}
@@ -677,35 +801,78 @@ def test_secret_template_holds_placeholders_only() -> None:
     assert set(users) == {f"NATS_{u.upper()}_PASSWORD" for u in [*NATS_USERS, *AGENCY_USERS]}
 
 
+def policies_of(pods: dict[str, str]) -> list[str]:
+    """The NetworkPolicies that apply to pods with these labels."""
+    return sorted(
+        n
+        for n, p in of_kind("NetworkPolicy").items()
+        if selects_pod(p["spec"]["podSelector"], pods)
+    )
+
+
+def ingress_ports(policy: Doc) -> set[int]:
+    return {p["port"] for rule in policy["spec"].get("ingress", []) for p in rule["ports"]}
+
+
+def ingress_namespaces(policy: Doc) -> set[str]:
+    return {
+        source["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
+        for rule in policy["spec"].get("ingress", [])
+        for source in rule["from"]
+        if "namespaceSelector" in source
+    }
+
+
 def test_network_policies_open_exactly_the_service_ports() -> None:
     policies = of_kind("NetworkPolicy")
     assert policies["default-deny"]["spec"]["podSelector"] == {}
     assert set(policies["default-deny"]["spec"]["policyTypes"]) == {"Ingress", "Egress"}
-    backend_ports = {
-        p["port"] for rule in policies["backend"]["spec"]["ingress"] for p in rule["ports"]
-    }
-    assert backend_ports == set(SERVICES.values())
-    nats_ports = {p["port"] for rule in policies["nats"]["spec"]["ingress"] for p in rule["ports"]}
-    assert nats_ports == {4222, 6222, 8222, 7777}  # 7777: the exporter sidecar
-    egress = {
-        (p["port"], str(rule["to"]))
-        for rule in policies["backend"]["spec"]["egress"]
-        for p in rule["ports"]
-    }
-    assert {port for port, _ in egress} == {4222, 5432, 4318}
-    collector_pods = pod_spec_labels("Deployment", "otel-collector")
-    (to_collector,) = [
-        r for r in policies["backend"]["spec"]["egress"] if r["ports"][0]["port"] == 4318
-    ]
-    assert selects(to_collector["to"][0]["podSelector"]["matchLabels"], collector_pods)
+    api, workers = policies["backend-api"], policies["backend-worker"]
 
+    # The APIs: requests from the ingress controller and scrapes; the workers: scrapes only.
+    assert ingress_ports(api) == set(SERVICES.values())
+    assert ingress_namespaces(api) == {"ingress-nginx", "monitoring"}
+    assert ingress_ports(workers) == set(SERVICES.values())
+    assert ingress_namespaces(workers) == {"monitoring"}, "nothing but Prometheus reaches a worker"
+    for name in SERVICES:
+        assert policies_of(pod_labels(deployment(name))) == [
+            "allow-dns",
+            "backend-api",
+            "default-deny",
+        ]
+        assert policies_of(pod_labels(worker(name))) == [
+            "allow-dns",
+            "backend-worker",
+            "default-deny",
+        ]
+
+    # Both: out to NATS, PostgreSQL and the collector, nothing else.
+    collector_pods = pod_spec_labels("Deployment", "otel-collector")
+    nats_pods = pod_spec_labels("StatefulSet", "nats")
+    for policy in (api, workers):
+        egress = policy["spec"]["egress"]
+        assert {p["port"] for rule in egress for p in rule["ports"]} == {4222, 5432, 4318}
+        (to_nats,) = [r for r in egress if r["ports"][0]["port"] == 4222]
+        assert selects(to_nats["to"][0]["podSelector"]["matchLabels"], nats_pods)
+        (to_collector,) = [r for r in egress if r["ports"][0]["port"] == 4318]
+        assert selects(to_collector["to"][0]["podSelector"]["matchLabels"], collector_pods)
+    assert api["spec"]["egress"] == workers["spec"]["egress"]
+
+    # NATS and the collector admit the APIs and the workers, and no migrate Job.
+    job_pods = pod_labels(of_kind("Job")["registry-migrate"])
+    nats_policy = policies["nats"]["spec"]
+    assert ingress_ports(policies["nats"]) == {4222, 6222, 8222, 7777}  # 7777: the exporter
+    (clients,) = [r for r in nats_policy["ingress"] if r["ports"][0]["port"] == 4222]
     collector = policies["otel-collector"]["spec"]
     assert selects(collector["podSelector"]["matchLabels"], collector_pods)
-    ingress = {p["port"] for rule in collector["ingress"] for p in rule["ports"]}
-    assert ingress == {4318, 8888}
-    (from_services,) = [r for r in collector["ingress"] if r["ports"][0]["port"] == 4318]
-    backend_pods = pod_spec_labels("Deployment", "registry")
-    assert selects(from_services["from"][0]["podSelector"]["matchLabels"], backend_pods)
+    assert ingress_ports(policies["otel-collector"]) == {4318, 8888}
+    (spans,) = [r for r in collector["ingress"] if r["ports"][0]["port"] == 4318]
+    for rule in (clients, spans):
+        sources = [s["podSelector"] for s in rule["from"] if "podSelector" in s]
+        for name in SERVICES:
+            for pods in (pod_labels(deployment(name)), pod_labels(worker(name))):
+                assert any(selects_pod(s, pods) for s in sources), (name, pods)
+        assert not any(selects_pod(s, job_pods) for s in sources)
     assert {p["port"] for rule in collector["egress"] for p in rule["ports"]} == {4318, 443}
 
     migrate = policies["migrate"]["spec"]
@@ -995,7 +1162,8 @@ def test_service_user_consumes_what_it_needs_and_nothing_else(name: str) -> None
 def test_compose_services_ports_and_hardening() -> None:
     doc = compose()
     services = doc["services"]
-    assert set(services) == {"nats", "postgres", "otel-collector", *SERVICES}
+    workers = {f"{n}-worker" for n in SERVICES}
+    assert set(services) == {"nats", "postgres", "otel-collector", *SERVICES, *workers}
     nats_service = services["nats"]
     mounts = [v.split(":")[:2] for v in nats_service["volumes"]]
     assert ["./nats/nats.conf", "/etc/nats/nats.conf"] in mounts
@@ -1018,6 +1186,29 @@ def test_compose_services_ports_and_hardening() -> None:
         assert not service["user"].startswith("0")
         assert service["cap_drop"] == ["ALL"]
         assert "PB_AUTH_SECRET" in env
+        assert env[f"PB_{name.upper()}_ROLE"] == "api"
+
+
+@pytest.mark.parametrize("name", list(SERVICES))
+def test_compose_runs_a_worker_beside_each_api(name: str) -> None:
+    """`<name>-worker`: the API's image and settings but the role, `... worker` (the image's
+    entrypoint is `python -m services.<name>`), no published port, its own health check."""
+    services = compose()["services"]
+    api, worker_service = services[name], services[f"{name}-worker"]
+    role = f"PB_{name.upper()}_ROLE"
+    assert worker_service["command"] == ["worker"]
+    assert worker_service["environment"][role] == "worker"
+    assert {k: v for k, v in worker_service["environment"].items() if k != role} == {
+        k: v for k, v in api["environment"].items() if k != role
+    }
+    assert worker_service["image"] == api["image"]
+    assert "build" not in worker_service, "the API's build makes the one image"
+    assert "ports" not in worker_service, "nothing calls a worker"
+    assert worker_service["depends_on"][name] == {"condition": "service_healthy"}
+    port = SERVICES[name]
+    assert f"http://127.0.0.1:{port}/readyz" in " ".join(worker_service["healthcheck"]["test"])
+    for key in ("read_only", "user", "cap_drop", "security_opt", "tmpfs", "restart"):
+        assert worker_service[key] == api[key], key
 
 
 def test_compose_collector_is_optional_and_the_kubernetes_one() -> None:
@@ -1026,7 +1217,7 @@ def test_compose_collector_is_optional_and_the_kubernetes_one() -> None:
     services = compose()["services"]
     collector = services["otel-collector"]
     assert collector["profiles"] == ["tracing"]
-    assert all("profiles" not in services[name] for name in ("nats", "postgres", *SERVICES))
+    assert all("profiles" not in services[name] for name in services if name != "otel-collector")
     text = (COMPOSE / "otel" / "collector.yaml").read_text()
     assert text == of_kind("ConfigMap")["otel-collector"]["data"]["collector.yaml"]
     assert "./otel/collector.yaml:/etc/otelcol/collector.yaml:ro" in collector["volumes"]
@@ -1093,6 +1284,10 @@ def test_readme_documents_operations() -> None:
         "--profile tracing",
         "TRACES_EXPORTERS",
         "make lock",
+        # the API/worker split: the selectors changed, the Deployments are recreated once
+        "kubectl -n partybuilding delete deployment registry coverage stations training",
+        "deploy/coverage-worker",
+        "kubectl -n partybuilding delete networkpolicy backend",
     ):
         assert needle in text, needle
 

@@ -76,7 +76,8 @@ def test_a_pod_monitor_per_service_and_for_nats_on_ports_the_pods_have() -> None
     built = kustomize.build(MONITORING)
     assert {d["kind"] for d in built} == {"PodMonitor", "PrometheusRule"}
     monitors = {d["metadata"]["name"]: d for d in built if d["kind"] == "PodMonitor"}
-    assert set(monitors) == {*SERVICES, "nats"}
+    workers = {f"{name}-worker" for name in SERVICES}
+    assert set(monitors) == {*SERVICES, *workers, "nats"}, "the API's and the worker's pods"
     workloads = {
         d["metadata"]["name"]: d
         for d in kustomize.build(REPO / "deploy" / "kubernetes")
@@ -92,6 +93,15 @@ def test_a_pod_monitor_per_service_and_for_nats_on_ports_the_pods_have() -> None
         (endpoint,) = monitor["spec"]["podMetricsEndpoints"]
         assert endpoint["port"] in ports, (name, endpoint["port"], ports)
         assert {"targetLabel": "service"}.items() <= endpoint["relabelings"][0].items()
+        # Each monitor scrapes its own Deployment's pods only: no series is scraped twice.
+        for other, workload in workloads.items():
+            if other != name:
+                other_labels = workload["spec"]["template"]["metadata"]["labels"]
+                assert not monitor["spec"]["selector"]["matchLabels"].items() <= (
+                    other_labels.items()
+                ), (name, other)
+        if name != "nats":
+            assert {"targetLabel": "component"}.items() <= endpoint["relabelings"][1].items()
 
 
 @pytest.fixture(scope="module")
