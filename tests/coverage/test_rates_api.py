@@ -15,6 +15,8 @@ from sqlalchemy import make_url, select
 
 from libs.common.events import IntegrationEvent
 from services.coverage.app import definition
+from services.coverage.domain.facts import Scope
+from services.coverage.domain.rates import Area
 from services.coverage.domain.rollups import COUNTERS
 from services.coverage.service import rates as coverage_rates
 from services.coverage.settings import CoverageSettings
@@ -435,7 +437,7 @@ async def test_a_cached_figure_changes_when_the_projection_applies_a_change(
     assert before["organization_coverage"]["covered"] == 0
     again = await rates(service, "140212")  # answered from the cache, unchanged
     assert again == before
-    key = (("140212", ""), "with_members", "all_managed")
+    key: tuple[Area, Scope, Scope] = (("140212", ""), "with_members", "all_managed")
     async with CoverageUnitOfWork(service.runtime.db, readonly=True) as uow:
         version = await uow.rollups.version(("140212", ""))
     assert coverage_rates.cache.get(key, version) is not None
