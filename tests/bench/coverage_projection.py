@@ -13,10 +13,12 @@ One run per store (a run at province scale takes minutes), on a nats-server of i
 * raw: a plain nats-py durable pull consumer, `fetch(500)` and ack each, nothing stored;
 * live: the coverage service as `make run` runs it, two processes on one store: its API
   (`python -m services.coverage`, `PB_COVERAGE_ROLE=api`) and its worker (`python -m
-  services.coverage worker`: consumers, relay, background loops), from the worker's start until
-  its consumer has nothing pending: events per second with the projection and roll-ups kept up
-  to date; meanwhile `GET /v1/coverage/{region}` is asked over HTTP, in turn, for the province,
-  a city, a county and a township (p50/p99 per level), and once more when idle;
+  services.coverage worker`: consumers, relay, background loops), from the creation of the
+  worker's durable consumer (after the interpreter's start-up) until it has nothing pending:
+  events per second with the projection and roll-ups kept up to date; meanwhile
+  `GET /v1/coverage/{region}` is asked over HTTP, in turn, for the province, a city, a county and
+  a township (p50/p99 per level; the API's cold first answers timed apart), and once more when
+  idle;
 * checks: the province's figures equal the counts the generator made;
 * rebuild: `services.coverage.rebuild.rebuild` from sequence 1 (in this process), then the same
   check;
@@ -392,6 +394,7 @@ class Run:
     idle: Latencies = field(default_factory=Latencies)
     service_rss_mb: dict[str, float] = field(default_factory=dict)  # role: VmHWM
     first_read_ms: float = float("nan")  # the API's first answers (one per level), cold
+    worker_start_seconds: float = float("nan")  # spawn → its durable consumer exists
     peak_mb: float = 0.0  # this process
     problems: list[str] = field(default_factory=list)
 
@@ -431,9 +434,17 @@ async def live(url: str, nats_url: str, js: JetStreamContext, result: Run) -> No
             first = time.perf_counter()
             await sample_once(reads, Latencies())
             result.first_read_ms = (time.perf_counter() - first) * 1000
-            started = time.perf_counter()
+            spawned = time.perf_counter()
             worker = ServiceProcess.start("worker", url, nats_url, folder)
             processes.append(worker)
+            # timed from its durable consumer's creation: the interpreter's start-up is not
+            # the projection's (a few seconds, most of a small run)
+            while await pending(js) is None:
+                if worker.process.poll() is not None or time.perf_counter() - spawned > 120:
+                    raise RuntimeError(f"coverage worker did not start: {worker.tail()}")
+                await asyncio.sleep(0.02)
+            started = time.perf_counter()
+            result.worker_start_seconds = started - spawned
             stop = asyncio.Event()
             sampler = asyncio.create_task(sample(reads, result.under_load, stop, 0.05))
             deadline = time.monotonic() + phase_timeout(result.events) * 4
@@ -579,9 +590,11 @@ async def run(options: BenchOptions) -> list[Table]:
             record("service_rss", peak, None, 300, "MB", f"{r.store} coverage {role}")
     throughput.notes += [
         "live: the coverage worker process (python -m services.coverage worker, default "
-        "settings) from its spawn (interpreter start-up included) until its durable consumer "
-        "has nothing pending or unacked, beside the API process on the same store; the "
-        "projection, roll-ups, pending rate changes and targets are written in each batch",
+        "settings) from the creation of its durable consumer (its start-up before that: "
+        + ", ".join(f"{r.store} {r.worker_start_seconds:.1f} s" for r in runs)
+        + ") until it has nothing pending or unacked, beside the API process on the same "
+        "store; the projection, roll-ups, pending rate changes and targets are written in "
+        "each batch",
         "rebuild: services.coverage.rebuild from sequence 1 (the projection emptied first), "
         "in the bench process",
         "peak RSS: VmHWM of the coverage API and worker processes (/proc/<pid>/status) just "
