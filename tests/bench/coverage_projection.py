@@ -11,14 +11,20 @@ One run per store (a run at province scale takes minutes), on a nats-server of i
   `massorg.established`), built with the registry's event classes and published with
   `publish_async` into PB_REGISTRY;
 * raw: a plain nats-py durable pull consumer, `fetch(500)` and ack each, nothing stored;
-* live: the coverage service as it runs (`serve(definition(settings))`: uvicorn, its inbox
-  consumer, workers) from its start until its consumer has nothing pending: events per second
-  with the projection and roll-ups kept up to date; meanwhile `GET /v1/coverage/{region}` is
-  asked in turn for the province, a city, a county and a township (p50/p99 per level), and once
-  more when idle;
+* live: the coverage service as `make run` runs it, two processes on one store: its API
+  (`python -m services.coverage`, `PB_COVERAGE_ROLE=api`) and its worker (`python -m
+  services.coverage worker`: consumers, relay, background loops), from the creation of the
+  worker's durable consumer (after the interpreter's start-up) until it has nothing pending:
+  events per second with the projection and roll-ups kept up to date; meanwhile
+  `GET /v1/coverage/{region}` is asked over HTTP, in turn, for the province, a city, a county and
+  a township (p50/p99 per level; the API's cold first answers timed apart), and once more when
+  idle;
 * checks: the province's figures equal the counts the generator made;
-* rebuild: `services.coverage.rebuild.rebuild` from sequence 1, then the same check;
-* peak memory: `ru_maxrss` of this process (generator, publisher and service together).
+* rebuild: `services.coverage.rebuild.rebuild` from sequence 1 (in this process), then the same
+  check;
+* peak memory: the peak RSS (`VmHWM`) of each service process, the API's and the worker's, read
+  from /proc just before it is stopped; and `ru_maxrss` of this process (generator, publisher,
+  rebuild) for reference.
 """
 
 from __future__ import annotations
@@ -26,24 +32,30 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import os
 import random
 import resource
+import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
+import httpx
 import nats
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
+from deploy.local.run import REPO_ROOT
 from libs.common.broker import ensure_stream, service_streams
 from libs.common.db import Database
 from libs.common.events import Envelope, IntegrationEvent
 from libs.common.logging import configure_logging
 from libs.common.settings import ServiceSettings
 from libs.common.tables import utcnow
-from services.coverage.app import definition
 from services.coverage.rebuild import rebuild
 from services.coverage.service import rates as coverage
 from services.coverage.settings import CoverageSettings
@@ -55,7 +67,7 @@ from services.registry.events import (
     OrganizationRegisteredV1,
 )
 from tests.bench.common import BenchOptions, Table, median, phase_timeout, rate, record, store
-from tests.harness import NatsServer, RunningService, postgres_available, serve
+from tests.harness import NatsServer, free_port, postgres_available, token
 
 NAME = "coverage_projection"
 #: Province scale; `--events` sets the number of organisations.
@@ -264,24 +276,110 @@ class Latencies:
     samples: dict[str, list[float]] = field(default_factory=lambda: {k: [] for k in LEVELS})
 
     def p(self, level: str, q: float) -> str:
+        value = self.ms(level, q)
+        return "-" if value != value else f"{value:.1f}"
+
+    def ms(self, level: str, q: float) -> float:
         values = sorted(self.samples[level])
         if not values:
-            return "-"
-        return f"{values[min(len(values) - 1, int(q * len(values)))] * 1000:.1f}"
+            return float("nan")
+        return values[min(len(values) - 1, int(q * len(values)))] * 1000
+
+
+@dataclass
+class ServiceProcess:
+    """One coverage process (role api or worker) as `make run` starts it, on the bench's store
+    and nats-server, its output in `log`."""
+
+    role: str
+    port: int
+    log: Path
+    process: subprocess.Popen[bytes]
+
+    @classmethod
+    def start(cls, role: str, url: str, nats_url: str, folder: Path) -> ServiceProcess:
+        port = free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("PB_", "NATS_", "OTEL_"))}
+        env.update(
+            {
+                "NATS_URL": nats_url,
+                "PB_LOG_LEVEL": "WARNING",
+                "PB_TRACING_EXPORTER": "none",
+                "PYTHONUNBUFFERED": "1",
+                "PB_COVERAGE_DATABASE_URL": url,
+                "PB_COVERAGE_PORT": str(port),
+                "PB_COVERAGE_ROLE": role,
+                "PB_COVERAGE_SNAPSHOT_CHECK_SECONDS": "3600",
+            }
+        )
+        log = folder / f"coverage-{role}.log"
+        with log.open("ab") as out:
+            process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "services.coverage",
+                    *(["worker"] if role == "worker" else []),
+                ],
+                cwd=REPO_ROOT,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                process_group=0,
+            )
+        return cls(role, port, log, process)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def ready(self, http: httpx.AsyncClient, timeout: float = 120.0) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"coverage {self.role} exited: {self.tail()}")
+            with contextlib.suppress(httpx.HTTPError):
+                if (await http.get(f"{self.url}/readyz", timeout=2)).status_code == 200:
+                    return
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"coverage {self.role} not ready in {timeout:.0f} s")
+            await asyncio.sleep(0.1)
+
+    def peak_rss_mb(self) -> float:
+        """VmHWM: the most resident memory the process has had."""
+        status = Path(f"/proc/{self.process.pid}/status").read_text()
+        kb = next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:"))
+        return int(kb) / 1024
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    def tail(self) -> str:
+        return " | ".join(self.log.read_text(errors="replace").splitlines()[-5:])
+
+
+async def sample_once(http: httpx.AsyncClient, latencies: Latencies, pause: float = 0.0) -> None:
+    """Each level read once, in turn."""
+    headers = {"Authorization": f"Bearer {token(PROVINCE)}"}
+    for level, region in LEVELS.items():
+        started = time.perf_counter()
+        response = await http.get(f"/v1/coverage/{region}", headers=headers)
+        latencies.samples[level].append(time.perf_counter() - started)
+        response.raise_for_status()
+        await asyncio.sleep(pause)
 
 
 async def sample(
-    running: RunningService, latencies: Latencies, stop: asyncio.Event, pause: float
+    http: httpx.AsyncClient, latencies: Latencies, stop: asyncio.Event, pause: float
 ) -> None:
-    headers = running.as_region(PROVINCE)
-    client = running.client
     while not stop.is_set():
-        for level, region in LEVELS.items():
-            started = time.perf_counter()
-            response = await client.get(f"/v1/coverage/{region}", headers=headers)
-            latencies.samples[level].append(time.perf_counter() - started)
-            response.raise_for_status()
-            await asyncio.sleep(pause)
+        await sample_once(http, latencies, pause)
 
 
 @dataclass
@@ -294,7 +392,10 @@ class Run:
     rebuild_seconds: float = float("nan")
     under_load: Latencies = field(default_factory=Latencies)
     idle: Latencies = field(default_factory=Latencies)
-    peak_mb: float = 0.0
+    service_rss_mb: dict[str, float] = field(default_factory=dict)  # role: VmHWM
+    first_read_ms: float = float("nan")  # the API's first answers (one per level), cold
+    worker_start_seconds: float = float("nan")  # spawn → its durable consumer exists
+    peak_mb: float = 0.0  # this process
     problems: list[str] = field(default_factory=list)
 
 
@@ -317,6 +418,74 @@ def check(figures: coverage.Figures, expected: Expected, what: str, problems: li
         problems.append(f"{what}: province figures {got} != generated {want}")
 
 
+async def live(url: str, nats_url: str, js: JetStreamContext, result: Run) -> None:
+    """The coverage API and worker processes on the store: the worker consumes the stream while
+    the API is read; the peak RSS of each process."""
+    with tempfile.TemporaryDirectory(prefix="pb-bench-coverage-") as tmp:
+        folder = Path(tmp)
+        http = httpx.AsyncClient(timeout=30, trust_env=False)
+        api = ServiceProcess.start("api", url, nats_url, folder)  # migrates the store
+        processes = [api]
+        try:
+            await api.ready(http)
+            reads = httpx.AsyncClient(base_url=api.url, timeout=30, trust_env=False)
+            # the API's first answer loads what it loads once (the division names): timed
+            # apart, not a read "while consuming"
+            first = time.perf_counter()
+            await sample_once(reads, Latencies())
+            result.first_read_ms = (time.perf_counter() - first) * 1000
+            spawned = time.perf_counter()
+            worker = ServiceProcess.start("worker", url, nats_url, folder)
+            processes.append(worker)
+            # timed from its durable consumer's creation: the interpreter's start-up is not
+            # the projection's (a few seconds, most of a small run)
+            while await pending(js) is None:
+                if worker.process.poll() is not None or time.perf_counter() - spawned > 120:
+                    raise RuntimeError(f"coverage worker did not start: {worker.tail()}")
+                await asyncio.sleep(0.02)
+            started = time.perf_counter()
+            result.worker_start_seconds = started - spawned
+            stop = asyncio.Event()
+            sampler = asyncio.create_task(sample(reads, result.under_load, stop, 0.05))
+            deadline = time.monotonic() + phase_timeout(result.events) * 4
+            while time.monotonic() < deadline:
+                if worker.process.poll() is not None:
+                    result.problems.append(f"live: the worker exited: {worker.tail()}")
+                    break
+                if await pending(js) == 0:
+                    break
+                await asyncio.sleep(0.2)
+            else:
+                result.problems.append("live: events still pending at timeout")
+            result.live_seconds = time.perf_counter() - started
+            stop.set()
+            await sampler
+            idle_stop = asyncio.Event()
+            idle = asyncio.create_task(sample(reads, result.idle, idle_stop, 0.0))
+            await asyncio.sleep(3)
+            idle_stop.set()
+            await idle
+            await reads.aclose()
+            for process in processes:
+                if process.process.poll() is None:
+                    result.service_rss_mb[process.role] = process.peak_rss_mb()
+        finally:
+            for process in processes:
+                process.stop()
+            await http.aclose()
+
+
+async def province(url: str) -> coverage.Figures:
+    """The province's figures as the store holds them (never from this process's cache)."""
+    coverage.cache.clear()
+    db = Database(url, source="/pb/bench")
+    try:
+        async with CoverageUnitOfWork(db, readonly=True) as uow:
+            return await coverage.figures(uow, (PROVINCE, ""))
+    finally:
+        await db.dispose()
+
+
 async def one_run(kind: str, organizations: int) -> Run:
     result = Run(kind, organizations)
     server = NatsServer()
@@ -335,6 +504,12 @@ async def one_run(kind: str, organizations: int) -> Run:
             )
             gc.collect()
             result.raw_seconds = await raw_consume(js, result.events)
+            await live(url, server.url, js, result)
+            check(await province(url), generator.expected, "live", result.problems)
+            print(
+                f"  {kind}: live projection {rate(result.events / result.live_seconds)}/s",
+                flush=True,
+            )
             settings = CoverageSettings(
                 database_url=url,
                 nats_url=server.url,
@@ -342,43 +517,10 @@ async def one_run(kind: str, organizations: int) -> Run:
                 tracing_exporter="none",
                 snapshot_check_seconds=3600,
             )
-            stop = asyncio.Event()
-            started = time.perf_counter()
-            async with serve(definition(settings)) as running:
-                sampler = asyncio.create_task(sample(running, result.under_load, stop, 0.05))
-                deadline = time.monotonic() + phase_timeout(result.events) * 4
-                while time.monotonic() < deadline:
-                    left = await pending(js)
-                    if left == 0:
-                        break
-                    await asyncio.sleep(0.2)
-                else:
-                    result.problems.append("live: events still pending at timeout")
-                result.live_seconds = time.perf_counter() - started
-                stop.set()
-                await sampler
-                idle_stop = asyncio.Event()
-                idle = asyncio.create_task(sample(running, result.idle, idle_stop, 0.0))
-                await asyncio.sleep(3)
-                idle_stop.set()
-                await idle
-                async with CoverageUnitOfWork(running.runtime.db, readonly=True) as uow:
-                    figures = await coverage.figures(uow, (PROVINCE, ""))
-                check(figures, generator.expected, "live", result.problems)
-            print(
-                f"  {kind}: live projection {rate(result.events / result.live_seconds)}/s",
-                flush=True,
-            )
             lines: list[str] = []
             report = await rebuild(settings, progress=lines.append)
             result.rebuild_seconds = report.seconds
-            db = Database(url, source="/pb/bench")
-            try:
-                async with CoverageUnitOfWork(db, readonly=True) as uow:
-                    figures = await coverage.figures(uow, (PROVINCE, ""))
-                check(figures, generator.expected, "rebuild", result.problems)
-            finally:
-                await db.dispose()
+            check(await province(url), generator.expected, "rebuild", result.problems)
             await client.close()
     finally:
         server.close()
@@ -405,7 +547,7 @@ async def run(options: BenchOptions) -> list[Table]:
             "live projection ev/s",
             "live/raw",
             "rebuild s (ev/s)",
-            "peak RSS MB",
+            "peak RSS MB api / worker (bench)",
             "checks",
         ],
         notes=notes,
@@ -425,7 +567,8 @@ async def run(options: BenchOptions) -> list[Table]:
                 rate(live),
                 f"{live / raw:.2f}",
                 f"{r.rebuild_seconds:.1f} ({rate(r.events / r.rebuild_seconds)})",
-                f"{r.peak_mb:,.0f}",
+                f"{r.service_rss_mb.get('api', float('nan')):,.0f} / "
+                f"{r.service_rss_mb.get('worker', float('nan')):,.0f} ({r.peak_mb:,.0f})",
                 "ok" if not r.problems else "; ".join(r.problems),
             ]
         )
@@ -440,29 +583,33 @@ async def run(options: BenchOptions) -> list[Table]:
         record("projection_live", live, raw, 0.5, "ev/s", r.store)
         record("projection_rebuild", r.rebuild_seconds, None, 120, "s", r.store)
         for level in LEVELS:
-            p99 = r.under_load.p(level, 0.99)
-            record(
-                "coverage_read_p99",
-                float(p99.replace("-", "nan")),
-                None,
-                20,
-                "ms",
-                f"{r.store} {level}",
-            )
-        record("service_rss", r.peak_mb, None, 300, "MB", f"{r.store} (bench process)")
+            p99 = r.under_load.ms(level, 0.99)
+            record("coverage_read_p99", p99, None, 20, "ms", f"{r.store} {level}")
+        for role in ("api", "worker"):
+            peak = r.service_rss_mb.get(role, float("nan"))
+            record("service_rss", peak, None, 300, "MB", f"{r.store} coverage {role}")
     throughput.notes += [
-        "live: the coverage service (uvicorn + inbox consumer + workers, default settings) "
-        "from its start until its durable consumer has nothing pending or unacked; the "
-        "projection, roll-ups, pending rate changes and targets are written in each batch",
-        "rebuild: services.coverage.rebuild from sequence 1 (the projection emptied first)",
-        "peak RSS: this process (generator, publisher, service and client together)",
+        "live: the coverage worker process (python -m services.coverage worker, default "
+        "settings) from the creation of its durable consumer (its start-up before that: "
+        + ", ".join(f"{r.store} {r.worker_start_seconds:.1f} s" for r in runs)
+        + ") until it has nothing pending or unacked, beside the API process on the same "
+        "store; the projection, roll-ups, pending rate changes and targets are written in "
+        "each batch",
+        "rebuild: services.coverage.rebuild from sequence 1 (the projection emptied first), "
+        "in the bench process",
+        "peak RSS: VmHWM of the coverage API and worker processes (/proc/<pid>/status) just "
+        "before they stop; in brackets this bench process's ru_maxrss (generator, publisher, "
+        "rebuild)",
         f"checks: province figures equal to the generator's counts after live and rebuild; "
         f"{median([len(r.under_load.samples['province']) for r in runs] or [0]):.0f} "
         "province reads sampled under load per run",
     ]
     latency.notes.append(
         f"regions: province {PROVINCE}, city {CITY}, county {COUNTY}, township {TOWNSHIP}; "
-        "asked in turn, one request every 50 ms while consuming (20 a second), back to back "
-        "for 3 s when idle; client in the same process and event loop as the service"
+        "asked in turn over HTTP, one request every 50 ms while consuming (20 a second), back "
+        "to back for 3 s when idle; the API process (PB_COVERAGE_ROLE=api) answers while the "
+        "worker process consumes at full speed; the API's first answers (cold: it loads the "
+        "division names) are timed apart: "
+        + ", ".join(f"{r.store} {r.first_read_ms:,.0f} ms for the four levels" for r in runs)
     )
     return [throughput, latency]

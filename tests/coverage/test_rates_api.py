@@ -4,18 +4,24 @@ what a test counts from the events it sent."""
 from __future__ import annotations
 
 import random
+import sqlite3
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import make_url, select
 
 from libs.common.events import IntegrationEvent
 from services.coverage.app import definition
+from services.coverage.domain.facts import Scope
+from services.coverage.domain.rates import Area
+from services.coverage.domain.rollups import COUNTERS
+from services.coverage.service import rates as coverage_rates
 from services.coverage.settings import CoverageSettings
 from services.coverage.store.tables import organization_facts
+from services.coverage.store.uow import CoverageUnitOfWork
 from tests.coverage.feed import (
     Ledger,
     ProducerStream,
@@ -417,3 +423,63 @@ async def test_history_answers_from_stored_snapshots(
         headers=admin,
     )
     assert backwards.status_code == 422
+
+
+async def test_a_cached_figure_changes_when_the_projection_applies_a_change(
+    running: tuple[RunningService, ProducerStream],
+) -> None:
+    service, stream = running
+    ledger = Ledger()
+    orgs = [registered(n, full_members=3) for n in range(4)]
+    ledger.apply(*orgs)
+    await stream.publish(*orgs)
+    before = await settled(service, ledger, "140212")
+    assert before["organization_coverage"]["covered"] == 0
+    again = await rates(service, "140212")  # answered from the cache, unchanged
+    assert again == before
+    key: tuple[Area, Scope, Scope] = (("140212", ""), "with_members", "all_managed")
+    async with CoverageUnitOfWork(service.runtime.db, readonly=True) as uow:
+        version = await uow.rollups.version(("140212", ""))
+    assert coverage_rates.cache.get(key, version) is not None
+
+    change: list[IntegrationEvent] = [formed("b-own", "standalone", "org-1")]
+    ledger.apply(*change)
+    await stream.publish(*change)
+    after = await settled(service, ledger, "140212")
+    assert after["organization_coverage"]["covered"] == 1
+    assert after["as_of"] > before["as_of"]
+    async with CoverageUnitOfWork(service.runtime.db, readonly=True) as uow:
+        assert await uow.rollups.version(("140212", "")) != version
+    async with CoverageUnitOfWork(service.runtime.db, readonly=True) as uow:
+        stored = await coverage_rates.figures(uow, ("140212", ""))
+    assert stored.organization.covered == 1
+
+
+@SQLITE_ONLY
+async def test_reads_do_not_wait_for_the_writer(
+    running: tuple[RunningService, ProducerStream],
+) -> None:
+    """A GET runs on a WAL read snapshot: a write transaction held open on the store (as a
+    worker process's batch holds it) neither delays it nor shows it its uncommitted rows."""
+    service, stream = running
+    ledger = Ledger()
+    orgs = [registered(n, full_members=3) for n in range(3)]
+    ledger.apply(*orgs)
+    await stream.publish(*orgs)
+    before = await settled(service, ledger, "140212")
+
+    path = make_url(service.runtime.settings.resolved_database_url()).database
+    assert path
+    writer = sqlite3.connect(path, isolation_level=None)
+    try:
+        writer.execute("BEGIN IMMEDIATE")
+        writer.execute(f"UPDATE coverage_rollups SET {COUNTERS[0]} = {COUNTERS[0]} + 100")
+        started = time.perf_counter()
+        during = await rates(service, "140212")
+        waited = time.perf_counter() - started
+        assert during == before
+        assert waited < 2  # a read behind the writer would wait out its busy timeout (30 s)
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+    assert await rates(service, "140212") == before

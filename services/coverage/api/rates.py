@@ -235,7 +235,7 @@ async def read_rates(
     figures = await coverage.figures(
         uow, (region, area or ""), organization_scope, work_scope, on=as_of
     )
-    groups = None if figures.snapshot else await new_employment.figures(uow, region)
+    groups = None if figures.snapshot else await new_employment.figures(uow, region, figures.day)
     return Rates(
         region_code=figures.region_code,
         region_name=name_of(figures.region_code),

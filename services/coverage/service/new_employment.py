@@ -62,7 +62,11 @@ async def requests_moved(uow: CoverageUnitOfWork, moved: list[RequestMoved]) -> 
     await uow.new_employment.write_requests([vars(m) for m in moved])
 
 
-async def figures(uow: CoverageUnitOfWork, region_code: str) -> NewEmploymentFigures:
-    """The region's new-employment figures on the projection's day."""
-    day = await uow.projection.projection_day(lock=False)
+async def figures(
+    uow: CoverageUnitOfWork, region_code: str, day: date | None = None
+) -> NewEmploymentFigures:
+    """The region's new-employment figures on the projection's day (`day`, when the caller
+    has read it already)."""
+    if day is None:
+        day = await uow.projection.projection_day(lock=False)
     return await uow.new_employment.figures(region_code, day)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from libs.common.calendar import local_today
 from libs.common.tables import utcnow
 from services.coverage.domain.facts import DEFAULT_ORGANIZATION_SCOPE, DEFAULT_WORK_SCOPE, Scope
 from services.coverage.domain.rates import (
@@ -19,6 +21,7 @@ from services.coverage.domain.rates import (
     sorted_subregions,
 )
 from services.coverage.domain.rollups import regions_of
+from services.coverage.store.rollups import RollupVersion
 from services.coverage.store.uow import CoverageUnitOfWork
 
 
@@ -39,6 +42,40 @@ class Figures:
     snapshot: bool = False
 
 
+_Key = tuple[Area, Scope, Scope]
+
+
+class FiguresCache:
+    """The live figures of the regions read lately, each kept with the `RollupVersion` it was
+    computed at: served again while a probe of the store (one small statement) finds the same
+    version, recomputed from the roll-ups as soon as it moves. Bounded, least recently used
+    first out; one per process (the API's), shared by its requests."""
+
+    def __init__(self, size: int = 2048) -> None:
+        self.size = size
+        self._kept: OrderedDict[_Key, tuple[RollupVersion, Figures]] = OrderedDict()
+
+    def get(self, key: _Key, version: RollupVersion) -> Figures | None:
+        kept = self._kept.get(key)
+        if kept is None or kept[0] != version:
+            return None
+        self._kept.move_to_end(key)
+        return kept[1]
+
+    def put(self, key: _Key, version: RollupVersion, figures: Figures) -> None:
+        self._kept[key] = (version, figures)
+        self._kept.move_to_end(key)
+        while len(self._kept) > self.size:
+            self._kept.popitem(last=False)
+
+    def clear(self) -> None:
+        self._kept.clear()
+
+
+#: The API process's figures, by region and scopes (see `FiguresCache`).
+cache = FiguresCache()
+
+
 async def figures(
     uow: CoverageUnitOfWork,
     area: Area,
@@ -47,24 +84,42 @@ async def figures(
     on: date | None = None,
 ) -> Figures:
     """A region's figures as of the projection's day, from its roll-up rows only (never from
-    the organisations); as of another day `on`, the snapshot stored that day (no breakdown is
-    kept in snapshots), or DayNotKept when there is none."""
-    today = await uow.projection.projection_day(lock=False)
-    if on is not None and on != today:
-        kept = await uow.rollups.history(area, on, on)
-        if not kept:
-            raise DayNotKept(on, today)
-        figures = _figures(
-            area,
-            on,
-            kept[0].taken_at,
-            kept[0].counts,
-            {},
-            organization_scope,
-            work_scope,
-            snapshot=True,
-        )
-        return dataclasses.replace(figures, effective=kept[0].effective(organization_scope))
+    the organisations), kept in `cache` while the region's roll-up version stays; as of another
+    day `on`, the snapshot stored that day (no breakdown is kept in snapshots), or DayNotKept
+    when there is none."""
+    version = await uow.rollups.version(area)
+    today = version.day or local_today()
+    if on is None or on == today:
+        key = (area, organization_scope, work_scope)
+        found = cache.get(key, version)
+        if found is None:
+            found = await _live(uow, area, today, organization_scope, work_scope)
+            if version.rows:  # an empty region's as_of is the moment asked
+                cache.put(key, version, found)
+        return found
+    kept = await uow.rollups.history(area, on, on)
+    if not kept:
+        raise DayNotKept(on, today)
+    figures = _figures(
+        area,
+        on,
+        kept[0].taken_at,
+        kept[0].counts,
+        {},
+        organization_scope,
+        work_scope,
+        snapshot=True,
+    )
+    return dataclasses.replace(figures, effective=kept[0].effective(organization_scope))
+
+
+async def _live(
+    uow: CoverageUnitOfWork,
+    area: Area,
+    today: date,
+    organization_scope: Scope,
+    work_scope: Scope,
+) -> Figures:
     rows, as_of = await uow.rollups.breakdown(area)
     total = Counts.total(row.counts.values for row in rows)
     return _figures(

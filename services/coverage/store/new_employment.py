@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import and_, case, func, or_, select, true
 
 from libs.common.db import Repository, dialect_insert
 from libs.common.tables import utcnow
@@ -127,32 +127,41 @@ class NewEmploymentRepository(Repository):
 
         registered = and_(workers.c.registered_on.is_not(None), workers.c.registered_on <= day)
         checked_in = and_(registered, workers.c.checked_in_on <= day)
-        worker_row = (
-            await self.session.execute(
-                select(
-                    func.count().filter(registered),
-                    func.count().filter(checked_in),
-                ).where(within(workers))
+        resolved = requests.c.resolved_on <= day
+        # one statement of three one-row aggregates: a read's round trips cost more than these
+        worker_counts = (
+            select(
+                func.count().filter(registered).label("registered"),
+                func.count().filter(checked_in).label("checked_in"),
             )
-        ).one()
-        open_stations = (
+            .where(within(workers))
+            .subquery()
+        )
+        station_counts = (
+            select(func.count().label("open"))
+            .where(
+                within(stations),
+                stations.c.opened_on <= day,
+                or_(stations.c.closed_on.is_(None), stations.c.closed_on > day),
+            )
+            .subquery()
+        )
+        request_counts = (
+            select(
+                func.count().filter(resolved).label("resolved"),
+                func.count().filter(and_(resolved, requests.c.on_time)).label("on_time"),
+            )
+            .where(within(requests))
+            .subquery()
+        )
+        row = (
             await self.session.execute(
-                select(func.count()).where(
-                    within(stations),
-                    stations.c.opened_on <= day,
-                    or_(stations.c.closed_on.is_(None), stations.c.closed_on > day),
+                select(worker_counts, station_counts, request_counts).select_from(
+                    worker_counts.join(station_counts, true()).join(request_counts, true())
                 )
             )
-        ).scalar_one()
-        resolved = requests.c.resolved_on <= day
-        request_row = (
-            await self.session.execute(
-                select(
-                    func.count().filter(resolved),
-                    func.count().filter(and_(resolved, requests.c.on_time)),
-                ).where(within(requests))
-            )
         ).one()
+        worker_row, open_stations, request_row = row[0:2], row[2], row[3:5]
         return NewEmploymentFigures(
             day=day,
             workers_registered=int(worker_row[0]),

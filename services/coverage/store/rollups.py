@@ -9,10 +9,23 @@ from datetime import date, datetime
 from sqlalchemy import bindparam, delete, func, literal, select, true
 
 from libs.common.db import Repository, one_of, starting_with
-from libs.common.tables import UTCDateTime
+from libs.common.tables import UTCDateTime, consumer_positions
 from services.coverage.domain.rates import Area, BreakdownRow, Counts, Snapshot
 from services.coverage.domain.rollups import COUNTERS
-from services.coverage.store.tables import rate_changes, rollups, snapshots
+from services.coverage.store.tables import calendar, rate_changes, rollups, snapshots
+
+
+@dataclass(frozen=True)
+class RollupVersion:
+    """What moves whenever a region's roll-up figures may have changed, read in one statement:
+    the projection's day (None until stored), the sum of the stream positions the ordered
+    consumers applied (each only goes up, written in the transaction of its effects), and the
+    region's roll-up rows: how many and when one was last written (a rebuild rewrites them)."""
+
+    day: date | None
+    positions: int
+    rows: int
+    updated_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -48,6 +61,24 @@ class RollupRepository(Repository):
             )
             as_of = row["updated_at"] if as_of is None else max(as_of, row["updated_at"])
         return found, as_of
+
+    async def version(self, area: Area) -> RollupVersion:
+        """The region's `RollupVersion`: equal versions, equal figures."""
+        region_code, area_id = area
+        of_region = (rollups.c.region_code == region_code) & (rollups.c.area_id == area_id)
+        row = (
+            await self.session.execute(
+                select(
+                    select(calendar.c.day).where(calendar.c.name == "projection").scalar_subquery(),
+                    select(
+                        func.coalesce(func.sum(consumer_positions.c.last_sequence), 0)
+                    ).scalar_subquery(),
+                    select(func.count()).where(of_region).scalar_subquery(),
+                    select(func.max(rollups.c.updated_at)).where(of_region).scalar_subquery(),
+                )
+            )
+        ).one()
+        return RollupVersion(row[0], int(row[1]), int(row[2]), row[3])
 
     async def totals(self, areas: Iterable[Area]) -> dict[Area, Counts]:
         """Summed counters of many regions in one query."""
