@@ -379,7 +379,7 @@ def _rollup_names() -> list[str]:
 def _rollups_query(by_area: bool) -> Any:
     """Every region level's rows from the places: the whole region's, or each park's."""
     p = _places.c
-    sums = [func.sum(p[name]) for name in COUNTERS]
+    sums: list[ColumnElement[Any]] = [func.sum(p[name]) for name in COUNTERS]
     area = _areas.c.area_id if by_area else literal("")
     key = [_regions.c.ancestor, p.kind, p.section, p.size_band]
     query = select(
