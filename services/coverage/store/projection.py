@@ -180,15 +180,30 @@ def _statement(dialect: str, name: str) -> Any:
 _FACT_COLUMNS: tuple[str, ...] = tuple(c.name for c in organization_facts.columns)
 
 
-@cache
-def _driver_upsert(dialect: Any) -> tuple[str, tuple[str, ...], list[Any]]:
-    """The facts' upsert as the driver's SQL, its parameters' names in order, and each one's
-    bind processor (as SQLAlchemy would apply it)."""
+_DriverUpsert = tuple[str, tuple[str, ...], tuple[tuple[int, Callable[[Any], Any]], ...]]
+_driver_upserts: dict[str, _DriverUpsert] = {}
+
+
+def _driver_upsert(dialect: Any) -> _DriverUpsert:
+    """The facts' upsert as the driver's SQL, its parameters' names in order, and the bind
+    processor of each parameter that has one, by position (as SQLAlchemy would apply them);
+    built once per dialect."""
+    found = _driver_upserts.get(dialect.name)
+    if found is None:
+        found = _driver_upserts[dialect.name] = _compile_upsert(dialect)
+    return found
+
+
+def _compile_upsert(dialect: Any) -> _DriverUpsert:
     compiled = _statement(dialect.name, "facts").compile(
         dialect=dialect, column_keys=list(_FACT_COLUMNS)
     )
     names = tuple(compiled.positiontup or ())
-    processors = [organization_facts.c[name].type._cached_bind_processor(dialect) for name in names]
+    processors = tuple(
+        (i, process)
+        for i, name in enumerate(names)
+        if (process := organization_facts.c[name].type._cached_bind_processor(dialect))
+    )
     return str(compiled), names, processors
 
 
@@ -336,16 +351,14 @@ class ProjectionRepository(Repository):
         # executemany: SQLAlchemy's per-row parameter building cost more than SQLite's insert
         # (a rebuild writes a whole province's facts).
         sql, names, processors = _driver_upsert(connection.dialect)
-        await connection.exec_driver_sql(
-            sql,
-            [
-                tuple(
-                    value if process is None or value is None else process(value)
-                    for value, process in zip((row[n] for n in names), processors, strict=True)
-                )
-                for row in rows
-            ],
-        )
+        parameters = []
+        for row in rows:
+            values = [row[name] for name in names]
+            for i, process in processors:
+                if values[i] is not None:
+                    values[i] = process(values[i])
+            parameters.append(tuple(values))
+        await connection.exec_driver_sql(sql, parameters)
 
     async def links(self, ids: Iterable[str], day: date) -> dict[str, Links]:
         """Branch, instructors and mass organisations of each organisation that count on `day`,
