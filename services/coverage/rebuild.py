@@ -5,8 +5,9 @@ routine's lapses, roll-ups) and replays PB_REGISTRY, then PB_TRAINING (the routi
 restorations, for effective coverage; skipped when training has not declared it), each from
 sequence 1 up to its last message at the start, through the same code the live consumers use,
 `--batch-size` events per transaction, printing progress; but in bulk: the replay writes the
-organisations' facts only, and the roll-ups are then added up once from the facts, with one
-aggregate (grouped by what the counting reads), and written in place of the old. Each live
+organisations' facts only (the next batch fetched and decoded while one is written), and the
+roll-ups are then added up once from the facts by SQL aggregates per region level, the counting
+itself the live path's Python (`service/rebuild.recount_rollups`), in place of the old. Each live
 consumer's position is moved to the end the rebuild replayed, so it goes on from there.
 Targets, snapshots and history are kept. The progress is stored with each batch, so `--resume`
 continues an interrupted rebuild where it stopped (every step of the projection is idempotent).
@@ -136,6 +137,7 @@ async def _rebuild(
             start, end = spans[source.stream]
             await _replay_stream(db, js, source, start, end, batch_size, report, progress)
     counted = time.monotonic()
+    progress("adding up the roll-ups from the facts")
     async with CoverageUnitOfWork(db) as uow:
         rows = await recount_rollups(uow)
         for source in SOURCES:
