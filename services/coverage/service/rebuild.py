@@ -47,6 +47,7 @@ async def replay(
     """One batch: its runs of one event type noted and applied at once, then the progress. No
     rates announcement, no target evaluation and no roll-ups while the projection refills (they
     are added up once at the end: `recount_rollups`)."""
+    await uow.rebuilds.for_bulk_writes()
     projector = Projector(uow, live=False, rollups=False)
     for note in runs:
         note(projector)
