@@ -5,8 +5,9 @@ routine's lapses, roll-ups) and replays PB_REGISTRY, then PB_TRAINING (the routi
 restorations, for effective coverage; skipped when training has not declared it), each from
 sequence 1 up to its last message at the start, through the same code the live consumers use,
 `--batch-size` events per transaction, printing progress; but in bulk: the replay writes the
-organisations' facts only, and the roll-ups are then added up once from the facts, with one
-aggregate (grouped by what the counting reads), and written in place of the old. Each live
+organisations' facts only (the next batch fetched and decoded while one is written), and the
+roll-ups are then added up once from the facts by SQL aggregates per region level, the counting
+itself the live path's Python (`service/rebuild.recount_rollups`), in place of the old. Each live
 consumer's position is moved to the end the rebuild replayed, so it goes on from there.
 Targets, snapshots and history are kept. The progress is stored with each batch, so `--resume`
 continues an interrupted rebuild where it stopped (every step of the projection is idempotent).
@@ -25,7 +26,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -136,6 +137,7 @@ async def _rebuild(
             start, end = spans[source.stream]
             await _replay_stream(db, js, source, start, end, batch_size, report, progress)
     counted = time.monotonic()
+    progress("adding up the roll-ups from the facts")
     async with CoverageUnitOfWork(db) as uow:
         rows = await recount_rollups(uow)
         for source in SOURCES:
@@ -186,22 +188,22 @@ async def _replay_stream(
             max_ack_pending=-1,
         ),
     )
-    # The next batch is fetched while the current one is written: the store works in its own
-    # thread (aiosqlite; asyncpg's I/O), so receiving and parsing overlap the writes.
-    upcoming: asyncio.Task[list[Msg]] | None = asyncio.create_task(
-        _next_batch(subscription, batch_size, end)
+    # The next batch is fetched and decoded while the current one is written: the store works
+    # in its own thread (aiosqlite; asyncpg's I/O), so receiving and parsing overlap the writes.
+    upcoming: asyncio.Task[Batch] | None = asyncio.create_task(
+        _next_batch(subscription, source, batch_size, end)
     )
     try:
         last = start - 1
         while upcoming is not None and last < end:
             batch = await upcoming
             upcoming = None
-            if not batch:
+            if batch.last == 0:
                 break
-            last = batch[-1].metadata.sequence.stream
+            last = batch.last
             if last < end:
-                upcoming = asyncio.create_task(_next_batch(subscription, batch_size, end))
-            await _apply(db, source, batch, last, last >= end, report)
+                upcoming = asyncio.create_task(_next_batch(subscription, source, batch_size, end))
+            await _apply(db, source, batch, last >= end, report)
             report.last_sequence = last
             if time.monotonic() - reported >= 1.0 or last >= end:
                 reported = time.monotonic()
@@ -218,52 +220,72 @@ async def _replay_stream(
         await subscription.unsubscribe()
 
 
-async def _next_batch(subscription: Any, size: int, end: int) -> list[Msg]:
-    """Up to `size` messages, none past sequence `end`: fetched until the batch is full or
-    reaches the end (nats-py's fetch returns with what has arrived, often a few dozen, and a
+@dataclass
+class Batch:
+    """Messages of one transaction, decoded: runs of consecutive events of one type."""
+
+    last: int = 0  # the stream sequence of its last message (0: none came)
+    runs: list[tuple[str, list[tuple[Envelope, Any]]]] = field(default_factory=list)
+    skipped: int = 0  # other event types, or messages that could not be read
+
+
+async def _next_batch(subscription: Any, source: Source, size: int, end: int) -> Batch:
+    """Up to `size` messages, none past sequence `end`, decoded: fetched until the batch is full
+    or reaches the end (nats-py's fetch returns with what has arrived, often a few dozen, and a
     transaction per few dozen events costs more than their work)."""
-    batch: list[Msg] = []
-    while len(batch) < size:
+    batch = Batch()
+    received = 0
+    while received < size:
         try:
-            msgs = await subscription.fetch(size - len(batch), timeout=FETCH_TIMEOUT)
+            msgs = await subscription.fetch(size - received, timeout=FETCH_TIMEOUT)
         except (NatsTimeoutError, TimeoutError):
-            if batch:
+            if received:
                 return batch
             continue
-        batch += [m for m in msgs if m.metadata.sequence.stream <= end]
-        if not msgs or msgs[-1].metadata.sequence.stream >= end:
+        msgs = [m for m in msgs if m.metadata.sequence.stream <= end]
+        if msgs:
+            received += len(msgs)
+            batch.last = msgs[-1].metadata.sequence.stream
+            _decode(source, msgs, batch)
+        if not msgs or batch.last >= end:
             return batch
     return batch
 
 
-async def _apply(
-    db: Database, source: Source, msgs: list[Msg], last: int, finished: bool, report: RebuildReport
-) -> None:
-    """One transaction: the batch's runs of one event type, applied at once, then the progress."""
-    runs: list[tuple[str, list[tuple[Envelope, Any]]]] = []
+def _decode(source: Source, msgs: list[Msg], batch: Batch) -> None:
+    """Add the messages' events to the batch's runs (those coverage does not read are skipped,
+    as are those it cannot: the live consumer dead-letters these)."""
+    runs = batch.runs
     for msg in msgs:
         try:
             envelope = Envelope.from_nats(msg.headers, msg.data)
         except MalformedEnvelope:
-            report.skipped += 1
+            batch.skipped += 1
             continue
         projected = source.projected.get(envelope.type)
         if projected is None:
-            report.skipped += 1
+            batch.skipped += 1
             continue
         try:
             event = envelope.decode(projected[0])
         except ValidationError:
-            report.skipped += 1  # the live consumer dead-letters these too
+            batch.skipped += 1
             continue
         if runs and runs[-1][0] == envelope.type:
             runs[-1][1].append((envelope, event))
         else:
             runs.append((envelope.type, [(envelope, event)]))
+
+
+async def _apply(
+    db: Database, source: Source, batch: Batch, finished: bool, report: RebuildReport
+) -> None:
+    """One transaction: the batch's runs of one event type, applied at once, then the progress."""
     async with CoverageUnitOfWork(db) as uow:
-        notes = [_noting(source.projected[type_][1], items) for type_, items in runs]
-        await replay(uow, source.stream, notes, last, finished=finished)
-    report.applied += sum(len(items) for _, items in runs)
+        notes = [_noting(source.projected[type_][1], items) for type_, items in batch.runs]
+        await replay(uow, source.stream, notes, batch.last, finished=finished)
+    report.applied += sum(len(items) for _, items in batch.runs)
+    report.skipped += batch.skipped
 
 
 def _noting(apply: Apply, items: list[tuple[Envelope, Any]]) -> Noting:

@@ -41,5 +41,5 @@ class CoverageSettings(OfficeCalendar, ServiceSettings):
         "then takes the day's snapshot)",
     )
     rebuild_batch_size: int = Field(
-        default=1000, ge=1, description="Events applied per transaction by `rebuild`"
+        default=10_000, ge=1, description="Events applied per transaction by `rebuild`"
     )

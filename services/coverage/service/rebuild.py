@@ -9,13 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from services.coverage.domain.rollups import RollupDelta, RollupKey
+from services.coverage.domain.rollups import counts, industry_section, regions_of
 from services.coverage.service.projection import Projector
+from services.coverage.store.rollups import RollupTotals
 from services.coverage.store.uow import CoverageUnitOfWork
-
-#: The digits of a county's code: roll-up rows of a region this long or longer are complete
-#: once the groups of the next county come.
-COUNTY_DIGITS = 6
 
 #: What one run of a batch's events notes on the projector (`handlers.PROJECTED`'s appliers).
 Noting = Callable[[Projector], None]
@@ -50,6 +47,7 @@ async def replay(
     """One batch: its runs of one event type noted and applied at once, then the progress. No
     rates announcement, no target evaluation and no roll-ups while the projection refills (they
     are added up once at the end: `recount_rollups`)."""
+    await uow.rebuilds.for_bulk_writes()
     projector = Projector(uow, live=False, rollups=False)
     for note in runs:
         note(projector)
@@ -57,37 +55,13 @@ async def replay(
     await uow.rebuilds.advance(stream, last_sequence, finished=finished)
 
 
-#: Roll-up rows written per statement when they are added up afresh.
-ROLLUP_CHUNK = 5_000
-
-
 async def recount_rollups(uow: CoverageUnitOfWork) -> int:
-    """The roll-ups computed afresh from the organisations' facts, in place of what they held,
-    from one aggregate over the facts (`ProjectionRepository.rollup_groups`) through the same
-    counting as the live path; returns how many roll-up rows were written.
-
-    The groups come in region order, so the rows of a county and below are complete when the
-    next county starts and are written then: memory holds one county's rows and those of the
-    few cities and provinces above, never the whole table."""
-    await uow.projection.clear_rollups()
-    delta = RollupDelta()
-    county = None
-    written = 0
-
-    async def write(rows: dict[RollupKey, tuple[int, ...]]) -> None:
-        nonlocal written
-        items = list(rows.items())
-        for start in range(0, len(items), ROLLUP_CHUNK):
-            await uow.projection.insert_rollups(dict(items[start : start + ROLLUP_CHUNK]))
-        written += len(items)
-
-    async for facts, organizations in uow.projection.rollup_groups():
-        if facts.region_code[:COUNTY_DIGITS] != county and county is not None:
-            await write(delta.take(lambda key: len(key.region_code) >= COUNTY_DIGITS))
-        county = facts.region_code[:COUNTY_DIGITS]
-        delta.add(facts, organizations)
-    await write(delta.rows())
-    return written
+    """The roll-ups computed afresh from the organisations' facts, in place of what they held;
+    returns how many roll-up rows were written. The counting is the live path's
+    (`domain.rollups.counts`, each region's ancestors, each industry's section), run once per
+    distinct combination of what it reads; the database adds the results up per region level
+    (`RollupTotals`), so no organisation passes through Python."""
+    return await uow.repository(RollupTotals).recount(counts, regions_of, industry_section)
 
 
 async def move_consumer(

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cache
@@ -177,6 +177,36 @@ def _statement(dialect: str, name: str) -> Any:
     raise KeyError(name)
 
 
+_FACT_COLUMNS: tuple[str, ...] = tuple(c.name for c in organization_facts.columns)
+
+
+_DriverUpsert = tuple[str, tuple[str, ...], tuple[tuple[int, Callable[[Any], Any]], ...]]
+_driver_upserts: dict[str, _DriverUpsert] = {}
+
+
+def _driver_upsert(dialect: Any) -> _DriverUpsert:
+    """The facts' upsert as the driver's SQL, its parameters' names in order, and the bind
+    processor of each parameter that has one, by position (as SQLAlchemy would apply them);
+    built once per dialect."""
+    found = _driver_upserts.get(dialect.name)
+    if found is None:
+        found = _driver_upserts[dialect.name] = _compile_upsert(dialect)
+    return found
+
+
+def _compile_upsert(dialect: Any) -> _DriverUpsert:
+    compiled = _statement(dialect.name, "facts").compile(
+        dialect=dialect, column_keys=list(_FACT_COLUMNS)
+    )
+    names = tuple(compiled.positiontup or ())
+    processors = tuple(
+        (i, process)
+        for i, name in enumerate(names)
+        if (process := organization_facts.c[name].type._cached_bind_processor(dialect))
+    )
+    return str(compiled), names, processors
+
+
 @dataclass(frozen=True)
 class StoredOrganization:
     """One row of `organization_facts`: the facts, and the version they are at."""
@@ -276,31 +306,6 @@ def _row(stored: StoredOrganization, now: datetime) -> dict[str, Any]:
     }
 
 
-def _group_facts(row: Any) -> CoverageFacts:
-    """The facts standing for a group of `ProjectionRepository.rollup_groups`."""
-    return CoverageFacts(
-        organization_id="",
-        region_code=row.region_code,
-        kind=row.kind,
-        industry_code=row.industry_code,
-        staff_count=row.staff_count,
-        area_ids=tuple(json.loads(row.area_ids or "[]")),
-        managed=bool(row.managed),
-        three_haves=None if row.three_haves is None else bool(row.three_haves),
-        operating_status=row.operating_status,
-        no_branch_reason=row.no_branch_reason,
-        full_members=row.full_members,
-        probationary_members=row.probationary_members,
-        ledger_complete=bool(row.ledger_complete),
-        branch_id="" if row.has_branch else None,
-        branch_kind=row.branch_kind,
-        instructor_count=row.instructor_count,
-        mass_organization_count=row.mass_organization_count,
-        branch_formed_on=_date(row.branch_formed_on),
-        branch_kept=bool(row.branch_kept),
-    )
-
-
 class ProjectionRepository(Repository):
     def _statement(self, name: str) -> Any:
         bind = self.session.bind
@@ -334,10 +339,26 @@ class ProjectionRepository(Repository):
         return {row.organization_id: _facts(row) for row in rows}
 
     async def write_organizations(self, stored: Sequence[StoredOrganization]) -> None:
-        if stored:
-            now = utcnow()
-            rows = list({s.facts.organization_id: _row(s, now) for s in stored}.values())
+        if not stored:
+            return
+        now = utcnow()
+        rows = list({s.facts.organization_id: _row(s, now) for s in stored}.values())
+        connection = await self.session.connection()
+        if connection.dialect.name != "sqlite":
             await self.session.execute(self._statement("facts"), rows)
+            return
+        # The same upsert, its parameters converted here and handed to the driver's
+        # executemany: SQLAlchemy's per-row parameter building cost more than SQLite's insert
+        # (a rebuild writes a whole province's facts).
+        sql, names, processors = _driver_upsert(connection.dialect)
+        parameters = []
+        for row in rows:
+            values = [row[name] for name in names]
+            for i, process in processors:
+                if values[i] is not None:
+                    values[i] = process(values[i])
+            parameters.append(tuple(values))
+        await connection.exec_driver_sql(sql, parameters)
 
     async def links(self, ids: Iterable[str], day: date) -> dict[str, Links]:
         """Branch, instructors and mass organisations of each organisation that count on `day`,
@@ -643,70 +664,6 @@ class ProjectionRepository(Repository):
         """Empty the projection (before a rebuild from the stream)."""
         for table in PROJECTION_TABLES:
             await self.session.execute(delete(table))
-
-    async def rollup_groups(self) -> AsyncIterator[tuple[CoverageFacts, int]]:
-        """The organisations' facts grouped by everything the counting reads, never by who an
-        organisation is (its id, name, credit code, place; of its branch, only whether it has
-        one): one aggregate, streamed in region order, as (a group's facts, its size)."""
-        f = organization_facts.c
-        has_branch = f.branch_id.is_not(None)
-        grouped = [
-            f.region_code,
-            f.kind,
-            f.industry_code,
-            f.size_band,
-            f.area_ids,
-            f.managed,
-            f.three_haves,
-            f.operating_status,
-            f.no_branch_reason,
-            f.full_members,
-            f.probationary_members,
-            f.ledger_complete,
-            f.branch_kind,
-            f.branch_formed_on,
-            f.branch_kept,
-            f.instructor_count,
-            f.mass_organization_count,
-        ]
-        query = (
-            select(
-                *grouped,
-                has_branch.label("has_branch"),
-                func.min(f.staff_count).label("staff_count"),  # one of the group's size band
-                func.count().label("organizations"),
-            )
-            .group_by(*grouped, has_branch)
-            .order_by(f.region_code)
-        )
-        result = await self.session.stream(query.execution_options(yield_per=5000))
-        async for rows in result.partitions():  # a row at a time would cost a greenlet switch
-            for row in rows:
-                yield _group_facts(row), int(row.organizations)
-
-    async def clear_rollups(self) -> None:
-        await self.session.execute(delete(rollups))
-
-    async def insert_rollups(self, rows: dict[RollupKey, tuple[int, ...]]) -> None:
-        """Write roll-up rows not stored yet (after `clear_rollups`): a plain INSERT."""
-        if not rows:
-            return
-        now = utcnow()
-        await self.session.execute(
-            insert(rollups),
-            [
-                {
-                    "region_code": key.region_code,
-                    "area_id": key.area_id,
-                    "kind": key.kind,
-                    "section": key.section,
-                    "size_band": key.size_band,
-                    **dict(zip(COUNTERS, values, strict=True)),
-                    "updated_at": now,
-                }
-                for key, values in rows.items()
-            ],
-        )
 
     async def stored_rollups(self) -> dict[RollupKey, tuple[int, ...]]:
         """The stored roll-ups, non-zero rows only (to compare a projection with another)."""

@@ -1,18 +1,45 @@
-"""SQL that reads the roll-ups: a region's figures, daily snapshots, changes pending."""
+"""SQL that reads the roll-ups: a region's figures, daily snapshots, changes pending; and adds
+them up afresh from the organisations' facts (a rebuild)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import json
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import bindparam, delete, func, literal, select, true
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    bindparam,
+    case,
+    cast,
+    delete,
+    func,
+    literal,
+    select,
+    true,
+)
 
 from libs.common.db import Repository, one_of, starting_with
-from libs.common.tables import UTCDateTime, consumer_positions
+from libs.common.tables import UTCDateTime, consumer_positions, utcnow
+from services.coverage.domain.facts import CoverageFacts
 from services.coverage.domain.rates import Area, BreakdownRow, Counts, Snapshot
 from services.coverage.domain.rollups import COUNTERS
-from services.coverage.store.tables import calendar, rate_changes, rollups, snapshots
+from services.coverage.store.tables import (
+    calendar,
+    organization_facts,
+    rate_changes,
+    rollups,
+    snapshots,
+)
 
 
 @dataclass(frozen=True)
@@ -187,3 +214,224 @@ class RollupRepository(Repository):
             statement,
             [{"r": r, "a": a, "at": change.changed_at} for (r, a), change in sorted(seen.items())],
         )
+
+
+# --- the roll-ups added up afresh from the organisations' facts (a rebuild) -----------------
+
+#: The facts' columns the counting may read, apart from the roll-up key (region, parks, kind,
+#: industry, size band) and who an organisation is: each distinct combination of them is counted
+#: once, in Python (`domain.rollups.counts`), and the database adds the results up.
+COUNTED_COLUMNS: tuple[str, ...] = (
+    "managed",
+    "three_haves",
+    "operating_status",
+    "no_branch_reason",
+    "full_members",
+    "probationary_members",
+    "ledger_complete",
+    "branch_kind",
+    "branch_formed_on",
+    "branch_kept",
+    "instructor_count",
+    "mass_organization_count",
+)
+
+_scratch = MetaData()
+#: Each region code of the facts, with every region it rolls up to (`regions_of`).
+_regions = Table(
+    "rebuild_regions",
+    _scratch,
+    Column("region_code", String(12), nullable=False),
+    Column("ancestor", String(12), nullable=False),
+    Index("ix_rebuild_regions", "region_code"),
+    prefixes=["TEMPORARY"],
+)
+#: Each industry code of the facts ('' for none) with its section (`industry_section`).
+_sections = Table(
+    "rebuild_sections",
+    _scratch,
+    Column("industry_code", String(8), primary_key=True),
+    Column("section", String(8), nullable=False),
+    prefixes=["TEMPORARY"],
+)
+#: Each list of parks of the facts (as stored) with each park in it.
+_areas = Table(
+    "rebuild_areas",
+    _scratch,
+    Column("area_ids", Text(), nullable=False),
+    Column("area_id", String(64), nullable=False),
+    Index("ix_rebuild_areas", "area_ids"),
+    prefixes=["TEMPORARY"],
+)
+#: Each combination of the counted columns (as one text key) with its counters.
+_counting = Table(
+    "rebuild_counting",
+    _scratch,
+    Column("signature", Text(), primary_key=True),
+    *[Column(name, Integer(), nullable=False) for name in COUNTERS],
+    prefixes=["TEMPORARY"],
+)
+#: The facts summed per region as coded (a village mostly), parks, kind, section and size band.
+_places = Table(
+    "rebuild_places",
+    _scratch,
+    Column("region_code", String(12), nullable=False),
+    Column("area_ids", Text(), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("section", String(8), nullable=False),
+    Column("size_band", String(16), nullable=False),
+    *[Column(name, Integer(), nullable=False) for name in COUNTERS],
+    Index("ix_rebuild_places", "region_code"),
+    prefixes=["TEMPORARY"],
+)
+_SCRATCH_TABLES = (_regions, _sections, _areas, _counting, _places)
+
+
+def _signature() -> ColumnElement[str]:
+    """The counted columns of a facts row as one text (NULL spelled apart from any value)."""
+    f = organization_facts.c
+    parts: list[ColumnElement[str]] = [
+        func.coalesce(cast(f[name], String()), literal("~")) for name in COUNTED_COLUMNS
+    ]
+    parts.append(case((f.branch_id.is_(None), literal("n")), else_=literal("b")))
+    signature = parts[0]
+    for part in parts[1:]:
+        signature = signature.concat(literal("|")).concat(part)
+    return signature
+
+
+def _counted_facts(row: Any) -> CoverageFacts:
+    """Facts standing for every organisation with these counted columns."""
+    return CoverageFacts(
+        organization_id="",
+        region_code="",
+        kind="",
+        managed=bool(row.managed),
+        three_haves=None if row.three_haves is None else bool(row.three_haves),
+        operating_status=row.operating_status,
+        no_branch_reason=row.no_branch_reason,
+        full_members=row.full_members,
+        probationary_members=row.probationary_members,
+        ledger_complete=bool(row.ledger_complete),
+        branch_id="" if row.has_branch else None,
+        branch_kind=row.branch_kind,
+        branch_formed_on=row.branch_formed_on,
+        branch_kept=bool(row.branch_kept),
+        instructor_count=row.instructor_count,
+        mass_organization_count=row.mass_organization_count,
+    )
+
+
+class RollupTotals(Repository):
+    """The roll-ups computed afresh from `organization_facts` (a rebuild): the counting runs in
+    Python once per distinct combination of what it reads (`COUNTED_COLUMNS`), each region
+    code's ancestors and each industry code's section likewise; the database joins those to the
+    facts and adds them up per region level with aggregates, never handing an organisation to
+    Python."""
+
+    async def recount(
+        self,
+        counting: Callable[[CoverageFacts], tuple[int, ...]],
+        ancestors: Callable[[str], Iterable[str]],
+        section: Callable[[str | None], str],
+    ) -> int:
+        """Replace the roll-ups with those the facts add up to; returns the rows written."""
+        session = self.session
+        await session.run_sync(lambda s: _scratch.create_all(s.connection()))
+        try:
+            await self._fill_lookups(counting, ancestors, section)
+            await session.execute(delete(rollups))
+            await session.execute(_places.insert().from_select(_place_names(), _places_query()))
+            written = 0
+            for by_area in (False, True):
+                result = await session.execute(
+                    rollups.insert().from_select(_rollup_names(), _rollups_query(by_area))
+                )
+                written += int(result.rowcount or 0)  # type: ignore[attr-defined]
+            return written
+        finally:
+            await session.run_sync(lambda s: _scratch.drop_all(s.connection()))
+
+    async def _fill_lookups(
+        self,
+        counting: Callable[[CoverageFacts], tuple[int, ...]],
+        ancestors: Callable[[str], Iterable[str]],
+        section: Callable[[str | None], str],
+    ) -> None:
+        session = self.session
+        f = organization_facts.c
+        codes = (await session.execute(select(f.region_code).distinct())).scalars().all()
+        regions = [{"region_code": c, "ancestor": a} for c in codes for a in ancestors(c)]
+        industries = (await session.execute(select(f.industry_code).distinct())).scalars().all()
+        sections = {code or "": section(code) for code in industries}
+        listed = (await session.execute(select(f.area_ids).distinct())).scalars().all()
+        areas = [
+            {"area_ids": ids, "area_id": area}
+            for ids in listed
+            for area in sorted(set(json.loads(ids or "[]")))
+        ]
+        signature = _signature().label("signature")
+        combinations = await session.execute(
+            select(
+                signature,
+                *[f[name] for name in COUNTED_COLUMNS],
+                f.branch_id.is_not(None).label("has_branch"),
+            ).distinct()
+        )
+        counted = {
+            row.signature: dict(zip(COUNTERS, counting(_counted_facts(row)), strict=True))
+            for row in combinations
+        }
+        for table, rows in (
+            (_regions, regions),
+            (_sections, [{"industry_code": k, "section": v} for k, v in sections.items()]),
+            (_areas, areas),
+            (_counting, [{"signature": k, **v} for k, v in counted.items()]),
+        ):
+            for start in range(0, len(rows), 10_000):
+                await session.execute(table.insert(), rows[start : start + 10_000])
+
+
+def _place_names() -> list[str]:
+    return ["region_code", "area_ids", "kind", "section", "size_band", *COUNTERS]
+
+
+def _places_query() -> Any:
+    f = organization_facts.c
+    k = _counting.c
+    key = [f.region_code, f.area_ids, f.kind, _sections.c.section, f.size_band]
+    return (
+        select(*key, *[func.sum(k[name]) for name in COUNTERS])
+        .select_from(organization_facts)
+        .join(_counting, k.signature == _signature())
+        .join(_sections, _sections.c.industry_code == func.coalesce(f.industry_code, ""))
+        .group_by(*key)
+    )
+
+
+def _rollup_names() -> list[str]:
+    return ["region_code", "area_id", "kind", "section", "size_band", *COUNTERS, "updated_at"]
+
+
+def _rollups_query(by_area: bool) -> Any:
+    """Every region level's rows from the places: the whole region's, or each park's."""
+    p = _places.c
+    sums: list[ColumnElement[Any]] = [func.sum(p[name]) for name in COUNTERS]
+    area = _areas.c.area_id if by_area else literal("")
+    key = [_regions.c.ancestor, p.kind, p.section, p.size_band]
+    query = select(
+        _regions.c.ancestor,
+        area,
+        p.kind,
+        p.section,
+        p.size_band,
+        *sums,
+        literal(utcnow(), UTCDateTime()),
+    ).join(_regions, _regions.c.region_code == p.region_code)
+    if by_area:
+        query = query.join(_areas, _areas.c.area_ids == p.area_ids)
+        key.append(_areas.c.area_id)
+    total = sums[0]
+    for one in sums[1:]:
+        total = total + one
+    return query.select_from(_places).group_by(*key).having(total > 0)
