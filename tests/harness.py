@@ -53,7 +53,8 @@ class NatsServer:
 
     def __init__(self) -> None:
         self.port = free_port()
-        self.store = tempfile.mkdtemp(prefix="pb-nats-")
+        self.home = tempfile.mkdtemp(prefix="pb-nats-")  # its config, and its store below
+        self.store = str(Path(self.home) / "jetstream")
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -61,16 +62,24 @@ class NatsServer:
         return f"nats://127.0.0.1:{self.port}"
 
     def start(self) -> None:
+        # Every stream reserves its byte limit (1 GiB and more) against the server's file store,
+        # whose default is a share of the free disk: a session's many uniquely named test streams
+        # would run it out ("insufficient storage resources"). The tests write a few MB: let the
+        # reservations be as large as they like.
+        config = Path(self.home) / "nats.conf"
+        config.write_text(
+            f'jetstream {{ store_dir: "{self.store}", max_file_store: 100T, '
+            "max_memory_store: 1G }\n"
+        )
         self.process = subprocess.Popen(
             [
                 str(find_nats_server()),
-                "-js",
+                "-c",
+                str(config),
                 "-a",
                 "127.0.0.1",
                 "-p",
                 str(self.port),
-                "-sd",
-                self.store,
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -93,7 +102,7 @@ class NatsServer:
 
     def close(self) -> None:
         self.stop()
-        shutil.rmtree(self.store, ignore_errors=True)
+        shutil.rmtree(self.home, ignore_errors=True)
 
 
 def postgres_url(name: str) -> str:

@@ -176,7 +176,14 @@ class BrokerLink:
                     await ensure_stream(self.js, spec)
                 break
             except Exception as exc:  # noqa: BLE001 - any failure here means "try again"
-                log.warning("NATS not reachable yet", error=type(exc).__name__, retry_in=delay)
+                # the reason too: a refusal (no storage left for a stream's byte limit, an
+                # account without JetStream) looks the same as an unreachable server otherwise
+                log.warning(
+                    "NATS not reachable yet",
+                    error=type(exc).__name__,
+                    reason=redact_url(str(exc))[:300],
+                    retry_in=delay,
+                )
                 with contextlib.suppress(Exception):
                     await self.broker.stop()
                 await asyncio.sleep(delay)
