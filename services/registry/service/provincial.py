@@ -18,8 +18,8 @@ from typing import Any
 from libs.common.db import Database
 from libs.common.divisions import name_of
 from libs.common.events import Envelope
-from libs.common.validators import InvalidCode, is_within
 from libs.common.webhooks.delivery import PayloadBuilder
+from services.registry.domain.branches import within
 from services.registry.domain.organizations import Organization, OrganizationFilter, Rules
 from services.registry.domain.provincial import (
     PROFILE_VERSION,
@@ -67,13 +67,6 @@ def _record(
     )
 
 
-def _within(code: str, region_code: str | None) -> bool:
-    try:
-        return region_code is None or is_within(code, region_code)
-    except InvalidCode:
-        return False
-
-
 def profile_payload(settings: RegistrySettings) -> PayloadBuilder:
     """The webhook payload `provincial_profile`: for an event naming organisations
     (`organization_id`, or `organization_ids` as a branch's events do), their provincial
@@ -93,7 +86,11 @@ def profile_payload(settings: RegistrySettings) -> PayloadBuilder:
         today = settings.office_today()
         async with RegistryUnitOfWork(db, readonly=True) as uow:
             found = await uow.organizations.get_many(ids)
-            page = [o for o in found.values() if _within(o.region_code, region_code)]
+            page = [
+                o
+                for o in found.values()
+                if region_code is None or within(o.region_code, region_code)
+            ]
             if not page:
                 return None
             around = await uow.provincial.surroundings(page, today)

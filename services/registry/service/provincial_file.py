@@ -11,7 +11,7 @@ from pathlib import Path
 
 from services.registry.domain.provincial import KEYS, PlatformRow, keys_of_headings, platform_row
 from services.registry.sheets import SheetError, SheetLimits, iter_rows
-from services.registry.sheets.limits import OverLimit
+from services.registry.sheets.limits import OverLimit, check_file_size
 
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
 #: Rows read before a heading row must have turned up.
@@ -50,14 +50,7 @@ def _sheet_rows(path: Path, filename: str, limits: SheetLimits) -> Iterator[Plat
 
 
 def _jsonl_rows(path: Path, limits: SheetLimits) -> Iterator[PlatformRow]:
-    size = path.stat().st_size
-    if size > limits.max_bytes:
-        raise OverLimit(
-            f"the file is {size / 1e6:.1f} MB, over the limit of {limits.max_bytes / 1e6:.1f} MB",
-            limit="import_max_bytes",
-            maximum=limits.max_bytes,
-            found=size,
-        )
+    check_file_size(path, limits)
     deadline = time.monotonic() + limits.max_seconds
     with path.open("rb") as lines:
         for number, line in enumerate(lines, start=1):

@@ -29,7 +29,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from services.registry.sheets.csv_rows import csv_rows
-from services.registry.sheets.limits import OverLimit, ReadClock, SheetError, SheetLimits
+from services.registry.sheets.limits import (
+    OverLimit,
+    ReadClock,
+    SheetError,
+    SheetLimits,
+    check_file_size,
+)
 from services.registry.sheets.xlsx_rows import xlsx_rows
 
 __all__ = [
@@ -102,17 +108,7 @@ def iter_rows(
     over a limit included, is raised when the first row is asked for."""
     limits = (limits or SheetLimits()).with_max_bytes(max_bytes)
     kind = sheet_kind(filename)
-    size = path.stat().st_size
-    if size > limits.max_bytes:
-        raise OverLimit(
-            f"the file is {size / 1e6:.1f} MB, over the limit of {limits.max_bytes / 1e6:.1f} MB: "
-            "split it into smaller files",
-            limit="import_max_bytes",
-            maximum=limits.max_bytes,
-            found=size,
-        )
-    if size == 0:
-        raise SheetError("the file is empty")
+    check_file_size(path, limits)
     clock = ReadClock(limits.max_seconds)
     rows = csv_rows(path, limits) if kind == "csv" else xlsx_rows(path, limits, clock)
     return ((number, _trim(cells) if any(cells) else []) for number, cells in clock.timed(rows))

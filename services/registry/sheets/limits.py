@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import TypeVar
 
 from libs.common import refusals
@@ -54,6 +55,21 @@ class SheetLimits:
         if max_bytes is None:
             return self
         return replace(self, max_bytes=max_bytes)
+
+
+def check_file_size(path: Path, limits: SheetLimits) -> None:
+    """Refuse a file over `limits.max_bytes`, or an empty one, before a byte of it is read."""
+    size = path.stat().st_size
+    if size > limits.max_bytes:
+        raise OverLimit(
+            f"the file is {size / 1e6:.1f} MB, over the limit of {limits.max_bytes / 1e6:.1f} MB: "
+            "split it into smaller files",
+            limit="import_max_bytes",
+            maximum=limits.max_bytes,
+            found=size,
+        )
+    if size == 0:
+        raise SheetError("the file is empty")
 
 
 def megabytes(size: float) -> str:

@@ -82,6 +82,17 @@ _BRANCH_COLUMNS = (
 )
 
 
+def branch_of(row: Mapping[Any, Any], covered: Sequence[Any] = ()) -> Branch:
+    """A branch from its row and the `branch_organizations` rows of what it covers (each with
+    `organization_id` and `unable_reason`; none when the caller needs the branch alone)."""
+    return Branch(
+        id=row["id"],
+        **{c: row[c] for c in _BRANCH_COLUMNS},
+        organization_ids=[c.organization_id for c in covered],
+        unable_reasons={c.organization_id: c.unable_reason for c in covered if c.unable_reason},
+    )
+
+
 class BranchRepository(Repository):
     async def get(self, branch_id: str, *, for_update: bool = False) -> Branch | None:
         row = await self.row_by_id(branches, branch_id, for_update=for_update)
@@ -100,12 +111,7 @@ class BranchRepository(Repository):
                 .order_by(branch_organizations.c.organization_id)
             )
         ).all()
-        return Branch(
-            id=row["id"],
-            **{c: row[c] for c in _BRANCH_COLUMNS},
-            organization_ids=[c.organization_id for c in covered],
-            unable_reasons={c.organization_id: c.unable_reason for c in covered if c.unable_reason},
-        )
+        return branch_of(row, covered)
 
     async def find(
         self,
@@ -160,16 +166,7 @@ class BranchRepository(Repository):
         for row in rows:
             ended_by = "dissolved" if row["status"] == "dissolved" else None
             own = [c for c in by_branch.get(row["id"], []) if c.ended_by == ended_by]
-            found.append(
-                Branch(
-                    id=row["id"],
-                    **{c: row[c] for c in _BRANCH_COLUMNS},
-                    organization_ids=[c.organization_id for c in own],
-                    unable_reasons={
-                        c.organization_id: c.unable_reason for c in own if c.unable_reason
-                    },
-                )
-            )
+            found.append(branch_of(row, own))
         return found
 
     async def rectification_overdue(self, today: date, limit: int) -> list[str]:

@@ -14,7 +14,7 @@ from services.registry.domain.branches import Branch
 from services.registry.domain.mass_organizations import MassOrganization
 from services.registry.domain.organizations import Organization
 from services.registry.domain.provincial import Surroundings
-from services.registry.store.branches import _BRANCH_COLUMNS
+from services.registry.store.branches import branch_of
 from services.registry.store.mass_organizations import mass_organization_of
 from services.registry.store.party_tables import (
     branches,
@@ -33,9 +33,7 @@ class ProvincialRepository(Repository):
         found: dict[str, Branch] = {}
         if branch_ids:
             rows = await self.session.execute(select(branches).where(branches.c.id.in_(branch_ids)))
-            for row in rows.mappings():
-                values = {c: row[c] for c in _BRANCH_COLUMNS}
-                found[row["id"]] = Branch(id=row["id"], organization_ids=[], **values)
+            found = {row["id"]: branch_of(row) for row in rows.mappings()}
         a = instructor_assignments.c
         assigned = set(
             (
