@@ -124,7 +124,8 @@ LABELS: dict[str, Mapping[Any, str]] = {
 @dataclass(frozen=True)
 class Surroundings:
     """What the file's record needs beyond the file: its covering branch, whether an
-    instructor's assignment runs, which mass organisations are set up."""
+    instructor's assignment runs today, which mass organisations exist today (the store reads
+    both between their dates)."""
 
     branch: Branch | None = None
     instructor_assigned: bool = False
@@ -132,12 +133,13 @@ class Surroundings:
 
 
 def branch_in_force(branch: Branch | None, today: date) -> bool:
-    """The branch exists today: formed, not dissolved, not past its end (a temporary one)."""
+    """The branch exists today, by the rule coverage counts with: formed, not past a temporary
+    one's end (inclusive), and not yet dissolved (a dissolution dated later still leaves it)."""
     return (
         branch is not None
-        and branch.active
         and branch.formed_on <= today
         and (branch.ends_on is None or today <= branch.ends_on)
+        and (branch.active or (branch.dissolved_on is not None and branch.dissolved_on > today))
     )
 
 
@@ -171,7 +173,7 @@ def record(
     """The organisation's provincial record, every field of `PROFILE` in machine values."""
     branch = around.branch if branch_in_force(around.branch, today) else None
     branch_kind = branch.kind if branch is not None else None
-    mass = {m.kind for m in around.mass_organizations if m.active}
+    mass = {m.kind for m in around.mass_organizations}
     o = organization
     return {
         "credit_code": o.credit_code,

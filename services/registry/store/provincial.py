@@ -1,5 +1,8 @@
 """The reads behind the provincial profile: for a page of organisations, their covering
-branches, running instructor assignments and mass organisations, in three queries a page."""
+branches, running instructor assignments and mass organisations, in three queries a page.
+Assignments and mass organisations count between their dates as coverage counts them
+(`services/coverage/store/projection.counts_on`): started, not past a planned end, and not
+yet ended or dissolved (an end dated later still leaves them)."""
 
 from __future__ import annotations
 
@@ -40,9 +43,9 @@ class ProvincialRepository(Repository):
                 await self.session.execute(
                     select(a.organization_id)
                     .where(a.organization_id.in_(ids))
-                    .where(a.ended_on.is_(None))
                     .where(a.starts_on <= today)
                     .where(or_(a.ends_on.is_(None), a.ends_on >= today))
+                    .where(or_(a.ended_on.is_(None), a.ended_on > today))
                 )
             ).scalars()
         )
@@ -51,7 +54,8 @@ class ProvincialRepository(Repository):
         rows = await self.session.execute(
             select(mass_organizations)
             .where(m.organization_id.in_(ids))
-            .where(m.dissolved_on.is_(None))
+            .where(m.established_on <= today)
+            .where(or_(m.dissolved_on.is_(None), m.dissolved_on > today))
         )
         for row in rows.mappings():
             mass[row["organization_id"]].append(mass_organization_of(row))

@@ -74,6 +74,10 @@ def test_a_branch_counts_only_while_in_force() -> None:
     assert not branch_in_force(_branch(formed_on=date(2027, 1, 1)), TODAY)
     assert not branch_in_force(_branch("temporary", ends_on=date(2026, 11, 29)), TODAY)
     assert not branch_in_force(_branch(status="dissolved"), TODAY)
+    # a dissolution dated later leaves it in force until that day, as coverage counts it
+    later = date(2026, 12, 1)
+    assert branch_in_force(_branch(status="dissolved", dissolved_on=later), TODAY)
+    assert not branch_in_force(_branch(status="dissolved", dissolved_on=TODAY), TODAY)
     ended = _record(_organization(branch_id="b1"), _branch("temporary", ends_on=date(2026, 1, 1)))
     assert (ended["party_organization_category"], ended["temporary_party_organization"]) == (
         None,
