@@ -193,6 +193,8 @@ class InboxConsumer:
         self._by_type = {s.event_type: s for s in spec.subscriptions}
         self._task: asyncio.Task[None] | None = None
         self._subscription: Any = None
+        # an ordered consumer's next batch, fetched while the current one is applied
+        self._next_batch: asyncio.Task[list[Msg]] | None = None
         self._stopping = StopSignal()
         # -inf, not 0.0: the monotonic clock starts near zero at boot, and a machine up for
         # less than an hour would otherwise never purge.
@@ -227,6 +229,7 @@ class InboxConsumer:
         # survive a cancellation (its inner wait can be left pending forever).
         await stop_loop(self._task, self._stopping, grace=self.settings.inbox_fetch_seconds + 5)
         self._task = None
+        await self._drop_next_batch()
         await self._give_up_lease()
         if self._subscription is not None:
             # An open pull request would hold up the connection's drain at shutdown.
@@ -261,9 +264,15 @@ class InboxConsumer:
                     subscription = await self._subscribe()
                     log.info("consumer started", consumer=self.spec.name, stream=self.spec.stream)
                 await self._forget_old_ids()
+                fetching, self._next_batch = self._next_batch, None
                 try:
-                    msgs = await subscription.fetch(
-                        self.settings.inbox_batch_size, timeout=self.settings.inbox_fetch_seconds
+                    msgs = await (
+                        fetching
+                        if fetching is not None
+                        else subscription.fetch(
+                            self.settings.inbox_batch_size,
+                            timeout=self.settings.inbox_fetch_seconds,
+                        )
                     )
                 except (NatsTimeoutError, TimeoutError):
                     continue
@@ -275,6 +284,7 @@ class InboxConsumer:
                 await self._stopping.sleep(1.0)
             except Exception:
                 log.exception("consumer round failed", consumer=self.spec.name)
+                await self._drop_next_batch()
                 subscription = None
                 await self._stopping.sleep(1.0)
 
@@ -568,17 +578,31 @@ class InboxConsumer:
             self._lease = None
 
     async def _settle_in_order(self, batch: list[Msg]) -> None:
-        """Apply a batch of an ordered consumer (`batch` grows with what gathering fetches)."""
+        """Apply a batch of an ordered consumer (`batch` grows with what gathering fetches).
+
+        Once gathered, a full batch (a backlog) has the next one fetched while it is decoded and
+        applied: the next round gathers from there as from any fetch. The next batch comes after
+        everything this one holds, so the order and the gathering hold as before; when this
+        batch fails, the next is released with it (`_drop_next_batch`)."""
         if not await self._gather(batch):
             return
+        if len(batch) >= self.settings.inbox_batch_size and not self._stopping.is_set:
+            self._next_batch = asyncio.create_task(
+                self._subscription.fetch(
+                    self.settings.inbox_batch_size, timeout=self.settings.inbox_fetch_seconds
+                ),
+                name=f"inbox-{self.spec.name}-next",
+            )
         read = [self._read(m) for m in _in_stream_order(batch)]
         poison = [d for d in read if isinstance(d, _Unreadable)]
         # stored before anything after them commits, so neither a crash nor a store that is
         # down lets the position pass a message that was never recorded
         if poison and not await self._dead_letter(poison):
             await self._release(batch, delay=5.0)
+            await self._drop_next_batch()
             return
         pending = [d for d in read if isinstance(d, _Delivery)]
+        settled = True
         while pending:
             applied, duplicates, failure = await self._apply_in_order(pending)
             for d in applied + duplicates:
@@ -596,12 +620,28 @@ class InboxConsumer:
                     pending = rest
                     continue
                 await self._release([d.msg for d in rest], delay=5.0)
+                settled = False
                 break
             # retried together, in order: the gathering waits for all of them to come back
             await self._retry_later(failed, error)
             await self._release([d.msg for d in rest], delay=self._retry_delay(failed))
+            settled = False
             break
+        if not settled:  # what comes after waits for what is retried, as it did unfetched
+            await self._drop_next_batch()
         self.metrics.consumer_lag.labels(self.spec.name).set(batch[-1].metadata.num_pending)
+
+    async def _drop_next_batch(self) -> None:
+        """Release the next batch fetched ahead, if any (the batch before it did not settle, or
+        the consumer stops): its messages come back, in order, after the first backoff."""
+        fetching, self._next_batch = self._next_batch, None
+        if fetching is None:
+            return
+        try:
+            msgs = await fetching
+        except Exception:  # noqa: BLE001 - nothing fetched, or the pull failed: nothing held
+            return
+        await self._release(msgs)
 
     async def _gather(self, batch: list[Msg]) -> bool:
         """Fetch into `batch` until it holds every message the server has handed out to this

@@ -95,16 +95,28 @@ def regions_of(region_code: str) -> tuple[str, ...]:
         return (region_code,)
 
 
-def rollup_keys(facts: CoverageFacts) -> tuple[RollupKey, ...]:
-    """The rows an organisation counts in: each ancestor region, and each of its parks or
-    commercial districts within each ancestor region (so a park's figures are region-scoped)."""
-    return _keys(
+#: What decides the rows an organisation counts in: its region, kind, industry section, size band
+#: and parks (the arguments of `_keys`).
+Place = tuple[str, str, str, str, tuple[str, ...]]
+
+
+def place_of(facts: CoverageFacts) -> Place:
+    return (
         facts.region_code,
         facts.kind,
         industry_section(facts.industry_code),
-        size_band(facts.staff_count),
-        tuple(sorted(set(facts.area_ids))),
+        _size_band(facts.staff_count),
+        tuple(sorted(set(facts.area_ids))) if facts.area_ids else (),
     )
+
+
+_size_band = lru_cache(maxsize=4096)(size_band)
+
+
+def rollup_keys(facts: CoverageFacts) -> tuple[RollupKey, ...]:
+    """The rows an organisation counts in: each ancestor region, and each of its parks or
+    commercial districts within each ancestor region (so a park's figures are region-scoped)."""
+    return _keys(*place_of(facts))
 
 
 @lru_cache(maxsize=100_000)
@@ -154,10 +166,15 @@ def _nonzero(values: tuple[int, ...], sign: int) -> tuple[tuple[int, int], ...]:
 
 
 class RollupDelta:
-    """The change a batch makes to the roll-ups, summed in memory and written at once."""
+    """The change a batch makes to the roll-ups, summed in memory and written at once.
+
+    The counters are summed per place first (region, kind, section, size band, parks: many of
+    a batch's organisations share one) and spread over the place's rows once, when the rows are
+    asked for, rather than once per organisation."""
 
     def __init__(self) -> None:
-        self._delta: defaultdict[RollupKey, list[int]] = defaultdict(lambda: [0] * len(COUNTERS))
+        self._by_place: defaultdict[Place, list[int]] = defaultdict(_zeros)
+        self._delta: defaultdict[RollupKey, list[int]] = defaultdict(_zeros)
 
     def add(self, facts: CoverageFacts | None, sign: int) -> None:
         if facts is None:
@@ -165,11 +182,23 @@ class RollupDelta:
         moved = _nonzero(counts(facts), sign)
         if not moved:
             return
+        row = self._by_place[place_of(facts)]
+        for i, change in moved:
+            row[i] += change
+
+    def _spread(self) -> defaultdict[RollupKey, list[int]]:
+        """The per-place sums added to each of the place's rows."""
         delta = self._delta
-        for key in rollup_keys(facts):
-            row = delta[key]
-            for i, change in moved:
-                row[i] += change
+        for place, values in self._by_place.items():
+            moved = [(i, value) for i, value in enumerate(values) if value]
+            if not moved:
+                continue
+            for key in _keys(*place):
+                row = delta[key]
+                for i, change in moved:
+                    row[i] += change
+        self._by_place.clear()
+        return delta
 
     def change(self, old: CoverageFacts | None, new: CoverageFacts | None) -> None:
         """An organisation went from `old` to `new` (None: not counted at all)."""
@@ -178,11 +207,16 @@ class RollupDelta:
 
     def take(self, which: Callable[[RollupKey], bool]) -> dict[RollupKey, tuple[int, ...]]:
         """The rows of the keys `which` picks (as `rows` gives them), forgotten here."""
-        picked = [key for key in self._delta if which(key)]
-        taken = {key: tuple(self._delta.pop(key)) for key in sorted(picked)}
+        delta = self._spread()
+        picked = [key for key in delta if which(key)]
+        taken = {key: tuple(delta.pop(key)) for key in sorted(picked)}
         return {key: row for key, row in taken.items() if any(row)}
 
     def rows(self) -> dict[RollupKey, tuple[int, ...]]:
         """The keys whose counters change, with how much, in key order (so concurrent writers
         lock rows in one order)."""
-        return {key: tuple(row) for key, row in sorted(self._delta.items()) if any(row)}
+        return {key: tuple(row) for key, row in sorted(self._spread().items()) if any(row)}
+
+
+def _zeros() -> list[int]:
+    return [0] * len(COUNTERS)

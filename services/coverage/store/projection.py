@@ -177,34 +177,65 @@ def _statement(dialect: str, name: str) -> Any:
     raise KeyError(name)
 
 
-_FACT_COLUMNS: tuple[str, ...] = tuple(c.name for c in organization_facts.columns)
+#: The columns each hot-path upsert is handed, by its name in `_statement`.
+_UPSERT_COLUMNS: dict[str, tuple[str, ...]] = {
+    "facts": tuple(c.name for c in organization_facts.columns),
+    "rollups": (*RollupKey._fields, *COUNTERS, "updated_at"),
+}
+_UPSERT_TABLES: dict[str, Table] = {"facts": organization_facts, "rollups": rollups}
 
 
 _DriverUpsert = tuple[str, tuple[str, ...], tuple[tuple[int, Callable[[Any], Any]], ...]]
-_driver_upserts: dict[str, _DriverUpsert] = {}
+_driver_upserts: dict[tuple[str, str], _DriverUpsert] = {}
 
 
-def _driver_upsert(dialect: Any) -> _DriverUpsert:
-    """The facts' upsert as the driver's SQL, its parameters' names in order, and the bind
+def _driver_upsert(dialect: Any, name: str) -> _DriverUpsert:
+    """A hot-path upsert as the driver's SQL, its parameters' names in order, and the bind
     processor of each parameter that has one, by position (as SQLAlchemy would apply them);
     built once per dialect."""
-    found = _driver_upserts.get(dialect.name)
+    found = _driver_upserts.get((dialect.name, name))
     if found is None:
-        found = _driver_upserts[dialect.name] = _compile_upsert(dialect)
+        found = _driver_upserts[(dialect.name, name)] = _compile_upsert(dialect, name)
     return found
 
 
-def _compile_upsert(dialect: Any) -> _DriverUpsert:
-    compiled = _statement(dialect.name, "facts").compile(
-        dialect=dialect, column_keys=list(_FACT_COLUMNS)
+def _compile_upsert(dialect: Any, name: str) -> _DriverUpsert:
+    table = _UPSERT_TABLES[name]
+    compiled = _statement(dialect.name, name).compile(
+        dialect=dialect, column_keys=list(_UPSERT_COLUMNS[name])
     )
     names = tuple(compiled.positiontup or ())
     processors = tuple(
         (i, process)
-        for i, name in enumerate(names)
-        if (process := organization_facts.c[name].type._cached_bind_processor(dialect))
+        for i, column in enumerate(names)
+        if (process := table.c[column].type._cached_bind_processor(dialect))
     )
     return str(compiled), names, processors
+
+
+async def _execute_many(session: AsyncSession, name: str, rows: list[dict[str, Any]]) -> None:
+    """Run a hot-path upsert over `rows`. On SQLite the parameters are converted here and handed
+    to the driver's executemany: SQLAlchemy's per-row parameter building cost more than
+    SQLite's insert (a rebuild writes a whole province's facts; a live batch some thousand
+    roll-up rows)."""
+    connection = await session.connection()
+    if connection.dialect.name != "sqlite":
+        await session.execute(_statement(connection.dialect.name, name), rows)
+        return
+    sql, names, processors = _driver_upsert(connection.dialect, name)
+    parameters = []
+    converted: dict[tuple[int, Any], Any] = {}  # a batch's `updated_at` is one value, say
+    for row in rows:
+        values = [row[column] for column in names]
+        for i, process in processors:
+            value = values[i]
+            if value is not None:
+                found = converted.get((i, value))
+                if found is None:
+                    found = converted[(i, value)] = process(value)
+                values[i] = found
+        parameters.append(tuple(values))
+    await connection.exec_driver_sql(sql, parameters)
 
 
 @dataclass(frozen=True)
@@ -343,22 +374,7 @@ class ProjectionRepository(Repository):
             return
         now = utcnow()
         rows = list({s.facts.organization_id: _row(s, now) for s in stored}.values())
-        connection = await self.session.connection()
-        if connection.dialect.name != "sqlite":
-            await self.session.execute(self._statement("facts"), rows)
-            return
-        # The same upsert, its parameters converted here and handed to the driver's
-        # executemany: SQLAlchemy's per-row parameter building cost more than SQLite's insert
-        # (a rebuild writes a whole province's facts).
-        sql, names, processors = _driver_upsert(connection.dialect)
-        parameters = []
-        for row in rows:
-            values = [row[name] for name in names]
-            for i, process in processors:
-                if values[i] is not None:
-                    values[i] = process(values[i])
-            parameters.append(tuple(values))
-        await connection.exec_driver_sql(sql, parameters)
+        await _execute_many(self.session, "facts", rows)
 
     async def links(self, ids: Iterable[str], day: date) -> dict[str, Links]:
         """Branch, instructors and mass organisations of each organisation that count on `day`,
@@ -644,7 +660,7 @@ class ProjectionRepository(Repository):
             }
             for key, values in delta.items()
         ]
-        await self.session.execute(self._statement("rollups"), rows)
+        await _execute_many(self.session, "rollups", rows)
 
     async def mark_changed(self, areas: Iterable[tuple[str, str]]) -> None:
         """Note regions whose figures changed, for the debounced pb.coverage.rates.changed
