@@ -58,8 +58,11 @@ test: lint docs-check unit integration ## lint, docs-check, then every test: uni
 unit: $(STAMP) ## the tests that start nothing (no nats-server, database or service): seconds
 	$(PY) -m pytest -m "not integration" $(ARGS)
 
-integration: $(STAMP) ## the tests on real NATS, SQLite and PostgreSQL, and served services
-	$(PY) -m pytest -m integration $(ARGS)
+# The integration tests wait on NATS, subprocesses and stores more than they compute: they run on
+# pytest-xdist workers side by side (WORKERS=0: one process, as before).
+WORKERS ?= 2
+integration: $(STAMP) ## the tests on real NATS, SQLite and PostgreSQL, and served services (WORKERS=2 side by side)
+	$(PY) -m pytest -m integration -n $(WORKERS) $(ARGS)
 
 docs: $(STAMP) ## write the AsyncAPI document and JSON Schemas of every event to docs/events/
 	$(PY) -m tools.docs docs/events

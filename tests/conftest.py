@@ -39,12 +39,42 @@ REAL_THINGS = frozenset({"nats_server", "private_nats", "store", "sqlite_url"})
 INTEGRATION_FOLDERS = ("e2e",)
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+#: The slowest tests, longest first (node id prefixes; from `--durations` of `make integration`).
+#: `make integration` runs the tests on pytest-xdist workers, which take them in collection order:
+#: these go first, so that none of them starts last and keeps the run going on one worker while
+#: the other has nothing left to do.
+SLOWEST_FIRST = (
+    "tests/e2e/test_chaos.py::test_nothing_lost_or_doubled_through_every_fault",
+    "tests/contracts/test_schemathesis.py",
+    "tests/contracts/test_asyncapi_models.py",
+    "tests/e2e/test_coverage_dates.py",
+    "tests/registry/test_imports_kill.py",
+    "tests/e2e/test_coverage_rebuild.py",
+    "tests/deploy/test_local_run.py::test_make_run_starts_again",
+    "tests/coverage/test_worker_crash.py",
+    "tests/e2e/test_coverage_effective_flow.py",
+    "tests/e2e/test_member_intake_flow.py",
+    "tests/common/test_recovery.py",
+    "tests/common/test_migrations.py::test_two_migrate_runs_at_once",
+)
+
+
+def _slowness_rank(item: pytest.Item) -> int:
+    """The item's place in SLOWEST_FIRST; every other test after them, in collection order."""
+    for rank, prefix in enumerate(SLOWEST_FIRST):
+        if item.nodeid.startswith(prefix):
+            return rank
+    return len(SLOWEST_FIRST)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         folder = item.path.parent.name
         fixtures = set(getattr(item, "fixturenames", ()))
         if fixtures & REAL_THINGS or folder in INTEGRATION_FOLDERS:
             item.add_marker(pytest.mark.integration)
+    if hasattr(config, "workerinput"):  # a pytest-xdist worker: every worker sorts alike
+        items.sort(key=_slowness_rank)  # stable: the rest keep their order
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

@@ -141,9 +141,11 @@ async def test_two_migrate_runs_at_once_wait_for_each_other(database_url: str) -
 
         async def both_waiting() -> bool:
             assert all(run.poll() is None for run in runs), [r.communicate() for r in runs]
+            # Advisory locks are per database: count this one's (other tests migrate beside).
             waiting = await observer.fetchval(
                 "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
-                " AND objid = $1",
+                " AND objid = $1 AND database = (SELECT oid FROM pg_database"
+                " WHERE datname = current_database())",
                 MIGRATION_LOCK_KEY,
             )
             return bool(waiting == 2)
