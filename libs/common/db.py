@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from types import TracebackType
@@ -408,37 +408,64 @@ def one_of(session: AsyncSession, column: ColumnElement[Any], values: Iterable[A
 COPY_MIN_ROWS = 100
 
 
+def _bound(
+    rows: Sequence[Mapping[str, Any]],
+    names: Sequence[str],
+    processors: Sequence[Callable[[Any], Any] | None],
+) -> list[tuple[Any, ...]]:
+    """The rows as the driver takes them, each value through its column's bind processor. A
+    value that is the very object of the row before (a batch's one `now` in every row) is
+    processed once: timestamps were half of the processing of an import's rows."""
+    seen: list[Any] = [None] * len(names)
+    done: list[Any] = [None] * len(names)
+    records = []
+    for row in rows:
+        record = []
+        for i, name in enumerate(names):
+            value = row[name]
+            process = processors[i]
+            if process is not None and value is not None:
+                if value is not seen[i]:
+                    seen[i], done[i] = value, process(value)
+                value = done[i]
+            record.append(value)
+        records.append(tuple(record))
+    return records
+
+
 async def insert_many(
     session: AsyncSession, table: Table, rows: Sequence[Mapping[str, Any]]
 ) -> None:
-    """INSERT the rows (each naming the same columns) inside the session's transaction: on
-    PostgreSQL from `COPY_MIN_ROWS` rows up with COPY (asyncpg `copy_records_to_table`, several
-    times faster than executemany), else executemany. The columns' bind processing (JSON, aware
-    timestamps) is applied as SQLAlchemy would; columns left out get their server defaults, not
-    Python-side ones. A constraint violation raises asyncpg's error, not `IntegrityError`: use it
-    where none is expected (bulk writes of rows checked beforehand)."""
+    """INSERT the rows (each naming the same columns) inside the session's transaction. From
+    `COPY_MIN_ROWS` rows up: on PostgreSQL with COPY (asyncpg `copy_records_to_table`, several
+    times faster than executemany), on SQLite with the driver's executemany (SQLAlchemy's
+    per-row parameter building cost more than SQLite's insert); below, a plain executemany. The
+    columns' bind processing (JSON, aware timestamps) is applied as SQLAlchemy would; columns
+    left out get their server defaults, not Python-side ones. On PostgreSQL a constraint
+    violation raises asyncpg's error, not `IntegrityError`: use it where none is expected (bulk
+    writes of rows checked beforehand)."""
     if not rows:
         return
-    if (
-        session.bind is None
-        or session.bind.dialect.name != "postgresql"
-        or len(rows) < COPY_MIN_ROWS
-    ):
+    dialect = session.bind.dialect.name if session.bind is not None else None
+    if dialect not in ("postgresql", "sqlite") or len(rows) < COPY_MIN_ROWS:
         await session.execute(insert(table), list(rows))
         return
-    # The adapter opens its transaction with the first statement: make sure there was one,
-    # so COPY runs inside it and not in autocommit.
-    await session.execute(select(1))
+    if dialect == "postgresql":
+        # The adapter opens its transaction with the first statement: make sure there was one,
+        # so COPY runs inside it and not in autocommit.
+        await session.execute(select(1))
     connection = await session.connection()
     names = list(rows[0])
     processors = [table.c[name].type._cached_bind_processor(connection.dialect) for name in names]
-    records = [
-        tuple(
-            value if process is None or value is None else process(value)
-            for value, process in zip((row[name] for name in names), processors, strict=True)
+    records = _bound(rows, names, processors)
+    if dialect == "sqlite":
+        columns = ", ".join(connection.dialect.identifier_preparer.quote(n) for n in names)
+        table_name = connection.dialect.identifier_preparer.format_table(table)
+        marks = ", ".join("?" * len(names))
+        await connection.exec_driver_sql(
+            f"INSERT INTO {table_name} ({columns}) VALUES ({marks})", records
         )
-        for row in rows
-    ]
+        return
     raw = await connection.get_raw_connection()
     await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
         table.name, records=records, columns=names, schema_name=table.schema

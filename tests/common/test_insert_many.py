@@ -1,5 +1,6 @@
-"""`insert_many`: COPY on PostgreSQL from COPY_MIN_ROWS rows up, executemany below and on
-SQLite; the same rows come back either way, inside the caller's transaction."""
+"""`insert_many`: from COPY_MIN_ROWS rows up COPY on PostgreSQL and the driver's executemany on
+SQLite, SQLAlchemy's executemany below; the same rows come back either way, inside the caller's
+transaction."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import JSON, Column, Integer, MetaData, String, Table, select
+from sqlalchemy.exc import IntegrityError
 
 from libs.common.db import COPY_MIN_ROWS, Database, insert_many
 from libs.common.tables import UTCDateTime
@@ -60,5 +62,18 @@ async def test_a_rolled_back_transaction_keeps_none_of_them(database_url: str) -
             await session.rollback()  # the transaction fails after the rows went in
         async with db.read() as session:
             assert (await session.execute(select(items))).first() is None
+    finally:
+        await db.dispose()
+
+
+async def test_a_duplicate_on_sqlite_is_an_integrity_error(sqlite_url: str) -> None:
+    """The driver's executemany still raises SQLAlchemy's error (the session's own wrapping)."""
+    db = Database(sqlite_url, source="/pb/test")
+    try:
+        async with db.engine.begin() as conn:
+            await conn.run_sync(metadata.create_all)
+        async with db.sessions() as session, session.begin():
+            with pytest.raises(IntegrityError):
+                await insert_many(session, items, rows(COPY_MIN_ROWS) + rows(1))
     finally:
         await db.dispose()
