@@ -7,9 +7,13 @@ Per store and repetition (fresh database and streams, the same nats-server):
   and inserts one row with SQLAlchemy Core in a transaction of its own (the platform's engine
   settings: WAL and `BEGIN IMMEDIATE` on SQLite, a pool on PostgreSQL), served by uvicorn in
   this process;
-* service: the registry as `make run` serves it (uvicorn, its runtime: auth, tracing, problem
-  details, the outbox relay, workers) in this process, `POST /v1/organizations` of new
-  organisations, each a ledger row, its audit entry and its `organization.registered` event;
+* service: the registry as it is run on that store, `POST /v1/organizations` of new
+  organisations, each a ledger row, its audit entry and its `organization.registered` event.
+  SQLite is what `make run` runs: one process of role `all` (uvicorn and its runtime: auth,
+  tracing, problem details, the outbox relay, the workers), served in this process. PostgreSQL
+  is what the manifests in deploy/ run: the API (`PB_REGISTRY_ROLE=api`) served in this
+  process, beside the registry's worker process (`python -m services.registry worker`: the
+  relay, consumers and background workers) on the same store and nats-server;
 * the load: a separate process (`tests/bench/http_load.py`) of `CONCURRENCY` clients, each
   sending its next request when the last is answered, `--events` requests in all (after a
   warm-up of `WARM_UP`): requests/s and the latency percentiles.
@@ -22,12 +26,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import AsyncIterator
 from datetime import datetime
-from typing import Any
+from typing import IO, Any
 
+import httpx
 import uvicorn
 from fastapi import FastAPI
 from pydantic import BaseModel, Field
@@ -35,6 +43,7 @@ from sqlalchemy import Column, DateTime, Integer, MetaData, String, func, insert
 from sqlalchemy import Table as SqlTable
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from deploy.local.run import REPO_ROOT
 from libs.common.db import create_engine
 from libs.common.logging import configure_logging
 from libs.common.tables import utcnow
@@ -133,6 +142,71 @@ async def serve_bare(database_url: str) -> AsyncIterator[str]:
         await engine.dispose()
 
 
+# -- the registry's worker process ---------------------------------------------------------------
+
+#: Per store, the role of the process serving the API: `make run` runs the registry whole on
+#: SQLite; the manifests in deploy/ (PostgreSQL) run its API and its worker as two processes.
+API_ROLE = {"sqlite": "all", "postgresql": "api"}
+
+
+def spawn_worker(url: str, nats_url: str, port: int, out: IO[bytes]) -> subprocess.Popen[bytes]:
+    """`python -m services.registry worker` on the store, its health on `port`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PB_", "NATS_", "OTEL_"))}
+    env.update(
+        {
+            "NATS_URL": nats_url,
+            "PB_LOG_LEVEL": "WARNING",
+            "PB_TRACING_EXPORTER": "none",
+            "PB_REGISTRY_DATABASE_URL": url,
+            "PB_REGISTRY_PORT": str(port),
+        }
+    )
+    return subprocess.Popen(
+        [sys.executable, "-m", "services.registry", "worker"],
+        cwd=REPO_ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        process_group=0,
+    )
+
+
+@contextlib.asynccontextmanager
+async def registry_worker(url: str, nats_url: str) -> AsyncIterator[None]:
+    """The registry's worker process on the store, ready (its /readyz answers 200) before the
+    block and stopped after it."""
+    port = free_port()
+    with tempfile.TemporaryFile() as out:
+        process = spawn_worker(url, nats_url, port, out)
+        try:
+            await _ready(f"http://127.0.0.1:{port}/readyz", process, out)
+            yield
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+async def _ready(
+    url: str, process: subprocess.Popen[bytes], out: Any, timeout: float = 120
+) -> None:
+    deadline = time.monotonic() + timeout
+    async with httpx.AsyncClient(trust_env=False) as http:
+        while True:
+            if process.poll() is not None or time.monotonic() > deadline:
+                out.seek(0)
+                tail = out.read().decode(errors="replace").splitlines()[-5:]
+                raise RuntimeError(f"the registry worker did not start: {' | '.join(tail)}")
+            with contextlib.suppress(httpx.HTTPError):
+                if (await http.get(url, timeout=2)).status_code == 200:
+                    return
+            await asyncio.sleep(0.1)
+
+
 # -- the load ------------------------------------------------------------------------------------
 
 
@@ -201,10 +275,15 @@ async def repetition(kind: str, nats_url: str, options: BenchOptions) -> Repetit
                 bare_url, "/things", "thing", requests, {}, problems
             )
         settings = RegistrySettings(
-            database_url=url, nats_url=nats_url, tracing_exporter="none", log_level="WARNING"
+            database_url=url,
+            nats_url=nats_url,
+            tracing_exporter="none",
+            log_level="WARNING",
+            role=API_ROLE[kind],
         )
         headers = {"Authorization": f"Bearer {token(COUNTY)}"}
-        async with serve(definition(settings)) as service:
+        worker = registry_worker(url, nats_url) if settings.role == "api" else None
+        async with worker or contextlib.nullcontext(), serve(definition(settings)) as service:
             real, real_latencies = await measured_load(
                 service.base_url, "/v1/organizations", "organization", requests, headers, problems
             )
@@ -276,6 +355,9 @@ async def run(options: BenchOptions) -> list[Table]:
         f"request when the last is answered, after {WARM_UP} warm-up requests; req/s and "
         "latencies by its clock; CPU: this process's (the served app's) per request",
         "bare: FastAPI + SQLAlchemy Core, one INSERT per request in its own transaction, the "
-        "platform's engine settings; service: the registry as served (runtime, relay, workers)",
+        "platform's engine settings; service: the registry as each store runs it: SQLite as "
+        "`make run` (one process, role all: API, relay, workers), PostgreSQL as deploy/ (the API, "
+        "role api, in this process beside `python -m services.registry worker`); CPU: this "
+        "process's only",
     ]
     return [table]

@@ -69,6 +69,31 @@ def test_expired_forged_and_foreign_tokens_are_refused() -> None:
         tokens.verify(none_alg)
 
 
+def test_a_verified_token_is_remembered_until_it_expires(monkeypatch: pytest.MonkeyPatch) -> None:
+    service = TokenService("a-test-secret-that-is-long-enough-0123", "pb-test")
+    token = service.issue(subject="u", region_code="14", lifetime=timedelta(minutes=5))
+    first = service.verify(token)
+    assert service.verify(token) is first  # remembered, not decoded again
+    header, payload, signature = token.split(".")
+    tampered = f"{header}.{payload}.{signature[:-4]}AAAA"
+    with pytest.raises(Unauthorized, match="signature"):
+        service.verify(tampered)  # another text: checked in full
+    later = time.time() + 301
+    monkeypatch.setattr("libs.common.auth.time.time", lambda: later)
+    with pytest.raises(Unauthorized, match="expired"):
+        service.verify(token)
+
+
+def test_remembered_tokens_are_bounded() -> None:
+    service = TokenService("a-test-secret-that-is-long-enough-0123", "pb-test")
+    service.REMEMBERED = 3
+    issued = [service.issue(subject=f"u{n}", region_code="14") for n in range(5)]
+    for token in issued:
+        service.verify(token)
+    assert [service.verify(token).subject for token in issued] == [f"u{n}" for n in range(5)]
+    assert len(service._verified) == 3
+
+
 def test_a_token_without_a_valid_region_is_refused() -> None:
     now = int(time.time())
     bad = jwt.encode(

@@ -70,6 +70,12 @@ async def test_a_duplicate_credit_code_is_409_and_writes_nothing(
     assert again.status_code == 409
     assert again.json()["existing_id"] == first.json()["id"]
     assert again.json()["errors"] == [{"field": "credit_code", "reason": "already registered"}]
+    # the duplicate is the answer before anything else wrong with the body (an unknown park)
+    misplaced = await registry.client.post(
+        "/v1/organizations", json=organization(14, park_id="no-such-park"), headers=headers
+    )
+    assert misplaced.status_code == 409
+    assert misplaced.json()["existing_id"] == first.json()["id"]
     assert await outbox_rows(registry) == before
 
 
