@@ -9,6 +9,7 @@ from services.coverage.api.projection import router as projection
 from services.coverage.api.rates import router as rates
 from services.coverage.api.targets import router as targets
 from services.coverage.handlers import registry_events, training_events
+from services.coverage.priority import lower_priority
 from services.coverage.rebuild import rebuild_command
 from services.coverage.settings import CoverageSettings
 from services.coverage.station_handlers import station_events
@@ -27,7 +28,11 @@ def definition(settings: CoverageSettings | None = None) -> ServiceDefinition:
         migrations=Path(__file__).parent / "store" / "migrations",
         routers=[projection, gaps, targets, rates],
         consumers=[registry_events, training_events, station_events],
-        workers=[snapshot_worker(settings), rates_changed_worker(settings)],
+        workers=[
+            lower_priority(settings),
+            snapshot_worker(settings),
+            rates_changed_worker(settings),
+        ],
         unit_of_work=CoverageUnitOfWork,
         commands=[rebuild_command(settings)],
     )

@@ -40,6 +40,15 @@ class CoverageSettings(OfficeCalendar, ServiceSettings):
         description="How often the day worker looks for a new day (flips what starts or ends, "
         "then takes the day's snapshot)",
     )
+    worker_nice: int = Field(
+        default=10,
+        ge=0,
+        le=19,
+        description="How much lower than the API's the CPU priority of the worker role (`python "
+        "-m services.coverage worker`: consumers, relay, background loops) is (a nice value "
+        "added; 0: the same): on shared cores the API's reads go first and the projection "
+        "catches up with what is left",
+    )
     rebuild_batch_size: int = Field(
         default=10_000, ge=1, description="Events applied per transaction by `rebuild`"
     )

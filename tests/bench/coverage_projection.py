@@ -16,9 +16,11 @@ One run per store (a run at province scale takes minutes), on a nats-server of i
   services.coverage worker`: consumers, relay, background loops), from the creation of the
   worker's durable consumer (after the interpreter's start-up) until it has nothing pending:
   events per second with the projection and roll-ups kept up to date; meanwhile
-  `GET /v1/coverage/{region}` is asked over HTTP, in turn, for the province, a city, a county and
-  a township (p50/p99 per level; the API's cold first answers timed apart), and once more when
-  idle;
+  `GET /v1/coverage/{region}` is asked over HTTP, in turn, for the province, a city, a county,
+  a township and a village (p50/p99 per level; the API's cold first answers timed apart), and
+  once more when idle (the client is this process's asyncio loop, one request at a time, which
+  does nothing else but poll the consumer every 200 ms: what it times is what a user's client
+  would see);
 * checks: the province's figures equal the counts the generator made;
 * rebuild: `services.coverage.rebuild.rebuild` from sequence 1 (in this process), then the same
   check;
@@ -81,7 +83,14 @@ PROVINCE = "14"
 CITY = "1401"
 COUNTY = "140101"
 TOWNSHIP = "140101001"
-LEVELS = {"province": PROVINCE, "city": CITY, "county": COUNTY, "township": TOWNSHIP}
+VILLAGE = "140101001001"
+LEVELS = {
+    "province": PROVINCE,
+    "city": CITY,
+    "county": COUNTY,
+    "township": TOWNSHIP,
+    "village": VILLAGE,
+}
 INDUSTRIES = ("I6513", "C1311", "F5191", "H6210", "L7212", "E4710", "G5430", "O8010", "M7320")
 
 
@@ -614,7 +623,8 @@ async def run(options: BenchOptions) -> list[Table]:
         "province reads sampled under load per run",
     ]
     latency.notes.append(
-        f"regions: province {PROVINCE}, city {CITY}, county {COUNTY}, township {TOWNSHIP}; "
+        f"regions: province {PROVINCE}, city {CITY}, county {COUNTY}, township {TOWNSHIP}, "
+        f"village {VILLAGE}; "
         "asked in turn over HTTP, one request every 50 ms while consuming (20 a second), back "
         "to back for 3 s when idle; the API process (PB_COVERAGE_ROLE=api) answers while the "
         "worker process consumes at full speed; the API's first answers (cold: it loads the "

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from libs.common.divisions import name_of
@@ -207,6 +208,51 @@ class History(BaseModel):
     snapshots: list[HistoryPoint]
 
 
+_AnswerKey = tuple[str, str, Scope, Scope]
+
+
+class RenderedAnswers:
+    """The JSON last sent for each region's live figures (by region, area and scopes), kept
+    with the `Figures` object and the new-employment counts it was rendered from: while
+    `coverage.cache` hands out the same object (the region's roll-up version has not moved) and
+    the counts are equal, the same bytes are sent again without building and serialising the
+    model. Bounded like `FiguresCache`, least recently used first out."""
+
+    def __init__(self, size: int = 2048) -> None:
+        self.size = size
+        self._kept: OrderedDict[
+            _AnswerKey, tuple[coverage.Figures, NewEmploymentFigures | None, bytes]
+        ] = OrderedDict()
+
+    def get(
+        self, key: _AnswerKey, figures: coverage.Figures, groups: NewEmploymentFigures | None
+    ) -> bytes | None:
+        kept = self._kept.get(key)
+        if kept is None or kept[0] is not figures or kept[1] != groups:
+            return None
+        self._kept.move_to_end(key)
+        return kept[2]
+
+    def put(
+        self,
+        key: _AnswerKey,
+        figures: coverage.Figures,
+        groups: NewEmploymentFigures | None,
+        body: bytes,
+    ) -> None:
+        self._kept[key] = (figures, groups, body)
+        self._kept.move_to_end(key)
+        while len(self._kept) > self.size:
+            self._kept.popitem(last=False)
+
+    def clear(self) -> None:
+        self._kept.clear()
+
+
+#: The API process's rendered answers (see `RenderedAnswers`).
+answers = RenderedAnswers()
+
+
 @router.get(
     "/{region_code}",
     response_model=Rates,
@@ -230,12 +276,25 @@ async def read_rates(
             "default: the projection's day, live"
         ),
     ] = None,
-) -> Rates:
+) -> Rates | Response:
     region = region_in_scope(region_code, principal)
     figures = await coverage.figures(
         uow, (region, area or ""), organization_scope, work_scope, on=as_of
     )
     groups = None if figures.snapshot else await new_employment.figures(uow, region, figures.day)
+    if figures.snapshot:
+        return _rates(figures, area, groups)
+    key = (region, area or "", organization_scope, work_scope)
+    body = answers.get(key, figures, groups)
+    if body is None:
+        body = _rates(figures, area, groups).model_dump_json().encode()
+        answers.put(key, figures, groups, body)
+    return Response(body, media_type="application/json")
+
+
+def _rates(
+    figures: coverage.Figures, area: str | None, groups: NewEmploymentFigures | None
+) -> Rates:
     return Rates(
         region_code=figures.region_code,
         region_name=name_of(figures.region_code),

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select, true
+from sqlalchemy import Date, String, and_, bindparam, case, func, or_, select, true
 
 from libs.common.db import Repository, dialect_insert
 from libs.common.tables import utcnow
@@ -121,55 +121,62 @@ class NewEmploymentRepository(Repository):
     async def figures(self, region_code: str, day: date) -> NewEmploymentFigures:
         """The region's counts on `day`."""
         low, high = region_range(region_code)
-
-        def within(table: Any) -> Any:
-            return and_(table.c.region_code >= low, table.c.region_code < high)
-
-        registered = and_(workers.c.registered_on.is_not(None), workers.c.registered_on <= day)
-        checked_in = and_(registered, workers.c.checked_in_on <= day)
-        resolved = requests.c.resolved_on <= day
-        # one statement of three one-row aggregates: a read's round trips cost more than these
-        worker_counts = (
-            select(
-                func.count().filter(registered).label("registered"),
-                func.count().filter(checked_in).label("checked_in"),
-            )
-            .where(within(workers))
-            .subquery()
-        )
-        station_counts = (
-            select(func.count().label("open"))
-            .where(
-                within(stations),
-                stations.c.opened_on <= day,
-                or_(stations.c.closed_on.is_(None), stations.c.closed_on > day),
-            )
-            .subquery()
-        )
-        request_counts = (
-            select(
-                func.count().filter(resolved).label("resolved"),
-                func.count().filter(and_(resolved, requests.c.on_time)).label("on_time"),
-            )
-            .where(within(requests))
-            .subquery()
-        )
-        row = (
-            await self.session.execute(
-                select(worker_counts, station_counts, request_counts).select_from(
-                    worker_counts.join(station_counts, true()).join(request_counts, true())
-                )
-            )
-        ).one()
-        worker_row, open_stations, request_row = row[0:2], row[2], row[3:5]
+        row = (await self.session.execute(_FIGURES, {"low": low, "high": high, "day": day})).one()
         return NewEmploymentFigures(
             day=day,
-            workers_registered=int(worker_row[0]),
-            workers_checked_in=int(worker_row[1]),
-            open_stations=int(open_stations),
-            requests_resolved=int(request_row[0]),
-            requests_resolved_on_time=int(request_row[1]),
+            workers_registered=int(row[0]),
+            workers_checked_in=int(row[1]),
+            open_stations=int(row[2]),
+            requests_resolved=int(row[3]),
+            requests_resolved_on_time=int(row[4]),
         )
+
+
+def _figures_statement() -> Any:
+    """A region's counts on a day (parameters `low`, `high`: `region_range`, and `day`): one
+    statement of three one-row aggregates, a read's round trips cost more than these."""
+    low = bindparam("low", type_=String)
+    high = bindparam("high", type_=String)
+    day = bindparam("day", type_=Date)
+
+    def within(table: Any) -> Any:
+        return and_(table.c.region_code >= low, table.c.region_code < high)
+
+    registered = and_(workers.c.registered_on.is_not(None), workers.c.registered_on <= day)
+    checked_in = and_(registered, workers.c.checked_in_on <= day)
+    resolved = requests.c.resolved_on <= day
+    worker_counts = (
+        select(
+            func.count().filter(registered).label("registered"),
+            func.count().filter(checked_in).label("checked_in"),
+        )
+        .where(within(workers))
+        .subquery()
+    )
+    station_counts = (
+        select(func.count().label("open"))
+        .where(
+            within(stations),
+            stations.c.opened_on <= day,
+            or_(stations.c.closed_on.is_(None), stations.c.closed_on > day),
+        )
+        .subquery()
+    )
+    request_counts = (
+        select(
+            func.count().filter(resolved).label("resolved"),
+            func.count().filter(and_(resolved, requests.c.on_time)).label("on_time"),
+        )
+        .where(within(requests))
+        .subquery()
+    )
+    return select(worker_counts, station_counts, request_counts).select_from(
+        worker_counts.join(station_counts, true()).join(request_counts, true())
+    )
+
+
+#: Built once: every GET of a region's rates runs it.
+_FIGURES = _figures_statement()
 
 
 def _last(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
