@@ -266,6 +266,8 @@ class _Reader:
             except (NatsTimeoutError, TimeoutError):
                 if received:
                     break
+                # the last deliveries before the end lost: nothing more will come
+                self.lost = await self._delivered() > self.delivered
                 continue
             kept = []
             past = False
@@ -286,6 +288,11 @@ class _Reader:
             if past:  # nothing more up to the end (its last messages deleted, or not ours)
                 notes.last = self.end
         return notes
+
+    async def _delivered(self) -> int:
+        """The consumer's sequence of the last message the server has delivered."""
+        info = await self.subscription.consumer_info()
+        return int(info.delivered.consumer_seq) if info.delivered else 0
 
 
 def _decode(source: Source, msgs: Sequence[Any], notes: Notes) -> None:
