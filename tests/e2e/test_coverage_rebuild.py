@@ -116,7 +116,7 @@ async def test_rebuild_from_the_stream_equals_the_live_projection(
     assert resumed[0].startswith("resuming PB_REGISTRY at sequence 41")
     assert await projection_state(database_url) == live
 
-    # The operator's command does the same.
+    # The operator's command does the same (two interpreters start: its own and the reader's).
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -129,7 +129,7 @@ async def test_rebuild_from_the_stream_equals_the_live_projection(
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
     )
-    output, _ = await asyncio.wait_for(process.communicate(), timeout=60)
+    output, _ = await asyncio.wait_for(process.communicate(), timeout=180)
     assert process.returncode == 0, output.decode()
     assert "rebuilt:" in output.decode()
     assert await projection_state(database_url) == live
