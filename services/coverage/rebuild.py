@@ -5,7 +5,7 @@ routine's lapses, roll-ups) and replays PB_REGISTRY, then PB_TRAINING (the routi
 restorations, for effective coverage; skipped when training has not declared it), each from
 sequence 1 up to its last message at the start, through the same code the live consumers use,
 `--batch-size` events per transaction, printing progress; but in bulk: the replay writes the
-organisations' facts only (the next batch fetched and decoded while one is written), and the
+organisations' facts only, and the
 roll-ups are then added up once from the facts by SQL aggregates per region level, the counting
 itself the live path's Python (`service/rebuild.recount_rollups`), in place of the old. Each live
 consumer's position is moved to the end the rebuild replayed, so it goes on from there.
@@ -16,7 +16,9 @@ Stop the service (or at least its consumer) while it runs.
 When it ends, targets are evaluated once against the rebuilt roll-ups (a real crossing is
 recorded as an event in the outbox, sent by the service's relay when it runs again).
 
-This module reads the stream; what each transaction does is in `service/rebuild.py`.
+The streams are fetched and decoded by a process of its own (`rebuild_reader.py`, the
+machine's second core), which hands this one what the events note on the projector a batch at a
+time, while this one writes; what each transaction does is in `service/rebuild.py`.
 """
 
 from __future__ import annotations
@@ -24,32 +26,22 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import multiprocessing
+import pickle
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import nats
-from nats.aio.msg import Msg
-from nats.errors import TimeoutError as NatsTimeoutError
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
-from pydantic import ValidationError
 
 from libs.common.db import Database
-from libs.common.events import Envelope, MalformedEnvelope
 from libs.common.migrations import upgrade_to_head
 from libs.common.service import Command
-from services.coverage.handlers import (
-    PROJECTED,
-    PROJECTED_TRAINING,
-    Apply,
-    registry_events,
-    training_events,
-)
+from services.coverage.rebuild_reader import SOURCES, Done, Failed, Notes, Span, run_reader
 from services.coverage.service.rebuild import (
-    Noting,
     finish_rebuild,
     move_consumer,
     recount_rollups,
@@ -62,23 +54,6 @@ from services.coverage.settings import CoverageSettings
 from services.coverage.store.uow import CoverageUnitOfWork
 
 MIGRATIONS = Path(__file__).parent / "store" / "migrations"
-FETCH_TIMEOUT = 2.0
-
-
-@dataclass(frozen=True)
-class Source:
-    """A stream replayed, in this order: the subjects read and how each event type applies."""
-
-    stream: str
-    subjects: str
-    projected: dict[str, tuple[type[Any], Apply]]
-    consumer: str  # the live consumer of the stream
-
-
-SOURCES: tuple[Source, ...] = (
-    Source(registry_events.stream, "pb.registry.>", PROJECTED, registry_events.name),
-    Source(training_events.stream, "pb.training.>", PROJECTED_TRAINING, training_events.name),
-)
 
 
 @dataclass
@@ -89,6 +64,7 @@ class RebuildReport:
     skipped: int = 0  # other event types, or messages that could not be read
     last_sequence: int = 0
     seconds: float = 0.0
+    reader_peak_rss_mb: float = 0.0  # the stream reader process's peak resident memory
 
 
 Progress = Callable[[str], None]
@@ -101,20 +77,23 @@ async def rebuild(
     batch_size: int | None = None,
     progress: Progress = print,
 ) -> RebuildReport:
+    # the reader process starts first: its interpreter's start-up overlaps the store's
+    reader = Reader.start(settings.nats_url, batch_size or settings.rebuild_batch_size)
     db = Database(settings.resolved_database_url(), source=f"/pb/{settings.service_name}")
-    client = await nats.connect(settings.nats_url, connect_timeout=5)
     try:
-        await upgrade_to_head(db, MIGRATIONS)
-        return await _rebuild(
-            db, client, resume, batch_size or settings.rebuild_batch_size, progress
-        )
+        client = await nats.connect(settings.nats_url, connect_timeout=5)
+        try:
+            await upgrade_to_head(db, MIGRATIONS)
+            return await _rebuild(db, client, reader, resume, progress)
+        finally:
+            await client.close()
     finally:
-        await client.close()
+        await reader.stop()
         await db.dispose()
 
 
 async def _rebuild(
-    db: Database, client: Any, resume: bool, batch_size: int, progress: Progress
+    db: Database, client: Any, reader: Reader, resume: bool, progress: Progress
 ) -> RebuildReport:
     js = client.jetstream()
     report = RebuildReport()
@@ -132,10 +111,7 @@ async def _rebuild(
             spans = {stream: (1, end) for stream, end in ends.items()}
             for stream, end in ends.items():
                 progress(f"rebuilding from {stream}: sequences 1..{end}")
-    for source in SOURCES:
-        if source.stream in spans:
-            start, end = spans[source.stream]
-            await _replay_stream(db, js, source, start, end, batch_size, report, progress)
+    await _replay(db, reader, spans, report, progress)
     counted = time.monotonic()
     progress("adding up the roll-ups from the facts")
     async with CoverageUnitOfWork(db) as uow:
@@ -147,7 +123,10 @@ async def _rebuild(
     async with CoverageUnitOfWork(db) as uow:
         await evaluate_all_targets(uow)
     report.seconds = time.monotonic() - started
-    progress(f"rebuilt: {report.applied} events applied in {report.seconds:.1f} s")
+    progress(
+        f"rebuilt: {report.applied} events applied in {report.seconds:.1f} s "
+        f"(the stream reader's peak memory {report.reader_peak_rss_mb:.0f} MB)"
+    )
     return report
 
 
@@ -159,137 +138,103 @@ async def _last_sequence(js: Any, stream: str) -> int:
         return 0
 
 
-async def _replay_stream(
+async def _replay(
     db: Database,
-    js: Any,
-    source: Source,
-    start: int,
-    end: int,
-    batch_size: int,
+    reader: Reader,
+    spans: dict[str, tuple[int, int]],
     report: RebuildReport,
     progress: Progress,
 ) -> None:
-    """Replay `source` from `start` to `end`, a batch per transaction, progress stored with each."""
-    started = reported = time.monotonic()
-    applied_before = report.applied
-    stream = source.stream
-    if start > end:
-        async with CoverageUnitOfWork(db) as uow:
-            await finish_rebuild(uow, stream, end)
-        return
-    subscription = await js.pull_subscribe(
-        source.subjects,
-        durable=None,
-        stream=stream,
-        config=ConsumerConfig(
-            deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
-            opt_start_seq=start,
-            ack_policy=AckPolicy.NONE,
-            max_ack_pending=-1,
-        ),
-    )
-    # The next batch is fetched and decoded while the current one is written: the store works
-    # in its own thread (aiosqlite; asyncpg's I/O), so receiving and parsing overlap the writes.
-    upcoming: asyncio.Task[Batch] | None = asyncio.create_task(
-        _next_batch(subscription, source, batch_size, end)
-    )
+    """Replay each stream's span, in the order of `SOURCES`: the reader process fetches and
+    decodes, this one writes a batch per transaction, its progress stored with it; the next
+    batch is received (and unpickled, in a thread) while one is written."""
+    wanted = [
+        Span(index, *spans[source.stream])
+        for index, source in enumerate(SOURCES)
+        if source.stream in spans
+    ]
+    for span in wanted:
+        if span.start > span.end:
+            async with CoverageUnitOfWork(db) as uow:
+                await finish_rebuild(uow, SOURCES[span.source].stream, span.end)
+    reader.read([span for span in wanted if span.start <= span.end])
+    ends = {SOURCES[span.source].stream: span.end for span in wanted}
+    started: dict[str, tuple[float, int]] = {}
+    reported = time.monotonic()
+    upcoming: asyncio.Task[Notes | Done] | None = asyncio.create_task(reader.next())
     try:
-        last = start - 1
-        while upcoming is not None and last < end:
-            batch = await upcoming
+        while upcoming is not None:
+            notes = await upcoming
             upcoming = None
-            if batch.last == 0:
+            if isinstance(notes, Done):
+                report.reader_peak_rss_mb = notes.peak_rss_mb
                 break
-            last = batch.last
-            if last < end:
-                upcoming = asyncio.create_task(_next_batch(subscription, source, batch_size, end))
-            await _apply(db, source, batch, last >= end, report)
-            report.last_sequence = last
-            if time.monotonic() - reported >= 1.0 or last >= end:
+            upcoming = asyncio.create_task(reader.next())
+            stream, end = notes.stream, ends[notes.stream]
+            began = started.setdefault(stream, (time.monotonic(), report.applied))
+            async with CoverageUnitOfWork(db) as uow:
+                await replay(uow, stream, [notes.replay], notes.last, finished=notes.last >= end)
+            report.applied += notes.applied
+            report.skipped += notes.skipped
+            report.last_sequence = notes.last
+            if notes.gaps:
+                progress(f"  {stream}: a delivery was lost before {notes.last}, read again")
+            if time.monotonic() - reported >= 1.0 or notes.last >= end:
                 reported = time.monotonic()
-                applied = report.applied - applied_before
+                applied = report.applied - began[1]
                 progress(
-                    f"  {stream} {last}/{end} ({100 * last / end:.1f} %), {applied} applied, "
-                    f"{applied / max(reported - started, 1e-9):,.0f}/s"
+                    f"  {stream} {notes.last}/{end} ({100 * notes.last / end:.1f} %), "
+                    f"{applied} applied, {applied / max(reported - began[0], 1e-9):,.0f}/s"
                 )
     finally:
         if upcoming is not None:  # only when the replay failed
-            upcoming.cancel()
+            await reader.stop()
             with contextlib.suppress(BaseException):
                 await upcoming
-        await subscription.unsubscribe()
 
 
-@dataclass
-class Batch:
-    """Messages of one transaction, decoded: runs of consecutive events of one type."""
+class Reader:
+    """The stream reader's process (`rebuild_reader.run_reader`) and its pipe."""
 
-    last: int = 0  # the stream sequence of its last message (0: none came)
-    runs: list[tuple[str, list[tuple[Envelope, Any]]]] = field(default_factory=list)
-    skipped: int = 0  # other event types, or messages that could not be read
+    def __init__(self, process: multiprocessing.process.BaseProcess, connection: Any) -> None:
+        self.process = process
+        self.connection = connection
 
+    @classmethod
+    def start(cls, nats_url: str, batch_size: int) -> Reader:
+        context = multiprocessing.get_context("spawn")  # never fork a process with threads
+        connection, theirs = context.Pipe()
+        process = context.Process(
+            target=run_reader,
+            args=(nats_url, batch_size, theirs),
+            name="coverage-rebuild-reader",
+            daemon=True,
+        )
+        process.start()
+        theirs.close()
+        return cls(process, connection)
 
-async def _next_batch(subscription: Any, source: Source, size: int, end: int) -> Batch:
-    """Up to `size` messages, none past sequence `end`, decoded: fetched until the batch is full
-    or reaches the end (nats-py's fetch returns with what has arrived, often a few dozen, and a
-    transaction per few dozen events costs more than their work)."""
-    batch = Batch()
-    received = 0
-    while received < size:
+    def read(self, spans: list[Span]) -> None:
+        self.connection.send_bytes(pickle.dumps(spans))
+
+    async def next(self) -> Notes | Done:
+        """The next batch, or `Done` when every span has been read."""
+        return await asyncio.to_thread(self._receive)
+
+    def _receive(self) -> Notes | Done:
         try:
-            msgs = await subscription.fetch(size - received, timeout=FETCH_TIMEOUT)
-        except (NatsTimeoutError, TimeoutError):
-            if received:
-                return batch
-            continue
-        msgs = [m for m in msgs if m.metadata.sequence.stream <= end]
-        if msgs:
-            received += len(msgs)
-            batch.last = msgs[-1].metadata.sequence.stream
-            _decode(source, msgs, batch)
-        if not msgs or batch.last >= end:
-            return batch
-    return batch
+            message = pickle.loads(self.connection.recv_bytes())
+        except EOFError:
+            raise RuntimeError("the rebuild's stream reader ended unexpectedly") from None
+        if isinstance(message, Failed):
+            raise RuntimeError(f"the rebuild's stream reader failed: {message.error}")
+        return message  # type: ignore[no-any-return]
 
-
-def _decode(source: Source, msgs: list[Msg], batch: Batch) -> None:
-    """Add the messages' events to the batch's runs (those coverage does not read are skipped,
-    as are those it cannot: the live consumer dead-letters these)."""
-    runs = batch.runs
-    for msg in msgs:
-        try:
-            envelope = Envelope.from_nats(msg.headers, msg.data)
-        except MalformedEnvelope:
-            batch.skipped += 1
-            continue
-        projected = source.projected.get(envelope.type)
-        if projected is None:
-            batch.skipped += 1
-            continue
-        try:
-            event = envelope.decode(projected[0])
-        except ValidationError:
-            batch.skipped += 1
-            continue
-        if runs and runs[-1][0] == envelope.type:
-            runs[-1][1].append((envelope, event))
-        else:
-            runs.append((envelope.type, [(envelope, event)]))
-
-
-async def _apply(
-    db: Database, source: Source, batch: Batch, finished: bool, report: RebuildReport
-) -> None:
-    """One transaction: the batch's runs of one event type, applied at once, then the progress."""
-    async with CoverageUnitOfWork(db) as uow:
-        notes = [_noting(source.projected[type_][1], items) for type_, items in batch.runs]
-        await replay(uow, source.stream, notes, batch.last, finished=finished)
-    report.applied += sum(len(items) for _, items in batch.runs)
-    report.skipped += batch.skipped
-
-
-def _noting(apply: Apply, items: list[tuple[Envelope, Any]]) -> Noting:
-    return lambda projector: apply(projector, items)
+    async def stop(self) -> None:
+        if self.process.is_alive():
+            self.process.kill()
+        await asyncio.to_thread(self.process.join, 10)
+        self.connection.close()
 
 
 def rebuild_command(settings: CoverageSettings) -> Command:

@@ -22,8 +22,8 @@ One run per store (a run at province scale takes minutes), on a nats-server of i
   does nothing else but poll the consumer every 200 ms: what it times is what a user's client
   would see);
 * checks: the province's figures equal the counts the generator made;
-* rebuild: `services.coverage.rebuild.rebuild` from sequence 1 (in this process), then the same
-  check;
+* rebuild: `services.coverage.rebuild.rebuild` from sequence 1 (in this process, its stream
+  reader a process of its own, whose peak RSS is shown), then the same check;
 * peak memory: the peak RSS (`VmHWM`) of each service process, the API's and the worker's, read
   from /proc just before it is stopped; and `ru_maxrss` of this process (generator, publisher,
   rebuild) for reference.
@@ -399,6 +399,7 @@ class Run:
     raw_seconds: float = float("nan")
     live_seconds: float = float("nan")
     rebuild_seconds: float = float("nan")
+    rebuild_reader_mb: float = float("nan")  # peak RSS of the rebuild's stream reader process
     under_load: Latencies = field(default_factory=Latencies)
     idle: Latencies = field(default_factory=Latencies)
     service_rss_mb: dict[str, float] = field(default_factory=dict)  # role: VmHWM
@@ -529,6 +530,7 @@ async def one_run(kind: str, organizations: int) -> Run:
             lines: list[str] = []
             report = await rebuild(settings, progress=lines.append)
             result.rebuild_seconds = report.seconds
+            result.rebuild_reader_mb = report.reader_peak_rss_mb
             check(await province(url), generator.expected, "rebuild", result.problems)
             await client.close()
     finally:
@@ -575,7 +577,8 @@ async def run(options: BenchOptions) -> list[Table]:
                 rate(raw),
                 rate(live),
                 f"{live / raw:.2f}",
-                f"{r.rebuild_seconds:.1f} ({rate(r.events / r.rebuild_seconds)})",
+                f"{r.rebuild_seconds:.1f} ({rate(r.events / r.rebuild_seconds)}; reader "
+                f"{r.rebuild_reader_mb:,.0f} MB)",
                 f"{r.service_rss_mb.get('api', float('nan')):,.0f} / "
                 f"{r.service_rss_mb.get('worker', float('nan')):,.0f} ({r.peak_mb:,.0f})",
                 "ok" if not r.problems else "; ".join(r.problems),
@@ -614,7 +617,7 @@ async def run(options: BenchOptions) -> list[Table]:
         "store; the projection, roll-ups, pending rate changes and targets are written in "
         "each batch",
         "rebuild: services.coverage.rebuild from sequence 1 (the projection emptied first), "
-        "in the bench process",
+        "in the bench process, its stream reader a process of its own (its peak RSS shown)",
         "peak RSS: VmHWM of the coverage API and worker processes (/proc/<pid>/status) just "
         "before they stop; in brackets this bench process's ru_maxrss (generator, publisher, "
         "rebuild)",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import sys
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any
 from sqlalchemy import select, update
 
 from libs.common.db import Database
+from libs.common.events import Envelope
 from services.coverage.domain.rollups import RollupDelta
 from services.coverage.rebuild import rebuild
 from services.coverage.settings import CoverageSettings
@@ -23,7 +25,7 @@ from services.coverage.store.tables import (
     organization_facts,
     rebuilds,
 )
-from tests.coverage.feed import Ledger, registered
+from tests.coverage.feed import Ledger, ProducerStream, registered
 from tests.coverage.test_rates_api import coverage_service, population, settled
 from tests.harness import NatsServer, ServiceDatabases
 
@@ -64,6 +66,16 @@ async def projection_state(url: str) -> dict[str, Any]:
         await db.dispose()
 
 
+async def publish_unreadable(stream: ProducerStream) -> None:
+    """Three messages coverage cannot apply: no CloudEvents envelope, data its model rejects, and
+    an event type it does not read."""
+    envelope = Envelope.wrap(registered(900), source=stream.source)
+    await stream.js.publish(envelope.type, b'{"organization_id": "o900"}')
+    await stream.publish_envelopes([dataclasses.replace(envelope, data=b'{"version": "x"}')])
+    other = dataclasses.replace(envelope, id=f"{envelope.id}-other", type="pb.registry.other.v1")
+    await stream.publish_envelopes([other])
+
+
 async def test_rebuild_from_the_stream_equals_the_live_projection(
     private_nats: NatsServer, service_databases: ServiceDatabases
 ) -> None:
@@ -76,6 +88,7 @@ async def test_rebuild_from_the_stream_equals_the_live_projection(
     async with coverage_service(private_nats, database_url) as (service, stream):
         await stream.publish(*reversed(events))
         await stream.publish(*extra, *events[::3])
+        await publish_unreadable(stream)
         await settled(service, ledger, "14")
         await settled(service, ledger, "14", organization_scope="three_haves")
     live = await projection_state(database_url)
@@ -86,6 +99,7 @@ async def test_rebuild_from_the_stream_equals_the_live_projection(
     lines: list[str] = []
     report = await rebuild(settings, batch_size=16, progress=lines.append)
     assert report.applied == len(events) + len(extra) + len(events[::3])
+    assert report.skipped == 3  # as the live consumer does, which dead-letters them
     assert lines[0].startswith("rebuilding from PB_REGISTRY: sequences 1..")
     assert lines[-1].startswith("rebuilt:")
     assert await projection_state(database_url) == live
@@ -102,7 +116,7 @@ async def test_rebuild_from_the_stream_equals_the_live_projection(
     assert resumed[0].startswith("resuming PB_REGISTRY at sequence 41")
     assert await projection_state(database_url) == live
 
-    # The operator's command does the same.
+    # The operator's command does the same (two interpreters start: its own and the reader's).
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -115,7 +129,7 @@ async def test_rebuild_from_the_stream_equals_the_live_projection(
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
     )
-    output, _ = await asyncio.wait_for(process.communicate(), timeout=60)
+    output, _ = await asyncio.wait_for(process.communicate(), timeout=180)
     assert process.returncode == 0, output.decode()
     assert "rebuilt:" in output.decode()
     assert await projection_state(database_url) == live
