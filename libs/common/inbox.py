@@ -649,7 +649,7 @@ class InboxConsumer:
         that come after all of the batch (the next batch, prefetched while this one writes); a
         batch not yet full first takes what is buffered (a backlog is applied in full batches).
         False when that did not happen in time (a second replica holds some): then the batch is
-        released, after a random pause, for a later try."""
+        released at once and this replica pauses a random while before its next try."""
         size = self.settings.inbox_batch_size
         wait = max(self.settings.inbox_backoff_seconds or [1.0])
         deadline = time.monotonic() + wait + 3 * self.settings.inbox_ack_wait_seconds
@@ -669,8 +669,12 @@ class InboxConsumer:
                         held=len(held),
                         outstanding=outstanding,
                     )
+                    # released at once, then a random pause: a replica still gathering takes
+                    # them and has all it needs, or the one that wakes first does. (Released
+                    # after the same pause as its sleep, the messages came back just as their
+                    # holder woke: two replicas split them again, round after round.)
                     pause = random.uniform(0.5, 2.0)
-                    await self._release(batch, delay=pause)
+                    await self._release(batch, delay=0.0)
                     await self._stopping.sleep(pause)
                     return False
             topping_up = bool(ahead) and len(held) < size
