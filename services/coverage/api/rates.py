@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
@@ -219,18 +218,16 @@ class RenderedAnswers:
     model. Bounded like `FiguresCache`, least recently used first out."""
 
     def __init__(self, size: int = 2048) -> None:
-        self.size = size
-        self._kept: OrderedDict[
+        self._recent: coverage.Recent[
             _AnswerKey, tuple[coverage.Figures, NewEmploymentFigures | None, bytes]
-        ] = OrderedDict()
+        ] = coverage.Recent(size)
 
     def get(
         self, key: _AnswerKey, figures: coverage.Figures, groups: NewEmploymentFigures | None
     ) -> bytes | None:
-        kept = self._kept.get(key)
+        kept = self._recent.get(key)
         if kept is None or kept[0] is not figures or kept[1] != groups:
             return None
-        self._kept.move_to_end(key)
         return kept[2]
 
     def put(
@@ -240,13 +237,10 @@ class RenderedAnswers:
         groups: NewEmploymentFigures | None,
         body: bytes,
     ) -> None:
-        self._kept[key] = (figures, groups, body)
-        self._kept.move_to_end(key)
-        while len(self._kept) > self.size:
-            self._kept.popitem(last=False)
+        self._recent.put(key, (figures, groups, body))
 
     def clear(self) -> None:
-        self._kept.clear()
+        self._recent.clear()
 
 
 #: The API process's rendered answers (see `RenderedAnswers`).

@@ -6,6 +6,7 @@ import dataclasses
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Generic, TypeVar
 
 from libs.common.calendar import local_today
 from libs.common.tables import utcnow
@@ -45,6 +46,34 @@ class Figures:
 _Key = tuple[Area, Scope, Scope]
 
 
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class Recent(Generic[K, V]):
+    """The values put lately, by key: bounded, least recently used first out. One per process,
+    shared by its requests (`FiguresCache`, and the API's rendered answers)."""
+
+    def __init__(self, size: int = 2048) -> None:
+        self.size = size
+        self._kept: OrderedDict[K, V] = OrderedDict()
+
+    def get(self, key: K) -> V | None:
+        kept = self._kept.get(key)
+        if kept is not None:
+            self._kept.move_to_end(key)
+        return kept
+
+    def put(self, key: K, value: V) -> None:
+        self._kept[key] = value
+        self._kept.move_to_end(key)
+        while len(self._kept) > self.size:
+            self._kept.popitem(last=False)
+
+    def clear(self) -> None:
+        self._kept.clear()
+
+
 class FiguresCache:
     """The live figures of the regions read lately, each kept with the `RollupVersion` it was
     computed at: served again while a probe of the store (one small statement) finds the same
@@ -52,24 +81,17 @@ class FiguresCache:
     first out; one per process (the API's), shared by its requests."""
 
     def __init__(self, size: int = 2048) -> None:
-        self.size = size
-        self._kept: OrderedDict[_Key, tuple[RollupVersion, Figures]] = OrderedDict()
+        self._recent: Recent[_Key, tuple[RollupVersion, Figures]] = Recent(size)
 
     def get(self, key: _Key, version: RollupVersion) -> Figures | None:
-        kept = self._kept.get(key)
-        if kept is None or kept[0] != version:
-            return None
-        self._kept.move_to_end(key)
-        return kept[1]
+        kept = self._recent.get(key)
+        return kept[1] if kept is not None and kept[0] == version else None
 
     def put(self, key: _Key, version: RollupVersion, figures: Figures) -> None:
-        self._kept[key] = (version, figures)
-        self._kept.move_to_end(key)
-        while len(self._kept) > self.size:
-            self._kept.popitem(last=False)
+        self._recent.put(key, (version, figures))
 
     def clear(self) -> None:
-        self._kept.clear()
+        self._recent.clear()
 
 
 #: The API process's figures, by region and scopes (see `FiguresCache`).
