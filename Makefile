@@ -59,10 +59,11 @@ unit: $(STAMP) ## the tests that start nothing (no nats-server, database or serv
 	$(PY) -m pytest -m "not integration" $(ARGS)
 
 # The integration tests wait on NATS, subprocesses and stores more than they compute: they run on
-# pytest-xdist workers side by side (WORKERS=0: one process, as before).
-WORKERS ?= 2
-integration: $(STAMP) ## the tests on real NATS, SQLite and PostgreSQL, and served services (WORKERS=2 side by side)
-	$(PY) -m pytest -m integration -n $(WORKERS) $(ARGS)
+# pytest-xdist workers side by side (WORKERS=0: one process, as before). `--dist loadgroup` keeps
+# the tests marked `xdist_group` on one worker (the AsyncAPI models: generated once, not per worker).
+WORKERS ?= 3
+integration: $(STAMP) ## the tests on real NATS, SQLite and PostgreSQL, and served services (WORKERS=3 side by side)
+	$(PY) -m pytest -m integration -n $(WORKERS) --dist loadgroup $(ARGS)
 
 docs: $(STAMP) ## write the AsyncAPI document and JSON Schemas of every event to docs/events/
 	$(PY) -m tools.docs docs/events

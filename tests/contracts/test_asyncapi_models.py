@@ -26,7 +26,8 @@ from pydantic import BaseModel
 from libs.common.events import CatalogueEntry, Envelope
 from tools import docs
 
-pytestmark = pytest.mark.integration
+# One worker generates the models once for every test of the module (`--dist loadgroup`).
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("asyncapi-cli")]
 
 ASYNCAPI_CLI = "@asyncapi/cli@6.2.0"
 DOCUMENT = Path(__file__).resolve().parents[2] / "docs" / "events" / "asyncapi.yaml"
