@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from types import SimpleNamespace
 
 import pytest
@@ -198,3 +198,28 @@ def test_a_stored_event_is_published_with_the_headers_of_its_envelope(
         tracestate=envelope.tracestate,
     )
     assert message_headers(row) == envelope.headers()
+
+
+def test_headers_formatted_once_per_time_and_type_still_follow_each_row() -> None:
+    """The relay formats a time and a type's schema once for many rows: an equal instant in
+    another zone, and another schema base, still get their own headers."""
+    zones = [UTC, timezone(timedelta(hours=8))]
+    moment = datetime(2026, 11, 30, 2, 0, tzinfo=UTC)
+    for base in ("https://schemas.example/events", "https://other.example/v2"):
+        for zone in zones:
+            envelope = Envelope.wrap(
+                ItemNotedV1(item_id="item-1", seq=1),
+                source="/pb/outboxtest",
+                time=moment.astimezone(zone),
+            )
+            row = SimpleNamespace(
+                event_id=envelope.id,
+                source=envelope.source,
+                type=envelope.type,
+                subject=envelope.subject,
+                occurred_at=envelope.time,
+                traceparent=None,
+                tracestate=None,
+            )
+            assert message_headers(row, base) == envelope.headers(base)
+    assert message_headers(row, base)["ce-time"] == "2026-11-30T10:00:00+08:00"
