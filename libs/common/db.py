@@ -270,18 +270,21 @@ class OneHandOffConnection(aiosqlite.Connection):
         """Open the transaction with `begin` in the same hand-off as its first statement."""
         self.begin_pending = begin
 
-    def _in_transaction(self) -> bool:
-        # Read outside the connection's thread, as SQLAlchemy reads a cursor's rowcount: no
-        # statement of this connection runs while the transaction's owner ends it.
+    def _must_end(self) -> bool:
+        """Whether a transaction is open in SQLite; a BEGIN that never went is forgotten.
+
+        Read outside the connection's thread, as SQLAlchemy reads a cursor's rowcount: the
+        thread is idle, for a statement whose caller was cancelled before it ran (its BEGIN
+        still queued) leaves a connection SQLAlchemy invalidates and closes, never ends."""
         self.begin_pending = None
         return self._connection is not None and self._connection.in_transaction
 
     async def commit(self) -> None:
-        if self._in_transaction():
+        if self._must_end():
             await super().commit()
 
     async def rollback(self) -> None:
-        if self._in_transaction():
+        if self._must_end():
             await super().rollback()
 
 

@@ -4,6 +4,9 @@ a rollback undoes what ran, a read sees one snapshot, a large result comes back 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -12,6 +15,7 @@ import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select, text
 
 from libs.common.db import Database, OneHandOffConnection
+from tests.harness import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -126,3 +130,33 @@ async def test_results_larger_than_one_prefetch_come_back_whole(db: Database) ->
         assert list(first) == [(note,) for note in wanted[:700]]
         pragma = (await session.execute(text("PRAGMA journal_mode"))).scalar_one()
     assert pragma == "wal"
+
+
+async def test_a_statement_cancelled_before_it_ran_leaves_no_transaction_behind(
+    db: Database,
+) -> None:
+    # The thread is busy when the statement (with its BEGIN IMMEDIATE) is queued, and its caller
+    # is cancelled before it runs: no transaction is open yet when the unit of work ends, so the
+    # connection must not go back to the pool to open one afterwards (SQLAlchemy closes it).
+    uow = db.unit_of_work()
+    await uow.__aenter__()
+    raw = await (await uow.session.connection()).get_raw_connection()
+    driver: OneHandOffConnection = raw.driver_connection  # type: ignore[assignment]
+    busy = asyncio.create_task(driver.in_thread(time.sleep, 0.3))
+    statement = asyncio.create_task(uow.session.execute(insert(notes).values(note="cancelled")))
+
+    async def queued() -> bool:  # the statement took the pending BEGIN into its hand-off
+        return driver.begin_pending is None
+
+    await wait_for(queued, timeout=5, interval=0.01)
+    assert not busy.done()
+    statement.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await statement
+    await uow.__aexit__(asyncio.CancelledError, asyncio.CancelledError(), None)
+    await busy
+    assert driver._connection is None
+    async with asyncio.timeout(5), db.unit_of_work() as next_uow:
+        await next_uow.session.execute(insert(notes).values(note="next"))
+    async with db.read() as session:
+        assert (await session.execute(select(notes.c.note))).scalars().all() == ["next"]
