@@ -177,8 +177,9 @@ class _OneHandOffCursor:
     async def __aexit__(self, *_exc: object) -> None:
         await self.close()
 
-    def _run(self, begin: str | None, method: str, sql: str, parameters: Any) -> None:
-        """In the connection's thread: the pending BEGIN, the statement, its first rows."""
+    def _run(self, begin: str | None, commit: bool, method: str, sql: str, parameters: Any) -> None:
+        """In the connection's thread: the pending BEGIN, the statement, its first rows, and
+        the COMMIT asked for after it (once every row is read)."""
         connection = self._connection._conn
         if begin is not None:
             connection.execute(begin)
@@ -193,13 +194,17 @@ class _OneHandOffCursor:
         self.rowcount, self.lastrowid = cursor.rowcount, cursor.lastrowid
         if len(rows) < self.PREFETCH:
             cursor.close()
+            if commit:
+                connection.commit()
         else:
             self._cursor = cursor
 
     async def _run_here(self, method: str, sql: str, parameters: Any) -> Self:
         await self.close()
-        begin, self._connection.begin_pending = self._connection.begin_pending, None
-        await self._connection.in_thread(self._run, begin, method, sql, parameters)
+        connection = self._connection
+        begin, connection.begin_pending = connection.begin_pending, None
+        commit, connection.commit_pending = connection.commit_pending, False
+        await connection.in_thread(self._run, begin, commit, method, sql, parameters)
         return self
 
     async def execute(self, sql: str, parameters: Any = ()) -> Self:
@@ -258,6 +263,7 @@ class OneHandOffConnection(aiosqlite.Connection):
     it takes back) costs no hand-off."""
 
     begin_pending: str | None = None
+    commit_pending = False
 
     def cursor(self) -> _OneHandOffCursor:  # type: ignore[override]
         return _OneHandOffCursor(self)
@@ -270,13 +276,18 @@ class OneHandOffConnection(aiosqlite.Connection):
         """Open the transaction with `begin` in the same hand-off as its first statement."""
         self.begin_pending = begin
 
+    def commit_with_next(self) -> None:
+        """Commit in the same hand-off as the next statement, right after it (unless it leaves
+        rows to fetch): its caller has nothing else to write."""
+        self.commit_pending = True
+
     def _must_end(self) -> bool:
         """Whether a transaction is open in SQLite; a BEGIN that never went is forgotten.
 
         Read outside the connection's thread, as SQLAlchemy reads a cursor's rowcount: the
         thread is idle, for a statement whose caller was cancelled before it ran (its BEGIN
         still queued) leaves a connection SQLAlchemy invalidates and closes, never ends."""
-        self.begin_pending = None
+        self.begin_pending, self.commit_pending = None, False
         return self._connection is not None and self._connection.in_transaction
 
     async def commit(self) -> None:
@@ -329,6 +340,16 @@ class Database:
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
+
+    async def commit_with_next_statement(self, session: AsyncSession) -> None:
+        """On SQLite, have the session's next statement commit the transaction in its own
+        hand-off to the connection's thread, one hand-off less inside the writer's turn; unless
+        the session has ORM changes of its own to flush first (they would run before it)."""
+        if self.dialect != "sqlite" or session.new or session.dirty or session.deleted:
+            return
+        raw = await (await session.connection()).get_raw_connection()
+        driver: OneHandOffConnection = raw.driver_connection  # type: ignore[assignment]
+        driver.commit_with_next()
 
     def unit_of_work(self, *, readonly: bool = False) -> UnitOfWork:
         """A plain unit of work (no repositories): for the platform's own tables."""
@@ -416,6 +437,8 @@ class UnitOfWork:
         session = self.session
         try:
             if exc_type is None and not self.readonly:
+                if self._pending:  # the outbox INSERT is the last statement: COMMIT goes with it
+                    await self._db.commit_with_next_statement(session)
                 await self.flush_events()
                 await session.commit()
                 if self._written:

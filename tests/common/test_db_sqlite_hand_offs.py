@@ -15,6 +15,8 @@ import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select, text
 
 from libs.common.db import Database, OneHandOffConnection
+from libs.common.events import IntegrationEvent, catalogue
+from libs.common.tables import outbox, platform_metadata
 from tests.harness import wait_for
 
 pytestmark = pytest.mark.integration
@@ -28,11 +30,21 @@ notes = Table(
 )
 
 
+@catalogue.register(
+    "pb.handofftest.note.written", version=1, producer="handofftest", subject_field="note"
+)
+class NoteWrittenV1(IntegrationEvent):
+    """Emitted in tests of SQLite's hand-offs."""
+
+    note: str
+
+
 @pytest.fixture
 async def db(tmp_path: Path) -> AsyncIterator[Database]:
     database = Database(f"sqlite+aiosqlite:///{tmp_path / 'store.db'}", source="/pb/test")
     async with database.engine.begin() as conn:
         await conn.run_sync(metadata.create_all)
+        await conn.run_sync(platform_metadata.create_all)
     try:
         yield database
     finally:
@@ -67,6 +79,42 @@ async def test_a_write_transaction_hands_off_once_per_statement_and_once_to_comm
     # BEGIN IMMEDIATE went with the first INSERT; aiosqlite's own cursor took 4 + 3 + 3 + 1
     assert hand_offs == ["_run", "_run", "commit"]
     assert await count(db) == 2
+
+
+async def outbox_rows(db: Database) -> int:
+    async with db.read() as session:
+        return int((await session.execute(select(func.count()).select_from(outbox))).scalar_one())
+
+
+async def test_the_outbox_insert_carries_the_commit(db: Database, hand_offs: list[str]) -> None:
+    async with db.unit_of_work() as uow:
+        await uow.session.execute(insert(notes).values(note="a"))
+        uow.record(NoteWrittenV1(note="a"))
+    assert hand_offs == ["_run", "_run"]  # BEGIN IMMEDIATE + INSERT; outbox INSERT + COMMIT
+    assert (await count(db), await outbox_rows(db)) == (1, 1)
+
+
+async def test_when_the_statement_carrying_the_commit_fails_nothing_is_written(
+    db: Database,
+) -> None:
+    uow = db.unit_of_work()
+    await uow.__aenter__()
+    await uow.session.execute(insert(notes).values(note="lost"))
+    recorded = uow.record(NoteWrittenV1(note="lost"))
+    # the same event id already in the outbox: the outbox INSERT fails, before its COMMIT
+    clash = {"event_id": recorded.id, "type": "t", "subject": "s", "source": "x"}
+    await uow.session.execute(
+        insert(outbox).values(
+            **clash, occurred_at=recorded.time, data=b"{}", created_at=recorded.time
+        )
+    )
+    with pytest.raises(Exception, match="UNIQUE"):
+        await uow.__aexit__(None, None, None)
+    assert (await count(db), await outbox_rows(db)) == (0, 0)
+    async with asyncio.timeout(5), db.unit_of_work() as uow:  # and the writer's turn is free
+        await uow.session.execute(insert(notes).values(note="next"))
+        uow.record(NoteWrittenV1(note="next"))
+    assert (await count(db), await outbox_rows(db)) == (1, 1)
 
 
 async def test_a_transaction_that_ran_nothing_hands_nothing_off(
