@@ -8,9 +8,11 @@ import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from functools import partial
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
+import aiosqlite
 from sqlalchemy import (
     ARRAY,
     BigInteger,
@@ -46,7 +48,8 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     pysqlite's own implicit transactions break SAVEPOINT, so they are switched off and
     BEGIN is emitted here: IMMEDIATE for writers (no lock-upgrade deadlocks between the
-    relay and a request), a plain deferred BEGIN for read-only sessions.
+    relay and a request), a plain deferred BEGIN for read-only sessions; either goes to
+    SQLite with the transaction's first statement (`OneHandOffConnection`).
     """
 
     @event.listens_for(engine.sync_engine, "connect")
@@ -63,15 +66,12 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def on_begin(conn: Any) -> None:
+        driver: OneHandOffConnection = conn.connection.driver_connection
         if conn.get_execution_options().get("pb_readonly", False):
-            conn.exec_driver_sql("BEGIN")
+            driver.begin_with_next("BEGIN")
             return
         writers.enter(conn)
-        try:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-        except BaseException:
-            writers.leave(conn)
-            raise
+        driver.begin_with_next("BEGIN IMMEDIATE")
 
     @event.listens_for(engine.sync_engine, "commit")
     @event.listens_for(engine.sync_engine, "rollback")
@@ -149,10 +149,170 @@ class WriterQueue:
             held[0].release()
 
 
+class _OneHandOffCursor:
+    """An aiosqlite cursor whose `execute` costs one hand-off to the connection's thread.
+
+    aiosqlite's own costs four as SQLAlchemy drives it (create the cursor, execute, fetch all,
+    close), each a wake-up of that thread and then of the event loop. A write transaction holds
+    SQLite's one writer (`WriterQueue`) across all of them, and on a loaded machine each wake-up
+    waits for a core: `POST /v1/organizations` made 14 inside its writer turn. Here the thread
+    runs the transaction's deferred `BEGIN` (`OneHandOffConnection.begin_with_next`), creates
+    the cursor, executes, reads the first `PREFETCH` rows and, when that was all, closes it, in
+    one call; later fetches (a larger result, a server-side cursor) hand off as before."""
+
+    PREFETCH = 500
+
+    def __init__(self, connection: OneHandOffConnection) -> None:
+        self._connection = connection
+        self._cursor: sqlite3.Cursor | None = None  # open while rows are left to fetch
+        self._rows: list[Any] = []
+        self.description: Any = None
+        self.rowcount = -1
+        self.lastrowid: int | None = None
+        self.arraysize = 1
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.close()
+
+    def _run(self, begin: str | None, commit: bool, method: str, sql: str, parameters: Any) -> None:
+        """In the connection's thread: the pending BEGIN, the statement, its first rows, and
+        the COMMIT asked for after it (once every row is read)."""
+        connection = self._connection._conn
+        if begin is not None:
+            connection.execute(begin)
+        cursor = connection.cursor()
+        try:
+            getattr(cursor, method)(sql, parameters)
+            rows = cursor.fetchmany(self.PREFETCH) if cursor.description else []
+        except BaseException:
+            cursor.close()
+            raise
+        self.description, self._rows = cursor.description, rows
+        self.rowcount, self.lastrowid = cursor.rowcount, cursor.lastrowid
+        if len(rows) < self.PREFETCH:
+            cursor.close()
+            if commit:
+                connection.commit()
+        else:
+            self._cursor = cursor
+
+    async def _run_here(self, method: str, sql: str, parameters: Any) -> Self:
+        await self.close()
+        connection = self._connection
+        begin, connection.begin_pending = connection.begin_pending, None
+        commit, connection.commit_pending = connection.commit_pending, False
+        await connection.in_thread(self._run, begin, commit, method, sql, parameters)
+        return self
+
+    async def execute(self, sql: str, parameters: Any = ()) -> Self:
+        return await self._run_here("execute", sql, parameters)
+
+    async def executemany(self, sql: str, parameters: Iterable[Any]) -> Self:
+        return await self._run_here("executemany", sql, parameters)
+
+    async def _more(self, size: int | None) -> None:
+        """Fetch from the open cursor (all that is left when `size` is None)."""
+        cursor = self._cursor
+        if cursor is None:
+            return
+        fetch = cursor.fetchall if size is None else partial(cursor.fetchmany, size)
+        rows = await self._connection.in_thread(fetch)
+        self._rows.extend(rows)
+        if size is None or len(rows) < size:
+            self._cursor = None
+            await self._connection.in_thread(cursor.close)
+
+    async def fetchall(self) -> list[Any]:
+        await self._more(None)
+        rows, self._rows = self._rows, []
+        return rows
+
+    async def fetchmany(self, size: int | None = None) -> list[Any]:
+        wanted = self.arraysize if size is None else size
+        if len(self._rows) < wanted:
+            await self._more(max(wanted, self.PREFETCH))
+        rows, self._rows = self._rows[:wanted], self._rows[wanted:]
+        return rows
+
+    async def fetchone(self) -> Any:
+        rows = await self.fetchmany(1)
+        return rows[0] if rows else None
+
+    def __aiter__(self) -> AsyncIterator[Any]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[Any]:
+        while rows := await self.fetchmany(self.PREFETCH):
+            for row in rows:
+                yield row
+
+    async def close(self) -> None:
+        self._rows = []
+        if self._cursor is not None:
+            cursor, self._cursor = self._cursor, None
+            await self._connection.in_thread(cursor.close)
+
+
+class OneHandOffConnection(aiosqlite.Connection):
+    """aiosqlite with one hand-off to its thread per statement (`_OneHandOffCursor`). A
+    transaction's `BEGIN` waits to go with its first statement (`begin_with_next`), and a
+    commit or rollback with no transaction open (nothing ran; the pool's reset of a connection
+    it takes back) costs no hand-off."""
+
+    begin_pending: str | None = None
+    commit_pending = False
+
+    def cursor(self) -> _OneHandOffCursor:  # type: ignore[override]
+        return _OneHandOffCursor(self)
+
+    async def in_thread(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """`fn(*args)` run in the connection's thread: one hand-off."""
+        return await self._execute(fn, *args)  # type: ignore[no-untyped-call]
+
+    def begin_with_next(self, begin: str) -> None:
+        """Open the transaction with `begin` in the same hand-off as its first statement."""
+        self.begin_pending = begin
+
+    def commit_with_next(self) -> None:
+        """Commit in the same hand-off as the next statement, right after it (unless it leaves
+        rows to fetch): its caller has nothing else to write."""
+        self.commit_pending = True
+
+    def _must_end(self) -> bool:
+        """Whether a transaction is open in SQLite; a BEGIN that never went is forgotten.
+
+        Read outside the connection's thread, as SQLAlchemy reads a cursor's rowcount: the
+        thread is idle, for a statement whose caller was cancelled before it ran (its BEGIN
+        still queued) leaves a connection SQLAlchemy invalidates and closes, never ends."""
+        self.begin_pending, self.commit_pending = None, False
+        return self._connection is not None and self._connection.in_transaction
+
+    async def commit(self) -> None:
+        if self._must_end():
+            await super().commit()
+
+    async def rollback(self) -> None:
+        if self._must_end():
+            await super().rollback()
+
+
+def _connect_sqlite(*args: Any, **kwargs: Any) -> OneHandOffConnection:
+    """SQLAlchemy's aiosqlite connect (the URL's arguments, as it computed them), with
+    `OneHandOffConnection`."""
+    connection = OneHandOffConnection(partial(sqlite3.connect, *args, **kwargs), 64)
+    connection._thread.daemon = True  # as SQLAlchemy does for aiosqlite's own
+    return connection
+
+
 def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
+        engine = create_async_engine(
+            url, echo=echo, connect_args={"timeout": 30, "async_creator_fn": _connect_sqlite}
+        )
         _configure_sqlite(engine)
         return engine
     return create_async_engine(url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True)
@@ -180,6 +340,16 @@ class Database:
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
+
+    async def commit_with_next_statement(self, session: AsyncSession) -> None:
+        """On SQLite, have the session's next statement commit the transaction in its own
+        hand-off to the connection's thread, one hand-off less inside the writer's turn; unless
+        the session has ORM changes of its own to flush first (they would run before it)."""
+        if self.dialect != "sqlite" or session.new or session.dirty or session.deleted:
+            return
+        raw = await (await session.connection()).get_raw_connection()
+        driver: OneHandOffConnection = raw.driver_connection  # type: ignore[assignment]
+        driver.commit_with_next()
 
     def unit_of_work(self, *, readonly: bool = False) -> UnitOfWork:
         """A plain unit of work (no repositories): for the platform's own tables."""
@@ -267,6 +437,8 @@ class UnitOfWork:
         session = self.session
         try:
             if exc_type is None and not self.readonly:
+                if self._pending:  # the outbox INSERT is the last statement: COMMIT goes with it
+                    await self._db.commit_with_next_statement(session)
                 await self.flush_events()
                 await session.commit()
                 if self._written:

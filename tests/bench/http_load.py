@@ -2,6 +2,11 @@
 is answered, until `requests` have been sent. Run as its own process (`python -m
 tests.bench.http_load`, the job as JSON on stdin, the latencies as JSON on stdout) so that the
 clients' CPU is not the served application's event loop's.
+
+Each client is one keep-alive HTTP/1.1 connection written and read with asyncio streams: the
+request's bytes are made before its clock starts, and reading an answer is its status line, its
+headers and `content-length` bytes. httpx cost the load process about 1.5 ms of CPU a request,
+on the same 2 cores as the server, and its own event loop's delay was counted in every latency.
 """
 
 from __future__ import annotations
@@ -11,8 +16,7 @@ import json
 import sys
 import time
 from typing import Any
-
-import httpx
+from urllib.parse import urlsplit
 
 from tests.factories import organization
 
@@ -24,26 +28,60 @@ def body(kind: str, n: int) -> dict[str, Any]:
     return {"code": f"thing-{n}", "name": f"大同市新荣区测试企业{n}有限公司"}
 
 
+def request(host: str, path: str, headers: dict[str, str], payload: dict[str, Any]) -> bytes:
+    """One POST of `payload` as JSON, keeping the connection open."""
+    content = json.dumps(payload, ensure_ascii=False).encode()
+    lines = [
+        f"POST {path} HTTP/1.1",
+        f"Host: {host}",
+        "Content-Type: application/json",
+        f"Content-Length: {len(content)}",
+        *(f"{name}: {value}" for name, value in headers.items()),
+    ]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + content
+
+
+async def answer(reader: asyncio.StreamReader) -> int:
+    """Read one answer whole; its status code."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    status_line, *header_lines = head.decode("latin-1").split("\r\n")
+    length = 0
+    for line in header_lines:
+        name, _, value = line.partition(":")
+        if name.strip().lower() == "content-length":
+            length = int(value)
+        elif name.strip().lower() == "transfer-encoding":
+            raise RuntimeError("a chunked answer: this client reads content-length only")
+    await reader.readexactly(length)
+    return int(status_line.split()[1])
+
+
 async def load(job: dict[str, Any]) -> dict[str, Any]:
     latencies: list[float] = []
     statuses: dict[int, int] = {}
     counter = iter(range(job["first"], job["first"] + job["requests"]))
-    limits = httpx.Limits(max_connections=job["concurrency"])
-    async with httpx.AsyncClient(
-        base_url=job["url"], headers=job["headers"], timeout=60, limits=limits, trust_env=False
-    ) as client:
+    url = urlsplit(job["url"])
+    host, port = url.hostname or "127.0.0.1", url.port or 80
 
-        async def one_client() -> None:
+    async def one_client() -> None:
+        reader, writer = await asyncio.open_connection(host, port)
+        try:
             for n in counter:
+                data = request(url.netloc, job["path"], job["headers"], body(job["body"], n))
                 started = time.perf_counter()
-                response = await client.post(job["path"], json=body(job["body"], n))
+                writer.write(data)
+                status = await asyncio.wait_for(answer(reader), 60)
                 latencies.append(time.perf_counter() - started)
-                statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
+                statuses[status] = statuses.get(status, 0) + 1
+        finally:
+            writer.close()
 
-        started = time.perf_counter()
-        await asyncio.gather(*(one_client() for _ in range(job["concurrency"])))
-        wall = time.perf_counter() - started
-    return {"wall": wall, "latencies": latencies, "statuses": statuses}
+    cpu = time.process_time()
+    started = time.perf_counter()
+    await asyncio.gather(*(one_client() for _ in range(job["concurrency"])))
+    wall = time.perf_counter() - started
+    cpu = time.process_time() - cpu
+    return {"wall": wall, "cpu": cpu, "latencies": latencies, "statuses": statuses}
 
 
 if __name__ == "__main__":
