@@ -97,7 +97,15 @@ def create_tracer_provider(
 
 
 def instrument_fastapi(app: FastAPI, provider: TracerProvider) -> None:
-    FastAPIInstrumentor.instrument_app(app, tracer_provider=provider, excluded_urls=UNTRACED_URLS)
+    """A server span per request; without the ASGI `http send`/`http receive` child spans of
+    every message of the exchange, which say nothing the request's span does not (and cost a
+    third of the instrumentation's time)."""
+    FastAPIInstrumentor.instrument_app(
+        app,
+        tracer_provider=provider,
+        excluded_urls=UNTRACED_URLS,
+        exclude_spans=["receive", "send"],
+    )
 
 
 def instrument_engine(engine: AsyncEngine, provider: TracerProvider) -> None:
