@@ -5,7 +5,6 @@ it kept, and every event is noted once."""
 from __future__ import annotations
 
 import pytest
-from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from services.coverage import rebuild_reader
@@ -14,15 +13,20 @@ from tests.coverage.feed import ProducerStream, registered
 from tests.harness import NatsServer
 
 
-async def consumer(stream: ProducerStream) -> JetStreamContext.PullSubscription:
-    return await stream.js.pull_subscribe(
-        "pb.registry.>",
-        durable=None,
-        stream="PB_REGISTRY",
-        config=ConsumerConfig(
-            deliver_policy=DeliverPolicy.ALL, ack_policy=AckPolicy.NONE, max_ack_pending=-1
+async def consumer(stream: ProducerStream, delivered_elsewhere: int) -> str:
+    """A consumer of the stream from its start whose first deliveries went to someone else."""
+    info = await stream.js.add_consumer(
+        "PB_REGISTRY",
+        ConsumerConfig(
+            deliver_policy=DeliverPolicy.ALL,
+            filter_subject="pb.registry.>",
+            ack_policy=AckPolicy.NONE,
+            max_ack_pending=-1,
         ),
     )
+    elsewhere = await stream.js.pull_subscribe_bind(info.name, stream="PB_REGISTRY")
+    assert len(await elsewhere.fetch(delivered_elsewhere, timeout=2)) == delivered_elsewhere
+    return str(info.name)
 
 
 async def test_a_lost_delivery_is_read_again(
@@ -33,19 +37,19 @@ async def test_a_lost_delivery_is_read_again(
         await stream.publish(*(registered(n) for n in range(5)))
 
         # the first two deliveries lost in the middle: the third is a gap
-        lossy = await consumer(stream)
-        await lossy.fetch(2, timeout=2)
-        reader = _Reader(lossy, SOURCES[0], end=5)
+        reader = _Reader(stream.js._nc, SOURCES[0], await consumer(stream, 2), start=1, end=5)
+        await reader.open()
         notes = await reader.batch(10, gaps=0)
+        await reader.close()
         assert reader.lost
         assert notes.last == 0
         assert notes.applied == 0
 
         # every delivery lost, the last ones before the end: nothing more comes, yet it is a gap
-        tail = await consumer(stream)
-        await tail.fetch(5, timeout=2)
-        reader = _Reader(tail, SOURCES[0], end=5)
+        reader = _Reader(stream.js._nc, SOURCES[0], await consumer(stream, 5), start=1, end=5)
+        await reader.open()
         notes = await reader.batch(10, gaps=0)
+        await reader.close()
         assert reader.lost
         assert notes.last == 0
 
