@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import multiprocessing
 import pickle
 import time
@@ -111,7 +112,13 @@ async def _rebuild(
             spans = {stream: (1, end) for stream, end in ends.items()}
             for stream, end in ends.items():
                 progress(f"rebuilding from {stream}: sequences 1..{end}")
-    await _replay(db, reader, spans, report, progress)
+    # What is loaded by now lives through the rebuild: the collector need not walk it again and
+    # again while the batches' objects come and go.
+    gc.freeze()
+    try:
+        await _replay(db, reader, spans, report, progress)
+    finally:
+        gc.unfreeze()
     counted = time.monotonic()
     progress("adding up the roll-ups from the facts")
     async with CoverageUnitOfWork(db) as uow:

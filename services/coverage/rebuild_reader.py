@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import pickle
 import re
@@ -222,6 +223,10 @@ def run_reader(nats_url: str, batch_size: int, connection: Connection) -> None:
 
 
 async def _read_all(nats_url: str, batch_size: int, connection: Connection) -> None:
+    # Everything loaded so far lives as long as the process: the collector need not walk it
+    # again and again while a batch's millions of small objects come and go (about 1 s of CPU
+    # per 100,000 events).
+    gc.freeze()
     client = _Client()
     await client.connect(nats_url, connect_timeout=5)
     spans: list[Span] = pickle.loads(await asyncio.to_thread(connection.recv_bytes))
