@@ -169,6 +169,7 @@ class Done:
     """The reader's last word when every span has been read."""
 
     peak_rss_mb: float  # its peak resident memory
+    cpu_seconds: float  # its CPU time, user and system
 
 
 @dataclass(frozen=True)
@@ -243,8 +244,9 @@ async def _read_all(nats_url: str, batch_size: int, connection: Connection) -> N
                 sending = asyncio.ensure_future(asyncio.to_thread(connection.send_bytes, data))
         if sending is not None:
             await sending
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        connection.send_bytes(pickle.dumps(Done(peak)))
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        done = Done(usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime)
+        connection.send_bytes(pickle.dumps(done))
     finally:
         await client.close()
 
