@@ -1,10 +1,12 @@
 """The rebuild's stream reader never skips a delivery the client lost (real NATS): a lost one in
 the middle, or the last ones before the end, make it read the stream again after the last message
-it kept, and every event is noted once."""
+it kept, and every event is noted once; a span ends at its end, also when the stream ends before
+it; its quicker header parser reads what nats-py's does."""
 
 from __future__ import annotations
 
 import pytest
+from nats.aio.client import Client
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from services.coverage import rebuild_reader
@@ -59,3 +61,44 @@ async def test_a_lost_delivery_is_read_again(
         assert sum(n.applied for n in read) == 4
         filed = [x[0][0] for n in read for _, items in n.calls for x in items]
         assert filed == [f"org-{n}" for n in range(1, 5)]  # sequences 2..5
+
+
+async def test_a_span_ends_where_the_stream_does(
+    private_nats: NatsServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(rebuild_reader, "FETCH_TIMEOUT", 0.3)
+    async with ProducerStream.on(private_nats.url) as stream:
+        await stream.publish(*(registered(n) for n in range(5)))
+        client = stream.js._nc
+
+        # messages after the span's end are not read
+        read = [n async for n in read_span(client, Span(0, 1, 3), batch_size=10)]
+        assert [n.last for n in read] == [3]
+        assert sum(n.applied for n in read) == 3
+
+        # a span past the stream's last message (deleted since, say) ends when the consumer has
+        # nothing more pending, rather than waiting for messages that will never come
+        read = [n async for n in read_span(client, Span(0, 1, 7), batch_size=10)]
+        assert [n.last for n in read] == [5, 7]
+        assert sum(n.applied for n in read) == 5
+        assert sum(n.gaps for n in read) == 0
+
+
+def test_the_quicker_header_parser_reads_as_nats_py_does() -> None:
+    raw = (
+        b"ce-specversion: 1.0\r\n"
+        b"ce-id: 5f1c\r\n"
+        b"ce-time:2026-11-30T10:00:00+00:00\r\n"
+        b"ce-source:\t/pb/registry \r\n"
+        b"Nats-Msg-Id: a:b:c\r\n"
+        b"bad name: dropped\r\n"
+        b"bad\x1cname: dropped\r\n"
+        b"\xe5\x90\x8d: dropped\r\n"
+        b"no colon at all\r\n"
+        b"ce-subject: \xe4\xbc\x81\xff\r\n"
+        b"\r\n"
+    )
+    parsed = rebuild_reader._Client._parse_header_lines(raw)
+    assert parsed == Client._parse_header_lines(raw)
+    assert parsed["ce-source"] == "/pb/registry"
+    assert "bad name" not in parsed
