@@ -325,9 +325,11 @@ class _Reader:
         self._arrival.set()
 
     async def _ask(self, size: int) -> None:
-        """Keep up to two batches asked for (never past what the span can still hold)."""
-        wanted = min(2 * size, self.end - self._reached) - max(self._asked, 0)
-        if wanted >= min(size, self.end - self._reached) and wanted > 0:
+        """Keep up to two batches asked for or arrived and not yet taken (never more than the
+        span can still hold): what waits in memory stays bounded however fast they arrive."""
+        remaining = self.end - self._reached
+        wanted = min(2 * size, remaining) - max(self._asked, 0) - len(self._arrived)
+        if wanted >= min(size, remaining) and wanted > 0:
             request = {"batch": wanted, "expires": int(PULL_EXPIRES * 1e9)}
             await self.client.publish(
                 f"$JS.API.CONSUMER.MSG.NEXT.{self.source.stream}.{self.consumer}",
