@@ -1,9 +1,12 @@
 """The rebuild's stream reader never skips a delivery the client lost (real NATS): a lost one in
 the middle, or the last ones before the end, make it read the stream again after the last message
 it kept, and every event is noted once; a span ends at its end, also when the stream ends before
-it; its quicker header parser reads what nats-py's does."""
+it; it keeps at most two batches asked ahead; its quicker header parser reads what nats-py's
+does."""
 
 from __future__ import annotations
+
+import asyncio
 
 import pytest
 from nats.aio.client import Client
@@ -93,6 +96,24 @@ async def test_a_span_ends_where_the_stream_does(
         await reader.close()
         assert not reader.lost
         assert (notes.last, notes.applied) == (5, 5)
+
+
+async def test_it_keeps_at_most_two_batches_ahead(private_nats: NatsServer) -> None:
+    async with ProducerStream.on(private_nats.url) as stream:
+        await stream.publish(*(registered(n) for n in range(30)))
+        client = stream.js._nc
+        reader = _Reader(client, SOURCES[0], await consumer(stream, 0), start=1, end=30)
+        await reader.open()
+        try:
+            last = []
+            for _ in range(5):
+                last.append((await reader.batch(5, gaps=0)).last)
+                await client.flush()
+                await asyncio.sleep(0.1)  # whatever was asked for has arrived by now
+                assert len(reader._arrived) <= 10
+        finally:
+            await reader.close()
+        assert last == [5, 10, 15, 20, 25]
 
 
 def test_the_quicker_header_parser_reads_as_nats_py_does() -> None:
