@@ -399,6 +399,7 @@ class Run:
     raw_seconds: float = float("nan")
     live_seconds: float = float("nan")
     rebuild_seconds: float = float("nan")
+    rebuild_stages: str = ""  # replay and roll-ups, seconds
     rebuild_reader_mb: float = float("nan")  # peak RSS of the rebuild's stream reader process
     under_load: Latencies = field(default_factory=Latencies)
     idle: Latencies = field(default_factory=Latencies)
@@ -531,6 +532,10 @@ async def one_run(kind: str, organizations: int) -> Run:
             report = await rebuild(settings, progress=lines.append)
             result.rebuild_seconds = report.seconds
             result.rebuild_reader_mb = report.reader_peak_rss_mb
+            result.rebuild_stages = (
+                f"replay {report.replay_seconds:.1f}, roll-ups {report.rollups_seconds:.1f}; "
+                f"reader CPU {report.reader_cpu_seconds:.1f} s"
+            )
             check(await province(url), generator.expected, "rebuild", result.problems)
             await client.close()
     finally:
@@ -577,8 +582,8 @@ async def run(options: BenchOptions) -> list[Table]:
                 rate(raw),
                 rate(live),
                 f"{live / raw:.2f}",
-                f"{r.rebuild_seconds:.1f} ({rate(r.events / r.rebuild_seconds)}; reader "
-                f"{r.rebuild_reader_mb:,.0f} MB)",
+                f"{r.rebuild_seconds:.1f} ({rate(r.events / r.rebuild_seconds)}; "
+                f"{r.rebuild_stages}, {r.rebuild_reader_mb:,.0f} MB)",
                 f"{r.service_rss_mb.get('api', float('nan')):,.0f} / "
                 f"{r.service_rss_mb.get('worker', float('nan')):,.0f} ({r.peak_mb:,.0f})",
                 "ok" if not r.problems else "; ".join(r.problems),
@@ -617,7 +622,9 @@ async def run(options: BenchOptions) -> list[Table]:
         "store; the projection, roll-ups, pending rate changes and targets are written in "
         "each batch",
         "rebuild: services.coverage.rebuild from sequence 1 (the projection emptied first), "
-        "in the bench process, its stream reader a process of its own (its peak RSS shown)",
+        "in the bench process, its stream reader a process of its own; the seconds of its "
+        "two stages (the streams replayed into the facts, the roll-ups added up from them) "
+        "and the reader's CPU time and peak RSS",
         "peak RSS: VmHWM of the coverage API and worker processes (/proc/<pid>/status) just "
         "before they stop; in brackets this bench process's ru_maxrss (generator, publisher, "
         "rebuild)",

@@ -1,11 +1,15 @@
 """The rebuild's stream reader never skips a delivery the client lost (real NATS): a lost one in
 the middle, or the last ones before the end, make it read the stream again after the last message
-it kept, and every event is noted once."""
+it kept, and every event is noted once; a span ends at its end, also when the stream ends before
+it; it keeps at most two batches asked ahead; its quicker header parser reads what nats-py's
+does."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
-from nats.js import JetStreamContext
+from nats.aio.client import Client
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from services.coverage import rebuild_reader
@@ -14,15 +18,21 @@ from tests.coverage.feed import ProducerStream, registered
 from tests.harness import NatsServer
 
 
-async def consumer(stream: ProducerStream) -> JetStreamContext.PullSubscription:
-    return await stream.js.pull_subscribe(
-        "pb.registry.>",
-        durable=None,
-        stream="PB_REGISTRY",
-        config=ConsumerConfig(
-            deliver_policy=DeliverPolicy.ALL, ack_policy=AckPolicy.NONE, max_ack_pending=-1
+async def consumer(stream: ProducerStream, delivered_elsewhere: int) -> str:
+    """A consumer of the stream from its start whose first deliveries went to someone else."""
+    info = await stream.js.add_consumer(
+        "PB_REGISTRY",
+        ConsumerConfig(
+            deliver_policy=DeliverPolicy.ALL,
+            filter_subject="pb.registry.>",
+            ack_policy=AckPolicy.NONE,
+            max_ack_pending=-1,
         ),
     )
+    if delivered_elsewhere:
+        elsewhere = await stream.js.pull_subscribe_bind(info.name, stream="PB_REGISTRY")
+        assert len(await elsewhere.fetch(delivered_elsewhere, timeout=2)) == delivered_elsewhere
+    return str(info.name)
 
 
 async def test_a_lost_delivery_is_read_again(
@@ -33,19 +43,19 @@ async def test_a_lost_delivery_is_read_again(
         await stream.publish(*(registered(n) for n in range(5)))
 
         # the first two deliveries lost in the middle: the third is a gap
-        lossy = await consumer(stream)
-        await lossy.fetch(2, timeout=2)
-        reader = _Reader(lossy, SOURCES[0], end=5)
+        reader = _Reader(stream.js._nc, SOURCES[0], await consumer(stream, 2), start=1, end=5)
+        await reader.open()
         notes = await reader.batch(10, gaps=0)
+        await reader.close()
         assert reader.lost
         assert notes.last == 0
         assert notes.applied == 0
 
         # every delivery lost, the last ones before the end: nothing more comes, yet it is a gap
-        tail = await consumer(stream)
-        await tail.fetch(5, timeout=2)
-        reader = _Reader(tail, SOURCES[0], end=5)
+        reader = _Reader(stream.js._nc, SOURCES[0], await consumer(stream, 5), start=1, end=5)
+        await reader.open()
         notes = await reader.batch(10, gaps=0)
+        await reader.close()
         assert reader.lost
         assert notes.last == 0
 
@@ -55,3 +65,72 @@ async def test_a_lost_delivery_is_read_again(
         assert sum(n.applied for n in read) == 4
         filed = [x[0][0] for n in read for _, items in n.calls for x in items]
         assert filed == [f"org-{n}" for n in range(1, 5)]  # sequences 2..5
+
+
+async def test_a_span_ends_where_the_stream_does(
+    private_nats: NatsServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(rebuild_reader, "FETCH_TIMEOUT", 0.3)
+    async with ProducerStream.on(private_nats.url) as stream:
+        await stream.publish(*(registered(n) for n in range(5)))
+        client = stream.js._nc
+
+        # messages after the span's end are not read
+        read = [n async for n in read_span(client, Span(0, 1, 3), batch_size=10)]
+        assert [n.last for n in read] == [3]
+        assert sum(n.applied for n in read) == 3
+
+        # a span past the stream's last message (deleted since, say) ends when the consumer has
+        # nothing more pending, rather than waiting for messages that will never come
+        read = [n async for n in read_span(client, Span(0, 1, 7), batch_size=10)]
+        assert [n.last for n in read] == [5, 7]
+        assert sum(n.applied for n in read) == 5
+        assert sum(n.gaps for n in read) == 0
+
+        # its pull requests lost (a reconnection, say): nothing arrives, nothing was delivered,
+        # the consumer has messages pending, so it asks again
+        reader = _Reader(client, SOURCES[0], await consumer(stream, 0), start=1, end=5)
+        await reader.open()
+        reader._asked = 10  # as if asked for and on their way
+        notes = await reader.batch(10, gaps=0)
+        await reader.close()
+        assert not reader.lost
+        assert (notes.last, notes.applied) == (5, 5)
+
+
+async def test_it_keeps_at_most_two_batches_ahead(private_nats: NatsServer) -> None:
+    async with ProducerStream.on(private_nats.url) as stream:
+        await stream.publish(*(registered(n) for n in range(30)))
+        client = stream.js._nc
+        reader = _Reader(client, SOURCES[0], await consumer(stream, 0), start=1, end=30)
+        await reader.open()
+        try:
+            last = []
+            for _ in range(5):
+                last.append((await reader.batch(5, gaps=0)).last)
+                await client.flush()
+                await asyncio.sleep(0.1)  # whatever was asked for has arrived by now
+                assert len(reader._arrived) <= 10
+        finally:
+            await reader.close()
+        assert last == [5, 10, 15, 20, 25]
+
+
+def test_the_quicker_header_parser_reads_as_nats_py_does() -> None:
+    raw = (
+        b"ce-specversion: 1.0\r\n"
+        b"ce-id: 5f1c\r\n"
+        b"ce-time:2026-11-30T10:00:00+00:00\r\n"
+        b"ce-source:\t/pb/registry \r\n"
+        b"Nats-Msg-Id: a:b:c\r\n"
+        b"bad name: dropped\r\n"
+        b"bad\x1cname: dropped\r\n"
+        b"\xe5\x90\x8d: dropped\r\n"
+        b"no colon at all\r\n"
+        b"ce-subject: \xe4\xbc\x81\xff\r\n"
+        b"\r\n"
+    )
+    parsed = rebuild_reader._Client._parse_header_lines(raw)
+    assert parsed == Client._parse_header_lines(raw)
+    assert parsed["ce-source"] == "/pb/registry"
+    assert "bad name" not in parsed
