@@ -69,10 +69,7 @@ class RegionRead:
 
     def breakdown(self) -> list[BreakdownRow]:
         """The rows as the domain counts them."""
-        return [
-            BreakdownRow(row[0], row[1], row[2], Counts(tuple(int(n) for n in row[3:])))
-            for row in self.rows
-        ]
+        return [BreakdownRow(row[0], row[1], row[2], Counts(row[3:])) for row in self.rows]
 
 
 def _timestamp(stored: datetime | str | None) -> datetime | None:
