@@ -23,7 +23,7 @@ from services.coverage.domain.rates import (
     sorted_subregions,
 )
 from services.coverage.domain.rollups import regions_of
-from services.coverage.store.rollups import RegionRead
+from services.coverage.store.rollups import RegionRead, RegionVersion
 from services.coverage.store.uow import CoverageUnitOfWork
 
 
@@ -79,13 +79,13 @@ class Recent(Generic[K, V]):
 
 class FiguresCache:
     """The live figures of the regions read lately, each kept with the version of the region it
-    was computed from (`RegionRead.version`: the day and the region's roll-up rows themselves):
-    served again while a read of the store finds the same, recomputed as soon as it differs.
-    Bounded, least recently used first out; one per process (the API's), shared by its
-    requests."""
+    was computed from (`RegionRead.version`: the day, when the region's roll-up rows last
+    changed and the rows themselves): served again while a read of the store finds the same,
+    recomputed as soon as it differs. Bounded, least recently used first out; one per process
+    (the API's), shared by its requests."""
 
     def __init__(self, size: int = 2048) -> None:
-        self._recent: Recent[_Key, tuple[object, Figures]] = Recent(size)
+        self._recent: Recent[_Key, tuple[RegionVersion, Figures]] = Recent(size)
 
     def get(self, key: _Key, read: RegionRead) -> Figures | None:
         kept = self._recent.get(key)

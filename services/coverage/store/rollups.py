@@ -45,6 +45,9 @@ from services.coverage.store.tables import (
     snapshots,
 )
 
+#: A region's version: see `RegionRead`.
+RegionVersion = tuple[date | None, datetime | None, tuple[tuple[Any, ...], ...]]
+
 
 @dataclass(frozen=True)
 class RegionRead:
@@ -64,7 +67,7 @@ class RegionRead:
     new_employment: tuple[int, int, int, int, int]
 
     @property
-    def version(self) -> tuple[date | None, datetime | None, tuple[tuple[Any, ...], ...]]:
+    def version(self) -> RegionVersion:
         return self.day, self.as_of, self.rows
 
     def breakdown(self) -> list[BreakdownRow]:
