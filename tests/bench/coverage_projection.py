@@ -283,6 +283,11 @@ async def pending(js: JetStreamContext) -> int | None:
 @dataclass
 class Latencies:
     samples: dict[str, list[float]] = field(default_factory=lambda: {k: [] for k in LEVELS})
+    cpu_seconds: float = 0.0  # the API process's user + system time while they were asked
+
+    def cpu_ms_per_get(self) -> str:
+        asked = sum(len(values) for values in self.samples.values())
+        return f"{self.cpu_seconds / asked * 1000:.2f}" if asked and self.cpu_seconds else "-"
 
     def p(self, level: str, q: float) -> str:
         value = self.ms(level, q)
@@ -384,11 +389,26 @@ async def sample_once(http: httpx.AsyncClient, latencies: Latencies, pause: floa
         await asyncio.sleep(pause)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system time of process `pid` so far (/proc/<pid>/stat, all its threads)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def sample(
-    http: httpx.AsyncClient, latencies: Latencies, stop: asyncio.Event, pause: float
+    http: httpx.AsyncClient,
+    latencies: Latencies,
+    stop: asyncio.Event,
+    pause: float,
+    api_pid: int | None = None,
 ) -> None:
+    """Each level in turn until `stop`; with `api_pid`, the API process's CPU time meanwhile
+    (what a GET costs it, whatever the machine's load does to the latencies)."""
+    started = cpu_seconds(api_pid) if api_pid else 0.0
     while not stop.is_set():
         await sample_once(http, latencies, pause)
+    if api_pid:
+        latencies.cpu_seconds += cpu_seconds(api_pid) - started
 
 
 @dataclass
@@ -457,7 +477,9 @@ async def live(url: str, nats_url: str, js: JetStreamContext, result: Run) -> No
             started = time.perf_counter()
             result.worker_start_seconds = started - spawned
             stop = asyncio.Event()
-            sampler = asyncio.create_task(sample(reads, result.under_load, stop, 0.05))
+            sampler = asyncio.create_task(
+                sample(reads, result.under_load, stop, 0.05, api.process.pid)
+            )
             deadline = time.monotonic() + phase_timeout(result.events) * 4
             while time.monotonic() < deadline:
                 if worker.process.poll() is not None:
@@ -472,7 +494,7 @@ async def live(url: str, nats_url: str, js: JetStreamContext, result: Run) -> No
             stop.set()
             await sampler
             idle_stop = asyncio.Event()
-            idle = asyncio.create_task(sample(reads, result.idle, idle_stop, 0.0))
+            idle = asyncio.create_task(sample(reads, result.idle, idle_stop, 0.0, api.process.pid))
             await asyncio.sleep(3)
             idle_stop.set()
             await idle
@@ -570,7 +592,7 @@ async def run(options: BenchOptions) -> list[Table]:
     )
     latency = Table(
         title="GET /v1/coverage/{region}: p50 / p99 ms, while consuming | idle",
-        columns=["store", *LEVELS],
+        columns=["store", *LEVELS, "API CPU ms / GET"],
     )
     for r in runs:
         raw = r.events / r.raw_seconds
@@ -596,6 +618,7 @@ async def run(options: BenchOptions) -> list[Table]:
                 f"{r.idle.p(level, 0.5)} / {r.idle.p(level, 0.99)}"
                 for level in LEVELS
             ]
+            + [f"{r.under_load.cpu_ms_per_get()} | {r.idle.cpu_ms_per_get()}"]
         )
         record("projection_live", live, raw, 0.5, "ev/s", r.store)
         # the floor is for a province of 1,000,000: a smaller run is scaled up to it (linearly)
@@ -640,5 +663,7 @@ async def run(options: BenchOptions) -> list[Table]:
         "worker process consumes at full speed; the API's first answers (cold: it loads the "
         "division names) are timed apart: "
         + ", ".join(f"{r.store} {r.first_read_ms:,.0f} ms for the four levels" for r in runs)
+        + "; API CPU: the API process's user + system time (/proc/<pid>/stat) over the reads "
+        "of each phase, per read, while consuming | idle"
     )
     return [throughput, latency]

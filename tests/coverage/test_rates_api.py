@@ -11,8 +11,9 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
-from sqlalchemy import make_url, select
+from sqlalchemy import make_url, select, update
 
+from libs.common.calendar import local_today
 from libs.common.events import IntegrationEvent
 from services.coverage.app import definition
 from services.coverage.domain.facts import Scope
@@ -20,7 +21,8 @@ from services.coverage.domain.rates import Area
 from services.coverage.domain.rollups import COUNTERS
 from services.coverage.service import rates as coverage_rates
 from services.coverage.settings import CoverageSettings
-from services.coverage.store.tables import organization_facts
+from services.coverage.store.rollups import RegionRead
+from services.coverage.store.tables import organization_facts, rollups
 from services.coverage.store.uow import CoverageUnitOfWork
 from tests.coverage.feed import (
     Ledger,
@@ -438,9 +440,18 @@ async def test_a_cached_figure_changes_when_the_projection_applies_a_change(
     again = await rates(service, "140212")  # answered from the cache, unchanged
     assert again == before
     key: tuple[Area, Scope, Scope] = (("140212", ""), "with_members", "all_managed")
-    async with CoverageUnitOfWork(service.runtime.db, readonly=True) as uow:
-        version = await uow.rollups.version(("140212", ""))
-    assert coverage_rates.cache.get(key, version) is not None
+    read = await live_read(service, ("140212", ""))
+    cached = coverage_rates.cache.get(key, read)
+    assert cached is not None
+
+    # another region's batch moves the stream positions, not this region's version
+    elsewhere: list[IntegrationEvent] = [registered(9, region_code="140211101001")]
+    ledger.apply(*elsewhere)
+    await stream.publish(*elsewhere)
+    await settled(service, ledger, "140211")
+    assert (await live_read(service, ("140212", ""))).version == read.version
+    assert await rates(service, "140212") == before
+    assert coverage_rates.cache.get(key, read) is cached
 
     change: list[IntegrationEvent] = [formed("b-own", "standalone", "org-1")]
     ledger.apply(*change)
@@ -448,11 +459,60 @@ async def test_a_cached_figure_changes_when_the_projection_applies_a_change(
     after = await settled(service, ledger, "140212")
     assert after["organization_coverage"]["covered"] == 1
     assert after["as_of"] > before["as_of"]
-    async with CoverageUnitOfWork(service.runtime.db, readonly=True) as uow:
-        assert await uow.rollups.version(("140212", "")) != version
+    assert (await live_read(service, ("140212", ""))).version != read.version
     async with CoverageUnitOfWork(service.runtime.db, readonly=True) as uow:
         stored = await coverage_rates.figures(uow, ("140212", ""))
     assert stored.organization.covered == 1
+
+
+async def live_read(service: RunningService, area: Area) -> RegionRead:
+    async with CoverageUnitOfWork(service.runtime.db, readonly=True) as uow:
+        return await uow.rollups.live(area, local_today())
+
+
+async def test_equal_versions_are_equal_figures_whatever_the_clock(
+    running: tuple[RunningService, ProducerStream],
+) -> None:
+    """A region's version is its rows themselves: a change written with the same `updated_at`
+    (a writer whose clock went back) and no stream position moved is still seen at once, in
+    the figures and the breakdown, never answered from what was kept."""
+    service, stream = running
+    ledger = Ledger()
+    orgs = [registered(n, full_members=3, staff_count=12 if n < 2 else 400) for n in range(4)]
+    ledger.apply(*orgs)
+    await stream.publish(*orgs)
+    before = await settled(service, ledger, "140212")
+    assert await rates(service, "140212") == before  # kept now
+    read = await live_read(service, ("140212", ""))
+    by_band = before["breakdown"]["size_band"]
+    assert [by_band[b]["organization_coverage"]["in_scope"] for b in ("10-49", "300+")] == [2, 2]
+
+    # move one organisation's counts from one size band's row to the other's, as a re-file
+    # would, keeping the rows, every total and every timestamp as they were
+    r = rollups.c
+    of_region = (r.region_code == "140212") & (r.area_id == "")
+    async with service.runtime.db.sessions() as session, session.begin():
+        small = (
+            (await session.execute(select(rollups).where(of_region, r.size_band == "10-49")))
+            .mappings()
+            .one()
+        )
+        one = {name: small[name] // 2 for name in COUNTERS}  # the two were counted alike
+        for band, sign in (("10-49", -1), ("300+", 1)):
+            await session.execute(
+                update(rollups)
+                .where(of_region, r.size_band == band)
+                .values({name: r[name] + sign * one[name] for name in COUNTERS})
+            )
+    moved = await live_read(service, ("140212", ""))
+    assert (moved.day, moved.as_of, len(moved.rows)) == (read.day, read.as_of, len(read.rows))
+    assert moved.version != read.version
+
+    after = await rates(service, "140212")
+    assert pairs(after) == pairs(before)
+    assert after["as_of"] == before["as_of"]
+    by_band = after["breakdown"]["size_band"]
+    assert [by_band[b]["organization_coverage"]["in_scope"] for b in ("10-49", "300+")] == [1, 3]
 
 
 @SQLITE_ONLY

@@ -14,7 +14,6 @@ from services.coverage.api.deps import AreaQuery, Reader, ReadUnitOfWorkDep, reg
 from services.coverage.domain.facts import DEFAULT_ORGANIZATION_SCOPE, DEFAULT_WORK_SCOPE, Scope
 from services.coverage.domain.new_employment import NewEmploymentFigures
 from services.coverage.domain.rates import Coverage
-from services.coverage.service import new_employment
 from services.coverage.service import rates as coverage
 
 router = APIRouter(prefix="/v1/coverage", tags=["coverage"])
@@ -212,32 +211,22 @@ _AnswerKey = tuple[str, str, Scope, Scope]
 
 class RenderedAnswers:
     """The JSON last sent for each region's live figures (by region, area and scopes), kept
-    with the `Figures` object and the new-employment counts it was rendered from: while
-    `coverage.cache` hands out the same object (the region's roll-up version has not moved) and
-    the counts are equal, the same bytes are sent again without building and serialising the
-    model. Bounded like `FiguresCache`, least recently used first out."""
+    with the `Figures` object it was rendered from: while `coverage.figures` hands out the same
+    object (the region's rows, the day and its new-employment counts are what they were), the
+    same bytes are sent again without building and serialising the model. Bounded like
+    `FiguresCache`, least recently used first out."""
 
     def __init__(self, size: int = 2048) -> None:
-        self._recent: coverage.Recent[
-            _AnswerKey, tuple[coverage.Figures, NewEmploymentFigures | None, bytes]
-        ] = coverage.Recent(size)
+        self._recent: coverage.Recent[_AnswerKey, tuple[coverage.Figures, bytes]] = coverage.Recent(
+            size
+        )
 
-    def get(
-        self, key: _AnswerKey, figures: coverage.Figures, groups: NewEmploymentFigures | None
-    ) -> bytes | None:
+    def get(self, key: _AnswerKey, figures: coverage.Figures) -> bytes | None:
         kept = self._recent.get(key)
-        if kept is None or kept[0] is not figures or kept[1] != groups:
-            return None
-        return kept[2]
+        return kept[1] if kept is not None and kept[0] is figures else None
 
-    def put(
-        self,
-        key: _AnswerKey,
-        figures: coverage.Figures,
-        groups: NewEmploymentFigures | None,
-        body: bytes,
-    ) -> None:
-        self._recent.put(key, (figures, groups, body))
+    def put(self, key: _AnswerKey, figures: coverage.Figures, body: bytes) -> None:
+        self._recent.put(key, (figures, body))
 
     def clear(self) -> None:
         self._recent.clear()
@@ -275,20 +264,18 @@ async def read_rates(
     figures = await coverage.figures(
         uow, (region, area or ""), organization_scope, work_scope, on=as_of
     )
-    groups = None if figures.snapshot else await new_employment.figures(uow, region, figures.day)
     if figures.snapshot:
-        return _rates(figures, area, groups)
+        return _rates(figures, area)
     key = (region, area or "", organization_scope, work_scope)
-    body = answers.get(key, figures, groups)
+    body = answers.get(key, figures)
     if body is None:
-        body = _rates(figures, area, groups).model_dump_json().encode()
-        answers.put(key, figures, groups, body)
+        body = _rates(figures, area).model_dump_json().encode()
+        answers.put(key, figures, body)
     return Response(body, media_type="application/json")
 
 
-def _rates(
-    figures: coverage.Figures, area: str | None, groups: NewEmploymentFigures | None
-) -> Rates:
+def _rates(figures: coverage.Figures, area: str | None) -> Rates:
+    groups = figures.new_employment
     return Rates(
         region_code=figures.region_code,
         region_name=name_of(figures.region_code),

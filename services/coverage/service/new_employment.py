@@ -1,12 +1,11 @@
-"""The new employment groups (新就业群体) beside the two rates: the stations service's facts kept,
-and a region's figures on the projection's day."""
+"""The new employment groups (新就业群体) beside the two rates: the stations service's facts kept
+(a region's figures on the projection's day are read with its rates: `service.rates`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
 
-from services.coverage.domain.new_employment import NewEmploymentFigures
 from services.coverage.store.uow import CoverageUnitOfWork
 
 
@@ -60,13 +59,3 @@ async def stations_moved(uow: CoverageUnitOfWork, moved: list[StationMoved]) -> 
 
 async def requests_moved(uow: CoverageUnitOfWork, moved: list[RequestMoved]) -> None:
     await uow.new_employment.write_requests([vars(m) for m in moved])
-
-
-async def figures(
-    uow: CoverageUnitOfWork, region_code: str, day: date | None = None
-) -> NewEmploymentFigures:
-    """The region's new-employment figures on the projection's day (`day`, when the caller
-    has read it already)."""
-    if day is None:
-        day = await uow.projection.projection_day(lock=False)
-    return await uow.new_employment.figures(region_code, day)

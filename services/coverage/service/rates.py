@@ -11,6 +11,7 @@ from typing import Generic, TypeVar
 from libs.common.calendar import local_today
 from libs.common.tables import utcnow
 from services.coverage.domain.facts import DEFAULT_ORGANIZATION_SCOPE, DEFAULT_WORK_SCOPE, Scope
+from services.coverage.domain.new_employment import NewEmploymentFigures
 from services.coverage.domain.rates import (
     Area,
     Counts,
@@ -22,7 +23,7 @@ from services.coverage.domain.rates import (
     sorted_subregions,
 )
 from services.coverage.domain.rollups import regions_of
-from services.coverage.store.rollups import RollupVersion
+from services.coverage.store.rollups import RegionRead, RegionVersion
 from services.coverage.store.uow import CoverageUnitOfWork
 
 
@@ -41,6 +42,8 @@ class Figures:
     effective: Coverage | None  # None: a snapshot from before it was counted
     breakdown: dict[str, dict[str, dict[str, dict[str, object]]]]
     snapshot: bool = False
+    #: The region's new employment groups on `day` (live figures only; a snapshot keeps none).
+    new_employment: NewEmploymentFigures | None = None
 
 
 _Key = tuple[Area, Scope, Scope]
@@ -75,20 +78,21 @@ class Recent(Generic[K, V]):
 
 
 class FiguresCache:
-    """The live figures of the regions read lately, each kept with the `RollupVersion` it was
-    computed at: served again while a probe of the store (one small statement) finds the same
-    version, recomputed from the roll-ups as soon as it moves. Bounded, least recently used
-    first out; one per process (the API's), shared by its requests."""
+    """The live figures of the regions read lately, each kept with the version of the region it
+    was computed from (`RegionRead.version`: the day, when the region's roll-up rows last
+    changed and the rows themselves): served again while a read of the store finds the same,
+    recomputed as soon as it differs. Bounded, least recently used first out; one per process
+    (the API's), shared by its requests."""
 
     def __init__(self, size: int = 2048) -> None:
-        self._recent: Recent[_Key, tuple[RollupVersion, Figures]] = Recent(size)
+        self._recent: Recent[_Key, tuple[RegionVersion, Figures]] = Recent(size)
 
-    def get(self, key: _Key, version: RollupVersion) -> Figures | None:
+    def get(self, key: _Key, read: RegionRead) -> Figures | None:
         kept = self._recent.get(key)
-        return kept[1] if kept is not None and kept[0] == version else None
+        return kept[1] if kept is not None and kept[0] == read.version else None
 
-    def put(self, key: _Key, version: RollupVersion, figures: Figures) -> None:
-        self._recent.put(key, (version, figures))
+    def put(self, key: _Key, read: RegionRead, figures: Figures) -> None:
+        self._recent.put(key, (read.version, figures))
 
     def clear(self) -> None:
         self._recent.clear()
@@ -106,18 +110,23 @@ async def figures(
     on: date | None = None,
 ) -> Figures:
     """A region's figures as of the projection's day, from its roll-up rows only (never from
-    the organisations), kept in `cache` while the region's roll-up version stays; as of another
-    day `on`, the snapshot stored that day (no breakdown is kept in snapshots), or DayNotKept
-    when there is none."""
-    version = await uow.rollups.version(area)
-    today = version.day or local_today()
+    the organisations), with its new employment groups, all read from one snapshot in one step
+    and kept in `cache` while the region's rows and the day stay the same; as of another day
+    `on`, the snapshot stored that day (no breakdown is kept in snapshots), or DayNotKept when
+    there is none."""
+    read = await uow.rollups.live(area, local_today())
+    today = read.day or local_today()
     if on is None or on == today:
         key = (area, organization_scope, work_scope)
-        found = cache.get(key, version)
+        groups = NewEmploymentFigures(today, *read.new_employment)
+        found = cache.get(key, read)
         if found is None:
-            found = await _live(uow, area, today, organization_scope, work_scope)
-            if version.rows:  # an empty region's as_of is the moment asked
-                cache.put(key, version, found)
+            found = _live(read, area, today, organization_scope, work_scope, groups)
+            if read.rows:  # an empty region's as_of is the moment asked
+                cache.put(key, read, found)
+        elif found.new_employment != groups:
+            found = dataclasses.replace(found, new_employment=groups)
+            cache.put(key, read, found)
         return found
     kept = await uow.rollups.history(area, on, on)
     if not kept:
@@ -135,23 +144,25 @@ async def figures(
     return dataclasses.replace(figures, effective=kept[0].effective(organization_scope))
 
 
-async def _live(
-    uow: CoverageUnitOfWork,
+def _live(
+    read: RegionRead,
     area: Area,
     today: date,
     organization_scope: Scope,
     work_scope: Scope,
+    groups: NewEmploymentFigures,
 ) -> Figures:
-    rows, as_of = await uow.rollups.breakdown(area)
+    rows = read.breakdown()
     total = Counts.total(row.counts.values for row in rows)
     return _figures(
         area,
         today,
-        as_of or utcnow(),
+        read.as_of or utcnow(),
         total,
         breakdown(rows, organization_scope, work_scope),
         organization_scope,
         work_scope,
+        new_employment=groups,
     )
 
 
@@ -165,6 +176,7 @@ def _figures(
     work_scope: Scope,
     *,
     snapshot: bool = False,
+    new_employment: NewEmploymentFigures | None = None,
 ) -> Figures:
     return Figures(
         region_code=area[0],
@@ -178,6 +190,7 @@ def _figures(
         effective=total.effective(organization_scope),
         breakdown=by,
         snapshot=snapshot,
+        new_employment=new_employment,
     )
 
 

@@ -1,16 +1,15 @@
 """SQL for the new employment groups: workers, stations and requests as the stations service's
-events describe them, and a region's counts on a day (one indexed range query per table)."""
+events describe them, and a region's counts on a day (one indexed range query per table, read
+with the region's roll-ups: `store.rollups`)."""
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
-from sqlalchemy import Date, String, and_, bindparam, case, func, or_, select, true
+from sqlalchemy import String, and_, bindparam, case, func, or_, select, true
 
 from libs.common.db import Repository, dialect_insert
 from libs.common.tables import utcnow
-from services.coverage.domain.new_employment import NewEmploymentFigures, region_range
 from services.coverage.store.tables import requests, stations, workers
 
 
@@ -118,26 +117,14 @@ class NewEmploymentRepository(Repository):
             statement, [{**r, "updated_at": now} for r in _highest(rows, "request_id")]
         )
 
-    async def figures(self, region_code: str, day: date) -> NewEmploymentFigures:
-        """The region's counts on `day`."""
-        low, high = region_range(region_code)
-        row = (await self.session.execute(_FIGURES, {"low": low, "high": high, "day": day})).one()
-        return NewEmploymentFigures(
-            day=day,
-            workers_registered=int(row[0]),
-            workers_checked_in=int(row[1]),
-            open_stations=int(row[2]),
-            requests_resolved=int(row[3]),
-            requests_resolved_on_time=int(row[4]),
-        )
 
-
-def _figures_statement() -> Any:
-    """A region's counts on a day (parameters `low`, `high`: `region_range`, and `day`): one
-    statement of three one-row aggregates, a read's round trips cost more than these."""
+def counts_statement(day: Any) -> Any:
+    """A region's counts on `day` (a date expression; parameters `low`, `high`:
+    `region_range`), as one row: workers registered, checked in, open stations, requests
+    resolved, resolved on time. Three one-row aggregates in one statement: a read's round trips
+    cost more than these."""
     low = bindparam("low", type_=String)
     high = bindparam("high", type_=String)
-    day = bindparam("day", type_=Date)
 
     def within(table: Any) -> Any:
         return and_(table.c.region_code >= low, table.c.region_code < high)
@@ -173,10 +160,6 @@ def _figures_statement() -> Any:
     return select(worker_counts, station_counts, request_counts).select_from(
         worker_counts.join(station_counts, true()).join(request_counts, true())
     )
-
-
-#: Built once: every GET of a region's rates runs it.
-_FIGURES = _figures_statement()
 
 
 def _last(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -6,12 +6,13 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
     Column,
     ColumnElement,
+    Date,
     Index,
     Integer,
     MetaData,
@@ -29,10 +30,13 @@ from sqlalchemy import (
 )
 
 from libs.common.db import Repository, one_of, starting_with
-from libs.common.tables import UTCDateTime, consumer_positions, utcnow
+from libs.common.tables import UTCDateTime, utcnow
 from services.coverage.domain.facts import CoverageFacts
+from services.coverage.domain.new_employment import region_range
 from services.coverage.domain.rates import Area, BreakdownRow, Counts, Snapshot
 from services.coverage.domain.rollups import COUNTERS
+from services.coverage.store.new_employment import counts_statement as new_employment_counts
+from services.coverage.store.snapshot_reads import read_snapshot
 from services.coverage.store.tables import (
     calendar,
     organization_facts,
@@ -41,34 +45,71 @@ from services.coverage.store.tables import (
     snapshots,
 )
 
+#: A region's version: see `RegionRead`.
+RegionVersion = tuple[date | None, datetime | None, tuple[tuple[Any, ...], ...]]
+
 
 @dataclass(frozen=True)
-class RollupVersion:
-    """What moves whenever a region's roll-up figures may have changed, read in one statement:
-    the projection's day (None until stored), the sum of the stream positions the ordered
-    consumers applied (each only goes up, written in the transaction of its effects), and the
-    region's roll-up rows: how many and when one was last written (a rebuild rewrites them)."""
+class RegionRead:
+    """What a region's live figures are made of, read from one snapshot: the projection's day
+    (None until stored), when the region's roll-up rows last changed (`as_of`), the rows
+    themselves (kind, section, size band and the counters of each, in key order, as the store
+    returned them) and the region's new-employment counts on that day (workers registered,
+    checked in, open stations, requests resolved, on time).
+
+    `version` is the day, `as_of` and the rows: equal versions, equal figures, by construction,
+    since the figures are made of nothing else. Nothing else moves it either: not other
+    regions' batches, nor the stream positions, nor the clock."""
 
     day: date | None
-    positions: int
-    rows: int
-    updated_at: datetime | None
+    as_of: datetime | None
+    rows: tuple[tuple[Any, ...], ...]
+    new_employment: tuple[int, int, int, int, int]
+
+    @property
+    def version(self) -> RegionVersion:
+        return self.day, self.as_of, self.rows
+
+    def breakdown(self) -> list[BreakdownRow]:
+        """The rows as the domain counts them."""
+        return [BreakdownRow(row[0], row[1], row[2], Counts(row[3:])) for row in self.rows]
 
 
-def _version_statement() -> Any:
-    of_region = (rollups.c.region_code == bindparam("version_region")) & (
-        rollups.c.area_id == bindparam("version_area")
+def _timestamp(stored: datetime | str | None) -> datetime | None:
+    """`updated_at` as `UTCDateTime` gives it, from what either store returned."""
+    if isinstance(stored, str):
+        return datetime.fromisoformat(stored).replace(tzinfo=UTC)
+    return stored
+
+
+def _day(stored: date | str | None) -> date | None:
+    return date.fromisoformat(stored) if isinstance(stored, str) else stored
+
+
+def _live_statements() -> tuple[Any, Any]:
+    """A region's `RegionRead` in two statements (parameters `region`, `area`; `low`, `high`:
+    `region_range`; `today`, the offices' day, for the new-employment counts until a day is
+    stored): the day, `as_of` and the new-employment counts in one row of small aggregates; the
+    roll-up rows, on their key's index."""
+    stored_day = select(calendar.c.day).where(calendar.c.name == "projection").scalar_subquery()
+    counts = new_employment_counts(
+        func.coalesce(stored_day, bindparam("today", type_=Date))
+    ).subquery()
+    r = rollups.c
+    of_region = (r.region_code == bindparam("region")) & (r.area_id == bindparam("area"))
+    head = select(
+        stored_day,
+        select(func.max(r.updated_at)).where(of_region).scalar_subquery(),
+        *counts.c,
     )
-    return select(
-        select(calendar.c.day).where(calendar.c.name == "projection").scalar_subquery(),
-        select(func.coalesce(func.sum(consumer_positions.c.last_sequence), 0)).scalar_subquery(),
-        select(func.count()).where(of_region).scalar_subquery(),
-        select(func.max(rollups.c.updated_at)).where(of_region).scalar_subquery(),
-    )
+    key = (r.kind, r.section, r.size_band)
+    rows = select(*key, *[r[name] for name in COUNTERS]).where(of_region).order_by(*key)
+    return head, rows
 
 
-#: Built once: every GET of a region's rates runs it, and building it cost more than running it.
-_VERSION = _version_statement()
+#: Built once: every GET of a region's rates runs them, and building them cost more than
+#: running them.
+_HEAD, _ROWS = _live_statements()
 
 
 @dataclass(frozen=True)
@@ -80,40 +121,21 @@ class PendingChange:
 
 
 class RollupRepository(Repository):
-    async def breakdown(self, area: Area) -> tuple[list[BreakdownRow], datetime | None]:
-        """The roll-up rows of one region (at most kinds x sections x size bands of them) and
-        when they last changed."""
+    async def live(self, area: Area, today: date) -> RegionRead:
+        """The region's `RegionRead` (new-employment counts of the whole region, whatever the
+        area), in one step (`read_snapshot`)."""
         region_code, area_id = area
-        rows = (
-            await self.session.execute(
-                select(rollups).where(
-                    rollups.c.region_code == region_code, rollups.c.area_id == area_id
-                )
-            )
-        ).mappings()
-        found: list[BreakdownRow] = []
-        as_of: datetime | None = None
-        for row in rows:
-            found.append(
-                BreakdownRow(
-                    row["kind"],
-                    row["section"],
-                    row["size_band"],
-                    Counts(tuple(int(row[name]) for name in COUNTERS)),
-                )
-            )
-            as_of = row["updated_at"] if as_of is None else max(as_of, row["updated_at"])
-        return found, as_of
-
-    async def version(self, area: Area) -> RollupVersion:
-        """The region's `RollupVersion`: equal versions, equal figures."""
-        region_code, area_id = area
-        row = (
-            await self.session.execute(
-                _VERSION, {"version_region": region_code, "version_area": area_id}
-            )
-        ).one()
-        return RollupVersion(row[0], int(row[1]), int(row[2]), row[3])
+        low, high = region_range(region_code)
+        params = {"region": region_code, "area": area_id, "low": low, "high": high, "today": today}
+        (head,), rows = await read_snapshot(self.session, [(_HEAD, params), (_ROWS, params)])
+        day, as_of, *counts = head
+        registered, checked_in, stations, resolved, on_time = (int(n) for n in counts)
+        return RegionRead(
+            _day(day),
+            _timestamp(as_of),
+            tuple(rows),
+            (registered, checked_in, stations, resolved, on_time),
+        )
 
     async def totals(self, areas: Iterable[Area]) -> dict[Area, Counts]:
         """Summed counters of many regions in one query."""
