@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import random
 import string
@@ -54,6 +55,7 @@ class Harness:
     metrics: ServiceMetrics
     service: str
     spans: InMemorySpanExporter
+    collecting: list[bool]  # whether the cyclic collector ran, as each batch handler saw it
 
     @property
     def subject(self) -> str:
@@ -116,8 +118,11 @@ async def harness(nats_server: NatsServer, database_url: str) -> AsyncIterator[H
         if event.value.startswith("bad"):
             raise RuntimeError(f"cannot apply note {event.value}")
 
+    collecting: list[bool] = []
+
     @spec.on_batch(f"pb.{service}.note.batched.v1", Noted)
     async def on_notes(uow: UnitOfWork, items: list[tuple[Envelope, Noted]]) -> None:
+        collecting.append(gc.isenabled())
         await uow.session.execute(
             insert(effects), [{"event_id": e.id, "value": n.value} for e, n in items]
         )
@@ -128,7 +133,7 @@ async def harness(nats_server: NatsServer, database_url: str) -> AsyncIterator[H
     link.start()
     await asyncio.wait_for(link.ready.wait(), 10)
     consumer.start()
-    yield Harness(db, link, consumer, metrics, service, spans)
+    yield Harness(db, link, consumer, metrics, service, spans, collecting)
     await consumer.stop()
     await link.stop()
     await db.dispose()
@@ -272,6 +277,36 @@ async def test_a_batch_handler_writes_a_run_at_once_and_a_bad_event_is_isolated(
     await wait_for(lambda: _is(harness.count("run-c"), 1))
     assert await harness.count("run-a") == 1
     assert await harness.count("bad-run-b") == 0
+
+
+async def test_a_batch_is_applied_with_the_collector_held_off_and_counted_once_per_type(
+    harness: Harness,
+) -> None:
+    assert gc.isenabled()
+    for value in ("gc-a", "gc-b", "gc-c"):
+        await harness.publish(harness.envelope(value, event="batched"))
+    await wait_for(lambda: _is(harness.count("gc-c"), 1))
+
+    async def consumed() -> float | None:
+        return harness.metrics.registry.get_sample_value(
+            "pb_events_consumed_total",
+            {
+                "consumer": harness.consumer.spec.name,
+                "type": f"pb.{harness.service}.note.batched.v1",
+            },
+        )
+
+    async def all_counted() -> bool:
+        return await consumed() == 3
+
+    await wait_for(all_counted)
+    assert harness.collecting
+    assert not any(harness.collecting)  # held off while applying
+
+    async def collecting_again() -> bool:
+        return gc.isenabled()
+
+    await wait_for(collecting_again)  # and on again once the batch is settled
 
 
 async def _lacks(found: Awaitable[set[str]], item: str) -> bool:

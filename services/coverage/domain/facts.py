@@ -37,7 +37,9 @@ SIZE_BANDS: tuple[tuple[str, int], ...] = (("300+", 300), ("50-299", 50), ("10-4
 UNKNOWN_SIZE = "unknown"
 
 
+@lru_cache(maxsize=4096)
 def size_band(staff_count: int | None) -> str:
+    """The size band of a staff count (cached: it runs per organisation written)."""
     if staff_count is None:
         return UNKNOWN_SIZE
     return next(band for band, lower in SIZE_BANDS if staff_count >= lower)

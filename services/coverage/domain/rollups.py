@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable
 from functools import lru_cache
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from libs.common.validators import InvalidCode, region_ancestors
 from services.coverage.domain.facts import SCOPES, CoverageFacts, size_band
@@ -105,12 +105,9 @@ def place_of(facts: CoverageFacts) -> Place:
         facts.region_code,
         facts.kind,
         industry_section(facts.industry_code),
-        _size_band(facts.staff_count),
+        size_band(facts.staff_count),
         tuple(sorted(set(facts.area_ids))) if facts.area_ids else (),
     )
-
-
-_size_band = lru_cache(maxsize=4096)(size_band)
 
 
 def rollup_keys(facts: CoverageFacts) -> tuple[RollupKey, ...]:
@@ -119,7 +116,6 @@ def rollup_keys(facts: CoverageFacts) -> tuple[RollupKey, ...]:
     return _keys(*place_of(facts))
 
 
-@lru_cache(maxsize=100_000)
 def _keys(
     region_code: str, kind: str, section: str, band: str, area_ids: tuple[str, ...]
 ) -> tuple[RollupKey, ...]:
@@ -174,7 +170,7 @@ class RollupDelta:
 
     def __init__(self) -> None:
         self._by_place: defaultdict[Place, list[int]] = defaultdict(_zeros)
-        self._delta: defaultdict[RollupKey, list[int]] = defaultdict(_zeros)
+        self._delta: dict[RollupKey, list[int]] = {}
 
     def add(self, facts: CoverageFacts | None, sign: int) -> None:
         if facts is None:
@@ -186,18 +182,25 @@ class RollupDelta:
         for i, change in moved:
             row[i] += change
 
-    def _spread(self) -> defaultdict[RollupKey, list[int]]:
-        """The per-place sums added to each of the place's rows."""
+    def _spread(self) -> dict[RollupKey, list[int]]:
+        """The per-place sums added to each of the place's rows, a level at a time: the sums of
+        the places in one region are added up into its parent's place before they are spread
+        over the parent's rows, so a county's rows take a sum per township, not one per
+        organisation (a batch's organisations are mostly in places of their own)."""
         delta = self._delta
-        for place, values in self._by_place.items():
-            moved = [(i, value) for i, value in enumerate(values) if value]
-            if not moved:
-                continue
-            for key in _keys(*place):
-                row = delta[key]
-                for i, change in moved:
-                    row[i] += change
-        self._by_place.clear()
+        level, self._by_place = self._by_place, defaultdict(_zeros)
+        while level:
+            parents: defaultdict[Place, list[int]] = defaultdict(_zeros)
+            for (region_code, kind, section, band, area_ids), values in level.items():
+                moved = [(i, value) for i, value in enumerate(values) if value]
+                if not moved:
+                    continue
+                region, parent = _region_and_parent(region_code)
+                for area_id in ("", *area_ids):
+                    _add(delta, RollupKey(region, area_id, kind, section, band), values, moved)
+                if parent is not None:
+                    _add(parents, (parent, kind, section, band, area_ids), values, moved)
+            level = parents
         return delta
 
     def change(self, old: CoverageFacts | None, new: CoverageFacts | None) -> None:
@@ -220,3 +223,23 @@ class RollupDelta:
 
 def _zeros() -> list[int]:
     return [0] * len(COUNTERS)
+
+
+def _add(
+    rows: dict[Any, list[int]], key: Any, values: list[int], moved: list[tuple[int, int]]
+) -> None:
+    """Add `values` (whose non-zero counters are `moved`) to the row of `key`."""
+    row = rows.get(key)
+    if row is None:
+        rows[key] = values.copy()
+        return
+    for i, change in moved:
+        row[i] += change
+
+
+@lru_cache(maxsize=100_000)
+def _region_and_parent(region_code: str) -> tuple[str, str | None]:
+    """A region's own row code and the code of the region above it (None for the top), as
+    `regions_of` names them."""
+    regions = regions_of(region_code)
+    return regions[-1], regions[-2] if len(regions) > 1 else None

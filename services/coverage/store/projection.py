@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cache
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import (
@@ -185,14 +186,16 @@ _UPSERT_COLUMNS: dict[str, tuple[str, ...]] = {
 _UPSERT_TABLES: dict[str, Table] = {"facts": organization_facts, "rollups": rollups}
 
 
-_DriverUpsert = tuple[str, tuple[str, ...], tuple[tuple[int, Callable[[Any], Any]], ...]]
+_DriverUpsert = tuple[
+    str, Callable[[dict[str, Any]], tuple[Any, ...]], tuple[tuple[int, Callable[[Any], Any]], ...]
+]
 _driver_upserts: dict[tuple[str, str], _DriverUpsert] = {}
 
 
 def _driver_upsert(dialect: Any, name: str) -> _DriverUpsert:
-    """A hot-path upsert as the driver's SQL, its parameters' names in order, and the bind
-    processor of each parameter that has one, by position (as SQLAlchemy would apply them);
-    built once per dialect."""
+    """A hot-path upsert as the driver's SQL, what picks a row's parameters in their order, and
+    the bind processor of each parameter that has one, by position (as SQLAlchemy would apply
+    them); built once per dialect."""
     found = _driver_upserts.get((dialect.name, name))
     if found is None:
         found = _driver_upserts[(dialect.name, name)] = _compile_upsert(dialect, name)
@@ -210,7 +213,8 @@ def _compile_upsert(dialect: Any, name: str) -> _DriverUpsert:
         for i, column in enumerate(names)
         if (process := table.c[column].type._cached_bind_processor(dialect))
     )
-    return str(compiled), names, processors
+    pick = itemgetter(*names)
+    return str(compiled), pick, processors
 
 
 async def _execute_many(session: AsyncSession, name: str, rows: list[dict[str, Any]]) -> None:
@@ -222,17 +226,20 @@ async def _execute_many(session: AsyncSession, name: str, rows: list[dict[str, A
     if connection.dialect.name != "sqlite":
         await session.execute(_statement(connection.dialect.name, name), rows)
         return
-    sql, names, processors = _driver_upsert(connection.dialect, name)
+    sql, pick, processors = _driver_upsert(connection.dialect, name)
+    # each distinct value of a column converted once (a batch's `updated_at` is one value, say)
+    converting: list[tuple[int, Callable[[Any], Any], dict[Any, Any]]] = [
+        (i, process, {}) for i, process in processors
+    ]
     parameters = []
-    converted: dict[tuple[int, Any], Any] = {}  # a batch's `updated_at` is one value, say
     for row in rows:
-        values = [row[column] for column in names]
-        for i, process in processors:
+        values = list(pick(row))
+        for i, process, seen in converting:
             value = values[i]
             if value is not None:
-                found = converted.get((i, value))
+                found = seen.get(value)
                 if found is None:
-                    found = converted[(i, value)] = process(value)
+                    found = seen[value] = process(value)
                 values[i] = found
         parameters.append(tuple(values))
     await connection.exec_driver_sql(sql, parameters)
@@ -315,7 +322,7 @@ def _row(stored: StoredOrganization, now: datetime) -> dict[str, Any]:
         "industry_code": f.industry_code,
         "staff_count": f.staff_count,
         "size_band": size_band(f.staff_count),
-        "area_ids": json.dumps(sorted(set(f.area_ids)), ensure_ascii=False),
+        "area_ids": json.dumps(sorted(set(f.area_ids)), ensure_ascii=False) if f.area_ids else "[]",
         "managed": f.managed,
         "three_haves": f.three_haves,
         "operating_status": f.operating_status,
@@ -648,17 +655,9 @@ class ProjectionRepository(Repository):
         if not delta:
             return
         now = utcnow()
+        columns = _UPSERT_COLUMNS["rollups"]
         rows = [
-            {
-                "region_code": key.region_code,
-                "area_id": key.area_id,
-                "kind": key.kind,
-                "section": key.section,
-                "size_band": key.size_band,
-                **dict(zip(COUNTERS, values, strict=True)),
-                "updated_at": now,
-            }
-            for key, values in delta.items()
+            dict(zip(columns, (*key, *values, now), strict=True)) for key, values in delta.items()
         ]
         await _execute_many(self.session, "rollups", rows)
 

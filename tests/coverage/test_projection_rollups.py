@@ -1,0 +1,67 @@
+"""The roll-up delta of a batch, spread a level at a time, equals each organisation's counters
+added to every row it counts in (`rollup_keys`), one organisation at a time."""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+
+import pytest
+
+from services.coverage.domain.facts import CoverageFacts
+from services.coverage.domain.rollups import COUNTERS, RollupDelta, RollupKey, counts, rollup_keys
+
+# villages and townships of two counties, a township of 东莞 (no county level), a code that is
+# not a division code at all, and the levels above
+REGIONS = (
+    "14",
+    "1401",
+    "140101",
+    "140101001",
+    "140101001001",
+    "140101001002",
+    "140102003004",
+    "441900003",
+    "441900003001",
+    "not-a-code",
+)
+
+
+def _facts(rng: random.Random) -> CoverageFacts:
+    return CoverageFacts(
+        organization_id="o",
+        region_code=rng.choice(REGIONS),
+        kind=rng.choice(["enterprise", "social_organization"]),
+        industry_code=rng.choice([None, "C1311", "I6513"]),
+        staff_count=rng.choice([None, 0, 5, 60, 400]),
+        area_ids=tuple(sorted(rng.sample(["park-a", "park-b", "park-c"], rng.randint(0, 2)))),
+        managed=rng.random() < 0.9,
+        operating_status=rng.choice(["operating", "suspended", "closed"]),
+        three_haves=rng.choice([None, True, False]),
+        full_members=rng.randint(0, 4),
+        branch_id=rng.choice([None, "b1"]),
+        branch_kind=rng.choice([None, "standalone", "joint", "temporary"]),
+        instructor_count=rng.randint(0, 1),
+    )
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_a_batch_delta_equals_each_organisation_added_to_each_of_its_rows(seed: int) -> None:
+    rng = random.Random(seed)
+    delta = RollupDelta()
+    expected: defaultdict[RollupKey, list[int]] = defaultdict(lambda: [0] * len(COUNTERS))
+    for _ in range(rng.randint(1, 80)):
+        facts, sign = _facts(rng), rng.choice([1, -1])
+        delta.add(facts, sign)
+        for key in rollup_keys(facts):
+            for i, value in enumerate(counts(facts)):
+                expected[key][i] += sign * value
+    want = {key: tuple(row) for key, row in sorted(expected.items()) if any(row)}
+
+    parks = delta.take(lambda key: key.area_id != "")  # as a rebuild takes them, then the rest
+    rest = delta.rows()
+
+    assert {**parks, **rest} == want
+    assert list(rest) == sorted(rest)  # in key order, so writers lock rows in one order
+    assert all(key.area_id for key in parks)
+    assert not any(key.area_id for key in rest)
