@@ -29,7 +29,7 @@ import random
 import time
 import zlib
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
 from contextlib import (
     AbstractAsyncContextManager,
     AbstractContextManager,
@@ -909,12 +909,27 @@ async def _no_scope() -> AsyncIterator[object]:
     yield None
 
 
+#: The links a span keeps (OpenTelemetry's default span limit): the rest would be parsed and
+#: dropped, a thousand a batch.
+MAX_LINKS = 128
+
+
 def _links(deliveries: list[_Delivery]) -> list[trace.Link]:
-    return [
-        trace.Link(span_context_of(d.envelope.traceparent))
-        for d in deliveries
-        if d.envelope.traceparent
-    ]
+    """A link to each distinct trace context the deliveries carry, the first `MAX_LINKS` of them
+    (an import's chunk of thousands of events carries one)."""
+    found = distinct_traceparents(d.envelope.traceparent for d in deliveries)
+    return [trace.Link(span_context_of(t)) for t in found]
+
+
+def distinct_traceparents(traceparents: Iterable[str | None]) -> list[str]:
+    """The distinct traceparents given, in order, at most `MAX_LINKS` (none for None or "")."""
+    seen: dict[str, None] = {}
+    for t in traceparents:
+        if t and t not in seen:
+            seen[t] = None
+            if len(seen) == MAX_LINKS:
+                break
+    return list(seen)
 
 
 def _sequence(msg: Msg) -> int:
