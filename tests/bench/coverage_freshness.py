@@ -2,21 +2,25 @@
 
 Per store and repetition, on a nats-server of its own (`tools.chaos.cluster`, as `make chaos`):
 
-* coverage runs as `make run` runs it (`python -m services.coverage`: a process and a store of
-  its own);
+* coverage runs as `make chaos` runs it (`python -m services.coverage`, role `all`: API and
+  consumers in one process, with a store of its own; `make run` and deploy/ run the API and the
+  worker as two processes);
 * the registry is served in this process (`serve(definition)`), so that its relay wakes on its
   own commits as in production (a commit from another process would wait for the relay's poll);
 * a writer commits new organisations with their `organization.registered` events through the
   registry's unit of work as an import's chunk does (`add_many`, `announce_registered`), at
   `RATE` a second (`BATCH` per transaction, one transaction every `BATCH / RATE` s), and notes
-  when each committed;
-* a reader asks coverage's API (`GET /v1/coverage/{township}`) over and over how many
-  organisations it counts (`work_coverage.in_scope`: every organisation in the ledger): the
-  projection applies the stream in order, so the n-th organisation committed is visible from
-  the first answer that counts n.
+  when each committed (the organisations' fields are made before the schedule starts);
+* a reader, in a process of its own (`read_forever`), asks coverage's API
+  (`GET /v1/coverage/{township}`) over and over how many organisations it counts
+  (`work_coverage.in_scope`: every organisation in the ledger): the projection applies the
+  stream in order, so the n-th organisation committed is visible from the first answer that
+  counts n.
 
 Latency = that answer's arrival − the commit: p50, p99 and max over every organisation after a
-warm-up, beside the rate the writer kept and the reads' own p99. Floor (issue 15): p99 < 250 ms.
+warm-up, beside the rate the writer kept, the part up to the stream (commit → stored in
+JetStream, from the messages' timestamps: the relay's part) and the reads' own p99. Floor
+(issue 15): p99 < 250 ms.
 """
 
 from __future__ import annotations
