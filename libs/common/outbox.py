@@ -207,15 +207,17 @@ class OutboxRelay:
         return False
 
     async def publish_batch(self) -> BatchResult:
-        """Publish the unsent events, batch after batch, until a batch is short or a publish
-        fails; returns what was published and failed.
+        """Publish the unsent events, batch after batch, until nothing more is waiting or a
+        publish fails; returns what was published and failed.
 
         Pipelined: while one batch is sent and its acks come back, the batch after it is read
         and the batch before it is marked sent (each on its own connection). A batch is sent
         only when every event before it was acknowledged, so a failure stops the round with
         nothing after it published (as with one batch at a time); a crash before the mark
         publishes the batch again, with the same ids (JetStream's duplicate window and the
-        consumers' inboxes drop them).
+        consumers' inboxes drop them). What is committed while the last batch is marked is
+        read and sent at once, not after the mark (`_written_meanwhile`): on SQLite the mark
+        waits for the writers before it, and a steady flow of commits waited with it.
         """
         rows = await self._read(after=None)
         if not rows:
@@ -237,8 +239,12 @@ class OutboxRelay:
                 # The mark of this batch and the read of the one after the next run (on their
                 # connections) while the next is sent.
                 marking = asyncio.create_task(self._mark(current.rows, acked, errors))
-                current = None
-                if upcoming and not errors and not self._stopping.is_set:
+                sent_through, current = current.rows[-1].seq, None
+                if errors or self._stopping.is_set:
+                    break
+                if not upcoming:
+                    upcoming = await self._written_meanwhile(marking, after=sent_through)
+                if upcoming:
                     reading = self._read_after(upcoming)
                     current = await self._send(self.link.js, upcoming)
                     await self._housekeeping()  # a long drain still updates the gauges
@@ -251,6 +257,23 @@ class OutboxRelay:
             if marking is not None:
                 await marking
         return result
+
+    async def _written_meanwhile(self, marking: asyncio.Task[None], *, after: int) -> Sequence[Any]:
+        """The events committed while the batch up to sequence `after` is marked: read as soon
+        as a transaction writes to the outbox (after that batch: it is not marked yet); none
+        when the mark ends first. A wake-up for rows already sent waits on for the next."""
+        while not marking.done():
+            written = asyncio.create_task(self.db.outbox_written.wait())
+            try:
+                await asyncio.wait([marking, written], return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                written.cancel()
+            if not self.db.outbox_written.is_set():
+                break
+            self.db.outbox_written.clear()
+            if rows := await self._read(after=after):
+                return rows
+        return ()
 
     def _read_after(self, rows: Sequence[Any]) -> asyncio.Task[Sequence[Any]] | None:
         """The read of the batch after `rows`, started now (None when `rows` was not a full

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from opentelemetry import trace
@@ -126,6 +127,35 @@ async def test_republish_sends_a_time_range_again_with_the_same_ids(relay: Relay
     assert empty == 0
 
 
+async def test_events_committed_while_a_batch_is_marked_are_sent_without_waiting_for_it(
+    relay: Relay, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    held, marked = asyncio.Event(), relay.relay._mark
+
+    async def mark_held_first(*args: Any) -> None:
+        if not held.is_set():
+            await held.wait()  # the first batch's mark, as behind a long writer on SQLite
+        await marked(*args)
+
+    monkeypatch.setattr(relay.relay, "_mark", mark_held_first)
+    await relay.record(5)
+    await wait_for(lambda: _equal(relay.stream_messages(), 5), timeout=10)
+    await relay.record(5, start=5)
+    await wait_for(lambda: _equal(relay.stream_messages(), 10), timeout=10)
+    assert await relay.unsent() == 10  # both sent while the first mark waits
+    held.set()
+    await wait_for(lambda: _zero(relay.unsent()), timeout=10)
+    published = relay.relay.metrics.registry.get_sample_value(
+        "pb_events_published_total", {"type": "pb.outboxtest.item.noted.v1"}
+    )
+    assert published == 10  # the batch being marked was not read and sent again
+    sub = await relay.link.js.pull_subscribe("pb.outboxtest.>", stream=relay.settings.stream_name)
+    msgs = await sub.fetch(10, timeout=5)
+    while len(msgs) < 10:
+        msgs += await sub.fetch(10 - len(msgs), timeout=5)
+    assert [int((m.headers or {})["ce-subject"].split("-")[1]) for m in msgs] == list(range(10))
+
+
 async def test_purge_keeps_unsent_rows_and_rows_inside_retention(relay: Relay) -> None:
     await relay.relay.stop()
     await relay.record(6)
@@ -150,6 +180,10 @@ async def test_purge_keeps_unsent_rows_and_rows_inside_retention(relay: Relay) -
 
 async def _zero(count: Awaitable[int]) -> bool:
     return await count == 0
+
+
+async def _equal(count: Awaitable[int], expected: int) -> bool:
+    return await count == expected
 
 
 @POSTGRESQL_ONLY  # SQLite serves one process; the leader lock is PostgreSQL's
