@@ -38,7 +38,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.util import await_
 
-from libs.common.events import Envelope, IntegrationEvent
+from libs.common.events import Envelope, IntegrationEvent, new_event_id
 from libs.common.tables import outbox
 from libs.common.tracing import current_traceparent
 
@@ -477,6 +477,32 @@ class UnitOfWork:
                 event, source=source, traceparent=traceparent, tracestate=tracestate, time=now
             )
             for event in events
+        )
+
+    def record_serialized(
+        self, event_type: type[IntegrationEvent], events: Iterable[tuple[str, bytes]]
+    ) -> None:
+        """Record many events of one type given as (subject, data) already serialised, as
+        `record_many` would record `event_type` models of them, without building and
+        validating a model per event (imports: half the cost of recording an event). Only for
+        data checked where it was made; the caller keeps it byte-identical to the model's JSON."""
+        self._writable()
+        traceparent, tracestate = current_traceparent()
+        now = datetime.now(UTC)
+        source = self._db.source
+        type_name = event_type.type_name()
+        self._pending.extend(
+            Envelope(
+                id=new_event_id(),
+                source=source,
+                type=type_name,
+                subject=subject,
+                time=now,
+                data=data,
+                traceparent=traceparent,
+                tracestate=tracestate,
+            )
+            for subject, data in events
         )
 
     async def flush_events(self) -> None:
