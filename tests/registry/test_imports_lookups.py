@@ -7,7 +7,7 @@ import dataclasses
 import json
 from datetime import UTC, datetime
 from typing import Any
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 from sqlalchemy import select
 
@@ -154,7 +154,10 @@ async def test_events_recorded_without_the_model_are_recorded_as_with_it(
             announce_changed(uow, [(o, o, ["address"]) for o in batch], Rules())
         async with db.read() as session:
             rows = (await session.execute(select(*columns).order_by(outbox.c.seq))).all()
+            ids = (await session.execute(select(outbox.c.event_id))).scalars().all()
         assert len(rows) == 4 * len(batch)
         assert rows[: 2 * len(batch)] == rows[2 * len(batch) :]
+        assert len(set(ids)) == len(ids)
+        assert all(str(UUID(i, version=4)) == i and UUID(i).version == 4 for i in ids)
     finally:
         await db.dispose()
