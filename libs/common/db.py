@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from functools import partial
+from operator import itemgetter
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
@@ -38,7 +39,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.util import await_
 
-from libs.common.events import Envelope, IntegrationEvent
+from libs.common.events import Envelope, IntegrationEvent, new_event_id
 from libs.common.tables import outbox
 from libs.common.tracing import current_traceparent
 
@@ -479,6 +480,32 @@ class UnitOfWork:
             for event in events
         )
 
+    def record_serialized(
+        self, event_type: type[IntegrationEvent], events: Iterable[tuple[str, bytes]]
+    ) -> None:
+        """Record many events of one type given as (subject, data) already serialised, as
+        `record_many` would record `event_type` models of them, without building and
+        validating a model per event (imports: half the cost of recording an event). Only for
+        data checked where it was made; the caller keeps it byte-identical to the model's JSON."""
+        self._writable()
+        traceparent, tracestate = current_traceparent()
+        now = datetime.now(UTC)
+        source = self._db.source
+        type_name = event_type.type_name()
+        self._pending.extend(
+            Envelope(
+                id=new_event_id(),
+                source=source,
+                type=type_name,
+                subject=subject,
+                time=now,
+                data=data,
+                traceparent=traceparent,
+                tracestate=tracestate,
+            )
+            for subject, data in events
+        )
+
     async def flush_events(self) -> None:
         """Write the recorded events to the outbox inside the current transaction."""
         if not self._pending:
@@ -585,24 +612,26 @@ def _bound(
     names: Sequence[str],
     processors: Sequence[Callable[[Any], Any] | None],
 ) -> list[tuple[Any, ...]]:
-    """The rows as the driver takes them, each value through its column's bind processor. A
-    value that is the very object of the row before (a batch's one `now` in every row) is
-    processed once: timestamps were half of the processing of an import's rows."""
-    seen: list[Any] = [None] * len(names)
-    done: list[Any] = [None] * len(names)
-    records = []
-    for row in rows:
-        record = []
-        for i, name in enumerate(names):
-            value = row[name]
-            process = processors[i]
-            if process is not None and value is not None:
-                if value is not seen[i]:
-                    seen[i], done[i] = value, process(value)
-                value = done[i]
-            record.append(value)
-        records.append(tuple(record))
-    return records
+    """The rows as the driver takes them, each value through its column's bind processor. The
+    values are taken out of each row at once (`itemgetter`) and only the columns that have a
+    processor are gone through value by value: a loop over every value of every row cost more
+    than the processing. A value that is the very object of the row before (a batch's one `now`
+    in every row) is processed once: timestamps were half of the processing of an import's rows.
+    """
+    take = itemgetter(*names)
+    records = [list(take(row)) for row in rows] if len(names) > 1 else [[take(r)] for r in rows]
+    for i, process in enumerate(processors):
+        if process is None:
+            continue
+        seen: Any = None
+        done: Any = None
+        for record in records:
+            value = record[i]
+            if value is not None:
+                if value is not seen:
+                    seen, done = value, process(value)
+                record[i] = done
+    return list(map(tuple, records))
 
 
 async def insert_many(

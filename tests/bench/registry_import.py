@@ -8,8 +8,11 @@ Per store and repetition (fresh database and streams, the same nats-server):
   (matched by credit code; the import fills their empty address, so each is an update);
 * raw: the same `events` rows inserted with SQLAlchemy Core `executemany` into a copy of the
   organisations table, in transactions of the import's chunk size;
-* import: POST /v1/imports, then GET until the job is done: validation, matching, the ledger
-  writes, the outbox rows of every event, audit entries and provenance all committed;
+* import: POST /v1/imports, then GET once a second (as a client would) until the job is done:
+  validation, matching, the ledger writes, the outbox rows of every event, audit entries and
+  provenance all committed. The clock stops at the job's own `finished_at`, not at the poll that
+  saw it (a poll is about 6 ms of the service's CPU: ten a second took a sixth of the import's);
+  the CPU is counted up to that poll;
 * relayed: the same clock until the registry's stream holds every event (the outbox relay).
 
 `--events` sets the rows (default 100,000, the issue's figure).
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import nats
@@ -57,7 +61,9 @@ DEFAULT_EVENTS = 100_000
 NAME = "registry_import"
 OVERLAP = 0.3
 COUNTY = "140212"
-POLL_SECONDS = 0.1
+#: How often the client asks for the job; the stream is watched at `STREAM_POLL_SECONDS`.
+POLL_SECONDS = 1.0
+STREAM_POLL_SECONDS = 0.1
 FLOOR = 0.33  # the import keeps at least this share of raw executemany (issue 15)
 
 
@@ -132,6 +138,7 @@ async def repetition(kind: str, nats_url: str, options: BenchOptions) -> Repetit
                 headers = {"Authorization": f"Bearer {token(COUNTY)}"}
                 deadline = time.monotonic() + phase_timeout(rows) * 4
                 started, cpu = time.perf_counter(), time.process_time()
+                started_at = datetime.now(UTC)
                 response = await service.client.post(
                     "/v1/imports",
                     data={"source": "market_supervision"},
@@ -147,12 +154,17 @@ async def repetition(kind: str, nats_url: str, options: BenchOptions) -> Repetit
                     if body["status"] in ("done", "rejected", "failed"):
                         break
                     await asyncio.sleep(POLL_SECONDS)
-                measured = Timing(time.perf_counter() - started, time.process_time() - cpu)
+                cpu_used = time.process_time() - cpu
+                if body.get("finished_at"):
+                    finished = datetime.fromisoformat(body["finished_at"])
+                    measured = Timing((finished - started_at).total_seconds(), cpu_used)
+                else:
+                    measured = Timing(time.perf_counter() - started, cpu_used)
                 while time.monotonic() < deadline:
                     held = await stream_messages(js, settings.stream_name)
                     if held >= rows:
                         break
-                    await asyncio.sleep(POLL_SECONDS)
+                    await asyncio.sleep(STREAM_POLL_SECONDS)
                 relayed = time.perf_counter() - started
                 counts = body.get("counts", {})
                 if body.get("status") != "done":
@@ -224,8 +236,9 @@ async def run(options: BenchOptions) -> list[Table]:
         )
         record(NAME, imported, raw, FLOOR, "rows/s", kind)
     table.notes.append(
-        "import via API: from the POST until GET reports the job done (rows validated, matched, "
-        "written with their events in the outbox, audit and provenance), one transaction per "
+        "import via API: from the POST until the job's finished_at (rows validated, matched, "
+        "written with their events in the outbox, audit and provenance; GET polled once a "
+        "second), one transaction per "
         f"{DEFAULT_CHUNK_ROWS:,} rows; relayed: until the stream holds every event."
     )
     table.notes.append(

@@ -3,15 +3,26 @@ names and quotes intact, and `branch.eligible` recorded right after a registrati
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from datetime import UTC, datetime
 from typing import Any
+from uuid import UUID, uuid4
 
 from sqlalchemy import select
 
 from libs.common.db import Database
 from libs.common.tables import outbox
 from services.registry.domain.organizations import Organization, Rules
-from services.registry.service.organizations import announce_registered, new_organization
+from services.registry.service.organizations import (
+    announce_changed,
+    announce_registered,
+    new_organization,
+    registered_data,
+    registered_event,
+    updated_data,
+    updated_event,
+)
 from services.registry.store.imports import ImportRepository
 from services.registry.store.organizations import OrganizationRepository
 from tests.harness import ServiceDatabases
@@ -90,5 +101,63 @@ async def test_announce_registered_with_rules_records_eligibility_after_the_regi
             ("branch", ids[2]),
             ("organization", ids[0]),
         ]
+    finally:
+        await db.dispose()
+
+
+def various() -> list[Organization]:
+    """Organisations that take every branch of an event's state: provisional and individual
+    businesses (masked names), coordinates given as whole numbers, areas, 三有 true, false and
+    unknown, a reason with a number in it, a closed one, a complete ledger."""
+    return [
+        named(1, "大同市新荣区\"引号\"'测试'物流有限公司"),
+        new_organization(credit_code="", name="张三烧烤", kind="enterprise", region_code="140212"),
+        named(2, "李四小吃店", staff_count=3, has_premises=True, stable_operations=True),
+        dataclasses.replace(
+            named(3, "丙公司", staff_count=30, has_premises=True, stable_operations=True),
+            credit_code=credit_code(3, kind="92"),
+        ),
+        named(4, "丁公司", latitude=40, longitude=113.3001, park_id=str(uuid4())),
+        named(5, "戊公司", district_id=str(uuid4()), industry_code="I6513", full_members=3),
+        named(6, "己公司", no_branch_reason="电话13812345678联系", operating_status="closed"),
+        dataclasses.replace(
+            named(7, "庚公司", probationary_members=1),
+            version=7,
+            updated_at=datetime(2026, 11, 30, 1, 2, 3, 456789, tzinfo=UTC),
+        ),
+    ]
+
+
+def test_event_json_without_the_model_is_the_models_json_byte_for_byte() -> None:
+    for organization in various():
+        assert registered_data(organization) == (
+            registered_event(organization).model_dump_json().encode()
+        )
+        for changed in ([], ["address"], ["credit_code", "operating_status"]):
+            assert updated_data(organization, changed) == (
+                updated_event(organization, changed).model_dump_json().encode()
+            )
+
+
+async def test_events_recorded_without_the_model_are_recorded_as_with_it(
+    service_databases: ServiceDatabases,
+) -> None:
+    db = Database(await service_databases.url("registry"), source="/pb/registry")
+    batch = various()
+    columns = (outbox.c.type, outbox.c.subject, outbox.c.source, outbox.c.data)
+    try:
+        async with db.unit_of_work() as uow:
+            uow.record_many([registered_event(o) for o in batch])
+            uow.record_many([updated_event(o, ["address"]) for o in batch])
+        async with db.unit_of_work() as uow:
+            announce_registered(uow, batch)
+            announce_changed(uow, [(o, o, ["address"]) for o in batch], Rules())
+        async with db.read() as session:
+            rows = (await session.execute(select(*columns).order_by(outbox.c.seq))).all()
+            ids = (await session.execute(select(outbox.c.event_id))).scalars().all()
+        assert len(rows) == 4 * len(batch)
+        assert rows[: 2 * len(batch)] == rows[2 * len(batch) :]
+        assert len(set(ids)) == len(ids)
+        assert all(str(UUID(i, version=4)) == i and UUID(i).version == 4 for i in ids)
     finally:
         await db.dispose()

@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
+from pydantic_core import to_json
+
 from libs.common.audit import Actor
 from libs.common.db import UnitOfWork
 from libs.common.events import IntegrationEvent
@@ -79,6 +81,27 @@ def updated_event(after: Organization, changed: list[str]) -> OrganizationUpdate
     return OrganizationUpdatedV1(**state_of(after), changed=changed, updated_at=after.updated_at)
 
 
+def _state_for_json(organization: Organization) -> dict[str, Any]:
+    """`state_of` with its values as the event models hold them (a coordinate always a float),
+    so that `to_json` of it writes the models' JSON."""
+    state = state_of(organization)
+    for name in ("latitude", "longitude"):
+        if state[name] is not None:
+            state[name] = float(state[name])
+    return state
+
+
+def registered_data(organization: Organization) -> bytes:
+    """`registered_event(organization).model_dump_json()`, byte for byte, without the model: for
+    organisations whose fields were checked where they were made (an import's)."""
+    return to_json({**_state_for_json(organization), "registered_at": organization.created_at})
+
+
+def updated_data(after: Organization, changed: list[str]) -> bytes:
+    """`updated_event(after, changed).model_dump_json()`, byte for byte, without the model."""
+    return to_json({**_state_for_json(after), "changed": changed, "updated_at": after.updated_at})
+
+
 def _eligible(organization: Organization, today: date) -> BranchEligibleV1:
     return BranchEligibleV1(
         organization_id=organization.id,
@@ -105,21 +128,22 @@ def eligible_events(
 def announce_registered(
     uow: UnitOfWork, batch: Sequence[Organization], rules: Rules | None = None
 ) -> None:
-    """Record `organization.registered` for each new organisation; given the `rules`, then
+    """Record `organization.registered` for each new organisation (its JSON written without a
+    model: the organisations are checked as they are made); given the `rules`, then
     `branch.eligible` for each that enters the ledger with enough full members to stand alone."""
-    events: list[IntegrationEvent] = [registered_event(organization) for organization in batch]
+    uow.record_serialized(OrganizationRegisteredV1, [(o.id, registered_data(o)) for o in batch])
     if rules is not None:
-        events += eligible_events([(None, organization) for organization in batch], rules)
-    uow.record_many(events)
+        uow.record_many(eligible_events([(None, organization) for organization in batch], rules))
 
 
 def announce_changed(uow: UnitOfWork, changes: Sequence[Change], rules: Rules) -> None:
-    """Record `organization.updated` for each change, and `branch.eligible` where it applies."""
-    events: list[IntegrationEvent] = []
-    for before, after, changed in changes:
-        events.append(updated_event(after, changed))
-        events += eligible_events([(before, after)], rules)
-    uow.record_many(events)
+    """Record `organization.updated` for each change (as `announce_registered`), then
+    `branch.eligible` where it applies."""
+    uow.record_serialized(
+        OrganizationUpdatedV1,
+        [(after.id, updated_data(after, changed)) for _, after, changed in changes],
+    )
+    uow.record_many(eligible_events([(before, after) for before, after, _ in changes], rules))
 
 
 #: Fields whose change moves the organisation: its region and areas are checked again.
