@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import json
 import random
 import time
@@ -52,6 +51,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from typing_extensions import TypeVar
 
 from libs.common.broker import BrokerLink
+from libs.common.collector import collector_paused
 from libs.common.db import Database, UnitOfWork, insert_new, upsert_many
 from libs.common.events import MSG_ID_HEADER, Envelope, MalformedEnvelope
 from libs.common.logging import get_logger
@@ -868,24 +868,6 @@ async def _keep_in_progress(held: Callable[[], Sequence[Msg]], every: float) -> 
                     await msg.in_progress()  # a buffered publish, no round trip
         except Exception as exc:  # noqa: BLE001 - a lost extension only risks a redelivery
             log.warning("could not extend the ack wait", error=type(exc).__name__)
-
-
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """The cyclic garbage collector held off while a batch is decoded, applied and settled. A
-    batch makes tens of thousands of objects (messages, envelopes, events, facts, rows) that
-    live until it commits: the young collections found them alive and moved them on, and the
-    full collections that followed rescanned them and every cache the consumer had filled (a
-    third of the projection's CPU). Reference counting frees them when the batch ends; a cycle
-    among them goes at the first collection after."""
-    if not gc.isenabled():  # paused already (by an enclosing batch, or the process): leave it
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
 
 
 def buffered(subscription: Any) -> list[Msg]:

@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import shutil
 import tempfile
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from pathlib import Path
 
+from libs.common.collector import collector_paused
 from libs.common.db import Database
 from libs.common.logging import get_logger
 from libs.common.service import Runtime, WorkerFactory
@@ -160,23 +160,6 @@ async def _heartbeat(
         await task
 
 
-@contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
-    """The cyclic garbage collector held off while a chunk is planned and written. A chunk makes
-    some 100,000 objects (records, organisations, events, rows) that live until it commits:
-    each one the young collections found alive was scanned again by a full collection, about a
-    fifth of the import's CPU; they are freed by reference counting when the chunk ends, and
-    any cycle among them at the next collection after."""
-    if not gc.isenabled():  # paused already (or by the process's own choice): leave it so
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
-
-
 # -- running a job -------------------------------------------------------------------------------
 
 
@@ -254,7 +237,7 @@ async def _run_chunks(
         if batch.consumed == 0:
             break
         upcoming = asyncio.ensure_future(asyncio.to_thread(reader.take, chunk_rows))
-        with _collector_paused():
+        with collector_paused():
             async with RegistryUnitOfWork(db) as uow:
                 total = ImportCounts(**counts.as_dict())
                 total.add(await service.import_chunk(uow, job, batch, rules))
