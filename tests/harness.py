@@ -263,6 +263,11 @@ class RunningService:
     def as_region(self, region_code: str, **kwargs: Any) -> dict[str, str]:
         return {"Authorization": f"Bearer {token(region_code, **kwargs)}"}
 
+    async def ready(self) -> bool:
+        """Whether `/readyz` says ready (store, schema and broker link: a service just served
+        may still be connecting to NATS)."""
+        return (await self.client.get("/readyz")).status_code == 200
+
 
 @asynccontextmanager
 async def serve(

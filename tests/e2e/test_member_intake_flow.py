@@ -60,12 +60,8 @@ async def services(
         for name in names:
             running[name] = await stack.enter_async_context(serve(made[name](await dbs.url(name))))
         for service in running.values():
-            await wait_for(lambda s=service: _ready(s), timeout=15)
+            await wait_for(service.ready, timeout=15)
         yield running
-
-
-async def _ready(service: RunningService) -> bool:
-    return (await service.client.get("/readyz")).status_code == 200
 
 
 async def file_of(registry: RunningService, organization_id: str) -> dict[str, Any]:

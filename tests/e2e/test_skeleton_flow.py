@@ -46,19 +46,14 @@ async def both_services(
         serve(registry_definition(registry_settings), span_exporter=exporter) as registry,
         serve(coverage_definition(coverage_settings), span_exporter=exporter) as coverage,
     ):
-        await wait_for(lambda: _ready(registry), timeout=15)
-        await wait_for(lambda: _ready(coverage), timeout=15)
+        await wait_for(registry.ready, timeout=15)
+        await wait_for(coverage.ready, timeout=15)
         yield registry, coverage
 
 
 async def databases(service_databases: ServiceDatabases) -> tuple[str, str]:
     """The registry's and coverage's databases, each a copy of its service's template."""
     return await service_databases.url("registry"), await service_databases.url("coverage")
-
-
-async def _ready(service: RunningService) -> bool:
-    response = await service.client.get("/readyz")
-    return response.status_code == 200
 
 
 async def projected(coverage: RunningService, organization_id: str) -> dict[str, Any] | None:
