@@ -3,20 +3,27 @@ and repetitions, and how a result table is printed."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import os
 import statistics
+import subprocess
+import sys
 import tempfile
 import textwrap
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 
+from deploy.local.run import REPO_ROOT
 from libs.common.broker import redact_url, service_streams
 from libs.common.settings import ServiceSettings
-from tests.harness import POSTGRES_URL, NatsServer, postgres_available, postgres_database
+from tests.harness import POSTGRES_URL, NatsServer, free_port, postgres_available, postgres_database
 
 
 @dataclass(frozen=True)
@@ -221,3 +228,92 @@ def record(
 ) -> None:
     """Record a figure for the summary `make bench` prints at the end (see `Figure`)."""
     FIGURES.append(Figure(figure_id, measured, anchor, floor, unit, where))
+
+
+@dataclass
+class ServiceProcess:
+    """One process of a service (`python -m services.<service>`, role api, all or worker) as
+    `make run` and deploy/ start it, on the bench's store and nats-server, its output in `log`."""
+
+    service: str
+    role: str
+    port: int
+    log: Path
+    process: subprocess.Popen[bytes]
+
+    @classmethod
+    def start(
+        cls,
+        service: str,
+        role: str,
+        url: str,
+        nats_url: str,
+        folder: Path,
+        settings: Mapping[str, str] | None = None,
+    ) -> ServiceProcess:
+        """Started; `settings` are more of the service's own (`PB_<SERVICE>_<NAME>`)."""
+        port = free_port()
+        prefix = f"PB_{service.upper()}_"
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("PB_", "NATS_", "OTEL_"))}
+        env.update(
+            {
+                "NATS_URL": nats_url,
+                "PB_LOG_LEVEL": "WARNING",
+                "PB_TRACING_EXPORTER": "none",
+                "PYTHONUNBUFFERED": "1",
+                f"{prefix}DATABASE_URL": url,
+                f"{prefix}PORT": str(port),
+                f"{prefix}ROLE": role,
+                **{prefix + name: value for name, value in (settings or {}).items()},
+            }
+        )
+        log = folder / f"{service}-{role}.log"
+        with log.open("ab") as out:
+            process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    f"services.{service}",
+                    *(["worker"] if role == "worker" else []),
+                ],
+                cwd=REPO_ROOT,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                process_group=0,
+            )
+        return cls(service, role, port, log, process)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def ready(self, http: httpx.AsyncClient, timeout: float = 120.0) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.service} {self.role} exited: {self.tail()}")
+            with contextlib.suppress(httpx.HTTPError):
+                if (await http.get(f"{self.url}/readyz", timeout=2)).status_code == 200:
+                    return
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{self.service} {self.role} not ready in {timeout:.0f} s")
+            await asyncio.sleep(0.1)
+
+    def peak_rss_mb(self) -> float:
+        """VmHWM: the most resident memory the process has had."""
+        status = Path(f"/proc/{self.process.pid}/status").read_text()
+        kb = next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:"))
+        return int(kb) / 1024
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    def tail(self) -> str:
+        return " | ".join(self.log.read_text(errors="replace").splitlines()[-5:])

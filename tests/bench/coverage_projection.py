@@ -37,8 +37,6 @@ import gc
 import os
 import random
 import resource
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -51,7 +49,6 @@ from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
-from deploy.local.run import REPO_ROOT
 from libs.common.broker import ensure_stream, service_streams
 from libs.common.db import Database
 from libs.common.events import Envelope, IntegrationEvent
@@ -68,8 +65,17 @@ from services.registry.events import (
     MassOrganizationEstablishedV1,
     OrganizationRegisteredV1,
 )
-from tests.bench.common import BenchOptions, Table, median, phase_timeout, rate, record, store
-from tests.harness import NatsServer, free_port, postgres_available, token
+from tests.bench.common import (
+    BenchOptions,
+    ServiceProcess,
+    Table,
+    median,
+    phase_timeout,
+    rate,
+    record,
+    store,
+)
+from tests.harness import NatsServer, postgres_available, token
 
 NAME = "coverage_projection"
 #: Province scale; `--events` sets the number of organisations.
@@ -78,6 +84,9 @@ STREAM = "PB_REGISTRY"
 CONSUMER = "coverage-registry"
 RAW_CONSUMER = "bench-raw"
 RAW_BATCH = 500
+#: The coverage processes' own settings beyond the store, port and role: the day worker looks
+#: for a new day (and takes the daily snapshot) once an hour, not every minute of a run.
+SETTINGS = {"SNAPSHOT_CHECK_SECONDS": "3600"}
 PUBLISH_CHUNK = 20_000
 PROVINCE = "14"
 CITY = "1401"
@@ -300,84 +309,6 @@ class Latencies:
         return values[min(len(values) - 1, int(q * len(values)))] * 1000
 
 
-@dataclass
-class ServiceProcess:
-    """One coverage process (role api or worker) as `make run` starts it, on the bench's store
-    and nats-server, its output in `log`."""
-
-    role: str
-    port: int
-    log: Path
-    process: subprocess.Popen[bytes]
-
-    @classmethod
-    def start(cls, role: str, url: str, nats_url: str, folder: Path) -> ServiceProcess:
-        port = free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("PB_", "NATS_", "OTEL_"))}
-        env.update(
-            {
-                "NATS_URL": nats_url,
-                "PB_LOG_LEVEL": "WARNING",
-                "PB_TRACING_EXPORTER": "none",
-                "PYTHONUNBUFFERED": "1",
-                "PB_COVERAGE_DATABASE_URL": url,
-                "PB_COVERAGE_PORT": str(port),
-                "PB_COVERAGE_ROLE": role,
-                "PB_COVERAGE_SNAPSHOT_CHECK_SECONDS": "3600",
-            }
-        )
-        log = folder / f"coverage-{role}.log"
-        with log.open("ab") as out:
-            process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "services.coverage",
-                    *(["worker"] if role == "worker" else []),
-                ],
-                cwd=REPO_ROOT,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                process_group=0,
-            )
-        return cls(role, port, log, process)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    async def ready(self, http: httpx.AsyncClient, timeout: float = 120.0) -> None:
-        deadline = time.monotonic() + timeout
-        while True:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"coverage {self.role} exited: {self.tail()}")
-            with contextlib.suppress(httpx.HTTPError):
-                if (await http.get(f"{self.url}/readyz", timeout=2)).status_code == 200:
-                    return
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"coverage {self.role} not ready in {timeout:.0f} s")
-            await asyncio.sleep(0.1)
-
-    def peak_rss_mb(self) -> float:
-        """VmHWM: the most resident memory the process has had."""
-        status = Path(f"/proc/{self.process.pid}/status").read_text()
-        kb = next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:"))
-        return int(kb) / 1024
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-
-    def tail(self) -> str:
-        return " | ".join(self.log.read_text(errors="replace").splitlines()[-5:])
-
-
 async def sample_once(http: httpx.AsyncClient, latencies: Latencies, pause: float = 0.0) -> None:
     """Each level read once, in turn."""
     headers = {"Authorization": f"Bearer {token(PROVINCE)}"}
@@ -455,7 +386,8 @@ async def live(url: str, nats_url: str, js: JetStreamContext, result: Run) -> No
     with tempfile.TemporaryDirectory(prefix="pb-bench-coverage-") as tmp:
         folder = Path(tmp)
         http = httpx.AsyncClient(timeout=30, trust_env=False)
-        api = ServiceProcess.start("api", url, nats_url, folder)  # migrates the store
+        # the API migrates the store
+        api = ServiceProcess.start("coverage", "api", url, nats_url, folder, SETTINGS)
         processes = [api]
         try:
             await api.ready(http)
@@ -466,7 +398,7 @@ async def live(url: str, nats_url: str, js: JetStreamContext, result: Run) -> No
             await sample_once(reads, Latencies())
             result.first_read_ms = (time.perf_counter() - first) * 1000
             spawned = time.perf_counter()
-            worker = ServiceProcess.start("worker", url, nats_url, folder)
+            worker = ServiceProcess.start("coverage", "worker", url, nats_url, folder, SETTINGS)
             processes.append(worker)
             # timed from its durable consumer's creation: the interpreter's start-up is not
             # the projection's (a few seconds, most of a small run)

@@ -27,14 +27,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
-import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator
 from datetime import datetime
-from typing import IO, Any
+from pathlib import Path
+from typing import Any
 
 import httpx
 import uvicorn
@@ -44,7 +43,6 @@ from sqlalchemy import Column, DateTime, Integer, MetaData, String, func, insert
 from sqlalchemy import Table as SqlTable
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from deploy.local.run import REPO_ROOT
 from libs.common.db import create_engine
 from libs.common.logging import configure_logging
 from libs.common.tables import utcnow
@@ -54,6 +52,7 @@ from services.registry.store.tables import organizations
 from tests.bench.common import (
     BenchOptions,
     Repetition,
+    ServiceProcess,
     Table,
     Timing,
     median,
@@ -150,62 +149,18 @@ async def serve_bare(database_url: str) -> AsyncIterator[str]:
 API_ROLE = {"sqlite": "all", "postgresql": "api"}
 
 
-def spawn_worker(url: str, nats_url: str, port: int, out: IO[bytes]) -> subprocess.Popen[bytes]:
-    """`python -m services.registry worker` on the store, its health on `port`."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PB_", "NATS_", "OTEL_"))}
-    env.update(
-        {
-            "NATS_URL": nats_url,
-            "PB_LOG_LEVEL": "WARNING",
-            "PB_TRACING_EXPORTER": "none",
-            "PB_REGISTRY_DATABASE_URL": url,
-            "PB_REGISTRY_PORT": str(port),
-        }
-    )
-    return subprocess.Popen(
-        [sys.executable, "-m", "services.registry", "worker"],
-        cwd=REPO_ROOT,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=out,
-        stderr=subprocess.STDOUT,
-        process_group=0,
-    )
-
-
 @contextlib.asynccontextmanager
 async def registry_worker(url: str, nats_url: str) -> AsyncIterator[None]:
     """The registry's worker process on the store, ready (its /readyz answers 200) before the
     block and stopped after it."""
-    port = free_port()
-    with tempfile.TemporaryFile() as out:
-        process = spawn_worker(url, nats_url, port, out)
+    with tempfile.TemporaryDirectory() as folder:
+        worker = ServiceProcess.start("registry", "worker", url, nats_url, Path(folder))
         try:
-            await _ready(f"http://127.0.0.1:{port}/readyz", process, out)
+            async with httpx.AsyncClient(trust_env=False) as http:
+                await worker.ready(http)
             yield
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-
-async def _ready(
-    url: str, process: subprocess.Popen[bytes], out: Any, timeout: float = 120
-) -> None:
-    deadline = time.monotonic() + timeout
-    async with httpx.AsyncClient(trust_env=False) as http:
-        while True:
-            if process.poll() is not None or time.monotonic() > deadline:
-                out.seek(0)
-                tail = out.read().decode(errors="replace").splitlines()[-5:]
-                raise RuntimeError(f"the registry worker did not start: {' | '.join(tail)}")
-            with contextlib.suppress(httpx.HTTPError):
-                if (await http.get(url, timeout=2)).status_code == 200:
-                    return
-            await asyncio.sleep(0.1)
+            worker.stop()
 
 
 # -- the load ------------------------------------------------------------------------------------
