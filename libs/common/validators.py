@@ -111,13 +111,6 @@ def normalize_credit_code(raw: str) -> str:
     return _to_halfwidth(raw).strip().upper()
 
 
-def _credit_code_weighted_sum(chars: str) -> int:
-    return sum(
-        _CREDIT_CODE_VALUES[char] * weight
-        for char, weight in zip(chars, _CREDIT_CODE_WEIGHTS, strict=True)
-    )
-
-
 _CREDIT_CHAR_CLASS: Final = f"[{CREDIT_CODE_CHARSET}]"
 #: A normalised code that passes every check `validate_credit_code` makes before the check
 #: character: 18 characters of the charset, positions 3-8 ASCII digits.
@@ -126,9 +119,9 @@ _CREDIT_CODE_FORM: Final = re.compile(
 )
 
 
-def _check_char_of(code: str) -> str:
-    """The check character of a code of the right form (its first 17 characters weighed)."""
-    weighted = sum(map(mul, map(_CREDIT_CODE_VALUES.__getitem__, code[:17]), _CREDIT_CODE_WEIGHTS))
+def _check_char_of(first17: str) -> str:
+    """The GB 32100 check character of 17 characters of the charset (their values weighed)."""
+    weighted = sum(map(mul, map(_CREDIT_CODE_VALUES.__getitem__, first17), _CREDIT_CODE_WEIGHTS))
     check_value = 31 - weighted % 31
     return CREDIT_CODE_CHARSET[0 if check_value == 31 else check_value]
 
@@ -148,8 +141,7 @@ def credit_code_check_char(first17: str) -> str:
             field=_CREDIT_CODE_FIELD,
             value=body,
         )
-    check_value = 31 - _credit_code_weighted_sum(body) % 31
-    return CREDIT_CODE_CHARSET[0 if check_value == 31 else check_value]
+    return _check_char_of(body)
 
 
 def validate_credit_code(raw: str) -> str:
@@ -161,7 +153,7 @@ def validate_credit_code(raw: str) -> str:
     :func:`organization_code_check_char`.
     """
     code = normalize_credit_code(raw)
-    if _CREDIT_CODE_FORM.fullmatch(code) and _check_char_of(code) == code[17]:
+    if _CREDIT_CODE_FORM.fullmatch(code) and _check_char_of(code[:17]) == code[17]:
         return code  # a valid code in one pass (imports check one per row); else say what fails
     if not code:
         raise InvalidCode("must not be empty", field=_CREDIT_CODE_FIELD)
@@ -179,7 +171,7 @@ def validate_credit_code(raw: str) -> str:
             field=_CREDIT_CODE_FIELD,
             value=code,
         )
-    if credit_code_check_char(code[:17]) != code[17]:
+    if _check_char_of(code[:17]) != code[17]:
         raise InvalidCode("check character does not match", field=_CREDIT_CODE_FIELD, value=code)
     return code
 
