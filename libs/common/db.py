@@ -607,7 +607,7 @@ def one_of(session: AsyncSession, column: ColumnElement[Any], values: Iterable[A
 COPY_MIN_ROWS = 100
 
 
-def _bound(
+def driver_records(
     rows: Sequence[Mapping[str, Any]],
     names: Sequence[str],
     processors: Sequence[Callable[[Any], Any] | None],
@@ -658,7 +658,7 @@ async def insert_many(
     connection = await session.connection()
     names = list(rows[0])
     processors = [table.c[name].type._cached_bind_processor(connection.dialect) for name in names]
-    records = _bound(rows, names, processors)
+    records = driver_records(rows, names, processors)
     if dialect == "sqlite":
         columns = ", ".join(connection.dialect.identifier_preparer.quote(n) for n in names)
         table_name = connection.dialect.identifier_preparer.format_table(table)

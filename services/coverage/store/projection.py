@@ -11,7 +11,6 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cache
-from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import (
@@ -35,7 +34,7 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.calendar import local_today
-from libs.common.db import Repository, dialect_insert, one_of, upsert_many
+from libs.common.db import Repository, dialect_insert, driver_records, one_of, upsert_many
 from libs.common.tables import utcnow
 from libs.common.tracing import current_traceparent
 from services.coverage.domain.facts import CoverageFacts, size_band
@@ -186,16 +185,14 @@ _UPSERT_COLUMNS: dict[str, tuple[str, ...]] = {
 _UPSERT_TABLES: dict[str, Table] = {"facts": organization_facts, "rollups": rollups}
 
 
-_DriverUpsert = tuple[
-    str, Callable[[dict[str, Any]], tuple[Any, ...]], tuple[tuple[int, Callable[[Any], Any]], ...]
-]
+_DriverUpsert = tuple[str, tuple[str, ...], tuple[Callable[[Any], Any] | None, ...]]
 _driver_upserts: dict[tuple[str, str], _DriverUpsert] = {}
 
 
 def _driver_upsert(dialect: Any, name: str) -> _DriverUpsert:
-    """A hot-path upsert as the driver's SQL, what picks a row's parameters in their order, and
-    the bind processor of each parameter that has one, by position (as SQLAlchemy would apply
-    them); built once per dialect."""
+    """A hot-path upsert as the driver's SQL, its parameters' names in order, and the bind
+    processor of each (None where it has none, as SQLAlchemy would apply them); built once per
+    dialect."""
     found = _driver_upserts.get((dialect.name, name))
     if found is None:
         found = _driver_upserts[(dialect.name, name)] = _compile_upsert(dialect, name)
@@ -208,41 +205,21 @@ def _compile_upsert(dialect: Any, name: str) -> _DriverUpsert:
         dialect=dialect, column_keys=list(_UPSERT_COLUMNS[name])
     )
     names = tuple(compiled.positiontup or ())
-    processors = tuple(
-        (i, process)
-        for i, column in enumerate(names)
-        if (process := table.c[column].type._cached_bind_processor(dialect))
-    )
-    pick = itemgetter(*names)
-    return str(compiled), pick, processors
+    processors = tuple(table.c[column].type._cached_bind_processor(dialect) for column in names)
+    return str(compiled), names, processors
 
 
 async def _execute_many(session: AsyncSession, name: str, rows: list[dict[str, Any]]) -> None:
-    """Run a hot-path upsert over `rows`. On SQLite the parameters are converted here and handed
-    to the driver's executemany: SQLAlchemy's per-row parameter building cost more than
-    SQLite's insert (a rebuild writes a whole province's facts; a live batch some thousand
-    roll-up rows)."""
+    """Run a hot-path upsert over `rows`. On SQLite the parameters are converted here
+    (`driver_records`, as `insert_many` does) and handed to the driver's executemany:
+    SQLAlchemy's per-row parameter building cost more than SQLite's insert (a rebuild writes a
+    whole province's facts; a live batch some thousand roll-up rows)."""
     connection = await session.connection()
     if connection.dialect.name != "sqlite":
         await session.execute(_statement(connection.dialect.name, name), rows)
         return
-    sql, pick, processors = _driver_upsert(connection.dialect, name)
-    # each distinct value of a column converted once (a batch's `updated_at` is one value, say)
-    converting: list[tuple[int, Callable[[Any], Any], dict[Any, Any]]] = [
-        (i, process, {}) for i, process in processors
-    ]
-    parameters = []
-    for row in rows:
-        values = list(pick(row))
-        for i, process, seen in converting:
-            value = values[i]
-            if value is not None:
-                found = seen.get(value)
-                if found is None:
-                    found = seen[value] = process(value)
-                values[i] = found
-        parameters.append(tuple(values))
-    await connection.exec_driver_sql(sql, parameters)
+    sql, names, processors = _driver_upsert(connection.dialect, name)
+    await connection.exec_driver_sql(sql, driver_records(rows, names, processors))
 
 
 @dataclass(frozen=True)
