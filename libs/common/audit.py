@@ -8,7 +8,7 @@ masked forms of anything sensitive, never a raw ID number or phone.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar
@@ -84,9 +84,19 @@ class AuditQuery:
 
 
 class AuditTrail:
-    def __init__(self, session: AsyncSession, table: Table) -> None:
+    """The trail in `table`. Entries are written at once, or, given the unit of work's
+    `insert_at_commit`, with its events at commit (nothing reads an entry back in the
+    transaction that writes it)."""
+
+    def __init__(
+        self,
+        session: AsyncSession,
+        table: Table,
+        at_commit: Callable[[Table, Sequence[Mapping[str, Any]]], None] | None = None,
+    ) -> None:
         self.session = session
         self.table = table
+        self._at_commit = at_commit
 
     async def record(
         self,
@@ -117,23 +127,23 @@ class AuditTrail:
         if not entries:
             return
         now = utcnow()
-        await insert_many(
-            self.session,
-            self.table,
-            [
-                {
-                    "at": now,
-                    "actor": actor.subject,
-                    "actor_region": actor.region_code,
-                    "action": action,
-                    "entity_type": entity_type,
-                    "entity_id": entity_id,
-                    "region_code": region_code,
-                    "changes": json.dumps(changes, ensure_ascii=False, default=str),
-                }
-                for entity_id, region_code, changes in entries
-            ],
-        )
+        rows = [
+            {
+                "at": now,
+                "actor": actor.subject,
+                "actor_region": actor.region_code,
+                "action": action,
+                "entity_type": entity_type,
+                "entity_id": entity_id,
+                "region_code": region_code,
+                "changes": json.dumps(changes, ensure_ascii=False, default=str),
+            }
+            for entity_id, region_code, changes in entries
+        ]
+        if self._at_commit is not None:
+            self._at_commit(self.table, rows)
+        else:
+            await insert_many(self.session, self.table, rows)
 
     async def find(self, query: AuditQuery) -> list[AuditEntry]:
         t = self.table
@@ -171,7 +181,7 @@ class AuditedUnitOfWork(UnitOfWork):
 
     @property
     def audit(self) -> AuditTrail:
-        return AuditTrail(self.session, self.audit_log)
+        return AuditTrail(self.session, self.audit_log, self.insert_at_commit)
 
     async def record_and_audit(
         self,

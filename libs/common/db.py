@@ -32,6 +32,7 @@ from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import RowMapping, make_url
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -178,12 +179,23 @@ class _OneHandOffCursor:
     async def __aexit__(self, *_exc: object) -> None:
         await self.close()
 
-    def _run(self, begin: str | None, commit: bool, method: str, sql: str, parameters: Any) -> None:
-        """In the connection's thread: the pending BEGIN, the statement, its first rows, and
-        the COMMIT asked for after it (once every row is read)."""
+    def _run(
+        self,
+        begin: str | None,
+        before: list[tuple[str, list[tuple[Any, ...]]]],
+        commit: bool,
+        method: str,
+        sql: str,
+        parameters: Any,
+    ) -> None:
+        """In the connection's thread: the pending BEGIN, the statements queued to go before
+        this one (`OneHandOffConnection.before_next`), the statement, its first rows, and the
+        COMMIT asked for after it (once every row is read)."""
         connection = self._connection._conn
         if begin is not None:
             connection.execute(begin)
+        for before_sql, records in before:
+            connection.executemany(before_sql, records)
         cursor = connection.cursor()
         try:
             getattr(cursor, method)(sql, parameters)
@@ -204,8 +216,9 @@ class _OneHandOffCursor:
         await self.close()
         connection = self._connection
         begin, connection.begin_pending = connection.begin_pending, None
+        before, connection.queued = connection.queued, []
         commit, connection.commit_pending = connection.commit_pending, False
-        await connection.in_thread(self._run, begin, commit, method, sql, parameters)
+        await connection.in_thread(self._run, begin, before, commit, method, sql, parameters)
         return self
 
     async def execute(self, sql: str, parameters: Any = ()) -> Self:
@@ -266,6 +279,10 @@ class OneHandOffConnection(aiosqlite.Connection):
     begin_pending: str | None = None
     commit_pending = False
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.queued: list[tuple[str, list[tuple[Any, ...]]]] = []
+
     def cursor(self) -> _OneHandOffCursor:  # type: ignore[override]
         return _OneHandOffCursor(self)
 
@@ -276,6 +293,11 @@ class OneHandOffConnection(aiosqlite.Connection):
     def begin_with_next(self, begin: str) -> None:
         """Open the transaction with `begin` in the same hand-off as its first statement."""
         self.begin_pending = begin
+
+    def before_next(self, sql: str, records: list[tuple[Any, ...]]) -> None:
+        """Run `sql` over `records` (an executemany whose result nobody reads) in the next
+        statement's hand-off, before it; its failure is that statement's."""
+        self.queued.append((sql, records))
 
     def commit_with_next(self) -> None:
         """Commit in the same hand-off as the next statement, right after it (unless it leaves
@@ -288,7 +310,7 @@ class OneHandOffConnection(aiosqlite.Connection):
         Read outside the connection's thread, as SQLAlchemy reads a cursor's rowcount: the
         thread is idle, for a statement whose caller was cancelled before it ran (its BEGIN
         still queued) leaves a connection SQLAlchemy invalidates and closes, never ends."""
-        self.begin_pending, self.commit_pending = None, False
+        self.begin_pending, self.commit_pending, self.queued = None, False, []
         return self._connection is not None and self._connection.in_transaction
 
     async def commit(self) -> None:
@@ -403,6 +425,7 @@ class UnitOfWork:
         self._db = db
         self.readonly = readonly
         self._pending: list[Envelope] = []
+        self._inserts: list[tuple[Table, list[Mapping[str, Any]]]] = []
         self._written = 0
         self._session: AsyncSession | None = None
         self._repositories: dict[type[Repository], Repository] = {}
@@ -450,6 +473,7 @@ class UnitOfWork:
             await session.close()
             self._session = None
             self._pending.clear()
+            self._inserts.clear()
             self._repositories.clear()
 
     def _writable(self) -> None:
@@ -506,8 +530,34 @@ class UnitOfWork:
             for subject, data in events
         )
 
+    def insert_at_commit(self, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+        """INSERT `rows` (each naming the same columns) when the events are written: at commit,
+        or at the end of a `savepoint()`; for rows nothing in the transaction reads back (the
+        audit trail). On SQLite they go to the connection's thread in the one hand-off that
+        writes the outbox and commits: a statement less inside the writer's turn."""
+        self._writable()
+        if rows:
+            self._inserts.append((table, list(rows)))
+
+    async def _flush_inserts(self) -> None:
+        """Write the rows of `insert_at_commit`: on SQLite, queued to go in the next
+        statement's hand-off (the outbox INSERT's) when events follow them."""
+        inserts, self._inserts = self._inserts, []
+        if self._pending and self.dialect == "sqlite":
+            connection = await self.session.connection()
+            raw = await connection.get_raw_connection()
+            driver: OneHandOffConnection = raw.driver_connection  # type: ignore[assignment]
+            for table, rows in inserts:
+                driver.before_next(*sqlite_insert(connection, table, rows))
+            return
+        for table, rows in inserts:
+            await insert_many(self.session, table, rows)
+
     async def flush_events(self) -> None:
-        """Write the recorded events to the outbox inside the current transaction."""
+        """Write the rows of `insert_at_commit` and the recorded events to the outbox inside
+        the current transaction."""
+        if self._inserts:
+            await self._flush_inserts()
         if not self._pending:
             return
         rows = [
@@ -532,13 +582,13 @@ class UnitOfWork:
     async def savepoint(self) -> AsyncIterator[None]:
         """A nested transaction: on error its writes and the events it recorded are undone."""
         await self.flush_events()  # what came before belongs to the outer transaction
-        pending_before = len(self._pending)
         try:
             async with self.session.begin_nested():
                 yield
                 await self.flush_events()
         except BaseException:
-            del self._pending[pending_before:]
+            self._pending.clear()
+            self._inserts.clear()
             raise
 
 
@@ -634,6 +684,27 @@ def driver_records(
     return list(map(tuple, records))
 
 
+def _processors(
+    connection: AsyncConnection, table: Table, names: Sequence[str]
+) -> list[Callable[[Any], Any] | None]:
+    """The bind processor of each named column of `table` (None where values go as they are)."""
+    return [table.c[name].type._cached_bind_processor(connection.dialect) for name in names]
+
+
+def sqlite_insert(
+    connection: AsyncConnection, table: Table, rows: Sequence[Mapping[str, Any]]
+) -> tuple[str, list[tuple[Any, ...]]]:
+    """SQLite's INSERT of `rows` (each naming the same columns) and their values as the driver
+    takes them, for its `executemany`."""
+    names = list(rows[0])
+    quote = connection.dialect.identifier_preparer.quote
+    columns = ", ".join(quote(n) for n in names)
+    table_name = connection.dialect.identifier_preparer.format_table(table)
+    marks = ", ".join("?" * len(names))
+    sql = f"INSERT INTO {table_name} ({columns}) VALUES ({marks})"
+    return sql, driver_records(rows, names, _processors(connection, table, names))
+
+
 async def insert_many(
     session: AsyncSession, table: Table, rows: Sequence[Mapping[str, Any]]
 ) -> None:
@@ -656,17 +727,11 @@ async def insert_many(
         # so COPY runs inside it and not in autocommit.
         await session.execute(select(1))
     connection = await session.connection()
-    names = list(rows[0])
-    processors = [table.c[name].type._cached_bind_processor(connection.dialect) for name in names]
-    records = driver_records(rows, names, processors)
     if dialect == "sqlite":
-        columns = ", ".join(connection.dialect.identifier_preparer.quote(n) for n in names)
-        table_name = connection.dialect.identifier_preparer.format_table(table)
-        marks = ", ".join("?" * len(names))
-        await connection.exec_driver_sql(
-            f"INSERT INTO {table_name} ({columns}) VALUES ({marks})", records
-        )
+        await connection.exec_driver_sql(*sqlite_insert(connection, table, rows))
         return
+    names = list(rows[0])
+    records = driver_records(rows, names, _processors(connection, table, names))
     raw = await connection.get_raw_connection()
     await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
         table.name, records=records, columns=names, schema_name=table.schema

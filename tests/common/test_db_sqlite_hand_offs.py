@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select, text
 
+from libs.common.audit import Actor, AuditedUnitOfWork, audit_table
 from libs.common.db import Database, OneHandOffConnection
 from libs.common.events import IntegrationEvent, catalogue
 from libs.common.tables import outbox, platform_metadata
@@ -28,6 +29,14 @@ notes = Table(
     Column("id", Integer(), primary_key=True, autoincrement=True),
     Column("note", String(20), nullable=False, unique=True),
 )
+audit_log = audit_table(metadata)
+
+
+class AuditedNotes(AuditedUnitOfWork):
+    audit_log = audit_log
+
+
+ACTOR = Actor("tester", "14")
 
 
 @catalogue.register(
@@ -92,6 +101,63 @@ async def test_the_outbox_insert_carries_the_commit(db: Database, hand_offs: lis
         uow.record(NoteWrittenV1(note="a"))
     assert hand_offs == ["_run", "_run"]  # BEGIN IMMEDIATE + INSERT; outbox INSERT + COMMIT
     assert (await count(db), await outbox_rows(db)) == (1, 1)
+
+
+async def audit_entries(db: Database) -> list[str]:
+    async with db.read() as session:
+        return list((await session.execute(select(audit_log.c.entity_id))).scalars())
+
+
+async def test_the_audit_entry_goes_with_the_outbox_insert_and_the_commit(
+    db: Database, hand_offs: list[str]
+) -> None:
+    async with AuditedNotes(db) as uow:
+        await uow.session.execute(insert(notes).values(note="a"))
+        await uow.record_and_audit(
+            ACTOR, NoteWrittenV1(note="a"), entity_type="note", region_code="14"
+        )
+    # BEGIN IMMEDIATE + INSERT; the audit entry's INSERT, the outbox INSERT and COMMIT
+    assert hand_offs == ["_run", "_run"]
+    assert (await count(db), await outbox_rows(db), await audit_entries(db)) == (1, 1, ["a"])
+
+
+async def test_an_audit_entry_without_an_event_is_written_at_commit(db: Database) -> None:
+    async with AuditedNotes(db) as uow:
+        await uow.audit.record(
+            ACTOR, "note.read", entity_type="note", entity_id="b", region_code="14"
+        )
+        assert await audit_entries(db) == []  # not before the commit
+    assert await audit_entries(db) == ["b"]
+
+
+async def test_an_audit_entry_goes_with_its_failed_commit_or_undone_savepoint(
+    db: Database,
+) -> None:
+    uow = AuditedNotes(db)
+    await uow.__aenter__()
+    recorded = await uow.record_and_audit(
+        ACTOR, NoteWrittenV1(note="lost"), entity_type="note", region_code="14"
+    )
+    clash = {"event_id": recorded.id, "type": "t", "subject": "s", "source": "x"}
+    await uow.session.execute(
+        insert(outbox).values(
+            **clash, occurred_at=recorded.time, data=b"{}", created_at=recorded.time
+        )
+    )
+    with pytest.raises(Exception, match="UNIQUE"):
+        await uow.__aexit__(None, None, None)
+    assert (await outbox_rows(db), await audit_entries(db)) == (0, [])
+    async with AuditedNotes(db) as uow:
+        await uow.record_and_audit(
+            ACTOR, NoteWrittenV1(note="kept"), entity_type="note", region_code="14"
+        )
+        with contextlib.suppress(RuntimeError):
+            async with uow.savepoint():
+                await uow.record_and_audit(
+                    ACTOR, NoteWrittenV1(note="undone"), entity_type="note", region_code="14"
+                )
+                raise RuntimeError("the nested step fails")
+    assert (await outbox_rows(db), await audit_entries(db)) == (1, ["kept"])
 
 
 async def test_when_the_statement_carrying_the_commit_fails_nothing_is_written(
