@@ -259,6 +259,15 @@ async def refuse_hostile_text(request: Request) -> None:
         raise InvalidInput(f"invalid input: {fields}", errors=errors)
 
 
+async def guard_request(request: Request) -> None:
+    """What every route checks before its own dependencies, in this order: the body's media
+    type (415), `If-Match` where the route takes it (428), hostile text (422). One dependency
+    rather than three: FastAPI's solving costs each ~30-50 µs of CPU a request."""
+    await refuse_unexpected_media_type(request)
+    await require_if_match(request)
+    await refuse_hostile_text(request)
+
+
 def build_app(
     definition: ServiceDefinition, *, span_exporter: SpanExporter | None = None
 ) -> FastAPI:
@@ -281,11 +290,7 @@ def build_app(
         description=definition.description,
         version=definition.version,
         lifespan=lifespan,
-        dependencies=[
-            Depends(refuse_unexpected_media_type),
-            Depends(require_if_match),
-            Depends(refuse_hostile_text),
-        ],
+        dependencies=[Depends(guard_request)],
         generate_unique_id_function=operation_ids(settings.service_name),
         servers=servers(settings.public_url),
     )

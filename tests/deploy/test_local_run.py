@@ -99,6 +99,34 @@ def test_service_spec_uses_the_preset_port(tmp_path: Path) -> None:
     assert spec.command == [sys.executable, "-m", "services.coverage"]
 
 
+@pytest.mark.parametrize("name", run.SPLIT_SERVICES)
+def test_a_split_service_runs_its_api_beside_a_worker(tmp_path: Path, name: str) -> None:
+    """`make run` starts coverage as two processes on one store: the API (role api) and
+    `python -m services.coverage worker` on the API's port + 100."""
+    api = run.service_spec(name, tmp_path, "nats://x:4222", {})
+    prefix = f"PB_{name.upper()}_"
+    assert api.env[f"{prefix}ROLE"] == "api"
+    assert api.command == [sys.executable, "-m", f"services.{name}"]
+
+    worker = run.worker_spec(api)
+
+    assert worker is not None
+    assert worker.name == f"{name}-worker"
+    assert worker.command == [sys.executable, "-m", f"services.{name}", "worker"]
+    assert worker.port == api.port + run.WORKER_PORT_OFFSET
+    assert worker.database_url == api.database_url
+    assert worker.env[f"{prefix}ROLE"] == "worker"
+    assert worker.env[f"{prefix}PORT"] == str(worker.port)
+
+
+def test_a_service_run_whole_has_no_worker(tmp_path: Path) -> None:
+    """`PB_<NAME>_ROLE=all` runs a split service as one process again; the registry is run
+    whole (its relay's writes stay behind the API's writers in one process: docs/registry.md)."""
+    whole = run.service_spec("coverage", tmp_path, "nats://x:4222", {"PB_COVERAGE_ROLE": "all"})
+    assert run.worker_spec(whole) is None
+    assert run.worker_spec(run.service_spec("registry", tmp_path, "nats://x:4222", {})) is None
+
+
 def test_service_spec_rejects_a_port_that_is_not_a_number(tmp_path: Path) -> None:
     with pytest.raises(run.LauncherError, match="PB_REGISTRY_PORT"):
         run.service_spec("registry", tmp_path, "nats://x:4222", {"PB_REGISTRY_PORT": "eighty"})
