@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from services.registry.domain.imports import RowBatch
 from services.registry.import_reader import (
     ProcessRows,
     ReaderFailed,
@@ -38,7 +39,7 @@ def stored(tmp_path: Path) -> Path:
     return out
 
 
-async def batches(rows: RowSource) -> list[object]:
+async def batches(rows: RowSource) -> list[RowBatch]:
     try:
         out = []
         while (batch := await rows.next_batch()).consumed:
@@ -58,9 +59,9 @@ async def test_a_process_reads_the_same_batches_as_a_thread(stored: Path, skip: 
     assert isinstance(in_process, ProcessRows)
     expected = await batches(in_thread)
     assert await batches(in_process) == expected
-    errors = [e for b in expected for e in b.errors]  # type: ignore[attr-defined]
+    errors = [e for b in expected for e in b.errors]
     assert skip or any("duplicate of row" in e.reason for e in errors)
-    assert sum(b.consumed for b in expected) == 40 - skip  # type: ignore[attr-defined]
+    assert sum(b.consumed for b in expected) == 40 - skip
 
 
 async def test_a_reader_process_closed_mid_file_is_stopped(stored: Path) -> None:
