@@ -180,7 +180,7 @@ async def test_bulk_updates_and_upserts_write_what_sqlalchemys_executemany_write
         changed = [
             dataclasses.replace(
                 o,
-                address=f"新荣区\"引号\"路{n}号",
+                address=f'新荣区"引号"路{n}号',
                 investors=[{"name": "某某投资", "share": 0.5}],
                 staff_count=None if n == 1 else n,
                 version=o.version + 1,
