@@ -26,6 +26,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, Protocol, Self
 
+from libs.common.collector import collector_paused
 from services.registry.domain.imports import (
     SOURCES,
     FileDuplicates,
@@ -195,11 +196,15 @@ class ProcessRows:
 
     def _receive(self) -> RowBatch:
         try:
-            received: Any = pickle.loads(self.rows.recv_bytes())
+            data = self.rows.recv_bytes()
         except EOFError:
             raise ReaderFailed(
                 f"the import's reader process ended (exit code {self.process.exitcode})"
             ) from None
+        # A batch is thousands of new objects that live through the chunk: unpickled with the
+        # collector on, they set off collections over the whole heap (4 times the unpickling).
+        with collector_paused():
+            received: Any = pickle.loads(data)
         if isinstance(received, ReaderFailed):
             raise received
         assert isinstance(received, RowBatch)
