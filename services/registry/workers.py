@@ -8,7 +8,8 @@ reads, masked; `service/imports.py`); a job stored as uploaded by an older versi
 rows first. Then one transaction per chunk of rows (the use case `import_chunk`, with the job's
 progress). A resumed job starts after the last committed chunk; the rows before it are read
 again only to rebuild the file's duplicate check. While one chunk is written, the next is read
-and validated in a thread. The transaction that finishes a job deletes its stored rows.
+and validated in a thread, or for a large job in a process of its own (`import_reader`). The
+transaction that finishes a job deletes its stored rows.
 """
 
 from __future__ import annotations
@@ -28,21 +29,13 @@ from libs.common.logging import get_logger
 from libs.common.service import Runtime, WorkerFactory
 from libs.common.tables import utcnow
 from libs.common.tasks import PeriodicJob, StopSignal, stop_loop
-from services.registry.domain.imports import (
-    FileDuplicates,
-    ImportCounts,
-    ImportJob,
-    MissingColumns,
-    PlaceNames,
-    RowBatch,
-    read_row,
-)
+from services.registry.domain.imports import ImportCounts, ImportJob, MissingColumns
 from services.registry.domain.organizations import Rules
+from services.registry.import_reader import PROCESS_MIN_ROWS, RowSource, open_rows
 from services.registry.service import branches
 from services.registry.service import imports as service
 from services.registry.settings import RegistrySettings
 from services.registry.sheets import SheetError, SheetLimits
-from services.registry.store.regions import region_tree
 from services.registry.store.uow import RegistryUnitOfWork
 
 log = get_logger(__name__)
@@ -67,43 +60,6 @@ async def _materialise(db: Database, job: ImportJob, folder: Path) -> Path:
                 return path
             await asyncio.to_thread(out.write, block)
             seq += 1
-
-
-class _FileReader:
-    """The job's stored rows, validated, in batches; used from a worker thread (it parses and
-    checks plain Python, so the event loop stays free for requests)."""
-
-    def __init__(self, path: Path, job: ImportJob) -> None:
-        self.header, self.rows = service.stored_rows(path, job.source)
-        self.scope = job.region_code
-        self.places = PlaceNames(region_tree, job.region_code)
-        self.duplicates = FileDuplicates()
-
-    def take(self, n: int) -> RowBatch:
-        batch = RowBatch()
-        for number, cells in self.rows:
-            batch.consumed += 1
-            if cells:
-                batch.rows += 1
-                result = read_row(self.header, number, cells, self.scope, self.places)
-                if isinstance(result, list):
-                    batch.errors += result
-                    batch.rejected_rows += 1
-                else:
-                    duplicate = self.duplicates.check(result)
-                    if duplicate is not None:
-                        batch.errors.append(duplicate)
-                        batch.rejected_rows += 1
-                    else:
-                        batch.records.append(result)
-            if batch.consumed >= n:
-                break
-        return batch
-
-    def skip(self, n: int) -> None:
-        """Pass over rows already imported, remembering them for the duplicate check."""
-        while n > 0:
-            n -= self.take(min(n, 10_000)).consumed or n
 
 
 async def _as_rows(
@@ -175,9 +131,11 @@ async def run_job(
     should_stop: Callable[[], bool] = lambda: False,
     max_chunks: int | None = None,
     limits: SheetLimits | None = None,
+    process_min_rows: int = PROCESS_MIN_ROWS,
 ) -> str:
     """Process a job this worker has claimed, renewing its lease every `heartbeat` seconds
-    (a third of the lease unless given); returns its status when this run ends."""
+    (a third of the lease unless given); returns its status when this run ends. Its rows are
+    read in a process of their own when at least `process_min_rows` are left (`import_reader`)."""
     async with RegistryUnitOfWork(db, readonly=True) as uow:
         job = await service.get_job(uow, job_id)
     if job is None:
@@ -191,20 +149,29 @@ async def run_job(
                 path = await _as_rows(db, job, owner, Path(path), limits)
                 if isinstance(path, str):
                     return path
-            reader = await asyncio.to_thread(_FileReader, Path(path), job)
-            if job.rows_done:
-                await asyncio.to_thread(reader.skip, job.rows_done)
-            return await _run_chunks(
-                db,
-                job,
-                owner,
-                rules,
-                reader,
+            left = job.rows_total - job.rows_done if job.rows_total is not None else None
+            rows = await open_rows(
+                Path(path),
+                job.source,
+                job.region_code,
+                skip=job.rows_done,
+                left=left if job.stored_as == service.STORED_ROWS else None,
                 chunk_rows=chunk_rows,
-                lease=lease,
-                should_stop=lambda: should_stop() or lost.is_set(),
-                max_chunks=max_chunks,
+                process_min_rows=process_min_rows,
             )
+            try:
+                return await _run_chunks(
+                    db,
+                    job,
+                    owner,
+                    rules,
+                    rows,
+                    lease=lease,
+                    should_stop=lambda: should_stop() or lost.is_set(),
+                    max_chunks=max_chunks,
+                )
+            finally:
+                await rows.close()  # nothing reads the temporary file once it is removed
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -214,9 +181,8 @@ async def _run_chunks(
     job: ImportJob,
     owner: str,
     rules: Rules,
-    reader: _FileReader,
+    rows: RowSource,
     *,
-    chunk_rows: int,
     lease: timedelta,
     should_stop: Callable[[], bool],
     max_chunks: int | None,
@@ -225,18 +191,15 @@ async def _run_chunks(
     counts = ImportCounts(**job.counts)
     done = job.rows_done
     chunks = 0
-    # The next batch is read and validated in a thread while this one is written.
-    upcoming = asyncio.ensure_future(asyncio.to_thread(reader.take, chunk_rows))
+    # The next batch is read and validated (in a thread or a process) while this one is written.
     while True:
         if should_stop() or (max_chunks is not None and chunks >= max_chunks):
-            await upcoming  # the reader's thread must not outlive the temporary file
             async with RegistryUnitOfWork(db) as uow:  # let another worker (or a restart) resume
                 await service.release_job(uow, job, owner)
             return "running"
-        batch = await upcoming
+        batch = await rows.next_batch()
         if batch.consumed == 0:
             break
-        upcoming = asyncio.ensure_future(asyncio.to_thread(reader.take, chunk_rows))
         with collector_paused():
             async with RegistryUnitOfWork(db) as uow:
                 total = ImportCounts(**counts.as_dict())

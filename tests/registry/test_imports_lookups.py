@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from libs.common.db import Database
 from libs.common.tables import outbox
+from services.registry.domain.imports import Provenance
 from services.registry.domain.organizations import Organization, Rules
 from services.registry.service.organizations import (
     announce_changed,
@@ -159,5 +160,51 @@ async def test_events_recorded_without_the_model_are_recorded_as_with_it(
         assert rows[: 2 * len(batch)] == rows[2 * len(batch) :]
         assert len(set(ids)) == len(ids)
         assert all(str(UUID(i, version=4)) == i and UUID(i).version == 4 for i in ids)
+    finally:
+        await db.dispose()
+
+
+async def test_bulk_updates_and_upserts_write_what_sqlalchemys_executemany_writes(
+    service_databases: ServiceDatabases,
+) -> None:
+    """`save_many` and the provenance upsert hand the driver their rows themselves
+    (`store/bulk.execute_many`: the compiled statement's `positiontup` and each bind's
+    processor): what they store must be what SQLAlchemy's own executemany stored, JSON and
+    aware timestamps included, on both stores."""
+    db = Database(await service_databases.url("registry"), source="/pb/registry")
+    try:
+        stored = [named(n, f"大同市新荣区批量{n}有限公司") for n in range(1, 4)]
+        async with db.unit_of_work() as uow:
+            await OrganizationRepository(uow.session).add_many(stored)
+        said_at = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
+        changed = [
+            dataclasses.replace(
+                o,
+                address=f'新荣区"引号"路{n}号',
+                investors=[{"name": "某某投资", "share": 0.5}],
+                staff_count=None if n == 1 else n,
+                version=o.version + 1,
+                updated_at=said_at,
+            )
+            for n, o in enumerate(stored, start=1)
+        ]
+        said = [
+            Provenance(o.id, "tax", {"name": o.name, "staff_count": n}, "job-1", n, "name", said_at)
+            for n, o in enumerate(changed, start=1)
+        ]
+        async with db.unit_of_work() as uow:
+            await OrganizationRepository(uow.session).save_many(changed)
+            repo = ImportRepository(uow.session)
+            await repo.record_sources(said)
+            await repo.record_sources([dataclasses.replace(said[0], row=9, values={"x": "一"})])
+        async with db.read() as session:
+            again = await OrganizationRepository(session).get_many(o.id for o in stored)
+            assert [again[o.id] for o in changed] == changed
+            sources = await ImportRepository(session).sources_of(changed[0].id)
+            said_before = await ImportRepository(session).said_before([changed[1].id], "tax")
+        assert [(s["row"], s["values"], s["said_at"]) for s in sources] == [
+            (9, {"x": "一"}, said_at)
+        ]
+        assert said_before == {changed[1].id: {"name": changed[1].name, "staff_count": 2}}
     finally:
         await db.dispose()

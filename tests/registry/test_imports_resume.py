@@ -13,6 +13,7 @@ from libs.common.audit import Actor
 from libs.common.db import Database
 from libs.common.tables import outbox, utcnow
 from services.registry.domain.organizations import Rules
+from services.registry.import_reader import PROCESS_MIN_ROWS
 from services.registry.service.imports import submit_import
 from services.registry.store.import_tables import import_jobs, import_row_errors
 from services.registry.store.imports import ImportRepository
@@ -29,8 +30,9 @@ async def count(db: Database, statement: Any) -> int:
 
 
 @pytest.mark.parametrize("title", [False, True], ids=["header-first", "title-above"])
+@pytest.mark.parametrize("process_min_rows", [PROCESS_MIN_ROWS, 1], ids=["thread", "process"])
 async def test_a_job_resumes_where_its_dead_worker_stopped(
-    service_databases: ServiceDatabases, title: bool
+    service_databases: ServiceDatabases, title: bool, process_min_rows: int
 ) -> None:
     db = Database(await service_databases.url("registry"), source="/pb/registry")
     try:
@@ -52,7 +54,15 @@ async def test_a_job_resumes_where_its_dead_worker_stopped(
             assert await ImportRepository(uow.session).claim(
                 job.id, "dying", utcnow(), timedelta(minutes=2)
             )
-        status = await run_job(db, job.id, "dying", Rules(), chunk_rows=10, max_chunks=1)
+        status = await run_job(
+            db,
+            job.id,
+            "dying",
+            Rules(),
+            chunk_rows=10,
+            max_chunks=1,
+            process_min_rows=process_min_rows,  # the rows read in a process of their own, or not
+        )
         assert status == "running"
         assert await count(db, select(import_jobs.c.rows_done)) == 10
         assert await count(db, select(func.count()).select_from(organizations)) == 10

@@ -146,22 +146,6 @@ def write_rows(
     return header, total
 
 
-def stored_rows(path: Path, source: str) -> tuple[HeaderMap, Iterator[tuple[int, list[str]]]]:
-    """The header mapping and rows of a file `write_rows` wrote."""
-    lines = path.open(encoding="utf-8")
-    first = json.loads(lines.readline())
-    positions = {f: tuple(p) for f, p in first["fields"].items()}
-    header = HeaderMap(SOURCES[source], positions, dropped=(), ignored=())
-
-    def rows() -> Iterator[tuple[int, list[str]]]:
-        with lines:
-            for line in lines:
-                number, cells = json.loads(line)
-                yield number, cells
-
-    return header, rows()
-
-
 def store_rows(
     file: IO[bytes],
     filename: str,

@@ -24,6 +24,7 @@ from libs.common.subtree import within_region
 from libs.common.tables import utcnow
 from services.registry.domain.imports import ConflictRow, ImportJob, Provenance, RowError
 from services.registry.domain.organizations import Organization
+from services.registry.store.bulk import execute_many
 from services.registry.store.import_tables import (
     import_conflicts,
     import_file_chunks,
@@ -306,7 +307,7 @@ class ImportRepository(Repository):
     async def record_sources(self, said: Sequence[Provenance]) -> None:
         """What a source said, keyed by organisation+source: inserted in bulk (COPY on
         PostgreSQL) for organisations the import registers (no earlier word possible), upserted
-        (one statement, executemany) for the ones it matched."""
+        (one statement, the driver's executemany: `execute_many`) for the ones it matched."""
         fresh = _source_rows(p for p in said if p.matched_by == "new")
         await insert_many(self.session, organization_sources, fresh)
         rows = _source_rows(p for p in said if p.matched_by != "new")
@@ -320,7 +321,7 @@ class ImportRepository(Repository):
                 for name in ("values", "import_id", "row", "matched_by", "said_at")
             },
         )
-        await self.session.execute(statement, rows)
+        await execute_many(self.session, statement, rows)
 
     async def sources_of(self, organization_id: str) -> list[dict[str, Any]]:
         t = organization_sources

@@ -30,6 +30,7 @@ from services.registry.domain.organizations import (
     OrganizationFilter,
     ThreeHavesState,
 )
+from services.registry.store.bulk import execute_many
 from services.registry.store.tables import organizations
 
 _LEDGER_COLUMNS = {point: f"ledger_{point}" for point in LEDGER_POINTS}
@@ -197,7 +198,8 @@ class OrganizationRepository(Repository):
         return bool(getattr(result, "rowcount", 0) == 1)
 
     async def save_many(self, batch: Sequence[Organization]) -> None:
-        """Write many changed files at once (imports): executemany of one UPDATE by id."""
+        """Write many changed files at once (imports): executemany of one UPDATE by id, the
+        rows handed to the driver as they are (`execute_many`)."""
         if not batch:
             return
         rows = [to_row(o) for o in batch]
@@ -209,4 +211,4 @@ class OrganizationRepository(Repository):
             .where(organizations.c.id == bindparam("_id"))
             .values({c: bindparam(c) for c in columns})
         )
-        await self.session.execute(statement, rows)
+        await execute_many(self.session, statement, rows)
