@@ -38,6 +38,8 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.util import await_
 
 from libs.common.events import Envelope, IntegrationEvent, new_event_id
@@ -736,6 +738,30 @@ async def insert_many(
     await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
         table.name, records=records, columns=names, schema_name=table.schema
     )
+
+
+async def execute_many(
+    session: AsyncSession, statement: ClauseElement, rows: Sequence[Mapping[str, Any]]
+) -> None:
+    """Run `statement` once per row (each row naming every bound parameter) in the session's
+    transaction, the rows handed to the driver's executemany as tuples in the compiled
+    statement's parameter order (`Compiled.positiontup`: both drivers take positional
+    parameters), each value through its bind processor as SQLAlchemy applies it
+    (`driver_records`). For hot bulk UPDATEs and upserts: SQLAlchemy builds each row's
+    parameters value by value, which cost more than the database's own work (`insert_many`
+    does the same for INSERTs)."""
+    if not rows:
+        return
+    connection = await session.connection()
+    dialect = connection.dialect
+    compiled = statement.compile(dialect=dialect)
+    assert isinstance(compiled, SQLCompiler)
+    assert compiled.positiontup is not None, f"not positional: {dialect.paramstyle}"
+    names = list(compiled.positiontup)
+    processors = [
+        compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names
+    ]
+    await connection.exec_driver_sql(compiled.string, driver_records(rows, names, processors))
 
 
 def containing(column: ColumnElement[str], text: str) -> ColumnElement[bool]:

@@ -168,7 +168,7 @@ async def test_bulk_updates_and_upserts_write_what_sqlalchemys_executemany_write
     service_databases: ServiceDatabases,
 ) -> None:
     """`save_many` and the provenance upsert hand the driver their rows themselves
-    (`store/bulk.execute_many`: the compiled statement's `positiontup` and each bind's
+    (`execute_many` in libs/common/db.py: the compiled statement's `positiontup` and each bind's
     processor): what they store must be what SQLAlchemy's own executemany stored, JSON and
     aware timestamps included, on both stores."""
     db = Database(await service_databases.url("registry"), source="/pb/registry")

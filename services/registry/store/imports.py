@@ -19,12 +19,11 @@ from sqlalchemy import (
     update,
 )
 
-from libs.common.db import Repository, dialect_insert, insert_many, one_of
+from libs.common.db import Repository, dialect_insert, execute_many, insert_many, one_of
 from libs.common.subtree import within_region
 from libs.common.tables import utcnow
 from services.registry.domain.imports import ConflictRow, ImportJob, Provenance, RowError
 from services.registry.domain.organizations import Organization
-from services.registry.store.bulk import execute_many
 from services.registry.store.import_tables import (
     import_conflicts,
     import_file_chunks,

@@ -19,7 +19,14 @@ from sqlalchemy import (
     update,
 )
 
-from libs.common.db import Repository, containing, dialect_insert, insert_many, starting_with
+from libs.common.db import (
+    Repository,
+    containing,
+    dialect_insert,
+    execute_many,
+    insert_many,
+    starting_with,
+)
 from libs.common.subtree import within_region
 from services.registry.domain.names import name_key
 from services.registry.domain.organizations import (
@@ -30,7 +37,6 @@ from services.registry.domain.organizations import (
     OrganizationFilter,
     ThreeHavesState,
 )
-from services.registry.store.bulk import execute_many
 from services.registry.store.tables import organizations
 
 _LEDGER_COLUMNS = {point: f"ledger_{point}" for point in LEDGER_POINTS}
