@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import json
 import time
 import zlib
 from collections import Counter
@@ -16,11 +17,13 @@ from typing import Any
 
 from nats.js import JetStreamContext
 from opentelemetry import propagate, trace
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import BigInteger, any_, bindparam, delete, func, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql import Select, Update
 
 from libs.common.broker import BrokerLink
-from libs.common.db import Database, one_of
+from libs.common.db import Database
 from libs.common.events import (
     CE_PREFIX,
     CONTENT_TYPE,
@@ -57,6 +60,41 @@ _COLUMNS = (
 #: Events sent between two turns of the event loop: a batch sent in one go holds the loop for
 #: its whole CPU time (tens of ms), and every request and worker of the service waits that long.
 _YIELD_EVERY = 100
+
+#: The shortest time between two sends of the relay. Woken by a commit sooner than that after
+#: its last send, it waits out the rest before reading, so the commits of that time go in one
+#: cycle (read, send, acks, mark: ~1-2 ms of CPU and, on SQLite, a turn of the one writer the
+#: requests need) instead of one cycle each. The first commit after a quiet spell goes at once;
+#: under steady traffic it adds at most this to the commit-to-stream latency.
+_GATHER_SECONDS = 0.02
+
+
+def _unsent_after() -> Select[Any]:
+    """The next batch of unsent events after sequence `:after`, in order (`:after` 0: from the
+    first); the batch size is bound as `:size`. Built once: a statement built per read cost
+    as much CPU as running it."""
+    return (
+        select(*_COLUMNS)
+        .where(outbox.c.sent_at.is_(None), outbox.c.seq > bindparam("after"))
+        .order_by(outbox.c.seq)
+        .limit(bindparam("size"))
+    )
+
+
+def _mark_sent(dialect: str) -> Update:
+    """`UPDATE .. SET sent_at = :sent_at` of the sequences `:seqs`, bound as ONE parameter (an
+    array on PostgreSQL, a JSON array on SQLite, as `db.one_of` does) in a statement built once
+    (`one_of` builds a fresh one, whose cache key and compilation cost more than the UPDATE)."""
+    if dialect == "postgresql":
+        chosen = outbox.c.seq == any_(bindparam("seqs", type_=ARRAY(BigInteger())))
+    else:
+        listed = func.json_each(bindparam("seqs")).table_valued("value")
+        chosen = outbox.c.seq.in_(select(listed.c.value))
+    return (
+        update(outbox)
+        .where(chosen)
+        .values(sent_at=bindparam("sent_at", type_=outbox.c.sent_at.type))
+    )
 
 
 # The CloudEvents NATS-binding header names (as `Envelope.headers()` writes them).
@@ -149,6 +187,9 @@ class OutboxRelay:
         # -inf, not 0.0: the monotonic clock starts near zero at boot (see InboxConsumer).
         self._last_housekeeping = float("-inf")
         self._last_gauges = float("-inf")
+        self._last_send = float("-inf")
+        self._unsent_after = _unsent_after()
+        self._mark_sent = _mark_sent(db.dialect)
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="outbox-relay")
@@ -171,6 +212,7 @@ class OutboxRelay:
                 if not await self._is_leader():
                     await self._stopping.sleep(self.settings.outbox_poll_seconds * 4)
                     continue
+                await self._gather()
                 self.db.outbox_written.clear()
                 result = await self.publish_batch()
                 await self._housekeeping()
@@ -270,10 +312,17 @@ class OutboxRelay:
                 written.cancel()
             if not self.db.outbox_written.is_set():
                 break
+            await self._gather()
             self.db.outbox_written.clear()
             if rows := await self._read(after=after):
                 return rows
         return ()
+
+    async def _gather(self) -> None:
+        """Let the commits of `_GATHER_SECONDS` after the last send gather before reading."""
+        wait = self._last_send + _GATHER_SECONDS - time.monotonic()
+        if wait > 0:
+            await self._stopping.sleep(wait)
 
     def _read_after(self, rows: Sequence[Any]) -> asyncio.Task[Sequence[Any]] | None:
         """The read of the batch after `rows`, started now (None when `rows` was not a full
@@ -285,26 +334,25 @@ class OutboxRelay:
     async def _read(self, *, after: int | None) -> Sequence[Any]:
         """The next batch of unsent events in order (after sequence `after`, when given: the
         batch before it is in flight and not yet marked)."""
-        statement = (
-            select(*_COLUMNS)
-            .where(outbox.c.sent_at.is_(None))
-            .order_by(outbox.c.seq)
-            .limit(self.settings.outbox_batch_size)
-        )
-        if after is not None:
-            statement = statement.where(outbox.c.seq > after)
+        parameters = {"after": after or 0, "size": self.settings.outbox_batch_size}
         async with self.db.read() as session:
-            return (await session.execute(statement)).all()
+            rows: Sequence[Any] = (await session.execute(self._unsent_after, parameters)).all()
+        return rows
 
     async def _mark(self, rows: Sequence[Any], acked: set[int], errors: dict[int, str]) -> None:
         """Mark the acknowledged events sent, and count an attempt on the others."""
         failed = [(row.seq, errors[row.seq]) for row in rows if row.seq not in acked]
         async with self.db.unit_of_work() as uow:
             if acked:
+                if not failed:  # the one statement: on SQLite, BEGIN, UPDATE, COMMIT in one go
+                    await self.db.commit_with_next_statement(uow.session)
+                seqs = sorted(acked)
                 await uow.session.execute(
-                    update(outbox)
-                    .where(one_of(uow.session, outbox.c.seq, sorted(acked)))
-                    .values(sent_at=utcnow())
+                    self._mark_sent,
+                    {
+                        "seqs": seqs if self.db.dialect == "postgresql" else json.dumps(seqs),
+                        "sent_at": utcnow(),
+                    },
                 )
             for seq, error in failed:
                 await uow.session.execute(
@@ -346,6 +394,7 @@ class OutboxRelay:
         """Send a batch without waiting on any ack; a publish that raises (the connection is
         gone) ends the batch there, the rest waits for the next round."""
         batch = _InFlight(rows)
+        self._last_send = time.monotonic()
         for i, row in enumerate(rows):
             if i and i % _YIELD_EVERY == 0:
                 await asyncio.sleep(0)  # publish_async rarely yields: let requests in
