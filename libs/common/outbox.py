@@ -15,7 +15,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from nats.js import JetStreamContext
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+from nats.js.api import Header
 from opentelemetry import propagate, trace
 from sqlalchemy import BigInteger, any_, bindparam, delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -152,12 +155,58 @@ class BatchResult:
 
 @dataclass
 class _InFlight:
-    """A batch sent to JetStream whose acks are still coming: a future per sequence, and the
-    error of a publish that raised."""
+    """A batch sent to JetStream whose acks are still coming: the sequences not answered yet,
+    those acknowledged, and why the others were not (a refusal, a publish that raised)."""
 
     rows: Sequence[Any]
-    futures: dict[int, asyncio.Future[Any]] = field(default_factory=dict)
+    waiting: set[int] = field(default_factory=set)
+    acked: set[int] = field(default_factory=set)
     errors: dict[int, str] = field(default_factory=dict)
+    answered: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def answer(self, seq: int, error: str | None) -> None:
+        """JetStream's answer for the event `seq`, when it is one this batch waits for (an
+        answer to an earlier attempt at the same event is as good: same id, same message)."""
+        if seq not in self.waiting:
+            return
+        self.waiting.discard(seq)
+        if error is None:
+            self.acked.add(seq)
+        else:
+            self.errors[seq] = error
+        if not self.waiting:
+            self.answered.set()
+
+
+#: JetStream's reply to a publish with no stream for its subject (nats-py's `publish_async`
+#: raises `NoStreamResponseError` on it).
+NO_RESPONDERS_STATUS = "503"
+
+
+def ack_error(msg: Msg) -> str | None:
+    """Why JetStream's reply to a publish is no acknowledgement, None when it is one (a stored
+    message, or a duplicate of one: `{"stream": .., "seq": ..}`), as nats-py's
+    `publish_async` judges it. A plain ack is told by its first bytes, without parsing it."""
+    if msg.headers and msg.headers.get(Header.STATUS) == NO_RESPONDERS_STATUS:
+        return "NoStreamResponseError: no stream takes the subject"
+    data = msg.data
+    if data.startswith(b'{"stream":') and b'"error"' not in data:
+        return None
+    try:
+        reply = json.loads(data)
+    except ValueError:
+        return f"unreadable reply from JetStream: {data[:100]!r}"
+    if not isinstance(reply, dict):
+        return f"unreadable reply from JetStream: {data[:100]!r}"
+    if "error" in reply:
+        error = reply["error"] if isinstance(reply["error"], dict) else {}
+        return (
+            f"APIError: code={error.get('code')} err_code={error.get('err_code')} "
+            f"description='{error.get('description')}'"
+        )
+    if "stream" not in reply or "seq" not in reply:
+        return f"unreadable reply from JetStream: {data[:100]!r}"
+    return None
 
 
 class OutboxRelay:
@@ -190,6 +239,14 @@ class OutboxRelay:
         self._last_send = float("-inf")
         self._unsent_after = _unsent_after()
         self._mark_sent = _mark_sent(db.dialect)
+        # JetStream's acks come to one subscription of the relay, `<inbox>.<seq>` each (nats-py's
+        # `publish_async` makes a future, a token and a semaphore turn per event, and parses every
+        # ack into a `PubAck`: twice the CPU of the publish itself); `_sending` is the batch that
+        # waits for them (one at a time).
+        self._replies: Subscription | None = None
+        self._replies_client: Client | None = None
+        self._reply_prefix = ""
+        self._sending: _InFlight | None = None
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="outbox-relay")
@@ -197,6 +254,10 @@ class OutboxRelay:
     async def stop(self) -> None:
         await stop_loop(self._task, self._stopping, grace=self.settings.outbox_ack_timeout_seconds)
         self._task = None
+        if self._replies is not None:
+            with contextlib.suppress(Exception):
+                await self._replies.unsubscribe()
+            self._replies = self._replies_client = None
         if self._lock_conn is not None:
             with contextlib.suppress(Exception):
                 await self._lock_conn.close()
@@ -269,7 +330,7 @@ class OutboxRelay:
         marking: asyncio.Task[None] | None = None
         try:
             reading = self._read_after(rows)
-            current: _InFlight | None = await self._send(self.link.js, rows)
+            current: _InFlight | None = await self._send(rows)
             while current is not None:
                 upcoming: Sequence[Any] = await reading if reading is not None else ()
                 reading = None
@@ -288,7 +349,7 @@ class OutboxRelay:
                     upcoming = await self._written_meanwhile(marking, after=sent_through)
                 if upcoming:
                     reading = self._read_after(upcoming)
-                    current = await self._send(self.link.js, upcoming)
+                    current = await self._send(upcoming)
                     await self._housekeeping()  # a long drain still updates the gauges
         finally:
             if reading is not None:  # read ahead, not to be sent in this round
@@ -390,21 +451,48 @@ class OutboxRelay:
             },
         )
 
-    async def _send(self, js: JetStreamContext, rows: Sequence[Any]) -> _InFlight:
-        """Send a batch without waiting on any ack; a publish that raises (the connection is
-        gone) ends the batch there, the rest waits for the next round."""
-        batch = _InFlight(rows)
+    async def _reply_subject(self, client: Client) -> str:
+        """The subject JetStream's acks come back on (`<it>.<seq>`): the relay's one
+        subscription on this client (nats-py renews it on a reconnect)."""
+        if self._replies is None or self._replies_client is not client:
+            self._reply_prefix = client.new_inbox()
+            self._replies = await client.subscribe(f"{self._reply_prefix}.*", cb=self._on_reply)
+            self._replies_client = client
+        return self._reply_prefix
+
+    async def _on_reply(self, msg: Msg) -> None:
+        batch = self._sending
+        if batch is None:
+            return  # an answer after its batch gave up waiting: it is published again
+        _, _, seq = msg.subject.rpartition(".")
+        if seq.isdigit():
+            batch.answer(int(seq), ack_error(msg))
+
+    async def _send(self, rows: Sequence[Any]) -> _InFlight:
+        """Send a batch without waiting on any ack (a JetStream publish: a NATS request whose
+        reply is the ack); a publish that raises (the connection is gone) ends the batch there,
+        the rest waits for the next round."""
+        batch = self._sending = _InFlight(rows)
         self._last_send = time.monotonic()
+        client = self.link.client
+        try:
+            prefix = await self._reply_subject(client)
+        except Exception as exc:  # noqa: BLE001 - recorded on the rows, retried next round
+            batch.errors[rows[0].seq] = f"{type(exc).__name__}: {exc}"
+            return batch
+        publish, base_url = client.publish, self.settings.events_schema_base_url
         for i, row in enumerate(rows):
             if i and i % _YIELD_EVERY == 0:
-                await asyncio.sleep(0)  # publish_async rarely yields: let requests in
-            headers = message_headers(row, self.settings.events_schema_base_url)
+                await asyncio.sleep(0)  # a publish rarely yields: let requests in
+            headers = message_headers(row, base_url)
             span = self._publish_span(row)
+            batch.waiting.add(row.seq)
             try:
                 if span is not None:
                     propagate.inject(headers, context=trace.set_span_in_context(span))
-                batch.futures[row.seq] = await js.publish_async(row.type, row.data, headers=headers)
+                await publish(row.type, row.data, reply=f"{prefix}.{row.seq}", headers=headers)
             except Exception as exc:  # noqa: BLE001 - recorded per row, retried next round
+                batch.waiting.discard(row.seq)
                 batch.errors[row.seq] = f"{type(exc).__name__}: {exc}"
                 if span is not None:
                     span.set_status(trace.Status(trace.StatusCode.ERROR, type(exc).__name__))
@@ -417,20 +505,17 @@ class OutboxRelay:
     async def _collect(self, batch: _InFlight) -> tuple[set[int], dict[int, str]]:
         """Wait for the batch's acks (up to the ack timeout); what was acked, and why the
         rest was not."""
-        futures, errors = batch.futures, dict(batch.errors)
-        if futures:
-            await asyncio.wait(futures.values(), timeout=self.settings.outbox_ack_timeout_seconds)
-        acked: set[int] = set()
-        for seq, future in futures.items():
-            if not future.done():
-                future.cancel()
-                errors[seq] = "no acknowledgement from JetStream in time"
-            elif future.cancelled():
-                errors[seq] = "publish cancelled"
-            elif (failure := future.exception()) is not None:
-                errors[seq] = f"{type(failure).__name__}: {failure}"
-            else:
-                acked.add(seq)
+        if batch.waiting:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    batch.answered.wait(), timeout=self.settings.outbox_ack_timeout_seconds
+                )
+        if self._sending is batch:
+            self._sending = None
+        errors = dict(batch.errors)
+        for seq in batch.waiting:
+            errors[seq] = "no acknowledgement from JetStream in time"
+        acked = set(batch.acked)
         for row in batch.rows:
             if row.seq not in acked and row.seq not in errors:
                 errors[row.seq] = "not attempted: an earlier publish in the batch failed"
