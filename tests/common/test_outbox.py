@@ -10,8 +10,9 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from nats.aio.msg import Msg
 from opentelemetry import trace
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from libs.common.broker import BrokerLink
 from libs.common.db import Database
@@ -19,6 +20,7 @@ from libs.common.events import Envelope, IntegrationEvent, catalogue
 from libs.common.metrics import ServiceMetrics
 from libs.common.outbox import (
     OutboxRelay,
+    ack_error,
     mark_for_republish,
     message_headers,
     outbox_backlog,
@@ -154,6 +156,73 @@ async def test_events_committed_while_a_batch_is_marked_are_sent_without_waiting
     while len(msgs) < 10:
         msgs += await sub.fetch(10 - len(msgs), timeout=5)
     assert [int((m.headers or {})["ce-subject"].split("-")[1]) for m in msgs] == list(range(10))
+
+
+async def test_an_event_no_stream_takes_stays_unsent_with_the_reason(
+    relay: Relay,
+) -> None:
+    await relay.relay.stop()
+    await relay.record(3)
+    async with relay.db.unit_of_work() as uow:
+        first = (await uow.session.execute(select(func.min(outbox.c.seq)))).scalar_one()
+        await uow.session.execute(
+            update(outbox).where(outbox.c.seq == first).values(type="pb.nowhere.item.noted.v1")
+        )
+    again = OutboxRelay(
+        relay.db, relay.link, relay.settings, ServiceMetrics("outboxtest"), trace.get_tracer("t")
+    )
+    again.start()
+    try:
+
+        async def refused() -> bool:
+            async with relay.db.read() as session:
+                row = (await session.execute(select(outbox).where(outbox.c.seq == first))).one()
+            return bool(row.attempts >= 1)
+
+        await wait_for(refused, timeout=10)
+        async with relay.db.read() as session:
+            error = (
+                await session.execute(select(outbox.c.last_error).where(outbox.c.seq == first))
+            ).scalar_one()
+        assert error.startswith("NoStreamResponseError")
+        assert await relay.unsent() == 1  # the rest of its batch was stored meanwhile
+        assert await relay.stream_messages() == 2
+        async with relay.db.unit_of_work() as uow:
+            await uow.session.execute(
+                update(outbox)
+                .where(outbox.c.seq == first)
+                .values(type="pb.outboxtest.item.noted.v1")
+            )
+        await wait_for(lambda: _zero(relay.unsent()), timeout=10)
+        assert await relay.stream_messages() == 3
+    finally:
+        await again.stop()
+
+
+@pytest.mark.parametrize(
+    ("data", "headers", "error"),
+    [
+        (b'{"stream":"PB_X","seq":7}', None, None),
+        (b'{"stream":"PB_X","seq":7,"duplicate": true}', None, None),
+        (b'{ "seq": 7, "stream": "PB_X" }', None, None),  # not the server's form: parsed
+        (
+            b'{"error":{"code":400,"err_code":10060,"description":"expected stream does not '
+            b'match"},"stream":"PB_X","seq":0}',
+            None,
+            "APIError: code=400 err_code=10060 description='expected stream does not match'",
+        ),
+        (b'{"stream":"error","seq":7}', None, None),  # a stream named "error" is an ack
+        (b"", {"Status": "503"}, "NoStreamResponseError: no stream takes the subject"),
+        (b"", {"Status": "408"}, "unreadable reply from JetStream: b''"),
+        (b"[1]", None, "unreadable reply from JetStream: b'[1]'"),
+        (b'{"seq":7}', None, "unreadable reply from JetStream: b'{\"seq\":7}'"),
+    ],
+)
+def test_a_reply_is_an_ack_only_when_jetstream_stored_the_message(
+    data: bytes, headers: dict[str, str] | None, error: str | None
+) -> None:
+    reply = Msg(_client=None, subject="_INBOX.x.7", data=data, headers=headers)  # type: ignore[arg-type]
+    assert ack_error(reply) == error
 
 
 async def test_purge_keeps_unsent_rows_and_rows_inside_retention(relay: Relay) -> None:
