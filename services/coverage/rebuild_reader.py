@@ -36,6 +36,7 @@ from pydantic import ValidationError
 
 from libs.common.broker import quicken_header_parsing
 from libs.common.events import Envelope, MalformedEnvelope
+from libs.common.inbox import delivery_sequences
 from services.coverage.domain.facts import CoverageFacts
 from services.coverage.handlers import (
     PROJECTED,
@@ -344,7 +345,7 @@ class _Reader:
             kept = []
             past = False
             for msg in msgs:
-                consumer_sequence, stream_sequence = _sequences(msg)
+                consumer_sequence, stream_sequence = delivery_sequences(msg)
                 if consumer_sequence != self.delivered + 1:
                     self.lost = True
                     break
@@ -378,17 +379,6 @@ class _Reader:
             notes.last = self.end
         else:
             self._asked = 0
-
-
-def _sequences(msg: Any) -> tuple[int, int]:
-    """A delivery's (consumer, stream) sequence, read from its reply subject
-    (`$JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<time>.<pending>`);
-    nats-py's `metadata` builds a dataclass, a date and all, for each message."""
-    tokens = msg.reply.split(".")
-    if len(tokens) == 9:
-        return int(tokens[6]), int(tokens[5])
-    sequence = msg.metadata.sequence  # the longer form, with a domain and an account
-    return int(sequence.consumer), int(sequence.stream)
 
 
 def _decode(source: Source, msgs: Sequence[Any], notes: Notes) -> None:

@@ -95,6 +95,10 @@ async def test_a_quickened_fetch_takes_what_is_queued_without_nats_pys_wait(
         assert len(waits) < 30  # once per arrival at most, not once per message
         assert sub._sub._pending_size == 0
         assert sub._sub._pending_queue.empty()
+        # the sequences read from the reply subject are nats-py's
+        assert [inbox.delivery_sequences(m) for m in got] == [
+            (m.metadata.sequence.consumer, m.metadata.sequence.stream) for m in got
+        ]
         for m in got:
             await m.ack()
         with pytest.raises(NatsTimeoutError):
