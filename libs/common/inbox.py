@@ -197,9 +197,6 @@ class InboxConsumer:
         self._subscription: Any = None
         # an ordered consumer's next batch, fetched while the current one is applied
         self._next_batch: asyncio.Task[list[Msg]] | None = None
-        # the next batch's messages read (decoded) while this one is written, by `id` of the
-        # message (the message is kept with it, so the id is not reused meanwhile)
-        self._read_ahead: dict[int, tuple[Msg, _Delivery | _Unreadable]] = {}
         self._stopping = StopSignal()
         # -inf, not 0.0: the monotonic clock starts near zero at boot, and a machine up for
         # less than an hour would otherwise never purge.
@@ -624,19 +621,20 @@ class InboxConsumer:
     async def _settle_in_order(self, batch: list[Msg]) -> None:
         """Apply a batch of an ordered consumer (`batch` grows with what gathering fetches).
 
-        Once gathered, a full batch (a backlog) has the next one fetched, and read, while it is
-        applied (`_fetch_and_read_ahead`): the next round gathers from there as from any
-        fetch. The next batch comes after everything this one holds, so the order and the
-        gathering hold as before; when this batch fails, the next is released with it
-        (`_drop_next_batch`)."""
+        Once gathered, a full batch (a backlog) has the next one fetched while it is decoded and
+        applied: the next round gathers from there as from any fetch. The next batch comes after
+        everything this one holds, so the order and the gathering hold as before; when this
+        batch fails, the next is released with it (`_drop_next_batch`)."""
         if not await self._gather(batch):
             return
-        read = [self._read_once(m) for m in _in_stream_order(batch)]
-        self._read_ahead.clear()  # a second copy of a message, read ahead and not taken
         if len(batch) >= self.settings.inbox_batch_size and not self._stopping.is_set:
             self._next_batch = asyncio.create_task(
-                self._fetch_and_read_ahead(), name=f"inbox-{self.spec.name}-next"
+                self._subscription.fetch(
+                    self.settings.inbox_batch_size, timeout=self.settings.inbox_fetch_seconds
+                ),
+                name=f"inbox-{self.spec.name}-next",
             )
+        read = [self._read(m) for m in _in_stream_order(batch)]
         if not await self._settle_read_in_order(read):
             # what comes after waits for what is retried, as it did unfetched
             await self._drop_next_batch()
@@ -705,32 +703,10 @@ class InboxConsumer:
             return
         await max(msgs, key=_sequence).ack()
 
-    async def _fetch_and_read_ahead(self) -> list[Msg]:
-        """The next batch, fetched and then read a chunk at a time while the current one is
-        written: the event loop is otherwise idle while the store's thread works, so its
-        decoding costs the batch no time (SQLite writes in a thread of its own). Reading is
-        the same whenever it is done; what the next round does not take is forgotten."""
-        msgs: list[Msg] = await self._subscription.fetch(
-            self.settings.inbox_batch_size, timeout=self.settings.inbox_fetch_seconds
-        )
-        for start in range(0, len(msgs), READ_AHEAD_CHUNK):
-            await asyncio.sleep(0)  # the current batch goes on first when its write is done
-            for msg in msgs[start : start + READ_AHEAD_CHUNK]:
-                self._read_ahead[id(msg)] = (msg, self._read(msg))
-        return msgs
-
-    def _read_once(self, msg: Msg) -> _Delivery | _Unreadable:
-        """The message read: as it was read ahead, or now."""
-        early = self._read_ahead.pop(id(msg), None)
-        if early is not None and early[0] is msg:
-            return early[1]
-        return self._read(msg)
-
     async def _drop_next_batch(self) -> None:
         """Release the next batch fetched ahead, if any (the batch before it did not settle, or
         the consumer stops): its messages come back, in order, after the first backoff."""
         fetching, self._next_batch = self._next_batch, None
-        self._read_ahead.clear()
         if fetching is None:
             return
         try:
@@ -1005,9 +981,6 @@ def quicken_fetch(subscription: Any) -> None:
 async def _no_scope() -> AsyncIterator[object]:
     yield None
 
-
-#: Messages read ahead between two turns of the event loop (about a millisecond's work).
-READ_AHEAD_CHUNK = 50
 
 #: The links a span keeps (OpenTelemetry's default span limit): the rest would be parsed and
 #: dropped, a thousand a batch.
