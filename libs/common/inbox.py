@@ -657,7 +657,8 @@ class InboxConsumer:
                 position += 1
             while pending:
                 applied, duplicates, failure = await self._apply_in_order(pending)
-                await self._acknowledge([d.msg for d in applied + duplicates])
+                if applied or duplicates:  # one ack settles them all (the durable is ack-all)
+                    await max((d.msg for d in applied + duplicates), key=_sequence).ack()
                 self._count_consumed(applied)
                 if duplicates:
                     self.metrics.events_duplicate.labels(self.spec.name).inc(len(duplicates))
@@ -691,17 +692,6 @@ class InboxConsumer:
                 await self._release([d.msg for d in read[position:]], delay=5.0)
                 return False
         return True
-
-    async def _acknowledge(self, msgs: list[Msg]) -> None:
-        """Acknowledge settled messages: each on an explicit-ack durable, the last (with all
-        below it) on an ordered consumer's ack-all one."""
-        if not msgs:
-            return
-        if not self.ordered:
-            for msg in msgs:
-                await msg.ack()
-            return
-        await max(msgs, key=_sequence).ack()
 
     async def _drop_next_batch(self) -> None:
         """Release the next batch fetched ahead, if any (the batch before it did not settle, or
