@@ -218,7 +218,9 @@ class InboxConsumer:
             durable_name=self.spec.name,
             filter_subjects=sorted(self._by_type),
             deliver_policy=DeliverPolicy.ALL,
-            ack_policy=AckPolicy.EXPLICIT,
+            # an ordered consumer settles a batch in stream order, everything below its last
+            # message included: one ack says so (see "Ordered consumers" below)
+            ack_policy=AckPolicy.ALL if self.ordered else AckPolicy.EXPLICIT,
             ack_wait=self.settings.inbox_ack_wait_seconds,
             max_ack_pending=max(1000, self.settings.inbox_batch_size * 8),
         )
@@ -244,13 +246,44 @@ class InboxConsumer:
             with contextlib.suppress(Exception):
                 await self._subscription.unsubscribe()
         js = self.link.js
-        config = self.consumer_config()
+        config = await self._config_for_durable()
         # The server creates the durable consumer, or updates it to this configuration.
         await js.add_consumer(self.spec.stream, config)
         self._subscription = await js.pull_subscribe_bind(
             durable=self.spec.name, stream=self.spec.stream
         )
+        quicken_fetch(self._subscription)
         return self._subscription
+
+    async def _config_for_durable(self) -> ConsumerConfig:
+        """This consumer's configuration, fit to update its durable with: the server cannot
+        change a durable's ack policy, so a durable made with another one (an ordered consumer's
+        from before it acknowledged a batch at once, or after a change back) is deleted and made
+        again from its ack floor, everything above which it delivers again; what the consumer
+        had already applied of that is skipped (the position) or found in the inbox, so nothing
+        is lost or applied twice. One made again so keeps its starting sequence from then on."""
+        config = self.consumer_config()
+        js = self.link.js
+        try:
+            info = await js.consumer_info(self.spec.stream, self.spec.name)
+        except NotFoundError:
+            return config  # a new durable (or no stream yet: adding the consumer says so)
+        if info.config.ack_policy != config.ack_policy:
+            start = int(info.ack_floor.stream_seq if info.ack_floor else 0) + 1
+            log.info(
+                "consumer made again with its new ack policy",
+                consumer=self.spec.name,
+                ack_policy=str(config.ack_policy),
+                from_sequence=start,
+            )
+            await js.delete_consumer(self.spec.stream, self.spec.name)
+            if start > 1:
+                config.deliver_policy = DeliverPolicy.BY_START_SEQUENCE
+                config.opt_start_seq = start
+        elif info.config.deliver_policy == DeliverPolicy.BY_START_SEQUENCE:
+            config.deliver_policy = DeliverPolicy.BY_START_SEQUENCE
+            config.opt_start_seq = info.config.opt_start_seq
+        return config
 
     async def _run(self) -> None:
         subscription = None
@@ -602,41 +635,63 @@ class InboxConsumer:
                 name=f"inbox-{self.spec.name}-next",
             )
         read = [self._read(m) for m in _in_stream_order(batch)]
-        poison = [d for d in read if isinstance(d, _Unreadable)]
-        # stored before anything after them commits, so neither a crash nor a store that is
-        # down lets the position pass a message that was never recorded
-        if poison and not await self._dead_letter(poison):
-            await self._release(batch, delay=5.0)
-            await self._drop_next_batch()
-            return
-        pending = [d for d in read if isinstance(d, _Delivery)]
-        settled = True
-        while pending:
-            applied, duplicates, failure = await self._apply_in_order(pending)
-            for d in applied + duplicates:
-                await d.msg.ack()
-            self._count_consumed(applied)
-            if duplicates:
-                self.metrics.events_duplicate.labels(self.spec.name).inc(len(duplicates))
-            if failure is None:
-                break
-            failed, error, give_up = failure
-            rest = pending[pending.index(failed) + 1 :]
-            if give_up or failed.msg.metadata.num_delivered >= self.settings.inbox_max_deliveries:
-                if await self._dead_letter([_Unreadable(failed.msg, error, failed.envelope)]):
-                    pending = rest
-                    continue
-                await self._release([d.msg for d in rest], delay=5.0)
-                settled = False
-                break
-            # retried together, in order: the gathering waits for all of them to come back
-            await self._retry_later(failed, error)
-            await self._release([d.msg for d in rest], delay=self._retry_delay(failed))
-            settled = False
-            break
-        if not settled:  # what comes after waits for what is retried, as it did unfetched
+        if not await self._settle_read_in_order(read):
+            # what comes after waits for what is retried, as it did unfetched
             await self._drop_next_batch()
         self.metrics.consumer_lag.labels(self.spec.name).set(batch[-1].metadata.num_pending)
+
+    async def _settle_read_in_order(self, read: list[_Delivery | _Unreadable]) -> bool:
+        """Apply, skip or dead-letter the read batch in stream order, and acknowledge what is
+        settled; False when it stopped at an event retried later (or a store that is down),
+        what is after it released to come back with it.
+
+        A message that cannot be read is dead-lettered (stored first) once everything before it
+        has committed, never before: its termination acknowledges everything below it on an
+        ack-all durable, and a crash must not leave an event acknowledged and not applied. Each
+        transaction's events are acknowledged with one ack of the last of them."""
+        position = 0
+        while position < len(read):
+            pending: list[_Delivery] = []
+            while position < len(read) and isinstance(read[position], _Delivery):
+                pending.append(cast(_Delivery, read[position]))
+                position += 1
+            while pending:
+                applied, duplicates, failure = await self._apply_in_order(pending)
+                if applied or duplicates:  # one ack settles them all (the durable is ack-all)
+                    await max((d.msg for d in applied + duplicates), key=_sequence).ack()
+                self._count_consumed(applied)
+                if duplicates:
+                    self.metrics.events_duplicate.labels(self.spec.name).inc(len(duplicates))
+                if failure is None:
+                    break
+                failed, error, give_up = failure
+                rest = [
+                    *(d.msg for d in pending[pending.index(failed) + 1 :]),
+                    *(d.msg for d in read[position:]),
+                ]
+                if (
+                    give_up
+                    or failed.msg.metadata.num_delivered >= self.settings.inbox_max_deliveries
+                ):
+                    if await self._dead_letter([_Unreadable(failed.msg, error, failed.envelope)]):
+                        pending = pending[pending.index(failed) + 1 :]
+                        continue
+                    await self._release(rest, delay=5.0)
+                    return False
+                # retried together, in order: the gathering waits for all of them to come back
+                await self._retry_later(failed, error)
+                await self._release(rest, delay=self._retry_delay(failed))
+                return False
+            poison: list[_Unreadable] = []
+            while position < len(read) and isinstance(read[position], _Unreadable):
+                poison.append(cast(_Unreadable, read[position]))
+                position += 1
+            # stored before anything after them commits, so neither a crash nor a store that
+            # is down lets the position pass a message that was never recorded
+            if poison and not await self._dead_letter(poison):
+                await self._release([d.msg for d in read[position:]], delay=5.0)
+                return False
+        return True
 
     async def _drop_next_batch(self) -> None:
         """Release the next batch fetched ahead, if any (the batch before it did not settle, or
@@ -886,6 +941,32 @@ def buffered(subscription: Any) -> list[Msg]:
     ]
 
 
+def quicken_fetch(subscription: Any) -> None:
+    """Have nats-py's `fetch` take a message already in the subscription's queue at once.
+
+    Its `fetch` waits for each message of a batch with `next_msg`, which makes a task, a
+    `wait_for` and a uuid for every message and goes round the event loop for it, even when the
+    message is already queued (it mostly is: a read of the socket queues hundreds); that cost the
+    coverage worker about 20 µs of CPU per event. Here a queued message is taken as nats-py would
+    take it (the pending size and `task_done` kept right) without any of that; only a wait for
+    one not yet arrived goes through nats-py's own `next_msg`, so a timeout, a closed connection
+    or an unsubscription while waiting behave as before. A private API, guarded by
+    `tests/common/test_nats_internals.py`."""
+    sub = subscription._sub
+    waiting = sub.next_msg
+
+    async def next_msg(timeout: float | None = 1.0) -> Msg:
+        queue = sub._pending_queue
+        if queue.empty() or sub._conn.is_closed:
+            return cast(Msg, await waiting(timeout))
+        msg = queue.get_nowait()
+        sub._pending_size -= len(msg.data)
+        queue.task_done()
+        return cast(Msg, msg)
+
+    sub.next_msg = next_msg
+
+
 @asynccontextmanager
 async def _no_scope() -> AsyncIterator[object]:
     yield None
@@ -914,8 +995,19 @@ def distinct_traceparents(traceparents: Iterable[str | None]) -> list[str]:
     return list(seen)
 
 
+def delivery_sequences(msg: Msg) -> tuple[int, int]:
+    """A JetStream delivery's (consumer, stream) sequence, read from its reply subject
+    (`$JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<time>.<pending>`);
+    nats-py's `metadata` builds a dataclass, a date and all, each time it is asked."""
+    tokens = msg.reply.split(".")
+    if len(tokens) == 9:
+        return int(tokens[6]), int(tokens[5])
+    sequence = msg.metadata.sequence  # the longer form, with a domain and an account
+    return int(sequence.consumer), int(sequence.stream)
+
+
 def _sequence(msg: Msg) -> int:
-    return int(msg.metadata.sequence.stream)
+    return delivery_sequences(msg)[1]
 
 
 def _in_stream_order(msgs: list[Msg]) -> list[Msg]:

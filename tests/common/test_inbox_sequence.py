@@ -10,9 +10,11 @@ import string
 from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from nats.aio.msg import Msg
+from nats.js.api import AckPolicy
 from opentelemetry import trace
 from pydantic import BaseModel
 from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select
@@ -248,3 +250,84 @@ async def test_two_replicas_apply_everything_once_in_order_and_one_takes_over(
         await wait_for(lambda: _equal(ordered.values(), values), timeout=20)
     finally:
         await second.stop()
+
+
+async def test_a_durable_made_with_explicit_acks_is_made_again_from_its_ack_floor(
+    ordered: Ordered,
+) -> None:
+    """A durable left by a version that acknowledged each event: the server cannot change its
+    ack policy, so it is made again with ack-all from its ack floor (what the old consumer had
+    acknowledged is not delivered again; what it held unacknowledged is), and kept so after."""
+    spec = ordered.consumer.spec
+    js = ordered.link.js
+    old = ordered.consumer.consumer_config()
+    old.ack_policy = AckPolicy.EXPLICIT
+    await js.add_consumer(spec.stream, old)
+    await ordered.publish("e-1", "e-2")
+    by_hand = await js.pull_subscribe_bind(durable=spec.name, stream=spec.stream)
+    first, _held = await by_hand.fetch(2, timeout=5)
+    await first.ack()  # the old consumer applied e-1; it was holding e-2 when it stopped
+    await wait_for(lambda: _ack_floor(ordered, 1), timeout=5)
+    await by_hand.unsubscribe()
+
+    ordered.consumer.start()
+    await ordered.publish("e-3")
+    await wait_for(lambda: _equal(ordered.values(), ["e-2", "e-3"]), timeout=10)
+    await wait_for(lambda: _outstanding(ordered, 0), timeout=5)
+    info = await js.consumer_info(spec.stream, spec.name)
+    assert info.config.ack_policy == AckPolicy.ALL
+    assert info.config.opt_start_seq == 2
+
+    await ordered.consumer.stop()  # a restart keeps the durable as it is
+    again = InboxConsumer(
+        spec,
+        ordered.db,
+        ordered.link,
+        ordered.consumer.settings,
+        ordered.metrics,
+        trace.get_tracer("test"),
+    )
+    again.start()
+    try:
+        await ordered.publish("e-4")
+        await wait_for(lambda: _equal(ordered.values(), ["e-2", "e-3", "e-4"]), timeout=10)
+        info = await js.consumer_info(spec.stream, spec.name)
+        assert (info.config.ack_policy, info.config.opt_start_seq) == (AckPolicy.ALL, 2)
+    finally:
+        await again.stop()
+    assert ordered.duplicates() == 0
+
+
+async def test_an_unreadable_event_is_dead_lettered_only_after_those_before_it_commit(
+    ordered: Ordered,
+) -> None:
+    """Its termination acknowledges everything below it (ack-all): were it dead-lettered first,
+    a crash before the events before it commit would lose them."""
+    await ordered.publish("p-1", "p-2")
+    await ordered.link.js.publish(f"pb.{ordered.service}.note.made.v1", b"not a CloudEvent")
+    await ordered.publish("p-3")
+    msgs = await _fetch_all(ordered, 4)
+    positions_when_dead_lettered: list[int] = []
+    dead_letter = ordered.consumer._dead_letter
+
+    async def recorded(items: list[Any]) -> bool:
+        positions_when_dead_lettered.append(await ordered.position())
+        return await dead_letter(items)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(ordered.consumer, "_dead_letter", recorded)
+        await ordered.consumer.process(msgs)
+    sequences = sorted(m.metadata.sequence.stream for m in msgs)
+    assert positions_when_dead_lettered == [sequences[1]]  # p-1 and p-2 committed first
+    assert await ordered.values() == ["p-1", "p-2", "p-3"]
+    assert await ordered.position() == sequences[3]
+    [reason] = await ordered.dead()
+    assert "not a readable CloudEvent" in reason
+    await wait_for(lambda: _outstanding(ordered, 0), timeout=5)
+
+
+async def _ack_floor(ordered: Ordered, sequence: int) -> bool:
+    info = await ordered.link.js.consumer_info(
+        ordered.consumer.spec.stream, ordered.consumer.spec.name
+    )
+    return info.ack_floor is not None and int(info.ack_floor.stream_seq) == sequence
