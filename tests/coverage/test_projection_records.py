@@ -44,9 +44,8 @@ def test_a_facts_record_holds_each_value_in_its_column() -> None:
         branch_kept=False,
     )
     registered, left, now = (datetime(2026, m, 1, tzinfo=UTC) for m in (3, 4, 5))
-    row = dict(
-        zip(_UPSERT_COLUMNS["facts"], _record(StoredOrganization(facts, 7, registered, left), now))
-    )
+    record = _record(StoredOrganization(facts, 7, registered, left), now)
+    row = dict(zip(_UPSERT_COLUMNS["facts"], record, strict=True))
 
     assert row == {
         "organization_id": "o1",
