@@ -672,6 +672,14 @@ def driver_records(
     """
     take = itemgetter(*names)
     records = [list(take(row)) for row in rows] if len(names) > 1 else [[take(r)] for r in rows]
+    return bind_processed(records, processors)
+
+
+def bind_processed(
+    records: list[list[Any]], processors: Sequence[Callable[[Any], Any] | None]
+) -> list[tuple[Any, ...]]:
+    """Records already in the driver's column order (`driver_records` without the look-up by
+    name), each value through its column's bind processor; the records are changed in place."""
     for i, process in enumerate(processors):
         if process is None:
             continue

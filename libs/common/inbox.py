@@ -27,6 +27,7 @@ import json
 import random
 import time
 import zlib
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
 from contextlib import (
@@ -658,7 +659,8 @@ class InboxConsumer:
             while pending:
                 applied, duplicates, failure = await self._apply_in_order(pending)
                 if applied or duplicates:  # one ack settles them all (the durable is ack-all)
-                    await max((d.msg for d in applied + duplicates), key=_sequence).ack()
+                    # the last in stream order: the applied follow what the position covered
+                    await (applied or duplicates)[-1].msg.ack()
                 self._count_consumed(applied)
                 if duplicates:
                     self.metrics.events_duplicate.labels(self.spec.name).inc(len(duplicates))
@@ -758,8 +760,9 @@ class InboxConsumer:
         failure: tuple[_Delivery, str, bool] | None = None
         async with self.unit_of_work(self.db) as uow:
             last = await self._position(uow)
-            fresh = [d for d in batch if _sequence(d.msg) > last]
-            duplicates = [d for d in batch if _sequence(d.msg) <= last]
+            # the batch is in stream order: what the position covers is a prefix of it
+            covered = bisect_right(batch, last, key=_delivery_sequence)
+            duplicates, fresh = batch[:covered], batch[covered:]
             if fresh and await self._apply_together(uow, fresh):
                 applied = fresh
             else:
@@ -1008,6 +1011,10 @@ def delivery_sequences(msg: Msg) -> tuple[int, int]:
 
 def _sequence(msg: Msg) -> int:
     return delivery_sequences(msg)[1]
+
+
+def _delivery_sequence(d: _Delivery) -> int:
+    return delivery_sequences(d.msg)[1]
 
 
 def _in_stream_order(msgs: list[Msg]) -> list[Msg]:

@@ -14,7 +14,8 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable
 from functools import lru_cache
-from typing import Any, NamedTuple
+from operator import add
+from typing import NamedTuple
 
 from libs.common.validators import InvalidCode, region_ancestors
 from services.coverage.domain.facts import SCOPES, CoverageFacts, size_band
@@ -186,20 +187,28 @@ class RollupDelta:
         """The per-place sums added to each of the place's rows, a level at a time: the sums of
         the places in one region are added up into its parent's place before they are spread
         over the parent's rows, so a county's rows take a sum per township, not one per
-        organisation (a batch's organisations are mostly in places of their own)."""
+        organisation (a batch's organisations are mostly in places of their own).
+
+        A row is summed into a new list (`_plus`), never changed in place, so one place's sums
+        may be both a row and its parent's place without a copy."""
         delta = self._delta
-        level, self._by_place = self._by_place, defaultdict(_zeros)
+        level: dict[Place, list[int]] = self._by_place
+        self._by_place = defaultdict(_zeros)
         while level:
-            parents: defaultdict[Place, list[int]] = defaultdict(_zeros)
-            for (region_code, kind, section, band, area_ids), values in level.items():
-                moved = [(i, value) for i, value in enumerate(values) if value]
-                if not moved:
+            parents: dict[Place, list[int]] = {}
+            for place, values in level.items():
+                if not any(values):
                     continue
+                region_code, kind, section, band, area_ids = place
                 region, parent = _region_and_parent(region_code)
-                for area_id in ("", *area_ids):
-                    _add(delta, RollupKey(region, area_id, kind, section, band), values, moved)
+                key = RollupKey(region, "", kind, section, band)
+                delta[key] = _plus(delta.get(key), values)
+                for area_id in area_ids:
+                    key = RollupKey(region, area_id, kind, section, band)
+                    delta[key] = _plus(delta.get(key), values)
                 if parent is not None:
-                    _add(parents, (parent, kind, section, band, area_ids), values, moved)
+                    up = (parent, kind, section, band, area_ids)
+                    parents[up] = _plus(parents.get(up), values)
             level = parents
         return delta
 
@@ -225,16 +234,9 @@ def _zeros() -> list[int]:
     return [0] * len(COUNTERS)
 
 
-def _add(
-    rows: dict[Any, list[int]], key: Any, values: list[int], moved: list[tuple[int, int]]
-) -> None:
-    """Add `values` (whose non-zero counters are `moved`) to the row of `key`."""
-    row = rows.get(key)
-    if row is None:
-        rows[key] = values.copy()
-        return
-    for i, change in moved:
-        row[i] += change
+def _plus(row: list[int] | None, values: list[int]) -> list[int]:
+    """`values` added to `row` (None: no row yet) as a new list; neither is changed."""
+    return values if row is None else list(map(add, row, values))
 
 
 @lru_cache(maxsize=100_000)
