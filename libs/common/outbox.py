@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from nats.aio.client import Client
+from nats import errors as nats_errors
+from nats.aio.client import Client, _validate_subject
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.js.api import Header
@@ -42,7 +43,7 @@ from libs.common.logging import get_logger
 from libs.common.metrics import ServiceMetrics
 from libs.common.settings import ServiceSettings
 from libs.common.tables import outbox, utcnow
-from libs.common.tasks import StopSignal, stop_loop
+from libs.common.tasks import StopSignal, stop_loop, stop_task
 from libs.common.tracing import is_sampled
 
 log = get_logger(__name__)
@@ -74,6 +75,20 @@ _YIELD_EVERY = 100
 #: already spread: there gathering saved little and added its wait to the commit-to-stream time.
 _GATHER_SECONDS = 0.02
 _GATHER_BELOW = 10
+
+#: Acknowledged events are marked sent in one statement for many cycles, not one per cycle: on
+#: SQLite every mark is a turn of the one writer that each request queues behind (~50 a second
+#: under POST load, one per gathered cycle). Until marked, the relay keeps them in memory
+#: (`_pending`) and reads after them. A mark is written once the oldest acknowledged event has
+#: waited `_MARK_EVERY_SECONDS`, at `_MARK_AT_EVENTS` (a long drain), at once when the relay
+#: has caught up with `_MARK_CAUGHT_UP_FROM` or more (a drain or an import chunk is done:
+#: waiting saves nothing more there), and before the relay stops or backs off after a failure.
+#: A crash (kill -9) before the mark publishes those events again with the same ids: the
+#: streams' duplicate window (`duplicate_window_seconds`, 120 s by default; a test keeps it
+#: far above this span plus the ack timeout) drops them, the consumers' inboxes too.
+_MARK_EVERY_SECONDS = 0.2
+_MARK_AT_EVENTS = 5_000
+_MARK_CAUGHT_UP_FROM = 100
 
 
 def _unsent_after() -> Select[Any]:
@@ -173,6 +188,97 @@ def _headers(
     if tracestate:
         headers[TRACESTATE_HEADER] = tracestate
     return headers
+
+
+# The publish of a stored event as one HPUB frame made here, with its type's fixed header lines
+# formatted once: nats-py's `Client.publish` checks and encodes each header of each event
+# (~15 µs of an event's ~45 in the relay). Byte for byte what `Client.publish` sends for
+# `_headers(...)`, checked as it does; tests/common/test_outbox_frames.py fails when nats-py
+# changes either.
+
+#: nats-py's treatment of a header value (`Client._send_publish`): trimmed, CR and LF made spaces.
+_HEADER_VALUE_NEWLINES = str.maketrans({"\r": " ", "\n": " "})
+
+
+def _header_text(value: str) -> str:
+    return value.strip().translate(_HEADER_VALUE_NEWLINES)
+
+
+@functools.lru_cache(maxsize=256)
+def _fixed_lines(type_name: str, source: str, schema_base_url: str) -> tuple[bytes, str, str]:
+    """An event type's subject (checked as `Client.publish` checks it) and the header lines
+    around an event's own values, in `_headers`' order: after `ce-id` up to `ce-subject`, and
+    after `ce-time` up to `Nats-Msg-Id`."""
+    _validate_subject(type_name)
+    source_to_subject = (
+        f"\r\n{SOURCE_HEADER}: {_header_text(source)}\r\n{TYPE_HEADER}: {_header_text(type_name)}"
+        f"\r\n{SUBJECT_HEADER}: "
+    )
+    type_to_msg_id = (
+        f"\r\n{DATACONTENTTYPE_HEADER}: {CONTENT_TYPE}\r\n"
+        f"{DATASCHEMA_HEADER}: {_header_text(_schema_header(type_name, schema_base_url))}\r\n"
+        f"content-type: {CONTENT_TYPE}\r\n{MSG_ID_HEADER}: "
+    )
+    return type_name.encode(), source_to_subject, type_to_msg_id
+
+
+_FRAME_START = f"NATS/1.0\r\n{SPECVERSION_HEADER}: {SPEC_VERSION}\r\n{ID_HEADER}: "
+
+
+def publish_frame(
+    reply: str,
+    event_id: str,
+    type_name: str,
+    subject: str,
+    source: str,
+    occurred_at: datetime,
+    data: bytes,
+    traceparent: str | None,
+    tracestate: str | None,
+    schema_base_url: str,
+) -> bytes:
+    """The HPUB frame `Client.publish(type_name, data, reply, headers=_headers(...))` sends."""
+    subject_bytes, source_to_subject, type_to_msg_id = _fixed_lines(
+        type_name, source, schema_base_url
+    )
+    event_id = _header_text(event_id)
+    time_text = _header_text(_time_header(occurred_at, occurred_at.utcoffset()))
+    trace_lines = f"{TRACEPARENT_HEADER}: {_header_text(traceparent)}\r\n" if traceparent else ""
+    if tracestate:
+        trace_lines += f"{TRACESTATE_HEADER}: {_header_text(tracestate)}\r\n"
+    header = (
+        f"{_FRAME_START}{event_id}{source_to_subject}{_header_text(header_value(subject))}"
+        f"\r\n{TIME_HEADER}: {time_text}{type_to_msg_id}{event_id}\r\n{trace_lines}\r\n"
+    ).encode()
+    return b"HPUB %s %s %d %d\r\n%s%s\r\n" % (
+        subject_bytes,
+        reply.encode(),
+        len(header),
+        len(header) + len(data),
+        header,
+        data,
+    )
+
+
+async def send_frame(client: Client, frame: bytes, payload_size: int) -> None:
+    """Send a frame as `Client.publish` sends the one it makes: the same refusals (closed,
+    draining, the reconnect buffer full, too large), counters and flush."""
+    if client.is_closed:
+        raise nats_errors.ConnectionClosedError
+    if client.is_draining_pubs:
+        raise nats_errors.ConnectionDrainingError
+    if not client.is_connected and (
+        client._max_pending_size <= 0
+        or payload_size + client._pending_data_size > client._max_pending_size
+    ):
+        raise nats_errors.OutboundBufferLimitError
+    if payload_size > client._max_payload:
+        raise nats_errors.MaxPayloadError
+    client.stats["out_msgs"] += 1
+    client.stats["out_bytes"] += payload_size
+    await client._send_command(frame)
+    if client._flush_queue is not None and client._flush_queue.empty():
+        await client._flush_pending()
 
 
 @dataclass
@@ -276,6 +382,17 @@ class OutboxRelay:
         self._replies_client: Client | None = None
         self._reply_prefix = ""
         self._sending: _InFlight | None = None
+        # Acknowledged, not yet marked sent (`_MARK_EVERY_SECONDS`): `_unmarked` waits for the
+        # next mark, `_pending` holds those and the ones a mark is writing, `_acked_through` is
+        # the highest acknowledged sequence, read after while any is pending. A read from the
+        # start (`_rescan`: after each mark) still finds what committed late below it (on
+        # PostgreSQL sequences can commit out of order) and what `mark_for_republish` reopened.
+        self._unmarked: list[tuple[int, str]] = []
+        self._unmarked_since = 0.0
+        self._pending: set[int] = set()
+        self._acked_through = 0
+        self._rescan = True
+        self._marking: asyncio.Task[None] | None = None
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="outbox-relay")
@@ -283,6 +400,8 @@ class OutboxRelay:
     async def stop(self) -> None:
         await stop_loop(self._task, self._stopping, grace=self.settings.outbox_ack_timeout_seconds)
         self._task = None
+        await stop_task(self._marking)  # done, unless the loop was cancelled: then unmarked
+        self._marking = None
         if self._replies is not None:
             with contextlib.suppress(Exception):
                 await self._replies.unsubscribe()
@@ -300,28 +419,31 @@ class OutboxRelay:
                     await self._stopping.sleep(0.2, wake=self.link.ready)
                     continue
                 if not await self._is_leader():
+                    self._mark_if_due(caught_up=True)
                     await self._stopping.sleep(self.settings.outbox_poll_seconds * 4)
                     continue
                 await self._gather()
                 self.db.outbox_written.clear()
                 result = await self.publish_batch()
+                caught_up = result.published < self.settings.outbox_batch_size
+                self._mark_if_due(caught_up=caught_up)
                 await self._housekeeping()
                 if result.failed:
                     await self._stopping.sleep(backoff)
                     backoff = min(backoff * 2, 5.0)
                     continue
                 backoff = self.settings.outbox_poll_seconds
-                if result.published < self.settings.outbox_batch_size:
-                    # wake at once when a transaction writes to the outbox, else poll
-                    await self._stopping.sleep(
-                        self.settings.outbox_poll_seconds, wake=self.db.outbox_written
-                    )
+                if caught_up:
+                    # wake at once when a transaction writes to the outbox (or the next mark
+                    # is due), else poll
+                    await self._stopping.sleep(self._idle_seconds(), wake=self.db.outbox_written)
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("outbox relay round failed")
                 await self._stopping.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
+        await self._mark_all()
 
     async def _is_leader(self) -> bool:
         if self.db.dialect != "postgresql":
@@ -343,40 +465,34 @@ class OutboxRelay:
         publish fails; returns what was published and failed.
 
         Pipelined: while one batch is sent and its acks come back, the batch after it is read
-        and the batch before it is marked sent (each on its own connection). A batch is sent
-        only when every event before it was acknowledged, so a failure stops the round with
-        nothing after it published (as with one batch at a time); a crash before the mark
-        publishes the batch again, with the same ids (JetStream's duplicate window and the
-        consumers' inboxes drop them). What is committed while the last batch is marked is
-        read and sent at once, not after the mark (`_written_meanwhile`): on SQLite the mark
-        waits for the writers before it, and a steady flow of commits waited with it.
+        (on a connection of its own). A batch is sent only when every event before it was
+        acknowledged, so a failure stops the round with nothing after it published (as with
+        one batch at a time). Acknowledged events are marked sent later, for many cycles at
+        once (`_MARK_EVERY_SECONDS`), by a task of their own while the relay goes on; a crash
+        before the mark publishes them again, with the same ids (JetStream's duplicate window
+        and the consumers' inboxes drop them).
         """
-        rows = await self._read(after=None)
+        rows, read = await self._first_read()
         if not rows:
             return BatchResult(0, 0)
         result = BatchResult(0, 0)
         reading: asyncio.Task[Sequence[Any]] | None = None
-        marking: asyncio.Task[None] | None = None
         try:
-            reading = self._read_after(rows)
+            reading = self._read_after(read)
             current: _InFlight | None = await self._send(rows)
             while current is not None:
                 upcoming: Sequence[Any] = await reading if reading is not None else ()
                 reading = None
-                if marking is not None:
-                    await marking
                 acked, errors = await self._collect(current)
                 result.published += len(acked)
                 result.failed += len(errors)
-                # The mark of this batch and the read of the one after the next run (on their
-                # connections) while the next is sent.
-                marking = asyncio.create_task(self._mark(current.rows, acked, errors))
-                sent_through, current = current.rows[-1].seq, None
-                if errors or self._stopping.is_set:
+                self._acknowledged(current.rows, acked)
+                if errors:
+                    await self._mark_all(current.rows, errors)
                     break
-                if not upcoming:
-                    upcoming = await self._written_meanwhile(marking, after=sent_through)
-                if upcoming:
+                current = None
+                self._mark_if_due()
+                if upcoming and not self._stopping.is_set:
                     reading = self._read_after(upcoming)
                     current = await self._send(upcoming)
                     await self._housekeeping()  # a long drain still updates the gauges
@@ -386,27 +502,85 @@ class OutboxRelay:
                 await asyncio.wait([reading])
                 if not reading.cancelled():
                     reading.exception()  # retrieved: a failed read ahead is not an error
-            if marking is not None:
-                await marking
         return result
 
-    async def _written_meanwhile(self, marking: asyncio.Task[None], *, after: int) -> Sequence[Any]:
-        """The events committed while the batch up to sequence `after` is marked: read as soon
-        as a transaction writes to the outbox (after that batch: it is not marked yet); none
-        when the mark ends first. A wake-up for rows already sent waits on for the next."""
-        while not marking.done():
-            written = asyncio.create_task(self.db.outbox_written.wait())
+    async def _first_read(self) -> tuple[Sequence[Any], Sequence[Any]]:
+        """The round's first batch to send, and the read it came from (what to read after).
+        It reads after the acknowledged events while any is pending, else (and once after
+        each mark) from the start, leaving out the pending ones."""
+        after = 0 if self._rescan or not self._pending else self._acked_through
+        self._rescan = False
+        # taken before the read: a mark that ends during it still counts as pending
+        pending = frozenset(self._pending) if after == 0 else frozenset()
+        while True:
+            read = await self._read(after=after)
+            rows = [row for row in read if row[0] not in pending] if pending else read
+            if rows or len(read) < self.settings.outbox_batch_size:
+                return rows, read
+            after = read[-1].seq  # a whole batch of pending events: read on after it
+
+    def _acknowledged(self, rows: Sequence[Any], acked: set[int]) -> None:
+        """Keep the batch's acknowledged events for the next mark."""
+        if not acked:
+            return
+        if not self._unmarked:
+            self._unmarked_since = time.monotonic()
+        for row in rows:
+            if row[0] in acked:
+                self._unmarked.append((row[0], row[2]))
+        self._pending |= acked
+        self._acked_through = max(self._acked_through, max(acked))
+
+    def _mark_due(self, *, caught_up: bool = False) -> bool:
+        count = len(self._unmarked)
+        return bool(count) and (
+            count >= _MARK_AT_EVENTS
+            or (caught_up and count >= _MARK_CAUGHT_UP_FROM)
+            or time.monotonic() - self._unmarked_since >= _MARK_EVERY_SECONDS
+            or self._stopping.is_set
+        )
+
+    def _mark_if_due(self, *, caught_up: bool = False) -> None:
+        """Start writing the mark of the acknowledged events when it is due, unless a mark
+        is being written (that one writes the next when it is due by then)."""
+        if (self._marking is None or self._marking.done()) and self._mark_due(caught_up=caught_up):
+            self._marking = asyncio.create_task(self._mark_pending(), name="outbox-mark")
+
+    def _idle_seconds(self) -> float:
+        """How long an idle relay sleeps: until its next mark is due, at most a poll."""
+        poll = self.settings.outbox_poll_seconds
+        if not self._unmarked or (self._marking is not None and not self._marking.done()):
+            return poll
+        return min(poll, max(0.0, self._unmarked_since + _MARK_EVERY_SECONDS - time.monotonic()))
+
+    async def _mark_pending(self, failed: Sequence[tuple[int, str]] = ()) -> None:
+        """Mark the acknowledged events sent (and count an attempt on `failed`), again while
+        the next mark is due when one ends. A mark that fails leaves its events unsent: they
+        are read and published again, with the same ids."""
+        while True:
+            sent, self._unmarked = self._unmarked, []
             try:
-                await asyncio.wait([marking, written], return_when=asyncio.FIRST_COMPLETED)
+                await self._mark(sent, failed)
+            except Exception:  # the events go again; the relay goes on
+                log.exception("outbox mark failed: its events are published again")
             finally:
-                written.cancel()
-            if not self.db.outbox_written.is_set():
-                break
-            await self._gather()
-            self.db.outbox_written.clear()
-            if rows := await self._read(after=after):
-                return rows
-        return ()
+                self._pending.difference_update(seq for seq, _ in sent)
+                self._rescan = True
+            failed = ()
+            if not self._mark_due():
+                return
+
+    async def _mark_all(
+        self, rows: Sequence[Any] = (), errors: dict[int, str] | None = None
+    ) -> None:
+        """Write the mark now, with the attempts of the batch `rows` that failed (`errors`),
+        after the one being written: before backing off, and when the relay stops."""
+        if self._marking is not None:
+            await asyncio.wait([self._marking])
+            self._marking = None
+        failed = [(row.seq, errors[row.seq]) for row in rows if errors and row.seq in errors]
+        if self._unmarked or failed:
+            await self._mark_pending(failed)
 
     async def _gather(self) -> None:
         """Let the commits of `_GATHER_SECONDS` after a small send gather before reading."""
@@ -431,14 +605,15 @@ class OutboxRelay:
             rows: Sequence[Any] = (await session.execute(self._unsent_after, parameters)).all()
         return rows
 
-    async def _mark(self, rows: Sequence[Any], acked: set[int], errors: dict[int, str]) -> None:
-        """Mark the acknowledged events sent, and count an attempt on the others."""
-        failed = [(row.seq, errors[row.seq]) for row in rows if row.seq not in acked]
+    async def _mark(
+        self, sent: Sequence[tuple[int, str]], failed: Sequence[tuple[int, str]]
+    ) -> None:
+        """Mark the events `sent` (sequence, type) sent, and count an attempt on `failed`."""
         async with self.db.unit_of_work() as uow:
-            if acked:
+            if sent:
                 if not failed:  # the one statement: on SQLite, BEGIN, UPDATE, COMMIT in one go
                     await self.db.commit_with_next_statement(uow.session)
-                seqs = sorted(acked)
+                seqs = sorted(seq for seq, _ in sent)
                 await uow.session.execute(
                     self._mark_sent,
                     {
@@ -452,12 +627,12 @@ class OutboxRelay:
                     .where(outbox.c.seq == seq)
                     .values(attempts=outbox.c.attempts + 1, last_error=error[:500])
                 )
-        for event_type, count in Counter(r.type for r in rows if r.seq in acked).items():
+        for event_type, count in Counter(type_name for _, type_name in sent).items():
             self.metrics.events_published.labels(event_type).inc(count)
         if failed:
             log.warning(
                 "outbox publish incomplete",
-                published=len(acked),
+                published=len(sent),
                 failed=len(failed),
                 error=failed[0][1][:200],
             )
@@ -516,15 +691,29 @@ class OutboxRelay:
             if i and i % _YIELD_EVERY == 0:
                 await asyncio.sleep(0)  # a publish rarely yields: let requests in
             seq, event_id, type_name, subject, source, occurred_at, data, parent, state = row
-            headers = _headers(
-                event_id, type_name, subject, source, occurred_at, parent, state, base_url
-            )
             span = self._publish_span(row) if parent and is_sampled(parent) else None
             batch.waiting.add(seq)
             try:
-                if span is not None:
+                if span is None:
+                    frame = publish_frame(
+                        f"{prefix}.{seq}",
+                        event_id,
+                        type_name,
+                        subject,
+                        source,
+                        occurred_at,
+                        data,
+                        parent,
+                        state,
+                        base_url,
+                    )
+                    await send_frame(client, frame, len(data))
+                else:  # a sampled trace: the span's context in the headers, as a dict
+                    headers = _headers(
+                        event_id, type_name, subject, source, occurred_at, parent, state, base_url
+                    )
                     propagate.inject(headers, context=trace.set_span_in_context(span))
-                await publish(type_name, data, reply=f"{prefix}.{seq}", headers=headers)
+                    await publish(type_name, data, reply=f"{prefix}.{seq}", headers=headers)
             except Exception as exc:  # noqa: BLE001 - recorded per row, retried next round
                 batch.waiting.discard(seq)
                 batch.errors[seq] = f"{type(exc).__name__}: {exc}"
@@ -560,7 +749,9 @@ class OutboxRelay:
         if now - self._last_gauges >= 2.0:
             self._last_gauges = now
             backlog, oldest = await outbox_backlog(self.db)
-            self.metrics.outbox_backlog.set(backlog)
+            # acknowledged events wait up to `_MARK_EVERY_SECONDS` for their mark: not backlog
+            # (the oldest age may still count one of them, by as long)
+            self.metrics.outbox_backlog.set(max(0, backlog - len(self._pending)))
             self.metrics.outbox_oldest_age.set(
                 (utcnow() - oldest).total_seconds() if oldest else 0.0
             )

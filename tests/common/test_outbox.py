@@ -19,6 +19,7 @@ from libs.common.db import Database
 from libs.common.events import Envelope, IntegrationEvent, catalogue
 from libs.common.metrics import ServiceMetrics
 from libs.common.outbox import (
+    _MARK_EVERY_SECONDS,
     OutboxRelay,
     ack_error,
     mark_for_republish,
@@ -156,6 +157,69 @@ async def test_events_committed_while_a_batch_is_marked_are_sent_without_waiting
     while len(msgs) < 10:
         msgs += await sub.fetch(10 - len(msgs), timeout=5)
     assert [int((m.headers or {})["ce-subject"].split("-")[1]) for m in msgs] == list(range(10))
+
+
+async def test_acknowledged_events_are_marked_for_many_cycles_at_once(
+    relay: Relay, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Single commits (POSTs) are sent as they come but marked sent a few times a second: on
+    SQLite each mark is a turn of the writer the requests wait for. Pending events are not
+    read and sent again meanwhile."""
+    marks, marked = [], relay.relay._mark
+
+    async def counted(*args: Any) -> None:
+        marks.append(args)
+        await marked(*args)
+
+    monkeypatch.setattr(relay.relay, "_mark", counted)
+    for i in range(30):
+        await relay.record(1, start=i)
+        await asyncio.sleep(0.01)
+    await wait_for(lambda: _zero(relay.unsent()), timeout=10)
+    assert await relay.stream_messages() == 30
+    assert len(marks) <= 6  # ~0.4 s of commits; one mark per cycle would be 10 or more
+    published = relay.relay.metrics.registry.get_sample_value(
+        "pb_events_published_total", {"type": "pb.outboxtest.item.noted.v1"}
+    )
+    assert published == 30
+
+
+async def test_a_crash_before_the_mark_publishes_the_events_again_with_the_same_ids(
+    relay: Relay, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    never = asyncio.Event()
+
+    async def mark_never(*args: Any) -> None:
+        await never.wait()  # the process dies before its mark is written
+
+    monkeypatch.setattr(relay.relay, "_mark", mark_never)
+    await relay.record(10)
+    await wait_for(lambda: _equal(relay.stream_messages(), 10), timeout=10)
+    await relay.relay.stop()  # the mark still waits: cancelled after the grace
+    assert await relay.unsent() == 10
+    metrics = ServiceMetrics("outboxtest")
+    again = OutboxRelay(relay.db, relay.link, relay.settings, metrics, trace.get_tracer("t"))
+    again.start()
+    try:
+        await wait_for(lambda: _zero(relay.unsent()), timeout=10)
+        # published again, same ids: JetStream's duplicate window keeps one copy of each
+        assert await relay.stream_messages() == 10
+        published = metrics.registry.get_sample_value(
+            "pb_events_published_total", {"type": "pb.outboxtest.item.noted.v1"}
+        )
+        assert published == 10
+    finally:
+        await again.stop()
+
+
+def test_the_duplicate_window_covers_the_longest_unmarked_span_with_a_wide_margin() -> None:
+    """An event is published again after a crash when its mark was not written: at most an
+    ack timeout (waiting for its batch's acks) plus `_MARK_EVERY_SECONDS` after it was first
+    published (the mark itself is one UPDATE). The duplicate window must drop that copy."""
+    defaults = ServiceSettings.model_fields
+    window = defaults["duplicate_window_seconds"].default
+    ack_timeout = defaults["outbox_ack_timeout_seconds"].default
+    assert window >= 10 * (_MARK_EVERY_SECONDS + ack_timeout)
 
 
 async def test_an_event_no_stream_takes_stays_unsent_with_the_reason(
