@@ -18,15 +18,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
+import multiprocessing
 import pickle
-import struct
-import subprocess
-import sys
 import traceback
 from collections.abc import Iterator
+from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import IO, Any, Protocol, Self
+from typing import Any, Protocol, Self
 
 from libs.common.collector import collector_paused
 from services.registry.domain.imports import (
@@ -77,9 +75,7 @@ class FileReader:
         self.places = PlaceNames(_region_tree, scope)
         self.duplicates = FileDuplicates()
 
-    def take(self, n: int, *, ids: bool = True) -> RowBatch:
-        """The next `n` rows (fewer at the end), checked, with an id drawn for each record
-        unless `ids` is false."""
+    def take(self, n: int) -> RowBatch:
         batch = RowBatch()
         for number, cells in self.rows:
             batch.consumed += 1
@@ -98,14 +94,12 @@ class FileReader:
                         batch.records.append(result)
             if batch.consumed >= n:
                 break
-        if ids:
-            batch.draw_ids()
         return batch
 
     def skip(self, n: int) -> None:
         """Pass over rows already imported, remembering them for the duplicate check."""
         while n > 0:
-            n -= self.take(min(n, 10_000), ids=False).consumed or n
+            n -= self.take(min(n, 10_000)).consumed or n
 
 
 class RowSource(Protocol):
@@ -155,37 +149,9 @@ class ThreadRows:
             self._upcoming = None
 
 
-#: The reader process's command: it imports only this module and what it needs. (A
-#: `multiprocessing` child imports the parent's main module first: `python -m services.registry`
-#: or a test runner, 2-3 s of CPU before its first batch, which the job waited for.)
-_READER = "import sys; from services.registry.import_reader import serve; serve(sys.argv[1:])"
-#: Where the `services` package is found, for the reader process (a source tree or site-packages).
-_ROOT = str(Path(__file__).resolve().parents[2])
-_LENGTH = struct.Struct("!Q")
-
-
-def serve(argv: list[str]) -> None:
-    """The reader process (`ProcessRows`): argv is the stored file's path, the job's source and
-    scope, the rows to skip, the chunk's rows, and the pipe's file descriptor."""
-    path, source, scope, skip, chunk_rows, fd = argv
-    out = open(int(fd), "wb")  # noqa: SIM115 (closed below, whatever became of the pipe)
-    try:
-        _serve(path, source, scope, int(skip), int(chunk_rows), out)
-    finally:
-        with contextlib.suppress(OSError):  # a broken pipe: the job no longer reads
-            out.close()
-
-
-def _send(out: IO[bytes], message: object) -> None:
-    data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
-    out.write(_LENGTH.pack(len(data)))
-    out.write(data)
-    out.flush()
-
-
-def _serve(path: str, source: str, scope: str, skip: int, chunk_rows: int, out: IO[bytes]) -> None:
-    """Every batch from row `skip` on, pickled (each after its length), then an empty one. The
-    pipe holds about one batch: the process reads the next while the job writes the current."""
+def _serve(path: str, source: str, scope: str, skip: int, chunk_rows: int, out: Connection) -> None:
+    """The reader process: every batch from row `skip` on, pickled, then an empty one. The pipe
+    holds about one batch: the process reads the next while the job writes the current."""
     try:
         reader = FileReader(Path(path), source, scope)
         reader.skip(skip)
@@ -193,58 +159,48 @@ def _serve(path: str, source: str, scope: str, skip: int, chunk_rows: int, out: 
             batch = reader.take(chunk_rows)
             for record in batch.records:
                 record.name_key  # noqa: B018 (a cached property: computed here, not in the job)
-            _send(out, batch)
+            out.send_bytes(pickle.dumps(batch, protocol=pickle.HIGHEST_PROTOCOL))
             if batch.consumed == 0:
                 return
     except (BrokenPipeError, ConnectionResetError):  # the job stopped reading, or its process died
         return
     except BaseException:
         with contextlib.suppress(OSError):
-            _send(out, ReaderFailed(traceback.format_exc()))
+            out.send_bytes(pickle.dumps(ReaderFailed(traceback.format_exc())))
         raise
+    finally:
+        out.close()
 
 
 class ProcessRows:
-    """Batches read in a process of its own (`serve`), received in a thread."""
+    """Batches read in a process of its own (`_serve`), received in a thread."""
 
-    def __init__(self, process: subprocess.Popen[bytes], rows: IO[bytes]) -> None:
+    def __init__(self, process: multiprocessing.process.BaseProcess, rows: Connection) -> None:
         self.process = process
         self.rows = rows
         self._ended = False
 
     @classmethod
     def open(cls, path: Path, source: str, scope: str, skip: int, chunk_rows: int) -> Self:
-        read_end, write_end = os.pipe()
-        try:
-            environment = dict(os.environ)
-            environment["PYTHONPATH"] = os.pathsep.join(
-                [_ROOT, *filter(None, [environment.get("PYTHONPATH")])]
-            )
-            arguments = [str(path), source, scope, str(skip), str(chunk_rows), str(write_end)]
-            process = subprocess.Popen(
-                [sys.executable, "-c", _READER, *arguments],
-                stdin=subprocess.DEVNULL,
-                pass_fds=(write_end,),
-                env=environment,
-            )
-        except BaseException:
-            os.close(read_end)
-            raise
-        finally:
-            os.close(write_end)  # the child's end: the parent sees EOF if the child dies
-        return cls(process, open(read_end, "rb"))
-
-    def _read(self, n: int) -> bytes:
-        data = self.rows.read(n)
-        if len(data) < n:
-            raise ReaderFailed(
-                f"the import's reader process ended (exit code {self.process.wait()})"
-            )
-        return data
+        context = multiprocessing.get_context("spawn")  # never fork a process with threads
+        rows, out = context.Pipe(duplex=False)
+        process = context.Process(
+            target=_serve,
+            args=(str(path), source, scope, skip, chunk_rows, out),
+            name="registry-import-reader",
+            daemon=True,
+        )
+        process.start()
+        out.close()  # the child's end: the parent sees EOF if the child dies
+        return cls(process, rows)
 
     def _receive(self) -> RowBatch:
-        (length,) = _LENGTH.unpack(self._read(_LENGTH.size))
-        data = self._read(length)
+        try:
+            data = self.rows.recv_bytes()
+        except EOFError:
+            raise ReaderFailed(
+                f"the import's reader process ended (exit code {self.process.exitcode})"
+            ) from None
         # A batch is thousands of new objects that live through the chunk: unpickled with the
         # collector on, they set off collections over the whole heap (4 times the unpickling).
         with collector_paused():
@@ -262,9 +218,10 @@ class ProcessRows:
 
     async def close(self) -> None:
         self.rows.close()
-        if not self._ended and self.process.poll() is None:
+        if not self._ended and self.process.is_alive():
             self.process.kill()  # mid-file: what it was reading is not wanted
-        await asyncio.to_thread(self.process.wait)
+        await asyncio.to_thread(self.process.join)
+        self.process.close()
 
 
 async def open_rows(

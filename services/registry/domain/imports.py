@@ -1085,18 +1085,6 @@ class RowBatch:
     consumed: int = 0  # data rows read, blank ones included: the resume cursor moves by this
     rows: int = 0  # non-blank rows
     rejected_rows: int = 0
-    #: Ids drawn where the rows were read, one per record, for those that turn out new: a large
-    #: job's reader runs in a process of its own, so the job's process does not draw them.
-    ids: list[str] = field(default_factory=list)
-
-    def draw_ids(self) -> None:
-        """An id for each record (the reader's last step)."""
-        self.ids = [_new_id() for _ in self.records]
-
-    def new_id(self) -> Callable[[], str]:
-        """`plan_chunk`'s `new_id`: the drawn ids in turn, then fresh ones if they run out."""
-        drawn = iter(self.ids)
-        return lambda: next(drawn, None) or _new_id()
 
 
 Change = tuple[Organization, Organization, list[str]]  # before, after, changed field names

@@ -401,13 +401,7 @@ async def import_chunk(
     found = [o.id for o in by_code.values()] + [o.id for os in by_name.values() for o in os]
     said_before = await repo.said_before(found, job.source)
     plan = plan_chunk(
-        job,
-        batch,
-        by_code=by_code,
-        by_name=by_name,
-        said_before=said_before,
-        now=utcnow(),
-        new_id=batch.new_id(),
+        job, batch, by_code=by_code, by_name=by_name, said_before=said_before, now=utcnow()
     )
     await uow.organizations.add_many(plan.registered)
     await uow.organizations.save_many([after for _, after, _ in plan.changes])
