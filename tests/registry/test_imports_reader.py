@@ -8,11 +8,13 @@ import pytest
 
 from services.registry.domain.imports import RowBatch
 from services.registry.import_reader import (
+    PROCESS_MIN_ROWS,
     ProcessRows,
     ReaderFailed,
     RowSource,
     ThreadRows,
     open_rows,
+    process_min_rows_for,
 )
 from services.registry.service.imports import write_rows
 from tests.registry.imports_data import MARKET_HEADER, credit_code, csv_bytes, market_row
@@ -78,3 +80,16 @@ async def test_a_reader_process_that_cannot_read_says_why(tmp_path: Path) -> Non
     with pytest.raises(ReaderFailed, match="JSONDecodeError"):
         await rows.next_batch()
     await rows.close()
+
+
+def test_a_job_on_postgresql_reads_in_a_thread_whatever_its_size() -> None:
+    assert process_min_rows_for("sqlite") == PROCESS_MIN_ROWS
+    assert process_min_rows_for("postgresql") is None
+
+
+async def test_rows_read_in_a_thread_when_no_process_is_wanted(stored: Path) -> None:
+    rows = await open_rows(
+        stored, SOURCE, SCOPE, skip=0, left=40, chunk_rows=6, process_min_rows=None
+    )
+    assert isinstance(rows, ThreadRows)
+    assert sum(b.consumed for b in await batches(rows)) == 40
