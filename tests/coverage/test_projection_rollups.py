@@ -45,17 +45,29 @@ def _facts(rng: random.Random) -> CoverageFacts:
     )
 
 
-@pytest.mark.parametrize("seed", range(20))
-def test_a_batch_delta_equals_each_organisation_added_to_each_of_its_rows(seed: int) -> None:
-    rng = random.Random(seed)
-    delta = RollupDelta()
-    expected: defaultdict[RollupKey, list[int]] = defaultdict(lambda: [0] * len(COUNTERS))
-    for _ in range(rng.randint(1, 80)):
+def _add_some(
+    rng: random.Random,
+    delta: RollupDelta,
+    expected: defaultdict[RollupKey, list[int]],
+    *,
+    most: int,
+) -> None:
+    """Add or take up to `most` random organisations to `delta`, and their counts to each of
+    their rows in `expected`."""
+    for _ in range(rng.randint(1, most)):
         facts, sign = _facts(rng), rng.choice([1, -1])
         delta.add(facts, sign)
         for key in rollup_keys(facts):
             for i, value in enumerate(counts(facts)):
                 expected[key][i] += sign * value
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_a_batch_delta_equals_each_organisation_added_to_each_of_its_rows(seed: int) -> None:
+    rng = random.Random(seed)
+    delta = RollupDelta()
+    expected: defaultdict[RollupKey, list[int]] = defaultdict(lambda: [0] * len(COUNTERS))
+    _add_some(rng, delta, expected, most=80)
     want = {key: tuple(row) for key, row in sorted(expected.items()) if any(row)}
 
     parks = delta.take(lambda key: key.area_id != "")  # as a rebuild takes them, then the rest
@@ -76,12 +88,7 @@ def test_a_delta_spread_in_rounds_sums_every_round(seed: int) -> None:
     expected: defaultdict[RollupKey, list[int]] = defaultdict(lambda: [0] * len(COUNTERS))
     taken: defaultdict[RollupKey, list[int]] = defaultdict(lambda: [0] * len(COUNTERS))
     for _ in range(3):
-        for _ in range(rng.randint(1, 40)):
-            facts, sign = _facts(rng), rng.choice([1, -1])
-            delta.add(facts, sign)
-            for key in rollup_keys(facts):
-                for i, value in enumerate(counts(facts)):
-                    expected[key][i] += sign * value
+        _add_some(rng, delta, expected, most=40)
         for key, row in delta.take(lambda key: key.region_code.startswith("1401")).items():
             taken[key] = [a + b for a, b in zip(taken[key], row, strict=True)]
     for key, row in delta.rows().items():
