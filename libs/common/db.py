@@ -492,13 +492,17 @@ class UnitOfWork:
         self._pending.append(envelope)
         return envelope
 
+    def _stamp(self) -> tuple[str, str | None, str | None, datetime]:
+        """What every event recorded at once shares: the source, the trace context and the
+        clock, read once for all of them."""
+        self._writable()
+        traceparent, tracestate = current_traceparent()
+        return self._db.source, traceparent, tracestate, datetime.now(UTC)
+
     def record_many(self, events: Iterable[IntegrationEvent]) -> None:
         """Record many events at once (imports): as `record` for each, with the trace context
         and the clock read once for all of them."""
-        self._writable()
-        traceparent, tracestate = current_traceparent()
-        now = datetime.now(UTC)
-        source = self._db.source
+        source, traceparent, tracestate, now = self._stamp()
         self._pending.extend(
             Envelope.wrap(
                 event, source=source, traceparent=traceparent, tracestate=tracestate, time=now
@@ -513,10 +517,7 @@ class UnitOfWork:
         `record_many` would record `event_type` models of them, without building and
         validating a model per event (imports: half the cost of recording an event). Only for
         data checked where it was made; the caller keeps it byte-identical to the model's JSON."""
-        self._writable()
-        traceparent, tracestate = current_traceparent()
-        now = datetime.now(UTC)
-        source = self._db.source
+        source, traceparent, tracestate, now = self._stamp()
         type_name = event_type.type_name()
         self._pending.extend(
             Envelope(

@@ -667,16 +667,14 @@ class InboxConsumer:
                 if failure is None:
                     break
                 failed, error, give_up = failure
-                rest = [
-                    *(d.msg for d in pending[pending.index(failed) + 1 :]),
-                    *(d.msg for d in read[position:]),
-                ]
+                after_failed = pending[pending.index(failed) + 1 :]
+                rest = [*(d.msg for d in after_failed), *(d.msg for d in read[position:])]
                 if (
                     give_up
                     or failed.msg.metadata.num_delivered >= self.settings.inbox_max_deliveries
                 ):
                     if await self._dead_letter([_Unreadable(failed.msg, error, failed.envelope)]):
-                        pending = pending[pending.index(failed) + 1 :]
+                        pending = after_failed
                         continue
                     await self._release(rest, delay=5.0)
                     return False

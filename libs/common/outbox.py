@@ -637,23 +637,25 @@ class OutboxRelay:
                 error=failed[0][1][:200],
             )
 
-    def _publish_span(self, row: Any) -> trace.Span | None:
+    def _publish_span(
+        self, type_name: str, event_id: str, traceparent: str | None, tracestate: str | None
+    ) -> trace.Span | None:
         """A producer span for a sampled trace, else None: the stored traceparent then travels
         as it is (same trace id, no span). This is the relay's hot path, so the span is started
         without being made current, and unsampled traces cost nothing."""
-        if not row.traceparent or not is_sampled(row.traceparent):
+        if not traceparent or not is_sampled(traceparent):
             return None
-        carrier = {"traceparent": row.traceparent}
-        if row.tracestate:
-            carrier["tracestate"] = row.tracestate
+        carrier = {"traceparent": traceparent}
+        if tracestate:
+            carrier["tracestate"] = tracestate
         return self.tracer.start_span(
-            f"{row.type} publish",
+            f"{type_name} publish",
             context=propagate.extract(carrier),
             kind=trace.SpanKind.PRODUCER,
             attributes={
                 "messaging.system": "nats",
-                "messaging.destination.name": row.type,
-                "messaging.message.id": row.event_id,
+                "messaging.destination.name": type_name,
+                "messaging.message.id": event_id,
             },
         )
 
@@ -691,7 +693,7 @@ class OutboxRelay:
             if i and i % _YIELD_EVERY == 0:
                 await asyncio.sleep(0)  # a publish rarely yields: let requests in
             seq, event_id, type_name, subject, source, occurred_at, data, parent, state = row
-            span = self._publish_span(row) if parent and is_sampled(parent) else None
+            span = self._publish_span(type_name, event_id, parent, state)
             batch.waiting.add(seq)
             try:
                 if span is None:
