@@ -7,6 +7,7 @@ does."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 
 import pytest
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
@@ -34,67 +35,74 @@ async def consumer(stream: ProducerStream, delivered_elsewhere: int) -> str:
     return str(info.name)
 
 
-async def test_a_lost_delivery_is_read_again(
+@pytest.fixture(name="stream")
+async def five_registered(
     private_nats: NatsServer, monkeypatch: pytest.MonkeyPatch
-) -> None:
+) -> AsyncIterator[ProducerStream]:
+    """A stream of five registrations, read with a short wait for the next message."""
     monkeypatch.setattr(rebuild_reader, "FETCH_TIMEOUT", 0.3)
     async with ProducerStream.on(private_nats.url) as stream:
         await stream.publish(*(registered(n) for n in range(5)))
+        yield stream
 
-        # the first two deliveries lost in the middle: the third is a gap
-        reader = _Reader(stream.js._nc, SOURCES[0], await consumer(stream, 2), start=1, end=5)
-        await reader.open()
-        notes = await reader.batch(10, gaps=0)
+
+async def first_batch(stream: ProducerStream, delivered_elsewhere: int) -> tuple[_Reader, Notes]:
+    """A reader of the five events whose first `delivered_elsewhere` deliveries were lost to it,
+    and its first batch."""
+    reader = _Reader(
+        stream.js._nc, SOURCES[0], await consumer(stream, delivered_elsewhere), start=1, end=5
+    )
+    await reader.open()
+    try:
+        return reader, await reader.batch(10, gaps=0)
+    finally:
         await reader.close()
-        assert reader.lost
-        assert notes.last == 0
-        assert notes.applied == 0
-
-        # every delivery lost, the last ones before the end: nothing more comes, yet it is a gap
-        reader = _Reader(stream.js._nc, SOURCES[0], await consumer(stream, 5), start=1, end=5)
-        await reader.open()
-        notes = await reader.batch(10, gaps=0)
-        await reader.close()
-        assert reader.lost
-        assert notes.last == 0
-
-        # read from a sequence, each event once, ending at the span's end
-        read: list[Notes] = [n async for n in read_span(stream.js._nc, Span(0, 2, 5), batch_size=2)]
-        assert [n.last for n in read] == [3, 5]
-        assert sum(n.applied for n in read) == 4
-        filed = [x[0][0] for n in read for _, items in n.calls for x in items]
-        assert filed == [f"org-{n}" for n in range(1, 5)]  # sequences 2..5
 
 
-async def test_a_span_ends_where_the_stream_does(
-    private_nats: NatsServer, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(rebuild_reader, "FETCH_TIMEOUT", 0.3)
-    async with ProducerStream.on(private_nats.url) as stream:
-        await stream.publish(*(registered(n) for n in range(5)))
-        client = stream.js._nc
+async def test_a_lost_delivery_is_read_again(stream: ProducerStream) -> None:
+    # the first two deliveries lost in the middle: the third is a gap
+    reader, notes = await first_batch(stream, delivered_elsewhere=2)
+    assert reader.lost
+    assert notes.last == 0
+    assert notes.applied == 0
 
-        # messages after the span's end are not read
-        read = [n async for n in read_span(client, Span(0, 1, 3), batch_size=10)]
-        assert [n.last for n in read] == [3]
-        assert sum(n.applied for n in read) == 3
+    # every delivery lost, the last ones before the end: nothing more comes, yet it is a gap
+    reader, notes = await first_batch(stream, delivered_elsewhere=5)
+    assert reader.lost
+    assert notes.last == 0
 
-        # a span past the stream's last message (deleted since, say) ends when the consumer has
-        # nothing more pending, rather than waiting for messages that will never come
-        read = [n async for n in read_span(client, Span(0, 1, 7), batch_size=10)]
-        assert [n.last for n in read] == [5, 7]
-        assert sum(n.applied for n in read) == 5
-        assert sum(n.gaps for n in read) == 0
+    # read from a sequence, each event once, ending at the span's end
+    read: list[Notes] = [n async for n in read_span(stream.js._nc, Span(0, 2, 5), batch_size=2)]
+    assert [n.last for n in read] == [3, 5]
+    assert sum(n.applied for n in read) == 4
+    filed = [x[0][0] for n in read for _, items in n.calls for x in items]
+    assert filed == [f"org-{n}" for n in range(1, 5)]  # sequences 2..5
 
-        # its pull requests lost (a reconnection, say): nothing arrives, nothing was delivered,
-        # the consumer has messages pending, so it asks again
-        reader = _Reader(client, SOURCES[0], await consumer(stream, 0), start=1, end=5)
-        await reader.open()
-        reader._asked = 10  # as if asked for and on their way
-        notes = await reader.batch(10, gaps=0)
-        await reader.close()
-        assert not reader.lost
-        assert (notes.last, notes.applied) == (5, 5)
+
+async def test_a_span_ends_where_the_stream_does(stream: ProducerStream) -> None:
+    client = stream.js._nc
+
+    # messages after the span's end are not read
+    read = [n async for n in read_span(client, Span(0, 1, 3), batch_size=10)]
+    assert [n.last for n in read] == [3]
+    assert sum(n.applied for n in read) == 3
+
+    # a span past the stream's last message (deleted since, say) ends when the consumer has
+    # nothing more pending, rather than waiting for messages that will never come
+    read = [n async for n in read_span(client, Span(0, 1, 7), batch_size=10)]
+    assert [n.last for n in read] == [5, 7]
+    assert sum(n.applied for n in read) == 5
+    assert sum(n.gaps for n in read) == 0
+
+    # its pull requests lost (a reconnection, say): nothing arrives, nothing was delivered,
+    # the consumer has messages pending, so it asks again
+    reader = _Reader(client, SOURCES[0], await consumer(stream, 0), start=1, end=5)
+    await reader.open()
+    reader._asked = 10  # as if asked for and on their way
+    notes = await reader.batch(10, gaps=0)
+    await reader.close()
+    assert not reader.lost
+    assert (notes.last, notes.applied) == (5, 5)
 
 
 async def test_it_keeps_at_most_two_batches_ahead(private_nats: NatsServer) -> None:
