@@ -20,7 +20,6 @@ from sqlalchemy import (
     ColumnElement,
     String,
     Table,
-    any_,
     bindparam,
     event,
     false,
@@ -643,14 +642,23 @@ async def upsert_many(
 
 
 def one_of(session: AsyncSession, column: ColumnElement[Any], values: Iterable[Any]) -> Any:
-    """`column IN (values)` with the values as ONE bound parameter: an array on PostgreSQL, a JSON
-    array read by `json_each` on SQLite. An IN list of thousands of parameters is rendered afresh
-    for every statement, which cost more than running it (25 ms for 2,000 keys)."""
+    """`column IN (values)` with the values as ONE bound parameter: an array read by `unnest` on
+    PostgreSQL, a JSON array read by `json_each` on SQLite. An IN list of thousands of parameters
+    is rendered afresh for every statement, which cost more than running it (25 ms for 2,000
+    keys).
+
+    On PostgreSQL a semi-join, not `column = ANY(array)`: asyncpg prepares every statement, and
+    after five runs the server may keep a generic plan, where `= ANY($1)` filtering a scanned
+    table searches the array linearly for each row (it is hashed only for a constant array). The
+    coverage projection's links query of a 1,000-organisation batch took 85 ms that way instead
+    of 2.5 ms, and the live projection ran at 4.6k events/s instead of 7.8k
+    (tests/common/test_one_of.py keeps the plan a lookup)."""
     listed = list(values)
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
     if dialect == "postgresql":
         element = BigInteger() if listed and isinstance(listed[0], int) else String()
-        return column == any_(bindparam(None, listed, type_=ARRAY(element)))
+        wanted = func.unnest(bindparam(None, listed, type_=ARRAY(element))).column_valued()
+        return column.in_(select(wanted))
     rows = func.json_each(bindparam(None, json.dumps(listed))).table_valued("value")
     return column.in_(select(rows.c.value))
 
