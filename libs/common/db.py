@@ -20,6 +20,7 @@ from sqlalchemy import (
     ColumnElement,
     String,
     Table,
+    any_,
     bindparam,
     event,
     false,
@@ -642,25 +643,46 @@ async def upsert_many(
 
 
 def one_of(session: AsyncSession, column: ColumnElement[Any], values: Iterable[Any]) -> Any:
-    """`column IN (values)` with the values as ONE bound parameter: an array read by `unnest` on
-    PostgreSQL, a JSON array read by `json_each` on SQLite. An IN list of thousands of parameters
-    is rendered afresh for every statement, which cost more than running it (25 ms for 2,000
-    keys).
+    """`column IN (values)` with the values as ONE bound parameter: an array on PostgreSQL, a JSON
+    array read by `json_each` on SQLite. An IN list of thousands of parameters is rendered afresh
+    for every statement, which cost more than running it (25 ms for 2,000 keys).
 
-    On PostgreSQL a semi-join, not `column = ANY(array)`: asyncpg prepares every statement, and
-    after five runs the server may keep a generic plan, where `= ANY($1)` filtering a scanned
-    table searches the array linearly for each row (it is hashed only for a constant array). The
-    coverage projection's links query of a 1,000-organisation batch took 85 ms that way instead
-    of 2.5 ms, and the live projection ran at 4.6k events/s instead of 7.8k
-    (tests/common/test_one_of.py keeps the plan a lookup)."""
+    On PostgreSQL `column = ANY(array)`: an index lookup whatever the planner believes of the
+    table (a semi-join on the array, planned over a table bulk-loaded since its last ANALYZE,
+    scanned the table once per listed key: 4.6 s for the import's 1,000 name keys). Where the
+    planner scans the table rather than probing an index, use `one_of_hashed`."""
     listed = list(values)
-    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    if dialect == "postgresql":
-        element = BigInteger() if listed and isinstance(listed[0], int) else String()
-        wanted = func.unnest(bindparam(None, listed, type_=ARRAY(element))).column_valued()
-        return column.in_(select(wanted))
+    if _dialect(session) == "postgresql":
+        return column == any_(_array(listed))
+    return column.in_(_json_values(listed))
+
+
+def one_of_hashed(session: AsyncSession, column: ColumnElement[Any], values: Iterable[Any]) -> Any:
+    """`one_of` for a table the planner scans rather than probes (a small one, or a filter no
+    index serves): on PostgreSQL a semi-join on `unnest(array)`, which it hashes. asyncpg
+    prepares every statement, and after five runs the server may keep a generic plan, where
+    `= ANY($1)` filtering a scanned table searches the array linearly for each row (hashed only
+    for a constant array): the coverage projection's links query of a 1,000-organisation batch
+    took 85 ms instead of 2.5 ms, and the live projection ran at 4.6k events/s instead of 7.8k
+    (tests/common/test_one_of.py keeps that plan free of ANY)."""
+    listed = list(values)
+    if _dialect(session) == "postgresql":
+        return column.in_(select(func.unnest(_array(listed)).column_valued()))
+    return column.in_(_json_values(listed))
+
+
+def _dialect(session: AsyncSession) -> str:
+    return session.bind.dialect.name if session.bind is not None else "sqlite"
+
+
+def _array(listed: list[Any]) -> Any:
+    element = BigInteger() if listed and isinstance(listed[0], int) else String()
+    return bindparam(None, listed, type_=ARRAY(element))
+
+
+def _json_values(listed: list[Any]) -> Any:
     rows = func.json_each(bindparam(None, json.dumps(listed))).table_valued("value")
-    return column.in_(select(rows.c.value))
+    return select(rows.c.value)
 
 
 #: From this many rows up `insert_many` uses COPY on PostgreSQL (below, COPY's extra round trip

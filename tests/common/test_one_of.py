@@ -1,5 +1,5 @@
-"""`one_of`: a key list as one parameter, on both stores, and on PostgreSQL a plan that stays a
-lookup when the server reuses a generic plan of the prepared statement."""
+"""`one_of` and `one_of_hashed`: a key list as one parameter, on both stores; on PostgreSQL
+`one_of_hashed` keeps a lookup when the server reuses a generic plan of the prepared statement."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table, select, text
 
-from libs.common.db import Database, one_of
+from libs.common.db import Database, one_of, one_of_hashed
 
 metadata = MetaData()
 #: No index on `code`: the planner scans the table, where `= ANY(array)` was a filter.
@@ -31,6 +31,7 @@ async def filled(url: str, n: int) -> Database:
     return db
 
 
+@pytest.mark.parametrize("pick", [one_of, one_of_hashed])
 @pytest.mark.parametrize(
     ("wanted", "found"),
     [
@@ -41,17 +42,17 @@ async def filled(url: str, n: int) -> Database:
     ],
 )
 async def test_it_picks_exactly_the_listed_rows(
-    database_url: str, wanted: list[str], found: list[str]
+    database_url: str, pick: Any, wanted: list[str], found: list[str]
 ) -> None:
     db = await filled(database_url, 300)
     try:
         async with db.read() as session:
-            query = select(things.c.code).where(one_of(session, things.c.code, wanted))
+            query = select(things.c.code).where(pick(session, things.c.code, wanted))
             got = (await session.execute(query)).scalars().all()
             ids = (
                 (
                     await session.execute(
-                        select(things.c.id).where(one_of(session, things.c.id, [4, 2]))
+                        select(things.c.id).where(pick(session, things.c.id, [4, 2]))
                     )
                 )
                 .scalars()
@@ -77,13 +78,13 @@ async def test_a_generic_plan_does_not_search_the_list_row_by_row(database_url: 
     generic plan after five runs. There `column = ANY($1)` filtering a scanned table searched the
     array linearly for every row (PostgreSQL hashes it only for a constant array): 85 ms for the
     coverage projection's links query of a 1,000-organisation batch that takes 2.5 ms planned
-    with its values. `one_of` is a semi-join instead, a hash or an index lookup either way."""
+    with its values. `one_of_hashed` is a semi-join instead, a hash or an index lookup."""
     db = await filled(database_url, 5_000)
     try:
         async with db.read() as session:
             compiled = (
                 select(things.c.id)
-                .where(one_of(session, things.c.code, ["c1", "c2"]))
+                .where(one_of_hashed(session, things.c.code, ["c1", "c2"]))
                 .compile(dialect=(await session.connection()).dialect)
             )
             await session.execute(text("SET plan_cache_mode = force_generic_plan"))

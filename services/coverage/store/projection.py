@@ -34,7 +34,14 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.calendar import local_today
-from libs.common.db import Repository, bind_processed, dialect_insert, one_of, upsert_many
+from libs.common.db import (
+    Repository,
+    bind_processed,
+    dialect_insert,
+    one_of,
+    one_of_hashed,
+    upsert_many,
+)
 from libs.common.tables import utcnow
 from libs.common.tracing import current_traceparent
 from services.coverage.domain.facts import CoverageFacts, size_band
@@ -113,7 +120,7 @@ _BOUNDARIES: dict[Table, tuple[str, ...]] = {
 def _links_query(session: AsyncSession, ids: list[str], day: date) -> Any:
     """Each organisation's branches that count on `day`, and how many instructors and mass
     organisations count then, as rows (what, organization_id, branch_id, kind, formed_on,
-    count)."""
+    count). The three tables are small beside the facts and often scanned: `one_of_hashed`."""
     counted = counts_on(day)
     return union_all(
         select(
@@ -125,10 +132,13 @@ def _links_query(session: AsyncSession, ids: list[str], day: date) -> Any:
             literal(0).label("count"),
         )
         .join(branches, branches.c.branch_id == branch_organizations.c.branch_id)
-        .where(one_of(session, branch_organizations.c.organization_id, ids), counted[branches]),
+        .where(
+            one_of_hashed(session, branch_organizations.c.organization_id, ids),
+            counted[branches],
+        ),
         *[
             select(literal(what), table.c.organization_id, null(), null(), null(), func.count())
-            .where(one_of(session, table.c.organization_id, ids), counted[table])
+            .where(one_of_hashed(session, table.c.organization_id, ids), counted[table])
             .group_by(table.c.organization_id)
             for what, table in (
                 ("instructors", instructor_assignments),
