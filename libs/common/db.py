@@ -423,9 +423,13 @@ class UnitOfWork:
     nothing and commits nothing: GETs run on it.
     """
 
-    def __init__(self, db: Database, *, readonly: bool = False) -> None:
+    def __init__(
+        self, db: Database, *, readonly: bool = False, connection: AsyncConnection | None = None
+    ) -> None:
         self._db = db
         self.readonly = readonly
+        # a connection the caller keeps (an ordered consumer's lease), else one from the pool
+        self._connection = connection
         self._pending: list[Envelope] = []
         self._inserts: list[tuple[Table, list[Mapping[str, Any]]]] = []
         self._written = 0
@@ -450,7 +454,8 @@ class UnitOfWork:
         return found  # type: ignore[return-value]
 
     async def __aenter__(self) -> Self:
-        self._session = (self._db.read_sessions if self.readonly else self._db.sessions)()
+        sessions = self._db.read_sessions if self.readonly else self._db.sessions
+        self._session = sessions() if self._connection is None else sessions(bind=self._connection)
         await self._session.begin()
         return self
 

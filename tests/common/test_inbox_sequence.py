@@ -5,6 +5,7 @@ the position covers, and never let a later event overtake one that is still to b
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import random
 import string
 from collections.abc import AsyncIterator, Awaitable
@@ -17,7 +18,7 @@ from nats.aio.msg import Msg
 from nats.js.api import AckPolicy
 from opentelemetry import trace
 from pydantic import BaseModel
-from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select
+from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select, text
 
 from libs.common.broker import BrokerLink
 from libs.common.db import Database, UnitOfWork
@@ -250,6 +251,56 @@ async def test_two_replicas_apply_everything_once_in_order_and_one_takes_over(
         await wait_for(lambda: _equal(ordered.values(), values), timeout=20)
     finally:
         await second.stop()
+
+
+async def _lease_holder(ordered: Ordered) -> int | None:
+    """The backend holding the consumer's advisory lock, as PostgreSQL sees it."""
+    key = ordered.consumer._lease_key
+    async with ordered.db.read() as session:
+        query = text(
+            "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted"
+            " AND ((classid::bigint << 32) | objid::bigint) = :key"
+        )
+        return (await session.execute(query, {"key": key})).scalar_one_or_none()
+
+
+async def test_the_batches_go_on_the_lease_and_a_lease_cut_off_is_taken_again(
+    ordered: Ordered,
+) -> None:
+    """On PostgreSQL the batches are applied on the connection that holds the lease (none from
+    the pool), so a commit proves the lease held; when that connection is cut off the consumer
+    drops it (SQLAlchemy would reconnect it, without the lock), takes the lease again on a new
+    one and applies everything once, in order."""
+    if ordered.db.dialect != "postgresql":
+        pytest.skip("the lease is PostgreSQL's")
+    event_type = f"pb.{ordered.service}.note.made.v1"
+    noted = ordered.consumer._by_type[event_type]
+    assert noted.handler is not None
+    handle = noted.handler
+    backends: list[int] = []
+
+    async def noting_the_backend(uow: UnitOfWork, envelope: Envelope, event: Noted) -> None:
+        backends.append((await uow.session.execute(text("SELECT pg_backend_pid()"))).scalar_one())
+        await handle(uow, envelope, event)
+
+    ordered.consumer._by_type[event_type] = dataclasses.replace(noted, handler=noting_the_backend)
+    values = [f"l-{i:02d}" for i in range(40)]
+    await ordered.publish(*values[:20])
+    ordered.consumer.start()
+    await wait_for(lambda: _equal(ordered.values(), values[:20]), timeout=20)
+    first = await _lease_holder(ordered)
+    assert first is not None
+    assert set(backends) == {first}
+
+    async with ordered.db.read() as session:
+        await session.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": first})
+    backends.clear()
+    await ordered.publish(*values[20:])
+    await wait_for(lambda: _equal(ordered.values(), values), timeout=30)
+    second = await _lease_holder(ordered)
+    assert second is not None
+    assert second != first
+    assert set(backends) == {second}
 
 
 async def test_a_durable_made_with_explicit_acks_is_made_again_from_its_ack_floor(
