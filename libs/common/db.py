@@ -42,6 +42,7 @@ from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.util import await_
 
+from libs.common.checkpoints import WalCheckpointer
 from libs.common.events import Envelope, IntegrationEvent, new_event_id
 from libs.common.tables import outbox
 from libs.common.tracing import current_traceparent
@@ -350,6 +351,7 @@ class Database:
         self.url = url
         self.source = source
         self.engine = create_engine(url)
+        self.checkpoints = WalCheckpointer.attach(self.engine)  # SQLite's, off the writers' path
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         # A read session sees one snapshot throughout: SQLite's deferred transaction reads one
         # WAL snapshot; PostgreSQL's default (read committed) would take a new one per statement,
@@ -388,6 +390,8 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self.checkpoints is not None:
+            await asyncio.to_thread(self.checkpoints.stop)
 
 
 R = TypeVar("R", bound="Repository")
