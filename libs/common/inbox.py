@@ -1031,7 +1031,7 @@ def _sequence(msg: Msg) -> int:
 
 
 def _delivery_sequence(d: _Delivery) -> int:
-    return delivery_sequences(d.msg)[1]
+    return _sequence(d.msg)
 
 
 def _in_stream_order(msgs: list[Msg]) -> list[Msg]:
