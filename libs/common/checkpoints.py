@@ -3,10 +3,10 @@
 SQLite copies the write-ahead log back into the database file (a checkpoint) in whichever
 connection commits past `wal_autocheckpoint` pages (1,000 by default), inside that writer's
 commit and so inside the process's one writer turn. A checkpointer thread with a connection of
-its own does it instead, a PASSIVE checkpoint soon after commits (never waiting for a lock, never
-blocking a reader or a writer), while the writers' own autocheckpoint stays as the fallback at
-`FALLBACK_PAGES`. The thread runs in SQLite's C code with the interpreter's lock released, so
-on a second core the copying costs the writers nothing.
+its own does it instead, a PASSIVE checkpoint soon after writers commit (never waiting for a
+lock, never blocking a reader or a writer), while the writers' own autocheckpoint stays as the
+fallback at `FALLBACK_PAGES`. The thread runs in SQLite's C code with the interpreter's lock
+released, so on a second core the copying costs the writers nothing.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ FALLBACK_PAGES = 16_384
 
 class WalCheckpointer:
     """PASSIVE checkpoints of one SQLite database file, at most every `every` seconds while
-    commits come, in a daemon thread started by the first commit (`attach`)."""
+    write transactions commit, in a daemon thread started by the first (`attach`)."""
 
     def __init__(self, path: str, every: float = 0.1) -> None:
         self.path = path
@@ -56,8 +56,11 @@ class WalCheckpointer:
             cursor.close()
 
         @event.listens_for(engine.sync_engine, "commit")
-        def committed(_conn: Any) -> None:
-            checkpointer.committed()
+        def committed(conn: Any) -> None:
+            # a read-only session's commit wrote nothing (an API process serving GETs alone
+            # would otherwise wake the thread ten times a second for nothing)
+            if not conn.get_execution_options().get("pb_readonly", False):
+                checkpointer.committed()
 
         return checkpointer
 

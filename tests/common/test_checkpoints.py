@@ -58,3 +58,23 @@ async def test_commits_are_checkpointed_by_the_thread_and_writers_keep_a_fallbac
 def test_postgresql_and_memory_databases_have_none() -> None:
     assert Database("sqlite+aiosqlite:///:memory:", source="/pb/test").checkpoints is None
     assert Database("postgresql+asyncpg://u@127.0.0.1/x", source="/pb/test").checkpoints is None
+
+
+async def test_reads_alone_wake_no_checkpoints(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'store.db'}"
+    writer = Database(url, source="/pb/test")
+    try:
+        async with writer.engine.begin() as conn:
+            await conn.run_sync(metadata.create_all)
+    finally:
+        await writer.dispose()
+    db = Database(url, source="/pb/test")
+    try:
+        for _ in range(3):
+            async with db.read() as session:
+                await session.execute(select(notes.c.id))
+        assert db.checkpoints is not None
+        assert not db.checkpoints.running
+        assert db.checkpoints.checkpoints == 0
+    finally:
+        await db.dispose()
