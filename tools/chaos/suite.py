@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from libs.common.db import Database
+from libs.common.outbox import outbox_backlog
 from tests.harness import postgres_available
 from tools.chaos.cluster import POSTGRES_URL, Cluster
 from tools.chaos.faults import Fault, Injector, Outcome, schedule
@@ -85,25 +87,41 @@ def _environment(options: Options) -> dict[str, str]:
     return env
 
 
-async def _settle(watch: Watch, limit: float) -> bool:
-    """Wait until no consumer has anything pending or unacknowledged and no stream grows (the
-    relays have published everything), three polls in a row, half a second apart."""
-    deadline = time.monotonic() + limit
-    quiet = 0
-    streams = sorted({c.stream for c in watch.consumers})
-    before: list[int | None] = []
-    while time.monotonic() < deadline:
-        positions = await watch.positions()
-        held = [await watch.stream_messages(stream) for stream in streams]
-        if held == before and all(p is not None and p.lag == 0 for p in positions.values()):
-            quiet += 1
-            if quiet >= 3:
-                return True
-        else:
-            quiet = 0
-        before = held
-        await asyncio.sleep(0.5)
-    return False
+async def _settle(watch: Watch, cluster: Cluster, limit: float) -> bool:
+    """Wait until no consumer has anything pending or unacknowledged, no stream grows and no
+    service's outbox holds an event not yet published, three polls in a row, half a second
+    apart. The streams alone do not say the relays are done: one backing off after a publish
+    JetStream did not acknowledge (a nats-server just restarted) leaves them still for seconds
+    with its events unsent, and the verdict then counted those events as lost."""
+    databases = [
+        Database(service.database_url, source=f"/pb/chaos/{service.name}")
+        for service in cluster.services.values()
+    ]
+    try:
+        deadline = time.monotonic() + limit
+        quiet = 0
+        streams = sorted({c.stream for c in watch.consumers})
+        before: list[int | None] = []
+        while time.monotonic() < deadline:
+            positions = await watch.positions()
+            held = [await watch.stream_messages(stream) for stream in streams]
+            unsent = [(await outbox_backlog(db))[0] for db in databases]
+            if (
+                held == before
+                and not any(unsent)
+                and all(p is not None and p.lag == 0 for p in positions.values())
+            ):
+                quiet += 1
+                if quiet >= 3:
+                    return True
+            else:
+                quiet = 0
+            before = held
+            await asyncio.sleep(0.5)
+        return False
+    finally:
+        for db in databases:
+            await db.dispose()
 
 
 async def run(options: Options) -> Result:
@@ -146,7 +164,7 @@ async def run(options: Options) -> Result:
                         flush=True,
                     )
             notes += [f"server error seen by the load: {e}" for e in tally.server_errors]
-            if not await _settle(watch, options.settle_limit):
+            if not await _settle(watch, cluster, options.settle_limit):
                 notes.append(f"consumers still lagging after {options.settle_limit:.0f} s")
             verdict = await verify(cluster, watch, tally, jobs)
         finally:
