@@ -43,7 +43,8 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.util import await_
 
 from libs.common.checkpoints import WalCheckpointer
-from libs.common.events import Envelope, IntegrationEvent, new_event_id
+from libs.common.events import Envelope, IntegrationEvent
+from libs.common.ids import new_id
 from libs.common.tables import outbox
 from libs.common.tracing import current_traceparent
 
@@ -530,7 +531,7 @@ class UnitOfWork:
         type_name = event_type.type_name()
         self._pending.extend(
             Envelope(
-                id=new_event_id(),
+                id=new_id(),
                 source=source,
                 type=type_name,
                 subject=subject,

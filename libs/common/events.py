@@ -6,7 +6,6 @@ import builtins
 import inspect
 import json
 import re
-import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -17,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, GetJsonSchemaHandler
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
+from libs.common.ids import new_id
 from libs.common.validators import CREDIT_CODE_CHARSET
 
 SPEC_VERSION = "1.0"
@@ -198,10 +198,6 @@ class Catalogue:
 catalogue = Catalogue()
 
 
-def new_event_id() -> str:
-    return str(uuid.uuid4())
-
-
 @dataclass(frozen=True)
 class Envelope:
     """A CloudEvents 1.0 event as it travels: attributes plus the JSON data bytes."""
@@ -227,7 +223,7 @@ class Envelope:
     ) -> Envelope:
         """The event in its envelope, with a new id; `time` (aware, UTC) defaults to now."""
         return cls(
-            id=new_event_id(),
+            id=new_id(),
             source=source,
             type=event.type_name(),
             subject=event.aggregate_id(),

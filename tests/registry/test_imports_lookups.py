@@ -159,7 +159,7 @@ async def test_events_recorded_without_the_model_are_recorded_as_with_it(
         assert len(rows) == 4 * len(batch)
         assert rows[: 2 * len(batch)] == rows[2 * len(batch) :]
         assert len(set(ids)) == len(ids)
-        assert all(str(UUID(i, version=4)) == i and UUID(i).version == 4 for i in ids)
+        assert all(str(UUID(i)) == i and UUID(i).version == 7 for i in ids)
     finally:
         await db.dispose()
 

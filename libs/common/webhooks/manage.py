@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import uuid
 from collections.abc import Collection
 from dataclasses import replace
 from datetime import datetime
@@ -12,6 +11,7 @@ from typing import Any
 
 from libs.common.db import UnitOfWork
 from libs.common.events import catalogue
+from libs.common.ids import new_id
 from libs.common.refusals import Invalid
 from libs.common.settings import ServiceSettings
 from libs.common.tables import utcnow
@@ -91,7 +91,7 @@ async def create(
     secret_bytes(secret)
     now = utcnow()
     subscription = Subscription(
-        id=str(uuid.uuid4()),
+        id=new_id(),
         event_types=types,
         region_code=region_code,
         url=target,

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -37,6 +36,7 @@ from functools import cached_property, lru_cache, partial
 from typing import Any, Literal, Protocol
 
 from libs.common import refusals
+from libs.common.ids import new_id as _new_id
 from libs.common.personal import has_personal, mask_personal
 from libs.common.validators import (
     InvalidCode,
@@ -1148,10 +1148,6 @@ class _Matched:
     record: SourceRecord
     organization: Organization
     by: MatchKind
-
-
-def _new_id() -> str:
-    return str(uuid.uuid4())
 
 
 def plan_chunk(

@@ -8,12 +8,12 @@ announced (branch events carry the covered organisation ids and the branch's ver
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from datetime import date, timedelta
 
 from libs.common.audit import Actor
 from libs.common.calendar import local_today
+from libs.common.ids import new_id
 from libs.common.personal import mask_personal
 from libs.common.tables import utcnow
 from services.registry.domain.branches import (
@@ -76,7 +76,7 @@ async def form_committee(
     parent = None if parent_id is None else await _parent(uow, parent_id, actor.region_code)
     check_committee(region_code, parent)
     committee = Committee(
-        id=str(uuid.uuid4()),
+        id=new_id(),
         kind=kind,
         name=name,
         region_code=region_code,
@@ -214,7 +214,7 @@ async def _add_branch(
         today=local_today(),
     )
     branch = new_branch(
-        str(uuid.uuid4()),
+        new_id(),
         kind,
         name,
         committee,

@@ -23,7 +23,6 @@ import itertools
 import json
 import shutil
 import tempfile
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -31,6 +30,7 @@ from pathlib import Path
 from typing import IO, Any, Literal, TypeVar
 
 from libs.common.audit import Actor
+from libs.common.ids import new_id
 from libs.common.logging import get_logger
 from libs.common.tables import utcnow
 from services.registry.domain.imports import (
@@ -207,7 +207,7 @@ async def _add_job(
     if existing is not None:
         return existing, False
     now = utcnow()
-    job_id = str(uuid.uuid4())
+    job_id = new_id()
     refusal = kept.refusal
     created = await repo.create_job(
         {

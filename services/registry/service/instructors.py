@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import date
 
 from libs.common.audit import Actor
+from libs.common.ids import new_id
 from libs.common.tables import utcnow
 from services.registry.domain.branches import within
 from services.registry.domain.instructors import (
@@ -28,7 +28,7 @@ from services.registry.store.uow import RegistryUnitOfWork
 async def register_instructor(
     uow: RegistryUnitOfWork, actor: Actor, *, name: str, region_code: str
 ) -> Instructor:
-    instructor = Instructor(id=str(uuid.uuid4()), name=name, region_code=region_code)
+    instructor = Instructor(id=new_id(), name=name, region_code=region_code)
     now = utcnow()
     await uow.instructors.add(instructor, now)
     await uow.record_and_audit(
@@ -99,7 +99,7 @@ async def assign(
         await uow.instructors.assignments(instructor_id),
     )
     assignment = Assignment(
-        id=str(uuid.uuid4()),
+        id=new_id(),
         instructor_id=instructor_id,
         organization_id=organization.id,
         region_code=organization.region_code,

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import date
 
 from libs.common.audit import Actor
+from libs.common.ids import new_id
 from libs.common.personal import mask_personal
 from libs.common.tables import utcnow
 from services.registry.domain.mass_organizations import (
@@ -42,7 +42,7 @@ async def establish(
     existing = await uow.mass_organizations.of_organization(organization.id)
     check_establish(organization.id, organization.active, kind, existing)
     mass_organization = MassOrganization(
-        id=str(uuid.uuid4()),
+        id=new_id(),
         organization_id=organization.id,
         region_code=organization.region_code,
         kind=kind,

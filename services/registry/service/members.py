@@ -7,7 +7,6 @@ discovery and declaration leave the counts as they are.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
@@ -15,6 +14,7 @@ from typing import Any
 
 from libs.common.audit import Actor
 from libs.common.calendar import local_today
+from libs.common.ids import new_id
 from libs.common.logging import get_logger
 from libs.common.tables import utcnow
 from services.registry.domain.branches import Branch
@@ -73,7 +73,7 @@ async def receive_staff_list(
 ) -> ListResult:
     """Keep an organisation's staff list and discover those of its staff on a roster."""
     organization = await _open_organization(uow, organization_id)
-    entries = [(str(uuid.uuid4()), p) for p in people]
+    entries = [(new_id(), p) for p in people]
     new = await uow.members.save_staff(organization_id, entries, utcnow())
     await note_staff(uow, people)
     matches = await uow.members.roster_matches(organization_id, organization.region_code)
@@ -104,8 +104,8 @@ async def receive_roster(
 ) -> ListResult:
     """Keep a roster extract for the caller's region and discover its people on staff lists."""
     region_code = actor.region_code
-    upload_id = str(uuid.uuid4())
-    rows = [(str(uuid.uuid4()), e) for e in entries]
+    upload_id = new_id()
+    rows = [(new_id(), e) for e in entries]
     new = await uow.members.save_roster(region_code, upload_id, rows, utcnow())
     discovered = await discover(uow, actor, await uow.members.staff_matches(region_code, upload_id))
     await uow.audit.record(
@@ -129,7 +129,7 @@ def _discovered(match: Match, now: datetime, branch: Branch | None, today: date)
             branch_id=branch.id,
         )
     return Member(
-        id=str(uuid.uuid4()),
+        id=new_id(),
         organization_id=match.organization_id,
         region_code=match.region_code,
         id_hash=match.id_hash,

@@ -9,11 +9,11 @@ whenever a staff list or roster later brings that person in (`note_staff`, `note
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 
+from libs.common.ids import new_id
 from libs.common.logging import get_logger
 from libs.common.tables import utcnow
 from services.registry.domain.identity import Person
@@ -50,7 +50,7 @@ async def record_declarations(uow: RegistryUnitOfWork, batch: Sequence[Declarati
         before = known.get(worker_id)
         id_hash = d.id_hash or learnt.get(d.phone_hash) or (before.id_hash if before else None)
         fresh = MobileMember(
-            id=before.id if before else str(uuid.uuid4()),
+            id=before.id if before else new_id(),
             source=STATIONS,
             source_ref=worker_id,
             phone_hash=d.phone_hash,

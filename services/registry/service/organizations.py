@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from datetime import date
 from typing import Any
@@ -12,6 +11,7 @@ from pydantic_core import to_json
 from libs.common.audit import Actor
 from libs.common.db import UnitOfWork
 from libs.common.events import IntegrationEvent
+from libs.common.ids import new_id
 from libs.common.logging import get_logger
 from libs.common.refusals import Conflict, Invalid
 from libs.common.tables import utcnow
@@ -170,7 +170,7 @@ def new_organization(**values: Any) -> Organization:
     """A new file, its ledger points (六清) as its data shows them."""
     now = utcnow()
     return with_derived_ledger(
-        Organization(id=str(uuid.uuid4()), version=1, created_at=now, updated_at=now, **values)
+        Organization(id=new_id(), version=1, created_at=now, updated_at=now, **values)
     )
 
 

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import uuid
-
 from libs.common.audit import Actor
+from libs.common.ids import new_id
 from libs.common.tables import utcnow
 from libs.common.validators import region_level
 from services.registry.domain.regions import Area, AreaKind, RegionTree, check_area_region
@@ -23,9 +22,7 @@ async def create_area(
     (in a township), in a region the published codes know."""
     check_area_region(kind, region_level(region_code), region_code)
     uow.regions.ensure_known(region_code)
-    area = Area(
-        id=str(uuid.uuid4()), kind=kind, name=name, region_code=region_code, created_at=utcnow()
-    )
+    area = Area(id=new_id(), kind=kind, name=name, region_code=region_code, created_at=utcnow())
     await uow.areas.add(area)
     await uow.audit.record(
         actor,

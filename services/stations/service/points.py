@@ -3,10 +3,10 @@ balances, the rewards catalogue."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 
 from libs.common.audit import Actor
+from libs.common.ids import new_id
 from libs.common.tables import utcnow
 from services.stations.domain.points import (
     IdempotencyKeyReused,
@@ -53,7 +53,7 @@ async def award_points(
     transaction, new = await _settle(
         uow,
         PointTransaction(
-            id=str(uuid.uuid4()),
+            id=new_id(),
             kind="award",
             worker_id=worker.id,
             region_code=worker.region_code,
@@ -106,11 +106,11 @@ async def redeem(
     reward = await uow.rewards.get(reward_id)
     if reward is None:
         raise RewardNotFound(reward_id)
-    key = idempotency_key or f"redemption:{uuid.uuid4()}"
+    key = idempotency_key or f"redemption:{new_id()}"
     replayed = await uow.ledger.by_key(key)
     now = utcnow()
     transaction = PointTransaction(
-        id=str(uuid.uuid4()),
+        id=new_id(),
         kind="redemption",
         worker_id=worker.id,
         region_code=worker.region_code,
@@ -163,7 +163,7 @@ async def transactions_page(
 async def add_reward(
     uow: StationsUnitOfWork, actor: Actor, *, name: str, region_code: str, cost: int, stock: int
 ) -> Reward:
-    reward = Reward(str(uuid.uuid4()), name, region_code, cost, stock, utcnow())
+    reward = Reward(new_id(), name, region_code, cost, stock, utcnow())
     await uow.rewards.add(reward)
     await uow.audit.record(
         actor,

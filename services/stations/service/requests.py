@@ -3,13 +3,13 @@ place request events are built."""
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from libs.common.audit import Actor
 from libs.common.events import IntegrationEvent
+from libs.common.ids import new_id
 from libs.common.tables import utcnow
 from libs.common.validators import InvalidCode, is_within, region_ancestors
 from services.stations.domain.request_stats import RequestFigures, figures_of
@@ -90,7 +90,7 @@ async def place_request(
     if station_id is not None and await uow.stations.get(station_id) is None:
         raise UnknownStation()
     now = utcnow()
-    request = Request(id=str(uuid.uuid4()), state="placed", placed_at=now, version=1, **values)
+    request = Request(id=new_id(), state="placed", placed_at=now, version=1, **values)
     entry = HistoryEntry(now, "place", None, "placed", party.kind, actor.subject)
     await uow.requests.add(request)
     await uow.requests.add_history(request.id, entry)

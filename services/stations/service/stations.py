@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import replace
 from datetime import date
 from typing import Any
 
 from libs.common.audit import Actor
 from libs.common.calendar import local_today
+from libs.common.ids import new_id
 from libs.common.tables import utcnow
 from services.stations.domain.cells import cell_of, rings
 from services.stations.domain.stations import (
@@ -79,7 +79,7 @@ async def open_station(uow: StationsUnitOfWork, actor: Actor, **values: Any) -> 
     if values["opened_on"] is None:
         values["opened_on"] = local_today(now)
     station = Station(
-        id=str(uuid.uuid4()),
+        id=new_id(),
         cell=cell_of(values["location"]),
         version=1,
         created_at=now,

@@ -7,12 +7,12 @@ does the same), so concurrent sign-ups see each other and never exceed the task'
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from libs.common.audit import Actor
+from libs.common.ids import new_id
 from libs.common.tables import utcnow
 from libs.common.validators import InvalidCode, is_within
 from services.stations.domain.requests import Party, UnknownStation
@@ -82,7 +82,7 @@ async def post_task(uow: StationsUnitOfWork, actor: Actor, **values: Any) -> Vol
         station = await uow.stations.get(station_id)
         if station is None or not _within(station.region_code, actor):
             raise UnknownStation()
-    task = VolunteerTask(id=str(uuid.uuid4()), state="open", posted_at=now, **values)
+    task = VolunteerTask(id=new_id(), state="open", posted_at=now, **values)
     await uow.volunteer_tasks.add(task)
     await uow.record_and_audit(
         actor,

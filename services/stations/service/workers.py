@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import replace
 from datetime import date
 
 from libs.common.audit import Actor
 from libs.common.calendar import local_today
 from libs.common.identity import IdentityKey
+from libs.common.ids import new_id
 from libs.common.tables import utcnow
 from services.stations.domain.identity import Identity, id_number_hash
 from services.stations.domain.workers import (
@@ -45,7 +45,7 @@ async def register_worker(
         raise WorkerAlreadyRegistered(existing)
     now = utcnow()
     worker = Worker(
-        id=str(uuid.uuid4()),
+        id=new_id(),
         region_code=region_code,
         platform=platform,
         occupation=occupation,  # type: ignore[arg-type]
@@ -120,7 +120,7 @@ async def check_in(
     check_community(community_code, area_name)
     now = utcnow()
     day = on or local_today(now)
-    record = CheckIn(str(uuid.uuid4()), worker.id, community_code, area_name, roles, day, now)
+    record = CheckIn(new_id(), worker.id, community_code, area_name, roles, day, now)
     after = replace(
         worker,
         community_code=community_code,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -10,6 +9,7 @@ from typing import Literal, TypeVar
 
 from libs.common.audit import Actor
 from libs.common.identity import IdentityKey
+from libs.common.ids import new_id
 from libs.common.refusals import Invalid
 from libs.common.tables import utcnow
 from libs.common.validators import is_within
@@ -101,7 +101,7 @@ async def apply(
         raise AlreadyInPipeline()
     candidate = pipeline.apply(
         rules,
-        candidate_id=str(uuid.uuid4()),
+        candidate_id=new_id(),
         region_code=branch.region_code,
         organization_id=organization_id,
         branch_id=branch_id,

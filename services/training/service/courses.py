@@ -4,7 +4,6 @@ attendance, external study, door-to-door deliveries, and a region's study-hours 
 from __future__ import annotations
 
 import secrets
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -12,6 +11,7 @@ from datetime import date, datetime
 from libs.common.audit import Actor
 from libs.common.calendar import local_today
 from libs.common.identity import IdentityKey
+from libs.common.ids import new_id
 from libs.common.refusals import Conflict, Invalid
 from libs.common.tables import utcnow
 from libs.common.validators import is_within
@@ -50,7 +50,7 @@ async def add_course(
     region_code: str,
 ) -> Course:
     check_class_hours(class_hours)
-    course = Course(str(uuid.uuid4()), title, format, audience, class_hours, region_code)
+    course = Course(new_id(), title, format, audience, class_hours, region_code)
     await uow.courses.add(course, utcnow())
     await uow.audit.record(
         actor,
@@ -122,7 +122,7 @@ async def add_session(
     if not place and not station_id:
         raise Invalid("place", "give a place or a station_id")
     session = Session(
-        id=str(uuid.uuid4()),
+        id=new_id(),
         course_id=course.id,
         region_code=course.region_code,
         starts_at=starts_at,
@@ -158,7 +158,7 @@ async def register_learner(
 ) -> Learner:
     person = Person.of(key, name, id_number)
     learner = Learner(
-        id=str(uuid.uuid4()),
+        id=new_id(),
         region_code=region_code,
         id_hash=person.id_hash,
         id_masked=person.id_masked,
@@ -360,7 +360,7 @@ async def record_delivery(
 ) -> str:
     if delivered_on > today:
         raise Invalid("delivered_on", "is in the future")
-    delivery_id = str(uuid.uuid4())
+    delivery_id = new_id()
     await uow.deliveries.add(
         {
             "id": delivery_id,

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 
 from libs.common.audit import Actor
 from libs.common.calendar import add_months
+from libs.common.ids import new_id
 from libs.common.tables import utcnow
 from libs.common.validators import is_within
 from services.training.domain.periods import Period
@@ -115,7 +115,7 @@ async def record_meeting(
     routine = await _routine(uow, branch_id, actor.region_code, for_update=True)
     check_meeting(routine, held_on, today, entitled, present)
     meeting = Meeting(
-        id=str(uuid.uuid4()),
+        id=new_id(),
         branch_id=branch_id,
         meeting_type=meeting_type,
         held_on=held_on,
