@@ -255,13 +255,15 @@ class Projector:
     ) -> None:
         if not changes:
             return
+        # those the batch found no row for: inserted, not upserted
+        unseen = {new.facts.organization_id for old, new in changes if old is None}
         if not self.rollups:
-            await self.store.write_organizations([new for _, new in changes])
+            await self.store.write_organizations([new for _, new in changes], new=unseen)
             return
         delta = RollupDelta()
         for old, new in changes:
             delta.change(old.facts if old else None, new.facts)
-        await self.store.write_organizations([new for _, new in changes])
+        await self.store.write_organizations([new for _, new in changes], new=unseen)
         rows = delta.rows()
         await self.store.add_to_rollups(rows)
         if self.live and rows:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cache
@@ -48,6 +49,8 @@ from services.coverage.domain.facts import CoverageFacts, size_band
 from services.coverage.domain.links import BranchLink, Links, covering_branch
 from services.coverage.domain.rollups import COUNTERS, RollupKey
 from services.coverage.domain.routine import last_full_quarter
+from services.coverage.store import bulk_writes
+from services.coverage.store.bulk_writes import rollup_sums
 from services.coverage.store.tables import (
     branch_organizations,
     branches,
@@ -167,14 +170,7 @@ def _statement(dialect: str, name: str) -> Any:
             },
         )
     if name == "rollups":
-        return _upsert(
-            dialect,
-            rollups,
-            lambda new: {
-                **{c: rollups.c[c] + new[c] for c in COUNTERS},
-                "updated_at": new.updated_at,
-            },
-        )
+        return _upsert(dialect, rollups, rollup_sums)
     if name == "rate_changes":
         return _upsert(
             dialect,
@@ -219,6 +215,24 @@ def _compile_upsert(dialect: Any, name: str) -> _DriverUpsert:
         raise RuntimeError(f"the {name} upsert takes {names}, not {_UPSERT_COLUMNS[name]}")
     processors = tuple(table.c[column].type._cached_bind_processor(dialect) for column in names)
     return str(compiled), names, processors
+
+
+async def _write_many(
+    session: AsyncSession, name: str, records: list[list[Any]], *, new: bool = False
+) -> None:
+    """Write `records` (as `_execute_many` takes them) with the hot-path upsert `name`; on
+    PostgreSQL, roll-ups through their temporary table and rows known to be `new` with COPY
+    (`bulk_writes`)."""
+    connection = await session.connection()
+    if connection.dialect.name != "postgresql" or not (new or name == "rollups"):
+        await _execute_many(session, name, records)
+        return
+    _, names, processors = _driver_upsert(connection.dialect, name)
+    processed = bind_processed(records, processors)
+    if name == "rollups":
+        await bulk_writes.add_to_rollups(connection, names, processed)
+    else:
+        await bulk_writes.copy_records(connection, _UPSERT_TABLES[name].name, names, processed)
 
 
 async def _execute_many(session: AsyncSession, name: str, records: list[list[Any]]) -> None:
@@ -367,12 +381,21 @@ class ProjectionRepository(Repository):
         )
         return {row.organization_id: _facts(row) for row in rows}
 
-    async def write_organizations(self, stored: Sequence[StoredOrganization]) -> None:
+    async def write_organizations(
+        self, stored: Sequence[StoredOrganization], *, new: AbstractSet[str] = frozenset()
+    ) -> None:
+        """Write the organisations' facts; `new`: those with no row yet (the batch read them and
+        found none), inserted rather than upserted."""
         if not stored:
             return
         now = utcnow()
         latest = {s.facts.organization_id: s for s in stored}
-        await _execute_many(self.session, "facts", [_record(s, now) for s in latest.values()])
+        inserted = [_record(s, now) for org_id, s in latest.items() if org_id in new]
+        updated = [_record(s, now) for org_id, s in latest.items() if org_id not in new]
+        if inserted:
+            await _write_many(self.session, "facts", inserted, new=True)
+        if updated:
+            await _write_many(self.session, "facts", updated)
 
     async def links(self, ids: Iterable[str], day: date) -> dict[str, Links]:
         """Branch, instructors and mass organisations of each organisation that count on `day`,
@@ -414,12 +437,12 @@ class ProjectionRepository(Repository):
         members: defaultdict[str, set[str]] = defaultdict(set)
         for branch_id, org_id in await self.session.execute(
             select(branch_organizations.c.branch_id, branch_organizations.c.organization_id).where(
-                one_of(self.session, branch_organizations.c.branch_id, wanted)
+                one_of_hashed(self.session, branch_organizations.c.branch_id, wanted)
             )
         ):
             members[branch_id].add(org_id)
         rows = await self.session.execute(
-            select(branches).where(one_of(self.session, branches.c.branch_id, wanted))
+            select(branches).where(one_of_hashed(self.session, branches.c.branch_id, wanted))
         )
         return {
             r.branch_id: BranchRow(
@@ -462,7 +485,9 @@ class ProjectionRepository(Repository):
         )
         await self.session.execute(
             delete(branch_organizations).where(
-                one_of(self.session, branch_organizations.c.branch_id, [b.branch_id for b in rows])
+                one_of_hashed(
+                    self.session, branch_organizations.c.branch_id, [b.branch_id for b in rows]
+                )
             )
         )
         members = [
@@ -485,7 +510,7 @@ class ProjectionRepository(Repository):
         query = (
             select(routine_lapses.c.branch_id)
             .where(
-                one_of(self.session, routine_lapses.c.branch_id, wanted),
+                one_of_hashed(self.session, routine_lapses.c.branch_id, wanted),
                 routine_lapses.c.period_starts_on >= first,
                 routine_lapses.c.period_ends_on <= last,
                 routine_lapses.c.met == false(),
@@ -520,7 +545,7 @@ class ProjectionRepository(Repository):
         if not wanted:
             return set()
         query = select(branch_organizations.c.organization_id).where(
-            one_of(self.session, branch_organizations.c.branch_id, wanted)
+            one_of_hashed(self.session, branch_organizations.c.branch_id, wanted)
         )
         return set((await self.session.execute(query)).scalars())
 
@@ -647,7 +672,7 @@ class ProjectionRepository(Repository):
             return
         now = utcnow()
         records = [[*key, *values, now] for key, values in delta.items()]
-        await _execute_many(self.session, "rollups", records)
+        await _write_many(self.session, "rollups", records)
 
     async def mark_changed(self, areas: Iterable[tuple[str, str]]) -> None:
         """Note regions whose figures changed, for the debounced pb.coverage.rates.changed
