@@ -773,19 +773,31 @@ async def insert_many(
     if dialect not in ("postgresql", "sqlite") or len(rows) < COPY_MIN_ROWS:
         await session.execute(insert(table), list(rows))
         return
-    if dialect == "postgresql":
-        # The adapter opens its transaction with the first statement: make sure there was one,
-        # so COPY runs inside it and not in autocommit.
-        await session.execute(select(1))
     connection = await session.connection()
     if dialect == "sqlite":
         await connection.exec_driver_sql(*sqlite_insert(connection, table, rows))
         return
     names = list(rows[0])
     records = driver_records(rows, names, _processors(connection, table, names))
-    raw = await connection.get_raw_connection()
-    await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
-        table.name, records=records, columns=names, schema_name=table.schema
+    await copy_records(connection, table, names, records)
+
+
+async def copy_records(
+    connection: AsyncConnection,
+    table: Table,
+    names: Sequence[str],
+    records: list[tuple[Any, ...]],
+) -> None:
+    """COPY `records` (each the values of `names`, bind-processed: `driver_records`,
+    `bind_processed`) into `table` inside the connection's transaction (PostgreSQL, asyncpg
+    `copy_records_to_table`)."""
+    raw = (await connection.get_raw_connection()).driver_connection
+    if not raw.is_in_transaction():  # type: ignore[union-attr]
+        # The adapter opens its transaction with the first statement: make sure there was one,
+        # so COPY runs inside it and not in autocommit.
+        await connection.exec_driver_sql("SELECT 1")
+    await raw.copy_records_to_table(  # type: ignore[union-attr]
+        table.name, records=records, columns=list(names), schema_name=table.schema
     )
 
 

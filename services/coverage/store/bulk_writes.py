@@ -15,6 +15,7 @@ from sqlalchemy import Column, ColumnElement, MetaData, Table, select
 from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from libs.common.db import copy_records
 from services.coverage.domain.rollups import COUNTERS
 from services.coverage.store.tables import rollups
 
@@ -46,20 +47,6 @@ def _add_delta() -> Any:
     )
 
 
-async def copy_records(
-    connection: AsyncConnection, table: str, names: Sequence[str], records: list[tuple[Any, ...]]
-) -> None:
-    """COPY `records` (each the values of `names`, bind-processed) into `table`, in the
-    connection's transaction."""
-    raw = (await connection.get_raw_connection()).driver_connection
-    if not raw.is_in_transaction():  # type: ignore[union-attr]
-        # the adapter begins its transaction with its first statement, and COPY is not one
-        await connection.exec_driver_sql("SELECT 1")
-    await raw.copy_records_to_table(  # type: ignore[union-attr]
-        table, records=records, columns=list(names)
-    )
-
-
 async def add_to_rollups(
     connection: AsyncConnection, names: Sequence[str], records: list[tuple[Any, ...]]
 ) -> None:
@@ -67,5 +54,5 @@ async def add_to_rollups(
     table order): COPYed into the connection's temporary `rollups_delta`, then added to the
     roll-ups in one INSERT ... SELECT ... ON CONFLICT DO UPDATE."""
     await connection.exec_driver_sql(_CREATE_DELTA)
-    await copy_records(connection, rollups_delta.name, names, records)
+    await copy_records(connection, rollups_delta, names, records)
     await connection.execute(_add_delta())

@@ -38,6 +38,7 @@ from libs.common.calendar import local_today
 from libs.common.db import (
     Repository,
     bind_processed,
+    copy_records,
     dialect_insert,
     one_of,
     one_of_hashed,
@@ -232,7 +233,7 @@ async def _write_many(
     if name == "rollups":
         await bulk_writes.add_to_rollups(connection, names, processed)
     else:
-        await bulk_writes.copy_records(connection, _UPSERT_TABLES[name].name, names, processed)
+        await copy_records(connection, _UPSERT_TABLES[name], names, processed)
 
 
 async def _execute_many(session: AsyncSession, name: str, records: list[list[Any]]) -> None:
