@@ -189,8 +189,8 @@ def executemany(cursor: sqlite3.Cursor, sql: str, parameters: Iterable[Any]) -> 
     after it: an executemany takes it back after every row, and while another thread of the
     process runs Python (the event loop) each take waits up to the switch interval (5 ms).
     One row of a 30-column table took 2.7-3.3 ms of wall beside a busy thread, 19 µs in
-    statements of 1,000 rows, the same 7-10 µs of CPU either way (docs/architecture.md, "SQLite's thread
-    and the interpreter's lock")."""
+    statements of 1,000 rows, the same 7-10 µs of CPU either way (docs/architecture.md,
+    "SQLite's thread and the interpreter's lock")."""
     shape = _one_row_insert(sql)
     if shape is None:
         cursor.executemany(sql, parameters)
