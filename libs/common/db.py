@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from functools import lru_cache, partial
-from itertools import chain
+from functools import partial
 from operator import itemgetter
 from types import TracebackType
 from typing import Any, Self, TypeVar
@@ -157,59 +155,6 @@ class WriterQueue:
             held[0].release()
 
 
-#: At most this many rows go in one multi-row INSERT (`executemany`).
-MULTI_ROW_MAX = 1000
-
-#: An INSERT (or upsert) of one row of positional parameters: what comes before its VALUES
-#: group, the group, and what follows it (an ON CONFLICT clause; no RETURNING).
-_ONE_ROW_INSERT = re.compile(
-    r"(?P<head>\s*INSERT\b[^?]*?\bVALUES\s*)(?P<row>\(\s*\?(?:\s*,\s*\?)*\s*\))"
-    r"(?P<tail>(?:\s+ON\s+CONFLICT\b(?:(?!\bRETURNING\b)[^?])*)?)\s*",
-    re.IGNORECASE | re.DOTALL,
-)
-
-
-@lru_cache(maxsize=256)
-def _one_row_insert(sql: str) -> tuple[str, str, str] | None:
-    found = _ONE_ROW_INSERT.fullmatch(sql)
-    return None if found is None else (found["head"], found["row"], found["tail"])
-
-
-@lru_cache(maxsize=256)
-def _multi_row_sql(head: str, row: str, tail: str, rows: int) -> str:
-    return f"{head}{', '.join([row] * rows)}{tail}"
-
-
-def executemany(cursor: sqlite3.Cursor, sql: str, parameters: Iterable[Any]) -> int:
-    """`cursor.executemany(sql, parameters)` on SQLite, returning the rows it changed; an
-    INSERT (or upsert) of one row of positional parameters runs as multi-row INSERTs of up to
-    `MULTI_ROW_MAX` rows (and the connection's limit on parameters), in order.
-
-    The driver steps each statement without the interpreter's lock and takes the lock back
-    after it: an executemany takes it back after every row, and while another thread of the
-    process runs Python (the event loop) each take waits up to the switch interval (5 ms).
-    One row of a 30-column table took 2.7-3.3 ms of wall beside a busy thread, 19 µs in
-    statements of 1,000 rows, the same 7-10 µs of CPU either way (docs/architecture.md,
-    "SQLite's thread and the interpreter's lock")."""
-    shape = _one_row_insert(sql)
-    if shape is None:
-        cursor.executemany(sql, parameters)
-        return cursor.rowcount
-    records = parameters if isinstance(parameters, list) else list(parameters)
-    if not records:
-        return 0
-    head, row, tail = shape
-    width = row.count("?")
-    limit = cursor.connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
-    per = max(1, min(MULTI_ROW_MAX, limit // width))
-    changed = 0
-    for start in range(0, len(records), per):
-        part = records[start : start + per]
-        cursor.execute(_multi_row_sql(head, row, tail, len(part)), list(chain.from_iterable(part)))
-        changed += cursor.rowcount
-    return changed
-
-
 class _OneHandOffCursor:
     """An aiosqlite cursor whose `execute` costs one hand-off to the connection's thread.
 
@@ -254,20 +199,16 @@ class _OneHandOffCursor:
         if begin is not None:
             connection.execute(begin)
         for before_sql, records in before:
-            executemany(connection.cursor(), before_sql, records)
+            connection.executemany(before_sql, records)
         cursor = connection.cursor()
         try:
-            if method == "executemany":
-                self.rowcount = executemany(cursor, sql, parameters)
-            else:
-                cursor.execute(sql, parameters)
-                self.rowcount = cursor.rowcount
+            getattr(cursor, method)(sql, parameters)
             rows = cursor.fetchmany(self.PREFETCH) if cursor.description else []
         except BaseException:
             cursor.close()
             raise
         self.description, self._rows = cursor.description, rows
-        self.lastrowid = cursor.lastrowid
+        self.rowcount, self.lastrowid = cursor.rowcount, cursor.lastrowid
         if len(rows) < self.PREFETCH:
             cursor.close()
             if commit:

@@ -12,10 +12,7 @@ batches.
 
 The reader process starts from the rows already imported (a resumed job): it reads them again
 only to rebuild the duplicate check, as the thread does. It dies with the job's process (the
-pipe breaks) and is stopped when the job stops. It is a program of its own (`main`, started by
-`python -c`) that imports only what reading needs (0.1 s): a `multiprocessing` process first
-imports the parent's main module again, the whole service (1.6 s before its first row, a tenth
-of a 100,000-row import on SQLite).
+pipe breaks) and is stopped when the job stops.
 """
 
 from __future__ import annotations
@@ -23,10 +20,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
+import multiprocessing
 import pickle
-import subprocess
-import sys
 import traceback
 from collections.abc import Iterator
 from multiprocessing.connection import Connection
@@ -187,52 +182,34 @@ def _serve(path: str, source: str, scope: str, skip: int, chunk_rows: int, out: 
         out.close()
 
 
-#: The reader process's program: `main` of this module under its own name (run as `__main__`,
-#: what it pickles would name classes of `__main__`, which the job cannot unpickle).
-_READER = f"import sys; from {__name__} import main; main(sys.argv[1:])"
-
-#: The folder that holds the `services` package: the reader process's module path.
-_PROJECT_ROOT = Path(__file__).resolve().parents[2]
-
-
-def _child_environment() -> dict[str, str]:
-    path = os.environ.get("PYTHONPATH")
-    root = str(_PROJECT_ROOT)
-    return {**os.environ, "PYTHONPATH": f"{root}{os.pathsep}{path}" if path else root}
-
-
 class ProcessRows:
-    """Batches read in a process of its own (`main`, then `_serve`), received in a thread."""
+    """Batches read in a process of its own (`_serve`), received in a thread."""
 
-    def __init__(self, process: subprocess.Popen[bytes], rows: Connection) -> None:
+    def __init__(self, process: multiprocessing.process.BaseProcess, rows: Connection) -> None:
         self.process = process
         self.rows = rows
         self._ended = False
 
     @classmethod
     def open(cls, path: Path, source: str, scope: str, skip: int, chunk_rows: int) -> Self:
-        readable, writable = os.pipe()
-        arguments = [str(path), source, scope, str(skip), str(chunk_rows), str(writable)]
-        try:
-            process = subprocess.Popen(
-                [sys.executable, "-c", _READER, *arguments],
-                pass_fds=(writable,),
-                stdin=subprocess.DEVNULL,
-                env=_child_environment(),
-            )
-        except BaseException:
-            os.close(readable)
-            raise
-        finally:
-            os.close(writable)  # the child's end: the parent sees EOF if the child dies
-        return cls(process, Connection(readable, writable=False))
+        context = multiprocessing.get_context("spawn")  # never fork a process with threads
+        rows, out = context.Pipe(duplex=False)
+        process = context.Process(
+            target=_serve,
+            args=(str(path), source, scope, skip, chunk_rows, out),
+            name="registry-import-reader",
+            daemon=True,
+        )
+        process.start()
+        out.close()  # the child's end: the parent sees EOF if the child dies
+        return cls(process, rows)
 
     def _receive(self) -> RowBatch:
         try:
             data = self.rows.recv_bytes()
         except EOFError:
             raise ReaderFailed(
-                f"the import's reader process ended (exit code {self.process.wait()})"
+                f"the import's reader process ended (exit code {self.process.exitcode})"
             ) from None
         # A batch is thousands of new objects that live through the chunk: unpickled with the
         # collector on, they set off collections over the whole heap (4 times the unpickling).
@@ -251,9 +228,10 @@ class ProcessRows:
 
     async def close(self) -> None:
         self.rows.close()
-        if not self._ended and self.process.poll() is None:
+        if not self._ended and self.process.is_alive():
             self.process.kill()  # mid-file: what it was reading is not wanted
-        await asyncio.to_thread(self.process.wait)
+        await asyncio.to_thread(self.process.join)
+        self.process.close()
 
 
 async def open_rows(
@@ -271,9 +249,3 @@ async def open_rows(
     if left is not None and process_min_rows is not None and left >= process_min_rows:
         return ProcessRows.open(path, source, scope, skip, chunk_rows)
     return await ThreadRows.open(path, source, scope, skip, chunk_rows)
-
-
-def main(argv: list[str]) -> None:
-    """The reader process: `path source scope skip chunk_rows fd` (the pipe's writing end)."""
-    path, source, scope, skip, chunk_rows, fd = argv
-    _serve(path, source, scope, int(skip), int(chunk_rows), Connection(int(fd), readable=False))
