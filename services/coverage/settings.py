@@ -24,10 +24,11 @@ class CoverageSettings(OfficeCalendar, ServiceSettings):
     )
 
     inbox_batch_size: int = Field(
-        default=1000,
+        default=2000,
         ge=1,
         description="Registry events applied per transaction: a batch costs a fixed handful of "
-        "statements (one per table it touches) however its event types interleave",
+        "statements (one per table it touches) however its event types interleave; 2,000 took "
+        "the live projection from 0.47 to 0.57 of a raw consume on PostgreSQL (docs/coverage.md)",
     )
     rates_changed_window_seconds: float = Field(
         default=5.0,
