@@ -41,11 +41,26 @@ SQLITE_ONLY = pytest.mark.parametrize("store", ["sqlite"], indirect=True)
 POSTGRESQL_ONLY = pytest.mark.parametrize("store", ["postgresql"], indirect=True)
 
 
+def _xdist_share() -> tuple[int, int]:
+    """This pytest-xdist worker's index and the number of workers ((0, 1) outside xdist)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
+    index = int(worker[2:]) if worker.startswith("gw") and worker[2:].isdigit() else 0
+    return index % max(count, 1), max(count, 1)
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+    """A port nothing listens on now, from this pytest-xdist worker's share of the ports (their
+    number modulo the workers): a port one worker was given and has not bound yet is never
+    given to another (two workers once got the same port, and a service failed to start)."""
+    index, count = _xdist_share()
+    for _ in range(1000):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port: int = s.getsockname()[1]
+        if port % count == index:
+            return port
+    raise RuntimeError("no free port in this worker's share")
 
 
 class NatsServer:
@@ -280,19 +295,26 @@ async def serve(
     in `serve()` and `_stop` does its shutdown steps without the pauses (the client is closed
     first, so no connection is left to wait for).
     """
-    port = free_port()
-    definition.settings.port = port
-    app = build_app(definition, span_exporter=span_exporter)
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="on"
-    )
-    config.load()
-    server = uvicorn.Server(config)
-    server.lifespan = config.lifespan_class(config)
+    listener = socket.socket()  # bound here and handed to uvicorn: the port is never let go
+    listener.bind(("127.0.0.1", 0))
+    port: int = listener.getsockname()[1]
     try:
-        await server.startup()  # the lifespan start-up (the runtime's), then the listener
+        definition.settings.port = port
+        app = build_app(definition, span_exporter=span_exporter)
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="on"
+        )
+        config.load()
+        server = uvicorn.Server(config)
+        server.lifespan = config.lifespan_class(config)
+        # the lifespan start-up (the runtime's), then listening on the socket
+        await server.startup(sockets=[listener])
     except SystemExit:  # uvicorn's answer to a failed start-up, whose error it has logged
+        listener.close()
         raise RuntimeError("the service stopped during start-up") from None
+    except BaseException:
+        listener.close()
+        raise
     await server.on_tick(0)  # the default response headers, as uvicorn's main loop sets them
     try:
         base_url = f"http://127.0.0.1:{port}"
