@@ -284,6 +284,16 @@ class RunningService:
         return (await self.client.get("/readyz")).status_code == 200
 
 
+def listening_socket() -> socket.socket:
+    """A TCP socket bound to a free port of 127.0.0.1, for a server to listen on. Its protocol is
+    said outright: asyncio sets TCP_NODELAY only on sockets whose protocol says TCP, and the
+    connections accepted on a `socket.socket()` (protocol 0) kept Nagle's algorithm on (20
+    concurrent POSTs on PostgreSQL fell from about 460 to 330 requests/s)."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    listener.bind(("127.0.0.1", 0))
+    return listener
+
+
 @asynccontextmanager
 async def serve(
     definition: ServiceDefinition, *, span_exporter: SpanExporter | None = None
@@ -295,8 +305,7 @@ async def serve(
     in `serve()` and `_stop` does its shutdown steps without the pauses (the client is closed
     first, so no connection is left to wait for).
     """
-    listener = socket.socket()  # bound here and handed to uvicorn: the port is never let go
-    listener.bind(("127.0.0.1", 0))
+    listener = listening_socket()  # handed to uvicorn: the port is never let go
     port: int = listener.getsockname()[1]
     try:
         definition.settings.port = port
