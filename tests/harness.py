@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import importlib
 import os
+import random
 import shutil
 import socket
 import sqlite3
@@ -49,17 +50,38 @@ def _xdist_share() -> tuple[int, int]:
     return index % max(count, 1), max(count, 1)
 
 
+def _ephemeral_ports_start() -> int:
+    """Where the kernel's ephemeral ports begin (the local ports of outgoing connections and of
+    sockets bound to port 0)."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+#: The free ports tests take lie below the ephemeral ones, from here up.
+FREE_PORTS_FROM = 20000
+
+
 def free_port() -> int:
-    """A port nothing listens on now, from this pytest-xdist worker's share of the ports (their
-    number modulo the workers): a port one worker was given and has not bound yet is never
-    given to another (two workers once got the same port, and a service failed to start)."""
+    """A port nothing listens on now, for a server a test starts later: below the kernel's
+    ephemeral ports, so no outgoing connection of any process takes it meanwhile, and from this
+    pytest-xdist worker's share (the port's number modulo the workers), so no other worker is
+    given it. (A port from `bind(("127.0.0.1", 0))` was both: a service once found its port
+    taken before it started.)"""
     index, count = _xdist_share()
+    end = _ephemeral_ports_start()
+    start = FREE_PORTS_FROM if end - FREE_PORTS_FROM >= 1000 else 1024
     for _ in range(1000):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port: int = s.getsockname()[1]
-        if port % count == index:
-            return port
+        port = random.randrange(start, end)
+        if port % count != index:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port
     raise RuntimeError("no free port in this worker's share")
 
 

@@ -9,7 +9,12 @@ import socket
 
 import pytest
 
-from tests.harness import free_port, listening_socket
+from tests.harness import FREE_PORTS_FROM, free_port, listening_socket
+
+
+def ephemeral_start() -> int:
+    with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+        return int(f.read().split()[0])
 
 
 @pytest.mark.parametrize(("worker", "count"), [("gw0", "3"), ("gw1", "3"), ("gw2", "3")])
@@ -20,6 +25,8 @@ def test_a_worker_is_given_ports_of_its_own_share(
     monkeypatch.setenv("PYTEST_XDIST_WORKER_COUNT", count)
     ports = [free_port() for _ in range(5)]
     assert {p % int(count) for p in ports} == {int(worker[2:])}
+    # below the ephemeral ports, which outgoing connections and port 0 take
+    assert all(FREE_PORTS_FROM <= p < ephemeral_start() for p in ports)
 
 
 def test_outside_xdist_any_free_port_will_do(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -25,17 +25,10 @@ import pytest
 
 from deploy.local import run
 from tests.factories import organization
-from tests.harness import token
+from tests.harness import free_port, token
 
 VENV_NATS = Path(sys.executable).parent / "nats-server"
 needs_nats = pytest.mark.skipif(not VENV_NATS.is_file(), reason="no nats-server in the venv")
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((run.HOST, 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @pytest.fixture
