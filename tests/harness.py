@@ -45,12 +45,12 @@ POSTGRESQL_ONLY = pytest.mark.parametrize("store", ["postgresql"], indirect=True
 def _xdist_share() -> tuple[int, int]:
     """This pytest-xdist worker's index and the number of workers ((0, 1) outside xdist)."""
     worker = os.environ.get("PYTEST_XDIST_WORKER", "")
-    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
+    count = max(int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1), 1)
     index = int(worker[2:]) if worker.startswith("gw") and worker[2:].isdigit() else 0
-    return index % max(count, 1), max(count, 1)
+    return index % count, count
 
 
-def _ephemeral_ports_start() -> int:
+def ephemeral_ports_start() -> int:
     """Where the kernel's ephemeral ports begin (the local ports of outgoing connections and of
     sockets bound to port 0)."""
     try:
@@ -70,7 +70,7 @@ def free_port() -> int:
     given it. (A port from `bind(("127.0.0.1", 0))` was both: a service once found its port
     taken before it started.)"""
     index, count = _xdist_share()
-    end = _ephemeral_ports_start()
+    end = ephemeral_ports_start()
     start = FREE_PORTS_FROM if end - FREE_PORTS_FROM >= 1000 else 1024
     for _ in range(1000):
         port = random.randrange(start, end)

@@ -9,12 +9,7 @@ import socket
 
 import pytest
 
-from tests.harness import FREE_PORTS_FROM, free_port, listening_socket
-
-
-def ephemeral_start() -> int:
-    with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
-        return int(f.read().split()[0])
+from tests.harness import FREE_PORTS_FROM, ephemeral_ports_start, free_port, listening_socket
 
 
 @pytest.mark.parametrize(("worker", "count"), [("gw0", "3"), ("gw1", "3"), ("gw2", "3")])
@@ -26,7 +21,7 @@ def test_a_worker_is_given_ports_of_its_own_share(
     ports = [free_port() for _ in range(5)]
     assert {p % int(count) for p in ports} == {int(worker[2:])}
     # below the ephemeral ports, which outgoing connections and port 0 take
-    assert all(FREE_PORTS_FROM <= p < ephemeral_start() for p in ports)
+    assert all(FREE_PORTS_FROM <= p < ephemeral_ports_start() for p in ports)
 
 
 def test_outside_xdist_any_free_port_will_do(monkeypatch: pytest.MonkeyPatch) -> None:
