@@ -14,6 +14,7 @@ from types import TracebackType
 from typing import Any, Self, TypeVar
 
 import aiosqlite
+from pydantic_core import from_json, to_json
 from sqlalchemy import (
     ARRAY,
     BigInteger,
@@ -334,15 +335,40 @@ def _connect_sqlite(*args: Any, **kwargs: Any) -> OneHandOffConnection:
     return connection
 
 
+def json_dumps(value: Any) -> str:
+    """JSON columns' serialiser: pydantic-core's (compact, UTF-8 as it is; 2-4 times as fast as
+    `json.dumps`, whose `"\\u5927"` escapes also made the stored text longer). What it cannot
+    write (a lone surrogate) goes through `json.dumps`, escaped."""
+    try:
+        return to_json(value).decode()
+    except ValueError:  # PydanticSerializationError is one
+        return json.dumps(value)
+
+
+def json_loads(text: str | bytes) -> Any:
+    """JSON columns' reader: pydantic-core's (twice as fast as `json.loads`, 25 times for an
+    empty list), `json.loads` for what it refuses (an escaped lone surrogate)."""
+    try:
+        return from_json(text)
+    except ValueError:
+        return json.loads(text)
+
+
 def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     parsed = make_url(url)
+    json_codec = {"json_serializer": json_dumps, "json_deserializer": json_loads}
     if parsed.get_backend_name() == "sqlite":
         engine = create_async_engine(
-            url, echo=echo, connect_args={"timeout": 30, "async_creator_fn": _connect_sqlite}
+            url,
+            echo=echo,
+            connect_args={"timeout": 30, "async_creator_fn": _connect_sqlite},
+            **json_codec,
         )
         _configure_sqlite(engine)
         return engine
-    return create_async_engine(url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    return create_async_engine(
+        url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True, **json_codec
+    )
 
 
 class Database:

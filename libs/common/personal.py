@@ -61,9 +61,11 @@ _ANY: Final = re.compile(
     _EDGE_BEFORE + f"(?:{_ID_18}|{_ID_15}|{_MOBILE}|{_LANDLINE})" + _EDGE_AFTER, re.ASCII
 )
 _PHONE: Final = re.compile(_EDGE_BEFORE + f"(?:{_MOBILE}|{_LANDLINE})" + _EDGE_AFTER, re.ASCII)
-#: Every number found here has a run of 4 digits (a mobile written 138 1234 5678): text
-#: without one is passed over at once.
+#: Every number found here has a run of 4 digits (a mobile written 138 1234 5678) and at least
+#: 10 digits in all (the shortest, a landline: a 3-digit area code and 7 digits): text without
+#: both is passed over at once (an organisation's name with a number in it, an address).
 _DIGIT_RUN: Final = re.compile(r"\d{4}")
+_TEN_DIGITS: Final = re.compile(r"(?:\d\D*){10}")
 
 
 @dataclass(frozen=True)
@@ -125,7 +127,7 @@ def _number(m: re.Match[str]) -> PersonalNumber | None:
 def find_personal(text: str) -> list[PersonalNumber]:
     """The ID numbers and phones in `text`, in order, none overlapping (an ID number wins over a
     phone found inside the same digits)."""
-    if _DIGIT_RUN.search(text) is None:
+    if _DIGIT_RUN.search(text) is None or _TEN_DIGITS.search(text) is None:
         return []
     mapped = text.translate(_HALFWIDTH) if _WIDE.search(text) else text
     found: list[PersonalNumber] = []

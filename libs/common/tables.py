@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -39,6 +40,33 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+    def result_processor(self, dialect: Dialect, coltype: object) -> Any:
+        """On SQLite the stored text ('2026-12-01 08:13:07.187681', UTC) read as an aware
+        datetime in one step: the generic path (parse, then `replace(tzinfo=UTC)`, slow with a
+        keyword in Python 3.11) cost ~1.3 µs a value, two values a row of most tables. Text in
+        another form goes the generic way."""
+        generic = super().result_processor(dialect, coltype)
+        if dialect.name != "sqlite" or generic is None:
+            return generic
+
+        def process(value: Any) -> datetime | None:
+            if value is None:
+                return None
+            if value.__class__ is str and len(value) in _SQLITE_STORED_LENGTHS:
+                try:
+                    return datetime.fromisoformat(value + "+00:00")
+                except ValueError:
+                    pass  # not the stored form after all
+            result: datetime | None = generic(value)
+            return result
+
+        return process
+
+
+#: The lengths of SQLAlchemy's SQLite storage of a datetime, with and without microseconds
+#: ('2026-12-01 08:13:07.187681', '2026-12-01 08:13:07'): only such text takes the fast path.
+_SQLITE_STORED_LENGTHS = frozenset({19, 26})
 
 
 def utcnow() -> datetime:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import JSON, Column, Integer, MetaData, String, Table, select
+from sqlalchemy import JSON, Column, Integer, MetaData, String, Table, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from libs.common.db import COPY_MIN_ROWS, Database, insert_many
@@ -75,5 +75,36 @@ async def test_a_duplicate_on_sqlite_is_an_integrity_error(sqlite_url: str) -> N
         async with db.sessions() as session, session.begin():
             with pytest.raises(IntegrityError):
                 await insert_many(session, items, rows(COPY_MIN_ROWS) + rows(1))
+    finally:
+        await db.dispose()
+
+
+#: JSON values as the columns' codec must give them back (pydantic-core's, `json` where it
+#: refuses: an escaped lone surrogate), and times as stored with and without microseconds.
+ODD_VALUES: list[object] = [
+    {},
+    [],
+    {"名": ["测试", 1.5, None, True], "n": 2**70},
+    {"s": "\ud800 lone surrogate"},
+    "text",
+]
+
+
+async def test_json_values_and_times_come_back_as_written(database_url: str) -> None:
+    db = Database(database_url, source="/pb/test")
+    try:
+        async with db.engine.begin() as conn:
+            await conn.run_sync(metadata.create_all)
+        written = [
+            {"code": f"odd{i}", "values": v, "at": AT + timedelta(microseconds=i % 2 * 7)}
+            for i, v in enumerate(ODD_VALUES)
+        ]
+        async with db.sessions() as session, session.begin():
+            await session.execute(insert(items), written[:2])  # SQLAlchemy's own executemany
+            await insert_many(session, items, written[2:])
+        async with db.read() as session:
+            got = (await session.execute(select(items).order_by(items.c.id))).mappings().all()
+        assert [(r["values"], r["at"]) for r in got] == [(r["values"], r["at"]) for r in written]
+        assert all(r["at"].tzinfo is UTC for r in got)
     finally:
         await db.dispose()

@@ -49,10 +49,12 @@ class Relay:
     relay: OutboxRelay
     settings: ServiceSettings
 
-    async def record(self, count: int, start: int = 0) -> None:
+    async def record(self, count: int, start: int = 0) -> list[Envelope]:
         async with self.db.unit_of_work() as uow:
-            for i in range(start, start + count):
+            return [
                 uow.record(ItemNotedV1(item_id=f"item-{i}", seq=i))
+                for i in range(start, start + count)
+            ]
 
     async def stream_messages(self) -> int:
         info = await self.link.js.stream_info(self.settings.stream_name)
@@ -88,7 +90,7 @@ async def relay(private_nats: NatsServer, database_url: str) -> AsyncIterator[Re
 
 
 async def test_recorded_events_are_published_in_order_and_marked_sent(relay: Relay) -> None:
-    await relay.record(250)
+    recorded = await relay.record(250)
     await wait_for(lambda: _zero(relay.unsent()), timeout=10)
     assert await relay.stream_messages() == 250
     sub = await relay.link.js.pull_subscribe("pb.outboxtest.>", stream=relay.settings.stream_name)
@@ -98,6 +100,9 @@ async def test_recorded_events_are_published_in_order_and_marked_sent(relay: Rel
     headers = [m.headers or {} for m in msgs]
     assert [int(h["ce-subject"].split("-")[1]) for h in headers] == list(range(250))
     assert all(h["Nats-Msg-Id"] == h["ce-id"] for h in headers)
+    # each message carries exactly its envelope's headers (the time read back from the store)
+    assert headers[0]["ce-time"] == recorded[0].time.isoformat()
+    assert headers == [e.headers() for e in recorded]
 
 
 async def test_nothing_is_lost_while_nats_is_down(relay: Relay, private_nats: NatsServer) -> None:

@@ -29,6 +29,7 @@ ID_X = next(
         ("办公室 0352-5123456-801", "办公室 0352-*****56"),
         ("（0352）5123456", "0352-*****56"),
         ("010 81234567", "010-******67"),
+        ("010-2345678", "010-*****78"),  # the fewest digits a number found has: ten
         (f"甲{ID}乙13812345678丙", f"甲{ID[:6]}********{ID[-4:]}乙138****5678丙"),
     ],
 )
@@ -53,6 +54,8 @@ def test_numbers_in_free_text_are_masked(text: str, masked: str) -> None:
         "12812345678",  # not a mobile prefix
         "2026-11-30 08:48:35",
         "大同市新荣区某某路88号",
+        "大同市新荣区测试12345有限公司",  # a run of four, but fewer than ten digits
+        "１２３４５６７８９",  # nine (full-width) digits
         "",
     ],
 )

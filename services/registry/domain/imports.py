@@ -45,7 +45,12 @@ from libs.common.validators import (
     validate_credit_code,
 )
 from services.registry.domain.names import name_key
-from services.registry.domain.organizations import Organization, OrganizationKind
+from services.registry.domain.organizations import (
+    Organization,
+    OrganizationKind,
+    organization_changed,
+    organization_of,
+)
 from services.registry.domain.regions import Region
 
 SourceId = Literal["market_supervision", "civil_affairs", "tax", "survey"]
@@ -1171,7 +1176,9 @@ def plan_chunk(
     )
     matched, fresh = _match(plan, batch.records, by_code, by_name, job.region_code)
     plan.registered = [
-        Organization(id=new_id(), version=1, created_at=now, updated_at=now, **new_values(r))
+        organization_of(
+            {"id": new_id(), "version": 1, "created_at": now, "updated_at": now, **new_values(r)}
+        )
         for r in fresh
     ]
     plan.counts.new = len(plan.registered)
@@ -1246,7 +1253,9 @@ def _merge(
         ]
         plan.counts.conflicts += bool(merge.conflicts)
         if merge.changes:
-            after = replace(before, **merge.changes, version=before.version + 1, updated_at=now)
+            after = organization_changed(
+                before, {**merge.changes, "version": before.version + 1, "updated_at": now}
+            )
             plan.changes.append((before, after, sorted(merge.changes)))
         else:
             plan.counts.unchanged += 1

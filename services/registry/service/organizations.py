@@ -50,6 +50,7 @@ def three_haves_state(value: bool | None) -> ThreeHavesState:
 
 def state_of(organization: Organization) -> dict[str, Any]:
     """The organisation's state as every organisation event carries it."""
+    three_haves = organization.three_haves
     return {
         "organization_id": organization.id,
         "version": organization.version,
@@ -61,8 +62,8 @@ def state_of(organization: Organization) -> dict[str, Any]:
         "industry_code": organization.industry_code,
         "staff_count": organization.staff_count,
         "area_ids": organization.area_ids,
-        "three_haves": bool(organization.three_haves),
-        "three_haves_state": three_haves_state(organization.three_haves),
+        "three_haves": bool(three_haves),
+        "three_haves_state": three_haves_state(three_haves),
         "operating_status": organization.operating_status,
         "full_members": organization.full_members,
         "probationary_members": organization.probationary_members,

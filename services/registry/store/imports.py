@@ -31,7 +31,7 @@ from services.registry.store.import_tables import (
     import_row_errors,
     organization_sources,
 )
-from services.registry.store.organizations import from_row
+from services.registry.store.organizations import from_row, from_rows
 from services.registry.store.tables import organizations
 
 _LOOKUP_BATCH = 10_000  # values per look-up query
@@ -343,8 +343,8 @@ class ImportRepository(Repository):
             statement = select(organizations).where(self._one_of(organizations.c.credit_code, part))
             if self._postgres:
                 statement = statement.order_by(organizations.c.id).with_for_update()
-            rows = (await self.session.execute(statement)).mappings()
-            out.update({row["credit_code"]: from_row(row) for row in rows})
+            result = await self.session.execute(statement)
+            out.update({o.credit_code: o for o in from_rows(result)})
         return out
 
     async def organizations_by_name_key(

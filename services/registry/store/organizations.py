@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import fields
+from operator import attrgetter
 from typing import Any
 
 from sqlalchemy import (
@@ -18,6 +19,7 @@ from sqlalchemy import (
     tuple_,
     update,
 )
+from sqlalchemy.engine import Result
 
 from libs.common.db import (
     Repository,
@@ -36,6 +38,7 @@ from services.registry.domain.organizations import (
     Organization,
     OrganizationFilter,
     ThreeHavesState,
+    organization_of,
 )
 from services.registry.store.tables import organizations
 
@@ -48,21 +51,34 @@ _FIELD_COLUMNS = tuple(f.name for f in fields(Organization) if f.name != "ledger
 _ADD_IF_NEW: dict[str, Any] = {}
 
 
+_ROW_COLUMNS = (*_FIELD_COLUMNS, *_LEDGER_COLUMNS.values(), "name_key")
+_field_values = attrgetter(*_FIELD_COLUMNS)
+_ledger_values = attrgetter(*LEDGER_POINTS)
+
+
 def to_row(organization: Organization) -> dict[str, Any]:
-    row = {name: getattr(organization, name) for name in _FIELD_COLUMNS}
-    ledger = organization.ledger
-    row.update({column: getattr(ledger, point) for point, column in _LEDGER_COLUMNS.items()})
-    row["name_key"] = organization.name_key
-    return row
+    values = (
+        *_field_values(organization),
+        *_ledger_values(organization.ledger),
+        organization.name_key,
+    )
+    return dict(zip(_ROW_COLUMNS, values, strict=True))
 
 
 def from_row(row: Mapping[Any, Any]) -> Organization:
     values = dict(row)
     values.pop("name_key", None)
-    ledger = Ledger(
+    values["ledger"] = Ledger(
         **{point: bool(values.pop(column)) for point, column in _LEDGER_COLUMNS.items()}
     )
-    return Organization(**values, ledger=ledger)
+    return organization_of(values)
+
+
+def from_rows(result: Result[Any]) -> Iterator[Organization]:
+    """The organisations of a result's rows (each row a tuple zipped with the result's keys:
+    a row's mapping view cost twice the rest of making the organisation)."""
+    keys = list(result.keys())
+    return (from_row(dict(zip(keys, row, strict=True))) for row in result)
 
 
 def _three_haves(state: ThreeHavesState) -> ColumnElement[bool]:
@@ -131,19 +147,16 @@ class OrganizationRepository(Repository):
         statement = select(organizations).where(organizations.c.id.in_(ids))
         if for_update:
             statement = statement.order_by(organizations.c.id).with_for_update()
-        rows = (await self.session.execute(statement)).mappings()
-        return {row["id"]: from_row(row) for row in rows}
+        return {o.id: o for o in from_rows(await self.session.execute(statement))}
 
     async def by_credit_codes(self, credit_codes: Iterable[str]) -> dict[str, Organization]:
         codes = list(set(credit_codes))
         if not codes:
             return {}
-        rows = (
-            await self.session.execute(
-                select(organizations).where(organizations.c.credit_code.in_(codes))
-            )
-        ).mappings()
-        return {row["credit_code"]: from_row(row) for row in rows}
+        result = await self.session.execute(
+            select(organizations).where(organizations.c.credit_code.in_(codes))
+        )
+        return {o.credit_code: o for o in from_rows(result)}
 
     async def id_by_credit_code(self, credit_code: str) -> str | None:
         found: str | None = (
@@ -185,7 +198,7 @@ class OrganizationRepository(Repository):
         if after is not None:
             statement = statement.where(tuple_(t.region_code, t.id) > after)
         statement = statement.order_by(t.region_code, t.id).limit(limit)
-        return [from_row(row) for row in (await self.session.execute(statement)).mappings()]
+        return list(from_rows(await self.session.execute(statement)))
 
     async def add_many(self, batch: Sequence[Organization]) -> None:
         """Insert new files (COPY on PostgreSQL for a large batch: an import's, checked

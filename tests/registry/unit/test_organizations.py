@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date
+from dataclasses import fields, replace
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
@@ -11,8 +12,11 @@ from libs.common.audit import Actor
 from services.registry.domain.organizations import (
     DuplicateCreditCode,
     NotActive,
+    Organization,
     Rules,
     StaleVersion,
+    organization_changed,
+    organization_of,
 )
 from services.registry.domain.regions import UnknownRegion
 from services.registry.service import lifecycle
@@ -117,3 +121,60 @@ async def test_a_deregistered_file_is_closed_to_changes() -> None:
     with pytest.raises(NotActive):
         await service.update_organization(uow, CLERK, RULES, "org-1", {"staff_count": 1})
     assert uow.types() == ["organization.deregistered"]
+
+
+# -- organization_of: the bulk paths' constructor ------------------------------------------------
+
+
+def required(n: int, **extra: Any) -> dict[str, Any]:
+    return {
+        "id": f"org-{n}",
+        "version": 1,
+        "created_at": NOW,
+        "updated_at": NOW,
+        **values(n),
+        **extra,
+    }
+
+
+NOW = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    "given",
+    [
+        required(1),  # the defaults for the rest, fresh lists and ledgers among them
+        required(2, address="某路8号，电话13812345678", staff_count=12, investors=[{"n": 1}]),
+        {
+            **required(3),
+            **{f.name: getattr(an_organization(3), f.name) for f in fields(Organization)},
+        },
+    ],
+)
+def test_organization_of_makes_what_the_constructor_makes(given: dict[str, Any]) -> None:
+    made = organization_of(given)
+    assert made == Organization(**given)
+    assert made.address is None or "13812345678" not in made.address  # masked alike
+
+
+def test_organization_of_gives_each_its_own_defaults() -> None:
+    first, second = organization_of(required(1)), organization_of(required(2))
+    assert first.investors is not second.investors
+    assert first.ledger is not second.ledger
+
+
+def test_organization_of_refuses_unknown_and_missing_fields() -> None:
+    with pytest.raises(TypeError, match="unknown \\['colour'\\]"):
+        organization_of(required(1, colour="red"))
+    without_id = required(1)
+    del without_id["id"]
+    with pytest.raises(TypeError, match="missing \\['id'\\]"):
+        organization_of(without_id)
+
+
+def test_organization_changed_is_replace() -> None:
+    before = an_organization(5)
+    changes: dict[str, Any] = {"address": "新地址，13812345678", "version": 2, "updated_at": NOW}
+    after = organization_changed(before, changes)
+    assert after == replace(before, **changes)
+    assert before.version == 1
