@@ -167,7 +167,7 @@ async def test_events_recorded_without_the_model_are_recorded_as_with_it(
 async def test_bulk_updates_and_upserts_write_what_sqlalchemys_executemany_writes(
     service_databases: ServiceDatabases,
 ) -> None:
-    """`save_many` and the provenance upsert hand the driver their rows themselves
+    """`save_changed` and the provenance upsert hand the driver their rows themselves
     (`execute_many` in libs/common/db.py: the compiled statement's `positiontup` and each bind's
     processor): what they store must be what SQLAlchemy's own executemany stored, JSON and
     aware timestamps included, on both stores."""
@@ -193,7 +193,9 @@ async def test_bulk_updates_and_upserts_write_what_sqlalchemys_executemany_write
             for n, o in enumerate(changed, start=1)
         ]
         async with db.unit_of_work() as uow:
-            await OrganizationRepository(uow.session).save_many(changed)
+            await OrganizationRepository(uow.session).save_changed(
+                [(o, ["address", "investors", "staff_count"]) for o in changed]
+            )
             repo = ImportRepository(uow.session)
             await repo.record_sources(said)
             await repo.record_sources([dataclasses.replace(said[0], row=9, values={"x": "一"})])
@@ -206,5 +208,37 @@ async def test_bulk_updates_and_upserts_write_what_sqlalchemys_executemany_write
             (9, {"x": "一"}, said_at)
         ]
         assert said_before == {changed[1].id: {"name": changed[1].name, "staff_count": 2}}
+    finally:
+        await db.dispose()
+
+
+async def test_save_changed_writes_each_change_and_only_it(
+    service_databases: ServiceDatabases,
+) -> None:
+    db = Database(await service_databases.url("registry"), source="/pb/registry")
+    try:
+        stored = [named(n, f"大同市新荣区测试{n}号有限公司", staff_count=5) for n in range(1, 5)]
+        async with db.unit_of_work() as uow:
+            await OrganizationRepository(uow.session).add_many(stored)
+        later = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+
+        def changed(o: Organization, **values: Any) -> tuple[Organization, list[str]]:
+            after = dataclasses.replace(o, **values, version=o.version + 1, updated_at=later)
+            return after, sorted(values)
+
+        changes = [
+            changed(stored[0], address="新荣区测试路1号"),
+            changed(stored[1], address="新荣区测试路2号"),  # the same fields: one statement
+            changed(stored[2], name="大同市新荣区改名三号有限公司", staff_count=30),
+            changed(stored[3], ledger=dataclasses.replace(stored[3].ledger, operations=True)),
+        ]
+        async with db.unit_of_work() as uow:
+            await OrganizationRepository(uow.session).save_changed(changes)
+        async with db.unit_of_work() as uow:
+            repo = ImportRepository(uow.session)
+            read = await repo.organizations_by_credit_code(o.credit_code for o in stored)
+            assert [read[o.credit_code] for o in stored] == [after for after, _ in changes]
+            renamed = await repo.organizations_by_name_key([changes[2][0].name_key], "140212")
+            assert [o.id for o in renamed[changes[2][0].name_key]] == [stored[2].id]
     finally:
         await db.dispose()

@@ -234,8 +234,16 @@ def organization_of(values: Mapping[str, Any]) -> Organization:
 
 
 def organization_changed(organization: Organization, changes: Mapping[str, Any]) -> Organization:
-    """`dataclasses.replace(organization, **changes)` as `organization_of` makes one."""
-    return organization_of({**organization.__dict__, **changes})
+    """`dataclasses.replace(organization, **changes)` as `organization_of` makes one. Of the
+    free text only what changed is masked: the rest was when `organization` was made (and
+    masking what is masked changes nothing)."""
+    if not changes.keys() <= _FIELD_NAMES:
+        raise TypeError(f"not fields of an organisation: {sorted(changes.keys() - _FIELD_NAMES)}")
+    changed = object.__new__(Organization)
+    changed.__dict__.update(organization.__dict__)
+    changed.__dict__.update(changes)
+    mask_attributes(changed, *(name for name in FREE_TEXT_FIELDS if name in changes))
+    return changed
 
 
 @dataclass(frozen=True)

@@ -404,7 +404,7 @@ async def import_chunk(
         job, batch, by_code=by_code, by_name=by_name, said_before=said_before, now=utcnow()
     )
     await uow.organizations.add_many(plan.registered)
-    await uow.organizations.save_many([after for _, after, _ in plan.changes])
+    await uow.organizations.save_changed([(after, changed) for _, after, changed in plan.changes])
     announce_registered(uow, plan.registered, rules)
     announce_changed(uow, plan.changes, rules)
     actor = Actor(job.actor, job.actor_region)

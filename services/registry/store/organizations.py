@@ -216,18 +216,50 @@ class OrganizationRepository(Repository):
         )
         return bool(getattr(result, "rowcount", 0) == 1)
 
-    async def save_many(self, batch: Sequence[Organization]) -> None:
-        """Write many changed files at once (imports): executemany of one UPDATE by id, the
-        rows handed to the driver as they are (`execute_many`)."""
-        if not batch:
-            return
-        rows = [to_row(o) for o in batch]
-        for row in rows:  # the key is bound as `_id`: `id` would name the SET column
-            row["_id"] = row.pop("id")
-        columns = [c for c in rows[0] if c != "_id"]
-        statement = (
-            update(organizations)
-            .where(organizations.c.id == bindparam("_id"))
-            .values({c: bindparam(c) for c in columns})
-        )
-        await execute_many(self.session, statement, rows)
+    async def save_changed(self, changes: Sequence[tuple[Organization, Sequence[str]]]) -> None:
+        """Write many changed files at once (imports), each given with the names of the fields
+        that changed: one executemany of an UPDATE by id per set of changed fields, setting only
+        those (with the version, `updated_at`, and what a field is stored as besides: the name's
+        key, the ledger's points). Setting every column made SQLite update every index of the
+        table for each row, and the columns' values cost more to bind than the change."""
+        groups: dict[tuple[str, ...], list[Organization]] = {}
+        for organization, changed in changes:
+            groups.setdefault(tuple(sorted(changed)), []).append(organization)
+        for changed, batch in groups.items():
+            columns = _stored_columns(changed)
+            take = attrgetter(*columns)
+            rows = [
+                {"_id": o.id, **dict(zip(columns, _as_tuple(take(o), len(columns)), strict=True))}
+                for o in batch
+            ]
+            for row, organization in zip(rows, batch, strict=True):
+                _add_derived(row, organization, changed)
+            names = [name for name in rows[0] if name != "_id"]
+            statement = (
+                update(organizations)
+                .where(organizations.c.id == bindparam("_id"))
+                .values({name: bindparam(name) for name in names})
+            )
+            await execute_many(self.session, statement, rows)
+
+
+def _stored_columns(changed: Sequence[str]) -> tuple[str, ...]:
+    """The columns of the changed fields that are stored as themselves, with the version and
+    `updated_at` (the name's key and the ledger's points: `_add_derived`)."""
+    unknown = [name for name in changed if name not in _FIELD_COLUMNS and name != "ledger"]
+    if unknown:
+        raise ValueError(f"not fields of an organisation: {unknown}")
+    kept = [name for name in changed if name in _FIELD_COLUMNS]
+    return tuple(dict.fromkeys([*kept, "version", "updated_at"]))
+
+
+def _add_derived(row: dict[str, Any], organization: Organization, changed: Sequence[str]) -> None:
+    if "name" in changed:
+        row["name_key"] = organization.name_key
+    if "ledger" in changed:
+        row.update(zip(_LEDGER_COLUMNS.values(), _ledger_values(organization.ledger), strict=True))
+
+
+def _as_tuple(values: Any, count: int) -> tuple[Any, ...]:
+    """What an `attrgetter` of `count` names gives, always as a tuple."""
+    return values if count > 1 else (values,)

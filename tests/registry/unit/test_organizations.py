@@ -177,4 +177,8 @@ def test_organization_changed_is_replace() -> None:
     changes: dict[str, Any] = {"address": "新地址，13812345678", "version": 2, "updated_at": NOW}
     after = organization_changed(before, changes)
     assert after == replace(before, **changes)
+    assert after.address is not None
+    assert "13812345678" not in after.address  # what changed is masked
     assert before.version == 1
+    with pytest.raises(TypeError, match="colour"):
+        organization_changed(before, {"colour": "red"})
