@@ -227,13 +227,15 @@ class OrganizationRepository(Repository):
             groups.setdefault(tuple(sorted(changed)), []).append(organization)
         for changed, batch in groups.items():
             columns = _stored_columns(changed)
-            take = attrgetter(*columns)
-            rows = [
-                {"_id": o.id, **dict(zip(columns, _as_tuple(take(o), len(columns)), strict=True))}
-                for o in batch
-            ]
-            for row, organization in zip(rows, batch, strict=True):
+            take = attrgetter(*columns)  # the version and `updated_at` at least: a tuple
+            rows = []
+            for organization in batch:
+                row = {
+                    "_id": organization.id,
+                    **dict(zip(columns, take(organization), strict=True)),
+                }
                 _add_derived(row, organization, changed)
+                rows.append(row)
             names = [name for name in rows[0] if name != "_id"]
             statement = (
                 update(organizations)
@@ -258,8 +260,3 @@ def _add_derived(row: dict[str, Any], organization: Organization, changed: Seque
         row["name_key"] = organization.name_key
     if "ledger" in changed:
         row.update(zip(_LEDGER_COLUMNS.values(), _ledger_values(organization.ledger), strict=True))
-
-
-def _as_tuple(values: Any, count: int) -> tuple[Any, ...]:
-    """What an `attrgetter` of `count` names gives, always as a tuple."""
-    return values if count > 1 else (values,)
