@@ -11,6 +11,10 @@ store in ``.data/nats`` and one log file per process in ``.data/logs``.
   worker (``python -m services.coverage worker``: relay, consumers, background loops; health and
   metrics on the service's port + 100, or ``PB_COVERAGE_WORKER_PORT``), so the projection's CPU
   work never queues the API's requests. ``PB_COVERAGE_ROLE=all`` runs it as one process again.
+* registry's outbox is relayed by a process of its own (``python -m services.registry relay``,
+  the service with ``PB_REGISTRY_RELAY_PROCESS=true``; health and metrics on the service's port
+  + 200, or ``PB_REGISTRY_RELAY_PORT``), so relaying a bulk import's events takes none of the
+  importing process's interpreter. ``PB_REGISTRY_RELAY_PROCESS=false`` relays in the service.
 * Once everything is up, a nats-server or service that dies is started again (after 1 s, then
   2, 4, ... up to 30 s while it keeps dying; back to 1 s once it stayed up 30 s), on the same
   port, store and log file; the services reconnect to a restarted nats-server by themselves.
@@ -60,6 +64,12 @@ SERVICE_PORTS: dict[str, int] = {
 #: the service's plus this offset (PB_<NAME>_WORKER_PORT sets another).
 SPLIT_SERVICES = ("coverage",)
 WORKER_PORT_OFFSET = 100
+#: Services whose outbox relay runs in a process of its own (`python -m services.<name> relay`,
+#: the others with PB_<NAME>_RELAY_PROCESS=true): an import's relaying then takes none of the
+#: importing process's interpreter; its health and metrics port is the service's plus this
+#: offset (PB_<NAME>_RELAY_PORT sets another).
+RELAY_SERVICES = ("registry",)
+RELAY_PORT_OFFSET = 200
 DEFAULT_NATS_PORT = 4222
 DEFAULT_NATS_MONITOR_PORT = 8222
 DEFAULT_TIMEOUT = 60.0
@@ -117,12 +127,12 @@ class ServiceSpec:
     port: int
     database_url: str
     env: Mapping[str, str]
-    worker: bool = False  # the service's worker process, beside its API
+    role: str = ""  # worker or relay: a process of the service beside its main one
 
     @property
     def name(self) -> str:
-        """The process's name in messages and its log's: the service's, or `<service>-worker`."""
-        return f"{self.service}-worker" if self.worker else self.service
+        """The process's name in messages and its log's: the service's, or `<service>-<role>`."""
+        return f"{self.service}-{self.role}" if self.role else self.service
 
     @property
     def url(self) -> str:
@@ -130,7 +140,12 @@ class ServiceSpec:
 
     @property
     def command(self) -> list[str]:
-        return [sys.executable, "-m", f"services.{self.service}", *(["worker"] * self.worker)]
+        return [
+            sys.executable,
+            "-m",
+            f"services.{self.service}",
+            *([self.role] if self.role else []),
+        ]
 
 
 @dataclass
@@ -438,22 +453,38 @@ def service_spec(
         raise LauncherError(f"{prefix}PORT={raw_port!r} is not a port number") from exc
     if name in SPLIT_SERVICES:
         env.setdefault(f"{prefix}ROLE", "api")
+    if name in RELAY_SERVICES:
+        env.setdefault(f"{prefix}RELAY_PROCESS", "true")
     return ServiceSpec(name, port, env[f"{prefix}DATABASE_URL"], env)
 
 
-def worker_spec(api: ServiceSpec) -> ServiceSpec | None:
-    """The worker process beside a split service's API (None for a service run whole): the
-    same store and environment, role worker, its health and metrics on a port of its own."""
-    if api.env.get(f"PB_{api.service.upper()}_ROLE") != "api":
-        return None
-    prefix = f"PB_{api.service.upper()}_"
-    raw_port = api.env.get(f"{prefix}WORKER_PORT") or str(api.port + WORKER_PORT_OFFSET)
+def _beside(main: ServiceSpec, role: str, offset: int) -> ServiceSpec:
+    """A process of the service beside `main`: the same store and environment, role `role`,
+    its health and metrics on a port of its own (PB_<NAME>_<ROLE>_PORT, or main's + `offset`)."""
+    prefix = f"PB_{main.service.upper()}_"
+    name = f"{prefix}{role.upper()}_PORT"
+    raw_port = main.env.get(name) or str(main.port + offset)
     try:
         port = int(raw_port)
     except ValueError as exc:
-        raise LauncherError(f"{prefix}WORKER_PORT={raw_port!r} is not a port number") from exc
-    env = {**api.env, f"{prefix}PORT": str(port), f"{prefix}ROLE": "worker"}
-    return ServiceSpec(api.service, port, api.database_url, env, worker=True)
+        raise LauncherError(f"{name}={raw_port!r} is not a port number") from exc
+    env = {**main.env, f"{prefix}PORT": str(port), f"{prefix}ROLE": role}
+    return ServiceSpec(main.service, port, main.database_url, env, role=role)
+
+
+def worker_spec(api: ServiceSpec) -> ServiceSpec | None:
+    """The worker process beside a split service's API (None for a service run whole)."""
+    if api.env.get(f"PB_{api.service.upper()}_ROLE") != "api":
+        return None
+    return _beside(api, "worker", WORKER_PORT_OFFSET)
+
+
+def relay_spec(main: ServiceSpec) -> ServiceSpec | None:
+    """The relay process of a service whose outbox is relayed by one (None otherwise)."""
+    wanted = main.env.get(f"PB_{main.service.upper()}_RELAY_PROCESS", "")
+    if wanted.strip().lower() not in ("1", "true", "yes", "on"):
+        return None
+    return _beside(main, "relay", RELAY_PORT_OFFSET)
 
 
 def _pump_output(stream: IO[bytes], log: IO[bytes], prefix: str) -> None:
@@ -496,7 +527,7 @@ def start_service(
         raise
     if process.stdout is None:  # pragma: no cover - stdout=PIPE always gives one
         raise RuntimeError("no pipe for the service output")
-    width = max(len(name) for name in SERVICE_PORTS)  # a worker's prefix is longer
+    width = max(len(name) for name in SERVICE_PORTS)  # a worker's or relay's prefix is longer
     prefix = f"[{spec.name}]".ljust(width + 2) + " "
     reader = threading.Thread(
         target=_pump_output,
@@ -645,7 +676,7 @@ def summary(
         (
             s.name,
             s.spec.url,
-            "-" if s.spec.worker else f"{s.spec.url}/docs",
+            "-" if s.spec.role else f"{s.spec.url}/docs",
             f"{s.spec.url}/metrics",
             redact_url(s.spec.database_url),
         )
@@ -888,15 +919,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         specs = []
         for name in args.only:
-            specs.append(service_spec(name, data_dir, nats_url, os.environ))
-            if (worker := worker_spec(specs[-1])) is not None:
-                specs.append(worker)
+            main = service_spec(name, data_dir, nats_url, os.environ)
+            specs.append(main)
+            for beside in (worker_spec(main), relay_spec(main)):
+                if beside is not None:
+                    specs.append(beside)
         for spec in specs:
             if not port_is_free(spec.port):
                 raise LauncherError(
                     f"Port {spec.port} for {spec.name} on {HOST} is already in use (an earlier "
                     f"run still going?). Stop it, or choose another port with "
-                    f"PB_{spec.service.upper()}_{'WORKER_' * spec.worker}PORT=<port>."
+                    f"PB_{spec.service.upper()}_{spec.role.upper() + '_' if spec.role else ''}"
+                    "PORT=<port>."
                 )
         for spec in specs:
             stop.check()

@@ -1,4 +1,4 @@
-"""The command line of every service: serve, worker, migrate, and the operator's outbox and
+"""The command line of every service: serve, worker, relay, migrate, and the operator's outbox and
 dead-letter commands."""
 
 from __future__ import annotations
@@ -37,7 +37,13 @@ def _parser(name: str, own: list[Command]) -> argparse.ArgumentParser:
     commands.add_parser(
         "worker",
         help="run the service's outbox relay, consumers and background workers, no API "
-        "(health, readiness and metrics only, on PB_<NAME>_PORT)",
+        "(health, readiness and metrics only, on PB_<NAME>_PORT; no relay where "
+        "PB_<NAME>_RELAY_PROCESS=true)",
+    )
+    commands.add_parser(
+        "relay",
+        help="run the service's outbox relay alone (health, readiness and metrics only, on "
+        "PB_<NAME>_PORT), beside processes started with PB_<NAME>_RELAY_PROCESS=true",
     )
     commands.add_parser("migrate", help="bring the store to the newest migration and exit")
     outbox = commands.add_parser("outbox", help="inspect or re-publish the outbox")
@@ -77,9 +83,11 @@ def run(factory: ServiceFactory, argv: list[str] | None = None) -> None:
     if command in own:
         asyncio.run(own[command].run(args))
         return
-    if command in ("serve", "worker"):
+    if command in ("serve", "worker", "relay"):
         if command == "worker":
             definition.settings.role = "worker"
+        elif command == "relay":
+            definition.settings.role = "relay"
         app = build_app(definition)
         uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False)
         return

@@ -410,6 +410,13 @@ class OutboxRelay:
         self._last_gauges = float("-inf")
         self._last_send = float("-inf")
         self._last_sent_events = 0
+        # A relay in a process of its own is woken by no commit (`db.outbox_written` is this
+        # process's): it looks more often instead.
+        self._poll = (
+            settings.outbox_process_poll_seconds
+            if settings.role == "relay"
+            else settings.outbox_poll_seconds
+        )
         self._unsent_after = _unsent_after(db.dialect)
         self._stored_time = stored_time if db.dialect == "sqlite" else None
         self._mark_sent = _mark_sent(db.dialect)
@@ -587,7 +594,7 @@ class OutboxRelay:
 
     def _idle_seconds(self) -> float:
         """How long an idle relay sleeps: until its next mark is due, at most a poll."""
-        poll = self.settings.outbox_poll_seconds
+        poll = self._poll
         if not self._unmarked or (self._marking is not None and not self._marking.done()):
             return poll
         return min(poll, max(0.0, self._unmarked_since + _MARK_EVERY_SECONDS - time.monotonic()))

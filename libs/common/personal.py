@@ -66,6 +66,12 @@ _PHONE: Final = re.compile(_EDGE_BEFORE + f"(?:{_MOBILE}|{_LANDLINE})" + _EDGE_A
 #: both is passed over at once (an organisation's name with a number in it, an address).
 _DIGIT_RUN: Final = re.compile(r"\d{4}")
 _TEN_DIGITS: Final = re.compile(r"(?:\d\D*){10}")
+#: Every character a number found here may hold (digits, separators, signs, brackets, the X of
+#: an ID number): each number lies within one run of them that holds at least 10 digits, so
+#: only such runs are searched (the rest of a row, its names and words, never is), each up to
+#: the character after it, which decides whether a number ends there. A number's look back
+#: (`_EDGE_BEFORE`) still sees the text before the run.
+_RUN: Final = re.compile("[0-9 \\-\uff0d\u3000+\uff0b(\uff08)\uff09Xx]+")
 
 
 @dataclass(frozen=True)
@@ -131,17 +137,21 @@ def find_personal(text: str) -> list[PersonalNumber]:
         return []
     mapped = text.translate(_HALFWIDTH) if _WIDE.search(text) else text
     found: list[PersonalNumber] = []
-    at = 0
-    while (m := _ANY.search(mapped, at)) is not None:
-        number = _number(m)
-        if number is None:  # not an ID number after all: a phone may still start there
-            phone = _PHONE.match(mapped, m.start())
-            number = _number(phone) if phone is not None else None
-        if number is None:
-            at = m.start() + 1
-        else:
-            found.append(number)
-            at = number.end
+    for run in _RUN.finditer(mapped):
+        at, end = run.start(), run.end()
+        if _TEN_DIGITS.search(mapped, at, end) is None:
+            continue
+        end += 1  # the character after the run, for the look ahead (`_EDGE_AFTER`)
+        while (m := _ANY.search(mapped, at, end)) is not None:
+            number = _number(m)
+            if number is None:  # not an ID number after all: a phone may still start there
+                phone = _PHONE.match(mapped, m.start(), end)
+                number = _number(phone) if phone is not None else None
+            if number is None:
+                at = m.start() + 1
+            else:
+                found.append(number)
+                at = number.end
     return found
 
 

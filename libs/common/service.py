@@ -2,10 +2,12 @@
 the same event loop, with tracing, logging, metrics, health and problem+json wired in.
 
 A process plays a role (`ServiceSettings.role`): `all` of it (the default), the `api` alone
-(HTTP, nothing consumed or relayed), or the `worker` (outbox relay, consumers and background
+(HTTP, nothing consumed or relayed), the `worker` (outbox relay, consumers and background
 workers, with only health, readiness and metrics over HTTP), so a service's consumers can run in
 a process of their own beside its API (`python -m services.<name> worker`), and a projection's
-CPU work never queues the API's requests on one event loop."""
+CPU work never queues the API's requests on one event loop; or the `relay` alone (`python -m
+services.<name> relay`, with `relay_process` set for the others, which then relay nothing), so
+that relaying a bulk import's events takes none of the importing process's interpreter."""
 
 from __future__ import annotations
 
@@ -146,13 +148,20 @@ class Runtime:
 
     @property
     def works(self) -> bool:
-        """This process relays, consumes and runs the background workers (role all or worker)."""
-        return self.settings.role != "api"
+        """This process consumes and runs the background workers (role all or worker)."""
+        return self.settings.role in ("all", "worker")
+
+    @property
+    def relays(self) -> bool:
+        """This process relays the outbox: role relay, or all and worker unless a relay process
+        does (`relay_process`)."""
+        role = self.settings.role
+        return role == "relay" or (self.works and not self.settings.relay_process)
 
     @property
     def serves_api(self) -> bool:
         """This process serves the service's routes (role all or api)."""
-        return self.settings.role != "worker"
+        return self.settings.role in ("all", "api")
 
     def unit_of_work(self, *, readonly: bool = False) -> UnitOfWork:
         """A transaction of the service's own unit of work (`readonly` for queries)."""
@@ -162,8 +171,9 @@ class Runtime:
         if self.settings.migrate_on_start:
             await upgrade_to_head(self.db, self.definition.migrations)
         self.link.start()
-        if self.works:
+        if self.relays:
             self.relay.start()
+        if self.works:
             for consumer in self.consumers:
                 consumer.start()
             for worker in self.workers:
@@ -183,6 +193,7 @@ class Runtime:
                 await worker.stop()
             for consumer in self.consumers:
                 await consumer.stop()
+        if self.relays:
             await self.relay.stop()
         await self.link.stop()
         await self.db.dispose()

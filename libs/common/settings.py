@@ -70,12 +70,18 @@ class ServiceSettings(BaseSettings):
         "listed in its OpenAPI servers after the relative /; empty: only /",
     )
     database_url: str = ""
-    role: Literal["all", "api", "worker"] = Field(
+    role: Literal["all", "api", "worker", "relay"] = Field(
         default="all",
         description="What this process runs: all (HTTP, outbox relay, consumers, background "
-        "workers), api (HTTP only) or worker (relay, consumers and workers, with only "
-        "/healthz, /readyz and /metrics over HTTP); `python -m services.<name> worker` is a "
-        "worker whatever this says",
+        "workers), api (HTTP only), worker (relay, consumers and workers, with only "
+        "/healthz, /readyz and /metrics over HTTP) or relay (the outbox relay alone, with the "
+        "same three); `python -m services.<name> worker` (or `relay`) is one whatever this says",
+    )
+    relay_process: bool = Field(
+        default=False,
+        description="The outbox is relayed by a process of its own (`python -m "
+        "services.<name> relay`), not by the roles all and worker: a bulk import's relaying "
+        "then takes none of the importing process's interpreter",
     )
     migrate_on_start: bool = Field(
         default=True, description="Run the Alembic migrations to head when the service starts."
@@ -109,7 +115,18 @@ class ServiceSettings(BaseSettings):
     duplicate_window_seconds: float = Field(default=120.0, gt=0)
 
     outbox_batch_size: int = Field(default=1000, ge=1)
-    outbox_poll_seconds: float = Field(default=0.5, gt=0)
+    outbox_poll_seconds: float = Field(
+        default=0.5,
+        gt=0,
+        description="How often an idle relay looks for new events while no commit of its own "
+        "process woke it",
+    )
+    outbox_process_poll_seconds: float = Field(
+        default=0.02,
+        gt=0,
+        description="The same for a relay in a process of its own (role relay), which no "
+        "commit wakes: what it adds to an event's way from the commit to the stream",
+    )
     outbox_ack_timeout_seconds: float = Field(default=10.0, gt=0)
     outbox_retention_days: float = Field(default=7.0, ge=0)
 

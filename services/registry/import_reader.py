@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, Protocol, Self
 
 from libs.common.collector import collector_paused
+from libs.common.json_text import json_loads
 from services.registry.domain.imports import (
     SOURCES,
     FileDuplicates,
@@ -62,7 +63,7 @@ def stored_rows(path: Path, source: str) -> tuple[HeaderMap, Iterator[tuple[int,
     def rows() -> Iterator[tuple[int, list[str]]]:
         with lines:
             for line in lines:
-                number, cells = json.loads(line)
+                number, cells = json_loads(line)
                 yield number, cells
 
     return header, rows()

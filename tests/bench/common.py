@@ -274,7 +274,7 @@ class ServiceProcess:
                     sys.executable,
                     "-m",
                     f"services.{service}",
-                    *(["worker"] if role == "worker" else []),
+                    *([role] if role in ("worker", "relay") else []),
                 ],
                 cwd=REPO_ROOT,
                 env=env,
@@ -317,3 +317,30 @@ class ServiceProcess:
 
     def tail(self) -> str:
         return " | ".join(self.log.read_text(errors="replace").splitlines()[-5:])
+
+
+@contextlib.asynccontextmanager
+async def processes_beside(
+    service: str,
+    roles: Sequence[str],
+    url: str,
+    nats_url: str,
+    settings: Mapping[str, str] | None = None,
+) -> AsyncIterator[list[ServiceProcess]]:
+    """Processes of `service` (role worker, relay) on the store, as `make run` and deploy/ start
+    them beside its main process: each ready (its /readyz answers 200) before the block, all
+    stopped after it."""
+    with tempfile.TemporaryDirectory(prefix=f"pb-bench-{service}-") as folder:
+        started: list[ServiceProcess] = []
+        try:
+            for role in roles:
+                started.append(
+                    ServiceProcess.start(service, role, url, nats_url, Path(folder), settings)
+                )
+            async with httpx.AsyncClient(trust_env=False) as http:
+                for process in started:
+                    await process.ready(http)
+            yield started
+        finally:
+            for process in started:
+                process.stop()

@@ -5,8 +5,9 @@ Per store and repetition, on a nats-server of its own (`tools.chaos.cluster`, as
 * coverage runs as `make chaos` runs it (`python -m services.coverage`, role `all`: API and
   consumers in one process, with a store of its own; `make run` and deploy/ run the API and the
   worker as two processes);
-* the registry is served in this process (`serve(definition)`), so that its relay wakes on its
-  own commits as in production (a commit from another process would wait for the relay's poll);
+* the registry runs as `make run` runs it: the service in this process (`serve(definition)`,
+  with `relay_process`), its outbox relayed by `python -m services.registry relay` beside it,
+  which no commit of another process wakes: it looks every `outbox_process_poll_seconds`;
 * a writer commits new organisations with their `organization.registered` events through the
   registry's unit of work as an import's chunk does (`add_many`, `announce_registered`), at
   `RATE` a second (`BATCH` per transaction, one transaction every `BATCH / RATE` s), and notes
@@ -46,7 +47,7 @@ from services.registry.events import OrganizationRegisteredV1
 from services.registry.service.organizations import announce_registered, new_organization
 from services.registry.settings import RegistrySettings
 from services.registry.store.uow import RegistryUnitOfWork
-from tests.bench.common import BenchOptions, Table, median, record
+from tests.bench.common import BenchOptions, Table, median, processes_beside, record
 from tests.factories import TOWNSHIP, organization
 from tests.harness import RunningService, postgres_available, postgres_database, serve
 from tools.chaos.cluster import Cluster
@@ -224,9 +225,15 @@ async def repetition(kind: str, events: int) -> Run:
             await cluster.start()
             async with _registry_store(kind, folder) as url:
                 settings = RegistrySettings(
-                    database_url=url, nats_url=cluster.nats.url, log_level="WARNING"
+                    database_url=url,
+                    nats_url=cluster.nats.url,
+                    log_level="WARNING",
+                    relay_process=True,
                 )
-                async with serve(definition(settings)) as registry:
+                async with (
+                    serve(definition(settings)) as registry,
+                    processes_beside("registry", ("relay",), url, cluster.nats.url),
+                ):
                     reader = Reader(cluster)
                     await reader.start()
                     try:

@@ -2,7 +2,9 @@
 
 Per store and repetition (fresh database and streams, the same nats-server):
 
-* set up (not timed): the registry served on real HTTP as `make run` serves it, `events` x 30%
+* set up (not timed): the registry served on real HTTP as `make run` serves it (the service in
+  this process, role `all` with `relay_process`; its outbox relay in a process of its own,
+  `python -m services.registry relay`, on the same store and nats-server), `events` x 30%
   organisations already in the ledger (inserted in bulk, without an address), and a generated
   market-supervision CSV of `events` rows: 70% new organisations, 30% the ones in the ledger
   (matched by credit code; the import fills their empty address, so each is an update);
@@ -46,6 +48,7 @@ from tests.bench.common import (
     drop_streams,
     median,
     phase_timeout,
+    processes_beside,
     rate,
     record,
     repeat_per_store,
@@ -73,6 +76,7 @@ def bench_settings(database_url: str, nats_url: str) -> RegistrySettings:
         nats_url=nats_url,
         tracing_exporter="none",
         log_level="WARNING",
+        relay_process=True,
     )
 
 
@@ -127,7 +131,10 @@ async def repetition(kind: str, nats_url: str, options: BenchOptions) -> Repetit
         js = nc.jetstream()
         await drop_streams(js, settings)
         try:
-            async with serve(definition(settings)) as service:
+            async with (
+                serve(definition(settings)) as service,
+                processes_beside("registry", ("relay",), url, nats_url),
+            ):
                 db = service.runtime.db
                 await seed(db, overlap)
                 async with db.read() as session:

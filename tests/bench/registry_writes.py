@@ -10,10 +10,11 @@ Per store and repetition (fresh database and streams, the same nats-server):
 * service: the registry as it is run on that store, `POST /v1/organizations` of new
   organisations, each a ledger row, its audit entry and its `organization.registered` event.
   SQLite is what `make run` runs: one process of role `all` (uvicorn and its runtime: auth,
-  tracing, problem details, the outbox relay, the workers), served in this process. PostgreSQL
-  is what the manifests in deploy/ run: the API (`PB_REGISTRY_ROLE=api`) served in this
-  process, beside the registry's worker process (`python -m services.registry worker`: the
-  relay, consumers and background workers) on the same store and nats-server;
+  tracing, problem details, the workers), served in this process, beside the registry's relay
+  process (`python -m services.registry relay`). PostgreSQL is what the manifests in deploy/
+  run: the API (`PB_REGISTRY_ROLE=api`) served in this process, beside the registry's worker
+  process (`python -m services.registry worker`: the relay, consumers and background workers),
+  on the same store and nats-server;
 * the load: a separate process (`tests/bench/http_load.py`) of `CONCURRENCY` clients, each
   one keep-alive connection sending its next request when the last is answered, `--events`
   requests in all (after a warm-up of `WARM_UP`): requests/s and the latency percentiles by its
@@ -28,14 +29,11 @@ import asyncio
 import contextlib
 import json
 import sys
-import tempfile
 import time
 from collections.abc import AsyncIterator
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
-import httpx
 import uvicorn
 from fastapi import FastAPI
 from pydantic import BaseModel, Field
@@ -52,10 +50,10 @@ from services.registry.store.tables import organizations
 from tests.bench.common import (
     BenchOptions,
     Repetition,
-    ServiceProcess,
     Table,
     Timing,
     median,
+    processes_beside,
     rate,
     record,
     repeat_per_store,
@@ -142,25 +140,14 @@ async def serve_bare(database_url: str) -> AsyncIterator[str]:
         await engine.dispose()
 
 
-# -- the registry's worker process ---------------------------------------------------------------
+# -- how the registry runs ----------------------------------------------------------------------
 
-#: Per store, the role of the process serving the API: `make run` runs the registry whole on
-#: SQLite; the manifests in deploy/ (PostgreSQL) run its API and its worker as two processes.
+#: Per store, the role of the process serving the API and the processes beside it: `make run`
+#: runs the registry whole on SQLite but for its relay; the manifests in deploy/ (PostgreSQL)
+#: run its API and its worker (which relays) as two processes.
 API_ROLE = {"sqlite": "all", "postgresql": "api"}
-
-
-@contextlib.asynccontextmanager
-async def registry_worker(url: str, nats_url: str) -> AsyncIterator[None]:
-    """The registry's worker process on the store, ready (its /readyz answers 200) before the
-    block and stopped after it."""
-    with tempfile.TemporaryDirectory() as folder:
-        worker = ServiceProcess.start("registry", "worker", url, nats_url, Path(folder))
-        try:
-            async with httpx.AsyncClient(trust_env=False) as http:
-                await worker.ready(http)
-            yield
-        finally:
-            worker.stop()
+BESIDE = {"sqlite": ("relay",), "postgresql": ("worker",)}
+RELAY_PROCESS = {"sqlite": True, "postgresql": False}
 
 
 # -- the load ------------------------------------------------------------------------------------
@@ -239,10 +226,11 @@ async def repetition(kind: str, nats_url: str, options: BenchOptions) -> Repetit
             tracing_exporter="none",
             log_level="WARNING",
             role=API_ROLE[kind],
+            relay_process=RELAY_PROCESS[kind],
         )
         headers = {"Authorization": f"Bearer {token(COUNTY)}"}
-        worker = registry_worker(url, nats_url) if settings.role == "api" else None
-        async with worker or contextlib.nullcontext(), serve(definition(settings)) as service:
+        beside = processes_beside("registry", BESIDE[kind], url, nats_url)
+        async with beside, serve(definition(settings)) as service:
             real, real_latencies, real_load_cpu = await measured_load(
                 service.base_url, "/v1/organizations", "organization", requests, headers, problems
             )
@@ -324,8 +312,9 @@ async def run(options: BenchOptions) -> list[Table]:
         "÷ req/s, so p99 < 250 ms needs about 100 req/s or more",
         "bare: FastAPI + SQLAlchemy Core, one INSERT per request in its own transaction, the "
         "platform's engine settings; service: the registry as each store runs it: SQLite as "
-        "`make run` (one process, role all: API, relay, workers), PostgreSQL as deploy/ (the API, "
-        "role api, in this process beside `python -m services.registry worker`); CPU: this "
+        "`make run` (role all: API and workers, beside `python -m services.registry relay`), "
+        "PostgreSQL as deploy/ (the API, role api, in this process beside `python -m "
+        "services.registry worker`); CPU: this "
         "process's only",
     ]
     return [table]

@@ -114,10 +114,43 @@ def test_a_split_service_runs_its_api_beside_a_worker(tmp_path: Path, name: str)
 
 def test_a_service_run_whole_has_no_worker(tmp_path: Path) -> None:
     """`PB_<NAME>_ROLE=all` runs a split service as one process again; the registry is run
-    whole (its relay's writes stay behind the API's writers in one process: docs/registry.md)."""
+    whole but for its relay (its API's writes and its import's stay in one process, behind one
+    writer queue: docs/registry.md)."""
     whole = run.service_spec("coverage", tmp_path, "nats://x:4222", {"PB_COVERAGE_ROLE": "all"})
     assert run.worker_spec(whole) is None
     assert run.worker_spec(run.service_spec("registry", tmp_path, "nats://x:4222", {})) is None
+
+
+@pytest.mark.parametrize("name", run.RELAY_SERVICES)
+def test_a_service_with_a_relay_process_runs_it_beside(tmp_path: Path, name: str) -> None:
+    """`make run` relays the registry's outbox from a process of its own: the service with
+    `PB_REGISTRY_RELAY_PROCESS=true`, and `python -m services.registry relay` on its port + 200
+    (`PB_REGISTRY_RELAY_PORT` another); `PB_REGISTRY_RELAY_PROCESS=false` relays in the service."""
+    prefix = f"PB_{name.upper()}_"
+    main = run.service_spec(name, tmp_path, "nats://x:4222", {})
+    assert main.env[f"{prefix}RELAY_PROCESS"] == "true"
+    assert main.command == [sys.executable, "-m", f"services.{name}"]
+
+    relay = run.relay_spec(main)
+
+    assert relay is not None
+    assert relay.name == f"{name}-relay"
+    assert relay.command == [sys.executable, "-m", f"services.{name}", "relay"]
+    assert relay.port == main.port + run.RELAY_PORT_OFFSET
+    assert relay.database_url == main.database_url
+    assert relay.env[f"{prefix}ROLE"] == "relay"
+    assert relay.env[f"{prefix}PORT"] == str(relay.port)
+
+    moved = run.service_spec(name, tmp_path, "nats://x:4222", {f"{prefix}RELAY_PORT": "9301"})
+    assert (relay_moved := run.relay_spec(moved)) is not None
+    assert relay_moved.port == 9301
+    inline = run.service_spec(name, tmp_path, "nats://x:4222", {f"{prefix}RELAY_PROCESS": "false"})
+    assert run.relay_spec(inline) is None
+    assert run.relay_spec(run.service_spec("coverage", tmp_path, "nats://x:4222", {})) is None
+    with pytest.raises(run.LauncherError, match=f"{prefix}RELAY_PORT"):
+        run.relay_spec(
+            run.service_spec(name, tmp_path, "nats://x:4222", {f"{prefix}RELAY_PORT": "x"})
+        )
 
 
 def test_service_spec_rejects_a_port_that_is_not_a_number(tmp_path: Path) -> None:

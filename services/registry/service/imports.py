@@ -31,6 +31,7 @@ from typing import IO, Any, Literal, TypeVar
 
 from libs.common.audit import Actor
 from libs.common.ids import new_id
+from libs.common.json_text import json_dumps
 from libs.common.logging import get_logger
 from libs.common.tables import utcnow
 from services.registry.domain.imports import (
@@ -141,7 +142,7 @@ def write_rows(
         stored.write(json.dumps({"format": STORED_ROWS, "fields": header.over_kept()}) + "\n")
         for number, cells in rows:
             kept = stored_cells(header, cells) if cells else []
-            stored.write(json.dumps([number, kept], ensure_ascii=False) + "\n")
+            stored.write(json_dumps([number, kept]) + "\n")
             total += 1
     return header, total
 
