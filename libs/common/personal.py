@@ -61,17 +61,20 @@ _ANY: Final = re.compile(
     _EDGE_BEFORE + f"(?:{_ID_18}|{_ID_15}|{_MOBILE}|{_LANDLINE})" + _EDGE_AFTER, re.ASCII
 )
 _PHONE: Final = re.compile(_EDGE_BEFORE + f"(?:{_MOBILE}|{_LANDLINE})" + _EDGE_AFTER, re.ASCII)
-#: Every number found here has a run of 4 digits (a mobile written 138 1234 5678) and at least
-#: 10 digits in all (the shortest, a landline: a 3-digit area code and 7 digits): text without
-#: both is passed over at once (an organisation's name with a number in it, an address).
+#: Every number found here has a run of 4 digits (a mobile written 138 1234 5678): text
+#: without one is passed over at once (an organisation's name with a number in it, a date).
 _DIGIT_RUN: Final = re.compile(r"\d{4}")
-_TEN_DIGITS: Final = re.compile(r"(?:\d\D*){10}")
-#: Every character a number found here may hold (digits, separators, signs, brackets, the X of
-#: an ID number): each number lies within one run of them that holds at least 10 digits, so
-#: only such runs are searched (the rest of a row, its names and words, never is), each up to
-#: the character after it, which decides whether a number ends there. A number's look back
-#: (`_EDGE_BEFORE`) still sees the text before the run.
-_RUN: Final = re.compile("[0-9 \\-\uff0d\u3000+\uff0b(\uff08)\uff09Xx]+")
+#: Every number found here lies within one run of the characters a number may hold (digits,
+#: separators, signs, brackets, the X of an ID number) that holds at least 10 digits (the
+#: shortest number, a landline: a 3-digit area code and 7 digits): only such runs are searched
+#: (the rest of a row, its names, words and dates, never is), each up to the character after
+#: it, which decides whether a number ends there. A number's look back (`_EDGE_BEFORE`) still
+#: sees the text before the run. A run is tried from its first character only (the look back),
+#: so a long run of separators costs one pass, not one per character.
+_NUMBER_CHARS: Final = " \\-\uff0d\u3000+\uff0b(\uff08)\uff09Xx"
+_RUN: Final = re.compile(
+    f"(?<![0-9{_NUMBER_CHARS}])[{_NUMBER_CHARS}]*(?:[0-9][{_NUMBER_CHARS}]*){{10,}}"
+)
 
 
 @dataclass(frozen=True)
@@ -133,15 +136,13 @@ def _number(m: re.Match[str]) -> PersonalNumber | None:
 def find_personal(text: str) -> list[PersonalNumber]:
     """The ID numbers and phones in `text`, in order, none overlapping (an ID number wins over a
     phone found inside the same digits)."""
-    if _DIGIT_RUN.search(text) is None or _TEN_DIGITS.search(text) is None:
+    if _DIGIT_RUN.search(text) is None:
         return []
     mapped = text.translate(_HALFWIDTH) if _WIDE.search(text) else text
     found: list[PersonalNumber] = []
     for run in _RUN.finditer(mapped):
-        at, end = run.start(), run.end()
-        if _TEN_DIGITS.search(mapped, at, end) is None:
-            continue
-        end += 1  # the character after the run, for the look ahead (`_EDGE_AFTER`)
+        # up to the character after the run, for the look ahead (`_EDGE_AFTER`)
+        at, end = run.start(), run.end() + 1
         while (m := _ANY.search(mapped, at, end)) is not None:
             number = _number(m)
             if number is None:  # not an ID number after all: a phone may still start there
