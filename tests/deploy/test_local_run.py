@@ -101,15 +101,21 @@ def test_a_split_service_runs_its_api_beside_a_worker(tmp_path: Path, name: str)
     assert api.env[f"{prefix}ROLE"] == "api"
     assert api.command == [sys.executable, "-m", f"services.{name}"]
 
-    worker = run.worker_spec(api)
+    assert_beside(api, run.worker_spec(api), "worker", run.WORKER_PORT_OFFSET)
 
-    assert worker is not None
-    assert worker.name == f"{name}-worker"
-    assert worker.command == [sys.executable, "-m", f"services.{name}", "worker"]
-    assert worker.port == api.port + run.WORKER_PORT_OFFSET
-    assert worker.database_url == api.database_url
-    assert worker.env[f"{prefix}ROLE"] == "worker"
-    assert worker.env[f"{prefix}PORT"] == str(worker.port)
+
+def assert_beside(
+    main: run.ServiceSpec, beside: run.ServiceSpec | None, role: str, offset: int
+) -> None:
+    """`beside` is the process of `main`'s service in `role`: its command, port and store."""
+    name, prefix = main.service, f"PB_{main.service.upper()}_"
+    assert beside is not None
+    assert beside.name == f"{name}-{role}"
+    assert beside.command == [sys.executable, "-m", f"services.{name}", role]
+    assert beside.port == main.port + offset
+    assert beside.database_url == main.database_url
+    assert beside.env[f"{prefix}ROLE"] == role
+    assert beside.env[f"{prefix}PORT"] == str(beside.port)
 
 
 def test_a_service_run_whole_has_no_worker(tmp_path: Path) -> None:
@@ -131,15 +137,7 @@ def test_a_service_with_a_relay_process_runs_it_beside(tmp_path: Path, name: str
     assert main.env[f"{prefix}RELAY_PROCESS"] == "true"
     assert main.command == [sys.executable, "-m", f"services.{name}"]
 
-    relay = run.relay_spec(main)
-
-    assert relay is not None
-    assert relay.name == f"{name}-relay"
-    assert relay.command == [sys.executable, "-m", f"services.{name}", "relay"]
-    assert relay.port == main.port + run.RELAY_PORT_OFFSET
-    assert relay.database_url == main.database_url
-    assert relay.env[f"{prefix}ROLE"] == "relay"
-    assert relay.env[f"{prefix}PORT"] == str(relay.port)
+    assert_beside(main, run.relay_spec(main), "relay", run.RELAY_PORT_OFFSET)
 
     moved = run.service_spec(name, tmp_path, "nats://x:4222", {f"{prefix}RELAY_PORT": "9301"})
     assert (relay_moved := run.relay_spec(moved)) is not None

@@ -5,10 +5,7 @@ SIGKILL mid-drain and started again, and a later commit reaches the stream by it
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,45 +18,27 @@ from services.registry.app import definition
 from services.registry.service.organizations import announce_registered, new_organization
 from services.registry.settings import RegistrySettings
 from services.registry.store.uow import RegistryUnitOfWork
+from tests.bench.common import ServiceProcess
 from tests.factories import credit_code, organization
-from tests.harness import NatsServer, ServiceDatabases, free_port, serve, token, wait_for
+from tests.harness import NatsServer, ServiceDatabases, serve, token, wait_for
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 EVENTS = 6_000
 COUNTY = "140212"
 
 
 @contextmanager
-def relay(
-    database_url: str, nats_url: str, log: Path
-) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+def relay(database_url: str, nats_url: str, folder: Path) -> Iterator[ServiceProcess]:
     """The registry's relay process on the store (small batches, so that a kill lands
-    mid-drain); its base URL and process."""
-    port = free_port()
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("PB_", "NATS_"))},
-        "PB_REGISTRY_DATABASE_URL": database_url,
-        "NATS_URL": nats_url,
-        "PB_REGISTRY_PORT": str(port),
-        "PB_REGISTRY_OUTBOX_BATCH_SIZE": "20",
-        "PB_LOG_LEVEL": "WARNING",
-        "PB_TRACING_EXPORTER": "none",
-    }
-    with log.open("ab") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "services.registry", "relay"],
-            cwd=REPO_ROOT,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+    mid-drain), killed if it still runs after the block."""
+    process = ServiceProcess.start(
+        "registry", "relay", database_url, nats_url, folder, {"OUTBOX_BATCH_SIZE": "20"}
+    )
     try:
-        yield f"http://127.0.0.1:{port}", process
+        yield process
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGKILL)
-        process.wait()
+        if process.process.poll() is None:
+            process.process.send_signal(signal.SIGKILL)
+        process.process.wait()
 
 
 async def test_a_relay_process_publishes_each_event_once_through_a_kill(
@@ -103,19 +82,18 @@ async def test_a_relay_process_publishes_each_event_once_through_a_kill(
             assert (await outbox_backlog(runtime.db))[0] == EVENTS
             assert await stored() == 0
 
-            log = tmp_path / "relay.log"
-            with relay(url, private_nats.url, log) as (_, process):
+            with relay(url, private_nats.url, tmp_path) as process:
 
                 async def relaying() -> bool:
                     return 0 < await stored() < EVENTS
 
                 await wait_for(relaying, timeout=60, interval=0.005)
-                process.send_signal(signal.SIGKILL)  # mid-drain: acked, some not yet marked
-                process.wait()
+                process.process.send_signal(signal.SIGKILL)  # mid-drain: some acked, unmarked
+                process.process.wait()
             killed_at = await stored()
             assert killed_at < EVENTS
 
-            with relay(url, private_nats.url, log) as (relay_url, _):
+            with relay(url, private_nats.url, tmp_path) as process:
 
                 async def drained() -> bool:
                     return (await outbox_backlog(runtime.db))[0] == 0
@@ -124,8 +102,8 @@ async def test_a_relay_process_publishes_each_event_once_through_a_kill(
                 # what was published before the kill and again after it is stored once
                 assert await stored() == EVENTS
 
-                async with httpx.AsyncClient(base_url=relay_url, trust_env=False) as http:
-                    assert (await http.get("/readyz")).status_code == 200
+                async with httpx.AsyncClient(base_url=process.url, trust_env=False) as http:
+                    await process.ready(http)
                     assert (await http.get("/v1/organizations")).status_code == 404
 
                 # a commit of the service reaches the stream by the relay's poll
@@ -142,4 +120,4 @@ async def test_a_relay_process_publishes_each_event_once_through_a_kill(
                 await wait_for(one_more, timeout=10, interval=0.02)
     finally:
         await client.close()
-    assert "Traceback" not in log.read_text(errors="replace")
+    assert "Traceback" not in process.log.read_text(errors="replace")
