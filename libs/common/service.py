@@ -185,7 +185,14 @@ class Runtime:
         # it (they were ~20% of the coverage consumer's time).
         gc.collect()
         gc.freeze()
-        log.info("service started", port=self.settings.port, role=self.settings.role)
+        log.info(
+            "service started", port=self.settings.port, role=self.settings.role, relays=self.relays
+        )
+        if self.works and not self.relays:
+            log.info(
+                "outbox left to a relay process",
+                command=f"python -m services.{self.settings.service_name} relay",
+            )
 
     async def stop(self) -> None:
         if self.works:
