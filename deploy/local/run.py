@@ -47,6 +47,8 @@ from pathlib import Path
 from types import FrameType
 from typing import IO
 
+from pydantic import TypeAdapter, ValidationError
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_DATA_DIR = REPO_ROOT / ".data"
 HOST = "127.0.0.1"
@@ -70,6 +72,7 @@ WORKER_PORT_OFFSET = 100
 #: offset (PB_<NAME>_RELAY_PORT sets another).
 RELAY_SERVICES = ("registry",)
 RELAY_PORT_OFFSET = 200
+_BOOLEAN = TypeAdapter(bool)
 DEFAULT_NATS_PORT = 4222
 DEFAULT_NATS_MONITOR_PORT = 8222
 DEFAULT_TIMEOUT = 60.0
@@ -480,11 +483,16 @@ def worker_spec(api: ServiceSpec) -> ServiceSpec | None:
 
 
 def relay_spec(main: ServiceSpec) -> ServiceSpec | None:
-    """The relay process of a service whose outbox is relayed by one (None otherwise)."""
-    wanted = main.env.get(f"PB_{main.service.upper()}_RELAY_PROCESS", "")
-    if wanted.strip().lower() not in ("1", "true", "yes", "on"):
-        return None
-    return _beside(main, "relay", RELAY_PORT_OFFSET)
+    """The relay process of a service whose outbox is relayed by one (None otherwise). The
+    setting is read as the service reads it (pydantic's booleans), so the launcher starts a
+    relay exactly when the service leaves its outbox to one."""
+    name = f"PB_{main.service.upper()}_RELAY_PROCESS"
+    raw = main.env.get(name, "false")
+    try:
+        wanted = _BOOLEAN.validate_python(raw)
+    except ValidationError as exc:
+        raise LauncherError(f"{name}={raw!r} is not a boolean (true or false)") from exc
+    return _beside(main, "relay", RELAY_PORT_OFFSET) if wanted else None
 
 
 def _pump_output(stream: IO[bytes], log: IO[bytes], prefix: str) -> None:

@@ -147,7 +147,6 @@ async def serve_bare(database_url: str) -> AsyncIterator[str]:
 #: run its API and its worker (which relays) as two processes.
 API_ROLE = {"sqlite": "all", "postgresql": "api"}
 BESIDE = {"sqlite": ("relay",), "postgresql": ("worker",)}
-RELAY_PROCESS = {"sqlite": True, "postgresql": False}
 
 
 # -- the load ------------------------------------------------------------------------------------
@@ -226,7 +225,7 @@ async def repetition(kind: str, nats_url: str, options: BenchOptions) -> Repetit
             tracing_exporter="none",
             log_level="WARNING",
             role=API_ROLE[kind],
-            relay_process=RELAY_PROCESS[kind],
+            relay_process="relay" in BESIDE[kind],
         )
         headers = {"Authorization": f"Bearer {token(COUNTY)}"}
         beside = processes_beside("registry", BESIDE[kind], url, nats_url)

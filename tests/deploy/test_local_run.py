@@ -144,6 +144,13 @@ def test_a_service_with_a_relay_process_runs_it_beside(tmp_path: Path, name: str
     assert relay_moved.port == 9301
     inline = run.service_spec(name, tmp_path, "nats://x:4222", {f"{prefix}RELAY_PROCESS": "false"})
     assert run.relay_spec(inline) is None
+    # read as the service reads it: any boolean pydantic takes, and nothing else
+    short = run.service_spec(name, tmp_path, "nats://x:4222", {f"{prefix}RELAY_PROCESS": "y"})
+    assert run.relay_spec(short) is not None
+    with pytest.raises(run.LauncherError, match=f"{prefix}RELAY_PROCESS"):
+        run.relay_spec(
+            run.service_spec(name, tmp_path, "nats://x:4222", {f"{prefix}RELAY_PROCESS": "maybe"})
+        )
     assert run.relay_spec(run.service_spec("coverage", tmp_path, "nats://x:4222", {})) is None
     with pytest.raises(run.LauncherError, match=f"{prefix}RELAY_PORT"):
         run.relay_spec(
