@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 from libs.common.ids import new_id
 
@@ -37,3 +39,25 @@ def test_ids_made_one_after_another_sort_in_that_order_and_never_repeat() -> Non
 def test_ids_of_one_instant_differ_in_their_random_bits() -> None:
     tails = {uuid.UUID(new_id()).int & ((1 << 62) - 1) for _ in range(1000)}
     assert len(tails) == 1000
+
+
+def _random_bits(value: str) -> int:
+    return uuid.UUID(value).int & ((1 << 62) - 1)
+
+
+def test_threads_and_a_forked_child_never_share_random_bits() -> None:
+    new_id()  # this thread has randomness drawn and not yet used
+    with ThreadPoolExecutor(4) as pool:
+        tails = list(pool.map(lambda _: _random_bits(new_id()), range(2000)))
+    reader, writer = os.pipe()
+    child = os.fork()
+    if child == 0:  # the child's next ids, written for the parent to compare
+        os.write(writer, ",".join(str(_random_bits(new_id())) for _ in range(50)).encode())
+        os._exit(0)
+    os.close(writer)
+    os.waitpid(child, 0)
+    with os.fdopen(reader) as out:
+        in_child = [int(t) for t in out.read().split(",")]
+    in_parent = [_random_bits(new_id()) for _ in range(50)]
+    assert len(set(tails)) == len(tails)
+    assert not set(in_child) & set(in_parent)
