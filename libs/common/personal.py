@@ -20,7 +20,9 @@ count like ASCII.
 
 from __future__ import annotations
 
+import itertools
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from typing import Final, Literal
@@ -62,18 +64,20 @@ _ANY: Final = re.compile(
 )
 _PHONE: Final = re.compile(_EDGE_BEFORE + f"(?:{_MOBILE}|{_LANDLINE})" + _EDGE_AFTER, re.ASCII)
 #: Every number found here has a run of 4 digits (a mobile written 138 1234 5678): text
-#: without one is passed over at once (an organisation's name with a number in it, a date).
+#: without one is passed over at once (an organisation's name, a word, most addresses).
 _DIGIT_RUN: Final = re.compile(r"\d{4}")
 #: Every number found here lies within one run of the characters a number may hold (digits,
-#: separators, signs, brackets, the X of an ID number) that holds at least 10 digits (the
-#: shortest number, a landline: a 3-digit area code and 7 digits): only such runs are searched
-#: (the rest of a row, its names, words and dates, never is), each up to the character after
-#: it, which decides whether a number ends there. A number's look back (`_EDGE_BEFORE`) still
-#: sees the text before the run. A run is tried from its first character only (the look back),
-#: so a long run of separators costs one pass, not one per character.
+#: ASCII or full-width, separators, signs, brackets, the X of an ID number) that holds at least
+#: 10 digits (the shortest number, a landline: a 3-digit area code and 7 digits): only such runs
+#: are searched (the rest of a row, its names, words and dates, never is), each up to the
+#: character after it, which decides whether a number ends there. A number's look back
+#: (`_EDGE_BEFORE`) still sees the text before the run. A run is tried from its first character
+#: only (the look back), so a long run of separators costs one pass, not one per character.
+#: Text with 4 digits but no such run (a name with a number in it, a date) costs one search.
 _NUMBER_CHARS: Final = " \\-\uff0d\u3000+\uff0b(\uff08)\uff09Xx"
+_DIGITS: Final = "0-9\uff10-\uff19"
 _RUN: Final = re.compile(
-    f"(?<![0-9{_NUMBER_CHARS}])[{_NUMBER_CHARS}]*(?:[0-9][{_NUMBER_CHARS}]*){{10,}}"
+    f"(?<![{_DIGITS}{_NUMBER_CHARS}])[{_NUMBER_CHARS}]*(?:[{_DIGITS}][{_NUMBER_CHARS}]*){{10,}}"
 )
 
 
@@ -136,11 +140,17 @@ def _number(m: re.Match[str]) -> PersonalNumber | None:
 def find_personal(text: str) -> list[PersonalNumber]:
     """The ID numbers and phones in `text`, in order, none overlapping (an ID number wins over a
     phone found inside the same digits)."""
-    if _DIGIT_RUN.search(text) is None:
+    first = _RUN.search(text) if _DIGIT_RUN.search(text) is not None else None
+    if first is None:
         return []
-    mapped = text.translate(_HALFWIDTH) if _WIDE.search(text) else text
+    if _WIDE.search(text):  # full-width digits map one to one: the runs are the same
+        mapped = text.translate(_HALFWIDTH)
+        runs: Iterable[re.Match[str]] = _RUN.finditer(mapped, first.start())
+    else:
+        mapped = text
+        runs = itertools.chain((first,), _RUN.finditer(text, first.end()))
     found: list[PersonalNumber] = []
-    for run in _RUN.finditer(mapped):
+    for run in runs:
         # up to the character after the run, for the look ahead (`_EDGE_AFTER`)
         at, end = run.start(), run.end() + 1
         while (m := _ANY.search(mapped, at, end)) is not None:
