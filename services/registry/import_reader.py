@@ -184,15 +184,12 @@ def _serve(path: str, source: str, scope: str, skip: int, chunk_rows: int, out: 
 
 
 class ProcessRows:
-    """Batches read in a process of its own (`_serve`), received in a thread: the next one
-    while the current one is written (receiving and unpickling a batch took 15-20 ms of a
-    chunk's wall time beside the other processes, though its 3 ms of work was ready)."""
+    """Batches read in a process of its own (`_serve`), received in a thread."""
 
     def __init__(self, process: multiprocessing.process.BaseProcess, rows: Connection) -> None:
         self.process = process
         self.rows = rows
         self._ended = False
-        self._upcoming: asyncio.Future[RowBatch] | None = None
 
     @classmethod
     def open(cls, path: Path, source: str, scope: str, skip: int, chunk_rows: int) -> Self:
@@ -224,26 +221,16 @@ class ProcessRows:
         assert isinstance(received, RowBatch)
         return received
 
-    def _receive_ahead(self) -> asyncio.Future[RowBatch]:
-        return asyncio.ensure_future(asyncio.to_thread(self._receive))
-
     async def next_batch(self) -> RowBatch:
-        upcoming, self._upcoming = self._upcoming or self._receive_ahead(), None
-        batch = await upcoming
+        batch = await asyncio.to_thread(self._receive)
         if batch.consumed == 0:
             self._ended = True
-        else:
-            self._upcoming = self._receive_ahead()
         return batch
 
     async def close(self) -> None:
+        self.rows.close()
         if not self._ended and self.process.is_alive():
             self.process.kill()  # mid-file: what it was reading is not wanted
-        if self._upcoming is not None:  # its thread ends with the process (EOF) or its batch
-            with contextlib.suppress(Exception):
-                await self._upcoming
-            self._upcoming = None
-        self.rows.close()
         await asyncio.to_thread(self.process.join)
         self.process.close()
 
