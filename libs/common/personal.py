@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from typing import Final, Literal
@@ -42,7 +41,8 @@ PersonalKind = Literal["id_number", "mobile", "landline"]
 #: Full-width digits map one character to one, so a match in the mapped text has the same span
 #: in the original; full-width signs are in the patterns themselves.
 _HALFWIDTH: Final = str.maketrans({0xFF10 + d: 0x30 + d for d in range(10)})
-_WIDE: Final = re.compile("[\uff10-\uff19]")
+_WIDE_DIGITS: Final = "\uff10-\uff19"
+_WIDE: Final = re.compile(f"[{_WIDE_DIGITS}]")
 _SEP: Final = "[ \\-\uff0d\u3000]"
 _EDGE_BEFORE: Final = r"(?<![0-9A-Za-z])(?<![0-9]\.)"  # not inside a word, a number, a decimal
 _EDGE_AFTER: Final = r"(?![0-9A-Za-z])"
@@ -75,7 +75,7 @@ _DIGIT_RUN: Final = re.compile(r"\d{4}")
 #: only (the look back), so a long run of separators costs one pass, not one per character.
 #: Text with 4 digits but no such run (a name with a number in it, a date) costs one search.
 _NUMBER_CHARS: Final = " \\-\uff0d\u3000+\uff0b(\uff08)\uff09Xx"
-_DIGITS: Final = "0-9\uff10-\uff19"
+_DIGITS: Final = f"0-9{_WIDE_DIGITS}"
 _RUN: Final = re.compile(
     f"(?<![{_DIGITS}{_NUMBER_CHARS}])[{_NUMBER_CHARS}]*(?:[{_DIGITS}][{_NUMBER_CHARS}]*){{10,}}"
 )
@@ -143,14 +143,10 @@ def find_personal(text: str) -> list[PersonalNumber]:
     first = _RUN.search(text) if _DIGIT_RUN.search(text) is not None else None
     if first is None:
         return []
-    if _WIDE.search(text):  # full-width digits map one to one: the runs are the same
-        mapped = text.translate(_HALFWIDTH)
-        runs: Iterable[re.Match[str]] = _RUN.finditer(mapped, first.start())
-    else:
-        mapped = text
-        runs = itertools.chain((first,), _RUN.finditer(text, first.end()))
+    # Full-width digits map one to one: the runs found in `text` stand where they are in `mapped`.
+    mapped = text.translate(_HALFWIDTH) if _WIDE.search(text) else text
     found: list[PersonalNumber] = []
-    for run in runs:
+    for run in itertools.chain((first,), _RUN.finditer(text, first.end())):
         # up to the character after the run, for the look ahead (`_EDGE_AFTER`)
         at, end = run.start(), run.end() + 1
         while (m := _ANY.search(mapped, at, end)) is not None:
