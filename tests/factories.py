@@ -57,6 +57,19 @@ async def outbox_data(runtime: Any, type_name: str) -> list[dict[str, Any]]:
     return [data for t, data in await outbox_records(runtime, type_name) if t == type_name]
 
 
+async def announced(runtime: Any, kind: str) -> list[dict[str, Any]]:
+    """The organisation states the registry's outbox announced as `kind` (`registered` or
+    `updated`), oldest first: one event per file, or an import's files in its
+    `organization.imported` events."""
+    states: list[dict[str, Any]] = []
+    for type_name, data in await outbox_records(runtime, "pb.registry.organization."):
+        if type_name == f"pb.registry.organization.{kind}.v1":
+            states.append(data)
+        elif type_name == "pb.registry.organization.imported.v1":
+            states.extend(data[kind])
+    return states
+
+
 async def outbox_events(runtime: Any, type_name: str | None = None) -> list[dict[str, Any]]:
     """The events in a service's outbox (sent or not), oldest first, as `{"type", **data}`."""
     return [

@@ -108,6 +108,14 @@ class OrganizationUpdated(OrganizationFile):
     updated_at: datetime
 
 
+class OrganizationImported(_Tolerant):
+    """What coverage reads of `pb.registry.organization.imported.v1`: an import's files of one
+    region, as the registration and update events would carry each."""
+
+    registered: list[OrganizationRegistered] = Field(default_factory=list)
+    updated: list[OrganizationUpdated] = Field(default_factory=list)
+
+
 class OrganizationReactivated(OrganizationFile):
     """What coverage reads of `pb.registry.organization.reactivated.v1`: the file opened again,
     applied as a registration of the existing file (its newer version wins over the
@@ -238,6 +246,19 @@ def _organizations_updated(projector: Projector, items: Items) -> None:
     )
 
 
+def _organizations_imported(projector: Projector, items: Items) -> None:
+    for envelope, imported in items:
+        projector.organizations_filed(
+            [
+                OrganizationFiled(
+                    e.facts(), e.version, envelope.time, registered_at=e.registered_at
+                )
+                for e in imported.registered
+            ]
+            + [OrganizationFiled(e.facts(), e.version, e.updated_at) for e in imported.updated]
+        )
+
+
 def _organizations_reactivated(projector: Projector, items: Items) -> None:
     projector.organizations_filed(
         [OrganizationFiled(e.facts(), e.version, e.reactivated_at) for _, e in items]
@@ -338,6 +359,7 @@ def _routines(projector: Projector, items: Items) -> None:
 PROJECTED: dict[str, tuple[type[BaseModel], Apply]] = {
     "pb.registry.organization.registered.v1": (OrganizationRegistered, _organizations_registered),
     "pb.registry.organization.updated.v1": (OrganizationUpdated, _organizations_updated),
+    "pb.registry.organization.imported.v1": (OrganizationImported, _organizations_imported),
     "pb.registry.organization.deregistered.v1": (
         OrganizationDeregistered,
         _organizations_deregistered,

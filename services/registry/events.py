@@ -119,18 +119,29 @@ class OrganizationState(IntegrationEvent):
     longitude: float | None = Field(default=None, ge=-180, le=180)
 
 
+class RegisteredFile(OrganizationState):
+    """An organisation as it entered the ledger."""
+
+    registered_at: datetime
+
+
+class UpdatedFile(OrganizationState):
+    """An organisation after a change to its file, and what changed."""
+
+    changed: list[str] = Field(description="Names of the fields that changed")
+    updated_at: datetime
+
+
 @catalogue.register(
     "pb.registry.organization.registered",
     version=1,
     producer="registry",
     subject_field="organization_id",
 )
-class OrganizationRegisteredV1(OrganizationState):
+class OrganizationRegisteredV1(RegisteredFile):
     """Emitted when an organisation enters the ledger (一企一档) of a region."""
 
     model_config = example({**_ORGANIZATION, "version": 1, "registered_at": "2026-11-02T01:30:00Z"})
-
-    registered_at: datetime
 
 
 @catalogue.register(
@@ -139,7 +150,7 @@ class OrganizationRegisteredV1(OrganizationState):
     producer="registry",
     subject_field="organization_id",
 )
-class OrganizationUpdatedV1(OrganizationState):
+class OrganizationUpdatedV1(UpdatedFile):
     """Emitted when an organisation's file changes: an edit, an import, or its member counts."""
 
     model_config = example(
@@ -150,8 +161,56 @@ class OrganizationUpdatedV1(OrganizationState):
         }
     )
 
-    changed: list[str] = Field(description="Names of the fields that changed")
-    updated_at: datetime
+
+@catalogue.register(
+    "pb.registry.organization.imported",
+    version=1,
+    producer="registry",
+    subject_field="import_id",
+)
+class OrganizationImportedV1(IntegrationEvent):
+    """Emitted as an import writes its files: the organisations of one region that a part of the
+    import's file registered or changed, each exactly as `organization.registered` or
+    `organization.updated` would carry it (an import announces its files in pieces of up to a few
+    hundred, not with one event per file; an edit through the API still sends one per file).
+
+    Every organisation in it is in `region_code`; a region's files of one import come in as many
+    pieces as the file's size needs, in the order they were written."""
+
+    model_config = example(
+        {
+            "import_id": "1d1f5fa2-1bb2-4a43-9b8a-52f1b9a4d4f0",
+            "region_code": _REGION,
+            "registered": [
+                {
+                    **_ORGANIZATION,
+                    "organization_id": "6eb7547b-0507-4a51-a3b7-c3dce9c0bc40",
+                    "version": 1,
+                    "credit_code": "91140212MA0L7X8Y9K",
+                    "name": "大同某某配送有限公司",
+                    "area_ids": [],
+                    "full_members": 0,
+                    "probationary_members": 0,
+                    "ledger_complete": False,
+                    "latitude": None,
+                    "longitude": None,
+                    "registered_at": "2026-11-25T02:00:00Z",
+                }
+            ],
+            "updated": [
+                {**_ORGANIZATION, "changed": ["staff_count"], "updated_at": "2026-11-25T02:00:00Z"}
+            ],
+        }
+    )
+
+    import_id: str = Field(description="The import job (`GET /v1/imports/{import_id}`)")
+    region_code: str = Field(description="The region of every organisation in this event")
+    registered: list[RegisteredFile] = Field(
+        default_factory=list, description="Files the import added, as `organization.registered`"
+    )
+    updated: list[UpdatedFile] = Field(
+        default_factory=list, description="Files the import changed, as `organization.updated`"
+    )
 
 
 @catalogue.register(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from libs.common.events import Envelope
 from libs.common.inbox import ConsumerSpec, Handler
@@ -64,6 +64,21 @@ async def _organization(
         operating_status=event.operating_status,
         at=envelope.time,
     )
+
+
+class OrganizationImported(_Tolerant):
+    """What stations reads of `pb.registry.organization.imported.v1`: an import's files."""
+
+    registered: list[OrganizationFile] = Field(default_factory=list)
+    updated: list[OrganizationFile] = Field(default_factory=list)
+
+
+@registry_events.on("pb.registry.organization.imported.v1", OrganizationImported)
+async def _imported(
+    uow: StationsUnitOfWork, envelope: Envelope, event: OrganizationImported
+) -> None:
+    for organization in [*event.registered, *event.updated]:
+        await _organization(uow, envelope, organization)
 
 
 registry_events.on("pb.registry.organization.registered.v1", OrganizationFile)(_organization)

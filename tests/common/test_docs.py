@@ -18,6 +18,7 @@ from libs.common.events import Envelope
 from libs.common.inbox import Subscription
 from tests.contracts.examples import example_event
 from tools import docs
+from tools.docs.schemas import inline_refs
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs" / "events"
@@ -247,7 +248,7 @@ def test_asyncapi_names_every_catalogue_entry() -> None:
         assert set(HEADERS) <= set(message["headers"]["properties"])
         assert message["headers"]["properties"]["ce-type"]["const"] == name
         payload = resolve(document, message["payload"]["$ref"])
-        exported = json.loads((DOCS / docs.schema_path(name)).read_text("utf-8"))
+        exported = inline_refs(json.loads((DOCS / docs.schema_path(name)).read_text("utf-8")))
         assert payload["properties"] == exported["properties"]
         assert payload["required"] == exported["required"]
 

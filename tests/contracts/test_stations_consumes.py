@@ -11,6 +11,7 @@ from services.stations.handlers import (
     MassOrganization,
     OrganizationDeregistered,
     OrganizationFile,
+    OrganizationImported,
     registry_events,
 )
 from tests.contracts.examples import example_event
@@ -20,6 +21,7 @@ from tools import docs
 CONSUMED: dict[str, type[BaseModel]] = {
     "pb.registry.organization.registered.v1": OrganizationFile,
     "pb.registry.organization.updated.v1": OrganizationFile,
+    "pb.registry.organization.imported.v1": OrganizationImported,
     "pb.registry.organization.reactivated.v1": OrganizationFile,
     "pb.registry.organization.deregistered.v1": OrganizationDeregistered,
     "pb.registry.massorg.established.v1": MassOrganization,

@@ -169,9 +169,18 @@ async def test_import_discovery_transfer_and_joint_branch_reach_nats_in_order_on
         assert len(found) == 1, f"{event_type} for {subject}: {len(found)} times"
         return found[0]
 
-    registered = [
-        position("pb.registry.organization.registered.v1", o) for o in ids["organizations"]
-    ]
+    def imported(organization_id: str) -> int:
+        found = [
+            i
+            for i, (t, _, data) in enumerate(events)
+            if t == "pb.registry.organization.imported.v1"
+            for f in data["registered"]
+            if f["organization_id"] == organization_id
+        ]
+        assert len(found) == 1, f"{organization_id} imported {len(found)} times"
+        return found[0]
+
+    registered = [imported(o) for o in ids["organizations"]]
     discovered = position("pb.registry.member.discovered.v1", ids["member"])
     declared = position("pb.registry.member.declared.v1", ids["member"])
     transferred = position("pb.registry.member.transferred.v1", ids["member"])

@@ -17,7 +17,7 @@ from services.registry.settings import RegistrySettings
 from services.registry.store.import_tables import organization_sources
 from services.registry.store.tables import audit_log, organizations
 from tests import pages
-from tests.factories import organization
+from tests.factories import announced, organization
 from tests.harness import SQLITE_ONLY, NatsServer, RunningService, ServiceDatabases, serve, wait_for
 from tests.registry.imports_data import (
     MARKET_HEADER,
@@ -194,9 +194,13 @@ async def test_an_import_registers_matches_fills_and_lists_conflicts(
     assert provenance[0]["values"]["staff_count"] == 30  # what the source said, kept
     assert provenance[0]["import_id"] == body["id"]
     assert await outbox_types(registry) == {
-        "pb.registry.organization.registered.v1": 4,  # the office's entry and the import's
-        "pb.registry.organization.updated.v1": 1,
+        "pb.registry.organization.registered.v1": 1,  # the office's entry
+        "pb.registry.organization.imported.v1": 1,  # the import's files, in one piece
     }
+    registered = [e["organization_id"] for e in await announced(registry.runtime, "registered")]
+    assert registered[1:] == [p["organization_id"] for p in provenance[1:]]
+    [updated] = await announced(registry.runtime, "updated")
+    assert (updated["organization_id"], updated["version"]) == (known.json()["id"], 2)
     actions = await scalar(
         registry,
         select(func.count()).where(audit_log.c.action.like("organization.%import%")),
@@ -261,7 +265,8 @@ async def test_the_same_file_twice_returns_the_first_job_and_changes_nothing(
     assert again.json()["id"] == first.json()["id"]
     assert again.headers["location"] == first.headers["location"]
     assert await outbox_types(registry) == before
-    assert before == {"pb.registry.organization.registered.v1": 10}
+    assert before == {"pb.registry.organization.imported.v1": 1}
+    assert len(await announced(registry.runtime, "registered")) == 10
     other_source = await upload(registry, "tax", data)
     assert other_source.status_code == 202  # another source's copy is another job
 

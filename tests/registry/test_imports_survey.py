@@ -16,7 +16,7 @@ from services.registry.app import definition
 from services.registry.settings import RegistrySettings
 from services.registry.store.import_tables import organization_sources
 from services.registry.store.tables import organizations
-from tests.factories import organization, outbox_records
+from tests.factories import announced, organization
 from tests.harness import NatsServer, RunningService, serve, wait_for
 from tests.registry.imports_data import MARKET_HEADER, credit_code, csv_bytes, market_row
 from tests.registry.test_imports_api import upload
@@ -222,9 +222,7 @@ async def test_a_business_without_a_code_is_a_provisional_file_until_a_source_gi
     )
     assert seen.status_code == 200
     assert (seen.json()["credit_code"], seen.json()["provisional"]) == ("", True)
-    [(_, registered)] = await outbox_records(
-        registry.runtime, "pb.registry.organization.registered"
-    )
+    [registered] = await announced(registry.runtime, "registered")
     assert (registered["credit_code"], registered["provisional"]) == ("", True)
     assert registered["name"] == "遵**"  # a provisional file's name is masked in events
 
@@ -246,7 +244,7 @@ async def test_a_business_without_a_code_is_a_provisional_file_until_a_source_gi
     assert matched["conflicts"]["total"] == 0
     [after] = await stored(registry)
     assert (after["id"], after["credit_code"]) == (file["id"], code)
-    [(_, updated)] = await outbox_records(registry.runtime, "pb.registry.organization.updated")
+    [updated] = await announced(registry.runtime, "updated")
     assert "credit_code" in updated["changed"]
     assert (updated["credit_code"], updated["provisional"]) == (code, False)
     seen = await registry.client.get(
@@ -276,8 +274,8 @@ async def test_three_haves_columns_of_a_survey(registry: RunningService) -> None
         "四公司": (None, True),
     }
     names = {r["id"]: r["name"][-3:] for r in await stored(registry)}
-    events = await outbox_records(registry.runtime, "pb.registry.organization.registered")
-    states = {names[e["organization_id"]]: e["three_haves_state"] for _, e in events}
+    events = await announced(registry.runtime, "registered")
+    states = {names[e["organization_id"]]: e["three_haves_state"] for e in events}
     assert states == {"一公司": "true", "二公司": "false", "三公司": "unknown", "四公司": "unknown"}
     listed = await registry.client.get(
         "/v1/organizations",
@@ -313,8 +311,8 @@ async def test_market_supervision_deregistration_words_change_the_status(
         for i in ids
     ]
     assert statuses == ["closed", "revoked", "operating"]
-    updates = await outbox_records(registry.runtime, "pb.registry.organization.updated")
-    changed = {e["organization_id"]: (e["changed"], e["operating_status"]) for _, e in updates}
+    updates = await announced(registry.runtime, "updated")
+    changed = {e["organization_id"]: (e["changed"], e["operating_status"]) for e in updates}
     assert changed == {
         ids[0]: (["operating_status"], "closed"),
         ids[1]: (["operating_status"], "revoked"),

@@ -52,7 +52,7 @@ from services.registry.domain.imports import (
     stored_cells,
 )
 from services.registry.domain.organizations import Rules
-from services.registry.service.organizations import announce_changed, announce_registered
+from services.registry.service.organizations import announce_imported
 from services.registry.sheets import SheetError, SheetLimits, iter_rows, sheet_kind
 from services.registry.store.uow import RegistryUnitOfWork
 
@@ -406,8 +406,7 @@ async def import_chunk(
     )
     await uow.organizations.add_many(plan.registered)
     await uow.organizations.save_changed([(after, changed) for _, after, changed in plan.changes])
-    announce_registered(uow, plan.registered, rules)
-    announce_changed(uow, plan.changes, rules)
+    announce_imported(uow, job.id, plan.registered, plan.changes, rules)
     actor = Actor(job.actor, job.actor_region)
     for action, entries in plan.audit.items():
         await uow.audit.record_many(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import date
 from typing import Any
 
@@ -33,6 +33,7 @@ from services.registry.domain.organizations import (
 from services.registry.domain.regions import check_area
 from services.registry.events import (
     BranchEligibleV1,
+    OrganizationImportedV1,
     OrganizationRegisteredV1,
     OrganizationUpdatedV1,
 )
@@ -103,6 +104,53 @@ def updated_data(after: Organization, changed: list[str]) -> bytes:
     return to_json({**_state_for_json(after), "changed": changed, "updated_at": after.updated_at})
 
 
+#: Organisations an `organization.imported` event carries at most, and the bytes its data may
+#: reach before it is cut sooner (a file of long names): far below NATS's 1 MB message.
+IMPORTED_PIECE = 250
+IMPORTED_PIECE_BYTES = 256 * 1024
+
+
+def imported_data(
+    import_id: str, registered: Sequence[Organization], changes: Sequence[Change]
+) -> list[bytes]:
+    """The `organization.imported` events of an import's part, as their data: the organisations
+    grouped by region (in the order given), each region's in pieces of at most `IMPORTED_PIECE`.
+    Byte for byte `OrganizationImportedV1(...).model_dump_json()`, built from `registered_data`
+    and `updated_data` without a model per organisation."""
+    by_region: dict[str, list[tuple[int, bytes]]] = {}
+    for organization in registered:
+        by_region.setdefault(organization.region_code, []).append(
+            (0, registered_data(organization))
+        )
+    for _, after, changed in changes:
+        by_region.setdefault(after.region_code, []).append((1, updated_data(after, changed)))
+    return [
+        piece
+        for region, items in by_region.items()
+        for piece in _pieces(
+            b'{"import_id":%b,"region_code":%b' % (to_json(import_id), to_json(region)), items
+        )
+    ]
+
+
+def _pieces(head: bytes, items: list[tuple[int, bytes]]) -> Iterator[bytes]:
+    lists: tuple[list[bytes], list[bytes]] = ([], [])
+    count = size = 0
+    for which, data in items:
+        if count == IMPORTED_PIECE or (count and size + len(data) > IMPORTED_PIECE_BYTES):
+            yield _piece(head, lists)
+            lists, count, size = ([], []), 0, 0
+        lists[which].append(data)
+        count, size = count + 1, size + len(data) + 1
+    if count:
+        yield _piece(head, lists)
+
+
+def _piece(head: bytes, lists: tuple[list[bytes], list[bytes]]) -> bytes:
+    registered, updated = (b",".join(items) for items in lists)
+    return b'%b,"registered":[%b],"updated":[%b]}' % (head, registered, updated)
+
+
 def _eligible(organization: Organization, today: date) -> BranchEligibleV1:
     return BranchEligibleV1(
         organization_id=organization.id,
@@ -145,6 +193,28 @@ def announce_changed(uow: UnitOfWork, changes: Sequence[Change], rules: Rules) -
         [(after.id, updated_data(after, changed)) for _, after, changed in changes],
     )
     uow.record_many(eligible_events([(before, after) for before, after, _ in changes], rules))
+
+
+def announce_imported(
+    uow: UnitOfWork,
+    import_id: str,
+    registered: Sequence[Organization],
+    changes: Sequence[Change],
+    rules: Rules,
+) -> None:
+    """Record `organization.imported` for an import's part (its files in a few events, see
+    `imported_data`), then `branch.eligible` for each file that can now stand alone, as
+    `announce_registered` and `announce_changed` do one file at a time."""
+    uow.record_serialized(
+        OrganizationImportedV1,
+        [(import_id, data) for data in imported_data(import_id, registered, changes)],
+    )
+    uow.record_many(
+        eligible_events(
+            [(None, o) for o in registered] + [(before, after) for before, after, _ in changes],
+            rules,
+        )
+    )
 
 
 #: Fields whose change moves the organisation: its region and areas are checked again.

@@ -67,20 +67,36 @@ def _record(
     )
 
 
+def named_organizations(data: dict[str, Any]) -> list[str]:
+    """The ids of the organisations an event's data names: its `organization_id`, its
+    `organization_ids`, and those of the files in its `registered` and `updated` lists."""
+    named = data.get("organization_ids")
+    ids = [i for i in named if isinstance(i, str)] if isinstance(named, list) else []
+    if isinstance(data.get("organization_id"), str):
+        ids.append(data["organization_id"])
+    for part in ("registered", "updated"):
+        files = data.get(part)
+        if isinstance(files, list):
+            ids += [
+                f["organization_id"]
+                for f in files
+                if isinstance(f, dict) and isinstance(f.get("organization_id"), str)
+            ]
+    return ids
+
+
 def profile_payload(settings: RegistrySettings) -> PayloadBuilder:
     """The webhook payload `provincial_profile`: for an event naming organisations
-    (`organization_id`, or `organization_ids` as a branch's events do), their provincial
-    records as they stand when the event is delivered, those outside the subscription's region
-    left out; None (not sent) for an event naming none."""
+    (`organization_id`, `organization_ids` as a branch's events do, or the files an
+    `organization.imported` carries), their provincial records as they stand when the event is
+    delivered, those outside the subscription's region left out; None (not sent) for an event
+    naming none."""
     rules = settings.rules()
 
     async def build(
         db: Database, envelope: Envelope, data: dict[str, Any], region_code: str | None
     ) -> dict[str, Any] | None:
-        named = data.get("organization_ids")
-        ids = [i for i in named if isinstance(i, str)] if isinstance(named, list) else []
-        if isinstance(data.get("organization_id"), str):
-            ids.append(data["organization_id"])
+        ids = named_organizations(data)
         if not ids:
             return None
         today = settings.office_today()
