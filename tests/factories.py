@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from libs.common.db import Database
 from libs.common.tables import outbox
 from libs.common.validators import credit_code_check_char
 
@@ -44,10 +45,15 @@ def area(name: str = "新荣工业园区", **overrides: Any) -> dict[str, Any]:
 async def outbox_records(runtime: Any, type_prefix: str = "") -> list[tuple[str, dict[str, Any]]]:
     """(type, data) of the events in a service's outbox (sent or not), oldest first, whose type
     starts with `type_prefix`."""
+    return await stored_events(runtime.db, type_prefix)
+
+
+async def stored_events(db: Database, type_prefix: str = "") -> list[tuple[str, dict[str, Any]]]:
+    """`outbox_records` of a service's database."""
     statement = select(outbox.c.type, outbox.c.data).order_by(outbox.c.seq)
     if type_prefix:
         statement = statement.where(outbox.c.type.startswith(type_prefix))
-    async with runtime.db.read() as session:
+    async with db.read() as session:
         rows = (await session.execute(statement)).all()
     return [(str(row.type), json.loads(row.data)) for row in rows]
 
@@ -57,12 +63,12 @@ async def outbox_data(runtime: Any, type_name: str) -> list[dict[str, Any]]:
     return [data for t, data in await outbox_records(runtime, type_name) if t == type_name]
 
 
-async def announced(runtime: Any, kind: str) -> list[dict[str, Any]]:
-    """The organisation states the registry's outbox announced as `kind` (`registered` or
-    `updated`), oldest first: one event per file, or an import's files in its
+async def announced(db: Database, kind: str) -> list[dict[str, Any]]:
+    """The organisation states the registry's outbox (in `db`) announced as `kind`
+    (`registered` or `updated`), oldest first: one event per file, or an import's files in its
     `organization.imported` events."""
     states: list[dict[str, Any]] = []
-    for type_name, data in await outbox_records(runtime, "pb.registry.organization."):
+    for type_name, data in await stored_events(db, "pb.registry.organization."):
         if type_name == f"pb.registry.organization.{kind}.v1":
             states.append(data)
         elif type_name == "pb.registry.organization.imported.v1":

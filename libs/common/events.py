@@ -70,6 +70,11 @@ class IntegrationEvent(BaseModel):
     event_type: ClassVar[str] = ""  # "pb.registry.organization.registered"
     event_version: ClassVar[int] = 0
     subject_field: ClassVar[str] = ""  # the field naming the aggregate (CloudEvents `subject`)
+    #: For an event that carries many others (an import's files): each list field of its data
+    #: whose items are each the data of an event of the given type, `{"registered":
+    #: OrganizationRegisteredV1}`. A webhook subscription to such a type, and not to this one,
+    #: gets each item as an event of that type (libs/common/webhooks/delivery.py).
+    parts: ClassVar[Mapping[str, type[IntegrationEvent]]] = {}
 
     @classmethod
     def type_name(cls) -> str:
@@ -192,6 +197,10 @@ class Catalogue:
     def model_for(self, type_name: str) -> type[IntegrationEvent] | None:
         entry = self.entries.get(type_name)
         return entry.model if entry else None
+
+    def parts(self) -> dict[str, dict[str, type[IntegrationEvent]]]:
+        """The event types that carry others (`IntegrationEvent.parts`), by type name."""
+        return {e.type_name: dict(e.model.parts) for e in self if e.model.parts}
 
 
 #: The process-wide catalogue every service's `events.py` registers into.

@@ -6,8 +6,9 @@ No event carries a person's name, ID number or phone: members, instructors and w
 opaque id only, and an individual business's (个体工商户) name is masked (it is often a person's).
 """
 
+from collections.abc import Mapping
 from datetime import date, datetime
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
@@ -202,6 +203,11 @@ class OrganizationImportedV1(IntegrationEvent):
             ],
         }
     )
+
+    parts: ClassVar[Mapping[str, type[IntegrationEvent]]] = {
+        "registered": OrganizationRegisteredV1,
+        "updated": OrganizationUpdatedV1,
+    }
 
     import_id: str = Field(description="The import job (`GET /v1/imports/{import_id}`)")
     region_code: str = Field(description="The region of every organisation in this event")

@@ -5,6 +5,7 @@ and wildcards, region filters, target URLs (SSRF)."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -14,7 +15,7 @@ from standardwebhooks import Webhook, WebhookVerificationError
 from libs.common.events import Envelope
 from libs.common.refusals import Invalid
 from libs.common.webhooks import signing
-from libs.common.webhooks.delivery import structured
+from libs.common.webhooks.delivery import carried_events, structured
 from libs.common.webhooks.subscriptions import (
     Subscription,
     check_addresses,
@@ -23,6 +24,11 @@ from libs.common.webhooks.subscriptions import (
     new_secret,
     secret_bytes,
     target_of,
+)
+from services.registry.events import (
+    OrganizationImportedV1,
+    OrganizationRegisteredV1,
+    OrganizationUpdatedV1,
 )
 
 KNOWN = [
@@ -150,11 +156,13 @@ def test_event_types_are_the_services_own_with_family_wildcards() -> None:
         assert caught.value.field == at, bad
 
 
-def subscription(region_code: str | None) -> Subscription:
+def subscription(
+    region_code: str | None, event_types: tuple[str, ...] = ("pb.registry.*",)
+) -> Subscription:
     now = datetime.now(UTC)
     return Subscription(
         id="s",
-        event_types=("pb.registry.*",),
+        event_types=event_types,
         region_code=region_code,
         url="https://example.org/hook",
         active=True,
@@ -234,3 +242,44 @@ def test_development_takes_http_to_loopback_only() -> None:
         target_of("http://10.1.2.3/hook", allow_local=True)
     with pytest.raises(Invalid):
         target_of("http://platform.example.org/hook", allow_local=True)
+
+
+IMPORTED = "pb.registry.organization.imported.v1"
+CARRIED = {
+    IMPORTED: ["pb.registry.organization.registered.v1", "pb.registry.organization.updated.v1"]
+}
+
+
+def test_a_subscription_to_a_carried_type_reads_its_carrier_too() -> None:
+    registered = subscription(None, ("pb.registry.organization.registered.v1",))
+    assert registered.takes("pb.registry.organization.registered.v1")
+    assert not registered.takes(IMPORTED)
+    assert registered.read_types(CARRIED) == ("pb.registry.organization.registered.v1", IMPORTED)
+    family = subscription(None, ("pb.registry.organization.*",))
+    assert family.takes(IMPORTED)
+    assert family.read_types(CARRIED) == ("pb.registry.organization.*",)  # as it is
+    branches = subscription(None, ("pb.registry.branch.formed.v1",))
+    assert branches.read_types(CARRIED) == ("pb.registry.branch.formed.v1",)
+
+
+def test_carried_events_have_their_own_type_subject_and_an_id_kept_across_deliveries() -> None:
+    assert OrganizationImportedV1.parts == {
+        "registered": OrganizationRegisteredV1,
+        "updated": OrganizationUpdatedV1,
+    }
+    example = OrganizationImportedV1.example()
+    assert example is not None
+    carrier = envelope()
+    events = carried_events(carrier, example, OrganizationImportedV1.parts)
+    assert [(e.type, e.subject) for e, _ in events] == [
+        ("pb.registry.organization.registered.v1", example["registered"][0]["organization_id"]),
+        ("pb.registry.organization.updated.v1", example["updated"][0]["organization_id"]),
+    ]
+    assert [data for _, data in events] == [example["registered"][0], example["updated"][0]]
+    assert all((e.source, e.time) == (carrier.source, carrier.time) for e, _ in events)
+    ids = [e.id for e, _ in events]
+    assert len(set(ids) | {carrier.id}) == 3
+    assert [e.id for e, _ in carried_events(carrier, example, OrganizationImportedV1.parts)] == ids
+    other = dataclasses.replace(carrier, id="not-a-uuid")
+    again = carried_events(other, example, OrganizationImportedV1.parts)
+    assert not {e.id for e, _ in again} & set(ids)

@@ -7,6 +7,7 @@ them delivers them again."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 from collections.abc import Iterator
@@ -28,6 +29,8 @@ from tests.harness import (
     serve,
     wait_for,
 )
+from tests.registry.imports_data import MARKET_HEADER, csv_bytes, market_row
+from tests.registry.test_imports_api import upload
 
 SUBSCRIPTIONS = "/v1/webhook-subscriptions"
 
@@ -104,11 +107,15 @@ def settings_for(url: str, nats_url: str, **overrides: Any) -> RegistrySettings:
     )
 
 
-async def subscribe(registry: RunningService, receiver: Receiver) -> dict[str, Any]:
+async def subscribe(
+    registry: RunningService,
+    receiver: Receiver,
+    event_types: tuple[str, ...] = ("pb.registry.organization.*",),
+) -> dict[str, Any]:
     answer = await registry.client.post(
         SUBSCRIPTIONS,
         json={
-            "event_types": ["pb.registry.organization.*"],
+            "event_types": list(event_types),
             "region_code": TOWNSHIP,
             "url": receiver.url,
         },
@@ -318,3 +325,61 @@ async def test_the_provincial_profile_payload_carries_the_records_as_they_stand(
         "个体工商户",
     )
     assert record["party_situation"] == "none_no_members"
+
+
+@SQLITE_ONLY
+async def test_an_imports_files_come_one_by_one_to_a_subscriber_of_registrations(
+    nats_server: NatsServer, service_databases: ServiceDatabases
+) -> None:
+    """An import announces its files in `organization.imported` events: a subscription to the
+    family gets those as they are, one to `organization.registered` alone gets each file the
+    import registered as a registration of its own (not the files it changed), with an id that
+    stays the same when the delivery is tried again."""
+    url = await service_databases.url("registry")
+    settings = settings_for(url, nats_server.url, webhook_max_attempts=100)
+    with receiving() as single, receiving() as whole:
+        async with serve(definition(settings)) as registry:
+            one = await subscribe(registry, single, ("pb.registry.organization.registered.v1",))
+            family = await subscribe(registry, whole)
+            known = await register(registry, 5)
+
+            async def delivered(receiver: Receiver, secret: str, n: int) -> list[dict[str, Any]]:
+                async def enough() -> list[dict[str, Any]] | None:
+                    events = receiver.events(secret)
+                    return events if len(events) >= n else None
+
+                events: list[dict[str, Any]] = await wait_for(enough, timeout=20)
+                return events
+
+            [first] = await delivered(single, one["secret"], 1)
+            assert first["subject"] == known
+            single.status = 503  # the first attempts fail: the files come again, same ids
+            rows = [market_row(n, 行政区划代码=TOWNSHIP) for n in (1, 2, 3, 5)]
+            rows.append(market_row(4, 行政区划代码=OTHER_TOWNSHIP))  # outside both regions
+            data = csv_bytes(MARKET_HEADER, rows)
+            answer = await upload(registry, "market_supervision", data, region=REGION)
+            assert answer.status_code == 202, answer.text
+
+            [_, carrier] = await delivered(whole, family["secret"], 2)
+            assert carrier["type"] == "pb.registry.organization.imported.v1"
+            assert carrier["subject"] == carrier["data"]["import_id"] == answer.json()["id"]
+            assert carrier["data"]["region_code"] == TOWNSHIP
+            files = carrier["data"]["registered"]
+            assert len(files) == 3
+            assert [f["organization_id"] for f in carrier["data"]["updated"]] == [known]
+
+            async def retried() -> bool:
+                return single.attempts >= 3
+
+            await wait_for(retried, timeout=15)
+            single.status = 204
+            events = (await delivered(single, one["secret"], 4))[1:]
+            await asyncio.sleep(0.5)  # time for anything more to arrive
+    assert len(single.events(one["secret"])) == 4  # the update was not asked for
+    assert [e["type"] for e in events] == ["pb.registry.organization.registered.v1"] * 3
+    assert [e["data"] for e in events] == files
+    assert [e["subject"] for e in events] == [f["organization_id"] for f in files]
+    assert [e["time"] for e in events] == [carrier["time"]] * 3
+    assert len({e["id"] for e in events} | {carrier["id"]}) == 4
+    schema = "/pb.registry.organization.registered.v1.json"
+    assert all(e["dataschema"].endswith(schema) for e in events)

@@ -197,9 +197,9 @@ async def test_an_import_registers_matches_fills_and_lists_conflicts(
         "pb.registry.organization.registered.v1": 1,  # the office's entry
         "pb.registry.organization.imported.v1": 1,  # the import's files, in one piece
     }
-    registered = [e["organization_id"] for e in await announced(registry.runtime, "registered")]
+    registered = [e["organization_id"] for e in await announced(registry.runtime.db, "registered")]
     assert registered[1:] == [p["organization_id"] for p in provenance[1:]]
-    [updated] = await announced(registry.runtime, "updated")
+    [updated] = await announced(registry.runtime.db, "updated")
     assert (updated["organization_id"], updated["version"]) == (known.json()["id"], 2)
     actions = await scalar(
         registry,
@@ -266,7 +266,7 @@ async def test_the_same_file_twice_returns_the_first_job_and_changes_nothing(
     assert again.headers["location"] == first.headers["location"]
     assert await outbox_types(registry) == before
     assert before == {"pb.registry.organization.imported.v1": 1}
-    assert len(await announced(registry.runtime, "registered")) == 10
+    assert len(await announced(registry.runtime.db, "registered")) == 10
     other_source = await upload(registry, "tax", data)
     assert other_source.status_code == 202  # another source's copy is another job
 

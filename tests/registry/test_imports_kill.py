@@ -3,7 +3,6 @@ within seconds of its lease, and every row goes in exactly once (organisations, 
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -17,9 +16,9 @@ import httpx
 from sqlalchemy import func, select
 
 from libs.common.db import Database
-from libs.common.tables import outbox
 from services.registry.store.import_tables import import_jobs
 from services.registry.store.tables import organizations
+from tests.factories import announced
 from tests.harness import NatsServer, ServiceDatabases, free_port, token, wait_for
 from tests.registry.imports_data import MARKET_HEADER, csv_bytes, market_row
 
@@ -115,14 +114,8 @@ async def test_a_killed_registrys_import_is_taken_over_within_seconds_once_each(
         # worker polls every 2 s); how long a restart takes is the machine's, not the lease's.
         assert recovery < max(up, LEASE_SECONDS) + 2 + 3, (recovery, up)
         assert await scalar(db, select(func.count()).select_from(organizations)) == ROWS
-        async with db.read() as session:
-            pieces = await session.execute(
-                select(outbox.c.data).where(outbox.c.type == "pb.registry.organization.imported.v1")
-            )
-            announced = [
-                f["organization_id"] for (d,) in pieces for f in json.loads(d)["registered"]
-            ]
-        assert len(announced) == len(set(announced)) == ROWS  # nothing lost or doubled
+        files = [f["organization_id"] for f in await announced(db, "registered")]
+        assert len(files) == len(set(files)) == ROWS  # nothing lost or doubled
         print(f"rows done at kill {at_kill}; up again {up:.1f} s, resumed {recovery:.1f} s after")
     finally:
         await db.dispose()

@@ -222,7 +222,7 @@ async def test_a_business_without_a_code_is_a_provisional_file_until_a_source_gi
     )
     assert seen.status_code == 200
     assert (seen.json()["credit_code"], seen.json()["provisional"]) == ("", True)
-    [registered] = await announced(registry.runtime, "registered")
+    [registered] = await announced(registry.runtime.db, "registered")
     assert (registered["credit_code"], registered["provisional"]) == ("", True)
     assert registered["name"] == "遵**"  # a provisional file's name is masked in events
 
@@ -244,7 +244,7 @@ async def test_a_business_without_a_code_is_a_provisional_file_until_a_source_gi
     assert matched["conflicts"]["total"] == 0
     [after] = await stored(registry)
     assert (after["id"], after["credit_code"]) == (file["id"], code)
-    [updated] = await announced(registry.runtime, "updated")
+    [updated] = await announced(registry.runtime.db, "updated")
     assert "credit_code" in updated["changed"]
     assert (updated["credit_code"], updated["provisional"]) == (code, False)
     seen = await registry.client.get(
@@ -274,7 +274,7 @@ async def test_three_haves_columns_of_a_survey(registry: RunningService) -> None
         "四公司": (None, True),
     }
     names = {r["id"]: r["name"][-3:] for r in await stored(registry)}
-    events = await announced(registry.runtime, "registered")
+    events = await announced(registry.runtime.db, "registered")
     states = {names[e["organization_id"]]: e["three_haves_state"] for e in events}
     assert states == {"一公司": "true", "二公司": "false", "三公司": "unknown", "四公司": "unknown"}
     listed = await registry.client.get(
@@ -311,7 +311,7 @@ async def test_market_supervision_deregistration_words_change_the_status(
         for i in ids
     ]
     assert statuses == ["closed", "revoked", "operating"]
-    updates = await announced(registry.runtime, "updated")
+    updates = await announced(registry.runtime.db, "updated")
     changed = {e["organization_id"]: (e["changed"], e["operating_status"]) for e in updates}
     assert changed == {
         ids[0]: (["operating_status"], "closed"),

@@ -81,7 +81,7 @@ def render(result: Result) -> str:
             "Verdict",
             [
                 "faults injected",
-                "events checked",
+                "events checked (an import's files one by one)",
                 "deliveries checked",
                 "lost",
                 "doubled",
@@ -91,7 +91,7 @@ def render(result: Result) -> str:
             [
                 [
                     str(len(result.outcomes)),
-                    f"{verdict.events:,}",
+                    f"{verdict.events:,} ({verdict.announced:,})",
                     f"{verdict.deliveries:,}",
                     str(verdict.lost),
                     str(verdict.doubled),

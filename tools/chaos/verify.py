@@ -26,6 +26,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
+import services.registry.events  # noqa: F401  (registers the registry's events: their parts)
+from libs.common.events import catalogue
 from libs.common.tables import consumer_positions, dead_letters, inbox, outbox
 from services.coverage.store.tables import organization_facts, rollups
 from services.coverage.store.tables import workers as coverage_workers
@@ -56,6 +58,8 @@ class Check:
 class Verdict:
     checks: list[Check] = field(default_factory=list)
     events: int = 0  # events the producers recorded
+    #: the same, an event that carries others (an import's files) counted as those it carries
+    announced: int = 0
     deliveries: int = 0  # (event, consumer) pairs checked
     dead_letters: list[dict[str, Any]] = field(default_factory=list)
 
@@ -130,6 +134,7 @@ async def verify(
     for producer in {c.producer for c in watch.consumers}:
         async with _store(urls[producer]) as conn:
             rows = (await conn.execute(select(outbox.c.event_id, outbox.c.type))).all()
+            verdict.announced += len(rows) + await _carried_beyond_one(conn)
         produced[producer] = {str(r.event_id): str(r.type) for r in rows}
         verdict.events += len(rows)
         held = await watch.stream_messages(f"PB_{producer.upper()}")
@@ -285,10 +290,25 @@ async def _consumer_check(
     )
 
 
+async def _carried_beyond_one(conn: AsyncConnection) -> int:
+    """How many more events the outbox's carrying events (`IntegrationEvent.parts`) hold than
+    their own number: each carries its items, not itself."""
+    carriers = catalogue.parts()
+    rows = await conn.execute(
+        select(outbox.c.type, outbox.c.data).where(outbox.c.type.in_(sorted(carriers)))
+    )
+    more = 0
+    for type_name, data in rows:
+        document = json.loads(data)
+        more += sum(len(document.get(part) or []) for part in carriers[type_name]) - 1
+    return more
+
+
 def as_json(verdict: Verdict) -> str:
     return json.dumps(
         {
             "events": verdict.events,
+            "announced": verdict.announced,
             "deliveries": verdict.deliveries,
             "lost": verdict.lost,
             "doubled": verdict.doubled,

@@ -24,7 +24,9 @@ import asyncio
 import contextlib
 import json
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -38,7 +40,14 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from libs.common.broker import BrokerLink
 from libs.common.db import Database
-from libs.common.events import SPEC_VERSION, Envelope, MalformedEnvelope, schema_url
+from libs.common.events import (
+    SPEC_VERSION,
+    Envelope,
+    IntegrationEvent,
+    MalformedEnvelope,
+    catalogue,
+    schema_url,
+)
 from libs.common.logging import get_logger
 from libs.common.refusals import Invalid
 from libs.common.settings import DEVELOPMENT_WEBHOOK_KEY, ServiceSettings
@@ -121,6 +130,31 @@ def structured(envelope: Envelope, data: Any, dataschema: str | None = None) -> 
     return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
 
 
+def carried_events(
+    envelope: Envelope, data: dict[str, Any], parts: Mapping[str, type[IntegrationEvent]]
+) -> list[tuple[Envelope, dict[str, Any]]]:
+    """The events an event carries in its `parts` (list field -> the type of each item), each
+    with the carrier's source, time and trace, its own type and subject, and an id made from
+    the carrier's and the item's place in it: the same on every delivery of the carrier."""
+    try:
+        namespace = uuid.UUID(envelope.id)
+    except ValueError:
+        namespace = uuid.uuid5(uuid.NAMESPACE_URL, envelope.id)
+    out = []
+    for field_name, model in parts.items():
+        items = data.get(field_name)
+        for index, item in enumerate(items if isinstance(items, list) else []):
+            if isinstance(item, dict):
+                one = replace(
+                    envelope,
+                    id=str(uuid.uuid5(namespace, f"{field_name}/{index}")),
+                    type=model.type_name(),
+                    subject=str(item.get(model.subject_field, "")),
+                )
+                out.append((one, item))
+    return out
+
+
 class WebhookDeliveries:
     """The supervisor of every subscription's delivery (a `Worker` of the service)."""
 
@@ -135,6 +169,8 @@ class WebhookDeliveries:
     ) -> None:
         self.db = db
         self.payloads: Mapping[str, PayloadBuilder] = payloads or {}
+        #: The event types that carry others (an import's files): type -> list field -> type.
+        self.parts: dict[str, dict[str, type[IntegrationEvent]]] = catalogue.parts()
         self.link = link
         self.settings = settings
         self.tracer = tracer
@@ -240,6 +276,11 @@ class SubscriptionDelivery:
     def stream(self) -> str:
         return self.settings.stream_name
 
+    @property
+    def carried(self) -> dict[str, list[str]]:
+        """The types each carrying event type carries (`WebhookDeliveries.parts`)."""
+        return {t: [m.type_name() for m in p.values()] for t, p in self.owner.parts.items()}
+
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name=self.subscription.consumer_name)
 
@@ -260,7 +301,7 @@ class SubscriptionDelivery:
             # a POST lasts at most the timeout: the ack wait only matters for a dead process
             ack_wait=self.settings.webhook_timeout_seconds + 10,
             max_ack_pending=1,  # one in flight: deliveries in stream order
-            filter_subjects=filter_subjects(s.event_types),
+            filter_subjects=filter_subjects(s.read_types(self.carried)),
             metadata={GENERATION_KEY: str(s.generation)},
         )
 
@@ -326,29 +367,32 @@ class SubscriptionDelivery:
             await msg.ack()
             self.metrics.deliveries.labels(sid, "skipped").inc()
             return
-        dataschema: str | None = schema_url(envelope.type, self.settings.events_schema_base_url)
+        data, parts = self.asked_parts(envelope, data)
+        base = self.settings.events_schema_base_url
+        sends: list[tuple[Envelope, Any, str | None]]
         if self.subscription.payload != EVENT_PAYLOAD:
             built = await self.built(msg, envelope, data)
             if built is None:
                 return
-            data, dataschema = built, None
-        with span_from(
-            self.owner.tracer,
-            f"{envelope.type} webhook",
-            traceparent=envelope.traceparent,
-            tracestate=envelope.tracestate,
-            kind=trace.SpanKind.CLIENT,
-            attributes={
-                "http.request.method": "POST",
-                "server.address": urlsplit(self.subscription.url).hostname or "",
-                "messaging.message.id": envelope.id,
-                "pb.webhook.subscription": sid,
-                "pb.webhook.attempt": msg.metadata.num_delivered,
-            },
-        ) as span:
-            error = await self.post(envelope.id, structured(envelope, data, dataschema))
+            sends = [(envelope, built, None)]
+        elif parts:
+            sends = [
+                (one, item, schema_url(one.type, base))
+                for one, item in carried_events(envelope, data, parts)
+            ]
+        else:
+            sends = [(envelope, data, schema_url(envelope.type, base))]
+        if not sends:  # none of the parts asked for
+            await msg.ack()
+            self.metrics.deliveries.labels(sid, "skipped").inc()
+            return
+        error: str | None = None
+        for index, (one, body, dataschema) in enumerate(sends):
+            if index:
+                await msg.in_progress()  # many POSTs: the ack wait starts again for each
+            error = await self.post_traced(msg, one, structured(one, body, dataschema))
             if error is not None:
-                span.set_status(trace.Status(trace.StatusCode.ERROR, error))
+                break  # the message comes again: receivers know what they had by its ids
         if error is None:
             await msg.ack()
             self.metrics.deliveries.labels(sid, "delivered").inc()
@@ -370,6 +414,40 @@ class SubscriptionDelivery:
             error=error,
         )
         await msg.nak(delay=delay)
+
+    def asked_parts(
+        self, envelope: Envelope, data: Any
+    ) -> tuple[Any, dict[str, type[IntegrationEvent]]]:
+        """For an event that carries others (an import's files) which the subscription asks
+        for without asking for the carrier: its data with only the parts asked for, and those
+        parts (each item then goes as an event of its own unless a payload is built). Any other
+        event: its data as it is, and no parts."""
+        carried = self.owner.parts.get(envelope.type)
+        if not carried or self.subscription.takes(envelope.type) or not isinstance(data, dict):
+            return data, {}
+        asked = {f: m for f, m in carried.items() if self.subscription.takes(m.type_name())}
+        return {k: v for k, v in data.items() if k not in carried or k in asked}, asked
+
+    async def post_traced(self, msg: Msg, envelope: Envelope, body: bytes) -> str | None:
+        """`post` in a span of the event's trace."""
+        with span_from(
+            self.owner.tracer,
+            f"{envelope.type} webhook",
+            traceparent=envelope.traceparent,
+            tracestate=envelope.tracestate,
+            kind=trace.SpanKind.CLIENT,
+            attributes={
+                "http.request.method": "POST",
+                "server.address": urlsplit(self.subscription.url).hostname or "",
+                "messaging.message.id": envelope.id,
+                "pb.webhook.subscription": self.subscription.id,
+                "pb.webhook.attempt": msg.metadata.num_delivered,
+            },
+        ) as span:
+            error = await self.post(envelope.id, body)
+            if error is not None:
+                span.set_status(trace.Status(trace.StatusCode.ERROR, error))
+        return error
 
     async def built(self, msg: Msg, envelope: Envelope, data: Any) -> dict[str, Any] | None:
         """The subscription's payload for the event; None when the event is settled here

@@ -7,7 +7,7 @@ import base64
 import binascii
 import ipaddress
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from urllib.parse import urlsplit
@@ -59,6 +59,23 @@ class Subscription:
     def consumer_name(self) -> str:
         """The durable JetStream consumer that feeds this subscription."""
         return consumer_name(self.id)
+
+    def takes(self, event_type: str) -> bool:
+        """Whether the subscription asks for `event_type` (by name or by a wildcard)."""
+        return event_type in self.event_types or any(
+            covers(w, event_type) for w in self.event_types
+        )
+
+    def read_types(self, parts: Mapping[str, Iterable[str]]) -> tuple[str, ...]:
+        """The event types its consumer reads: those it asks for, and each event type that
+        carries some of them as parts (`parts`: type -> the types it carries) without being
+        asked for itself; the delivery sends such an event's parts one by one."""
+        carriers = [
+            t
+            for t, carried in parts.items()
+            if not self.takes(t) and any(self.takes(c) for c in carried)
+        ]
+        return (*self.event_types, *sorted(carriers))
 
     def wants(self, event_region: str | None) -> bool:
         """Whether an event in `event_region` (None: an event without a region) is delivered."""
