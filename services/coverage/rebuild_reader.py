@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import gc
 import json
+import math
 import pickle
 import resource
 from collections.abc import AsyncIterator, Iterable, Sequence
@@ -116,6 +117,7 @@ class Notes:
     stream: str
     last: int = 0  # the stream sequence of its last message
     applied: int = 0  # events noted
+    noted: int = 0  # the items they noted (an import's event notes each of its files)
     skipped: int = 0  # other event types, or messages that could not be read
     gaps: int = 0  # deliveries the client lost, read again
     calls: list[tuple[str, list[tuple[Any, ...]]]] = field(default_factory=list)
@@ -129,6 +131,7 @@ class Notes:
         else:
             packed = [values(x) for x in items]
         self.calls.append((method, packed))
+        self.noted += len(packed)
 
     def replay(self, projector: Projector) -> None:
         """Make the recorded calls on `projector`."""
@@ -282,6 +285,10 @@ class _Reader:
         self._arrival = asyncio.Event()
         self._asked = 0  # messages asked for that have not arrived
         self._reached = start - 1  # the stream sequence of the last message arrived
+        # Items noted per message so far (an import's event carries several files): a batch
+        # is as many items as a batch of one-item messages, and so is what is asked for ahead.
+        self._taken = 0
+        self._noted = 0
         self._inbox = ""
         self._subscription: Any = None
 
@@ -305,6 +312,7 @@ class _Reader:
     async def _ask(self, size: int) -> None:
         """Keep up to two batches asked for or arrived and not yet taken (never more than the
         span can still hold): what waits in memory stays bounded however fast they arrive."""
+        size = self._messages(size)
         remaining = self.end - self._reached
         wanted = min(2 * size, remaining) - max(self._asked, 0) - len(self._arrived)
         if wanted >= min(size, remaining) and wanted > 0:
@@ -315,6 +323,14 @@ class _Reader:
                 reply=self._inbox,
             )
             self._asked = max(self._asked, 0) + wanted
+
+    def _messages(self, items: int) -> int:
+        """How many messages hold about `items` items, by the items per message so far (at
+        least one each; one message first, before anything says how many)."""
+        if not self._taken:
+            return 1
+        per_message = max(1.0, self._noted / self._taken) if self._taken else 1.0
+        return max(1, math.ceil(items / per_message))
 
     async def _take(self, most: int) -> list[Any]:
         """Up to `most` of the messages arrived, waiting `FETCH_TIMEOUT` for one at most."""
@@ -329,14 +345,16 @@ class _Reader:
         return taken
 
     async def batch(self, size: int, gaps: int) -> Notes:
-        """Up to `size` messages decoded: taken until the batch is full, reaches the end or a
+        """Up to `size` messages decoded, or messages noting up to `size` items (an import's
+        events note several files each): taken until the batch is full, reaches the end or a
         gap (a transaction per few dozen events costs more than their work). `last` 0: none
         came."""
         notes = Notes(self.source.stream, gaps=gaps)
         received = 0
-        while received < size and notes.last < self.end and not self.lost:
+        while max(received, notes.noted) < size and notes.last < self.end and not self.lost:
             await self._ask(size)
-            msgs = await self._take(min(size - received, DECODE_CHUNK))
+            most = self._messages(size - max(received, notes.noted))
+            msgs = await self._take(min(most, DECODE_CHUNK))
             if not msgs:
                 if received:
                     break
@@ -358,7 +376,10 @@ class _Reader:
             if kept:
                 received += len(kept)
                 notes.last = self._reached
+                noted = notes.noted
                 _decode(self.source, kept, notes)
+                self._taken += len(kept)
+                self._noted += notes.noted - noted
                 await asyncio.sleep(0)  # let the connection read what arrived meanwhile
             if past:  # nothing more up to the end (its last messages deleted, or not ours)
                 notes.last = self.end

@@ -172,8 +172,8 @@ class OrganizationUpdatedV1(UpdatedFile):
 class OrganizationImportedV1(IntegrationEvent):
     """Emitted as an import writes its files: the organisations of one region that a part of the
     import's file registered or changed, each exactly as `organization.registered` or
-    `organization.updated` would carry it (an import announces its files in pieces of up to a few
-    hundred, not with one event per file; an edit through the API still sends one per file).
+    `organization.updated` would carry it (an import announces its files in pieces of up to 8,
+    not with one event per file; an edit through the API still sends one per file).
 
     Every organisation in it is in `region_code`; a region's files of one import come in as many
     pieces as the file's size needs, in the order they were written."""

@@ -12,8 +12,8 @@ Per store and repetition (fresh database and streams, the same nats-server):
   organisations table, in transactions of the import's chunk size;
 * import: POST /v1/imports, then GET once a second (as a client would) until the job is done:
   validation, matching, the ledger writes, the outbox rows of every event, audit entries and
-  provenance all committed (the files announced in `organization.imported` events, a few hundred
-  to an event). The clock stops at the job's own `finished_at`, not at the poll that
+  provenance all committed (the files announced in `organization.imported` events, up to 8 to an
+  event). The clock stops at the job's own `finished_at`, not at the poll that
   saw it (a poll is about 6 ms of the service's CPU: ten a second took a sixth of the import's);
   the CPU is counted up to that poll;
 * relayed: the same clock until the registry's stream holds every event (the outbox relay).

@@ -25,9 +25,12 @@ from services.registry.events import (
     MassOrganizationDissolvedV1,
     MassOrganizationEstablishedV1,
     OrganizationDeregisteredV1,
+    OrganizationImportedV1,
     OrganizationReactivatedV1,
     OrganizationRegisteredV1,
     OrganizationUpdatedV1,
+    RegisteredFile,
+    UpdatedFile,
 )
 from tests.factories import credit_code
 
@@ -48,6 +51,25 @@ def registered(n: int, region_code: str = "140212101001", **facts: Any) -> Organ
     }
     values.update(facts)
     return OrganizationRegisteredV1(**values)
+
+
+def imported(
+    *files: OrganizationRegisteredV1 | OrganizationUpdatedV1,
+    import_id: str = "1d1f5fa2-1bb2-4a43-9b8a-52f1b9a4d4f0",
+) -> OrganizationImportedV1:
+    """An import's event carrying these files (of one region), as the registry sends them."""
+    return OrganizationImportedV1(
+        import_id=import_id,
+        region_code=files[0].region_code,
+        registered=[
+            RegisteredFile(**f.model_dump())
+            for f in files
+            if isinstance(f, OrganizationRegisteredV1)
+        ],
+        updated=[
+            UpdatedFile(**f.model_dump()) for f in files if isinstance(f, OrganizationUpdatedV1)
+        ],
+    )
 
 
 def updated(

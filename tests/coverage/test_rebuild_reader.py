@@ -1,8 +1,8 @@
 """The rebuild's stream reader never skips a delivery the client lost (real NATS): a lost one in
 the middle, or the last ones before the end, make it read the stream again after the last message
 it kept, and every event is noted once; a span ends at its end, also when the stream ends before
-it; it keeps at most two batches asked ahead; its quicker header parser reads what nats-py's
-does."""
+it; it keeps at most two batches asked ahead (of files, for an import's events that carry several);
+its quicker header parser reads what nats-py's does."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from services.coverage import rebuild_reader
 from services.coverage.rebuild_reader import SOURCES, Notes, Span, _Reader, read_span
-from tests.coverage.feed import ProducerStream, registered
+from tests.coverage.feed import ProducerStream, imported, registered, updated
 from tests.harness import NatsServer
 
 
@@ -121,3 +121,28 @@ async def test_it_keeps_at_most_two_batches_ahead(private_nats: NatsServer) -> N
         finally:
             await reader.close()
         assert last == [5, 10, 15, 20, 25]
+
+
+async def test_a_batch_counts_the_files_an_imports_events_carry(private_nats: NatsServer) -> None:
+    """An import's events carry several files each: a batch holds as many files as a batch of
+    one-file events would (not that many events), and asks that few messages ahead."""
+    async with ProducerStream.on(private_nats.url) as stream:
+        files = [registered(n) for n in range(20)] + [updated(registered(20), staff_count=30)]
+        events = [imported(*files[i : i + 4]) for i in range(0, 20, 4)] + [imported(files[20])]
+        await stream.publish(*events)
+        client = stream.js._nc
+        reader = _Reader(client, SOURCES[0], await consumer(stream, 0), start=1, end=6)
+        await reader.open()
+        try:
+            batches: list[Notes] = []
+            while not batches or batches[-1].last < 6:
+                batches.append(await reader.batch(8, gaps=0))
+                await client.flush()
+                await asyncio.sleep(0.1)  # whatever was asked for has arrived by now
+                assert len(reader._arrived) <= 4  # two batches of 8 files: 4 messages
+        finally:
+            await reader.close()
+    assert [n.noted for n in batches] == [8, 8, 5]
+    assert [n.applied for n in batches] == [2, 2, 2]
+    noted = [x[0][0] for n in batches for _, items in n.calls for x in items]
+    assert noted == [f"org-{n}" for n in range(21)]

@@ -1,4 +1,5 @@
-"""The coverage projection rebuilt from the registry stream equals the live one (real NATS)."""
+"""The coverage projection rebuilt from the registry stream equals the live one (real NATS), an
+import's events carrying several files included."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from services.coverage.store.tables import (
     organization_facts,
     rebuilds,
 )
-from tests.coverage.feed import Ledger, ProducerStream, registered
+from tests.coverage.feed import Ledger, ProducerStream, imported, registered
 from tests.coverage.test_rates_api import coverage_service, population, settled
 from tests.harness import NatsServer, ServiceDatabases
 
@@ -85,9 +86,11 @@ async def test_rebuild_from_the_stream_equals_the_live_projection(
     # Out of order and twice: the registry's stream is what both projections read.
     extra = [registered(100 + n, full_members=n % 2) for n in range(30)]
     ledger.apply(*events, *extra)
+    # ... and an import's files, four to an event
+    carriers = [imported(*extra[i : i + 4]) for i in range(0, len(extra), 4)]
     async with coverage_service(private_nats, database_url) as (service, stream):
         await stream.publish(*reversed(events))
-        await stream.publish(*extra, *events[::3])
+        await stream.publish(*carriers, *events[::3])
         await publish_unreadable(stream)
         await settled(service, ledger, "14")
         await settled(service, ledger, "14", organization_scope="three_haves")
@@ -98,7 +101,7 @@ async def test_rebuild_from_the_stream_equals_the_live_projection(
     settings = CoverageSettings(database_url=database_url, nats_url=private_nats.url)
     lines: list[str] = []
     report = await rebuild(settings, batch_size=16, progress=lines.append)
-    assert report.applied == len(events) + len(extra) + len(events[::3])
+    assert report.applied == len(events) + len(carriers) + len(events[::3])
     assert report.skipped == 3  # as the live consumer does, which dead-letters them
     assert lines[0].startswith("rebuilding from PB_REGISTRY: sequences 1..")
     assert lines[-1].startswith("rebuilt:")

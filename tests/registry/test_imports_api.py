@@ -265,7 +265,7 @@ async def test_the_same_file_twice_returns_the_first_job_and_changes_nothing(
     assert again.json()["id"] == first.json()["id"]
     assert again.headers["location"] == first.headers["location"]
     assert await outbox_types(registry) == before
-    assert before == {"pb.registry.organization.imported.v1": 1}
+    assert set(before) == {"pb.registry.organization.imported.v1"}
     assert len(await announced(registry.runtime.db, "registered")) == 10
     other_source = await upload(registry, "tax", data)
     assert other_source.status_code == 202  # another source's copy is another job
