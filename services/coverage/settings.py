@@ -51,5 +51,8 @@ class CoverageSettings(OfficeCalendar, ServiceSettings):
         "catches up with what is left",
     )
     rebuild_batch_size: int = Field(
-        default=10_000, ge=1, description="Events applied per transaction by `rebuild`"
+        default=10_000,
+        ge=1,
+        description="Events applied per transaction by `rebuild` (an import's event counted as "
+        "the files it carries)",
     )
