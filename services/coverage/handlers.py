@@ -247,16 +247,10 @@ def _organizations_updated(projector: Projector, items: Items) -> None:
 
 
 def _organizations_imported(projector: Projector, items: Items) -> None:
+    """Each import event's files as their own registration and update events would apply."""
     for envelope, imported in items:
-        projector.organizations_filed(
-            [
-                OrganizationFiled(
-                    e.facts(), e.version, envelope.time, registered_at=e.registered_at
-                )
-                for e in imported.registered
-            ]
-            + [OrganizationFiled(e.facts(), e.version, e.updated_at) for e in imported.updated]
-        )
+        _organizations_registered(projector, [(envelope, e) for e in imported.registered])
+        _organizations_updated(projector, [(envelope, e) for e in imported.updated])
 
 
 def _organizations_reactivated(projector: Projector, items: Items) -> None:

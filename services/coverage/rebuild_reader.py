@@ -329,8 +329,7 @@ class _Reader:
         least one each; one message first, before anything says how many)."""
         if not self._taken:
             return 1
-        per_message = max(1.0, self._noted / self._taken) if self._taken else 1.0
-        return max(1, math.ceil(items / per_message))
+        return max(1, math.ceil(items / max(1.0, self._noted / self._taken)))
 
     async def _take(self, most: int) -> list[Any]:
         """Up to `most` of the messages arrived, waiting `FETCH_TIMEOUT` for one at most."""
