@@ -749,18 +749,22 @@ def _processors(
     return [table.c[name].type._cached_bind_processor(connection.dialect) for name in names]
 
 
+def _sqlite_insert_sql(connection: AsyncConnection, table: Table, names: Sequence[str]) -> str:
+    quote = connection.dialect.identifier_preparer.quote
+    columns = ", ".join(quote(n) for n in names)
+    table_name = connection.dialect.identifier_preparer.format_table(table)
+    marks = ", ".join("?" * len(names))
+    return f"INSERT INTO {table_name} ({columns}) VALUES ({marks})"
+
+
 def sqlite_insert(
     connection: AsyncConnection, table: Table, rows: Sequence[Mapping[str, Any]]
 ) -> tuple[str, list[tuple[Any, ...]]]:
     """SQLite's INSERT of `rows` (each naming the same columns) and their values as the driver
     takes them, for its `executemany`."""
     names = list(rows[0])
-    quote = connection.dialect.identifier_preparer.quote
-    columns = ", ".join(quote(n) for n in names)
-    table_name = connection.dialect.identifier_preparer.format_table(table)
-    marks = ", ".join("?" * len(names))
-    sql = f"INSERT INTO {table_name} ({columns}) VALUES ({marks})"
-    return sql, driver_records(rows, names, _processors(connection, table, names))
+    records = driver_records(rows, names, _processors(connection, table, names))
+    return _sqlite_insert_sql(connection, table, names), records
 
 
 async def insert_many(
@@ -776,16 +780,35 @@ async def insert_many(
     writes of rows checked beforehand)."""
     if not rows:
         return
+    names = list(rows[0])
+    take = itemgetter(*names)
+    await insert_values(
+        session,
+        table,
+        names,
+        [take(r) for r in rows] if len(names) > 1 else [(take(r),) for r in rows],
+    )
+
+
+async def insert_values(
+    session: AsyncSession,
+    table: Table,
+    names: Sequence[str],
+    values: Sequence[Sequence[Any]],
+) -> None:
+    """`insert_many` of rows given as their values in the order of `names` (no mapping per
+    row: an import's new files come as tuples)."""
+    if not values:
+        return
     dialect = session.bind.dialect.name if session.bind is not None else None
-    if dialect not in ("postgresql", "sqlite") or len(rows) < COPY_MIN_ROWS:
-        await session.execute(insert(table), list(rows))
+    if dialect not in ("postgresql", "sqlite") or len(values) < COPY_MIN_ROWS:
+        await session.execute(insert(table), [dict(zip(names, v, strict=True)) for v in values])
         return
     connection = await session.connection()
+    records = bind_processed(list(map(list, values)), _processors(connection, table, names))
     if dialect == "sqlite":
-        await connection.exec_driver_sql(*sqlite_insert(connection, table, rows))
+        await connection.exec_driver_sql(_sqlite_insert_sql(connection, table, names), records)
         return
-    names = list(rows[0])
-    records = driver_records(rows, names, _processors(connection, table, names))
     await copy_records(connection, table, names, records)
 
 

@@ -31,7 +31,7 @@ from libs.common.tables import utcnow
 from libs.common.tasks import PeriodicJob, StopSignal, stop_loop
 from services.registry.domain.imports import ImportCounts, ImportJob, MissingColumns
 from services.registry.domain.organizations import Rules
-from services.registry.import_reader import RowSource, open_rows, process_min_rows_for
+from services.registry.import_reader import PROCESS_MIN_ROWS, RowSource, open_rows
 from services.registry.service import branches
 from services.registry.service import imports as service
 from services.registry.settings import RegistrySettings
@@ -131,12 +131,11 @@ async def run_job(
     should_stop: Callable[[], bool] = lambda: False,
     max_chunks: int | None = None,
     limits: SheetLimits | None = None,
-    process_min_rows: int | None = None,
+    process_min_rows: int | None = PROCESS_MIN_ROWS,
 ) -> str:
     """Process a job this worker has claimed, renewing its lease every `heartbeat` seconds
     (a third of the lease unless given); returns its status when this run ends. Its rows are
-    read in a process of their own when at least `process_min_rows` are left (unless given, as
-    the store wants: `import_reader.process_min_rows_for`)."""
+    read in a process of their own when at least `process_min_rows` are left (None: never)."""
     async with RegistryUnitOfWork(db, readonly=True) as uow:
         job = await service.get_job(uow, job_id)
     if job is None:
@@ -155,14 +154,11 @@ async def run_job(
                 Path(path),
                 job.source,
                 job.region_code,
+                eligible_at=rules.standalone_min_full_members,
                 skip=job.rows_done,
                 left=left if job.stored_as == service.STORED_ROWS else None,
                 chunk_rows=chunk_rows,
-                process_min_rows=(
-                    process_min_rows
-                    if process_min_rows is not None
-                    else process_min_rows_for(db.dialect)
-                ),
+                process_min_rows=process_min_rows,
             )
             try:
                 return await _run_chunks(

@@ -15,13 +15,12 @@ from libs.common.db import Database
 from libs.common.tables import outbox
 from services.registry.domain.imports import Provenance
 from services.registry.domain.organizations import Organization, Rules
+from services.registry.file_forms import registered_data, updated_data
 from services.registry.service.organizations import (
     announce_changed,
     announce_registered,
     new_organization,
-    registered_data,
     registered_event,
-    updated_data,
     updated_event,
 )
 from services.registry.store.imports import ImportRepository

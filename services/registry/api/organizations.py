@@ -59,9 +59,9 @@ from services.registry.domain.organizations import (
     ThreeHavesState,
     investor_entry,
 )
+from services.registry.file_forms import three_haves_state
 from services.registry.service import RegistryUnitOfWork, lifecycle
 from services.registry.service import organizations as service
-from services.registry.service.organizations import three_haves_state
 
 router = APIRouter(prefix="/v1/organizations", tags=["organizations"])
 

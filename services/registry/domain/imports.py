@@ -368,10 +368,26 @@ class SourceRecord:
     kind: OrganizationKind
     values: dict[str, Any]  # every field the row states (non-empty), name and region included
     left_out: list[RowError] = field(default_factory=list)  # bad fields the record goes without
+    draft: Draft | None = None  # the file it registers if it is new, drafted as it was read
 
     @cached_property
     def name_key(self) -> str:
         return name_key(self.name)
+
+
+@dataclass(frozen=True)  # no slots: unpickled with a dict update, not a call per field
+class Draft:
+    """The file a valid record registers if the ledger turns out not to have it, drafted where
+    the rows are read (beside the job's writing; for a large job in a process of its own): its
+    id and time, and what the service writes of it, in the forms it writes them. The job uses
+    it only for a record it finds new."""
+
+    id: str
+    at: datetime
+    region_code: str
+    row: tuple[Any, ...]  # the ledger row's values
+    registered: bytes  # its `organization.registered` data
+    eligible: bytes | None  # its `branch.eligible` data, when it enters able to stand alone
 
 
 # GB/T 4754-2017 sections (门类) and the divisions (大类, two digits) each spans.
@@ -1137,7 +1153,7 @@ class ChunkPlan:
 
     counts: ImportCounts
     errors: list[RowError]
-    registered: list[Organization] = field(default_factory=list)
+    registered: list[NewFile] = field(default_factory=list)
     changes: list[Change] = field(default_factory=list)
     conflicts: list[ConflictRow] = field(default_factory=list)
     audit: dict[str, list[AuditEntry]] = field(default_factory=dict)
@@ -1146,6 +1162,32 @@ class ChunkPlan:
     def reject(self, error: RowError) -> None:
         self.errors.append(error)
         self.counts.rejected += 1
+
+
+@dataclass(frozen=True)
+class NewFile:
+    """A file a chunk registers: the record that is its first word, with its id and time (its
+    draft's, when the record was drafted)."""
+
+    record: SourceRecord
+    id: str
+    at: datetime
+
+    @property
+    def provisional(self) -> bool:
+        return not self.record.credit_code
+
+    def organization(self) -> Organization:
+        """The file as the ledger holds it."""
+        return organization_of(
+            {
+                "id": self.id,
+                "version": 1,
+                "created_at": self.at,
+                "updated_at": self.at,
+                **new_values(self.record),
+            }
+        )
 
 
 @dataclass
@@ -1176,9 +1218,7 @@ def plan_chunk(
     )
     matched, fresh = _match(plan, batch.records, by_code, by_name, job.region_code)
     plan.registered = [
-        organization_of(
-            {"id": new_id(), "version": 1, "created_at": now, "updated_at": now, **new_values(r)}
-        )
+        NewFile(r, r.draft.id, r.draft.at) if r.draft is not None else NewFile(r, new_id(), now)
         for r in fresh
     ]
     plan.counts.new = len(plan.registered)
@@ -1187,10 +1227,10 @@ def plan_chunk(
         plan.errors += record.left_out
         plan.counts.fields_left_out += len(record.left_out)
     _merge(plan, matched, said_before, now, decides_status=SOURCES[job.source].decides_status)
-    plan.audit = _audit_entries(job, zip(fresh, plan.registered, strict=True), matched, plan)
+    plan.audit = _audit_entries(job, plan.registered, matched, plan)
     plan.provenance = [
-        Provenance(o.id, job.source, r.values, job.id, r.row, "new", now)
-        for r, o in zip(fresh, plan.registered, strict=True)
+        Provenance(f.id, job.source, f.record.values, job.id, f.record.row, "new", now)
+        for f in plan.registered
     ] + [
         Provenance(organization_id, job.source, m.record.values, job.id, m.record.row, m.by, now)
         for organization_id, m in matched.items()
@@ -1270,7 +1310,7 @@ def _masked(organization: Organization, name: str, value: Any) -> Any:
 
 def _audit_entries(
     job: ImportJob,
-    registered: Iterable[tuple[SourceRecord, Organization]],
+    registered: Iterable[NewFile],
     matched: Mapping[str, _Matched],
     plan: ChunkPlan,
 ) -> dict[str, list[AuditEntry]]:
@@ -1278,7 +1318,7 @@ def _audit_entries(
     entity, the organisations' ids and the rows they came from: what each row said is in its
     provenance), and one for each organisation it changed (with the changed fields)."""
     origin = {"import_id": job.id, "source": job.source}
-    fresh = [(r.row, o.id) for r, o in registered]
+    fresh = [(f.record.row, f.id) for f in registered]
     return {
         "organization.imported": [
             (

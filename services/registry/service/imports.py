@@ -52,6 +52,7 @@ from services.registry.domain.imports import (
     stored_cells,
 )
 from services.registry.domain.organizations import Rules
+from services.registry.file_forms import draft_of
 from services.registry.service.organizations import announce_imported
 from services.registry.sheets import SheetError, SheetLimits, iter_rows, sheet_kind
 from services.registry.store.uow import RegistryUnitOfWork
@@ -404,9 +405,14 @@ async def import_chunk(
     plan = plan_chunk(
         job, batch, by_code=by_code, by_name=by_name, said_before=said_before, now=utcnow()
     )
-    await uow.organizations.add_many(plan.registered)
+    # The new files as drafted where their rows were read (any record not drafted there, now).
+    eligible_at = rules.standalone_min_full_members
+    drafts = [
+        new.record.draft or draft_of(new.organization(), eligible_at) for new in plan.registered
+    ]
+    await uow.organizations.add_rows([d.row for d in drafts])
     await uow.organizations.save_changed([(after, changed) for _, after, changed in plan.changes])
-    announce_imported(uow, job.id, plan.registered, plan.changes, rules)
+    announce_imported(uow, job.id, drafts, plan.changes, rules)
     actor = Actor(job.actor, job.actor_region)
     for action, entries in plan.audit.items():
         await uow.audit.record_many(

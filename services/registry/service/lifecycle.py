@@ -23,12 +23,12 @@ from services.registry.events import (
     OrganizationDeregisteredV1,
     OrganizationReactivatedV1,
 )
+from services.registry.file_forms import state_of
 from services.registry.service.branches import follow_move, leave_branch
 from services.registry.service.organizations import (
     eligible_events,
     open_for_change,
     save_over,
-    state_of,
     update_organization,
 )
 from services.registry.store.uow import RegistryUnitOfWork

@@ -16,6 +16,7 @@ from libs.common.logging import get_logger
 from libs.common.refusals import Conflict, Invalid
 from libs.common.tables import utcnow
 from libs.common.validators import is_within
+from services.registry.domain.imports import Draft
 from services.registry.domain.ledger import check_manual_points, with_derived_ledger
 from services.registry.domain.lifecycle import DeregisteredCreditCode
 from services.registry.domain.organizations import (
@@ -27,7 +28,6 @@ from services.registry.domain.organizations import (
     OrganizationNotFound,
     Rules,
     StaleVersion,
-    ThreeHavesState,
     became_eligible,
 )
 from services.registry.domain.regions import check_area
@@ -37,42 +37,16 @@ from services.registry.events import (
     OrganizationRegisteredV1,
     OrganizationUpdatedV1,
 )
+from services.registry.file_forms import (
+    registered_data,
+    state_of,
+    updated_data,
+)
 from services.registry.store.uow import RegistryUnitOfWork
 
 log = get_logger(__name__)
 
 Change = tuple[Organization, Organization, list[str]]  # before, after, changed field names
-
-
-def three_haves_state(value: bool | None) -> ThreeHavesState:
-    """三有 as a word: unknown kept apart from false."""
-    return "unknown" if value is None else "true" if value else "false"
-
-
-def state_of(organization: Organization) -> dict[str, Any]:
-    """The organisation's state as every organisation event carries it."""
-    three_haves = organization.three_haves
-    return {
-        "organization_id": organization.id,
-        "version": organization.version,
-        "credit_code": organization.credit_code,
-        "provisional": organization.provisional,
-        "name": organization.public_name,
-        "kind": organization.kind,
-        "region_code": organization.region_code,
-        "industry_code": organization.industry_code,
-        "staff_count": organization.staff_count,
-        "area_ids": organization.area_ids,
-        "three_haves": bool(three_haves),
-        "three_haves_state": three_haves_state(three_haves),
-        "operating_status": organization.operating_status,
-        "full_members": organization.full_members,
-        "probationary_members": organization.probationary_members,
-        "ledger_complete": organization.ledger.complete,
-        "no_branch_reason": organization.no_branch_reason,
-        "latitude": organization.latitude,
-        "longitude": organization.longitude,
-    }
 
 
 def registered_event(organization: Organization) -> OrganizationRegisteredV1:
@@ -81,27 +55,6 @@ def registered_event(organization: Organization) -> OrganizationRegisteredV1:
 
 def updated_event(after: Organization, changed: list[str]) -> OrganizationUpdatedV1:
     return OrganizationUpdatedV1(**state_of(after), changed=changed, updated_at=after.updated_at)
-
-
-def _state_for_json(organization: Organization) -> dict[str, Any]:
-    """`state_of` with its values as the event models hold them (a coordinate always a float),
-    so that `to_json` of it writes the models' JSON."""
-    state = state_of(organization)
-    for name in ("latitude", "longitude"):
-        if state[name] is not None:
-            state[name] = float(state[name])
-    return state
-
-
-def registered_data(organization: Organization) -> bytes:
-    """`registered_event(organization).model_dump_json()`, byte for byte, without the model: for
-    organisations whose fields were checked where they were made (an import's)."""
-    return to_json({**_state_for_json(organization), "registered_at": organization.created_at})
-
-
-def updated_data(after: Organization, changed: list[str]) -> bytes:
-    """`updated_event(after, changed).model_dump_json()`, byte for byte, without the model."""
-    return to_json({**_state_for_json(after), "changed": changed, "updated_at": after.updated_at})
 
 
 #: Organisations an `organization.imported` event carries at most, and the bytes its data may
@@ -115,17 +68,16 @@ IMPORTED_PIECE_BYTES = 32 * 1024
 
 
 def imported_data(
-    import_id: str, registered: Sequence[Organization], changes: Sequence[Change]
+    import_id: str, registered: Sequence[Draft], changes: Sequence[Change]
 ) -> list[bytes]:
-    """The `organization.imported` events of an import's part, as their data: the organisations
-    grouped by region (in the order given), each region's in pieces of at most `IMPORTED_PIECE`.
-    Byte for byte `OrganizationImportedV1(...).model_dump_json()`, built from `registered_data`
-    and `updated_data` without a model per organisation."""
+    """The `organization.imported` events of an import's part, as their data: the new files
+    (drafted) and the changed ones grouped by region (in the order given), each region's in
+    pieces of at most `IMPORTED_PIECE`. Byte for byte `OrganizationImportedV1(...)
+    .model_dump_json()`, built from `registered_data` and `updated_data` without a model per
+    organisation."""
     by_region: dict[str, list[tuple[int, bytes]]] = {}
-    for organization in registered:
-        by_region.setdefault(organization.region_code, []).append(
-            (0, registered_data(organization))
-        )
+    for new in registered:
+        by_region.setdefault(new.region_code, []).append((0, new.registered))
     for _, after, changed in changes:
         by_region.setdefault(after.region_code, []).append((1, updated_data(after, changed)))
     return [
@@ -202,7 +154,7 @@ def announce_changed(uow: UnitOfWork, changes: Sequence[Change], rules: Rules) -
 def announce_imported(
     uow: UnitOfWork,
     import_id: str,
-    registered: Sequence[Organization],
+    registered: Sequence[Draft],
     changes: Sequence[Change],
     rules: Rules,
 ) -> None:
@@ -213,12 +165,10 @@ def announce_imported(
         OrganizationImportedV1,
         [(import_id, data) for data in imported_data(import_id, registered, changes)],
     )
-    uow.record_many(
-        eligible_events(
-            [(None, o) for o in registered] + [(before, after) for before, after, _ in changes],
-            rules,
-        )
+    uow.record_serialized(
+        BranchEligibleV1, [(new.id, new.eligible) for new in registered if new.eligible]
     )
+    uow.record_many(eligible_events([(before, after) for before, after, _ in changes], rules))
 
 
 #: Fields whose change moves the organisation: its region and areas are checked again.

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import fields
 from operator import attrgetter
 from typing import Any
 
@@ -27,12 +26,12 @@ from libs.common.db import (
     dialect_insert,
     execute_many,
     insert_many,
+    insert_values,
     starting_with,
 )
 from libs.common.subtree import within_region
 from services.registry.domain.names import name_key
 from services.registry.domain.organizations import (
-    LEDGER_POINTS,
     THREE_HAVES_MIN_STAFF,
     Ledger,
     Organization,
@@ -40,36 +39,28 @@ from services.registry.domain.organizations import (
     ThreeHavesState,
     organization_of,
 )
+from services.registry.file_forms import (
+    FIELD_COLUMNS,
+    LEDGER_COLUMNS,
+    ROW_COLUMNS,
+    ledger_values,
+    row_values,
+)
 from services.registry.store.tables import organizations
-
-_LEDGER_COLUMNS = {point: f"ledger_{point}" for point in LEDGER_POINTS}
-#: The file's fields stored as columns of their own (the ledger is stored point by point).
-_FIELD_COLUMNS = tuple(f.name for f in fields(Organization) if f.name != "ledger")
-
 
 #: `add_if_new`'s statement, per dialect.
 _ADD_IF_NEW: dict[str, Any] = {}
 
 
-_ROW_COLUMNS = (*_FIELD_COLUMNS, *_LEDGER_COLUMNS.values(), "name_key")
-_field_values = attrgetter(*_FIELD_COLUMNS)
-_ledger_values = attrgetter(*LEDGER_POINTS)
-
-
 def to_row(organization: Organization) -> dict[str, Any]:
-    values = (
-        *_field_values(organization),
-        *_ledger_values(organization.ledger),
-        organization.name_key,
-    )
-    return dict(zip(_ROW_COLUMNS, values, strict=True))
+    return dict(zip(ROW_COLUMNS, row_values(organization), strict=True))
 
 
 def from_row(row: Mapping[Any, Any]) -> Organization:
     values = dict(row)
     values.pop("name_key", None)
     values["ledger"] = Ledger(
-        **{point: bool(values.pop(column)) for point, column in _LEDGER_COLUMNS.items()}
+        **{point: bool(values.pop(column)) for point, column in LEDGER_COLUMNS.items()}
     )
     return organization_of(values)
 
@@ -116,7 +107,7 @@ def _conditions(f: OrganizationFilter) -> list[ColumnElement[bool]]:
     if f.covered is not None:
         conditions.append(t.branch_id.is_not(None) if f.covered else t.branch_id.is_(None))
     if f.ledger_incomplete is not None:
-        columns = [t[column] for column in _LEDGER_COLUMNS.values()]
+        columns = [t[column] for column in LEDGER_COLUMNS.values()]
         incomplete = or_(*[c == false() for c in columns])
         conditions.append(
             incomplete if f.ledger_incomplete else and_(*[c == true() for c in columns])
@@ -205,6 +196,11 @@ class OrganizationRepository(Repository):
         beforehand; a single one is a plain INSERT)."""
         await insert_many(self.session, organizations, [to_row(o) for o in batch])
 
+    async def add_rows(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Insert new files given as their rows' values (`file_forms.row_values`: an import's
+        drafts, checked beforehand), as `add_many` does."""
+        await insert_values(self.session, organizations, ROW_COLUMNS, rows)
+
     async def save(self, organization: Organization, *, expected_version: int) -> bool:
         """Write a changed file if it is still at `expected_version`; False if it moved on."""
         row = to_row(organization)
@@ -248,10 +244,10 @@ class OrganizationRepository(Repository):
 def _stored_columns(changed: Sequence[str]) -> tuple[str, ...]:
     """The columns of the changed fields that are stored as themselves, with the version and
     `updated_at` (the name's key and the ledger's points: `_add_derived`)."""
-    unknown = [name for name in changed if name not in _FIELD_COLUMNS and name != "ledger"]
+    unknown = [name for name in changed if name not in FIELD_COLUMNS and name != "ledger"]
     if unknown:
         raise ValueError(f"not fields of an organisation: {unknown}")
-    kept = [name for name in changed if name in _FIELD_COLUMNS]
+    kept = [name for name in changed if name in FIELD_COLUMNS]
     return tuple(dict.fromkeys([*kept, "version", "updated_at"]))
 
 
@@ -259,4 +255,4 @@ def _add_derived(row: dict[str, Any], organization: Organization, changed: Seque
     if "name" in changed:
         row["name_key"] = organization.name_key
     if "ledger" in changed:
-        row.update(zip(_LEDGER_COLUMNS.values(), _ledger_values(organization.ledger), strict=True))
+        row.update(zip(LEDGER_COLUMNS.values(), ledger_values(organization.ledger), strict=True))

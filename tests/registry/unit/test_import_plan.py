@@ -114,7 +114,8 @@ def plan(
 
 def test_a_record_the_ledger_lacks_registers_a_new_organisation() -> None:
     result = plan([record(2, 1, address="测试路1号", staff_count=12)])
-    [new] = result.registered
+    [registered] = result.registered
+    new = registered.organization()
     assert (new.id, new.version, new.created_at, new.updated_at) == ("new-1", 1, NOW, NOW)
     assert (new.credit_code, new.address, new.staff_count) == (credit_code(1), "测试路1号", 12)
     assert new.region_code == "140212101"
