@@ -213,7 +213,7 @@ class ProcessRows:
         self.process = process
         self.rows = rows
         self._ended = False
-        self._upcoming: asyncio.Future[RowBatch] | None = None
+        self._upcoming: asyncio.Future[bytes] | None = None
 
     @classmethod
     def open(
@@ -231,34 +231,35 @@ class ProcessRows:
         out.close()  # the child's end: the parent sees EOF if the child dies
         return cls(process, rows)
 
-    def _receive(self) -> RowBatch:
+    def _receive(self) -> bytes:
         try:
-            data = self.rows.recv_bytes()
+            return self.rows.recv_bytes()
         except EOFError:
             raise ReaderFailed(
                 f"the import's reader process ended (exit code {self.process.exitcode})"
             ) from None
-        # A batch is thousands of new objects that live through the chunk: unpickled with the
-        # collector on, they set off collections over the whole heap (4 times the unpickling).
-        with collector_paused():
-            received: Any = pickle.loads(data)
-        if isinstance(received, ReaderFailed):
-            raise received
-        assert isinstance(received, RowBatch)
-        return received
 
-    def _receive_ahead(self) -> asyncio.Future[RowBatch]:
+    def _receive_ahead(self) -> asyncio.Future[bytes]:
         return asyncio.ensure_future(asyncio.to_thread(self._receive))
 
     async def next_batch(self) -> RowBatch:
         upcoming, self._upcoming = self._upcoming or self._receive_ahead(), None
-        batch = await upcoming
+        data = await upcoming
+        # Unpickled only now, not as it arrives: a batch is tens of thousands of new objects,
+        # and one waiting beside the chunk being written was scanned by the collection that
+        # follows each chunk (a tenth of the job's time on PostgreSQL). Unpickled with the
+        # collector on, they would set off collections over the whole heap.
+        with collector_paused():
+            batch: Any = pickle.loads(data)
+        if isinstance(batch, ReaderFailed):
+            raise batch
+        assert isinstance(batch, RowBatch)
         if batch.consumed == 0:
             self._ended = True
         else:
-            # The next batch comes over the pipe (a few MB, 64 KB at a time) and is unpickled
-            # while this one is written: received only when asked for, the job waited 20-40 ms
-            # a chunk for the transfer, the reader process blocked in its send meanwhile.
+            # The next batch comes over the pipe (a few MB, 64 KB at a time) while this one is
+            # written: received only when asked for, the job waited 20-40 ms a chunk for the
+            # transfer, the reader process blocked in its send meanwhile.
             self._upcoming = self._receive_ahead()
         return batch
 

@@ -198,10 +198,12 @@ async def _run_chunks(
             async with RegistryUnitOfWork(db) as uow:  # let another worker (or a restart) resume
                 await service.release_job(uow, job, owner)
             return "running"
-        batch = await rows.next_batch()
-        if batch.consumed == 0:
-            break
+        # A chunk's objects (its batch, thousands of rows) live until it commits: the collector
+        # is held off over it (`collector_paused`), and the batch let go before it resumes.
         with collector_paused():
+            batch = await rows.next_batch()
+            if batch.consumed == 0:
+                break
             async with RegistryUnitOfWork(db) as uow:
                 total = ImportCounts(**counts.as_dict())
                 total.add(await service.import_chunk(uow, job, batch, rules))
@@ -213,7 +215,8 @@ async def _run_chunks(
                     counts=total,
                     lease_until=utcnow() + lease,
                 )
-        counts, done, chunks = total, done + batch.consumed, chunks + 1
+            counts, done, chunks = total, done + batch.consumed, chunks + 1
+            del batch
     async with RegistryUnitOfWork(db) as uow:
         await service.finish_job(uow, job, owner)
     log.info("import done", import_id=job.id, **counts.as_dict())
