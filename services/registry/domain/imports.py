@@ -1164,7 +1164,7 @@ class ChunkPlan:
         self.counts.rejected += 1
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: made by the thousand per chunk (a frozen one cost 4 µs)
 class NewFile:
     """A file a chunk registers: the record that is its first word, with its id and time (its
     draft's, when the record was drafted)."""
