@@ -183,8 +183,9 @@ def _serve(
     chunk_rows: int,
     out: Connection,
 ) -> None:
-    """The reader process: every batch from row `skip` on, pickled, then an empty one. The pipe
-    holds about one batch: the process reads the next while the job writes the current."""
+    """The reader process: every batch from row `skip` on, pickled, then an empty one. It works
+    ahead of the job as far as the job's process takes batches in (`RECEIVED_AHEAD`), then waits
+    in its send."""
     try:
         reader = FileReader(Path(path), source, scope, eligible_at)
         reader.skip(skip)
