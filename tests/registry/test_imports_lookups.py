@@ -13,9 +13,10 @@ from sqlalchemy import select
 
 from libs.common.db import Database
 from libs.common.tables import outbox
-from services.registry.domain.imports import Provenance
+from services.registry.domain.imports import NewFile, Provenance, RowBatch
 from services.registry.domain.organizations import Organization, Rules
-from services.registry.file_forms import registered_data, updated_data
+from services.registry.file_forms import draft_of, registered_data, updated_data
+from services.registry.service.imports import import_chunk
 from services.registry.service.organizations import (
     announce_changed,
     announce_registered,
@@ -25,8 +26,12 @@ from services.registry.service.organizations import (
 )
 from services.registry.store.imports import ImportRepository
 from services.registry.store.organizations import OrganizationRepository
+from services.registry.store.uow import RegistryUnitOfWork
+from tests.factories import announced, stored_events
 from tests.harness import ServiceDatabases
 from tests.registry.imports_data import credit_code
+from tests.registry.unit.test_import_plan import job as plan_job
+from tests.registry.unit.test_import_plan import record as plan_record
 
 KEYS = 2500  # more than one chunk of the old IN-list look-up
 
@@ -239,5 +244,46 @@ async def test_save_changed_writes_each_change_and_only_it(
             assert [read[o.credit_code] for o in stored] == [after for after, _ in changes]
             renamed = await repo.organizations_by_name_key([changes[2][0].name_key], "140212")
             assert [o.id for o in renamed[changes[2][0].name_key]] == [stored[2].id]
+    finally:
+        await db.dispose()
+
+
+async def test_a_chunk_writes_the_drafts_it_is_given_and_drafts_what_came_without_one(
+    service_databases: ServiceDatabases,
+) -> None:
+    """The reader drafts each valid row's new file (`Draft`); a row that comes without one (no
+    reader drafted it) is drafted by the job the same way: the same rows, events and
+    `branch.eligible` either way, a draft's id and time kept as they are."""
+    db = Database(await service_databases.url("registry"), source="/pb/registry")
+    try:
+        rules = Rules()
+        enough = rules.standalone_min_full_members
+        drafted_at = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
+        drafted = [plan_record(2, 1, full_members=enough), plan_record(3, 2, address="测试路2号")]
+        for r in drafted:
+            r.draft = draft_of(NewFile(r, str(uuid4()), drafted_at).organization(), enough)
+        bare = [plan_record(4, 3, full_members=enough), plan_record(5, 4, address="测试路4号")]
+        batch = RowBatch(records=[*drafted, *bare], consumed=4, rows=4)
+        async with RegistryUnitOfWork(db) as uow:
+            counts = await import_chunk(uow, plan_job(), batch, rules)
+        assert (counts.new, counts.matched) == (4, 0)
+
+        registered = await announced(db, "registered")
+        assert [f["credit_code"] for f in registered] == [credit_code(n) for n in range(1, 5)]
+        ids = [f["organization_id"] for f in registered]
+        assert ids[:2] == [r.draft.id for r in drafted if r.draft is not None]
+        async with db.read() as session:
+            ledger = await OrganizationRepository(session).get_many(ids)
+        for state, record in zip(registered, [*drafted, *bare], strict=True):
+            file = ledger[state["organization_id"]]
+            assert (file.credit_code, file.name, file.address) == (
+                record.credit_code,
+                record.name,
+                record.values.get("address"),
+            )
+            assert (file.created_at == drafted_at) == (record.draft is not None)
+            assert json.loads(registered_data(file)) == state
+        eligible = [d for t, d in await stored_events(db) if t == "pb.registry.branch.eligible.v1"]
+        assert [e["organization_id"] for e in eligible] == [ids[0], ids[2]]
     finally:
         await db.dispose()
