@@ -220,16 +220,16 @@ class ProcessRows:
     Taking them in ahead lets the reader keep working while the job is slower than it (a chunk
     of files the ledger has: their updates), so that it is ahead when the job is the faster
     (a chunk of new files, drafted by the reader): with one batch ahead each kind of chunk took
-    as long as the slower of the two, and 100,000 rows went ~10% slower. They are kept pickled
-    (a few MB each) but for the next one, unpickled in a thread while the chunk before is
-    written (the job holds the collector off over its chunks: `workers._run_chunks`)."""
+    as long as the slower of the two, and 100,000 rows went ~10% slower. A batch is unpickled
+    only when the job takes it: tens of thousands of new objects waiting beside the chunk being
+    written were scanned by the collection that follows each chunk (a tenth of the job's time
+    on PostgreSQL)."""
 
     def __init__(self, process: multiprocessing.process.BaseProcess, rows: Connection) -> None:
         self.process = process
         self.rows = rows
         self._ended = False
         self._closing = False
-        self._upcoming: asyncio.Future[RowBatch] | None = None
         self._loop = asyncio.get_running_loop()
         self._received: asyncio.Queue[bytes | None] = asyncio.Queue()
         self._room = threading.Semaphore(RECEIVED_AHEAD)
@@ -269,7 +269,13 @@ class ProcessRows:
             if data is None:
                 return
 
-    def _unpickle(self, data: bytes) -> RowBatch:
+    async def next_batch(self) -> RowBatch:
+        data = await self._received.get()
+        self._room.release()
+        if data is None:
+            raise ReaderFailed(
+                f"the import's reader process ended (exit code {self.process.exitcode})"
+            )
         # Unpickled with the collector on, a batch's objects would set off collections over
         # the whole heap.
         with collector_paused():
@@ -277,34 +283,13 @@ class ProcessRows:
         if isinstance(batch, ReaderFailed):
             raise batch
         assert isinstance(batch, RowBatch)
-        return batch
-
-    async def _taken(self) -> RowBatch:
-        data = await self._received.get()
-        self._room.release()
-        if data is None:
-            raise ReaderFailed(
-                f"the import's reader process ended (exit code {self.process.exitcode})"
-            )
-        return await asyncio.to_thread(self._unpickle, data)
-
-    async def next_batch(self) -> RowBatch:
-        upcoming, self._upcoming = self._upcoming or asyncio.ensure_future(self._taken()), None
-        batch = await upcoming
         if batch.consumed == 0:
             self._ended = True
-        else:  # the next one unpickled while this one is written
-            self._upcoming = asyncio.ensure_future(self._taken())
         return batch
 
     async def close(self) -> None:
         if not self._ended and self.process.is_alive():
             self.process.kill()  # mid-file: what it was reading is not wanted
-        if self._upcoming is not None:
-            self._upcoming.cancel()
-            with contextlib.suppress(Exception, asyncio.CancelledError):
-                await self._upcoming
-            self._upcoming = None
         self._closing = True
         self._room.release()  # a receiver waiting for room sees it is closing
         await asyncio.to_thread(self._receiver.join)  # ends at the end of the pipe, at the latest

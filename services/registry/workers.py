@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import shutil
 import tempfile
 import uuid
@@ -43,8 +42,6 @@ log = get_logger(__name__)
 
 DEFAULT_CHUNK_ROWS = 2000
 DEFAULT_LEASE = timedelta(seconds=15)
-#: How often a job lets the cyclic collector look at what is young (see `_run_chunks`).
-COLLECT_EVERY_CHUNKS = 25
 
 
 # -- reading the stored file ---------------------------------------------------------------------
@@ -195,19 +192,16 @@ async def _run_chunks(
     counts = ImportCounts(**job.counts)
     done = job.rows_done
     chunks = 0
-    # The chunks' objects (a batch is tens of thousands) come and go by the thousand: the cyclic
-    # collector is held off over the job, where each collection rescanned the batches alive
-    # (the chunk's and the next one, read ahead), and a young collection every
-    # `COLLECT_EVERY_CHUNKS` frees what cycles the process made meanwhile (its requests').
-    with collector_paused():
-        while True:
-            if should_stop() or (max_chunks is not None and chunks >= max_chunks):
-                async with RegistryUnitOfWork(db) as uow:  # another worker (or a restart) resumes
-                    await service.release_job(uow, job, owner)
-                return "running"
-            batch = (
-                await rows.next_batch()
-            )  # read (and unpickled) while the chunk before was written
+    # The next batch is read and validated (in a thread or a process) while this one is written.
+    while True:
+        if should_stop() or (max_chunks is not None and chunks >= max_chunks):
+            async with RegistryUnitOfWork(db) as uow:  # let another worker (or a restart) resume
+                await service.release_job(uow, job, owner)
+            return "running"
+        # A chunk's objects (its batch, thousands of rows) live until it commits: the collector
+        # is held off over it (`collector_paused`), and the batch let go before it resumes.
+        with collector_paused():
+            batch = await rows.next_batch()
             if batch.consumed == 0:
                 break
             async with RegistryUnitOfWork(db) as uow:
@@ -223,8 +217,6 @@ async def _run_chunks(
                 )
             counts, done, chunks = total, done + batch.consumed, chunks + 1
             del batch
-            if chunks % COLLECT_EVERY_CHUNKS == 0:
-                gc.collect(1)
     async with RegistryUnitOfWork(db) as uow:
         await service.finish_job(uow, job, owner)
     log.info("import done", import_id=job.id, **counts.as_dict())
