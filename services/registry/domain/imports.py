@@ -951,9 +951,11 @@ def _empty(field_name: str, value: Any) -> bool:
 
 
 def _same(field_name: str, a: Any, b: Any) -> bool:
+    if a == b:
+        return True
     if field_name == "name" and isinstance(a, str) and isinstance(b, str):
         return name_key(a) == name_key(b)
-    return bool(a == b)
+    return False
 
 
 def merge_record(
