@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from functools import lru_cache
 from operator import attrgetter
 from typing import Any
 
@@ -52,6 +53,16 @@ from services.registry.store.tables import organizations
 _ADD_IF_NEW: dict[str, Any] = {}
 
 
+_LEDGER_COLUMN_NAMES = tuple(LEDGER_COLUMNS.values())
+
+
+@lru_cache(maxsize=1 << len(LEDGER_COLUMNS))
+def _ledger(points: tuple[bool, ...]) -> Ledger:
+    """The ledger with these points clear: one (immutable) object for each of the 64 ways, not
+    one per file read (an import reads thousands a chunk)."""
+    return Ledger(*points)
+
+
 def to_row(organization: Organization) -> dict[str, Any]:
     return dict(zip(ROW_COLUMNS, row_values(organization), strict=True))
 
@@ -59,9 +70,7 @@ def to_row(organization: Organization) -> dict[str, Any]:
 def from_row(row: Mapping[Any, Any]) -> Organization:
     values = dict(row)
     values.pop("name_key", None)
-    values["ledger"] = Ledger(
-        **{point: bool(values.pop(column)) for point, column in LEDGER_COLUMNS.items()}
-    )
+    values["ledger"] = _ledger(tuple(bool(values.pop(column)) for column in _LEDGER_COLUMN_NAMES))
     return organization_of(values)
 
 
