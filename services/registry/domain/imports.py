@@ -1143,6 +1143,7 @@ class Provenance:
     row: int
     matched_by: MatchKind
     said_at: datetime
+    first: bool = False  # the source never spoke of the organisation before (nothing to replace)
 
 
 @dataclass
@@ -1231,10 +1232,19 @@ def plan_chunk(
     _merge(plan, matched, said_before, now, decides_status=SOURCES[job.source].decides_status)
     plan.audit = _audit_entries(job, plan.registered, matched, plan)
     plan.provenance = [
-        Provenance(f.id, job.source, f.record.values, job.id, f.record.row, "new", now)
+        Provenance(f.id, job.source, f.record.values, job.id, f.record.row, "new", now, True)
         for f in plan.registered
     ] + [
-        Provenance(organization_id, job.source, m.record.values, job.id, m.record.row, m.by, now)
+        Provenance(
+            organization_id,
+            job.source,
+            m.record.values,
+            job.id,
+            m.record.row,
+            m.by,
+            now,
+            organization_id not in said_before,
+        )
         for organization_id, m in matched.items()
     ]
     return plan

@@ -305,11 +305,14 @@ class ImportRepository(Repository):
 
     async def record_sources(self, said: Sequence[Provenance]) -> None:
         """What a source said, keyed by organisation+source: inserted in bulk (COPY on
-        PostgreSQL) for organisations the import registers (no earlier word possible), upserted
-        (one statement, the driver's executemany: `execute_many`) for the ones it matched."""
-        fresh = _source_rows(p for p in said if p.matched_by == "new")
+        PostgreSQL) where the source never spoke of the organisation before (`Provenance.first`:
+        a file the import registers, or one it matched that the source's earlier word, looked up
+        under the file's lock, does not name), upserted (one statement, the driver's
+        executemany: `execute_many`) where it did. An import that matched 2,000 files a chunk
+        for the first time spent 25 ms a chunk upserting them on PostgreSQL."""
+        fresh = _source_rows(p for p in said if p.first)
         await insert_many(self.session, organization_sources, fresh)
-        rows = _source_rows(p for p in said if p.matched_by != "new")
+        rows = _source_rows(p for p in said if not p.first)
         if not rows:
             return
         statement = dialect_insert(self.session, organization_sources)

@@ -148,7 +148,7 @@ def test_a_record_the_ledger_lacks_registers_a_new_organisation() -> None:
     ]  # one entry for the chunk: what row 2 said is its provenance
     assert result.audit["organization.updated_by_import"] == []
     assert result.provenance == [
-        Provenance("new-1", "market_supervision", said, "job-1", 2, "new", NOW)
+        Provenance("new-1", "market_supervision", said, "job-1", 2, "new", NOW, first=True)
     ]
 
 
@@ -289,3 +289,15 @@ def test_an_empty_chunk_plans_nothing() -> None:
     assert result.provenance == []
     assert all(entries == [] for entries in result.audit.values())
     assert result.counts.as_dict() == dict.fromkeys(result.counts.as_dict(), 0)
+
+
+def test_provenance_says_whether_the_source_spoke_of_the_file_before() -> None:
+    """A file the source never spoke of gets its first word inserted; one it did, replaced."""
+    spoken, unspoken = stored(1), stored(2)
+    result = plan(
+        [record(2, 1, staff_count=15), record(3, 2, staff_count=16), record(4, 3)],
+        [spoken, unspoken],
+        said_before={spoken.id: {"staff_count": 15}},
+    )
+    first = {p.organization_id: p.first for p in result.provenance}
+    assert first == {spoken.id: False, unspoken.id: True, "new-1": True}
