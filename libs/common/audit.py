@@ -124,10 +124,40 @@ class AuditTrail:
         entries: Sequence[tuple[str, str, Mapping[str, Any]]],
     ) -> None:
         """Many entries of one action at once (imports), in one executemany."""
-        if not entries:
+        rows = self._rows(actor, action, entity_type, entries)
+        if not rows:
             return
+        if self._at_commit is not None:
+            self._at_commit(self.table, rows)
+        else:
+            await insert_many(self.session, self.table, rows)
+
+    def record_at_commit(
+        self,
+        actor: Actor,
+        action: str,
+        *,
+        entity_type: str,
+        entries: Sequence[tuple[str, str, Mapping[str, Any]]],
+    ) -> None:
+        """`record_many` without touching the session now: the entries are written with the
+        transaction's events at commit (a unit of work's `insert_at_commit`), so that they can
+        be made while a statement of the same session runs (an import's)."""
+        if self._at_commit is None:
+            raise RuntimeError("this audit trail writes at once: use record_many")
+        rows = self._rows(actor, action, entity_type, entries)
+        if rows:
+            self._at_commit(self.table, rows)
+
+    @staticmethod
+    def _rows(
+        actor: Actor,
+        action: str,
+        entity_type: str,
+        entries: Sequence[tuple[str, str, Mapping[str, Any]]],
+    ) -> list[dict[str, Any]]:
         now = utcnow()
-        rows = [
+        return [
             {
                 "at": now,
                 "actor": actor.subject,
@@ -140,10 +170,6 @@ class AuditTrail:
             }
             for entity_id, region_code, changes in entries
         ]
-        if self._at_commit is not None:
-            self._at_commit(self.table, rows)
-        else:
-            await insert_many(self.session, self.table, rows)
 
     async def find(self, query: AuditQuery) -> list[AuditEntry]:
         t = self.table

@@ -18,6 +18,7 @@ persisted here with its events (outbox).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import itertools
 import json
@@ -39,6 +40,7 @@ from services.registry.domain.imports import (
     HEADER_SCAN_ROWS,
     MAX_ATTEMPTS,
     SOURCES,
+    ChunkPlan,
     HeaderMap,
     ImportCounts,
     ImportJob,
@@ -410,18 +412,37 @@ async def import_chunk(
     drafts = [
         new.record.draft or draft_of(new.organization(), eligible_at) for new in plan.registered
     ]
-    await uow.organizations.add_rows([d.row for d in drafts])
-    await uow.organizations.save_changed([(after, changed) for _, after, changed in plan.changes])
-    announce_imported(uow, job.id, drafts, plan.changes, rules)
-    actor = Actor(job.actor, job.actor_region)
-    for action, entries in plan.audit.items():
-        await uow.audit.record_many(
-            actor, action, entity_type=AUDIT_ENTITY_TYPES[action], entries=entries
-        )
+
+    async def write_files() -> None:
+        await uow.organizations.save_changed([(a, changed) for _, a, changed in plan.changes])
+        await uow.organizations.add_rows([d.row for d in drafts])
+
+    # The files go to the database while their events and audit entries are made here (both
+    # wait for the commit: nothing of the session is used meanwhile), so that the server's
+    # work and the job's overlap.
+    writing = asyncio.ensure_future(write_files())
+    try:
+        await asyncio.sleep(0)  # the first statement on its way
+        announce_imported(uow, job.id, drafts, plan.changes, rules)
+        _audit(uow, job, plan)
+    except BaseException:
+        with contextlib.suppress(BaseException):
+            await writing
+        raise
+    await writing
     await repo.record_sources(plan.provenance)
     await repo.add_row_errors(job.id, plan.errors)
     await repo.add_conflicts(job.id, plan.conflicts)
     return plan.counts
+
+
+def _audit(uow: RegistryUnitOfWork, job: ImportJob, plan: ChunkPlan) -> None:
+    """The chunk's audit entries, written at commit (`UnitOfWork.insert_at_commit`)."""
+    actor = Actor(job.actor, job.actor_region)
+    for action, entries in plan.audit.items():
+        uow.audit.record_at_commit(
+            actor, action, entity_type=AUDIT_ENTITY_TYPES[action], entries=entries
+        )
 
 
 async def record_progress(
