@@ -123,13 +123,13 @@ class AuditTrail:
         entity_type: str,
         entries: Sequence[tuple[str, str, Mapping[str, Any]]],
     ) -> None:
-        """Many entries of one action at once (imports), in one executemany."""
-        rows = self._rows(actor, action, entity_type, entries)
-        if not rows:
-            return
+        """Many entries of one action at once (imports), in one executemany (at commit when
+        the unit of work writes them then: `record_at_commit`)."""
         if self._at_commit is not None:
-            self._at_commit(self.table, rows)
-        else:
+            self.record_at_commit(actor, action, entity_type=entity_type, entries=entries)
+            return
+        rows = self._rows(actor, action, entity_type, entries)
+        if rows:
             await insert_many(self.session, self.table, rows)
 
     def record_at_commit(

@@ -780,14 +780,13 @@ async def insert_many(
     writes of rows checked beforehand)."""
     if not rows:
         return
+    if _dialect_for_bulk(session, len(rows)) is None:
+        await session.execute(insert(table), list(rows))
+        return
+    connection = await session.connection()
     names = list(rows[0])
-    take = itemgetter(*names)
-    await insert_values(
-        session,
-        table,
-        names,
-        [take(r) for r in rows] if len(names) > 1 else [(take(r),) for r in rows],
-    )
+    records = driver_records(rows, names, _processors(connection, table, names))
+    await _write_records(connection, table, names, records)
 
 
 async def insert_values(
@@ -800,13 +799,28 @@ async def insert_values(
     row: an import's new files come as tuples)."""
     if not values:
         return
-    dialect = session.bind.dialect.name if session.bind is not None else None
-    if dialect not in ("postgresql", "sqlite") or len(values) < COPY_MIN_ROWS:
+    if _dialect_for_bulk(session, len(values)) is None:
         await session.execute(insert(table), [dict(zip(names, v, strict=True)) for v in values])
         return
     connection = await session.connection()
     records = bind_processed(list(map(list, values)), _processors(connection, table, names))
-    if dialect == "sqlite":
+    await _write_records(connection, table, names, records)
+
+
+def _dialect_for_bulk(session: AsyncSession, count: int) -> str | None:
+    """The dialect whose own bulk path `count` rows take (`insert_many`), None for a plain
+    executemany."""
+    dialect = session.bind.dialect.name if session.bind is not None else None
+    if dialect not in ("postgresql", "sqlite") or count < COPY_MIN_ROWS:
+        return None
+    return dialect
+
+
+async def _write_records(
+    connection: AsyncConnection, table: Table, names: Sequence[str], records: list[tuple[Any, ...]]
+) -> None:
+    """Bind-processed records into `table`: SQLite's executemany, PostgreSQL's COPY."""
+    if connection.dialect.name == "sqlite":
         await connection.exec_driver_sql(_sqlite_insert_sql(connection, table, names), records)
         return
     await copy_records(connection, table, names, records)

@@ -180,19 +180,22 @@ def prefer_lz4(table: str, column: str) -> None:
     2 KB) with lz4 rather than the default pglz; elsewhere nothing. For columns of large text
     written in bulk (an import's `organization.imported` events, its stored rows): pglz cost the
     registry's import a tenth of its commits (outbox writes 0.7 → 0.5 s for 100,000 rows)."""
-    bind = op.get_bind()
-    if bind.dialect.name != "postgresql" or (bind.dialect.server_version_info or (0,)) < (14,):
-        return
-    op.execute(
-        f"DO $$ BEGIN ALTER TABLE {table} ALTER COLUMN {column} SET COMPRESSION lz4; "
-        f"EXCEPTION WHEN feature_not_supported THEN "
-        f"RAISE NOTICE '{table}.{column} keeps pglz: the server has no lz4'; END $$"
-    )
+    if _column_compression_settable():
+        op.execute(
+            f"DO $$ BEGIN ALTER TABLE {table} ALTER COLUMN {column} SET COMPRESSION lz4; "
+            f"EXCEPTION WHEN feature_not_supported THEN "
+            f"RAISE NOTICE '{table}.{column} keeps pglz: the server has no lz4'; END $$"
+        )
 
 
 def default_compression(table: str, column: str) -> None:
     """`prefer_lz4` undone (the values written meanwhile stay as they were written)."""
+    if _column_compression_settable():
+        op.execute(f"ALTER TABLE {table} ALTER COLUMN {column} SET COMPRESSION default")
+
+
+def _column_compression_settable() -> bool:
+    """Whether the store takes a column's compression method (PostgreSQL 14 or later)."""
     bind = op.get_bind()
-    if bind.dialect.name != "postgresql" or (bind.dialect.server_version_info or (0,)) < (14,):
-        return
-    op.execute(f"ALTER TABLE {table} ALTER COLUMN {column} SET COMPRESSION default")
+    version = bind.dialect.server_version_info or (0,)
+    return bind.dialect.name == "postgresql" and version >= (14,)

@@ -4,10 +4,11 @@ The rows' reading and checking (JSON lines, `read_row`, the file's duplicate che
 drafting of the new file each valid row registers if the ledger lacks it (`Draft`: its row, its
 event data) are plain Python that needs nothing of the job's transaction. For a large job they
 run in a process of its own (`ProcessRows`, the machine's second core), which sends each
-chunk's `RowBatch` pickled over a pipe; the job's process only unpickles it, in a thread, while
-it writes the chunk before. A small job (fewer rows left than `PROCESS_MIN_ROWS`) reads in a
-thread (`ThreadRows`): starting a process would cost more than it saves. Either way the next
-chunk is read while the current one is written, and the rows come in the same batches.
+chunk's `RowBatch` pickled over a pipe; a thread of the job's process takes the batches in as
+they come, and the job only unpickles one when it starts its chunk. A small job (fewer rows
+left than `PROCESS_MIN_ROWS`) reads in a thread (`ThreadRows`): starting a process would cost
+more than it saves. Either way the next chunk is read while the current one is written, and the
+rows come in the same batches.
 
 Drafting in the reader process took a third of the job's own work off it: 100,000 rows through
 the API went from 13,100 to 14,300 rows/s on SQLite and from 9,600 to 11,100-12,100 on
