@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from typing import Final, Literal
@@ -71,14 +72,22 @@ _DIGIT_RUN: Final = re.compile(r"\d{4}")
 #: 10 digits (the shortest number, a landline: a 3-digit area code and 7 digits): only such runs
 #: are searched (the rest of a row, its names, words and dates, never is), each up to the
 #: character after it, which decides whether a number ends there. A number's look back
-#: (`_EDGE_BEFORE`) still sees the text before the run. A run is tried from its first character
-#: only (the look back), so a long run of separators costs one pass, not one per character.
-#: Text with 4 digits but no such run (a name with a number in it, a date) costs one search.
+#: (`_EDGE_BEFORE`) still sees the text before the run. Runs are found whole (at least 10 such
+#: characters: one character class, the regex engine's fast loop) and their digits counted
+#: after (`_runs`); a pattern that counted the digits itself backtracked over every shorter run
+#: of digits (a house number, the 12345 in a name): 3.4 against 2.0 µs a market-supervision row.
 _NUMBER_CHARS: Final = " \\-\uff0d\u3000+\uff0b(\uff08)\uff09Xx"
 _DIGITS: Final = f"0-9{_WIDE_DIGITS}"
-_RUN: Final = re.compile(
-    f"(?<![{_DIGITS}{_NUMBER_CHARS}])[{_NUMBER_CHARS}]*(?:[{_DIGITS}][{_NUMBER_CHARS}]*){{10,}}"
-)
+_RUN: Final = re.compile(f"[{_DIGITS}{_NUMBER_CHARS}]{{10,}}")
+_NO_DIGITS: Final = str.maketrans(dict.fromkeys([*range(0x30, 0x3A), *range(0xFF10, 0xFF1A)]))
+
+
+def _runs(text: str) -> Iterator[re.Match[str]]:
+    """The runs of `text` that may hold a number (see `_RUN`), in order."""
+    for run in _RUN.finditer(text):
+        chars = run.group()
+        if len(chars) - len(chars.translate(_NO_DIGITS)) >= 10:
+            yield run
 
 
 @dataclass(frozen=True)
@@ -140,13 +149,16 @@ def _number(m: re.Match[str]) -> PersonalNumber | None:
 def find_personal(text: str) -> list[PersonalNumber]:
     """The ID numbers and phones in `text`, in order, none overlapping (an ID number wins over a
     phone found inside the same digits)."""
-    first = _RUN.search(text) if _DIGIT_RUN.search(text) is not None else None
+    if _DIGIT_RUN.search(text) is None:
+        return []
+    runs = _runs(text)
+    first = next(runs, None)
     if first is None:
         return []
     # Full-width digits map one to one: the runs found in `text` stand where they are in `mapped`.
     mapped = text.translate(_HALFWIDTH) if _WIDE.search(text) else text
     found: list[PersonalNumber] = []
-    for run in itertools.chain((first,), _RUN.finditer(text, first.end())):
+    for run in itertools.chain((first,), runs):
         # up to the character after the run, for the look ahead (`_EDGE_AFTER`)
         at, end = run.start(), run.end() + 1
         while (m := _ANY.search(mapped, at, end)) is not None:

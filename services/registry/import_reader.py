@@ -191,13 +191,18 @@ def _serve(
         reader = FileReader(Path(path), source, scope, eligible_at)
         reader.skip(skip)
         while True:
-            with collector_paused():  # a batch's objects live until sent (as `_receive` says)
+            # A batch's objects live until pickled, and are let go before the collector
+            # resumes (its first collection would scan them all: 8 ms a batch, a tenth of the
+            # reader's work).
+            with collector_paused():
                 batch = reader.take(chunk_rows)
                 for record in batch.records:
                     record.name_key  # noqa: B018 (a cached property: computed here, not in the job)
                 data = pickle.dumps(batch, protocol=pickle.HIGHEST_PROTOCOL)
+                last = batch.consumed == 0
+                del batch
             out.send_bytes(data)
-            if batch.consumed == 0:
+            if last:
                 return
     except (BrokenPipeError, ConnectionResetError):  # the job stopped reading, or its process died
         return

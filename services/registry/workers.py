@@ -8,8 +8,9 @@ reads, masked; `service/imports.py`); a job stored as uploaded by an older versi
 rows first. Then one transaction per chunk of rows (the use case `import_chunk`, with the job's
 progress). A resumed job starts after the last committed chunk; the rows before it are read
 again only to rebuild the file's duplicate check. While one chunk is written, the next is read
-and validated in a thread, or for a large job in a process of its own (`import_reader`). The
-transaction that finishes a job deletes its stored rows.
+and validated in a thread, or for a large job in a process of its own (`import_reader`), and on
+PostgreSQL also looked up and planned in a transaction of its own (`_Chunk`: it writes once the
+one before has committed). The transaction that finishes a job deletes its stored rows.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
@@ -29,7 +31,13 @@ from libs.common.logging import get_logger
 from libs.common.service import Runtime, WorkerFactory
 from libs.common.tables import utcnow
 from libs.common.tasks import PeriodicJob, StopSignal, stop_loop
-from services.registry.domain.imports import ImportCounts, ImportJob, MissingColumns
+from services.registry.domain.imports import (
+    FilesTouched,
+    ImportCounts,
+    ImportJob,
+    MissingColumns,
+    RowBatch,
+)
 from services.registry.domain.organizations import Rules
 from services.registry.import_reader import PROCESS_MIN_ROWS, RowSource, open_rows
 from services.registry.service import branches
@@ -132,10 +140,13 @@ async def run_job(
     max_chunks: int | None = None,
     limits: SheetLimits | None = None,
     process_min_rows: int | None = PROCESS_MIN_ROWS,
+    overlap: bool | None = None,
 ) -> str:
     """Process a job this worker has claimed, renewing its lease every `heartbeat` seconds
     (a third of the lease unless given); returns its status when this run ends. Its rows are
-    read in a process of their own when at least `process_min_rows` are left (None: never)."""
+    read in a process of their own when at least `process_min_rows` are left (None: never).
+    A chunk is planned while the one before it writes when `overlap` (unless given: on
+    PostgreSQL; SQLite has one writer)."""
     async with RegistryUnitOfWork(db, readonly=True) as uow:
         job = await service.get_job(uow, job_id)
     if job is None:
@@ -170,11 +181,84 @@ async def run_job(
                     lease=lease,
                     should_stop=lambda: should_stop() or lost.is_set(),
                     max_chunks=max_chunks,
+                    overlap=db.dialect == "postgresql" if overlap is None else overlap,
                 )
             finally:
                 await rows.close()  # nothing reads the temporary file once it is removed
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class _Progress:
+    """Where a job stands after a chunk commits: its counts so far and the rows done."""
+
+    counts: ImportCounts
+    done: int
+
+
+class _Chunk:
+    """One chunk of a job in its own transaction, with the job's progress.
+
+    It may start while the chunk before it (`before`) is still writing (PostgreSQL): its files
+    are looked up, locked and planned meanwhile, and its writes begin once `before` has
+    committed, so chunks commit in the file's order and a chunk whose `before` failed rolls
+    back with it. A file `before` holds (locked) is read by this chunk only once `before` has
+    committed; a row naming a file `before` registers or changes (`FilesTouched`, which an open
+    transaction would not show) makes this chunk wait for that commit before it looks up."""
+
+    def __init__(
+        self,
+        db: Database,
+        job: ImportJob,
+        owner: str,
+        rules: Rules,
+        batch: RowBatch,
+        *,
+        before: _Chunk | None,
+        start: _Progress,
+        lease: timedelta,
+    ) -> None:
+        self.planned: asyncio.Future[FilesTouched] = asyncio.get_running_loop().create_future()
+        self.task = asyncio.create_task(
+            self._run(db, job, owner, rules, batch, before, start, lease)
+        )
+
+    async def _run(
+        self,
+        db: Database,
+        job: ImportJob,
+        owner: str,
+        rules: Rules,
+        batch: RowBatch,
+        before: _Chunk | None,
+        start: _Progress,
+        lease: timedelta,
+    ) -> _Progress:
+        # A chunk's objects (its batch, thousands of rows) live until it commits: the collector
+        # is held off over it (`collector_paused`), and they are let go before it resumes.
+        with collector_paused():
+            try:
+                async with RegistryUnitOfWork(db) as uow:
+                    if before is not None and (await before.planned).named_in(batch):
+                        await before.task
+                    plan = await service.plan_import(uow, job, batch)
+                    self.planned.set_result(FilesTouched.by(plan))
+                    if before is not None:
+                        start = await before.task
+                    total = ImportCounts(**start.counts.as_dict())
+                    total.add(await service.write_import(uow, job, plan, rules))
+                    done = start.done + batch.consumed
+                    del batch, plan
+                    await service.record_progress(
+                        uow, job, owner, rows_done=done, counts=total, lease_until=utcnow() + lease
+                    )
+            except BaseException as exc:
+                if not self.planned.done():
+                    self.planned.set_exception(exc)
+                    self.planned.exception()  # retrieved: the task's own failure is what counts
+                raise
+            return _Progress(total, done)
 
 
 async def _run_chunks(
@@ -187,39 +271,59 @@ async def _run_chunks(
     lease: timedelta,
     should_stop: Callable[[], bool],
     max_chunks: int | None,
+    overlap: bool,
 ) -> str:
-    """The job's chunks from where it stands, each in its own transaction with the progress."""
-    counts = ImportCounts(**job.counts)
-    done = job.rows_done
+    """The job's chunks from where it stands, each in its own transaction with the progress.
+
+    The next batch is read and validated (in a thread or a process) while this one is written.
+    With `overlap` the next chunk is also looked up and planned while this one writes
+    (`_Chunk`), two transactions at most in flight; without, one chunk at a time."""
+    progress = _Progress(ImportCounts(**job.counts), job.rows_done)
+    in_flight: list[_Chunk] = []  # the chunk writing, and the one planned after it
     chunks = 0
-    # The next batch is read and validated (in a thread or a process) while this one is written.
-    while True:
-        if should_stop() or (max_chunks is not None and chunks >= max_chunks):
-            async with RegistryUnitOfWork(db) as uow:  # let another worker (or a restart) resume
-                await service.release_job(uow, job, owner)
-            return "running"
-        # A chunk's objects (its batch, thousands of rows) live until it commits: the collector
-        # is held off over it (`collector_paused`), and the batch let go before it resumes.
-        with collector_paused():
-            batch = await rows.next_batch()
-            if batch.consumed == 0:
-                break
-            async with RegistryUnitOfWork(db) as uow:
-                total = ImportCounts(**counts.as_dict())
-                total.add(await service.import_chunk(uow, job, batch, rules))
-                await service.record_progress(
-                    uow,
-                    job,
-                    owner,
-                    rows_done=done + batch.consumed,
-                    counts=total,
-                    lease_until=utcnow() + lease,
+    try:
+        while True:
+            if should_stop() or (max_chunks is not None and chunks >= max_chunks):
+                for chunk in in_flight:
+                    progress = await chunk.task
+                async with RegistryUnitOfWork(db) as uow:  # another worker (or a restart) resumes
+                    await service.release_job(uow, job, owner)
+                return "running"
+            # A batch's objects (thousands of rows) live until its chunk commits: the collector
+            # is held off while they do (`collector_paused`, in the chunk too).
+            with collector_paused():
+                batch = await rows.next_batch()
+                if batch.consumed == 0:
+                    break
+                before = in_flight[-1] if in_flight else None
+                chunk = _Chunk(
+                    db, job, owner, rules, batch, before=before, start=progress, lease=lease
                 )
-            counts, done, chunks = total, done + batch.consumed, chunks + 1
-            del batch
+                in_flight.append(chunk)
+                del batch
+                if overlap:  # planned; then the one before it committed, this one writing
+                    await chunk.planned
+                    if before is not None:
+                        progress = await before.task
+                        in_flight.remove(before)
+                else:
+                    progress = await chunk.task
+                    in_flight.remove(chunk)
+                del chunk, before
+                chunks += 1
+        for chunk in in_flight:
+            progress = await chunk.task
+    except BaseException as exc:
+        # a chunk still in flight ends (commits or rolls back) before the job's error is raised
+        for chunk in in_flight:
+            if isinstance(exc, asyncio.CancelledError):
+                chunk.task.cancel()
+            with contextlib.suppress(BaseException):
+                await chunk.task
+        raise
     async with RegistryUnitOfWork(db) as uow:
         await service.finish_job(uow, job, owner)
-    log.info("import done", import_id=job.id, **counts.as_dict())
+    log.info("import done", import_id=job.id, **progress.counts.as_dict())
     return "done"
 
 

@@ -1250,6 +1250,44 @@ def plan_chunk(
     return plan
 
 
+#: What a look-up by name selects on (`organizations_by_name_key`).
+_FOUND_BY_NAME = frozenset({"name", "status", "region_code"})
+
+
+@dataclass(frozen=True)
+class FilesTouched:
+    """The credit codes and names (`name_key`) of the files a chunk registers, and those it
+    gives the files it changes. A chunk looked up while that chunk's transaction is still
+    open would not see those files as they are about to be (PostgreSQL shows a transaction only
+    what others committed): a chunk with a row naming one of them waits for that commit."""
+
+    codes: frozenset[str]
+    names: frozenset[str]
+
+    @classmethod
+    def by(cls, plan: ChunkPlan) -> FilesTouched:
+        """A changed file counts by what the plan changes of how it is found (its code; its
+        name, status or region for a look-up by name): as it was, it is found, and waited for,
+        by its lock."""
+        codes = {new.record.credit_code or "" for new in plan.registered}
+        names = {new.record.name_key for new in plan.registered}
+        for _, after, changed in plan.changes:
+            if "credit_code" in changed:
+                codes.add(after.credit_code)
+            if not _FOUND_BY_NAME.isdisjoint(changed):
+                names.add(after.name_key)
+        codes.discard("")
+        return cls(frozenset(codes), frozenset(names))
+
+    def named_in(self, batch: RowBatch) -> bool:
+        """Whether a record of `batch` names one of these files' codes or names."""
+        codes, names = self.codes, self.names
+        return any(
+            (r.credit_code is not None and r.credit_code in codes) or r.name_key in names
+            for r in batch.records
+        )
+
+
 def _match(
     plan: ChunkPlan,
     records: Iterable[SourceRecord],

@@ -393,8 +393,14 @@ async def file_piece(uow: RegistryUnitOfWork, job_id: str, seq: int) -> bytes | 
 async def import_chunk(
     uow: RegistryUnitOfWork, job: ImportJob, batch: RowBatch, rules: Rules
 ) -> ImportCounts:
-    """One chunk of the job's rows: the organisations they may be are looked up (and locked) in
-    bulk, the domain plans the chunk, and the plan is written. Returns what it counted."""
+    """One chunk of the job's rows: planned (`plan_import`) and written (`write_import`).
+    Returns what it counted."""
+    return await write_import(uow, job, await plan_import(uow, job, batch), rules)
+
+
+async def plan_import(uow: RegistryUnitOfWork, job: ImportJob, batch: RowBatch) -> ChunkPlan:
+    """What a chunk of the job's rows does: the organisations they may be are looked up (and
+    locked) in bulk and the domain plans the chunk. Nothing is written yet."""
     repo = uow.imports
     by_code = await repo.organizations_by_credit_code(
         r.credit_code for r in batch.records if r.credit_code
@@ -404,9 +410,17 @@ async def import_chunk(
     )
     found = [o.id for o in by_code.values()] + [o.id for os in by_name.values() for o in os]
     said_before = await repo.said_before(found, job.source)
-    plan = plan_chunk(
+    return plan_chunk(
         job, batch, by_code=by_code, by_name=by_name, said_before=said_before, now=utcnow()
     )
+
+
+async def write_import(
+    uow: RegistryUnitOfWork, job: ImportJob, plan: ChunkPlan, rules: Rules
+) -> ImportCounts:
+    """A chunk's plan written in the unit of work, with its events and audit entries. Returns
+    what it counted."""
+    repo = uow.imports
     # The new files as drafted where their rows were read (any record not drafted there, now).
     eligible_at = rules.standalone_min_full_members
     drafts = [

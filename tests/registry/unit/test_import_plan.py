@@ -10,6 +10,7 @@ from typing import Any
 
 from services.registry.domain.imports import (
     ChunkPlan,
+    FilesTouched,
     ImportJob,
     Provenance,
     RowBatch,
@@ -301,3 +302,28 @@ def test_provenance_says_whether_the_source_spoke_of_the_file_before() -> None:
     )
     first = {p.organization_id: p.first for p in result.provenance}
     assert first == {spoken.id: False, unspoken.id: True, "new-1": True}
+
+
+def test_files_touched_are_what_a_chunk_looked_up_before_the_commit_would_miss() -> None:
+    provisional = stored(5, credit_code="", name="大同市新荣区无码测试有限公司")
+    result = plan(
+        [
+            record(2, 1),  # a new file
+            record(3, 6, name="大同市新荣区无码测试有限公司"),  # gives the provisional its code
+            record(4, 7, address="新地址"),  # a file changed, but not how it is found
+        ],
+        [provisional, stored(7)],
+    )
+    assert any("credit_code" in changed for _, _, changed in result.changes)
+    touched = FilesTouched.by(result)
+
+    def naming(*records: SourceRecord) -> bool:
+        return touched.named_in(RowBatch(records=list(records)))
+
+    assert naming(record(9, 1, name="别的名字"))  # the new file's code
+    assert naming(record(9, 8, name="大同市新荣区测试1有限公司"))  # its name, another code
+    assert naming(record(9, None, name="大同市新荣区测试1有限公司"))  # its name, no code
+    assert naming(record(9, 6, name="别的名字"))  # the code the plan gives a file
+    assert not naming(record(9, 7, name="别的名字"))  # found by its lock, as it was
+    assert not naming(record(9, 8), record(10, None, name="别的名字"))
+    assert not FilesTouched.by(plan([])).named_in(RowBatch(records=[record(9, 1)]))
