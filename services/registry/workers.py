@@ -197,6 +197,18 @@ class _Progress:
     done: int
 
 
+@dataclass(frozen=True)
+class _JobRun:
+    """What the chunks of one run of a job share: the store, the job, whose it is, the rules,
+    and how long each commit extends the lease."""
+
+    db: Database
+    job: ImportJob
+    owner: str
+    rules: Rules
+    lease: timedelta
+
+
 class _Chunk:
     """One chunk of a job in its own transaction, with the job's progress.
 
@@ -208,38 +220,20 @@ class _Chunk:
     transaction would not show) makes this chunk wait for that commit before it looks up."""
 
     def __init__(
-        self,
-        db: Database,
-        job: ImportJob,
-        owner: str,
-        rules: Rules,
-        batch: RowBatch,
-        *,
-        before: _Chunk | None,
-        start: _Progress,
-        lease: timedelta,
+        self, run: _JobRun, batch: RowBatch, *, before: _Chunk | None, start: _Progress
     ) -> None:
         self.planned: asyncio.Future[FilesTouched] = asyncio.get_running_loop().create_future()
-        self.task = asyncio.create_task(
-            self._run(db, job, owner, rules, batch, before, start, lease)
-        )
+        self.task = asyncio.create_task(self._run(run, batch, before, start))
 
     async def _run(
-        self,
-        db: Database,
-        job: ImportJob,
-        owner: str,
-        rules: Rules,
-        batch: RowBatch,
-        before: _Chunk | None,
-        start: _Progress,
-        lease: timedelta,
+        self, run: _JobRun, batch: RowBatch, before: _Chunk | None, start: _Progress
     ) -> _Progress:
         # A chunk's objects (its batch, thousands of rows) live until it commits: the collector
         # is held off over it (`collector_paused`), and they are let go before it resumes.
         with collector_paused():
             try:
-                async with RegistryUnitOfWork(db) as uow:
+                job = run.job
+                async with RegistryUnitOfWork(run.db) as uow:
                     if before is not None and (await before.planned).named_in(batch):
                         await before.task
                     plan = await service.plan_import(uow, job, batch)
@@ -247,11 +241,16 @@ class _Chunk:
                     if before is not None:
                         start = await before.task
                     total = ImportCounts(**start.counts.as_dict())
-                    total.add(await service.write_import(uow, job, plan, rules))
+                    total.add(await service.write_import(uow, job, plan, run.rules))
                     done = start.done + batch.consumed
                     del batch, plan
                     await service.record_progress(
-                        uow, job, owner, rows_done=done, counts=total, lease_until=utcnow() + lease
+                        uow,
+                        job,
+                        run.owner,
+                        rows_done=done,
+                        counts=total,
+                        lease_until=utcnow() + run.lease,
                     )
             except BaseException as exc:
                 if not self.planned.done():
@@ -278,6 +277,7 @@ async def _run_chunks(
     The next batch is read and validated (in a thread or a process) while this one is written.
     With `overlap` the next chunk is also looked up and planned while this one writes
     (`_Chunk`), two transactions at most in flight; without, one chunk at a time."""
+    run = _JobRun(db, job, owner, rules, lease)
     progress = _Progress(ImportCounts(**job.counts), job.rows_done)
     in_flight: list[_Chunk] = []  # the chunk writing, and the one planned after it
     chunks = 0
@@ -296,9 +296,7 @@ async def _run_chunks(
                 if batch.consumed == 0:
                     break
                 before = in_flight[-1] if in_flight else None
-                chunk = _Chunk(
-                    db, job, owner, rules, batch, before=before, start=progress, lease=lease
-                )
+                chunk = _Chunk(run, batch, before=before, start=progress)
                 in_flight.append(chunk)
                 del batch
                 if overlap:  # planned; then the one before it committed, this one writing
