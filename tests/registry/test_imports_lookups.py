@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -221,7 +221,7 @@ async def test_save_changed_writes_each_change_and_only_it(
 ) -> None:
     db = Database(await service_databases.url("registry"), source="/pb/registry")
     try:
-        stored = [named(n, f"大同市新荣区测试{n}号有限公司", staff_count=5) for n in range(1, 5)]
+        stored = [named(n, f"大同市新荣区测试{n}号有限公司", staff_count=5) for n in range(1, 6)]
         async with db.unit_of_work() as uow:
             await OrganizationRepository(uow.session).add_many(stored)
         later = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
@@ -235,6 +235,16 @@ async def test_save_changed_writes_each_change_and_only_it(
             changed(stored[1], address="新荣区测试路2号"),  # the same fields: one statement
             changed(stored[2], name="大同市新荣区改名三号有限公司", staff_count=30),
             changed(stored[3], ledger=dataclasses.replace(stored[3].ledger, operations=True)),
+            changed(  # a column of each kind of type: float, date, boolean, text, none
+                stored[4],
+                latitude=40.0931,
+                longitude=113.1412,
+                deregistered_on=date(2026, 11, 20),
+                operating_status="closed",
+                has_premises=True,
+                no_branch_reason=None,
+                deregistration_reason="注销",
+            ),
         ]
         async with db.unit_of_work() as uow:
             await OrganizationRepository(uow.session).save_changed(changes)

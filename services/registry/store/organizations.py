@@ -10,7 +10,6 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     and_,
-    bindparam,
     false,
     func,
     or_,
@@ -25,10 +24,10 @@ from libs.common.db import (
     Repository,
     containing,
     dialect_insert,
-    execute_many,
     insert_many,
     insert_values,
     starting_with,
+    update_many,
 )
 from libs.common.subtree import within_region
 from services.registry.domain.names import name_key
@@ -223,7 +222,7 @@ class OrganizationRepository(Repository):
 
     async def save_changed(self, changes: Sequence[tuple[Organization, Sequence[str]]]) -> None:
         """Write many changed files at once (imports), each given with the names of the fields
-        that changed: one executemany of an UPDATE by id per set of changed fields, setting only
+        that changed: one bulk UPDATE by id (`update_many`) per set of changed fields, setting only
         those (with the version, `updated_at`, and what a field is stored as besides: the name's
         key, the ledger's points). Setting every column made SQLite update every index of the
         table for each row, and the columns' values cost more to bind than the change."""
@@ -241,13 +240,7 @@ class OrganizationRepository(Repository):
                 }
                 _add_derived(row, organization, changed)
                 rows.append(row)
-            names = [name for name in rows[0] if name != "_id"]
-            statement = (
-                update(organizations)
-                .where(organizations.c.id == bindparam("_id"))
-                .values({name: bindparam(name) for name in names})
-            )
-            await execute_many(self.session, statement, rows)
+            await update_many(self.session, organizations, rows, key="id")
 
 
 def _stored_columns(changed: Sequence[str]) -> tuple[str, ...]:
