@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from libs.common.personal import find_personal, has_personal, mask_personal
+from libs.common.personal import _runs, find_personal, has_personal, mask_personal
 from libs.common.validators import id_number_check_char
 
 BODY = "14021219900101123"
@@ -67,3 +69,25 @@ def test_codes_and_other_numbers_are_left_alone(text: str) -> None:
 def test_an_id_number_is_not_read_as_a_phone_too() -> None:
     found = find_personal(f"证件{ID}")
     assert [f.kind for f in found] == ["id_number"]
+
+
+NUMBER_CHARS = set("0123456789０１２３４５６７８９ -－\u3000+＋(（)）Xx")
+DIGITS = set("0123456789０１２３４５６７８９")
+
+
+def runs_by_hand(text: str) -> list[tuple[int, int]]:
+    """The whole runs of number characters holding at least ten digits, as spans."""
+    spans, start = [], None
+    for i, c in enumerate([*text, "\0"]):
+        if c in NUMBER_CHARS and start is None:
+            start = i
+        elif c not in NUMBER_CHARS and start is not None:
+            if sum(ch in DIGITS for ch in text[start:i]) >= 10:
+                spans.append((start, i))
+            start = None
+    return spans
+
+
+@given(st.text(alphabet="0123456789８９ -－\u3000+＋(（)）XxaC大\x1f.", max_size=40))
+def test_the_runs_searched_are_the_whole_runs_with_ten_digits(text: str) -> None:
+    assert [(m.start(), m.end()) for m in _runs(text)] == runs_by_hand(text)
