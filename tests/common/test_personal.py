@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from libs.common.personal import _runs, find_personal, has_personal, mask_personal
@@ -88,6 +88,21 @@ def runs_by_hand(text: str) -> list[tuple[int, int]]:
     return spans
 
 
-@given(st.text(alphabet="0123456789８９ -－\u3000+＋(（)）XxaC大\x1f.", max_size=40))
+#: Text made of pieces: runs of digits (ASCII or full-width), separators and signs, other text.
+PIECES = st.lists(
+    st.one_of(
+        st.text(alphabet="0123456789８９", min_size=1, max_size=12),
+        st.sampled_from([" ", "-", "－", "\u3000", "+", "＋", "(", "（", ")", "）", "X", "x"]),
+        st.sampled_from(["a", "C", "大", "\x1f", ".", "号"]),
+    ),
+    max_size=12,
+).map("".join)
+
+
+@example("123456789")  # nine digits: no run
+@example("12345-6789")  # ten characters, nine digits: no run
+@example("12345-67890")  # ten across a separator: one
+@example("号0352 1234567号138 1234 567")  # two runs, the second nine digits
+@given(PIECES)
 def test_the_runs_searched_are_the_whole_runs_with_ten_digits(text: str) -> None:
     assert [(m.start(), m.end()) for m in _runs(text)] == runs_by_hand(text)
