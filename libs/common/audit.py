@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar
 
-from pydantic_core import to_json
 from sqlalchemy import Column, Index, MetaData, String, Table, Text, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.auth import Principal
 from libs.common.db import UnitOfWork, insert_many
 from libs.common.events import Envelope, IntegrationEvent
+from libs.common.json_text import json_dumps
 from libs.common.subtree import within_region
 from libs.common.tables import BigIntPK, UTCDateTime, utcnow
 
@@ -167,7 +167,8 @@ class AuditTrail:
                 "entity_type": entity_type,
                 "entity_id": entity_id,
                 "region_code": region_code,
-                "changes": _changes_text(changes),
+                # a value JSON has no form for as its text, a time in ISO 8601
+                "changes": json_dumps(changes, fallback=str),
             }
             for entity_id, region_code, changes in entries
         ]
@@ -249,13 +250,3 @@ def event_changes(event: IntegrationEvent) -> dict[str, Any]:
     """An event's fields as an audit entry's changes: all but the aggregate id and region."""
     skip = {event.subject_field, "region_code"}
     return {k: v for k, v in event.model_dump(mode="json").items() if k not in skip}
-
-
-def _changes_text(changes: Mapping[str, Any]) -> str:
-    """An entry's changes as JSON text (compact, UTF-8 as it is: pydantic-core, a third of
-    the standard library's time, which an import's thousands of entries a chunk felt); a value
-    JSON has no form for written as its `str`, a time in ISO 8601."""
-    try:
-        return to_json(changes, fallback=str).decode()
-    except ValueError:  # a lone surrogate: escaped by the standard library
-        return json.dumps(changes, default=str)
