@@ -3,6 +3,7 @@ what a test counts from the events it sent."""
 
 from __future__ import annotations
 
+import asyncio
 import random
 import sqlite3
 import time
@@ -11,9 +12,12 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
-from sqlalchemy import make_url, select, update
+from sqlalchemy import make_url, select, text, update
+from sqlalchemy.exc import OperationalError
 
+from libs.common import db as db_module
 from libs.common.calendar import local_today
+from libs.common.db import Database
 from libs.common.events import IntegrationEvent
 from services.coverage.app import definition
 from services.coverage.domain.facts import Scope
@@ -39,7 +43,15 @@ from tests.coverage.feed import (
     updated,
 )
 from tests.factories import outbox_data
-from tests.harness import SQLITE_ONLY, NatsServer, RunningService, ServiceDatabases, serve, wait_for
+from tests.harness import (
+    POSTGRESQL_ONLY,
+    SQLITE_ONLY,
+    NatsServer,
+    RunningService,
+    ServiceDatabases,
+    serve,
+    wait_for,
+)
 
 TOWNSHIP_A = "140212101"
 TOWNSHIP_B = "140212102"
@@ -543,3 +555,28 @@ async def test_reads_do_not_wait_for_the_writer(
         writer.execute("ROLLBACK")
         writer.close()
     assert await rates(service, "140212") == before
+
+
+@POSTGRESQL_ONLY
+async def test_a_read_on_a_connection_cut_fails_once_then_reads_again(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The region's read goes straight to asyncpg (`read_one`): a connection the server cut
+    (restarted) since its last use fails as SQLAlchemy's own would (OperationalError, which the
+    API answers 503), is dropped, and the next read reconnects."""
+    monkeypatch.setattr(db_module, "PING_AFTER_IDLE_S", 3600.0)  # handed out unchecked
+    area = ("140212", "")
+
+    async def read() -> RegionRead:
+        async with CoverageUnitOfWork(db, readonly=True) as uow:
+            return await uow.rollups.live(area, local_today())
+
+    first = await read()
+    async with db.read() as session:  # the pool's one connection
+        pid = (await session.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+    async with Database(db.url, source="/pb/coverage-test").sessions() as other:
+        await other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    await asyncio.sleep(0.1)
+    with pytest.raises(OperationalError):
+        await read()
+    assert await read() == first

@@ -36,7 +36,7 @@ from services.coverage.domain.new_employment import region_range
 from services.coverage.domain.rates import Area, BreakdownRow, Counts, Snapshot
 from services.coverage.domain.rollups import COUNTERS
 from services.coverage.store.new_employment import counts_statement as new_employment_counts
-from services.coverage.store.snapshot_reads import read_snapshot
+from services.coverage.store.snapshot_reads import read_one
 from services.coverage.store.tables import (
     calendar,
     organization_facts,
@@ -86,11 +86,13 @@ def _day(stored: date | str | None) -> date | None:
     return date.fromisoformat(stored) if isinstance(stored, str) else stored
 
 
-def _live_statements() -> tuple[Any, Any]:
-    """A region's `RegionRead` in two statements (parameters `region`, `area`; `low`, `high`:
+def _live_statement() -> tuple[Any, int]:
+    """A region's `RegionRead` in one statement (parameters `region`, `area`; `low`, `high`:
     `region_range`; `today`, the offices' day, for the new-employment counts until a day is
-    stored): the day, `as_of` and the new-employment counts in one row of small aggregates; the
-    roll-up rows, on their key's index."""
+    stored), so that it is read from one snapshot in one round trip: the head (the day, `as_of`
+    and the new-employment counts: one row of small aggregates) joined to each of the region's
+    roll-up rows, read on their key's index, in key order; a region without rows gives the
+    head once, its row's columns NULL. With the number of the head's columns."""
     stored_day = select(calendar.c.day).where(calendar.c.name == "projection").scalar_subquery()
     counts = new_employment_counts(
         func.coalesce(stored_day, bindparam("today", type_=Date))
@@ -98,18 +100,21 @@ def _live_statements() -> tuple[Any, Any]:
     r = rollups.c
     of_region = (r.region_code == bindparam("region")) & (r.area_id == bindparam("area"))
     head = select(
-        stored_day,
-        select(func.max(r.updated_at)).where(of_region).scalar_subquery(),
+        stored_day.label("day"),
+        select(func.max(r.updated_at)).where(of_region).scalar_subquery().label("as_of"),
         *counts.c,
-    )
+    ).subquery()
     key = (r.kind, r.section, r.size_band)
-    rows = select(*key, *[r[name] for name in COUNTERS]).where(of_region).order_by(*key)
-    return head, rows
+    rows = select(*key, *[r[name] for name in COUNTERS]).where(of_region).subquery()
+    row_key = (rows.c.kind, rows.c.section, rows.c.size_band)
+    statement = (
+        select(*head.c, *rows.c).select_from(head.outerjoin(rows, true())).order_by(*row_key)
+    )
+    return statement, len(head.c)
 
 
-#: Built once: every GET of a region's rates runs them, and building them cost more than
-#: running them.
-_HEAD, _ROWS = _live_statements()
+#: Built once: every GET of a region's rates runs it, and building it cost more than running it.
+_LIVE, _HEAD_COLUMNS = _live_statement()
 
 
 @dataclass(frozen=True)
@@ -123,12 +128,13 @@ class PendingChange:
 class RollupRepository(Repository):
     async def live(self, area: Area, today: date) -> RegionRead:
         """The region's `RegionRead` (new-employment counts of the whole region, whatever the
-        area), in one step (`read_snapshot`)."""
+        area), in one step (`read_one`)."""
         region_code, area_id = area
         low, high = region_range(region_code)
         params = {"region": region_code, "area": area_id, "low": low, "high": high, "today": today}
-        (head,), rows = await read_snapshot(self.session, [(_HEAD, params), (_ROWS, params)])
-        day, as_of, *counts = head
+        found = await read_one(self.session, _LIVE, params)
+        day, as_of, *counts = found[0][:_HEAD_COLUMNS]
+        rows = [row[_HEAD_COLUMNS:] for row in found if row[_HEAD_COLUMNS] is not None]
         registered, checked_in, stations, resolved, on_time = (int(n) for n in counts)
         return RegionRead(
             _day(day),

@@ -1,6 +1,7 @@
-"""A few small statements read from one snapshot in one step, for the GETs that run them on every
-request: on SQLite on a connection of the process's own, in one hand-off to a worker thread;
-elsewhere on the unit of work's read session.
+"""One small statement read in one step, for the GETs that run one on every request: on SQLite
+on a connection of the process's own, in one hand-off to a worker thread; on PostgreSQL straight
+on the session's asyncpg connection, one round trip. A single statement reads one snapshot by
+itself on both stores, so no transaction is opened around it.
 
 Why not the session on SQLite: aiosqlite hands every step (cursor, execute, fetch, close, BEGIN,
 ROLLBACK) to its connection's thread and back, 13 hand-overs for a GET's two statements (3 with
@@ -9,31 +10,61 @@ result processing; they were most of the API process's CPU per GET and, on a loa
 of its latency. Here the whole read is one hand-off. Not on the event loop's thread: a read is
 tens of microseconds, but a province's new-employment counts at 500,000 workers take 185 ms, and
 the process would answer nothing else meanwhile (measured alike on the CPU: 2.2-2.4 ms per GET
-in a thread against 1.9-2.7 ms on the loop's thread, 2.19-2.52 ms before the move)."""
+in a thread against 1.9-2.7 ms on the loop's thread, 2.19-2.52 ms before the move).
+
+Why not the session's execute on PostgreSQL: the read session's transaction (REPEATABLE READ,
+for the GETs that read several statements) costs a BEGIN and a ROLLBACK round trip around the
+statement, and SQLAlchemy's asyncpg adapter a Python layer over each; while the projection's
+worker and the server keep both cores busy, each round trip waits for a core, and the GET's p99
+was four of them. asyncpg's `fetch` outside a transaction is one round trip (its statement cache
+keeps the statement prepared) in an implicit transaction of its own."""
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
 import threading
-from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 from weakref import WeakKeyDictionary
 
-from sqlalchemy.engine import Engine
+import asyncpg
+from sqlalchemy.engine import Dialect, Engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
+
+#: A statement compiled for a dialect: its SQL, its parameters' names in order and the values it
+#: holds itself (its literals).
+_Compiled = tuple[str, tuple[str, ...], dict[str, Any]]
+
+_compiled: dict[tuple[int, str], _Compiled] = {}
+
+
+def _sql(statement: Any, dialect: Dialect) -> _Compiled:
+    """`statement` compiled for `dialect`, once (the statements read here are built once, at
+    import, and live as long as the process)."""
+    key = (id(statement), dialect.name)
+    found = _compiled.get(key)
+    if found is None:
+        compiled = statement.compile(dialect=dialect)
+        found = (str(compiled), tuple(compiled.positiontup or ()), dict(compiled.params))
+        _compiled[key] = found
+    return found
+
+
+def _values(compiled: _Compiled, given: dict[str, Any], bound: Any = None) -> list[Any]:
+    _, names, held = compiled
+    values = [given[n] if n in given else held[n] for n in names]
+    return values if bound is None else [bound(v) for v in values]
 
 
 class _SqliteReader:
     """A connection to the store's file per thread that reads (the default executor's), reading
-    only (`query_only`), each call one deferred transaction: a WAL snapshot that never waits for
-    a writer."""
+    only (`query_only`), each call one statement: a WAL snapshot that never waits for a writer."""
 
     def __init__(self, path: str) -> None:
         self._path = path
         self._local = threading.local()
-        self._compiled: dict[int, tuple[str, tuple[str, ...], dict[str, Any]]] = {}
 
     def _connect(self) -> sqlite3.Connection:
         connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
@@ -43,33 +74,8 @@ class _SqliteReader:
             self._local.connection = connection
         return connection
 
-    def _sql(self, statement: Any, dialect: Any) -> tuple[str, tuple[str, ...], dict[str, Any]]:
-        """The statement's SQL, its parameters' names in order and the values it holds itself
-        (its literals), compiled once."""
-        found = self._compiled.get(id(statement))
-        if found is None:
-            compiled = statement.compile(dialect=dialect)
-            found = (str(compiled), tuple(compiled.positiontup), dict(compiled.params))
-            self._compiled[id(statement)] = found
-        return found
-
-    def read(
-        self, statements: Sequence[tuple[Any, dict[str, Any]]], dialect: Any
-    ) -> list[list[tuple[Any, ...]]]:
-        connection = self._connect()
-        several = len(statements) > 1  # one statement reads one snapshot by itself
-        if several:
-            connection.execute("BEGIN")
-        try:
-            found = []
-            for statement, given in statements:
-                sql, names, held = self._sql(statement, dialect)
-                params = [_bound(given[n] if n in given else held[n]) for n in names]
-                found.append(connection.execute(sql, params).fetchall())
-            return found
-        finally:
-            if several:
-                connection.execute("ROLLBACK")
+    def read(self, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+        return self._connect().execute(sql, params).fetchall()
 
 
 def _bound(value: Any) -> Any:
@@ -84,11 +90,7 @@ def _bound(value: Any) -> Any:
 _readers: WeakKeyDictionary[Engine, _SqliteReader] = WeakKeyDictionary()
 
 
-def _reader(session: AsyncSession) -> _SqliteReader | None:
-    bind = session.bind
-    engine = bind.sync_engine if bind is not None else None
-    if engine is None or engine.dialect.name != "sqlite":
-        return None
+def _reader(engine: Engine) -> _SqliteReader | None:
     found = _readers.get(engine)
     if found is None:
         path = engine.url.database
@@ -98,18 +100,38 @@ def _reader(session: AsyncSession) -> _SqliteReader | None:
     return found
 
 
-async def read_snapshot(
-    session: AsyncSession, statements: Sequence[tuple[Any, dict[str, Any]]]
-) -> list[list[tuple[Any, ...]]]:
-    """The rows of each statement (Core, with its parameters), all from one snapshot of the
-    store. On SQLite the values come back as stored (dates and timestamps as ISO text); on
-    PostgreSQL as the columns' types make them: compare them only with what the same store
-    gave."""
-    reader = _reader(session)
-    if reader is not None:
-        dialect = session.bind.dialect  # type: ignore[union-attr]
-        return await asyncio.to_thread(reader.read, statements, dialect)
-    return [
-        [tuple(row) for row in await session.execute(statement, params)]
-        for statement, params in statements
-    ]
+async def read_one(
+    session: AsyncSession, statement: Any, params: dict[str, Any]
+) -> list[tuple[Any, ...]]:
+    """The rows of one Core `statement` with `params`, read from one snapshot of the store in
+    one step. On SQLite the values come back as stored (dates and timestamps as ISO text); on
+    PostgreSQL as asyncpg makes them from the columns' types (no SQLAlchemy type processing):
+    compare them only with what the same store gave."""
+    bind = session.bind
+    engine = bind.sync_engine if bind is not None else None
+    if engine is not None and engine.dialect.name == "sqlite":
+        reader = _reader(engine)
+        if reader is not None:
+            compiled = _sql(statement, engine.dialect)
+            values = _values(compiled, params, _bound)
+            return await asyncio.to_thread(reader.read, compiled[0], values)
+    if engine is not None and engine.dialect.driver == "asyncpg":
+        return await _read_asyncpg(session, _sql(statement, engine.dialect), params)
+    return [tuple(row) for row in await session.execute(statement, params)]
+
+
+async def _read_asyncpg(
+    session: AsyncSession, compiled: _Compiled, params: dict[str, Any]
+) -> list[tuple[Any, ...]]:
+    """The statement on the session's asyncpg connection, outside SQLAlchemy's adapter: its
+    transaction (begun lazily, at the adapter's first statement) is never begun. A lost
+    connection is invalidated and raised as SQLAlchemy's `OperationalError`, as the session
+    would have (the API answers 503)."""
+    connection = await session.connection()
+    driver: asyncpg.Connection = (await connection.get_raw_connection()).driver_connection
+    try:
+        found = await driver.fetch(compiled[0], *_values(compiled, params))
+    except (asyncpg.InterfaceError, asyncpg.PostgresConnectionError, OSError) as error:
+        await connection.invalidate(error)
+        raise OperationalError(compiled[0], None, error) from error
+    return [tuple(row) for row in found]
