@@ -580,3 +580,11 @@ async def test_a_read_on_a_connection_cut_fails_once_then_reads_again(
     with pytest.raises(OperationalError):
         await read()
     assert await read() == first
+
+
+async def test_a_region_without_rows_reads_as_the_head_alone(db: Database) -> None:
+    """The live read joins the head to the region's rows: with none, the head comes once with
+    the rows' columns NULL, read as no rows (not one row of NULLs)."""
+    async with CoverageUnitOfWork(db, readonly=True) as uow:
+        read = await uow.rollups.live(("140212", ""), local_today())
+    assert (read.day, read.as_of, read.rows, read.new_employment) == (None, None, (), (0,) * 5)

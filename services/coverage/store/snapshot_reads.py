@@ -37,7 +37,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 #: holds itself (its literals).
 _Compiled = tuple[str, tuple[str, ...], dict[str, Any]]
 
-_compiled: dict[tuple[int, str], _Compiled] = {}
+#: By the statement's id and the dialect's name: the statement (kept, so that its id is never
+#: another's) and what it compiled to.
+_compiled: dict[tuple[int, str], tuple[Any, _Compiled]] = {}
 
 
 def _sql(statement: Any, dialect: Dialect) -> _Compiled:
@@ -45,11 +47,14 @@ def _sql(statement: Any, dialect: Dialect) -> _Compiled:
     import, and live as long as the process)."""
     key = (id(statement), dialect.name)
     found = _compiled.get(key)
-    if found is None:
+    if found is None or found[0] is not statement:
         compiled = statement.compile(dialect=dialect)
-        found = (str(compiled), tuple(compiled.positiontup or ()), dict(compiled.params))
+        found = (
+            statement,
+            (str(compiled), tuple(compiled.positiontup or ()), dict(compiled.params)),
+        )
         _compiled[key] = found
-    return found
+    return found[1]
 
 
 def _values(compiled: _Compiled, given: dict[str, Any], bound: Any = None) -> list[Any]:
