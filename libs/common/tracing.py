@@ -32,7 +32,9 @@ from opentelemetry.sdk.trace.sampling import (
 from opentelemetry.semconv.attributes.http_attributes import HTTP_ROUTE
 from opentelemetry.trace import Link, SpanKind
 from opentelemetry.util.types import Attributes
+from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.pool import Pool
 
 from libs.common.settings import ServiceSettings
 
@@ -152,6 +154,28 @@ def instrument_engine(engine: AsyncEngine, provider: TracerProvider) -> None:
     tracer = provider.get_tracer("opentelemetry.instrumentation.sqlalchemy")
     usage = metrics.get_meter(__name__).create_up_down_counter("db.client.connections.usage")
     EngineTracer(tracer, engine.sync_engine, usage)  # type: ignore[no-untyped-call]
+    _sql_tracers[engine.sync_engine.pool] = tracer
+
+
+#: The tracer of each instrumented engine, by its pool (which the engines it makes with other
+#: execution options share), for SQL run beside SQLAlchemy on its connections.
+_sql_tracers: WeakKeyDictionary[Pool, trace.Tracer] = WeakKeyDictionary()
+
+
+@contextmanager
+def sql_span(engine: Engine, sql: str) -> Iterator[None]:
+    """A span for one statement run on a connection of `engine`'s outside SQLAlchemy (which
+    the engine's instrumentation cannot see), named and described as that instrumentation
+    names its own; nothing when the engine is not traced."""
+    tracer = _sql_tracers.get(engine.pool)
+    if tracer is None:
+        yield
+        return
+    database = engine.url.database or ""
+    attributes = {"db.system": engine.dialect.name, "db.name": database, "db.statement": sql}
+    name = f"{sql.split(None, 1)[0]} {database}".strip()
+    with tracer.start_as_current_span(name, kind=SpanKind.CLIENT, attributes=attributes):
+        yield
 
 
 def context_from_headers(headers: Mapping[str, str]) -> Context:

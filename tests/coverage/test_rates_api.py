@@ -12,6 +12,8 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
 from sqlalchemy import make_url, select, text, update
 from sqlalchemy.exc import OperationalError
 
@@ -588,3 +590,26 @@ async def test_a_region_without_rows_reads_as_the_head_alone(db: Database) -> No
     async with CoverageUnitOfWork(db, readonly=True) as uow:
         read = await uow.rollups.live(("140212", ""), local_today())
     assert (read.day, read.as_of, read.rows, read.new_employment) == (None, None, (), (0,) * 5)
+
+
+async def test_the_region_read_is_traced_inside_its_request(
+    private_nats: NatsServer, service_databases: ServiceDatabases
+) -> None:
+    """The read runs beside SQLAlchemy (which traces the session's SQL): it has a span of its
+    own, the SQL's, a child of the request's."""
+    exporter = InMemorySpanExporter()
+    url = await service_databases.url("coverage")
+    settings = CoverageSettings(database_url=url, nats_url=private_nats.url)
+    async with serve(definition(settings), span_exporter=exporter) as service:
+        exporter.clear()
+        response = await service.client.get("/v1/coverage/140212", headers=service.as_region("14"))
+        assert response.status_code == 200
+        spans = exporter.get_finished_spans()
+    (request,) = [s for s in spans if s.kind == SpanKind.SERVER]
+    (read,) = [
+        s for s in spans if "coverage_rollups" in str((s.attributes or {}).get("db.statement"))
+    ]
+    assert read.kind == SpanKind.CLIENT
+    assert read.parent is not None
+    assert read.parent.span_id == request.context.span_id
+    assert (read.attributes or {})["db.system"] == make_url(url).get_backend_name()

@@ -33,6 +33,8 @@ from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from libs.common.tracing import sql_span
+
 #: A statement compiled for a dialect: its SQL, its parameters' names in order and the values it
 #: holds itself (its literals).
 _Compiled = tuple[str, tuple[str, ...], dict[str, Any]]
@@ -119,9 +121,12 @@ async def read_one(
         if reader is not None:
             compiled = _sql(statement, engine.dialect)
             values = _values(compiled, params, _bound)
-            return await asyncio.to_thread(reader.read, compiled[0], values)
+            with sql_span(engine, compiled[0]):
+                return await asyncio.to_thread(reader.read, compiled[0], values)
     if engine is not None and engine.dialect.driver == "asyncpg":
-        return await _read_asyncpg(session, _sql(statement, engine.dialect), params)
+        compiled = _sql(statement, engine.dialect)
+        with sql_span(engine, compiled[0]):
+            return await _read_asyncpg(session, compiled, params)
     return [tuple(row) for row in await session.execute(statement, params)]
 
 
