@@ -18,9 +18,11 @@ One run per store (a run at province scale takes minutes), on a nats-server of i
   events per second with the projection and roll-ups kept up to date; meanwhile
   `GET /v1/coverage/{region}` is asked over HTTP, in turn, for the province, a city, a county,
   a township and a village (p50/p99 per level; the API's cold first answers timed apart), and
-  once more when idle (the client is this process's asyncio loop, one request at a time, which
+  once more when idle (the client is this process's asyncio loop, one request at a time on one
+  keep-alive connection read with asyncio streams, `tests.bench.http_load.KeepAlive`, which
   does nothing else but poll the consumer every 200 ms: what it times is what a user's client
-  would see);
+  would see, less the client's own CPU: httpx, used until session 22, cost about 0.7 ms of CPU
+  a GET on the same 2 cores, counted in every latency and slowing the server beside it);
 * checks: the province's figures equal the counts the generator made;
 * rebuild: `services.coverage.rebuild.rebuild` from sequence 1 (in this process, its stream
   reader a process of its own, whose peak RSS is shown), then the same check;
@@ -75,6 +77,7 @@ from tests.bench.common import (
     record,
     store,
 )
+from tests.bench.http_load import KeepAlive, get_request
 from tests.harness import NatsServer, postgres_available, token
 
 NAME = "coverage_projection"
@@ -309,14 +312,16 @@ class Latencies:
         return values[min(len(values) - 1, int(q * len(values)))] * 1000
 
 
-async def sample_once(http: httpx.AsyncClient, latencies: Latencies, pause: float = 0.0) -> None:
-    """Each level read once, in turn."""
+async def sample_once(http: KeepAlive, latencies: Latencies, pause: float = 0.0) -> None:
+    """Each level read once, in turn (each request's bytes made before its clock starts)."""
     headers = {"Authorization": f"Bearer {token(PROVINCE)}"}
     for level, region in LEVELS.items():
+        data = get_request(http.host, f"/v1/coverage/{region}", headers)
         started = time.perf_counter()
-        response = await http.get(f"/v1/coverage/{region}", headers=headers)
+        status = await http.send(data)
         latencies.samples[level].append(time.perf_counter() - started)
-        response.raise_for_status()
+        if status != 200:
+            raise RuntimeError(f"GET /v1/coverage/{region}: {status}")
         await asyncio.sleep(pause)
 
 
@@ -327,7 +332,7 @@ def cpu_seconds(pid: int) -> float:
 
 
 async def sample(
-    http: httpx.AsyncClient,
+    http: KeepAlive,
     latencies: Latencies,
     stop: asyncio.Event,
     pause: float,
@@ -391,7 +396,7 @@ async def live(url: str, nats_url: str, js: JetStreamContext, result: Run) -> No
         processes = [api]
         try:
             await api.ready(http)
-            reads = httpx.AsyncClient(base_url=api.url, timeout=30, trust_env=False)
+            reads = await KeepAlive.open(api.url)
             # the API's first answer loads what it loads once (the division names): timed
             # apart, not a read "while consuming"
             first = time.perf_counter()
@@ -590,7 +595,8 @@ async def run(options: BenchOptions) -> list[Table]:
     latency.notes.append(
         f"regions: province {PROVINCE}, city {CITY}, county {COUNTY}, township {TOWNSHIP}, "
         f"village {VILLAGE}; "
-        "asked in turn over HTTP, one request every 50 ms while consuming (20 a second), back "
+        "asked in turn over HTTP (one keep-alive connection on asyncio streams, not httpx), "
+        "one request every 50 ms while consuming (20 a second), back "
         "to back for 3 s when idle; the API process (PB_COVERAGE_ROLE=api) answers while the "
         "worker process consumes at full speed; the API's first answers (cold: it loads the "
         "division names) are timed apart: "

@@ -41,6 +41,37 @@ def request(host: str, path: str, headers: dict[str, str], payload: dict[str, An
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + content
 
 
+def get_request(host: str, path: str, headers: dict[str, str]) -> bytes:
+    """One GET of `path`, keeping the connection open."""
+    lines = [f"GET {path} HTTP/1.1", f"Host: {host}", *(f"{k}: {v}" for k, v in headers.items())]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+class KeepAlive:
+    """One keep-alive HTTP/1.1 connection on asyncio streams for requests in turn, read as the
+    load's clients read them: for a benchmark timing a server's answers from a process that
+    shares its cores (httpx: about 0.7 ms of the client's CPU a GET, this some 25 µs)."""
+
+    def __init__(self, url: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
+        self.host = urlsplit(url).netloc
+        self._reader, self._writer = reader, writer
+
+    @classmethod
+    async def open(cls, url: str) -> KeepAlive:
+        parts = urlsplit(url)
+        reader, writer = await asyncio.open_connection(parts.hostname, parts.port or 80)
+        return cls(url, reader, writer)
+
+    async def send(self, data: bytes) -> int:
+        """Send a request's bytes (`get_request`, `request`); its answer's status."""
+        self._writer.write(data)
+        return await asyncio.wait_for(answer(self._reader), 60)
+
+    async def aclose(self) -> None:
+        self._writer.close()
+        await self._writer.wait_closed()
+
+
 async def answer(reader: asyncio.StreamReader) -> int:
     """Read one answer whole; its status code."""
     head = await reader.readuntil(b"\r\n\r\n")
