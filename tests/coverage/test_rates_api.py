@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
-from sqlalchemy import make_url, select, text, update
+from sqlalchemy import func, make_url, select, text, update
 from sqlalchemy.exc import OperationalError
 
 from libs.common import db as db_module
@@ -28,6 +28,7 @@ from services.coverage.domain.rollups import COUNTERS
 from services.coverage.service import rates as coverage_rates
 from services.coverage.settings import CoverageSettings
 from services.coverage.store.rollups import RegionRead
+from services.coverage.store.snapshot_reads import read_one
 from services.coverage.store.tables import organization_facts, rollups
 from services.coverage.store.uow import CoverageUnitOfWork
 from tests.coverage.feed import (
@@ -613,3 +614,52 @@ async def test_the_region_read_is_traced_inside_its_request(
     assert read.parent is not None
     assert read.parent.span_id == request.context.span_id
     assert (read.attributes or {})["db.system"] == make_url(url).get_backend_name()
+
+
+@POSTGRESQL_ONLY
+async def test_a_read_whose_server_shuts_it_down_midway_fails_once(db: Database) -> None:
+    """A connection terminated while its statement runs (the server shutting down: asyncpg's
+    AdminShutdownError, not a connection error) is dropped too, and answered 503 as a lost
+    connection; the next read reconnects."""
+    async with db.read() as session:
+        pid = (await session.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+
+    async def sleep_and_pid() -> list[tuple[Any, ...]]:
+        async with CoverageUnitOfWork(db, readonly=True) as uow:
+            sleeping = select(func.pg_sleep(5), func.pg_backend_pid())
+            return await read_one(uow.session, sleeping, {})
+
+    reading = asyncio.create_task(sleep_and_pid())
+    await asyncio.sleep(0.5)
+    async with Database(db.url, source="/pb/coverage-test").sessions() as other:
+        await other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    with pytest.raises(OperationalError):
+        await reading
+    async with CoverageUnitOfWork(db, readonly=True) as uow:
+        ((_, new_pid),) = await read_one(
+            uow.session, select(func.pg_sleep(0), func.pg_backend_pid()), {}
+        )
+    assert new_pid != pid
+
+
+@POSTGRESQL_ONLY
+async def test_a_read_past_the_statement_timeout_answers_503_and_keeps_its_connection(
+    db: Database,
+) -> None:
+    def sleeping(seconds: float) -> Any:
+        return select(func.pg_sleep(seconds), func.pg_backend_pid())
+
+    async with CoverageUnitOfWork(db, readonly=True) as uow:
+        connection = await uow.session.connection()
+        driver: Any = (await connection.get_raw_connection()).driver_connection
+        await driver.execute("SET statement_timeout = 100")
+        try:
+            with pytest.raises(OperationalError):
+                await read_one(uow.session, sleeping(2), {})
+        finally:
+            await driver.execute("RESET statement_timeout")
+        ((_, pid),) = await read_one(uow.session, sleeping(0), {})
+        assert not connection.invalidated
+    async with CoverageUnitOfWork(db, readonly=True) as uow:
+        ((_, again),) = await read_one(uow.session, sleeping(0), {})
+    assert again == pid

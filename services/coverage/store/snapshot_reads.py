@@ -135,13 +135,19 @@ async def _read_asyncpg(
 ) -> list[tuple[Any, ...]]:
     """The statement on the session's asyncpg connection, outside SQLAlchemy's adapter: its
     transaction (begun lazily, at the adapter's first statement) is never begun. A lost
-    connection is invalidated and raised as SQLAlchemy's `OperationalError`, as the session
-    would have (the API answers 503)."""
+    connection is invalidated and raised as SQLAlchemy's `OperationalError` (the API answers
+    503), as is a statement cancelled by a timeout (the connection kept)."""
     connection = await session.connection()
     driver: asyncpg.Connection = (await connection.get_raw_connection()).driver_connection
     try:
         found = await driver.fetch(compiled[0], *_values(compiled, params))
-    except (asyncpg.InterfaceError, asyncpg.PostgresConnectionError, OSError) as error:
-        await connection.invalidate(error)
+    except (
+        asyncpg.InterfaceError,
+        asyncpg.PostgresConnectionError,  # closed before or during the statement
+        asyncpg.OperatorInterventionError,  # shut down by the server, or a statement timeout
+        OSError,
+    ) as error:
+        if not isinstance(error, asyncpg.QueryCanceledError):  # that one leaves it usable
+            await connection.invalidate(error)
         raise OperationalError(compiled[0], None, error) from error
     return [tuple(row) for row in found]
