@@ -77,7 +77,7 @@ from tests.bench.common import (
     record,
     store,
 )
-from tests.bench.http_load import KeepAlive, get_request
+from tests.bench.http_load import KeepAlive, request
 from tests.harness import NatsServer, postgres_available, token
 
 NAME = "coverage_projection"
@@ -316,7 +316,7 @@ async def sample_once(http: KeepAlive, latencies: Latencies, pause: float = 0.0)
     """Each level read once, in turn (each request's bytes made before its clock starts)."""
     headers = {"Authorization": f"Bearer {token(PROVINCE)}"}
     for level, region in LEVELS.items():
-        data = get_request(http.host, f"/v1/coverage/{region}", headers)
+        data = request(http.host, f"/v1/coverage/{region}", headers)
         started = time.perf_counter()
         status = await http.send(data)
         latencies.samples[level].append(time.perf_counter() - started)

@@ -28,23 +28,22 @@ def body(kind: str, n: int) -> dict[str, Any]:
     return {"code": f"thing-{n}", "name": f"大同市新荣区测试企业{n}有限公司"}
 
 
-def request(host: str, path: str, headers: dict[str, str], payload: dict[str, Any]) -> bytes:
-    """One POST of `payload` as JSON, keeping the connection open."""
-    content = json.dumps(payload, ensure_ascii=False).encode()
+def request(
+    host: str, path: str, headers: dict[str, str], payload: dict[str, Any] | None = None
+) -> bytes:
+    """One request keeping the connection open: a POST of `payload` as JSON, or without one a
+    GET of `path`."""
+    method, content, described = "GET", b"", []
+    if payload is not None:
+        method, content = "POST", json.dumps(payload, ensure_ascii=False).encode()
+        described = ["Content-Type: application/json", f"Content-Length: {len(content)}"]
     lines = [
-        f"POST {path} HTTP/1.1",
+        f"{method} {path} HTTP/1.1",
         f"Host: {host}",
-        "Content-Type: application/json",
-        f"Content-Length: {len(content)}",
+        *described,
         *(f"{name}: {value}" for name, value in headers.items()),
     ]
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + content
-
-
-def get_request(host: str, path: str, headers: dict[str, str]) -> bytes:
-    """One GET of `path`, keeping the connection open."""
-    lines = [f"GET {path} HTTP/1.1", f"Host: {host}", *(f"{k}: {v}" for k, v in headers.items())]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode()
 
 
 class KeepAlive:
@@ -63,7 +62,7 @@ class KeepAlive:
         return cls(url, reader, writer)
 
     async def send(self, data: bytes) -> int:
-        """Send a request's bytes (`get_request`, `request`); its answer's status."""
+        """Send a request's bytes (`request`); its answer's status."""
         self._writer.write(data)
         return await asyncio.wait_for(answer(self._reader), 60)
 
@@ -91,21 +90,18 @@ async def load(job: dict[str, Any]) -> dict[str, Any]:
     latencies: list[float] = []
     statuses: dict[int, int] = {}
     counter = iter(range(job["first"], job["first"] + job["requests"]))
-    url = urlsplit(job["url"])
-    host, port = url.hostname or "127.0.0.1", url.port or 80
 
     async def one_client() -> None:
-        reader, writer = await asyncio.open_connection(host, port)
+        client = await KeepAlive.open(job["url"])
         try:
             for n in counter:
-                data = request(url.netloc, job["path"], job["headers"], body(job["body"], n))
+                data = request(client.host, job["path"], job["headers"], body(job["body"], n))
                 started = time.perf_counter()
-                writer.write(data)
-                status = await asyncio.wait_for(answer(reader), 60)
+                status = await client.send(data)
                 latencies.append(time.perf_counter() - started)
                 statuses[status] = statuses.get(status, 0) + 1
         finally:
-            writer.close()
+            await client.aclose()
 
     cpu = time.process_time()
     started = time.perf_counter()
