@@ -211,6 +211,37 @@ async def test_a_later_event_never_overtakes_one_a_dead_consumer_held(ordered: O
     assert ordered.duplicates() == 0
 
 
+async def test_a_backlog_is_read_ahead_once_per_message_and_applied_in_order(
+    ordered: Ordered,
+) -> None:
+    """A full batch has the next one fetched and read (decoded) while it is applied: every
+    message is read once, the batches after the first mostly in the task that fetched them
+    ahead, and what is read ahead is applied as read in the round."""
+    values = [f"r-{n:03d}" for n in range(5 * 50)]  # five batches of the fixture's 50
+    await ordered.publish(*values)
+    consumer = ordered.consumer
+    read_in: dict[str, list[str]] = {}
+    read = consumer._read
+
+    def counted(msg: Msg) -> Any:
+        task = asyncio.current_task()
+        read_in.setdefault(Noted.model_validate_json(msg.data).value, []).append(
+            task.get_name() if task is not None else ""
+        )
+        return read(msg)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(consumer, "_read", counted)
+        consumer.start()
+        await wait_for(lambda: _equal(ordered.values(), values), timeout=15)
+        await wait_for(lambda: _outstanding(ordered, 0), timeout=5)
+    assert sorted(read_in) == values
+    assert all(len(tasks) == 1 for tasks in read_in.values())
+    ahead = [v for v, tasks in read_in.items() if tasks[0].endswith("-next")]
+    assert len(ahead) >= 3 * 50  # at least three batches after the first were read ahead
+    assert ordered.duplicates() == 0
+
+
 async def _equal(found: Awaitable[list[str]], expected: list[str]) -> bool:
     return await found == expected
 
