@@ -4,14 +4,17 @@ transaction."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
-from sqlalchemy import JSON, Column, Integer, MetaData, String, Table, insert, select
+from sqlalchemy import JSON, Column, Integer, LargeBinary, MetaData, String, Table, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from libs.common.db import COPY_MIN_ROWS, Database, insert_many
+from libs.common.db import COPY_MIN_ROWS, Database, insert_many, insert_together
 from libs.common.tables import UTCDateTime
+from tests.harness import POSTGRESQL_ONLY
 
 metadata = MetaData()
 items = Table(
@@ -106,5 +109,71 @@ async def test_json_values_and_times_come_back_as_written(database_url: str) -> 
             got = (await session.execute(select(items).order_by(items.c.id))).mappings().all()
         assert [(r["values"], r["at"]) for r in got] == [(r["values"], r["at"]) for r in written]
         assert all(r["at"].tzinfo is UTC for r in got)
+    finally:
+        await db.dispose()
+
+
+notes = Table(
+    "insert_together_notes",
+    metadata,
+    Column("id", Integer(), primary_key=True, autoincrement=True),
+    Column("body", LargeBinary(), nullable=False),
+    Column("at", UTCDateTime(), nullable=False),
+)
+
+
+def some_notes(n: int) -> list[dict[str, object]]:
+    return [{"body": f"笔记{i}".encode(), "at": AT + timedelta(minutes=i)} for i in range(n)]
+
+
+@pytest.mark.parametrize("first", [True, False], ids=["first-statement", "after-another"])
+async def test_rows_of_several_tables_go_in_together_inside_the_transaction(
+    database_url: str, first: bool
+) -> None:
+    """`insert_together` (an audit entry and its event at commit): the rows come back as
+    written, and they are part of the caller's transaction, whether or not a statement ran in
+    it before (the adapter begins its transaction only with its first statement)."""
+    db = Database(database_url, source="/pb/test")
+    try:
+        async with db.engine.begin() as conn:
+            await conn.run_sync(metadata.create_all)
+        for commit in (False, True):
+            async with db.sessions() as session:
+                await session.begin()
+                if not first:
+                    await session.execute(select(items.c.id).limit(1))
+                await insert_together(session, [(items, rows(2)), (notes, some_notes(3))])
+                await (session.commit() if commit else session.rollback())
+            async with db.read() as session:
+                got_items = (await session.execute(select(items))).mappings().all()
+                got_notes = (await session.execute(select(notes))).mappings().all()
+            if not commit:
+                assert (got_items, got_notes) == ([], [])
+        assert sorted((r["code"], r["values"], r["at"]) for r in got_items) == [
+            (r["code"], r["values"], r["at"]) for r in rows(2)
+        ]
+        assert sorted((r["body"], r["at"]) for r in got_notes) == [
+            (r["body"], r["at"]) for r in some_notes(3)
+        ]
+    finally:
+        await db.dispose()
+
+
+@POSTGRESQL_ONLY
+async def test_rows_of_several_tables_are_one_statement_on_postgresql(database_url: str) -> None:
+    db = Database(database_url, source="/pb/test")
+    try:
+        async with db.engine.begin() as conn:
+            await conn.run_sync(metadata.create_all)
+        async with db.sessions() as session, session.begin():
+            await session.execute(select(items.c.id).limit(1))
+            connection = await session.connection()
+            driver: Any = (await connection.get_raw_connection()).driver_connection
+            sent: list[str] = []
+            driver.add_query_logger(lambda record: sent.append(record.query))
+            await insert_together(session, [(items, rows(2)), (notes, some_notes(1))])
+            await asyncio.sleep(0)  # asyncpg calls its loggers soon after, not at once
+            assert len(sent) == 1  # both tables' rows in one round trip
+            assert sent[0].startswith("WITH ")
     finally:
         await db.dispose()

@@ -30,9 +30,9 @@ from weakref import WeakKeyDictionary
 
 import asyncpg
 from sqlalchemy.engine import Dialect, Engine
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from libs.common.db import run_on_driver
 from libs.common.tracing import sql_span
 
 #: A statement compiled for a dialect: its SQL, its parameters' names in order and the values it
@@ -139,15 +139,7 @@ async def _read_asyncpg(
     503), as is a statement cancelled by a timeout (the connection kept)."""
     connection = await session.connection()
     driver: asyncpg.Connection = (await connection.get_raw_connection()).driver_connection
-    try:
-        found = await driver.fetch(compiled[0], *_values(compiled, params))
-    except (
-        asyncpg.InterfaceError,
-        asyncpg.PostgresConnectionError,  # closed before or during the statement
-        asyncpg.OperatorInterventionError,  # shut down by the server, or a statement timeout
-        OSError,
-    ) as error:
-        if not isinstance(error, asyncpg.QueryCanceledError):  # that one leaves it usable
-            await connection.invalidate(error)
-        raise OperationalError(compiled[0], None, error) from error
+    sql = compiled[0]
+    values = _values(compiled, params)
+    found = await run_on_driver(connection, driver, sql, lambda d: d.fetch(sql, *values))
     return [tuple(row) for row in found]
