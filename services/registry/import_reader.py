@@ -17,7 +17,8 @@ to pay for itself there). The job still drafts a record that comes without a dra
 
 The reader process starts from the rows already imported (a resumed job): it reads them again
 only to rebuild the duplicate check, as the thread does. It dies with the job's process (the
-pipe breaks) and is stopped when the job stops.
+pipe breaks) and is stopped when the job stops. Its first batch is read in a thread while it
+starts (`FirstInThread`): it starts past that batch, as a resumed job's.
 """
 
 from __future__ import annotations
@@ -304,6 +305,46 @@ class ProcessRows:
         self.process.close()
 
 
+class FirstInThread:
+    """A job's batches read in a process (`ProcessRows`) but for the first, read in a thread of
+    the job's process while that process starts (a Python interpreter and the reading modules:
+    about 0.2 s in which the job had nothing to write). The process starts past the first batch
+    (its rows read again only for the duplicate check, as a resumed job's are)."""
+
+    def __init__(self, first: asyncio.Future[RowBatch], rest: ProcessRows) -> None:
+        self._first: asyncio.Future[RowBatch] | None = first
+        self.rest = rest
+
+    @classmethod
+    def open(
+        cls, path: Path, source: str, scope: str, eligible_at: int, skip: int, chunk_rows: int
+    ) -> Self:
+        rest = ProcessRows.open(path, source, scope, eligible_at, skip + chunk_rows, chunk_rows)
+
+        def first() -> RowBatch:
+            with collector_paused():
+                reader = FileReader(path, source, scope, eligible_at)
+                reader.skip(skip)
+                return reader.take(chunk_rows)
+
+        return cls(asyncio.ensure_future(asyncio.to_thread(first)), rest)
+
+    async def next_batch(self) -> RowBatch:
+        first, self._first = self._first, None
+        if first is not None:
+            batch = await first
+            if batch.consumed:
+                return batch
+        return await self.rest.next_batch()
+
+    async def close(self) -> None:
+        first, self._first = self._first, None
+        if first is not None:  # the thread must not outlive the temporary file
+            with contextlib.suppress(Exception):
+                await first
+        await self.rest.close()
+
+
 async def open_rows(
     path: Path,
     source: str,
@@ -318,5 +359,5 @@ async def open_rows(
     """The job's batches from row `skip` on: read in a process when `left` (the rows still to
     read, if known) reaches `process_min_rows` (None: never), else in a thread."""
     if left is not None and process_min_rows is not None and left >= process_min_rows:
-        return ProcessRows.open(path, source, scope, eligible_at, skip, chunk_rows)
+        return FirstInThread.open(path, source, scope, eligible_at, skip, chunk_rows)
     return await ThreadRows.open(path, source, scope, eligible_at, skip, chunk_rows)

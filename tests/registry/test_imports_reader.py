@@ -10,6 +10,7 @@ import pytest
 from services.registry.domain.imports import NewFile, RowBatch
 from services.registry.file_forms import draft_of
 from services.registry.import_reader import (
+    FirstInThread,
     ProcessRows,
     ReaderFailed,
     RowSource,
@@ -75,7 +76,7 @@ async def test_a_process_reads_the_same_batches_as_a_thread(stored: Path, skip: 
     in_thread = await open_rows(stored, SOURCE, SCOPE, **at)
     in_process = await open_rows(stored, SOURCE, SCOPE, **at, process_min_rows=1)
     assert isinstance(in_thread, ThreadRows)
-    assert isinstance(in_process, ProcessRows)
+    assert isinstance(in_process, FirstInThread)  # the first batch in a thread, then the process
     expected = undrafted(await batches(in_thread))
     assert undrafted(await batches(in_process)) == expected
     errors = [e for b in expected for e in b.errors]
@@ -88,6 +89,12 @@ async def test_a_reader_process_closed_mid_file_is_stopped(stored: Path) -> None
     assert (await rows.next_batch()).consumed == 5
     await rows.close()
     assert rows.process._closed  # type: ignore[attr-defined]  # joined and closed
+
+
+async def test_rows_closed_before_their_first_batch_stop_the_reader_process(stored: Path) -> None:
+    rows = FirstInThread.open(stored, SOURCE, SCOPE, ELIGIBLE_AT, 0, 5)
+    await rows.close()
+    assert rows.rest.process._closed  # type: ignore[attr-defined]  # joined and closed
 
 
 async def test_a_reader_process_that_cannot_read_says_why(tmp_path: Path) -> None:
