@@ -5,6 +5,7 @@ transaction."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -37,36 +38,36 @@ def rows(n: int, start: int = 0) -> list[dict[str, object]]:
     ]
 
 
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[Database]:
+    """A fresh database on the test's store, with this module's tables."""
+    db = Database(database_url, source="/pb/test")
+    try:
+        async with db.engine.begin() as conn:
+            await conn.run_sync(metadata.create_all)
+        yield db
+    finally:
+        await db.dispose()
+
+
 @pytest.mark.parametrize("count", [3, COPY_MIN_ROWS + 5])
-async def test_rows_come_back_as_written(database_url: str, count: int) -> None:
-    db = Database(database_url, source="/pb/test")
-    try:
-        async with db.engine.begin() as conn:
-            await conn.run_sync(metadata.create_all)
-        async with db.sessions() as session, session.begin():
-            await insert_many(session, items, rows(count))
-        async with db.read() as session:
-            got = (await session.execute(select(items).order_by(items.c.id))).mappings().all()
-        assert [(r["code"], r["values"], r["at"], r["note"]) for r in got] == [
-            (r["code"], r["values"], r["at"], "none") for r in rows(count)
-        ]
-    finally:
-        await db.dispose()
+async def test_rows_come_back_as_written(db: Database, count: int) -> None:
+    async with db.sessions() as session, session.begin():
+        await insert_many(session, items, rows(count))
+    async with db.read() as session:
+        got = (await session.execute(select(items).order_by(items.c.id))).mappings().all()
+    assert [(r["code"], r["values"], r["at"], r["note"]) for r in got] == [
+        (r["code"], r["values"], r["at"], "none") for r in rows(count)
+    ]
 
 
-async def test_a_rolled_back_transaction_keeps_none_of_them(database_url: str) -> None:
-    db = Database(database_url, source="/pb/test")
-    try:
-        async with db.engine.begin() as conn:
-            await conn.run_sync(metadata.create_all)
-        async with db.sessions() as session:
-            await session.begin()
-            await insert_many(session, items, rows(COPY_MIN_ROWS + 5))
-            await session.rollback()  # the transaction fails after the rows went in
-        async with db.read() as session:
-            assert (await session.execute(select(items))).first() is None
-    finally:
-        await db.dispose()
+async def test_a_rolled_back_transaction_keeps_none_of_them(db: Database) -> None:
+    async with db.sessions() as session:
+        await session.begin()
+        await insert_many(session, items, rows(COPY_MIN_ROWS + 5))
+        await session.rollback()  # the transaction fails after the rows went in
+    async with db.read() as session:
+        assert (await session.execute(select(items))).first() is None
 
 
 async def test_a_duplicate_on_sqlite_is_an_integrity_error(sqlite_url: str) -> None:
@@ -93,24 +94,18 @@ ODD_VALUES: list[object] = [
 ]
 
 
-async def test_json_values_and_times_come_back_as_written(database_url: str) -> None:
-    db = Database(database_url, source="/pb/test")
-    try:
-        async with db.engine.begin() as conn:
-            await conn.run_sync(metadata.create_all)
-        written = [
-            {"code": f"odd{i}", "values": v, "at": AT + timedelta(microseconds=i % 2 * 7)}
-            for i, v in enumerate(ODD_VALUES)
-        ]
-        async with db.sessions() as session, session.begin():
-            await session.execute(insert(items), written[:2])  # SQLAlchemy's own executemany
-            await insert_many(session, items, written[2:])
-        async with db.read() as session:
-            got = (await session.execute(select(items).order_by(items.c.id))).mappings().all()
-        assert [(r["values"], r["at"]) for r in got] == [(r["values"], r["at"]) for r in written]
-        assert all(r["at"].tzinfo is UTC for r in got)
-    finally:
-        await db.dispose()
+async def test_json_values_and_times_come_back_as_written(db: Database) -> None:
+    written = [
+        {"code": f"odd{i}", "values": v, "at": AT + timedelta(microseconds=i % 2 * 7)}
+        for i, v in enumerate(ODD_VALUES)
+    ]
+    async with db.sessions() as session, session.begin():
+        await session.execute(insert(items), written[:2])  # SQLAlchemy's own executemany
+        await insert_many(session, items, written[2:])
+    async with db.read() as session:
+        got = (await session.execute(select(items).order_by(items.c.id))).mappings().all()
+    assert [(r["values"], r["at"]) for r in got] == [(r["values"], r["at"]) for r in written]
+    assert all(r["at"].tzinfo is UTC for r in got)
 
 
 notes = Table(
@@ -128,52 +123,40 @@ def some_notes(n: int) -> list[dict[str, object]]:
 
 @pytest.mark.parametrize("first", [True, False], ids=["first-statement", "after-another"])
 async def test_rows_of_several_tables_go_in_together_inside_the_transaction(
-    database_url: str, first: bool
+    db: Database, first: bool
 ) -> None:
     """`insert_together` (an audit entry and its event at commit): the rows come back as
     written, and they are part of the caller's transaction, whether or not a statement ran in
     it before (the adapter begins its transaction only with its first statement)."""
-    db = Database(database_url, source="/pb/test")
-    try:
-        async with db.engine.begin() as conn:
-            await conn.run_sync(metadata.create_all)
-        for commit in (False, True):
-            async with db.sessions() as session:
-                await session.begin()
-                if not first:
-                    await session.execute(select(items.c.id).limit(1))
-                await insert_together(session, [(items, rows(2)), (notes, some_notes(3))])
-                await (session.commit() if commit else session.rollback())
-            async with db.read() as session:
-                got_items = (await session.execute(select(items))).mappings().all()
-                got_notes = (await session.execute(select(notes))).mappings().all()
-            if not commit:
-                assert (got_items, got_notes) == ([], [])
-        assert sorted((r["code"], r["values"], r["at"]) for r in got_items) == [
-            (r["code"], r["values"], r["at"]) for r in rows(2)
-        ]
-        assert sorted((r["body"], r["at"]) for r in got_notes) == [
-            (r["body"], r["at"]) for r in some_notes(3)
-        ]
-    finally:
-        await db.dispose()
+    for commit in (False, True):
+        async with db.sessions() as session:
+            await session.begin()
+            if not first:
+                await session.execute(select(items.c.id).limit(1))
+            await insert_together(session, [(items, rows(2)), (notes, some_notes(3))])
+            await (session.commit() if commit else session.rollback())
+        async with db.read() as session:
+            got_items = (await session.execute(select(items))).mappings().all()
+            got_notes = (await session.execute(select(notes))).mappings().all()
+        if not commit:
+            assert (got_items, got_notes) == ([], [])
+    assert sorted((r["code"], r["values"], r["at"]) for r in got_items) == [
+        (r["code"], r["values"], r["at"]) for r in rows(2)
+    ]
+    assert sorted((r["body"], r["at"]) for r in got_notes) == [
+        (r["body"], r["at"]) for r in some_notes(3)
+    ]
 
 
 @POSTGRESQL_ONLY
-async def test_rows_of_several_tables_are_one_statement_on_postgresql(database_url: str) -> None:
-    db = Database(database_url, source="/pb/test")
-    try:
-        async with db.engine.begin() as conn:
-            await conn.run_sync(metadata.create_all)
-        async with db.sessions() as session, session.begin():
-            await session.execute(select(items.c.id).limit(1))
-            connection = await session.connection()
-            driver: Any = (await connection.get_raw_connection()).driver_connection
-            sent: list[str] = []
-            driver.add_query_logger(lambda record: sent.append(record.query))
-            await insert_together(session, [(items, rows(2)), (notes, some_notes(1))])
-            await asyncio.sleep(0)  # asyncpg calls its loggers soon after, not at once
-            assert len(sent) == 1  # both tables' rows in one round trip
-            assert sent[0].startswith("WITH ")
-    finally:
-        await db.dispose()
+async def test_rows_of_several_tables_are_one_statement_on_postgresql(db: Database) -> None:
+    async with db.sessions() as session, session.begin():
+        await session.execute(select(items.c.id).limit(1))
+        connection = await session.connection()
+        driver: Any = (await connection.get_raw_connection()).driver_connection
+        sent: list[str] = []
+        driver.add_query_logger(lambda record: sent.append(record.query))
+        await insert_together(session, [(items, rows(2)), (notes, some_notes(1))])
+        await asyncio.sleep(0)  # asyncpg calls its loggers soon after, not at once
+        assert len(sent) == 1  # both tables' rows in one round trip
+        assert sent[0].startswith("WITH ")
