@@ -853,45 +853,46 @@ async def insert_together(
     if not parts:
         return
     connection = await session.connection()
+    shape = tuple((table, tuple(rows[0]), len(rows)) for table, rows in parts)
+    sql = None
     if (
-        len(parts) == 1
-        or connection.dialect.driver != "asyncpg"
-        or any(len(rows) >= COPY_MIN_ROWS or _defaults_left_out(t, rows[0]) for t, rows in parts)
+        len(parts) > 1
+        and connection.dialect.driver == "asyncpg"
+        and all(count < COPY_MIN_ROWS for _, _, count in shape)
     ):
+        sql = _together_sql(connection.dialect, shape)
+    if sql is None:
         for table, rows in parts:
             await insert_many(session, table, rows)
         return
     values: list[Any] = []
-    shape = []
-    for table, rows in parts:
-        names = list(rows[0])
+    for (table, names, _), (_, rows) in zip(shape, parts, strict=True):
         for record in driver_records(rows, names, _processors(connection, table, names)):
             values += record
-        shape.append((table, tuple(names), len(rows)))
-    sql = _together_sql(connection.dialect, tuple(shape))
     driver = await _in_transaction(connection)
     with sql_span(connection.sync_engine, sql):
         await run_on_driver(connection, driver, sql, lambda d: d.execute(sql, *values))
 
 
-def _defaults_left_out(table: Table, row: Mapping[str, Any]) -> bool:
-    """Whether a column `row` does not name has a Python-side default (SQLAlchemy fills it in;
-    a statement of our own would not)."""
-    return any(c.default is not None and c.name not in row for c in table.columns)
-
-
 #: `_together_sql` by the tables, their columns and row counts (a handful of shapes a service).
-_together: dict[tuple[tuple[Table, tuple[str, ...], int], ...], str] = {}
+_together: dict[tuple[tuple[Table, tuple[str, ...], int], ...], str | None] = {}
 
 
-def _together_sql(dialect: Any, shape: tuple[tuple[Table, tuple[str, ...], int], ...]) -> str:
-    found = _together.get(shape)
-    if found is not None:
-        return found
+def _together_sql(
+    dialect: Any, shape: tuple[tuple[Table, tuple[str, ...], int], ...]
+) -> str | None:
+    """The one statement of `insert_together` for this shape, made once; None when a table
+    has a Python-side default for a column the rows leave out (SQLAlchemy fills it in; a
+    statement of our own would not)."""
+    if shape in _together:
+        return _together[shape]
     prepare = dialect.identifier_preparer
     number = 0
     inserts = []
     for table, names, count in shape:
+        if any(c.default is not None and c.name not in names for c in table.columns):
+            _together[shape] = None
+            return None
         rows = []
         for _ in range(count):
             rows.append("(" + ", ".join(f"${number + i + 1}" for i in range(len(names))) + ")")
@@ -902,8 +903,8 @@ def _together_sql(dialect: Any, shape: tuple[tuple[Table, tuple[str, ...], int],
         )
     *first, last = inserts
     ctes = ", ".join(f"w{i} AS ({sql})" for i, sql in enumerate(first))
-    _together[shape] = found = f"WITH {ctes} {last}"
-    return found
+    sql = _together[shape] = f"WITH {ctes} {last}"
+    return sql
 
 
 async def run_on_driver(
