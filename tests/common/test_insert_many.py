@@ -117,6 +117,15 @@ notes = Table(
 )
 
 
+stamped = Table(
+    "insert_together_stamped",
+    metadata,
+    Column("id", Integer(), primary_key=True, autoincrement=True),
+    Column("code", String(20), nullable=False),
+    Column("stamp", String(20), nullable=False, default="python-side"),
+)
+
+
 def some_notes(n: int) -> list[dict[str, object]]:
     return [{"body": f"笔记{i}".encode(), "at": AT + timedelta(minutes=i)} for i in range(n)]
 
@@ -160,3 +169,14 @@ async def test_rows_of_several_tables_are_one_statement_on_postgresql(db: Databa
         await asyncio.sleep(0)  # asyncpg calls its loggers soon after, not at once
         assert len(sent) == 1  # both tables' rows in one round trip
         assert sent[0].startswith("WITH ")
+
+
+async def test_a_python_side_default_left_out_is_still_filled_in(db: Database) -> None:
+    """A column whose default SQLAlchemy fills in (not the server) gets it even beside another
+    table's rows: such a part goes through SQLAlchemy, not the one statement of our own."""
+    async with db.sessions() as session, session.begin():
+        await insert_together(session, [(stamped, [{"code": "s1"}]), (notes, some_notes(1))])
+    async with db.read() as session:
+        got = (await session.execute(select(stamped.c.code, stamped.c.stamp))).all()
+        assert len((await session.execute(select(notes))).all()) == 1
+    assert [tuple(r) for r in got] == [("s1", "python-side")]

@@ -560,6 +560,17 @@ async def test_reads_do_not_wait_for_the_writer(
     assert await rates(service, "140212") == before
 
 
+async def _terminate(db: Database, pid: int) -> None:
+    """Have the server end backend `pid` (as a restart would), from a connection of another
+    engine (disposed after)."""
+    admin = Database(db.url, source="/pb/coverage-test")
+    try:
+        async with admin.sessions() as other:
+            await other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    finally:
+        await admin.dispose()
+
+
 @POSTGRESQL_ONLY
 async def test_a_read_on_a_connection_cut_fails_once_then_reads_again(
     db: Database, monkeypatch: pytest.MonkeyPatch
@@ -577,8 +588,7 @@ async def test_a_read_on_a_connection_cut_fails_once_then_reads_again(
     first = await read()
     async with db.read() as session:  # the pool's one connection
         pid = (await session.execute(text("SELECT pg_backend_pid()"))).scalar_one()
-    async with Database(db.url, source="/pb/coverage-test").sessions() as other:
-        await other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    await _terminate(db, pid)
     await asyncio.sleep(0.1)
     with pytest.raises(OperationalError):
         await read()
@@ -631,8 +641,7 @@ async def test_a_read_whose_server_shuts_it_down_midway_fails_once(db: Database)
 
     reading = asyncio.create_task(sleep_and_pid())
     await asyncio.sleep(0.5)
-    async with Database(db.url, source="/pb/coverage-test").sessions() as other:
-        await other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    await _terminate(db, pid)
     with pytest.raises(OperationalError):
         await reading
     async with CoverageUnitOfWork(db, readonly=True) as uow:
