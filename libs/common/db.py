@@ -410,6 +410,14 @@ class Database:
         self.read_sessions = async_sessionmaker(
             self.engine.execution_options(**reading), expire_on_commit=False
         )
+        # One statement sees one snapshot on its own: on PostgreSQL it runs outside a
+        # transaction, one round trip where BEGIN and COMMIT made three.
+        single: dict[str, Any] = {"pb_readonly": True}
+        if self.engine.dialect.name == "postgresql":
+            single.update(isolation_level="AUTOCOMMIT")
+        self.statement_sessions = async_sessionmaker(
+            self.engine.execution_options(**single), expire_on_commit=False
+        )
         self.outbox_written = asyncio.Event()
 
     @property
@@ -434,6 +442,14 @@ class Database:
     async def read(self) -> AsyncIterator[AsyncSession]:
         """A session for queries that change nothing."""
         async with self.read_sessions() as session, session.begin():
+            yield session
+
+    @asynccontextmanager
+    async def read_statement(self) -> AsyncIterator[AsyncSession]:
+        """A session for one query that changes nothing (on PostgreSQL, outside a transaction:
+        a second statement would see another snapshot). For queries run many times a second,
+        such as the outbox relay's poll."""
+        async with self.statement_sessions() as session, session.begin():
             yield session
 
     async def dispose(self) -> None:
@@ -477,10 +493,18 @@ class UnitOfWork:
     """
 
     def __init__(
-        self, db: Database, *, readonly: bool = False, connection: AsyncConnection | None = None
+        self,
+        db: Database,
+        *,
+        readonly: bool = False,
+        connection: AsyncConnection | None = None,
+        one_statement: bool = False,
     ) -> None:
         self._db = db
-        self.readonly = readonly
+        # `one_statement`: a read of a single query (`Database.read_statement`), no transaction
+        # on PostgreSQL; a second query would see another snapshot
+        self.one_statement = one_statement
+        self.readonly = readonly or one_statement
         # a connection the caller keeps (an ordered consumer's lease), else one from the pool
         self._connection = connection
         self._pending: list[Envelope] = []
@@ -507,7 +531,10 @@ class UnitOfWork:
         return found  # type: ignore[return-value]
 
     async def __aenter__(self) -> Self:
-        sessions = self._db.read_sessions if self.readonly else self._db.sessions
+        if self.one_statement:
+            sessions = self._db.statement_sessions
+        else:
+            sessions = self._db.read_sessions if self.readonly else self._db.sessions
         self._session = sessions() if self._connection is None else sessions(bind=self._connection)
         await self._session.begin()
         return self

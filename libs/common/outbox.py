@@ -647,7 +647,7 @@ class OutboxRelay:
         """The next batch of unsent events in order (after sequence `after`, when given: the
         batch before it is in flight and not yet marked)."""
         parameters = {"after": after or 0, "size": self.settings.outbox_batch_size}
-        async with self.db.read() as session:
+        async with self.db.read_statement() as session:
             rows: Sequence[Any] = (await session.execute(self._unsent_after, parameters)).all()
         return rows
 

@@ -362,12 +362,16 @@ U = TypeVar("U", bound=UnitOfWork)
 S = TypeVar("S", bound=ServiceSettings)
 
 
-def transaction(cls: type[U], *, readonly: bool = False) -> Callable[[Request], AsyncIterator[U]]:
+def transaction(
+    cls: type[U], *, readonly: bool = False, one_statement: bool = False
+) -> Callable[[Request], AsyncIterator[U]]:
     """A dependency giving the route one unit of work of class `cls`: committed when the route
-    returns, rolled back on error; `readonly` for GETs (a read session, nothing committed)."""
+    returns, rolled back on error; `readonly` for GETs (a read session, nothing committed);
+    `one_statement` for a GET that reads with one query (no transaction on PostgreSQL)."""
 
     async def dependency(request: Request) -> AsyncIterator[U]:
-        async with cls(runtime_of(request).db, readonly=readonly) as uow:
+        db = runtime_of(request).db
+        async with cls(db, readonly=readonly, one_statement=one_statement) as uow:
             yield uow
 
     return dependency

@@ -27,6 +27,12 @@ UnitOfWorkDep = Annotated[
 ReadUnitOfWorkDep = Annotated[
     CoverageUnitOfWork, Depends(transaction(CoverageUnitOfWork, readonly=True))
 ]
+#: A GET that reads with one query (a region's live figures): on PostgreSQL no transaction
+#: around it, one round trip where BEGIN and COMMIT made three (each a wait for the server on
+#: cores the projection keeps busy). A second query would read another snapshot.
+StatementUnitOfWorkDep = Annotated[
+    CoverageUnitOfWork, Depends(transaction(CoverageUnitOfWork, one_statement=True))
+]
 Settings = Annotated[CoverageSettings, Depends(settings_of(CoverageSettings))]
 
 AreaQuery = Annotated[

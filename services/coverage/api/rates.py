@@ -10,7 +10,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from libs.common.divisions import name_of
 from libs.common.text import Text
-from services.coverage.api.deps import AreaQuery, Reader, ReadUnitOfWorkDep, region_in_scope
+from services.coverage.api.deps import (
+    AreaQuery,
+    Reader,
+    ReadUnitOfWorkDep,
+    StatementUnitOfWorkDep,
+    region_in_scope,
+)
 from services.coverage.domain.facts import DEFAULT_ORGANIZATION_SCOPE, DEFAULT_WORK_SCOPE, Scope
 from services.coverage.domain.new_employment import NewEmploymentFigures
 from services.coverage.domain.rates import Coverage
@@ -247,7 +253,9 @@ answers = RenderedAnswers()
 )
 async def read_rates(
     region_code: Text,
-    uow: ReadUnitOfWorkDep,
+    # the live figures are one query; a past day's (`as_of`) adds the read of that day's
+    # stored snapshot, which no longer changes
+    uow: StatementUnitOfWorkDep,
     principal: Reader,
     area: AreaQuery = None,
     organization_scope: OrganizationScope = DEFAULT_ORGANIZATION_SCOPE,
