@@ -282,7 +282,11 @@ async def test_a_batch_handler_writes_a_run_at_once_and_a_bad_event_is_isolated(
 async def test_a_batch_is_applied_with_the_collector_held_off_and_counted_once_per_type(
     harness: Harness,
 ) -> None:
-    assert gc.isenabled()
+    async def collecting_again() -> bool:
+        return gc.isenabled()
+
+    # on (it may be resting after an earlier batch: `collector.REST_SECONDS`)
+    await wait_for(collecting_again)
     for value in ("gc-a", "gc-b", "gc-c"):
         await harness.publish(harness.envelope(value, event="batched"))
     await wait_for(lambda: _is(harness.count("gc-c"), 1))
@@ -302,10 +306,6 @@ async def test_a_batch_is_applied_with_the_collector_held_off_and_counted_once_p
     await wait_for(all_counted)
     assert harness.collecting
     assert not any(harness.collecting)  # held off while applying
-
-    async def collecting_again() -> bool:
-        return gc.isenabled()
-
     await wait_for(collecting_again)  # and on again once the batch is settled
 
 
