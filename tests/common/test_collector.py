@@ -92,16 +92,21 @@ def test_units_ending_within_the_rest_leave_it_off_until_the_rest_is_over(
     assert gc.isenabled()
 
 
-def test_a_unit_holding_it_when_the_rest_ends_turns_it_on_as_it_ends(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def _owe(monkeypatch: pytest.MonkeyPatch, rest: float) -> None:
+    """Turned on by a unit's end, then a unit ended within the rest: left off, owed."""
     gc.enable()
     with collector_paused():
         pass
-    monkeypatch.setattr(collector, "REST_SECONDS", 0.1)
+    monkeypatch.setattr(collector, "REST_SECONDS", rest)
     with collector_paused():
         pass
-    assert not gc.isenabled()  # owed
+    assert not gc.isenabled()
+
+
+def test_a_unit_holding_it_when_the_rest_ends_turns_it_on_as_it_ends(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _owe(monkeypatch, 0.1)
     with collector_paused():
         time.sleep(0.3)  # the timer finds this unit holding it: left off
         assert not gc.isenabled()
@@ -111,13 +116,7 @@ def test_a_unit_holding_it_when_the_rest_ends_turns_it_on_as_it_ends(
 def test_owed_and_then_turned_off_by_the_process_stays_off_after_the_rest(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    gc.enable()
-    with collector_paused():
-        pass
-    monkeypatch.setattr(collector, "REST_SECONDS", 0.1)
-    with collector_paused():
-        pass
-    assert not gc.isenabled()
+    _owe(monkeypatch, 0.1)
     time.sleep(0.3)
     assert gc.isenabled()
     gc.disable()  # the process chooses so
