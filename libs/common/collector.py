@@ -55,13 +55,19 @@ def collector_paused() -> Iterator[None]:
                 _turn_on_or_owe()
 
 
+def _turn_on(now: float) -> None:
+    """With `_lock` held: the collector on, nothing owed, the rest counted from `now`."""
+    global _owed, _turned_on_at
+    gc.enable()
+    _owed, _turned_on_at = False, now
+
+
 def _turn_on_or_owe() -> None:
     """With `_lock` held, once the last unit has ended."""
-    global _owed, _timer_set, _turned_on_at
+    global _owed, _timer_set
     now = time.monotonic()
     if now - _turned_on_at >= REST_SECONDS:
-        gc.enable()
-        _owed, _turned_on_at = False, now
+        _turn_on(now)
         return
     _owed = True
     if not _timer_set:
@@ -73,9 +79,8 @@ def _turn_on_or_owe() -> None:
 
 def _turn_on_if_owed() -> None:
     """The timer: the rest is over; turned on unless a unit has begun since (it owes it then)."""
-    global _owed, _timer_set, _turned_on_at
+    global _timer_set
     with _lock:
         _timer_set = False
         if _owed and _holders == 0:
-            gc.enable()
-            _owed, _turned_on_at = False, time.monotonic()
+            _turn_on(time.monotonic())
