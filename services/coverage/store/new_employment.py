@@ -1,16 +1,26 @@
 """SQL for the new employment groups: workers, stations and requests as the stations service's
-events describe them, and a region's counts on a day (one indexed range query per table, read
-with the region's roll-ups: `store.rollups`)."""
+events describe them, and a region's counts on a day, read with the region's roll-ups
+(`store.rollups`) from its day rows (`coverage_employment_days`): each write reads the rows it
+touches before and after, and moves the day rows of every region above them by the difference
+(`domain.new_employment.day_deltas`), in the same transaction."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import String, and_, bindparam, case, func, or_, select, true
+from sqlalchemy import bindparam, case, func, select
 
-from libs.common.db import Repository, dialect_insert
+from libs.common.db import Repository, dialect_insert, one_of
 from libs.common.tables import utcnow
-from services.coverage.store.tables import requests, stations, workers
+from services.coverage.domain.new_employment import (
+    DAY_MEASURES,
+    Mark,
+    day_deltas,
+    request_marks,
+    station_marks,
+    worker_marks,
+)
+from services.coverage.store.tables import employment_days, requests, stations, workers
 
 
 def _earlier(current: Any, new: Any) -> Any:
@@ -36,9 +46,12 @@ class NewEmploymentRepository(Repository):
             },
         )
         now = utcnow()
+        ids = sorted({r["worker_id"] for r in rows})
+        before = await self._worker_marks(ids)
         await self.session.execute(
             statement, [{**r, "checked_in_on": None, "updated_at": now} for r in _last(rows)]
         )
+        await self._move_days(before, await self._worker_marks(ids))
 
     async def check_in_workers(self, rows: list[dict[str, Any]]) -> None:
         """Check-ins (worker_id, region_code, checked_in_on): the first one counts; a worker not
@@ -61,10 +74,13 @@ class NewEmploymentRepository(Repository):
             },
         )
         now = utcnow()
+        ids = sorted(first)
+        before = await self._worker_marks(ids)
         await self.session.execute(
             statement,
             [{**r, "registered_on": None, "updated_at": now} for _, r in sorted(first.items())],
         )
+        await self._move_days(before, await self._worker_marks(ids))
 
     async def write_stations(self, rows: list[dict[str, Any]]) -> None:
         """Stations at a version (station_id, version, region_code, opened_on, closed_on): a
@@ -89,13 +105,14 @@ class NewEmploymentRepository(Repository):
         )
         opened = {r["station_id"]: r["opened_on"] for r in rows if r["opened_on"] is not None}
         now = utcnow()
+        highest = _highest(rows, "station_id")
+        ids = [r["station_id"] for r in highest]
+        before = await self._station_marks(ids)
         await self.session.execute(
             statement,
-            [
-                {**r, "opened_on": opened.get(r["station_id"]), "updated_at": now}
-                for r in _highest(rows, "station_id")
-            ],
+            [{**r, "opened_on": opened.get(r["station_id"]), "updated_at": now} for r in highest],
         )
+        await self._move_days(before, await self._station_marks(ids))
 
     async def write_requests(self, rows: list[dict[str, Any]]) -> None:
         """Requests resolved or reopened at a version (request_id, version, region_code,
@@ -113,53 +130,74 @@ class NewEmploymentRepository(Repository):
             where=statement.excluded.version > requests.c.version,
         )
         now = utcnow()
+        highest = _highest(rows, "request_id")
+        ids = [r["request_id"] for r in highest]
+        before = await self._request_marks(ids)
+        await self.session.execute(statement, [{**r, "updated_at": now} for r in highest])
+        await self._move_days(before, await self._request_marks(ids))
+
+    async def _worker_marks(self, ids: list[str]) -> list[Mark]:
+        t = workers.c
+        found = await self.session.execute(
+            select(t.region_code, t.registered_on, t.checked_in_on).where(
+                one_of(self.session, t.worker_id, ids)
+            )
+        )
+        return [mark for row in found for mark in worker_marks(*row)]
+
+    async def _station_marks(self, ids: list[str]) -> list[Mark]:
+        t = stations.c
+        found = await self.session.execute(
+            select(t.region_code, t.opened_on, t.closed_on).where(
+                one_of(self.session, t.station_id, ids)
+            )
+        )
+        return [mark for row in found for mark in station_marks(*row)]
+
+    async def _request_marks(self, ids: list[str]) -> list[Mark]:
+        t = requests.c
+        found = await self.session.execute(
+            select(t.region_code, t.resolved_on, t.on_time).where(
+                one_of(self.session, t.request_id, ids)
+            )
+        )
+        return [mark for row in found for mark in request_marks(*row)]
+
+    async def _move_days(self, before: list[Mark], after: list[Mark]) -> None:
+        """The day rows of every region above the rows written moved by what they changed."""
+        moved = day_deltas(before, after)
+        if not moved:
+            return
+        statement = dialect_insert(self.session, employment_days)
+        statement = statement.on_conflict_do_update(
+            index_elements=list(employment_days.primary_key.columns),
+            set_={
+                name: employment_days.c[name] + statement.excluded[name] for name in DAY_MEASURES
+            },
+        )
         await self.session.execute(
-            statement, [{**r, "updated_at": now} for r in _highest(rows, "request_id")]
+            statement,
+            [
+                {
+                    "region_code": region_code,
+                    "day": day,
+                    **dict(zip(DAY_MEASURES, row, strict=True)),
+                }
+                for (region_code, day), row in sorted(moved.items())
+            ],
         )
 
 
 def counts_statement(day: Any) -> Any:
-    """A region's counts on `day` (a date expression; parameters `low`, `high`:
-    `region_range`), as one row: workers registered, checked in, open stations, requests
-    resolved, resolved on time. Three one-row aggregates in one statement: a read's round trips
-    cost more than these."""
-    low = bindparam("low", type_=String)
-    high = bindparam("high", type_=String)
-
-    def within(table: Any) -> Any:
-        return and_(table.c.region_code >= low, table.c.region_code < high)
-
-    registered = and_(workers.c.registered_on.is_not(None), workers.c.registered_on <= day)
-    checked_in = and_(registered, workers.c.checked_in_on <= day)
-    resolved = requests.c.resolved_on <= day
-    worker_counts = (
-        select(
-            func.count().filter(registered).label("registered"),
-            func.count().filter(checked_in).label("checked_in"),
-        )
-        .where(within(workers))
-        .subquery()
-    )
-    station_counts = (
-        select(func.count().label("open"))
-        .where(
-            within(stations),
-            stations.c.opened_on <= day,
-            or_(stations.c.closed_on.is_(None), stations.c.closed_on > day),
-        )
-        .subquery()
-    )
-    request_counts = (
-        select(
-            func.count().filter(resolved).label("resolved"),
-            func.count().filter(and_(resolved, requests.c.on_time)).label("on_time"),
-        )
-        .where(within(requests))
-        .subquery()
-    )
-    return select(worker_counts, station_counts, request_counts).select_from(
-        worker_counts.join(station_counts, true()).join(request_counts, true())
-    )
+    """A region's counts on `day` (a date expression; parameter `region`, its code) as one row,
+    a column per `DAY_MEASURES` (workers registered, checked in, open stations, requests
+    resolved, resolved on time): the sums of its day rows up to that day, a few hundred rows a
+    year whatever the number of workers (counted from the workers' own rows, a province of
+    500,000 took 100 ms on PostgreSQL and 185 ms on SQLite)."""
+    d = employment_days.c
+    return select(
+        *[func.coalesce(func.sum(d[name]), 0).label(name) for name in DAY_MEASURES]
+    ).where(d.region_code == bindparam("region"), d.day <= day)
 
 
 def _last(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

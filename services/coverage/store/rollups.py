@@ -32,7 +32,6 @@ from sqlalchemy import (
 from libs.common.db import Repository, one_of, starting_with
 from libs.common.tables import UTCDateTime, utcnow
 from services.coverage.domain.facts import CoverageFacts
-from services.coverage.domain.new_employment import region_range
 from services.coverage.domain.rates import Area, BreakdownRow, Counts, Snapshot
 from services.coverage.domain.rollups import COUNTERS
 from services.coverage.store.new_employment import counts_statement as new_employment_counts
@@ -87,12 +86,12 @@ def _day(stored: date | str | None) -> date | None:
 
 
 def _live_statement() -> tuple[Any, int]:
-    """A region's `RegionRead` in one statement (parameters `region`, `area`; `low`, `high`:
-    `region_range`; `today`, the offices' day, for the new-employment counts until a day is
-    stored), so that it is read from one snapshot in one round trip: the head (the day, `as_of`
-    and the new-employment counts: one row of small aggregates) joined to each of the region's
-    roll-up rows, read on their key's index, in key order; a region without rows gives the
-    head once, its row's columns NULL. With the number of the head's columns."""
+    """A region's `RegionRead` in one statement (parameters `region`, `area`; `today`, the
+    offices' day, for the new-employment counts until a day is stored), so that it is read from
+    one snapshot in one round trip: the head (the day, `as_of` and the new-employment counts:
+    one row of small aggregates) joined to each of the region's roll-up rows, read on their
+    key's index, in key order; a region without rows gives the head once, its row's columns
+    NULL. With the number of the head's columns."""
     stored_day = select(calendar.c.day).where(calendar.c.name == "projection").scalar_subquery()
     counts = new_employment_counts(
         func.coalesce(stored_day, bindparam("today", type_=Date))
@@ -130,8 +129,7 @@ class RollupRepository(Repository):
         """The region's `RegionRead` (new-employment counts of the whole region, whatever the
         area), in one step (`read_one`)."""
         region_code, area_id = area
-        low, high = region_range(region_code)
-        params = {"region": region_code, "area": area_id, "low": low, "high": high, "today": today}
+        params = {"region": region_code, "area": area_id, "today": today}
         found = await read_one(self.session, _LIVE, params)
         day, as_of, *counts = found[0][:_HEAD_COLUMNS]
         rows = [row[_HEAD_COLUMNS:] for row in found if row[_HEAD_COLUMNS] is not None]

@@ -8,9 +8,10 @@ ROLLBACK) to its connection's thread and back, 13 hand-overs for a GET's two sta
 `OneHandOffConnection`), each a thread switch and a wake-up of the event loop, plus SQLAlchemy's
 result processing; they were most of the API process's CPU per GET and, on a loaded machine, most
 of its latency. Here the whole read is one hand-off. Not on the event loop's thread: a read is
-tens of microseconds, but a province's new-employment counts at 500,000 workers take 185 ms, and
-the process would answer nothing else meanwhile (measured alike on the CPU: 2.2-2.4 ms per GET
-in a thread against 1.9-2.7 ms on the loop's thread, 2.19-2.52 ms before the move).
+tens of microseconds, but a slow one (a province's new-employment counts at 500,000 workers took
+185 ms before they were kept as day rows) would leave the process answering nothing else
+meanwhile (measured alike on the CPU: 2.2-2.4 ms per GET in a thread against 1.9-2.7 ms on the
+loop's thread, 2.19-2.52 ms before the move).
 
 Why not the session's execute on PostgreSQL: the read session's transaction (REPEATABLE READ,
 for the GETs that read several statements) costs a BEGIN and a ROLLBACK round trip around the

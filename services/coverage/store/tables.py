@@ -18,6 +18,7 @@ from sqlalchemy import (
 )
 
 from libs.common.tables import UTCDateTime, consumer_positions
+from services.coverage.domain.new_employment import DAY_MEASURES
 from services.coverage.domain.rollups import COUNTERS
 
 metadata = MetaData()
@@ -271,6 +272,17 @@ Index(
     requests.c.region_code,
     requests.c.resolved_on,
     requests.c.on_time,
+)
+
+employment_days = Table(
+    "coverage_employment_days",
+    metadata,
+    Column("region_code", String(12), primary_key=True),  # a region at each level above an item
+    Column("day", Date(), primary_key=True),
+    *[Column(name, Integer(), nullable=False) for name in DAY_MEASURES],
+    comment="How a region's new-employment counts move on a day (workers registered, checked "
+    "in; stations open; requests resolved, on time): its counts on day D are the sums up to D. "
+    "Kept from coverage_workers, coverage_stations and coverage_requests as they change.",
 )
 
 rebuilds = Table(

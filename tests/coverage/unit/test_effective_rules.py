@@ -8,7 +8,7 @@ from datetime import date
 import pytest
 
 from services.coverage.domain.facts import CoverageFacts
-from services.coverage.domain.new_employment import NewEmploymentFigures, region_range
+from services.coverage.domain.new_employment import NewEmploymentFigures
 from services.coverage.domain.rollups import COUNTERS, counts
 from services.coverage.domain.routine import last_full_quarter, quarter_of, quarters_changed
 
@@ -87,17 +87,3 @@ def test_new_employment_rates() -> None:
     assert empty.check_in_rate is None
     assert empty.stations_per_thousand_workers is None
     assert empty.on_time_rate is None
-
-
-@pytest.mark.parametrize(
-    ("region", "inside", "outside"),
-    [
-        ("1402", "140212101001", "1403"),
-        ("140219", "140219101001", "140220"),
-        ("14", "14", "15"),
-    ],
-)
-def test_a_region_is_a_range_of_codes(region: str, inside: str, outside: str) -> None:
-    low, high = region_range(region)
-    assert low <= inside < high
-    assert not low <= outside < high
