@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 from tests.bench import (
+    coverage_employment,
     coverage_freshness,
     coverage_projection,
     inbox_consumer,
@@ -47,6 +48,7 @@ BENCHMARKS: dict[str, Benchmark] = {
     registry_writes.NAME: registry_writes.run,
     coverage_projection.NAME: coverage_projection.run,
     coverage_freshness.NAME: coverage_freshness.run,
+    coverage_employment.NAME: coverage_employment.run,
     joint_branch_proposals.NAME: joint_branch_proposals.run,
     stations_nearest.NAME: stations_nearest.run,
     stations_requests.NAME: stations_requests.run,

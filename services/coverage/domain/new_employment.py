@@ -108,6 +108,9 @@ def day_deltas(before: Iterable[Mark], after: Iterable[Mark]) -> DayDeltas:
             for length in REGION_LEVELS:
                 if length > len(region_code):
                     break
-                row = moved.setdefault((region_code[:length], day), [0] * len(DAY_MEASURES))
+                key = (region_code[:length], day)
+                row = moved.get(key)
+                if row is None:
+                    row = moved[key] = [0] * len(DAY_MEASURES)
                 row[measure] += sign * step
     return {key: tuple(row) for key, row in moved.items() if any(row)}

@@ -1,5 +1,6 @@
 """The projection's bulk writes on PostgreSQL: rows known to be new go in with COPY, and a
-batch's roll-up delta is COPYed into a temporary table and added in one statement.
+batch's delta of a table of counters (the roll-ups, the new-employment day rows) is COPYed into
+a temporary table and added in one statement.
 
 An upsert handed to `executemany` is one execution per row on the server (its executor set up
 each time, ON CONFLICT included) and one Bind/Execute per row on the wire; COPY is one
@@ -11,48 +12,79 @@ from collections.abc import Sequence
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Column, ColumnElement, MetaData, Table, select
+from sqlalchemy import Column, ColumnElement, MetaData, Table, delete, select
 from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from libs.common.db import copy_records
+from services.coverage.domain.new_employment import DAY_MEASURES
 from services.coverage.domain.rollups import COUNTERS
-from services.coverage.store.tables import rollups
+from services.coverage.store.tables import employment_days, rollups
 
-#: A batch's roll-up delta (the roll-ups' columns), per connection, emptied at each commit.
-rollups_delta = Table(
-    "coverage_rollups_delta",
-    MetaData(),
-    *[Column(c.name, c.type) for c in rollups.columns],
-    prefixes=["TEMPORARY"],
-)
-_CREATE_DELTA = (
-    f"CREATE TEMPORARY TABLE IF NOT EXISTS {rollups_delta.name} "
-    f"(LIKE {rollups.name}) ON COMMIT DELETE ROWS"
-)
+#: The counters of each table whose deltas are added (its other columns take the delta's value).
+SUMMED: dict[str, tuple[str, ...]] = {
+    rollups.name: COUNTERS,
+    employment_days.name: DAY_MEASURES,
+}
+
+
+def added(table: Table, new: Any) -> dict[str, ColumnElement[Any]]:
+    """The SET of `table`'s additive upsert: each counter plus the delta's (`SUMMED`), its other
+    columns (`updated_at`) the delta's (`new`: the upsert's `excluded`)."""
+    summed = SUMMED[table.name]
+    return {
+        c.name: table.c[c.name] + new[c.name] if c.name in summed else new[c.name]
+        for c in table.columns
+        if not c.primary_key
+    }
 
 
 def rollup_sums(new: Any) -> dict[str, ColumnElement[Any]]:
-    """The SET of the roll-ups' upsert: each counter plus the delta's, `updated_at` the
-    delta's (`new`: the upsert's `excluded`)."""
-    return {**{c: rollups.c[c] + new[c] for c in COUNTERS}, "updated_at": new.updated_at}
+    """The SET of the roll-ups' upsert (`added`)."""
+    return added(rollups, new)
 
 
 @cache
-def _add_delta() -> Any:
-    names = [c.name for c in rollups.columns]
-    statement = pg.insert(rollups).from_select(names, select(rollups_delta))
-    return statement.on_conflict_do_update(
-        index_elements=list(rollups.primary_key.columns), set_=rollup_sums(statement.excluded)
+def _delta(table: Table) -> Table:
+    """`table`'s delta: a temporary table like it, per connection, emptied at each commit."""
+    return Table(
+        f"{table.name}_delta",
+        MetaData(),
+        *[Column(c.name, c.type) for c in table.columns],
+        prefixes=["TEMPORARY"],
     )
+
+
+@cache
+def _add_delta(table: Table) -> Any:
+    """The delta's rows taken out of it (so that a second delta of the same transaction starts
+    empty) and added to `table`, in one statement."""
+    names = [c.name for c in table.columns]
+    delta = _delta(table)
+    moved = delete(delta).returning(*delta.c).cte("moved")
+    statement = pg.insert(table).from_select(names, select(*moved.c)).add_cte(moved)
+    return statement.on_conflict_do_update(
+        index_elements=list(table.primary_key.columns), set_=added(table, statement.excluded)
+    )
+
+
+async def add_deltas(
+    connection: AsyncConnection, table: Table, names: Sequence[str], records: list[tuple[Any, ...]]
+) -> None:
+    """Add a delta of `table` (each record the values of `names`, its columns in table order,
+    one per key): COPYed into the connection's temporary delta table, then taken out of it and
+    added in one statement (`_add_delta`), as many times as a transaction needs."""
+    delta = _delta(table)
+    await connection.exec_driver_sql(
+        f"CREATE TEMPORARY TABLE IF NOT EXISTS {delta.name} (LIKE {table.name}) "
+        "ON COMMIT DELETE ROWS"
+    )
+    await copy_records(connection, delta, names, records)
+    await connection.execute(_add_delta(table))
 
 
 async def add_to_rollups(
     connection: AsyncConnection, names: Sequence[str], records: list[tuple[Any, ...]]
 ) -> None:
-    """Add a batch's roll-up delta (each record the values of `names`, the roll-ups' columns in
-    table order): COPYed into the connection's temporary `rollups_delta`, then added to the
-    roll-ups in one INSERT ... SELECT ... ON CONFLICT DO UPDATE."""
-    await connection.exec_driver_sql(_CREATE_DELTA)
-    await copy_records(connection, rollups_delta, names, records)
-    await connection.execute(_add_delta())
+    """Add a batch's roll-up delta (`add_deltas`)."""
+    await add_deltas(connection, rollups, names, records)

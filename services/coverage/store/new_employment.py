@@ -20,6 +20,7 @@ from services.coverage.domain.new_employment import (
     station_marks,
     worker_marks,
 )
+from services.coverage.store.bulk_writes import add_deltas, added
 from services.coverage.store.tables import employment_days, requests, stations, workers
 
 
@@ -164,27 +165,25 @@ class NewEmploymentRepository(Repository):
         return [mark for row in found for mark in request_marks(*row)]
 
     async def _move_days(self, before: list[Mark], after: list[Mark]) -> None:
-        """The day rows of every region above the rows written moved by what they changed."""
+        """The day rows of every region above the rows written moved by what they changed (on
+        PostgreSQL through a temporary table, `bulk_writes.add_deltas`: a history's batch moves
+        thousands of rows)."""
         moved = day_deltas(before, after)
         if not moved:
+            return
+        records = [(region_code, day, *row) for (region_code, day), row in sorted(moved.items())]
+        names = ["region_code", "day", *DAY_MEASURES]
+        connection = await self.session.connection()
+        if connection.dialect.name == "postgresql":
+            await add_deltas(connection, employment_days, names, records)
             return
         statement = dialect_insert(self.session, employment_days)
         statement = statement.on_conflict_do_update(
             index_elements=list(employment_days.primary_key.columns),
-            set_={
-                name: employment_days.c[name] + statement.excluded[name] for name in DAY_MEASURES
-            },
+            set_=added(employment_days, statement.excluded),
         )
         await self.session.execute(
-            statement,
-            [
-                {
-                    "region_code": region_code,
-                    "day": day,
-                    **dict(zip(DAY_MEASURES, row, strict=True)),
-                }
-                for (region_code, day), row in sorted(moved.items())
-            ],
+            statement, [dict(zip(names, record, strict=True)) for record in records]
         )
 
 
