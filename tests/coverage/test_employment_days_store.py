@@ -22,6 +22,7 @@ from services.coverage.app import definition
 from services.coverage.service import new_employment as facts
 from services.coverage.store.tables import requests, stations, workers
 from services.coverage.store.uow import CoverageUnitOfWork
+from tests.harness import POSTGRESQL_ONLY
 
 START = date(2026, 11, 1)
 VILLAGES = ("140212101001", "140212101002", "140212102001", "140213101001", "140212")
@@ -185,3 +186,28 @@ async def test_migration_0012_fills_the_day_rows_from_the_items_rows(database_ur
         assert await _read(db, "14", START + timedelta(days=20)) != (0, 0, 0, 0, 0)
     finally:
         await asyncio.shield(db.dispose())
+
+
+@POSTGRESQL_ONLY
+async def test_concurrent_batches_touching_one_worker_move_the_day_rows_once(db: Database) -> None:
+    """Two replicas' batches: one registers a worker and has not committed when the other
+    moves it to another county. The second waits for the first (the writers' lock), reads the
+    worker as the first left it, and the day rows count it once, where it is now."""
+    registered = facts.WorkerRegistered("w1", "140212101001", START)
+    moved = facts.WorkerRegistered("w1", "140213101001", START + timedelta(days=1))
+    second_done = asyncio.Event()
+
+    async def second() -> None:
+        async with CoverageUnitOfWork(db) as uow:
+            await facts.workers_registered(uow, [moved])
+        second_done.set()
+
+    async with CoverageUnitOfWork(db) as uow:
+        await facts.workers_registered(uow, [registered])
+        racing = asyncio.create_task(second())
+        await asyncio.sleep(0.5)
+        assert not second_done.is_set()  # it waits for this transaction
+    await racing
+    await _assert_counts_agree(db)
+    assert (await _read(db, "140212", START + timedelta(days=5)))[0] == 0
+    assert (await _read(db, "140213", START + timedelta(days=5)))[0] == 1

@@ -6,9 +6,11 @@ touches before and after, and moves the day rows of every region above them by t
 
 from __future__ import annotations
 
+import zlib
 from typing import Any
 
-from sqlalchemy import bindparam, case, func, select
+from sqlalchemy import bindparam, case, func, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.db import Repository, dialect_insert, one_of
 from libs.common.tables import utcnow
@@ -31,7 +33,30 @@ def _earlier(current: Any, new: Any) -> Any:
     )
 
 
+#: The transaction-scoped advisory lock (PostgreSQL) a transaction holds from its first read of
+#: the items it writes: the day rows move by what those rows were before the write and are
+#: after it, and two replicas' batches touching one worker (its registration in one, its
+#: check-in in the other) would otherwise both read it as it was before either wrote, and
+#: count its change twice. SQLite has one writer at a time.
+WRITERS_KEY = zlib.crc32(b"pb-coverage-employment-days")
+
+
 class NewEmploymentRepository(Repository):
+    def __init__(self, session: AsyncSession) -> None:
+        super().__init__(session)
+        self._serialised = False
+
+    async def _serialise(self) -> None:
+        """Wait for (then hold until commit) the writers' lock, once a transaction."""
+        if self._serialised:
+            return
+        connection = await self.session.connection()
+        if connection.dialect.name == "postgresql":
+            await self.session.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": WRITERS_KEY}
+            )
+        self._serialised = True
+
     async def register_workers(self, rows: list[dict[str, Any]]) -> None:
         """Workers registered (worker_id, region_code, registered_on): the registration's region
         and day; a check-in seen before it is kept."""
@@ -48,6 +73,7 @@ class NewEmploymentRepository(Repository):
         )
         now = utcnow()
         ids = sorted({r["worker_id"] for r in rows})
+        await self._serialise()
         before = await self._worker_marks(ids)
         await self.session.execute(
             statement, [{**r, "checked_in_on": None, "updated_at": now} for r in _last(rows)]
@@ -76,6 +102,7 @@ class NewEmploymentRepository(Repository):
         )
         now = utcnow()
         ids = sorted(first)
+        await self._serialise()
         before = await self._worker_marks(ids)
         await self.session.execute(
             statement,
@@ -108,6 +135,7 @@ class NewEmploymentRepository(Repository):
         now = utcnow()
         highest = _highest(rows, "station_id")
         ids = [r["station_id"] for r in highest]
+        await self._serialise()
         before = await self._station_marks(ids)
         await self.session.execute(
             statement,
@@ -133,6 +161,7 @@ class NewEmploymentRepository(Repository):
         now = utcnow()
         highest = _highest(rows, "request_id")
         ids = [r["request_id"] for r in highest]
+        await self._serialise()
         before = await self._request_marks(ids)
         await self.session.execute(statement, [{**r, "updated_at": now} for r in highest])
         await self._move_days(before, await self._request_marks(ids))
