@@ -57,23 +57,25 @@ def _delta(table: Table) -> Table:
 
 @cache
 def _add_delta(table: Table) -> Any:
-    """The delta's rows taken out of it (so that a second delta of the same transaction starts
-    empty) and added to `table`, in one statement."""
     names = [c.name for c in table.columns]
-    delta = _delta(table)
-    moved = delete(delta).returning(*delta.c).cte("moved")
-    statement = pg.insert(table).from_select(names, select(*moved.c)).add_cte(moved)
+    statement = pg.insert(table).from_select(names, select(_delta(table)))
     return statement.on_conflict_do_update(
         index_elements=list(table.primary_key.columns), set_=added(table, statement.excluded)
     )
 
 
 async def add_deltas(
-    connection: AsyncConnection, table: Table, names: Sequence[str], records: list[tuple[Any, ...]]
+    connection: AsyncConnection,
+    table: Table,
+    names: Sequence[str],
+    records: list[tuple[Any, ...]],
+    *,
+    again: bool = False,
 ) -> None:
     """Add a delta of `table` (each record the values of `names`, its columns in table order,
-    one per key): COPYed into the connection's temporary delta table, then taken out of it and
-    added in one statement (`_add_delta`), as many times as a transaction needs."""
+    one per key): COPYed into the connection's temporary delta table, then added in one
+    INSERT ... SELECT ... ON CONFLICT DO UPDATE. The commit empties the delta table; a caller
+    that may add `again` in the same transaction has it emptied at once."""
     delta = _delta(table)
     await connection.exec_driver_sql(
         f"CREATE TEMPORARY TABLE IF NOT EXISTS {delta.name} (LIKE {table.name}) "
@@ -81,6 +83,8 @@ async def add_deltas(
     )
     await copy_records(connection, delta, names, records)
     await connection.execute(_add_delta(table))
+    if again:
+        await connection.execute(delete(delta))
 
 
 async def add_to_rollups(

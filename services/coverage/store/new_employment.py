@@ -204,7 +204,7 @@ class NewEmploymentRepository(Repository):
         names = ["region_code", "day", *DAY_MEASURES]
         connection = await self.session.connection()
         if connection.dialect.name == "postgresql":
-            await add_deltas(connection, employment_days, names, records)
+            await add_deltas(connection, employment_days, names, records, again=True)
             return
         statement = dialect_insert(self.session, employment_days)
         statement = statement.on_conflict_do_update(
