@@ -8,6 +8,7 @@ from services.coverage.api.gaps import router as gaps
 from services.coverage.api.projection import router as projection
 from services.coverage.api.rates import router as rates
 from services.coverage.api.targets import router as targets
+from services.coverage.employment_recount import recount_command
 from services.coverage.handlers import registry_events, training_events
 from services.coverage.priority import lower_priority
 from services.coverage.rebuild import rebuild_command
@@ -34,5 +35,5 @@ def definition(settings: CoverageSettings | None = None) -> ServiceDefinition:
             rates_changed_worker(settings),
         ],
         unit_of_work=CoverageUnitOfWork,
-        commands=[rebuild_command(settings)],
+        commands=[rebuild_command(settings), recount_command(settings)],
     )

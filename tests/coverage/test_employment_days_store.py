@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection
 from libs.common.db import Database
 from libs.common.migrations import alembic_config, upgrade_to_head
 from services.coverage.app import definition
+from services.coverage.employment_recount import recount_employment
 from services.coverage.service import new_employment as facts
 from services.coverage.store.tables import requests, stations, workers
 from services.coverage.store.uow import CoverageUnitOfWork
@@ -211,3 +212,42 @@ async def test_concurrent_batches_touching_one_worker_move_the_day_rows_once(db:
     await _assert_counts_agree(db)
     assert (await _read(db, "140212", START + timedelta(days=5)))[0] == 0
     assert (await _read(db, "140213", START + timedelta(days=5)))[0] == 1
+
+
+async def test_a_recount_makes_the_day_rows_of_items_written_without_them(db: Database) -> None:
+    """A release from before migration 0012 wrote workers, stations and requests without day
+    rows (here: straight into their tables); `recount-employment` makes the day rows again."""
+    rng = random.Random(7)
+    await _random_batch(db, rng, {})
+    async with db.engine.begin() as conn:
+        await conn.execute(
+            insert(workers),
+            [
+                {
+                    "worker_id": f"old-{n}",
+                    "region_code": rng.choice(VILLAGES),
+                    "registered_on": _day(rng),
+                    "checked_in_on": _day(rng, 0.5),
+                    "updated_at": NOW,
+                }
+                for n in range(20)
+            ],
+        )
+        await conn.execute(
+            insert(stations),
+            [
+                {
+                    "station_id": "old-s",
+                    "version": 1,
+                    "region_code": VILLAGES[0],
+                    "opened_on": START,
+                    "closed_on": START + timedelta(days=3),
+                    "updated_at": NOW,
+                }
+            ],
+        )
+    stale = await _read(db, "14", START + timedelta(days=20))
+    assert stale != await _counted(db, "14", START + timedelta(days=20))
+    assert await recount_employment(db) > 0
+    await _assert_counts_agree(db)
+    assert "recount-employment" in {command.name for command in definition().commands}

@@ -9,13 +9,26 @@ from __future__ import annotations
 import zlib
 from typing import Any
 
-from sqlalchemy import bindparam, case, func, select, text
+from sqlalchemy import (
+    Integer,
+    and_,
+    bindparam,
+    case,
+    delete,
+    func,
+    literal,
+    or_,
+    select,
+    text,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.db import Repository, dialect_insert, one_of
 from libs.common.tables import utcnow
 from services.coverage.domain.new_employment import (
     DAY_MEASURES,
+    REGION_LEVELS,
     Mark,
     day_deltas,
     request_marks,
@@ -166,6 +179,27 @@ class NewEmploymentRepository(Repository):
         await self.session.execute(statement, [{**r, "updated_at": now} for r in highest])
         await self._move_days(before, await self._request_marks(ids))
 
+    async def recount_days(self) -> int:
+        """The day rows made again from the workers', stations' and requests' rows (by the
+        rules of `domain.new_employment`, in SQL: one INSERT ... SELECT), for a store whose
+        items were written without them (a release before migration 0012 run again on its
+        schema); returns how many rows there are now."""
+        await self._serialise()
+        await self.session.execute(delete(employment_days))
+        moved = union_all(*(_marks(length, *kind) for length in REGION_LEVELS for kind in _KINDS))
+        moved_rows = moved.subquery("marks")
+        sums = [func.sum(moved_rows.c[name]) for name in DAY_MEASURES]
+        source = (
+            select(moved_rows.c.region_code, moved_rows.c.day, *sums)
+            .group_by(moved_rows.c.region_code, moved_rows.c.day)
+            .having(or_(*(total != 0 for total in sums)))
+        )
+        await self.session.execute(
+            employment_days.insert().from_select(["region_code", "day", *DAY_MEASURES], source)
+        )
+        counted = await self.session.execute(select(func.count()).select_from(employment_days))
+        return int(counted.scalar_one())
+
     async def _worker_marks(self, ids: list[str]) -> list[Mark]:
         t = workers.c
         found = await self.session.execute(
@@ -214,6 +248,48 @@ class NewEmploymentRepository(Repository):
         await self.session.execute(
             statement, [dict(zip(names, record, strict=True)) for record in records]
         )
+
+
+def _later(a: Any, b: Any) -> Any:
+    return case((b > a, b), else_=a)
+
+
+#: Each kind of mark as SQL (`domain.new_employment`: `worker_marks`, `station_marks`,
+#: `request_marks`): its table, its day, the step of each of `DAY_MEASURES`, its condition.
+_KINDS: tuple[tuple[Any, Any, tuple[Any, ...], Any], ...] = (
+    (workers, workers.c.registered_on, (1, 0, 0, 0, 0), workers.c.registered_on.is_not(None)),
+    (
+        workers,
+        _later(workers.c.registered_on, workers.c.checked_in_on),
+        (0, 1, 0, 0, 0),
+        and_(workers.c.registered_on.is_not(None), workers.c.checked_in_on.is_not(None)),
+    ),
+    (stations, stations.c.opened_on, (0, 0, 1, 0, 0), stations.c.opened_on.is_not(None)),
+    (
+        stations,
+        _later(stations.c.opened_on, stations.c.closed_on),
+        (0, 0, -1, 0, 0),
+        and_(stations.c.opened_on.is_not(None), stations.c.closed_on.is_not(None)),
+    ),
+    (
+        requests,
+        requests.c.resolved_on,
+        (0, 0, 0, 1, case((requests.c.on_time, 1), else_=0)),
+        requests.c.resolved_on.is_not(None),
+    ),
+)
+
+
+def _marks(length: int, table: Any, day: Any, steps: tuple[Any, ...], condition: Any) -> Any:
+    """One kind of mark of every item of `table`, in its region at code length `length`."""
+    return select(
+        func.substr(table.c.region_code, 1, length).label("region_code"),
+        day.label("day"),
+        *[
+            (step if not isinstance(step, int) else literal(step, Integer())).label(name)
+            for step, name in zip(steps, DAY_MEASURES, strict=True)
+        ],
+    ).where(condition, func.length(table.c.region_code) >= length)
 
 
 def counts_statement(day: Any) -> Any:
