@@ -27,6 +27,7 @@ from services.coverage.service import new_employment as facts
 from services.coverage.store.tables import requests, stations, workers
 from services.coverage.store.uow import CoverageUnitOfWork
 from tests.bench.common import BenchOptions, Table, store
+from tests.bench.coverage_projection import townships
 from tests.harness import postgres_available
 
 NAME = "coverage_employment"
@@ -47,14 +48,8 @@ MIGRATIONS = Path(__file__).resolve().parents[2] / "services" / "coverage" / "st
 
 
 def villages() -> list[str]:
-    """11 cities x 10 counties x 13 townships x 2 villages."""
-    return [
-        f"14{c:02d}{k:02d}{t:03d}{v:03d}"
-        for c in range(1, 12)
-        for k in range(1, 11)
-        for t in range(1, 14)
-        for v in range(1, 3)
-    ]
+    """Two villages in each of the projection benchmark's 1,430 townships."""
+    return [f"{township}{village:03d}" for township in townships() for village in (1, 2)]
 
 
 def percentile(values: list[float], share: float) -> float:

@@ -15,6 +15,7 @@ from typing import Any
 from alembic import command
 from sqlalchemy import insert, select
 from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from libs.common.db import Database
 from libs.common.migrations import alembic_config, upgrade_to_head
@@ -128,6 +129,44 @@ async def test_day_rows_count_as_the_items_rows_do(db: Database) -> None:
             await _assert_counts_agree(db)
 
 
+async def _written_directly(
+    conn: AsyncConnection, rng: random.Random, n_workers: int, n_stations: int, n_requests: int
+) -> None:
+    """Workers, stations and requests written straight into their tables, as a release from
+    before migration 0012 wrote them (no day rows)."""
+
+    def worker(n: int) -> dict[str, Any]:
+        return {
+            "worker_id": f"old-w{n}",
+            "registered_on": _day(rng, 0.2),
+            "checked_in_on": _day(rng, 0.5),
+        }
+
+    def station(n: int) -> dict[str, Any]:
+        return {"station_id": f"old-s{n}", "opened_on": _day(rng, 0.2), "closed_on": _day(rng, 0.6)}
+
+    def request(n: int) -> dict[str, Any]:
+        return {
+            "request_id": f"old-r{n}",
+            "resolved_on": _day(rng, 0.3),
+            "on_time": rng.random() < 0.5,
+        }
+
+    for table, row, count in (
+        (workers, worker, n_workers),
+        (stations, station, n_stations),
+        (requests, request, n_requests),
+    ):
+        versioned = {"version": 1} if "version" in table.c else {}
+        await conn.execute(
+            insert(table),
+            [
+                {**row(n), **versioned, "region_code": rng.choice(VILLAGES), "updated_at": NOW}
+                for n in range(count)
+            ],
+        )
+
+
 async def test_migration_0012_fills_the_day_rows_from_the_items_rows(database_url: str) -> None:
     db = Database(database_url, source="/pb/coverage")
     config = alembic_config(definition().migrations, database_url)
@@ -141,47 +180,7 @@ async def test_migration_0012_fills_the_day_rows_from_the_items_rows(database_ur
         async with db.engine.begin() as conn:
             await conn.run_sync(upgrade_to_0011)
         async with db.engine.begin() as conn:
-            await conn.execute(
-                insert(workers),
-                [
-                    {
-                        "worker_id": f"w{n}",
-                        "region_code": rng.choice(VILLAGES),
-                        "registered_on": _day(rng, 0.2),
-                        "checked_in_on": _day(rng, 0.5),
-                        "updated_at": NOW,
-                    }
-                    for n in range(60)
-                ],
-            )
-            await conn.execute(
-                insert(stations),
-                [
-                    {
-                        "station_id": f"s{n}",
-                        "version": 1,
-                        "region_code": rng.choice(VILLAGES),
-                        "opened_on": _day(rng, 0.2),
-                        "closed_on": _day(rng, 0.6),
-                        "updated_at": NOW,
-                    }
-                    for n in range(30)
-                ],
-            )
-            await conn.execute(
-                insert(requests),
-                [
-                    {
-                        "request_id": f"r{n}",
-                        "version": 1,
-                        "region_code": rng.choice(VILLAGES),
-                        "resolved_on": _day(rng, 0.3),
-                        "on_time": rng.random() < 0.5,
-                        "updated_at": NOW,
-                    }
-                    for n in range(40)
-                ],
-            )
+            await _written_directly(conn, rng, 60, 30, 40)
         await upgrade_to_head(db, definition().migrations)
         await _assert_counts_agree(db)
         assert await _read(db, "14", START + timedelta(days=20)) != (0, 0, 0, 0, 0)
@@ -220,32 +219,7 @@ async def test_a_recount_makes_the_day_rows_of_items_written_without_them(db: Da
     rng = random.Random(7)
     await _random_batch(db, rng, {})
     async with db.engine.begin() as conn:
-        await conn.execute(
-            insert(workers),
-            [
-                {
-                    "worker_id": f"old-{n}",
-                    "region_code": rng.choice(VILLAGES),
-                    "registered_on": _day(rng),
-                    "checked_in_on": _day(rng, 0.5),
-                    "updated_at": NOW,
-                }
-                for n in range(20)
-            ],
-        )
-        await conn.execute(
-            insert(stations),
-            [
-                {
-                    "station_id": "old-s",
-                    "version": 1,
-                    "region_code": VILLAGES[0],
-                    "opened_on": START,
-                    "closed_on": START + timedelta(days=3),
-                    "updated_at": NOW,
-                }
-            ],
-        )
+        await _written_directly(conn, rng, 20, 5, 10)
     stale = await _read(db, "14", START + timedelta(days=20))
     assert stale != await _counted(db, "14", START + timedelta(days=20))
     assert await recount_employment(db) > 0

@@ -7,6 +7,7 @@ touches before and after, and moves the day rows of every region above them by t
 from __future__ import annotations
 
 import zlib
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import (
@@ -87,11 +88,11 @@ class NewEmploymentRepository(Repository):
         now = utcnow()
         ids = sorted({r["worker_id"] for r in rows})
         await self._serialise()
-        before = await self._worker_marks(ids)
+        before = await self._marks_of("worker", ids)
         await self.session.execute(
             statement, [{**r, "checked_in_on": None, "updated_at": now} for r in _last(rows)]
         )
-        await self._move_days(before, await self._worker_marks(ids))
+        await self._move_days(before, await self._marks_of("worker", ids))
 
     async def check_in_workers(self, rows: list[dict[str, Any]]) -> None:
         """Check-ins (worker_id, region_code, checked_in_on): the first one counts; a worker not
@@ -116,12 +117,12 @@ class NewEmploymentRepository(Repository):
         now = utcnow()
         ids = sorted(first)
         await self._serialise()
-        before = await self._worker_marks(ids)
+        before = await self._marks_of("worker", ids)
         await self.session.execute(
             statement,
             [{**r, "registered_on": None, "updated_at": now} for _, r in sorted(first.items())],
         )
-        await self._move_days(before, await self._worker_marks(ids))
+        await self._move_days(before, await self._marks_of("worker", ids))
 
     async def write_stations(self, rows: list[dict[str, Any]]) -> None:
         """Stations at a version (station_id, version, region_code, opened_on, closed_on): a
@@ -149,12 +150,12 @@ class NewEmploymentRepository(Repository):
         highest = _highest(rows, "station_id")
         ids = [r["station_id"] for r in highest]
         await self._serialise()
-        before = await self._station_marks(ids)
+        before = await self._marks_of("station", ids)
         await self.session.execute(
             statement,
             [{**r, "opened_on": opened.get(r["station_id"]), "updated_at": now} for r in highest],
         )
-        await self._move_days(before, await self._station_marks(ids))
+        await self._move_days(before, await self._marks_of("station", ids))
 
     async def write_requests(self, rows: list[dict[str, Any]]) -> None:
         """Requests resolved or reopened at a version (request_id, version, region_code,
@@ -175,9 +176,9 @@ class NewEmploymentRepository(Repository):
         highest = _highest(rows, "request_id")
         ids = [r["request_id"] for r in highest]
         await self._serialise()
-        before = await self._request_marks(ids)
+        before = await self._marks_of("request", ids)
         await self.session.execute(statement, [{**r, "updated_at": now} for r in highest])
-        await self._move_days(before, await self._request_marks(ids))
+        await self._move_days(before, await self._marks_of("request", ids))
 
     async def recount_days(self) -> int:
         """The day rows made again from the workers', stations' and requests' rows (by the
@@ -200,32 +201,11 @@ class NewEmploymentRepository(Repository):
         counted = await self.session.execute(select(func.count()).select_from(employment_days))
         return int(counted.scalar_one())
 
-    async def _worker_marks(self, ids: list[str]) -> list[Mark]:
-        t = workers.c
-        found = await self.session.execute(
-            select(t.region_code, t.registered_on, t.checked_in_on).where(
-                one_of(self.session, t.worker_id, ids)
-            )
-        )
-        return [mark for row in found for mark in worker_marks(*row)]
-
-    async def _station_marks(self, ids: list[str]) -> list[Mark]:
-        t = stations.c
-        found = await self.session.execute(
-            select(t.region_code, t.opened_on, t.closed_on).where(
-                one_of(self.session, t.station_id, ids)
-            )
-        )
-        return [mark for row in found for mark in station_marks(*row)]
-
-    async def _request_marks(self, ids: list[str]) -> list[Mark]:
-        t = requests.c
-        found = await self.session.execute(
-            select(t.region_code, t.resolved_on, t.on_time).where(
-                one_of(self.session, t.request_id, ids)
-            )
-        )
-        return [mark for row in found for mark in request_marks(*row)]
+    async def _marks_of(self, kind: str, ids: list[str]) -> list[Mark]:
+        """The marks (`domain.new_employment`) of the items `ids` of `kind`, as they stand."""
+        key, columns, marks = _ITEMS[kind]
+        found = await self.session.execute(select(*columns).where(one_of(self.session, key, ids)))
+        return [mark for row in found for mark in marks(*row)]
 
     async def _move_days(self, before: list[Mark], after: list[Mark]) -> None:
         """The day rows of every region above the rows written moved by what they changed (on
@@ -248,6 +228,26 @@ class NewEmploymentRepository(Repository):
         await self.session.execute(
             statement, [dict(zip(names, record, strict=True)) for record in records]
         )
+
+
+#: Per kind of item: its table's key, the columns its marks are made of, and how they are made.
+_ITEMS: dict[str, tuple[Any, tuple[Any, ...], Callable[..., list[Mark]]]] = {
+    "worker": (
+        workers.c.worker_id,
+        (workers.c.region_code, workers.c.registered_on, workers.c.checked_in_on),
+        worker_marks,
+    ),
+    "station": (
+        stations.c.station_id,
+        (stations.c.region_code, stations.c.opened_on, stations.c.closed_on),
+        station_marks,
+    ),
+    "request": (
+        requests.c.request_id,
+        (requests.c.region_code, requests.c.resolved_on, requests.c.on_time),
+        request_marks,
+    ),
+}
 
 
 def _later(a: Any, b: Any) -> Any:
