@@ -16,7 +16,11 @@ from services.coverage.settings import CoverageSettings
 from services.coverage.station_handlers import station_events
 from services.coverage.store.tables import metadata
 from services.coverage.store.uow import CoverageUnitOfWork
-from services.coverage.workers import rates_changed_worker, snapshot_worker
+from services.coverage.workers import (
+    employment_check_worker,
+    rates_changed_worker,
+    snapshot_worker,
+)
 
 
 def definition(settings: CoverageSettings | None = None) -> ServiceDefinition:
@@ -33,6 +37,7 @@ def definition(settings: CoverageSettings | None = None) -> ServiceDefinition:
             lower_priority(settings),
             snapshot_worker(settings),
             rates_changed_worker(settings),
+            employment_check_worker(settings),
         ],
         unit_of_work=CoverageUnitOfWork,
         commands=[rebuild_command(settings), recount_command(settings)],

@@ -49,6 +49,13 @@ class CoverageSettings(OfficeCalendar, ServiceSettings):
         gt=0,
         description="pb.coverage.rates.changed is sent at most once per region per window",
     )
+    employment_check_seconds: float = Field(
+        default=900.0,
+        gt=0,
+        description="How often the worker checks the new-employment day rows against the "
+        "workers', stations' and requests' rows (one scan of them) and recounts them when they "
+        "differ",
+    )
     snapshot_check_seconds: float = Field(
         default=60.0,
         gt=0,

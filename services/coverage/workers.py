@@ -1,5 +1,5 @@
-"""Background loops of the coverage service: the daily snapshot and the debounced
-pb.coverage.rates.changed announcer."""
+"""Background loops of the coverage service: the daily snapshot, the debounced
+pb.coverage.rates.changed announcer and the check of the new-employment day rows."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from libs.common.logging import get_logger
 from libs.common.service import Runtime, Worker
 from libs.common.tasks import PeriodicJob
 from services.coverage.service.announcements import announce_changed_rates
+from services.coverage.service.new_employment import reconcile_days
 from services.coverage.service.snapshots import take_daily_snapshot
 from services.coverage.service.targets import judge_due_targets
 from services.coverage.settings import CoverageSettings
@@ -48,6 +49,16 @@ def snapshot_worker(settings: CoverageSettings) -> Callable[[Runtime], Worker]:
 
     return lambda runtime: PeriodicJob(
         "coverage-snapshots", settings.snapshot_check_seconds, in_transaction(runtime.db, job)
+    )
+
+
+def employment_check_worker(settings: CoverageSettings) -> Callable[[Runtime], Worker]:
+    """Checks the new-employment day rows against the items' rows, at start and then every
+    `employment_check_seconds`, and recounts them when they differ (`reconcile_days`)."""
+    return lambda runtime: PeriodicJob(
+        "coverage-employment-check",
+        settings.employment_check_seconds,
+        in_transaction(runtime.db, reconcile_days),
     )
 
 

@@ -225,3 +225,21 @@ async def test_a_recount_makes_the_day_rows_of_items_written_without_them(db: Da
     assert await recount_employment(db) > 0
     await _assert_counts_agree(db)
     assert "recount-employment" in {command.name for command in definition().commands}
+
+
+async def test_the_check_finds_items_written_without_day_rows_and_recounts(db: Database) -> None:
+    """The worker's check (`reconcile_days`): nothing to do while every write kept its day rows;
+    items written without them (a release from before migration 0012 during a rollout) are
+    found at the province level and the day rows made again."""
+    rng = random.Random(11)
+    for _ in range(3):
+        await _random_batch(db, rng, {})
+    async with CoverageUnitOfWork(db) as uow:
+        assert await facts.reconcile_days(uow) == 0
+    async with db.engine.begin() as conn:
+        await _written_directly(conn, rng, 5, 2, 3)
+    async with CoverageUnitOfWork(db) as uow:
+        assert await facts.reconcile_days(uow) > 0
+    await _assert_counts_agree(db)
+    async with CoverageUnitOfWork(db) as uow:
+        assert await facts.reconcile_days(uow) == 0

@@ -6,7 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from libs.common.logging import get_logger
 from services.coverage.store.uow import CoverageUnitOfWork
+
+log = get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -59,3 +62,17 @@ async def stations_moved(uow: CoverageUnitOfWork, moved: list[StationMoved]) -> 
 
 async def requests_moved(uow: CoverageUnitOfWork, moved: list[RequestMoved]) -> None:
     await uow.new_employment.write_requests([vars(m) for m in moved])
+
+
+async def reconcile_days(uow: CoverageUnitOfWork) -> int:
+    """The day rows checked against the items' rows at the province level, and made again from
+    them when they differ (items written without their day rows: a release from before
+    migration 0012 still running during a rollout, or run again after a roll-back); returns the
+    province days that differed (0: nothing done)."""
+    drifted = await uow.new_employment.drifted_days()
+    if drifted:
+        rows = await uow.new_employment.recount_days()
+        log.warning(
+            "new-employment day rows differed from the items: recounted", days=drifted, rows=rows
+        )
+    return drifted

@@ -187,19 +187,31 @@ class NewEmploymentRepository(Repository):
         schema); returns how many rows there are now."""
         await self._serialise()
         await self.session.execute(delete(employment_days))
-        moved = union_all(*(_marks(length, *kind) for length in REGION_LEVELS for kind in _KINDS))
-        moved_rows = moved.subquery("marks")
-        sums = [func.sum(moved_rows.c[name]) for name in DAY_MEASURES]
-        source = (
-            select(moved_rows.c.region_code, moved_rows.c.day, *sums)
-            .group_by(moved_rows.c.region_code, moved_rows.c.day)
-            .having(or_(*(total != 0 for total in sums)))
-        )
         await self.session.execute(
-            employment_days.insert().from_select(["region_code", "day", *DAY_MEASURES], source)
+            employment_days.insert().from_select(
+                ["region_code", "day", *DAY_MEASURES], _counted_days(REGION_LEVELS)
+            )
         )
         counted = await self.session.execute(select(func.count()).select_from(employment_days))
         return int(counted.scalar_one())
+
+    async def drifted_days(self) -> int:
+        """How many days of some province the day rows count otherwise than the items' rows do
+        (0 when they agree), in one statement, so from one snapshot: every item's change moves
+        its province's row of the day, so a change written without its day rows shows here."""
+        d = employment_days.c
+        stored = select(d.region_code, d.day, *[-d[name] for name in DAY_MEASURES]).where(
+            func.length(d.region_code) == 2
+        )
+        both = union_all(_counted_days((2,)), stored).subquery()
+        differs = (
+            select(both.c.region_code)
+            .group_by(both.c.region_code, both.c.day)
+            .having(or_(*(func.sum(both.c[name]) != 0 for name in DAY_MEASURES)))
+            .subquery()
+        )
+        found = await self.session.execute(select(func.count()).select_from(differs))
+        return int(found.scalar_one())
 
     async def _marks_of(self, kind: str, ids: list[str]) -> list[Mark]:
         """The marks (`domain.new_employment`) of the items `ids` of `kind`, as they stand."""
@@ -290,6 +302,18 @@ def _marks(length: int, table: Any, day: Any, steps: tuple[Any, ...], condition:
             for step, name in zip(steps, DAY_MEASURES, strict=True)
         ],
     ).where(condition, func.length(table.c.region_code) >= length)
+
+
+def _counted_days(levels: tuple[int, ...]) -> Any:
+    """The day rows at region code `levels` as the items' rows give them (region_code, day,
+    then a sum per `DAY_MEASURES`; days that move nothing left out)."""
+    marks = union_all(*(_marks(length, *kind) for length in levels for kind in _KINDS)).subquery()
+    sums = [func.sum(marks.c[name]).label(name) for name in DAY_MEASURES]
+    return (
+        select(marks.c.region_code, marks.c.day, *sums)
+        .group_by(marks.c.region_code, marks.c.day)
+        .having(or_(*(total != 0 for total in sums)))
+    )
 
 
 def counts_statement(day: Any) -> Any:
