@@ -86,13 +86,11 @@ class NewEmploymentRepository(Repository):
             },
         )
         now = utcnow()
-        ids = sorted({r["worker_id"] for r in rows})
-        await self._serialise()
-        before = await self._marks_of("worker", ids)
-        await self.session.execute(
-            statement, [{**r, "checked_in_on": None, "updated_at": now} for r in _last(rows)]
+        await self._write(
+            "worker",
+            statement,
+            [{**r, "checked_in_on": None, "updated_at": now} for r in _last(rows)],
         )
-        await self._move_days(before, await self._marks_of("worker", ids))
 
     async def check_in_workers(self, rows: list[dict[str, Any]]) -> None:
         """Check-ins (worker_id, region_code, checked_in_on): the first one counts; a worker not
@@ -115,14 +113,11 @@ class NewEmploymentRepository(Repository):
             },
         )
         now = utcnow()
-        ids = sorted(first)
-        await self._serialise()
-        before = await self._marks_of("worker", ids)
-        await self.session.execute(
+        await self._write(
+            "worker",
             statement,
             [{**r, "registered_on": None, "updated_at": now} for _, r in sorted(first.items())],
         )
-        await self._move_days(before, await self._marks_of("worker", ids))
 
     async def write_stations(self, rows: list[dict[str, Any]]) -> None:
         """Stations at a version (station_id, version, region_code, opened_on, closed_on): a
@@ -147,15 +142,14 @@ class NewEmploymentRepository(Repository):
         )
         opened = {r["station_id"]: r["opened_on"] for r in rows if r["opened_on"] is not None}
         now = utcnow()
-        highest = _highest(rows, "station_id")
-        ids = [r["station_id"] for r in highest]
-        await self._serialise()
-        before = await self._marks_of("station", ids)
-        await self.session.execute(
+        await self._write(
+            "station",
             statement,
-            [{**r, "opened_on": opened.get(r["station_id"]), "updated_at": now} for r in highest],
+            [
+                {**r, "opened_on": opened.get(r["station_id"]), "updated_at": now}
+                for r in _highest(rows, "station_id")
+            ],
         )
-        await self._move_days(before, await self._marks_of("station", ids))
 
     async def write_requests(self, rows: list[dict[str, Any]]) -> None:
         """Requests resolved or reopened at a version (request_id, version, region_code,
@@ -173,12 +167,19 @@ class NewEmploymentRepository(Repository):
             where=statement.excluded.version > requests.c.version,
         )
         now = utcnow()
-        highest = _highest(rows, "request_id")
-        ids = [r["request_id"] for r in highest]
+        await self._write(
+            "request", statement, [{**r, "updated_at": now} for r in _highest(rows, "request_id")]
+        )
+
+    async def _write(self, kind: str, statement: Any, rows: list[dict[str, Any]]) -> None:
+        """The upsert `statement` of items of `kind` over `rows`, the day rows moved by what it
+        changed of them (their marks read before and after it, under the writers' lock)."""
+        key = _ITEMS[kind][0].name
+        ids = [row[key] for row in rows]
         await self._serialise()
-        before = await self._marks_of("request", ids)
-        await self.session.execute(statement, [{**r, "updated_at": now} for r in highest])
-        await self._move_days(before, await self._marks_of("request", ids))
+        before = await self._marks_of(kind, ids)
+        await self.session.execute(statement, rows)
+        await self._move_days(before, await self._marks_of(kind, ids))
 
     async def recount_days(self) -> int:
         """The day rows made again from the workers', stations' and requests' rows (by the
