@@ -47,9 +47,11 @@ from services.registry.domain.imports import (
     PlaceNames,
     RegionLookup,
     RowBatch,
+    SourceRecord,
     read_row,
 )
 from services.registry.file_forms import draft_of
+from services.registry.ledger_codes import CodeLookup, LedgerCodes
 
 #: From this many rows left to read up, a job's rows are read in a process of its own (its
 #: start, about 0.15 s, costs about what reading 10,000 rows in a thread takes from the job).
@@ -83,18 +85,26 @@ def _region_tree() -> RegionLookup:
 class FileReader:
     """A job's stored rows, validated, in batches (blocking: a thread's or a process's). Each
     valid record comes with the new file it registers drafted (`Draft`: the job uses it if the
-    record turns out new), `eligible_at` the full members from which a file can stand alone."""
+    record turns out new), `eligible_at` the full members from which a file can stand alone;
+    with `ledger`, only the records whose credit code the ledger lacks (`ledger_codes`)."""
 
-    def __init__(self, path: Path, source: str, scope: str, eligible_at: int) -> None:
+    def __init__(
+        self,
+        path: Path,
+        source: str,
+        scope: str,
+        eligible_at: int,
+        ledger: CodeLookup | None = None,
+    ) -> None:
         self.header, self.rows = stored_rows(path, source)
         self.scope = scope
         self.eligible_at = eligible_at
         self.places = PlaceNames(_region_tree, scope)
         self.duplicates = FileDuplicates()
+        self.ledger = ledger
 
     def take(self, n: int, *, drafts: bool = True) -> RowBatch:
         batch = RowBatch()
-        now = datetime.now(UTC)  # one object for the batch: its rows' timestamps bind once
         for number, cells in self.rows:
             batch.consumed += 1
             if cells:
@@ -109,13 +119,39 @@ class FileReader:
                         batch.errors.append(duplicate)
                         batch.rejected_rows += 1
                     else:
-                        if drafts:
-                            new = NewFile(result, new_id(), now).organization()
-                            result.draft = draft_of(new, self.eligible_at)
                         batch.records.append(result)
             if batch.consumed >= n:
                 break
+        if drafts:
+            self._draft(batch.records)
         return batch
+
+    def _draft(self, records: list[SourceRecord]) -> None:
+        """Each record's new file drafted, but for those whose credit code the ledger has."""
+        known = self._known([r.credit_code for r in records if r.credit_code])
+        now = datetime.now(UTC)  # one object for the batch: its rows' timestamps bind once
+        for record in records:
+            if record.credit_code not in known:
+                new = NewFile(record, new_id(), now).organization()
+                record.draft = draft_of(new, self.eligible_at)
+
+    def _known(self, codes: list[str]) -> set[str]:
+        """Those of `codes` the ledger has, as far as the look-up can tell (none once it has
+        failed: a hint, see `ledger_codes`)."""
+        if self.ledger is None or not codes:
+            return set()
+        try:
+            return self.ledger.known(codes)
+        except Exception:  # noqa: BLE001 - a hint: whatever fails, every record is drafted
+            self.close()
+            return set()
+
+    def close(self) -> None:
+        """Let the ledger's connection go (the rows are read to the end or not wanted)."""
+        ledger, self.ledger = self.ledger, None
+        if ledger is not None:
+            with contextlib.suppress(Exception):
+                ledger.close()
 
     def skip(self, n: int) -> None:
         """Pass over rows already imported, remembering them for the duplicate check."""
@@ -183,13 +219,15 @@ def _serve(
     eligible_at: int,
     skip: int,
     chunk_rows: int,
+    ledger: LedgerCodes | None,
     out: Connection,
 ) -> None:
     """The reader process: every batch from row `skip` on, pickled, then an empty one. It works
     ahead of the job as far as the job's process takes batches in (`RECEIVED_AHEAD`), then waits
-    in its send."""
+    in its send. With `ledger` it drafts only the records the ledger lacks (`ledger_codes`)."""
+    reader: FileReader | None = None
     try:
-        reader = FileReader(Path(path), source, scope, eligible_at)
+        reader = FileReader(Path(path), source, scope, eligible_at, _lookup(ledger))
         reader.skip(skip)
         while True:
             # A batch's objects live until pickled, and are let go before the collector
@@ -212,7 +250,19 @@ def _serve(
             out.send_bytes(pickle.dumps(ReaderFailed(traceback.format_exc())))
         raise
     finally:
+        if reader is not None:
+            reader.close()
         out.close()
+
+
+def _lookup(ledger: LedgerCodes | None) -> CodeLookup | None:
+    """The ledger's look-up, or None if there is none or it cannot connect (a hint only)."""
+    if ledger is None:
+        return None
+    try:
+        return ledger.open()
+    except Exception:  # noqa: BLE001 - a hint: whatever fails, every record is drafted
+        return None
 
 
 #: Batches the job's process takes in from the reader process before the job asks for them
@@ -247,13 +297,20 @@ class ProcessRows:
 
     @classmethod
     def open(
-        cls, path: Path, source: str, scope: str, eligible_at: int, skip: int, chunk_rows: int
+        cls,
+        path: Path,
+        source: str,
+        scope: str,
+        eligible_at: int,
+        skip: int,
+        chunk_rows: int,
+        ledger: LedgerCodes | None = None,
     ) -> Self:
         context = multiprocessing.get_context("spawn")  # never fork a process with threads
         rows, out = context.Pipe(duplex=False)
         process = context.Process(
             target=_serve,
-            args=(str(path), source, scope, eligible_at, skip, chunk_rows, out),
+            args=(str(path), source, scope, eligible_at, skip, chunk_rows, ledger, out),
             name="registry-import-reader",
             daemon=True,
         )
@@ -317,9 +374,18 @@ class FirstInThread:
 
     @classmethod
     def open(
-        cls, path: Path, source: str, scope: str, eligible_at: int, skip: int, chunk_rows: int
+        cls,
+        path: Path,
+        source: str,
+        scope: str,
+        eligible_at: int,
+        skip: int,
+        chunk_rows: int,
+        ledger: LedgerCodes | None = None,
     ) -> Self:
-        rest = ProcessRows.open(path, source, scope, eligible_at, skip + chunk_rows, chunk_rows)
+        rest = ProcessRows.open(
+            path, source, scope, eligible_at, skip + chunk_rows, chunk_rows, ledger
+        )
 
         def first() -> RowBatch:
             with collector_paused():
@@ -355,9 +421,12 @@ async def open_rows(
     left: int | None,
     chunk_rows: int,
     process_min_rows: int | None = PROCESS_MIN_ROWS,
+    ledger: LedgerCodes | None = None,
 ) -> RowSource:
     """The job's batches from row `skip` on: read in a process when `left` (the rows still to
-    read, if known) reaches `process_min_rows` (None: never), else in a thread."""
+    read, if known) reaches `process_min_rows` (None: never), else in a thread. A reader
+    process given the `ledger` drafts only the records it lacks; a thread drafts every record
+    (its look-ups would be the job's process's work)."""
     if left is not None and process_min_rows is not None and left >= process_min_rows:
-        return FirstInThread.open(path, source, scope, eligible_at, skip, chunk_rows)
+        return FirstInThread.open(path, source, scope, eligible_at, skip, chunk_rows, ledger)
     return await ThreadRows.open(path, source, scope, eligible_at, skip, chunk_rows)

@@ -40,6 +40,7 @@ from services.registry.domain.imports import (
 )
 from services.registry.domain.organizations import Rules
 from services.registry.import_reader import PROCESS_MIN_ROWS, RowSource, open_rows
+from services.registry.ledger_codes import LedgerCodes
 from services.registry.service import branches
 from services.registry.service import imports as service
 from services.registry.settings import RegistrySettings
@@ -170,6 +171,7 @@ async def run_job(
                 left=left if job.stored_as == service.STORED_ROWS else None,
                 chunk_rows=chunk_rows,
                 process_min_rows=process_min_rows,
+                ledger=LedgerCodes.of(db.url),
             )
             try:
                 return await _run_chunks(
