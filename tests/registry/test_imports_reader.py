@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import replace
 from pathlib import Path
 
@@ -72,9 +73,11 @@ async def batches(rows: RowSource) -> list[RowBatch]:
 
 @pytest.mark.parametrize("skip", [0, 7])
 async def test_a_process_reads_the_same_batches_as_a_thread(stored: Path, skip: int) -> None:
-    at = {"eligible_at": ELIGIBLE_AT, "skip": skip, "left": 40 - skip, "chunk_rows": 6}
-    in_thread = await open_rows(stored, SOURCE, SCOPE, **at)
-    in_process = await open_rows(stored, SOURCE, SCOPE, **at, process_min_rows=1)
+    at = functools.partial(
+        open_rows, eligible_at=ELIGIBLE_AT, skip=skip, left=40 - skip, chunk_rows=6
+    )
+    in_thread = await at(stored, SOURCE, SCOPE)
+    in_process = await at(stored, SOURCE, SCOPE, process_min_rows=1)
     assert isinstance(in_thread, ThreadRows)
     assert isinstance(in_process, FirstInThread)  # the first batch in a thread, then the process
     expected = undrafted(await batches(in_thread))
