@@ -79,7 +79,10 @@ class LedgerCodes:
 class _SqliteCodes:
     def __init__(self, path: str) -> None:
         uri = f"file:{path}?mode=ro"
-        self.connection = sqlite3.connect(uri, uri=True, timeout=TIMEOUT_SECONDS)
+        # used by one thread at a time, not always the one that opened it (a test's)
+        self.connection = sqlite3.connect(
+            uri, uri=True, timeout=TIMEOUT_SECONDS, check_same_thread=False
+        )
 
     def known(self, codes: list[str]) -> set[str]:
         rows = self.connection.execute(_SQLITE_KNOWN, (json.dumps(codes),)).fetchall()
