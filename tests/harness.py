@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import importlib
 import os
@@ -61,6 +62,8 @@ def ephemeral_ports_start() -> int:
 
 #: The free ports tests take lie below the ephemeral ones, from here up.
 FREE_PORTS_FROM = 20000
+#: The ports `free_port` gave lately (not given again while they are among these).
+_GIVEN: collections.deque[int] = collections.deque(maxlen=64)
 
 
 def free_port() -> int:
@@ -68,19 +71,22 @@ def free_port() -> int:
     ephemeral ports, so no outgoing connection of any process takes it meanwhile, and from this
     pytest-xdist worker's share (the port's number modulo the workers), so no other worker is
     given it. (A port from `bind(("127.0.0.1", 0))` was both: a service once found its port
-    taken before it started.)"""
+    taken before it started.) Nor is a port this process was given lately given again: a test
+    that asks for several before starting anything (the local stack's six) once got one twice,
+    and two of its services shared it."""
     index, count = _xdist_share()
     end = ephemeral_ports_start()
     start = FREE_PORTS_FROM if end - FREE_PORTS_FROM >= 1000 else 1024
     for _ in range(1000):
         port = random.randrange(start, end)
-        if port % count != index:
+        if port % count != index or port in _GIVEN:
             continue
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
             try:
                 s.bind(("127.0.0.1", port))
             except OSError:
                 continue
+        _GIVEN.append(port)
         return port
     raise RuntimeError("no free port in this worker's share")
 
