@@ -102,6 +102,8 @@ class FileReader:
         self.places = PlaceNames(_region_tree, scope)
         self.duplicates = FileDuplicates()
         self.ledger = ledger
+        #: Why the ledger's look-up was given up, until a batch has said so (`RowBatch`).
+        self.ledger_failure: str | None = None
 
     def take(self, n: int, *, drafts: bool = True) -> RowBatch:
         batch = RowBatch()
@@ -124,6 +126,7 @@ class FileReader:
                 break
         if drafts:
             self._draft(batch.records)
+        batch.ledger_failure, self.ledger_failure = self.ledger_failure, None
         return batch
 
     def _draft(self, records: list[SourceRecord]) -> None:
@@ -142,7 +145,8 @@ class FileReader:
             return set()
         try:
             return self.ledger.known(codes)
-        except Exception:  # noqa: BLE001 - a hint: whatever fails, every record is drafted
+        except Exception as exc:  # noqa: BLE001 - a hint: whatever fails, every record is drafted
+            self.ledger_failure = type(exc).__name__  # not its text: it may name the server
             self.close()
             return set()
 
@@ -227,8 +231,10 @@ def _serve(
     in its send. With `ledger` it drafts only the records the ledger lacks (`ledger_codes`)."""
     reader: FileReader | None = None
     try:
-        reader = FileReader(Path(path), source, scope, eligible_at, _lookup(ledger))
+        lookup, failure = _lookup(ledger)
+        reader = FileReader(Path(path), source, scope, eligible_at, lookup)
         reader.skip(skip)
+        reader.ledger_failure = failure  # said by the first batch sent
         while True:
             # A batch's objects live until pickled, and are let go before the collector
             # resumes (its first collection would scan them all: 8 ms a batch, a tenth of the
@@ -255,14 +261,15 @@ def _serve(
         out.close()
 
 
-def _lookup(ledger: LedgerCodes | None) -> CodeLookup | None:
-    """The ledger's look-up, or None if there is none or it cannot connect (a hint only)."""
+def _lookup(ledger: LedgerCodes | None) -> tuple[CodeLookup | None, str | None]:
+    """The ledger's look-up, or None if there is none or it cannot connect (a hint only), with
+    why not in the latter case (the error's kind)."""
     if ledger is None:
-        return None
+        return None, None
     try:
-        return ledger.open()
-    except Exception:  # noqa: BLE001 - a hint: whatever fails, every record is drafted
-        return None
+        return ledger.open(), None
+    except Exception as exc:  # noqa: BLE001 - a hint: whatever fails, every record is drafted
+        return None, type(exc).__name__
 
 
 #: Batches the job's process takes in from the reader process before the job asks for them

@@ -295,6 +295,12 @@ async def _run_chunks(
             # is held off while they do (`collector_paused`, in the chunk too).
             with collector_paused():
                 batch = await rows.next_batch()
+                if batch.ledger_failure is not None:
+                    log.warning(
+                        "import reader drafts every record: its ledger look-up failed",
+                        import_id=job.id,
+                        error=batch.ledger_failure,
+                    )
                 if batch.consumed == 0:
                     break
                 before = in_flight[-1] if in_flight else None

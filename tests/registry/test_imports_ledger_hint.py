@@ -152,25 +152,31 @@ async def test_a_job_read_in_a_process_imports_files_old_and_new(
         await db.dispose()
 
 
-async def test_a_lookup_that_fails_leaves_every_record_drafted(
+async def test_a_lookup_that_fails_leaves_every_record_drafted_and_says_why(
     service_databases: ServiceDatabases, stored: Path, tmp_path: Path
 ) -> None:
     # a store that cannot be reached: no look-up at all (blocking calls: in a thread)
     missing = LedgerCodes("sqlite", str(tmp_path / "missing" / "x.db"))
-    assert await asyncio.to_thread(_lookup, missing) is None
+    assert await asyncio.to_thread(_lookup, missing) == (None, "OperationalError")
     refused = LedgerCodes("postgresql", "postgresql://nobody@127.0.0.1:1/none")
-    assert await asyncio.to_thread(_lookup, refused) is None
+    lookup, failure = await asyncio.to_thread(_lookup, refused)
+    assert lookup is None
+    assert failure is not None
     # a store without the ledger's table: the first look-up fails, and the reader stops asking
-    empty = await service_databases.url("coverage")
-    ledger = LedgerCodes.of(empty)
+    ledger = LedgerCodes.of(await service_databases.url("coverage"))
     assert ledger is not None
-    lookup = await asyncio.to_thread(_lookup, ledger)
+    lookup, failure = await asyncio.to_thread(_lookup, ledger)
     assert lookup is not None
+    assert failure is None
     reader = FileReader(stored, SOURCE, SCOPE, 3, lookup)
-    batch = await asyncio.to_thread(reader.take, ROWS)
+    first = await asyncio.to_thread(reader.take, ROWS // 2)
     assert reader.ledger is None
-    assert len(batch.records) == ROWS
-    assert all(r.draft is not None for r in batch.records)
+    assert first.ledger_failure in ("OperationalError", "UndefinedTableError")  # said once
+    second = await asyncio.to_thread(reader.take, ROWS)
+    assert second.ledger_failure is None
+    records = first.records + second.records
+    assert len(records) == ROWS
+    assert all(r.draft is not None for r in records)
 
 
 def test_a_store_url_says_where_the_reader_finds_the_ledger(tmp_path: Path) -> None:

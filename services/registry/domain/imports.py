@@ -1108,6 +1108,7 @@ class RowBatch:
     consumed: int = 0  # data rows read, blank ones included: the resume cursor moves by this
     rows: int = 0  # non-blank rows
     rejected_rows: int = 0
+    ledger_failure: str | None = None  # the reader gave its ledger look-up up: why (its kind)
 
 
 Change = tuple[Organization, Organization, list[str]]  # before, after, changed field names
