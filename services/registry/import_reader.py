@@ -31,6 +31,7 @@ import pickle
 import threading
 import traceback
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -163,6 +164,23 @@ class FileReader:
             n -= self.take(min(n, 10_000), drafts=False).consumed or n
 
 
+@dataclass(frozen=True)
+class JobRows:
+    """What a job's reader reads: its stored rows (`path`, from `source`), the job's region
+    (`scope`), the full members from which a file can stand alone (`eligible_at`), the rows a
+    chunk takes, and where a reader process finds the ledger (`ledger_codes`)."""
+
+    path: Path
+    source: str
+    scope: str
+    eligible_at: int
+    chunk_rows: int
+    ledger: LedgerCodes | None = None
+
+    def reader(self, lookup: CodeLookup | None = None) -> FileReader:
+        return FileReader(self.path, self.source, self.scope, self.eligible_at, lookup)
+
+
 class RowSource(Protocol):
     """Where a job's batches come from, the next one read ahead."""
 
@@ -188,13 +206,11 @@ class ThreadRows:
         self._upcoming: asyncio.Future[RowBatch] | None = None
 
     @classmethod
-    async def open(
-        cls, path: Path, source: str, scope: str, eligible_at: int, skip: int, chunk_rows: int
-    ) -> Self:
-        reader = await asyncio.to_thread(FileReader, path, source, scope, eligible_at)
+    async def open(cls, rows: JobRows, skip: int) -> Self:
+        reader = await asyncio.to_thread(rows.reader)
         if skip:
             await asyncio.to_thread(reader.skip, skip)
-        return cls(reader, chunk_rows)
+        return cls(reader, rows.chunk_rows)
 
     def _take(self) -> RowBatch:
         with collector_paused():  # see `_serve`
@@ -216,23 +232,14 @@ class ThreadRows:
             self._upcoming = None
 
 
-def _serve(
-    path: str,
-    source: str,
-    scope: str,
-    eligible_at: int,
-    skip: int,
-    chunk_rows: int,
-    ledger: LedgerCodes | None,
-    out: Connection,
-) -> None:
+def _serve(rows: JobRows, skip: int, out: Connection) -> None:
     """The reader process: every batch from row `skip` on, pickled, then an empty one. It works
     ahead of the job as far as the job's process takes batches in (`RECEIVED_AHEAD`), then waits
-    in its send. With `ledger` it drafts only the records the ledger lacks (`ledger_codes`)."""
+    in its send. With `rows.ledger` it drafts only the records the ledger lacks."""
     reader: FileReader | None = None
     try:
-        lookup, failure = _lookup(ledger)
-        reader = FileReader(Path(path), source, scope, eligible_at, lookup)
+        lookup, failure = _lookup(rows.ledger)
+        reader = rows.reader(lookup)
         reader.skip(skip)
         reader.ledger_failure = failure  # said by the first batch sent
         while True:
@@ -240,7 +247,7 @@ def _serve(
             # resumes (its first collection would scan them all: 8 ms a batch, a tenth of the
             # reader's work).
             with collector_paused():
-                batch = reader.take(chunk_rows)
+                batch = reader.take(rows.chunk_rows)
                 for record in batch.records:
                     record.name_key  # noqa: B018 (a cached property: computed here, not in the job)
                 data = pickle.dumps(batch, protocol=pickle.HIGHEST_PROTOCOL)
@@ -303,27 +310,15 @@ class ProcessRows:
         self._receiver.start()
 
     @classmethod
-    def open(
-        cls,
-        path: Path,
-        source: str,
-        scope: str,
-        eligible_at: int,
-        skip: int,
-        chunk_rows: int,
-        ledger: LedgerCodes | None = None,
-    ) -> Self:
+    def open(cls, rows: JobRows, skip: int) -> Self:
         context = multiprocessing.get_context("spawn")  # never fork a process with threads
-        rows, out = context.Pipe(duplex=False)
+        received, out = context.Pipe(duplex=False)
         process = context.Process(
-            target=_serve,
-            args=(str(path), source, scope, eligible_at, skip, chunk_rows, ledger, out),
-            name="registry-import-reader",
-            daemon=True,
+            target=_serve, args=(rows, skip, out), name="registry-import-reader", daemon=True
         )
         process.start()
         out.close()  # the child's end: the parent sees EOF if the child dies
-        return cls(process, rows)
+        return cls(process, received)
 
     def _receive(self) -> None:
         """The receiving thread: each batch as it comes, while there is room; None once the
@@ -380,25 +375,14 @@ class FirstInThread:
         self.rest = rest
 
     @classmethod
-    def open(
-        cls,
-        path: Path,
-        source: str,
-        scope: str,
-        eligible_at: int,
-        skip: int,
-        chunk_rows: int,
-        ledger: LedgerCodes | None = None,
-    ) -> Self:
-        rest = ProcessRows.open(
-            path, source, scope, eligible_at, skip + chunk_rows, chunk_rows, ledger
-        )
+    def open(cls, rows: JobRows, skip: int) -> Self:
+        rest = ProcessRows.open(rows, skip + rows.chunk_rows)
 
         def first() -> RowBatch:
             with collector_paused():
-                reader = FileReader(path, source, scope, eligible_at)
+                reader = rows.reader()
                 reader.skip(skip)
-                return reader.take(chunk_rows)
+                return reader.take(rows.chunk_rows)
 
         return cls(asyncio.ensure_future(asyncio.to_thread(first)), rest)
 
@@ -419,21 +403,16 @@ class FirstInThread:
 
 
 async def open_rows(
-    path: Path,
-    source: str,
-    scope: str,
+    rows: JobRows,
     *,
-    eligible_at: int,
     skip: int,
     left: int | None,
-    chunk_rows: int,
     process_min_rows: int | None = PROCESS_MIN_ROWS,
-    ledger: LedgerCodes | None = None,
 ) -> RowSource:
     """The job's batches from row `skip` on: read in a process when `left` (the rows still to
     read, if known) reaches `process_min_rows` (None: never), else in a thread. A reader
-    process given the `ledger` drafts only the records it lacks; a thread drafts every record
-    (its look-ups would be the job's process's work)."""
+    process given `rows.ledger` drafts only the records the ledger lacks; a thread drafts every
+    record (its look-ups would be the job's process's work)."""
     if left is not None and process_min_rows is not None and left >= process_min_rows:
-        return FirstInThread.open(path, source, scope, eligible_at, skip, chunk_rows, ledger)
-    return await ThreadRows.open(path, source, scope, eligible_at, skip, chunk_rows)
+        return FirstInThread.open(rows, skip)
+    return await ThreadRows.open(rows, skip)

@@ -39,7 +39,7 @@ from services.registry.domain.imports import (
     RowBatch,
 )
 from services.registry.domain.organizations import Rules
-from services.registry.import_reader import PROCESS_MIN_ROWS, RowSource, open_rows
+from services.registry.import_reader import PROCESS_MIN_ROWS, JobRows, RowSource, open_rows
 from services.registry.ledger_codes import LedgerCodes
 from services.registry.service import branches
 from services.registry.service import imports as service
@@ -162,16 +162,19 @@ async def run_job(
                 if isinstance(path, str):
                     return path
             left = job.rows_total - job.rows_done if job.rows_total is not None else None
-            rows = await open_rows(
+            to_read = JobRows(
                 Path(path),
                 job.source,
                 job.region_code,
                 eligible_at=rules.standalone_min_full_members,
+                chunk_rows=chunk_rows,
+                ledger=LedgerCodes.of(db.url),
+            )
+            rows = await open_rows(
+                to_read,
                 skip=job.rows_done,
                 left=left if job.stored_as == service.STORED_ROWS else None,
-                chunk_rows=chunk_rows,
                 process_min_rows=process_min_rows,
-                ledger=LedgerCodes.of(db.url),
             )
             try:
                 return await _run_chunks(

@@ -15,7 +15,7 @@ from libs.common.audit import Actor
 from libs.common.db import Database
 from libs.common.tables import utcnow
 from services.registry.domain.organizations import Rules
-from services.registry.import_reader import FileReader, ProcessRows, _lookup
+from services.registry.import_reader import FileReader, JobRows, ProcessRows, _lookup
 from services.registry.ledger_codes import LedgerCodes
 from services.registry.service import imports as service
 from services.registry.service.organizations import new_organization
@@ -93,7 +93,8 @@ async def test_a_reader_process_drafts_only_the_files_the_ledger_lacks(
 ) -> None:
     db = await ledger_db(service_databases)
     try:
-        rows = ProcessRows.open(stored, SOURCE, SCOPE, 3, 0, ROWS, LedgerCodes.of(db.url))
+        to_read = JobRows(stored, SOURCE, SCOPE, 3, chunk_rows=ROWS, ledger=LedgerCodes.of(db.url))
+        rows = ProcessRows.open(to_read, 0)
         try:
             batch = await rows.next_batch()
         finally:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from dataclasses import replace
 from pathlib import Path
 
@@ -12,6 +11,7 @@ from services.registry.domain.imports import NewFile, RowBatch
 from services.registry.file_forms import draft_of
 from services.registry.import_reader import (
     FirstInThread,
+    JobRows,
     ProcessRows,
     ReaderFailed,
     RowSource,
@@ -73,11 +73,9 @@ async def batches(rows: RowSource) -> list[RowBatch]:
 
 @pytest.mark.parametrize("skip", [0, 7])
 async def test_a_process_reads_the_same_batches_as_a_thread(stored: Path, skip: int) -> None:
-    at = functools.partial(
-        open_rows, eligible_at=ELIGIBLE_AT, skip=skip, left=40 - skip, chunk_rows=6
-    )
-    in_thread = await at(stored, SOURCE, SCOPE)
-    in_process = await at(stored, SOURCE, SCOPE, process_min_rows=1)
+    rows = JobRows(stored, SOURCE, SCOPE, ELIGIBLE_AT, chunk_rows=6)
+    in_thread = await open_rows(rows, skip=skip, left=40 - skip)
+    in_process = await open_rows(rows, skip=skip, left=40 - skip, process_min_rows=1)
     assert isinstance(in_thread, ThreadRows)
     assert isinstance(in_process, FirstInThread)  # the first batch in a thread, then the process
     expected = undrafted(await batches(in_thread))
@@ -88,14 +86,14 @@ async def test_a_process_reads_the_same_batches_as_a_thread(stored: Path, skip: 
 
 
 async def test_a_reader_process_closed_mid_file_is_stopped(stored: Path) -> None:
-    rows = ProcessRows.open(stored, SOURCE, SCOPE, ELIGIBLE_AT, 0, 5)
+    rows = ProcessRows.open(JobRows(stored, SOURCE, SCOPE, ELIGIBLE_AT, chunk_rows=5), 0)
     assert (await rows.next_batch()).consumed == 5
     await rows.close()
     assert rows.process._closed  # type: ignore[attr-defined]  # joined and closed
 
 
 async def test_rows_closed_before_their_first_batch_stop_the_reader_process(stored: Path) -> None:
-    rows = FirstInThread.open(stored, SOURCE, SCOPE, ELIGIBLE_AT, 0, 5)
+    rows = FirstInThread.open(JobRows(stored, SOURCE, SCOPE, ELIGIBLE_AT, chunk_rows=5), 0)
     await rows.close()
     assert rows.rest.process._closed  # type: ignore[attr-defined]  # joined and closed
 
@@ -103,22 +101,14 @@ async def test_rows_closed_before_their_first_batch_stop_the_reader_process(stor
 async def test_a_reader_process_that_cannot_read_says_why(tmp_path: Path) -> None:
     broken = tmp_path / "rows.jsonl"
     broken.write_text('{"format": "rows", "fields": {"name": [0]}}\n[2, ["a"]]\nnot json\n')
-    rows = ProcessRows.open(broken, SOURCE, SCOPE, ELIGIBLE_AT, 0, 10)
+    rows = ProcessRows.open(JobRows(broken, SOURCE, SCOPE, ELIGIBLE_AT, chunk_rows=10), 0)
     with pytest.raises(ReaderFailed, match="JSONDecodeError"):
         await rows.next_batch()
     await rows.close()
 
 
 async def test_rows_read_in_a_thread_when_no_process_is_wanted(stored: Path) -> None:
-    rows = await open_rows(
-        stored,
-        SOURCE,
-        SCOPE,
-        eligible_at=ELIGIBLE_AT,
-        skip=0,
-        left=40,
-        chunk_rows=6,
-        process_min_rows=None,
-    )
+    to_read = JobRows(stored, SOURCE, SCOPE, ELIGIBLE_AT, chunk_rows=6)
+    rows = await open_rows(to_read, skip=0, left=40, process_min_rows=None)
     assert isinstance(rows, ThreadRows)
     assert sum(b.consumed for b in await batches(rows)) == 40
