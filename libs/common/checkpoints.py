@@ -20,6 +20,8 @@ import structlog
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from libs.common.sqlite_file import sqlite_file
+
 log = structlog.get_logger(__name__)
 
 #: The writers' own autocheckpoint, only reached when the checkpointer falls behind (or a
@@ -44,10 +46,10 @@ class WalCheckpointer:
     def attach(cls, engine: AsyncEngine) -> WalCheckpointer | None:
         """A checkpointer for the engine's SQLite file, its connections' own autocheckpoint
         moved to the fallback; None for PostgreSQL and in-memory databases."""
-        url = engine.url
-        if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        path = sqlite_file(engine.url)
+        if path is None:
             return None
-        checkpointer = cls(str(url.database))
+        checkpointer = cls(path)
 
         @event.listens_for(engine.sync_engine, "connect")
         def fallback(dbapi_connection: Any, _record: Any) -> None:

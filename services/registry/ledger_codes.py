@@ -24,6 +24,7 @@ import asyncio
 import json
 import sqlite3
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal, Protocol
 
 #: The statement per store: the codes of a batch, one parameter (a JSON array, a text array).
@@ -55,15 +56,16 @@ class LedgerCodes:
     def of(cls, url: str) -> LedgerCodes | None:
         """From the store's SQLAlchemy URL; None where another process cannot reach the same
         store (an in-memory SQLite database) or the store is of another kind."""
-        from sqlalchemy.engine import make_url  # the job's process has it; the reader's not
+        # the job's process has these; the reader process never loads them
+        from sqlalchemy.engine import make_url
+
+        from libs.common.sqlite_file import sqlite_file
 
         parsed = make_url(url)
         backend = parsed.get_backend_name()
         if backend == "sqlite":
-            path = parsed.database
-            if not path or path == ":memory:" or parsed.query.get("mode") == "memory":
-                return None
-            return cls("sqlite", path)
+            path = sqlite_file(parsed)
+            return cls("sqlite", path) if path is not None else None
         if backend == "postgresql":
             dsn = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
             return cls("postgresql", dsn)
@@ -78,15 +80,18 @@ class LedgerCodes:
 
 class _SqliteCodes:
     def __init__(self, path: str) -> None:
-        uri = f"file:{path}?mode=ro"
+        # read-only; autocommit: no snapshot held between batches (the WAL may checkpoint);
         # used by one thread at a time, not always the one that opened it (a test's)
         self.connection = sqlite3.connect(
-            uri, uri=True, timeout=TIMEOUT_SECONDS, check_same_thread=False
+            f"{Path(path).absolute().as_uri()}?mode=ro",
+            uri=True,
+            timeout=TIMEOUT_SECONDS,
+            isolation_level=None,
+            check_same_thread=False,
         )
 
     def known(self, codes: list[str]) -> set[str]:
         rows = self.connection.execute(_SQLITE_KNOWN, (json.dumps(codes),)).fetchall()
-        self.connection.rollback()  # no snapshot held between batches (the WAL may checkpoint)
         return {code for (code,) in rows}
 
     def close(self) -> None:

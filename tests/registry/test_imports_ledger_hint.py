@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import sqlite3
 from datetime import timedelta
 from pathlib import Path
 
@@ -185,6 +186,23 @@ def test_a_store_url_says_where_the_reader_finds_the_ledger(tmp_path: Path) -> N
     assert LedgerCodes.of(f"sqlite+aiosqlite:///{path}") == LedgerCodes("sqlite", str(path))
     assert LedgerCodes.of("sqlite+aiosqlite://") is None  # in memory: this process's only
     assert LedgerCodes.of("sqlite+aiosqlite:///:memory:") is None
+    assert LedgerCodes.of("sqlite+aiosqlite:///file:shared?mode=memory&uri=true") is None
+    assert LedgerCodes.of(f"sqlite+aiosqlite:///{path}?mode=memory&uri=true") is None
     pg = LedgerCodes.of("postgresql+asyncpg://pb:secret@db.internal:5433/registry")
     assert pg == LedgerCodes("postgresql", "postgresql://pb:secret@db.internal:5433/registry")
     assert LedgerCodes.of("mysql+aiomysql://pb@db/registry") is None
+
+
+def test_a_sqlite_file_whose_name_looks_like_a_uri_is_read_as_itself(tmp_path: Path) -> None:
+    odd = tmp_path / "ledger?mode=rwc#1.db"  # a name sqlite's URI form would cut short
+    with sqlite3.connect(odd) as connection:
+        connection.execute("CREATE TABLE organizations (credit_code TEXT UNIQUE)")
+        connection.execute("INSERT INTO organizations VALUES (?)", (credit_code(1),))
+    connection.close()
+    before = sorted(tmp_path.iterdir())
+    lookup = LedgerCodes("sqlite", str(odd)).open()
+    try:
+        assert lookup.known([credit_code(1), credit_code(2)]) == {credit_code(1)}
+    finally:
+        lookup.close()
+    assert sorted(tmp_path.iterdir()) == before  # no other file made beside it

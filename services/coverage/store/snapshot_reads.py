@@ -34,6 +34,7 @@ from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.db import run_on_driver
+from libs.common.sqlite_file import sqlite_file
 from libs.common.tracing import sql_span
 
 #: A statement compiled for a dialect: its SQL, its parameters' names in order and the values it
@@ -101,8 +102,8 @@ _readers: WeakKeyDictionary[Engine, _SqliteReader] = WeakKeyDictionary()
 def _reader(engine: Engine) -> _SqliteReader | None:
     found = _readers.get(engine)
     if found is None:
-        path = engine.url.database
-        if not path or path == ":memory:" or path.startswith("file:"):
+        path = sqlite_file(engine.url)
+        if path is None:
             return None  # another connection would not see the same database
         found = _readers[engine] = _SqliteReader(path)
     return found
